@@ -1,0 +1,201 @@
+"""Connect envelope framing: `[flags:1][length:4 big-endian][payload]`, both directions.
+
+Pure functions and an incremental decoder: feed it any byte chunks, get whole envelopes back.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import CONNECT_CODES, ConnectError, UpstreamProtocolError
+
+FLAG_COMPRESSED = 0x01
+FLAG_END_STREAM = 0x02
+HEADER_SIZE = 5
+DEFAULT_MAX_FRAME_SIZE = 32 * 1024 * 1024
+_KNOWN_FLAGS = FLAG_COMPRESSED | FLAG_END_STREAM
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One decoded frame; `payload` is already decompressed."""
+
+    flags: int
+    payload: bytes
+
+    @property
+    def end_stream(self) -> bool:
+        return bool(self.flags & FLAG_END_STREAM)
+
+
+@dataclass(frozen=True, slots=True)
+class EndStream:
+    """The parsed end-of-stream JSON: `error` is None for a clean end."""
+
+    error: ConnectError | None
+    metadata: dict[str, list[str]]
+
+
+def encode_envelope(payload: bytes, *, end_stream: bool = False, compress: bool = False) -> bytes:
+    """Frame *payload*; `compress` gzips it and sets the compressed flag."""
+    flags = FLAG_END_STREAM if end_stream else 0
+    if compress:
+        payload = gzip.compress(payload, mtime=0)
+        flags |= FLAG_COMPRESSED
+    return bytes((flags,)) + len(payload).to_bytes(4, "big") + payload
+
+
+def encode_end_stream(error: ConnectError | None = None) -> bytes:
+    """Frame an end-of-stream JSON object (what a Connect server sends last)."""
+    body: dict[str, Any] = {}
+    if error is not None:
+        err: dict[str, Any] = {"code": error.code, "message": error.message}
+        if error.retry_after is not None:
+            err["details"] = [{"type": "google.rpc.RetryInfo", "value": "", "debug": {"retryDelay": f"{error.retry_after}s"}}]
+        body["error"] = err
+    return encode_envelope(json.dumps(body, separators=(",", ":")).encode(), end_stream=True)
+
+
+class EnvelopeDecoder:
+    """Incremental decoder over arbitrary chunks.
+
+    `feed()` returns every envelope completed by the new bytes. It raises
+    UpstreamProtocolError for unknown flags, a frame over `max_frame_size`, a payload that
+    will not decompress, or data after the end-stream frame. After an error the decoder is
+    poisoned: every later `feed()` raises again.
+    """
+
+    def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
+        self.max_frame_size = max_frame_size
+        self._buffer = bytearray()
+        self._ended = False
+        self._error: UpstreamProtocolError | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet part of a whole frame."""
+        return len(self._buffer)
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def feed(self, data: bytes) -> list[Envelope]:
+        if self._error is not None:
+            raise self._error
+        if data and self._ended:
+            self._fail("data after the end-stream frame")
+        self._buffer += data
+        out: list[Envelope] = []
+        while len(self._buffer) >= HEADER_SIZE:
+            flags = self._buffer[0]
+            length = int.from_bytes(self._buffer[1:5], "big")
+            if flags & ~_KNOWN_FLAGS:
+                self._fail(f"unknown envelope flags 0x{flags:02x}")
+            if length > self.max_frame_size:
+                self._fail(f"frame of {length} bytes exceeds the {self.max_frame_size}-byte limit")
+            end = HEADER_SIZE + length
+            if len(self._buffer) < end:
+                break
+            payload = bytes(self._buffer[HEADER_SIZE:end])
+            del self._buffer[:end]
+            if flags & FLAG_COMPRESSED:
+                payload = self._decompress(payload)
+            envelope = Envelope(flags, payload)
+            out.append(envelope)
+            if envelope.end_stream:
+                self._ended = True
+                if self._buffer:
+                    self._fail("data after the end-stream frame")
+                break
+        return out
+
+    def _decompress(self, payload: bytes) -> bytes:
+        try:
+            # The decompressed size is bounded by the frame limit as well.
+            inflater = zlib.decompressobj(wbits=31)
+            out = inflater.decompress(payload, self.max_frame_size + 1)
+        except zlib.error as exc:
+            self._fail(f"compressed frame does not inflate: {exc}")
+        if len(out) > self.max_frame_size or inflater.unconsumed_tail:
+            self._fail("compressed frame inflates past the frame size limit")
+        return out
+
+    def _fail(self, reason: str) -> None:
+        self._error = UpstreamProtocolError(reason)
+        raise self._error
+
+
+def parse_end_stream(payload: bytes) -> EndStream:
+    """Parse the JSON of an end-stream frame into a typed result.
+
+    An empty payload or `{}` is a clean end. Malformed JSON is itself an upstream protocol
+    error, reported as a ConnectError with code `internal` so callers handle one type.
+    """
+    if not payload.strip():
+        return EndStream(None, {})
+    try:
+        body = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return EndStream(ConnectError("internal", "malformed end-stream frame"), {})
+    if not isinstance(body, dict):
+        return EndStream(ConnectError("internal", "malformed end-stream frame"), {})
+    metadata = _parse_metadata(body.get("metadata"))
+    raw_error = body.get("error")
+    if raw_error is None:
+        return EndStream(None, metadata)
+    if not isinstance(raw_error, dict):
+        return EndStream(ConnectError("unknown", str(raw_error)), metadata)
+    code = raw_error.get("code")
+    if not isinstance(code, str) or code not in CONNECT_CODES:
+        code = "unknown"
+    message = raw_error.get("message")
+    details = raw_error.get("details")
+    detail_types = tuple(
+        str(d.get("type", "")) for d in details if isinstance(d, dict)
+    ) if isinstance(details, list) else ()
+    retry_after = _retry_after(raw_error, details)
+    return EndStream(
+        ConnectError(
+            code,
+            message if isinstance(message, str) else "",
+            retry_after=retry_after,
+            details=detail_types,
+        ),
+        metadata,
+    )
+
+
+def _parse_metadata(raw: object) -> dict[str, list[str]]:
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[str, list[str]] = {}
+    for key, value in raw.items():
+        if isinstance(value, list):
+            out[str(key)] = [str(v) for v in value]
+        else:
+            out[str(key)] = [str(value)]
+    return out
+
+
+def _retry_after(raw_error: dict[str, Any], details: object) -> float | None:
+    for key in ("retryAfter", "retry_after"):
+        value = raw_error.get(key)
+        if isinstance(value, int | float):
+            return float(value)
+    if isinstance(details, list):
+        for detail in details:
+            if not isinstance(detail, dict) or "RetryInfo" not in str(detail.get("type", "")):
+                continue
+            debug = detail.get("debug")
+            delay = debug.get("retryDelay") if isinstance(debug, dict) else None
+            if isinstance(delay, str) and delay.endswith("s"):
+                try:
+                    return float(delay[:-1])
+                except ValueError:
+                    return None
+    return None

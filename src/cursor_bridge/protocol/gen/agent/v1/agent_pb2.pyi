@@ -1,0 +1,1251 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class AgentClientMessage(_message.Message):
+    __slots__ = ("run_request", "exec_client_message", "kv_client_message", "conversation_action", "exec_client_control_message", "interaction_response", "client_heartbeat")
+    RUN_REQUEST_FIELD_NUMBER: _ClassVar[int]
+    EXEC_CLIENT_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    KV_CLIENT_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ACTION_FIELD_NUMBER: _ClassVar[int]
+    EXEC_CLIENT_CONTROL_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    INTERACTION_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    run_request: AgentRunRequest
+    exec_client_message: ExecClientMessage
+    kv_client_message: KvClientMessage
+    conversation_action: ConversationAction
+    exec_client_control_message: ExecClientControlMessage
+    interaction_response: InteractionResponse
+    client_heartbeat: ClientHeartbeat
+    def __init__(self, run_request: _Optional[_Union[AgentRunRequest, _Mapping]] = ..., exec_client_message: _Optional[_Union[ExecClientMessage, _Mapping]] = ..., kv_client_message: _Optional[_Union[KvClientMessage, _Mapping]] = ..., conversation_action: _Optional[_Union[ConversationAction, _Mapping]] = ..., exec_client_control_message: _Optional[_Union[ExecClientControlMessage, _Mapping]] = ..., interaction_response: _Optional[_Union[InteractionResponse, _Mapping]] = ..., client_heartbeat: _Optional[_Union[ClientHeartbeat, _Mapping]] = ...) -> None: ...
+
+class AgentServerMessage(_message.Message):
+    __slots__ = ("interaction_update", "exec_server_message", "conversation_checkpoint_update", "kv_server_message", "exec_server_control_message", "interaction_query")
+    INTERACTION_UPDATE_FIELD_NUMBER: _ClassVar[int]
+    EXEC_SERVER_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_CHECKPOINT_UPDATE_FIELD_NUMBER: _ClassVar[int]
+    KV_SERVER_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    EXEC_SERVER_CONTROL_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    INTERACTION_QUERY_FIELD_NUMBER: _ClassVar[int]
+    interaction_update: InteractionUpdate
+    exec_server_message: ExecServerMessage
+    conversation_checkpoint_update: ConversationStateStructure
+    kv_server_message: KvServerMessage
+    exec_server_control_message: ExecServerControlMessage
+    interaction_query: InteractionQuery
+    def __init__(self, interaction_update: _Optional[_Union[InteractionUpdate, _Mapping]] = ..., exec_server_message: _Optional[_Union[ExecServerMessage, _Mapping]] = ..., conversation_checkpoint_update: _Optional[_Union[ConversationStateStructure, _Mapping]] = ..., kv_server_message: _Optional[_Union[KvServerMessage, _Mapping]] = ..., exec_server_control_message: _Optional[_Union[ExecServerControlMessage, _Mapping]] = ..., interaction_query: _Optional[_Union[InteractionQuery, _Mapping]] = ...) -> None: ...
+
+class ClientHeartbeat(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class AgentRunRequest(_message.Message):
+    __slots__ = ("conversation_state", "action", "model_details", "mcp_tools", "conversation_id", "custom_system_prompt", "requested_model", "conversation_group_id", "run_id")
+    CONVERSATION_STATE_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_DETAILS_FIELD_NUMBER: _ClassVar[int]
+    MCP_TOOLS_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_SYSTEM_PROMPT_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_MODEL_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_state: ConversationStateStructure
+    action: ConversationAction
+    model_details: ModelDetails
+    mcp_tools: McpTools
+    conversation_id: str
+    custom_system_prompt: str
+    requested_model: RequestedModel
+    conversation_group_id: str
+    run_id: str
+    def __init__(self, conversation_state: _Optional[_Union[ConversationStateStructure, _Mapping]] = ..., action: _Optional[_Union[ConversationAction, _Mapping]] = ..., model_details: _Optional[_Union[ModelDetails, _Mapping]] = ..., mcp_tools: _Optional[_Union[McpTools, _Mapping]] = ..., conversation_id: _Optional[str] = ..., custom_system_prompt: _Optional[str] = ..., requested_model: _Optional[_Union[RequestedModel, _Mapping]] = ..., conversation_group_id: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
+
+class RequestedModel(_message.Message):
+    __slots__ = ("model_id", "max_mode", "parameters")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_MODE_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    max_mode: bool
+    parameters: _containers.RepeatedCompositeFieldContainer[RequestedModel_ModelParameter]
+    def __init__(self, model_id: _Optional[str] = ..., max_mode: _Optional[bool] = ..., parameters: _Optional[_Iterable[_Union[RequestedModel_ModelParameter, _Mapping]]] = ...) -> None: ...
+
+class RequestedModel_ModelParameter(_message.Message):
+    __slots__ = ("id", "value")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    value: str
+    def __init__(self, id: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class ThinkingDetails(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ModelDetails(_message.Message):
+    __slots__ = ("model_id", "thinking_details", "display_model_id", "display_name", "display_name_short", "aliases", "max_mode")
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    THINKING_DETAILS_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_SHORT_FIELD_NUMBER: _ClassVar[int]
+    ALIASES_FIELD_NUMBER: _ClassVar[int]
+    MAX_MODE_FIELD_NUMBER: _ClassVar[int]
+    model_id: str
+    thinking_details: ThinkingDetails
+    display_model_id: str
+    display_name: str
+    display_name_short: str
+    aliases: _containers.RepeatedScalarFieldContainer[str]
+    max_mode: bool
+    def __init__(self, model_id: _Optional[str] = ..., thinking_details: _Optional[_Union[ThinkingDetails, _Mapping]] = ..., display_model_id: _Optional[str] = ..., display_name: _Optional[str] = ..., display_name_short: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., max_mode: _Optional[bool] = ...) -> None: ...
+
+class GetUsableModelsRequest(_message.Message):
+    __slots__ = ("custom_model_ids",)
+    CUSTOM_MODEL_IDS_FIELD_NUMBER: _ClassVar[int]
+    custom_model_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, custom_model_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetUsableModelsResponse(_message.Message):
+    __slots__ = ("models",)
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[ModelDetails]
+    def __init__(self, models: _Optional[_Iterable[_Union[ModelDetails, _Mapping]]] = ...) -> None: ...
+
+class ConversationAction(_message.Message):
+    __slots__ = ("user_message_action", "resume_action", "cancel_action")
+    USER_MESSAGE_ACTION_FIELD_NUMBER: _ClassVar[int]
+    RESUME_ACTION_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_ACTION_FIELD_NUMBER: _ClassVar[int]
+    user_message_action: UserMessageAction
+    resume_action: ResumeAction
+    cancel_action: CancelAction
+    def __init__(self, user_message_action: _Optional[_Union[UserMessageAction, _Mapping]] = ..., resume_action: _Optional[_Union[ResumeAction, _Mapping]] = ..., cancel_action: _Optional[_Union[CancelAction, _Mapping]] = ...) -> None: ...
+
+class UserMessageAction(_message.Message):
+    __slots__ = ("user_message", "request_context")
+    USER_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    user_message: UserMessage
+    request_context: RequestContext
+    def __init__(self, user_message: _Optional[_Union[UserMessage, _Mapping]] = ..., request_context: _Optional[_Union[RequestContext, _Mapping]] = ...) -> None: ...
+
+class ResumeAction(_message.Message):
+    __slots__ = ("request_context",)
+    REQUEST_CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    request_context: RequestContext
+    def __init__(self, request_context: _Optional[_Union[RequestContext, _Mapping]] = ...) -> None: ...
+
+class CancelAction(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class UserMessage(_message.Message):
+    __slots__ = ("text", "message_id", "selected_context", "mode")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    SELECTED_CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    message_id: str
+    selected_context: SelectedContext
+    mode: int
+    def __init__(self, text: _Optional[str] = ..., message_id: _Optional[str] = ..., selected_context: _Optional[_Union[SelectedContext, _Mapping]] = ..., mode: _Optional[int] = ...) -> None: ...
+
+class SelectedContext(_message.Message):
+    __slots__ = ("selected_images",)
+    SELECTED_IMAGES_FIELD_NUMBER: _ClassVar[int]
+    selected_images: _containers.RepeatedCompositeFieldContainer[SelectedImage]
+    def __init__(self, selected_images: _Optional[_Iterable[_Union[SelectedImage, _Mapping]]] = ...) -> None: ...
+
+class SelectedImage(_message.Message):
+    __slots__ = ("blob_id", "data", "uuid", "path", "mime_type")
+    BLOB_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    UUID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    MIME_TYPE_FIELD_NUMBER: _ClassVar[int]
+    blob_id: bytes
+    data: bytes
+    uuid: str
+    path: str
+    mime_type: str
+    def __init__(self, blob_id: _Optional[bytes] = ..., data: _Optional[bytes] = ..., uuid: _Optional[str] = ..., path: _Optional[str] = ..., mime_type: _Optional[str] = ...) -> None: ...
+
+class RequestContext(_message.Message):
+    __slots__ = ("env", "tools", "cloud_rule", "web_search_enabled", "web_fetch_enabled")
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    TOOLS_FIELD_NUMBER: _ClassVar[int]
+    CLOUD_RULE_FIELD_NUMBER: _ClassVar[int]
+    WEB_SEARCH_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    WEB_FETCH_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    env: RequestContextEnv
+    tools: _containers.RepeatedCompositeFieldContainer[McpToolDefinition]
+    cloud_rule: str
+    web_search_enabled: bool
+    web_fetch_enabled: bool
+    def __init__(self, env: _Optional[_Union[RequestContextEnv, _Mapping]] = ..., tools: _Optional[_Iterable[_Union[McpToolDefinition, _Mapping]]] = ..., cloud_rule: _Optional[str] = ..., web_search_enabled: _Optional[bool] = ..., web_fetch_enabled: _Optional[bool] = ...) -> None: ...
+
+class RequestContextEnv(_message.Message):
+    __slots__ = ("os_version", "workspace_paths", "shell", "sandbox_enabled", "time_zone", "project_folder")
+    OS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_PATHS_FIELD_NUMBER: _ClassVar[int]
+    SHELL_FIELD_NUMBER: _ClassVar[int]
+    SANDBOX_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_FOLDER_FIELD_NUMBER: _ClassVar[int]
+    os_version: str
+    workspace_paths: _containers.RepeatedScalarFieldContainer[str]
+    shell: str
+    sandbox_enabled: bool
+    time_zone: str
+    project_folder: str
+    def __init__(self, os_version: _Optional[str] = ..., workspace_paths: _Optional[_Iterable[str]] = ..., shell: _Optional[str] = ..., sandbox_enabled: _Optional[bool] = ..., time_zone: _Optional[str] = ..., project_folder: _Optional[str] = ...) -> None: ...
+
+class McpTools(_message.Message):
+    __slots__ = ("mcp_tools",)
+    MCP_TOOLS_FIELD_NUMBER: _ClassVar[int]
+    mcp_tools: _containers.RepeatedCompositeFieldContainer[McpToolDefinition]
+    def __init__(self, mcp_tools: _Optional[_Iterable[_Union[McpToolDefinition, _Mapping]]] = ...) -> None: ...
+
+class McpToolDefinition(_message.Message):
+    __slots__ = ("name", "description", "input_schema", "provider_identifier", "tool_name")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    INPUT_SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    TOOL_NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    input_schema: bytes
+    provider_identifier: str
+    tool_name: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., input_schema: _Optional[bytes] = ..., provider_identifier: _Optional[str] = ..., tool_name: _Optional[str] = ...) -> None: ...
+
+class ConversationStateStructure(_message.Message):
+    __slots__ = ("root_prompt_messages_json", "turns_old", "todos", "pending_tool_calls", "token_details", "summary", "plan", "turns", "previous_workspace_uris", "mode")
+    ROOT_PROMPT_MESSAGES_JSON_FIELD_NUMBER: _ClassVar[int]
+    TURNS_OLD_FIELD_NUMBER: _ClassVar[int]
+    TODOS_FIELD_NUMBER: _ClassVar[int]
+    PENDING_TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_DETAILS_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    TURNS_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_WORKSPACE_URIS_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    root_prompt_messages_json: _containers.RepeatedScalarFieldContainer[bytes]
+    turns_old: _containers.RepeatedScalarFieldContainer[bytes]
+    todos: _containers.RepeatedScalarFieldContainer[bytes]
+    pending_tool_calls: _containers.RepeatedScalarFieldContainer[str]
+    token_details: ConversationTokenDetails
+    summary: bytes
+    plan: bytes
+    turns: _containers.RepeatedScalarFieldContainer[bytes]
+    previous_workspace_uris: _containers.RepeatedScalarFieldContainer[str]
+    mode: int
+    def __init__(self, root_prompt_messages_json: _Optional[_Iterable[bytes]] = ..., turns_old: _Optional[_Iterable[bytes]] = ..., todos: _Optional[_Iterable[bytes]] = ..., pending_tool_calls: _Optional[_Iterable[str]] = ..., token_details: _Optional[_Union[ConversationTokenDetails, _Mapping]] = ..., summary: _Optional[bytes] = ..., plan: _Optional[bytes] = ..., turns: _Optional[_Iterable[bytes]] = ..., previous_workspace_uris: _Optional[_Iterable[str]] = ..., mode: _Optional[int] = ...) -> None: ...
+
+class ConversationTokenDetails(_message.Message):
+    __slots__ = ("used_tokens", "max_tokens")
+    USED_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    used_tokens: int
+    max_tokens: int
+    def __init__(self, used_tokens: _Optional[int] = ..., max_tokens: _Optional[int] = ...) -> None: ...
+
+class ConversationTurnStructure(_message.Message):
+    __slots__ = ("agent_conversation_turn",)
+    AGENT_CONVERSATION_TURN_FIELD_NUMBER: _ClassVar[int]
+    agent_conversation_turn: AgentConversationTurnStructure
+    def __init__(self, agent_conversation_turn: _Optional[_Union[AgentConversationTurnStructure, _Mapping]] = ...) -> None: ...
+
+class AgentConversationTurnStructure(_message.Message):
+    __slots__ = ("user_message", "steps")
+    USER_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    user_message: bytes
+    steps: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, user_message: _Optional[bytes] = ..., steps: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class ConversationStep(_message.Message):
+    __slots__ = ("assistant_message", "tool_call", "thinking_message")
+    ASSISTANT_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
+    THINKING_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    assistant_message: AssistantMessage
+    tool_call: ToolCall
+    thinking_message: ThinkingMessage
+    def __init__(self, assistant_message: _Optional[_Union[AssistantMessage, _Mapping]] = ..., tool_call: _Optional[_Union[ToolCall, _Mapping]] = ..., thinking_message: _Optional[_Union[ThinkingMessage, _Mapping]] = ...) -> None: ...
+
+class AssistantMessage(_message.Message):
+    __slots__ = ("text",)
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    def __init__(self, text: _Optional[str] = ...) -> None: ...
+
+class ThinkingMessage(_message.Message):
+    __slots__ = ("text", "duration_ms")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    duration_ms: int
+    def __init__(self, text: _Optional[str] = ..., duration_ms: _Optional[int] = ...) -> None: ...
+
+class InteractionUpdate(_message.Message):
+    __slots__ = ("text_delta", "tool_call_started", "tool_call_completed", "thinking_delta", "thinking_completed", "partial_tool_call", "token_delta", "heartbeat", "turn_ended", "step_started", "step_completed")
+    TEXT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_STARTED_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    THINKING_DELTA_FIELD_NUMBER: _ClassVar[int]
+    THINKING_COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    TURN_ENDED_FIELD_NUMBER: _ClassVar[int]
+    STEP_STARTED_FIELD_NUMBER: _ClassVar[int]
+    STEP_COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    text_delta: TextDeltaUpdate
+    tool_call_started: ToolCallStartedUpdate
+    tool_call_completed: ToolCallCompletedUpdate
+    thinking_delta: ThinkingDeltaUpdate
+    thinking_completed: ThinkingCompletedUpdate
+    partial_tool_call: PartialToolCallUpdate
+    token_delta: TokenDeltaUpdate
+    heartbeat: HeartbeatUpdate
+    turn_ended: TurnEndedUpdate
+    step_started: StepStartedUpdate
+    step_completed: StepCompletedUpdate
+    def __init__(self, text_delta: _Optional[_Union[TextDeltaUpdate, _Mapping]] = ..., tool_call_started: _Optional[_Union[ToolCallStartedUpdate, _Mapping]] = ..., tool_call_completed: _Optional[_Union[ToolCallCompletedUpdate, _Mapping]] = ..., thinking_delta: _Optional[_Union[ThinkingDeltaUpdate, _Mapping]] = ..., thinking_completed: _Optional[_Union[ThinkingCompletedUpdate, _Mapping]] = ..., partial_tool_call: _Optional[_Union[PartialToolCallUpdate, _Mapping]] = ..., token_delta: _Optional[_Union[TokenDeltaUpdate, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatUpdate, _Mapping]] = ..., turn_ended: _Optional[_Union[TurnEndedUpdate, _Mapping]] = ..., step_started: _Optional[_Union[StepStartedUpdate, _Mapping]] = ..., step_completed: _Optional[_Union[StepCompletedUpdate, _Mapping]] = ...) -> None: ...
+
+class TextDeltaUpdate(_message.Message):
+    __slots__ = ("text",)
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    def __init__(self, text: _Optional[str] = ...) -> None: ...
+
+class ThinkingDeltaUpdate(_message.Message):
+    __slots__ = ("text",)
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    def __init__(self, text: _Optional[str] = ...) -> None: ...
+
+class ThinkingCompletedUpdate(_message.Message):
+    __slots__ = ("thinking_duration_ms",)
+    THINKING_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    thinking_duration_ms: int
+    def __init__(self, thinking_duration_ms: _Optional[int] = ...) -> None: ...
+
+class TokenDeltaUpdate(_message.Message):
+    __slots__ = ("tokens",)
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    tokens: int
+    def __init__(self, tokens: _Optional[int] = ...) -> None: ...
+
+class HeartbeatUpdate(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TurnEndedUpdate(_message.Message):
+    __slots__ = ("input_tokens", "output_tokens", "cache_read", "cache_write", "reasoning_tokens")
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_READ_FIELD_NUMBER: _ClassVar[int]
+    CACHE_WRITE_FIELD_NUMBER: _ClassVar[int]
+    REASONING_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    input_tokens: int
+    output_tokens: int
+    cache_read: int
+    cache_write: int
+    reasoning_tokens: int
+    def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read: _Optional[int] = ..., cache_write: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ...) -> None: ...
+
+class StepStartedUpdate(_message.Message):
+    __slots__ = ("step_id",)
+    STEP_ID_FIELD_NUMBER: _ClassVar[int]
+    step_id: int
+    def __init__(self, step_id: _Optional[int] = ...) -> None: ...
+
+class StepCompletedUpdate(_message.Message):
+    __slots__ = ("step_id", "step_duration_ms")
+    STEP_ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    step_id: int
+    step_duration_ms: int
+    def __init__(self, step_id: _Optional[int] = ..., step_duration_ms: _Optional[int] = ...) -> None: ...
+
+class ToolCallStartedUpdate(_message.Message):
+    __slots__ = ("call_id", "tool_call", "model_call_id")
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
+    MODEL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    call_id: str
+    tool_call: ToolCall
+    model_call_id: str
+    def __init__(self, call_id: _Optional[str] = ..., tool_call: _Optional[_Union[ToolCall, _Mapping]] = ..., model_call_id: _Optional[str] = ...) -> None: ...
+
+class ToolCallCompletedUpdate(_message.Message):
+    __slots__ = ("call_id", "tool_call", "model_call_id")
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
+    MODEL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    call_id: str
+    tool_call: ToolCall
+    model_call_id: str
+    def __init__(self, call_id: _Optional[str] = ..., tool_call: _Optional[_Union[ToolCall, _Mapping]] = ..., model_call_id: _Optional[str] = ...) -> None: ...
+
+class PartialToolCallUpdate(_message.Message):
+    __slots__ = ("call_id", "tool_call", "args_text_delta", "model_call_id")
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
+    ARGS_TEXT_DELTA_FIELD_NUMBER: _ClassVar[int]
+    MODEL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    call_id: str
+    tool_call: ToolCall
+    args_text_delta: str
+    model_call_id: str
+    def __init__(self, call_id: _Optional[str] = ..., tool_call: _Optional[_Union[ToolCall, _Mapping]] = ..., args_text_delta: _Optional[str] = ..., model_call_id: _Optional[str] = ...) -> None: ...
+
+class ToolCall(_message.Message):
+    __slots__ = ("mcp_tool_call",)
+    MCP_TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
+    mcp_tool_call: McpToolCall
+    def __init__(self, mcp_tool_call: _Optional[_Union[McpToolCall, _Mapping]] = ...) -> None: ...
+
+class McpToolCall(_message.Message):
+    __slots__ = ("args", "result")
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    args: McpArgs
+    result: McpResult
+    def __init__(self, args: _Optional[_Union[McpArgs, _Mapping]] = ..., result: _Optional[_Union[McpResult, _Mapping]] = ...) -> None: ...
+
+class KvServerMessage(_message.Message):
+    __slots__ = ("id", "get_blob_args", "set_blob_args")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    GET_BLOB_ARGS_FIELD_NUMBER: _ClassVar[int]
+    SET_BLOB_ARGS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    get_blob_args: GetBlobArgs
+    set_blob_args: SetBlobArgs
+    def __init__(self, id: _Optional[int] = ..., get_blob_args: _Optional[_Union[GetBlobArgs, _Mapping]] = ..., set_blob_args: _Optional[_Union[SetBlobArgs, _Mapping]] = ...) -> None: ...
+
+class GetBlobArgs(_message.Message):
+    __slots__ = ("blob_id",)
+    BLOB_ID_FIELD_NUMBER: _ClassVar[int]
+    blob_id: bytes
+    def __init__(self, blob_id: _Optional[bytes] = ...) -> None: ...
+
+class SetBlobArgs(_message.Message):
+    __slots__ = ("blob_id", "blob_data")
+    BLOB_ID_FIELD_NUMBER: _ClassVar[int]
+    BLOB_DATA_FIELD_NUMBER: _ClassVar[int]
+    blob_id: bytes
+    blob_data: bytes
+    def __init__(self, blob_id: _Optional[bytes] = ..., blob_data: _Optional[bytes] = ...) -> None: ...
+
+class KvClientMessage(_message.Message):
+    __slots__ = ("id", "get_blob_result", "set_blob_result")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    GET_BLOB_RESULT_FIELD_NUMBER: _ClassVar[int]
+    SET_BLOB_RESULT_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    get_blob_result: GetBlobResult
+    set_blob_result: SetBlobResult
+    def __init__(self, id: _Optional[int] = ..., get_blob_result: _Optional[_Union[GetBlobResult, _Mapping]] = ..., set_blob_result: _Optional[_Union[SetBlobResult, _Mapping]] = ...) -> None: ...
+
+class GetBlobResult(_message.Message):
+    __slots__ = ("blob_data",)
+    BLOB_DATA_FIELD_NUMBER: _ClassVar[int]
+    blob_data: bytes
+    def __init__(self, blob_data: _Optional[bytes] = ...) -> None: ...
+
+class SetBlobResult(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: Error
+    def __init__(self, error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
+
+class Error(_message.Message):
+    __slots__ = ("message",)
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    message: str
+    def __init__(self, message: _Optional[str] = ...) -> None: ...
+
+class ExecServerMessage(_message.Message):
+    __slots__ = ("id", "exec_id", "shell_args", "write_args", "delete_args", "grep_args", "read_args", "ls_args", "request_context_args", "mcp_args", "shell_stream_args")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXEC_ID_FIELD_NUMBER: _ClassVar[int]
+    SHELL_ARGS_FIELD_NUMBER: _ClassVar[int]
+    WRITE_ARGS_FIELD_NUMBER: _ClassVar[int]
+    DELETE_ARGS_FIELD_NUMBER: _ClassVar[int]
+    GREP_ARGS_FIELD_NUMBER: _ClassVar[int]
+    READ_ARGS_FIELD_NUMBER: _ClassVar[int]
+    LS_ARGS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_CONTEXT_ARGS_FIELD_NUMBER: _ClassVar[int]
+    MCP_ARGS_FIELD_NUMBER: _ClassVar[int]
+    SHELL_STREAM_ARGS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    exec_id: str
+    shell_args: ShellArgs
+    write_args: WriteArgs
+    delete_args: DeleteArgs
+    grep_args: GrepArgs
+    read_args: ReadArgs
+    ls_args: LsArgs
+    request_context_args: RequestContextArgs
+    mcp_args: McpArgs
+    shell_stream_args: ShellArgs
+    def __init__(self, id: _Optional[int] = ..., exec_id: _Optional[str] = ..., shell_args: _Optional[_Union[ShellArgs, _Mapping]] = ..., write_args: _Optional[_Union[WriteArgs, _Mapping]] = ..., delete_args: _Optional[_Union[DeleteArgs, _Mapping]] = ..., grep_args: _Optional[_Union[GrepArgs, _Mapping]] = ..., read_args: _Optional[_Union[ReadArgs, _Mapping]] = ..., ls_args: _Optional[_Union[LsArgs, _Mapping]] = ..., request_context_args: _Optional[_Union[RequestContextArgs, _Mapping]] = ..., mcp_args: _Optional[_Union[McpArgs, _Mapping]] = ..., shell_stream_args: _Optional[_Union[ShellArgs, _Mapping]] = ...) -> None: ...
+
+class ExecClientMessage(_message.Message):
+    __slots__ = ("id", "exec_id", "shell_result", "write_result", "delete_result", "grep_result", "read_result", "ls_result", "request_context_result", "mcp_result", "shell_stream")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXEC_ID_FIELD_NUMBER: _ClassVar[int]
+    SHELL_RESULT_FIELD_NUMBER: _ClassVar[int]
+    WRITE_RESULT_FIELD_NUMBER: _ClassVar[int]
+    DELETE_RESULT_FIELD_NUMBER: _ClassVar[int]
+    GREP_RESULT_FIELD_NUMBER: _ClassVar[int]
+    READ_RESULT_FIELD_NUMBER: _ClassVar[int]
+    LS_RESULT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_CONTEXT_RESULT_FIELD_NUMBER: _ClassVar[int]
+    MCP_RESULT_FIELD_NUMBER: _ClassVar[int]
+    SHELL_STREAM_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    exec_id: str
+    shell_result: ShellResult
+    write_result: WriteResult
+    delete_result: DeleteResult
+    grep_result: GrepResult
+    read_result: ReadResult
+    ls_result: LsResult
+    request_context_result: RequestContextResult
+    mcp_result: McpResult
+    shell_stream: ShellStream
+    def __init__(self, id: _Optional[int] = ..., exec_id: _Optional[str] = ..., shell_result: _Optional[_Union[ShellResult, _Mapping]] = ..., write_result: _Optional[_Union[WriteResult, _Mapping]] = ..., delete_result: _Optional[_Union[DeleteResult, _Mapping]] = ..., grep_result: _Optional[_Union[GrepResult, _Mapping]] = ..., read_result: _Optional[_Union[ReadResult, _Mapping]] = ..., ls_result: _Optional[_Union[LsResult, _Mapping]] = ..., request_context_result: _Optional[_Union[RequestContextResult, _Mapping]] = ..., mcp_result: _Optional[_Union[McpResult, _Mapping]] = ..., shell_stream: _Optional[_Union[ShellStream, _Mapping]] = ...) -> None: ...
+
+class ExecServerControlMessage(_message.Message):
+    __slots__ = ("abort",)
+    ABORT_FIELD_NUMBER: _ClassVar[int]
+    abort: ExecServerAbort
+    def __init__(self, abort: _Optional[_Union[ExecServerAbort, _Mapping]] = ...) -> None: ...
+
+class ExecServerAbort(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    def __init__(self, id: _Optional[int] = ...) -> None: ...
+
+class ExecClientControlMessage(_message.Message):
+    __slots__ = ("stream_close", "throw", "heartbeat")
+    STREAM_CLOSE_FIELD_NUMBER: _ClassVar[int]
+    THROW_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    stream_close: ExecClientStreamClose
+    throw: ExecClientThrow
+    heartbeat: ExecClientHeartbeat
+    def __init__(self, stream_close: _Optional[_Union[ExecClientStreamClose, _Mapping]] = ..., throw: _Optional[_Union[ExecClientThrow, _Mapping]] = ..., heartbeat: _Optional[_Union[ExecClientHeartbeat, _Mapping]] = ...) -> None: ...
+
+class ExecClientStreamClose(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    def __init__(self, id: _Optional[int] = ...) -> None: ...
+
+class ExecClientThrow(_message.Message):
+    __slots__ = ("id", "error", "stack_trace")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    STACK_TRACE_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    error: str
+    stack_trace: str
+    def __init__(self, id: _Optional[int] = ..., error: _Optional[str] = ..., stack_trace: _Optional[str] = ...) -> None: ...
+
+class ExecClientHeartbeat(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    def __init__(self, id: _Optional[int] = ...) -> None: ...
+
+class RequestContextArgs(_message.Message):
+    __slots__ = ("notes_session_id", "workspace_id")
+    NOTES_SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    notes_session_id: str
+    workspace_id: str
+    def __init__(self, notes_session_id: _Optional[str] = ..., workspace_id: _Optional[str] = ...) -> None: ...
+
+class RequestContextResult(_message.Message):
+    __slots__ = ("success", "error", "rejected")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    success: RequestContextSuccess
+    error: RequestContextError
+    rejected: RequestContextRejected
+    def __init__(self, success: _Optional[_Union[RequestContextSuccess, _Mapping]] = ..., error: _Optional[_Union[RequestContextError, _Mapping]] = ..., rejected: _Optional[_Union[RequestContextRejected, _Mapping]] = ...) -> None: ...
+
+class RequestContextSuccess(_message.Message):
+    __slots__ = ("request_context",)
+    REQUEST_CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    request_context: RequestContext
+    def __init__(self, request_context: _Optional[_Union[RequestContext, _Mapping]] = ...) -> None: ...
+
+class RequestContextError(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    def __init__(self, error: _Optional[str] = ...) -> None: ...
+
+class RequestContextRejected(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class McpArgs(_message.Message):
+    __slots__ = ("name", "args", "tool_call_id", "provider_identifier", "tool_name")
+    class ArgsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: bytes
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[bytes] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    TOOL_NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    args: _containers.ScalarMap[str, bytes]
+    tool_call_id: str
+    provider_identifier: str
+    tool_name: str
+    def __init__(self, name: _Optional[str] = ..., args: _Optional[_Mapping[str, bytes]] = ..., tool_call_id: _Optional[str] = ..., provider_identifier: _Optional[str] = ..., tool_name: _Optional[str] = ...) -> None: ...
+
+class McpResult(_message.Message):
+    __slots__ = ("success", "error", "rejected", "permission_denied", "tool_not_found")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    PERMISSION_DENIED_FIELD_NUMBER: _ClassVar[int]
+    TOOL_NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
+    success: McpSuccess
+    error: McpError
+    rejected: McpRejected
+    permission_denied: McpPermissionDenied
+    tool_not_found: McpToolNotFound
+    def __init__(self, success: _Optional[_Union[McpSuccess, _Mapping]] = ..., error: _Optional[_Union[McpError, _Mapping]] = ..., rejected: _Optional[_Union[McpRejected, _Mapping]] = ..., permission_denied: _Optional[_Union[McpPermissionDenied, _Mapping]] = ..., tool_not_found: _Optional[_Union[McpToolNotFound, _Mapping]] = ...) -> None: ...
+
+class McpSuccess(_message.Message):
+    __slots__ = ("content", "is_error")
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    IS_ERROR_FIELD_NUMBER: _ClassVar[int]
+    content: _containers.RepeatedCompositeFieldContainer[McpToolResultContentItem]
+    is_error: bool
+    def __init__(self, content: _Optional[_Iterable[_Union[McpToolResultContentItem, _Mapping]]] = ..., is_error: _Optional[bool] = ...) -> None: ...
+
+class McpToolResultContentItem(_message.Message):
+    __slots__ = ("text", "image")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    text: McpTextContent
+    image: McpImageContent
+    def __init__(self, text: _Optional[_Union[McpTextContent, _Mapping]] = ..., image: _Optional[_Union[McpImageContent, _Mapping]] = ...) -> None: ...
+
+class McpTextContent(_message.Message):
+    __slots__ = ("text",)
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    def __init__(self, text: _Optional[str] = ...) -> None: ...
+
+class McpImageContent(_message.Message):
+    __slots__ = ("data", "mime_type")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    MIME_TYPE_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    mime_type: str
+    def __init__(self, data: _Optional[bytes] = ..., mime_type: _Optional[str] = ...) -> None: ...
+
+class McpError(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    def __init__(self, error: _Optional[str] = ...) -> None: ...
+
+class McpRejected(_message.Message):
+    __slots__ = ("reason", "is_readonly")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    IS_READONLY_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    is_readonly: bool
+    def __init__(self, reason: _Optional[str] = ..., is_readonly: _Optional[bool] = ...) -> None: ...
+
+class McpPermissionDenied(_message.Message):
+    __slots__ = ("error", "is_readonly")
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    IS_READONLY_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    is_readonly: bool
+    def __init__(self, error: _Optional[str] = ..., is_readonly: _Optional[bool] = ...) -> None: ...
+
+class McpToolNotFound(_message.Message):
+    __slots__ = ("name", "available_tools")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_TOOLS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    available_tools: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., available_tools: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ShellArgs(_message.Message):
+    __slots__ = ("command", "working_directory", "timeout", "tool_call_id", "is_background")
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    WORKING_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    IS_BACKGROUND_FIELD_NUMBER: _ClassVar[int]
+    command: str
+    working_directory: str
+    timeout: int
+    tool_call_id: str
+    is_background: bool
+    def __init__(self, command: _Optional[str] = ..., working_directory: _Optional[str] = ..., timeout: _Optional[int] = ..., tool_call_id: _Optional[str] = ..., is_background: _Optional[bool] = ...) -> None: ...
+
+class ShellResult(_message.Message):
+    __slots__ = ("success", "failure", "timeout", "rejected", "spawn_error")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    SPAWN_ERROR_FIELD_NUMBER: _ClassVar[int]
+    success: ShellSuccess
+    failure: ShellFailure
+    timeout: ShellTimeout
+    rejected: ShellRejected
+    spawn_error: ShellSpawnError
+    def __init__(self, success: _Optional[_Union[ShellSuccess, _Mapping]] = ..., failure: _Optional[_Union[ShellFailure, _Mapping]] = ..., timeout: _Optional[_Union[ShellTimeout, _Mapping]] = ..., rejected: _Optional[_Union[ShellRejected, _Mapping]] = ..., spawn_error: _Optional[_Union[ShellSpawnError, _Mapping]] = ...) -> None: ...
+
+class ShellSuccess(_message.Message):
+    __slots__ = ("command", "working_directory", "exit_code", "signal", "stdout", "stderr", "execution_time")
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    WORKING_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    STDOUT_FIELD_NUMBER: _ClassVar[int]
+    STDERR_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_TIME_FIELD_NUMBER: _ClassVar[int]
+    command: str
+    working_directory: str
+    exit_code: int
+    signal: str
+    stdout: str
+    stderr: str
+    execution_time: int
+    def __init__(self, command: _Optional[str] = ..., working_directory: _Optional[str] = ..., exit_code: _Optional[int] = ..., signal: _Optional[str] = ..., stdout: _Optional[str] = ..., stderr: _Optional[str] = ..., execution_time: _Optional[int] = ...) -> None: ...
+
+class ShellFailure(_message.Message):
+    __slots__ = ("command", "working_directory", "exit_code", "signal", "stdout", "stderr", "execution_time", "aborted")
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    WORKING_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    STDOUT_FIELD_NUMBER: _ClassVar[int]
+    STDERR_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_TIME_FIELD_NUMBER: _ClassVar[int]
+    ABORTED_FIELD_NUMBER: _ClassVar[int]
+    command: str
+    working_directory: str
+    exit_code: int
+    signal: str
+    stdout: str
+    stderr: str
+    execution_time: int
+    aborted: bool
+    def __init__(self, command: _Optional[str] = ..., working_directory: _Optional[str] = ..., exit_code: _Optional[int] = ..., signal: _Optional[str] = ..., stdout: _Optional[str] = ..., stderr: _Optional[str] = ..., execution_time: _Optional[int] = ..., aborted: _Optional[bool] = ...) -> None: ...
+
+class ShellTimeout(_message.Message):
+    __slots__ = ("command", "working_directory", "timeout_ms")
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    WORKING_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    command: str
+    working_directory: str
+    timeout_ms: int
+    def __init__(self, command: _Optional[str] = ..., working_directory: _Optional[str] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
+
+class ShellRejected(_message.Message):
+    __slots__ = ("command", "working_directory", "reason", "is_readonly")
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    WORKING_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    IS_READONLY_FIELD_NUMBER: _ClassVar[int]
+    command: str
+    working_directory: str
+    reason: str
+    is_readonly: bool
+    def __init__(self, command: _Optional[str] = ..., working_directory: _Optional[str] = ..., reason: _Optional[str] = ..., is_readonly: _Optional[bool] = ...) -> None: ...
+
+class ShellSpawnError(_message.Message):
+    __slots__ = ("command", "working_directory", "error")
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    WORKING_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    command: str
+    working_directory: str
+    error: str
+    def __init__(self, command: _Optional[str] = ..., working_directory: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
+class ShellStream(_message.Message):
+    __slots__ = ("stdout", "stderr", "exit", "start", "rejected")
+    STDOUT_FIELD_NUMBER: _ClassVar[int]
+    STDERR_FIELD_NUMBER: _ClassVar[int]
+    EXIT_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    stdout: ShellStreamStdout
+    stderr: ShellStreamStderr
+    exit: ShellStreamExit
+    start: ShellStreamStart
+    rejected: ShellRejected
+    def __init__(self, stdout: _Optional[_Union[ShellStreamStdout, _Mapping]] = ..., stderr: _Optional[_Union[ShellStreamStderr, _Mapping]] = ..., exit: _Optional[_Union[ShellStreamExit, _Mapping]] = ..., start: _Optional[_Union[ShellStreamStart, _Mapping]] = ..., rejected: _Optional[_Union[ShellRejected, _Mapping]] = ...) -> None: ...
+
+class ShellStreamStdout(_message.Message):
+    __slots__ = ("data",)
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    data: str
+    def __init__(self, data: _Optional[str] = ...) -> None: ...
+
+class ShellStreamStderr(_message.Message):
+    __slots__ = ("data",)
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    data: str
+    def __init__(self, data: _Optional[str] = ...) -> None: ...
+
+class ShellStreamExit(_message.Message):
+    __slots__ = ("code", "cwd", "aborted")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    CWD_FIELD_NUMBER: _ClassVar[int]
+    ABORTED_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    cwd: str
+    aborted: bool
+    def __init__(self, code: _Optional[int] = ..., cwd: _Optional[str] = ..., aborted: _Optional[bool] = ...) -> None: ...
+
+class ShellStreamStart(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReadArgs(_message.Message):
+    __slots__ = ("path", "tool_call_id")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    tool_call_id: str
+    def __init__(self, path: _Optional[str] = ..., tool_call_id: _Optional[str] = ...) -> None: ...
+
+class ReadResult(_message.Message):
+    __slots__ = ("success", "error", "rejected", "file_not_found")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    FILE_NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
+    success: ReadSuccess
+    error: ReadError
+    rejected: ReadRejected
+    file_not_found: ReadFileNotFound
+    def __init__(self, success: _Optional[_Union[ReadSuccess, _Mapping]] = ..., error: _Optional[_Union[ReadError, _Mapping]] = ..., rejected: _Optional[_Union[ReadRejected, _Mapping]] = ..., file_not_found: _Optional[_Union[ReadFileNotFound, _Mapping]] = ...) -> None: ...
+
+class ReadSuccess(_message.Message):
+    __slots__ = ("path", "content", "data", "total_lines", "file_size", "truncated")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_LINES_FIELD_NUMBER: _ClassVar[int]
+    FILE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    content: str
+    data: bytes
+    total_lines: int
+    file_size: int
+    truncated: bool
+    def __init__(self, path: _Optional[str] = ..., content: _Optional[str] = ..., data: _Optional[bytes] = ..., total_lines: _Optional[int] = ..., file_size: _Optional[int] = ..., truncated: _Optional[bool] = ...) -> None: ...
+
+class ReadError(_message.Message):
+    __slots__ = ("path", "error")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    error: str
+    def __init__(self, path: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
+class ReadRejected(_message.Message):
+    __slots__ = ("path", "reason")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    reason: str
+    def __init__(self, path: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ReadFileNotFound(_message.Message):
+    __slots__ = ("path",)
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    def __init__(self, path: _Optional[str] = ...) -> None: ...
+
+class WriteArgs(_message.Message):
+    __slots__ = ("path", "file_text", "tool_call_id", "return_file_content_after_write")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    FILE_TEXT_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    RETURN_FILE_CONTENT_AFTER_WRITE_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    file_text: str
+    tool_call_id: str
+    return_file_content_after_write: bool
+    def __init__(self, path: _Optional[str] = ..., file_text: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., return_file_content_after_write: _Optional[bool] = ...) -> None: ...
+
+class WriteResult(_message.Message):
+    __slots__ = ("success", "error", "rejected")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    success: WriteSuccess
+    error: WriteError
+    rejected: WriteRejected
+    def __init__(self, success: _Optional[_Union[WriteSuccess, _Mapping]] = ..., error: _Optional[_Union[WriteError, _Mapping]] = ..., rejected: _Optional[_Union[WriteRejected, _Mapping]] = ...) -> None: ...
+
+class WriteSuccess(_message.Message):
+    __slots__ = ("path", "lines_created", "file_size", "file_content_after_write")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    LINES_CREATED_FIELD_NUMBER: _ClassVar[int]
+    FILE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    FILE_CONTENT_AFTER_WRITE_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    lines_created: int
+    file_size: int
+    file_content_after_write: str
+    def __init__(self, path: _Optional[str] = ..., lines_created: _Optional[int] = ..., file_size: _Optional[int] = ..., file_content_after_write: _Optional[str] = ...) -> None: ...
+
+class WriteError(_message.Message):
+    __slots__ = ("path", "error")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    error: str
+    def __init__(self, path: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
+class WriteRejected(_message.Message):
+    __slots__ = ("path", "reason")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    reason: str
+    def __init__(self, path: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class DeleteArgs(_message.Message):
+    __slots__ = ("path", "tool_call_id")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    tool_call_id: str
+    def __init__(self, path: _Optional[str] = ..., tool_call_id: _Optional[str] = ...) -> None: ...
+
+class DeleteResult(_message.Message):
+    __slots__ = ("success", "file_not_found", "rejected", "error")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    FILE_NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    success: DeleteSuccess
+    file_not_found: DeleteFileNotFound
+    rejected: DeleteRejected
+    error: DeleteError
+    def __init__(self, success: _Optional[_Union[DeleteSuccess, _Mapping]] = ..., file_not_found: _Optional[_Union[DeleteFileNotFound, _Mapping]] = ..., rejected: _Optional[_Union[DeleteRejected, _Mapping]] = ..., error: _Optional[_Union[DeleteError, _Mapping]] = ...) -> None: ...
+
+class DeleteSuccess(_message.Message):
+    __slots__ = ("path", "deleted_file", "file_size", "prev_content")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FILE_FIELD_NUMBER: _ClassVar[int]
+    FILE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PREV_CONTENT_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    deleted_file: str
+    file_size: int
+    prev_content: str
+    def __init__(self, path: _Optional[str] = ..., deleted_file: _Optional[str] = ..., file_size: _Optional[int] = ..., prev_content: _Optional[str] = ...) -> None: ...
+
+class DeleteFileNotFound(_message.Message):
+    __slots__ = ("path",)
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    def __init__(self, path: _Optional[str] = ...) -> None: ...
+
+class DeleteRejected(_message.Message):
+    __slots__ = ("path", "reason")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    reason: str
+    def __init__(self, path: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class DeleteError(_message.Message):
+    __slots__ = ("path", "error")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    error: str
+    def __init__(self, path: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
+class LsArgs(_message.Message):
+    __slots__ = ("path", "ignore", "tool_call_id")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    IGNORE_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    ignore: _containers.RepeatedScalarFieldContainer[str]
+    tool_call_id: str
+    def __init__(self, path: _Optional[str] = ..., ignore: _Optional[_Iterable[str]] = ..., tool_call_id: _Optional[str] = ...) -> None: ...
+
+class LsResult(_message.Message):
+    __slots__ = ("success", "error", "rejected")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    success: LsSuccess
+    error: LsError
+    rejected: LsRejected
+    def __init__(self, success: _Optional[_Union[LsSuccess, _Mapping]] = ..., error: _Optional[_Union[LsError, _Mapping]] = ..., rejected: _Optional[_Union[LsRejected, _Mapping]] = ...) -> None: ...
+
+class LsSuccess(_message.Message):
+    __slots__ = ("directory_tree_root",)
+    DIRECTORY_TREE_ROOT_FIELD_NUMBER: _ClassVar[int]
+    directory_tree_root: LsDirectoryTreeNode
+    def __init__(self, directory_tree_root: _Optional[_Union[LsDirectoryTreeNode, _Mapping]] = ...) -> None: ...
+
+class LsError(_message.Message):
+    __slots__ = ("path", "error")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    error: str
+    def __init__(self, path: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
+class LsRejected(_message.Message):
+    __slots__ = ("path", "reason")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    reason: str
+    def __init__(self, path: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class LsDirectoryTreeNode(_message.Message):
+    __slots__ = ("abs_path", "children_dirs", "children_files", "children_were_processed", "num_files")
+    ABS_PATH_FIELD_NUMBER: _ClassVar[int]
+    CHILDREN_DIRS_FIELD_NUMBER: _ClassVar[int]
+    CHILDREN_FILES_FIELD_NUMBER: _ClassVar[int]
+    CHILDREN_WERE_PROCESSED_FIELD_NUMBER: _ClassVar[int]
+    NUM_FILES_FIELD_NUMBER: _ClassVar[int]
+    abs_path: str
+    children_dirs: _containers.RepeatedCompositeFieldContainer[LsDirectoryTreeNode]
+    children_files: _containers.RepeatedCompositeFieldContainer[LsDirectoryTreeNode_File]
+    children_were_processed: bool
+    num_files: int
+    def __init__(self, abs_path: _Optional[str] = ..., children_dirs: _Optional[_Iterable[_Union[LsDirectoryTreeNode, _Mapping]]] = ..., children_files: _Optional[_Iterable[_Union[LsDirectoryTreeNode_File, _Mapping]]] = ..., children_were_processed: _Optional[bool] = ..., num_files: _Optional[int] = ...) -> None: ...
+
+class LsDirectoryTreeNode_File(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GrepArgs(_message.Message):
+    __slots__ = ("pattern", "path", "glob", "output_mode", "case_insensitive", "head_limit", "tool_call_id")
+    PATTERN_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    GLOB_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_MODE_FIELD_NUMBER: _ClassVar[int]
+    CASE_INSENSITIVE_FIELD_NUMBER: _ClassVar[int]
+    HEAD_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    pattern: str
+    path: str
+    glob: str
+    output_mode: str
+    case_insensitive: bool
+    head_limit: int
+    tool_call_id: str
+    def __init__(self, pattern: _Optional[str] = ..., path: _Optional[str] = ..., glob: _Optional[str] = ..., output_mode: _Optional[str] = ..., case_insensitive: _Optional[bool] = ..., head_limit: _Optional[int] = ..., tool_call_id: _Optional[str] = ...) -> None: ...
+
+class GrepResult(_message.Message):
+    __slots__ = ("success", "error")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    success: GrepSuccess
+    error: GrepError
+    def __init__(self, success: _Optional[_Union[GrepSuccess, _Mapping]] = ..., error: _Optional[_Union[GrepError, _Mapping]] = ...) -> None: ...
+
+class GrepSuccess(_message.Message):
+    __slots__ = ("pattern", "path", "output_mode", "workspace_results")
+    class WorkspaceResultsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: GrepUnionResult
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[GrepUnionResult, _Mapping]] = ...) -> None: ...
+    PATTERN_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_MODE_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_RESULTS_FIELD_NUMBER: _ClassVar[int]
+    pattern: str
+    path: str
+    output_mode: str
+    workspace_results: _containers.MessageMap[str, GrepUnionResult]
+    def __init__(self, pattern: _Optional[str] = ..., path: _Optional[str] = ..., output_mode: _Optional[str] = ..., workspace_results: _Optional[_Mapping[str, GrepUnionResult]] = ...) -> None: ...
+
+class GrepUnionResult(_message.Message):
+    __slots__ = ("files", "content")
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    files: GrepFilesResult
+    content: GrepContentResult
+    def __init__(self, files: _Optional[_Union[GrepFilesResult, _Mapping]] = ..., content: _Optional[_Union[GrepContentResult, _Mapping]] = ...) -> None: ...
+
+class GrepFilesResult(_message.Message):
+    __slots__ = ("files", "total_files", "client_truncated")
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FILES_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    files: _containers.RepeatedScalarFieldContainer[str]
+    total_files: int
+    client_truncated: bool
+    def __init__(self, files: _Optional[_Iterable[str]] = ..., total_files: _Optional[int] = ..., client_truncated: _Optional[bool] = ...) -> None: ...
+
+class GrepContentResult(_message.Message):
+    __slots__ = ("matches", "total_lines", "total_matched_lines", "client_truncated")
+    MATCHES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_LINES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_MATCHED_LINES_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    matches: _containers.RepeatedCompositeFieldContainer[GrepFileMatch]
+    total_lines: int
+    total_matched_lines: int
+    client_truncated: bool
+    def __init__(self, matches: _Optional[_Iterable[_Union[GrepFileMatch, _Mapping]]] = ..., total_lines: _Optional[int] = ..., total_matched_lines: _Optional[int] = ..., client_truncated: _Optional[bool] = ...) -> None: ...
+
+class GrepFileMatch(_message.Message):
+    __slots__ = ("file", "matches")
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    MATCHES_FIELD_NUMBER: _ClassVar[int]
+    file: str
+    matches: _containers.RepeatedCompositeFieldContainer[GrepContentMatch]
+    def __init__(self, file: _Optional[str] = ..., matches: _Optional[_Iterable[_Union[GrepContentMatch, _Mapping]]] = ...) -> None: ...
+
+class GrepContentMatch(_message.Message):
+    __slots__ = ("line_number", "content")
+    LINE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    line_number: int
+    content: str
+    def __init__(self, line_number: _Optional[int] = ..., content: _Optional[str] = ...) -> None: ...
+
+class GrepError(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    def __init__(self, error: _Optional[str] = ...) -> None: ...
+
+class InteractionQuery(_message.Message):
+    __slots__ = ("id", "web_search_request_query", "switch_mode_request_query")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    WEB_SEARCH_REQUEST_QUERY_FIELD_NUMBER: _ClassVar[int]
+    SWITCH_MODE_REQUEST_QUERY_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    web_search_request_query: WebSearchRequestQuery
+    switch_mode_request_query: SwitchModeRequestQuery
+    def __init__(self, id: _Optional[int] = ..., web_search_request_query: _Optional[_Union[WebSearchRequestQuery, _Mapping]] = ..., switch_mode_request_query: _Optional[_Union[SwitchModeRequestQuery, _Mapping]] = ...) -> None: ...
+
+class WebSearchRequestQuery(_message.Message):
+    __slots__ = ("args",)
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    args: WebSearchArgs
+    def __init__(self, args: _Optional[_Union[WebSearchArgs, _Mapping]] = ...) -> None: ...
+
+class WebSearchArgs(_message.Message):
+    __slots__ = ("search_term", "tool_call_id")
+    SEARCH_TERM_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    search_term: str
+    tool_call_id: str
+    def __init__(self, search_term: _Optional[str] = ..., tool_call_id: _Optional[str] = ...) -> None: ...
+
+class SwitchModeRequestQuery(_message.Message):
+    __slots__ = ("args",)
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    args: SwitchModeArgs
+    def __init__(self, args: _Optional[_Union[SwitchModeArgs, _Mapping]] = ...) -> None: ...
+
+class SwitchModeArgs(_message.Message):
+    __slots__ = ("target_mode_id", "explanation", "tool_call_id")
+    TARGET_MODE_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    target_mode_id: str
+    explanation: str
+    tool_call_id: str
+    def __init__(self, target_mode_id: _Optional[str] = ..., explanation: _Optional[str] = ..., tool_call_id: _Optional[str] = ...) -> None: ...
+
+class InteractionResponse(_message.Message):
+    __slots__ = ("id", "web_search_request_response", "switch_mode_request_response")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    WEB_SEARCH_REQUEST_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    SWITCH_MODE_REQUEST_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    web_search_request_response: WebSearchRequestResponse
+    switch_mode_request_response: SwitchModeRequestResponse
+    def __init__(self, id: _Optional[int] = ..., web_search_request_response: _Optional[_Union[WebSearchRequestResponse, _Mapping]] = ..., switch_mode_request_response: _Optional[_Union[SwitchModeRequestResponse, _Mapping]] = ...) -> None: ...
+
+class WebSearchRequestResponse(_message.Message):
+    __slots__ = ("approved", "rejected")
+    APPROVED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    approved: WebSearchRequestResponse_Approved
+    rejected: WebSearchRequestResponse_Rejected
+    def __init__(self, approved: _Optional[_Union[WebSearchRequestResponse_Approved, _Mapping]] = ..., rejected: _Optional[_Union[WebSearchRequestResponse_Rejected, _Mapping]] = ...) -> None: ...
+
+class WebSearchRequestResponse_Approved(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class WebSearchRequestResponse_Rejected(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class SwitchModeRequestResponse(_message.Message):
+    __slots__ = ("approved", "rejected")
+    APPROVED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    approved: SwitchModeRequestResponse_Approved
+    rejected: SwitchModeRequestResponse_Rejected
+    def __init__(self, approved: _Optional[_Union[SwitchModeRequestResponse_Approved, _Mapping]] = ..., rejected: _Optional[_Union[SwitchModeRequestResponse_Rejected, _Mapping]] = ...) -> None: ...
+
+class SwitchModeRequestResponse_Approved(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SwitchModeRequestResponse_Rejected(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,118 @@
+"""Request headers Cursor's backend expects, and the `x-cursor-checksum` value.
+
+Pure: time, ids and machine identity are passed in, so tests can pin them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+# A recent cursor-agent CLI build; an outdated version is refused by the backend
+# (ERROR_OUTDATED_CLIENT), so users can override it (settings: client_version).
+DEFAULT_CLIENT_VERSION = "cli-2026.07.09-a3815c0"
+CONNECT_USER_AGENT = "connect-es/1.6.1"
+
+RUN_PATH = "/agent.v1.AgentService/Run"
+GET_USABLE_MODELS_PATH = "/agent.v1.AgentService/GetUsableModels"
+AVAILABLE_MODELS_PATH = "/aiserver.v1.AiService/AvailableModels"
+SERVER_CONFIG_PATH = "/aiserver.v1.ServerConfigService/GetServerConfig"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientIdentity:
+    """Who we say we are: stable per machine (the backend counts devices by these ids)."""
+
+    client_version: str = DEFAULT_CLIENT_VERSION
+    client_type: str = "cli"
+    ghost_mode: bool = True
+    timezone: str = "UTC"
+    machine_id: str = ""
+    mac_machine_id: str = ""
+
+
+def obfuscate(data: bytes) -> bytes:
+    """Cursor's rolling-XOR step: k starts at 165; b[i] = ((b[i] ^ k) + i) & 0xFF; k = b[i]."""
+    out = bytearray(data)
+    key = 165
+    for i, byte in enumerate(out):
+        out[i] = ((byte ^ key) + i) & 0xFF
+        key = out[i]
+    return bytes(out)
+
+
+def checksum(identity: ClientIdentity, *, now_ms: int) -> str:
+    """The `x-cursor-checksum` header (variant A of the spec: time stamp + machine ids)."""
+    stamp = (now_ms // 1_000_000).to_bytes(6, "big")
+    prefix = base64.b64encode(obfuscate(stamp)).decode().rstrip("=")
+    suffix = identity.machine_id
+    if identity.mac_machine_id:
+        suffix = f"{suffix}/{identity.mac_machine_id}"
+    return prefix + suffix
+
+
+def machine_id_from(raw: str) -> str:
+    """Hash an OS machine id (or MAC, or host name) the way the CLI does: sha256 hex."""
+    return hashlib.sha256(raw.strip().encode()).hexdigest()
+
+
+def base_headers(
+    token: str | None,
+    identity: ClientIdentity,
+    *,
+    now_ms: int,
+    request_id: str | None = None,
+) -> list[tuple[str, str]]:
+    """Headers shared by every backend call (Run and unary RPCs)."""
+    headers = [
+        ("x-cursor-client-version", identity.client_version),
+        ("x-cursor-client-type", identity.client_type),
+        ("x-ghost-mode", "true" if identity.ghost_mode else "false"),
+        ("x-request-id", request_id or str(uuid.uuid4())),
+        ("x-cursor-timezone", identity.timezone),
+    ]
+    if identity.machine_id:
+        headers.append(("x-cursor-checksum", checksum(identity, now_ms=now_ms)))
+    if token:
+        headers.insert(0, ("authorization", f"Bearer {token}"))
+    return headers
+
+
+def run_headers(
+    token: str | None,
+    identity: ClientIdentity,
+    *,
+    now_ms: int,
+    request_id: str | None = None,
+) -> list[tuple[str, str]]:
+    """Headers for the bidirectional `AgentService/Run` stream (Connect streaming, binary)."""
+    return [
+        ("content-type", "application/connect+proto"),
+        ("connect-protocol-version", "1"),
+        ("connect-accept-encoding", "gzip"),
+        ("x-cursor-streaming", "true"),
+        ("te", "trailers"),
+        ("user-agent", CONNECT_USER_AGENT),
+        *base_headers(token, identity, now_ms=now_ms, request_id=request_id),
+    ]
+
+
+def unary_headers(
+    token: str | None,
+    identity: ClientIdentity,
+    *,
+    now_ms: int,
+    json_codec: bool,
+    request_id: str | None = None,
+) -> list[tuple[str, str]]:
+    """Headers for a Connect unary call, JSON (`application/json`) or binary (`application/proto`)."""
+    content_type = "application/json" if json_codec else "application/proto"
+    return [
+        ("content-type", content_type),
+        ("accept", content_type),
+        ("connect-protocol-version", "1"),
+        ("user-agent", CONNECT_USER_AGENT),
+        *base_headers(token, identity, now_ms=now_ms, request_id=request_id),
+    ]

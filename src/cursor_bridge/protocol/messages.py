@@ -1,0 +1,31 @@
+"""The generated message classes, re-exported under short names, and Value helpers.
+
+`agent` is Cursor's `agent.v1` package and `aiserver` its `aiserver.v1` package, as declared in
+proto/. Tool schemas and MCP arguments travel as serialized `google.protobuf.Value` bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
+
+from .gen.agent.v1 import agent_pb2 as agent
+from .gen.aiserver.v1 import aiserver_pb2 as aiserver
+
+__all__ = ["agent", "aiserver", "json_to_value_bytes", "value_bytes_to_json"]
+
+
+def json_to_value_bytes(obj: Any) -> bytes:
+    """Serialize a JSON-compatible object as a `google.protobuf.Value`."""
+    value = struct_pb2.Value()
+    json_format.Parse(json.dumps(obj), value)
+    return value.SerializeToString()
+
+
+def value_bytes_to_json(data: bytes) -> Any:
+    """Decode serialized `google.protobuf.Value` bytes back into a JSON-compatible object."""
+    value = struct_pb2.Value()
+    value.ParseFromString(data)
+    return json_format.MessageToDict(value)
