@@ -1,0 +1,54 @@
+"""The one internal request model every dialect converts to (and nothing else)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInput:
+    mime_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRecord:
+    """A tool call the assistant made earlier in the conversation."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Role
+    text: str = ""
+    images: tuple[ImageInput, ...] = ()
+    tool_calls: tuple[ToolCallRecord, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+    reasoning: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the client offers; `parameters` is its JSON schema."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    model: str
+    messages: tuple[ChatMessage, ...]
+    stream: bool = False
+    include_usage: bool = False
+    reasoning_effort: str | None = None
+    tools: tuple[ToolSpec, ...] = ()
+    max_tokens: int | None = None

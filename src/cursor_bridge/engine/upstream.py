@@ -1,0 +1,164 @@
+"""Drive one RunMachine over one HTTP/2 stream: the I/O loop around the pure protocol core.
+
+Everything that can go wrong below the protocol (connect failure, HTTP status, idle stream,
+lost connection, broken framing) leaves here as a ConnectError with a Connect code, so the
+server maps one exception type to the client's dialect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from ..protocol import events as ev
+from ..protocol.errors import ConnectError, UpstreamProtocolError
+from ..protocol.messages import agent
+from ..protocol.run import RunMachine
+from ..transport import DuplexStream, TransportError, TransportTimeout
+
+log = logging.getLogger(__name__)
+
+HTTP_STATUS_CODES = {
+    400: "invalid_argument",
+    401: "unauthenticated",
+    403: "permission_denied",
+    404: "unimplemented",
+    408: "deadline_exceeded",
+    415: "internal",
+    429: "resource_exhausted",
+    502: "unavailable",
+    503: "unavailable",
+    504: "unavailable",
+}
+
+
+class UpstreamRun:
+    """One Run on an open stream. Iterate `events()`; `aclose()` cancels if unfinished."""
+
+    def __init__(
+        self,
+        stream: DuplexStream,
+        machine: RunMachine,
+        run_request: agent.AgentRunRequest,
+        *,
+        heartbeat_interval: float = 5.0,
+        idle_timeout: float = 120.0,
+    ) -> None:
+        self.stream = stream
+        self.machine = machine
+        self.run_request = run_request
+        self.heartbeat_interval = heartbeat_interval
+        self.idle_timeout = idle_timeout
+        self.finished = False
+        self._send_lock = asyncio.Lock()
+        self._heartbeats: asyncio.Task[None] | None = None
+
+    async def events(self) -> AsyncIterator[ev.Event]:
+        """Yield the Run's events until it closes; raises ConnectError on failure."""
+        try:
+            await self._send(self.machine.start(self.run_request))
+            self._heartbeats = asyncio.create_task(self._heartbeat_loop())
+            status, headers = await self._wait_headers()
+            if status != 200:
+                raise await self._http_error(status, headers)
+            while True:
+                try:
+                    chunk = await self.stream.receive(idle_timeout=self.idle_timeout)
+                except TransportTimeout as exc:
+                    raise ConnectError(
+                        "deadline_exceeded",
+                        f"the backend sent nothing for {self.idle_timeout:g} s",
+                    ) from exc
+                except TransportError as exc:
+                    raise ConnectError("unavailable", f"connection to the backend lost: {exc}")
+                try:
+                    if chunk is None:
+                        events = self.machine.receive_eof(self.stream.trailers)
+                    else:
+                        events = self.machine.receive_data(chunk)
+                except UpstreamProtocolError as exc:
+                    raise ConnectError("internal", f"the backend broke the protocol: {exc}")
+                await self.flush()
+                for event in events:
+                    if isinstance(event, ev.TurnEnded):
+                        await self._stop_heartbeats()
+                    if isinstance(event, ev.RunFailed):
+                        self.finished = True
+                        raise event.error
+                    yield event
+                    if isinstance(event, ev.StreamClosed):
+                        self.finished = True
+                        return
+                if chunk is None:
+                    self.finished = True
+                    return
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop heartbeats and, if the Run did not finish, cancel the stream upstream."""
+        await self._stop_heartbeats()
+        if not self.finished:
+            self.finished = True
+            with contextlib.suppress(Exception):
+                await self.stream.cancel()
+
+    async def _wait_headers(self) -> tuple[int, list[tuple[str, str]]]:
+        try:
+            return await asyncio.wait_for(self.stream.response_headers(), self.idle_timeout)
+        except TimeoutError as exc:
+            raise ConnectError("deadline_exceeded", "the backend did not answer") from exc
+        except TransportError as exc:
+            raise ConnectError("unavailable", f"connection to the backend lost: {exc}") from exc
+
+    async def _http_error(self, status: int, headers: list[tuple[str, str]]) -> ConnectError:
+        body = b""
+        with contextlib.suppress(Exception):
+            while len(body) < 65536:
+                chunk = await self.stream.receive(idle_timeout=5)
+                if chunk is None:
+                    break
+                body += chunk
+        code = HTTP_STATUS_CODES.get(status, "unavailable" if status >= 500 else "unknown")
+        message = f"the backend answered HTTP {status}"
+        with contextlib.suppress(ValueError, AttributeError, TypeError):
+            parsed = json.loads(body)
+            code = str(parsed.get("code") or code)
+            message = str(parsed.get("message") or message)
+        retry_after = None
+        with contextlib.suppress(ValueError, TypeError):
+            retry_after = float(dict(headers).get("retry-after", ""))
+        self.finished = True
+        return ConnectError(code, message, http_status=status, retry_after=retry_after)
+
+    async def flush(self) -> None:
+        """Send whatever the machine owes the backend (after queuing an exec result)."""
+        owed = self.machine.data_to_send()
+        if owed:
+            await self._send(owed)
+
+    async def _send(self, data: bytes) -> None:
+        async with self._send_lock:
+            try:
+                await self.stream.send(data)
+            except TransportError as exc:
+                raise ConnectError("unavailable", f"connection to the backend lost: {exc}")
+
+    async def _heartbeat_loop(self) -> None:
+        frame = self.machine.heartbeat()
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            try:
+                await self._send(frame)
+            except ConnectError:
+                return
+
+    async def _stop_heartbeats(self) -> None:
+        task, self._heartbeats = self._heartbeats, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

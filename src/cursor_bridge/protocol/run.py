@@ -1,0 +1,345 @@
+"""The client side of one `AgentService/Run` stream, as a sans-IO state machine.
+
+Feed it the bytes the backend sends (`receive_data`), get typed events back, and send what
+`data_to_send()` returns: the machine answers on its own everything the backend needs from
+the client to make progress (KV blob reads and writes, the request context, approval
+queries), so a caller only ever deals with model output and tool executions.
+No sockets and no asyncio here (the h11 model): the caller owns the I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from urllib.parse import unquote
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+
+from . import events as ev
+from .blobs import BLOB_ID_SIZE, BlobStore
+from .errors import GRPC_TO_CONNECT, ConnectError, LocalProtocolError, UpstreamProtocolError
+from .framing import DEFAULT_MAX_FRAME_SIZE, EnvelopeDecoder, encode_envelope, parse_end_stream
+from .messages import agent, value_bytes_to_json
+
+# AgentServerMessage.conversation_checkpoint_update: we keep its bytes verbatim.
+_CHECKPOINT_FIELD = 3
+
+
+class RunState(enum.Enum):
+    IDLE = "idle"  # start() not called yet
+    STREAMING = "streaming"  # run_request sent, turn in progress
+    TURN_ENDED = "turn_ended"  # turn_ended seen; waiting for the server to close
+    CLOSED = "closed"  # clean end of stream
+    FAILED = "failed"  # error end, or ended before turn_ended
+
+
+class RunMachine:
+    """One Run, client side.
+
+    Contract:
+    - `start(run_request)` returns the first frame to send; call it once.
+    - `receive_data(data)` accepts any chunk of the response body and returns the events it
+      completes. It raises UpstreamProtocolError when the backend breaks the protocol.
+    - `receive_eof(trailers)` is called when the response body ends; it returns the closing
+      event (RunFailed if the turn did not end).
+    - `data_to_send()` drains the replies owed to the backend; send them promptly (an
+      unanswered KV or context request stalls the backend forever).
+    - `heartbeat()`, `send_exec_result()`, `cancel()` queue client frames.
+    """
+
+    def __init__(
+        self,
+        *,
+        blobs: BlobStore,
+        request_context: agent.RequestContext,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+    ) -> None:
+        self.blobs = blobs
+        self.request_context = request_context
+        self.state = RunState.IDLE
+        self.last_checkpoint: bytes | None = None
+        self.used_tokens = 0
+        self.max_tokens = 0
+        self.output_token_deltas = 0
+        self.pending_execs: dict[int, str] = {}
+        self._decoder = EnvelopeDecoder(max_frame_size)
+        self._outgoing = bytearray()
+
+    # -- client -> server ------------------------------------------------------------------
+
+    def start(self, run_request: agent.AgentRunRequest) -> bytes:
+        if self.state is not RunState.IDLE:
+            raise LocalProtocolError("start() called twice")
+        self.state = RunState.STREAMING
+        return _frame(agent.AgentClientMessage(run_request=run_request))
+
+    def data_to_send(self) -> bytes:
+        out = bytes(self._outgoing)
+        self._outgoing.clear()
+        return out
+
+    def heartbeat(self) -> bytes:
+        """A client heartbeat frame (the backend expects one every 5 s while a Run is open)."""
+        return _frame(agent.AgentClientMessage(client_heartbeat=agent.ClientHeartbeat()))
+
+    def cancel(self) -> bytes:
+        """A frame asking the backend to stop the turn (closing the stream also works)."""
+        action = agent.ConversationAction(cancel_action=agent.CancelAction())
+        return _frame(agent.AgentClientMessage(conversation_action=action))
+
+    def send_exec_result(self, result: agent.ExecClientMessage) -> None:
+        """Queue the answer to an ExecRequested event, then the `stream_close` the CLI sends."""
+        exec_key = self.pending_execs.pop(result.id, None)
+        if exec_key is None:
+            raise LocalProtocolError(f"no pending exec with id {result.id}")
+        if exec_key and not result.exec_id:
+            result.exec_id = exec_key
+        self._queue(agent.AgentClientMessage(exec_client_message=result))
+        close = agent.ExecClientControlMessage(
+            stream_close=agent.ExecClientStreamClose(id=result.id)
+        )
+        self._queue(agent.AgentClientMessage(exec_client_control_message=close))
+
+    # -- server -> client ------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> list[ev.Event]:
+        if self.state in (RunState.CLOSED, RunState.FAILED):
+            if data:
+                raise UpstreamProtocolError("data after the end of the Run")
+            return []
+        out: list[ev.Event] = []
+        for envelope in self._decoder.feed(data):
+            if envelope.end_stream:
+                out.append(self._end(parse_end_stream(envelope.payload).error))
+            else:
+                out.extend(self._handle(envelope.payload))
+        return out
+
+    def receive_eof(self, trailers: list[tuple[str, str]] | None = None) -> list[ev.Event]:
+        """The response body ended. gRPC-style trailers may still carry an error."""
+        if self.state in (RunState.CLOSED, RunState.FAILED):
+            return []
+        error = _error_from_trailers(trailers or [])
+        if self._decoder.buffered:
+            error = error or ConnectError("internal", "stream ended inside a frame")
+        return [self._end(error)]
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _end(self, error: ConnectError | None) -> ev.Event:
+        if error is None and self.state is RunState.TURN_ENDED:
+            self.state = RunState.CLOSED
+            return ev.StreamClosed()
+        self.state = RunState.FAILED
+        if error is None:
+            error = ConnectError("unavailable", "the backend ended the Run before the turn ended")
+        return ev.RunFailed(error)
+
+    def _queue(self, message: agent.AgentClientMessage) -> None:
+        self._outgoing += _frame(message)
+
+    def _handle(self, payload: bytes) -> Iterator[ev.Event]:
+        message = agent.AgentServerMessage()
+        try:
+            message.ParseFromString(payload)
+        except DecodeError as exc:
+            raise UpstreamProtocolError(f"undecodable AgentServerMessage: {exc}") from exc
+        kind = message.WhichOneof("message")
+        if kind == "interaction_update":
+            yield from self._on_update(message.interaction_update)
+        elif kind == "kv_server_message":
+            yield from self._on_kv(message.kv_server_message)
+        elif kind == "exec_server_message":
+            yield from self._on_exec(message.exec_server_message)
+        elif kind == "conversation_checkpoint_update":
+            yield self._on_checkpoint(payload, message.conversation_checkpoint_update)
+        elif kind == "exec_server_control_message":
+            control = message.exec_server_control_message
+            if control.WhichOneof("message") == "abort":
+                self.pending_execs.pop(control.abort.id, None)
+                yield ev.ExecAborted(control.abort.id)
+        elif kind == "interaction_query":
+            self._on_query(message.interaction_query)
+        # Anything else is newer than our schema and needs no answer (display-only).
+
+    def _on_update(self, update: agent.InteractionUpdate) -> Iterator[ev.Event]:
+        kind = update.WhichOneof("message")
+        if kind == "text_delta":
+            if update.text_delta.text:
+                yield ev.TextDelta(update.text_delta.text)
+        elif kind == "thinking_delta":
+            if update.thinking_delta.text:
+                yield ev.ThinkingDelta(update.thinking_delta.text)
+        elif kind == "thinking_completed":
+            yield ev.ThinkingCompleted(update.thinking_completed.thinking_duration_ms)
+        elif kind == "token_delta":
+            self.output_token_deltas += update.token_delta.tokens
+            yield ev.TokenDelta(update.token_delta.tokens)
+        elif kind == "turn_ended":
+            self.state = RunState.TURN_ENDED
+            yield ev.TurnEnded(self.usage(update.turn_ended))
+
+    def usage(self, turn_ended: agent.TurnEndedUpdate) -> ev.Usage:
+        """Token usage for the turn.
+
+        Newer backends put counters on `turn_ended`; older ones leave it empty, and then the
+        fallback is: output = sum of token deltas, input = checkpoint occupancy - output.
+        """
+        if turn_ended.input_tokens or turn_ended.output_tokens:
+            return ev.Usage(
+                input_tokens=turn_ended.input_tokens,
+                output_tokens=turn_ended.output_tokens,
+                cache_read_tokens=turn_ended.cache_read,
+                cache_write_tokens=turn_ended.cache_write,
+                reasoning_tokens=turn_ended.reasoning_tokens,
+            )
+        output = self.output_token_deltas
+        return ev.Usage(input_tokens=max(self.used_tokens - output, 0), output_tokens=output)
+
+    def _on_checkpoint(
+        self, payload: bytes, state: agent.ConversationStateStructure
+    ) -> ev.Checkpoint:
+        raw = _field_bytes(payload, _CHECKPOINT_FIELD)
+        self.last_checkpoint = raw
+        self.used_tokens = state.token_details.used_tokens
+        self.max_tokens = state.token_details.max_tokens
+        return ev.Checkpoint(raw, self.used_tokens, self.max_tokens)
+
+    def _on_kv(self, kv: agent.KvServerMessage) -> Iterator[ev.Event]:
+        kind = kv.WhichOneof("message")
+        if kind == "get_blob_args":
+            key = kv.get_blob_args.blob_id
+            data = self.blobs.get(key)
+            if data is None and len(key) != BLOB_ID_SIZE:
+                # "Content-as-id": a seed put inline content where an id goes; echo it.
+                data = key
+            result = agent.GetBlobResult()
+            if data is not None:
+                result.blob_data = data
+            self._queue(
+                agent.AgentClientMessage(
+                    kv_client_message=agent.KvClientMessage(id=kv.id, get_blob_result=result)
+                )
+            )
+            yield ev.BlobServed(key, data is not None)
+        elif kind == "set_blob_args":
+            key, data = kv.set_blob_args.blob_id, kv.set_blob_args.blob_data
+            self.blobs.put(key, data)
+            self._queue(
+                agent.AgentClientMessage(
+                    kv_client_message=agent.KvClientMessage(
+                        id=kv.id, set_blob_result=agent.SetBlobResult()
+                    )
+                )
+            )
+            yield ev.BlobStored(key, len(data))
+
+    def _on_exec(self, request: agent.ExecServerMessage) -> Iterator[ev.Event]:
+        kind = request.WhichOneof("message")
+        if kind == "request_context_args":
+            result = agent.RequestContextResult(
+                success=agent.RequestContextSuccess(request_context=self.request_context)
+            )
+            self.pending_execs[request.id] = request.exec_id
+            self.send_exec_result(
+                agent.ExecClientMessage(id=request.id, request_context_result=result)
+            )
+            return
+        self.pending_execs[request.id] = request.exec_id
+        if kind is None:
+            # A variant newer than our schema: refuse it so the backend does not wait forever.
+            self.pending_execs.pop(request.id)
+            throw = agent.ExecClientThrow(
+                id=request.id, error="This client does not support that tool."
+            )
+            self._queue(
+                agent.AgentClientMessage(
+                    exec_client_control_message=agent.ExecClientControlMessage(throw=throw)
+                )
+            )
+            yield ev.ExecRequested(request.id, request.exec_id, "unknown")
+            return
+        yield _exec_event(request, kind)
+
+    def _on_query(self, query: agent.InteractionQuery) -> None:
+        """Approval questions meant for a human UI: decline them so the model carries on."""
+        response = agent.InteractionResponse(id=query.id)
+        kind = query.WhichOneof("query")
+        reason = "Not available through this API."
+        if kind == "web_search_request_query":
+            response.web_search_request_response.rejected.reason = reason
+        elif kind == "switch_mode_request_query":
+            response.switch_mode_request_response.rejected.reason = reason
+        self._queue(agent.AgentClientMessage(interaction_response=response))
+
+
+def _exec_event(request: agent.ExecServerMessage, kind: str) -> ev.ExecRequested:
+    variant = getattr(request, kind)
+    if kind == "mcp_args":
+        args = {key: value_bytes_to_json(raw) for key, raw in variant.args.items()}
+        return ev.ExecRequested(
+            request.id,
+            request.exec_id,
+            kind,
+            args,
+            tool_call_id=variant.tool_call_id,
+            tool_name=variant.tool_name or variant.name,
+        )
+    args = json_format.MessageToDict(variant, preserving_proto_field_name=True)
+    return ev.ExecRequested(
+        request.id, request.exec_id, kind, args, tool_call_id=args.get("tool_call_id", "")
+    )
+
+
+def _frame(message: agent.AgentClientMessage) -> bytes:
+    return encode_envelope(message.SerializeToString())
+
+
+def _field_bytes(payload: bytes, field_number: int) -> bytes:
+    """The raw bytes of the last length-delimited top-level field `field_number`."""
+    found = b""
+    pos, end = 0, len(payload)
+    while pos < end:
+        tag, pos = _varint(payload, pos)
+        number, wire_type = tag >> 3, tag & 7
+        if wire_type == 0:
+            _, pos = _varint(payload, pos)
+        elif wire_type == 1:
+            pos += 8
+        elif wire_type == 2:
+            length, pos = _varint(payload, pos)
+            if number == field_number:
+                found = payload[pos : pos + length]
+            pos += length
+        elif wire_type == 5:
+            pos += 4
+        else:
+            raise UpstreamProtocolError(f"unsupported wire type {wire_type}")
+    return found
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data):
+            raise UpstreamProtocolError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _error_from_trailers(trailers: list[tuple[str, str]]) -> ConnectError | None:
+    """gRPC-style `grpc-status` / `grpc-message` trailers (some backends report errors so)."""
+    values = dict(trailers)
+    status = values.get("grpc-status")
+    if status is None or status == "0":
+        return None
+    try:
+        code = GRPC_TO_CONNECT.get(int(status), "unknown")
+    except ValueError:
+        code = "unknown"
+    return ConnectError(code, unquote(values.get("grpc-message", "")))

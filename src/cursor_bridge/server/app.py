@@ -1,0 +1,114 @@
+"""The ASGI application: routes, error handlers and lifespan around one backend."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..engine.backend import CursorBackend
+from ..engine.catalog import ModelInfo
+from ..protocol.errors import ConnectError
+from .chat import chat_completions
+from .errors import backend_error_response, error_response
+from .limits import BodySizeLimit
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY = 64 * 1024 * 1024
+
+
+def create_app(
+    backend: CursorBackend, *, mode: str = "cursor", max_body_size: int = DEFAULT_MAX_BODY
+) -> Starlette:
+    """Build the app. `mode` is shown by /health (`cursor` or `emulator`)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await backend.aclose()
+
+    app = Starlette(
+        routes=[
+            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/models", list_models, methods=["GET"]),
+            Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
+            Route("/health", health, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
+        lifespan=lifespan,
+    )
+    app.state.backend = backend
+    app.state.mode = mode
+    app.state.started = time.time()
+    app.add_middleware(BodySizeLimit, max_body_size=max_body_size)
+    return app
+
+
+def model_entry(model: ModelInfo, created: int) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": model.id,
+        "object": "model",
+        "created": created,
+        "owned_by": "cursor",
+        "display_name": model.display_name,
+        "context_window": model.context_window,
+        "supports_images": model.supports_images,
+        "supports_tools": model.supports_tools,
+        "supports_reasoning": model.supports_thinking,
+    }
+    if model.max_context_window:
+        entry["max_context_window"] = model.max_context_window
+    if model.efforts:
+        entry["reasoning_efforts"] = list(model.efforts)
+    if model.aliases:
+        entry["aliases"] = list(model.aliases)
+    return entry
+
+
+async def list_models(request: Request) -> Response:
+    backend: CursorBackend = request.app.state.backend
+    try:
+        models = await backend.catalog.models()
+    except ConnectError as exc:
+        return backend_error_response(exc)
+    created = int(request.app.state.started)
+    return JSONResponse({"object": "list", "data": [model_entry(m, created) for m in models]})
+
+
+async def get_model(request: Request) -> Response:
+    backend: CursorBackend = request.app.state.backend
+    model_id = request.path_params["model_id"]
+    try:
+        models = await backend.catalog.models()
+    except ConnectError as exc:
+        return backend_error_response(exc)
+    for model in models:
+        if model.id == model_id or model_id in model.aliases:
+            return JSONResponse(model_entry(model, int(request.app.state.started)))
+    message = f"The model '{model_id}' does not exist or is not available."
+    return error_response(404, message, "invalid_request_error", "model_not_found", "model")
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok", "mode": request.app.state.mode})
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error_type = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
+    message = f"{request.method} {request.url.path}: {exc.detail}"
+    return error_response(exc.status_code, message, error_type, headers=exc.headers)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error while serving %s %s", request.method, request.url.path)
+    return error_response(500, "Internal error in cursor-bridge; see its log.", "api_error")

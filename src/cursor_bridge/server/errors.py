@@ -1,0 +1,65 @@
+"""Errors rendered as OpenAI error bodies with the right HTTP status, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+from ..protocol.errors import ConnectError
+
+# Connect code -> (HTTP status, OpenAI error type, OpenAI error code)
+_BACKEND_ERRORS: dict[str, tuple[int, str, str]] = {
+    "unauthenticated": (401, "authentication_error", "invalid_api_key"),
+    "permission_denied": (403, "permission_error", "permission_denied"),
+    "resource_exhausted": (429, "rate_limit_error", "rate_limit_exceeded"),
+    "invalid_argument": (400, "invalid_request_error", "invalid_request"),
+    "failed_precondition": (400, "invalid_request_error", "failed_precondition"),
+    "out_of_range": (400, "invalid_request_error", "invalid_request"),
+    "not_found": (404, "invalid_request_error", "not_found"),
+    "deadline_exceeded": (504, "api_error", "upstream_timeout"),
+    "unavailable": (503, "api_error", "upstream_unavailable"),
+    "canceled": (499, "api_error", "canceled"),
+}
+_DEFAULT_BACKEND_ERROR = (502, "api_error", "upstream_error")
+
+_HINTS = {
+    "unauthenticated": " Run `cursor-bridge login` to sign in to Cursor again.",
+    "permission_denied": " Run `cursor-bridge login` to sign in to Cursor again.",
+    "resource_exhausted": " Your Cursor usage limit or rate limit was reached.",
+}
+
+
+def error_body(
+    message: str, error_type: str, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
+    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+
+
+def error_response(
+    status: int,
+    message: str,
+    error_type: str,
+    code: str | None = None,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        error_body(message, error_type, code, param), status_code=status, headers=headers
+    )
+
+
+def backend_error(error: ConnectError) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Status, body and headers for a failure reported by (or about) the backend."""
+    status, error_type, code = _BACKEND_ERRORS.get(error.code, _DEFAULT_BACKEND_ERROR)
+    message = f"Cursor backend error ({error.code}): {error.message or 'no details'}."
+    message += _HINTS.get(error.code, "")
+    headers = {}
+    if error.retry_after is not None:
+        headers["retry-after"] = str(max(1, round(error.retry_after)))
+    return status, error_body(message, error_type, code), headers
+
+
+def backend_error_response(error: ConnectError) -> JSONResponse:
+    status, body, headers = backend_error(error)
+    return JSONResponse(body, status_code=status, headers=headers)

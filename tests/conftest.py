@@ -1,0 +1,100 @@
+"""Shared fixtures: a bridge + emulator stack on real sockets, running in its own thread."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pytest
+import uvicorn
+
+from cursor_bridge.emulator import EmulatorOptions, EmulatorServer
+from cursor_bridge.engine.backend import BackendConfig, CursorBackend
+from cursor_bridge.server.app import create_app
+
+T = TypeVar("T")
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own CURSOR_BRIDGE_HOME, so nothing leaks between tests."""
+    monkeypatch.setenv("CURSOR_BRIDGE_HOME", str(tmp_path_factory.mktemp("home")))
+
+
+@dataclass
+class Stack:
+    """Emulator and bridge served from a background event loop."""
+
+    loop: asyncio.AbstractEventLoop
+    emulator: EmulatorServer
+    backend: CursorBackend
+    bridge_url: str
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return future.result(timeout)
+
+    @property
+    def counters(self) -> Any:
+        return self.emulator.counters
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    return sock
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    yield from _stack(EmulatorOptions(heartbeat_interval=0.2), heartbeat_interval=0.2)
+
+
+def _stack(options: EmulatorOptions, **config: Any) -> Iterator[Stack]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="stack-loop", daemon=True)
+    thread.start()
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+
+    async def boot() -> tuple[EmulatorServer, CursorBackend, uvicorn.Server, asyncio.Task[None]]:
+        emulator = EmulatorServer("127.0.0.1", 0, options)
+        await emulator.start()
+        backend = CursorBackend(
+            BackendConfig(api_url=emulator.url, agent_url=emulator.url, **config)
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(backend, mode="emulator"), log_level="warning", lifespan="on")
+        )
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:
+            await asyncio.sleep(0.01)
+        return emulator, backend, server, task
+
+    emulator, backend, server, task = asyncio.run_coroutine_threadsafe(boot(), loop).result(30)
+    try:
+        yield Stack(loop, emulator, backend, f"http://127.0.0.1:{port}")
+    finally:
+
+        async def shutdown() -> None:
+            server.should_exit = True
+            await task
+            await emulator.stop()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+        sock.close()
+
+
+def repo_root() -> str:
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
