@@ -5,11 +5,17 @@ Pure functions and an incremental decoder: feed it any byte chunks, get whole en
 
 from __future__ import annotations
 
+import base64
+import binascii
 import gzip
 import json
+import math
 import zlib
 from dataclasses import dataclass
 from typing import Any
+
+from google.protobuf import duration_pb2
+from google.protobuf.message import DecodeError
 
 from .errors import CONNECT_CODES, ConnectError, UpstreamProtocolError
 
@@ -55,9 +61,17 @@ def encode_end_stream(error: ConnectError | None = None) -> bytes:
     if error is not None:
         err: dict[str, Any] = {"code": error.code, "message": error.message}
         if error.retry_after is not None:
-            err["details"] = [{"type": "google.rpc.RetryInfo", "value": "", "debug": {"retryDelay": f"{error.retry_after}s"}}]
+            err["details"] = [_retry_info_detail(error.retry_after)]
         body["error"] = err
     return encode_envelope(json.dumps(body, separators=(",", ":")).encode(), end_stream=True)
+
+
+def _retry_info_detail(seconds: float) -> dict[str, Any]:
+    """A Connect error detail holding `google.rpc.RetryInfo{retry_delay = seconds}`."""
+    delay = duration_pb2.Duration(seconds=int(seconds), nanos=round((seconds % 1) * 1e9))
+    inner = delay.SerializeToString()
+    value = base64.b64encode(bytes((0x0A, len(inner))) + inner).decode().rstrip("=")
+    return {"type": "google.rpc.RetryInfo", "value": value, "debug": {"retryDelay": f"{seconds}s"}}
 
 
 class EnvelopeDecoder:
@@ -115,15 +129,22 @@ class EnvelopeDecoder:
         return out
 
     def _decompress(self, payload: bytes) -> bytes:
-        try:
-            # The decompressed size is bounded by the frame limit as well.
-            inflater = zlib.decompressobj(wbits=31)
-            out = inflater.decompress(payload, self.max_frame_size + 1)
-        except zlib.error as exc:
-            self._fail(f"compressed frame does not inflate: {exc}")
-        if len(out) > self.max_frame_size or inflater.unconsumed_tail:
-            self._fail("compressed frame inflates past the frame size limit")
-        return out
+        # The decompressed size is bounded by the frame limit as well. A gzip stream may hold
+        # several members (as gzip.decompress accepts); each must be complete.
+        out = bytearray()
+        rest = payload
+        while rest:
+            try:
+                inflater = zlib.decompressobj(wbits=31)
+                out += inflater.decompress(rest, self.max_frame_size + 1 - len(out))
+            except zlib.error as exc:
+                self._fail(f"compressed frame does not inflate: {exc}")
+            if len(out) > self.max_frame_size or inflater.unconsumed_tail:
+                self._fail("compressed frame inflates past the frame size limit")
+            if not inflater.eof:
+                self._fail("compressed frame is truncated")
+            rest = inflater.unused_data
+        return bytes(out)
 
     def _fail(self, reason: str) -> None:
         self._error = UpstreamProtocolError(reason)
@@ -140,7 +161,7 @@ def parse_end_stream(payload: bytes) -> EndStream:
         return EndStream(None, {})
     try:
         body = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return EndStream(ConnectError("internal", "malformed end-stream frame"), {})
     if not isinstance(body, dict):
         return EndStream(ConnectError("internal", "malformed end-stream frame"), {})
@@ -155,9 +176,11 @@ def parse_end_stream(payload: bytes) -> EndStream:
         code = "unknown"
     message = raw_error.get("message")
     details = raw_error.get("details")
-    detail_types = tuple(
-        str(d.get("type", "")) for d in details if isinstance(d, dict)
-    ) if isinstance(details, list) else ()
+    detail_types = (
+        tuple(str(d.get("type", "")) for d in details if isinstance(d, dict))
+        if isinstance(details, list)
+        else ()
+    )
     retry_after = _retry_after(raw_error, details)
     return EndStream(
         ConnectError(
@@ -185,8 +208,8 @@ def _parse_metadata(raw: object) -> dict[str, list[str]]:
 def _retry_after(raw_error: dict[str, Any], details: object) -> float | None:
     for key in ("retryAfter", "retry_after"):
         value = raw_error.get(key)
-        if isinstance(value, int | float):
-            return float(value)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return _seconds(float(value))
     if isinstance(details, list):
         for detail in details:
             if not isinstance(detail, dict) or "RetryInfo" not in str(detail.get("type", "")):
@@ -195,7 +218,30 @@ def _retry_after(raw_error: dict[str, Any], details: object) -> float | None:
             delay = debug.get("retryDelay") if isinstance(debug, dict) else None
             if isinstance(delay, str) and delay.endswith("s"):
                 try:
-                    return float(delay[:-1])
+                    return _seconds(float(delay[:-1]))
                 except ValueError:
                     return None
+            # `debug` is optional in Connect; `value` is the (unpadded) base64 of the message.
+            return _retry_info_seconds(detail.get("value"))
     return None
+
+
+def _seconds(value: float) -> float | None:
+    """A usable back-off only: finite and not negative."""
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def _retry_info_seconds(value: object) -> float | None:
+    """Decode a serialized `google.rpc.RetryInfo {Duration retry_delay = 1}`."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.replace("-", "+").replace("_", "/")
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4))
+        # A Duration is at most 22 bytes, so the length prefix is a single byte.
+        if len(raw) < 2 or raw[0] != 0x0A or raw[1] != len(raw) - 2:
+            return None
+        delay = duration_pb2.Duration.FromString(raw[2:])
+    except (binascii.Error, ValueError, DecodeError):
+        return None
+    return _seconds(delay.seconds + delay.nanos / 1e9)

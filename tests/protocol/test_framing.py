@@ -1,0 +1,456 @@
+"""Connect envelope framing (run-stream.md §1.5): encoder, incremental decoder, end-stream JSON."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import itertools
+import json
+import struct
+import zlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cursor_bridge.protocol.errors import CONNECT_CODES, ConnectError, UpstreamProtocolError
+from cursor_bridge.protocol.framing import (
+    FLAG_COMPRESSED,
+    FLAG_END_STREAM,
+    EndStream,
+    Envelope,
+    EnvelopeDecoder,
+    encode_end_stream,
+    encode_envelope,
+    parse_end_stream,
+)
+
+FAST = settings(max_examples=200, deadline=None)
+
+
+def frame(flags: int, payload: bytes) -> bytes:
+    """Build a frame by hand, independently of encode_envelope."""
+    return struct.pack(">BI", flags, len(payload)) + payload
+
+
+def feed_all(decoder: EnvelopeDecoder, chunks: list[bytes]) -> list[Envelope]:
+    out: list[Envelope] = []
+    for chunk in chunks:
+        out.extend(decoder.feed(chunk))
+    return out
+
+
+def split(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = [0, *sorted(c % (len(data) + 1) for c in cuts), len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(points)]
+
+
+# --- encoding ------------------------------------------------------------------------------
+
+
+def test_encode_envelope_layout() -> None:
+    assert encode_envelope(b"abc") == b"\x00\x00\x00\x00\x03abc"
+    assert encode_envelope(b"", end_stream=True) == b"\x02\x00\x00\x00\x00"
+    big = bytes(70_000)
+    assert encode_envelope(big)[:5] == b"\x00\x00\x01\x11\x70"
+
+
+def test_encode_envelope_compressed_is_gzip_and_deterministic() -> None:
+    data = encode_envelope(b"hello" * 100, compress=True)
+    assert data[0] == FLAG_COMPRESSED
+    assert int.from_bytes(data[1:5], "big") == len(data) - 5
+    assert gzip.decompress(data[5:]) == b"hello" * 100
+    assert encode_envelope(b"hello" * 100, compress=True) == data
+    both = encode_envelope(b"x", compress=True, end_stream=True)
+    assert both[0] == FLAG_COMPRESSED | FLAG_END_STREAM
+
+
+# --- decoding ------------------------------------------------------------------------------
+
+
+def test_decode_single_and_packed_frames() -> None:
+    decoder = EnvelopeDecoder()
+    data = frame(0, b"one") + frame(0, b"") + frame(0, b"three")
+    assert decoder.feed(data) == [Envelope(0, b"one"), Envelope(0, b""), Envelope(0, b"three")]
+    assert decoder.buffered == 0
+    assert not decoder.ended
+
+
+def test_decode_byte_by_byte_buffers_until_complete() -> None:
+    decoder = EnvelopeDecoder()
+    data = frame(0, b"payload")
+    for i, byte in enumerate(data[:-1]):
+        assert decoder.feed(bytes((byte,))) == []
+        assert decoder.buffered == i + 1
+    assert decoder.feed(data[-1:]) == [Envelope(0, b"payload")]
+    assert decoder.buffered == 0
+
+
+def test_decode_compressed_frame_yields_plain_payload() -> None:
+    decoder = EnvelopeDecoder()
+    (envelope,) = decoder.feed(frame(FLAG_COMPRESSED, gzip.compress(b"zipped")))
+    assert envelope.payload == b"zipped"
+    assert envelope.flags == FLAG_COMPRESSED
+    assert not envelope.end_stream
+
+
+def test_decode_multi_member_gzip_like_gzip_module() -> None:
+    payload = gzip.compress(b"ab") + gzip.compress(b"cd")
+    assert EnvelopeDecoder().feed(frame(FLAG_COMPRESSED, payload)) == [
+        Envelope(FLAG_COMPRESSED, b"abcd")
+    ]
+
+
+def test_end_stream_frame_marks_decoder_ended() -> None:
+    decoder = EnvelopeDecoder()
+    out = decoder.feed(frame(0, b"msg") + frame(FLAG_END_STREAM, b"{}"))
+    assert out == [Envelope(0, b"msg"), Envelope(FLAG_END_STREAM, b"{}")]
+    assert out[1].end_stream
+    assert decoder.ended
+    assert decoder.feed(b"") == []
+
+
+@pytest.mark.parametrize("flags", [0x04, 0x08, 0x80, 0xFF])
+def test_unknown_flags_rejected_at_the_header(flags: int) -> None:
+    decoder = EnvelopeDecoder()
+    with pytest.raises(UpstreamProtocolError, match="flags"):
+        decoder.feed(struct.pack(">BI", flags, 3))  # the body has not even arrived
+
+
+def test_oversized_frame_rejected_before_buffering_the_body() -> None:
+    header = struct.pack(">BI", 0, 1025)
+    decoder = EnvelopeDecoder(max_frame_size=1024)
+    assert decoder.feed(header[:2]) == []
+    with pytest.raises(UpstreamProtocolError, match="exceeds"):
+        decoder.feed(header[2:])  # raised as soon as the header is whole
+    huge = EnvelopeDecoder(max_frame_size=1024)
+    with pytest.raises(UpstreamProtocolError):
+        huge.feed(struct.pack(">BI", 0, 0xFFFFFFFF))
+
+
+def test_frame_of_exactly_the_limit_is_accepted() -> None:
+    decoder = EnvelopeDecoder(max_frame_size=1024)
+    assert decoder.feed(frame(0, bytes(1024))) == [Envelope(0, bytes(1024))]
+
+
+def test_compressed_bomb_rejected() -> None:
+    limit = 64 * 1024
+    bomb = gzip.compress(bytes(16 * 1024 * 1024), compresslevel=9)
+    assert len(bomb) < limit  # the frame itself is within the limit
+    with pytest.raises(UpstreamProtocolError, match="limit"):
+        EnvelopeDecoder(max_frame_size=limit).feed(frame(FLAG_COMPRESSED, bomb))
+
+
+def test_compressed_frame_inflating_to_exactly_the_limit_is_accepted() -> None:
+    limit = 4096
+    decoder = EnvelopeDecoder(max_frame_size=limit)
+    assert decoder.feed(frame(FLAG_COMPRESSED, gzip.compress(bytes(limit)))) == [
+        Envelope(FLAG_COMPRESSED, bytes(limit))
+    ]
+    over = EnvelopeDecoder(max_frame_size=limit)
+    with pytest.raises(UpstreamProtocolError):
+        over.feed(frame(FLAG_COMPRESSED, gzip.compress(bytes(limit + 1))))
+    # Several members together are bounded too.
+    members = EnvelopeDecoder(max_frame_size=limit)
+    with pytest.raises(UpstreamProtocolError):
+        members.feed(frame(FLAG_COMPRESSED, gzip.compress(bytes(limit)) * 2))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not gzip at all",
+        gzip.compress(b"hello world" * 10)[:-9],  # truncated stream
+        gzip.compress(b"hello") + b"trailing junk",
+        zlib.compress(b"zlib, not gzip"),
+    ],
+    ids=["garbage", "truncated", "trailing-junk", "zlib-header"],
+)
+def test_bad_compressed_payload_rejected(payload: bytes) -> None:
+    with pytest.raises(UpstreamProtocolError):
+        EnvelopeDecoder().feed(frame(FLAG_COMPRESSED, payload))
+
+
+def test_data_after_end_stream_in_the_same_chunk_rejected() -> None:
+    decoder = EnvelopeDecoder()
+    with pytest.raises(UpstreamProtocolError, match="after the end-stream"):
+        decoder.feed(frame(FLAG_END_STREAM, b"{}") + b"\x00")
+
+
+def test_data_after_end_stream_in_a_later_chunk_rejected() -> None:
+    decoder = EnvelopeDecoder()
+    decoder.feed(frame(FLAG_END_STREAM, b"{}"))
+    with pytest.raises(UpstreamProtocolError, match="after the end-stream"):
+        decoder.feed(frame(0, b"late"))
+
+
+def test_decoder_is_poisoned_after_an_error() -> None:
+    decoder = EnvelopeDecoder()
+    with pytest.raises(UpstreamProtocolError) as first:
+        decoder.feed(struct.pack(">BI", 0x40, 0))
+    for data in (b"", frame(0, b"fine"), frame(FLAG_END_STREAM, b"{}")):
+        with pytest.raises(UpstreamProtocolError) as again:
+            decoder.feed(data)
+        assert again.value is first.value
+
+
+# --- properties ------------------------------------------------------------------------------
+
+payloads = st.lists(st.tuples(st.binary(max_size=300), st.booleans()), max_size=8)
+
+
+@FAST
+@given(
+    frames=payloads,
+    end=st.one_of(st.none(), st.binary(max_size=40)),
+    cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=12),
+)
+def test_any_split_decodes_like_the_whole_buffer(
+    frames: list[tuple[bytes, bool]], end: bytes | None, cuts: list[int]
+) -> None:
+    data = b"".join(encode_envelope(p, compress=c) for p, c in frames)
+    expected = [Envelope(FLAG_COMPRESSED if c else 0, p) for p, c in frames]
+    if end is not None:
+        data += encode_envelope(end, end_stream=True)
+        expected.append(Envelope(FLAG_END_STREAM, end))
+
+    whole = EnvelopeDecoder().feed(data)
+    pieces = EnvelopeDecoder()
+    chunked = feed_all(pieces, split(data, cuts))
+
+    assert whole == chunked == expected
+    assert pieces.buffered == 0
+    assert pieces.ended == (end is not None)
+
+
+def _feed_garbage(decoder: EnvelopeDecoder, chunks: list[bytes]) -> None:
+    """Every feed returns envelopes (maybe none) or raises UpstreamProtocolError, nothing else."""
+    for chunk in chunks:
+        try:
+            out = decoder.feed(chunk)
+        except UpstreamProtocolError:
+            with pytest.raises(UpstreamProtocolError):
+                decoder.feed(b"")
+            return
+        assert isinstance(out, list)
+        assert all(isinstance(e, Envelope) for e in out)
+        assert decoder.buffered <= decoder.max_frame_size + 5 + len(chunk)
+
+
+@FAST
+@given(
+    garbage=st.binary(max_size=4000),
+    cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=8),
+)
+def test_garbage_never_escapes_as_another_exception(garbage: bytes, cuts: list[int]) -> None:
+    _feed_garbage(EnvelopeDecoder(max_frame_size=512), split(garbage, cuts))
+
+
+@FAST
+@given(
+    flags=st.sampled_from([0, FLAG_COMPRESSED, FLAG_END_STREAM, FLAG_COMPRESSED | 0x02]),
+    body=st.binary(max_size=600),
+    tail=st.binary(max_size=64),
+    cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=6),
+)
+def test_well_formed_headers_with_garbage_bodies(
+    flags: int, body: bytes, tail: bytes, cuts: list[int]
+) -> None:
+    """Valid headers around random (often not gzip) bodies and trailing bytes."""
+    data = frame(0, b"ok") + frame(flags, body) + tail
+    _feed_garbage(EnvelopeDecoder(max_frame_size=512), split(data, cuts))
+
+
+# --- end-stream JSON ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("payload", [b"", b"  \n", b"{}", b'{"metadata":{}}'])
+def test_clean_end(payload: bytes) -> None:
+    assert parse_end_stream(payload) == EndStream(None, {})
+
+
+def test_clean_end_with_metadata() -> None:
+    body = {"metadata": {"x-trace": ["a", "b"], "x-single": "v", "x-num": 3}}
+    result = parse_end_stream(json.dumps(body).encode())
+    assert result.error is None
+    assert result.metadata == {"x-trace": ["a", "b"], "x-single": ["v"], "x-num": ["3"]}
+
+
+def test_metadata_alongside_an_error() -> None:
+    body = {"error": {"code": "internal", "message": "m"}, "metadata": {"k": ["v"]}}
+    result = parse_end_stream(json.dumps(body).encode())
+    assert result.error is not None and result.error.code == "internal"
+    assert result.metadata == {"k": ["v"]}
+
+
+@pytest.mark.parametrize("code", sorted(CONNECT_CODES))
+def test_every_connect_code(code: str) -> None:
+    body = {"error": {"code": code, "message": f"failed with {code}"}}
+    error = parse_end_stream(json.dumps(body).encode()).error
+    assert isinstance(error, ConnectError)
+    assert (error.code, error.message, error.retry_after) == (code, f"failed with {code}", None)
+
+
+@pytest.mark.parametrize(
+    "raw_error",
+    [{"code": "teapot", "message": "m"}, {"code": 8, "message": "m"}, {"message": "m"}],
+)
+def test_unknown_or_missing_code_becomes_unknown(raw_error: dict[str, object]) -> None:
+    error = parse_end_stream(json.dumps({"error": raw_error}).encode()).error
+    assert error is not None
+    assert (error.code, error.message) == ("unknown", "m")
+
+
+def test_odd_error_shapes() -> None:
+    not_a_dict = parse_end_stream(b'{"error":"boom"}').error
+    assert not_a_dict is not None and (not_a_dict.code, not_a_dict.message) == ("unknown", "boom")
+    no_message = parse_end_stream(b'{"error":{"code":"aborted","message":5}}').error
+    assert no_message is not None and (no_message.code, no_message.message) == ("aborted", "")
+
+
+def test_blob_not_found_is_recognised() -> None:
+    error = parse_end_stream(b'{"error":{"code":"internal","message":"Blob not found"}}').error
+    assert error is not None and error.is_blob_not_found
+
+
+def test_detail_types_are_kept() -> None:
+    body = {
+        "error": {
+            "code": "resource_exhausted",
+            "message": "usage limit",
+            "details": [{"type": "aiserver.v1.ErrorDetails", "value": ""}, "junk"],
+        }
+    }
+    error = parse_end_stream(json.dumps(body).encode()).error
+    assert error is not None and error.details == ("aiserver.v1.ErrorDetails",)
+
+
+def _retry_info_value(seconds: int, nanos: int = 0) -> str:
+    """Unpadded base64 of google.rpc.RetryInfo{retry_delay: Duration}, built by hand."""
+
+    def varint(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+            n >>= 7
+            if not n:
+                return bytes(out)
+
+    duration = b"\x08" + varint(seconds) + (b"\x10" + varint(nanos) if nanos else b"")
+    message = b"\x0a" + varint(len(duration)) + duration
+    return base64.b64encode(message).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("raw_error", "expected"),
+    [
+        ({"retryAfter": 3}, 3.0),
+        ({"retry_after": 2.5}, 2.5),
+        ({"details": [{"type": "google.rpc.RetryInfo", "debug": {"retryDelay": "1.5s"}}]}, 1.5),
+        ({"details": [{"type": "google.rpc.RetryInfo", "value": _retry_info_value(7)}]}, 7.0),
+        (
+            {
+                "details": [
+                    {"type": "google.rpc.RetryInfo", "value": _retry_info_value(2, 5 * 10**8)}
+                ]
+            },
+            2.5,
+        ),
+        (
+            {
+                "details": [
+                    {"type": "aiserver.v1.ErrorDetails", "value": "AAAA"},
+                    {"type": "type.googleapis.com/google.rpc.RetryInfo", "value": "CgIIBw"},
+                ]
+            },
+            7.0,
+        ),
+        ({}, None),
+        ({"retryAfter": "soon"}, None),
+        ({"retryAfter": True}, None),
+        ({"retryAfter": -1}, None),
+        ({"details": [{"type": "google.rpc.RetryInfo", "debug": {"retryDelay": "xs"}}]}, None),
+        ({"details": [{"type": "google.rpc.RetryInfo", "value": "!!!not base64"}]}, None),
+        ({"details": [{"type": "google.rpc.RetryInfo", "value": "CgUI"}]}, None),
+        ({"details": "RetryInfo"}, None),
+    ],
+)
+def test_retry_after(raw_error: dict[str, object], expected: float | None) -> None:
+    body = {"error": {"code": "unavailable", "message": "later", **raw_error}}
+    error = parse_end_stream(json.dumps(body).encode()).error
+    assert error is not None and error.code == "unavailable"
+    assert error.retry_after == expected
+
+
+def test_non_finite_retry_after_ignored() -> None:
+    error = parse_end_stream(b'{"error":{"code":"unavailable","retryAfter":NaN}}').error
+    assert error is not None and error.retry_after is None
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"{", b"not json", b"\xff\xfe\x00garbage", b"[1, 2]", b'"text"', b"null", b"[" * 50_000],
+    ids=["unterminated", "words", "bad-utf", "array", "string", "null", "deep-nesting"],
+)
+def test_malformed_end_stream_is_internal(payload: bytes) -> None:
+    result = parse_end_stream(payload)
+    assert result.error is not None and result.error.code == "internal"
+    assert result.metadata == {}
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner),
+    max_leaves=20,
+)
+
+
+@FAST
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),
+        st.dictionaries(
+            st.sampled_from(["error", "metadata", "other"]), json_values, max_size=3
+        ).map(lambda d: json.dumps(d).encode()),
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "code": st.sampled_from([*CONNECT_CODES, "bogus"]) | json_values,
+                "message": json_values,
+                "details": json_values,
+                "retryAfter": json_values,
+            },
+        ).map(lambda e: json.dumps({"error": e}).encode()),
+    )
+)
+def test_parse_end_stream_never_raises(body: bytes) -> None:
+    result = parse_end_stream(body)
+    assert isinstance(result, EndStream)
+    if result.error is not None:
+        assert result.error.code in CONNECT_CODES
+        assert isinstance(result.error.message, str)
+        retry = result.error.retry_after
+        assert retry is None or retry >= 0
+    assert all(isinstance(v, list) for v in result.metadata.values())
+
+
+@pytest.mark.parametrize("retry_after", [None, 0.0, 1.5, 30.0])
+def test_encode_end_stream_round_trips(retry_after: float | None) -> None:
+    data = encode_end_stream(ConnectError("unavailable", "busy", retry_after=retry_after))
+    (envelope,) = EnvelopeDecoder().feed(data)
+    assert envelope.end_stream
+    error = parse_end_stream(envelope.payload).error
+    assert error is not None
+    assert (error.code, error.message, error.retry_after) == ("unavailable", "busy", retry_after)
+    if retry_after is not None:
+        # The binary RetryInfo alone (without the optional `debug`) carries the same delay.
+        body = json.loads(envelope.payload)
+        del body["error"]["details"][0]["debug"]
+        alone = parse_end_stream(json.dumps(body).encode()).error
+        assert alone is not None and alone.retry_after == retry_after
+
+
+def test_encode_clean_end_stream() -> None:
+    data = encode_end_stream()
+    assert data == frame(FLAG_END_STREAM, b"{}")
+    assert parse_end_stream(data[5:]) == EndStream(None, {})
