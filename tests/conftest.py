@@ -9,16 +9,18 @@ import threading
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 import uvicorn
 
-from cursor_bridge.emulator import EmulatorOptions, EmulatorServer
 from cursor_bridge.engine.backend import BackendConfig, CursorBackend
 from cursor_bridge.server.app import create_app
 
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from cursor_bridge.emulator import EmulatorOptions, EmulatorServer
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +57,8 @@ def _free_socket() -> socket.socket:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
+    from cursor_bridge.emulator import EmulatorOptions
+
     yield from _stack(EmulatorOptions(heartbeat_interval=0.2), heartbeat_interval=0.2)
 
 
@@ -64,6 +68,8 @@ def _stack(options: EmulatorOptions, **config: Any) -> Iterator[Stack]:
     thread.start()
     sock = _free_socket()
     port = sock.getsockname()[1]
+
+    from cursor_bridge.emulator import EmulatorServer
 
     async def boot() -> tuple[EmulatorServer, CursorBackend, uvicorn.Server, asyncio.Task[None]]:
         emulator = EmulatorServer("127.0.0.1", 0, options)
