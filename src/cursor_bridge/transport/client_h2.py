@@ -1,0 +1,99 @@
+"""The `h2` state machine as our client configures it: settings, windows, and one fix.
+
+Everything `Connection` needs from h2 that is policy rather than plumbing lives here.
+"""
+
+from __future__ import annotations
+
+from h2.config import H2Configuration
+from h2.connection import H2Connection
+from h2.errors import ErrorCodes
+from h2.events import ConnectionTerminated, Event
+from h2.settings import SettingCodes, Settings
+from hpack.struct import Header
+from hyperframe.frame import Frame, GoAwayFrame
+
+__all__ = [
+    "CONNECTION_WINDOW",
+    "STREAM_WINDOW",
+    "new_client_h2",
+    "split_status",
+    "text_headers",
+]
+
+STREAM_WINDOW = 1 << 20
+"""Per-stream receive window we advertise: how far a server may run ahead of a reader."""
+
+CONNECTION_WINDOW = 1 << 30
+"""Connection receive window. Large on purpose: per-stream windows do the backpressure,
+so one stalled reader must not block its neighbours through the shared window."""
+
+MAX_INBOUND_FRAME = 1 << 16
+"""Bigger DATA frames than the 16 KiB default: fewer h2 events per megabyte."""
+
+_CONFIG = H2Configuration(client_side=True, header_encoding="utf-8")
+
+
+class _ClientH2Connection(H2Connection):
+    """`H2Connection` whose state machine stays open after a received GOAWAY.
+
+    RFC 9113 §6.8 lets streams up to GOAWAY's last_stream_id run to completion, but
+    h2 4.x moves the connection to CLOSED and then rejects their DATA and
+    WINDOW_UPDATE frames. We only need the event; we stop opening streams ourselves.
+    """
+
+    def _receive_goaway_frame(self, frame: GoAwayFrame) -> tuple[list[Frame], list[Event]]:
+        event = ConnectionTerminated()
+        try:
+            event.error_code = ErrorCodes(frame.error_code)
+        except ValueError:
+            event.error_code = frame.error_code
+        event.last_stream_id = frame.last_stream_id
+        event.additional_data = frame.additional_data or None
+        return [], [event]
+
+
+def new_client_h2() -> H2Connection:
+    """A client H2Connection with our local settings; call initiate_connection() next.
+
+    The settings are set before the preface (as httpcore does) so they hold from the
+    first frame: no push, STREAM_WINDOW per stream, MAX_INBOUND_FRAME.
+    """
+    h2 = _ClientH2Connection(config=_CONFIG)
+    h2.local_settings = Settings(
+        client=True,
+        initial_values={
+            SettingCodes.ENABLE_PUSH: 0,
+            SettingCodes.MAX_CONCURRENT_STREAMS: 100,
+            SettingCodes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
+            SettingCodes.MAX_FRAME_SIZE: MAX_INBOUND_FRAME,
+            SettingCodes.MAX_HEADER_LIST_SIZE: 1 << 16,
+        },
+    )
+    # A server-only setting; some servers treat it from a client as an error.
+    del h2.local_settings[SettingCodes.ENABLE_CONNECT_PROTOCOL]
+    h2.max_inbound_frame_size = MAX_INBOUND_FRAME
+    return h2
+
+
+def text_headers(headers: list[Header]) -> list[tuple[str, str]]:
+    """Header pairs as str (h2 already decodes them; the bytes branch is for typing)."""
+    return [
+        (
+            name if isinstance(name, str) else name.decode(),
+            value if isinstance(value, str) else value.decode(),
+        )
+        for name, value in headers
+    ]
+
+
+def split_status(headers: list[tuple[str, str]]) -> tuple[int, list[tuple[str, str]]]:
+    """(`:status`, the headers without pseudo-headers)."""
+    status = 0
+    regular = []
+    for name, value in headers:
+        if name == ":status":
+            status = int(value)
+        elif not name.startswith(":"):
+            regular.append((name, value))
+    return status, regular

@@ -1,0 +1,252 @@
+"""DuplexStream: one HTTP/2 request whose body and response flow at the same time.
+
+The owning `Connection` feeds it events (`_on_*` methods) from the socket callback;
+the application reads and writes through the async methods. Reading and writing
+wait on separate futures, so a blocked `send()` never holds up `receive()`.
+One task may send while another receives; two concurrent senders (or two
+concurrent receivers) on the same stream are not supported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from h2.errors import ErrorCodes
+
+from .errors import TransportError, TransportTimeout
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+__all__ = ["DuplexStream"]
+
+Headers = list[tuple[str, str]]
+
+
+def _resolve(waiter: asyncio.Future[bool] | None, value: bool = True) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(value)
+
+
+class DuplexStream:
+    """A POST stream on a shared HTTP/2 connection, opened by `BackendPool.open_stream`.
+
+    Inbound DATA is buffered per stream and its flow-control credit is returned to
+    the server only when `receive()` hands the chunk to the consumer, so a consumer
+    that stops reading stops the server (after one stream window) without affecting
+    other streams on the connection.
+    """
+
+    def __init__(self, connection: Connection, stream_id: int) -> None:
+        self._conn = connection
+        self._stream_id = stream_id
+        self._loop = connection.loop
+        self._status: int | None = None
+        self._response_headers: Headers = []
+        self._chunks: deque[tuple[bytes, int]] = deque()
+        self._headers_waiter: asyncio.Future[bool] | None = None
+        self._inbound_waiter: asyncio.Future[bool] | None = None
+        self._window_waiter: asyncio.Future[bool] | None = None
+        self._local_ended = False
+        self._remote_ended = False
+        self._error: TransportError | None = None
+        self._released = False
+        self.trailers: Headers | None = None
+        """Trailing headers, set when the server ended the stream with them."""
+
+    @property
+    def stream_id(self) -> int:
+        return self._stream_id
+
+    @property
+    def finished(self) -> bool:
+        """True once nothing more can happen: both sides ended, or the stream failed."""
+        return self._error is not None or (self._local_ended and self._remote_ended)
+
+    # -- application side ------------------------------------------------------
+
+    async def response_headers(self) -> tuple[int, Headers]:
+        """Wait for the response HEADERS; returns (status, headers without pseudo-headers).
+
+        Raises TransportError if the stream dies before they arrive.
+        """
+        while self._status is None:
+            self._raise_if_failed()
+            waiter = self._loop.create_future()
+            self._headers_waiter = waiter
+            try:
+                await waiter
+            finally:
+                self._headers_waiter = None
+        return self._status, self._response_headers
+
+    async def send(self, data: bytes) -> None:
+        """Queue `data` as DATA frames, waiting for flow-control credit as needed.
+
+        Frames are cut to the peer's window and max frame size. On return every byte
+        is queued in order for the socket (written on the next event-loop turn,
+        together with other streams' frames); if the socket buffer is over its
+        high-water mark, this waits for it to drain first.
+        """
+        view = memoryview(data)
+        conn = self._conn
+        while view:
+            self._raise_if_unsendable()
+            window = conn.send_window(self._stream_id)
+            if window <= 0:
+                await self._wait_for_window()
+                continue
+            frame_limit = conn.max_outbound_frame_size
+            while view and window > 0:
+                size = min(len(view), window, frame_limit)
+                conn.send_data(self._stream_id, view[:size])
+                view = view[size:]
+                window -= size
+        await conn.drained()
+
+    async def end(self) -> None:
+        """Half-close: send END_STREAM. Idempotent; raises if the stream has failed."""
+        if self._local_ended:
+            return
+        self._raise_if_failed()
+        self._local_ended = True
+        self._conn.end_stream(self._stream_id)
+        self._release_if_finished()
+        await self._conn.drained()
+
+    async def receive(self, idle_timeout: float | None = None) -> bytes | None:
+        """Return the next DATA chunk, or None once the server ended the stream.
+
+        Raises TransportTimeout after `idle_timeout` seconds of waiting in this call
+        without any inbound bytes on the stream (the stream stays usable), and
+        TransportError when the stream was reset or its connection was lost
+        (chunks that arrived before the failure are still delivered first).
+        """
+        while True:
+            if self._chunks:
+                data, flow_controlled = self._chunks.popleft()
+                self._conn.acknowledge(self._stream_id, flow_controlled)
+                if data:  # padding-only frames carry credit but nothing to hand over
+                    return data
+                continue
+            if self._remote_ended:
+                return None
+            self._raise_if_failed()
+            if not await self._wait_for_inbound(idle_timeout):
+                raise TransportTimeout(
+                    f"no data on stream {self._stream_id} for {idle_timeout} seconds"
+                )
+
+    async def cancel(self) -> None:
+        """Reset the stream with CANCEL. Idempotent; a no-op once the stream finished."""
+        if self.finished:
+            return
+        self._fail(TransportError(f"stream {self._stream_id} was cancelled"))
+        self._conn.reset_stream(self._stream_id, ErrorCodes.CANCEL)
+
+    async def __aenter__(self) -> DuplexStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.cancel()
+
+    def __repr__(self) -> str:
+        return f"<DuplexStream {self._stream_id} on {self._conn.origin}>"
+
+    # -- connection side (called from the socket callback) ---------------------
+
+    def _on_response(self, status: int, headers: Headers) -> None:
+        self._status = status
+        self._response_headers = headers
+        _resolve(self._headers_waiter)
+        _resolve(self._inbound_waiter)
+
+    def _on_data(self, data: bytes, flow_controlled: int) -> None:
+        if data or flow_controlled:
+            self._chunks.append((data, flow_controlled))
+        _resolve(self._inbound_waiter)
+
+    def _on_trailers(self, trailers: Headers) -> None:
+        self.trailers = trailers
+        _resolve(self._inbound_waiter)
+
+    def _on_end(self) -> None:
+        self._remote_ended = True
+        _resolve(self._inbound_waiter)
+        _resolve(self._headers_waiter)
+        self._release_if_finished()
+
+    def _on_window(self) -> None:
+        _resolve(self._window_waiter)
+
+    def _fail(self, error: TransportError) -> None:
+        """Mark the stream failed and wake every waiter; the first failure wins."""
+        if self._error is None:
+            self._error = error
+        _resolve(self._headers_waiter)
+        _resolve(self._inbound_waiter)
+        _resolve(self._window_waiter)
+        self._release()
+
+    # -- internals -------------------------------------------------------------
+
+    def _raise_if_failed(self) -> None:
+        error = self._error
+        if error is not None:
+            # A fresh instance per raise keeps tracebacks from piling up on one object.
+            raise type(error)(*error.args)
+
+    def _raise_if_unsendable(self) -> None:
+        self._raise_if_failed()
+        if self._local_ended:
+            raise TransportError(f"stream {self._stream_id}: send() after end()")
+
+    def _release_if_finished(self) -> None:
+        if self.finished:
+            self._release()
+
+    def _release(self) -> None:
+        """Detach from the connection, returning the credit of chunks not yet read.
+
+        Without this a stream abandoned with unread data would shrink the shared
+        connection window for good.
+        """
+        if self._released:
+            return
+        self._released = True
+        credit = sum(flow for _, flow in self._chunks)
+        if credit:
+            self._chunks = deque((data, 0) for data, _ in self._chunks)
+            self._conn.acknowledge(self._stream_id, credit)
+        self._conn.release(self)
+
+    async def _wait_for_window(self) -> None:
+        waiter = self._loop.create_future()
+        self._window_waiter = waiter
+        self._conn.wait_for_window(self)
+        try:
+            await waiter
+        finally:
+            self._window_waiter = None
+
+    async def _wait_for_inbound(self, idle_timeout: float | None) -> bool:
+        """Wait for any inbound event; False if `idle_timeout` seconds passed first."""
+        waiter: asyncio.Future[bool] = self._loop.create_future()
+        self._inbound_waiter = waiter
+        timer = None
+        if idle_timeout is not None:
+            timer = self._loop.call_later(idle_timeout, _resolve, waiter, False)
+        try:
+            return await waiter
+        finally:
+            self._inbound_waiter = None
+            if timer is not None:
+                timer.cancel()
