@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every test gets its own CURSOR_BRIDGE_HOME, so nothing leaks between tests."""
     monkeypatch.setenv("CURSOR_BRIDGE_HOME", str(tmp_path_factory.mktemp("home")))
 
@@ -81,7 +83,7 @@ def _stack(options: EmulatorOptions, **config: Any) -> Iterator[Stack]:
             uvicorn.Config(create_app(backend, mode="emulator"), log_level="warning", lifespan="on")
         )
         task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 - uvicorn exposes only a flag
             await asyncio.sleep(0.01)
         return emulator, backend, server, task
 

@@ -1,3 +1,3 @@
-"""cursor-bridge: serve the models of a Cursor subscription to OpenAI- and Anthropic-speaking clients."""
+"""cursor-bridge: the models of a Cursor subscription for OpenAI- and Anthropic-speaking tools."""
 
 __version__ = "0.1.0"

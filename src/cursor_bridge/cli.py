@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import sys
@@ -40,7 +41,9 @@ def serve(
     settings = Settings()
     overrides = {"host": host, "port": port, "backend_url": backend_url, "log_level": log_level}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
     if not use_emulator and settings.backend_url == CURSOR_API_URL:
         # Accounts (login, tokens) are not part of this build yet: without them the real
         # backend cannot be used, so fall back to the emulator and say so.
@@ -50,10 +53,8 @@ def serve(
             err=True,
         )
         use_emulator = True
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(settings, use_emulator))
-    except KeyboardInterrupt:
-        pass
 
 
 async def _serve(settings: Settings, use_emulator: bool) -> None:
@@ -66,7 +67,9 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
         emulator = EmulatorServer("127.0.0.1", 0, options)
         await emulator.start()
         backend_url = emulator.url
-    identity = ClientIdentity(client_version=settings.client_version, ghost_mode=settings.ghost_mode)
+    identity = ClientIdentity(
+        client_version=settings.client_version, ghost_mode=settings.ghost_mode
+    )
     backend = CursorBackend(
         BackendConfig(
             api_url=backend_url,
@@ -98,16 +101,19 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8790, show_default=True)
-@click.option("--token-latency", type=float, default=0.0, show_default=True,
-              help="Seconds between streamed words (demo pacing).")
+@click.option(
+    "--token-latency",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds between streamed words (demo pacing).",
+)
 def emulator(host: str, port: int, token_latency: float) -> None:
     """Run the Cursor backend emulator on its own (HTTP/2 cleartext)."""
     from .emulator import EmulatorOptions, run_emulator
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_emulator(host, port, EmulatorOptions(token_latency=token_latency)))
-    except KeyboardInterrupt:
-        pass
 
 
 def _bind(host: str, port: int) -> socket.socket:

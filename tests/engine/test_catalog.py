@@ -31,7 +31,10 @@ AVAILABLE = {
                 },
                 {
                     "displayName": "high fast",
-                    "parameterValues": [{"id": "effort", "value": "high"}, {"id": "fast", "value": "true"}],
+                    "parameterValues": [
+                        {"id": "effort", "value": "high"},
+                        {"id": "fast", "value": "true"},
+                    ],
                 },
                 {"displayName": "high", "parameterValues": [{"id": "effort", "value": "high"}]},
             ],

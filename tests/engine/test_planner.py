@@ -18,7 +18,9 @@ def msgs(*pairs: tuple[str, str]) -> tuple[ChatMessage, ...]:
 
 def test_split_separates_system_turns_and_current() -> None:
     system, turns, current = split_conversation(
-        msgs(("system", "S1"), ("user", "u1"), ("assistant", "a1"), ("system", "S2"), ("user", "u2"))
+        msgs(
+            ("system", "S1"), ("user", "u1"), ("assistant", "a1"), ("system", "S2"), ("user", "u2")
+        )
     )
     assert system == "S1\n\nS2"
     assert [(t.user_text, list(t.assistant_texts)) for t in turns] == [("u1", ["a1"])]

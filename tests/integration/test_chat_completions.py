@@ -39,7 +39,9 @@ def test_streaming_text_with_usage(client: OpenAI) -> None:
     assert chunks[0].choices[0].delta.role == "assistant"
     content_chunks = [c for c in chunks if c.choices and c.choices[0].delta.content]
     assert len(content_chunks) > 1, "the answer must arrive in several deltas"
-    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    finishes = [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ]
     assert finishes == ["stop"]
     usage = chunks[-1].usage
     assert usage is not None and not chunks[-1].choices
@@ -108,7 +110,13 @@ def test_multi_turn_history_and_system_prompt_reach_the_backend(client: OpenAI) 
         ],
     )
     recalled = response.choices[0].message.content or ""
-    for fragment in ("You are terse.", "My name is Ada.", "Noted, Ada.", "I like tea.", "Tea it is."):
+    for fragment in (
+        "You are terse.",
+        "My name is Ada.",
+        "Noted, Ada.",
+        "I like tea.",
+        "Tea it is.",
+    ):
         assert fragment in recalled
     assert recalled.index("My name is Ada.") < recalled.index("I like tea.")
 
@@ -153,11 +161,20 @@ def test_unknown_model_is_404_model_not_found_with_suggestions(client: OpenAI) -
         ({"messages": [{"role": "user", "content": "hi"}]}, "model"),
         ({"model": "gpt-5.4"}, "messages"),
         ({"model": "gpt-5.4", "messages": []}, "messages"),
-        ({"model": "gpt-5.4", "messages": [{"role": "wizard", "content": "hi"}]}, "messages.0.role"),
+        (
+            {"model": "gpt-5.4", "messages": [{"role": "wizard", "content": "hi"}]},
+            "messages.0.role",
+        ),
         ({"model": "gpt-5.4", "messages": [{"role": "user", "content": 5}]}, "messages.0.content"),
-        ({"model": "gpt-5.4", "messages": [{"role": "user", "content": "hi"}], "stream": "yes"}, "stream"),
+        (
+            {"model": "gpt-5.4", "messages": [{"role": "user", "content": "hi"}], "stream": "yes"},
+            "stream",
+        ),
         ({"model": "gpt-5.4", "messages": [{"role": "user", "content": "hi"}], "n": 3}, "n"),
-        ({"model": "gpt-5.4", "messages": [{"role": "tool", "content": "x"}]}, "messages.0.tool_call_id"),
+        (
+            {"model": "gpt-5.4", "messages": [{"role": "tool", "content": "x"}]},
+            "messages.0.tool_call_id",
+        ),
     ],
 )
 def test_malformed_requests_are_400_with_the_param(stack: Stack, payload: dict, param: str) -> None:
@@ -211,7 +228,12 @@ def test_backend_errors_map_to_http_statuses(
 def test_error_after_streaming_started_arrives_as_an_error_event(client: OpenAI) -> None:
     stream = client.chat.completions.create(
         model="gpt-5.4",
-        messages=[{"role": "user", "content": "/reply one two three four five\n/fault error unavailable late"}],
+        messages=[
+            {
+                "role": "user",
+                "content": "/reply one two three four five\n/fault error unavailable late",
+            }
+        ],
         stream=True,
     )
     with pytest.raises(openai.APIError) as info:
@@ -236,7 +258,9 @@ def test_client_disconnect_mid_stream_cancels_the_upstream_run(stack: Stack) -> 
         "messages": [{"role": "user", "content": "/reply first words\n/fault stall"}],
         "stream": True,
     }
-    with httpx.stream("POST", stack.bridge_url + "/v1/chat/completions", json=payload, timeout=10) as r:
+    with httpx.stream(
+        "POST", stack.bridge_url + "/v1/chat/completions", json=payload, timeout=10
+    ) as r:
         assert r.status_code == 200
         for line in r.iter_lines():
             if '"content":"first' in line or '"content": "first' in line:

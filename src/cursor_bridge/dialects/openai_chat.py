@@ -109,7 +109,9 @@ def parse_request(body: Any) -> ChatRequest:
         parsed = ChatCompletionBody.model_validate(body)
     except ValidationError as exc:
         error = exc.errors()[0]
-        param = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-"))
+        param = ".".join(
+            str(part) for part in error["loc"] if not str(part).startswith("function-")
+        )
         raise InvalidRequest(f"Invalid value for '{param}': {error['msg']}", param) from exc
     if parsed.n not in (None, 1):
         raise InvalidRequest("Only n=1 is supported.", "n")
@@ -146,7 +148,8 @@ def _message(message: MessageIn, index: int) -> ChatMessage:
     if role == "user" and message.content is None:
         raise InvalidRequest("User messages need content.", f"messages.{index}.content")
     calls = tuple(
-        ToolCallRecord(c.id, c.function.name, c.function.arguments) for c in message.tool_calls or ()
+        ToolCallRecord(c.id, c.function.name, c.function.arguments)
+        for c in message.tool_calls or ()
     )
     return ChatMessage(
         role=role,

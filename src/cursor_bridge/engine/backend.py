@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from ..protocol import events as ev
 from ..protocol.blobs import MemoryBlobStore
 from ..protocol.errors import ConnectError
-from ..protocol.messages import agent
 from ..protocol.headers import RUN_PATH, ClientIdentity, run_headers, unary_headers
+from ..protocol.messages import agent
 from ..protocol.run import RunMachine
 from ..transport import BackendPool, ConnectFailed, TransportError
 from .catalog import ModelCatalog, ModelChoice
@@ -138,4 +138,3 @@ def refusal(event: ev.ExecRequested) -> agent.ExecClientMessage:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-

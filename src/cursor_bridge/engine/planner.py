@@ -65,9 +65,7 @@ def plan_run(request: ChatRequest, choice: ModelChoice, workspace: Workspace) ->
     run_request = agent.AgentRunRequest(
         conversation_state=seeded.state,
         action=agent.ConversationAction(
-            user_message_action=agent.UserMessageAction(
-                user_message=user, request_context=context
-            )
+            user_message_action=agent.UserMessageAction(user_message=user, request_context=context)
         ),
         model_details=agent.ModelDetails(model_id=choice.model_id),
         requested_model=choice.requested_model(),

@@ -73,14 +73,18 @@ class UpstreamRun:
                         f"the backend sent nothing for {self.idle_timeout:g} s",
                     ) from exc
                 except TransportError as exc:
-                    raise ConnectError("unavailable", f"connection to the backend lost: {exc}")
+                    raise ConnectError(
+                        "unavailable", f"connection to the backend lost: {exc}"
+                    ) from exc
                 try:
                     if chunk is None:
                         events = self.machine.receive_eof(self.stream.trailers)
                     else:
                         events = self.machine.receive_data(chunk)
                 except UpstreamProtocolError as exc:
-                    raise ConnectError("internal", f"the backend broke the protocol: {exc}")
+                    raise ConnectError(
+                        "internal", f"the backend broke the protocol: {exc}"
+                    ) from exc
                 await self.flush()
                 for event in events:
                     if isinstance(event, ev.TurnEnded):
@@ -145,7 +149,9 @@ class UpstreamRun:
             try:
                 await self.stream.send(data)
             except TransportError as exc:
-                raise ConnectError("unavailable", f"connection to the backend lost: {exc}")
+                raise ConnectError(
+                    "unavailable", f"connection to the backend lost: {exc}"
+                ) from exc
 
     async def _heartbeat_loop(self) -> None:
         frame = self.machine.heartbeat()

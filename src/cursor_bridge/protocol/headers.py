@@ -107,7 +107,7 @@ def unary_headers(
     json_codec: bool,
     request_id: str | None = None,
 ) -> list[tuple[str, str]]:
-    """Headers for a Connect unary call, JSON (`application/json`) or binary (`application/proto`)."""
+    """Headers for a Connect unary call, JSON or binary (`application/proto`)."""
     content_type = "application/json" if json_codec else "application/proto"
     return [
         ("content-type", content_type),

@@ -123,7 +123,9 @@ async def _collect(
     return JSONResponse(body)
 
 
-async def _prepend(first: ev.Event | None, rest: AsyncIterator[ev.Event]) -> AsyncIterator[ev.Event]:
+async def _prepend(
+    first: ev.Event | None, rest: AsyncIterator[ev.Event]
+) -> AsyncIterator[ev.Event]:
     if first is not None:
         yield first
     async for event in rest:

@@ -1,0 +1,5 @@
+"""`python -m cursor_bridge` runs the command line."""
+
+from .cli import main
+
+main()
