@@ -1,0 +1,254 @@
+"""Conversation state and KV blobs: rebuild a checkpoint's history, build a new turn's blobs.
+
+A `ConversationStateStructure` names its content by blob id: `root_prompt_messages_json`
+entries are JSON chat messages (`{"role": ..., "content": str | [{"type": "text", "text"}]}`),
+`turns` entries are `ConversationTurnStructure` blobs whose user message and steps are blob
+ids again. Ids are 32-byte SHA-256 digests of the data; a shorter or longer id is
+"content-as-id" (the client echoes it back as the data) and the server re-stores such content
+under its digest, so checkpoints it writes only hold 32-byte ids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+
+from ..protocol.blobs import BLOB_ID_SIZE, blob_id
+from ..protocol.messages import agent, value_bytes_to_json
+from .run import RunError
+
+EMULATOR_SYSTEM_PROMPT = (
+    "You are Cursor's coding agent, emulated by cursor-bridge: every answer follows the "
+    "script directives of the user's message."
+)
+
+FetchFn = Callable[[Sequence[bytes]], Awaitable[list[bytes]]]
+
+
+def serialize(
+    message: agent.ConversationStep | agent.UserMessage | agent.ConversationTurnStructure,
+) -> bytes:
+    """Blob bytes of a message (deterministic, so equal content gives equal ids)."""
+    return message.SerializeToString(deterministic=True)
+
+
+class KnownBlobs:
+    """Ids of blobs this emulator stored itself, most recent kept (for cache-read accounting)."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self._ids: OrderedDict[bytes, None] = OrderedDict()
+        self._limit = limit
+
+    def add(self, key: bytes) -> None:
+        self._ids[key] = None
+        self._ids.move_to_end(key)
+        while len(self._ids) > self._limit:
+            self._ids.popitem(last=False)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One piece of the rebuilt history; `cached` = it came from a blob this emulator stored."""
+
+    role: str
+    text: str
+    cached: bool
+
+
+@dataclass(slots=True)
+class TurnRecord:
+    turn_id: bytes
+    user_message_id: bytes
+    user_text: str
+    step_ids: list[bytes]
+    entries: list[HistoryEntry]
+
+
+@dataclass(slots=True)
+class Conversation:
+    """The history a run_request's conversation_state names, with 32-byte ids throughout."""
+
+    root_ids: list[bytes] = field(default_factory=list)
+    turns: list[TurnRecord] = field(default_factory=list)
+    root_entries: list[HistoryEntry] = field(default_factory=list)
+    # Content that arrived as content-as-id, to store under its digest.
+    restore: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+    @property
+    def entries(self) -> list[HistoryEntry]:
+        out = list(self.root_entries)
+        for turn in self.turns:
+            out.extend(turn.entries)
+        return out
+
+
+def system_prompt_blob() -> tuple[bytes, bytes]:
+    """The root prompt message the server writes for a conversation that has none."""
+    data = json.dumps(
+        {"role": "system", "content": EMULATOR_SYSTEM_PROMPT}, separators=(",", ":")
+    ).encode()
+    return blob_id(data), data
+
+
+def turn_blobs(
+    user_message_id: bytes, step_blobs: Sequence[bytes], earlier_steps: Sequence[bytes] = ()
+) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """The step blobs and the ConversationTurnStructure blob of a turn: (turn id, blobs)."""
+    blobs = [(blob_id(data), data) for data in step_blobs]
+    turn = agent.ConversationTurnStructure(
+        agent_conversation_turn=agent.AgentConversationTurnStructure(
+            user_message=user_message_id,
+            steps=[*earlier_steps, *(key for key, _ in blobs)],
+        )
+    )
+    data = serialize(turn)
+    blobs.append((blob_id(data), data))
+    return blob_id(data), blobs
+
+
+async def load_conversation(
+    state: agent.ConversationStateStructure, fetch: FetchFn, known: KnownBlobs
+) -> Conversation:
+    """Fetch every blob the state names (two pipelined rounds) and rebuild the history."""
+    conversation = Conversation()
+    roots = list(state.root_prompt_messages_json)
+    turn_refs = list(state.turns)
+    first = await fetch([*roots, *turn_refs]) if roots or turn_refs else []
+    for ref, data in zip(roots, first[: len(roots)], strict=True):
+        key = _canonical(ref, data, conversation)
+        conversation.root_ids.append(key)
+        role, text = _chat_message(data)
+        conversation.root_entries.append(HistoryEntry(role, text, key in known))
+
+    turns: list[tuple[bytes, bytes, agent.AgentConversationTurnStructure | None]] = []
+    nested: list[bytes] = []
+    for ref, data in zip(turn_refs, first[len(roots) :], strict=True):
+        structure = agent.ConversationTurnStructure()
+        try:
+            structure.ParseFromString(data)
+        except DecodeError:
+            raise RunError("internal", "conversation turn blob is not a turn") from None
+        if structure.WhichOneof("turn") != "agent_conversation_turn":
+            turns.append((ref, data, None))
+            continue
+        agent_turn = structure.agent_conversation_turn
+        turns.append((ref, data, agent_turn))
+        nested.append(agent_turn.user_message)
+        nested.extend(agent_turn.steps)
+
+    second = await fetch(nested) if nested else []
+    cursor = 0
+    for ref, data, maybe_turn in turns:
+        if maybe_turn is None:
+            conversation.turns.append(
+                TurnRecord(_canonical(ref, data, conversation), b"", "", [], [])
+            )
+            continue
+        count = 1 + len(maybe_turn.steps)
+        parts = list(
+            zip(
+                [maybe_turn.user_message, *maybe_turn.steps],
+                second[cursor : cursor + count],
+                strict=True,
+            )
+        )
+        cursor += count
+        conversation.turns.append(_turn_record(ref, data, parts, conversation, known))
+    return conversation
+
+
+def _turn_record(
+    ref: bytes,
+    data: bytes,
+    parts: list[tuple[bytes, bytes]],
+    conversation: Conversation,
+    known: KnownBlobs,
+) -> TurnRecord:
+    (user_ref, user_data), step_parts = parts[0], parts[1:]
+    user = agent.UserMessage()
+    try:
+        user.ParseFromString(user_data)
+    except DecodeError:
+        raise RunError("internal", "user message blob is not a UserMessage") from None
+    user_id = _canonical(user_ref, user_data, conversation)
+    entries = [HistoryEntry("user", user.text, user_id in known)]
+    step_ids = []
+    for step_ref, step_data in step_parts:
+        step = agent.ConversationStep()
+        try:
+            step.ParseFromString(step_data)
+        except DecodeError:
+            raise RunError("internal", "step blob is not a ConversationStep") from None
+        step_id = _canonical(step_ref, step_data, conversation)
+        step_ids.append(step_id)
+        entry = _step_entry(step, step_id in known)
+        if entry is not None:
+            entries.append(entry)
+    nested_rewritten = user_id != user_ref or any(
+        new != old for new, (old, _) in zip(step_ids, step_parts, strict=True)
+    )
+    if nested_rewritten:
+        turn_id, blobs = turn_blobs(user_id, [], step_ids)
+        conversation.restore.extend(blobs)
+    else:
+        turn_id = _canonical(ref, data, conversation)
+    return TurnRecord(turn_id, user_id, user.text, step_ids, entries)
+
+
+def _canonical(ref: bytes, data: bytes, conversation: Conversation) -> bytes:
+    """The 32-byte id for *data*: *ref* itself, or the digest of content-as-id content."""
+    if len(ref) == BLOB_ID_SIZE:
+        return ref
+    key = blob_id(data)
+    conversation.restore.append((key, data))
+    return key
+
+
+def _chat_message(data: bytes) -> tuple[str, str]:
+    try:
+        message = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise RunError("internal", "root prompt message is not JSON") from None
+    if not isinstance(message, dict):
+        raise RunError("internal", "root prompt message is not a JSON object")
+    role = message.get("role")
+    return (role if isinstance(role, str) else "unknown"), content_text(message.get("content"))
+
+
+def content_text(content: object) -> str:
+    """Text of a chat message content: a string, or the text parts of a content list."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part["text"]
+            for part in content
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
+def _step_entry(step: agent.ConversationStep, cached: bool) -> HistoryEntry | None:
+    which = step.WhichOneof("message")
+    if which == "assistant_message":
+        return HistoryEntry("assistant", step.assistant_message.text, cached)
+    if which == "thinking_message":
+        return HistoryEntry("thinking", step.thinking_message.text, cached)
+    if which == "tool_call" and step.tool_call.WhichOneof("tool") == "mcp_tool_call":
+        call = step.tool_call.mcp_tool_call
+        args = {key: value_bytes_to_json(raw) for key, raw in sorted(call.args.args.items())}
+        result = json_format.MessageToDict(call.result)
+        text = f"{call.args.tool_name or call.args.name} {json.dumps(args)} -> {json.dumps(result)}"
+        return HistoryEntry("tool", text, cached)
+    return None

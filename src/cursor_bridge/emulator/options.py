@@ -1,0 +1,39 @@
+"""How an emulator instance behaves: timings, auth, catalog, limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .catalog import CatalogModel
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorOptions:
+    """Settings of one EmulatorServer.
+
+    - `token_latency`: seconds between streamed deltas (0 = as fast as possible, so benchmarks
+      measure the bridge; about 0.001-0.02 makes demos look like a model typing).
+    - `heartbeat_interval`: cadence of `interaction_update.heartbeat` while the server waits
+      on the client (blob replies, request context, tool results); 0 disables them.
+    - `expected_token`: when set, requests without `authorization: Bearer <token>` are refused
+      (Run: end-stream `unauthenticated`; unary: HTTP 401).
+    - `models`: replaces the built-in catalog.
+    - `client_idle_timeout`: while the server waits on the client, this long without any
+      client frame ends the Run with `deadline_exceeded` (the 120 s the service's peers see).
+    - `max_client_frame_size`: larger request envelopes end the Run with `invalid_argument`.
+    - `gzip_min_size`: when set and the client sent `connect-accept-encoding: gzip`, frames
+      whose payload has at least this many bytes are gzip-compressed (flag 0x01).
+    - `max_concurrent_streams`: the SETTINGS value; one connection may carry this many Runs.
+    - `close_grace`: after the response ended, how long to wait for the client to end its side
+      before RST_STREAM(NO_ERROR).
+    """
+
+    token_latency: float = 0.0
+    heartbeat_interval: float = 1.0
+    expected_token: str | None = None
+    models: tuple[CatalogModel, ...] | None = None
+    client_idle_timeout: float = 120.0
+    max_client_frame_size: int = 32 * 1024 * 1024
+    gzip_min_size: int | None = None
+    max_concurrent_streams: int = 1000
+    close_grace: float = 2.0

@@ -1,0 +1,378 @@
+"""The emulator's HTTP/2 server: listening, routing, header checks, the unary RPCs.
+
+Routes (POST unless said otherwise):
+
+- `/agent.v1.AgentService/Run`: Connect bidi streaming (`application/connect+proto`), served
+  by `RunSession` + the scripted turn player.
+- `/agent.v1.AgentService/GetUsableModels`: Connect unary, binary (`application/proto`) or
+  JSON (`application/json`).
+- `/aiserver.v1.AiService/AvailableModels`: Connect unary, JSON (binary accepted too).
+- `/aiserver.v1.ServerConfigService/GetServerConfig`: Connect unary JSON; `agentUrlConfig`
+  points back at this server.
+- GET `/emulator/counters`: the counters as JSON (for tests in other processes).
+
+Header checks as the service makes them: Run needs `application/connect+proto` (else HTTP 415),
+`authorization: Bearer <expected_token>` when a token is configured (else end-stream
+`unauthenticated`), and `x-cursor-client-version` (missing: `invalid_argument`; not `cli-...`:
+`failed_precondition`, outdated client). Unary calls answer a bad token with HTTP 401 and a
+Connect JSON error; unknown paths get HTTP 404 `unimplemented`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import ssl
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+
+from ..protocol.errors import ConnectError
+from ..protocol.framing import encode_end_stream
+from ..protocol.headers import (
+    AVAILABLE_MODELS_PATH,
+    GET_USABLE_MODELS_PATH,
+    RUN_PATH,
+    SERVER_CONFIG_PATH,
+)
+from ..protocol.messages import agent, aiserver
+from .catalog import Catalog
+from .connection import ConnectionSettings, H2ServerConnection, ServerStream, StreamHandler
+from .counters import EmulatorCounters
+from .history import KnownBlobs
+from .options import EmulatorOptions
+from .run import RunEnvironment, RunSession
+from .turn import play_turn
+
+COUNTERS_PATH = "/emulator/counters"
+RUN_CONTENT_TYPE = "application/connect+proto"
+_MAX_UNARY_BODY = 4 * 1024 * 1024
+# Connect's HTTP status for each error code (unary calls).
+_HTTP_STATUS = {
+    "canceled": 499,
+    "unknown": 500,
+    "invalid_argument": 400,
+    "deadline_exceeded": 504,
+    "not_found": 404,
+    "already_exists": 409,
+    "permission_denied": 403,
+    "resource_exhausted": 429,
+    "failed_precondition": 400,
+    "aborted": 409,
+    "out_of_range": 400,
+    "unimplemented": 404,
+    "internal": 500,
+    "unavailable": 503,
+    "data_loss": 500,
+    "unauthenticated": 401,
+}
+
+
+class _Discard:
+    """Handler of a stream already answered: request bytes are dropped."""
+
+    def data_received(self, data: bytes) -> None:
+        pass
+
+    def end_received(self) -> None:
+        pass
+
+    def stream_lost(self) -> None:
+        pass
+
+
+UnaryResult = tuple[int, str, bytes]
+UnaryFn = Callable[[ServerStream, str, bytes], UnaryResult]
+
+
+class _UnaryCall:
+    """Collects a unary request body, then answers it in one go."""
+
+    def __init__(self, stream: ServerStream, handle: UnaryFn) -> None:
+        self._stream = stream
+        self._handle = handle
+        self._body = bytearray()
+        self._done = False
+
+    def data_received(self, data: bytes) -> None:
+        if self._done:
+            return
+        self._body += data
+        if len(self._body) > _MAX_UNARY_BODY:
+            self._done = True
+            _respond(self._stream, *_error(ConnectError("resource_exhausted", "body too large")))
+
+    def end_received(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        body = bytes(self._body)
+        if self._stream.headers.get("content-encoding", "identity") == "gzip":
+            try:
+                body = gzip.decompress(body)
+            except (OSError, EOFError, zlib.error):
+                _respond(self._stream, *_error(ConnectError("invalid_argument", "bad gzip body")))
+                return
+        content_type = self._stream.headers.get("content-type", "").split(";")[0].strip()
+        _respond(self._stream, *self._handle(self._stream, content_type, body))
+
+    def stream_lost(self) -> None:
+        self._done = True
+
+
+def _respond(stream: ServerStream, status: int, content_type: str, body: bytes) -> None:
+    if stream.closed:
+        return
+    headers = [("content-type", content_type), ("content-length", str(len(body)))]
+    if not body:
+        stream.respond(status, headers, end_stream=True)
+        return
+    stream.respond(status, headers)
+    stream.write_nowait(body)
+    stream.finish()
+
+
+def _error(error: ConnectError) -> UnaryResult:
+    body = json.dumps({"code": error.code, "message": error.message}).encode()
+    return _HTTP_STATUS.get(error.code, 500), "application/json", body
+
+
+class EmulatorServer:
+    """A faithful Cursor backend over HTTP/2 (h2c with prior knowledge, or TLS with ALPN h2).
+
+    `ssl_context` gets ALPN `h2` set on it. `stop()` closes every connection; Runs in flight
+    end (counted as cancelled).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        options: EmulatorOptions | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.host = host
+        self._requested_port = port
+        self.options = options or EmulatorOptions()
+        self.ssl_context = ssl_context
+        if ssl_context is not None:
+            ssl_context.set_alpn_protocols(["h2"])
+        self.counters = EmulatorCounters()
+        models = self.options.models
+        self.catalog = Catalog(models) if models is not None else Catalog()
+        self._env = RunEnvironment(self.options, self.counters, self.catalog, KnownBlobs())
+        self._settings = ConnectionSettings(
+            max_concurrent_streams=self.options.max_concurrent_streams,
+            close_grace=self.options.close_grace,
+        )
+        self._server: asyncio.Server | None = None
+        self._connections: set[H2ServerConnection] = set()
+        self._port = 0
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._new_connection,
+            self.host,
+            self._requested_port,
+            ssl=self.ssl_context,
+            backlog=1024,
+        )
+        self._port = self._server.sockets[0].getsockname()[1]
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.ssl_context is not None else "http"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self._port}"
+
+    async def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for conn in list(self._connections):
+            conn.close()
+        tasks = list(self._env.tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if server is not None:
+            await server.wait_closed()
+
+    async def wait_runs_settled(self) -> None:
+        """Wait until every Run opened so far has ended (`counters.runs_active == 0`)."""
+        loop = asyncio.get_running_loop()
+        while self.counters.runs_active:
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._env.outcome_waiters.append(waiter)
+            await waiter
+
+    async def serve_forever(self) -> None:
+        """Serve until cancelled, then stop."""
+        if self._server is None:
+            await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    async def __aenter__(self) -> EmulatorServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _new_connection(self) -> H2ServerConnection:
+        return H2ServerConnection(self._route, self._settings, self._opened, self._closed)
+
+    def _opened(self, conn: H2ServerConnection) -> None:
+        self.counters.connections += 1
+        self._connections.add(conn)
+
+    def _closed(self, conn: H2ServerConnection) -> None:
+        self._connections.discard(conn)
+
+    # -- routing ----------------------------------------------------------------------
+
+    def _route(self, stream: ServerStream) -> StreamHandler:
+        path, method = stream.path.split("?", 1)[0], stream.method
+        if path == RUN_PATH and method == "POST":
+            return self._open_run(stream)
+        if path == COUNTERS_PATH and method == "GET":
+            body = json.dumps(self.counters.as_dict()).encode()
+            _respond(stream, 200, "application/json", body)
+            return _Discard()
+        unary: dict[str, UnaryFn] = {
+            GET_USABLE_MODELS_PATH: self._get_usable_models,
+            AVAILABLE_MODELS_PATH: self._available_models,
+            SERVER_CONFIG_PATH: self._server_config,
+        }
+        handle = unary.get(path)
+        if handle is None:
+            _respond(stream, *_error(ConnectError("unimplemented", f"no procedure {path}")))
+            return _Discard()
+        self.counters.unary_calls += 1
+        if method != "POST":
+            _respond(stream, 405, "application/json", b'{"code":"unimplemented"}')
+            return _Discard()
+        auth_error = self._check_token(stream)
+        if auth_error is not None:
+            _respond(stream, *_error(auth_error))
+            return _Discard()
+        return _UnaryCall(stream, handle)
+
+    def _check_token(self, stream: ServerStream) -> ConnectError | None:
+        expected = self.options.expected_token
+        if expected is None:
+            return None
+        if stream.headers.get("authorization") != f"Bearer {expected}":
+            return ConnectError("unauthenticated", "invalid or missing access token")
+        return None
+
+    def _open_run(self, stream: ServerStream) -> StreamHandler:
+        content_type = stream.headers.get("content-type", "").split(";")[0].strip()
+        if content_type != RUN_CONTENT_TYPE:
+            self.counters.runs_opened += 1
+            self.counters.runs_failed += 1
+            self._env.run_ended()
+            stream.respond(415, [("accept-post", RUN_CONTENT_TYPE)], end_stream=True)
+            return _Discard()
+        compress = self.options.gzip_min_size is not None and "gzip" in stream.headers.get(
+            "connect-accept-encoding", ""
+        )
+        headers = [("content-type", RUN_CONTENT_TYPE)]
+        if compress:
+            headers.append(("connect-content-encoding", "gzip"))
+        stream.respond(200, headers)
+        error = self._check_token(stream) or _check_client_version(stream)
+        if error is not None:
+            self.counters.runs_opened += 1
+            self.counters.runs_failed += 1
+            self._env.run_ended()
+            self.counters.frames_out += 1
+            stream.write_nowait(encode_end_stream(error))
+            stream.finish()
+            return _Discard()
+        return RunSession(stream, self._env, play_turn, compress=compress)
+
+    # -- unary RPCs -------------------------------------------------------------------
+
+    def _get_usable_models(
+        self, stream: ServerStream, content_type: str, body: bytes
+    ) -> UnaryResult:
+        request = agent.GetUsableModelsRequest()
+        failure = _parse(request, content_type, body)
+        if failure is not None:
+            return failure
+        return _encode(self.catalog.usable_models(), content_type)
+
+    def _available_models(
+        self, stream: ServerStream, content_type: str, body: bytes
+    ) -> UnaryResult:
+        request = aiserver.AvailableModelsRequest()
+        failure = _parse(request, content_type, body)
+        if failure is not None:
+            return failure
+        return _encode(self.catalog.available_models(), content_type)
+
+    def _server_config(self, stream: ServerStream, content_type: str, body: bytes) -> UnaryResult:
+        if content_type != "application/json":
+            return 415, "application/json", b""
+        try:
+            json.loads(body or b"{}")
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return _error(ConnectError("invalid_argument", "request body is not JSON"))
+        scheme = "https" if stream.conn.tls else "http"
+        base = f"{scheme}://{stream.authority}" if stream.authority else self.url
+        config: dict[str, Any] = {"agentUrlConfig": {"agentnUrl": base, "agentUrl": base}}
+        return 200, "application/json", json.dumps(config).encode()
+
+
+def _check_client_version(stream: ServerStream) -> ConnectError | None:
+    version = stream.headers.get("x-cursor-client-version")
+    if not version:
+        return ConnectError("invalid_argument", "missing x-cursor-client-version header")
+    if not version.startswith("cli-"):
+        return ConnectError(
+            "failed_precondition", "outdated client: please update (ERROR_OUTDATED_CLIENT)"
+        )
+    return None
+
+
+def _parse(message: Message, content_type: str, body: bytes) -> UnaryResult | None:
+    """Decode a unary request with the codec its content-type names (None on success)."""
+    try:
+        if content_type == "application/proto":
+            message.ParseFromString(body)
+        elif content_type == "application/json":
+            json_format.Parse(body or b"{}", message, ignore_unknown_fields=True)
+        else:
+            return 415, "application/json", b""
+    except (DecodeError, json_format.ParseError) as exc:
+        return _error(ConnectError("invalid_argument", f"cannot decode request: {exc}"))
+    return None
+
+
+def _encode(message: Message, content_type: str) -> UnaryResult:
+    if content_type == "application/proto":
+        return 200, "application/proto", message.SerializeToString()
+    return 200, "application/json", json_format.MessageToJson(message, indent=None).encode()
+
+
+async def run_emulator(host: str, port: int, options: EmulatorOptions | None = None) -> None:
+    """Serve the emulator until cancelled (the `cursor-bridge emulator` command)."""
+    server = EmulatorServer(host, port, options)
+    await server.start()
+    print(f"Cursor emulator listening on {server.url}", flush=True)
+    await server.serve_forever()

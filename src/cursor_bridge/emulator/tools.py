@@ -1,0 +1,150 @@
+"""Scripted tool calls: the exec requests `/tool` and `/exec` lines stand for, and their results.
+
+`plan_calls` turns a Script's tool groups into ready exec requests (MCP calls are matched
+against the client's RequestContext.tools by name or tool_name; built-in args are filled from
+the JSON by proto field names); `describe_result` quotes what the client answered, for the
+final answer; `mcp_result` is the McpResult kept in the turn's tool-call step.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from ..protocol.messages import agent, json_to_value_bytes
+from .run import ExecCall
+from .script import Script, ToolCallSpec
+
+# /exec KIND -> (ExecServerMessage member, args message)
+EXEC_FIELDS: dict[str, tuple[str, type[Message]]] = {
+    "read": ("read_args", agent.ReadArgs),
+    "write": ("write_args", agent.WriteArgs),
+    "ls": ("ls_args", agent.LsArgs),
+    "grep": ("grep_args", agent.GrepArgs),
+    "delete": ("delete_args", agent.DeleteArgs),
+    "shell": ("shell_stream_args", agent.ShellArgs),
+    "shell-sync": ("shell_args", agent.ShellArgs),
+}
+
+
+@dataclass(slots=True)
+class PlannedCall:
+    """One exec request ready to send: `kind` is the ExecServerMessage oneof member."""
+
+    spec: ToolCallSpec
+    kind: str
+    args: Message
+    call_id: str
+    label: str
+
+
+def plan_calls(
+    script: Script, tools: Sequence[agent.McpToolDefinition]
+) -> list[list[PlannedCall]] | str:
+    """Build every exec request up front; a bad argument makes the whole script an error (str)."""
+    groups: list[list[PlannedCall]] = []
+    for group in script.tool_groups:
+        planned = []
+        for spec in group:
+            call_id = f"toolu_emu_{uuid.uuid4().hex[:24]}"
+            if spec.kind == "mcp":
+                planned.append(_mcp_call(spec, call_id, tools))
+                continue
+            field_name, cls = EXEC_FIELDS[spec.name]
+            args = cls()
+            try:
+                json_format.ParseDict(spec.args, args)
+            except json_format.ParseError as exc:
+                return f"bad arguments for /exec {spec.name}: {exc}"
+            # Every built-in args message has a tool_call_id; `Message` does not say so.
+            setattr(args, "tool_call_id", call_id)  # noqa: B010
+            planned.append(PlannedCall(spec, field_name, args, call_id, spec.name))
+        groups.append(planned)
+    return groups
+
+
+def _mcp_call(
+    spec: ToolCallSpec, call_id: str, tools: Sequence[agent.McpToolDefinition]
+) -> PlannedCall:
+    tool = next(
+        (t for t in tools if spec.name in (t.name, t.tool_name)),
+        agent.McpToolDefinition(name=spec.name, tool_name=spec.name),
+    )
+    args = agent.McpArgs(
+        name=tool.name or spec.name,
+        tool_name=tool.tool_name or tool.name or spec.name,
+        provider_identifier=tool.provider_identifier,
+        tool_call_id=call_id,
+    )
+    for key, value in spec.args.items():
+        args.args[key] = json_to_value_bytes(value)
+    return PlannedCall(spec, "mcp_args", args, call_id, spec.name)
+
+
+def mcp_result(call: ExecCall) -> agent.McpResult:
+    for message in call.results:
+        if message.WhichOneof("message") == "mcp_result":
+            return message.mcp_result
+    error = call.thrown or "no result"
+    return agent.McpResult(error=agent.McpError(error=error))
+
+
+def describe_result(call: ExecCall) -> str:
+    """A one-line quote of what the client answered to an exec."""
+    if call.thrown is not None:
+        return f"thrown: {call.thrown}"
+    if call.kind == "shell_stream_args":
+        return _describe_shell_stream(call.results)
+    if not call.results:
+        return "(no result)"
+    message = call.results[-1]
+    which = message.WhichOneof("message")
+    if which is None:
+        return "(empty result)"
+    result = getattr(message, which)
+    if which == "mcp_result":
+        return _describe_mcp(result)
+    case = result.WhichOneof("result")
+    if case is None:
+        return f"{which}: (empty)"
+    detail = json_format.MessageToDict(getattr(result, case))
+    return f"{case} {json.dumps(detail, separators=(',', ':'), sort_keys=True)}"
+
+
+def _describe_mcp(result: agent.McpResult) -> str:
+    case = result.WhichOneof("result")
+    if case == "success":
+        texts = []
+        for item in result.success.content:
+            kind = item.WhichOneof("content")
+            texts.append(item.text.text if kind == "text" else f"[{kind}]")
+        text = "".join(texts)
+        return f"error: {text}" if result.success.is_error else text
+    if case is None:
+        return "(empty result)"
+    detail = json_format.MessageToDict(getattr(result, case))
+    return f"{case} {json.dumps(detail, separators=(',', ':'), sort_keys=True)}"
+
+
+def _describe_shell_stream(messages: list[agent.ExecClientMessage]) -> str:
+    out: list[str] = []
+    status = "no exit"
+    for message in messages:
+        if message.WhichOneof("message") != "shell_stream":
+            continue
+        event = message.shell_stream
+        kind = event.WhichOneof("event")
+        if kind == "stdout":
+            out.append(event.stdout.data)
+        elif kind == "stderr":
+            out.append(event.stderr.data)
+        elif kind == "exit":
+            status = f"exit {event.exit.code}"
+        elif kind == "rejected":
+            status = f"rejected: {event.rejected.reason}"
+    return f"{status}: {''.join(out)}"

@@ -1,0 +1,384 @@
+"""One scripted agent turn on a Run, in the order the service sends it (run-stream.md 4.1/4.2).
+
+1. resolve the model (unknown: `invalid_argument: model not found`);
+2. fetch the blobs the conversation_state names (get_blob; missing: `internal: Blob not found`);
+3. ask for the RequestContext (exec request_context_args) - its `cloud_rule` is the system
+   prompt, its `tools` the client's tools;
+4. per tool group (see script.py): step_started, tool_call_started + exec per call, wait for
+   every result (heartbeats meanwhile), tool_call_completed, step_completed;
+5. the answer step: step_started, thinking_delta* + thinking_completed, text_delta* (one word
+   each, each followed by token_delta{1}), step_completed; a scripted fault fires here;
+6. set_blob for the new blobs, each acknowledged before the next: content that came as
+   content-as-id, the root system prompt of a fresh conversation, the UserMessage, the steps
+   (thinking, MCP tool calls, assistant text), the ConversationTurnStructure;
+7. conversation_checkpoint_update (root ids + turn ids + token_details), turn_ended with usage.
+
+Usage is deterministic: a model call reads ceil(chars/4) tokens of context (the rule, the
+history, the user text, and for later calls the earlier calls' tool arguments and results);
+`input_tokens` sums the calls, `cache_read` counts history from blobs this emulator stored plus
+each later call's prefix, `output_tokens` = Σ token_delta (thinking included),
+`reasoning_tokens` = thinking chunks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import math
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..protocol.blobs import blob_id
+from ..protocol.framing import encode_envelope
+from ..protocol.messages import agent
+from .catalog import CatalogModel
+from .history import (
+    Conversation,
+    HistoryEntry,
+    load_conversation,
+    serialize,
+    system_prompt_blob,
+    turn_blobs,
+)
+from .run import ExecCall, RunError, RunSession
+from .script import Fault, Recall, Reply, Script, Tokens, parse_script
+from .tools import PlannedCall, describe_result, mcp_result, plan_calls
+
+_WORD = re.compile(r"\s*\S+\s*")
+_YIELD_EVERY = 64
+_FAULT_MESSAGES = {
+    "resource_exhausted": "You've hit your usage limit",
+    "unauthenticated": "Not logged in",
+    "permission_denied": "Permission denied",
+    "unavailable": "Service temporarily unavailable",
+}
+_MALFORMED_PAYLOAD = b"\x0f\xff\xff\xff not an AgentServerMessage"
+_HUGE_FRAME_HEADER = bytes((0,)) + (64 * 1024 * 1024).to_bytes(4, "big")
+
+
+def chunks(text: str) -> list[str]:
+    """Word-sized pieces whose concatenation is *text*."""
+    pieces = _WORD.findall(text)
+    return pieces if pieces else ([text] if text else [])
+
+
+def tokens_of(chars: int) -> int:
+    return math.ceil(chars / 4)
+
+
+@dataclass(slots=True)
+class _Usage:
+    context_chars: int
+    cached_chars: int
+    input_tokens: int = 0
+    cache_read: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    last_output: int = 0
+
+    def model_call(self) -> None:
+        """A model call reads the whole context; after the first, the prior prefix is cached."""
+        self.input_tokens += tokens_of(self.context_chars)
+        self.cache_read += tokens_of(self.cached_chars)
+        self.cached_chars = self.context_chars
+        self.last_output = 0
+
+
+async def play_turn(session: RunSession, request: agent.AgentRunRequest) -> None:
+    await TurnPlayer(session, request).play()
+
+
+class TurnPlayer:
+    """Plays one Run's turn (see the module docstring for the frame order)."""
+
+    def __init__(self, session: RunSession, request: agent.AgentRunRequest) -> None:
+        self.session = session
+        self.request = request
+        self.latency = session.options.token_latency
+        self._step_id = 0
+        self._since_yield = 0
+        self._tools: list[agent.McpToolDefinition] = []
+
+    async def play(self) -> None:
+        model = self._model()
+        action = self.request.action
+        which = action.WhichOneof("action")
+        fallback: agent.RequestContext | None = None
+        user: agent.UserMessage | None = None
+        if which == "user_message_action":
+            user = action.user_message_action.user_message
+            if action.user_message_action.HasField("request_context"):
+                fallback = action.user_message_action.request_context
+        elif which == "resume_action":
+            if action.resume_action.HasField("request_context"):
+                fallback = action.resume_action.request_context
+        elif which == "cancel_action":
+            raise RunError("canceled", "the run request cancels the run")
+        else:
+            raise RunError("invalid_argument", "run_request has no action")
+
+        state = self.request.conversation_state
+        conversation = await load_conversation(
+            state, self.session.get_blobs, self.session.env.known_blobs
+        )
+        if user is None and not conversation.turns:
+            raise RunError("invalid_argument", "nothing to resume")
+        context = await self.session.request_context() or fallback or agent.RequestContext()
+        self._tools = list(context.tools)
+        rule = context.cloud_rule
+
+        if user is not None:
+            script = parse_script(user.text)
+        else:
+            # Resume: continue the last turn; its tool calls were answered already.
+            script = dataclasses.replace(
+                parse_script(conversation.turns[-1].user_text), tool_groups=()
+            )
+        planned = plan_calls(script, self._tools)
+        if isinstance(planned, str):
+            script = Script(prompt=script.prompt, error=planned)
+            planned = []
+
+        entries = conversation.entries
+        history_chars = sum(len(e.text) for e in entries)
+        new_chars = len(user.text) if user is not None else 0
+        usage = _Usage(
+            context_chars=len(rule) + history_chars + new_chars,
+            cached_chars=sum(len(e.text) for e in entries if e.cached),
+        )
+
+        steps: list[bytes] = []
+        results: list[tuple[str, str]] = []
+        for group in planned:
+            usage.model_call()
+            steps.extend(await self._tool_group(group, results, usage))
+        usage.model_call()
+        answer = self._answer(script, rule, entries, results)
+        steps.extend(await self._answer_step(script.thinking, answer, script.fault, usage))
+
+        root_ids, turn_ids = await self._store(conversation, user, steps)
+        checkpoint = agent.ConversationStateStructure()
+        checkpoint.CopyFrom(state)
+        del checkpoint.root_prompt_messages_json[:]
+        checkpoint.root_prompt_messages_json.extend(root_ids)
+        del checkpoint.turns[:]
+        checkpoint.turns.extend(turn_ids)
+        del checkpoint.pending_tool_calls[:]
+        checkpoint.token_details.used_tokens = tokens_of(usage.context_chars) + usage.last_output
+        checkpoint.token_details.max_tokens = model.context_for(
+            self.request.requested_model if self.request.HasField("requested_model") else None
+        )
+        await self.session.send(agent.AgentServerMessage(conversation_checkpoint_update=checkpoint))
+
+        self.session.turn_ended = True
+        ended = agent.TurnEndedUpdate(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read=usage.cache_read,
+            reasoning_tokens=usage.reasoning_tokens,
+        )
+        await self.session.send_update(agent.InteractionUpdate(turn_ended=ended))
+
+    # -- model and script ---------------------------------------------------------------
+
+    def _model(self) -> CatalogModel:
+        request = self.request
+        name = ""
+        if request.HasField("requested_model"):
+            name = request.requested_model.model_id
+        if not name:
+            name = request.model_details.model_id
+        model = self.session.env.catalog.resolve(name or "default")
+        if model is None:
+            raise RunError("invalid_argument", "model not found")
+        return model
+
+    def _answer(
+        self,
+        script: Script,
+        rule: str,
+        entries: list[HistoryEntry],
+        results: list[tuple[str, str]],
+    ) -> str:
+        if script.error:
+            return f"Script error: {script.error}"
+        parts: list[str] = []
+        for part in script.answer:
+            if isinstance(part, Reply):
+                parts.append(part.text)
+            elif isinstance(part, Tokens):
+                parts.append(part.text())
+            elif isinstance(part, Recall):
+                parts.append(recall_text(rule, entries))
+        if parts:
+            return "\n".join(parts)
+        if results:
+            return "\n".join(["Tool results:", *(f"- {label}: {text}" for label, text in results)])
+        return f"Emulated answer to: {script.prompt}" if script.prompt else "Emulated answer."
+
+    # -- streaming ----------------------------------------------------------------------
+
+    async def _send_update(self, **fields: Any) -> None:
+        await self.session.send_update(agent.InteractionUpdate(**fields))
+
+    async def _pause(self) -> None:
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+            return
+        # Without latency, still let other Runs and the client's frames in now and then.
+        self._since_yield += 1
+        if self._since_yield >= _YIELD_EVERY:
+            self._since_yield = 0
+            await asyncio.sleep(0)
+
+    async def _start_step(self) -> tuple[int, float]:
+        self._step_id += 1
+        await self._send_update(step_started=agent.StepStartedUpdate(step_id=self._step_id))
+        return self._step_id, time.monotonic()
+
+    async def _end_step(self, step_id: int, started: float) -> None:
+        duration = int((time.monotonic() - started) * 1000)
+        await self._send_update(
+            step_completed=agent.StepCompletedUpdate(step_id=step_id, step_duration_ms=duration)
+        )
+
+    async def _token_delta(self, usage: _Usage, tokens: int) -> None:
+        usage.output_tokens += tokens
+        usage.last_output += tokens
+        await self._send_update(token_delta=agent.TokenDeltaUpdate(tokens=tokens))
+
+    async def _answer_step(
+        self, thinking: str, answer: str, fault: Fault | None, usage: _Usage
+    ) -> list[bytes]:
+        step_id, started = await self._start_step()
+        steps: list[bytes] = []
+        if thinking:
+            began = time.monotonic()
+            for piece in chunks(thinking):
+                await self._send_update(thinking_delta=agent.ThinkingDeltaUpdate(text=piece))
+                usage.reasoning_tokens += 1
+                await self._token_delta(usage, 1)
+                await self._pause()
+            duration = int((time.monotonic() - began) * 1000)
+            await self._send_update(
+                thinking_completed=agent.ThinkingCompletedUpdate(thinking_duration_ms=duration)
+            )
+            message = agent.ThinkingMessage(text=thinking, duration_ms=duration)
+            steps.append(serialize(agent.ConversationStep(thinking_message=message)))
+        for sent, piece in enumerate(chunks(answer), start=1):
+            await self._send_update(text_delta=agent.TextDeltaUpdate(text=piece))
+            await self._token_delta(usage, 1)
+            if fault is not None and sent == fault.after_deltas:
+                await self._fire(fault)
+                fault = None
+            await self._pause()
+        if fault is not None:
+            await self._fire(fault)
+        await self._end_step(step_id, started)
+        assistant = agent.AssistantMessage(text=answer)
+        steps.append(serialize(agent.ConversationStep(assistant_message=assistant)))
+        return steps
+
+    async def _fire(self, fault: Fault) -> None:
+        session = self.session
+        session.counters.faults_injected += 1
+        if fault.kind == "disconnect":
+            session.reset_stream()
+        elif fault.kind == "stall":
+            await session.stall()
+        elif fault.kind == "error":
+            message = fault.message or _FAULT_MESSAGES.get(fault.code, f"emulated {fault.code}")
+            raise RunError(fault.code, message)
+        elif fault.kind == "malformed":
+            if fault.variant == "flags":
+                update = agent.InteractionUpdate(text_delta=agent.TextDeltaUpdate(text="?"))
+                payload = agent.AgentServerMessage(interaction_update=update).SerializeToString()
+                await session.send_raw(bytes((0x40,)) + encode_envelope(payload)[1:])
+            else:
+                await session.send_raw(encode_envelope(_MALFORMED_PAYLOAD))
+        elif fault.kind == "huge-frame":
+            await session.send_raw(_HUGE_FRAME_HEADER)
+            await session.stall()
+        elif fault.kind == "end-early":
+            session.end_early()
+        elif fault.kind == "goaway":
+            session.goaway(close=fault.variant == "close")
+
+    # -- tool calls ---------------------------------------------------------------------
+
+    async def _tool_group(
+        self, group: list[PlannedCall], results: list[tuple[str, str]], usage: _Usage
+    ) -> list[bytes]:
+        """Send one group of parallel calls, wait for all results; the MCP steps' blobs."""
+        step_id, started = await self._start_step()
+        calls: list[ExecCall] = []
+        for planned in group:
+            if planned.kind == "mcp_args":
+                assert isinstance(planned.args, agent.McpArgs)
+                tool_call = agent.ToolCall(mcp_tool_call=agent.McpToolCall(args=planned.args))
+                started_update = agent.ToolCallStartedUpdate(
+                    call_id=planned.call_id, tool_call=tool_call, model_call_id=planned.call_id
+                )
+                await self._send_update(tool_call_started=started_update)
+            arg_chars = len(json.dumps(planned.spec.args))
+            await self._token_delta(usage, max(1, tokens_of(arg_chars)))
+            usage.context_chars += arg_chars
+            calls.append(await self.session.start_exec(planned.kind, planned.args))
+        steps = []
+        for planned, call in zip(group, calls, strict=True):
+            await self.session.wait_exec(call)
+            text = describe_result(call)
+            results.append((planned.label, text))
+            usage.context_chars += len(text)
+            if planned.kind != "mcp_args":
+                continue  # built-in execs have no display record in our schema
+            assert isinstance(planned.args, agent.McpArgs)
+            mcp_call = agent.McpToolCall(args=planned.args, result=mcp_result(call))
+            tool_call = agent.ToolCall(mcp_tool_call=mcp_call)
+            completed = agent.ToolCallCompletedUpdate(
+                call_id=planned.call_id, tool_call=tool_call, model_call_id=planned.call_id
+            )
+            await self._send_update(tool_call_completed=completed)
+            steps.append(serialize(agent.ConversationStep(tool_call=tool_call)))
+        await self._end_step(step_id, started)
+        return steps
+
+    # -- blobs and checkpoint -------------------------------------------------------------
+
+    async def _store(
+        self, conversation: Conversation, user: agent.UserMessage | None, steps: list[bytes]
+    ) -> tuple[list[bytes], list[bytes]]:
+        """Store the turn's blobs (each acknowledged); the checkpoint's root and turn ids."""
+        blobs: list[tuple[bytes, bytes]] = list(conversation.restore)
+        root_ids = list(conversation.root_ids)
+        if not root_ids:
+            key, data = system_prompt_blob()
+            blobs.append((key, data))
+            root_ids.append(key)
+        turn_ids = [turn.turn_id for turn in conversation.turns]
+        if user is not None:
+            user_data = serialize(user)
+            user_id = blob_id(user_data)
+            blobs.append((user_id, user_data))
+            turn_id, new = turn_blobs(user_id, steps)
+            turn_ids.append(turn_id)
+        else:
+            last = conversation.turns[-1]
+            turn_id, new = turn_blobs(last.user_message_id, steps, last.step_ids)
+            turn_ids[-1] = turn_id
+        blobs.extend(new)
+        seen: set[bytes] = set()
+        for key, data in blobs:
+            if key not in seen:
+                seen.add(key)
+                await self.session.store_blob(key, data)
+        return root_ids, turn_ids
+
+
+def recall_text(rule: str, entries: list[HistoryEntry]) -> str:
+    parts = [f"rule={rule}"] if rule else []
+    parts.extend(f"{entry.role}={entry.text}" for entry in entries)
+    return "history: " + ("; ".join(parts) if parts else "(no history)")

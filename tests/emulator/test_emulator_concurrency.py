@@ -1,0 +1,81 @@
+"""Many Runs at once, on one connection and on several; TLS with ALPN h2."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import ssl
+import subprocess
+from pathlib import Path
+
+import pytest
+from emulator_client import H2Client
+from run_driver import TurnDriver, user_request
+
+from cursor_bridge.emulator import EmulatorServer
+
+
+async def test_hundred_concurrent_runs_on_one_connection(
+    emulator: EmulatorServer, client: H2Client
+) -> None:
+    async def one(i: int) -> str:
+        transcript = await TurnDriver(client).run(user_request(f"/tokens 30\n/reply run {i}"))
+        assert transcript.end is not None and transcript.end.error is None
+        return transcript.text
+
+    texts = await asyncio.gather(*(one(i) for i in range(100)))
+    for i, text in enumerate(texts):
+        assert text.endswith(f"\nrun {i}") and len(text.split()) == 32
+    counters = emulator.counters
+    assert counters.runs_opened == counters.runs_completed == 100
+    assert counters.blobs_set == 400
+
+
+async def test_concurrent_runs_over_several_connections(emulator: EmulatorServer) -> None:
+    clients = [await H2Client.connect(emulator.port) for _ in range(5)]
+    try:
+        runs = [TurnDriver(clients[i % 5]).run(user_request(f"/reply {i}")) for i in range(50)]
+        transcripts = await asyncio.gather(*runs)
+        assert [t.text for t in transcripts] == [str(i) for i in range(50)]
+    finally:
+        for c in clients:
+            await c.close()
+    assert emulator.counters.connections == 5
+
+
+async def test_large_answer_respects_flow_control(client: H2Client) -> None:
+    # Far more than the 64 KiB default stream window the client advertises.
+    transcript = await TurnDriver(client).run(user_request("/tokens 40000"))
+    assert transcript.kinds.count("update.text_delta") == 40000
+    assert transcript.turn_ended is not None
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+async def test_tls_with_alpn_h2(certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    async with EmulatorServer(ssl_context=server_context) as server:
+        assert server.url.startswith("https://127.0.0.1:")
+        client_context = ssl.create_default_context(cafile=str(cert))
+        client_context.set_alpn_protocols(["h2"])
+        async with await H2Client.connect(server.port, ssl_context=client_context) as client:
+            transcript = await TurnDriver(client).run(user_request("/reply secure"))
+            assert transcript.text == "secure"
