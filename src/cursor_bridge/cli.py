@@ -7,6 +7,8 @@ import contextlib
 import logging
 import socket
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 import click
 import uvicorn
@@ -54,7 +56,7 @@ def serve(
         )
         use_emulator = True
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(settings, use_emulator))
+        _run(_serve(settings, use_emulator))
 
 
 async def _serve(settings: Settings, use_emulator: bool) -> None:
@@ -113,14 +115,27 @@ def emulator(host: str, port: int, token_latency: float) -> None:
     from .emulator import EmulatorOptions, run_emulator
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_emulator(host, port, EmulatorOptions(token_latency=token_latency)))
+        _run(run_emulator(host, port, EmulatorOptions(token_latency=token_latency)))
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop when it is installed (it is with uvicorn[standard]), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 def _bind(host: str, port: int) -> socket.socket:
     """Bind before starting so the banner can name the real port (port 0 = any free one)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose
+    # protocol says TCP, and without it small SSE writes wait ~40 ms for delayed ACKs.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:

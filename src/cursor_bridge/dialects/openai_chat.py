@@ -14,7 +14,7 @@ import time
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from ..engine.request import ChatMessage, ChatRequest, ImageInput, ToolCallRecord, ToolSpec
 from ..protocol.events import Usage
@@ -85,13 +85,13 @@ class ToolIn(_Lenient):
 
 
 class StreamOptions(_Lenient):
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class ChatCompletionBody(_Lenient):
     model: Annotated[str, Field(min_length=1)]
     messages: Annotated[list[MessageIn], Field(min_length=1)]
-    stream: bool = False
+    stream: StrictBool = False
     stream_options: StreamOptions | None = None
     reasoning_effort: str | None = None
     tools: list[ToolIn] | None = None
@@ -245,6 +245,45 @@ def completion(
         ],
         "usage": usage_body(usage),
     }
+
+
+class ChunkWriter:
+    """Renders the stream chunks of one completion as SSE bytes.
+
+    The envelope of every chunk is the same, so it is encoded once and only the delta is
+    encoded per chunk: the hot path of a relayed stream.
+    """
+
+    def __init__(self, completion_id: str, model: str, created: int) -> None:
+        self.completion_id, self.model, self.created = completion_id, model, created
+        head = json.dumps(
+            {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+            },
+            separators=(",", ":"),
+        )
+        self._prefix = "data: " + head[:-1] + ',"choices":[{"index":0,"delta":'
+        self._suffix = ',"logprobs":null,"finish_reason":null}]}\n\n'
+
+    def delta(self, field: str, text: str) -> str:
+        return f'{self._prefix}{{"{field}":{json.dumps(text)}}}{self._suffix}'
+
+    def role(self) -> str:
+        return f'{self._prefix}{{"role":"assistant","content":""}}{self._suffix}'
+
+    def finish(self, reason: str) -> str:
+        return sse_text(chunk(self.completion_id, self.model, self.created, {}, reason))
+
+    def usage(self, usage: Usage) -> str:
+        return sse_text(usage_chunk(self.completion_id, self.model, self.created, usage))
+
+
+def sse_text(data: dict[str, Any] | str) -> str:
+    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    return f"data: {text}\n\n"
 
 
 def sse(data: dict[str, Any] | str) -> bytes:

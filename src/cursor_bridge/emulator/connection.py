@@ -15,7 +15,7 @@ import contextlib
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import h2.config
 import h2.connection
@@ -202,8 +202,8 @@ class H2ServerConnection(asyncio.Protocol):
     # -- asyncio.Protocol -------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop transports are not asyncio.Transport subclasses but have its API.
+        self._transport = cast("asyncio.Transport", transport)
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is not None:
             self.tls = True

@@ -58,8 +58,10 @@ class CursorBackend:
 
     async def stream_turn(
         self, request: ChatRequest, choice: ModelChoice
-    ) -> AsyncIterator[ev.Event]:
-        """Open a Run for *request* and yield its events; raises ConnectError on failure.
+    ) -> AsyncIterator[list[ev.Event]]:
+        """Open a Run for *request* and yield its events in batches (one per upstream read).
+
+        Raises ConnectError on failure.
 
         Closing the iterator early (client went away) cancels the Run upstream.
         """
@@ -85,13 +87,17 @@ class CursorBackend:
             idle_timeout=self.config.idle_timeout,
         )
         try:
-            async for event in run.events():
-                if isinstance(event, ev.ExecRequested) and event.kind != "unknown":
-                    # No client tools in this path: refuse so the model answers in text.
-                    machine.send_exec_result(refusal(event))
+            async for batch in run.batches():
+                execs = [e for e in batch if isinstance(e, ev.ExecRequested)]
+                for event in execs:
+                    if event.kind != "unknown":
+                        # No client tools in this path: refuse so the model answers in text.
+                        machine.send_exec_result(refusal(event))
+                if execs:
                     await run.flush()
-                    continue
-                yield event
+                    batch = [e for e in batch if not isinstance(e, ev.ExecRequested)]
+                if batch:
+                    yield batch
         finally:
             await run.aclose()
 

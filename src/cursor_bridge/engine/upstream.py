@@ -56,8 +56,12 @@ class UpstreamRun:
         self._send_lock = asyncio.Lock()
         self._heartbeats: asyncio.Task[None] | None = None
 
-    async def events(self) -> AsyncIterator[ev.Event]:
-        """Yield the Run's events until it closes; raises ConnectError on failure."""
+    async def batches(self) -> AsyncIterator[list[ev.Event]]:
+        """Yield the Run's events, one list per chunk received, until the Run closes.
+
+        Batching lets the server write one response chunk per upstream read. Raises
+        ConnectError on failure, after yielding the events that preceded it.
+        """
         try:
             await self._send(self.machine.start(self.run_request))
             self._heartbeats = asyncio.create_task(self._heartbeat_loop())
@@ -86,17 +90,22 @@ class UpstreamRun:
                         "internal", f"the backend broke the protocol: {exc}"
                     ) from exc
                 await self.flush()
+                batch: list[ev.Event] = []
                 for event in events:
                     if isinstance(event, ev.TurnEnded):
                         await self._stop_heartbeats()
                     if isinstance(event, ev.RunFailed):
                         self.finished = True
+                        if batch:
+                            yield batch
                         raise event.error
-                    yield event
+                    batch.append(event)
                     if isinstance(event, ev.StreamClosed):
                         self.finished = True
-                        return
-                if chunk is None:
+                        break
+                if batch:
+                    yield batch
+                if chunk is None or self.finished:
                     self.finished = True
                     return
         finally:
@@ -149,9 +158,7 @@ class UpstreamRun:
             try:
                 await self.stream.send(data)
             except TransportError as exc:
-                raise ConnectError(
-                    "unavailable", f"connection to the backend lost: {exc}"
-                ) from exc
+                raise ConnectError("unavailable", f"connection to the backend lost: {exc}") from exc
 
     async def _heartbeat_loop(self) -> None:
         frame = self.machine.heartbeat()

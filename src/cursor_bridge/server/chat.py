@@ -34,7 +34,7 @@ async def chat_completions(request: Request) -> Response:
         chat = dialect.parse_request(body)
         choice = await backend.resolve(chat)
         events = backend.stream_turn(chat, choice)
-        first = await _until_disconnect(request, _first_event(events))
+        first = await _until_disconnect(request, _first_batch(events))
     except dialect.InvalidRequest as exc:
         return error_response(400, exc.message, "invalid_request_error", param=exc.param)
     except InvalidChatRequest as exc:
@@ -55,45 +55,44 @@ async def chat_completions(request: Request) -> Response:
         return backend_error_response(exc)
 
 
-async def _first_event(events: AsyncIterator[ev.Event]) -> ev.Event | None:
+async def _first_batch(events: AsyncIterator[list[ev.Event]]) -> list[ev.Event]:
     """Wait for the first model output, so early failures get a real HTTP status."""
     try:
-        async for event in events:
-            if isinstance(event, ev.TextDelta | ev.ThinkingDelta | ev.TurnEnded):
-                return event
+        async for batch in events:
+            if any(isinstance(e, ev.TextDelta | ev.ThinkingDelta | ev.TurnEnded) for e in batch):
+                return batch
     except BaseException:
         with contextlib.suppress(Exception):
             await events.aclose()  # type: ignore[attr-defined]
         raise
-    return None
+    return []
 
 
 async def _stream(
-    events: AsyncIterator[ev.Event], first: ev.Event | None, model: str, include_usage: bool
-) -> AsyncIterator[bytes]:
-    completion_id = dialect.new_completion_id()
-    created = int(time.time())
+    events: AsyncIterator[list[ev.Event]], first: list[ev.Event], model: str, include_usage: bool
+) -> AsyncIterator[str]:
+    writer = dialect.ChunkWriter(dialect.new_completion_id(), model, int(time.time()))
+    usage = ev.Usage()
     try:
-        yield dialect.sse(
-            dialect.chunk(completion_id, model, created, {"role": "assistant", "content": ""})
-        )
-        usage = ev.Usage()
-        async for event in _prepend(first, events):
-            if isinstance(event, ev.TextDelta):
-                delta = {"content": event.text}
-                yield dialect.sse(dialect.chunk(completion_id, model, created, delta))
-            elif isinstance(event, ev.ThinkingDelta):
-                delta = {"reasoning_content": event.text}
-                yield dialect.sse(dialect.chunk(completion_id, model, created, delta))
-            elif isinstance(event, ev.TurnEnded):
-                usage = event.usage
-        yield dialect.sse(dialect.chunk(completion_id, model, created, {}, "stop"))
+        yield writer.role()
+        async for batch in _prepend(first, events):
+            out: list[str] = []
+            for event in batch:
+                if isinstance(event, ev.TextDelta):
+                    out.append(writer.delta("content", event.text))
+                elif isinstance(event, ev.ThinkingDelta):
+                    out.append(writer.delta("reasoning_content", event.text))
+                elif isinstance(event, ev.TurnEnded):
+                    usage = event.usage
+            if out:
+                yield "".join(out)
+        tail = writer.finish("stop")
         if include_usage:
-            yield dialect.sse(dialect.usage_chunk(completion_id, model, created, usage))
-        yield dialect.sse("[DONE]")
+            tail += writer.usage(usage)
+        yield tail + dialect.sse_text("[DONE]")
     except ConnectError as exc:
         _, body, _ = backend_error(exc)
-        yield dialect.sse(body)
+        yield dialect.sse_text(body)
     finally:
         # Runs on client disconnect too (the response task is cancelled): cancel upstream.
         with contextlib.suppress(Exception):
@@ -101,19 +100,20 @@ async def _stream(
 
 
 async def _collect(
-    events: AsyncIterator[ev.Event], first: ev.Event | None, model: str
+    events: AsyncIterator[list[ev.Event]], first: list[ev.Event], model: str
 ) -> JSONResponse:
     text: list[str] = []
     reasoning: list[str] = []
     usage = ev.Usage()
     try:
-        async for event in _prepend(first, events):
-            if isinstance(event, ev.TextDelta):
-                text.append(event.text)
-            elif isinstance(event, ev.ThinkingDelta):
-                reasoning.append(event.text)
-            elif isinstance(event, ev.TurnEnded):
-                usage = event.usage
+        async for batch in _prepend(first, events):
+            for event in batch:
+                if isinstance(event, ev.TextDelta):
+                    text.append(event.text)
+                elif isinstance(event, ev.ThinkingDelta):
+                    reasoning.append(event.text)
+                elif isinstance(event, ev.TurnEnded):
+                    usage = event.usage
     finally:
         with contextlib.suppress(Exception):
             await events.aclose()  # type: ignore[attr-defined]
@@ -124,12 +124,12 @@ async def _collect(
 
 
 async def _prepend(
-    first: ev.Event | None, rest: AsyncIterator[ev.Event]
-) -> AsyncIterator[ev.Event]:
-    if first is not None:
+    first: list[ev.Event], rest: AsyncIterator[list[ev.Event]]
+) -> AsyncIterator[list[ev.Event]]:
+    if first:
         yield first
-    async for event in rest:
-        yield event
+    async for batch in rest:
+        yield batch
 
 
 async def _until_disconnect(request: Request, work: Awaitable[T]) -> T:

@@ -23,7 +23,6 @@ class BodySizeLimit:
             await self._reject(send)
             return
         received = 0
-        response_started = False
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -34,16 +33,11 @@ class BodySizeLimit:
                     raise _TooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            response_started = response_started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, send)
         except _TooLarge:
-            if not response_started:
-                await self._reject(send)
+            # Handlers read the whole body before answering, so nothing was sent yet.
+            await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
         body = json.dumps(

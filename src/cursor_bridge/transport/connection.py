@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from h2.errors import ErrorCodes
 from h2.events import (
@@ -127,8 +127,8 @@ class Connection(asyncio.Protocol):
             )
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop transports are not asyncio.Transport subclasses but have its API.
+        self._transport = cast("asyncio.Transport", transport)
         self._h2.initiate_connection()
         self._h2.increment_flow_control_window(CONNECTION_WINDOW - 65535)
         self._flush()
