@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import re
 import signal
@@ -108,7 +107,7 @@ async def direct_once(pool: BackendPool, url: str, tokens: int, sample: Sample) 
         await stream.cancel()
 
 
-async def relayed_once(client: "aiohttp.ClientSession", tokens: int, sample: Sample) -> None:
+async def relayed_once(client: aiohttp.ClientSession, tokens: int, sample: Sample) -> None:
     body = {
         "model": MODEL,
         "messages": [{"role": "user", "content": prompt(tokens)}],

@@ -65,6 +65,9 @@ def test_serve_without_login_uses_the_emulator_and_streams(served: tuple[str, li
 
 def test_cli_help_lists_commands() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "cursor_bridge", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "cursor_bridge", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "serve" in result.stdout and "emulator" in result.stdout
