@@ -16,8 +16,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
-from ..engine.request import ChatMessage, ChatRequest, ImageInput, ToolCallRecord, ToolSpec
-from ..protocol.events import Usage
+from ..engine.output import ToolCall, Usage
+from ..engine.request import (
+    ChatMessage,
+    ChatRequest,
+    ImageInput,
+    NamedToolChoice,
+    ToolCallRecord,
+    ToolChoice,
+    ToolSpec,
+)
 
 
 class InvalidRequest(Exception):
@@ -84,6 +92,15 @@ class ToolIn(_Lenient):
     function: FunctionDef
 
 
+class NamedFunction(_Lenient):
+    name: str
+
+
+class NamedToolChoiceIn(_Lenient):
+    type: Literal["function"]
+    function: NamedFunction
+
+
 class StreamOptions(_Lenient):
     include_usage: StrictBool = False
 
@@ -95,6 +112,8 @@ class ChatCompletionBody(_Lenient):
     stream_options: StreamOptions | None = None
     reasoning_effort: str | None = None
     tools: list[ToolIn] | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoiceIn | None = None
+    parallel_tool_calls: StrictBool = True
     max_tokens: Annotated[int, Field(gt=0)] | None = None
     max_completion_tokens: Annotated[int, Field(gt=0)] | None = None
     n: Annotated[int, Field(ge=1)] | None = None
@@ -116,18 +135,39 @@ def parse_request(body: Any) -> ChatRequest:
     if parsed.n not in (None, 1):
         raise InvalidRequest("Only n=1 is supported.", "n")
     messages = tuple(_message(m, i) for i, m in enumerate(parsed.messages))
+    tools = tuple(
+        ToolSpec(t.function.name, t.function.description, t.function.parameters)
+        for t in parsed.tools or ()
+    )
     return ChatRequest(
         model=parsed.model,
         messages=messages,
         stream=parsed.stream,
         include_usage=bool(parsed.stream_options and parsed.stream_options.include_usage),
         reasoning_effort=parsed.reasoning_effort,
-        tools=tuple(
-            ToolSpec(t.function.name, t.function.description, t.function.parameters)
-            for t in parsed.tools or ()
-        ),
+        tools=tools,
         max_tokens=parsed.max_completion_tokens or parsed.max_tokens,
+        tool_choice=_tool_choice(parsed.tool_choice, tools),
+        parallel_tool_calls=parsed.parallel_tool_calls,
     )
+
+
+def _tool_choice(choice: str | NamedToolChoiceIn | None, tools: tuple[ToolSpec, ...]) -> ToolChoice:
+    if choice is None or choice == "auto":
+        return "auto"
+    if choice == "none":
+        return "none"
+    if not tools:
+        raise InvalidRequest("tool_choice needs tools.", "tool_choice")
+    if choice == "required":
+        return "required"
+    assert isinstance(choice, NamedToolChoiceIn)
+    if choice.function.name not in {t.name for t in tools}:
+        raise InvalidRequest(
+            f"tool_choice names '{choice.function.name}', which is not in tools.",
+            "tool_choice.function.name",
+        )
+    return NamedToolChoice(choice.function.name)
 
 
 def _message(message: MessageIn, index: int) -> ChatMessage:
@@ -197,6 +237,14 @@ def usage_body(usage: Usage) -> dict[str, Any]:
     }
 
 
+def tool_call_body(call: ToolCall) -> dict[str, Any]:
+    return {
+        "id": call.call_id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments},
+    }
+
+
 def chunk(
     completion_id: str,
     model: str,
@@ -231,10 +279,17 @@ def completion(
     reasoning: str,
     usage: Usage,
     finish_reason: str = "stop",
+    tool_calls: list[ToolCall] | None = None,
 ) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": content if content or not tool_calls else None,
+        "refusal": None,
+    }
     if reasoning:
         message["reasoning_content"] = reasoning
+    if tool_calls:
+        message["tool_calls"] = [tool_call_body(call) for call in tool_calls]
     return {
         "id": completion_id,
         "object": "chat.completion",
@@ -270,6 +325,24 @@ class ChunkWriter:
 
     def delta(self, field: str, text: str) -> str:
         return f'{self._prefix}{{"{field}":{json.dumps(text)}}}{self._suffix}'
+
+    def tool_call(self, call: ToolCall) -> str:
+        """Two chunks: the call's id and name, then its arguments (clients accumulate both)."""
+        head = {
+            "tool_calls": [
+                {
+                    "index": call.index,
+                    "id": call.call_id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": ""},
+                }
+            ]
+        }
+        args = {"tool_calls": [{"index": call.index, "function": {"arguments": call.arguments}}]}
+        return "".join(
+            f"{self._prefix}{json.dumps(delta, separators=(',', ':'))}{self._suffix}"
+            for delta in (head, args)
+        )
 
     def role(self) -> str:
         return f'{self._prefix}{{"role":"assistant","content":""}}{self._suffix}'

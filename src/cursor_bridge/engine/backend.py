@@ -18,6 +18,7 @@ from ..protocol.messages import agent
 from ..protocol.run import RunMachine
 from ..transport import BackendPool, ConnectFailed, TransportError
 from .catalog import ModelCatalog, ModelChoice
+from .output import OutputEvent, TurnFinished
 from .planner import Workspace, default_workspace, plan_run
 from .request import ChatRequest
 from .upstream import UpstreamRun
@@ -58,8 +59,8 @@ class CursorBackend:
 
     async def stream_turn(
         self, request: ChatRequest, choice: ModelChoice
-    ) -> AsyncIterator[list[ev.Event]]:
-        """Open a Run for *request* and yield its events in batches (one per upstream read).
+    ) -> AsyncIterator[list[OutputEvent]]:
+        """Open a Run for *request* and yield its output in batches (one per upstream read).
 
         Raises ConnectError on failure.
 
@@ -89,15 +90,20 @@ class CursorBackend:
         try:
             async for batch in run.batches():
                 execs = [e for e in batch if isinstance(e, ev.ExecRequested)]
-                for event in execs:
-                    if event.kind != "unknown":
+                for request_event in execs:
+                    if request_event.kind != "unknown":
                         # No client tools in this path: refuse so the model answers in text.
-                        machine.send_exec_result(refusal(event))
+                        machine.send_exec_result(refusal(request_event))
                 if execs:
                     await run.flush()
-                    batch = [e for e in batch if not isinstance(e, ev.ExecRequested)]
-                if batch:
-                    yield batch
+                out: list[OutputEvent] = []
+                for event in batch:
+                    if isinstance(event, ev.TextDelta | ev.ThinkingDelta):
+                        out.append(event)
+                    elif isinstance(event, ev.TurnEnded):
+                        out.append(TurnFinished("stop", event.usage))
+                if out:
+                    yield out
         finally:
             await run.aclose()
 

@@ -16,4 +16,12 @@ class ModelNotFound(Exception):
 
 
 class InvalidChatRequest(Exception):
-    """The request is well-formed JSON but cannot be turned into a turn (client's fault)."""
+    """The request is well-formed JSON but cannot be turned into a turn (client's fault).
+
+    `param` names the offending field in the internal model's terms (`messages`, `tools`,
+    `tool_choice`); dialects may translate it.
+    """
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param

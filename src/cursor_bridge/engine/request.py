@@ -32,6 +32,8 @@ class ChatMessage:
     tool_call_id: str | None = None
     name: str | None = None
     reasoning: str = ""
+    # A tool result the client marked as failed (Anthropic `is_error`).
+    is_error: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,16 @@ class ToolSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class NamedToolChoice:
+    """The model must call exactly this tool."""
+
+    name: str
+
+
+ToolChoice = Literal["auto", "none", "required"] | NamedToolChoice
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
     model: str
     messages: tuple[ChatMessage, ...]
@@ -52,3 +64,5 @@ class ChatRequest:
     reasoning_effort: str | None = None
     tools: tuple[ToolSpec, ...] = ()
     max_tokens: int | None = None
+    tool_choice: ToolChoice = "auto"
+    parallel_tool_calls: bool = True

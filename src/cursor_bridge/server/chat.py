@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import logging
 import time
-from collections.abc import AsyncIterator, Awaitable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -16,12 +12,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from ..dialects import openai_chat as dialect
 from ..engine.backend import CursorBackend
 from ..engine.errors import InvalidChatRequest, ModelNotFound
-from ..protocol import events as ev
+from ..engine.output import TextDelta, ThinkingDelta, ToolCall, TurnFinished, Usage
 from ..protocol.errors import ConnectError
 from .errors import backend_error, backend_error_response, error_response
-
-log = logging.getLogger(__name__)
-T = TypeVar("T")
+from .turns import Turn, start_turn, until_disconnect
 
 
 async def chat_completions(request: Request) -> Response:
@@ -32,123 +26,82 @@ async def chat_completions(request: Request) -> Response:
         return error_response(400, "The request body is not valid JSON.", "invalid_request_error")
     try:
         chat = dialect.parse_request(body)
-        choice = await backend.resolve(chat)
-        events = backend.stream_turn(chat, choice)
-        first = await _until_disconnect(request, _first_batch(events))
+        turn = await start_turn(request, backend, chat)
     except dialect.InvalidRequest as exc:
         return error_response(400, exc.message, "invalid_request_error", param=exc.param)
     except InvalidChatRequest as exc:
-        return error_response(400, str(exc), "invalid_request_error")
+        return error_response(400, str(exc), "invalid_request_error", param=exc.param)
     except ModelNotFound as exc:
         return error_response(404, str(exc), "invalid_request_error", "model_not_found", "model")
     except ConnectError as exc:
         return backend_error_response(exc)
     if chat.stream:
         return StreamingResponse(
-            _stream(events, first, chat.model, chat.include_usage),
+            _stream(turn, chat.model, chat.include_usage),
             media_type="text/event-stream",
             headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
         )
     try:
-        return await _until_disconnect(request, _collect(events, first, chat.model))
+        return await until_disconnect(request, _collect(turn, chat.model))
     except ConnectError as exc:
         return backend_error_response(exc)
 
 
-async def _first_batch(events: AsyncIterator[list[ev.Event]]) -> list[ev.Event]:
-    """Wait for the first model output, so early failures get a real HTTP status."""
-    try:
-        async for batch in events:
-            if any(isinstance(e, ev.TextDelta | ev.ThinkingDelta | ev.TurnEnded) for e in batch):
-                return batch
-    except BaseException:
-        with contextlib.suppress(Exception):
-            await events.aclose()  # type: ignore[attr-defined]
-        raise
-    return []
-
-
-async def _stream(
-    events: AsyncIterator[list[ev.Event]], first: list[ev.Event], model: str, include_usage: bool
-) -> AsyncIterator[str]:
+async def _stream(turn: Turn, model: str, include_usage: bool) -> AsyncIterator[str]:
     writer = dialect.ChunkWriter(dialect.new_completion_id(), model, int(time.time()))
-    usage = ev.Usage()
+    finished = TurnFinished("stop", Usage())
     try:
         yield writer.role()
-        async for batch in _prepend(first, events):
+        async for batch in turn.batches():
             out: list[str] = []
             for event in batch:
-                if isinstance(event, ev.TextDelta):
+                if isinstance(event, TextDelta):
                     out.append(writer.delta("content", event.text))
-                elif isinstance(event, ev.ThinkingDelta):
+                elif isinstance(event, ThinkingDelta):
                     out.append(writer.delta("reasoning_content", event.text))
-                elif isinstance(event, ev.TurnEnded):
-                    usage = event.usage
+                elif isinstance(event, ToolCall):
+                    out.append(writer.tool_call(event))
+                elif isinstance(event, TurnFinished):
+                    finished = event
             if out:
                 yield "".join(out)
-        tail = writer.finish("stop")
+        tail = writer.finish(finished.reason)
         if include_usage:
-            tail += writer.usage(usage)
+            tail += writer.usage(finished.usage)
         yield tail + dialect.sse_text("[DONE]")
     except ConnectError as exc:
         _, body, _ = backend_error(exc)
         yield dialect.sse_text(body)
     finally:
         # Runs on client disconnect too (the response task is cancelled): cancel upstream.
-        with contextlib.suppress(Exception):
-            await events.aclose()  # type: ignore[attr-defined]
+        await turn.aclose()
 
 
-async def _collect(
-    events: AsyncIterator[list[ev.Event]], first: list[ev.Event], model: str
-) -> JSONResponse:
+async def _collect(turn: Turn, model: str) -> JSONResponse:
     text: list[str] = []
     reasoning: list[str] = []
-    usage = ev.Usage()
+    calls: list[ToolCall] = []
+    finished = TurnFinished("stop", Usage())
     try:
-        async for batch in _prepend(first, events):
+        async for batch in turn.batches():
             for event in batch:
-                if isinstance(event, ev.TextDelta):
+                if isinstance(event, TextDelta):
                     text.append(event.text)
-                elif isinstance(event, ev.ThinkingDelta):
+                elif isinstance(event, ThinkingDelta):
                     reasoning.append(event.text)
-                elif isinstance(event, ev.TurnEnded):
-                    usage = event.usage
+                elif isinstance(event, ToolCall):
+                    calls.append(event)
+                elif isinstance(event, TurnFinished):
+                    finished = event
     finally:
-        with contextlib.suppress(Exception):
-            await events.aclose()  # type: ignore[attr-defined]
+        await turn.aclose()
     body = dialect.completion(
-        dialect.new_completion_id(), model, "".join(text), "".join(reasoning), usage
+        dialect.new_completion_id(),
+        model,
+        "".join(text),
+        "".join(reasoning),
+        finished.usage,
+        finished.reason,
+        calls,
     )
     return JSONResponse(body)
-
-
-async def _prepend(
-    first: list[ev.Event], rest: AsyncIterator[list[ev.Event]]
-) -> AsyncIterator[list[ev.Event]]:
-    if first:
-        yield first
-    async for batch in rest:
-        yield batch
-
-
-async def _until_disconnect(request: Request, work: Awaitable[T]) -> T:
-    """Run *work*, cancelling it if the client disconnects first (non-streaming requests)."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_wait_disconnect(request))
-    try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watcher.cancel()
-        if not task.done():
-            task.cancel()
-    if task.cancelled():
-        raise asyncio.CancelledError
-    return task.result()
-
-
-async def _wait_disconnect(request: Request) -> None:
-    while True:
-        message: Any = await request.receive()
-        if message["type"] == "http.disconnect":
-            return

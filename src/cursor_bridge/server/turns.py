@@ -1,0 +1,83 @@
+"""Starting an engine turn from an HTTP request: the part every dialect's route shares.
+
+`start_turn()` waits for the first model output before the route answers, so failures that
+happen early (unknown model, backend down, bad credentials) get a real HTTP status instead of
+an error event inside a 200 stream. A client that disconnects while we wait cancels the turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
+
+from starlette.requests import Request
+
+from ..engine.backend import CursorBackend
+from ..engine.output import OutputEvent
+from ..engine.request import ChatRequest
+
+T = TypeVar("T")
+
+
+class Turn:
+    """A turn in progress: iterate its batches of OutputEvent; `aclose()` cancels it."""
+
+    def __init__(self, events: AsyncIterator[list[OutputEvent]], first: list[OutputEvent]) -> None:
+        self._events = events
+        self._first = first
+
+    async def batches(self) -> AsyncIterator[list[OutputEvent]]:
+        first, self._first = self._first, []
+        if first:
+            yield first
+        async for batch in self._events:
+            yield batch
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._events.aclose()  # type: ignore[attr-defined]
+
+
+async def start_turn(request: Request, backend: CursorBackend, chat: ChatRequest) -> Turn:
+    """Resolve the model and start the turn; raises ModelNotFound, InvalidChatRequest or
+    ConnectError (the route renders them in its dialect's error shape)."""
+    choice = await until_disconnect(request, backend.resolve(chat))
+    events = backend.stream_turn(chat, choice)
+    first = await until_disconnect(request, _first_batch(events))
+    return Turn(events, first)
+
+
+async def _first_batch(events: AsyncIterator[list[OutputEvent]]) -> list[OutputEvent]:
+    try:
+        async for batch in events:
+            if batch:
+                return batch
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await events.aclose()  # type: ignore[attr-defined]
+        raise
+    return []
+
+
+async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
+    """Run *work*, cancelling it if the client disconnects first."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_wait_disconnect(request))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+    if task.cancelled():
+        raise asyncio.CancelledError
+    return task.result()
+
+
+async def _wait_disconnect(request: Request) -> None:
+    while True:
+        message: Any = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
