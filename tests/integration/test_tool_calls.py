@@ -326,3 +326,33 @@ def test_tool_choice_naming_an_unknown_tool_is_a_400(client: OpenAI) -> None:
             tool_choice={"type": "function", "function": {"name": "nope"}},
         )
     assert info.value.body["param"] == "tool_choice.function.name"  # type: ignore[index]
+
+
+def test_metrics_count_runs_parked_sessions_and_rounds(client: OpenAI, stack: Stack) -> None:
+    import httpx
+
+    def scrape() -> dict[str, float]:
+        text = httpx.get(stack.bridge_url + "/metrics").text
+        return {
+            line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line and not line.startswith("#")
+        }
+
+    before = scrape()
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": '/tool get_weather {"city": "M"}'}
+    ]
+    first = client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER])
+    parked = scrape()
+    assert (
+        parked["cursor_bridge_upstream_runs_total"]
+        == before["cursor_bridge_upstream_runs_total"] + 1
+    )
+    assert parked["cursor_bridge_parked_sessions"] == before["cursor_bridge_parked_sessions"] + 1
+    answer_calls(messages, first.choices[0].message, lambda c: "ok")
+    client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER])
+    after = scrape()
+    key = 'cursor_bridge_tool_rounds_total{outcome="continued"}'
+    assert after[key] == before[key] + 1
+    assert after["cursor_bridge_parked_sessions"] == before["cursor_bridge_parked_sessions"]

@@ -101,6 +101,8 @@ class Toolset:
     def refusal_reason(self, requested: str) -> str:
         if self.choice == "none":
             return "Tools are disabled for this request; answer in text."
+        if isinstance(self.choice, NamedToolChoice):
+            return f"The tool `{requested}` is not allowed now: call `{self.choice.name}`."
         names = ", ".join(t.name for t in self.offered) or "none"
         return f"The tool `{requested}` is not available now. Available tools: {names}."
 
