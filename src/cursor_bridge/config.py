@@ -24,5 +24,9 @@ class Settings(BaseSettings):
     idle_timeout: float = 120.0
     model_cache_ttl: float = 300.0
     log_level: str = "info"
+    # Tool rounds: wait for parallel calls after the first one; parked-Run lifetime and cap.
+    tool_settle: float = 0.1
+    session_idle_timeout: float = 900.0
+    max_parked_sessions: int = 256
     # Demo pacing of the built-in emulator (seconds between streamed words).
     emulator_token_latency: float = 0.0
