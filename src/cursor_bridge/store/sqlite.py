@@ -298,14 +298,16 @@ class _SqliteStore:
                     conn.execute(_TOUCH_CONVERSATION, (conversation, now))
                     conn.execute(_LINK, (conversation, key))
 
-            self._write(now, put)
-            self._cache.add(key, data)
+            if not self._write(now, put):
+                self._cache.add(key, data)  # (if the cap evicted something, maybe this blob)
             self._maybe_prune(now)
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _write(self, now: float, work: Callable[[sqlite3.Connection], object]) -> None:
-        """One write transaction: queued touches, *work*, then the size cap."""
+    def _write(self, now: float, work: Callable[[sqlite3.Connection], object]) -> bool:
+        """One write transaction: queued touches, *work*, then the size cap.
+
+        Returns whether the cap evicted anything (the read cache is then cleared)."""
         blobs, conversations, links = (
             self._touched_blobs,
             self._touched_conversations,
@@ -335,6 +337,8 @@ class _SqliteStore:
         if evicted.evicted_conversations or evicted.evicted_blobs:
             self._cache.clear()  # rare: cheaper than tracking which entries went
             self._count(evicted)
+            return True
+        return False
 
     def _drop(self, now: float, conversation: str) -> eviction.Removed:
         self._touched_conversations.pop(conversation, None)
