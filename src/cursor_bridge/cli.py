@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 import uvicorn
+from pydantic import ValidationError
 
 from . import __version__
 from .config import CURSOR_API_URL, Settings
@@ -41,7 +42,14 @@ def serve(
     log_level: str | None,
 ) -> None:
     """Run the bridge (on the built-in emulator when no Cursor login exists)."""
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"CURSOR_BRIDGE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise click.ClickException(f"invalid settings: {problems}") from exc
     overrides = {"host": host, "port": port, "backend_url": backend_url, "log_level": log_level}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     logging.basicConfig(
