@@ -25,6 +25,10 @@ def wait_for(predicate: Any, timeout: float = 10.0) -> None:
 
 def stream_events(stack: Stack, content: str, model: str = "claude-4.6-sonnet") -> list[Any]:
     payload = {"model": model, "messages": [{"role": "user", "content": content}]}
+    return stream_events_for(stack, payload)
+
+
+def stream_events_for(stack: Stack, payload: dict[str, Any]) -> list[Any]:
     with httpx.stream("POST", stack.bridge_url + PATH, json=payload, timeout=20) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -107,3 +111,61 @@ def test_client_disconnect_cancels_the_upstream_run(stack: Stack) -> None:
                 break
     # Leaving the block closed the connection mid-stream.
     wait_for(lambda: stack.counters.runs_cancelled > cancelled_before)
+
+
+def _tool(name: str, **properties: str) -> dict[str, Any]:
+    schema = {"type": "object", "properties": {k: {"type": v} for k, v in properties.items()}}
+    return {"type": "function", "function": {"name": name, "parameters": schema}}
+
+
+TOOLS = [_tool("read_file", path="string"), _tool("Shell", command="string")]
+
+
+def test_tool_round_trip_over_cursor_tool_calls(stack: Stack) -> None:
+    """Parallel calls come out as Cursor tool calls; the results continue the same Run."""
+    runs = stack.counters.runs_opened
+    content = '/tool read_file {"path": "src/app.py"}\n/tool Shell {"command": "ls -la"}'
+    messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
+    payload = {"model": "claude-4.6-sonnet", "messages": messages, "tools": TOOLS}
+    with httpx.stream("POST", stack.bridge_url + PATH, json=payload, timeout=20) as response:
+        assert response.status_code == 200
+        lines = [line.removeprefix("data: ") for line in response.iter_lines() if line]
+    assert lines[-1] == "[DONE]"
+    events = [json.loads(line) for line in lines[:-1]]
+    partials = [e["partial_tool_call"] for e in events if "partial_tool_call" in e]
+    calls = [e["tool_call_v2"] for e in events if "tool_call_v2" in e]
+    assert [(p["tool"], p["name"]) for p in partials] == [(5, "read_file"), (15, "Shell")]
+    assert [c["tool_call_id"] for c in calls] == [p["tool_call_id"] for p in partials]
+    assert calls[0]["read_file_params"] == {
+        "relative_workspace_path": "src/app.py",
+        "read_entire_file": True,
+    }
+    assert calls[1]["run_terminal_command_v2_params"] == {
+        "command": "ls -la",
+        "require_user_approval": True,
+    }
+    assert events[-1] == {"parallel_tool_calls_complete": True}
+
+    messages.append(
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": c["tool_call_id"],
+                    "type": "function",
+                    "function": {"name": c["name"], "arguments": c["raw_args"]},
+                }
+                for c in calls
+            ],
+        }
+    )
+    messages += [
+        {"role": "tool", "tool_call_id": calls[0]["tool_call_id"], "content": "print('hi')"},
+        {"role": "tool", "tool_call_id": calls[1]["tool_call_id"], "content": "total 0"},
+    ]
+    events = stream_events_for(stack, {**payload, "messages": messages})
+    text = "".join(e.get("text", "") for e in events if isinstance(e, dict))
+    assert text == "Tool results:\n- read_file: print('hi')\n- Shell: total 0"
+    assert not any("tool_call_v2" in e for e in events if isinstance(e, dict))
+    assert stack.counters.runs_opened == runs + 1, "the second round continued the held Run"
