@@ -25,7 +25,7 @@ from ..engine.errors import InvalidChatRequest, ModelNotFound
 from ..engine.output import OutputEvent, TurnFinished, Usage
 from ..passthrough import OpenAIUpstream, UpstreamConfig, UpstreamError, UpstreamStream
 from ..protocol.errors import ConnectError
-from .errors import backend_error, error_body, error_response
+from .errors import backend_error, backend_error_response, error_body, error_response
 from .turns import start_turn, until_disconnect
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,7 @@ async def cursor_chat_completions(request: Request) -> Response:
                 404, str(exc), "invalid_request_error", "model_not_found", "model"
             )
         except ConnectError as exc:
-            status, error, headers = backend_error(exc)
-            return JSONResponse(error, status_code=status, headers=headers)
+            return backend_error_response(exc)
     else:
         try:
             turn = await _start_passthrough(request, upstream, body)
