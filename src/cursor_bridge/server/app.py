@@ -20,6 +20,8 @@ from ..protocol.errors import ConnectError
 from .chat import chat_completions
 from .errors import backend_error_response, error_response
 from .limits import BodySizeLimit
+from .response_store import ResponseStore
+from .responses import create_response, delete_response, get_response
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,11 @@ DEFAULT_MAX_BODY = 64 * 1024 * 1024
 
 
 def create_app(
-    backend: CursorBackend, *, mode: str = "cursor", max_body_size: int = DEFAULT_MAX_BODY
+    backend: CursorBackend,
+    *,
+    mode: str = "cursor",
+    max_body_size: int = DEFAULT_MAX_BODY,
+    response_store: ResponseStore | None = None,
 ) -> Starlette:
     """Build the app. `mode` is shown by /health (`cursor` or `emulator`)."""
 
@@ -39,6 +45,9 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/responses", create_response, methods=["POST"]),
+            Route("/v1/responses/{response_id}", get_response, methods=["GET"]),
+            Route("/v1/responses/{response_id}", delete_response, methods=["DELETE"]),
             Route("/v1/models", list_models, methods=["GET"]),
             Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
@@ -48,6 +57,7 @@ def create_app(
     )
     app.state.backend = backend
     app.state.mode = mode
+    app.state.responses = response_store if response_store is not None else ResponseStore()
     app.state.started = time.time()
     app.add_middleware(BodySizeLimit, max_body_size=max_body_size)
     return app
