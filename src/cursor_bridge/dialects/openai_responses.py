@@ -149,6 +149,12 @@ class FunctionTool(_Lenient):
     strict: bool | None = None
 
 
+class NamespaceTool(_Lenient):
+    type: Literal["namespace"]
+    name: Annotated[str, Field(min_length=1)]
+    tools: list[dict[str, Any]]
+
+
 class NamedFunctionChoice(_Lenient):
     type: Literal["function"]
     name: str
@@ -208,6 +214,8 @@ class ResponsesRequest:
     # the model's thinking rendered as summary text, as OpenAI does.
     reasoning_summary: str | None = None
     max_output_tokens: int | None = None
+    # Function name -> namespace, for calls of functions offered inside `namespace` tools.
+    namespaces: dict[str, str] = field(default_factory=dict)
     # Request parameters echoed in the response object.
     echo: dict[str, Any] = field(default_factory=dict)
     # What was dropped (hosted tools, hosted-tool items): for the route to log.
@@ -243,10 +251,10 @@ def parse_request(body: Any) -> ResponsesRequest:
     messages = (
         (ChatMessage("user", items),) if isinstance(items, str) else items_to_messages(items, notes)
     )
-    tools, tool_echo = _tools(parsed.tools or [], notes)
+    toolset = _tools(parsed.tools or [], notes)
     reasoning = parsed.reasoning or ReasoningIn()
     summary = reasoning.summary or reasoning.generate_summary
-    choice, offered = _tool_choice(parsed.tool_choice, tools)
+    choice, offered = _tool_choice(parsed.tool_choice, tuple(toolset.specs))
     echo: dict[str, Any] = {
         "instructions": parsed.instructions,
         "max_output_tokens": parsed.max_output_tokens,
@@ -258,7 +266,7 @@ def parse_request(body: Any) -> ResponsesRequest:
         "temperature": parsed.temperature if parsed.temperature is not None else 1.0,
         "text": parsed.text or {"format": {"type": "text"}},
         "tool_choice": _tool_choice_echo(parsed.tool_choice),
-        "tools": tool_echo,
+        "tools": toolset.echo,
         "top_p": parsed.top_p if parsed.top_p is not None else 1.0,
         "truncation": parsed.truncation or "disabled",
         "user": parsed.user,
@@ -276,6 +284,7 @@ def parse_request(body: Any) -> ResponsesRequest:
         reasoning_effort=reasoning.effort,
         reasoning_summary=summary,
         max_output_tokens=parsed.max_output_tokens,
+        namespaces=toolset.namespaces,
         echo=echo,
         notes=tuple(notes),
     )
@@ -287,11 +296,19 @@ def _validate(model: type[M], data: Any, prefix: str) -> M:
     except ValidationError as exc:
         # The deepest error names the offending field best (unions report every branch).
         error = max(exc.errors(), key=lambda e: len(e["loc"]))
-        # Drop pydantic's union-branch labels (`str`, `list[...]`, `NamedFunctionChoice`...).
-        parts = [str(p) for p in error["loc"]]
-        parts = [p for p in parts if not _is_branch_label(p)]
+        # Drop pydantic's union-branch labels (`str`, `list[...]`, class names) and the
+        # discriminator tag it puts after a list index (`content.0.input_text.text`).
+        parts: list[str] = []
+        for raw in error["loc"]:
+            part = str(raw)
+            if _is_branch_label(part) or (parts and parts[-1].isdigit() and part in _PART_TAGS):
+                continue
+            parts.append(part)
         param = ".".join(filter(None, [prefix, *parts]))
         raise InvalidRequest(f"Invalid value for '{param}': {error['msg']}", param) from exc
+
+
+_PART_TAGS = frozenset({"input_text", "output_text", "refusal", "input_image", "input_file"})
 
 
 def _is_branch_label(part: str) -> bool:
@@ -447,32 +464,51 @@ def _image(url: str, param: str) -> ImageInput:
 # -- tools --------------------------------------------------------------------------------
 
 
-def _tools(
-    raw: list[dict[str, Any]], notes: list[str]
-) -> tuple[tuple[ToolSpec, ...], list[dict[str, Any]]]:
-    specs: list[ToolSpec] = []
-    echo: list[dict[str, Any]] = []
+@dataclass(slots=True)
+class _ToolSet:
+    specs: list[ToolSpec] = field(default_factory=list)
+    echo: list[dict[str, Any]] = field(default_factory=list)
+    # Function name -> its namespace, for functions grouped in a `namespace` tool.
+    namespaces: dict[str, str] = field(default_factory=dict)
+
+    def add(self, tool: Any, param: str, namespace: str | None = None) -> dict[str, Any]:
+        """Add one function tool; returns it as the response object echoes it."""
+        parsed = _validate(FunctionTool, tool, param)
+        if any(spec.name == parsed.name for spec in self.specs):
+            raise InvalidRequest(f"Duplicate tool name '{parsed.name}'.", f"{param}.name")
+        self.specs.append(ToolSpec(parsed.name, parsed.description or "", parsed.parameters or {}))
+        if namespace is not None:
+            self.namespaces[parsed.name] = namespace
+        return {
+            "type": "function",
+            "name": parsed.name,
+            "description": parsed.description,
+            "parameters": parsed.parameters,
+            "strict": parsed.strict if parsed.strict is not None else True,
+        }
+
+
+def _tools(raw: list[dict[str, Any]], notes: list[str]) -> _ToolSet:
+    """Function tools, also those grouped in `namespace` tools (flattened: names must be
+    unique); hosted tools are dropped with a note."""
+    tools = _ToolSet()
     for index, tool in enumerate(raw):
         kind = tool.get("type")
         if not isinstance(kind, str):
             raise InvalidRequest("Every tool needs a type.", f"tools.{index}.type")
-        if kind != "function":
+        if kind == "function":
+            tools.echo.append(tools.add(tool, f"tools.{index}"))
+        elif kind == "namespace":
+            namespace = _validate(NamespaceTool, tool, f"tools.{index}")
+            for inner, member in enumerate(namespace.tools):
+                if member.get("type") == "function":
+                    tools.add(member, f"tools.{index}.tools.{inner}", namespace.name)
+                else:
+                    notes.append(f"dropped tool {index}.{inner} of type {member.get('type')}")
+            tools.echo.append(tool)
+        else:
             notes.append(f"dropped hosted tool {index} of type {kind}")
-            continue
-        parsed = _validate(FunctionTool, tool, f"tools.{index}")
-        if any(spec.name == parsed.name for spec in specs):
-            raise InvalidRequest(f"Duplicate tool name '{parsed.name}'.", f"tools.{index}.name")
-        specs.append(ToolSpec(parsed.name, parsed.description or "", parsed.parameters or {}))
-        echo.append(
-            {
-                "type": "function",
-                "name": parsed.name,
-                "description": parsed.description,
-                "parameters": parsed.parameters,
-                "strict": parsed.strict if parsed.strict is not None else True,
-            }
-        )
-    return tuple(specs), echo
+    return tools
 
 
 def _tool_choice(

@@ -82,12 +82,14 @@ class ResponseBuilder:
         echo: dict[str, Any],
         *,
         summaries: bool,
+        namespaces: dict[str, str] | None = None,
         created_at: int | None = None,
     ) -> None:
         self.response_id = response_id
         self.model = model
         self.echo = echo
         self.summaries = summaries
+        self.namespaces = namespaces or {}
         self.created_at = created_at if created_at is not None else int(time.time())
         self.status = "in_progress"
         self.items: list[_Item] = []
@@ -344,7 +346,7 @@ class ResponseBuilder:
         if item.kind == "reasoning":
             summary = [_summary_part(item.text)] if self.summaries and not fresh else []
             return {"id": item.id, "type": "reasoning", "summary": summary}
-        return {
+        call = {
             "id": item.id,
             "type": "function_call",
             "status": item.status,
@@ -352,6 +354,9 @@ class ResponseBuilder:
             "call_id": item.call_id,
             "name": item.name,
         }
+        if item.name in self.namespaces:
+            call["namespace"] = self.namespaces[item.name]
+        return call
 
 
 def _text_part(text: str) -> dict[str, Any]:

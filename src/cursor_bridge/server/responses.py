@@ -69,6 +69,7 @@ async def create_response(request: Request) -> Response:
         parsed.model,
         parsed.echo,
         summaries=parsed.reasoning_summary is not None,
+        namespaces=parsed.namespaces,
     )
     run = _Run(turn, builder, parsed, history, store)
     if parsed.stream:
