@@ -42,13 +42,21 @@ def test_message_items_with_every_role_and_content_form() -> None:
         body(
             input=[
                 {"role": "developer", "content": "dev rules"},
-                {"type": "message", "role": "system", "content": [{"type": "input_text", "text": "sys"}]},
+                {
+                    "type": "message",
+                    "role": "system",
+                    "content": [{"type": "input_text", "text": "sys"}],
+                },
                 {
                     "type": "message",
                     "role": "user",
                     "content": [
                         {"type": "input_text", "text": "look"},
-                        {"type": "input_image", "image_url": f"data:image/png;base64,{PNG}", "detail": "auto"},
+                        {
+                            "type": "input_image",
+                            "image_url": f"data:image/png;base64,{PNG}",
+                            "detail": "auto",
+                        },
                     ],
                 },
                 {
@@ -85,17 +93,41 @@ def test_reasoning_text_and_calls_of_one_step_form_one_assistant_message() -> No
                     "summary": [{"type": "summary_text", "text": "I should run both."}],
                     "encrypted_content": None,
                 },
-                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Running."}]},
-                {"type": "function_call", "call_id": "call_a", "name": "exec", "arguments": '{"cmd":"ls"}'},
-                {"type": "function_call", "call_id": "call_b", "name": "exec", "arguments": '{"cmd":"pwd"}', "id": "fc_2", "status": "completed"},
+                {
+                    "type": "message",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": "Running."}],
+                },
+                {
+                    "type": "function_call",
+                    "call_id": "call_a",
+                    "name": "exec",
+                    "arguments": '{"cmd":"ls"}',
+                },
+                {
+                    "type": "function_call",
+                    "call_id": "call_b",
+                    "name": "exec",
+                    "arguments": '{"cmd":"pwd"}',
+                    "id": "fc_2",
+                    "status": "completed",
+                },
                 {"type": "function_call_output", "call_id": "call_a", "output": "a.txt"},
-                {"type": "function_call_output", "call_id": "call_b", "output": [{"type": "input_text", "text": "/w"}]},
+                {
+                    "type": "function_call_output",
+                    "call_id": "call_b",
+                    "output": [{"type": "input_text", "text": "/w"}],
+                },
                 {"type": "reasoning", "id": "rs_2", "summary": []},
-                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Done."}]},
+                {
+                    "type": "message",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": "Done."}],
+                },
             ]
         )
     )
-    user, step, out_a, out_b, final = parsed.input
+    _user, step, out_a, out_b, final = parsed.input
     assert step == ChatMessage(
         "assistant",
         "Running.",
@@ -130,7 +162,11 @@ def test_reasoning_content_is_used_when_there_is_no_summary() -> None:
         body(
             input=[
                 {"role": "user", "content": "q"},
-                {"type": "reasoning", "summary": [], "content": [{"type": "reasoning_text", "text": "raw"}]},
+                {
+                    "type": "reasoning",
+                    "summary": [],
+                    "content": [{"type": "reasoning_text", "text": "raw"}],
+                },
                 {"role": "assistant", "content": "a"},
             ]
         )
@@ -143,7 +179,12 @@ def test_custom_tool_calls_round_trip_as_json_arguments() -> None:
         body(
             input=[
                 {"role": "user", "content": "patch"},
-                {"type": "custom_tool_call", "call_id": "c1", "name": "apply_patch", "input": "*** Begin"},
+                {
+                    "type": "custom_tool_call",
+                    "call_id": "c1",
+                    "name": "apply_patch",
+                    "input": "*** Begin",
+                },
                 {"type": "custom_tool_call_output", "call_id": "c1", "output": "ok"},
             ]
         )
@@ -171,10 +212,25 @@ def test_function_tools_namespaces_and_hosted_tools() -> None:
     parsed = parse_request(
         body(
             tools=[
-                {"type": "function", "name": "exec_command", "description": "run", "strict": False,
-                 "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}}},
-                {"type": "namespace", "name": "agents", "description": "sub-agents",
-                 "tools": [{"type": "function", "name": "spawn_agent", "parameters": {"type": "object"}}]},
+                {
+                    "type": "function",
+                    "name": "exec_command",
+                    "description": "run",
+                    "strict": False,
+                    "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}},
+                },
+                {
+                    "type": "namespace",
+                    "name": "agents",
+                    "description": "sub-agents",
+                    "tools": [
+                        {
+                            "type": "function",
+                            "name": "spawn_agent",
+                            "parameters": {"type": "object"},
+                        }
+                    ],
+                },
                 {"type": "web_search", "external_web_access": False},
             ]
         )
@@ -198,7 +254,11 @@ def test_tool_choice_forms() -> None:
     allowed = parse_request(
         body(
             tools=tools,
-            tool_choice={"type": "allowed_tools", "mode": "required", "tools": [{"type": "function", "name": "a"}]},
+            tool_choice={
+                "type": "allowed_tools",
+                "mode": "required",
+                "tools": [{"type": "function", "name": "a"}],
+            },
         )
     )
     assert allowed.tool_choice == "required"
@@ -221,7 +281,11 @@ def test_reasoning_effort_summary_and_limits() -> None:
         )
     )
     chat = parsed.chat_request()
-    assert (chat.reasoning_effort, chat.max_tokens, chat.parallel_tool_calls) == ("high", 300, False)
+    assert (chat.reasoning_effort, chat.max_tokens, chat.parallel_tool_calls) == (
+        "high",
+        300,
+        False,
+    )
     assert parsed.reasoning_summary == "auto"
     assert parsed.store is False and parsed.stream is True
     assert parsed.previous_response_id == "resp_1"
@@ -236,21 +300,61 @@ def test_a_codex_shaped_request_is_accepted() -> None:
             "model": "gpt-5.4",
             "stream": True,
             "input": [
-                {"type": "message", "id": "msg_a", "role": "developer",
-                 "content": [{"type": "input_text", "text": "You are a coding agent."}]},
-                {"type": "message", "id": "msg_b", "role": "developer",
-                 "content": [{"type": "input_text", "text": "<skills>"}, {"type": "input_text", "text": "<permissions>"}]},
-                {"type": "message", "id": "msg_c", "role": "user",
-                 "content": [{"type": "input_text", "text": "<environment_context/>"}]},
-                {"type": "message", "id": "msg_d", "role": "user",
-                 "content": [{"type": "input_text", "text": "do it"}]},
+                {
+                    "type": "message",
+                    "id": "msg_a",
+                    "role": "developer",
+                    "content": [{"type": "input_text", "text": "You are a coding agent."}],
+                },
+                {
+                    "type": "message",
+                    "id": "msg_b",
+                    "role": "developer",
+                    "content": [
+                        {"type": "input_text", "text": "<skills>"},
+                        {"type": "input_text", "text": "<permissions>"},
+                    ],
+                },
+                {
+                    "type": "message",
+                    "id": "msg_c",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": "<environment_context/>"}],
+                },
+                {
+                    "type": "message",
+                    "id": "msg_d",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": "do it"}],
+                },
             ],
             "tools": [
-                {"type": "function", "name": "exec_command", "description": "Runs a command", "strict": False,
-                 "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}, "required": ["cmd"], "additionalProperties": False}},
-                {"type": "namespace", "name": "multi_agent_v1", "description": "Sub-agents",
-                 "tools": [{"type": "function", "name": "close_agent", "description": "Close", "strict": False,
-                            "parameters": {"type": "object", "properties": {}}}]},
+                {
+                    "type": "function",
+                    "name": "exec_command",
+                    "description": "Runs a command",
+                    "strict": False,
+                    "parameters": {
+                        "type": "object",
+                        "properties": {"cmd": {"type": "string"}},
+                        "required": ["cmd"],
+                        "additionalProperties": False,
+                    },
+                },
+                {
+                    "type": "namespace",
+                    "name": "multi_agent_v1",
+                    "description": "Sub-agents",
+                    "tools": [
+                        {
+                            "type": "function",
+                            "name": "close_agent",
+                            "description": "Close",
+                            "strict": False,
+                            "parameters": {"type": "object", "properties": {}},
+                        }
+                    ],
+                },
                 {"type": "web_search", "external_web_access": False},
             ],
             "tool_choice": "auto",
@@ -280,20 +384,68 @@ def test_a_codex_shaped_request_is_accepted() -> None:
         (body(input=["just text"]), "input.0"),
         (body(input=[{"type": "teleport"}]), "input.0.type"),
         (body(input=[{"type": "item_reference", "id": "msg_1"}]), "input.0.type"),
-        (body(input=[{"type": "function_call", "name": "f", "arguments": "{}"}]), "input.0.call_id"),
+        (
+            body(input=[{"type": "function_call", "name": "f", "arguments": "{}"}]),
+            "input.0.call_id",
+        ),
         (body(input=[{"type": "function_call_output", "output": "x"}]), "input.0.call_id"),
-        (body(input=[{"role": "user", "content": [{"type": "input_text"}]}]), "input.0.content.0.text"),
-        (body(input=[{"role": "user", "content": [{"type": "input_audio", "data": "x"}]}]), "input.0.content.0"),
-        (body(input=[{"role": "user", "content": [{"type": "input_image", "image_url": "https://x/y.png"}]}]), "input.0.content.0.image_url"),
-        (body(input=[{"role": "user", "content": [{"type": "input_image", "file_id": "file_1"}]}]), "input.0.content.0.image_url"),
-        (body(input=[{"role": "user", "content": [{"type": "input_image", "image_url": "data:image/png;base64,!!"}]}]), "input.0.content.0.image_url"),
-        (body(input=[{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]), "input.0.content.0.type"),
+        (
+            body(input=[{"role": "user", "content": [{"type": "input_text"}]}]),
+            "input.0.content.0.text",
+        ),
+        (
+            body(input=[{"role": "user", "content": [{"type": "input_audio", "data": "x"}]}]),
+            "input.0.content.0",
+        ),
+        (
+            body(
+                input=[
+                    {
+                        "role": "user",
+                        "content": [{"type": "input_image", "image_url": "https://x/y.png"}],
+                    }
+                ]
+            ),
+            "input.0.content.0.image_url",
+        ),
+        (
+            body(
+                input=[{"role": "user", "content": [{"type": "input_image", "file_id": "file_1"}]}]
+            ),
+            "input.0.content.0.image_url",
+        ),
+        (
+            body(
+                input=[
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "input_image", "image_url": "data:image/png;base64,!!"}
+                        ],
+                    }
+                ]
+            ),
+            "input.0.content.0.image_url",
+        ),
+        (
+            body(input=[{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]),
+            "input.0.content.0.type",
+        ),
         (body(tools=[{"name": "f"}]), "tools.0.type"),
         (body(tools=[{"type": "function", "function": {"name": "f"}}]), "tools.0.name"),
-        (body(tools=[{"type": "function", "name": "f"}, {"type": "function", "name": "f"}]), "tools.1.name"),
+        (
+            body(tools=[{"type": "function", "name": "f"}, {"type": "function", "name": "f"}]),
+            "tools.1.name",
+        ),
         (body(tool_choice="required"), "tool_choice"),
         (body(tool_choice="sometimes"), "tool_choice"),
-        (body(tools=[{"type": "function", "name": "f"}], tool_choice={"type": "function", "name": "g"}), "tool_choice.name"),
+        (
+            body(
+                tools=[{"type": "function", "name": "f"}],
+                tool_choice={"type": "function", "name": "g"},
+            ),
+            "tool_choice.name",
+        ),
         (body(stream="yes"), "stream"),
         (body(store="no"), "store"),
         (body(max_output_tokens=0), "max_output_tokens"),

@@ -32,7 +32,13 @@ from cursor_bridge.engine.output import (
 from cursor_bridge.engine.request import ChatMessage, ToolCallRecord
 
 STREAM_EVENT: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
-USAGE = Usage(input_tokens=10, output_tokens=5, cache_read_tokens=100, cache_write_tokens=7, reasoning_tokens=3)
+USAGE = Usage(
+    input_tokens=10,
+    output_tokens=5,
+    cache_read_tokens=100,
+    cache_write_tokens=7,
+    reasoning_tokens=3,
+)
 
 
 def builder(summaries: bool = True, **echo: Any) -> ResponseBuilder:
@@ -40,7 +46,9 @@ def builder(summaries: bool = True, **echo: Any) -> ResponseBuilder:
     return ResponseBuilder("resp_test", "gpt-5.4", {**base, **echo}, summaries=summaries)
 
 
-def run(events: list[OutputEvent], finished: TurnFinished, summaries: bool = True) -> tuple[ResponseBuilder, list[dict[str, Any]]]:
+def run(
+    events: list[OutputEvent], finished: TurnFinished, summaries: bool = True
+) -> tuple[ResponseBuilder, list[dict[str, Any]]]:
     b = builder(summaries)
     out = b.start()
     for event in events:
@@ -114,7 +122,9 @@ def test_event_sequence_for_thinking_text_and_a_call() -> None:
 
 
 def test_without_summaries_the_reasoning_item_is_empty() -> None:
-    _, events = run([ThinkingDelta("secret"), TextDelta("answer")], TurnFinished("stop", USAGE), summaries=False)
+    _, events = run(
+        [ThinkingDelta("secret"), TextDelta("answer")], TurnFinished("stop", USAGE), summaries=False
+    )
     types = [e["type"] for e in events]
     assert not any("reasoning_summary" in t for t in types)
     reasoning = events[-1]["response"]["output"][0]
@@ -133,7 +143,9 @@ def test_length_finish_is_incomplete_with_the_reason() -> None:
 
 
 def test_namespaced_functions_carry_their_namespace() -> None:
-    b = ResponseBuilder("resp_x", "m", {}, summaries=False, namespaces={"close_agent": "multi_agent_v1"})
+    b = ResponseBuilder(
+        "resp_x", "m", {}, summaries=False, namespaces={"close_agent": "multi_agent_v1"}
+    )
     events = b.feed(ToolCall(0, "call_1", "close_agent", "{}"))
     assert events[-1]["item"]["namespace"] == "multi_agent_v1"
     assert "namespace" not in b.feed(ToolCall(1, "call_2", "other", "{}"))[-1]["item"]
@@ -142,7 +154,9 @@ def test_namespaced_functions_carry_their_namespace() -> None:
 def test_a_failure_mid_stream_ends_with_error_and_response_failed() -> None:
     b = builder()
     events = b.start() + b.feed(TextDelta("partial"))
-    events += b.fail(failure_code("unavailable"), "backend went away", error_code="upstream_unavailable")
+    events += b.fail(
+        failure_code("unavailable"), "backend went away", error_code="upstream_unavailable"
+    )
     error, failed = events[-2:]
     assert error["type"] == "error" and error["code"] == "upstream_unavailable"
     assert error["message"] == "backend went away"
@@ -166,7 +180,12 @@ def test_sse_framing_names_the_event() -> None:
 
 def test_output_items_become_the_same_history_a_client_would_send_back() -> None:
     b, _ = run(
-        [ThinkingDelta("plan"), TextDelta("Running."), ToolCall(0, "c1", "f", "{}"), ToolCall(1, "c2", "g", '{"a":1}')],
+        [
+            ThinkingDelta("plan"),
+            TextDelta("Running."),
+            ToolCall(0, "c1", "f", "{}"),
+            ToolCall(1, "c2", "g", '{"a":1}'),
+        ],
         TurnFinished("tool_calls", USAGE),
     )
     assert items_to_messages(b.output_items()) == (
@@ -186,7 +205,9 @@ _output = st.lists(
     st.one_of(
         st.builds(TextDelta, _texts),
         st.builds(ThinkingDelta, _texts),
-        st.tuples(st.sampled_from(["f", "g"]), st.dictionaries(st.sampled_from("ab"), st.integers())),
+        st.tuples(
+            st.sampled_from(["f", "g"]), st.dictionaries(st.sampled_from("ab"), st.integers())
+        ),
     ),
     max_size=14,
 )
@@ -212,7 +233,9 @@ def test_stream_invariants(raw: list[Any], reason: str, summaries: bool) -> None
 
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     assert [e["type"] for e in events[:2]] == ["response.created", "response.in_progress"]
-    assert events[-1]["type"] == ("response.incomplete" if reason == "length" else "response.completed")
+    assert events[-1]["type"] == (
+        "response.incomplete" if reason == "length" else "response.completed"
+    )
     for event in events:
         STREAM_EVENT.validate_python(event)
 
@@ -254,7 +277,10 @@ def test_stream_invariants(raw: list[Any], reason: str, summaries: bool) -> None
             assert event["text"] == summaries_seen.get(open_index, "")
         elif kind == "response.output_item.done":
             assert not part_open
-            assert event["item"]["id"] == item_id and event["item"]["type"] == items[open_index]["type"]
+            assert (
+                event["item"]["id"] == item_id
+                and event["item"]["type"] == items[open_index]["type"]
+            )
             done_items.append(event["item"])
             open_index = None
     assert open_index is None
