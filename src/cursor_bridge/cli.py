@@ -18,6 +18,7 @@ from .config import CURSOR_API_URL, Settings
 from .engine.backend import BackendConfig, CursorBackend
 from .protocol.headers import ClientIdentity
 from .server.app import create_app
+from .server.response_store import ResponseStore
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,7 +84,8 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
         )
     )
     mode = "emulator" if use_emulator else "cursor"
-    app = create_app(backend, mode=mode)
+    store = ResponseStore(settings.response_store_size, settings.response_store_ttl)
+    app = create_app(backend, mode=mode, response_store=store)
     sock = _bind(settings.host, settings.port)
     where = f"http://{settings.host}:{sock.getsockname()[1]}"
     backend_label = f"built-in emulator at {backend_url}" if use_emulator else backend_url

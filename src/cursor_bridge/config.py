@@ -24,5 +24,9 @@ class Settings(BaseSettings):
     idle_timeout: float = 120.0
     model_cache_ttl: float = 300.0
     log_level: str = "info"
+    # Stored responses (`/v1/responses`, `previous_response_id`): in memory, at most this many,
+    # each for this many seconds.
+    response_store_size: int = 1000
+    response_store_ttl: float = 3600.0
     # Demo pacing of the built-in emulator (seconds between streamed words).
     emulator_token_latency: float = 0.0

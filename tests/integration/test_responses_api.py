@@ -210,6 +210,13 @@ def test_malformed_requests_are_400_with_the_param(
     assert error["type"] == "invalid_request_error" and error["param"] == param
 
 
+def test_input_without_a_user_message_is_400(stack: Stack) -> None:
+    payload = {"model": MODEL, "input": [{"role": "assistant", "content": "hello?"}]}
+    response = httpx.post(stack.bridge_url + "/v1/responses", json=payload, timeout=10)
+    assert response.status_code == 400
+    assert "user message" in response.json()["error"]["message"]
+
+
 def test_invalid_json_and_unknown_ids(stack: Stack) -> None:
     bad = httpx.post(
         stack.bridge_url + "/v1/responses",

@@ -28,6 +28,13 @@ from .turns import Turn, start_turn, until_disconnect
 
 log = logging.getLogger(__name__)
 
+# The engine names parameters in the internal model's terms; these are the Responses names.
+_PARAMS = {
+    "messages": "input",
+    "max_tokens": "max_output_tokens",
+    "reasoning_effort": "reasoning.effort",
+}
+
 
 async def create_response(request: Request) -> Response:
     backend: CursorBackend = request.app.state.backend
@@ -41,7 +48,7 @@ async def create_response(request: Request) -> Response:
     except dialect.InvalidRequest as exc:
         return error_response(400, exc.message, "invalid_request_error", exc.code, exc.param)
     for note in parsed.notes:
-        log.info("responses: %s", note)
+        log.debug("responses: %s", note)
     history: tuple[ChatMessage, ...] = ()
     if parsed.previous_response_id:
         previous = store.get(parsed.previous_response_id)
@@ -58,7 +65,7 @@ async def create_response(request: Request) -> Response:
     try:
         turn = await start_turn(request, backend, parsed.chat_request(history))
     except InvalidChatRequest as exc:
-        param = "input" if exc.param in (None, "messages") else exc.param
+        param = _PARAMS.get(exc.param, exc.param) if exc.param else None
         return error_response(400, str(exc), "invalid_request_error", param=param)
     except ModelNotFound as exc:
         return error_response(404, str(exc), "invalid_request_error", "model_not_found", "model")
