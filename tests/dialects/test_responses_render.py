@@ -313,3 +313,25 @@ def test_stream_invariants(raw: list[Any], reason: str, summaries: bool) -> None
     calls = [i for i in final["output"] if i["type"] == "function_call"]
     assert [c["call_id"] for c in calls] == [f"call_{n}" for n in range(len(calls))]
     assert b.snapshot() == final
+
+
+def _counting_ids() -> Any:
+    count = iter(range(10**6))
+    return lambda prefix: f"{prefix}_{next(count)}"
+
+
+@settings(max_examples=150, deadline=None)
+@given(_output, st.booleans())
+def test_encoded_fast_path_matches_the_event_dicts(raw: list[Any], summaries: bool) -> None:
+    fast = ResponseBuilder(
+        "resp_1", "m", {}, summaries=summaries, created_at=1, item_ids=_counting_ids()
+    )
+    slow = ResponseBuilder(
+        "resp_1", "m", {}, summaries=summaries, created_at=1, item_ids=_counting_ids()
+    )
+    assert fast.start() == slow.start()
+    for event in _materialise(raw):
+        assert fast.feed_sse(event) == "".join(map(sse_event, slow.feed(event)))
+    finished = TurnFinished("stop", USAGE)
+    assert fast.finish(finished)[:-1] == slow.finish(finished)[:-1]
+    assert fast.output_items() == slow.output_items()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -55,6 +56,15 @@ def failure_code(connect_code: str) -> str:
     return _FAILURE_CODES.get(connect_code, "server_error")
 
 
+# Templates of feed_sse(): the fields after output_index and after delta, per item kind.
+_DELTA_KIND = {
+    "message": "response.output_text.delta",
+    "reasoning": "response.reasoning_summary_text.delta",
+}
+_DELTA_INDEX = {"message": '"content_index":0', "reasoning": '"summary_index":0'}
+_DELTA_TAIL = {"message": ',"logprobs":[]}\n\n', "reasoning": "}\n\n"}
+
+
 @dataclass(slots=True)
 class _Item:
     kind: ItemKind
@@ -84,12 +94,14 @@ class ResponseBuilder:
         summaries: bool,
         namespaces: dict[str, str] | None = None,
         created_at: int | None = None,
+        item_ids: Callable[[str], str] = new_id,
     ) -> None:
         self.response_id = response_id
         self.model = model
         self.echo = echo
         self.summaries = summaries
         self.namespaces = namespaces or {}
+        self._new_id = item_ids
         self.created_at = created_at if created_at is not None else int(time.time())
         self.status = "in_progress"
         self.items: list[_Item] = []
@@ -116,6 +128,31 @@ class ResponseBuilder:
         if isinstance(event, ToolCall):
             return self._tool_call(event)
         return []  # TurnFinished: the route calls finish()
+
+    def feed_sse(self, event: OutputEvent) -> str:
+        """`feed()` already encoded as SSE text.
+
+        The hot path of a relayed stream, a delta continuing the open item, is written from a
+        template (byte for byte what `sse_event()` gives for the same event dict).
+        """
+        item = self._open
+        if (
+            item is not None
+            and isinstance(event, TextDelta | ThinkingDelta)
+            and event.text
+            and (item.kind == "message") == isinstance(event, TextDelta)
+            and (item.kind == "message" or self.summaries)
+        ):
+            item.parts.append(event.text)
+            seq = self._seq
+            self._seq += 1
+            kind = _DELTA_KIND[item.kind]
+            return (
+                f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":{seq},'
+                f'"item_id":"{item.id}","output_index":{len(self.items) - 1},'
+                f'{_DELTA_INDEX[item.kind]},"delta":{json.dumps(event.text)}{_DELTA_TAIL[item.kind]}'
+            )
+        return "".join(map(sse_event, self.feed(event)))
 
     def finish(self, finished: TurnFinished) -> list[dict[str, Any]]:
         """Close the open item and end the response (`incomplete` when cut by the limit)."""
@@ -196,7 +233,7 @@ class ResponseBuilder:
         item = self._open
         if item is None or item.kind != "message":
             events = self._close("completed")
-            item = self._open = _Item("message", new_id("msg"))
+            item = self._open = _Item("message", self._new_id("msg"))
             events += self._begin(item)
             events.append(
                 self._event(
@@ -226,7 +263,7 @@ class ResponseBuilder:
         index = len(self.items) - 1
         if item is None or item.kind != "reasoning":
             events = self._close("completed")
-            item = self._open = _Item("reasoning", new_id("rs"))
+            item = self._open = _Item("reasoning", self._new_id("rs"))
             events += self._begin(item)
             index = len(self.items) - 1
             if self.summaries:
@@ -254,7 +291,7 @@ class ResponseBuilder:
 
     def _tool_call(self, call: ToolCall) -> list[dict[str, Any]]:
         events = self._close("completed")
-        item = _Item("function_call", new_id("fc"), call_id=call.call_id, name=call.name)
+        item = _Item("function_call", self._new_id("fc"), call_id=call.call_id, name=call.name)
         events += self._begin(item)
         index = len(self.items) - 1
         item.parts.append(call.arguments)

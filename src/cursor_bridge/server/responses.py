@@ -116,8 +116,8 @@ class _Run:
                     if isinstance(event, TurnFinished):
                         finished = event
                     else:
-                        out.extend(map(render.sse_event, builder.feed(event)))
-                if out:
+                        out.append(builder.feed_sse(event))
+                if any(out):
                     yield "".join(out)
             tail = builder.finish(finished)
             self._keep()
