@@ -112,11 +112,11 @@ def test_codex_exec_answers_from_the_bridge(
     assert "exec_command" in {t.get("name") for t in first["tools"]}
 
 
-@pytest.mark.xfail(strict=True, reason="needs engine tool calling")
 def test_codex_runs_a_tool_and_quotes_its_output(
-    codex: Path, recording_bridge: Bridge, tmp_path: Path
+    stack: Stack, codex: Path, recording_bridge: Bridge, tmp_path: Path
 ) -> None:
     prompt = "/tool exec_command " + json.dumps({"cmd": PROOF_COMMAND})
+    rounds = stack.backend.tool_rounds.copy()
     done = run_codex(codex, recording_bridge, tmp_path, prompt)
     assert done.returncode == 0, explain(done, recording_bridge)
     assert (tmp_path / "work" / "proof.txt").read_text().strip() == "codex-tool-ok"
@@ -125,6 +125,8 @@ def test_codex_runs_a_tool_and_quotes_its_output(
     assert len(bodies) >= 2, explain(done, recording_bridge)
     kinds = [item.get("type") for item in bodies[1]["input"]]
     assert "function_call" in kinds and "function_call_output" in kinds
+    # Codex's full resent input matched the parked Run: the tool round continued it.
+    assert stack.backend.tool_rounds - rounds == {"continued": 1}, explain(done, recording_bridge)
 
 
 def test_codex_executes_a_function_call_rendered_by_the_dialect(
@@ -141,7 +143,7 @@ def test_codex_executes_a_function_call_rendered_by_the_dialect(
         return [ThinkingDelta("I will run it."), call, TurnFinished("tool_calls", Usage(10, 5))]
 
     backend = ScriptedBackend(script)
-    recorder = Recorder(create_app(backend, mode="emulator"))  # type: ignore[arg-type]
+    recorder = Recorder(create_app(backend, mode="emulator"))
     with serve(stack, recorder) as url:
         done = run_codex(codex, Bridge(url, recorder), tmp_path, "run the proof command")
     bridge = Bridge(url, recorder)

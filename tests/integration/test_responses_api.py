@@ -290,8 +290,8 @@ WEATHER = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="needs engine tool calling")
-def test_function_call_loop_with_previous_response_id(client: OpenAI) -> None:
+def test_function_call_loop_with_previous_response_id(client: OpenAI, stack: Stack) -> None:
+    rounds = stack.backend.tool_rounds.copy()
     first = client.responses.create(
         model=MODEL,
         input='/tool get_weather {"city": "Paris"}',
@@ -309,11 +309,13 @@ def test_function_call_loop_with_previous_response_id(client: OpenAI) -> None:
         tools=[WEATHER],  # type: ignore[list-item]
     )
     assert "sunny, 21C" in second.output_text
+    # The resolved history matched the parked Run, so the tool round continued it.
+    assert stack.backend.tool_rounds - rounds == {"continued": 1}
 
 
-@pytest.mark.xfail(strict=True, reason="needs engine tool calling")
-def test_function_call_loop_stateless_streaming(client: OpenAI) -> None:
+def test_function_call_loop_stateless_streaming(client: OpenAI, stack: Stack) -> None:
     """What Codex does: store false, the whole input resent every round, streamed."""
+    rounds = stack.backend.tool_rounds.copy()
     history: list[Any] = [{"role": "user", "content": '/tool get_weather {"city": "Oslo"}'}]
     with client.responses.stream(
         model=MODEL,
@@ -333,6 +335,7 @@ def test_function_call_loop_stateless_streaming(client: OpenAI) -> None:
     ) as stream:  # type: ignore[list-item]
         second = stream.get_final_response()
     assert "snow, -3C" in second.output_text
+    assert stack.backend.tool_rounds - rounds == {"continued": 1}
 
 
 def test_function_calls_round_trip_with_a_scripted_engine(stack: Stack) -> None:
@@ -352,7 +355,7 @@ def test_function_calls_round_trip_with_a_scripted_engine(stack: Stack) -> None:
         ]
 
     backend = ScriptedBackend(script)
-    with serve(stack, create_app(backend)) as url:  # type: ignore[arg-type]
+    with serve(stack, create_app(backend)) as url:
         client = OpenAI(base_url=url + "/v1", api_key="x", max_retries=0, timeout=20)
         with client.responses.stream(model=MODEL, input="weather?", tools=[WEATHER]) as stream:  # type: ignore[list-item]
             done_arguments = [

@@ -20,6 +20,8 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cursor_bridge.engine.backend import BackendConfig, CursorBackend
+from cursor_bridge.engine.catalog import ModelChoice, ModelInfo
 from cursor_bridge.engine.output import OutputEvent
 from cursor_bridge.engine.request import ChatRequest
 from tests.conftest import Stack
@@ -102,21 +104,21 @@ class Recorder:
         return "\n".join(lines)
 
 
-class ScriptedBackend:
-    """Duck-typed CursorBackend whose turns come from `script(request)`, not from a Run."""
+class ScriptedBackend(CursorBackend):
+    """A CursorBackend whose turns come from `script(request)`; it never opens a Run."""
 
     def __init__(self, script: Callable[[ChatRequest], list[OutputEvent]]) -> None:
+        # Port 9 (discard): never contacted, as resolve and stream_turn are replaced.
+        unused = "http://127.0.0.1:9"
+        super().__init__(BackendConfig(api_url=unused, agent_url=unused))
         self.script = script
         self.requests: list[ChatRequest] = []
 
-    async def resolve(self, request: ChatRequest) -> None:
-        return None
+    async def resolve(self, request: ChatRequest) -> ModelChoice:
+        return ModelChoice(ModelInfo(request.model, request.model), request.model)
 
     async def stream_turn(
-        self, request: ChatRequest, choice: object
+        self, request: ChatRequest, choice: ModelChoice
     ) -> AsyncIterator[list[OutputEvent]]:
         self.requests.append(request)
         yield self.script(request)
-
-    async def aclose(self) -> None:
-        return None
