@@ -20,6 +20,7 @@ from .engine.backend import BackendConfig, CursorBackend
 from .protocol.headers import ClientIdentity
 from .server.app import create_app
 from .server.cursor_chat import upstream_from_settings
+from .server.response_store import ResponseStore
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,7 +97,10 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
     )
     mode = "emulator" if use_emulator else "cursor"
     cursor_chat_upstream = upstream_from_settings(settings)
-    app = create_app(backend, mode=mode, cursor_chat_upstream=cursor_chat_upstream)
+    store = ResponseStore(settings.response_store_size, settings.response_store_ttl)
+    app = create_app(
+        backend, mode=mode, cursor_chat_upstream=cursor_chat_upstream, response_store=store
+    )
     sock = _bind(settings.host, settings.port)
     where = f"http://{settings.host}:{sock.getsockname()[1]}"
     backend_label = f"built-in emulator at {backend_url}" if use_emulator else backend_url

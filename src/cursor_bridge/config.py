@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     idle_timeout: float = 120.0
     model_cache_ttl: float = 300.0
     log_level: str = "info"
+    # Stored responses (`/v1/responses`, `previous_response_id`): in memory, at most this many,
+    # each for this many seconds.
+    response_store_size: int = 1000
+    response_store_ttl: float = 3600.0
     # Tool rounds: wait for parallel calls after the first one; parked-Run lifetime and cap.
     tool_settle: float = 0.1
     session_idle_timeout: float = 900.0
