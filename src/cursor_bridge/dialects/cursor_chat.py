@@ -22,205 +22,28 @@ server-sent event. Following seed 000 exactly:
 
 from __future__ import annotations
 
-import base64
-import binascii
+import dataclasses
 import json
 from collections.abc import Iterable
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from google.protobuf import json_format
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from ..engine.output import OutputEvent, TextDelta, ThinkingDelta, ToolCall, TurnFinished
 from ..engine.request import (
-    ChatMessage,
     ChatRequest,
-    ImageInput,
-    NamedToolChoice,
-    ToolCallRecord,
-    ToolChoice,
-    ToolSpec,
 )
 from ..protocol.messages import aiserver
-from . import cursor_tools
+from . import chat_body, cursor_tools
+from .common import InvalidRequest as InvalidRequest
 
 PROTO_FIELD_NAMES = True  # seed 000 shows `tool_call_v2`, not `toolCallV2`
 DONE = "data: [DONE]\n\n"
 
 
-class InvalidRequest(Exception):
-    """A 400: the body is not a chat request this endpoint can serve."""
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.param = param
-
-
-# -- request: the chat-completions body, read into the engine's ChatRequest ------------------
-
-
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class _TextPart(_Lenient):
-    type: Literal["text"]
-    text: str
-
-
-class _ImageURL(_Lenient):
-    url: str
-
-
-class _ImagePart(_Lenient):
-    type: Literal["image_url"]
-    image_url: _ImageURL
-
-
-class _Function(_Lenient):
-    name: str
-    arguments: str = ""
-
-
-class _ToolCallIn(_Lenient):
-    id: str
-    function: _Function
-
-
-class _MessageIn(_Lenient):
-    role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[Annotated[_TextPart | _ImagePart, Field(discriminator="type")]] | None = (
-        None
-    )
-    name: str | None = None
-    tool_calls: list[_ToolCallIn] | None = None
-    tool_call_id: str | None = None
-    reasoning_content: str | None = None
-
-
-class _FunctionDef(_Lenient):
-    name: Annotated[str, Field(min_length=1, max_length=128)]
-    description: str = ""
-    parameters: dict[str, Any] = Field(default_factory=dict)
-
-
-class _ToolIn(_Lenient):
-    type: Literal["function"]
-    function: _FunctionDef
-
-
-class _NamedFunction(_Lenient):
-    name: str
-
-
-class _NamedChoice(_Lenient):
-    type: Literal["function"]
-    function: _NamedFunction
-
-
-class _StreamOptions(_Lenient):
-    include_usage: StrictBool = False
-
-
-class _Body(_Lenient):
-    model: Annotated[str, Field(min_length=1)]
-    messages: Annotated[list[_MessageIn], Field(min_length=1)]
-    stream_options: _StreamOptions | None = None
-    reasoning_effort: str | None = None
-    tools: list[_ToolIn] | None = None
-    tool_choice: Literal["none", "auto", "required"] | _NamedChoice | None = None
-    parallel_tool_calls: StrictBool = True
-    max_tokens: Annotated[int, Field(gt=0)] | None = None
-    max_completion_tokens: Annotated[int, Field(gt=0)] | None = None
-
-
 def parse_request(body: Any) -> ChatRequest:
     """The request as the engine sees it; always a streamed turn (Cursor's chat is a stream)."""
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.")
-    try:
-        parsed = _Body.model_validate(body)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        param = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-"))
-        raise InvalidRequest(f"Invalid value for '{param}': {error['msg']}", param) from exc
-    tools = tuple(
-        ToolSpec(t.function.name, t.function.description, t.function.parameters)
-        for t in parsed.tools or ()
-    )
-    return ChatRequest(
-        model=parsed.model,
-        messages=tuple(_message(m, i) for i, m in enumerate(parsed.messages)),
-        stream=True,
-        include_usage=bool(parsed.stream_options and parsed.stream_options.include_usage),
-        reasoning_effort=parsed.reasoning_effort,
-        tools=tools,
-        max_tokens=parsed.max_completion_tokens or parsed.max_tokens,
-        tool_choice=_tool_choice(parsed.tool_choice, tools),
-        parallel_tool_calls=parsed.parallel_tool_calls,
-    )
-
-
-def _tool_choice(choice: str | _NamedChoice | None, tools: tuple[ToolSpec, ...]) -> ToolChoice:
-    if choice is None or choice == "auto":
-        return "auto"
-    if choice == "none":
-        return "none"
-    if not tools:
-        raise InvalidRequest("tool_choice needs tools.", "tool_choice")
-    if choice == "required":
-        return "required"
-    assert isinstance(choice, _NamedChoice)
-    if choice.function.name not in {t.name for t in tools}:
-        raise InvalidRequest(
-            f"tool_choice names '{choice.function.name}', which is not in tools.",
-            "tool_choice.function.name",
-        )
-    return NamedToolChoice(choice.function.name)
-
-
-def _message(message: _MessageIn, index: int) -> ChatMessage:
-    role = "system" if message.role == "developer" else message.role
-    texts: list[str] = []
-    images: list[ImageInput] = []
-    if isinstance(message.content, str):
-        texts.append(message.content)
-    elif message.content is not None:
-        for part_index, part in enumerate(message.content):
-            if isinstance(part, _TextPart):
-                texts.append(part.text)
-            else:
-                param = f"messages.{index}.content.{part_index}.image_url"
-                images.append(_image(part.image_url.url, param))
-    if role == "tool" and not message.tool_call_id:
-        raise InvalidRequest("Tool messages need a tool_call_id.", f"messages.{index}.tool_call_id")
-    if role == "user" and message.content is None:
-        raise InvalidRequest("User messages need content.", f"messages.{index}.content")
-    return ChatMessage(
-        role=role,
-        text="\n".join(texts),
-        images=tuple(images),
-        tool_calls=tuple(
-            ToolCallRecord(c.id, c.function.name, c.function.arguments)
-            for c in message.tool_calls or ()
-        ),
-        tool_call_id=message.tool_call_id,
-        name=message.name,
-        reasoning=message.reasoning_content or "",
-    )
-
-
-def _image(url: str, param: str) -> ImageInput:
-    """Only inline `data:` URLs: the bridge does not fetch remote content."""
-    if not url.startswith("data:") or ";base64," not in url:
-        raise InvalidRequest("Only base64 data: URLs are supported for images.", param)
-    header, _, payload = url.partition(";base64,")
-    try:
-        data = base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidRequest("The image data is not valid base64.", param) from exc
-    return ImageInput(header.removeprefix("data:") or "image/png", data)
+    return dataclasses.replace(chat_body.parse_request(body), stream=True)
 
 
 # -- response: StreamUnifiedChatResponse messages as SSE -------------------------------------

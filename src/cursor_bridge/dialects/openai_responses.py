@@ -21,13 +21,11 @@ Rendering lives in `openai_responses_render.py`.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import BaseModel, Field, StrictBool, ValidationError
 
 from ..engine.request import (
     ChatMessage,
@@ -38,49 +36,37 @@ from ..engine.request import (
     ToolChoice,
     ToolSpec,
 )
+from .common import InvalidRequest as InvalidRequest
+from .common import Lenient, data_url_image
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class InvalidRequest(Exception):
-    """A 400: the body does not describe a valid Responses request."""
-
-    def __init__(self, message: str, param: str | None = None, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.param = param
-        self.code = code
 
 
 # -- request schema -----------------------------------------------------------------------
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class InputText(_Lenient):
+class InputText(Lenient):
     type: Literal["input_text"]
     text: str
 
 
-class OutputText(_Lenient):
+class OutputText(Lenient):
     type: Literal["output_text"]
     text: str
 
 
-class RefusalPart(_Lenient):
+class RefusalPart(Lenient):
     type: Literal["refusal"]
     refusal: str
 
 
-class InputImage(_Lenient):
+class InputImage(Lenient):
     type: Literal["input_image"]
     image_url: str | None = None
     file_id: str | None = None
 
 
-class InputFile(_Lenient):
+class InputFile(Lenient):
     type: Literal["input_file"]
 
 
@@ -89,43 +75,43 @@ ContentPart = Annotated[
 ]
 
 
-class MessageItem(_Lenient):
+class MessageItem(Lenient):
     type: Literal["message"] = "message"
     role: Literal["user", "assistant", "system", "developer"]
     content: str | list[ContentPart]
 
 
-class FunctionCallItem(_Lenient):
+class FunctionCallItem(Lenient):
     type: Literal["function_call"]
     call_id: Annotated[str, Field(min_length=1)]
     name: Annotated[str, Field(min_length=1)]
     arguments: str = ""
 
 
-class FunctionCallOutputItem(_Lenient):
+class FunctionCallOutputItem(Lenient):
     type: Literal["function_call_output", "custom_tool_call_output"]
     call_id: Annotated[str, Field(min_length=1)]
     output: str | list[ContentPart]
 
 
-class CustomToolCallItem(_Lenient):
+class CustomToolCallItem(Lenient):
     type: Literal["custom_tool_call"]
     call_id: Annotated[str, Field(min_length=1)]
     name: Annotated[str, Field(min_length=1)]
     input: str = ""
 
 
-class SummaryText(_Lenient):
+class SummaryText(Lenient):
     type: Literal["summary_text"] = "summary_text"
     text: str
 
 
-class ReasoningText(_Lenient):
+class ReasoningText(Lenient):
     type: Literal["reasoning_text"] = "reasoning_text"
     text: str
 
 
-class ReasoningItem(_Lenient):
+class ReasoningItem(Lenient):
     type: Literal["reasoning"]
     summary: list[SummaryText] = Field(default_factory=list)
     content: list[ReasoningText] | None = None
@@ -141,7 +127,7 @@ _ITEM_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-class FunctionTool(_Lenient):
+class FunctionTool(Lenient):
     type: Literal["function"]
     name: Annotated[str, Field(min_length=1, max_length=128)]
     description: str | None = None
@@ -149,30 +135,30 @@ class FunctionTool(_Lenient):
     strict: bool | None = None
 
 
-class NamespaceTool(_Lenient):
+class NamespaceTool(Lenient):
     type: Literal["namespace"]
     name: Annotated[str, Field(min_length=1)]
     tools: list[dict[str, Any]]
 
 
-class NamedFunctionChoice(_Lenient):
+class NamedFunctionChoice(Lenient):
     type: Literal["function"]
     name: str
 
 
-class AllowedToolsChoice(_Lenient):
+class AllowedToolsChoice(Lenient):
     type: Literal["allowed_tools"]
     mode: Literal["auto", "required"]
     tools: list[dict[str, Any]]
 
 
-class ReasoningIn(_Lenient):
+class ReasoningIn(Lenient):
     effort: str | None = None
     summary: Literal["auto", "concise", "detailed"] | None = None
     generate_summary: Literal["auto", "concise", "detailed"] | None = None
 
 
-class ResponsesBody(_Lenient):
+class ResponsesBody(Lenient):
     model: Annotated[str, Field(min_length=1)]
     input: str | list[dict[str, Any]]
     instructions: str | None = None
@@ -442,23 +428,12 @@ def _text_of(
                     "Only base64 data: URLs are supported for images (no file_id).",
                     f"{where}.image_url",
                 )
-            images.append(_image(part.image_url, f"{where}.image_url"))
+            images.append(data_url_image(part.image_url, f"{where}.image_url"))
         elif isinstance(part, InputImage):
             raise InvalidRequest("Images are only supported in user input.", where)
         else:
             raise InvalidRequest("input_file content is not supported.", f"{where}.type")
     return "\n".join(texts), tuple(images)
-
-
-def _image(url: str, param: str) -> ImageInput:
-    if not url.startswith("data:") or ";base64," not in url:
-        raise InvalidRequest("Only base64 data: URLs are supported for images.", param)
-    header, _, payload = url.partition(";base64,")
-    try:
-        data = base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidRequest("The image data is not valid base64.", param) from exc
-    return ImageInput(header.removeprefix("data:") or "image/png", data)
 
 
 # -- tools --------------------------------------------------------------------------------
