@@ -6,8 +6,9 @@ credentials differ.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ..protocol import events as ev
@@ -24,6 +25,9 @@ from .request import ChatRequest
 from .upstream import UpstreamRun
 
 TokenProvider = Callable[[], Awaitable[str | None]]
+# Called once when the backend refused a token (`unauthenticated`) before any output, with
+# the refused token; True = a different token is available, so the call is retried once.
+UnauthenticatedHook = Callable[[str | None], Awaitable[bool]]
 
 
 async def _no_token() -> str | None:
@@ -36,6 +40,7 @@ class BackendConfig:
     agent_url: str
     identity: ClientIdentity = field(default_factory=ClientIdentity)
     token: TokenProvider = _no_token
+    on_unauthenticated: UnauthenticatedHook | None = None
     heartbeat_interval: float = 5.0
     idle_timeout: float = 120.0
     model_cache_ttl: float = 300.0
@@ -62,16 +67,40 @@ class CursorBackend:
     ) -> AsyncIterator[list[OutputEvent]]:
         """Open a Run for *request* and yield its output in batches (one per upstream read).
 
-        Raises ConnectError on failure.
+        Raises ConnectError on failure. A Run refused as `unauthenticated` before any output
+        is retried once when `on_unauthenticated` provides a new token.
 
         Closing the iterator early (client went away) cancels the Run upstream.
         """
+        token = await self.config.token()
+        retried = False
+        while True:
+            produced = False
+            try:
+                async with contextlib.aclosing(self._run_turn(request, choice, token)) as batches:
+                    async for batch in batches:
+                        produced = True
+                        yield batch
+                return
+            except ConnectError as exc:
+                if produced or retried or not await self._reauthenticate(exc.code, token):
+                    raise
+            retried = True
+            token = await self.config.token()
+
+    async def _reauthenticate(self, code: str, token: str | None) -> bool:
+        hook = self.config.on_unauthenticated
+        return code == "unauthenticated" and hook is not None and await hook(token)
+
+    async def _run_turn(
+        self, request: ChatRequest, choice: ModelChoice, token: str | None
+    ) -> AsyncGenerator[list[OutputEvent], None]:
+        """One Run with *token* (see stream_turn)."""
         plan = plan_run(request, choice, self.config.workspace)
         store = MemoryBlobStore()
         for key, data in plan.blobs.items():
             store.put(key, data)
         machine = RunMachine(blobs=store, request_context=plan.request_context)
-        token = await self.config.token()
         headers = run_headers(token, self.config.identity, now_ms=_now_ms())
         try:
             stream = await self.pool.open_stream(self.config.agent_url + RUN_PATH, headers)
@@ -108,7 +137,18 @@ class CursorBackend:
             await run.aclose()
 
     async def _unary(self, path: str, body: bytes, json_codec: bool) -> tuple[int, bytes]:
+        """One unary call; an HTTP 401 is retried once when `on_unauthenticated` provides a
+        new token."""
         token = await self.config.token()
+        status, payload = await self._unary_once(path, body, json_codec, token)
+        if status == 401 and await self._reauthenticate("unauthenticated", token):
+            token = await self.config.token()
+            status, payload = await self._unary_once(path, body, json_codec, token)
+        return status, payload
+
+    async def _unary_once(
+        self, path: str, body: bytes, json_codec: bool, token: str | None
+    ) -> tuple[int, bytes]:
         headers = unary_headers(
             token, self.config.identity, now_ms=_now_ms(), json_codec=json_codec
         )
