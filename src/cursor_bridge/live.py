@@ -25,7 +25,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .auth import Account, AccountTokenProvider, AuthClient, AuthEndpoints, TokenStore
+from .auth.store import normalize_backend
+from .config import CURSOR_API_URL, Settings
+from .engine.backend import BackendConfig, CursorBackend
 from .paths import bridge_home, write_private
+from .protocol.errors import ConnectError
 from .protocol.headers import (
     DEFAULT_CLIENT_VERSION,
     SERVER_CONFIG_PATH,
@@ -247,3 +252,66 @@ async def probe(api_url: str, token: str | None, identity: ClientIdentity) -> Re
         detail = f"reachable, but it refused the token (HTTP {response.status})"
         return Reachability(True, False, detail)
     return Reachability(True, None, f"reachable, answered HTTP {response.status}")
+
+
+# -- a backend for the stored account -----------------------------------------------------
+
+
+def is_cursor(backend_url: str) -> bool:
+    """Whether *backend_url* is Cursor's real API (not an emulator)."""
+    return normalize_backend(backend_url) == normalize_backend(CURSOR_API_URL)
+
+
+@dataclass
+class LiveBackend:
+    """A backend wired to the stored account of its URL (if any) and what to close after."""
+
+    backend: CursorBackend
+    account: Account | None
+    provider: AccountTokenProvider | None
+    auth_client: AuthClient | None
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()
+        if self.auth_client is not None:
+            await self.auth_client.aclose()
+
+
+async def open_live_backend(settings: Settings, *, discover: bool) -> LiveBackend:
+    """A backend for `settings.backend_url` using the account logged in there.
+
+    With no account it sends no token (an emulator accepts that; Cursor's API raises
+    `unauthenticated`). `discover`: find the Run host through GetServerConfig unless
+    `settings.agent_url` names one.
+    """
+    store = TokenStore()
+    found = store.current(settings.backend_url)
+    api_url = settings.backend_url.rstrip("/")
+    if found is None and is_cursor(api_url):
+        raise ConnectError("unauthenticated", "not logged in to Cursor")
+    identity = live_identity(
+        settings.client_version, settings.ghost_mode, fetch_version=is_cursor(api_url)
+    )
+    config = BackendConfig(
+        api_url=api_url,
+        agent_url=settings.agent_url or api_url,
+        identity=identity,
+        heartbeat_interval=settings.heartbeat_interval,
+        idle_timeout=settings.idle_timeout,
+        model_cache_ttl=settings.model_cache_ttl,
+    )
+    provider = client = None
+    if found is not None:
+        client = AuthClient(AuthEndpoints.for_backend(api_url, settings.website_url))
+        provider = AccountTokenProvider(store, found[0], client, margin=settings.refresh_margin)
+        config.token = provider
+        config.on_unauthenticated = provider.on_unauthenticated
+    pool = BackendPool()
+    if discover and not settings.agent_url:
+        token = None
+        try:
+            token = await config.token()
+        except ConnectError as exc:
+            log.warning("%s; run `cursor-bridge login`", exc)
+        config.agent_url = await discover_agent_url(pool, api_url, token, identity) or api_url
+    return LiveBackend(CursorBackend(config, pool), found[1] if found else None, provider, client)
