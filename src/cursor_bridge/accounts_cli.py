@@ -7,17 +7,18 @@ against `cursor-bridge emulator`. Secrets are never printed: only a masked prefi
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import json
 import sys
 import time
 import webbrowser
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 
 from .auth import (
     Account,
@@ -93,6 +94,33 @@ def _span(seconds: float) -> str:
     if seconds < 2 * 86400:
         return f"{round(seconds / 3600)} h"
     return f"{round(seconds / 86400)} days"
+
+
+@contextlib.asynccontextmanager
+async def spinner(text: str) -> AsyncIterator[None]:
+    """An animated line on stderr while the body runs (a plain line when not a terminal).
+
+    (rich would do this, but with rich installed every `import httpx` also loads httpx's
+    command line, rich and pygments: a tenth of a second on each start.)
+    """
+    if not sys.stderr.isatty():
+        click.echo(text, err=True)
+        yield
+        return
+
+    async def spin() -> None:
+        for frame in itertools.cycle("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"):
+            click.echo(f"\r{frame} {text}", nl=False, err=True)
+            await asyncio.sleep(0.1)
+
+    task = asyncio.create_task(spin())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        click.echo("\r\033[K", nl=False, err=True)
 
 
 # -- login --------------------------------------------------------------------------------
@@ -173,8 +201,7 @@ async def _login(
                 else "Open this URL in a browser to log in:"
             )
         click.echo(attempt.url)
-        console = Console(stderr=True)
-        with console.status("Waiting for the login to be approved… (Ctrl-C cancels)"):
+        async with spinner("Waiting for the login to be approved… (Ctrl-C cancels)"):
             pair = await wait_for_approval(
                 client, attempt, timeout=timeout, delay_scale=settings.login_poll_scale
             )

@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from .auth import Account, AccountTokenProvider, AuthClient, AuthEndpoints, TokenStore
 from .auth.store import normalize_backend
 from .config import CURSOR_API_URL, Settings
@@ -143,6 +141,8 @@ def _installer_version(cache: Path, timeout: float = 5.0) -> str | None:
             return str(cached["version"]) or None
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    import httpx  # only live mode against Cursor's real backend gets here
+
     try:
         script = httpx.get(INSTALLER_URL, timeout=timeout, follow_redirects=True).text
     except httpx.HTTPError as exc:
