@@ -17,9 +17,8 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from openai import OpenAI
-
 from click.testing import CliRunner, Result
+from openai import OpenAI
 
 from cursor_bridge.cli import main
 from cursor_bridge.emulator import EmulatorOptions
