@@ -6,7 +6,6 @@ AuthError with a message safe to show: it never contains a token, a key or the v
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -23,9 +22,6 @@ from ..protocol.auth import (
     parse_token_pair,
     poll_query,
 )
-
-# httpx logs each request line at INFO, and the poll URL carries the PKCE verifier.
-logging.getLogger("httpx").setLevel(logging.WARNING)
 
 AUTH_TIMEOUT = 5.0
 
