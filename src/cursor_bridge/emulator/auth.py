@@ -197,9 +197,10 @@ class AuthService:
         self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
     ) -> Response:
         """Serve one of AUTH_PATHS (plain JSON HTTP, no Cursor headers needed)."""
-        if path in REFRESH_ENDPOINTS and REFRESH_ENDPOINTS[path] not in (
-            self.options.refresh_endpoints
-        ):
+        # A switched-off refresh-only call does not exist; the exchange endpoint always
+        # exists (for API keys) and only stops taking refresh tokens.
+        name = REFRESH_ENDPOINTS.get(path)
+        if path != EXCHANGE_API_KEY_PATH and name and name not in self.options.refresh_endpoints:
             return _json(404, {"error": "not_found"})
         expected_method = "GET" if path in (LOGIN_PAGE_PATH, POLL_PATH) else "POST"
         if method != expected_method:
