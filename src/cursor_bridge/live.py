@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -289,8 +290,12 @@ async def open_live_backend(settings: Settings, *, discover: bool) -> LiveBacken
     api_url = settings.backend_url.rstrip("/")
     if found is None and is_cursor(api_url):
         raise ConnectError("unauthenticated", "not logged in to Cursor")
-    identity = live_identity(
-        settings.client_version, settings.ghost_mode, fetch_version=is_cursor(api_url)
+    # In a thread: finding the client version may read Cursor's installer over the network.
+    identity = await asyncio.to_thread(
+        live_identity,
+        settings.client_version,
+        settings.ghost_mode,
+        fetch_version=is_cursor(api_url),
     )
     config = BackendConfig(
         api_url=api_url,

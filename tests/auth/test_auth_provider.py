@@ -28,8 +28,9 @@ async def warm_up(stack: AuthStack, client: httpx.AsyncClient) -> None:
 
 
 async def test_parallel_requests_across_expiry_refresh_once_ahead_of_time(
-    auth_stack: AuthStack,
+    auth_stack: AuthStack, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     async with httpx.AsyncClient(timeout=30) as client:
         await warm_up(auth_stack, client)
         old = auth_stack.provider.account.access_token
@@ -46,6 +47,9 @@ async def test_parallel_requests_across_expiry_refresh_once_ahead_of_time(
     assert auth_stack.provider.account.access_token != old
     # Written back, so a restart uses the new token.
     assert json.loads(auth_stack.path.read_text())["access_token"] != old
+    assert "refreshed the Cursor access token via exchange_user_api_key" in caplog.text
+    for secret in {old} | secrets_of(auth_stack):
+        assert secret not in caplog.text
 
 
 async def test_parallel_requests_refused_for_expiry_refresh_once_and_retry(
