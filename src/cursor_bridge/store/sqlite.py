@@ -27,9 +27,11 @@ given. A put of an id already stored with other bytes replaces them (plain KV se
 
 Several processes may share the file: SQLite serialises their writers (ours wait on the
 writer thread). Another process sees our writes once committed. A process's read cache
-may still serve a blob another process has since evicted: blobs are immutable, so the
+may still serve a blob another process has since evicted: ids are content hashes, so the
 bytes are right, and at worst a later Run misses a blob and falls back to a fresh Run.
-Within a process, every method is thread-safe.
+Likewise, until a drop_conversation commits, reads may still return the blobs it removes.
+Within a process, every method is thread-safe; flush() and prune() wait for the writer,
+so they are not for the event loop's hot path, nor allowed inside batch().
 """
 
 from __future__ import annotations
@@ -37,10 +39,8 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -56,15 +56,12 @@ from .types import (
     StoredCheckpoint,
     StoreStats,
 )
+from .write_queue import WriteQueue, sqlite_errors
 
 log = logging.getLogger(__name__)
 
 STATE_FILE = "state.sqlite3"
-# Eviction stops at this fraction of the cap, so that it is rare.
-LOW_WATER = 0.9
 DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024
-# A failing writer (disk full, file damaged) retries after this many seconds, doubling.
-_RETRY_FIRST, _RETRY_MAX = 0.5, 30.0
 
 
 def default_state_path() -> Path:
@@ -89,7 +86,7 @@ class _BlobView:
         self._store._put_blob(self._conversation, key, data)
 
 
-class _SqliteStore:
+class _SqliteStore(WriteQueue):
     """Shared implementation of SqliteStateStore and MemoryStateStore (see module doc).
 
     *reader* serves reads (under the store's lock); *writer* is used only by the writer
@@ -112,50 +109,35 @@ class _SqliteStore:
         write_timeout: float,
     ) -> None:
         self._reader: sqlite3.Connection | None = reader
-        self._writer = writer
         if ttl <= 0 or max_bytes <= 0:
-            self._close_connections()
+            self._close_connections(writer)
             raise ValueError("ttl and max_bytes must be positive")
-        self.ttl = ttl
-        self.max_bytes = max_bytes
-        self.touch_interval = touch_interval
-        self.prune_interval = prune_interval
+        super().__init__(
+            writer,
+            ttl=ttl,
+            max_bytes=max_bytes,
+            clock=clock,
+            touch_interval=touch_interval,
+            prune_interval=prune_interval,
+            write_timeout=write_timeout,
+        )
         self.max_pending_bytes = max_pending_bytes
-        self.write_timeout = write_timeout
-        self._clock = clock
-        self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
         self._cache = BlobCache(cache_bytes)
-        # Writes not yet committed, in call order, and what reads must see meanwhile.
-        self._queue: list[writes.Op] = []
+        # Queued writes that reads must see until they commit.
         self._pending_blobs: dict[bytes, writes.PutBlob] = {}
         self._pending_bytes = 0
         self._pending_checkpoints: dict[str, writes.SaveCheckpoint | writes.DropConversation] = {}
-        self._touches = writes.Touches()
-        self._submitted = 0
-        self._committed = 0
-        self._error: StateStoreError | None = None
-        self._closing = False
-        # Threads inside batch(), and how deep: no batch is taken while any holds one.
-        self._holders: dict[int, int] = {}
         self._removed = PruneResult()
-        now = clock()
-        self._last_batch = now
-        self._last_prune = now - prune_interval  # so the first batch prunes
         self.blobs = _BlobView(self, None)
         """Blobs owned by no conversation (evicted on their own access time)."""
-        self._thread: threading.Thread | None = None
         try:
             with self._lock:
                 self._write_batch()  # prune at open, before anything is served
         except BaseException:
-            self._close_connections()
+            self._close_connections(writer)
             raise
         if background:
-            self._thread = threading.Thread(
-                target=self._run_writer, name="state-store-writer", daemon=True
-            )
-            self._thread.start()
+            self._start_writer()
 
     # -- public API ------------------------------------------------------------------------
 
@@ -191,7 +173,7 @@ class _SqliteStore:
                     return None
                 self._touch_conversation(conversation_key, now)
                 return pending.stored
-            with self._errors():
+            with sqlite_errors():
                 row = (
                     self._read()
                     .execute(
@@ -228,39 +210,8 @@ class _SqliteStore:
         assert op.result is not None
         return op.result
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Writes made inside the block are committed together, in one transaction, after
-        it (for example a fresh Run's seeded blobs and nothing less). Reads inside see them."""
-        me = threading.get_ident()
-        with self._lock:
-            self._check_open()
-            self._holders[me] = self._holders.get(me, 0) + 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._holders[me] -= 1
-                if not self._holders[me]:
-                    del self._holders[me]
-                if not self._holders and self._queue:
-                    if self._thread is None:
-                        self._write_batch()
-                    else:
-                        self._changed.notify_all()
-
-    def flush(self, timeout: float | None = None) -> None:
-        """Wait until every write made before this call (and queued access notes) is
-        committed. Raises StateStoreError if the writer is failing and *timeout* (default
-        `write_timeout`) passes, or when called inside batch() (it would wait for itself)."""
-        with self._lock:
-            if threading.get_ident() in self._holders:
-                raise StateStoreError("flush() inside batch() would wait for itself")
-            seq = self._submit(writes.Barrier(), self._clock())
-            self._wait(lambda: self._committed >= seq, timeout)
-
     def stats(self) -> StoreStats:
-        with self._lock, self._errors():
+        with self._lock, sqlite_errors():
             row = (
                 self._read()
                 .execute(
@@ -293,21 +244,11 @@ class _SqliteStore:
         with self._lock:
             if self._closing:
                 return
-            self._closing = True
-            self._changed.notify_all()
-        thread = self._thread
-        if thread is not None:
-            thread.join(self.write_timeout + 5)
+        lost = self._stop_writer()
+        if lost:
+            log.warning("state store: %d writes were not committed before close", lost)
         with self._lock:
-            if thread is None and (self._queue or self._touches):
-                try:
-                    self._write_batch()
-                except StateStoreError as exc:
-                    log.warning("state store: closing without its last writes: %s", exc)
-            lost = self._submitted - self._committed
-            if lost:
-                log.warning("state store: %d writes were not committed before close", lost)
-            self._close_connections()
+            self._close_connections(self._writer)
             self._cache.clear()
 
     def __enter__(self) -> Self:
@@ -331,7 +272,7 @@ class _SqliteStore:
             if data is None:
                 # A concurrent batch that deletes this blob discards it from the cache after
                 # it commits, under the lock, so caching what we read here is safe.
-                with self._errors():
+                with sqlite_errors():
                     row = (
                         self._read()
                         .execute("SELECT data FROM blob_data WHERE id = ?", (key,))
@@ -352,12 +293,7 @@ class _SqliteStore:
     def _put_blob(self, conversation: str | None, key: bytes, data: bytes) -> None:
         with self._lock:
             self._check_open()
-            if (
-                self._thread is not None
-                and self._pending_bytes > self.max_pending_bytes
-                and threading.get_ident() not in self._holders
-            ):
-                self._wait(lambda: self._pending_bytes <= self.max_pending_bytes, None)
+            self._wait_for_room(lambda: self._pending_bytes <= self.max_pending_bytes)
             now = self._clock()
             op = writes.PutBlob(conversation, key, data, now)
             replaced = self._pending_blobs.get(key)
@@ -371,23 +307,7 @@ class _SqliteStore:
             self._cache.add(key, data)
             self._submit(op, now)
 
-    # -- the write queue -------------------------------------------------------------------
-
-    def _submit(self, op: writes.Op, now: float) -> int:
-        """Queue *op*; returns its sequence number (committed when `_committed` reaches it)."""
-        self._check_open()
-        if now - self._last_prune >= self.prune_interval and not isinstance(op, writes.Prune):
-            self._queue.append(writes.Prune())
-            self._submitted += 1
-        self._queue.append(op)
-        self._submitted += 1
-        if self._holders:
-            pass  # committed when the last batch() block ends
-        elif self._thread is None:
-            self._write_batch()
-        else:
-            self._changed.notify_all()
-        return self._submitted
+    # -- queue bookkeeping -----------------------------------------------------------------
 
     def _drop(self, conversation: str, now: float, *, expired: bool) -> None:
         self._touches.conversations.pop(conversation, None)
@@ -400,35 +320,8 @@ class _SqliteStore:
         self._touches.conversations[conversation] = now
         self._after_read(now)
 
-    def _after_read(self, now: float) -> None:
-        """Reads write nothing; but in memory mode a due prune or access-note batch runs here
-        (the writer thread handles both on its own otherwise)."""
-        if (self._thread is None and not self._holders) and (
-            now - self._last_prune >= self.prune_interval
-            or (self._touches and now - self._last_batch >= self.touch_interval)
-        ):
-            self._write_batch()
-
-    def _write_batch(self) -> None:
-        """Commit everything queued so far in one transaction. Called with the lock held;
-        releases it around the database work when a writer thread is running."""
-        ops, self._queue = self._queue, []
-        touches, self._touches = self._touches, writes.Touches()
-        seq = self._submitted
-        now = self._clock()
-        prune = now - self._last_prune >= self.prune_interval or any(
-            isinstance(op, writes.Prune) for op in ops
-        )
-        try:
-            with self._unlocked_if_threaded():
-                applied = self._apply(ops, touches, now, prune)
-        except BaseException as exc:
-            self._queue[:0] = ops
-            self._touches.merge_older(touches)
-            if isinstance(exc, StateStoreError):
-                self._error = exc
-                self._changed.notify_all()
-            raise
+    def _committed_batch(self, ops: list[writes.Op], applied: writes.Applied) -> None:
+        """Retire committed writes from what reads see; forget removed blobs."""
         for op in ops:
             if isinstance(op, writes.PutBlob) and self._pending_blobs.get(op.key) is op:
                 del self._pending_blobs[op.key]
@@ -442,96 +335,7 @@ class _SqliteStore:
             self._cache.clear()  # rare: cheaper than discarding one by one
         for blob_id in applied.removed_blob_ids:
             self._cache.discard(blob_id)
-        result = applied.prune_result()
-        self._count(result)
-        for op in ops:
-            if isinstance(op, writes.Prune):
-                op.result = result
-        self._committed = seq
-        self._error = None
-        self._last_batch = now
-        if prune:
-            self._last_prune = now
-        self._changed.notify_all()
-
-    def _apply(
-        self, ops: list[writes.Op], touches: writes.Touches, now: float, prune: bool
-    ) -> writes.Applied:
-        conn = self._writer
-        with self._errors():
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                applied = writes.apply(
-                    conn,
-                    ops,
-                    touches,
-                    expire_before=now - self.ttl if prune else None,
-                    max_bytes=self.max_bytes,
-                    low_water=int(self.max_bytes * LOW_WATER),
-                )
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        return applied
-
-    def _run_writer(self) -> None:
-        """The writer thread: commit batches until closed, retrying with backoff on errors."""
-        retry = 0.0
-        with self._lock:
-            while True:
-                while not self._due() and not self._closing:
-                    self._changed.wait(self._next_wake())
-                if not self._queue and not self._touches and self._closing:
-                    return
-                try:
-                    self._write_batch()
-                    retry = 0.0
-                except StateStoreError as exc:
-                    if self._closing:
-                        return  # close() reports what was lost
-                    retry = min(max(retry * 2, _RETRY_FIRST), _RETRY_MAX)
-                    log.warning("state store: write failed, retrying in %.1fs: %s", retry, exc)
-                    self._changed.wait(retry)
-                except BaseException:
-                    log.exception("state store: writer thread stopped")
-                    self._error = StateStoreError("state store writer stopped unexpectedly")
-                    self._changed.notify_all()
-                    return
-
-    def _due(self) -> bool:
-        if self._holders and not self._closing:
-            return False
-        now = self._clock()
-        return bool(
-            self._queue
-            or (self._touches and now - self._last_batch >= self.touch_interval)
-            or now - self._last_prune >= self.prune_interval
-        )
-
-    def _next_wake(self) -> float:
-        return max(min(self.touch_interval, self.prune_interval), 0.05)
-
-    def _wait(self, done: Callable[[], bool], timeout: float | None) -> None:
-        """Wait (lock held) for *done*; raise StateStoreError after *timeout* if not."""
-        deadline = time.monotonic() + (self.write_timeout if timeout is None else timeout)
-        while not done():
-            left = deadline - time.monotonic()
-            if left <= 0 or self._reader is None:
-                reason = f": {self._error}" if self._error else ""
-                raise StateStoreError(f"state store writes are not being committed{reason}")
-            self._changed.wait(left)
-
-    @contextmanager
-    def _unlocked_if_threaded(self) -> Iterator[None]:
-        if self._thread is None or threading.current_thread() is not self._thread:
-            yield
-            return
-        self._lock.release()
-        try:
-            yield
-        finally:
-            self._lock.acquire()
+        self._count(applied.prune_result())
 
     def _count(self, result: PruneResult) -> None:
         old = self._removed
@@ -545,28 +349,17 @@ class _SqliteStore:
 
     # -- connections -----------------------------------------------------------------------
 
-    def _check_open(self) -> None:
-        if self._closing:
-            raise StateStoreError("state store is closed")
-
     def _read(self) -> sqlite3.Connection:
         if self._closing or self._reader is None:
             raise StateStoreError("state store is closed")
         return self._reader
 
-    def _close_connections(self) -> None:
+    def _close_connections(self, writer: sqlite3.Connection) -> None:
         reader, self._reader = self._reader, None
         if reader is not None:
             reader.close()
-        if self._writer is not reader:
-            self._writer.close()
-
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as exc:
-            raise StateStoreError(f"state database error: {exc}") from exc
+        if writer is not reader:
+            writer.close()
 
 
 class SqliteStateStore(_SqliteStore):
