@@ -46,6 +46,7 @@ from types import TracebackType
 from typing import Self
 
 from ..paths import bridge_home
+from ..protocol.blobs import BlobStore
 from . import schema, writes
 from .cache import DEFAULT_CACHE_BYTES, BlobCache
 from .types import (
@@ -128,7 +129,7 @@ class _SqliteStore(WriteQueue):
         self._pending_bytes = 0
         self._pending_checkpoints: dict[str, writes.SaveCheckpoint | writes.DropConversation] = {}
         self._removed = PruneResult()
-        self.blobs = _BlobView(self, None)
+        self.blobs: BlobStore = _BlobView(self, None)
         """Blobs owned by no conversation (evicted on their own access time)."""
         try:
             with self._lock:
@@ -141,7 +142,7 @@ class _SqliteStore(WriteQueue):
 
     # -- public API ------------------------------------------------------------------------
 
-    def conversation_blobs(self, conversation_key: str) -> _BlobView:
+    def conversation_blobs(self, conversation_key: str) -> BlobStore:
         """A BlobStore whose blobs belong to *conversation_key*: give this to the Run."""
         return _BlobView(self, conversation_key)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 from ..protocol.blobs import BlobStore
 
@@ -83,12 +84,21 @@ class StateStore(Protocol):
 
     def drop_conversation(self, conversation_key: str) -> None: ...
 
-    def prune(self) -> PruneResult: ...
+    def batch(self) -> AbstractContextManager[None]: ...
 
     def flush(self, timeout: float | None = None) -> None: ...
 
-    def batch(self) -> AbstractContextManager[None]: ...
+    def prune(self) -> PruneResult: ...
 
     def stats(self) -> StoreStats: ...
 
     def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
