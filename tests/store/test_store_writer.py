@@ -120,3 +120,21 @@ def test_a_crash_never_leaves_a_checkpoint_without_the_blobs_put_before_it(
         assert 101 <= count <= 300
         for i in range(count):
             assert store.blobs.get(blob(f"blob {i} " * 100)[0]) is not None, i
+
+
+def test_a_failing_writer_reports_why_and_recovers(
+    state_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from cursor_bridge.store import schema
+
+    monkeypatch.setattr(schema, "BUSY_TIMEOUT", 0.05)  # give up on the lock quickly
+    key, data = blob("retried")
+    with SqliteStateStore(state_path) as store:
+        with another_process_writing(state_path):
+            store.blobs.put(key, data)
+            with pytest.raises(StateStoreError, match="locked"):
+                store.flush(timeout=0.5)  # the writer tried, failed, and said why
+            assert store.blobs.get(key) == data  # still served from the queue
+        store.flush()  # the retry commits it
+        assert store.stats().blob_count == 1
+    assert "retrying" in caplog.text

@@ -173,7 +173,10 @@ class _SqliteStore(WriteQueue):
                     self._drop(conversation_key, now, expired=True)
                     return None
                 self._touch_conversation(conversation_key, now)
-                return pending.stored
+                stored = pending.stored
+                return StoredCheckpoint(
+                    conversation_key, stored.checkpoint, dict(stored.meta), stored.saved_at
+                )
             with sqlite_errors():
                 row = (
                     self._read()
