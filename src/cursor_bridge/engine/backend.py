@@ -84,6 +84,7 @@ class CursorBackend:
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self.pool.aclose()
+        self.state.close()  # commits queued writes of a file-backed store
 
     async def resolve(self, request: ChatRequest) -> ModelChoice:
         return await self.catalog.resolve(request.model, request.reasoning_effort)
