@@ -16,6 +16,7 @@ import uvicorn
 from . import __version__
 from .config import CURSOR_API_URL, Settings
 from .engine.backend import BackendConfig, CursorBackend
+from .engine.model_map import ModelMap
 from .protocol.headers import ClientIdentity
 from .server.app import create_app
 
@@ -43,6 +44,10 @@ def serve(
     settings = Settings()
     overrides = {"host": host, "port": port, "backend_url": backend_url, "log_level": log_level}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    try:
+        ModelMap.parse(settings.model_map)
+    except ValueError as exc:
+        raise click.ClickException(f"CURSOR_BRIDGE_MODEL_MAP: {exc}") from exc
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
@@ -80,6 +85,7 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
             heartbeat_interval=settings.heartbeat_interval,
             idle_timeout=settings.idle_timeout,
             model_cache_ttl=settings.model_cache_ttl,
+            model_map=ModelMap.parse(settings.model_map),
         )
     )
     mode = "emulator" if use_emulator else "cursor"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .protocol.headers import DEFAULT_CLIENT_VERSION
@@ -24,5 +25,9 @@ class Settings(BaseSettings):
     idle_timeout: float = 120.0
     model_cache_ttl: float = 300.0
     log_level: str = "info"
+    # Requested model name -> Cursor model: a JSON object of glob patterns, first match wins,
+    # e.g. CURSOR_BRIDGE_MODEL_MAP='{"claude-opus-*": "gpt-5.4"}'. Unmapped Claude names use
+    # the built-in families (see engine/model_map.py).
+    model_map: dict[str, str] = Field(default_factory=dict)
     # Demo pacing of the built-in emulator (seconds between streamed words).
     emulator_token_latency: float = 0.0

@@ -18,6 +18,7 @@ from ..protocol.messages import agent
 from ..protocol.run import RunMachine
 from ..transport import BackendPool, ConnectFailed, TransportError
 from .catalog import ModelCatalog, ModelChoice
+from .model_map import ModelMap
 from .output import OutputEvent, TurnFinished
 from .planner import Workspace, default_workspace, plan_run
 from .request import ChatRequest
@@ -40,6 +41,7 @@ class BackendConfig:
     idle_timeout: float = 120.0
     model_cache_ttl: float = 300.0
     workspace: Workspace = field(default_factory=default_workspace)
+    model_map: ModelMap = field(default_factory=ModelMap)
 
 
 class CursorBackend:
@@ -48,7 +50,9 @@ class CursorBackend:
     def __init__(self, config: BackendConfig, pool: BackendPool | None = None) -> None:
         self.config = config
         self.pool = pool or BackendPool()
-        self.catalog = ModelCatalog(self._unary, ttl=config.model_cache_ttl)
+        self.catalog = ModelCatalog(
+            self._unary, ttl=config.model_cache_ttl, model_map=config.model_map
+        )
         self.runs_opened = 0
 
     async def aclose(self) -> None:
