@@ -247,7 +247,8 @@ def reasoning_effort(thinking: ThinkingIn | None, output: OutputConfigIn | None)
 
 
 def _invalid(exc: ValidationError) -> InvalidRequest:
-    error = exc.errors()[0]
+    # The deepest location is the most specific one (a union reports each branch).
+    error = max(exc.errors(), key=lambda e: len(e["loc"]))
     # Union branches show up in the location as type names (`str`, `list[...]`): drop them.
     parts = [
         str(p)
