@@ -10,6 +10,7 @@ from cursor_bridge.engine.token_estimate import (
     IMAGE_TOKENS,
     MESSAGE_OVERHEAD,
     estimate_input_tokens,
+    rough_input_tokens,
     text_tokens,
 )
 
@@ -39,3 +40,10 @@ def test_the_request_counts_messages_images_and_tools() -> None:
 @given(st.text(), st.text())
 def test_appending_text_never_lowers_the_count(a: str, b: str) -> None:
     assert text_tokens(a + " " + b) >= text_tokens(a)
+
+
+def test_rough_figure_tracks_size() -> None:
+    short = ChatRequest("m", (ChatMessage("user", "x" * 40),))
+    long = ChatRequest("m", (ChatMessage("user", "x" * 4000),))
+    assert 0 < rough_input_tokens(short) < rough_input_tokens(long)
+    assert rough_input_tokens(long) >= 1000

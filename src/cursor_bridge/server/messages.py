@@ -21,7 +21,7 @@ from ..dialects import anthropic_render as render
 from ..engine.backend import CursorBackend
 from ..engine.errors import InvalidChatRequest, ModelNotFound
 from ..engine.output import TextDelta, TurnFinished, Usage
-from ..engine.token_estimate import estimate_input_tokens, text_tokens
+from ..engine.token_estimate import estimate_input_tokens, rough_input_tokens, text_tokens
 from ..protocol.errors import ConnectError
 from .errors import backend_error
 from .turns import Turn, start_turn, until_disconnect
@@ -135,9 +135,9 @@ async def _stream(turn: Turn, parsed: dialect.MessagesRequest) -> AsyncIterator[
     finished: TurnFinished | None = None
     emitted: list[str] = []  # only kept when stop sequences may cut the turn short
     try:
-        start = render.message_start(
-            render.new_message_id(), chat.model, estimate_input_tokens(chat)
-        )
+        # Anthropic announces the input count up front; the backend's real count arrives in
+        # message_delta, so a cheap estimate stands in here.
+        start = render.message_start(render.new_message_id(), chat.model, rough_input_tokens(chat))
         yield start + render.ping()
         last_write = time.monotonic()
         async for batch in turn.batches():
