@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import anthropic
@@ -12,7 +13,7 @@ import pytest
 from anthropic import Anthropic
 
 from cursor_bridge.server import messages as messages_route
-from tests.conftest import Stack
+from tests.conftest import Stack, _stack
 
 
 @pytest.fixture
@@ -380,7 +381,7 @@ def test_client_disconnect_mid_stream_cancels_the_upstream_run(stack: Stack) -> 
     wait_for(lambda: stack.counters.runs_cancelled > cancelled_before)
 
 
-def test_stop_sequence_stops_and_cancels_the_rest(client: Anthropic, stack: Stack) -> None:
+def test_stop_sequence_ends_the_answer(client: Anthropic, stack: Stack) -> None:
     message = client.messages.create(
         model="gpt-5.4",
         max_tokens=64,
@@ -413,21 +414,32 @@ def test_images_are_accepted(client: Anthropic) -> None:
     assert message.content[0].text == "seen"  # type: ignore[union-attr]
 
 
-def test_pings_keep_a_silent_stream_alive(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(scope="module")
+def paced_stack() -> Iterator[Stack]:
+    """A stack whose emulator streams one word every 10 ms, so each arrives on its own."""
+    from cursor_bridge.emulator import EmulatorOptions
+
+    options = EmulatorOptions(heartbeat_interval=0.2, token_latency=0.01)
+    yield from _stack(options, heartbeat_interval=0.2)
+
+
+def test_pings_keep_a_silent_stream_alive(
+    paced_stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Omitted thinking writes nothing while it lasts; pings fill the gap."""
     monkeypatch.setattr(messages_route, "PING_INTERVAL", 0.0)
     events = raw_events(
-        stack,
+        paced_stack,
         {
             "model": "claude-4.6-sonnet",
             "max_tokens": 64,
             "stream": True,
             "thinking": {"type": "adaptive", "display": "omitted"},
-            "messages": user("/think " + " ".join(f"w{i}" for i in range(40)) + "\n/reply ok"),
+            "messages": user("/think " + " ".join(f"w{i}" for i in range(20)) + "\n/reply ok"),
         },
     )
     names = [n for n, _ in events]
-    assert names.count("ping") > 1
+    assert names.count("ping") >= 3
     thinking_deltas = [
         d["delta"]["type"] for n, d in events if n == "content_block_delta" and d["index"] == 0
     ]
