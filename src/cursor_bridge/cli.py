@@ -86,6 +86,9 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
             idle_timeout=settings.idle_timeout,
             model_cache_ttl=settings.model_cache_ttl,
             model_map=ModelMap.parse(settings.model_map),
+            tool_settle=settings.tool_settle,
+            session_idle_timeout=settings.session_idle_timeout,
+            max_parked_sessions=settings.max_parked_sessions,
         )
     )
     mode = "emulator" if use_emulator else "cursor"

@@ -5,8 +5,8 @@ messages, the tools offered, the results a client would give its tool calls, and
 come out. A dialect's driver (`test_conformance_<dialect>.py`) runs every scenario through
 that dialect's official SDK or wire format, streamed and whole, turns the answer into a
 neutral `Outcome` (the SDK having parsed it, so the shapes are the dialect's documented ones)
-and calls `check()`. Scenarios that need tool calls from the engine are marked so they flip
-to passing when engine tool calling lands.
+and calls `check()`. Tool scenarios loop: each round's calls are answered with `results`
+until the model answers in text.
 """
 
 from __future__ import annotations
@@ -91,13 +91,9 @@ class Scenario:
     error_status: int | None = None
     error_message: str = ""
     error_mid_stream: bool = False  # streamed, the error comes as an event after a 200
-    needs_tools: bool = False
 
     def param(self) -> Any:
-        marks = []
-        if self.needs_tools:
-            marks.append(pytest.mark.xfail(strict=True, reason="needs engine tool calling"))
-        return pytest.param(self, id=self.name, marks=marks)
+        return pytest.param(self, id=self.name)
 
 
 def tool_line(name: str, arguments: dict[str, Any]) -> str:
@@ -144,7 +140,6 @@ SCENARIOS: tuple[Scenario, ...] = (
         results={"Read": "alpha contents"},
         calls=((READ_A,), ()),
         text_contains=("alpha contents",),
-        needs_tools=True,
     ),
     Scenario(
         "parallel-tool-calls",
@@ -161,7 +156,6 @@ SCENARIOS: tuple[Scenario, ...] = (
         results={"Read": "alpha contents", "Bash": "a.txt b.txt"},
         calls=((READ_A, BASH_LS), ()),
         text_contains=("alpha contents", "a.txt b.txt"),
-        needs_tools=True,
     ),
     Scenario(
         "multi-round-loop",
@@ -178,7 +172,6 @@ SCENARIOS: tuple[Scenario, ...] = (
         results={"Read": "bravo contents", "Bash": "a.txt b.txt"},
         calls=((BASH_LS,), (READ_B,), ()),
         text_contains=("bravo contents",),
-        needs_tools=True,
     ),
     Scenario(
         # The fault fires after the first text delta: whole answers get the HTTP status,
@@ -214,5 +207,6 @@ def check(scenario: Scenario, outcome: Outcome, streamed: bool) -> None:
         assert fragment in final.text
     if scenario.thinking_equals is not None:
         assert final.thinking == scenario.thinking_equals
-    for round_ in outcome.rounds:
-        assert round_.input_tokens > 0 and round_.output_tokens > 0
+    # Tool-call rounds end before the upstream turn does, so their counts may still be 0.
+    assert all(r.input_tokens >= 0 and r.output_tokens >= 0 for r in outcome.rounds)
+    assert final.input_tokens > 0 and final.output_tokens > 0

@@ -457,7 +457,6 @@ READ_TOOL = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="needs engine tool calling")
 def test_tool_use_loop(client: Anthropic) -> None:
     """The emulator calls the client's Read tool; the SDK answers; the emulator quotes it."""
     messages: list[Any] = user('read it\n/tool Read {"file_path": "/tmp/notes.txt"}')

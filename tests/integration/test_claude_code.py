@@ -12,8 +12,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import Stack
 from tests.support.npm_clients import client_binary
 
@@ -56,7 +54,6 @@ def test_claude_code_prints_the_scripted_answer(stack: Stack, tmp_path: Path) ->
     assert stack.counters.runs_completed > runs_before
 
 
-@pytest.mark.xfail(strict=True, reason="needs engine tool calling")
 def test_claude_code_reads_a_file_with_its_read_tool(stack: Stack, tmp_path: Path) -> None:
     note = tmp_path / "project" / "note.txt"
     note.parent.mkdir(parents=True, exist_ok=True)

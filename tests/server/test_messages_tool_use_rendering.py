@@ -1,8 +1,8 @@
 """The /v1/messages route over a scripted backend that emits ToolCall events.
 
-The engine does not produce ToolCall events yet, so the tool-use rendering of the route is
-checked here end to end with synthetic events, through the official anthropic SDK (its
-stream accumulator and its `Message` model) over an in-process ASGI transport.
+The tool-use rendering of the route is checked here with exact synthetic events (thinking,
+text, parallel calls, usage with cache reads) end to end through the official anthropic SDK
+(its stream accumulator and its `Message` model) over an in-process ASGI transport.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import httpx2
 import pytest
 from anthropic import AsyncAnthropic
 
+from cursor_bridge.engine.backend import BackendConfig, CursorBackend
 from cursor_bridge.engine.catalog import ModelChoice, ModelInfo
 from cursor_bridge.engine.output import (
     OutputEvent,
@@ -33,10 +34,13 @@ READ = {
 }
 
 
-class ScriptedBackend:
-    """Just enough of CursorBackend for the route: resolve and stream_turn."""
+class ScriptedBackend(CursorBackend):
+    """A CursorBackend whose turns are scripted: nothing is ever sent upstream."""
 
     def __init__(self, batches: list[list[OutputEvent]]) -> None:
+        super().__init__(
+            BackendConfig(api_url="http://unused.invalid", agent_url="http://unused.invalid")
+        )
         self.batches = batches
         self.requests: list[ChatRequest] = []
 
@@ -49,9 +53,6 @@ class ScriptedBackend:
     ) -> AsyncIterator[list[OutputEvent]]:
         for batch in self.batches:
             yield batch
-
-    async def aclose(self) -> None:
-        pass
 
 
 TOOL_TURN: list[list[OutputEvent]] = [
@@ -66,7 +67,7 @@ TOOL_TURN: list[list[OutputEvent]] = [
 
 
 def client_for(backend: ScriptedBackend) -> AsyncAnthropic:
-    app = create_app(backend)  # type: ignore[arg-type]
+    app = create_app(backend)
     transport = httpx2.ASGITransport(app=app)
     http = httpx2.AsyncClient(transport=transport, base_url="http://bridge")
     return AsyncAnthropic(base_url="http://bridge", api_key="x", http_client=http, max_retries=0)
