@@ -457,8 +457,9 @@ READ_TOOL = {
 }
 
 
-def test_tool_use_loop(client: Anthropic) -> None:
+def test_tool_use_loop(client: Anthropic, stack: Stack) -> None:
     """The emulator calls the client's Read tool; the SDK answers; the emulator quotes it."""
+    continued = stack.backend.tool_rounds["continued"]
     messages: list[Any] = user('read it\n/tool Read {"file_path": "/tmp/notes.txt"}')
     first = client.messages.create(
         model="claude-4.6-sonnet", max_tokens=256, tools=[READ_TOOL], messages=messages
@@ -481,3 +482,4 @@ def test_tool_use_loop(client: Anthropic) -> None:
         final = stream.get_final_message()
     assert final.stop_reason == "end_turn"
     assert "the notes say 42" in final.content[-1].text  # type: ignore[union-attr]
+    assert stack.backend.tool_rounds["continued"] == continued + 1  # same upstream Run

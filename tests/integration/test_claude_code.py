@@ -59,6 +59,10 @@ def test_claude_code_reads_a_file_with_its_read_tool(stack: Stack, tmp_path: Pat
     note.parent.mkdir(parents=True, exist_ok=True)
     note.write_text("the secret number is 4127\n")
     prompt = f'Read the note\n/tool Read {{"file_path": "{note}"}}'
+    continued = stack.backend.tool_rounds["continued"]
     done = run_claude(stack, tmp_path, prompt, "--allowedTools", "Read")
     assert done.returncode == 0, done.stderr or done.stdout
     assert "the secret number is 4127" in done.stdout
+    # Claude Code's follow-up (history with the omitted-thinking signature) matched the
+    # parked Run, so the tool result went back into the same upstream turn.
+    assert stack.backend.tool_rounds["continued"] > continued
