@@ -322,7 +322,8 @@ def test_wrong_method_gets_an_anthropic_shaped_error(stack: Stack) -> None:
         ("unauthenticated", 401, anthropic.AuthenticationError, "authentication_error"),
         ("permission_denied", 403, anthropic.PermissionDeniedError, "permission_error"),
         ("resource_exhausted", 429, anthropic.RateLimitError, "rate_limit_error"),
-        ("unavailable", 529, anthropic.OverloadedError, "overloaded_error"),
+        ("unavailable", 503, anthropic.InternalServerError, "api_error"),
+        ("deadline_exceeded", 504, anthropic.InternalServerError, "timeout_error"),
         ("internal", 502, anthropic.InternalServerError, "api_error"),
     ],
 )
@@ -351,7 +352,7 @@ def test_error_after_streaming_started_is_an_error_event(client: Anthropic, stac
     ):
         for _ in stream:
             pass
-    assert "late" in str(info.value) and "overloaded_error" in str(info.value)
+    assert "late" in str(info.value) and "api_error" in str(info.value)
     events = []
     with httpx.stream(
         "POST",

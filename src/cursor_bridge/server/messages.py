@@ -47,14 +47,9 @@ def anthropic_error(
 
 
 def _backend_failure(error: ConnectError) -> tuple[int, str, dict[str, str]]:
-    """Status, message and headers for a backend failure, in Anthropic's terms.
-
-    The statuses are the OpenAI route's, except that an unavailable backend is 529
-    `overloaded_error`, the status Anthropic clients retry as "temporarily unable to serve".
-    """
+    """Status, message and headers for a backend failure: the same statuses (and hints) as
+    every other dialect; the Anthropic error type follows from the status."""
     status, body, headers = backend_error(error)
-    if error.code == "unavailable":
-        status = 529
     return status, str(body["error"]["message"]), headers
 
 
