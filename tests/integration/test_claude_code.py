@@ -12,16 +12,25 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Stack
 from tests.support.npm_clients import client_binary
 
 TIMEOUT = 120
+# A cold npm install (about 360 MB) runs inside the first test's setup; each `claude` run is
+# bounded by TIMEOUT on its own.
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def claude() -> Path:
+    return client_binary("claude")
 
 
 def run_claude(
-    stack: Stack, tmp_path: Path, prompt: str, *args: str
+    exe: Path, stack: Stack, tmp_path: Path, prompt: str, *args: str
 ) -> subprocess.CompletedProcess[str]:
-    exe = client_binary("claude")
     home = tmp_path / "home"
     project = tmp_path / "project"
     home.mkdir(exist_ok=True)
@@ -46,21 +55,23 @@ def run_claude(
     )
 
 
-def test_claude_code_prints_the_scripted_answer(stack: Stack, tmp_path: Path) -> None:
+def test_claude_code_prints_the_scripted_answer(claude: Path, stack: Stack, tmp_path: Path) -> None:
     runs_before = stack.counters.runs_completed
-    done = run_claude(stack, tmp_path, "Please answer\n/reply The bridge says hello")
+    done = run_claude(claude, stack, tmp_path, "Please answer\n/reply The bridge says hello")
     assert done.returncode == 0, done.stderr or done.stdout
     assert "The bridge says hello" in done.stdout
     assert stack.counters.runs_completed > runs_before
 
 
-def test_claude_code_reads_a_file_with_its_read_tool(stack: Stack, tmp_path: Path) -> None:
+def test_claude_code_reads_a_file_with_its_read_tool(
+    claude: Path, stack: Stack, tmp_path: Path
+) -> None:
     note = tmp_path / "project" / "note.txt"
     note.parent.mkdir(parents=True, exist_ok=True)
     note.write_text("the secret number is 4127\n")
     prompt = f'Read the note\n/tool Read {{"file_path": "{note}"}}'
     continued = stack.backend.tool_rounds["continued"]
-    done = run_claude(stack, tmp_path, prompt, "--allowedTools", "Read")
+    done = run_claude(claude, stack, tmp_path, prompt, "--allowedTools", "Read")
     assert done.returncode == 0, done.stderr or done.stdout
     assert "the secret number is 4127" in done.stdout
     # Claude Code's follow-up (history with the omitted-thinking signature) matched the
