@@ -19,6 +19,7 @@ from .accounts_cli import login, logout, models, status
 from .auth import TokenStore
 from .config import Settings
 from .engine.backend import BackendConfig, CursorBackend
+from .engine.model_map import ModelMap
 from .live import LiveBackend, is_cursor, open_live_backend
 from .protocol.headers import ClientIdentity
 from .server.app import create_app
@@ -77,6 +78,10 @@ def serve(
         "log_level": log_level,
     }
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    try:
+        ModelMap.parse(settings.model_map)
+    except ValueError as exc:
+        raise click.ClickException(f"CURSOR_BRIDGE_MODEL_MAP: {exc}") from exc
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )

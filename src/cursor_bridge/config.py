@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CURSOR_API_URL = "https://api2.cursor.sh"
@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     idle_timeout: float = 120.0
     model_cache_ttl: float = 300.0
     log_level: str = "info"
+    # Requested model name -> Cursor model: a JSON object of glob patterns, first match wins,
+    # e.g. CURSOR_BRIDGE_MODEL_MAP='{"claude-opus-*": "gpt-5.4"}'. Unmapped Claude names use
+    # the built-in families (see engine/model_map.py).
+    model_map: dict[str, str] = Field(default_factory=dict)
     # Stored responses (`/v1/responses`, `previous_response_id`): in memory, at most this many,
     # each for this many seconds.
     response_store_size: int = 1000
@@ -70,12 +74,14 @@ class Settings(BaseSettings):
 
     def backend_options(self) -> dict[str, Any]:
         """The engine's tuning (BackendConfig keywords), the same live and on the emulator."""
+        from .engine.model_map import ModelMap
         from .store import open_state_store
 
         return {
             "heartbeat_interval": self.heartbeat_interval,
             "idle_timeout": self.idle_timeout,
             "model_cache_ttl": self.model_cache_ttl,
+            "model_map": ModelMap.parse(self.model_map),
             "tool_settle": self.tool_settle,
             "session_idle_timeout": self.session_idle_timeout,
             "max_parked_sessions": self.max_parked_sessions,

@@ -23,6 +23,7 @@ from ..transport import BackendPool, ConnectFailed, TransportError
 from .catalog import ModelCatalog, ModelChoice
 from .fingerprint import chain, extend
 from .live_run import LiveRun
+from .model_map import ModelMap
 from .output import OutputEvent, TurnFinished
 from .planner import Workspace, default_workspace, plan_run
 from .request import ChatMessage, ChatRequest
@@ -52,6 +53,7 @@ class BackendConfig:
     idle_timeout: float = 120.0
     model_cache_ttl: float = 300.0
     workspace: Workspace = field(default_factory=default_workspace)
+    model_map: ModelMap = field(default_factory=ModelMap)
     # After the first tool call of a response, how long to wait for parallel calls.
     tool_settle: float = 0.1
     # Parked Runs: closed after this idle time, oldest closed first beyond the cap.
@@ -69,7 +71,9 @@ class CursorBackend:
     def __init__(self, config: BackendConfig, pool: BackendPool | None = None) -> None:
         self.config = config
         self.pool = pool or BackendPool()
-        self.catalog = ModelCatalog(self._unary, ttl=config.model_cache_ttl)
+        self.catalog = ModelCatalog(
+            self._unary, ttl=config.model_cache_ttl, model_map=config.model_map
+        )
         self.runs_opened = 0
         self.sessions = SessionRegistry(
             idle_timeout=config.session_idle_timeout, max_parked=config.max_parked_sessions

@@ -23,6 +23,7 @@ from ..protocol.errors import ConnectError
 from ..protocol.headers import AVAILABLE_MODELS_PATH, GET_USABLE_MODELS_PATH
 from ..protocol.messages import agent, aiserver
 from .errors import InvalidChatRequest, ModelNotFound
+from .model_map import ModelMap
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class ModelCatalog:
 
     call: UnaryCall
     ttl: float = 300.0
+    model_map: ModelMap = field(default_factory=ModelMap)
     _models: dict[str, ModelInfo] = field(default_factory=dict)
     _fetched_at: float = 0.0
     _refreshing: asyncio.Task[None] | None = None
@@ -108,10 +110,31 @@ class ModelCatalog:
         return list(self._models.values())
 
     async def resolve(self, name: str, reasoning_effort: str | None = None) -> ModelChoice:
-        """Map a client's model name (id, alias, display name, `auto`) and effort to a choice."""
+        """Map a client's model name (id, alias, display name, `auto`) and effort to a choice.
+
+        Names the catalog does not know go through `model_map` (the user's map first, then
+        the built-in Claude families; see engine/model_map.py).
+        """
         models = await self.models()
         wanted = name.strip()
-        lookup = wanted.lower()
+        mapped = self.model_map.configured(wanted)
+        choice = self._lookup(mapped or wanted, reasoning_effort, models)
+        if choice is None and mapped is None:
+            target = self.model_map.claude_target(wanted, [m.id for m in models])
+            if target is not None:
+                choice = self._lookup(target, reasoning_effort, models)
+        if choice is not None:
+            return choice
+        missing = mapped or wanted
+        candidates = [m.id for m in models] + [a for m in models for a in m.aliases]
+        raise ModelNotFound(
+            missing, difflib.get_close_matches(missing, candidates, n=3, cutoff=0.4)
+        )
+
+    def _lookup(
+        self, name: str, reasoning_effort: str | None, models: list[ModelInfo]
+    ) -> ModelChoice | None:
+        lookup = name.lower()
         if lookup in ("auto", AUTO_MODEL_ID):
             auto = self._models.get(AUTO_MODEL_ID) or ModelInfo(AUTO_MODEL_ID, "Auto")
             return ModelChoice(auto, AUTO_MODEL_ID)
@@ -119,8 +142,7 @@ class ModelCatalog:
             names = {model.id.lower(), model.display_name.lower(), *map(str.lower, model.aliases)}
             if lookup in names:
                 return _choose_variant(model, reasoning_effort)
-        candidates = [m.id for m in models] + [a for m in models for a in m.aliases]
-        raise ModelNotFound(wanted, difflib.get_close_matches(wanted, candidates, n=3, cutoff=0.4))
+        return None
 
     async def _background_refresh(self) -> None:
         try:

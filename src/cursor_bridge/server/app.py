@@ -22,6 +22,7 @@ from .chat import chat_completions
 from .cursor_chat import cursor_chat_completions
 from .errors import backend_error_response, error_response
 from .limits import BodySizeLimit
+from .messages import anthropic_error, count_tokens, messages
 from .metrics import metrics, metrics_registry
 from .response_store import ResponseStore
 from .responses import create_response, delete_response, get_response
@@ -52,6 +53,8 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/messages", messages, methods=["POST"]),
+            Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
             Route("/cursor/chat/completions", cursor_chat_completions, methods=["POST"]),
             Route("/v1/responses", create_response, methods=["POST"]),
             Route("/v1/responses/{response_id}", get_response, methods=["GET"]),
@@ -125,11 +128,20 @@ async def health(request: Request) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    error_type = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
     message = f"{request.method} {request.url.path}: {exc.detail}"
+    if _is_anthropic(request):
+        return anthropic_error(exc.status_code, message, headers=exc.headers)
+    error_type = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
     return error_response(exc.status_code, message, error_type, headers=exc.headers)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error while serving %s %s", request.method, request.url.path)
+    if _is_anthropic(request):
+        return anthropic_error(500, "Internal error in cursor-bridge; see its log.")
     return error_response(500, "Internal error in cursor-bridge; see its log.", "api_error")
+
+
+def _is_anthropic(request: Request) -> bool:
+    """Anthropic clients get Anthropic-shaped errors on their routes."""
+    return request.url.path.startswith("/v1/messages")

@@ -1,0 +1,49 @@
+"""The local input-token estimate behind count_tokens."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cursor_bridge.engine.request import ChatMessage, ChatRequest, ImageInput, ToolSpec
+from cursor_bridge.engine.token_estimate import (
+    IMAGE_TOKENS,
+    MESSAGE_OVERHEAD,
+    estimate_input_tokens,
+    rough_input_tokens,
+    text_tokens,
+)
+
+
+def test_text_pieces() -> None:
+    assert text_tokens("") == 0
+    assert text_tokens("cat") == 1  # one short word
+    assert text_tokens("internationalization") == 5  # 20 letters, 4 per token
+    assert text_tokens("12345") == 2  # digits in threes
+    assert text_tokens("a.b") == 3  # punctuation splits
+    assert text_tokens("日本語") == 3  # non-Latin characters count one each
+
+
+def test_the_request_counts_messages_images_and_tools() -> None:
+    base = ChatRequest("m", (ChatMessage("user", "hello world"),))
+    assert estimate_input_tokens(base) == MESSAGE_OVERHEAD + 4
+    with_image = ChatRequest(
+        "m", (ChatMessage("user", "hello world", (ImageInput("image/png", b"x"),)),)
+    )
+    assert estimate_input_tokens(with_image) == estimate_input_tokens(base) + IMAGE_TOKENS
+    tool = ToolSpec("Read", "Read a file", {"type": "object"})
+    with_tool = ChatRequest("m", base.messages, tools=(tool,))
+    assert estimate_input_tokens(with_tool) > estimate_input_tokens(base)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(), st.text())
+def test_appending_text_never_lowers_the_count(a: str, b: str) -> None:
+    assert text_tokens(a + " " + b) >= text_tokens(a)
+
+
+def test_rough_figure_tracks_size() -> None:
+    short = ChatRequest("m", (ChatMessage("user", "x" * 40),))
+    long = ChatRequest("m", (ChatMessage("user", "x" * 4000),))
+    assert 0 < rough_input_tokens(short) < rough_input_tokens(long)
+    assert rough_input_tokens(long) >= 1000
