@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import Field, StrictBool, ValidationError
 
 from ..engine.request import (
     ChatMessage,
@@ -36,79 +36,68 @@ from ..engine.request import (
     ToolSpec,
 )
 from .anthropic_render import ThinkingDisplay, reasoning_from_signature
+from .common import InvalidRequest as InvalidRequest
+from .common import Lenient
 
 LOW_BUDGET_MAX = 4096
 MEDIUM_BUDGET_MAX = 16384
 _EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
 
 
-class InvalidRequest(Exception):
-    """A 400 invalid_request_error: the body is not a valid Messages request."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
 # -- request schema -----------------------------------------------------------------------
 
 
-class _Lenient(BaseModel):
-    # Unknown fields (cache_control, citations, future additions) are accepted and ignored.
-    model_config = ConfigDict(extra="allow")
-
-
-class TextBlock(_Lenient):
+class TextBlock(Lenient):
     type: Literal["text"]
     text: str
 
 
-class SourceIn(_Lenient):
+class SourceIn(Lenient):
     type: str
     media_type: str | None = None
     data: Any = None
 
 
-class ImageBlock(_Lenient):
+class ImageBlock(Lenient):
     type: Literal["image"]
     source: SourceIn
 
 
-class DocumentBlock(_Lenient):
+class DocumentBlock(Lenient):
     type: Literal["document"]
     source: SourceIn
 
 
-class ToolUseBlock(_Lenient):
+class ToolUseBlock(Lenient):
     type: Literal["tool_use"]
     id: Annotated[str, Field(min_length=1)]
     name: Annotated[str, Field(min_length=1)]
     input: dict[str, Any] = Field(default_factory=dict)
 
 
-class ToolResultBlock(_Lenient):
+class ToolResultBlock(Lenient):
     type: Literal["tool_result"]
     tool_use_id: Annotated[str, Field(min_length=1)]
     content: str | list[dict[str, Any]] | None = None
     is_error: StrictBool = False
 
 
-class ThinkingBlock(_Lenient):
+class ThinkingBlock(Lenient):
     type: Literal["thinking"]
     thinking: str = ""
     signature: str = ""
 
 
-class RedactedThinkingBlock(_Lenient):
+class RedactedThinkingBlock(Lenient):
     type: Literal["redacted_thinking"]
 
 
-class ToolReferenceBlock(_Lenient):
+class ToolReferenceBlock(Lenient):
     type: Literal["tool_reference"]
     tool_name: str = ""
 
 
-_BLOCKS: dict[str, type[_Lenient]] = {
+_BLOCKS: dict[str, type[Lenient]] = {
     "text": TextBlock,
     "image": ImageBlock,
     "document": DocumentBlock,
@@ -120,40 +109,40 @@ _BLOCKS: dict[str, type[_Lenient]] = {
 }
 
 
-class MessageIn(_Lenient):
+class MessageIn(Lenient):
     # "system": mid-conversation system messages (Claude Code sends them after the prompt).
     role: Literal["user", "assistant", "system"]
     content: str | list[dict[str, Any]]
 
 
-class ToolIn(_Lenient):
+class ToolIn(Lenient):
     name: Annotated[str, Field(min_length=1, max_length=128)]
     description: str = ""
     input_schema: dict[str, Any]
 
 
-class ToolChoiceIn(_Lenient):
+class ToolChoiceIn(Lenient):
     type: Literal["auto", "any", "tool", "none"]
     name: str | None = None
     disable_parallel_tool_use: StrictBool = False
 
 
-class ThinkingIn(_Lenient):
+class ThinkingIn(Lenient):
     type: Literal["enabled", "disabled", "adaptive"]
     budget_tokens: Annotated[int, Field(gt=0)] | None = None
     display: Literal["summarized", "omitted"] | None = None
 
 
-class OutputConfigIn(_Lenient):
+class OutputConfigIn(Lenient):
     effort: Literal["low", "medium", "high", "xhigh", "max"] | None = None
     format: Any = None
 
 
-class MetadataIn(_Lenient):
+class MetadataIn(Lenient):
     user_id: str | None = None
 
 
-class CountTokensBody(_Lenient):
+class CountTokensBody(Lenient):
     model: Annotated[str, Field(min_length=1)]
     messages: Annotated[list[MessageIn], Field(min_length=1)]
     system: str | list[TextBlock] | None = None
@@ -298,7 +287,7 @@ def _tool_choice(
     return NamedToolChoice(choice.name), parallel
 
 
-def _blocks(message: MessageIn, index: int) -> Iterable[tuple[str, _Lenient]]:
+def _blocks(message: MessageIn, index: int) -> Iterable[tuple[str, Lenient]]:
     """(param path, validated block) for each content block."""
     if isinstance(message.content, str):
         yield f"messages.{index}.content", TextBlock(type="text", text=message.content)
