@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
 from openai import OpenAI
 
 from cursor_bridge.engine.fingerprint import chain, extend
@@ -56,6 +57,8 @@ def test_next_turn_resumes_from_the_checkpoint(stack: Stack) -> None:
     ]
     recall = ask(client, messages)
     assert stack.backend.checkpoint_resumes["resumed"] == resumed + 1
+    metrics = httpx.get(stack.bridge_url + "/metrics").text
+    assert f'cursor_bridge_checkpoint_resumes_total{{outcome="resumed"}} {resumed + 1}.0' in metrics
     # The backend rebuilt the history from its own blobs, which the bridge served back.
     assert "user=Hi\n/reply first answer" in recall
     assert "assistant=first answer" in recall

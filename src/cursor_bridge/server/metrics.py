@@ -44,6 +44,21 @@ class BackendCollector(Collector):
         for outcome in ("continued", "fallback"):
             rounds.add_metric([outcome], backend.tool_rounds[outcome])
         yield rounds
+        resumes = CounterMetricFamily(
+            "cursor_bridge_checkpoint_resumes",
+            "New turns started from the stored checkpoint of the previous one, or fallen back "
+            "to a seeded Run because the backend missed a blob.",
+            labels=["outcome"],
+        )
+        for outcome in ("resumed", "blob_missing"):
+            resumes.add_metric([outcome], backend.checkpoint_resumes[outcome])
+        yield resumes
+        stats = backend.state.stats()
+        stored = GaugeMetricFamily(
+            "cursor_bridge_state_bytes", "Bytes of KV blobs and checkpoints in the state store."
+        )
+        stored.add_metric([], stats.total_bytes)
+        yield stored
         reasons = CounterMetricFamily(
             "cursor_bridge_session_events",
             "Why parked sessions were continued, refused or closed.",
