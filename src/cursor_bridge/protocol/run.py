@@ -10,7 +10,7 @@ No sockets and no asyncio here (the h11 model): the caller owns the I/O.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from urllib.parse import unquote
 
 from google.protobuf import json_format
@@ -90,15 +90,24 @@ class RunMachine:
 
     def send_exec_result(self, result: agent.ExecClientMessage) -> None:
         """Queue the answer to an ExecRequested event, then the `stream_close` the CLI sends."""
-        exec_key = self.pending_execs.pop(result.id, None)
+        self.send_exec_results([result])
+
+    def send_exec_results(self, results: Sequence[agent.ExecClientMessage]) -> None:
+        """Queue every message answering one exec (a shell stream sends several, in order),
+        then one `stream_close`."""
+        if not results:
+            raise LocalProtocolError("no exec result to send")
+        exec_id = results[0].id
+        exec_key = self.pending_execs.pop(exec_id, None)
         if exec_key is None:
-            raise LocalProtocolError(f"no pending exec with id {result.id}")
-        if exec_key and not result.exec_id:
-            result.exec_id = exec_key
-        self._queue(agent.AgentClientMessage(exec_client_message=result))
-        close = agent.ExecClientControlMessage(
-            stream_close=agent.ExecClientStreamClose(id=result.id)
-        )
+            raise LocalProtocolError(f"no pending exec with id {exec_id}")
+        for result in results:
+            if result.id != exec_id:
+                raise LocalProtocolError("results of different execs in one call")
+            if exec_key and not result.exec_id:
+                result.exec_id = exec_key
+            self._queue(agent.AgentClientMessage(exec_client_message=result))
+        close = agent.ExecClientControlMessage(stream_close=agent.ExecClientStreamClose(id=exec_id))
         self._queue(agent.AgentClientMessage(exec_client_control_message=close))
 
     # -- server -> client ------------------------------------------------------------------
