@@ -601,7 +601,9 @@ def _read_result(event: ExecRequested, result: _Output) -> list[agent.ExecClient
     body = out.file_text(result.text)
     if body.directory_entries is not None:
         return natives.read_invalid_file(event, "This path is a directory; list it with ls.")
-    return natives.read_success(event, body.content, truncated=body.truncated)
+    return natives.read_success(
+        event, body.content, total_lines=body.total_lines, truncated=body.truncated
+    )
 
 
 def _write_result(event: ExecRequested, result: _Output) -> list[agent.ExecClientMessage]:

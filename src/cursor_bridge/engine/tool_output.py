@@ -31,6 +31,7 @@ _READ_NOTICE = re.compile(
     r"\n*\((?:End of file[^)]*|Showing lines[^)]*|Output capped[^)]*|File has more lines[^)]*"
     r"|\d+ entries|Showing \d+ of \d+ entries[^)]*)\)\s*$"
 )
+_TOTAL_LINES = re.compile(r"\(End of file - total (\d+) lines\)|\(Showing lines \d+-\d+ of (\d+)")
 _TRUNCATION_HINTS = ("Use offset=", "Use 'offset'", "Output capped", "File has more lines")
 # Line-number prefixes, tried in order; all lines must carry consecutive numbers.
 _LINE_PREFIXES = (
@@ -66,22 +67,26 @@ class FileText:
     content: str
     truncated: bool = False
     directory_entries: tuple[str, ...] | None = None  # set when the client listed a directory
+    total_lines: int | None = None  # the whole file's, when the client said
 
 
 def file_text(output: str) -> FileText:
     """The bare file content of a read result (wrappers and line numbers removed)."""
     text = strip_reminders(output)
     truncated = any(hint in text for hint in _TRUNCATION_HINTS)
+    total = _TOTAL_LINES.search(text)
+    total_lines = int(total.group(1) or total.group(2)) if total else None
     match = _OPENCODE_READ.match(text)
     if match:
         body = _READ_NOTICE.sub("", match.group("body"))
         if match.group("type") == "directory":
             entries = tuple(line for line in body.splitlines() if line.strip())
             return FileText("", truncated, entries)
-        return FileText(strip_line_numbers(body), truncated)
+        return FileText(strip_line_numbers(body), truncated, None, total_lines)
     match = _OPENCODE_OLD_READ.match(text)
     if match:
-        return FileText(strip_line_numbers(_READ_NOTICE.sub("", match.group("body"))), truncated)
+        body = strip_line_numbers(_READ_NOTICE.sub("", match.group("body")))
+        return FileText(body, truncated, None, total_lines)
     return FileText(strip_line_numbers(text), truncated)
 
 
