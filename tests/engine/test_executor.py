@@ -308,6 +308,17 @@ async def test_cancelling_kills_the_command(ws: Path) -> None:
     assert not _alive(pid)
 
 
+async def test_commands_do_not_see_the_bridges_secrets(
+    ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CURSOR_ACCESS_TOKEN", "sk-very-secret")
+    monkeypatch.setenv("LC_ALL", "C")
+    message = only(await executor(ws, allow_shell=True).execute(event("shell_args", command="env")))
+    output = message.shell_result.success.stdout
+    assert "sk-very-secret" not in output
+    assert "LC_ALL=C" in output and "PATH=" in output
+
+
 async def test_output_is_capped(ws: Path) -> None:
     ex = executor(ws, allow_shell=True, output_cap=1000)
     message = only(

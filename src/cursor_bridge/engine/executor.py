@@ -3,9 +3,13 @@
 Used when the client offers no tools (seed 004): the model still asks for reads, listings,
 searches and shell commands, and with a workspace configured the bridge answers them
 itself, confined to that directory. Reads, listings and searches are always allowed there;
-writes and deletes need `allow_write`, shell commands `allow_shell`. Every path is resolved
-(symlinks followed) and must stay inside the workspace. Anything else is refused with a
-reason that tells the model what is disabled and which flag enables it.
+writes and deletes need `allow_write`, shell commands `allow_shell` (run with a minimal
+environment: the bridge's own may hold credentials). Every path is resolved (symlinks
+followed) and must stay inside the workspace. Anything else is refused with a
+reason that tells the model what is disabled and which flag enables it. Note that
+`allow_shell` confines a command's working directory, not the command: a shell command runs
+with the bridge user's rights (only a timeout, an output cap and process-group cleanup
+apply).
 
 Search is plain Python (`re` + `os.walk`, skipping .git and node_modules and binary or huge
 files) rather than ripgrep: the same behaviour on every machine, no external binary. Results
@@ -35,6 +39,7 @@ from .adapters import write_content
 DEFAULT_OUTPUT_CAP = 256 * 1024
 SKIP_DIRS = frozenset({".git", "node_modules", ".hg", ".svn", "__pycache__", ".venv"})
 MAX_SEARCH_FILE = 2 * 1024 * 1024
+MAX_READ_FILE = 16 * 1024 * 1024
 _TYPE_EXTENSIONS = {
     "py": (".py", ".pyi"),
     "js": (".js", ".mjs", ".cjs", ".jsx"),
@@ -184,6 +189,10 @@ class BuiltinExecutor:
         if path.is_dir():
             return natives.read_invalid_file(event, "This path is a directory; list it with ls.")
         try:
+            if path.stat().st_size > MAX_READ_FILE:
+                return natives.read_invalid_file(
+                    event, "The file is too large to read whole; search it with grep instead."
+                )
             data = path.read_bytes()
         except PermissionError:
             message = natives.reply(event)
@@ -469,6 +478,7 @@ class BuiltinExecutor:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
+                env=shell_environment(),
             )
         except OSError:
             return None
@@ -526,6 +536,17 @@ _BLOCKING = {
     "pi_grep_args": "_grep",
     "pi_find_args": "_grep",
 }
+
+
+# The only variables a command inherits: the bridge's own environment may hold credentials.
+SHELL_ENV_KEEP = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TERM", "TMPDIR", "TZ")
+
+
+def shell_environment() -> dict[str, str]:
+    """A minimal environment for model-chosen commands (locale and PATH, no secrets)."""
+    env = {k: v for k, v in os.environ.items() if k in SHELL_ENV_KEEP or k.startswith("LC_")}
+    env.setdefault("PATH", os.defpath)
+    return env
 
 
 def _inside(path: Path, root: Path) -> bool:
