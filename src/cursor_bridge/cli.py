@@ -80,6 +80,9 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
             heartbeat_interval=settings.heartbeat_interval,
             idle_timeout=settings.idle_timeout,
             model_cache_ttl=settings.model_cache_ttl,
+            tool_settle=settings.tool_settle,
+            session_idle_timeout=settings.session_idle_timeout,
+            max_parked_sessions=settings.max_parked_sessions,
         )
     )
     mode = "emulator" if use_emulator else "cursor"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .protocol.headers import DEFAULT_CLIENT_VERSION
@@ -24,5 +26,17 @@ class Settings(BaseSettings):
     idle_timeout: float = 120.0
     model_cache_ttl: float = 300.0
     log_level: str = "info"
+    # Tool rounds: wait for parallel calls after the first one; parked-Run lifetime and cap.
+    tool_settle: float = 0.1
+    session_idle_timeout: float = 900.0
+    max_parked_sessions: int = 256
+    # Persistent state (KV blobs, checkpoints; see store/). Off: kept in memory only.
+    persist_state: bool = True
+    # Default: $CURSOR_BRIDGE_HOME/state.sqlite3 (else the platform's data dir).
+    state_path: Path | None = None
+    # Seconds an unused conversation (checkpoint and blobs) is kept.
+    state_ttl: float = 7 * 24 * 3600.0
+    # Cap on stored blob and checkpoint bytes; least recently used conversations go first.
+    state_max_bytes: int = 512 * 1024 * 1024
     # Demo pacing of the built-in emulator (seconds between streamed words).
     emulator_token_latency: float = 0.0

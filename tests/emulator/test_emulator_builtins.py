@@ -54,7 +54,7 @@ async def run_turn(emulator: EmulatorServer, text: str, answer: Answer) -> tuple
                     texts.append(event.text)
                 elif isinstance(event, ev.ExecRequested):
                     kinds.append(event.kind)
-                    machine.send_exec_results(await answer(event))
+                    machine.send_exec_result(*await answer(event))
             await run.flush()
         return "".join(texts), kinds
     finally:

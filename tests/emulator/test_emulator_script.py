@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from cursor_bridge.emulator.script import Fault, Recall, Reply, Tokens, ToolCallSpec, parse_script
 
 
@@ -47,3 +49,15 @@ def test_errors_become_script_errors() -> None:
     assert "whole number" in parse_script("/tokens many").error
     assert "unknown exec kind" in parse_script("/exec rm {}").error
     assert "JSON object" in parse_script("/tool read [1]").error
+
+
+def test_a_message_quoted_as_one_json_string_is_read_through() -> None:
+    quoted = json.dumps('Task:\n/tool read {"filePath": "a.txt"}\n/reply done')
+    script = parse_script(quoted)
+    assert script.error == ""
+    ((call,),) = script.tool_groups
+    assert (call.name, call.args) == ("read", {"filePath": "a.txt"})
+    # OpenCode's quoting keeps raw newlines inside the quotes.
+    assert parse_script('"Task:\n/reply \\"hi\\""').answer == (Reply('"hi"'),)
+    # Not one string literal: left alone.
+    assert parse_script('"a" and "b"').prompt == '"a" and "b"'

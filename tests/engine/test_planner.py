@@ -6,10 +6,18 @@ import pytest
 
 from cursor_bridge.engine.catalog import ModelChoice, ModelInfo
 from cursor_bridge.engine.errors import InvalidChatRequest
-from cursor_bridge.engine.planner import Workspace, plan_run, split_conversation
-from cursor_bridge.engine.request import ChatMessage, ChatRequest, ImageInput, ToolCallRecord
+from cursor_bridge.engine.planner import MISSING_RESULT, Workspace, plan_run, split_conversation
+from cursor_bridge.engine.request import (
+    ChatMessage,
+    ChatRequest,
+    ImageInput,
+    ToolCallRecord,
+    ToolSpec,
+)
+from cursor_bridge.engine.toolset import PROVIDER_IDENTIFIER
 from cursor_bridge.protocol.blobs import blob_id
 from cursor_bridge.protocol.messages import agent
+from cursor_bridge.protocol.seed import AssistantStep, ThinkingStep, ToolStep
 
 
 def msgs(*pairs: tuple[str, str]) -> tuple[ChatMessage, ...]:
@@ -17,35 +25,89 @@ def msgs(*pairs: tuple[str, str]) -> tuple[ChatMessage, ...]:
 
 
 def test_split_separates_system_turns_and_current() -> None:
-    system, turns, current = split_conversation(
+    conversation = split_conversation(
         msgs(
             ("system", "S1"), ("user", "u1"), ("assistant", "a1"), ("system", "S2"), ("user", "u2")
         )
     )
-    assert system == "S1\n\nS2"
-    assert [(t.user_text, list(t.assistant_texts)) for t in turns] == [("u1", ["a1"])]
-    assert current.text == "u2"
+    assert conversation.system == "S1\n\nS2"
+    (turn,) = conversation.turns
+    assert (turn.user_text, list(turn.steps)) == ("u1", [AssistantStep("a1")])
+    assert conversation.current is not None and conversation.current.text == "u2"
 
 
 def test_consecutive_user_messages_merge() -> None:
-    _, turns, current = split_conversation(msgs(("user", "a"), ("user", "b")))
-    assert turns == [] and current.text == "a\n\nb"
+    conversation = split_conversation(msgs(("user", "a"), ("user", "b")))
+    assert conversation.turns == []
+    assert conversation.current is not None and conversation.current.text == "a\n\nb"
 
 
-def test_tool_calls_and_results_are_kept_as_text() -> None:
+def test_tool_calls_and_results_become_paired_tool_steps() -> None:
     messages = (
         ChatMessage("user", "read it"),
-        ChatMessage("assistant", "", tool_calls=(ToolCallRecord("c1", "read", '{"p":1}'),)),
+        ChatMessage(
+            "assistant",
+            "let me look",
+            tool_calls=(
+                ToolCallRecord("c1", "read", '{"p":1}'),
+                ToolCallRecord("c2", "grep", "not json"),
+            ),
+            reasoning="thinking",
+        ),
+        ChatMessage("tool", "grep out", tool_call_id="c2", is_error=True),
         ChatMessage("tool", "file body", tool_call_id="c1"),
         ChatMessage("user", "thanks"),
     )
-    _, turns, current = split_conversation(messages)
-    assert "read" in turns[0].assistant_texts[0] and "c1" in turns[0].assistant_texts[0]
-    # No assistant answered the tool result yet: it leads the current message.
-    assert current.text.startswith("[Result of tool call c1]\nfile body")
-    assert current.text.endswith("thanks")
-    _, turns, current = split_conversation(messages[:3])
-    assert "file body" in current.text
+    conversation = split_conversation(messages)
+    (turn,) = conversation.turns
+    assert turn.user_text == "read it"
+    assert list(turn.steps) == [
+        ThinkingStep("thinking"),
+        AssistantStep("let me look"),
+        ToolStep("c1", "read", {"p": 1}, "file body", False, PROVIDER_IDENTIFIER),
+        ToolStep("c2", "grep", {"input": "not json"}, "grep out", True, PROVIDER_IDENTIFIER),
+    ]
+    assert conversation.current is not None and conversation.current.text == "thanks"
+
+
+def test_trailing_tool_results_resume_the_last_turn() -> None:
+    messages = (
+        ChatMessage("user", "read it"),
+        ChatMessage("assistant", "", tool_calls=(ToolCallRecord("c1", "read", "{}"),)),
+        ChatMessage("tool", "file body", tool_call_id="c1"),
+    )
+    conversation = split_conversation(messages)
+    assert conversation.current is None
+    (turn,) = conversation.turns
+    assert turn.steps == [ToolStep("c1", "read", {}, "file body", False, PROVIDER_IDENTIFIER)]
+    # An unanswered call is kept, marked as an error, so the history stays well-formed.
+    conversation = split_conversation(messages[:2])
+    (step,) = conversation.turns[0].steps
+    assert isinstance(step, ToolStep) and step.is_error and step.result == MISSING_RESULT
+
+
+def test_plan_resumes_with_tool_steps_and_declares_tools_twice() -> None:
+    request = ChatRequest(
+        "m",
+        (
+            ChatMessage("user", "go"),
+            ChatMessage("assistant", "", tool_calls=(ToolCallRecord("c1", "my.tool", "{}"),)),
+            ChatMessage("tool", "done", tool_call_id="c1"),
+        ),
+        tools=(ToolSpec("my.tool", "does it", {"type": "object"}),),
+    )
+    plan = plan_run(request, ModelChoice(ModelInfo("m", "M"), "m"), Workspace("/w"))
+    run = plan.run_request
+    assert run.action.WhichOneof("action") == "resume_action"
+    assert [t.name for t in run.mcp_tools.mcp_tools] == ["my_tool"]
+    assert [t.tool_name for t in plan.request_context.tools] == ["my_tool"]
+    (turn_id,) = run.conversation_state.turns
+    turn = agent.ConversationTurnStructure.FromString(plan.blobs[turn_id])
+    (step_id,) = turn.agent_conversation_turn.steps
+    step = agent.ConversationStep.FromString(plan.blobs[step_id])
+    call = step.tool_call.mcp_tool_call
+    assert call.args.tool_name == "my_tool" and call.args.tool_call_id == "c1"
+    assert call.result.success.content[0].text.text == "done"
 
 
 def test_no_user_message_is_a_client_error() -> None:

@@ -59,6 +59,7 @@ def test_text_turn_yields_deltas_usage_and_clean_close() -> None:
         ev.TextDelta("Hel"),
         ev.TokenDelta(1),
         ev.TextDelta("lo"),
+        ev.ServerHeartbeat(),
         ev.TurnEnded(ev.Usage(10, 2, 4, 0, 1)),
         ev.StreamClosed(),
     ]

@@ -43,7 +43,7 @@ def test_pi_and_other_new_variants_become_exec_events() -> None:
     assert (event.kind, event.args["url"], event.tool_call_id) == ("fetch_args", "https://x", "t")
 
 
-def test_send_exec_results_sends_a_stream_then_one_close() -> None:
+def test_a_shell_stream_answer_is_sent_then_closed_once() -> None:
     machine = started()
     request = agent.ExecServerMessage(
         id=9, exec_id="k", shell_stream_args=agent.ShellArgs(command="ls")
@@ -58,7 +58,7 @@ def test_send_exec_results_sends_a_stream_then_one_close() -> None:
         ),
         agent.ExecClientMessage(id=9, shell_stream=agent.ShellStream(exit=agent.ShellStreamExit())),
     ]
-    machine.send_exec_results(stream)
+    machine.send_exec_result(*stream)
     out = sent(machine)
     kinds = [m.exec_client_message.shell_stream.WhichOneof("event") for m in out[:3]]
     assert kinds == ["start", "stdout", "exit"]
@@ -66,15 +66,13 @@ def test_send_exec_results_sends_a_stream_then_one_close() -> None:
     assert out[3].exec_client_control_message.stream_close.id == 9
     assert len(out) == 4
     with pytest.raises(LocalProtocolError):
-        machine.send_exec_results(stream)  # already answered
-    with pytest.raises(LocalProtocolError):
-        machine.send_exec_results([])
+        machine.send_exec_result(*stream)  # already answered
 
 
-def test_send_exec_results_refuses_mixed_ids() -> None:
+def test_one_answer_may_not_mix_exec_ids() -> None:
     machine = started()
     for exec_id in (1, 2):
         request = agent.ExecServerMessage(id=exec_id, read_args=agent.ReadArgs(path="a"))
         machine.receive_data(server(exec_server_message=request))
     with pytest.raises(LocalProtocolError):
-        machine.send_exec_results([agent.ExecClientMessage(id=1), agent.ExecClientMessage(id=2)])
+        machine.send_exec_result(agent.ExecClientMessage(id=1), agent.ExecClientMessage(id=2))

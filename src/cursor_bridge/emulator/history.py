@@ -73,6 +73,8 @@ class TurnRecord:
     user_text: str
     step_ids: list[bytes]
     entries: list[HistoryEntry]
+    # (tool name, quoted result) of the turn's answered MCP tool calls, in order.
+    tool_results: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -184,6 +186,7 @@ def _turn_record(
     user_id = _canonical(user_ref, user_data, conversation)
     entries = [HistoryEntry("user", user.text, user_id in known)]
     step_ids = []
+    tool_results: list[tuple[str, str]] = []
     for step_ref, step_data in step_parts:
         step = agent.ConversationStep()
         try:
@@ -195,6 +198,12 @@ def _turn_record(
         entry = _step_entry(step, step_id in known)
         if entry is not None:
             entries.append(entry)
+        if step.WhichOneof("message") == "tool_call":
+            call = step.tool_call
+            if call.WhichOneof("tool") == "mcp_tool_call":
+                args = call.mcp_tool_call.args
+                label = args.tool_name or args.name
+                tool_results.append((label, describe_mcp_result(call.mcp_tool_call.result)))
     nested_rewritten = user_id != user_ref or any(
         new != old for new, (old, _) in zip(step_ids, step_parts, strict=True)
     )
@@ -203,7 +212,7 @@ def _turn_record(
         conversation.restore.extend(blobs)
     else:
         turn_id = _canonical(ref, data, conversation)
-    return TurnRecord(turn_id, user_id, user.text, step_ids, entries)
+    return TurnRecord(turn_id, user_id, user.text, step_ids, entries, tool_results)
 
 
 def _canonical(ref: bytes, data: bytes, conversation: Conversation) -> bytes:
@@ -237,6 +246,22 @@ def content_text(content: object) -> str:
             if isinstance(part, dict) and isinstance(part.get("text"), str)
         )
     return ""
+
+
+def describe_mcp_result(result: agent.McpResult) -> str:
+    """A one-line quote of an MCP tool result (what the scripted model "read")."""
+    case = result.WhichOneof("result")
+    if case == "success":
+        texts = []
+        for item in result.success.content:
+            kind = item.WhichOneof("content")
+            texts.append(item.text.text if kind == "text" else f"[{kind}]")
+        text = "".join(texts)
+        return f"error: {text}" if result.success.is_error else text
+    if case is None:
+        return "(empty result)"
+    detail = json_format.MessageToDict(getattr(result, case))
+    return f"{case} {json.dumps(detail, separators=(',', ':'), sort_keys=True)}"
 
 
 def _step_entry(step: agent.ConversationStep, cached: bool) -> HistoryEntry | None:

@@ -177,7 +177,12 @@ def is_directive(line: str) -> bool:
 
 
 def parse_script(text: str) -> Script:
-    """Parse a user message into a Script (never raises: errors become `Script.error`)."""
+    """Parse a user message into a Script (never raises: errors become `Script.error`).
+
+    A message that is exactly one JSON string literal is read as the string it encodes: some
+    clients (OpenCode's `run`) quote the user's input, and the model would read through that.
+    """
+    text = _unquoted(text)
     prompt_lines: list[str] = []
     directive_lines: list[str] = []
     for line in text.splitlines():
@@ -190,6 +195,18 @@ def parse_script(text: str) -> Script:
         return _build(prompt, directive_lines)
     except ScriptError as exc:
         return Script(prompt=prompt, error=str(exc), directives=tuple(directive_lines))
+
+
+def _unquoted(text: str) -> str:
+    stripped = text.strip()
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] == '"':
+        try:
+            decoded = json.loads(stripped, strict=False)  # raw newlines allowed
+        except ValueError:
+            return text
+        if isinstance(decoded, str):
+            return decoded
+    return text
 
 
 def _build(prompt: str, lines: list[str]) -> Script:

@@ -17,6 +17,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from ..protocol.messages import agent, json_to_value_bytes
+from .history import describe_mcp_result
 from .run import ExecCall
 from .script import Script, ToolCallSpec
 
@@ -138,25 +139,10 @@ def describe_result(call: ExecCall) -> str:
     which = message.WhichOneof("message")
     result = getattr(message, which)
     if which == "mcp_result":
-        return _describe_mcp(result)
+        return describe_mcp_result(result)
     case = result.WhichOneof("result")
     if case is None:
         return f"{which}: (empty)"
-    detail = json_format.MessageToDict(getattr(result, case))
-    return f"{case} {json.dumps(detail, separators=(',', ':'), sort_keys=True)}"
-
-
-def _describe_mcp(result: agent.McpResult) -> str:
-    case = result.WhichOneof("result")
-    if case == "success":
-        texts = []
-        for item in result.success.content:
-            kind = item.WhichOneof("content")
-            texts.append(item.text.text if kind == "text" else f"[{kind}]")
-        text = "".join(texts)
-        return f"error: {text}" if result.success.is_error else text
-    if case is None:
-        return "(empty result)"
     detail = json_format.MessageToDict(getattr(result, case))
     return f"{case} {json.dumps(detail, separators=(',', ':'), sort_keys=True)}"
 

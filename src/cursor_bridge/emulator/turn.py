@@ -44,7 +44,7 @@ from .history import (
     turn_blobs,
 )
 from .run import ExecCall, RunError, RunSession
-from .script import Fault, Recall, Reply, Script, Tokens, parse_script
+from .script import Fault, Recall, Reply, Script, Tokens, ToolCallSpec, parse_script
 from .tools import PlannedCall, describe_result, mcp_result, plan_calls
 
 _WORD = re.compile(r"\s*\S+\s*")
@@ -130,13 +130,25 @@ class TurnPlayer:
         self._tools = list(context.tools)
         rule = context.cloud_rule
 
+        results: list[tuple[str, str]] = []
         if user is not None:
             script = parse_script(user.text)
         else:
-            # Resume: continue the last turn; its tool calls were answered already.
-            script = dataclasses.replace(
-                parse_script(conversation.turns[-1].user_text), tool_groups=()
-            )
+            # Resume: the model carries on with its last turn. The tool calls already answered
+            # there (seeded steps) count as done: it makes the remaining calls, then answers
+            # quoting every result, the earlier ones included.
+            last = conversation.turns[-1]
+            script = parse_script(last.user_text)
+            results.extend(last.tool_results)
+            done = len(last.tool_results)
+            remaining: list[tuple[ToolCallSpec, ...]] = []
+            for specs in script.tool_groups:
+                if done >= len(specs):
+                    done -= len(specs)
+                else:
+                    remaining.append(specs[done:])
+                    done = 0
+            script = dataclasses.replace(script, tool_groups=tuple(remaining))
         planned = plan_calls(script, self._tools)
         if isinstance(planned, str):
             script = Script(prompt=script.prompt, error=planned)
@@ -151,7 +163,6 @@ class TurnPlayer:
         )
 
         steps: list[bytes] = []
-        results: list[tuple[str, str]] = []
         for group in planned:
             usage.model_call()
             steps.extend(await self._tool_group(group, results, usage))

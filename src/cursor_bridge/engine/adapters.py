@@ -146,7 +146,7 @@ class ClientCall:
     """
 
     name: str
-    arguments: dict[str, Any]
+    arguments: dict[str, Any] = field(default_factory=dict)
     role: str = ""
 
 

@@ -6,11 +6,12 @@ credentials differ.
 
 from __future__ import annotations
 
+import secrets
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-from ..protocol import events as ev
 from ..protocol.blobs import MemoryBlobStore
 from ..protocol.errors import ConnectError
 from ..protocol.headers import RUN_PATH, ClientIdentity, run_headers, unary_headers
@@ -18,9 +19,14 @@ from ..protocol.messages import agent
 from ..protocol.run import RunMachine
 from ..transport import BackendPool, ConnectFailed, TransportError
 from .catalog import ModelCatalog, ModelChoice
+from .fingerprint import chain
+from .live_run import LiveRun
 from .output import OutputEvent, TurnFinished
 from .planner import Workspace, default_workspace, plan_run
 from .request import ChatRequest
+from .sessions import ParkedSession, PendingCall, SessionRegistry
+from .toolset import Toolset
+from .turn import Executor, SegmentReader, mcp_answer
 from .upstream import UpstreamRun
 
 TokenProvider = Callable[[], Awaitable[str | None]]
@@ -40,6 +46,13 @@ class BackendConfig:
     idle_timeout: float = 120.0
     model_cache_ttl: float = 300.0
     workspace: Workspace = field(default_factory=default_workspace)
+    # After the first tool call of a response, how long to wait for parallel calls.
+    tool_settle: float = 0.1
+    # Parked Runs: closed after this idle time, oldest closed first beyond the cap.
+    session_idle_timeout: float = 900.0
+    max_parked_sessions: int = 256
+    # Runs built-in execs when the request carries no tools (None: refuse them).
+    executor: Executor | None = None
 
 
 class CursorBackend:
@@ -50,8 +63,13 @@ class CursorBackend:
         self.pool = pool or BackendPool()
         self.catalog = ModelCatalog(self._unary, ttl=config.model_cache_ttl)
         self.runs_opened = 0
+        self.sessions = SessionRegistry(
+            idle_timeout=config.session_idle_timeout, max_parked=config.max_parked_sessions
+        )
+        self.tool_rounds: Counter[str] = Counter()
 
     async def aclose(self) -> None:
+        await self.sessions.aclose()
         await self.pool.aclose()
 
     async def resolve(self, request: ChatRequest) -> ModelChoice:
@@ -60,13 +78,70 @@ class CursorBackend:
     async def stream_turn(
         self, request: ChatRequest, choice: ModelChoice
     ) -> AsyncIterator[list[OutputEvent]]:
-        """Open a Run for *request* and yield its output in batches (one per upstream read).
+        """Yield the response's output in batches (one per upstream read); the last batch
+        ends with TurnFinished. Raises ConnectError on failure.
 
-        Raises ConnectError on failure.
-
-        Closing the iterator early (client went away) cancels the Run upstream.
+        A follow-up carrying the results of a parked Run's tool calls continues that Run;
+        anything else opens a fresh Run from the full history. A response that ends in tool
+        calls parks its Run. Closing the iterator early (client went away) cancels the Run.
         """
-        plan = plan_run(request, choice, self.config.workspace)
+        toolset = Toolset.build(request.tools, request.tool_choice)
+        model_key = repr((choice.model_id, choice.max_mode, choice.parameters))
+        session, outcome = self.sessions.claim(request.messages, model_key, toolset)
+        if session is not None:
+            self.tool_rounds["continued"] += 1
+            run, queued, reported = session.run, session.queued, session.reported_output
+            if not queued or session.pending:
+                answers = _answers(session.pending, request)
+                try:
+                    await run.send_results(answers)
+                except ConnectError:
+                    await run.aclose()
+                    raise
+            tag = session.tag
+        else:
+            if outcome != "not_a_tool_round":
+                self.tool_rounds["fallback"] += 1
+            run, queued, reported = await self._open_run(request, choice, toolset), [], 0
+            tag = secrets.token_hex(4)
+        reader = SegmentReader(
+            run,
+            toolset,
+            lambda: self.sessions.new_call_id(tag),
+            parallel=request.parallel_tool_calls,
+            settle=self.config.tool_settle,
+            executor=self.config.executor,
+            reported_output=reported,
+        )
+        parked = False
+        try:
+            async for batch in reader.read(queued):
+                if reader.result.emitted and not reader.result.turn_ended:
+                    last = batch[-1]
+                    if isinstance(last, TurnFinished) and last.reason == "tool_calls":
+                        # Park before the client can answer, so its follow-up finds the Run.
+                        self.sessions.park(
+                            ParkedSession(
+                                run,
+                                chain(request.messages)[-1],
+                                model_key,
+                                toolset,
+                                reader.result.emitted,
+                                reader.result.queued,
+                                reported + reader.result.output_tokens,
+                                tag=tag,
+                            )
+                        )
+                        parked = True
+                yield batch
+        finally:
+            if not parked:
+                await run.aclose()
+
+    async def _open_run(
+        self, request: ChatRequest, choice: ModelChoice, toolset: Toolset
+    ) -> LiveRun:
+        plan = plan_run(request, choice, self.config.workspace, toolset)
         store = MemoryBlobStore()
         for key, data in plan.blobs.items():
             store.put(key, data)
@@ -80,32 +155,14 @@ class CursorBackend:
         except TransportError as exc:
             raise ConnectError("unavailable", f"connection to the backend lost: {exc}") from exc
         self.runs_opened += 1
-        run = UpstreamRun(
+        upstream = UpstreamRun(
             stream,
             machine,
             plan.run_request,
             heartbeat_interval=self.config.heartbeat_interval,
             idle_timeout=self.config.idle_timeout,
         )
-        try:
-            async for batch in run.batches():
-                execs = [e for e in batch if isinstance(e, ev.ExecRequested)]
-                for request_event in execs:
-                    if request_event.kind != "unknown":
-                        # No client tools in this path: refuse so the model answers in text.
-                        machine.send_exec_result(refusal(request_event))
-                if execs:
-                    await run.flush()
-                out: list[OutputEvent] = []
-                for event in batch:
-                    if isinstance(event, ev.TextDelta | ev.ThinkingDelta):
-                        out.append(event)
-                    elif isinstance(event, ev.TurnEnded):
-                        out.append(TurnFinished("stop", event.usage))
-                if out:
-                    yield out
-        finally:
-            await run.aclose()
+        return LiveRun(upstream)
 
     async def _unary(self, path: str, body: bytes, json_codec: bool) -> tuple[int, bytes]:
         token = await self.config.token()
@@ -121,31 +178,19 @@ class CursorBackend:
         return response.status, response.body
 
 
-def refusal(event: ev.ExecRequested) -> agent.ExecClientMessage:
-    """An error result the model can recover from, in the variant's own result type."""
-    reason = "Tool not available in this environment; answer without it."
-    result = agent.ExecClientMessage(id=event.exec_id, exec_id=event.exec_key)
-    kind = event.kind.removesuffix("_args")
-    path = str(event.args.get("path", ""))
-    if kind == "mcp":
-        result.mcp_result.error.error = reason
-    elif kind == "shell":
-        result.shell_result.rejected.reason = reason
-        result.shell_result.rejected.command = str(event.args.get("command", ""))
-    elif kind == "shell_stream":
-        result.shell_stream.rejected.reason = reason
-        result.shell_stream.rejected.command = str(event.args.get("command", ""))
-    elif kind == "read":
-        result.read_result.rejected.path, result.read_result.rejected.reason = path, reason
-    elif kind == "write":
-        result.write_result.rejected.path, result.write_result.rejected.reason = path, reason
-    elif kind == "delete":
-        result.delete_result.rejected.path, result.delete_result.rejected.reason = path, reason
-    elif kind == "ls":
-        result.ls_result.rejected.path, result.ls_result.rejected.reason = path, reason
-    elif kind == "grep":
-        result.grep_result.error.error = reason
-    return result
+def _answers(
+    pending: list[PendingCall], request: ChatRequest
+) -> list[list[agent.ExecClientMessage]]:
+    """The exec answers for a follow-up's tool messages (matched by call id)."""
+    results = {m.tool_call_id: m for m in request.messages if m.role == "tool"}
+    answers = []
+    for call in pending:
+        if call.aborted:
+            continue
+        message = results[call.call_id]
+        images = tuple((image.mime_type, image.data) for image in message.images)
+        answers.append(mcp_answer(call, message.text, message.is_error, images))
+    return answers
 
 
 def _now_ms() -> int:

@@ -1,21 +1,39 @@
-"""Turning a ChatRequest into the first frame of a Run: request, context and seeded blobs.
+"""Turning a ChatRequest into the first frame of a fresh Run: request, context, seeded blobs.
 
-History is sent as content-addressed blobs (protocol/seed.py); the system prompt travels in
-`RequestContext.cloud_rule`; the current user message is the action.
+History is sent as content-addressed blobs (protocol/seed.py), tool rounds included; the
+system prompt travels in `RequestContext.cloud_rule`; the current user message is the action.
+When the conversation ends with tool results or an assistant message instead of a user
+message, every turn is seeded and the action is `resume_action` (the CLI sends it to carry
+on a turn without new user input; using it after seeded tool results is inferred).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from ..protocol.messages import agent
-from ..protocol.seed import AGENT_MODE, HistoryTurn, seed_conversation
+from ..protocol.seed import (
+    AGENT_MODE,
+    AssistantStep,
+    HistoryImage,
+    HistoryStep,
+    HistoryTurn,
+    ThinkingStep,
+    ToolStep,
+    seed_conversation,
+)
 from .catalog import ModelChoice
 from .errors import InvalidChatRequest
 from .request import ChatMessage, ChatRequest
+from .toolset import PROVIDER_IDENTIFIER, Toolset
+
+MISSING_RESULT = "(the client returned no result for this call)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +53,59 @@ class PlannedRun:
     blobs: dict[bytes, bytes]
 
 
-def plan_run(request: ChatRequest, choice: ModelChoice, workspace: Workspace) -> PlannedRun:
-    system, turns, current = split_conversation(request.messages)
-    seeded = seed_conversation(turns)
+@dataclass(slots=True)
+class Conversation:
+    """A request's messages regrouped the way the backend stores them."""
+
+    system: str
+    turns: list[HistoryTurn] = field(default_factory=list)
+    # The user message that starts this turn; None when the turn is resumed.
+    current: ChatMessage | None = None
+
+
+def plan_run(
+    request: ChatRequest,
+    choice: ModelChoice,
+    workspace: Workspace,
+    toolset: Toolset | None = None,
+) -> PlannedRun:
+    toolset = toolset or Toolset.build(request.tools, request.tool_choice)
+    conversation = split_conversation(request.messages, toolset.wire_name)
+    seeded = seed_conversation(conversation.turns)
+    context = request_context(conversation.system, toolset, workspace)
+    run_id = str(uuid.uuid4())
+    if conversation.current is not None:
+        current = conversation.current
+        user = agent.UserMessage(text=current.text, message_id=run_id, mode=AGENT_MODE)
+        for index, image in enumerate(current.images):
+            user.selected_context.selected_images.append(
+                agent.SelectedImage(
+                    data=image.data,
+                    mime_type=image.mime_type,
+                    uuid=str(uuid.uuid4()),
+                    path=f"image-{index + 1}",
+                )
+            )
+        action = agent.ConversationAction(
+            user_message_action=agent.UserMessageAction(user_message=user, request_context=context)
+        )
+    else:
+        action = agent.ConversationAction(resume_action=agent.ResumeAction(request_context=context))
+    conversation_id = str(uuid.uuid4())
+    run_request = agent.AgentRunRequest(
+        conversation_state=seeded.state,
+        action=action,
+        model_details=agent.ModelDetails(model_id=choice.model_id),
+        requested_model=choice.requested_model(),
+        mcp_tools=agent.McpTools(mcp_tools=toolset.definitions()),
+        conversation_id=conversation_id,
+        conversation_group_id=conversation_id,
+        run_id=run_id,
+    )
+    return PlannedRun(run_request, context, seeded.blobs)
+
+
+def request_context(system: str, toolset: Toolset, workspace: Workspace) -> agent.RequestContext:
     context = agent.RequestContext(
         env=agent.RequestContextEnv(
             os_version=workspace.os_version,
@@ -46,89 +114,112 @@ def plan_run(request: ChatRequest, choice: ModelChoice, workspace: Workspace) ->
             time_zone=workspace.timezone,
             project_folder=workspace.path,
         ),
+        tools=toolset.definitions(),
         web_search_enabled=False,
         web_fetch_enabled=False,
     )
-    if system:
-        context.cloud_rule = system
-    user = agent.UserMessage(text=current.text, message_id=str(uuid.uuid4()), mode=AGENT_MODE)
-    for index, image in enumerate(current.images):
-        user.selected_context.selected_images.append(
-            agent.SelectedImage(
-                data=image.data,
-                mime_type=image.mime_type,
-                uuid=str(uuid.uuid4()),
-                path=f"image-{index + 1}",
-            )
-        )
-    conversation_id = str(uuid.uuid4())
-    run_request = agent.AgentRunRequest(
-        conversation_state=seeded.state,
-        action=agent.ConversationAction(
-            user_message_action=agent.UserMessageAction(user_message=user, request_context=context)
-        ),
-        model_details=agent.ModelDetails(model_id=choice.model_id),
-        requested_model=choice.requested_model(),
-        mcp_tools=agent.McpTools(),
-        conversation_id=conversation_id,
-        conversation_group_id=conversation_id,
-        run_id=user.message_id,
-    )
-    return PlannedRun(run_request, context, seeded.blobs)
+    rule = "\n\n".join(part for part in (system, toolset.instruction()) if part)
+    if rule:
+        context.cloud_rule = rule
+    return context
 
 
 def split_conversation(
-    messages: tuple[ChatMessage, ...],
-) -> tuple[str, list[HistoryTurn], ChatMessage]:
-    """Split into (system prompt, earlier turns, current user message).
+    messages: tuple[ChatMessage, ...], wire_name: Callable[[str], str] = lambda name: name
+) -> Conversation:
+    """Regroup messages into (system prompt, turns, current user message).
 
-    Tool calls and results are rendered as text here, so nothing the client sent is lost.
+    A turn is a user message and everything the assistant did after it: thinking, text, and
+    tool calls paired with the results the client sent back (by tool_call_id).
     """
-    system_parts = [m.text for m in messages if m.role == "system" and m.text]
+    system = "\n\n".join(m.text for m in messages if m.role == "system" and m.text)
     dialogue = [m for m in messages if m.role != "system"]
-    if not dialogue:
-        raise InvalidChatRequest("messages must contain at least one user message")
-    last_user = max((i for i, m in enumerate(dialogue) if m.role == "user"), default=-1)
-    if last_user < 0:
-        raise InvalidChatRequest("messages must contain at least one user message")
-    trailing = dialogue[last_user + 1 :]
-    current = dialogue[last_user]
-    if trailing:
-        # Assistant or tool messages after the last user message: fold them into the prompt.
-        extra = "\n\n".join(_as_text(m) for m in trailing)
-        current = ChatMessage("user", f"{current.text}\n\n{extra}".strip(), current.images)
-    turns: list[HistoryTurn] = []
-    user_parts: list[str] = []
-    assistant_parts: list[str] = []
-    thinking_parts: list[str] = []
-    for message in dialogue[:last_user]:
-        if message.role in ("user", "tool"):
-            if assistant_parts:
-                turns.append(HistoryTurn("\n\n".join(user_parts), assistant_parts, thinking_parts))
-                user_parts, assistant_parts, thinking_parts = [], [], []
-            user_parts.append(_as_text(message))
-        else:
-            assistant_parts.append(_as_text(message))
+    if not any(m.role == "user" for m in dialogue):
+        raise InvalidChatRequest("messages must contain at least one user message", "messages")
+    builders: list[_TurnBuilder] = []
+    for message in dialogue:
+        if message.role == "user":
+            if builders and not builders[-1].steps:
+                builders[-1].add_user(message)  # consecutive user messages merge
+            else:
+                builders.append(_TurnBuilder(message))
+            continue
+        if not builders:
+            builders.append(_TurnBuilder(ChatMessage("user", "")))
+        builders[-1].add(message, wire_name)
+    conversation = Conversation(system)
+    last = builders[-1]
+    if not last.steps:
+        conversation.current = last.user_message()
+        builders.pop()
+    conversation.turns = [builder.turn() for builder in builders]
+    return conversation
+
+
+class _TurnBuilder:
+    def __init__(self, user: ChatMessage) -> None:
+        self.user_texts = [user.text]
+        self.images = list(user.images)
+        self.steps: list[HistoryStep] = []
+        self._calls: dict[str, int] = {}  # tool_call_id -> index in steps
+
+    def add_user(self, user: ChatMessage) -> None:
+        self.user_texts.append(user.text)
+        self.images.extend(user.images)
+
+    def user_message(self) -> ChatMessage:
+        return ChatMessage("user", "\n\n".join(self.user_texts), tuple(self.images))
+
+    def add(self, message: ChatMessage, wire_name: Callable[[str], str]) -> None:
+        if message.role == "assistant":
             if message.reasoning:
-                thinking_parts.append(message.reasoning)
-    if user_parts or assistant_parts:
-        if assistant_parts:
-            turns.append(HistoryTurn("\n\n".join(user_parts), assistant_parts, thinking_parts))
-        else:
-            text = "\n\n".join(user_parts)
-            current = ChatMessage("user", f"{text}\n\n{current.text}", current.images)
-    return "\n\n".join(system_parts), turns, current
+                self.steps.append(ThinkingStep(message.reasoning))
+            if message.text:
+                self.steps.append(AssistantStep(message.text))
+            for call in message.tool_calls:
+                self._calls[call.id] = len(self.steps)
+                self.steps.append(
+                    ToolStep(
+                        call.id,
+                        wire_name(call.name),
+                        _arguments(call.arguments),
+                        MISSING_RESULT,
+                        is_error=True,
+                        provider=PROVIDER_IDENTIFIER,
+                    )
+                )
+            return
+        # A tool result: fill in its call; a result with no known call is kept as its own step.
+        index = self._calls.pop(message.tool_call_id or "", None)
+        if index is None:
+            self.steps.append(
+                ToolStep(
+                    message.tool_call_id or "",
+                    "unknown_tool",
+                    {},
+                    message.text,
+                    message.is_error,
+                    PROVIDER_IDENTIFIER,
+                )
+            )
+            return
+        step = self.steps[index]
+        assert isinstance(step, ToolStep)
+        self.steps[index] = ToolStep(
+            step.call_id, step.name, step.arguments, message.text, message.is_error, step.provider
+        )
+
+    def turn(self) -> HistoryTurn:
+        images = [HistoryImage(i.mime_type, i.data) for i in self.images]
+        return HistoryTurn("\n\n".join(self.user_texts), list(self.steps), images)
 
 
-def _as_text(message: ChatMessage) -> str:
-    parts = [message.text] if message.text else []
-    if message.role == "tool":
-        return f"[Result of tool call {message.tool_call_id or ''}]\n{message.text}".strip()
-    for call in message.tool_calls:
-        parts.append(f"[Called tool {call.name} (id {call.id}) with arguments {call.arguments}]")
-    if message.images:
-        parts.append(f"[{len(message.images)} image(s) attached]")
-    return "\n".join(parts)
+def _arguments(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {"input": text}
+    return value if isinstance(value, dict) else {"input": value}
 
 
 def default_workspace() -> Workspace:

@@ -72,6 +72,11 @@ class ExecRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerHeartbeat:
+    """The backend is alive but has nothing to say (e.g. it waits for exec results)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ExecAborted:
     exec_id: int
 
@@ -114,6 +119,7 @@ Event = (
     | BlobServed
     | ExecRequested
     | ExecAborted
+    | ServerHeartbeat
     | TurnEnded
     | RunFailed
     | StreamClosed

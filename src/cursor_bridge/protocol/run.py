@@ -10,7 +10,7 @@ No sockets and no asyncio here (the h11 model): the caller owns the I/O.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from urllib.parse import unquote
 
 from google.protobuf import json_format
@@ -88,26 +88,26 @@ class RunMachine:
         action = agent.ConversationAction(cancel_action=agent.CancelAction())
         return _frame(agent.AgentClientMessage(conversation_action=action))
 
-    def send_exec_result(self, result: agent.ExecClientMessage) -> None:
-        """Queue the answer to an ExecRequested event, then the `stream_close` the CLI sends."""
-        self.send_exec_results([result])
+    def send_exec_result(
+        self, result: agent.ExecClientMessage, *more: agent.ExecClientMessage
+    ) -> None:
+        """Queue the answer to an ExecRequested event, then the `stream_close` the CLI sends.
 
-    def send_exec_results(self, results: Sequence[agent.ExecClientMessage]) -> None:
-        """Queue every message answering one exec (a shell stream sends several, in order),
-        then one `stream_close`."""
-        if not results:
-            raise LocalProtocolError("no exec result to send")
-        exec_id = results[0].id
-        exec_key = self.pending_execs.pop(exec_id, None)
+        `more` carries the rest of a multi-message answer (a `shell_stream` sequence: start,
+        output, exit), all with the same id.
+        """
+        exec_key = self.pending_execs.pop(result.id, None)
         if exec_key is None:
-            raise LocalProtocolError(f"no pending exec with id {exec_id}")
-        for result in results:
-            if result.id != exec_id:
-                raise LocalProtocolError("results of different execs in one call")
-            if exec_key and not result.exec_id:
-                result.exec_id = exec_key
-            self._queue(agent.AgentClientMessage(exec_client_message=result))
-        close = agent.ExecClientControlMessage(stream_close=agent.ExecClientStreamClose(id=exec_id))
+            raise LocalProtocolError(f"no pending exec with id {result.id}")
+        for message in (result, *more):
+            if message.id != result.id:
+                raise LocalProtocolError("every message of one exec answer needs the same id")
+            if exec_key and not message.exec_id:
+                message.exec_id = exec_key
+            self._queue(agent.AgentClientMessage(exec_client_message=message))
+        close = agent.ExecClientControlMessage(
+            stream_close=agent.ExecClientStreamClose(id=result.id)
+        )
         self._queue(agent.AgentClientMessage(exec_client_control_message=close))
 
     # -- server -> client ------------------------------------------------------------------
@@ -185,6 +185,8 @@ class RunMachine:
         elif kind == "token_delta":
             self.output_token_deltas += update.token_delta.tokens
             yield ev.TokenDelta(update.token_delta.tokens)
+        elif kind == "heartbeat":
+            yield ev.ServerHeartbeat()
         elif kind == "turn_ended":
             self.state = RunState.TURN_ENDED
             yield ev.TurnEnded(self.usage(update.turn_ended))

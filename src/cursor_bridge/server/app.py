@@ -20,6 +20,7 @@ from ..protocol.errors import ConnectError
 from .chat import chat_completions
 from .errors import backend_error_response, error_response
 from .limits import BodySizeLimit
+from .metrics import metrics, metrics_registry
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,14 @@ def create_app(
             Route("/v1/models", list_models, methods=["GET"]),
             Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
         lifespan=lifespan,
     )
     app.state.backend = backend
     app.state.mode = mode
+    app.state.metrics_registry = metrics_registry(backend)
     app.state.started = time.time()
     app.add_middleware(BodySizeLimit, max_body_size=max_body_size)
     return app

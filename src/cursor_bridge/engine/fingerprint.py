@@ -1,0 +1,55 @@
+"""Conversation fingerprints: deciding that two requests share the same history.
+
+A held-open Run may only be continued by a request whose earlier messages are exactly the
+ones the Run was started with. Clients re-send the whole history every round, so we hash a
+canonical form of each message and chain the hashes: `chain(messages)[k]` identifies the
+first k messages, and one pass over a request gives every prefix's fingerprint.
+
+The canonical form keeps what the model saw and drops what clients are known to rewrite
+between rounds without changing meaning: surrounding whitespace, reasoning text (often not
+sent back), and the JSON formatting of tool-call arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+
+from .request import ChatMessage
+
+EMPTY = hashlib.sha256(b"cursor-bridge conversation").hexdigest()
+
+
+def canonical(message: ChatMessage) -> bytes:
+    """A stable byte form of what a message means to the model."""
+    body: dict[str, object] = {"role": message.role, "text": message.text.strip()}
+    if message.images:
+        body["images"] = [hashlib.sha256(image.data).hexdigest() for image in message.images]
+    if message.tool_calls:
+        body["tool_calls"] = [
+            [call.id, call.name, _canonical_json(call.arguments)] for call in message.tool_calls
+        ]
+    if message.role == "tool":
+        body["tool_call_id"] = message.tool_call_id or ""
+        body["is_error"] = message.is_error
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def chain(messages: Sequence[ChatMessage], start: str = EMPTY) -> list[str]:
+    """Fingerprints of every prefix: result[k] covers messages[:k] (result[0] is `start`)."""
+    out = [start]
+    for message in messages:
+        out.append(extend(out[-1], message))
+    return out
+
+
+def extend(fingerprint: str, message: ChatMessage) -> str:
+    return hashlib.sha256(fingerprint.encode() + b"\0" + canonical(message)).hexdigest()
+
+
+def _canonical_json(text: str) -> str:
+    try:
+        return json.dumps(json.loads(text or "{}"), sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        return text.strip()

@@ -1,0 +1,73 @@
+"""A Run that outlives the HTTP request that started it.
+
+A tool round ends the client's response while the Run must stay open, answering KV requests
+and sending heartbeats, until the next request delivers the results. So the Run is read by
+its own task, which queues event batches for whichever request is currently consuming it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from ..protocol import events as ev
+from ..protocol.errors import ConnectError
+from ..protocol.messages import agent
+from .upstream import UpstreamRun
+
+_END = None
+
+
+class LiveRun:
+    def __init__(self, upstream: UpstreamRun) -> None:
+        self.upstream = upstream
+        self._queue: asyncio.Queue[list[ev.Event] | BaseException | None] = asyncio.Queue()
+        self._task = asyncio.create_task(self._pump(), name="cursor-bridge-run")
+        self.ended = False
+
+    async def next_batch(self, within: float | None = None) -> list[ev.Event] | None:
+        """The next batch of events; None once the Run has ended cleanly.
+
+        Raises ConnectError when the Run failed, TimeoutError when nothing came `within` s.
+        """
+        if self.ended and self._queue.empty():
+            return None
+        item = await asyncio.wait_for(self._queue.get(), within)
+        if item is _END:
+            self.ended = True
+            return None
+        if isinstance(item, BaseException):
+            self.ended = True
+            raise item
+        return item
+
+    async def send_results(self, answers: list[list[agent.ExecClientMessage]]) -> None:
+        """Deliver exec answers (each one exec's message sequence) and flush them."""
+        for answer in answers:
+            if answer:
+                self.upstream.machine.send_exec_result(answer[0], *answer[1:])
+        await self.upstream.flush()
+
+    @property
+    def alive(self) -> bool:
+        return not self._task.done() and not self.ended
+
+    async def aclose(self) -> None:
+        """Cancel the Run upstream (if unfinished) and stop reading it."""
+        self.ended = True
+        if not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        await self.upstream.aclose()
+
+    async def _pump(self) -> None:
+        try:
+            async for batch in self.upstream.batches():
+                self._queue.put_nowait(batch)
+        except ConnectError as exc:
+            self._queue.put_nowait(exc)
+        except Exception as exc:  # pragma: no cover - a bug below us; surface, do not hang
+            self._queue.put_nowait(ConnectError("internal", f"run reader failed: {exc!r}"))
+        else:
+            self._queue.put_nowait(_END)

@@ -1,0 +1,181 @@
+"""Parked Runs waiting for tool results, and the rule for continuing one.
+
+After a response that ends with tool calls, its Run stays open here under the ids of the calls
+it waits for. A follow-up request continues it only when everything agrees (fail closed):
+its trailing tool messages answer exactly the pending calls, the assistant message before them
+made exactly those calls, the messages before that hash to the parked fingerprint, and the
+model and tool catalog are unchanged. Any disagreement closes the parked Run; the caller then
+starts a fresh Run from the full history. A result is never delivered into another
+conversation's Run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import secrets
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..protocol import events as ev
+from .adapters import ClientCall
+from .fingerprint import chain
+from .live_run import LiveRun
+from .request import ChatMessage
+from .toolset import Toolset
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class PendingCall:
+    """One exec the client was (or will be) asked to run as one of its tools."""
+
+    call_id: str
+    event: ev.ExecRequested
+    name: str
+    arguments: str
+    # For a built-in exec mapped onto a client tool: how to convert the result back.
+    mapped: ClientCall | None = None
+    aborted: bool = False
+
+
+@dataclass(slots=True)
+class ParkedSession:
+    run: LiveRun
+    fingerprint: str
+    model_key: str
+    toolset: Toolset
+    pending: list[PendingCall]
+    queued: list[PendingCall] = field(default_factory=list)
+    reported_output: int = 0
+    deadline: float = 0.0
+    tag: str = field(default_factory=lambda: secrets.token_hex(4))
+
+
+class SessionRegistry:
+    """Parked sessions of one process, indexed by the call ids they wait for."""
+
+    def __init__(
+        self,
+        *,
+        idle_timeout: float = 900.0,
+        max_parked: int = 256,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.idle_timeout = idle_timeout
+        self.max_parked = max_parked
+        self.clock = clock
+        self._sessions: OrderedDict[str, ParkedSession] = OrderedDict()
+        self._by_call: dict[str, str] = {}
+        self._ids = itertools.count(1)
+        self.outcomes: Counter[str] = Counter()
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def new_call_id(self, session_tag: str) -> str:
+        """Client-facing call ids: unique in this process, tagged with their session."""
+        return f"call_{session_tag}{next(self._ids):04d}{secrets.token_hex(4)}"
+
+    def park(self, session: ParkedSession) -> None:
+        self._expire()
+        session.deadline = self.clock() + self.idle_timeout
+        self._sessions[session.tag] = session
+        for call in session.pending:
+            self._by_call[call.call_id] = session.tag
+        while len(self._sessions) > self.max_parked:
+            _, oldest = next(iter(self._sessions.items()))
+            self._drop(oldest, "evicted")
+
+    def claim(
+        self, messages: tuple[ChatMessage, ...], model_key: str, toolset: Toolset
+    ) -> tuple[ParkedSession | None, str]:
+        """The parked session this request continues, or None and why not.
+
+        Reasons: `continued`; `not_a_tool_round` (no trailing tool results); `unknown_ids`
+        (no parked session waits for them: restart, other process, expired and reaped);
+        `mismatch_*` (a session was found and closed because something disagreed).
+        """
+        self._expire()
+        start = len(messages)
+        while start > 0 and messages[start - 1].role == "tool":
+            start -= 1
+        if start == len(messages):
+            return None, "not_a_tool_round"
+        answered = [m.tool_call_id or "" for m in messages[start:]]
+        tag = next((self._by_call[i] for i in answered if i in self._by_call), None)
+        if tag is None:
+            return self._outcome(None, "unknown_ids")
+        session = self._sessions[tag]
+        self._forget(session)
+        reason = _disagreement(session, messages, start, answered, model_key, toolset)
+        if reason:
+            self._close_later(session)
+            return self._outcome(None, reason)
+        if not session.run.alive:
+            return self._outcome(None, "mismatch_run_ended")
+        return self._outcome(session, "continued")
+
+    async def aclose(self) -> None:
+        for session in list(self._sessions.values()):
+            self._drop(session, "shutdown")
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
+    def _outcome(
+        self, session: ParkedSession | None, reason: str
+    ) -> tuple[ParkedSession | None, str]:
+        self.outcomes[reason] += 1
+        return session, reason
+
+    def _expire(self) -> None:
+        now = self.clock()
+        for session in [s for s in self._sessions.values() if s.deadline <= now]:
+            self._drop(session, "expired")
+        for session in [s for s in self._sessions.values() if not s.run.alive]:
+            self._drop(session, "run_ended")
+
+    def _drop(self, session: ParkedSession, reason: str) -> None:
+        log.debug("closing parked session %s (%s)", session.tag, reason)
+        self.outcomes[f"closed_{reason}"] += 1
+        self._forget(session)
+        self._close_later(session)
+
+    def _forget(self, session: ParkedSession) -> None:
+        self._sessions.pop(session.tag, None)
+        for call in session.pending:
+            self._by_call.pop(call.call_id, None)
+
+    def _close_later(self, session: ParkedSession) -> None:
+        task = asyncio.get_running_loop().create_task(session.run.aclose())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+
+def _disagreement(
+    session: ParkedSession,
+    messages: tuple[ChatMessage, ...],
+    start: int,
+    answered: list[str],
+    model_key: str,
+    toolset: Toolset,
+) -> str:
+    pending = {call.call_id for call in session.pending}
+    if len(answered) != len(set(answered)) or set(answered) != pending:
+        return "mismatch_ids"
+    if start == 0 or messages[start - 1].role != "assistant":
+        return "mismatch_history"
+    if {call.id for call in messages[start - 1].tool_calls} != pending:
+        return "mismatch_ids"
+    if chain(messages[: start - 1])[-1] != session.fingerprint:
+        return "mismatch_history"
+    if model_key != session.model_key:
+        return "mismatch_model"
+    if toolset.digest != session.toolset.digest:
+        return "mismatch_tools"
+    return ""

@@ -1,0 +1,130 @@
+"""The client's tools as the backend sees them (MCP tool definitions) and back again.
+
+Cursor's agent calls client tools through its MCP channel: each tool is an
+`McpToolDefinition` listed in both `AgentRunRequest.mcp_tools` and `RequestContext.tools`,
+and a call arrives as exec `mcp_args` naming it. Names are sanitised for the wire (the models
+behind Cursor accept `[A-Za-z0-9_-]{1,64}`) and mapped back exactly.
+
+`tool_choice` is honoured by shaping what is offered (none: nothing; a named tool: only that
+one) plus an instruction in the rules, and by refusing a call the choice does not allow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..protocol.messages import agent, json_to_value_bytes
+from .request import NamedToolChoice, ToolChoice, ToolSpec
+
+PROVIDER_IDENTIFIER = "cursor-bridge"
+MAX_NAME = 64
+_INVALID = re.compile(r"[^A-Za-z0-9_-]")
+
+
+@dataclass(frozen=True)
+class Toolset:
+    declared: tuple[ToolSpec, ...]
+    choice: ToolChoice = "auto"
+    _wire_names: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(cls, tools: Sequence[ToolSpec], choice: ToolChoice = "auto") -> Toolset:
+        wire: dict[str, str] = {}
+        for spec in tools:
+            wire[_unique_wire_name(spec.name, wire)] = spec.name
+        return cls(tuple(tools), choice, wire)
+
+    @property
+    def offered(self) -> tuple[ToolSpec, ...]:
+        """The tools the model is told about, after tool_choice shaping."""
+        if self.choice == "none":
+            return ()
+        if isinstance(self.choice, NamedToolChoice):
+            return tuple(t for t in self.declared if t.name == self.choice.name)
+        return self.declared
+
+    def definitions(self) -> list[agent.McpToolDefinition]:
+        offered = {spec.name for spec in self.offered}
+        out = []
+        for wire, name in self._wire_names.items():
+            if name not in offered:
+                continue
+            spec = self.spec(name)
+            assert spec is not None
+            schema = spec.parameters or {"type": "object", "properties": {}}
+            out.append(
+                agent.McpToolDefinition(
+                    name=wire,
+                    description=spec.description,
+                    input_schema=json_to_value_bytes(schema),
+                    provider_identifier=PROVIDER_IDENTIFIER,
+                    tool_name=wire,
+                )
+            )
+        return out
+
+    def spec(self, client_name: str) -> ToolSpec | None:
+        return next((t for t in self.declared if t.name == client_name), None)
+
+    def client_name(self, *wire_names: str) -> str | None:
+        """The client's name for a tool the backend named (tool_name, then name)."""
+        for wire in wire_names:
+            if not wire:
+                continue
+            for candidate in (wire, wire.removeprefix(PROVIDER_IDENTIFIER + "-")):
+                if candidate in self._wire_names:
+                    return self._wire_names[candidate]
+        return None
+
+    def wire_name(self, client_name: str) -> str:
+        """The wire name of a declared tool (a name we never declared passes unchanged)."""
+        for wire, name in self._wire_names.items():
+            if name == client_name:
+                return wire
+        return client_name
+
+    def allows(self, client_name: str) -> bool:
+        return any(spec.name == client_name for spec in self.offered)
+
+    def instruction(self) -> str:
+        """A rule for the model when tool_choice constrains it ("" when it does not)."""
+        if isinstance(self.choice, NamedToolChoice):
+            return f"You must call the tool `{self.choice.name}` now, before anything else."
+        if self.choice == "required" and self.declared:
+            return "You must call at least one of the provided tools before answering."
+        return ""
+
+    def refusal_reason(self, requested: str) -> str:
+        if self.choice == "none":
+            return "Tools are disabled for this request; answer in text."
+        if isinstance(self.choice, NamedToolChoice):
+            return f"The tool `{requested}` is not allowed now: call `{self.choice.name}`."
+        names = ", ".join(t.name for t in self.offered) or "none"
+        return f"The tool `{requested}` is not available now. Available tools: {names}."
+
+    @property
+    def digest(self) -> str:
+        """Identifies the tool catalog and choice: a held Run continues only if unchanged."""
+        body = json.dumps(
+            [
+                [[t.name, t.description, t.parameters] for t in self.declared],
+                self.choice if isinstance(self.choice, str) else ["named", self.choice.name],
+            ],
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _unique_wire_name(name: str, taken: dict[str, str]) -> str:
+    base = _INVALID.sub("_", name)[:MAX_NAME] or "tool"
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        suffix = f"_{n}"
+        candidate = base[: MAX_NAME - len(suffix)] + suffix
+    return candidate

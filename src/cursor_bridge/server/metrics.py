@@ -1,0 +1,65 @@
+"""`GET /metrics`: Prometheus text exposition of the engine's counters.
+
+Values are read from the backend at scrape time (a custom collector), so the engine keeps
+plain counters and knows nothing about Prometheus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..engine.backend import CursorBackend
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class BackendCollector(Collector):
+    def __init__(self, backend: CursorBackend) -> None:
+        self.backend = backend
+
+    def collect(self) -> Iterator[Metric]:
+        backend = self.backend
+        runs = CounterMetricFamily(
+            "cursor_bridge_upstream_runs", "Runs opened to the backend (AgentService/Run)."
+        )
+        runs.add_metric([], backend.runs_opened)
+        yield runs
+        parked = GaugeMetricFamily(
+            "cursor_bridge_parked_sessions", "Runs held open, waiting for tool results."
+        )
+        parked.add_metric([], len(backend.sessions))
+        yield parked
+        rounds = CounterMetricFamily(
+            "cursor_bridge_tool_rounds",
+            "Follow-up requests carrying tool results: continued in the parked Run, or fallen "
+            "back to a fresh Run.",
+            labels=["outcome"],
+        )
+        for outcome in ("continued", "fallback"):
+            rounds.add_metric([outcome], backend.tool_rounds[outcome])
+        yield rounds
+        reasons = CounterMetricFamily(
+            "cursor_bridge_session_events",
+            "Why parked sessions were continued, refused or closed.",
+            labels=["reason"],
+        )
+        for reason, count in sorted(backend.sessions.outcomes.items()):
+            reasons.add_metric([reason], count)
+        yield reasons
+
+
+async def metrics(request: Request) -> Response:
+    registry: CollectorRegistry = request.app.state.metrics_registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE)
+
+
+def metrics_registry(backend: CursorBackend) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(BackendCollector(backend))
+    return registry

@@ -1,0 +1,55 @@
+"""A byte-bounded LRU of blob bytes: a Run re-reads the blobs it (or its seed) just wrote."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+DEFAULT_CACHE_BYTES = 32 * 1024 * 1024
+
+
+class BlobCache:
+    """Least recently used blobs, at most *max_bytes* of them; a blob larger than an eighth
+    of the budget is not kept (one huge blob should not flush everything else)."""
+
+    def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.max_item = max_bytes // 8
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0
+        self._items: OrderedDict[bytes, bytes] = OrderedDict()
+
+    def get(self, key: bytes) -> bytes | None:
+        data = self._items.get(key)
+        if data is None:
+            self.misses += 1
+            return None
+        self._items.move_to_end(key)
+        self.hits += 1
+        return data
+
+    def peek(self, key: bytes) -> bytes | None:
+        """The cached bytes without counting a hit or refreshing recency."""
+        return self._items.get(key)
+
+    def add(self, key: bytes, data: bytes) -> None:
+        self.discard(key)
+        if len(data) > self.max_item:
+            return
+        self._items[key] = data
+        self.bytes += len(data)
+        while self.bytes > self.max_bytes:
+            _, dropped = self._items.popitem(last=False)
+            self.bytes -= len(dropped)
+
+    def discard(self, key: bytes) -> None:
+        data = self._items.pop(key, None)
+        if data is not None:
+            self.bytes -= len(data)
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -1,0 +1,226 @@
+"""Opening the state database: a private file, WAL mode, the schema, and what to do when it is bad.
+
+Tables: `blobs` (id, size, last access, number of owning conversations), `blob_data` (the
+bytes), `conversations` (checkpoint, meta, saved/used times) and `owners` (which conversation
+used which blob). The schema keeps its own accounting: triggers maintain one `usage` row (blob
+count and bytes, conversations, checkpoint bytes) and each blob's `owners` count, so size
+checks and /metrics read one row instead of scanning, and every process sharing the file sees
+the same numbers.
+
+A file that is not a SQLite database, or whose header is damaged, holds nothing but a cache
+(a lost checkpoint only costs a fresh Run), so it is moved aside (`<name>.corrupt-<time>`, kept
+for inspection) and a new database is created. A file we may not open (permissions, a
+directory in the way) or one written by a newer schema raises `StateStoreError` instead:
+those need the user, and deleting them would destroy state we do not understand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import stat
+import time
+from pathlib import Path
+
+from .types import StateStoreError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+# How long a writer waits for another process's write transaction before giving up.
+BUSY_TIMEOUT = 5.0
+# Keep the WAL from staying large after a burst of big blobs.
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+_CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+
+_DDL = """
+CREATE TABLE blobs (
+    id BLOB PRIMARY KEY,
+    size INTEGER NOT NULL,
+    accessed REAL NOT NULL,
+    owners INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX blobs_unowned_by_access ON blobs(accessed) WHERE owners = 0;
+
+-- Bytes apart from bookkeeping: SQLite rewrites a whole row on update, and touching a
+-- 256 KiB blob's access time must not rewrite its 256 KiB.
+CREATE TABLE blob_data (
+    id BLOB PRIMARY KEY,
+    data BLOB NOT NULL
+);
+
+CREATE TABLE conversations (
+    key TEXT PRIMARY KEY,
+    checkpoint BLOB,
+    meta TEXT NOT NULL DEFAULT '{}',
+    saved_at REAL,
+    used_at REAL NOT NULL
+);
+CREATE INDEX conversations_by_use ON conversations(used_at);
+
+CREATE TABLE owners (
+    conversation TEXT NOT NULL,
+    blob BLOB NOT NULL,
+    PRIMARY KEY (conversation, blob)
+) WITHOUT ROWID;
+
+CREATE TABLE usage (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    blob_count INTEGER NOT NULL,
+    blob_bytes INTEGER NOT NULL,
+    conversations INTEGER NOT NULL,
+    checkpoints INTEGER NOT NULL,
+    checkpoint_bytes INTEGER NOT NULL
+);
+INSERT INTO usage VALUES (1, 0, 0, 0, 0, 0);
+
+CREATE TRIGGER blobs_added AFTER INSERT ON blobs BEGIN
+    UPDATE usage SET blob_count = blob_count + 1, blob_bytes = blob_bytes + NEW.size;
+END;
+CREATE TRIGGER blobs_removed AFTER DELETE ON blobs BEGIN
+    UPDATE usage SET blob_count = blob_count - 1, blob_bytes = blob_bytes - OLD.size;
+    DELETE FROM blob_data WHERE id = OLD.id;
+END;
+CREATE TRIGGER blobs_resized AFTER UPDATE OF size ON blobs BEGIN
+    UPDATE usage SET blob_bytes = blob_bytes - OLD.size + NEW.size;
+END;
+
+CREATE TRIGGER owner_added AFTER INSERT ON owners BEGIN
+    UPDATE blobs SET owners = owners + 1 WHERE id = NEW.blob;
+END;
+CREATE TRIGGER owner_removed AFTER DELETE ON owners BEGIN
+    UPDATE blobs SET owners = owners - 1 WHERE id = OLD.blob;
+END;
+
+CREATE TRIGGER conversation_added AFTER INSERT ON conversations BEGIN
+    UPDATE usage SET
+        conversations = conversations + 1,
+        checkpoints = checkpoints + (NEW.checkpoint IS NOT NULL),
+        checkpoint_bytes = checkpoint_bytes + ifnull(length(NEW.checkpoint), 0);
+END;
+CREATE TRIGGER conversation_removed AFTER DELETE ON conversations BEGIN
+    UPDATE usage SET
+        conversations = conversations - 1,
+        checkpoints = checkpoints - (OLD.checkpoint IS NOT NULL),
+        checkpoint_bytes = checkpoint_bytes - ifnull(length(OLD.checkpoint), 0);
+END;
+CREATE TRIGGER checkpoint_replaced AFTER UPDATE OF checkpoint ON conversations BEGIN
+    UPDATE usage SET
+        checkpoints = checkpoints - (OLD.checkpoint IS NOT NULL) + (NEW.checkpoint IS NOT NULL),
+        checkpoint_bytes = checkpoint_bytes
+            - ifnull(length(OLD.checkpoint), 0) + ifnull(length(NEW.checkpoint), 0);
+END;
+"""
+
+
+def open_file(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed, mode 0600) the state database at *path*, schema ready."""
+    try:
+        return _open(path)
+    except sqlite3.DatabaseError as exc:
+        if exc.sqlite_errorcode not in _CORRUPT_CODES:
+            raise _unusable(path, exc) from exc
+        moved = _move_aside(path)
+        log.warning("state file %s is not a usable database (%s); moved to %s", path, exc, moved)
+    try:
+        return _open(path)
+    except sqlite3.Error as exc:
+        raise _unusable(path, exc) from exc
+
+
+def open_memory() -> sqlite3.Connection:
+    """A private in-memory database with the same schema (tests, --no-persist)."""
+    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    _prepare(conn)
+    return conn
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    _create_private(path)
+    try:
+        conn = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
+        )
+    except sqlite3.Error as exc:
+        raise _unusable(path, exc) from exc
+    try:
+        conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+        _prepare(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _prepare(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version == 0:
+            for statement in _statements(_DDL):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        elif version > SCHEMA_VERSION:
+            raise StateStoreError(
+                f"state database schema {version} is newer than this cursor-bridge"
+                f" understands ({SCHEMA_VERSION}); upgrade cursor-bridge or remove the file"
+            )
+        # Touch the accounting row: reading it fails fast on a damaged file.
+        conn.execute("SELECT blob_bytes FROM usage WHERE one = 1").fetchone()
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _statements(script: str) -> list[str]:
+    """Split the DDL into statements (triggers contain `;` inside BEGIN ... END)."""
+    out: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                out.append(current.strip())
+            current = ""
+    return out
+
+
+def _create_private(path: Path) -> None:
+    """Create the file 0600 before SQLite does (its journal files copy the file's mode)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            mode = stat.S_IMODE(os.fstat(fd).st_mode)
+            if mode & 0o077:
+                os.fchmod(fd, mode & 0o700)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise StateStoreError(f"cannot open state file {path}: {exc.strerror or exc}") from exc
+
+
+def _move_aside(path: Path) -> Path:
+    target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(path, target)
+    # The WAL belongs to the bad file; the shared-memory index is rebuilt from nothing.
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if suffix == "-wal" and side.exists():
+            os.replace(side, target.with_name(target.name + suffix))
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                side.unlink()
+    return target
+
+
+def _unusable(path: Path, exc: sqlite3.Error) -> StateStoreError:
+    return StateStoreError(f"cannot use state file {path}: {exc}")

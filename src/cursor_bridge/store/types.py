@@ -1,0 +1,86 @@
+"""The store's public vocabulary: what callers get back, and the interface the engine uses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..protocol.blobs import BlobStore
+
+DAY = 24 * 3600.0
+DEFAULT_TTL = 7 * DAY
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+
+
+class StateStoreError(Exception):
+    """The state database cannot be used (unopenable, damaged at run time, newer schema, closed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    """A conversation's last checkpoint, byte-for-byte as the backend sent it."""
+
+    conversation_key: str
+    checkpoint: bytes
+    meta: Mapping[str, str]
+    saved_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    """Counts for /metrics. Database numbers are shared by every process on the file;
+    cache and eviction counters are this process's since the store was opened."""
+
+    blob_count: int
+    blob_bytes: int
+    conversations: int
+    checkpoints: int
+    checkpoint_bytes: int
+    max_bytes: int
+    cache_hits: int
+    cache_misses: int
+    cache_bytes: int
+    expired_conversations: int
+    expired_blobs: int
+    evicted_conversations: int
+    evicted_blobs: int
+
+    @property
+    def total_bytes(self) -> int:
+        """What the size cap is measured against: blob bytes plus checkpoint bytes."""
+        return self.blob_bytes + self.checkpoint_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """What one prune removed."""
+
+    expired_conversations: int = 0
+    expired_blobs: int = 0
+    evicted_conversations: int = 0
+    evicted_blobs: int = 0
+    freed_bytes: int = 0
+
+
+class StateStore(Protocol):
+    """Persistent state of conversations: KV blobs and checkpoints (see store/__init__.py)."""
+
+    @property
+    def blobs(self) -> BlobStore: ...
+
+    def conversation_blobs(self, conversation_key: str) -> BlobStore: ...
+
+    def save_checkpoint(
+        self, conversation_key: str, checkpoint: bytes, meta: Mapping[str, str] | None = None
+    ) -> None: ...
+
+    def load_checkpoint(self, conversation_key: str) -> StoredCheckpoint | None: ...
+
+    def drop_conversation(self, conversation_key: str) -> None: ...
+
+    def prune(self) -> PruneResult: ...
+
+    def stats(self) -> StoreStats: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from store_support import FakeClock
+
+from cursor_bridge.store import MemoryStateStore, SqliteStateStore
+from cursor_bridge.store.sqlite import _SqliteStore
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def state_path(tmp_path: Path) -> Path:
+    return tmp_path / "home" / "state.sqlite3"
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def store(
+    request: pytest.FixtureRequest, state_path: Path, clock: FakeClock
+) -> Iterator[_SqliteStore]:
+    """Each behavioural test runs against the file store and its in-memory twin."""
+    made: _SqliteStore
+    if request.param == "sqlite":
+        made = SqliteStateStore(state_path, clock=clock)
+    else:
+        made = MemoryStateStore(clock=clock)
+    with made:
+        yield made
