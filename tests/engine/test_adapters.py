@@ -662,3 +662,28 @@ def test_bridge_answers_mcp_resources_and_state() -> None:
     ]
     mcp = only(refuse(event("mcp_args"), OPENCODE))
     assert "bash" in mcp.mcp_result.error.error
+
+
+def test_error_texts_without_an_error_flag_are_errors() -> None:
+    # OpenAI-style tool messages cannot flag failure; OpenCode sends its error text as-is.
+    read = event("read_args", path="/w/missing.py")
+    call = map_builtin(read, OPENCODE)
+    assert call is not None
+    missing = only(native_result(read, call, "File not found: /w/missing.py", False))
+    assert missing.read_result.WhichOneof("result") == "file_not_found"
+    # A real file whose first line says "Error" is still data once wrapped by the client.
+    wrapped = "<path>/w/e.txt</path>\n<type>file</type>\n<content>\n1: Error: expected\n\n(End of file - total 1 lines)\n</content>"
+    data = only(native_result(read, call, wrapped, False))
+    assert data.read_result.success.content == "Error: expected"
+
+    grep = event("grep_args", pattern="x", path="/w")
+    grep_call = map_builtin(grep, OPENCODE)
+    assert grep_call is not None
+    failed = only(native_result(grep, grep_call, "ripgrep execution failed", False))
+    assert failed.grep_result.error.error == "ripgrep execution failed"
+    # Bare file names are still file names.
+    listed = only(native_result(grep, grep_call, "README\nMakefile", False, workspace="/w"))
+    assert list(listed.grep_result.success.workspace_results["/w"].files.files) == [
+        "README",
+        "Makefile",
+    ]

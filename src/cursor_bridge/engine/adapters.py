@@ -541,6 +541,9 @@ _MAPPERS: dict[str, Callable[[ExecRequested, Toolbox], ClientCall | None]] = {
 # -- results ------------------------------------------------------------------------------
 
 
+_DATA_ROLES = frozenset({"read", "list", "grep", "glob", "write", "edit"})
+
+
 def role_of(call: ClientCall) -> str:
     """The capability a client call stands for (its `role`, else guessed from its name)."""
     if call.role:
@@ -572,6 +575,10 @@ def native_result(
         failed = is_error or (exit_code is not None and exit_code != 0)
     else:
         output = out.strip_reminders(output)
+        # Clients speaking OpenAI's API cannot flag a failed tool: recognise error texts.
+        wrapped = output.lstrip().startswith(("<path>", "<file>"))
+        if role in _DATA_ROLES and not wrapped and out.looks_like_error(output):
+            failed = True
     if event.kind.startswith("pi_"):
         if event.kind == "pi_read_args" and not failed:
             return natives.pi_success(event, out.file_text(output).content)
@@ -636,6 +643,11 @@ def _grep_result(event: ExecRequested, result: _Output) -> list[agent.ExecClient
     if result.failed and not no_match:
         return natives.grep_error(event, text or "the search failed")
     parsed = out.grep_text(text, workspace)
+    prose = any(" " in f for f in parsed.files)
+    pathless = not any("/" in f or "." in f for f in parsed.files)
+    if parsed.files and prose and pathless and not parsed.matches and not parsed.counts:
+        # Words, and nothing that looks like a path: the tool said something else (an error).
+        return natives.grep_error(event, text.strip())
     pattern = _str(event, "pattern")
     mode = _str(event, "output_mode") or "content"
     if not pattern or result.role == "glob" or mode == "files_with_matches":

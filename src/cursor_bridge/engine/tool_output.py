@@ -48,6 +48,22 @@ _TIMEOUT = re.compile(
 )
 
 
+# Short error texts clients return as ordinary results (OpenAI-style tool messages carry no
+# error flag): OpenCode's "File not found: ...", "ripgrep execution failed", Node errnos ...
+_ERROR_TEXT = re.compile(
+    r"^(?:error\b|file not found|no such file|enoent|eisdir|eacces|eperm|permission denied"
+    r"|cannot read|offset \d+ is out of range|ripgrep execution failed|tool execution aborted"
+    r"|the user (?:rejected|denied)|.*\bis a directory\b)",
+    re.IGNORECASE,
+)
+
+
+def looks_like_error(text: str) -> bool:
+    """A short (at most three lines) text that reads as a tool failure, not as data."""
+    stripped = strip_reminders(text).strip()
+    return bool(stripped) and stripped.count("\n") <= 2 and bool(_ERROR_TEXT.match(stripped))
+
+
 def strip_reminders(text: str) -> str:
     """Drop `<system-reminder>` blocks (Claude Code appends them to tool results)."""
     return _REMINDER.sub("\n", text).strip("\n") if "<system-reminder>" in text else text
