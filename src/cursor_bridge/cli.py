@@ -12,12 +12,15 @@ from typing import Any
 
 import click
 import uvicorn
+from pydantic import ValidationError
 
 from . import __version__
 from .config import CURSOR_API_URL, Settings
 from .engine.backend import BackendConfig, CursorBackend
 from .protocol.headers import ClientIdentity
 from .server.app import create_app
+from .server.cursor_chat import upstream_from_settings
+from .server.response_store import ResponseStore
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,7 +43,14 @@ def serve(
     log_level: str | None,
 ) -> None:
     """Run the bridge (on the built-in emulator when no Cursor login exists)."""
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"CURSOR_BRIDGE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise click.ClickException(f"invalid settings: {problems}") from exc
     overrides = {"host": host, "port": port, "backend_url": backend_url, "log_level": log_level}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     logging.basicConfig(
@@ -86,11 +96,17 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
         )
     )
     mode = "emulator" if use_emulator else "cursor"
-    app = create_app(backend, mode=mode)
+    cursor_chat_upstream = upstream_from_settings(settings)
+    store = ResponseStore(settings.response_store_size, settings.response_store_ttl)
+    app = create_app(
+        backend, mode=mode, cursor_chat_upstream=cursor_chat_upstream, response_store=store
+    )
     sock = _bind(settings.host, settings.port)
     where = f"http://{settings.host}:{sock.getsockname()[1]}"
     backend_label = f"built-in emulator at {backend_url}" if use_emulator else backend_url
     click.echo(f"cursor-bridge {__version__} listening on {where}/v1 (backend: {backend_label})")
+    if cursor_chat_upstream is not None:
+        click.echo(f"/cursor/chat/completions upstream: {cursor_chat_upstream.label}")
     sys.stdout.flush()
     config = uvicorn.Config(
         app, log_level=settings.log_level, access_log=settings.log_level == "debug", lifespan="on"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .protocol.headers import DEFAULT_CLIENT_VERSION
 
 CURSOR_API_URL = "https://api2.cursor.sh"
+OWN_BACKEND = "cursor"
 
 
 class Settings(BaseSettings):
@@ -26,6 +28,10 @@ class Settings(BaseSettings):
     idle_timeout: float = 120.0
     model_cache_ttl: float = 300.0
     log_level: str = "info"
+    # Stored responses (`/v1/responses`, `previous_response_id`): in memory, at most this many,
+    # each for this many seconds.
+    response_store_size: int = 1000
+    response_store_ttl: float = 3600.0
     # Tool rounds: wait for parallel calls after the first one; parked-Run lifetime and cap.
     tool_settle: float = 0.1
     session_idle_timeout: float = 900.0
@@ -40,3 +46,17 @@ class Settings(BaseSettings):
     state_max_bytes: int = 512 * 1024 * 1024
     # Demo pacing of the built-in emulator (seconds between streamed words).
     emulator_token_latency: float = 0.0
+    # Upstream of `/cursor/chat/completions` (Cursor IDE's BYOK chat stream): "cursor" for
+    # this bridge's own backend, or the base URL of an OpenAI-compatible API as given to the
+    # OpenAI SDK (e.g. http://localhost:4000/v1 for a LiteLLM proxy), with its API key.
+    cursor_chat_upstream: str = OWN_BACKEND
+    cursor_chat_upstream_api_key: SecretStr | None = None
+    cursor_chat_upstream_timeout: float = 300.0
+
+    @field_validator("cursor_chat_upstream")
+    @classmethod
+    def _upstream_is_cursor_or_url(cls, value: str) -> str:
+        value = value.strip()
+        if value != OWN_BACKEND and not value.startswith(("http://", "https://")):
+            raise ValueError(f'must be "{OWN_BACKEND}" or an http(s):// base URL')
+        return value

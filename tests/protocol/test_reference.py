@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
 from cursor_bridge.protocol.messages import agent, aiserver
 
@@ -44,6 +44,7 @@ REFERENCE_NAME_ALIASES: dict[str, str] = {
 # something the reference lacks), "type" (a field's message type has another name; the field
 # is otherwise checked) or "optional" (explicit presence differs; parsing is unaffected).
 _S3_MODELS = "S3 only per run-stream.md §2.3 (AvailableModels variants)"
+_CLIENT_SIDE_TOOL = "the reference types it `proto3` (artifact); it is ClientSideToolV2"
 _S3_USAGE = "S3 only: usage counters newer than the descriptor (protocol README, run-stream §3.2)"
 _S3_EXEC = "S3 only per exec-auth-models.md §1.2-1.3 (exec variants newer than the descriptor)"
 _PI = ("read", "bash", "edit", "write", "grep", "find", "ls")
@@ -75,6 +76,11 @@ ALLOWED_DEVIATIONS: dict[tuple[str, str | None], tuple[str, str]] = {
         "type",
         "McpResult is a wire-compatible superset of the reference's McpToolResult",
     ),
+    # The extractor recorded these enum fields' type as the artifact `proto3`; seed 000 and the
+    # enum's values identify it as ClientSideToolV2, checked by
+    # test_declared_enums_match_the_reference.
+    ("aiserver.v1.StreamedBackToolCallV2", "tool"): ("type", _CLIENT_SIDE_TOOL),
+    ("aiserver.v1.StreamedBackPartialToolCall", "tool"): ("type", _CLIENT_SIDE_TOOL),
     # Server -> client only: presence changes what an encoder emits, never what we parse.
     ("agent.v1.SwitchModeArgs", "explanation"): (
         "optional",
@@ -349,6 +355,51 @@ def test_allow_list_has_no_stale_entries(reference: dict[str, Any]) -> None:
     report = _check(reference)
     stale = sorted(set(ALLOWED_DEVIATIONS) - report.allowed_used, key=str)
     assert not stale, f"ALLOWED_DEVIATIONS entries that no longer apply: {stale}"
+
+
+def _declared_enums() -> list[EnumDescriptor]:
+    """Every enum of our proto files, top-level and nested."""
+    out: list[EnumDescriptor] = []
+    for module in (agent, aiserver):
+        out.extend(module.DESCRIPTOR.enum_types_by_name.values())
+    for desc in _declared_messages():
+        out.extend(desc.enum_types)
+    return out
+
+
+def _check_enums(reference: dict[str, Any]) -> list[str]:
+    """Every enum value we declare must exist in the reference with the same number."""
+    enums: dict[str, dict[str, int]] = reference["enums"]
+    problems: list[str] = []
+    for enum in _declared_enums():
+        key = next((c for c in _name_candidates(enum.full_name) if c in enums), None)
+        if key is None:
+            problems.append(f"{enum.full_name}: not in the reference")
+            continue
+        for value in enum.values:
+            theirs = enums[key].get(value.name)
+            if theirs != value.number:
+                problems.append(
+                    f"{enum.full_name}.{value.name} = {value.number}: reference {theirs}"
+                )
+    return problems
+
+
+def test_declared_enums_match_the_reference(reference: dict[str, Any]) -> None:
+    problems = _check_enums(reference)
+    assert not problems, "\n  ".join(["enums differ from the reference:", *problems])
+
+
+def test_enum_check_catches_deviations(reference: dict[str, Any]) -> None:
+    corrupted = json.loads(json.dumps(reference))
+    tools = corrupted["enums"]["aiserver.v1.ClientSideToolV2"]
+    tools["CLIENT_SIDE_TOOL_V2_READ_FILE"] = 99
+    del tools["CLIENT_SIDE_TOOL_V2_MCP"]
+    problems = "\n".join(_check_enums(corrupted))
+    assert "CLIENT_SIDE_TOOL_V2_READ_FILE = 5: reference 99" in problems
+    assert "CLIENT_SIDE_TOOL_V2_MCP = 19: reference None" in problems
+    del corrupted["enums"]["aiserver.v1.ClientSideToolV2"]
+    assert "aiserver.v1.ClientSideToolV2: not in the reference" in _check_enums(corrupted)
 
 
 def test_aliases_point_at_real_reference_entries(reference: dict[str, Any]) -> None:

@@ -6,24 +6,25 @@ credentials differ.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-from ..protocol.blobs import MemoryBlobStore
 from ..protocol.errors import ConnectError
 from ..protocol.headers import RUN_PATH, ClientIdentity, run_headers, unary_headers
 from ..protocol.messages import agent
 from ..protocol.run import RunMachine
+from ..store import MemoryStateStore, StateStore
 from ..transport import BackendPool, ConnectFailed, TransportError
 from .catalog import ModelCatalog, ModelChoice
-from .fingerprint import chain
+from .fingerprint import chain, extend
 from .live_run import LiveRun
 from .output import OutputEvent, TurnFinished
 from .planner import Workspace, default_workspace, plan_run
-from .request import ChatRequest
+from .request import ChatMessage, ChatRequest
 from .sessions import ParkedSession, PendingCall, SessionRegistry
 from .toolset import Toolset
 from .turn import Executor, SegmentReader, mcp_answer
@@ -53,6 +54,8 @@ class BackendConfig:
     max_parked_sessions: int = 256
     # Runs built-in execs when the request carries no tools (None: refuse them).
     executor: Executor | None = None
+    # KV blobs and checkpoints (None: in memory, for this process only).
+    state: StateStore | None = None
 
 
 class CursorBackend:
@@ -67,9 +70,14 @@ class CursorBackend:
             idle_timeout=config.session_idle_timeout, max_parked=config.max_parked_sessions
         )
         self.tool_rounds: Counter[str] = Counter()
+        self.checkpoint_resumes: Counter[str] = Counter()
+        self.state: StateStore = config.state or MemoryStateStore()
+        self._background: set[asyncio.Task[None]] = set()
 
     async def aclose(self) -> None:
         await self.sessions.aclose()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         await self.pool.aclose()
 
     async def resolve(self, request: ChatRequest) -> ModelChoice:
@@ -102,7 +110,7 @@ class CursorBackend:
         else:
             if outcome != "not_a_tool_round":
                 self.tool_rounds["fallback"] += 1
-            run, queued, reported = await self._open_run(request, choice, toolset), [], 0
+            run, queued, reported = await self._fresh_run(request, choice, toolset), [], 0
             tag = secrets.token_hex(4)
         reader = SegmentReader(
             run,
@@ -135,14 +143,85 @@ class CursorBackend:
                         parked = True
                 yield batch
         finally:
-            if not parked:
+            if parked:
+                pass
+            elif reader.result.turn_ended:
+                answer = ChatMessage("assistant", "".join(reader.result.text))
+                key = extend(chain(request.messages)[-1], answer)
+                self._finish_later(run, key, model_key)
+            else:
                 await run.aclose()
 
-    async def _open_run(
+    async def _fresh_run(
         self, request: ChatRequest, choice: ModelChoice, toolset: Toolset
     ) -> LiveRun:
-        plan = plan_run(request, choice, self.config.workspace, toolset)
-        store = MemoryBlobStore()
+        """A new Run: from the checkpoint of the turn this request follows when we have it
+        (the backend then reads the history from its own blobs), else seeded from history."""
+        stored = None
+        if request.messages[-1].role == "user":
+            stored = self.state.load_checkpoint(_checkpoint_key(chain(request.messages[:-1])[-1]))
+        if stored is not None:
+            conversation_id = stored.meta.get("conversation_id")
+            run = await self._open_run(
+                request,
+                choice,
+                toolset,
+                checkpoint=stored.checkpoint,
+                conversation_id=conversation_id,
+            )
+            try:
+                await run.wait_started()
+            except ConnectError as exc:
+                await run.aclose()
+                if "blob not found" not in exc.message.lower():
+                    raise
+                # Our copy of the conversation's blobs is gone: seed the whole history.
+                self.checkpoint_resumes["blob_missing"] += 1
+            else:
+                self.checkpoint_resumes["resumed"] += 1
+                return run
+        return await self._open_run(request, choice, toolset)
+
+    def _finish_later(self, run: LiveRun, key: str, model_key: str) -> None:
+        """Keep the checkpoint of a finished turn, so the conversation's next turn can start
+        from it; the Run is left to close by itself in the background."""
+
+        def save(checkpoint: bytes | None) -> None:
+            if checkpoint:
+                meta = {"conversation_id": run.conversation_id, "model": model_key}
+                self.state.save_checkpoint(_checkpoint_key(key), checkpoint, meta)
+
+        save(run.upstream.machine.last_checkpoint)
+
+        async def finish() -> None:
+            before = run.upstream.machine.last_checkpoint
+            checkpoint = await run.finish()
+            if checkpoint != before:
+                save(checkpoint)
+
+        task = asyncio.get_running_loop().create_task(finish())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _open_run(
+        self,
+        request: ChatRequest,
+        choice: ModelChoice,
+        toolset: Toolset,
+        *,
+        checkpoint: bytes | None = None,
+        conversation_id: str | None = None,
+    ) -> LiveRun:
+        plan = plan_run(
+            request,
+            choice,
+            self.config.workspace,
+            toolset,
+            checkpoint=checkpoint,
+            conversation_id=conversation_id,
+        )
+        conversation_id = plan.run_request.conversation_id
+        store = self.state.conversation_blobs(_blob_group(conversation_id))
         for key, data in plan.blobs.items():
             store.put(key, data)
         machine = RunMachine(blobs=store, request_context=plan.request_context)
@@ -162,7 +241,7 @@ class CursorBackend:
             heartbeat_interval=self.config.heartbeat_interval,
             idle_timeout=self.config.idle_timeout,
         )
-        return LiveRun(upstream)
+        return LiveRun(upstream, conversation_id)
 
     async def _unary(self, path: str, body: bytes, json_codec: bool) -> tuple[int, bytes]:
         token = await self.config.token()
@@ -191,6 +270,16 @@ def _answers(
         images = tuple((image.mime_type, image.data) for image in message.images)
         answers.append(mcp_answer(call, message.text, message.is_error, images))
     return answers
+
+
+def _checkpoint_key(fingerprint: str) -> str:
+    """Checkpoints are filed under the fingerprint of the history they end."""
+    return "fp:" + fingerprint
+
+
+def _blob_group(conversation_id: str) -> str:
+    """Blobs are grouped by the backend conversation that put them (kept or evicted together)."""
+    return "conv:" + conversation_id
 
 
 def _now_ms() -> int:

@@ -19,10 +19,12 @@ _END = None
 
 
 class LiveRun:
-    def __init__(self, upstream: UpstreamRun) -> None:
+    def __init__(self, upstream: UpstreamRun, conversation_id: str = "") -> None:
         self.upstream = upstream
+        self.conversation_id = conversation_id
         self._queue: asyncio.Queue[list[ev.Event] | BaseException | None] = asyncio.Queue()
         self._task = asyncio.create_task(self._pump(), name="cursor-bridge-run")
+        self._held: list[list[ev.Event]] = []
         self.ended = False
 
     async def next_batch(self, within: float | None = None) -> list[ev.Event] | None:
@@ -30,6 +32,11 @@ class LiveRun:
 
         Raises ConnectError when the Run failed, TimeoutError when nothing came `within` s.
         """
+        if self._held:
+            return self._held.pop(0)
+        return await self._next_from_queue(within)
+
+    async def _next_from_queue(self, within: float | None = None) -> list[ev.Event] | None:
         if self.ended and self._queue.empty():
             return None
         item = await asyncio.wait_for(self._queue.get(), within)
@@ -40,6 +47,29 @@ class LiveRun:
             self.ended = True
             raise item
         return item
+
+    async def wait_started(self) -> None:
+        """Read until the Run produces something beyond KV traffic; keep it for next_batch.
+
+        Raises the Run's ConnectError if it fails first (e.g. `Blob not found` for a stale
+        checkpoint), while nothing has reached the client yet and a retry is still possible.
+        """
+        while True:
+            batch = await self._next_from_queue()
+            if batch is None:
+                return
+            self._held.append(batch)
+            if any(not isinstance(e, ev.BlobServed | ev.BlobStored) for e in batch):
+                return
+
+    async def finish(self, grace: float = 10.0) -> bytes | None:
+        """Let a Run whose turn ended close by itself (the backend may still send a
+        checkpoint); cancel it after `grace` seconds. Returns the last checkpoint."""
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
+            await asyncio.wait_for(asyncio.shield(self._task), grace)
+        await self.aclose()
+        checkpoint: bytes | None = self.upstream.machine.last_checkpoint
+        return checkpoint
 
     async def send_results(self, answers: list[list[agent.ExecClientMessage]]) -> None:
         """Deliver exec answers (each one exec's message sequence) and flush them."""

@@ -24,6 +24,7 @@ from ..protocol.seed import (
     HistoryImage,
     HistoryStep,
     HistoryTurn,
+    SeededConversation,
     ThinkingStep,
     ToolStep,
     seed_conversation,
@@ -68,10 +69,23 @@ def plan_run(
     choice: ModelChoice,
     workspace: Workspace,
     toolset: Toolset | None = None,
+    *,
+    checkpoint: bytes | None = None,
+    conversation_id: str | None = None,
 ) -> PlannedRun:
+    """The first frame of a fresh Run.
+
+    With a `checkpoint` (the backend's own state after the previous turn, byte-for-byte),
+    the history is not seeded: the checkpoint names it, and only the new user message goes.
+    """
     toolset = toolset or Toolset.build(request.tools, request.tool_choice)
     conversation = split_conversation(request.messages, toolset.wire_name)
-    seeded = seed_conversation(conversation.turns)
+    if checkpoint is not None:
+        if conversation.current is None:
+            raise ValueError("a checkpoint continues a conversation with a new user message")
+        seeded = SeededConversation(agent.ConversationStateStructure.FromString(checkpoint))
+    else:
+        seeded = seed_conversation(conversation.turns)
     context = request_context(conversation.system, toolset, workspace)
     run_id = str(uuid.uuid4())
     if conversation.current is not None:
@@ -91,7 +105,7 @@ def plan_run(
         )
     else:
         action = agent.ConversationAction(resume_action=agent.ResumeAction(request_context=context))
-    conversation_id = str(uuid.uuid4())
+    conversation_id = conversation_id or str(uuid.uuid4())
     run_request = agent.AgentRunRequest(
         conversation_state=seeded.state,
         action=action,

@@ -32,6 +32,7 @@ class SegmentResult:
     queued: list[PendingCall] = field(default_factory=list)
     turn_ended: bool = False
     output_tokens: int = 0
+    text: list[str] = field(default_factory=list)
 
 
 class SegmentReader:
@@ -78,7 +79,10 @@ class SegmentReader:
             out: list[OutputEvent] = []
             settle_now = False
             for event in batch:
-                if isinstance(event, ev.TextDelta | ev.ThinkingDelta):
+                if isinstance(event, ev.TextDelta):
+                    result.text.append(event.text)
+                    out.append(event)
+                elif isinstance(event, ev.ThinkingDelta):
                     out.append(event)
                 elif isinstance(event, ev.TokenDelta):
                     result.output_tokens += event.tokens

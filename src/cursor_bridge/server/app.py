@@ -16,11 +16,15 @@ from starlette.routing import Route
 
 from ..engine.backend import CursorBackend
 from ..engine.catalog import ModelInfo
+from ..passthrough import OpenAIUpstream
 from ..protocol.errors import ConnectError
 from .chat import chat_completions
+from .cursor_chat import cursor_chat_completions
 from .errors import backend_error_response, error_response
 from .limits import BodySizeLimit
 from .metrics import metrics, metrics_registry
+from .response_store import ResponseStore
+from .responses import create_response, delete_response, get_response
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +32,30 @@ DEFAULT_MAX_BODY = 64 * 1024 * 1024
 
 
 def create_app(
-    backend: CursorBackend, *, mode: str = "cursor", max_body_size: int = DEFAULT_MAX_BODY
+    backend: CursorBackend,
+    *,
+    mode: str = "cursor",
+    max_body_size: int = DEFAULT_MAX_BODY,
+    cursor_chat_upstream: OpenAIUpstream | None = None,
+    response_store: ResponseStore | None = None,
 ) -> Starlette:
-    """Build the app. `mode` is shown by /health (`cursor` or `emulator`)."""
+    """Build the app. `mode` is shown by /health (`cursor` or `emulator`);
+    `cursor_chat_upstream` replaces *backend* as the upstream of /cursor/chat/completions."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await backend.aclose()
+        if cursor_chat_upstream is not None:
+            await cursor_chat_upstream.aclose()
 
     app = Starlette(
         routes=[
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/cursor/chat/completions", cursor_chat_completions, methods=["POST"]),
+            Route("/v1/responses", create_response, methods=["POST"]),
+            Route("/v1/responses/{response_id}", get_response, methods=["GET"]),
+            Route("/v1/responses/{response_id}", delete_response, methods=["DELETE"]),
             Route("/v1/models", list_models, methods=["GET"]),
             Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
@@ -50,6 +66,8 @@ def create_app(
     )
     app.state.backend = backend
     app.state.mode = mode
+    app.state.cursor_chat_upstream = cursor_chat_upstream
+    app.state.responses = response_store if response_store is not None else ResponseStore()
     app.state.metrics_registry = metrics_registry(backend)
     app.state.started = time.time()
     app.add_middleware(BodySizeLimit, max_body_size=max_body_size)

@@ -1,0 +1,182 @@
+"""The chat-completions request body, read into the engine's ChatRequest (pure).
+
+OpenAI's `/v1/chat/completions` and Cursor IDE's `/cursor/chat/completions` accept the same
+body, so both read it here; each renders its own response.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StrictBool, ValidationError
+
+from ..engine.request import (
+    ChatMessage,
+    ChatRequest,
+    ImageInput,
+    NamedToolChoice,
+    ToolCallRecord,
+    ToolChoice,
+    ToolSpec,
+)
+from .common import InvalidRequest, Lenient, data_url_image
+
+# -- request schema -----------------------------------------------------------------------
+
+
+class TextPart(Lenient):
+    type: Literal["text"]
+    text: str
+
+
+class ImageURL(Lenient):
+    url: str
+
+
+class ImagePart(Lenient):
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+
+
+class FunctionCall(Lenient):
+    name: str
+    arguments: str = ""
+
+
+class ToolCallIn(Lenient):
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class MessageIn(Lenient):
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+    tool_calls: list[ToolCallIn] | None = None
+    tool_call_id: str | None = None
+    reasoning_content: str | None = None
+
+
+class FunctionDef(Lenient):
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolIn(Lenient):
+    type: Literal["function"]
+    function: FunctionDef
+
+
+class NamedFunction(Lenient):
+    name: str
+
+
+class NamedToolChoiceIn(Lenient):
+    type: Literal["function"]
+    function: NamedFunction
+
+
+class StreamOptions(Lenient):
+    include_usage: StrictBool = False
+
+
+class ChatCompletionBody(Lenient):
+    model: Annotated[str, Field(min_length=1)]
+    messages: Annotated[list[MessageIn], Field(min_length=1)]
+    stream: StrictBool = False
+    stream_options: StreamOptions | None = None
+    reasoning_effort: str | None = None
+    tools: list[ToolIn] | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoiceIn | None = None
+    parallel_tool_calls: StrictBool = True
+    max_tokens: Annotated[int, Field(gt=0)] | None = None
+    max_completion_tokens: Annotated[int, Field(gt=0)] | None = None
+    n: Annotated[int, Field(ge=1)] | None = None
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    top_p: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
+def parse_request(body: Any) -> ChatRequest:
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    try:
+        parsed = ChatCompletionBody.model_validate(body)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        param = ".".join(
+            str(part) for part in error["loc"] if not str(part).startswith("function-")
+        )
+        raise InvalidRequest(f"Invalid value for '{param}': {error['msg']}", param) from exc
+    if parsed.n not in (None, 1):
+        raise InvalidRequest("Only n=1 is supported.", "n")
+    messages = tuple(_message(m, i) for i, m in enumerate(parsed.messages))
+    tools = tuple(
+        ToolSpec(t.function.name, t.function.description, t.function.parameters)
+        for t in parsed.tools or ()
+    )
+    return ChatRequest(
+        model=parsed.model,
+        messages=messages,
+        stream=parsed.stream,
+        include_usage=bool(parsed.stream_options and parsed.stream_options.include_usage),
+        reasoning_effort=parsed.reasoning_effort,
+        tools=tools,
+        max_tokens=parsed.max_completion_tokens or parsed.max_tokens,
+        tool_choice=_tool_choice(parsed.tool_choice, tools),
+        parallel_tool_calls=parsed.parallel_tool_calls,
+    )
+
+
+def _tool_choice(choice: str | NamedToolChoiceIn | None, tools: tuple[ToolSpec, ...]) -> ToolChoice:
+    if choice is None or choice == "auto":
+        return "auto"
+    if choice == "none":
+        return "none"
+    if not tools:
+        raise InvalidRequest("tool_choice needs tools.", "tool_choice")
+    if choice == "required":
+        return "required"
+    assert isinstance(choice, NamedToolChoiceIn)
+    if choice.function.name not in {t.name for t in tools}:
+        raise InvalidRequest(
+            f"tool_choice names '{choice.function.name}', which is not in tools.",
+            "tool_choice.function.name",
+        )
+    return NamedToolChoice(choice.function.name)
+
+
+def _message(message: MessageIn, index: int) -> ChatMessage:
+    role = "system" if message.role == "developer" else message.role
+    texts: list[str] = []
+    images: list[ImageInput] = []
+    if isinstance(message.content, str):
+        texts.append(message.content)
+    elif message.content is not None:
+        for part_index, part in enumerate(message.content):
+            if isinstance(part, TextPart):
+                texts.append(part.text)
+            else:
+                param = f"messages.{index}.content.{part_index}.image_url"
+                images.append(data_url_image(part.image_url.url, param))
+    if role == "tool" and not message.tool_call_id:
+        raise InvalidRequest("Tool messages need a tool_call_id.", f"messages.{index}.tool_call_id")
+    if role == "user" and message.content is None:
+        raise InvalidRequest("User messages need content.", f"messages.{index}.content")
+    calls = tuple(
+        ToolCallRecord(c.id, c.function.name, c.function.arguments)
+        for c in message.tool_calls or ()
+    )
+    return ChatMessage(
+        role=role,
+        text="\n".join(texts),
+        images=tuple(images),
+        tool_calls=calls,
+        tool_call_id=message.tool_call_id,
+        name=message.name,
+        reasoning=message.reasoning_content or "",
+    )
