@@ -294,18 +294,20 @@ async def test_timeout_kills_the_whole_process_group(ws: Path) -> None:
 async def test_cancelling_kills_the_command(ws: Path) -> None:
     ex = executor(ws, allow_shell=True, timeout=60)
     task = asyncio.create_task(
-        ex.execute(event("shell_args", command="echo $$ > sh.pid; sleep 30"))
+        ex.execute(
+            event("shell_args", command="echo $$ > sh.pid; sleep 600 & echo $! > child.pid; wait")
+        )
     )
-    pid_file = ws / "sh.pid"
-    for _ in range(500):  # wait (bounded) for the shell to have started
-        if pid_file.exists() and pid_file.read_text().strip():
+    pid_file, child_file = ws / "sh.pid", ws / "child.pid"
+    for _ in range(500):  # wait (bounded) for the shell to have started its child
+        if child_file.exists() and child_file.read_text().strip():
             break
         await asyncio.sleep(0.01)
-    pid = int(pid_file.read_text())
+    pids = [int(pid_file.read_text()), int(child_file.read_text())]
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await task
-    assert not _alive(pid)
+        await task  # without the kill this would wait out the sleep (and hit the test timeout)
+    assert not any(_alive(pid) for pid in pids)
 
 
 async def test_commands_do_not_see_the_bridges_secrets(

@@ -468,8 +468,8 @@ class BuiltinExecutor:
         """Run `command` with /bin/sh in its own process group; kill the group on timeout
         or cancellation. Output beyond `output_cap` is dropped (and said so)."""
         started = time.monotonic()
-        try:
-            process = await asyncio.create_subprocess_exec(
+        spawn = asyncio.ensure_future(
+            asyncio.create_subprocess_exec(
                 "/bin/sh",
                 "-c",
                 command,
@@ -480,8 +480,19 @@ class BuiltinExecutor:
                 start_new_session=True,
                 env=shell_environment(),
             )
+        )
+        try:
+            # Shielded: a cancellation while the pipes connect must still find the process
+            # (the command may already be running) and kill its group.
+            process = await asyncio.shield(spawn)
         except OSError:
             return None
+        except asyncio.CancelledError:
+            with contextlib.suppress(BaseException):
+                started_process = await spawn
+                _kill_group(started_process)
+                await started_process.wait()
+            raise
         assert process.stdout is not None and process.stderr is not None
         reads = asyncio.gather(
             _read_capped(process.stdout, self.output_cap),
@@ -504,6 +515,8 @@ class BuiltinExecutor:
         except BaseException:
             _kill_group(process)
             reads.cancel()
+            with contextlib.suppress(BaseException):
+                await reads
             with contextlib.suppress(BaseException):
                 await process.wait()
             raise
