@@ -1,4 +1,4 @@
-"""The `cursor-bridge` command line: `serve` and `emulator`."""
+"""The `cursor-bridge` command line: `serve`, `emulator` and the account commands."""
 
 from __future__ import annotations
 
@@ -15,8 +15,11 @@ import uvicorn
 from pydantic import ValidationError
 
 from . import __version__
-from .config import CURSOR_API_URL, Settings
+from .accounts_cli import login, logout, models, status
+from .auth import TokenStore
+from .config import Settings
 from .engine.backend import BackendConfig, CursorBackend
+from .live import LiveBackend, is_cursor, open_live_backend
 from .protocol.headers import ClientIdentity
 from .server.app import create_app
 from .server.cursor_chat import upstream_from_settings
@@ -29,20 +32,35 @@ def main() -> None:
     """Serve the models of a Cursor subscription to OpenAI- and Anthropic-speaking clients."""
 
 
+main.add_command(login)
+main.add_command(status)
+main.add_command(logout)
+main.add_command(models)
+
+
 @main.command()
 @click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default 8787).")
 @click.option("--emulator", "use_emulator", is_flag=True, help="Serve the built-in emulator.")
-@click.option("--backend-url", default=None, help="Backend base URL (default: Cursor's).")
+@click.option(
+    "--backend-url",
+    default=None,
+    metavar="URL",
+    help="Cursor API to use (default: Cursor's real one; an emulator URL to practise).",
+)
+@click.option(
+    "--client-version", default=None, help="x-cursor-client-version to send (cli-YYYY.MM.DD-sha)."
+)
 @click.option("--log-level", default=None, type=click.Choice(["debug", "info", "warning"]))
 def serve(
     host: str | None,
     port: int | None,
     use_emulator: bool,
     backend_url: str | None,
+    client_version: str | None,
     log_level: str | None,
 ) -> None:
-    """Run the bridge (on the built-in emulator when no Cursor login exists)."""
+    """Run the bridge: live with the stored Cursor login, else on the built-in emulator."""
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -51,17 +69,24 @@ def serve(
             for e in exc.errors()
         )
         raise click.ClickException(f"invalid settings: {problems}") from exc
-    overrides = {"host": host, "port": port, "backend_url": backend_url, "log_level": log_level}
+    overrides = {
+        "host": host,
+        "port": port,
+        "backend_url": backend_url,
+        "client_version": client_version,
+        "log_level": log_level,
+    }
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
-    if not use_emulator and settings.backend_url == CURSOR_API_URL:
-        # Accounts (login, tokens) are not part of this build yet: without them the real
-        # backend cannot be used, so fall back to the emulator and say so.
+    logged_in = TokenStore().current(settings.backend_url) is not None
+    if not use_emulator and not logged_in and is_cursor(settings.backend_url):
+        # Cursor's real backend needs a login: without one, serve the emulator and say so.
         click.echo(
             "No Cursor login found: serving the BUILT-IN EMULATOR (scripted model, offline).\n"
-            "Point --backend-url at a backend to use another one.",
+            "Run `cursor-bridge login` to use your Cursor subscription, or point --backend-url "
+            "at another backend.",
             err=True,
         )
         use_emulator = True
@@ -73,28 +98,27 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
     from .emulator import EmulatorOptions, EmulatorServer
 
     emulator: EmulatorServer | None = None
-    backend_url = settings.backend_url
+    live: LiveBackend | None = None
     if use_emulator:
         options = EmulatorOptions(token_latency=settings.emulator_token_latency)
         emulator = EmulatorServer("127.0.0.1", 0, options)
         await emulator.start()
-        backend_url = emulator.url
-    identity = ClientIdentity(
-        client_version=settings.client_version, ghost_mode=settings.ghost_mode
-    )
-    backend = CursorBackend(
-        BackendConfig(
-            api_url=backend_url,
-            agent_url=settings.agent_url or backend_url,
-            identity=identity,
-            heartbeat_interval=settings.heartbeat_interval,
-            idle_timeout=settings.idle_timeout,
-            model_cache_ttl=settings.model_cache_ttl,
-            tool_settle=settings.tool_settle,
-            session_idle_timeout=settings.session_idle_timeout,
-            max_parked_sessions=settings.max_parked_sessions,
+        identity = ClientIdentity(ghost_mode=settings.ghost_mode)
+        backend = CursorBackend(
+            BackendConfig(
+                api_url=emulator.url,
+                agent_url=emulator.url,
+                identity=identity,
+                **settings.backend_options(),
+            )
         )
-    )
+        backend_label = f"built-in emulator at {emulator.url}"
+    else:
+        live = await open_live_backend(settings, discover=True)
+        backend = live.backend
+        backend_label = backend.config.api_url
+        if live.account is not None:
+            backend_label += f" as {live.account.label}, Runs on {backend.config.agent_url}"
     mode = "emulator" if use_emulator else "cursor"
     cursor_chat_upstream = upstream_from_settings(settings)
     store = ResponseStore(settings.response_store_size, settings.response_store_ttl)
@@ -103,7 +127,6 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
     )
     sock = _bind(settings.host, settings.port)
     where = f"http://{settings.host}:{sock.getsockname()[1]}"
-    backend_label = f"built-in emulator at {backend_url}" if use_emulator else backend_url
     click.echo(f"cursor-bridge {__version__} listening on {where}/v1 (backend: {backend_label})")
     if cursor_chat_upstream is not None:
         click.echo(f"/cursor/chat/completions upstream: {cursor_chat_upstream.label}")
@@ -115,6 +138,8 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
     try:
         await server.serve(sockets=[sock])
     finally:
+        if live is not None and live.auth_client is not None:
+            await live.auth_client.aclose()
         if emulator is not None:
             await emulator.stop()
 
@@ -129,12 +154,25 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
     show_default=True,
     help="Seconds between streamed words (demo pacing).",
 )
-def emulator(host: str, port: int, token_latency: float) -> None:
-    """Run the Cursor backend emulator on its own (HTTP/2 cleartext)."""
+@click.option("--require-auth", is_flag=True, help="Refuse requests without a valid login.")
+@click.option(
+    "--token-lifetime",
+    type=float,
+    default=3600.0,
+    show_default=True,
+    help="Seconds an access token it issues lives.",
+)
+def emulator(
+    host: str, port: int, token_latency: float, require_auth: bool, token_lifetime: float
+) -> None:
+    """Run the Cursor backend emulator on its own (HTTP/2 cleartext and HTTP/1.1)."""
     from .emulator import EmulatorOptions, run_emulator
 
+    options = EmulatorOptions(
+        token_latency=token_latency, require_auth=require_auth, token_lifetime=token_lifetime
+    )
     with contextlib.suppress(KeyboardInterrupt):
-        _run(run_emulator(host, port, EmulatorOptions(token_latency=token_latency)))
+        _run(run_emulator(host, port, options))
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:

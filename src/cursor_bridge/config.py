@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from .protocol.headers import DEFAULT_CLIENT_VERSION
 
 CURSOR_API_URL = "https://api2.cursor.sh"
 OWN_BACKEND = "cursor"
@@ -22,7 +21,11 @@ class Settings(BaseSettings):
     backend_url: str = CURSOR_API_URL
     # Overrides the discovered Run host.
     agent_url: str | None = None
-    client_version: str = DEFAULT_CLIENT_VERSION
+    # The login page's site; default: cursor.com for Cursor's API, else the backend itself.
+    website_url: str | None = None
+    # `x-cursor-client-version`; default: the newest installed cursor-agent build, else the
+    # one Cursor's installer names (live mode), else a built-in recent one.
+    client_version: str | None = None
     ghost_mode: bool = True
     heartbeat_interval: float = 5.0
     idle_timeout: float = 120.0
@@ -44,6 +47,10 @@ class Settings(BaseSettings):
     state_ttl: float = 7 * 24 * 3600.0
     # Cap on stored blob and checkpoint bytes; least recently used conversations go first.
     state_max_bytes: int = 512 * 1024 * 1024
+    # Refresh the access token this many seconds before it expires.
+    refresh_margin: float = 300.0
+    # Scales the login poll delays (1 s growing to 10 s); tests and demos shrink it.
+    login_poll_scale: float = 1.0
     # Demo pacing of the built-in emulator (seconds between streamed words).
     emulator_token_latency: float = 0.0
     # Upstream of `/cursor/chat/completions` (Cursor IDE's BYOK chat stream): "cursor" for
@@ -60,3 +67,17 @@ class Settings(BaseSettings):
         if value != OWN_BACKEND and not value.startswith(("http://", "https://")):
             raise ValueError(f'must be "{OWN_BACKEND}" or an http(s):// base URL')
         return value
+
+    def backend_options(self) -> dict[str, Any]:
+        """The engine's tuning (BackendConfig keywords), the same live and on the emulator."""
+        from .store import open_state_store
+
+        return {
+            "heartbeat_interval": self.heartbeat_interval,
+            "idle_timeout": self.idle_timeout,
+            "model_cache_ttl": self.model_cache_ttl,
+            "tool_settle": self.tool_settle,
+            "session_idle_timeout": self.session_idle_timeout,
+            "max_parked_sessions": self.max_parked_sessions,
+            "state": open_state_store(self),
+        }

@@ -8,6 +8,7 @@ import ssl
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 from emulator_client import H2Client
 from run_driver import TurnDriver, user_request
@@ -79,3 +80,16 @@ async def test_tls_with_alpn_h2(certificate: tuple[Path, Path]) -> None:
         async with await H2Client.connect(server.port, ssl_context=client_context) as client:
             transcript = await TurnDriver(client).run(user_request("/reply secure"))
             assert transcript.text == "secure"
+
+
+async def test_tls_with_alpn_http1_serves_the_login_page(certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    async with EmulatorServer(ssl_context=server_context) as server:
+        client_context = ssl.create_default_context(cafile=str(cert))
+        url = f"https://localhost:{server.port}/emulator/counters"
+        async with httpx.AsyncClient(verify=client_context) as client:  # ALPN http/1.1
+            response = await client.get(url)
+    assert response.status_code == 200 and response.http_version == "HTTP/1.1"
+    assert response.json()["http1_requests"] == 1

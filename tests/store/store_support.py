@@ -34,7 +34,8 @@ def blob(text: str, size: int = 0) -> tuple[bytes, bytes]:
 
 def audit(store: _SqliteStore) -> dict[str, int]:
     """Recount everything the triggers maintain; fail if the running counters drifted."""
-    conn: sqlite3.Connection = store._connection()  # the test looks under the hood on purpose
+    store.flush()
+    conn: sqlite3.Connection = store._read()  # the test looks under the hood on purpose
     count, blob_bytes = conn.execute("SELECT count(*), ifnull(sum(size), 0) FROM blobs").fetchone()
     data_count, data_bytes = conn.execute(
         "SELECT count(*), ifnull(sum(length(data)), 0) FROM blob_data"
@@ -61,8 +62,10 @@ def audit(store: _SqliteStore) -> dict[str, int]:
 
 
 def contents(store: _SqliteStore) -> tuple[set[bytes], set[str]]:
-    """Stored blob ids and conversation keys, read without touching anything (no LRU effect)."""
-    conn = store._connection()
+    """Committed blob ids and conversation keys, read without touching anything (no LRU
+    effect); waits for queued writes first."""
+    store.flush()
+    conn = store._read()
     blob_ids = {row[0] for row in conn.execute("SELECT id FROM blobs")}
     keys = {row[0] for row in conn.execute("SELECT key FROM conversations")}
     return blob_ids, keys

@@ -26,12 +26,13 @@ def mode(path: Path) -> int:
 def test_file_and_its_journal_are_private(state_path: Path) -> None:
     with SqliteStateStore(state_path) as store:
         store.blobs.put(*blob("x"))
+        store.flush()
         assert mode(state_path) == 0o600
         assert mode(state_path.parent) == 0o700
         journal = state_path.with_name(state_path.name + "-wal")
         assert journal.exists()  # WAL mode
         assert mode(journal) == 0o600
-        (journal_mode,) = store._connection().execute("PRAGMA journal_mode").fetchone()
+        (journal_mode,) = store._read().execute("PRAGMA journal_mode").fetchone()
         assert journal_mode == "wal"
 
 
@@ -62,6 +63,7 @@ def test_a_file_that_is_not_a_database_is_moved_aside_and_replaced(state_path: P
         key, data = blob("fresh")
         store.blobs.put(key, data)
         assert store.blobs.get(key) == data
+        store.flush()
         assert store.stats().blob_count == 1
 
     [kept] = state_path.parent.glob("state.sqlite3.corrupt-*")

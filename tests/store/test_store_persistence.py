@@ -27,7 +27,7 @@ def test_state_survives_a_restart(state_path: Path, clock: FakeClock) -> None:
         assert reopened.conversation_blobs("conv").get(key) == data
         # The touch queued before close was written at close.
         (accessed,) = (
-            reopened._connection().execute("SELECT accessed FROM blobs WHERE id = ?", (key,))
+            reopened._read().execute("SELECT accessed FROM blobs WHERE id = ?", (key,))
         ).fetchone()
         assert accessed == clock.now
         audit(reopened)
@@ -37,12 +37,15 @@ def test_two_stores_on_one_file_see_each_others_writes(state_path: Path) -> None
     key, data = blob("from the first")
     with SqliteStateStore(state_path) as first, SqliteStateStore(state_path) as second:
         first.conversation_blobs("conv").put(key, data)
+        first.flush()  # committed: now every process sees it
         assert second.conversation_blobs("conv").get(key) == data
         second.save_checkpoint("conv", b"from the second")
+        second.flush()
         stored = first.load_checkpoint("conv")
         assert stored is not None and stored.checkpoint == b"from the second"
 
         first.drop_conversation("conv")
+        first.flush()
         assert second.load_checkpoint("conv") is None
         assert second.stats().blob_count == 0  # counters are in the file, shared
         audit(first)
@@ -53,6 +56,7 @@ def test_another_process_writes_while_this_one_holds_the_file(state_path: Path) 
     key, data = blob("written by the child")
     with SqliteStateStore(state_path) as store:
         store.save_checkpoint("parent", b"parent's")
+        store.flush()
         script = textwrap.dedent(
             f"""
             from pathlib import Path
@@ -69,5 +73,6 @@ def test_another_process_writes_while_this_one_holds_the_file(state_path: Path) 
         stored = store.load_checkpoint("child")
         assert stored is not None and stored.checkpoint == b"child's"
         assert store.conversation_blobs("child").get(key) == data
+        store.flush()
         assert store.stats().conversations == 2
         audit(store)

@@ -21,6 +21,7 @@ def test_blob_round_trip_through_both_views(store: _SqliteStore) -> None:
     assert store.blobs.get(key) == data  # one content-addressed space
     assert view.get(other_key) == other_data
     assert store.blobs.get(blob("never stored")[0]) is None
+    store.flush()  # stats count committed rows
     stats = store.stats()
     assert (stats.blob_count, stats.blob_bytes) == (2, len(data) + len(other_data))
     audit(store)
@@ -34,6 +35,7 @@ def test_ids_are_stored_as_given_and_a_second_put_replaces(store: _SqliteStore) 
     assert store.blobs.get(b"\x00" * 32) == b""
     store.blobs.put(b"short-id", b"three")
     assert store.blobs.get(b"short-id") == b"three"
+    store.flush()
     assert store.stats().blob_bytes == len(b"three")
     audit(store)
 
@@ -53,6 +55,7 @@ def test_checkpoint_round_trip_replaces_and_keeps_meta(
     assert stored is not None
     assert (stored.checkpoint, dict(stored.meta), stored.saved_at) == (b"newer", {}, clock.now)
     assert store.load_checkpoint("conv-2") is None
+    store.flush()
     stats = store.stats()
     assert (stats.conversations, stats.checkpoints, stats.checkpoint_bytes) == (1, 1, 5)
 
@@ -61,6 +64,7 @@ def test_conversation_with_blobs_but_no_checkpoint_loads_none(store: _SqliteStor
     key, data = blob("seeded")
     store.conversation_blobs("conv-1").put(key, data)
     assert store.load_checkpoint("conv-1") is None
+    store.flush()
     assert store.stats().conversations == 1
 
 
@@ -75,7 +79,8 @@ def test_drop_conversation_keeps_blobs_another_conversation_uses(store: _SqliteS
 
     store.drop_conversation("conv-1")
 
-    assert store.load_checkpoint("conv-1") is None
+    assert store.load_checkpoint("conv-1") is None  # at once, even before the drop commits
+    store.flush()
     assert store.blobs.get(own_key) is None
     assert store.blobs.get(shared_key) == shared
     assert audit(store) == {"blobs": 1, "blob_bytes": len(shared), "conversations": 1}
@@ -83,12 +88,14 @@ def test_drop_conversation_keeps_blobs_another_conversation_uses(store: _SqliteS
 
 def test_drop_of_unknown_conversation_is_harmless(store: _SqliteStore) -> None:
     store.drop_conversation("nobody")
+    store.flush()
     assert store.stats().conversations == 0
 
 
 def test_cache_serves_repeated_reads(store: _SqliteStore) -> None:
     key, data = blob("hot", size=1024)
     store.blobs.put(key, data)
+    store.flush()  # reads of a write still queued are served from the queue, not the cache
     for _ in range(5):
         assert store.blobs.get(key) == data
     stats = store.stats()

@@ -17,6 +17,12 @@ class EmulatorCounters:
     `end-early`, `goaway close`). After the other faults (stall, malformed, huge-frame, graceful
     goaway) the Run still ends as one of the first three. `faults_injected` counts every
     `/fault` fired. Frames are Connect envelopes, not HTTP/2 frames.
+
+    Accounts: `login_pages` (login URL visits that approved a login), `logins` (browser
+    logins whose poll received tokens), `api_key_exchanges`, refreshes by call
+    (`refreshes_exchange_user_api_key`, `refreshes_auth_refresh`, `refreshes_auth_token`),
+    and requests refused for an expired (`expired_tokens_rejected`) or a missing/invalid
+    (`invalid_tokens_rejected`) access token.
     """
 
     connections: int = 0
@@ -35,6 +41,15 @@ class EmulatorCounters:
     exec_requests: int = 0
     faults_injected: int = 0
     unary_calls: int = 0
+    http1_requests: int = 0
+    login_pages: int = 0
+    logins: int = 0
+    api_key_exchanges: int = 0
+    refreshes_exchange_user_api_key: int = 0
+    refreshes_auth_refresh: int = 0
+    refreshes_auth_token: int = 0
+    expired_tokens_rejected: int = 0
+    invalid_tokens_rejected: int = 0
 
     @property
     def runs_active(self) -> int:
@@ -42,7 +57,17 @@ class EmulatorCounters:
         ended = self.runs_completed + self.runs_cancelled + self.runs_failed + self.runs_faulted
         return self.runs_opened - ended
 
+    @property
+    def refreshes(self) -> int:
+        """Token refreshes served, whichever call made them."""
+        return (
+            self.refreshes_exchange_user_api_key
+            + self.refreshes_auth_refresh
+            + self.refreshes_auth_token
+        )
+
     def as_dict(self) -> dict[str, int]:
         out = asdict(self)
         out["runs_active"] = self.runs_active
+        out["refreshes"] = self.refreshes
         return out

@@ -15,8 +15,19 @@ class EmulatorOptions:
       measure the bridge; about 0.001-0.02 makes demos look like a model typing).
     - `heartbeat_interval`: cadence of `interaction_update.heartbeat` while the server waits
       on the client (blob replies, request context, tool results); 0 disables them.
-    - `expected_token`: when set, requests without `authorization: Bearer <token>` are refused
-      (Run: end-stream `unauthenticated`; unary: HTTP 401).
+    - `expected_token`: a fixed access token that is always accepted; when set, every other
+      token is refused too (Run: end-stream `unauthenticated`; unary: HTTP 401).
+    - `require_auth`: refuse Runs and RPCs without a valid access token (one this emulator
+      issued, or `expected_token`). Without it, tokens the emulator issued are still checked
+      (an expired one is refused) and requests without a token are served.
+    - `token_lifetime` / `refresh_token_lifetime`: seconds an issued access / refresh token
+      lives (short access tokens exercise refresh; `AuthService.advance_clock` skips time).
+    - `refresh_endpoints`: which of the spec's three refresh calls this backend honours
+      (`exchange_user_api_key`, `refresh`, `token`); the others answer 404. The real one is
+      unconfirmed, so all three are on by default and tests switch them off one by one.
+    - `api_keys`: the user API keys `exchange_user_api_key` accepts; None = any `crsr_...`.
+    - `token_secret`: the JWT signing secret (default: random per instance).
+    - `account_id` / `account_email`: the emulated user every login signs in as.
     - `models`: replaces the built-in catalog.
     - `client_idle_timeout`: while the server waits on the client, this long without any
       client frame ends the Run with `deadline_exceeded` (the 120 s the service's peers see).
@@ -31,6 +42,14 @@ class EmulatorOptions:
     token_latency: float = 0.0
     heartbeat_interval: float = 1.0
     expected_token: str | None = None
+    require_auth: bool = False
+    token_lifetime: float = 3600.0
+    refresh_token_lifetime: float = 60 * 86400.0
+    refresh_endpoints: tuple[str, ...] = ("exchange_user_api_key", "refresh", "token")
+    api_keys: tuple[str, ...] | None = None
+    token_secret: str | None = None
+    account_id: str = "emulator0001"
+    account_email: str = "emulator-user@example.com"
     models: tuple[CatalogModel, ...] | None = None
     client_idle_timeout: float = 120.0
     max_client_frame_size: int = 32 * 1024 * 1024

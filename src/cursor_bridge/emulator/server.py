@@ -1,21 +1,30 @@
-"""The emulator's HTTP/2 server: listening, routing, header checks, the unary RPCs.
+"""The emulator's server: listening, routing, header and token checks, the unary RPCs.
 
 Routes (POST unless said otherwise):
 
 - `/agent.v1.AgentService/Run`: Connect bidi streaming (`application/connect+proto`), served
-  by `RunSession` + the scripted turn player.
+  by `RunSession` + the scripted turn player. HTTP/2 only.
 - `/agent.v1.AgentService/GetUsableModels`: Connect unary, binary (`application/proto`) or
   JSON (`application/json`).
 - `/aiserver.v1.AiService/AvailableModels`: Connect unary, JSON (binary accepted too).
 - `/aiserver.v1.ServerConfigService/GetServerConfig`: Connect unary JSON; `agentUrlConfig`
   points back at this server.
+- Accounts (plain JSON HTTP, see `auth.py`): GET `/loginDeepControl` (the login page: a visit
+  approves the login), GET `/auth/poll`, `/auth/exchange_user_api_key`, `/auth/refresh`,
+  `/auth/token`.
 - GET `/emulator/counters`: the counters as JSON (for tests in other processes).
+- POST `/emulator/clock` `{"advance": SECONDS}`: move the emulator's clock forward (tokens
+  expire without waiting); answers `{"now": UNIX_SECONDS}`.
+
+One port serves HTTP/2 (h2c with prior knowledge, or TLS with ALPN h2) and HTTP/1.1 (what a
+browser or curl uses; everything except Run).
 
 Header checks as the service makes them: Run needs `application/connect+proto` (else HTTP 415),
-`authorization: Bearer <expected_token>` when a token is configured (else end-stream
-`unauthenticated`), and `x-cursor-client-version` (missing: `invalid_argument`; not `cli-...`:
-`failed_precondition`, outdated client). Unary calls answer a bad token with HTTP 401 and a
-Connect JSON error; unknown paths get HTTP 404 `unimplemented`.
+a valid access token when auth is on (else end-stream `unauthenticated`; an expired token is
+refused as `auth.expired_token_failure` says), and `x-cursor-client-version` (missing:
+`invalid_argument`; not `cli-...`: `failed_precondition`, outdated client). Unary calls answer
+a bad or expired token with HTTP 401 and a Connect JSON error; unknown paths get HTTP 404
+`unimplemented`.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
 from ..protocol.errors import ConnectError
-from ..protocol.framing import encode_end_stream
+from ..protocol.framing import encode_envelope
 from ..protocol.headers import (
     AVAILABLE_MODELS_PATH,
     GET_USABLE_MODELS_PATH,
@@ -40,15 +49,18 @@ from ..protocol.headers import (
     SERVER_CONFIG_PATH,
 )
 from ..protocol.messages import agent, aiserver
+from .auth import AUTH_PATHS, AuthFailure, AuthService
 from .catalog import Catalog
 from .connection import ConnectionSettings, H2ServerConnection, ServerStream, StreamHandler
 from .counters import EmulatorCounters
 from .history import KnownBlobs
+from .http1 import Http1Connection, PlainRequest, PlainResponse, ProtocolSniffer, split_target
 from .options import EmulatorOptions
 from .run import RunEnvironment, RunSession
 from .turn import play_turn
 
 COUNTERS_PATH = "/emulator/counters"
+CLOCK_PATH = "/emulator/clock"
 RUN_CONTENT_TYPE = "application/connect+proto"
 _MAX_UNARY_BODY = 4 * 1024 * 1024
 # Connect's HTTP status for each error code (unary calls).
@@ -85,12 +97,12 @@ class _Discard:
         pass
 
 
-UnaryResult = tuple[int, str, bytes]
-UnaryFn = Callable[[ServerStream, str, bytes], UnaryResult]
+UnaryResult = PlainResponse
+UnaryFn = Callable[[PlainRequest], UnaryResult]
 
 
 class _UnaryCall:
-    """Collects a unary request body, then answers it in one go."""
+    """Collects an HTTP/2 request body, then answers it in one go."""
 
     def __init__(self, stream: ServerStream, handle: UnaryFn) -> None:
         self._stream = stream
@@ -117,8 +129,17 @@ class _UnaryCall:
             except (OSError, EOFError, zlib.error):
                 _respond(self._stream, *_error(ConnectError("invalid_argument", "bad gzip body")))
                 return
-        content_type = self._stream.headers.get("content-type", "").split(";")[0].strip()
-        _respond(self._stream, *self._handle(self._stream, content_type, body))
+        path, query = split_target(self._stream.path)
+        request = PlainRequest(
+            method=self._stream.method,
+            path=path,
+            query=query,
+            headers=self._stream.headers,
+            body=body,
+            authority=self._stream.authority,
+            tls=self._stream.conn.tls,
+        )
+        _respond(self._stream, *self._handle(request))
 
     def stream_lost(self) -> None:
         self._done = True
@@ -136,16 +157,29 @@ def _respond(stream: ServerStream, status: int, content_type: str, body: bytes) 
     stream.finish()
 
 
-def _error(error: ConnectError) -> UnaryResult:
-    body = json.dumps({"code": error.code, "message": error.message}).encode()
-    return _HTTP_STATUS.get(error.code, 500), "application/json", body
+def _error(error: ConnectError, details: tuple[dict[str, Any], ...] = ()) -> UnaryResult:
+    """A Connect unary error: HTTP status by code, JSON `{code, message, details?}`."""
+    payload: dict[str, Any] = {"code": error.code, "message": error.message}
+    if details:
+        payload["details"] = list(details)
+    return _HTTP_STATUS.get(error.code, 500), "application/json", json.dumps(payload).encode()
+
+
+def _end_stream(error: ConnectError, details: tuple[dict[str, Any], ...] = ()) -> bytes:
+    """A Connect end-stream frame carrying *error* (and its details)."""
+    payload: dict[str, Any] = {"code": error.code, "message": error.message}
+    if details:
+        payload["details"] = list(details)
+    body = json.dumps({"error": payload}, separators=(",", ":")).encode()
+    return encode_envelope(body, end_stream=True)
 
 
 class EmulatorServer:
-    """A faithful Cursor backend over HTTP/2 (h2c with prior knowledge, or TLS with ALPN h2).
+    """A faithful Cursor backend over HTTP/2 (h2c with prior knowledge, or TLS with ALPN h2),
+    with HTTP/1.1 on the same port for everything but Run.
 
-    `ssl_context` gets ALPN `h2` set on it. `stop()` closes every connection; Runs in flight
-    end (counted as cancelled).
+    `ssl_context` gets ALPN `h2` and `http/1.1` set on it. `stop()` closes every connection;
+    Runs in flight end (counted as cancelled).
     """
 
     def __init__(
@@ -160,8 +194,9 @@ class EmulatorServer:
         self.options = options or EmulatorOptions()
         self.ssl_context = ssl_context
         if ssl_context is not None:
-            ssl_context.set_alpn_protocols(["h2"])
+            ssl_context.set_alpn_protocols(["h2", "http/1.1"])
         self.counters = EmulatorCounters()
+        self.auth = AuthService(self.options, self.counters)
         models = self.options.models
         self.catalog = Catalog(models) if models is not None else Catalog()
         self._env = RunEnvironment(self.options, self.counters, self.catalog, KnownBlobs())
@@ -171,6 +206,7 @@ class EmulatorServer:
         )
         self._server: asyncio.Server | None = None
         self._connections: set[H2ServerConnection] = set()
+        self._sockets: set[ProtocolSniffer] = set()
         self._port = 0
 
     # -- lifecycle --------------------------------------------------------------------
@@ -202,6 +238,8 @@ class EmulatorServer:
             server.close()
         for conn in list(self._connections):
             conn.close()
+        for sniffer in list(self._sockets):
+            sniffer.close()  # HTTP/1.1 and not-yet-sniffed connections
         tasks = list(self._env.tasks)
         for task in tasks:
             task.cancel()
@@ -233,8 +271,21 @@ class EmulatorServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def _new_connection(self) -> H2ServerConnection:
+    def _new_connection(self) -> ProtocolSniffer:
+        sniffer = ProtocolSniffer(
+            self._new_h2_connection, self._new_h1_connection, self._sockets.discard
+        )
+        self._sockets.add(sniffer)
+        return sniffer
+
+    def _new_h2_connection(self) -> H2ServerConnection:
         return H2ServerConnection(self._route, self._settings, self._opened, self._closed)
+
+    def _new_h1_connection(self) -> Http1Connection:
+        return Http1Connection(self._plain, _MAX_UNARY_BODY, self._h1_request)
+
+    def _h1_request(self) -> None:
+        self.counters.http1_requests += 1
 
     def _opened(self, conn: H2ServerConnection) -> None:
         self.counters.connections += 1
@@ -249,10 +300,20 @@ class EmulatorServer:
         path, method = stream.path.split("?", 1)[0], stream.method
         if path == RUN_PATH and method == "POST":
             return self._open_run(stream)
+        return _UnaryCall(stream, self._plain)
+
+    def _plain(self, request: PlainRequest) -> UnaryResult:
+        """Every route but Run, whichever HTTP version carried it."""
+        path, method = request.path, request.method
+        if path == RUN_PATH:
+            error = ConnectError("unimplemented", "Run is bidirectional streaming: use HTTP/2")
+            return 505, *_error(error)[1:]
         if path == COUNTERS_PATH and method == "GET":
-            body = json.dumps(self.counters.as_dict()).encode()
-            _respond(stream, 200, "application/json", body)
-            return _Discard()
+            return 200, "application/json", json.dumps(self.counters.as_dict()).encode()
+        if path == CLOCK_PATH and method == "POST":
+            return self._advance_clock(request.body)
+        if path in AUTH_PATHS:
+            return self.auth.handle(method, path, request.query, request.headers, request.body)
         unary: dict[str, UnaryFn] = {
             GET_USABLE_MODELS_PATH: self._get_usable_models,
             AVAILABLE_MODELS_PATH: self._available_models,
@@ -260,25 +321,22 @@ class EmulatorServer:
         }
         handle = unary.get(path)
         if handle is None:
-            _respond(stream, *_error(ConnectError("unimplemented", f"no procedure {path}")))
-            return _Discard()
+            return _error(ConnectError("unimplemented", f"no procedure {path}"))
         self.counters.unary_calls += 1
         if method != "POST":
-            _respond(stream, 405, "application/json", b'{"code":"unimplemented"}')
-            return _Discard()
-        auth_error = self._check_token(stream)
-        if auth_error is not None:
-            _respond(stream, *_error(auth_error))
-            return _Discard()
-        return _UnaryCall(stream, handle)
+            return 405, "application/json", b'{"code":"unimplemented"}'
+        failure = self.auth.check_access(request.headers.get("authorization"))
+        if failure is not None:
+            return _error(failure.error, failure.details)
+        return handle(request)
 
-    def _check_token(self, stream: ServerStream) -> ConnectError | None:
-        expected = self.options.expected_token
-        if expected is None:
-            return None
-        if stream.headers.get("authorization") != f"Bearer {expected}":
-            return ConnectError("unauthenticated", "invalid or missing access token")
-        return None
+    def _advance_clock(self, body: bytes) -> UnaryResult:
+        try:
+            seconds = float(json.loads(body or b"{}").get("advance", 0))
+        except (ValueError, TypeError, AttributeError):
+            return _error(ConnectError("invalid_argument", 'expected {"advance": SECONDS}'))
+        now = self.auth.advance_clock(seconds)
+        return 200, "application/json", json.dumps({"now": now}).encode()
 
     def _open_run(self, stream: ServerStream) -> StreamHandler:
         content_type = stream.headers.get("content-type", "").split(";")[0].strip()
@@ -295,46 +353,45 @@ class EmulatorServer:
         if compress:
             headers.append(("connect-content-encoding", "gzip"))
         stream.respond(200, headers)
-        error = self._check_token(stream) or _check_client_version(stream)
-        if error is not None:
+        failure = self.auth.check_access(stream.headers.get("authorization"))
+        if failure is None:
+            version_error = _check_client_version(stream)
+            failure = AuthFailure(version_error) if version_error is not None else None
+        if failure is not None:
             self.counters.runs_opened += 1
             self.counters.runs_failed += 1
             self._env.run_ended()
             self.counters.frames_out += 1
-            stream.write_nowait(encode_end_stream(error))
+            stream.write_nowait(_end_stream(failure.error, failure.details))
             stream.finish()
             return _Discard()
         return RunSession(stream, self._env, play_turn, compress=compress)
 
     # -- unary RPCs -------------------------------------------------------------------
 
-    def _get_usable_models(
-        self, stream: ServerStream, content_type: str, body: bytes
-    ) -> UnaryResult:
-        request = agent.GetUsableModelsRequest()
-        failure = _parse(request, content_type, body)
+    def _get_usable_models(self, request: PlainRequest) -> UnaryResult:
+        message = agent.GetUsableModelsRequest()
+        failure = _parse(message, request.content_type, request.body)
         if failure is not None:
             return failure
-        return _encode(self.catalog.usable_models(), content_type)
+        return _encode(self.catalog.usable_models(), request.content_type)
 
-    def _available_models(
-        self, stream: ServerStream, content_type: str, body: bytes
-    ) -> UnaryResult:
-        request = aiserver.AvailableModelsRequest()
-        failure = _parse(request, content_type, body)
+    def _available_models(self, request: PlainRequest) -> UnaryResult:
+        message = aiserver.AvailableModelsRequest()
+        failure = _parse(message, request.content_type, request.body)
         if failure is not None:
             return failure
-        return _encode(self.catalog.available_models(), content_type)
+        return _encode(self.catalog.available_models(), request.content_type)
 
-    def _server_config(self, stream: ServerStream, content_type: str, body: bytes) -> UnaryResult:
-        if content_type != "application/json":
+    def _server_config(self, request: PlainRequest) -> UnaryResult:
+        if request.content_type != "application/json":
             return 415, "application/json", b""
         try:
-            json.loads(body or b"{}")
+            json.loads(request.body or b"{}")
         except (UnicodeDecodeError, json.JSONDecodeError):
             return _error(ConnectError("invalid_argument", "request body is not JSON"))
-        scheme = "https" if stream.conn.tls else "http"
-        base = f"{scheme}://{stream.authority}" if stream.authority else self.url
+        scheme = "https" if request.tls else "http"
+        base = f"{scheme}://{request.authority}" if request.authority else self.url
         config: dict[str, Any] = {"agentUrlConfig": {"agentnUrl": base, "agentUrl": base}}
         return 200, "application/json", json.dumps(config).encode()
 

@@ -7,10 +7,11 @@ credentials differ.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ..protocol.errors import ConnectError
@@ -31,6 +32,9 @@ from .turn import Executor, SegmentReader, mcp_answer
 from .upstream import UpstreamRun
 
 TokenProvider = Callable[[], Awaitable[str | None]]
+# Called with the token the backend refused; True when a new one is available (then the
+# request is retried once).
+UnauthenticatedHook = Callable[[str | None], Awaitable[bool]]
 
 
 async def _no_token() -> str | None:
@@ -43,6 +47,7 @@ class BackendConfig:
     agent_url: str
     identity: ClientIdentity = field(default_factory=ClientIdentity)
     token: TokenProvider = _no_token
+    on_unauthenticated: UnauthenticatedHook | None = None
     heartbeat_interval: float = 5.0
     idle_timeout: float = 120.0
     model_cache_ttl: float = 300.0
@@ -79,6 +84,7 @@ class CursorBackend:
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self.pool.aclose()
+        self.state.close()  # commits queued writes of a file-backed store
 
     async def resolve(self, request: ChatRequest) -> ModelChoice:
         return await self.catalog.resolve(request.model, request.reasoning_effort)
@@ -88,6 +94,35 @@ class CursorBackend:
     ) -> AsyncIterator[list[OutputEvent]]:
         """Yield the response's output in batches (one per upstream read); the last batch
         ends with TurnFinished. Raises ConnectError on failure.
+
+        A turn refused as `unauthenticated` before any output is retried once when
+        `on_unauthenticated` provides a new token (the retry finds no parked Run, so it starts
+        a fresh one from the full history).
+        """
+        token = await self.config.token()
+        retried = False
+        while True:
+            produced = False
+            try:
+                async with contextlib.aclosing(self._run_turn(request, choice, token)) as batches:
+                    async for batch in batches:
+                        produced = True
+                        yield batch
+                return
+            except ConnectError as exc:
+                if produced or retried or not await self._reauthenticate(exc.code, token):
+                    raise
+            retried = True
+            token = await self.config.token()
+
+    async def _reauthenticate(self, code: str, token: str | None) -> bool:
+        hook = self.config.on_unauthenticated
+        return code == "unauthenticated" and hook is not None and await hook(token)
+
+    async def _run_turn(
+        self, request: ChatRequest, choice: ModelChoice, token: str | None
+    ) -> AsyncGenerator[list[OutputEvent], None]:
+        """One response's worth of a turn (see stream_turn).
 
         A follow-up carrying the results of a parked Run's tool calls continues that Run;
         anything else opens a fresh Run from the full history. A response that ends in tool
@@ -110,7 +145,8 @@ class CursorBackend:
         else:
             if outcome != "not_a_tool_round":
                 self.tool_rounds["fallback"] += 1
-            run, queued, reported = await self._fresh_run(request, choice, toolset), [], 0
+            run = await self._fresh_run(request, choice, toolset, token)
+            queued, reported = [], 0
             tag = secrets.token_hex(4)
         reader = SegmentReader(
             run,
@@ -153,7 +189,7 @@ class CursorBackend:
                 await run.aclose()
 
     async def _fresh_run(
-        self, request: ChatRequest, choice: ModelChoice, toolset: Toolset
+        self, request: ChatRequest, choice: ModelChoice, toolset: Toolset, token: str | None
     ) -> LiveRun:
         """A new Run: from the checkpoint of the turn this request follows when we have it
         (the backend then reads the history from its own blobs), else seeded from history."""
@@ -166,6 +202,7 @@ class CursorBackend:
                 request,
                 choice,
                 toolset,
+                token,
                 checkpoint=stored.checkpoint,
                 conversation_id=conversation_id,
             )
@@ -180,7 +217,7 @@ class CursorBackend:
             else:
                 self.checkpoint_resumes["resumed"] += 1
                 return run
-        return await self._open_run(request, choice, toolset)
+        return await self._open_run(request, choice, toolset, token)
 
     def _finish_later(self, run: LiveRun, key: str, model_key: str) -> None:
         """Keep the checkpoint of a finished turn, so the conversation's next turn can start
@@ -208,6 +245,7 @@ class CursorBackend:
         request: ChatRequest,
         choice: ModelChoice,
         toolset: Toolset,
+        token: str | None,
         *,
         checkpoint: bytes | None = None,
         conversation_id: str | None = None,
@@ -225,7 +263,6 @@ class CursorBackend:
         for key, data in plan.blobs.items():
             store.put(key, data)
         machine = RunMachine(blobs=store, request_context=plan.request_context)
-        token = await self.config.token()
         headers = run_headers(token, self.config.identity, now_ms=_now_ms())
         try:
             stream = await self.pool.open_stream(self.config.agent_url + RUN_PATH, headers)
@@ -244,7 +281,18 @@ class CursorBackend:
         return LiveRun(upstream, conversation_id)
 
     async def _unary(self, path: str, body: bytes, json_codec: bool) -> tuple[int, bytes]:
+        """One unary call; an HTTP 401 is retried once when `on_unauthenticated` provides a
+        new token."""
         token = await self.config.token()
+        status, payload = await self._unary_once(path, body, json_codec, token)
+        if status == 401 and await self._reauthenticate("unauthenticated", token):
+            token = await self.config.token()
+            status, payload = await self._unary_once(path, body, json_codec, token)
+        return status, payload
+
+    async def _unary_once(
+        self, path: str, body: bytes, json_codec: bool, token: str | None
+    ) -> tuple[int, bytes]:
         headers = unary_headers(
             token, self.config.identity, now_ms=_now_ms(), json_codec=json_codec
         )

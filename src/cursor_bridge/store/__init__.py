@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 
-def open_state_store(settings: Settings) -> SqliteStateStore | MemoryStateStore:
+def open_state_store(settings: Settings) -> StateStore:
     """The store *settings* ask for: the SQLite file, or memory when `persist_state` is off."""
     if not settings.persist_state:
         return MemoryStateStore(ttl=settings.state_ttl, max_bytes=settings.state_max_bytes)

@@ -1,31 +1,37 @@
 """The state store on SQLite: one file shared by every bridge process, or an in-memory twin.
 
-Calls are synchronous and meant for the event loop (the RunMachine answers the backend's
-blob get/set inline), so the hot paths are short:
-- `get` reads a byte-bounded LRU cache first, then one indexed SELECT; it writes nothing.
-  Its access-time update (and, through a conversation's view, the note that the
-  conversation uses the blob) is queued in memory and written with the next write, or
-  after `touch_interval` seconds, or at close. A crash loses only those notes, which
-  order eviction and nothing else.
-- `put` and `save_checkpoint` commit at once (WAL, synchronous=NORMAL: a commit is an
-  append to the WAL without fsync). A process crash loses nothing committed; a power
-  loss may lose the last commits but never corrupts the file. A checkpoint saved after
-  its blobs therefore never survives a crash without them.
-- TTL expiry runs at open and then at most every `prune_interval` seconds, piggybacked on
-  any call; the size cap is checked (one row read) on every write and enforced at once,
-  down to 90% of the cap so that eviction is rare.
+Calls are synchronous and made on the event loop (the RunMachine answers the backend's blob
+get/set inline), so the caller never waits for a disk write, a lock held by another process
+or a WAL checkpoint:
+- Writes (`put`, `save_checkpoint`, `drop_conversation`) are queued in call order and
+  visible to this process's reads at once; a writer thread commits each batch of queued
+  writes in one transaction (group commit), usually within a millisecond. `flush()` waits
+  for that; `close()` flushes. The caller only blocks when more than `max_pending_bytes`
+  are waiting (the disk cannot keep up), for at most `write_timeout` seconds.
+- Reads look at the queued writes, then a byte-bounded LRU cache of blobs, then SQLite
+  (WAL: a read never waits for a writer). A read writes nothing: its access-time note is
+  queued and goes with the next batch (or after `touch_interval` seconds).
+- Crash: what was committed survives a process crash (WAL, synchronous=NORMAL; a power
+  loss may lose the last commits but not the file). Writes still queued are lost, but
+  batches commit in call order, so a checkpoint never survives without the blobs that were
+  put before it. Lost access notes only change eviction order.
+- TTL expiry runs at open and at most every `prune_interval` seconds; the size cap is
+  checked (one row read) in every batch and enforced at once, down to 90% of the cap.
+
+MemoryStateStore runs the same SQL on a private in-memory database and applies each write
+at once in the caller's thread (nothing to wait for), which also makes it deterministic.
 
 Blob ids are trusted, not verified: the backend sets blobs under ids it computed (SHA-256
 of the bytes, per the protocol) and gets them back by the same ids; we store what we are
-given. A put of an id already stored with other bytes replaces them (plain KV semantics);
-with the same bytes it only refreshes the access time.
+given. A put of an id already stored with other bytes replaces them (plain KV semantics).
 
-Several processes may share the file: SQLite serialises writers (a writer waits up to
-`schema.BUSY_TIMEOUT` for another's transaction, during which the event loop blocks; our
-transactions are short). A process's read cache may still serve a blob another process
-has evicted; blobs are immutable, so the bytes are right, and at worst a later Run misses
-a blob and falls back to a fresh Run. Within a process, every method is thread-safe (one
-lock around one connection).
+Several processes may share the file: SQLite serialises their writers (ours wait on the
+writer thread). Another process sees our writes once committed. A process's read cache
+may still serve a blob another process has since evicted: ids are content hashes, so the
+bytes are right, and at worst a later Run misses a blob and falls back to a fresh Run.
+Likewise, until a drop_conversation commits, reads may still return the blobs it removes.
+Within a process, every method is thread-safe; flush() and prune() wait for the writer,
+so they are not for the event loop's hot path, nor allowed inside batch().
 """
 
 from __future__ import annotations
@@ -33,16 +39,15 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Self
 
 from ..paths import bridge_home
-from . import eviction, schema
+from ..protocol.blobs import BlobStore
+from . import schema, writes
 from .cache import DEFAULT_CACHE_BYTES, BlobCache
 from .types import (
     DEFAULT_MAX_BYTES,
@@ -52,36 +57,12 @@ from .types import (
     StoredCheckpoint,
     StoreStats,
 )
+from .write_queue import WriteQueue, sqlite_errors
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 STATE_FILE = "state.sqlite3"
-# Eviction stops at this fraction of the cap, so one put over the cap does not evict again
-# on the next put.
-LOW_WATER = 0.9
-
-_PUT_DATA = (
-    "INSERT INTO blob_data (id, data) VALUES (?, ?)"
-    " ON CONFLICT (id) DO UPDATE SET data = excluded.data WHERE data IS NOT excluded.data"
-)
-_PUT_BLOB = (
-    "INSERT INTO blobs (id, size, accessed) VALUES (?, ?, ?)"
-    " ON CONFLICT (id) DO UPDATE SET size = excluded.size,"
-    " accessed = max(accessed, excluded.accessed)"
-)
-_TOUCH_BLOB = "UPDATE blobs SET accessed = max(accessed, ?) WHERE id = ?"
-_TOUCH_CONVERSATION = (
-    "INSERT INTO conversations (key, used_at) VALUES (?, ?)"
-    " ON CONFLICT (key) DO UPDATE SET used_at = max(used_at, excluded.used_at)"
-)
-_LINK = "INSERT OR IGNORE INTO owners (conversation, blob) SELECT ?, id FROM blobs WHERE id = ?"
-_SAVE_CHECKPOINT = (
-    "INSERT INTO conversations (key, checkpoint, meta, saved_at, used_at) VALUES (?, ?, ?, ?, ?)"
-    " ON CONFLICT (key) DO UPDATE SET checkpoint = excluded.checkpoint, meta = excluded.meta,"
-    " saved_at = excluded.saved_at, used_at = max(used_at, excluded.used_at)"
-)
+DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024
 
 
 def default_state_path() -> Path:
@@ -91,7 +72,7 @@ def default_state_path() -> Path:
 
 class _BlobView:
     """A BlobStore over the state store; with a conversation key, the conversation owns
-    what it puts and gets (so its blobs live and are evicted with it)."""
+    what it puts and gets (so those blobs live, and are evicted, with it)."""
 
     __slots__ = ("_conversation", "_store")
 
@@ -106,75 +87,99 @@ class _BlobView:
         self._store._put_blob(self._conversation, key, data)
 
 
-class _SqliteStore:
-    """Shared implementation of SqliteStateStore and MemoryStateStore (see module doc)."""
+class _SqliteStore(WriteQueue):
+    """Shared implementation of SqliteStateStore and MemoryStateStore (see module doc).
+
+    *reader* serves reads (under the store's lock); *writer* is used only by the writer
+    thread, or, with no thread (*background* false), by the caller under the lock.
+    """
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        reader: sqlite3.Connection,
+        writer: sqlite3.Connection,
         *,
+        background: bool,
         ttl: float,
         max_bytes: int,
         cache_bytes: int,
         clock: Callable[[], float],
         touch_interval: float,
         prune_interval: float,
+        max_pending_bytes: int,
+        write_timeout: float,
     ) -> None:
+        self._reader: sqlite3.Connection | None = reader
         if ttl <= 0 or max_bytes <= 0:
-            conn.close()
+            self._close_connections(writer)
             raise ValueError("ttl and max_bytes must be positive")
-        self.ttl = ttl
-        self.max_bytes = max_bytes
-        self.touch_interval = touch_interval
-        self.prune_interval = prune_interval
-        self._conn: sqlite3.Connection | None = conn
-        self._clock = clock
-        self._lock = threading.RLock()
+        super().__init__(
+            writer,
+            ttl=ttl,
+            max_bytes=max_bytes,
+            clock=clock,
+            touch_interval=touch_interval,
+            prune_interval=prune_interval,
+            write_timeout=write_timeout,
+        )
+        self.max_pending_bytes = max_pending_bytes
         self._cache = BlobCache(cache_bytes)
-        self._touched_blobs: dict[bytes, float] = {}
-        self._touched_conversations: dict[str, float] = {}
-        self._links: dict[str, set[bytes]] = {}
+        # Queued writes that reads must see until they commit.
+        self._pending_blobs: dict[bytes, writes.PutBlob] = {}
+        self._pending_bytes = 0
+        self._pending_checkpoints: dict[str, writes.SaveCheckpoint | writes.DropConversation] = {}
         self._removed = PruneResult()
-        now = clock()
-        self._last_flush = now
-        self._last_prune = now
-        self.blobs = _BlobView(self, None)
+        self.blobs: BlobStore = _BlobView(self, None)
         """Blobs owned by no conversation (evicted on their own access time)."""
         try:
-            self._prune(now)
+            with self._lock:
+                self._write_batch()  # prune at open, before anything is served
         except BaseException:
-            self.close()
+            self._close_connections(writer)
             raise
+        if background:
+            self._start_writer()
 
     # -- public API ------------------------------------------------------------------------
 
-    def conversation_blobs(self, conversation_key: str) -> _BlobView:
+    def conversation_blobs(self, conversation_key: str) -> BlobStore:
         """A BlobStore whose blobs belong to *conversation_key*: give this to the Run."""
         return _BlobView(self, conversation_key)
 
     def save_checkpoint(
         self, conversation_key: str, checkpoint: bytes, meta: Mapping[str, str] | None = None
     ) -> None:
-        """Keep *checkpoint* (replacing the previous one) with its *meta*; committed on return."""
-        meta_text = json.dumps(dict(meta or {}), sort_keys=True)
+        """Keep *checkpoint* (replacing the previous one) with its *meta* (queued; see flush)."""
+        meta = dict(meta or {})
+        meta_text = json.dumps(meta, sort_keys=True)
         with self._lock:
             now = self._clock()
-            self._write(
-                now,
-                lambda conn: conn.execute(
-                    _SAVE_CHECKPOINT, (conversation_key, checkpoint, meta_text, now, now)
-                ),
-            )
-            self._maybe_prune(now)
+            stored = StoredCheckpoint(conversation_key, checkpoint, meta, now)
+            op = writes.SaveCheckpoint(stored, meta_text)
+            self._pending_checkpoints[conversation_key] = op
+            self._submit(op, now)
 
     def load_checkpoint(self, conversation_key: str) -> StoredCheckpoint | None:
         """The conversation's last checkpoint, or None (never saved, dropped, evicted, or
         unused for longer than the TTL, in which case the conversation is dropped now)."""
         with self._lock:
             now = self._clock()
-            with self._errors():
+            pending = self._pending_checkpoints.get(conversation_key)
+            if isinstance(pending, writes.DropConversation):
+                return None
+            if pending is not None:
+                touched = self._touches.conversations.get(conversation_key, 0.0)
+                if max(pending.stored.saved_at, touched) < now - self.ttl:
+                    self._drop(conversation_key, now, expired=True)
+                    return None
+                self._touch_conversation(conversation_key, now)
+                stored = pending.stored
+                return StoredCheckpoint(
+                    conversation_key, stored.checkpoint, dict(stored.meta), stored.saved_at
+                )
+            with sqlite_errors():
                 row = (
-                    self._connection()
+                    self._read()
                     .execute(
                         "SELECT checkpoint, meta, saved_at, used_at FROM conversations"
                         " WHERE key = ?",
@@ -185,31 +190,34 @@ class _SqliteStore:
             if row is None:
                 return None
             checkpoint, meta_text, saved_at, used_at = row
-            used_at = max(used_at, self._touched_conversations.get(conversation_key, used_at))
+            used_at = max(used_at, self._touches.conversations.get(conversation_key, used_at))
             if used_at < now - self.ttl:
-                removed = self._drop(now, conversation_key)
-                self._count(PruneResult(expired_conversations=removed.conversations))
+                self._drop(conversation_key, now, expired=True)
                 return None
             if checkpoint is None:
                 return None
-            self._touched_conversations[conversation_key] = now
-            self._maybe_flush(now)
+            self._touch_conversation(conversation_key, now)
             return StoredCheckpoint(conversation_key, checkpoint, json.loads(meta_text), saved_at)
 
     def drop_conversation(self, conversation_key: str) -> None:
         """Forget a conversation: its checkpoint and the blobs no other conversation uses."""
         with self._lock:
-            self._drop(self._clock(), conversation_key)
+            self._drop(conversation_key, self._clock(), expired=False)
 
     def prune(self) -> PruneResult:
-        """Expire what is older than the TTL, then evict LRU-first down to the cap."""
+        """Expire what is older than the TTL, then evict LRU-first down to the cap; waits
+        for the writer and returns what this prune removed."""
+        op = writes.Prune()
         with self._lock:
-            return self._prune(self._clock())
+            self._submit(op, self._clock())
+        self.flush()
+        assert op.result is not None
+        return op.result
 
     def stats(self) -> StoreStats:
-        with self._lock, self._errors():
+        with self._lock, sqlite_errors():
             row = (
-                self._connection()
+                self._read()
                 .execute(
                     "SELECT blob_count, blob_bytes, conversations, checkpoints, checkpoint_bytes"
                     " FROM usage WHERE one = 1"
@@ -224,6 +232,8 @@ class _SqliteStore:
                 checkpoints=row[3],
                 checkpoint_bytes=row[4],
                 max_bytes=self.max_bytes,
+                pending_writes=self._submitted - self._committed,
+                pending_bytes=self._pending_bytes,
                 cache_hits=self._cache.hits,
                 cache_misses=self._cache.misses,
                 cache_bytes=self._cache.bytes,
@@ -234,20 +244,16 @@ class _SqliteStore:
             )
 
     def close(self) -> None:
-        """Write queued access times and close. Idempotent; later calls raise StateStoreError."""
+        """Commit what is queued and close. Idempotent; later calls raise StateStoreError."""
         with self._lock:
-            conn = self._conn
-            if conn is None:
+            if self._closing:
                 return
-            try:
-                if self._has_touches():
-                    self._write(self._clock(), lambda conn: None)
-            except StateStoreError as exc:
-                log.warning("state store: access times not written at close: %s", exc)
-            finally:
-                self._conn = None
-                self._cache.clear()
-                conn.close()
+        lost = self._stop_writer()
+        if lost:
+            log.warning("state store: %d writes were not committed before close", lost)
+        with self._lock:
+            self._close_connections(self._writer)
+            self._cache.clear()
 
     def __enter__(self) -> Self:
         return self
@@ -265,116 +271,75 @@ class _SqliteStore:
     def _get_blob(self, conversation: str | None, key: bytes) -> bytes | None:
         with self._lock:
             now = self._clock()
-            data = self._cache.get(key)
+            pending = self._pending_blobs.get(key)
+            data = pending.data if pending is not None else self._cache.get(key)
             if data is None:
-                with self._errors():
+                # A concurrent batch that deletes this blob discards it from the cache after
+                # it commits, under the lock, so caching what we read here is safe.
+                with sqlite_errors():
                     row = (
-                        self._connection()
+                        self._read()
                         .execute("SELECT data FROM blob_data WHERE id = ?", (key,))
                         .fetchone()
                     )
                 if row is None:
-                    self._maybe_prune(now)
+                    self._after_read(now)
                     return None
-                data = bytes(row[0])
+                data = row[0]
                 self._cache.add(key, data)
-            self._touched_blobs[key] = now
+            self._touches.blobs[key] = now
             if conversation is not None:
-                self._touched_conversations[conversation] = now
-                self._links.setdefault(conversation, set()).add(key)
-            if not self._maybe_prune(now):
-                self._maybe_flush(now)
+                self._touches.conversations[conversation] = now
+                self._touches.links.setdefault(conversation, set()).add(key)
+            self._after_read(now)
             return data
 
     def _put_blob(self, conversation: str | None, key: bytes, data: bytes) -> None:
         with self._lock:
+            self._check_open()
+            self._wait_for_room(lambda: self._pending_bytes <= self.max_pending_bytes)
             now = self._clock()
+            op = writes.PutBlob(conversation, key, data, now)
+            replaced = self._pending_blobs.get(key)
+            if replaced is not None:
+                self._pending_bytes -= len(replaced.data)
+            self._pending_blobs[key] = op
+            self._pending_bytes += len(data)
+            if conversation is not None:
+                # In use now, even before the put commits (a load must not expire it).
+                self._touches.conversations[conversation] = now
+            self._cache.add(key, data)
+            self._submit(op, now)
 
-            def put(conn: sqlite3.Connection) -> None:
-                if self._cache.peek(key) != data:
-                    conn.execute(_PUT_DATA, (key, data))
-                conn.execute(_PUT_BLOB, (key, len(data), now))
-                if conversation is not None:
-                    conn.execute(_TOUCH_CONVERSATION, (conversation, now))
-                    conn.execute(_LINK, (conversation, key))
+    # -- queue bookkeeping -----------------------------------------------------------------
 
-            if not self._write(now, put):
-                self._cache.add(key, data)  # (if the cap evicted something, maybe this blob)
-            self._maybe_prune(now)
+    def _drop(self, conversation: str, now: float, *, expired: bool) -> None:
+        self._touches.conversations.pop(conversation, None)
+        self._touches.links.pop(conversation, None)
+        op = writes.DropConversation(conversation, expired)
+        self._pending_checkpoints[conversation] = op
+        self._submit(op, now)
 
-    # -- writing ---------------------------------------------------------------------------
+    def _touch_conversation(self, conversation: str, now: float) -> None:
+        self._touches.conversations[conversation] = now
+        self._after_read(now)
 
-    def _write(self, now: float, work: Callable[[sqlite3.Connection], object]) -> bool:
-        """One write transaction: queued touches, *work*, then the size cap.
-
-        Returns whether the cap evicted anything (the read cache is then cleared)."""
-        blobs, conversations, links = (
-            self._touched_blobs,
-            self._touched_conversations,
-            self._links,
-        )
-        with self._transaction() as conn:
-            if conversations:
-                conn.executemany(_TOUCH_CONVERSATION, conversations.items())
-            if blobs:
-                conn.executemany(_TOUCH_BLOB, [(at, key) for key, at in blobs.items()])
-            if links:
-                conn.executemany(
-                    _LINK, [(conv, key) for conv, keys in links.items() for key in keys]
-                )
-            work(conn)
-            evicted = PruneResult()
-            if eviction.total_bytes(conn) > self.max_bytes:
-                removed = eviction.evict(conn, int(self.max_bytes * LOW_WATER))
-                evicted = PruneResult(
-                    evicted_conversations=removed.conversations,
-                    evicted_blobs=removed.blobs,
-                    freed_bytes=removed.freed_bytes,
-                )
-        # Committed: the queue is written (it is kept if the transaction failed).
-        self._touched_blobs, self._touched_conversations, self._links = {}, {}, {}
-        self._last_flush = now
-        if evicted.evicted_conversations or evicted.evicted_blobs:
-            self._cache.clear()  # rare: cheaper than tracking which entries went
-            self._count(evicted)
-            return True
-        return False
-
-    def _drop(self, now: float, conversation: str) -> eviction.Removed:
-        self._touched_conversations.pop(conversation, None)
-        self._links.pop(conversation, None)
-        removed = eviction.Removed()
-        self._write(now, lambda conn: removed.add(eviction.drop_conversation(conn, conversation)))
-        for key in removed.blob_ids:
-            self._cache.discard(key)
-        return removed
-
-    def _prune(self, now: float) -> PruneResult:
-        expired = eviction.Removed()
-        self._write(now, lambda conn: expired.add(eviction.expire(conn, now - self.ttl)))
-        for key in expired.blob_ids:
-            self._cache.discard(key)
-        self._last_prune = now
-        result = PruneResult(
-            expired_conversations=expired.conversations,
-            expired_blobs=expired.blobs,
-            freed_bytes=expired.freed_bytes,
-        )
-        self._count(result)
-        return result
-
-    def _maybe_prune(self, now: float) -> bool:
-        if now - self._last_prune < self.prune_interval:
-            return False
-        self._prune(now)
-        return True
-
-    def _maybe_flush(self, now: float) -> None:
-        if self._has_touches() and now - self._last_flush >= self.touch_interval:
-            self._write(now, lambda conn: None)
-
-    def _has_touches(self) -> bool:
-        return bool(self._touched_blobs or self._touched_conversations or self._links)
+    def _committed_batch(self, ops: list[writes.Op], applied: writes.Applied) -> None:
+        """Retire committed writes from what reads see; forget removed blobs."""
+        for op in ops:
+            if isinstance(op, writes.PutBlob) and self._pending_blobs.get(op.key) is op:
+                del self._pending_blobs[op.key]
+                self._pending_bytes -= len(op.data)
+            elif (
+                isinstance(op, writes.SaveCheckpoint | writes.DropConversation)
+                and self._pending_checkpoints.get(op.conversation) is op
+            ):
+                del self._pending_checkpoints[op.conversation]
+        if applied.evicted.blobs:
+            self._cache.clear()  # rare: cheaper than discarding one by one
+        for blob_id in applied.removed_blob_ids:
+            self._cache.discard(blob_id)
+        self._count(applied.prune_result())
 
     def _count(self, result: PruneResult) -> None:
         old = self._removed
@@ -386,31 +351,19 @@ class _SqliteStore:
             old.freed_bytes + result.freed_bytes,
         )
 
-    # -- connection ------------------------------------------------------------------------
+    # -- connections -----------------------------------------------------------------------
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
+    def _read(self) -> sqlite3.Connection:
+        if self._closing or self._reader is None:
             raise StateStoreError("state store is closed")
-        return self._conn
+        return self._reader
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self._connection()
-        with self._errors():
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as exc:
-            raise StateStoreError(f"state database error: {exc}") from exc
+    def _close_connections(self, writer: sqlite3.Connection) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
+        if writer is not reader:
+            writer.close()
 
 
 class SqliteStateStore(_SqliteStore):
@@ -419,6 +372,7 @@ class SqliteStateStore(_SqliteStore):
     *ttl*: seconds a conversation (or a blob no conversation owns) survives unused.
     *max_bytes*: cap on blob plus checkpoint bytes, enforced by LRU eviction.
     *clock*: wall-clock seconds (injectable for tests; shared across processes, so wall time).
+    *background_writes*: commit on a writer thread (default); False commits in each call.
     """
 
     def __init__(
@@ -431,23 +385,36 @@ class SqliteStateStore(_SqliteStore):
         clock: Callable[[], float] = time.time,
         touch_interval: float = 5.0,
         prune_interval: float = 60.0,
+        max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
+        write_timeout: float = 10.0,
+        background_writes: bool = True,
     ) -> None:
         self.path = path if path is not None else default_state_path()
+        writer = schema.open_file(self.path)
+        try:
+            reader = schema.open_file(self.path) if background_writes else writer
+        except BaseException:
+            writer.close()
+            raise
         super().__init__(
-            schema.open_file(self.path),
+            reader,
+            writer,
+            background=background_writes,
             ttl=ttl,
             max_bytes=max_bytes,
             cache_bytes=cache_bytes,
             clock=clock,
             touch_interval=touch_interval,
             prune_interval=prune_interval,
+            max_pending_bytes=max_pending_bytes,
+            write_timeout=write_timeout,
         )
 
 
 class MemoryStateStore(_SqliteStore):
     """The same store in a private in-memory database: tests and `--no-persist`.
 
-    Same semantics as SqliteStateStore (same SQL), gone when closed.
+    Same SQL and policy as SqliteStateStore; writes apply at once; gone when closed.
     """
 
     def __init__(
@@ -460,12 +427,17 @@ class MemoryStateStore(_SqliteStore):
         touch_interval: float = 5.0,
         prune_interval: float = 60.0,
     ) -> None:
+        conn = schema.open_memory()
         super().__init__(
-            schema.open_memory(),
+            conn,
+            conn,
+            background=False,
             ttl=ttl,
             max_bytes=max_bytes,
             cache_bytes=cache_bytes,
             clock=clock,
             touch_interval=touch_interval,
             prune_interval=prune_interval,
+            max_pending_bytes=DEFAULT_MAX_PENDING_BYTES,
+            write_timeout=10.0,
         )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 from ..protocol.blobs import BlobStore
 
@@ -29,8 +31,9 @@ class StoredCheckpoint:
 
 @dataclass(frozen=True, slots=True)
 class StoreStats:
-    """Counts for /metrics. Database numbers are shared by every process on the file;
-    cache and eviction counters are this process's since the store was opened."""
+    """Counts for /metrics. Database numbers (blobs, conversations, checkpoints) are the
+    committed state, shared by every process on the file; pending writes (queued, not yet
+    committed), cache and removal counters are this process's since the store was opened."""
 
     blob_count: int
     blob_bytes: int
@@ -38,6 +41,8 @@ class StoreStats:
     checkpoints: int
     checkpoint_bytes: int
     max_bytes: int
+    pending_writes: int
+    pending_bytes: int
     cache_hits: int
     cache_misses: int
     cache_bytes: int
@@ -79,8 +84,21 @@ class StateStore(Protocol):
 
     def drop_conversation(self, conversation_key: str) -> None: ...
 
+    def batch(self) -> AbstractContextManager[None]: ...
+
+    def flush(self, timeout: float | None = None) -> None: ...
+
     def prune(self) -> PruneResult: ...
 
     def stats(self) -> StoreStats: ...
 
     def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...

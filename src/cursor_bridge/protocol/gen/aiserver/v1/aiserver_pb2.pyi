@@ -463,3 +463,21 @@ class MCPParams_Tool(_message.Message):
     parameters: str
     server_name: str
     def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., parameters: _Optional[str] = ..., server_name: _Optional[str] = ...) -> None: ...
+
+class ErrorDetails(_message.Message):
+    __slots__ = ("error", "details", "is_expected")
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_FIELD_NUMBER: _ClassVar[int]
+    IS_EXPECTED_FIELD_NUMBER: _ClassVar[int]
+    error: int
+    details: CustomErrorDetails
+    is_expected: bool
+    def __init__(self, error: _Optional[int] = ..., details: _Optional[_Union[CustomErrorDetails, _Mapping]] = ..., is_expected: _Optional[bool] = ...) -> None: ...
+
+class CustomErrorDetails(_message.Message):
+    __slots__ = ("title", "detail")
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    title: str
+    detail: str
+    def __init__(self, title: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...

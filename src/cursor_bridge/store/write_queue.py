@@ -1,0 +1,282 @@
+"""The write queue: writes wait here in call order until one transaction commits a batch.
+
+With a writer thread (the file store) the caller never waits for the disk, a WAL
+checkpoint or another process's write lock: it queues and returns, and the thread commits
+whatever has queued since its last batch (group commit). Without one (the memory store)
+each write is committed at once in the caller. `batch()` holds the queue so a group of
+writes commits together; `flush()` waits until what was queued before it is committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from . import writes
+from .types import StateStoreError
+
+log = logging.getLogger(__name__)
+
+# Eviction stops at this fraction of the cap, so that it is rare.
+LOW_WATER = 0.9
+# A failing writer (disk full, file damaged) retries after this many seconds, doubling.
+_RETRY_FIRST, _RETRY_MAX = 0.5, 30.0
+
+
+@contextmanager
+def sqlite_errors() -> Iterator[None]:
+    """Report SQLite failures as StateStoreError (one exception type for callers)."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StateStoreError(f"state database error: {exc}") from exc
+
+
+class WriteQueue:
+    """Queued writes and their committer. Subclasses learn of each commit through
+    `_committed_batch` (called with the lock held), to retire what they kept for reads."""
+
+    def __init__(
+        self,
+        writer: sqlite3.Connection,
+        *,
+        ttl: float,
+        max_bytes: int,
+        clock: Callable[[], float],
+        touch_interval: float,
+        prune_interval: float,
+        write_timeout: float,
+    ) -> None:
+        self.ttl = ttl
+        self.max_bytes = max_bytes
+        self.touch_interval = touch_interval
+        self.prune_interval = prune_interval
+        self.write_timeout = write_timeout
+        self._writer = writer
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._queue: list[writes.Op] = []
+        self._touches = writes.Touches()
+        self._submitted = 0
+        self._committed = 0
+        self._error: StateStoreError | None = None
+        self._closing = False
+        # Threads inside batch(), and how deep: no batch is taken while any holds one.
+        self._holders: dict[int, int] = {}
+        self._thread: threading.Thread | None = None
+        now = clock()
+        self._last_batch = now
+        self._last_prune = now - prune_interval  # so the first batch prunes
+
+    # -- public ----------------------------------------------------------------------------
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Writes made inside the block are committed together, in one transaction, after
+        it (for example a fresh Run's seeded blobs, all or none). Reads inside see them."""
+        me = threading.get_ident()
+        with self._lock:
+            self._check_open()
+            self._holders[me] = self._holders.get(me, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders[me] -= 1
+                if not self._holders[me]:
+                    del self._holders[me]
+                if not self._holders and self._queue:
+                    if self._thread is None:
+                        self._write_batch()
+                    else:
+                        self._changed.notify_all()
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every write made before this call (and queued access notes) is
+        committed. Raises StateStoreError if the writer is failing and *timeout* (default
+        `write_timeout`) passes, or when called inside batch() (it would wait for itself)."""
+        with self._lock:
+            if threading.get_ident() in self._holders:
+                raise StateStoreError("flush() inside batch() would wait for itself")
+            seq = self._submit(writes.Barrier(), self._clock())
+            self._wait(lambda: self._committed >= seq, timeout)
+
+    # -- for the store ---------------------------------------------------------------------
+
+    def _committed_batch(self, ops: list[writes.Op], applied: writes.Applied) -> None:
+        raise NotImplementedError
+
+    def _start_writer(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run_writer, name="state-store-writer", daemon=True
+        )
+        self._thread.start()
+
+    def _stop_writer(self) -> int:
+        """Stop taking writes, commit what is queued; returns how many writes were lost."""
+        with self._lock:
+            self._closing = True
+            self._changed.notify_all()
+        thread = self._thread
+        if thread is not None:
+            thread.join(self.write_timeout + 5)
+        with self._lock:
+            if thread is None and (self._queue or self._touches):
+                try:
+                    self._write_batch()
+                except StateStoreError as exc:
+                    log.warning("state store: closing without its last writes: %s", exc)
+            return self._submitted - self._committed
+
+    def _submit(self, op: writes.Op, now: float) -> int:
+        """Queue *op* (lock held); returns its sequence number (committed when
+        `_committed` reaches it)."""
+        self._check_open()
+        if now - self._last_prune >= self.prune_interval and not isinstance(op, writes.Prune):
+            self._queue.append(writes.Prune())
+            self._submitted += 1
+        self._queue.append(op)
+        self._submitted += 1
+        if self._holders:
+            pass  # committed when the last batch() block ends
+        elif self._thread is None:
+            self._write_batch()
+        else:
+            self._changed.notify_all()
+        return self._submitted
+
+    def _after_read(self, now: float) -> None:
+        """Reads write nothing; but with no writer thread, a due prune or batch of access
+        notes is written here (the thread does both on its own)."""
+        if (self._thread is None and not self._holders) and (
+            now - self._last_prune >= self.prune_interval
+            or (self._touches and now - self._last_batch >= self.touch_interval)
+        ):
+            self._write_batch()
+
+    def _wait_for_room(self, done: Callable[[], bool]) -> None:
+        """Backpressure for a writer that falls behind (never inside the caller's batch)."""
+        if self._thread is not None and threading.get_ident() not in self._holders:
+            self._wait(done, None)
+
+    def _check_open(self) -> None:
+        if self._closing:
+            raise StateStoreError("state store is closed")
+
+    # -- committing ------------------------------------------------------------------------
+
+    def _write_batch(self) -> None:
+        """Commit everything queued so far in one transaction. Called with the lock held;
+        the writer thread releases it around the database work."""
+        ops, self._queue = self._queue, []
+        touches, self._touches = self._touches, writes.Touches()
+        seq = self._submitted
+        now = self._clock()
+        prune = now - self._last_prune >= self.prune_interval or any(
+            isinstance(op, writes.Prune) for op in ops
+        )
+        try:
+            with self._unlocked_if_writer():
+                applied = self._apply(ops, touches, now, prune)
+        except BaseException as exc:
+            self._queue[:0] = ops
+            self._touches.merge_older(touches)
+            if isinstance(exc, StateStoreError):
+                self._error = exc
+                self._changed.notify_all()
+            raise
+        self._committed_batch(ops, applied)
+        result = applied.prune_result()
+        for op in ops:
+            if isinstance(op, writes.Prune):
+                op.result = result
+        self._committed = seq
+        self._error = None
+        self._last_batch = now
+        if prune:
+            self._last_prune = now
+        self._changed.notify_all()
+
+    def _apply(
+        self, ops: list[writes.Op], touches: writes.Touches, now: float, prune: bool
+    ) -> writes.Applied:
+        conn = self._writer
+        with sqlite_errors():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                applied = writes.apply(
+                    conn,
+                    ops,
+                    touches,
+                    expire_before=now - self.ttl if prune else None,
+                    max_bytes=self.max_bytes,
+                    low_water=int(self.max_bytes * LOW_WATER),
+                )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        return applied
+
+    def _run_writer(self) -> None:
+        """The writer thread: commit batches until closed, retrying with backoff on errors."""
+        retry = 0.0
+        with self._lock:
+            while True:
+                while not self._due() and not self._closing:
+                    self._changed.wait(self._next_wake())
+                if not self._queue and not self._touches and self._closing:
+                    return
+                try:
+                    self._write_batch()
+                    retry = 0.0
+                except StateStoreError as exc:
+                    if self._closing:
+                        return  # close() reports what was lost
+                    retry = min(max(retry * 2, _RETRY_FIRST), _RETRY_MAX)
+                    log.warning("state store: write failed, retrying in %.1fs: %s", retry, exc)
+                    self._changed.wait(retry)
+                except BaseException:
+                    log.exception("state store: writer thread stopped")
+                    self._error = StateStoreError("state store writer stopped unexpectedly")
+                    self._changed.notify_all()
+                    return
+
+    def _due(self) -> bool:
+        if self._holders and not self._closing:
+            return False
+        now = self._clock()
+        return bool(
+            self._queue
+            or (self._touches and now - self._last_batch >= self.touch_interval)
+            or now - self._last_prune >= self.prune_interval
+        )
+
+    def _next_wake(self) -> float:
+        return max(min(self.touch_interval, self.prune_interval), 0.05)
+
+    def _wait(self, done: Callable[[], bool], timeout: float | None) -> None:
+        """Wait (lock held) for *done*; raise StateStoreError after *timeout* if not."""
+        deadline = time.monotonic() + (self.write_timeout if timeout is None else timeout)
+        while not done():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                reason = f": {self._error}" if self._error else ""
+                raise StateStoreError(f"state store writes are not being committed{reason}")
+            self._changed.wait(left)
+
+    @contextmanager
+    def _unlocked_if_writer(self) -> Iterator[None]:
+        if self._thread is None or threading.current_thread() is not self._thread:
+            yield
+            return
+        self._lock.release()
+        try:
+            yield
+        finally:
+            self._lock.acquire()

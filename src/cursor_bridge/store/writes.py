@@ -1,0 +1,174 @@
+"""Write operations and how one batch of them becomes one SQLite transaction.
+
+The store queues writes in call order; a batch applies them in that order inside one
+transaction, then the queued access-time notes, then expiry and the size cap. Applying in
+order is what makes a crash safe: a checkpoint is never committed before the blobs that
+were put ahead of it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+from . import eviction
+from .types import PruneResult, StoredCheckpoint
+
+_PUT_DATA = (
+    "INSERT INTO blob_data (id, data) VALUES (?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET data = excluded.data WHERE data IS NOT excluded.data"
+)
+_PUT_BLOB = (
+    "INSERT INTO blobs (id, size, accessed) VALUES (?, ?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET size = excluded.size,"
+    " accessed = max(accessed, excluded.accessed)"
+)
+_TOUCH_BLOB = "UPDATE blobs SET accessed = max(accessed, ?) WHERE id = ?"
+_TOUCH_CONVERSATION = (
+    "INSERT INTO conversations (key, used_at) VALUES (?, ?)"
+    " ON CONFLICT (key) DO UPDATE SET used_at = max(used_at, excluded.used_at)"
+)
+_LINK = "INSERT OR IGNORE INTO owners (conversation, blob) SELECT ?, id FROM blobs WHERE id = ?"
+_SAVE_CHECKPOINT = (
+    "INSERT INTO conversations (key, checkpoint, meta, saved_at, used_at) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (key) DO UPDATE SET checkpoint = excluded.checkpoint, meta = excluded.meta,"
+    " saved_at = excluded.saved_at, used_at = max(used_at, excluded.used_at)"
+)
+
+
+@dataclass(eq=False, slots=True)
+class PutBlob:
+    conversation: str | None
+    key: bytes
+    data: bytes
+    at: float
+
+
+@dataclass(eq=False, slots=True)
+class SaveCheckpoint:
+    stored: StoredCheckpoint
+    meta_text: str
+
+    @property
+    def conversation(self) -> str:
+        return self.stored.conversation_key
+
+
+@dataclass(eq=False, slots=True)
+class DropConversation:
+    conversation: str
+    expired: bool = False  # dropped because a load found it past the TTL
+
+
+@dataclass(eq=False, slots=True)
+class Prune:
+    """Expire and enforce the cap; `result` is filled in when the batch commits."""
+
+    result: PruneResult | None = None
+
+
+@dataclass(eq=False, slots=True)
+class Barrier:
+    """No change: makes a batch happen (and its touches get written), for flush()."""
+
+
+Op = PutBlob | SaveCheckpoint | DropConversation | Prune | Barrier
+
+
+@dataclass(slots=True)
+class Touches:
+    """Access notes queued by reads: blob and conversation last-use times, and which
+    conversation read which blob (so it owns it too)."""
+
+    blobs: dict[bytes, float] = field(default_factory=dict)
+    conversations: dict[str, float] = field(default_factory=dict)
+    links: dict[str, set[bytes]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.blobs or self.conversations or self.links)
+
+    def merge_older(self, older: Touches) -> None:
+        """Put back notes from a batch that failed, without overriding newer ones."""
+        for key, at in older.blobs.items():
+            self.blobs[key] = max(at, self.blobs.get(key, at))
+        for conv, at in older.conversations.items():
+            self.conversations[conv] = max(at, self.conversations.get(conv, at))
+        for conv, keys in older.links.items():
+            self.links.setdefault(conv, set()).update(keys)
+
+
+@dataclass
+class Applied:
+    """What a committed batch removed, by cause."""
+
+    expired: eviction.Removed = field(default_factory=eviction.Removed)
+    evicted: eviction.Removed = field(default_factory=eviction.Removed)
+    dropped: eviction.Removed = field(default_factory=eviction.Removed)
+    expired_on_load: int = 0
+
+    @property
+    def removed_blob_ids(self) -> list[bytes]:
+        return self.expired.blob_ids + self.evicted.blob_ids + self.dropped.blob_ids
+
+    def prune_result(self) -> PruneResult:
+        return PruneResult(
+            expired_conversations=self.expired.conversations + self.expired_on_load,
+            expired_blobs=self.expired.blobs,
+            evicted_conversations=self.evicted.conversations,
+            evicted_blobs=self.evicted.blobs,
+            freed_bytes=self.expired.freed_bytes + self.evicted.freed_bytes,
+        )
+
+
+def apply(
+    conn: sqlite3.Connection,
+    ops: list[Op],
+    touches: Touches,
+    *,
+    expire_before: float | None,
+    max_bytes: int,
+    low_water: int,
+) -> Applied:
+    """Apply *ops* in order, then *touches* (also before any drop), then expiry (if
+    *expire_before* is given) and the size cap, in the caller's open transaction."""
+    applied = Applied()
+    for op in ops:
+        if isinstance(op, DropConversation):
+            # A read queued before the drop may have made another conversation an owner of
+            # a blob the dropped one owned: record that first (touches are idempotent).
+            _apply_touches(conn, touches)
+        if isinstance(op, PutBlob):
+            conn.execute(_PUT_DATA, (op.key, op.data))
+            conn.execute(_PUT_BLOB, (op.key, len(op.data), op.at))
+            if op.conversation is not None:
+                conn.execute(_TOUCH_CONVERSATION, (op.conversation, op.at))
+                conn.execute(_LINK, (op.conversation, op.key))
+        elif isinstance(op, SaveCheckpoint):
+            s = op.stored
+            conn.execute(
+                _SAVE_CHECKPOINT,
+                (s.conversation_key, s.checkpoint, op.meta_text, s.saved_at, s.saved_at),
+            )
+        elif isinstance(op, DropConversation):
+            removed = eviction.drop_conversation(conn, op.conversation)
+            applied.dropped.add(removed)
+            if op.expired:
+                applied.expired_on_load += removed.conversations
+    # After the ops too: a read may have been served from a put queued in this batch.
+    _apply_touches(conn, touches)
+    if expire_before is not None:
+        applied.expired = eviction.expire(conn, expire_before)
+    if eviction.total_bytes(conn) > max_bytes:
+        applied.evicted = eviction.evict(conn, low_water)
+    return applied
+
+
+def _apply_touches(conn: sqlite3.Connection, touches: Touches) -> None:
+    if touches.conversations:
+        conn.executemany(_TOUCH_CONVERSATION, touches.conversations.items())
+    if touches.blobs:
+        conn.executemany(_TOUCH_BLOB, [(at, key) for key, at in touches.blobs.items()])
+    if touches.links:
+        conn.executemany(
+            _LINK, [(conv, key) for conv, keys in touches.links.items() for key in keys]
+        )

@@ -1,0 +1,140 @@
+"""The file store's writer thread: callers never wait on the disk or on another process."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from store_support import blob
+
+from cursor_bridge.store import SqliteStateStore, StateStoreError
+
+
+@contextmanager
+def another_process_writing(path: Path) -> Iterator[None]:
+    """Hold SQLite's write lock on *path*, as another bridge process mid-transaction would."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
+
+
+def test_writes_return_and_are_readable_while_another_process_holds_the_lock(
+    state_path: Path,
+) -> None:
+    key, data = blob("queued")
+    with SqliteStateStore(state_path) as store, SqliteStateStore(state_path) as other:
+        with another_process_writing(state_path):
+            store.conversation_blobs("conv").put(key, data)
+            store.save_checkpoint("conv", b"ckpt")
+            assert store.blobs.get(key) == data
+            stored = store.load_checkpoint("conv")
+            assert stored is not None and stored.checkpoint == b"ckpt"
+            assert store.stats().pending_writes >= 2
+            assert other.blobs.get(key) is None  # not committed yet
+            with pytest.raises(StateStoreError, match="not being committed"):
+                store.flush(timeout=0.2)
+        store.flush()
+        assert store.stats().pending_writes == 0
+        assert other.blobs.get(key) == data
+        assert other.load_checkpoint("conv") is not None
+
+
+def test_a_writer_that_cannot_keep_up_pushes_back_with_a_clear_error(state_path: Path) -> None:
+    with SqliteStateStore(state_path, max_pending_bytes=1_000, write_timeout=0.3) as store:
+        with another_process_writing(state_path):
+            store.blobs.put(*blob("one", size=800))
+            store.blobs.put(*blob("two", size=800))  # the queue may exceed the cap once
+            with pytest.raises(StateStoreError, match="not being committed"):
+                store.blobs.put(*blob("three", size=800))
+        store.blobs.put(*blob("three", size=800))  # drained: accepted again
+        store.flush()
+        assert store.stats().blob_count == 3
+
+
+def test_a_batch_commits_as_one_transaction_after_the_block(state_path: Path) -> None:
+    keys = [blob(f"seed {i}") for i in range(5)]
+    with SqliteStateStore(state_path) as store, SqliteStateStore(state_path) as other:
+        with store.batch():
+            for key, data in keys:
+                store.conversation_blobs("conv").put(key, data)
+            store.save_checkpoint("conv", b"ckpt")
+            assert store.blobs.get(keys[0][0]) == keys[0][1]  # visible here at once
+            with pytest.raises(StateStoreError, match="inside batch"):
+                store.flush()
+            assert other.load_checkpoint("conv") is None
+        store.flush()
+        assert other.load_checkpoint("conv") is not None
+        assert all(other.blobs.get(key) == data for key, data in keys)
+
+
+def test_close_commits_what_is_queued(state_path: Path) -> None:
+    keys = [blob(f"late {i}", size=5_000) for i in range(50)]
+    store = SqliteStateStore(state_path)
+    for key, data in keys:
+        store.conversation_blobs("conv").put(key, data)
+    store.save_checkpoint("conv", b"last")
+    store.close()
+    with SqliteStateStore(state_path) as reopened:
+        stored = reopened.load_checkpoint("conv")
+        assert stored is not None and stored.checkpoint == b"last"
+        assert all(reopened.blobs.get(key) == data for key, data in keys)
+
+
+def test_a_crash_never_leaves_a_checkpoint_without_the_blobs_put_before_it(
+    state_path: Path,
+) -> None:
+    # The child saves, after each blob, a checkpoint naming how many blobs precede it, and
+    # dies without closing (os._exit) at an arbitrary point of its writer's progress.
+    script = textwrap.dedent(
+        f"""
+        import hashlib, os
+        from pathlib import Path
+        from cursor_bridge.store import SqliteStateStore
+        store = SqliteStateStore(Path({str(state_path)!r}))
+        view = store.conversation_blobs("conv")
+        for i in range(300):
+            data = b"blob %d " % i * 100
+            view.put(hashlib.sha256(data).digest(), data)
+            store.save_checkpoint("conv", b"%d" % (i + 1))
+            if i == 100:
+                store.flush()  # at least this much is committed
+        os._exit(0)
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+
+    with SqliteStateStore(state_path) as store:
+        stored = store.load_checkpoint("conv")
+        assert stored is not None
+        count = int(stored.checkpoint)
+        assert 101 <= count <= 300
+        for i in range(count):
+            assert store.blobs.get(blob(f"blob {i} " * 100)[0]) is not None, i
+
+
+def test_a_failing_writer_reports_why_and_recovers(
+    state_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from cursor_bridge.store import schema
+
+    monkeypatch.setattr(schema, "BUSY_TIMEOUT", 0.05)  # give up on the lock quickly
+    key, data = blob("retried")
+    with SqliteStateStore(state_path) as store:
+        with another_process_writing(state_path):
+            store.blobs.put(key, data)
+            with pytest.raises(StateStoreError, match="locked"):
+                store.flush(timeout=0.5)  # the writer tried, failed, and said why
+            assert store.blobs.get(key) == data  # still served from the queue
+        store.flush()  # the retry commits it
+        assert store.stats().blob_count == 1
+    assert "retrying" in caplog.text
