@@ -25,7 +25,7 @@ import binascii
 import posixpath
 import shlex
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..protocol.events import ExecRequested
@@ -33,8 +33,21 @@ from ..protocol.messages import agent, json_to_value_bytes
 from . import natives
 from . import tool_output as out
 from .request import ToolSpec
+from .vocabulary import ESSENTIAL, ROLE_NAMES, ClientCall, Role, Tool, Toolbox, role_of
 
-Role = Literal["shell", "read", "write", "list", "glob", "grep", "fetch", "edit", "task"]
+__all__ = [
+    "EXEC_HANDLING",
+    "ClientCall",
+    "Toolbox",
+    "map_builtin",
+    "native_result",
+    "refusal_reason",
+    "refuse",
+    "role_of",
+    "tool_definitions",
+    "write_content",
+]
+
 Handling = Literal["client", "bridge", "refused", "protocol"]
 
 # How each exec kind of our schema is answered (a test checks the table is complete):
@@ -74,130 +87,6 @@ DEFAULT_SHELL_TIMEOUT_MS = 30_000  # ShellArgs.timeout 0 means 30 s (O)
 MAX_SHELL_WRITE = 100_000  # file bodies written through a shell command (one argv string)
 BRIDGE_SERVER = "cursor-bridge"
 
-_ROLE_NAMES: dict[Role, tuple[str, ...]] = {
-    "shell": (
-        "bash",
-        "shell",
-        "exec_command",
-        "run_command",
-        "run_shell_command",
-        "execute_command",
-        "run_terminal_cmd",
-        "shell_command",
-        "terminal",
-    ),
-    "read": ("read", "read_file", "view", "view_file", "file_read", "cat"),
-    "write": ("write", "write_file", "create_file", "file_write"),
-    "list": ("list", "ls", "list_dir", "list_directory", "list_files"),
-    "glob": ("glob", "find_files", "file_search"),
-    "grep": ("grep", "search", "search_files", "grep_search", "ripgrep", "rg"),
-    "fetch": ("webfetch", "web_fetch", "fetch", "fetch_url", "read_url"),
-    "edit": ("edit", "edit_file", "str_replace", "replace"),
-    "task": ("task", "agent"),
-}
-_SLOTS: dict[str, tuple[str, ...]] = {
-    "file": ("filePath", "file_path", "path", "filename", "file", "target_file"),
-    "dir": ("path", "dir_path", "directory", "dir", "filePath", "file_path", "target_directory"),
-    "command": ("command", "cmd"),
-    "workdir": ("workdir", "cwd", "working_directory", "working_dir", "directory"),
-    "timeout": ("timeout", "timeout_ms", "yield_time_ms", "timeoutMs"),
-    "description": ("description",),
-    "content": ("content", "contents", "file_text", "text", "data"),
-    "offset": ("offset", "start_line", "line_offset"),
-    "limit": ("limit", "max_lines", "line_limit"),
-    "pattern": ("pattern", "query", "regex"),
-    "include": ("include", "glob", "file_pattern", "includes", "file_glob"),
-    "output_mode": ("output_mode",),
-    "ignore_case": ("-i", "case_insensitive", "ignore_case", "ignoreCase"),
-    "line_numbers": ("-n",),
-    "context": ("-C", "context"),
-    "before": ("-B", "context_before"),
-    "after": ("-A", "context_after"),
-    "head_limit": ("head_limit", "max_results"),
-    "type": ("type",),
-    "multiline": ("multiline",),
-    "ignore": ("ignore",),
-    "url": ("url",),
-    "format": ("format",),
-    "prompt": ("prompt",),
-    "old": ("oldString", "old_string", "old_str", "old_text"),
-    "new": ("newString", "new_string", "new_str", "new_text"),
-    "subagent_type": ("subagent_type", "subagentType", "agent_type"),
-}
-# Argument names to use when a tool publishes no schema, by vocabulary.
-_DEFAULTS: dict[str, dict[str, str]] = {
-    "opencode": {"file": "filePath", "dir": "path", "old": "oldString", "new": "newString"},
-    "claude": {"file": "file_path", "dir": "path", "old": "old_string", "new": "new_string"},
-    "codex": {"command": "cmd", "file": "path", "dir": "path"},
-    "generic": {"file": "path", "dir": "path"},
-}
-_ESSENTIAL = frozenset(
-    {"file", "dir", "command", "content", "pattern", "url", "old", "new", "prompt"}
-)
-_CLAUDE_NAMES = frozenset({"Read", "Bash", "Write", "Edit", "Glob", "Grep", "LS", "WebFetch"})
-
-
-@dataclass(frozen=True, slots=True)
-class ClientCall:
-    """One call of a client tool, in the client's vocabulary.
-
-    `role` says which capability it stands for (shell, read, list ...); `native_result`
-    infers it from `name` when empty.
-    """
-
-    name: str
-    arguments: dict[str, Any] = field(default_factory=dict)
-    role: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class _Tool:
-    name: str
-    props: dict[str, Any] = field(default_factory=dict)
-    description: str = ""
-
-
-class Toolbox:
-    """The client's tools, found by capability, with their argument names."""
-
-    def __init__(self, tools: Sequence[ToolSpec]) -> None:
-        self.tools = [_tool(spec) for spec in tools]
-        self.names = [t.name for t in self.tools]
-        self.vocabulary = _vocabulary(self.tools)
-
-    def find(self, role: Role) -> _Tool | None:
-        by_name = {t.name.lower(): t for t in self.tools}
-        for candidate in _ROLE_NAMES[role]:
-            tool = by_name.get(candidate)
-            if tool is not None:
-                return tool
-        return None
-
-    def param(self, tool: _Tool, slot: str) -> str | None:
-        if tool.props:
-            return next((name for name in _SLOTS[slot] if name in tool.props), None)
-        if slot not in _ESSENTIAL:
-            return None
-        return _DEFAULTS[self.vocabulary].get(slot, _SLOTS[slot][0])
-
-
-def _tool(spec: ToolSpec) -> _Tool:
-    props = spec.parameters.get("properties") if isinstance(spec.parameters, dict) else None
-    return _Tool(spec.name, props if isinstance(props, dict) else {}, spec.description)
-
-
-def _vocabulary(tools: Sequence[_Tool]) -> str:
-    names = {t.name for t in tools}
-    if names & _CLAUDE_NAMES:
-        return "claude"
-    if "exec_command" in names:
-        return "codex"
-    read = next((t for t in tools if t.name == "read"), None)
-    if read is not None and ("filePath" in read.props or not read.props):
-        return "opencode"
-    return "generic"
-
-
 # -- mapping ------------------------------------------------------------------------------
 
 
@@ -207,7 +96,7 @@ def map_builtin(event: ExecRequested, tools: Sequence[ToolSpec]) -> ClientCall |
     return None if mapper is None else mapper(event, Toolbox(tools))
 
 
-def _call(box: Toolbox, tool: _Tool, role: Role, values: dict[str, Any]) -> ClientCall | None:
+def _call(box: Toolbox, tool: Tool, role: Role, values: dict[str, Any]) -> ClientCall | None:
     """Fill `values` (slot -> value) into the tool's own argument names.
 
     None when a slot the call needs has no argument in the tool's schema.
@@ -218,7 +107,7 @@ def _call(box: Toolbox, tool: _Tool, role: Role, values: dict[str, Any]) -> Clie
             continue
         name = box.param(tool, slot)
         if name is None:
-            if slot in _ESSENTIAL:
+            if slot in ESSENTIAL:
                 return None
             continue
         arguments[name] = value
@@ -544,14 +433,6 @@ _MAPPERS: dict[str, Callable[[ExecRequested, Toolbox], ClientCall | None]] = {
 _DATA_ROLES = frozenset({"read", "list", "grep", "glob", "write", "edit"})
 
 
-def role_of(call: ClientCall) -> str:
-    """The capability a client call stands for (its `role`, else guessed from its name)."""
-    if call.role:
-        return call.role
-    name = call.name.lower()
-    return next((role for role, names in _ROLE_NAMES.items() if name in names), "")
-
-
 def native_result(
     event: ExecRequested,
     call: ClientCall,
@@ -569,7 +450,7 @@ def native_result(
     failed = is_error
     exit_code: int | None = None
     timed_out = False
-    if call.name.lower() in _ROLE_NAMES["shell"]:
+    if call.name.lower() in ROLE_NAMES["shell"]:
         shell = out.shell_text(output)
         output, exit_code, timed_out = shell.output, shell.exit_code, shell.timed_out
         failed = is_error or (exit_code is not None and exit_code != 0)
