@@ -46,6 +46,8 @@ REFERENCE_NAME_ALIASES: dict[str, str] = {
 _S3_MODELS = "S3 only per run-stream.md §2.3 (AvailableModels variants)"
 _CLIENT_SIDE_TOOL = "the reference types it `proto3` (artifact); it is ClientSideToolV2"
 _S3_USAGE = "S3 only: usage counters newer than the descriptor (protocol README, run-stream §3.2)"
+_S3_EXEC = "S3 only per exec-auth-models.md §1.2-1.3 (exec variants newer than the descriptor)"
+_PI = ("read", "bash", "edit", "write", "grep", "find", "ls")
 ALLOWED_DEVIATIONS: dict[tuple[str, str | None], tuple[str, str]] = {
     ("agent.v1.AgentRunRequest", "conversation_group_id"): (
         "absent",
@@ -84,6 +86,44 @@ ALLOWED_DEVIATIONS: dict[tuple[str, str | None], tuple[str, str]] = {
         "optional",
         "decoded only; the reference marks it proto3 optional",
     ),
+    ("agent.v1.ReadArgs", "offset"): ("absent", _S3_EXEC),
+    ("agent.v1.ReadArgs", "limit"): ("absent", _S3_EXEC),
+    ("agent.v1.WriteArgs", "encoding_hint"): ("absent", _S3_EXEC),
+    ("agent.v1.GrepArgs", "offset"): ("absent", _S3_EXEC),
+    # Exec variants newer than the descriptor: subagent 28, mcp_state_exec 36 and the pi_*
+    # family (requests 45-51, results 46-52), with every message they carry.
+    **{
+        ("agent.v1.ExecServerMessage", field): ("absent", _S3_EXEC)
+        for field in ("subagent_args", "mcp_state_exec_args", *(f"pi_{n}_args" for n in _PI))
+    },
+    **{
+        ("agent.v1.ExecClientMessage", field): ("absent", _S3_EXEC)
+        for field in ("subagent_result", "mcp_state_exec_result", *(f"pi_{n}_result" for n in _PI))
+    },
+    **{
+        (f"agent.v1.{name}", None): ("absent", _S3_EXEC)
+        for name in (
+            "SubagentArgs",
+            "SubagentResult",
+            "SubagentSuccess",
+            "SubagentError",
+            "McpStateExecArgs",
+            "McpStateExecResult",
+            "McpStateSuccess",
+            "McpStateServer",
+            "McpStateError",
+            "McpStateRejected",
+            "PiTruncation",
+            "PiEditReplacement",
+            *(
+                f"Pi{n.title()}Exec{part}"
+                for n in _PI
+                for part in ("Args", "Result", "Success", "Error")
+            ),
+            "PiEditExecRejected",
+            "PiWriteExecRejected",
+        )
+    },
 }
 
 # The reference's `T` for a struct-like well-known type we carry as serialized bytes.

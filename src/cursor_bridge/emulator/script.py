@@ -27,8 +27,14 @@ Tool calls (the Run is held open until the client answers; heartbeats keep it al
                             calls.
     /exec KIND {json}       a built-in exec: KIND is read, write, ls, grep, delete, shell
                             (`shell_stream_args`, answered by a shell_stream sequence ended by
-                            stream_close) or shell-sync (`shell_args`). The JSON object fills the
-                            args message by its proto JSON names, e.g. ``{"path": "a.txt"}``.
+                            stream_close), shell-sync (`shell_args`), diagnostics, fetch,
+                            background-shell, write-shell-stdin, list-mcp-resources,
+                            read-mcp-resource, mcp-state, record-screen, computer-use,
+                            subagent, or pi-read / pi-bash / pi-edit / pi-write / pi-grep /
+                            pi-find / pi-ls (answered one field number higher). The JSON object
+                            fills the args message by its proto JSON names, e.g.
+                            ``{"path": "a.txt"}``. A result in the wrong slot is quoted as
+                            ``mismatched result ...``.
     /then                   start the next group: it is sent only after every result of the
                             previous group arrived.
     After the last group the answer is the /reply text if any, else one line per call:
@@ -62,7 +68,32 @@ from typing import Any
 from ..protocol.errors import CONNECT_CODES
 
 MAX_TOKENS_DIRECTIVE = 1_000_000
-EXEC_KINDS = ("read", "write", "ls", "grep", "delete", "shell", "shell-sync")
+EXEC_KINDS = (
+    "read",
+    "write",
+    "ls",
+    "grep",
+    "delete",
+    "shell",
+    "shell-sync",
+    "diagnostics",
+    "fetch",
+    "background-shell",
+    "write-shell-stdin",
+    "list-mcp-resources",
+    "read-mcp-resource",
+    "mcp-state",
+    "record-screen",
+    "computer-use",
+    "subagent",
+    "pi-read",
+    "pi-bash",
+    "pi-edit",
+    "pi-write",
+    "pi-grep",
+    "pi-find",
+    "pi-ls",
+)
 FAULT_KINDS = (
     "disconnect",
     "stall",

@@ -30,7 +30,33 @@ EXEC_FIELDS: dict[str, tuple[str, type[Message]]] = {
     "delete": ("delete_args", agent.DeleteArgs),
     "shell": ("shell_stream_args", agent.ShellArgs),
     "shell-sync": ("shell_args", agent.ShellArgs),
+    "diagnostics": ("diagnostics_args", agent.DiagnosticsArgs),
+    "fetch": ("fetch_args", agent.FetchArgs),
+    "background-shell": ("background_shell_spawn_args", agent.BackgroundShellSpawnArgs),
+    "write-shell-stdin": ("write_shell_stdin_args", agent.WriteShellStdinArgs),
+    "list-mcp-resources": ("list_mcp_resources_exec_args", agent.ListMcpResourcesExecArgs),
+    "read-mcp-resource": ("read_mcp_resource_exec_args", agent.ReadMcpResourceExecArgs),
+    "mcp-state": ("mcp_state_exec_args", agent.McpStateExecArgs),
+    "record-screen": ("record_screen_args", agent.RecordScreenArgs),
+    "computer-use": ("computer_use_args", agent.ComputerUseArgs),
+    "subagent": ("subagent_args", agent.SubagentArgs),
+    "pi-read": ("pi_read_args", agent.PiReadExecArgs),
+    "pi-bash": ("pi_bash_args", agent.PiBashExecArgs),
+    "pi-edit": ("pi_edit_args", agent.PiEditExecArgs),
+    "pi-write": ("pi_write_args", agent.PiWriteExecArgs),
+    "pi-grep": ("pi_grep_args", agent.PiGrepExecArgs),
+    "pi-find": ("pi_find_args", agent.PiFindExecArgs),
+    "pi-ls": ("pi_ls_args", agent.PiLsExecArgs),
 }
+
+
+def expected_result(kind: str) -> str:
+    """The ExecClientMessage member that answers the ExecServerMessage member `kind`:
+    the same field number, one higher for the pi_* family."""
+    number = agent.ExecServerMessage.DESCRIPTOR.fields_by_name[kind].number
+    if kind.startswith("pi_"):
+        number += 1
+    return str(agent.ExecClientMessage.DESCRIPTOR.fields_by_number[number].name)
 
 
 @dataclass(slots=True)
@@ -62,8 +88,8 @@ def plan_calls(
                 json_format.ParseDict(spec.args, args)
             except json_format.ParseError as exc:
                 return f"bad arguments for /exec {spec.name}: {exc}"
-            # Every built-in args message has a tool_call_id; `Message` does not say so.
-            setattr(args, "tool_call_id", call_id)  # noqa: B010
+            if "tool_call_id" in args.DESCRIPTOR.fields_by_name:
+                setattr(args, "tool_call_id", call_id)  # noqa: B010
             planned.append(PlannedCall(spec, field_name, args, call_id, spec.name))
         groups.append(planned)
     return groups
@@ -99,14 +125,18 @@ def describe_result(call: ExecCall) -> str:
     """A one-line quote of what the client answered to an exec."""
     if call.thrown is not None:
         return f"thrown: {call.thrown}"
-    if call.kind == "shell_stream_args":
-        return _describe_shell_stream(call.results)
     if not call.results:
         return "(no result)"
+    expected = expected_result(call.kind)
+    for message in call.results:
+        which = message.WhichOneof("message")
+        if which != expected:
+            # The service cannot use an answer in another slot (a peer saw it stall).
+            return f"mismatched result: {which or 'none'} for {call.kind} (expected {expected})"
+    if call.kind == "shell_stream_args":
+        return _describe_shell_stream(call.results)
     message = call.results[-1]
     which = message.WhichOneof("message")
-    if which is None:
-        return "(empty result)"
     result = getattr(message, which)
     if which == "mcp_result":
         return describe_mcp_result(result)

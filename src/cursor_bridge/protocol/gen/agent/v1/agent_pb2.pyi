@@ -479,33 +479,69 @@ class Error(_message.Message):
     def __init__(self, message: _Optional[str] = ...) -> None: ...
 
 class ExecServerMessage(_message.Message):
-    __slots__ = ("id", "exec_id", "shell_args", "write_args", "delete_args", "grep_args", "read_args", "ls_args", "request_context_args", "mcp_args", "shell_stream_args")
+    __slots__ = ("id", "exec_id", "span_context", "shell_args", "write_args", "delete_args", "grep_args", "read_args", "ls_args", "diagnostics_args", "request_context_args", "mcp_args", "shell_stream_args", "background_shell_spawn_args", "list_mcp_resources_exec_args", "read_mcp_resource_exec_args", "fetch_args", "record_screen_args", "computer_use_args", "write_shell_stdin_args", "subagent_args", "mcp_state_exec_args", "pi_read_args", "pi_bash_args", "pi_edit_args", "pi_write_args", "pi_grep_args", "pi_find_args", "pi_ls_args")
     ID_FIELD_NUMBER: _ClassVar[int]
     EXEC_ID_FIELD_NUMBER: _ClassVar[int]
+    SPAN_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     SHELL_ARGS_FIELD_NUMBER: _ClassVar[int]
     WRITE_ARGS_FIELD_NUMBER: _ClassVar[int]
     DELETE_ARGS_FIELD_NUMBER: _ClassVar[int]
     GREP_ARGS_FIELD_NUMBER: _ClassVar[int]
     READ_ARGS_FIELD_NUMBER: _ClassVar[int]
     LS_ARGS_FIELD_NUMBER: _ClassVar[int]
+    DIAGNOSTICS_ARGS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_CONTEXT_ARGS_FIELD_NUMBER: _ClassVar[int]
     MCP_ARGS_FIELD_NUMBER: _ClassVar[int]
     SHELL_STREAM_ARGS_FIELD_NUMBER: _ClassVar[int]
+    BACKGROUND_SHELL_SPAWN_ARGS_FIELD_NUMBER: _ClassVar[int]
+    LIST_MCP_RESOURCES_EXEC_ARGS_FIELD_NUMBER: _ClassVar[int]
+    READ_MCP_RESOURCE_EXEC_ARGS_FIELD_NUMBER: _ClassVar[int]
+    FETCH_ARGS_FIELD_NUMBER: _ClassVar[int]
+    RECORD_SCREEN_ARGS_FIELD_NUMBER: _ClassVar[int]
+    COMPUTER_USE_ARGS_FIELD_NUMBER: _ClassVar[int]
+    WRITE_SHELL_STDIN_ARGS_FIELD_NUMBER: _ClassVar[int]
+    SUBAGENT_ARGS_FIELD_NUMBER: _ClassVar[int]
+    MCP_STATE_EXEC_ARGS_FIELD_NUMBER: _ClassVar[int]
+    PI_READ_ARGS_FIELD_NUMBER: _ClassVar[int]
+    PI_BASH_ARGS_FIELD_NUMBER: _ClassVar[int]
+    PI_EDIT_ARGS_FIELD_NUMBER: _ClassVar[int]
+    PI_WRITE_ARGS_FIELD_NUMBER: _ClassVar[int]
+    PI_GREP_ARGS_FIELD_NUMBER: _ClassVar[int]
+    PI_FIND_ARGS_FIELD_NUMBER: _ClassVar[int]
+    PI_LS_ARGS_FIELD_NUMBER: _ClassVar[int]
     id: int
     exec_id: str
+    span_context: SpanContext
     shell_args: ShellArgs
     write_args: WriteArgs
     delete_args: DeleteArgs
     grep_args: GrepArgs
     read_args: ReadArgs
     ls_args: LsArgs
+    diagnostics_args: DiagnosticsArgs
     request_context_args: RequestContextArgs
     mcp_args: McpArgs
     shell_stream_args: ShellArgs
-    def __init__(self, id: _Optional[int] = ..., exec_id: _Optional[str] = ..., shell_args: _Optional[_Union[ShellArgs, _Mapping]] = ..., write_args: _Optional[_Union[WriteArgs, _Mapping]] = ..., delete_args: _Optional[_Union[DeleteArgs, _Mapping]] = ..., grep_args: _Optional[_Union[GrepArgs, _Mapping]] = ..., read_args: _Optional[_Union[ReadArgs, _Mapping]] = ..., ls_args: _Optional[_Union[LsArgs, _Mapping]] = ..., request_context_args: _Optional[_Union[RequestContextArgs, _Mapping]] = ..., mcp_args: _Optional[_Union[McpArgs, _Mapping]] = ..., shell_stream_args: _Optional[_Union[ShellArgs, _Mapping]] = ...) -> None: ...
+    background_shell_spawn_args: BackgroundShellSpawnArgs
+    list_mcp_resources_exec_args: ListMcpResourcesExecArgs
+    read_mcp_resource_exec_args: ReadMcpResourceExecArgs
+    fetch_args: FetchArgs
+    record_screen_args: RecordScreenArgs
+    computer_use_args: ComputerUseArgs
+    write_shell_stdin_args: WriteShellStdinArgs
+    subagent_args: SubagentArgs
+    mcp_state_exec_args: McpStateExecArgs
+    pi_read_args: PiReadExecArgs
+    pi_bash_args: PiBashExecArgs
+    pi_edit_args: PiEditExecArgs
+    pi_write_args: PiWriteExecArgs
+    pi_grep_args: PiGrepExecArgs
+    pi_find_args: PiFindExecArgs
+    pi_ls_args: PiLsExecArgs
+    def __init__(self, id: _Optional[int] = ..., exec_id: _Optional[str] = ..., span_context: _Optional[_Union[SpanContext, _Mapping]] = ..., shell_args: _Optional[_Union[ShellArgs, _Mapping]] = ..., write_args: _Optional[_Union[WriteArgs, _Mapping]] = ..., delete_args: _Optional[_Union[DeleteArgs, _Mapping]] = ..., grep_args: _Optional[_Union[GrepArgs, _Mapping]] = ..., read_args: _Optional[_Union[ReadArgs, _Mapping]] = ..., ls_args: _Optional[_Union[LsArgs, _Mapping]] = ..., diagnostics_args: _Optional[_Union[DiagnosticsArgs, _Mapping]] = ..., request_context_args: _Optional[_Union[RequestContextArgs, _Mapping]] = ..., mcp_args: _Optional[_Union[McpArgs, _Mapping]] = ..., shell_stream_args: _Optional[_Union[ShellArgs, _Mapping]] = ..., background_shell_spawn_args: _Optional[_Union[BackgroundShellSpawnArgs, _Mapping]] = ..., list_mcp_resources_exec_args: _Optional[_Union[ListMcpResourcesExecArgs, _Mapping]] = ..., read_mcp_resource_exec_args: _Optional[_Union[ReadMcpResourceExecArgs, _Mapping]] = ..., fetch_args: _Optional[_Union[FetchArgs, _Mapping]] = ..., record_screen_args: _Optional[_Union[RecordScreenArgs, _Mapping]] = ..., computer_use_args: _Optional[_Union[ComputerUseArgs, _Mapping]] = ..., write_shell_stdin_args: _Optional[_Union[WriteShellStdinArgs, _Mapping]] = ..., subagent_args: _Optional[_Union[SubagentArgs, _Mapping]] = ..., mcp_state_exec_args: _Optional[_Union[McpStateExecArgs, _Mapping]] = ..., pi_read_args: _Optional[_Union[PiReadExecArgs, _Mapping]] = ..., pi_bash_args: _Optional[_Union[PiBashExecArgs, _Mapping]] = ..., pi_edit_args: _Optional[_Union[PiEditExecArgs, _Mapping]] = ..., pi_write_args: _Optional[_Union[PiWriteExecArgs, _Mapping]] = ..., pi_grep_args: _Optional[_Union[PiGrepExecArgs, _Mapping]] = ..., pi_find_args: _Optional[_Union[PiFindExecArgs, _Mapping]] = ..., pi_ls_args: _Optional[_Union[PiLsExecArgs, _Mapping]] = ...) -> None: ...
 
 class ExecClientMessage(_message.Message):
-    __slots__ = ("id", "exec_id", "shell_result", "write_result", "delete_result", "grep_result", "read_result", "ls_result", "request_context_result", "mcp_result", "shell_stream")
+    __slots__ = ("id", "exec_id", "shell_result", "write_result", "delete_result", "grep_result", "read_result", "ls_result", "diagnostics_result", "request_context_result", "mcp_result", "shell_stream", "background_shell_spawn_result", "list_mcp_resources_exec_result", "read_mcp_resource_exec_result", "fetch_result", "record_screen_result", "computer_use_result", "write_shell_stdin_result", "subagent_result", "mcp_state_exec_result", "pi_read_result", "pi_bash_result", "pi_edit_result", "pi_write_result", "pi_grep_result", "pi_find_result", "pi_ls_result")
     ID_FIELD_NUMBER: _ClassVar[int]
     EXEC_ID_FIELD_NUMBER: _ClassVar[int]
     SHELL_RESULT_FIELD_NUMBER: _ClassVar[int]
@@ -514,9 +550,26 @@ class ExecClientMessage(_message.Message):
     GREP_RESULT_FIELD_NUMBER: _ClassVar[int]
     READ_RESULT_FIELD_NUMBER: _ClassVar[int]
     LS_RESULT_FIELD_NUMBER: _ClassVar[int]
+    DIAGNOSTICS_RESULT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_CONTEXT_RESULT_FIELD_NUMBER: _ClassVar[int]
     MCP_RESULT_FIELD_NUMBER: _ClassVar[int]
     SHELL_STREAM_FIELD_NUMBER: _ClassVar[int]
+    BACKGROUND_SHELL_SPAWN_RESULT_FIELD_NUMBER: _ClassVar[int]
+    LIST_MCP_RESOURCES_EXEC_RESULT_FIELD_NUMBER: _ClassVar[int]
+    READ_MCP_RESOURCE_EXEC_RESULT_FIELD_NUMBER: _ClassVar[int]
+    FETCH_RESULT_FIELD_NUMBER: _ClassVar[int]
+    RECORD_SCREEN_RESULT_FIELD_NUMBER: _ClassVar[int]
+    COMPUTER_USE_RESULT_FIELD_NUMBER: _ClassVar[int]
+    WRITE_SHELL_STDIN_RESULT_FIELD_NUMBER: _ClassVar[int]
+    SUBAGENT_RESULT_FIELD_NUMBER: _ClassVar[int]
+    MCP_STATE_EXEC_RESULT_FIELD_NUMBER: _ClassVar[int]
+    PI_READ_RESULT_FIELD_NUMBER: _ClassVar[int]
+    PI_BASH_RESULT_FIELD_NUMBER: _ClassVar[int]
+    PI_EDIT_RESULT_FIELD_NUMBER: _ClassVar[int]
+    PI_WRITE_RESULT_FIELD_NUMBER: _ClassVar[int]
+    PI_GREP_RESULT_FIELD_NUMBER: _ClassVar[int]
+    PI_FIND_RESULT_FIELD_NUMBER: _ClassVar[int]
+    PI_LS_RESULT_FIELD_NUMBER: _ClassVar[int]
     id: int
     exec_id: str
     shell_result: ShellResult
@@ -525,10 +578,39 @@ class ExecClientMessage(_message.Message):
     grep_result: GrepResult
     read_result: ReadResult
     ls_result: LsResult
+    diagnostics_result: DiagnosticsResult
     request_context_result: RequestContextResult
     mcp_result: McpResult
     shell_stream: ShellStream
-    def __init__(self, id: _Optional[int] = ..., exec_id: _Optional[str] = ..., shell_result: _Optional[_Union[ShellResult, _Mapping]] = ..., write_result: _Optional[_Union[WriteResult, _Mapping]] = ..., delete_result: _Optional[_Union[DeleteResult, _Mapping]] = ..., grep_result: _Optional[_Union[GrepResult, _Mapping]] = ..., read_result: _Optional[_Union[ReadResult, _Mapping]] = ..., ls_result: _Optional[_Union[LsResult, _Mapping]] = ..., request_context_result: _Optional[_Union[RequestContextResult, _Mapping]] = ..., mcp_result: _Optional[_Union[McpResult, _Mapping]] = ..., shell_stream: _Optional[_Union[ShellStream, _Mapping]] = ...) -> None: ...
+    background_shell_spawn_result: BackgroundShellSpawnResult
+    list_mcp_resources_exec_result: ListMcpResourcesExecResult
+    read_mcp_resource_exec_result: ReadMcpResourceExecResult
+    fetch_result: FetchResult
+    record_screen_result: RecordScreenResult
+    computer_use_result: ComputerUseResult
+    write_shell_stdin_result: WriteShellStdinResult
+    subagent_result: SubagentResult
+    mcp_state_exec_result: McpStateExecResult
+    pi_read_result: PiReadExecResult
+    pi_bash_result: PiBashExecResult
+    pi_edit_result: PiEditExecResult
+    pi_write_result: PiWriteExecResult
+    pi_grep_result: PiGrepExecResult
+    pi_find_result: PiFindExecResult
+    pi_ls_result: PiLsExecResult
+    def __init__(self, id: _Optional[int] = ..., exec_id: _Optional[str] = ..., shell_result: _Optional[_Union[ShellResult, _Mapping]] = ..., write_result: _Optional[_Union[WriteResult, _Mapping]] = ..., delete_result: _Optional[_Union[DeleteResult, _Mapping]] = ..., grep_result: _Optional[_Union[GrepResult, _Mapping]] = ..., read_result: _Optional[_Union[ReadResult, _Mapping]] = ..., ls_result: _Optional[_Union[LsResult, _Mapping]] = ..., diagnostics_result: _Optional[_Union[DiagnosticsResult, _Mapping]] = ..., request_context_result: _Optional[_Union[RequestContextResult, _Mapping]] = ..., mcp_result: _Optional[_Union[McpResult, _Mapping]] = ..., shell_stream: _Optional[_Union[ShellStream, _Mapping]] = ..., background_shell_spawn_result: _Optional[_Union[BackgroundShellSpawnResult, _Mapping]] = ..., list_mcp_resources_exec_result: _Optional[_Union[ListMcpResourcesExecResult, _Mapping]] = ..., read_mcp_resource_exec_result: _Optional[_Union[ReadMcpResourceExecResult, _Mapping]] = ..., fetch_result: _Optional[_Union[FetchResult, _Mapping]] = ..., record_screen_result: _Optional[_Union[RecordScreenResult, _Mapping]] = ..., computer_use_result: _Optional[_Union[ComputerUseResult, _Mapping]] = ..., write_shell_stdin_result: _Optional[_Union[WriteShellStdinResult, _Mapping]] = ..., subagent_result: _Optional[_Union[SubagentResult, _Mapping]] = ..., mcp_state_exec_result: _Optional[_Union[McpStateExecResult, _Mapping]] = ..., pi_read_result: _Optional[_Union[PiReadExecResult, _Mapping]] = ..., pi_bash_result: _Optional[_Union[PiBashExecResult, _Mapping]] = ..., pi_edit_result: _Optional[_Union[PiEditExecResult, _Mapping]] = ..., pi_write_result: _Optional[_Union[PiWriteExecResult, _Mapping]] = ..., pi_grep_result: _Optional[_Union[PiGrepExecResult, _Mapping]] = ..., pi_find_result: _Optional[_Union[PiFindExecResult, _Mapping]] = ..., pi_ls_result: _Optional[_Union[PiLsExecResult, _Mapping]] = ...) -> None: ...
+
+class SpanContext(_message.Message):
+    __slots__ = ("trace_id", "span_id", "trace_flags", "trace_state")
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    SPAN_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACE_FLAGS_FIELD_NUMBER: _ClassVar[int]
+    TRACE_STATE_FIELD_NUMBER: _ClassVar[int]
+    trace_id: str
+    span_id: str
+    trace_flags: int
+    trace_state: str
+    def __init__(self, trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., trace_flags: _Optional[int] = ..., trace_state: _Optional[str] = ...) -> None: ...
 
 class ExecServerControlMessage(_message.Message):
     __slots__ = ("abort",)
@@ -720,18 +802,20 @@ class ShellArgs(_message.Message):
     def __init__(self, command: _Optional[str] = ..., working_directory: _Optional[str] = ..., timeout: _Optional[int] = ..., tool_call_id: _Optional[str] = ..., is_background: _Optional[bool] = ...) -> None: ...
 
 class ShellResult(_message.Message):
-    __slots__ = ("success", "failure", "timeout", "rejected", "spawn_error")
+    __slots__ = ("success", "failure", "timeout", "rejected", "spawn_error", "permission_denied")
     SUCCESS_FIELD_NUMBER: _ClassVar[int]
     FAILURE_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     REJECTED_FIELD_NUMBER: _ClassVar[int]
     SPAWN_ERROR_FIELD_NUMBER: _ClassVar[int]
+    PERMISSION_DENIED_FIELD_NUMBER: _ClassVar[int]
     success: ShellSuccess
     failure: ShellFailure
     timeout: ShellTimeout
     rejected: ShellRejected
     spawn_error: ShellSpawnError
-    def __init__(self, success: _Optional[_Union[ShellSuccess, _Mapping]] = ..., failure: _Optional[_Union[ShellFailure, _Mapping]] = ..., timeout: _Optional[_Union[ShellTimeout, _Mapping]] = ..., rejected: _Optional[_Union[ShellRejected, _Mapping]] = ..., spawn_error: _Optional[_Union[ShellSpawnError, _Mapping]] = ...) -> None: ...
+    permission_denied: ShellPermissionDenied
+    def __init__(self, success: _Optional[_Union[ShellSuccess, _Mapping]] = ..., failure: _Optional[_Union[ShellFailure, _Mapping]] = ..., timeout: _Optional[_Union[ShellTimeout, _Mapping]] = ..., rejected: _Optional[_Union[ShellRejected, _Mapping]] = ..., spawn_error: _Optional[_Union[ShellSpawnError, _Mapping]] = ..., permission_denied: _Optional[_Union[ShellPermissionDenied, _Mapping]] = ...) -> None: ...
 
 class ShellSuccess(_message.Message):
     __slots__ = ("command", "working_directory", "exit_code", "signal", "stdout", "stderr", "execution_time")
@@ -752,7 +836,7 @@ class ShellSuccess(_message.Message):
     def __init__(self, command: _Optional[str] = ..., working_directory: _Optional[str] = ..., exit_code: _Optional[int] = ..., signal: _Optional[str] = ..., stdout: _Optional[str] = ..., stderr: _Optional[str] = ..., execution_time: _Optional[int] = ...) -> None: ...
 
 class ShellFailure(_message.Message):
-    __slots__ = ("command", "working_directory", "exit_code", "signal", "stdout", "stderr", "execution_time", "aborted")
+    __slots__ = ("command", "working_directory", "exit_code", "signal", "stdout", "stderr", "execution_time", "abort_reason", "aborted")
     COMMAND_FIELD_NUMBER: _ClassVar[int]
     WORKING_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -760,6 +844,7 @@ class ShellFailure(_message.Message):
     STDOUT_FIELD_NUMBER: _ClassVar[int]
     STDERR_FIELD_NUMBER: _ClassVar[int]
     EXECUTION_TIME_FIELD_NUMBER: _ClassVar[int]
+    ABORT_REASON_FIELD_NUMBER: _ClassVar[int]
     ABORTED_FIELD_NUMBER: _ClassVar[int]
     command: str
     working_directory: str
@@ -768,8 +853,9 @@ class ShellFailure(_message.Message):
     stdout: str
     stderr: str
     execution_time: int
+    abort_reason: int
     aborted: bool
-    def __init__(self, command: _Optional[str] = ..., working_directory: _Optional[str] = ..., exit_code: _Optional[int] = ..., signal: _Optional[str] = ..., stdout: _Optional[str] = ..., stderr: _Optional[str] = ..., execution_time: _Optional[int] = ..., aborted: _Optional[bool] = ...) -> None: ...
+    def __init__(self, command: _Optional[str] = ..., working_directory: _Optional[str] = ..., exit_code: _Optional[int] = ..., signal: _Optional[str] = ..., stdout: _Optional[str] = ..., stderr: _Optional[str] = ..., execution_time: _Optional[int] = ..., abort_reason: _Optional[int] = ..., aborted: _Optional[bool] = ...) -> None: ...
 
 class ShellTimeout(_message.Message):
     __slots__ = ("command", "working_directory", "timeout_ms")
@@ -803,19 +889,35 @@ class ShellSpawnError(_message.Message):
     error: str
     def __init__(self, command: _Optional[str] = ..., working_directory: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
 
+class ShellPermissionDenied(_message.Message):
+    __slots__ = ("command", "working_directory", "error", "is_readonly")
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    WORKING_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    IS_READONLY_FIELD_NUMBER: _ClassVar[int]
+    command: str
+    working_directory: str
+    error: str
+    is_readonly: bool
+    def __init__(self, command: _Optional[str] = ..., working_directory: _Optional[str] = ..., error: _Optional[str] = ..., is_readonly: _Optional[bool] = ...) -> None: ...
+
 class ShellStream(_message.Message):
-    __slots__ = ("stdout", "stderr", "exit", "start", "rejected")
+    __slots__ = ("stdout", "stderr", "exit", "start", "rejected", "permission_denied", "backgrounded")
     STDOUT_FIELD_NUMBER: _ClassVar[int]
     STDERR_FIELD_NUMBER: _ClassVar[int]
     EXIT_FIELD_NUMBER: _ClassVar[int]
     START_FIELD_NUMBER: _ClassVar[int]
     REJECTED_FIELD_NUMBER: _ClassVar[int]
+    PERMISSION_DENIED_FIELD_NUMBER: _ClassVar[int]
+    BACKGROUNDED_FIELD_NUMBER: _ClassVar[int]
     stdout: ShellStreamStdout
     stderr: ShellStreamStderr
     exit: ShellStreamExit
     start: ShellStreamStart
     rejected: ShellRejected
-    def __init__(self, stdout: _Optional[_Union[ShellStreamStdout, _Mapping]] = ..., stderr: _Optional[_Union[ShellStreamStderr, _Mapping]] = ..., exit: _Optional[_Union[ShellStreamExit, _Mapping]] = ..., start: _Optional[_Union[ShellStreamStart, _Mapping]] = ..., rejected: _Optional[_Union[ShellRejected, _Mapping]] = ...) -> None: ...
+    permission_denied: ShellPermissionDenied
+    backgrounded: ShellStreamBackgrounded
+    def __init__(self, stdout: _Optional[_Union[ShellStreamStdout, _Mapping]] = ..., stderr: _Optional[_Union[ShellStreamStderr, _Mapping]] = ..., exit: _Optional[_Union[ShellStreamExit, _Mapping]] = ..., start: _Optional[_Union[ShellStreamStart, _Mapping]] = ..., rejected: _Optional[_Union[ShellRejected, _Mapping]] = ..., permission_denied: _Optional[_Union[ShellPermissionDenied, _Mapping]] = ..., backgrounded: _Optional[_Union[ShellStreamBackgrounded, _Mapping]] = ...) -> None: ...
 
 class ShellStreamStdout(_message.Message):
     __slots__ = ("data",)
@@ -830,38 +932,138 @@ class ShellStreamStderr(_message.Message):
     def __init__(self, data: _Optional[str] = ...) -> None: ...
 
 class ShellStreamExit(_message.Message):
-    __slots__ = ("code", "cwd", "aborted")
+    __slots__ = ("code", "cwd", "aborted", "abort_reason")
     CODE_FIELD_NUMBER: _ClassVar[int]
     CWD_FIELD_NUMBER: _ClassVar[int]
     ABORTED_FIELD_NUMBER: _ClassVar[int]
+    ABORT_REASON_FIELD_NUMBER: _ClassVar[int]
     code: int
     cwd: str
     aborted: bool
-    def __init__(self, code: _Optional[int] = ..., cwd: _Optional[str] = ..., aborted: _Optional[bool] = ...) -> None: ...
+    abort_reason: int
+    def __init__(self, code: _Optional[int] = ..., cwd: _Optional[str] = ..., aborted: _Optional[bool] = ..., abort_reason: _Optional[int] = ...) -> None: ...
 
 class ShellStreamStart(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class ShellStreamBackgrounded(_message.Message):
+    __slots__ = ("shell_id", "command", "working_directory", "pid", "ms_to_wait")
+    SHELL_ID_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    WORKING_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    MS_TO_WAIT_FIELD_NUMBER: _ClassVar[int]
+    shell_id: int
+    command: str
+    working_directory: str
+    pid: int
+    ms_to_wait: int
+    def __init__(self, shell_id: _Optional[int] = ..., command: _Optional[str] = ..., working_directory: _Optional[str] = ..., pid: _Optional[int] = ..., ms_to_wait: _Optional[int] = ...) -> None: ...
+
+class BackgroundShellSpawnArgs(_message.Message):
+    __slots__ = ("command", "working_directory", "tool_call_id", "enable_write_shell_stdin_tool")
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    WORKING_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    ENABLE_WRITE_SHELL_STDIN_TOOL_FIELD_NUMBER: _ClassVar[int]
+    command: str
+    working_directory: str
+    tool_call_id: str
+    enable_write_shell_stdin_tool: bool
+    def __init__(self, command: _Optional[str] = ..., working_directory: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., enable_write_shell_stdin_tool: _Optional[bool] = ...) -> None: ...
+
+class BackgroundShellSpawnResult(_message.Message):
+    __slots__ = ("success", "error", "rejected", "permission_denied")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    PERMISSION_DENIED_FIELD_NUMBER: _ClassVar[int]
+    success: BackgroundShellSpawnSuccess
+    error: BackgroundShellSpawnError
+    rejected: ShellRejected
+    permission_denied: ShellPermissionDenied
+    def __init__(self, success: _Optional[_Union[BackgroundShellSpawnSuccess, _Mapping]] = ..., error: _Optional[_Union[BackgroundShellSpawnError, _Mapping]] = ..., rejected: _Optional[_Union[ShellRejected, _Mapping]] = ..., permission_denied: _Optional[_Union[ShellPermissionDenied, _Mapping]] = ...) -> None: ...
+
+class BackgroundShellSpawnSuccess(_message.Message):
+    __slots__ = ("shell_id", "command", "working_directory", "pid")
+    SHELL_ID_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    WORKING_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    shell_id: int
+    command: str
+    working_directory: str
+    pid: int
+    def __init__(self, shell_id: _Optional[int] = ..., command: _Optional[str] = ..., working_directory: _Optional[str] = ..., pid: _Optional[int] = ...) -> None: ...
+
+class BackgroundShellSpawnError(_message.Message):
+    __slots__ = ("command", "working_directory", "error")
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    WORKING_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    command: str
+    working_directory: str
+    error: str
+    def __init__(self, command: _Optional[str] = ..., working_directory: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
+class WriteShellStdinArgs(_message.Message):
+    __slots__ = ("shell_id", "chars")
+    SHELL_ID_FIELD_NUMBER: _ClassVar[int]
+    CHARS_FIELD_NUMBER: _ClassVar[int]
+    shell_id: int
+    chars: str
+    def __init__(self, shell_id: _Optional[int] = ..., chars: _Optional[str] = ...) -> None: ...
+
+class WriteShellStdinResult(_message.Message):
+    __slots__ = ("success", "error")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    success: WriteShellStdinSuccess
+    error: WriteShellStdinError
+    def __init__(self, success: _Optional[_Union[WriteShellStdinSuccess, _Mapping]] = ..., error: _Optional[_Union[WriteShellStdinError, _Mapping]] = ...) -> None: ...
+
+class WriteShellStdinSuccess(_message.Message):
+    __slots__ = ("shell_id", "terminal_file_length_before_input_written")
+    SHELL_ID_FIELD_NUMBER: _ClassVar[int]
+    TERMINAL_FILE_LENGTH_BEFORE_INPUT_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    shell_id: int
+    terminal_file_length_before_input_written: int
+    def __init__(self, shell_id: _Optional[int] = ..., terminal_file_length_before_input_written: _Optional[int] = ...) -> None: ...
+
+class WriteShellStdinError(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    def __init__(self, error: _Optional[str] = ...) -> None: ...
+
 class ReadArgs(_message.Message):
-    __slots__ = ("path", "tool_call_id")
+    __slots__ = ("path", "tool_call_id", "offset", "limit")
     PATH_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
     path: str
     tool_call_id: str
-    def __init__(self, path: _Optional[str] = ..., tool_call_id: _Optional[str] = ...) -> None: ...
+    offset: int
+    limit: int
+    def __init__(self, path: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., offset: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class ReadResult(_message.Message):
-    __slots__ = ("success", "error", "rejected", "file_not_found")
+    __slots__ = ("success", "error", "rejected", "file_not_found", "permission_denied", "invalid_file")
     SUCCESS_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     REJECTED_FIELD_NUMBER: _ClassVar[int]
     FILE_NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
+    PERMISSION_DENIED_FIELD_NUMBER: _ClassVar[int]
+    INVALID_FILE_FIELD_NUMBER: _ClassVar[int]
     success: ReadSuccess
     error: ReadError
     rejected: ReadRejected
     file_not_found: ReadFileNotFound
-    def __init__(self, success: _Optional[_Union[ReadSuccess, _Mapping]] = ..., error: _Optional[_Union[ReadError, _Mapping]] = ..., rejected: _Optional[_Union[ReadRejected, _Mapping]] = ..., file_not_found: _Optional[_Union[ReadFileNotFound, _Mapping]] = ...) -> None: ...
+    permission_denied: ReadPermissionDenied
+    invalid_file: ReadInvalidFile
+    def __init__(self, success: _Optional[_Union[ReadSuccess, _Mapping]] = ..., error: _Optional[_Union[ReadError, _Mapping]] = ..., rejected: _Optional[_Union[ReadRejected, _Mapping]] = ..., file_not_found: _Optional[_Union[ReadFileNotFound, _Mapping]] = ..., permission_denied: _Optional[_Union[ReadPermissionDenied, _Mapping]] = ..., invalid_file: _Optional[_Union[ReadInvalidFile, _Mapping]] = ...) -> None: ...
 
 class ReadSuccess(_message.Message):
     __slots__ = ("path", "content", "data", "total_lines", "file_size", "truncated")
@@ -901,27 +1103,49 @@ class ReadFileNotFound(_message.Message):
     path: str
     def __init__(self, path: _Optional[str] = ...) -> None: ...
 
+class ReadPermissionDenied(_message.Message):
+    __slots__ = ("path",)
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    def __init__(self, path: _Optional[str] = ...) -> None: ...
+
+class ReadInvalidFile(_message.Message):
+    __slots__ = ("path", "reason")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    reason: str
+    def __init__(self, path: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
 class WriteArgs(_message.Message):
-    __slots__ = ("path", "file_text", "tool_call_id", "return_file_content_after_write")
+    __slots__ = ("path", "file_text", "tool_call_id", "return_file_content_after_write", "file_bytes", "encoding_hint")
     PATH_FIELD_NUMBER: _ClassVar[int]
     FILE_TEXT_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
     RETURN_FILE_CONTENT_AFTER_WRITE_FIELD_NUMBER: _ClassVar[int]
+    FILE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    ENCODING_HINT_FIELD_NUMBER: _ClassVar[int]
     path: str
     file_text: str
     tool_call_id: str
     return_file_content_after_write: bool
-    def __init__(self, path: _Optional[str] = ..., file_text: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., return_file_content_after_write: _Optional[bool] = ...) -> None: ...
+    file_bytes: bytes
+    encoding_hint: str
+    def __init__(self, path: _Optional[str] = ..., file_text: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., return_file_content_after_write: _Optional[bool] = ..., file_bytes: _Optional[bytes] = ..., encoding_hint: _Optional[str] = ...) -> None: ...
 
 class WriteResult(_message.Message):
-    __slots__ = ("success", "error", "rejected")
+    __slots__ = ("success", "permission_denied", "no_space", "error", "rejected")
     SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    PERMISSION_DENIED_FIELD_NUMBER: _ClassVar[int]
+    NO_SPACE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     REJECTED_FIELD_NUMBER: _ClassVar[int]
     success: WriteSuccess
+    permission_denied: WritePermissionDenied
+    no_space: WriteNoSpace
     error: WriteError
     rejected: WriteRejected
-    def __init__(self, success: _Optional[_Union[WriteSuccess, _Mapping]] = ..., error: _Optional[_Union[WriteError, _Mapping]] = ..., rejected: _Optional[_Union[WriteRejected, _Mapping]] = ...) -> None: ...
+    def __init__(self, success: _Optional[_Union[WriteSuccess, _Mapping]] = ..., permission_denied: _Optional[_Union[WritePermissionDenied, _Mapping]] = ..., no_space: _Optional[_Union[WriteNoSpace, _Mapping]] = ..., error: _Optional[_Union[WriteError, _Mapping]] = ..., rejected: _Optional[_Union[WriteRejected, _Mapping]] = ...) -> None: ...
 
 class WriteSuccess(_message.Message):
     __slots__ = ("path", "lines_created", "file_size", "file_content_after_write")
@@ -934,6 +1158,26 @@ class WriteSuccess(_message.Message):
     file_size: int
     file_content_after_write: str
     def __init__(self, path: _Optional[str] = ..., lines_created: _Optional[int] = ..., file_size: _Optional[int] = ..., file_content_after_write: _Optional[str] = ...) -> None: ...
+
+class WritePermissionDenied(_message.Message):
+    __slots__ = ("path", "directory", "operation", "error", "is_readonly")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    IS_READONLY_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    directory: str
+    operation: str
+    error: str
+    is_readonly: bool
+    def __init__(self, path: _Optional[str] = ..., directory: _Optional[str] = ..., operation: _Optional[str] = ..., error: _Optional[str] = ..., is_readonly: _Optional[bool] = ...) -> None: ...
+
+class WriteNoSpace(_message.Message):
+    __slots__ = ("path",)
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    def __init__(self, path: _Optional[str] = ...) -> None: ...
 
 class WriteError(_message.Message):
     __slots__ = ("path", "error")
@@ -960,16 +1204,22 @@ class DeleteArgs(_message.Message):
     def __init__(self, path: _Optional[str] = ..., tool_call_id: _Optional[str] = ...) -> None: ...
 
 class DeleteResult(_message.Message):
-    __slots__ = ("success", "file_not_found", "rejected", "error")
+    __slots__ = ("success", "file_not_found", "not_file", "permission_denied", "file_busy", "rejected", "error")
     SUCCESS_FIELD_NUMBER: _ClassVar[int]
     FILE_NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
+    NOT_FILE_FIELD_NUMBER: _ClassVar[int]
+    PERMISSION_DENIED_FIELD_NUMBER: _ClassVar[int]
+    FILE_BUSY_FIELD_NUMBER: _ClassVar[int]
     REJECTED_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     success: DeleteSuccess
     file_not_found: DeleteFileNotFound
+    not_file: DeleteNotFile
+    permission_denied: DeletePermissionDenied
+    file_busy: DeleteFileBusy
     rejected: DeleteRejected
     error: DeleteError
-    def __init__(self, success: _Optional[_Union[DeleteSuccess, _Mapping]] = ..., file_not_found: _Optional[_Union[DeleteFileNotFound, _Mapping]] = ..., rejected: _Optional[_Union[DeleteRejected, _Mapping]] = ..., error: _Optional[_Union[DeleteError, _Mapping]] = ...) -> None: ...
+    def __init__(self, success: _Optional[_Union[DeleteSuccess, _Mapping]] = ..., file_not_found: _Optional[_Union[DeleteFileNotFound, _Mapping]] = ..., not_file: _Optional[_Union[DeleteNotFile, _Mapping]] = ..., permission_denied: _Optional[_Union[DeletePermissionDenied, _Mapping]] = ..., file_busy: _Optional[_Union[DeleteFileBusy, _Mapping]] = ..., rejected: _Optional[_Union[DeleteRejected, _Mapping]] = ..., error: _Optional[_Union[DeleteError, _Mapping]] = ...) -> None: ...
 
 class DeleteSuccess(_message.Message):
     __slots__ = ("path", "deleted_file", "file_size", "prev_content")
@@ -984,6 +1234,30 @@ class DeleteSuccess(_message.Message):
     def __init__(self, path: _Optional[str] = ..., deleted_file: _Optional[str] = ..., file_size: _Optional[int] = ..., prev_content: _Optional[str] = ...) -> None: ...
 
 class DeleteFileNotFound(_message.Message):
+    __slots__ = ("path",)
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    def __init__(self, path: _Optional[str] = ...) -> None: ...
+
+class DeleteNotFile(_message.Message):
+    __slots__ = ("path", "actual_type")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    ACTUAL_TYPE_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    actual_type: str
+    def __init__(self, path: _Optional[str] = ..., actual_type: _Optional[str] = ...) -> None: ...
+
+class DeletePermissionDenied(_message.Message):
+    __slots__ = ("path", "client_visible_error", "is_readonly")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_VISIBLE_ERROR_FIELD_NUMBER: _ClassVar[int]
+    IS_READONLY_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    client_visible_error: str
+    is_readonly: bool
+    def __init__(self, path: _Optional[str] = ..., client_visible_error: _Optional[str] = ..., is_readonly: _Optional[bool] = ...) -> None: ...
+
+class DeleteFileBusy(_message.Message):
     __slots__ = ("path",)
     PATH_FIELD_NUMBER: _ClassVar[int]
     path: str
@@ -1016,14 +1290,16 @@ class LsArgs(_message.Message):
     def __init__(self, path: _Optional[str] = ..., ignore: _Optional[_Iterable[str]] = ..., tool_call_id: _Optional[str] = ...) -> None: ...
 
 class LsResult(_message.Message):
-    __slots__ = ("success", "error", "rejected")
+    __slots__ = ("success", "error", "rejected", "timeout")
     SUCCESS_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     REJECTED_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     success: LsSuccess
     error: LsError
     rejected: LsRejected
-    def __init__(self, success: _Optional[_Union[LsSuccess, _Mapping]] = ..., error: _Optional[_Union[LsError, _Mapping]] = ..., rejected: _Optional[_Union[LsRejected, _Mapping]] = ...) -> None: ...
+    timeout: LsTimeout
+    def __init__(self, success: _Optional[_Union[LsSuccess, _Mapping]] = ..., error: _Optional[_Union[LsError, _Mapping]] = ..., rejected: _Optional[_Union[LsRejected, _Mapping]] = ..., timeout: _Optional[_Union[LsTimeout, _Mapping]] = ...) -> None: ...
 
 class LsSuccess(_message.Message):
     __slots__ = ("directory_tree_root",)
@@ -1047,19 +1323,34 @@ class LsRejected(_message.Message):
     reason: str
     def __init__(self, path: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
+class LsTimeout(_message.Message):
+    __slots__ = ("directory_tree_root",)
+    DIRECTORY_TREE_ROOT_FIELD_NUMBER: _ClassVar[int]
+    directory_tree_root: LsDirectoryTreeNode
+    def __init__(self, directory_tree_root: _Optional[_Union[LsDirectoryTreeNode, _Mapping]] = ...) -> None: ...
+
 class LsDirectoryTreeNode(_message.Message):
-    __slots__ = ("abs_path", "children_dirs", "children_files", "children_were_processed", "num_files")
+    __slots__ = ("abs_path", "children_dirs", "children_files", "children_were_processed", "full_subtree_extension_counts", "num_files")
+    class FullSubtreeExtensionCountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     ABS_PATH_FIELD_NUMBER: _ClassVar[int]
     CHILDREN_DIRS_FIELD_NUMBER: _ClassVar[int]
     CHILDREN_FILES_FIELD_NUMBER: _ClassVar[int]
     CHILDREN_WERE_PROCESSED_FIELD_NUMBER: _ClassVar[int]
+    FULL_SUBTREE_EXTENSION_COUNTS_FIELD_NUMBER: _ClassVar[int]
     NUM_FILES_FIELD_NUMBER: _ClassVar[int]
     abs_path: str
     children_dirs: _containers.RepeatedCompositeFieldContainer[LsDirectoryTreeNode]
     children_files: _containers.RepeatedCompositeFieldContainer[LsDirectoryTreeNode_File]
     children_were_processed: bool
+    full_subtree_extension_counts: _containers.ScalarMap[str, int]
     num_files: int
-    def __init__(self, abs_path: _Optional[str] = ..., children_dirs: _Optional[_Iterable[_Union[LsDirectoryTreeNode, _Mapping]]] = ..., children_files: _Optional[_Iterable[_Union[LsDirectoryTreeNode_File, _Mapping]]] = ..., children_were_processed: _Optional[bool] = ..., num_files: _Optional[int] = ...) -> None: ...
+    def __init__(self, abs_path: _Optional[str] = ..., children_dirs: _Optional[_Iterable[_Union[LsDirectoryTreeNode, _Mapping]]] = ..., children_files: _Optional[_Iterable[_Union[LsDirectoryTreeNode_File, _Mapping]]] = ..., children_were_processed: _Optional[bool] = ..., full_subtree_extension_counts: _Optional[_Mapping[str, int]] = ..., num_files: _Optional[int] = ...) -> None: ...
 
 class LsDirectoryTreeNode_File(_message.Message):
     __slots__ = ("name",)
@@ -1068,22 +1359,38 @@ class LsDirectoryTreeNode_File(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class GrepArgs(_message.Message):
-    __slots__ = ("pattern", "path", "glob", "output_mode", "case_insensitive", "head_limit", "tool_call_id")
+    __slots__ = ("pattern", "path", "glob", "output_mode", "context_before", "context_after", "context", "case_insensitive", "type", "head_limit", "multiline", "sort", "sort_ascending", "tool_call_id", "offset")
     PATTERN_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     GLOB_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_MODE_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_AFTER_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
     CASE_INSENSITIVE_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
     HEAD_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MULTILINE_FIELD_NUMBER: _ClassVar[int]
+    SORT_FIELD_NUMBER: _ClassVar[int]
+    SORT_ASCENDING_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
     pattern: str
     path: str
     glob: str
     output_mode: str
+    context_before: int
+    context_after: int
+    context: int
     case_insensitive: bool
+    type: str
     head_limit: int
+    multiline: bool
+    sort: str
+    sort_ascending: bool
     tool_call_id: str
-    def __init__(self, pattern: _Optional[str] = ..., path: _Optional[str] = ..., glob: _Optional[str] = ..., output_mode: _Optional[str] = ..., case_insensitive: _Optional[bool] = ..., head_limit: _Optional[int] = ..., tool_call_id: _Optional[str] = ...) -> None: ...
+    offset: int
+    def __init__(self, pattern: _Optional[str] = ..., path: _Optional[str] = ..., glob: _Optional[str] = ..., output_mode: _Optional[str] = ..., context_before: _Optional[int] = ..., context_after: _Optional[int] = ..., context: _Optional[int] = ..., case_insensitive: _Optional[bool] = ..., type: _Optional[str] = ..., head_limit: _Optional[int] = ..., multiline: _Optional[bool] = ..., sort: _Optional[str] = ..., sort_ascending: _Optional[bool] = ..., tool_call_id: _Optional[str] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class GrepResult(_message.Message):
     __slots__ = ("success", "error")
@@ -1113,34 +1420,62 @@ class GrepSuccess(_message.Message):
     def __init__(self, pattern: _Optional[str] = ..., path: _Optional[str] = ..., output_mode: _Optional[str] = ..., workspace_results: _Optional[_Mapping[str, GrepUnionResult]] = ...) -> None: ...
 
 class GrepUnionResult(_message.Message):
-    __slots__ = ("files", "content")
+    __slots__ = ("count", "files", "content")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
     FILES_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
+    count: GrepCountResult
     files: GrepFilesResult
     content: GrepContentResult
-    def __init__(self, files: _Optional[_Union[GrepFilesResult, _Mapping]] = ..., content: _Optional[_Union[GrepContentResult, _Mapping]] = ...) -> None: ...
+    def __init__(self, count: _Optional[_Union[GrepCountResult, _Mapping]] = ..., files: _Optional[_Union[GrepFilesResult, _Mapping]] = ..., content: _Optional[_Union[GrepContentResult, _Mapping]] = ...) -> None: ...
+
+class GrepCountResult(_message.Message):
+    __slots__ = ("counts", "total_files", "total_matches", "client_truncated", "ripgrep_truncated")
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FILES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_MATCHES_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    RIPGREP_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    counts: _containers.RepeatedCompositeFieldContainer[GrepFileCount]
+    total_files: int
+    total_matches: int
+    client_truncated: bool
+    ripgrep_truncated: bool
+    def __init__(self, counts: _Optional[_Iterable[_Union[GrepFileCount, _Mapping]]] = ..., total_files: _Optional[int] = ..., total_matches: _Optional[int] = ..., client_truncated: _Optional[bool] = ..., ripgrep_truncated: _Optional[bool] = ...) -> None: ...
+
+class GrepFileCount(_message.Message):
+    __slots__ = ("file", "count")
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    file: str
+    count: int
+    def __init__(self, file: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
 
 class GrepFilesResult(_message.Message):
-    __slots__ = ("files", "total_files", "client_truncated")
+    __slots__ = ("files", "total_files", "client_truncated", "ripgrep_truncated")
     FILES_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FILES_FIELD_NUMBER: _ClassVar[int]
     CLIENT_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    RIPGREP_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     files: _containers.RepeatedScalarFieldContainer[str]
     total_files: int
     client_truncated: bool
-    def __init__(self, files: _Optional[_Iterable[str]] = ..., total_files: _Optional[int] = ..., client_truncated: _Optional[bool] = ...) -> None: ...
+    ripgrep_truncated: bool
+    def __init__(self, files: _Optional[_Iterable[str]] = ..., total_files: _Optional[int] = ..., client_truncated: _Optional[bool] = ..., ripgrep_truncated: _Optional[bool] = ...) -> None: ...
 
 class GrepContentResult(_message.Message):
-    __slots__ = ("matches", "total_lines", "total_matched_lines", "client_truncated")
+    __slots__ = ("matches", "total_lines", "total_matched_lines", "client_truncated", "ripgrep_truncated")
     MATCHES_FIELD_NUMBER: _ClassVar[int]
     TOTAL_LINES_FIELD_NUMBER: _ClassVar[int]
     TOTAL_MATCHED_LINES_FIELD_NUMBER: _ClassVar[int]
     CLIENT_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    RIPGREP_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     matches: _containers.RepeatedCompositeFieldContainer[GrepFileMatch]
     total_lines: int
     total_matched_lines: int
     client_truncated: bool
-    def __init__(self, matches: _Optional[_Iterable[_Union[GrepFileMatch, _Mapping]]] = ..., total_lines: _Optional[int] = ..., total_matched_lines: _Optional[int] = ..., client_truncated: _Optional[bool] = ...) -> None: ...
+    ripgrep_truncated: bool
+    def __init__(self, matches: _Optional[_Iterable[_Union[GrepFileMatch, _Mapping]]] = ..., total_lines: _Optional[int] = ..., total_matched_lines: _Optional[int] = ..., client_truncated: _Optional[bool] = ..., ripgrep_truncated: _Optional[bool] = ...) -> None: ...
 
 class GrepFileMatch(_message.Message):
     __slots__ = ("file", "matches")
@@ -1151,14 +1486,748 @@ class GrepFileMatch(_message.Message):
     def __init__(self, file: _Optional[str] = ..., matches: _Optional[_Iterable[_Union[GrepContentMatch, _Mapping]]] = ...) -> None: ...
 
 class GrepContentMatch(_message.Message):
-    __slots__ = ("line_number", "content")
+    __slots__ = ("line_number", "content", "content_truncated", "is_context_line")
     LINE_NUMBER_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    IS_CONTEXT_LINE_FIELD_NUMBER: _ClassVar[int]
     line_number: int
     content: str
-    def __init__(self, line_number: _Optional[int] = ..., content: _Optional[str] = ...) -> None: ...
+    content_truncated: bool
+    is_context_line: bool
+    def __init__(self, line_number: _Optional[int] = ..., content: _Optional[str] = ..., content_truncated: _Optional[bool] = ..., is_context_line: _Optional[bool] = ...) -> None: ...
 
 class GrepError(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    def __init__(self, error: _Optional[str] = ...) -> None: ...
+
+class DiagnosticsArgs(_message.Message):
+    __slots__ = ("path", "tool_call_id")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    tool_call_id: str
+    def __init__(self, path: _Optional[str] = ..., tool_call_id: _Optional[str] = ...) -> None: ...
+
+class DiagnosticsResult(_message.Message):
+    __slots__ = ("success", "error", "rejected", "file_not_found", "permission_denied")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    FILE_NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
+    PERMISSION_DENIED_FIELD_NUMBER: _ClassVar[int]
+    success: DiagnosticsSuccess
+    error: DiagnosticsError
+    rejected: DiagnosticsRejected
+    file_not_found: DiagnosticsFileNotFound
+    permission_denied: DiagnosticsPermissionDenied
+    def __init__(self, success: _Optional[_Union[DiagnosticsSuccess, _Mapping]] = ..., error: _Optional[_Union[DiagnosticsError, _Mapping]] = ..., rejected: _Optional[_Union[DiagnosticsRejected, _Mapping]] = ..., file_not_found: _Optional[_Union[DiagnosticsFileNotFound, _Mapping]] = ..., permission_denied: _Optional[_Union[DiagnosticsPermissionDenied, _Mapping]] = ...) -> None: ...
+
+class DiagnosticsSuccess(_message.Message):
+    __slots__ = ("path", "diagnostics", "total_diagnostics")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    DIAGNOSTICS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_DIAGNOSTICS_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    diagnostics: _containers.RepeatedCompositeFieldContainer[Diagnostic]
+    total_diagnostics: int
+    def __init__(self, path: _Optional[str] = ..., diagnostics: _Optional[_Iterable[_Union[Diagnostic, _Mapping]]] = ..., total_diagnostics: _Optional[int] = ...) -> None: ...
+
+class Diagnostic(_message.Message):
+    __slots__ = ("severity", "range", "message", "source", "code", "is_stale")
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    RANGE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    IS_STALE_FIELD_NUMBER: _ClassVar[int]
+    severity: int
+    range: Range
+    message: str
+    source: str
+    code: str
+    is_stale: bool
+    def __init__(self, severity: _Optional[int] = ..., range: _Optional[_Union[Range, _Mapping]] = ..., message: _Optional[str] = ..., source: _Optional[str] = ..., code: _Optional[str] = ..., is_stale: _Optional[bool] = ...) -> None: ...
+
+class Range(_message.Message):
+    __slots__ = ("start", "end")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    start: Position
+    end: Position
+    def __init__(self, start: _Optional[_Union[Position, _Mapping]] = ..., end: _Optional[_Union[Position, _Mapping]] = ...) -> None: ...
+
+class Position(_message.Message):
+    __slots__ = ("line", "column")
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    COLUMN_FIELD_NUMBER: _ClassVar[int]
+    line: int
+    column: int
+    def __init__(self, line: _Optional[int] = ..., column: _Optional[int] = ...) -> None: ...
+
+class DiagnosticsError(_message.Message):
+    __slots__ = ("path", "error")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    error: str
+    def __init__(self, path: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
+class DiagnosticsRejected(_message.Message):
+    __slots__ = ("path", "reason")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    reason: str
+    def __init__(self, path: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class DiagnosticsFileNotFound(_message.Message):
+    __slots__ = ("path",)
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    def __init__(self, path: _Optional[str] = ...) -> None: ...
+
+class DiagnosticsPermissionDenied(_message.Message):
+    __slots__ = ("path",)
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    def __init__(self, path: _Optional[str] = ...) -> None: ...
+
+class FetchArgs(_message.Message):
+    __slots__ = ("url", "tool_call_id")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    tool_call_id: str
+    def __init__(self, url: _Optional[str] = ..., tool_call_id: _Optional[str] = ...) -> None: ...
+
+class FetchResult(_message.Message):
+    __slots__ = ("success", "error")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    success: FetchSuccess
+    error: FetchError
+    def __init__(self, success: _Optional[_Union[FetchSuccess, _Mapping]] = ..., error: _Optional[_Union[FetchError, _Mapping]] = ...) -> None: ...
+
+class FetchSuccess(_message.Message):
+    __slots__ = ("url", "content", "status_code", "content_type")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_CODE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    content: str
+    status_code: int
+    content_type: str
+    def __init__(self, url: _Optional[str] = ..., content: _Optional[str] = ..., status_code: _Optional[int] = ..., content_type: _Optional[str] = ...) -> None: ...
+
+class FetchError(_message.Message):
+    __slots__ = ("url", "error")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    error: str
+    def __init__(self, url: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
+class ListMcpResourcesExecArgs(_message.Message):
+    __slots__ = ("server",)
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    server: str
+    def __init__(self, server: _Optional[str] = ...) -> None: ...
+
+class ListMcpResourcesExecResult(_message.Message):
+    __slots__ = ("success", "error", "rejected")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    success: ListMcpResourcesSuccess
+    error: ListMcpResourcesError
+    rejected: ListMcpResourcesRejected
+    def __init__(self, success: _Optional[_Union[ListMcpResourcesSuccess, _Mapping]] = ..., error: _Optional[_Union[ListMcpResourcesError, _Mapping]] = ..., rejected: _Optional[_Union[ListMcpResourcesRejected, _Mapping]] = ...) -> None: ...
+
+class ListMcpResourcesExecResult_McpResource(_message.Message):
+    __slots__ = ("uri", "name", "description", "mime_type", "server", "annotations")
+    class AnnotationsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    URI_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    MIME_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    uri: str
+    name: str
+    description: str
+    mime_type: str
+    server: str
+    annotations: _containers.ScalarMap[str, str]
+    def __init__(self, uri: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., mime_type: _Optional[str] = ..., server: _Optional[str] = ..., annotations: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class ListMcpResourcesSuccess(_message.Message):
+    __slots__ = ("resources",)
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    resources: _containers.RepeatedCompositeFieldContainer[ListMcpResourcesExecResult_McpResource]
+    def __init__(self, resources: _Optional[_Iterable[_Union[ListMcpResourcesExecResult_McpResource, _Mapping]]] = ...) -> None: ...
+
+class ListMcpResourcesError(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    def __init__(self, error: _Optional[str] = ...) -> None: ...
+
+class ListMcpResourcesRejected(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class ReadMcpResourceExecArgs(_message.Message):
+    __slots__ = ("server", "uri", "download_path")
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    URI_FIELD_NUMBER: _ClassVar[int]
+    DOWNLOAD_PATH_FIELD_NUMBER: _ClassVar[int]
+    server: str
+    uri: str
+    download_path: str
+    def __init__(self, server: _Optional[str] = ..., uri: _Optional[str] = ..., download_path: _Optional[str] = ...) -> None: ...
+
+class ReadMcpResourceExecResult(_message.Message):
+    __slots__ = ("success", "error", "rejected", "not_found")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
+    success: ReadMcpResourceSuccess
+    error: ReadMcpResourceError
+    rejected: ReadMcpResourceRejected
+    not_found: ReadMcpResourceNotFound
+    def __init__(self, success: _Optional[_Union[ReadMcpResourceSuccess, _Mapping]] = ..., error: _Optional[_Union[ReadMcpResourceError, _Mapping]] = ..., rejected: _Optional[_Union[ReadMcpResourceRejected, _Mapping]] = ..., not_found: _Optional[_Union[ReadMcpResourceNotFound, _Mapping]] = ...) -> None: ...
+
+class ReadMcpResourceSuccess(_message.Message):
+    __slots__ = ("uri", "name", "description", "mime_type", "text", "blob", "annotations", "download_path")
+    class AnnotationsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    URI_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    MIME_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    BLOB_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    DOWNLOAD_PATH_FIELD_NUMBER: _ClassVar[int]
+    uri: str
+    name: str
+    description: str
+    mime_type: str
+    text: str
+    blob: bytes
+    annotations: _containers.ScalarMap[str, str]
+    download_path: str
+    def __init__(self, uri: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., mime_type: _Optional[str] = ..., text: _Optional[str] = ..., blob: _Optional[bytes] = ..., annotations: _Optional[_Mapping[str, str]] = ..., download_path: _Optional[str] = ...) -> None: ...
+
+class ReadMcpResourceError(_message.Message):
+    __slots__ = ("uri", "error")
+    URI_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    uri: str
+    error: str
+    def __init__(self, uri: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
+class ReadMcpResourceRejected(_message.Message):
+    __slots__ = ("uri", "reason")
+    URI_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    uri: str
+    reason: str
+    def __init__(self, uri: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ReadMcpResourceNotFound(_message.Message):
+    __slots__ = ("uri",)
+    URI_FIELD_NUMBER: _ClassVar[int]
+    uri: str
+    def __init__(self, uri: _Optional[str] = ...) -> None: ...
+
+class McpStateExecArgs(_message.Message):
+    __slots__ = ("server_identifiers", "kick_only")
+    SERVER_IDENTIFIERS_FIELD_NUMBER: _ClassVar[int]
+    KICK_ONLY_FIELD_NUMBER: _ClassVar[int]
+    server_identifiers: _containers.RepeatedScalarFieldContainer[str]
+    kick_only: bool
+    def __init__(self, server_identifiers: _Optional[_Iterable[str]] = ..., kick_only: _Optional[bool] = ...) -> None: ...
+
+class McpStateExecResult(_message.Message):
+    __slots__ = ("success", "error", "rejected")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    success: McpStateSuccess
+    error: McpStateError
+    rejected: McpStateRejected
+    def __init__(self, success: _Optional[_Union[McpStateSuccess, _Mapping]] = ..., error: _Optional[_Union[McpStateError, _Mapping]] = ..., rejected: _Optional[_Union[McpStateRejected, _Mapping]] = ...) -> None: ...
+
+class McpStateSuccess(_message.Message):
+    __slots__ = ("servers",)
+    SERVERS_FIELD_NUMBER: _ClassVar[int]
+    servers: _containers.RepeatedCompositeFieldContainer[McpStateServer]
+    def __init__(self, servers: _Optional[_Iterable[_Union[McpStateServer, _Mapping]]] = ...) -> None: ...
+
+class McpStateServer(_message.Message):
+    __slots__ = ("server_name", "server_identifier", "plugin", "marketplace", "tools", "instructions", "status")
+    SERVER_NAME_FIELD_NUMBER: _ClassVar[int]
+    SERVER_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    PLUGIN_FIELD_NUMBER: _ClassVar[int]
+    MARKETPLACE_FIELD_NUMBER: _ClassVar[int]
+    TOOLS_FIELD_NUMBER: _ClassVar[int]
+    INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    server_name: str
+    server_identifier: str
+    plugin: str
+    marketplace: str
+    tools: _containers.RepeatedCompositeFieldContainer[McpToolDefinition]
+    instructions: _containers.RepeatedCompositeFieldContainer[McpInstructions]
+    status: str
+    def __init__(self, server_name: _Optional[str] = ..., server_identifier: _Optional[str] = ..., plugin: _Optional[str] = ..., marketplace: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[McpToolDefinition, _Mapping]]] = ..., instructions: _Optional[_Iterable[_Union[McpInstructions, _Mapping]]] = ..., status: _Optional[str] = ...) -> None: ...
+
+class McpInstructions(_message.Message):
+    __slots__ = ("server_name", "instructions")
+    SERVER_NAME_FIELD_NUMBER: _ClassVar[int]
+    INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    server_name: str
+    instructions: str
+    def __init__(self, server_name: _Optional[str] = ..., instructions: _Optional[str] = ...) -> None: ...
+
+class McpStateError(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    def __init__(self, error: _Optional[str] = ...) -> None: ...
+
+class McpStateRejected(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class RecordScreenArgs(_message.Message):
+    __slots__ = ("mode", "tool_call_id", "save_as_filename")
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    SAVE_AS_FILENAME_FIELD_NUMBER: _ClassVar[int]
+    mode: int
+    tool_call_id: str
+    save_as_filename: str
+    def __init__(self, mode: _Optional[int] = ..., tool_call_id: _Optional[str] = ..., save_as_filename: _Optional[str] = ...) -> None: ...
+
+class RecordScreenResult(_message.Message):
+    __slots__ = ("start_success", "save_success", "discard_success", "failure")
+    START_SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    SAVE_SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    DISCARD_SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
+    start_success: RecordScreenStartSuccess
+    save_success: RecordScreenSaveSuccess
+    discard_success: RecordScreenDiscardSuccess
+    failure: RecordScreenFailure
+    def __init__(self, start_success: _Optional[_Union[RecordScreenStartSuccess, _Mapping]] = ..., save_success: _Optional[_Union[RecordScreenSaveSuccess, _Mapping]] = ..., discard_success: _Optional[_Union[RecordScreenDiscardSuccess, _Mapping]] = ..., failure: _Optional[_Union[RecordScreenFailure, _Mapping]] = ...) -> None: ...
+
+class RecordScreenStartSuccess(_message.Message):
+    __slots__ = ("was_prior_recording_cancelled", "was_save_as_filename_ignored")
+    WAS_PRIOR_RECORDING_CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    WAS_SAVE_AS_FILENAME_IGNORED_FIELD_NUMBER: _ClassVar[int]
+    was_prior_recording_cancelled: bool
+    was_save_as_filename_ignored: bool
+    def __init__(self, was_prior_recording_cancelled: _Optional[bool] = ..., was_save_as_filename_ignored: _Optional[bool] = ...) -> None: ...
+
+class RecordScreenSaveSuccess(_message.Message):
+    __slots__ = ("path", "recording_duration_ms", "requested_file_path_rejected_reason")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    RECORDING_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_FILE_PATH_REJECTED_REASON_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    recording_duration_ms: int
+    requested_file_path_rejected_reason: int
+    def __init__(self, path: _Optional[str] = ..., recording_duration_ms: _Optional[int] = ..., requested_file_path_rejected_reason: _Optional[int] = ...) -> None: ...
+
+class RecordScreenDiscardSuccess(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RecordScreenFailure(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    def __init__(self, error: _Optional[str] = ...) -> None: ...
+
+class ComputerUseArgs(_message.Message):
+    __slots__ = ("tool_call_id",)
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    tool_call_id: str
+    def __init__(self, tool_call_id: _Optional[str] = ...) -> None: ...
+
+class ComputerUseResult(_message.Message):
+    __slots__ = ("success", "error")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    success: ComputerUseSuccess
+    error: ComputerUseError
+    def __init__(self, success: _Optional[_Union[ComputerUseSuccess, _Mapping]] = ..., error: _Optional[_Union[ComputerUseError, _Mapping]] = ...) -> None: ...
+
+class ComputerUseSuccess(_message.Message):
+    __slots__ = ("action_count", "duration_ms", "screenshot", "log", "screenshot_path")
+    ACTION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    SCREENSHOT_FIELD_NUMBER: _ClassVar[int]
+    LOG_FIELD_NUMBER: _ClassVar[int]
+    SCREENSHOT_PATH_FIELD_NUMBER: _ClassVar[int]
+    action_count: int
+    duration_ms: int
+    screenshot: str
+    log: str
+    screenshot_path: str
+    def __init__(self, action_count: _Optional[int] = ..., duration_ms: _Optional[int] = ..., screenshot: _Optional[str] = ..., log: _Optional[str] = ..., screenshot_path: _Optional[str] = ...) -> None: ...
+
+class ComputerUseError(_message.Message):
+    __slots__ = ("error", "action_count", "duration_ms", "log", "screenshot", "screenshot_path")
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ACTION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    LOG_FIELD_NUMBER: _ClassVar[int]
+    SCREENSHOT_FIELD_NUMBER: _ClassVar[int]
+    SCREENSHOT_PATH_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    action_count: int
+    duration_ms: int
+    log: str
+    screenshot: str
+    screenshot_path: str
+    def __init__(self, error: _Optional[str] = ..., action_count: _Optional[int] = ..., duration_ms: _Optional[int] = ..., log: _Optional[str] = ..., screenshot: _Optional[str] = ..., screenshot_path: _Optional[str] = ...) -> None: ...
+
+class SubagentArgs(_message.Message):
+    __slots__ = ("tool_call_id", "subagent_type", "model_id", "prompt", "readonly", "resume_agent_id", "run_in_background")
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBAGENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    READONLY_FIELD_NUMBER: _ClassVar[int]
+    RESUME_AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_IN_BACKGROUND_FIELD_NUMBER: _ClassVar[int]
+    tool_call_id: str
+    subagent_type: str
+    model_id: str
+    prompt: str
+    readonly: bool
+    resume_agent_id: str
+    run_in_background: bool
+    def __init__(self, tool_call_id: _Optional[str] = ..., subagent_type: _Optional[str] = ..., model_id: _Optional[str] = ..., prompt: _Optional[str] = ..., readonly: _Optional[bool] = ..., resume_agent_id: _Optional[str] = ..., run_in_background: _Optional[bool] = ...) -> None: ...
+
+class SubagentResult(_message.Message):
+    __slots__ = ("success", "error")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    success: SubagentSuccess
+    error: SubagentError
+    def __init__(self, success: _Optional[_Union[SubagentSuccess, _Mapping]] = ..., error: _Optional[_Union[SubagentError, _Mapping]] = ...) -> None: ...
+
+class SubagentSuccess(_message.Message):
+    __slots__ = ("agent_id", "final_message", "tool_call_count", "background_reason", "transcript_path")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    FINAL_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    BACKGROUND_REASON_FIELD_NUMBER: _ClassVar[int]
+    TRANSCRIPT_PATH_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    final_message: str
+    tool_call_count: int
+    background_reason: int
+    transcript_path: str
+    def __init__(self, agent_id: _Optional[str] = ..., final_message: _Optional[str] = ..., tool_call_count: _Optional[int] = ..., background_reason: _Optional[int] = ..., transcript_path: _Optional[str] = ...) -> None: ...
+
+class SubagentError(_message.Message):
+    __slots__ = ("agent_id", "error")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    error: str
+    def __init__(self, agent_id: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
+class PiReadExecArgs(_message.Message):
+    __slots__ = ("path", "offset", "limit")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    offset: int
+    limit: int
+    def __init__(self, path: _Optional[str] = ..., offset: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class PiBashExecArgs(_message.Message):
+    __slots__ = ("command", "timeout")
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    command: str
+    timeout: float
+    def __init__(self, command: _Optional[str] = ..., timeout: _Optional[float] = ...) -> None: ...
+
+class PiEditExecArgs(_message.Message):
+    __slots__ = ("path", "edits")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    EDITS_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    edits: _containers.RepeatedCompositeFieldContainer[PiEditReplacement]
+    def __init__(self, path: _Optional[str] = ..., edits: _Optional[_Iterable[_Union[PiEditReplacement, _Mapping]]] = ...) -> None: ...
+
+class PiEditReplacement(_message.Message):
+    __slots__ = ("old_text", "new_text")
+    OLD_TEXT_FIELD_NUMBER: _ClassVar[int]
+    NEW_TEXT_FIELD_NUMBER: _ClassVar[int]
+    old_text: str
+    new_text: str
+    def __init__(self, old_text: _Optional[str] = ..., new_text: _Optional[str] = ...) -> None: ...
+
+class PiWriteExecArgs(_message.Message):
+    __slots__ = ("path", "content")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    content: str
+    def __init__(self, path: _Optional[str] = ..., content: _Optional[str] = ...) -> None: ...
+
+class PiGrepExecArgs(_message.Message):
+    __slots__ = ("pattern", "path", "glob", "ignore_case", "literal", "context", "limit")
+    PATTERN_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    GLOB_FIELD_NUMBER: _ClassVar[int]
+    IGNORE_CASE_FIELD_NUMBER: _ClassVar[int]
+    LITERAL_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    pattern: str
+    path: str
+    glob: str
+    ignore_case: bool
+    literal: bool
+    context: int
+    limit: int
+    def __init__(self, pattern: _Optional[str] = ..., path: _Optional[str] = ..., glob: _Optional[str] = ..., ignore_case: _Optional[bool] = ..., literal: _Optional[bool] = ..., context: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class PiFindExecArgs(_message.Message):
+    __slots__ = ("pattern", "path", "limit")
+    PATTERN_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    pattern: str
+    path: str
+    limit: int
+    def __init__(self, pattern: _Optional[str] = ..., path: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class PiLsExecArgs(_message.Message):
+    __slots__ = ("path", "limit")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    limit: int
+    def __init__(self, path: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class PiTruncation(_message.Message):
+    __slots__ = ("truncated", "truncated_by", "total_lines", "output_lines", "output_bytes", "max_lines", "max_bytes", "first_line_exceeds_limit", "last_line_partial")
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_BY_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_LINES_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_LINES_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_LINES_FIELD_NUMBER: _ClassVar[int]
+    MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    FIRST_LINE_EXCEEDS_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    LAST_LINE_PARTIAL_FIELD_NUMBER: _ClassVar[int]
+    truncated: bool
+    truncated_by: str
+    total_lines: int
+    output_lines: int
+    output_bytes: int
+    max_lines: int
+    max_bytes: int
+    first_line_exceeds_limit: bool
+    last_line_partial: bool
+    def __init__(self, truncated: _Optional[bool] = ..., truncated_by: _Optional[str] = ..., total_lines: _Optional[int] = ..., output_lines: _Optional[int] = ..., output_bytes: _Optional[int] = ..., max_lines: _Optional[int] = ..., max_bytes: _Optional[int] = ..., first_line_exceeds_limit: _Optional[bool] = ..., last_line_partial: _Optional[bool] = ...) -> None: ...
+
+class PiReadExecResult(_message.Message):
+    __slots__ = ("success", "error")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    success: PiReadExecSuccess
+    error: PiReadExecError
+    def __init__(self, success: _Optional[_Union[PiReadExecSuccess, _Mapping]] = ..., error: _Optional[_Union[PiReadExecError, _Mapping]] = ...) -> None: ...
+
+class PiReadExecSuccess(_message.Message):
+    __slots__ = ("output", "truncation")
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATION_FIELD_NUMBER: _ClassVar[int]
+    output: str
+    truncation: PiTruncation
+    def __init__(self, output: _Optional[str] = ..., truncation: _Optional[_Union[PiTruncation, _Mapping]] = ...) -> None: ...
+
+class PiReadExecError(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    def __init__(self, error: _Optional[str] = ...) -> None: ...
+
+class PiBashExecResult(_message.Message):
+    __slots__ = ("success", "error")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    success: PiBashExecSuccess
+    error: PiBashExecError
+    def __init__(self, success: _Optional[_Union[PiBashExecSuccess, _Mapping]] = ..., error: _Optional[_Union[PiBashExecError, _Mapping]] = ...) -> None: ...
+
+class PiBashExecSuccess(_message.Message):
+    __slots__ = ("output", "truncation")
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATION_FIELD_NUMBER: _ClassVar[int]
+    output: str
+    truncation: PiTruncation
+    def __init__(self, output: _Optional[str] = ..., truncation: _Optional[_Union[PiTruncation, _Mapping]] = ...) -> None: ...
+
+class PiBashExecError(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    def __init__(self, error: _Optional[str] = ...) -> None: ...
+
+class PiEditExecResult(_message.Message):
+    __slots__ = ("success", "error", "rejected")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    success: PiEditExecSuccess
+    error: PiEditExecError
+    rejected: PiEditExecRejected
+    def __init__(self, success: _Optional[_Union[PiEditExecSuccess, _Mapping]] = ..., error: _Optional[_Union[PiEditExecError, _Mapping]] = ..., rejected: _Optional[_Union[PiEditExecRejected, _Mapping]] = ...) -> None: ...
+
+class PiEditExecSuccess(_message.Message):
+    __slots__ = ("output", "truncation")
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATION_FIELD_NUMBER: _ClassVar[int]
+    output: str
+    truncation: PiTruncation
+    def __init__(self, output: _Optional[str] = ..., truncation: _Optional[_Union[PiTruncation, _Mapping]] = ...) -> None: ...
+
+class PiEditExecError(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    def __init__(self, error: _Optional[str] = ...) -> None: ...
+
+class PiEditExecRejected(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class PiWriteExecResult(_message.Message):
+    __slots__ = ("success", "error", "rejected")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    success: PiWriteExecSuccess
+    error: PiWriteExecError
+    rejected: PiWriteExecRejected
+    def __init__(self, success: _Optional[_Union[PiWriteExecSuccess, _Mapping]] = ..., error: _Optional[_Union[PiWriteExecError, _Mapping]] = ..., rejected: _Optional[_Union[PiWriteExecRejected, _Mapping]] = ...) -> None: ...
+
+class PiWriteExecSuccess(_message.Message):
+    __slots__ = ("output", "truncation")
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATION_FIELD_NUMBER: _ClassVar[int]
+    output: str
+    truncation: PiTruncation
+    def __init__(self, output: _Optional[str] = ..., truncation: _Optional[_Union[PiTruncation, _Mapping]] = ...) -> None: ...
+
+class PiWriteExecError(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    def __init__(self, error: _Optional[str] = ...) -> None: ...
+
+class PiWriteExecRejected(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class PiGrepExecResult(_message.Message):
+    __slots__ = ("success", "error")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    success: PiGrepExecSuccess
+    error: PiGrepExecError
+    def __init__(self, success: _Optional[_Union[PiGrepExecSuccess, _Mapping]] = ..., error: _Optional[_Union[PiGrepExecError, _Mapping]] = ...) -> None: ...
+
+class PiGrepExecSuccess(_message.Message):
+    __slots__ = ("output", "truncation")
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATION_FIELD_NUMBER: _ClassVar[int]
+    output: str
+    truncation: PiTruncation
+    def __init__(self, output: _Optional[str] = ..., truncation: _Optional[_Union[PiTruncation, _Mapping]] = ...) -> None: ...
+
+class PiGrepExecError(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    def __init__(self, error: _Optional[str] = ...) -> None: ...
+
+class PiFindExecResult(_message.Message):
+    __slots__ = ("success", "error")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    success: PiFindExecSuccess
+    error: PiFindExecError
+    def __init__(self, success: _Optional[_Union[PiFindExecSuccess, _Mapping]] = ..., error: _Optional[_Union[PiFindExecError, _Mapping]] = ...) -> None: ...
+
+class PiFindExecSuccess(_message.Message):
+    __slots__ = ("output", "truncation")
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATION_FIELD_NUMBER: _ClassVar[int]
+    output: str
+    truncation: PiTruncation
+    def __init__(self, output: _Optional[str] = ..., truncation: _Optional[_Union[PiTruncation, _Mapping]] = ...) -> None: ...
+
+class PiFindExecError(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    def __init__(self, error: _Optional[str] = ...) -> None: ...
+
+class PiLsExecResult(_message.Message):
+    __slots__ = ("success", "error")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    success: PiLsExecSuccess
+    error: PiLsExecError
+    def __init__(self, success: _Optional[_Union[PiLsExecSuccess, _Mapping]] = ..., error: _Optional[_Union[PiLsExecError, _Mapping]] = ...) -> None: ...
+
+class PiLsExecSuccess(_message.Message):
+    __slots__ = ("output", "truncation")
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATION_FIELD_NUMBER: _ClassVar[int]
+    output: str
+    truncation: PiTruncation
+    def __init__(self, output: _Optional[str] = ..., truncation: _Optional[_Union[PiTruncation, _Mapping]] = ...) -> None: ...
+
+class PiLsExecError(_message.Message):
     __slots__ = ("error",)
     ERROR_FIELD_NUMBER: _ClassVar[int]
     error: str
