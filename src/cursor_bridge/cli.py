@@ -8,6 +8,7 @@ import logging
 import socket
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 import click
@@ -53,6 +54,16 @@ main.add_command(models)
     "--client-version", default=None, help="x-cursor-client-version to send (cli-YYYY.MM.DD-sha)."
 )
 @click.option("--log-level", default=None, type=click.Choice(["debug", "info", "warning"]))
+@click.option(
+    "--workspace",
+    default=None,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Run Cursor's built-in read/ls/grep for requests without tools, inside DIR only.",
+)
+@click.option(
+    "--allow-write", is_flag=True, default=None, help="With --workspace: also write/delete."
+)
+@click.option("--allow-shell", is_flag=True, default=None, help="With --workspace: also shell.")
 def serve(
     host: str | None,
     port: int | None,
@@ -60,6 +71,9 @@ def serve(
     backend_url: str | None,
     client_version: str | None,
     log_level: str | None,
+    workspace: Path | None,
+    allow_write: bool | None,
+    allow_shell: bool | None,
 ) -> None:
     """Run the bridge: live with the stored Cursor login, else on the built-in emulator."""
     try:
@@ -76,6 +90,9 @@ def serve(
         "backend_url": backend_url,
         "client_version": client_version,
         "log_level": log_level,
+        "workspace": workspace,
+        "allow_write": allow_write or None,
+        "allow_shell": allow_shell or None,
     }
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     try:

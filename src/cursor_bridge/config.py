@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     tool_settle: float = 0.1
     session_idle_timeout: float = 900.0
     max_parked_sessions: int = 256
+    # Built-in executor for requests without tools: off unless a workspace is given; writes
+    # and shell commands need their own switch.
+    workspace: Path | None = None
+    allow_write: bool = False
+    allow_shell: bool = False
+    exec_timeout: float = 30.0
     # Persistent state (KV blobs, checkpoints; see store/). Off: kept in memory only.
     persist_state: bool = True
     # Default: $CURSOR_BRIDGE_HOME/state.sqlite3 (else the platform's data dir).
@@ -86,4 +92,20 @@ class Settings(BaseSettings):
             "session_idle_timeout": self.session_idle_timeout,
             "max_parked_sessions": self.max_parked_sessions,
             "state": open_state_store(self),
+            **self._workspace_options(),
         }
+
+    def _workspace_options(self) -> dict[str, Any]:
+        from .engine.executor import BuiltinExecutor
+        from .engine.planner import Workspace, default_workspace
+
+        if self.workspace is None:
+            return {"workspace": default_workspace()}
+        root = self.workspace.expanduser().resolve()
+        executor = BuiltinExecutor(
+            root,
+            allow_write=self.allow_write,
+            allow_shell=self.allow_shell,
+            timeout=self.exec_timeout,
+        )
+        return {"workspace": Workspace(path=str(root)), "executor": executor.execute}

@@ -139,7 +139,7 @@ class CursorBackend:
             self.tool_rounds["continued"] += 1
             run, queued, reported = session.run, session.queued, session.reported_output
             if not queued or session.pending:
-                answers = _answers(session.pending, request)
+                answers = _answers(session.pending, request, self.config.workspace.path)
                 try:
                     await run.send_results(answers)
                 except ConnectError:
@@ -310,7 +310,7 @@ class CursorBackend:
 
 
 def _answers(
-    pending: list[PendingCall], request: ChatRequest
+    pending: list[PendingCall], request: ChatRequest, workspace: str
 ) -> list[list[agent.ExecClientMessage]]:
     """The exec answers for a follow-up's tool messages (matched by call id)."""
     results = {m.tool_call_id: m for m in request.messages if m.role == "tool"}
@@ -320,7 +320,7 @@ def _answers(
             continue
         message = results[call.call_id]
         images = tuple((image.mime_type, image.data) for image in message.images)
-        answers.append(mcp_answer(call, message.text, message.is_error, images))
+        answers.append(mcp_answer(call, message.text, message.is_error, images, workspace))
     return answers
 
 

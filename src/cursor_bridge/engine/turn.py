@@ -124,7 +124,8 @@ class SegmentReader:
         elif self.executor is not None:
             await self._answer(await self.executor(event))
             return []
-        await self._answer(adapters.refuse(event, self.toolset.offered))
+        refusal = adapters.refuse(event, self.toolset.offered, mcp_tools=self.toolset.definitions())
+        await self._answer(refusal)
         return []
 
     def _emit(self, call: PendingCall) -> list[OutputEvent]:
@@ -177,11 +178,15 @@ def _mcp_error(event: ev.ExecRequested, reason: str) -> list[agent.ExecClientMes
 
 
 def mcp_answer(
-    call: PendingCall, text: str, is_error: bool, images: tuple[tuple[str, bytes], ...] = ()
+    call: PendingCall,
+    text: str,
+    is_error: bool,
+    images: tuple[tuple[str, bytes], ...] = (),
+    workspace: str = "",
 ) -> list[agent.ExecClientMessage]:
     """The exec answer for a client's tool result (MCP call, or a mapped built-in)."""
     if call.mapped is not None:
-        return adapters.native_result(call.event, call.mapped, text, is_error)
+        return adapters.native_result(call.event, call.mapped, text, is_error, workspace=workspace)
     message = agent.ExecClientMessage(id=call.event.exec_id, exec_id=call.event.exec_key)
     success = message.mcp_result.success
     success.is_error = is_error
