@@ -69,13 +69,19 @@ def test_opencode_gets_a_streamed_answer(stack: Stack, project: Path) -> None:
     assert "forty-two it is" in out
 
 
-def test_opencode_tool_loop_continues_one_run(stack: Stack, project: Path) -> None:
+def test_opencode_read_then_edit_continues_one_run(stack: Stack, project: Path) -> None:
     notes = project / "notes.txt"
     notes.write_text("the secret word is marmalade\n")
     continued = stack.backend.tool_rounds["continued"]
     fallback = stack.backend.tool_rounds["fallback"]
-    prompt = f"Task:\n/tool read {json.dumps({'filePath': str(notes)})}"
+    edit = {"filePath": str(notes), "oldString": "marmalade", "newString": "jam"}
+    prompt = (
+        f"Task:\n/tool read {json.dumps({'filePath': str(notes)})}\n/then\n"
+        f"/tool edit {json.dumps(edit)}"
+    )
     out = run_opencode(stack, project, project.parent / "home", prompt)
-    assert "Tool results:" in out and "marmalade" in out
-    assert stack.backend.tool_rounds["continued"] == continued + 1
+    assert "Tool results:" in out and "marmalade" in out  # the read result, quoted
+    assert notes.read_text() == "the secret word is jam\n"  # OpenCode ran the edit
+    # Both rounds went into the Run the first request opened.
+    assert stack.backend.tool_rounds["continued"] == continued + 2
     assert stack.backend.tool_rounds["fallback"] == fallback

@@ -356,3 +356,77 @@ def test_metrics_count_runs_parked_sessions_and_rounds(client: OpenAI, stack: St
     key = 'cursor_bridge_tool_rounds_total{outcome="continued"}'
     assert after[key] == before[key] + 1
     assert after["cursor_bridge_parked_sessions"] == before["cursor_bridge_parked_sessions"]
+
+
+def test_abandoned_loop_is_closed_at_the_idle_timeout(client: OpenAI, stack: Stack) -> None:
+    registry = stack.backend.sessions
+    saved = registry.idle_timeout
+    registry.idle_timeout = 0.3
+    try:
+        cancelled = stack.counters.runs_cancelled
+        parked = len(registry)
+        response = client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": '/tool get_weather {"city": "gone"}'}],
+            tools=[WEATHER],
+        )
+        assert response.choices[0].finish_reason == "tool_calls"
+        # Nobody answers: the parked Run is closed upstream once the timeout passes.
+        wait_until(lambda: stack.counters.runs_cancelled > cancelled)
+        assert registry.outcomes["closed_expired"] >= 1
+        assert len(registry) == parked
+    finally:
+        registry.idle_timeout = saved
+
+
+def test_restart_between_rounds_falls_back_with_the_right_answer(
+    client: OpenAI, stack: Stack
+) -> None:
+    from cursor_bridge.engine.backend import BackendConfig, CursorBackend
+    from cursor_bridge.engine.request import ChatMessage, ChatRequest, ToolCallRecord, ToolSpec
+
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": '/tool get_weather {"city": "Lima"}'}
+    ]
+    first = client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER])
+    (call,) = first.choices[0].message.tool_calls or []
+
+    async def second_round_on_a_fresh_bridge() -> list[Any]:
+        # A new process: no parked sessions, no state; same backend.
+        url = stack.emulator.url
+        restarted = CursorBackend(BackendConfig(api_url=url, agent_url=url))
+        request = ChatRequest(
+            MODEL,
+            (
+                ChatMessage("user", '/tool get_weather {"city": "Lima"}'),
+                ChatMessage(
+                    "assistant",
+                    "",
+                    tool_calls=(
+                        ToolCallRecord(call.id, call.function.name, call.function.arguments),
+                    ),
+                ),
+                ChatMessage("tool", "misty", tool_call_id=call.id),
+            ),
+            tools=(ToolSpec("get_weather", "", WEATHER["function"]["parameters"]),),
+        )
+        try:
+            choice = await restarted.resolve(request)
+            events = [e async for batch in restarted.stream_turn(request, choice) for e in batch]
+            assert restarted.tool_rounds["fallback"] == 1
+            return events
+        finally:
+            await restarted.aclose()
+
+    events = stack.call(second_round_on_a_fresh_bridge())
+    text = "".join(getattr(e, "text", "") for e in events)
+    assert text == "Tool results:\n- get_weather: misty"
+
+
+def wait_until(predicate: Any, timeout: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)

@@ -91,6 +91,8 @@ class SessionRegistry:
         while len(self._sessions) > self.max_parked:
             _, oldest = next(iter(self._sessions.items()))
             self._drop(oldest, "evicted")
+        # An abandoned loop sends nothing more: close its Run when the idle timeout passes.
+        asyncio.get_running_loop().call_later(self.idle_timeout, self._expire)
 
     def claim(
         self, messages: tuple[ChatMessage, ...], model_key: str, toolset: Toolset
