@@ -56,6 +56,10 @@ class FakeRun:
     async def send_results(self, answers: list[list[agent.ExecClientMessage]]) -> None:
         self.answers.extend(answers)
 
+    async def wait_started(self) -> None:
+        if not self.batches:
+            raise AssertionError("the test gave the Run nothing to start with")
+
     async def aclose(self) -> None:
         self.closed = True
 
@@ -171,3 +175,24 @@ async def test_server_heartbeat_ends_the_wait_for_parallel_calls() -> None:
     events = await collect(reader)
     assert [type(e) for e in events] == [ToolCall, TurnFinished]
     assert run.batches == [[mcp(2, "write")]]  # not read: the heartbeat said "waiting"
+
+
+async def test_a_parked_run_that_failed_meanwhile_is_not_continued() -> None:
+    from cursor_bridge.engine.backend import BackendConfig, CursorBackend
+    from cursor_bridge.engine.request import ChatRequest
+    from cursor_bridge.protocol.errors import ConnectError
+
+    class BrokenRun(FakeRun):
+        async def send_results(self, answers: list[list[agent.ExecClientMessage]]) -> None:
+            raise ConnectError("unavailable", "connection to the backend lost")
+
+    backend = CursorBackend(BackendConfig(api_url="http://127.0.0.1:9", agent_url="x"))
+    run = BrokenRun()
+    session = parked(run, ["a"], "f")
+    request = ChatRequest("m", history(["a"]))
+    assert await backend._deliver(session, request) is False
+    assert run.closed
+    healthy = FakeRun([[ev.TextDelta("go on")]])
+    assert await backend._deliver(parked(healthy, ["a"], "f"), request) is True
+    assert [a[0].mcp_result.success.content[0].text.text for a in healthy.answers] == ["r"]
+    await backend.aclose()

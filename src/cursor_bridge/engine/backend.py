@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import time
 from collections import Counter
@@ -31,6 +32,8 @@ from .sessions import ParkedSession, PendingCall, SessionRegistry
 from .toolset import Toolset
 from .turn import Executor, SegmentReader, mcp_answer
 from .upstream import UpstreamRun
+
+log = logging.getLogger(__name__)
 
 TokenProvider = Callable[[], Awaitable[str | None]]
 # Called with the token the backend refused; True when a new one is available (then the
@@ -135,23 +138,26 @@ class CursorBackend:
         toolset = Toolset.build(request.tools, request.tool_choice)
         model_key = repr((choice.model_id, choice.max_mode, choice.parameters))
         session, outcome = self.sessions.claim(request.messages, model_key, toolset)
+        run: LiveRun | None = None
+        queued: list[PendingCall] = []
+        reported = 0
+        tag = secrets.token_hex(4)
         if session is not None:
-            self.tool_rounds["continued"] += 1
-            run, queued, reported = session.run, session.queued, session.reported_output
-            if not queued or session.pending:
-                answers = _answers(session.pending, request, self.config.workspace.path)
-                try:
-                    await run.send_results(answers)
-                except ConnectError:
-                    await run.aclose()
-                    raise
-            tag = session.tag
-        else:
+            if await self._deliver(session, request):
+                self.tool_rounds["continued"] += 1
+                run, queued, reported, tag = (
+                    session.run,
+                    session.queued,
+                    session.reported_output,
+                    session.tag,
+                )
+            else:
+                outcome = "mismatch_run_failed"
+                self.sessions.outcomes[outcome] += 1
+        if run is None:
             if outcome != "not_a_tool_round":
                 self.tool_rounds["fallback"] += 1
             run = await self._fresh_run(request, choice, toolset, token)
-            queued, reported = [], 0
-            tag = secrets.token_hex(4)
         reader = SegmentReader(
             run,
             toolset,
@@ -191,6 +197,20 @@ class CursorBackend:
                 self._finish_later(run, key, model_key)
             else:
                 await run.aclose()
+
+    async def _deliver(self, session: ParkedSession, request: ChatRequest) -> bool:
+        """Hand the follow-up's results to the parked Run; False if the Run failed meanwhile
+        (then nothing reached the client yet and a fresh Run takes over)."""
+        answers = _answers(session.pending, request, self.config.workspace.path)
+        try:
+            await session.run.send_results(answers)
+            if not session.queued:
+                await session.run.wait_started()
+        except ConnectError as exc:
+            log.info("parked Run failed before continuing (%s); starting a fresh one", exc.code)
+            await session.run.aclose()
+            return False
+        return True
 
     async def _fresh_run(
         self, request: ChatRequest, choice: ModelChoice, toolset: Toolset, token: str | None
