@@ -9,10 +9,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from emulator_client import H2Client
+from emulator_client import H2Client, run_headers
 from run_driver import TurnDriver, user_request
 
 from cursor_bridge.emulator import EmulatorServer
+from cursor_bridge.protocol.headers import RUN_PATH
 
 
 async def test_hundred_concurrent_runs_on_one_connection(
@@ -79,3 +80,16 @@ async def test_tls_with_alpn_h2(certificate: tuple[Path, Path]) -> None:
         async with await H2Client.connect(server.port, ssl_context=client_context) as client:
             transcript = await TurnDriver(client).run(user_request("/reply secure"))
             assert transcript.text == "secure"
+
+
+async def test_runs_reset_as_they_open_leave_the_connection_usable(client: H2Client) -> None:
+    # HEADERS then RST_STREAM in one write, twice: by the time the server handles the first
+    # request, h2 has already dropped that stream. Other Runs on the connection go on.
+    request = [(":method", "POST"), (":scheme", "http"), (":authority", "localhost")]
+    for _ in range(2):
+        stream_id = client.conn.get_next_available_stream_id()
+        client.conn.send_headers(stream_id, [*request, (":path", RUN_PATH), *run_headers()])
+        client.conn.reset_stream(stream_id, 8)
+    client._flush()
+    transcript = await TurnDriver(client).run(user_request("/reply still here"))
+    assert transcript.text == "still here"
