@@ -98,6 +98,19 @@ async def test_receive_times_out_when_the_server_goes_quiet(
             await stream.receive(idle_timeout=0.05)
 
 
+async def test_a_short_idle_timeout_after_a_long_one_still_fires_on_time(
+    server: H2TestServer, pool: BackendPool
+) -> None:
+    async with await pool.open_stream(server.url("/echo"), HEADERS) as stream:
+        await stream.send(b"ping")
+        assert await stream.receive(idle_timeout=60) == b"ping"
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(TransportTimeout):
+            await stream.receive(idle_timeout=0.05)
+        # Not the 60 s timer armed by the first call.
+        assert asyncio.get_running_loop().time() - started < 30
+
+
 async def test_server_reset_fails_the_stream(server: H2TestServer, pool: BackendPool) -> None:
     stream = await pool.open_stream(server.url("/reset"), HEADERS)
     with pytest.raises(TransportError, match="INTERNAL_ERROR"):

@@ -25,6 +25,9 @@ __all__ = ["DuplexStream"]
 
 Headers = list[tuple[str, str]]
 
+_TIMER_SLACK = 0.001
+"""An idle deadline this close counts as reached (event-loop timers may fire a little early)."""
+
 _ACK_BATCH = 16 * 1024
 """Read bytes are credited back to h2 in batches of this size: one h2 call per chunk was a
 measurable share of relaying small frames, and h2 only sends WINDOW_UPDATE once half of
@@ -55,6 +58,8 @@ class DuplexStream:
         self._unacknowledged = 0
         self._headers_waiter: asyncio.Future[bool] | None = None
         self._inbound_waiter: asyncio.Future[bool] | None = None
+        self._idle_deadline: float | None = None
+        self._idle_timer: asyncio.TimerHandle | None = None
         self._window_waiter: asyncio.Future[bool] | None = None
         self._local_ended = False
         self._remote_ended = False
@@ -249,6 +254,9 @@ class DuplexStream:
         if self._released:
             return
         self._released = True
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         credit = self._unacknowledged + sum(flow for _, flow in self._chunks)
         self._unacknowledged = 0
         if credit:
@@ -266,15 +274,36 @@ class DuplexStream:
             self._window_waiter = None
 
     async def _wait_for_inbound(self, idle_timeout: float | None) -> bool:
-        """Wait for any inbound event; False if `idle_timeout` seconds passed first."""
+        """Wait for any inbound event; False if `idle_timeout` seconds passed first.
+
+        One idle timer per stream is kept across calls and re-armed lazily (see
+        `_idle_check`): a stream that keeps receiving never creates and cancels a timer per
+        chunk.
+        """
         waiter: asyncio.Future[bool] = self._loop.create_future()
         self._inbound_waiter = waiter
-        timer = None
         if idle_timeout is not None:
-            timer = self._loop.call_later(idle_timeout, _resolve, waiter, False)
+            deadline = self._loop.time() + idle_timeout
+            self._idle_deadline = deadline
+            timer = self._idle_timer
+            if timer is None or timer.when() > deadline:
+                if timer is not None:
+                    timer.cancel()
+                self._idle_timer = self._loop.call_at(deadline, self._idle_check)
         try:
             return await waiter
         finally:
             self._inbound_waiter = None
-            if timer is not None:
-                timer.cancel()
+            self._idle_deadline = None
+
+    def _idle_check(self) -> None:
+        """The idle timer fired: time out the current wait if its deadline has passed, else
+        re-arm for it (data arrived since the timer was set)."""
+        self._idle_timer = None
+        deadline = self._idle_deadline
+        if deadline is None:
+            return  # no wait with a deadline in progress
+        if self._loop.time() + _TIMER_SLACK >= deadline:
+            _resolve(self._inbound_waiter, False)
+        else:
+            self._idle_timer = self._loop.call_at(deadline, self._idle_check)
