@@ -80,6 +80,11 @@ class RunMachine:
         self.state = RunState.STREAMING
         return _frame(agent.AgentClientMessage(run_request=run_request))
 
+    @property
+    def owes_data(self) -> bool:
+        """Whether `data_to_send()` has bytes for the backend (cheap to ask per chunk)."""
+        return bool(self._outgoing)
+
     def data_to_send(self) -> bytes:
         out = bytes(self._outgoing)
         self._outgoing.clear()
