@@ -21,13 +21,18 @@ Phase `latency` - what a user sees: time to first token under load.
   worker's first (the ramp), i.e. only turns that started while N streams were streaming.
   With one stream every turn counts. Both paths get exactly the same schedule.
   Targets: <= 2 ms added p50 at 1 stream, <= 10 ms added p99 at 200, 0 errors at 500.
-  `--burst` starts all N first turns at once instead (informational: it measures how fast
-  a synchronized burst of N Run starts drains, i.e. start-path CPU cost x N).
+  `--burst` starts all N first turns at once instead and records every turn (informational,
+  no p99 target: it measures how fast a synchronized burst of N Run starts drains, i.e.
+  start-path CPU cost x N).
 
 Phase `throughput` - line rate. The emulator is unpaced (`--token-latency 0`), all N workers
   start together and stream as fast as the CPU allows; words/s is the total streamed words
   over wall time. TTFT is printed but is CPU queueing behind other streams' traffic, not a
   target. Target: relayed words/s >= 50% of direct at every level, 0 errors at 500.
+  Caveat: the direct client decodes every message (protobuf) in the load generator while the
+  relayed one only counts delta markers in the SSE bytes, so at line rate the load generator
+  spends more per word on the direct path; with the load generator near saturation the ratio
+  errs in the bridge's favour (it can exceed 100% at high concurrency).
 
 Added latency is relayed minus direct at the same percentile; the ratio is relayed over
 direct throughput. Exits non-zero when a target is missed.
@@ -311,7 +316,7 @@ async def run_phase(phase: str, args: argparse.Namespace, stack: Stack) -> bool:
         verdict = []
         if paced and level == 1 and not added50 <= 2.0:
             verdict.append("p50 > +2 ms")
-        if paced and level == 200 and not added99 <= 10.0:
+        if paced and level == 200 and not args.burst and not added99 <= 10.0:
             verdict.append("p99 > +10 ms")
         if not paced and ratio < 0.5:
             verdict.append("throughput < 50%")
