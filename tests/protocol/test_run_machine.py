@@ -132,7 +132,9 @@ def test_kv_get_and_set_are_answered_from_the_store() -> None:
         ev.BlobStored(blob_id(new_data), len(new_data)),
     ]
     assert store.get(blob_id(new_data)) == new_data
+    assert machine.owes_data
     replies = [m.kv_client_message for m in client_messages(machine.data_to_send())]
+    assert not machine.owes_data
     assert [r.id for r in replies] == [1, 2, 3]
     assert replies[0].get_blob_result.blob_data == known
     assert not replies[1].get_blob_result.HasField("blob_data")

@@ -27,6 +27,7 @@ from hyperframe.frame import GoAwayFrame
 
 _HIGH_WATER = 256 * 1024
 _DEFAULT_WINDOW = 65_535
+_CLOSED = h2.connection.ConnectionState.CLOSED
 
 
 class StreamGone(Exception):
@@ -291,6 +292,11 @@ class H2ServerConnection(asyncio.Protocol):
         assert stream_id is not None
         if self._goaway_last is not None and stream_id > self._goaway_last:
             self.reset_stream(stream_id, ErrorCodes.REFUSED_STREAM)
+            return
+        h2_stream = self._h2.streams.get(stream_id)
+        if h2_stream is None or h2_stream.closed or self._h2.state_machine.state is _CLOSED:
+            # Reset (or the connection closed) in the same read that opened it: h2 handled
+            # every frame before this event, so there is nothing left to answer.
             return
         headers: dict[str, str] = {}
         for name, value in event.headers or ():

@@ -11,8 +11,9 @@ from .catalog import CatalogModel
 class EmulatorOptions:
     """Settings of one EmulatorServer.
 
-    - `token_latency`: seconds between streamed deltas (0 = as fast as possible, so benchmarks
-      measure the bridge; about 0.001-0.02 makes demos look like a model typing).
+    - `token_latency`: seconds between streamed deltas, text and thinking alike (0 = as fast
+      as possible, for throughput benchmarks; 0.01-0.05 streams like a model typing at 20-100
+      tokens/s, as the real service does: latency benchmarks and demos).
     - `heartbeat_interval`: cadence of `interaction_update.heartbeat` while the server waits
       on the client (blob replies, request context, tool results); 0 disables them.
     - `expected_token`: a fixed access token that is always accepted; when set, every other

@@ -103,30 +103,47 @@ class EnvelopeDecoder:
             raise self._error
         if data and self._ended:
             self._fail("data after the end-stream frame")
-        self._buffer += data
+        buffer = self._buffer
+        if buffer:
+            # Part of a frame is waiting: complete it in the buffer first, so a large frame
+            # arriving in many chunks is copied once, not once per chunk.
+            buffer += data
+            if len(buffer) < HEADER_SIZE:
+                return []
+            if len(buffer) < HEADER_SIZE + self._check_header(buffer[0], buffer[1:5]):
+                return []
+            data = bytes(buffer)
+            buffer.clear()
         out: list[Envelope] = []
-        while len(self._buffer) >= HEADER_SIZE:
-            flags = self._buffer[0]
-            length = int.from_bytes(self._buffer[1:5], "big")
-            if flags & ~_KNOWN_FLAGS:
-                self._fail(f"unknown envelope flags 0x{flags:02x}")
-            if length > self.max_frame_size:
-                self._fail(f"frame of {length} bytes exceeds the {self.max_frame_size}-byte limit")
-            end = HEADER_SIZE + length
-            if len(self._buffer) < end:
+        pos, size = 0, len(data)
+        while size - pos >= HEADER_SIZE:
+            flags = data[pos]
+            length = self._check_header(flags, data[pos + 1 : pos + HEADER_SIZE])
+            end = pos + HEADER_SIZE + length
+            if end > size:
                 break
-            payload = bytes(self._buffer[HEADER_SIZE:end])
-            del self._buffer[:end]
+            payload = data[pos + HEADER_SIZE : end]
+            pos = end
             if flags & FLAG_COMPRESSED:
                 payload = self._decompress(payload)
-            envelope = Envelope(flags, payload)
-            out.append(envelope)
-            if envelope.end_stream:
+            out.append(Envelope(flags, payload))
+            if flags & FLAG_END_STREAM:
                 self._ended = True
-                if self._buffer:
+                if pos < size:
                     self._fail("data after the end-stream frame")
-                break
+                return out
+        if pos < size:
+            buffer += memoryview(data)[pos:]
         return out
+
+    def _check_header(self, flags: int, length_bytes: bytes | bytearray) -> int:
+        """The payload length, once flags and length are known to be acceptable."""
+        length = int.from_bytes(length_bytes, "big")
+        if flags & ~_KNOWN_FLAGS:
+            self._fail(f"unknown envelope flags 0x{flags:02x}")
+        if length > self.max_frame_size:
+            self._fail(f"frame of {length} bytes exceeds the {self.max_frame_size}-byte limit")
+        return length
 
     def _decompress(self, payload: bytes) -> bytes:
         # The decompressed size is bounded by the frame limit as well. A gzip stream may hold

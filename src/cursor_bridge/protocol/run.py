@@ -19,7 +19,13 @@ from google.protobuf.message import DecodeError
 from . import events as ev
 from .blobs import BLOB_ID_SIZE, BlobStore
 from .errors import GRPC_TO_CONNECT, ConnectError, LocalProtocolError, UpstreamProtocolError
-from .framing import DEFAULT_MAX_FRAME_SIZE, EnvelopeDecoder, encode_envelope, parse_end_stream
+from .framing import (
+    DEFAULT_MAX_FRAME_SIZE,
+    FLAG_END_STREAM,
+    EnvelopeDecoder,
+    encode_envelope,
+    parse_end_stream,
+)
 from .messages import agent, value_bytes_to_json
 
 # AgentServerMessage.conversation_checkpoint_update: we keep its bytes verbatim.
@@ -74,6 +80,11 @@ class RunMachine:
         self.state = RunState.STREAMING
         return _frame(agent.AgentClientMessage(run_request=run_request))
 
+    @property
+    def owes_data(self) -> bool:
+        """Whether `data_to_send()` has bytes for the backend (cheap to ask per chunk)."""
+        return bool(self._outgoing)
+
     def data_to_send(self) -> bytes:
         out = bytes(self._outgoing)
         self._outgoing.clear()
@@ -119,10 +130,10 @@ class RunMachine:
             return []
         out: list[ev.Event] = []
         for envelope in self._decoder.feed(data):
-            if envelope.end_stream:
+            if envelope.flags & FLAG_END_STREAM:
                 out.append(self._end(parse_end_stream(envelope.payload).error))
             else:
-                out.extend(self._handle(envelope.payload))
+                self._handle(envelope.payload, out)
         return out
 
     def receive_eof(self, trailers: list[tuple[str, str]] | None = None) -> list[ev.Event]:
@@ -148,7 +159,9 @@ class RunMachine:
     def _queue(self, message: agent.AgentClientMessage) -> None:
         self._outgoing += _frame(message)
 
-    def _handle(self, payload: bytes) -> Iterator[ev.Event]:
+    def _handle(self, payload: bytes, out: list[ev.Event]) -> None:
+        """Decode one server message, appending its events to `out` (the per-token path:
+        no generators, one oneof lookup per level)."""
         message = agent.AgentServerMessage()
         try:
             message.ParseFromString(payload)
@@ -156,40 +169,43 @@ class RunMachine:
             raise UpstreamProtocolError(f"undecodable AgentServerMessage: {exc}") from exc
         kind = message.WhichOneof("message")
         if kind == "interaction_update":
-            yield from self._on_update(message.interaction_update)
+            self._on_update(message.interaction_update, out)
         elif kind == "kv_server_message":
-            yield from self._on_kv(message.kv_server_message)
+            out.extend(self._on_kv(message.kv_server_message))
         elif kind == "exec_server_message":
-            yield from self._on_exec(message.exec_server_message)
+            out.extend(self._on_exec(message.exec_server_message))
         elif kind == "conversation_checkpoint_update":
-            yield self._on_checkpoint(payload, message.conversation_checkpoint_update)
+            out.append(self._on_checkpoint(payload, message.conversation_checkpoint_update))
         elif kind == "exec_server_control_message":
             control = message.exec_server_control_message
             if control.WhichOneof("message") == "abort":
                 self.pending_execs.pop(control.abort.id, None)
-                yield ev.ExecAborted(control.abort.id)
+                out.append(ev.ExecAborted(control.abort.id))
         elif kind == "interaction_query":
             self._on_query(message.interaction_query)
         # Anything else is newer than our schema and needs no answer (display-only).
 
-    def _on_update(self, update: agent.InteractionUpdate) -> Iterator[ev.Event]:
+    def _on_update(self, update: agent.InteractionUpdate, out: list[ev.Event]) -> None:
         kind = update.WhichOneof("message")
         if kind == "text_delta":
-            if update.text_delta.text:
-                yield ev.TextDelta(update.text_delta.text)
-        elif kind == "thinking_delta":
-            if update.thinking_delta.text:
-                yield ev.ThinkingDelta(update.thinking_delta.text)
-        elif kind == "thinking_completed":
-            yield ev.ThinkingCompleted(update.thinking_completed.thinking_duration_ms)
+            text = update.text_delta.text
+            if text:
+                out.append(ev.TextDelta(text))
         elif kind == "token_delta":
-            self.output_token_deltas += update.token_delta.tokens
-            yield ev.TokenDelta(update.token_delta.tokens)
+            tokens = update.token_delta.tokens
+            self.output_token_deltas += tokens
+            out.append(ev.TokenDelta(tokens))
+        elif kind == "thinking_delta":
+            text = update.thinking_delta.text
+            if text:
+                out.append(ev.ThinkingDelta(text))
+        elif kind == "thinking_completed":
+            out.append(ev.ThinkingCompleted(update.thinking_completed.thinking_duration_ms))
         elif kind == "heartbeat":
-            yield ev.ServerHeartbeat()
+            out.append(ev.ServerHeartbeat())
         elif kind == "turn_ended":
             self.state = RunState.TURN_ENDED
-            yield ev.TurnEnded(self.usage(update.turn_ended))
+            out.append(ev.TurnEnded(self.usage(update.turn_ended)))
 
     def usage(self, turn_ended: agent.TurnEndedUpdate) -> ev.Usage:
         """Token usage for the turn.

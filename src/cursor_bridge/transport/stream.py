@@ -25,6 +25,14 @@ __all__ = ["DuplexStream"]
 
 Headers = list[tuple[str, str]]
 
+_TIMER_SLACK = 0.001
+"""An idle deadline this close counts as reached (event-loop timers may fire a little early)."""
+
+_ACK_BATCH = 16 * 1024
+"""Read bytes are credited back to h2 in batches of this size: one h2 call per chunk was a
+measurable share of relaying small frames, and h2 only sends WINDOW_UPDATE once half of
+the 1 MiB stream window has been read anyway."""
+
 
 def _resolve(waiter: asyncio.Future[bool] | None, value: bool = True) -> None:
     if waiter is not None and not waiter.done():
@@ -35,7 +43,7 @@ class DuplexStream:
     """A POST stream on a shared HTTP/2 connection, opened by `BackendPool.open_stream`.
 
     Inbound DATA is buffered per stream and its flow-control credit is returned to
-    the server only when `receive()` hands the chunk to the consumer, so a consumer
+    the server only after `receive()` handed the chunk to the consumer, so a consumer
     that stops reading stops the server (after one stream window) without affecting
     other streams on the connection.
     """
@@ -47,8 +55,11 @@ class DuplexStream:
         self._status: int | None = None
         self._response_headers: Headers = []
         self._chunks: deque[tuple[bytes, int]] = deque()
+        self._unacknowledged = 0
         self._headers_waiter: asyncio.Future[bool] | None = None
         self._inbound_waiter: asyncio.Future[bool] | None = None
+        self._idle_deadline: float | None = None
+        self._idle_timer: asyncio.TimerHandle | None = None
         self._window_waiter: asyncio.Future[bool] | None = None
         self._local_ended = False
         self._remote_ended = False
@@ -118,17 +129,19 @@ class DuplexStream:
         await self._conn.drained()
 
     async def receive(self, idle_timeout: float | None = None) -> bytes | None:
-        """Return the next DATA chunk, or None once the server ended the stream.
+        """Return the DATA received since the last call, or None once the server ended the
+        stream.
 
-        Raises TransportTimeout after `idle_timeout` seconds of waiting in this call
+        Frames that arrived together come back joined, as a socket read would: the body is
+        a byte stream, and one call per frame was a measurable share of relaying small
+        frames. Raises TransportTimeout after `idle_timeout` seconds of waiting in this call
         without any inbound bytes on the stream (the stream stays usable), and
-        TransportError when the stream was reset or its connection was lost
-        (chunks that arrived before the failure are still delivered first).
+        TransportError when the stream was reset or its connection was lost (data that
+        arrived before the failure is still delivered first).
         """
         while True:
             if self._chunks:
-                data, flow_controlled = self._chunks.popleft()
-                self._conn.acknowledge(self._stream_id, flow_controlled)
+                data = self._take_chunks()
                 if data:  # padding-only frames carry credit but nothing to hand over
                     return data
                 continue
@@ -139,6 +152,25 @@ class DuplexStream:
                 raise TransportTimeout(
                     f"no data on stream {self._stream_id} for {idle_timeout} seconds"
                 )
+
+    def _take_chunks(self) -> bytes:
+        """Every buffered chunk, joined; their credit is returned (in batches)."""
+        chunks = self._chunks
+        if len(chunks) == 1:
+            data, credit = chunks.popleft()
+        else:
+            parts = []
+            credit = 0
+            while chunks:
+                part, flow_controlled = chunks.popleft()
+                parts.append(part)
+                credit += flow_controlled
+            data = b"".join(parts)
+        self._unacknowledged += credit
+        if self._unacknowledged >= _ACK_BATCH:
+            self._conn.acknowledge(self._stream_id, self._unacknowledged)
+            self._unacknowledged = 0
+        return data
 
     async def cancel(self) -> None:
         """Reset the stream with CANCEL. Idempotent; a no-op once the stream finished."""
@@ -222,7 +254,11 @@ class DuplexStream:
         if self._released:
             return
         self._released = True
-        credit = sum(flow for _, flow in self._chunks)
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        credit = self._unacknowledged + sum(flow for _, flow in self._chunks)
+        self._unacknowledged = 0
         if credit:
             self._chunks = deque((data, 0) for data, _ in self._chunks)
             self._conn.acknowledge(self._stream_id, credit)
@@ -238,15 +274,36 @@ class DuplexStream:
             self._window_waiter = None
 
     async def _wait_for_inbound(self, idle_timeout: float | None) -> bool:
-        """Wait for any inbound event; False if `idle_timeout` seconds passed first."""
+        """Wait for any inbound event; False if `idle_timeout` seconds passed first.
+
+        One idle timer per stream is kept across calls and re-armed lazily (see
+        `_idle_check`): a stream that keeps receiving never creates and cancels a timer per
+        chunk.
+        """
         waiter: asyncio.Future[bool] = self._loop.create_future()
         self._inbound_waiter = waiter
-        timer = None
         if idle_timeout is not None:
-            timer = self._loop.call_later(idle_timeout, _resolve, waiter, False)
+            deadline = self._loop.time() + idle_timeout
+            self._idle_deadline = deadline
+            timer = self._idle_timer
+            if timer is None or timer.when() > deadline:
+                if timer is not None:
+                    timer.cancel()
+                self._idle_timer = self._loop.call_at(deadline, self._idle_check)
         try:
             return await waiter
         finally:
             self._inbound_waiter = None
-            if timer is not None:
-                timer.cancel()
+            self._idle_deadline = None
+
+    def _idle_check(self) -> None:
+        """The idle timer fired: time out the current wait if its deadline has passed, else
+        re-arm for it (data arrived since the timer was set)."""
+        self._idle_timer = None
+        deadline = self._idle_deadline
+        if deadline is None:
+            return  # no wait with a deadline in progress
+        if self._loop.time() + _TIMER_SLACK >= deadline:
+            _resolve(self._inbound_waiter, False)
+        else:
+            self._idle_timer = self._loop.call_at(deadline, self._idle_check)
