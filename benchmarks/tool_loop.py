@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
-import subprocess
 import sys
 import time
 from typing import Any
@@ -29,7 +26,7 @@ from typing import Any
 import aiohttp
 import httpx
 
-from benchmarks.relay import spawn
+from benchmarks.relay import stack
 
 MODEL = "gpt-5.4"
 TOOL = {
@@ -156,26 +153,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10, help="tool rounds per loop")
     parser.add_argument("--parked", type=int, default=500, help="sessions parked at once")
     args = parser.parse_args()
-    emulator, emulator_port = spawn(
-        ["emulator", "--port", "0"], r"listening on http://127\.0\.0\.1:(\d+)"
-    )
-    emulator_url = f"http://127.0.0.1:{emulator_port}"
-    bridge, bridge_port = spawn(
-        ["serve", "--port", "0", "--backend-url", emulator_url, "--log-level", "warning"],
-        r"listening on http://127\.0\.0\.1:(\d+)",
-    )
-    try:
+    with stack(0.0, []) as processes:
         ok = asyncio.run(
-            main_async(args, emulator_url, f"http://127.0.0.1:{bridge_port}", bridge.pid)
+            main_async(args, processes.emulator_url, processes.bridge_url, processes.pids["bridge"])
         )
-    finally:
-        for proc in (bridge, emulator):
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGINT)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(10)
-            if proc.poll() is None:
-                proc.kill()
     print("held loops used one Run each" if ok else "HELD LOOPS OPENED EXTRA RUNS")
     sys.exit(0 if ok else 1)
 
