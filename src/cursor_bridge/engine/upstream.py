@@ -89,7 +89,8 @@ class UpstreamRun:
                     raise ConnectError(
                         "internal", f"the backend broke the protocol: {exc}"
                     ) from exc
-                await self.flush()
+                if self.machine.owes_data:
+                    await self.flush()
                 batch: list[ev.Event] = []
                 for event in events:
                     if isinstance(event, ev.TurnEnded):
@@ -121,7 +122,8 @@ class UpstreamRun:
 
     async def _wait_headers(self) -> tuple[int, list[tuple[str, str]]]:
         try:
-            return await asyncio.wait_for(self.stream.response_headers(), self.idle_timeout)
+            async with asyncio.timeout(self.idle_timeout):
+                return await self.stream.response_headers()
         except TimeoutError as exc:
             raise ConnectError("deadline_exceeded", "the backend did not answer") from exc
         except TransportError as exc:

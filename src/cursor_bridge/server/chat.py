@@ -51,9 +51,10 @@ async def _stream(turn: Turn, model: str, include_usage: bool) -> AsyncIterator[
     writer = dialect.ChunkWriter(dialect.new_completion_id(), model, int(time.time()))
     finished = TurnFinished("stop", Usage())
     try:
-        yield writer.role()
+        role = writer.role()  # sent with the first batch: one write for the first token
         async for batch in turn.batches():
-            out: list[str] = []
+            out: list[str] = [role] if role else []
+            role = ""
             for event in batch:
                 if isinstance(event, TextDelta):
                     out.append(writer.delta("content", event.text))
@@ -65,7 +66,7 @@ async def _stream(turn: Turn, model: str, include_usage: bool) -> AsyncIterator[
                     finished = event
             if out:
                 yield "".join(out)
-        tail = writer.finish(finished.reason)
+        tail = role + writer.finish(finished.reason)
         if include_usage:
             tail += writer.usage(finished.usage)
         yield tail + dialect.sse_text("[DONE]")

@@ -43,10 +43,13 @@ class Turn:
 async def start_turn(request: Request, backend: CursorBackend, chat: ChatRequest) -> Turn:
     """Resolve the model and start the turn; raises ModelNotFound, InvalidChatRequest or
     ConnectError (the route renders them in its dialect's error shape)."""
-    choice = await until_disconnect(request, backend.resolve(chat))
+    return await until_disconnect(request, _start(backend, chat))
+
+
+async def _start(backend: CursorBackend, chat: ChatRequest) -> Turn:
+    choice = await backend.resolve(chat)
     events = backend.stream_turn(chat, choice)
-    first = await until_disconnect(request, _first_batch(events))
-    return Turn(events, first)
+    return Turn(events, await _first_batch(events))
 
 
 async def _first_batch(events: AsyncIterator[list[OutputEvent]]) -> list[OutputEvent]:
