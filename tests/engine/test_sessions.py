@@ -56,6 +56,9 @@ class FakeRun:
     async def send_results(self, answers: list[list[agent.ExecClientMessage]]) -> None:
         self.answers.extend(answers)
 
+    def detach(self) -> None:
+        pass
+
     async def wait_started(self) -> None:
         if not self.batches:
             raise AssertionError("the test gave the Run nothing to start with")

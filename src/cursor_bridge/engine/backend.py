@@ -174,6 +174,7 @@ class CursorBackend:
                     last = batch[-1]
                     if isinstance(last, TurnFinished) and last.reason == "tool_calls":
                         # Park before the client can answer, so its follow-up finds the Run.
+                        run.detach()
                         self.sessions.park(
                             ParkedSession(
                                 run,

@@ -1,8 +1,10 @@
 """A Run that outlives the HTTP request that started it.
 
 A tool round ends the client's response while the Run must stay open, answering KV requests
-and sending heartbeats, until the next request delivers the results. So the Run is read by
-its own task, which queues event batches for whichever request is currently consuming it.
+and sending heartbeats, until the next request delivers the results. So from its first wait
+with a deadline on (a tool round settling; every parked Run has had one) the Run is read by
+its own task, which queues event batches for whichever request consumes it next. Until then
+the request reads the Run directly: a plain text turn costs no extra task switch per chunk.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ class LiveRun:
     def __init__(self, upstream: UpstreamRun, conversation_id: str = "") -> None:
         self.upstream = upstream
         self.conversation_id = conversation_id
+        self._batches = upstream.batches()
         self._queue: asyncio.Queue[list[ev.Event] | BaseException | None] = asyncio.Queue()
-        self._task = asyncio.create_task(self._pump(), name="cursor-bridge-run")
+        self._task: asyncio.Task[None] | None = None  # the reader task, once detached
         self._held: list[list[ev.Event]] = []
         self.ended = False
 
@@ -34,9 +37,28 @@ class LiveRun:
         """
         if self._held:
             return self._held.pop(0)
-        return await self._next_from_queue(within)
+        return await self._read(within)
 
-    async def _next_from_queue(self, within: float | None = None) -> list[ev.Event] | None:
+    def detach(self) -> None:
+        """Read the Run from its own task from now on (it may outlive this request)."""
+        if self._task is None and not self.ended:
+            self._task = asyncio.create_task(self._pump(), name="cursor-bridge-run")
+
+    async def _read(self, within: float | None = None) -> list[ev.Event] | None:
+        if within is not None:
+            # Cancelling a direct read would cancel the Run: wait on the reader task instead.
+            self.detach()
+        if self._task is None:
+            if self.ended:
+                return None
+            try:
+                return await anext(self._batches)
+            except StopAsyncIteration:
+                self.ended = True
+                return None
+            except ConnectError:
+                self.ended = True
+                raise
         if self.ended and self._queue.empty():
             return None
         item = await asyncio.wait_for(self._queue.get(), within)
@@ -55,7 +77,7 @@ class LiveRun:
         checkpoint), while nothing has reached the client yet and a retry is still possible.
         """
         while True:
-            batch = await self._next_from_queue()
+            batch = await self._read()
             if batch is None:
                 return
             self._held.append(batch)
@@ -65,8 +87,10 @@ class LiveRun:
     async def finish(self, grace: float = 10.0) -> bytes | None:
         """Let a Run whose turn ended close by itself (the backend may still send a
         checkpoint); cancel it after `grace` seconds. Returns the last checkpoint."""
-        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
-            await asyncio.wait_for(asyncio.shield(self._task), grace)
+        self.detach()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(self._task), grace)
         await self.aclose()
         checkpoint: bytes | None = self.upstream.machine.last_checkpoint
         return checkpoint
@@ -80,20 +104,24 @@ class LiveRun:
 
     @property
     def alive(self) -> bool:
-        return not self._task.done() and not self.ended
+        if self._task is not None and self._task.done():
+            return False
+        return not self.ended
 
     async def aclose(self) -> None:
         """Cancel the Run upstream (if unfinished) and stop reading it."""
         self.ended = True
-        if not self._task.done():
+        if self._task is not None and not self._task.done():
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+        with contextlib.suppress(Exception):
+            await self._batches.aclose()
         await self.upstream.aclose()
 
     async def _pump(self) -> None:
         try:
-            async for batch in self.upstream.batches():
+            async for batch in self._batches:
                 self._queue.put_nowait(batch)
         except ConnectError as exc:
             self._queue.put_nowait(exc)

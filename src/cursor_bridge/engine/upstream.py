@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from ..protocol import events as ev
 from ..protocol.errors import ConnectError, UpstreamProtocolError
@@ -56,7 +56,7 @@ class UpstreamRun:
         self._send_lock = asyncio.Lock()
         self._heartbeats: asyncio.Task[None] | None = None
 
-    async def batches(self) -> AsyncIterator[list[ev.Event]]:
+    async def batches(self) -> AsyncGenerator[list[ev.Event], None]:
         """Yield the Run's events, one list per chunk received, until the Run closes.
 
         Batching lets the server write one response chunk per upstream read. Raises
