@@ -8,7 +8,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class BodySizeLimit:
-    """Answer 413 with an OpenAI error body once a request body passes `max_body_size`."""
+    """Answer 413 once a request body passes `max_body_size`: in Anthropic's error shape on
+    `/v1/messages`, in OpenAI's everywhere else."""
 
     def __init__(self, app: ASGIApp, max_body_size: int) -> None:
         self.app = app
@@ -20,7 +21,7 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_size:
-            await self._reject(send)
+            await self._reject(send, scope.get("path", ""))
             return
         received = 0
 
@@ -37,19 +38,25 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
             # Handlers read the whole body before answering, so nothing was sent yet.
-            await self._reject(send)
+            await self._reject(send, scope.get("path", ""))
 
-    async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            {
+    async def _reject(self, send: Send, path: str) -> None:
+        message = f"Request body larger than {self.max_body_size} bytes."
+        if path.startswith("/v1/messages"):
+            error: dict[str, object] = {
+                "type": "error",
+                "error": {"type": "request_too_large", "message": message},
+            }
+        else:
+            error = {
                 "error": {
-                    "message": f"Request body larger than {self.max_body_size} bytes.",
+                    "message": message,
                     "type": "invalid_request_error",
                     "param": None,
                     "code": "request_too_large",
                 }
             }
-        ).encode()
+        body = json.dumps(error).encode()
         await send(
             {
                 "type": "http.response.start",
