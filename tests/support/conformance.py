@@ -143,6 +143,7 @@ def check(scenario: Scenario, outcome: Outcome, *, streamed: bool) -> None:
     """The dialect-independent expectations of a scenario."""
     if scenario.fails:
         assert outcome.error_message is not None, f"{scenario.name}: no error reported"
+        assert scenario.error_contains is not None
         assert scenario.error_contains in outcome.error_message
         in_stream = streamed and scenario.error_in_stream
         assert outcome.error_status == (None if in_stream else scenario.error_status)
