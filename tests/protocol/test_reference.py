@@ -1,6 +1,6 @@
 """Every message and field declared in proto/ must match Cursor's client descriptors.
 
-The reference is shared/protocol/cursor_reference.json (see shared/protocol/README.md). We
+The reference is tests/data/protocol/cursor_reference.json.gz (see its README). We
 compare the *runtime* descriptors of the generated modules, so what is checked is exactly what
 goes on the wire. Allowed, documented differences (same bytes on the wire):
 
@@ -16,6 +16,7 @@ Anything else (a declaration the reference lacks, a differing type) must be list
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import itertools
 import json
 import os
@@ -148,7 +149,7 @@ def reference_path() -> Path:
     override = os.environ.get(ENV_VAR)
     if override:
         return Path(override)
-    return REPO_ROOT.parent / "shared" / "protocol" / "cursor_reference.json"
+    return REPO_ROOT / "tests" / "data" / "protocol" / "cursor_reference.json.gz"
 
 
 @pytest.fixture(scope="module")
@@ -156,12 +157,14 @@ def reference() -> dict[str, Any]:
     path = reference_path()
     if not path.is_file():
         pytest.fail(
-            f"Cursor protocol reference not found at {path}. It is required: set {ENV_VAR} "
-            "to its location, or check out the shared/ folder beside the repository "
-            "(<repo>/../shared/protocol/cursor_reference.json).",
+            f"Cursor protocol reference not found at {path}. It is committed under "
+            f"tests/data/protocol/; {ENV_VAR} points the test at another copy.",
             pytrace=False,
         )
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+        raw = gzip.decompress(raw)
+    data: dict[str, Any] = json.loads(raw.decode("utf-8"))
     return data
 
 
