@@ -25,6 +25,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .auth import Account, AccountTokenProvider, AuthClient, AuthEndpoints, TokenStore
+from .auth.pool import AccountPool, PoolState, member_for
+from .auth.provider import SharedLock
 from .auth.store import normalize_backend
 from .config import CURSOR_API_URL, Settings
 from .engine.backend import BackendConfig, CursorBackend
@@ -278,15 +280,24 @@ class LiveBackend:
             await self.auth_client.aclose()
 
 
-async def open_live_backend(settings: Settings, *, discover: bool) -> LiveBackend:
-    """A backend for `settings.backend_url` using the account logged in there.
+async def open_live_backend(
+    settings: Settings,
+    *,
+    discover: bool,
+    pool_state: PoolState | None = None,
+    shared_lock: SharedLock | None = None,
+) -> LiveBackend:
+    """A backend for `settings.backend_url` using the accounts logged in there.
 
     With no account it sends no token (an emulator accepts that; Cursor's API raises
-    `unauthenticated`). `discover`: find the Run host through GetServerConfig unless
-    `settings.agent_url` names one.
+    `unauthenticated`). Every account logged in there joins the pool that turns are shared
+    out from (`pool_state`: shared cooldowns and bindings; `shared_lock`: one refresh per
+    account across processes); account-independent calls use the latest login.
+    `discover`: find the Run host through GetServerConfig unless `settings.agent_url` names one.
     """
     store = TokenStore()
-    found = store.current(settings.backend_url)
+    logged_in = store.accounts(settings.backend_url)
+    found = logged_in[0] if logged_in else None
     api_url = settings.backend_url.rstrip("/")
     if found is None and is_cursor(api_url):
         raise ConnectError("unauthenticated", "not logged in to Cursor")
@@ -306,9 +317,17 @@ async def open_live_backend(settings: Settings, *, discover: bool) -> LiveBacken
     provider = client = None
     if found is not None:
         client = AuthClient(AuthEndpoints.for_backend(api_url, settings.website_url))
-        provider = AccountTokenProvider(store, found[0], client, margin=settings.refresh_margin)
+        providers = [
+            AccountTokenProvider(
+                store, path, client, margin=settings.refresh_margin, shared_lock=shared_lock
+            )
+            for path, _ in logged_in
+        ]
+        provider = providers[0]
         config.token = provider
         config.on_unauthenticated = provider.on_unauthenticated
+        members = [member_for(p.account, p, p.on_unauthenticated) for p in providers]
+        config.accounts = AccountPool(members, pool_state)
     pool = BackendPool()
     if discover and not settings.agent_url:
         token = None

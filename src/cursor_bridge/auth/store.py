@@ -46,6 +46,8 @@ class Account:
     email: str = ""
     logged_in_at: float = 0.0
     refreshed_at: float = 0.0
+    # The name given with `login --label` (accounts of a pool are told apart by it).
+    name: str = ""
 
     @property
     def expires_at(self) -> float | None:
@@ -53,7 +55,7 @@ class Account:
 
     @property
     def label(self) -> str:
-        return self.email or self.account_id
+        return self.name or self.email or self.account_id
 
     def with_tokens(self, pair: TokenPair, *, now: float | None = None) -> Account:
         """This account after a refresh (a response without a refresh token keeps ours)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .catalog import CatalogModel
+from .limits import EmulatedAccount
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,9 @@ class EmulatorOptions:
     - `gzip_min_size`: when set and the client sent `connect-accept-encoding: gzip`, frames
       whose payload has at least this many bytes are gzip-compressed (flag 0x01).
     - `max_concurrent_streams`: the SETTINGS value; one connection may carry this many Runs.
+    - `accounts`: more users, each logging in with its own API key (see limits.py).
+    - `run_limit` / `run_limit_window`: at most this many Runs per window (seconds) per
+      user; past it a Run ends with `resource_exhausted` and a RetryInfo (None: no limit).
     - `close_grace`: after the response ended, how long to wait for the client to end its side
       before RST_STREAM(NO_ERROR).
     """
@@ -57,3 +61,6 @@ class EmulatorOptions:
     gzip_min_size: int | None = None
     max_concurrent_streams: int = 1000
     close_grace: float = 2.0
+    accounts: tuple[EmulatedAccount, ...] = ()
+    run_limit: int | None = None
+    run_limit_window: float = 60.0

@@ -55,6 +55,7 @@ from .connection import ConnectionSettings, H2ServerConnection, ServerStream, St
 from .counters import EmulatorCounters
 from .history import KnownBlobs
 from .http1 import Http1Connection, PlainRequest, PlainResponse, ProtocolSniffer, split_target
+from .limits import RunRateLimiter, rate_limited
 from .options import EmulatorOptions
 from .run import RunEnvironment, RunSession
 from .turn import play_turn
@@ -197,6 +198,9 @@ class EmulatorServer:
             ssl_context.set_alpn_protocols(["h2", "http/1.1"])
         self.counters = EmulatorCounters()
         self.auth = AuthService(self.options, self.counters)
+        self.limits = RunRateLimiter(
+            self.options.run_limit, self.options.run_limit_window, self.auth.now
+        )
         models = self.options.models
         self.catalog = Catalog(models) if models is not None else Catalog()
         self._env = RunEnvironment(self.options, self.counters, self.catalog, KnownBlobs())
@@ -357,6 +361,10 @@ class EmulatorServer:
         if failure is None:
             version_error = _check_client_version(stream)
             failure = AuthFailure(version_error) if version_error is not None else None
+        if failure is None:
+            wait = self.limits.admit(self.auth.subject(stream.headers.get("authorization")))
+            if wait is not None:
+                failure = AuthFailure(*rate_limited(wait))
         if failure is not None:
             self.counters.runs_opened += 1
             self.counters.runs_failed += 1

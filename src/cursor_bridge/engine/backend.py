@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+from ..auth.pool import AccountPool, NotAllowed, PoolMember, is_limit
 from ..protocol.errors import ConnectError
 from ..protocol.headers import RUN_PATH, ClientIdentity, run_headers, unary_headers
 from ..protocol.messages import agent
@@ -22,12 +23,13 @@ from ..protocol.run import RunMachine
 from ..store import MemoryStateStore, StateStore
 from ..transport import BackendPool, ConnectFailed, TransportError
 from .catalog import ModelCatalog, ModelChoice
-from .fingerprint import chain, extend
+from .fingerprint import EMPTY, chain, extend
 from .live_run import LiveRun
 from .model_map import ModelMap
 from .output import OutputEvent, TurnFinished
 from .planner import Workspace, default_workspace, plan_run
 from .request import ChatMessage, ChatRequest
+from .request_note import RequestNote, current_note
 from .sessions import ParkedSession, PendingCall, SessionRegistry
 from .toolset import Toolset
 from .turn import Executor, SegmentReader, mcp_answer
@@ -66,6 +68,8 @@ class BackendConfig:
     executor: Executor | None = None
     # KV blobs and checkpoints (None: in memory, for this process only).
     state: StateStore | None = None
+    # Several accounts: each turn's token comes from the account the pool chooses.
+    accounts: AccountPool | None = None
 
 
 class CursorBackend:
@@ -104,30 +108,82 @@ class CursorBackend:
 
         A turn refused as `unauthenticated` before any output is retried once when
         `on_unauthenticated` provides a new token (the retry finds no parked Run, so it starts
-        a fresh one from the full history).
+        a fresh one from the full history). With an account pool, a turn refused for a rate
+        or usage limit before any output cools that account down and moves to another.
         """
-        token = await self.config.token()
+        note = current_note()
+        if note is not None:
+            note.model = request.model
+        restriction = note.restriction if note is not None else None
+        if restriction is not None and not restriction.allows_model(request.model, choice.model_id):
+            raise NotAllowed(f"this API key may not use the model '{request.model}'")
+        pool = self.config.accounts
+        binding = _binding_key(request.messages) if pool is not None else None
+        member = await pool.choose(binding, restriction) if pool is not None else None
+        tried: list[str] = []
+        token = await (member.token() if member is not None else self.config.token())
         retried = False
         while True:
             produced = False
+            serving = member
+            if serving is not None:
+                serving.in_flight += 1
+                serving.requests += 1
+                if note is not None:
+                    note.account = serving.label
             try:
-                async with contextlib.aclosing(self._run_turn(request, choice, token)) as batches:
+                account_id = serving.account_id if serving is not None else ""
+                async with contextlib.aclosing(
+                    self._run_turn(request, choice, token, account_id)
+                ) as batches:
                     async for batch in batches:
                         produced = True
+                        last = batch[-1]
+                        if isinstance(last, TurnFinished):
+                            self._account_usage(serving, last, note)
                         yield batch
                 return
             except ConnectError as exc:
-                if produced or retried or not await self._reauthenticate(exc.code, token):
+                if produced:
                     raise
+                if pool is not None and serving is not None and is_limit(exc):
+                    until = await pool.limited(serving, exc)
+                    log.warning(
+                        "account %s hit a limit (%s); cooling down for %.0f s",
+                        serving.label,
+                        exc.code,
+                        until - pool.clock(),
+                    )
+                    tried.append(serving.account_id)
+                    member = await pool.choose(binding, restriction, exclude=tried)
+                    token = await member.token()
+                    continue
+                if retried or not await self._reauthenticate(exc.code, token, serving):
+                    raise
+            finally:
+                if serving is not None:
+                    serving.in_flight -= 1
             retried = True
-            token = await self.config.token()
+            token = await (member.token() if member is not None else self.config.token())
 
-    async def _reauthenticate(self, code: str, token: str | None) -> bool:
-        hook = self.config.on_unauthenticated
+    def _account_usage(
+        self, member: PoolMember | None, finished: TurnFinished, note: RequestNote | None
+    ) -> None:
+        usage = finished.usage
+        if member is not None and self.config.accounts is not None:
+            self.config.accounts.succeeded(member, usage.input_tokens, usage.output_tokens)
+        if note is not None:
+            note.input_tokens += usage.input_tokens
+            note.output_tokens += usage.output_tokens
+
+    async def _reauthenticate(
+        self, code: str, token: str | None, member: PoolMember | None = None
+    ) -> bool:
+        hook = member.on_unauthenticated if member is not None else self.config.on_unauthenticated
         return code == "unauthenticated" and hook is not None and await hook(token)
 
     async def _run_turn(
-        self, request: ChatRequest, choice: ModelChoice, token: str | None
+        self, request: ChatRequest, choice: ModelChoice, token: str | None, account: str = ""
     ) -> AsyncGenerator[list[OutputEvent], None]:
         """One response's worth of a turn (see stream_turn).
 
@@ -157,7 +213,7 @@ class CursorBackend:
         if run is None:
             if outcome != "not_a_tool_round":
                 self.tool_rounds["fallback"] += 1
-            run = await self._fresh_run(request, choice, toolset, token)
+            run = await self._fresh_run(request, choice, toolset, token, account)
         reader = SegmentReader(
             run,
             toolset,
@@ -195,7 +251,7 @@ class CursorBackend:
             elif reader.result.turn_ended:
                 answer = ChatMessage("assistant", "".join(reader.result.text))
                 key = extend(chain(request.messages)[-1], answer)
-                self._finish_later(run, key, model_key)
+                self._finish_later(run, key, model_key, account)
             else:
                 await run.aclose()
 
@@ -214,13 +270,22 @@ class CursorBackend:
         return True
 
     async def _fresh_run(
-        self, request: ChatRequest, choice: ModelChoice, toolset: Toolset, token: str | None
+        self,
+        request: ChatRequest,
+        choice: ModelChoice,
+        toolset: Toolset,
+        token: str | None,
+        account: str = "",
     ) -> LiveRun:
         """A new Run: from the checkpoint of the turn this request follows when we have it
         (the backend then reads the history from its own blobs), else seeded from history."""
         stored = None
         if request.messages[-1].role == "user":
             stored = self.state.load_checkpoint(_checkpoint_key(chain(request.messages[:-1])[-1]))
+        if stored is not None and stored.meta.get("account", "") != account:
+            # The conversation moved to another account: its state stays with the old one.
+            self.checkpoint_resumes["other_account"] += 1
+            stored = None
         if stored is not None:
             conversation_id = stored.meta.get("conversation_id")
             run = await self._open_run(
@@ -244,13 +309,15 @@ class CursorBackend:
                 return run
         return await self._open_run(request, choice, toolset, token)
 
-    def _finish_later(self, run: LiveRun, key: str, model_key: str) -> None:
+    def _finish_later(self, run: LiveRun, key: str, model_key: str, account: str = "") -> None:
         """Keep the checkpoint of a finished turn, so the conversation's next turn can start
         from it; the Run is left to close by itself in the background."""
 
         def save(checkpoint: bytes | None) -> None:
             if checkpoint:
                 meta = {"conversation_id": run.conversation_id, "model": model_key}
+                if account:
+                    meta["account"] = account
                 self.state.save_checkpoint(_checkpoint_key(key), checkpoint, meta)
 
         save(run.upstream.machine.last_checkpoint)
@@ -343,6 +410,17 @@ def _answers(
         images = tuple((image.mime_type, image.data) for image in message.images)
         answers.append(mcp_answer(call, message.text, message.is_error, images, workspace))
     return answers
+
+
+def _binding_key(messages: tuple[ChatMessage, ...]) -> str:
+    """What binds a conversation to its account: the history up to its first user message
+    (every later request of the conversation starts with it)."""
+    fingerprint = EMPTY
+    for message in messages:
+        fingerprint = extend(fingerprint, message)
+        if message.role == "user":
+            break
+    return "bind:" + fingerprint
 
 
 def _checkpoint_key(fingerprint: str) -> str:

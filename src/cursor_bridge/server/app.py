@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -24,6 +24,7 @@ from .errors import backend_error_response, error_response
 from .limits import BodySizeLimit
 from .messages import anthropic_error, count_tokens, messages
 from .metrics import metrics, metrics_registry
+from .request_log import RequestLog, RequestNotes, RestrictionLookup
 from .response_store import ResponseStore
 from .responses import create_response, delete_response, get_response
 
@@ -39,6 +40,7 @@ def create_app(
     max_body_size: int = DEFAULT_MAX_BODY,
     cursor_chat_upstream: OpenAIUpstream | None = None,
     response_store: ResponseStore | None = None,
+    restriction_for: RestrictionLookup | None = None,
 ) -> Starlette:
     """Build the app. `mode` is shown by /health (`cursor` or `emulator`);
     `cursor_chat_upstream` replaces *backend* as the upstream of /cursor/chat/completions."""
@@ -73,8 +75,31 @@ def create_app(
     app.state.responses = response_store if response_store is not None else ResponseStore()
     app.state.metrics_registry = metrics_registry(backend)
     app.state.started = time.time()
+    app.state.request_log = RequestLog()
+    app.add_middleware(
+        RequestNotes,
+        log=app.state.request_log,
+        usage_of=_usage_header(backend),
+        restriction_for=restriction_for,
+    )
     app.add_middleware(BodySizeLimit, max_body_size=max_body_size)
     return app
+
+
+def _usage_header(backend: CursorBackend) -> Callable[[str], str]:
+    """The `x-cursor-bridge-account-usage` value for an account of the pool."""
+
+    def usage_of(label: str) -> str:
+        pool = backend.config.accounts
+        row = next((r for r in pool.snapshot() if r.label == label), None) if pool else None
+        if row is None:
+            return ""
+        return (
+            f"requests={row.requests}; input_tokens={row.input_tokens}; "
+            f"output_tokens={row.output_tokens}; limit_hits={row.limit_hits}"
+        )
+
+    return usage_of
 
 
 def model_entry(model: ModelInfo, created: int) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
+from ..auth.pool import AllAccountsCooling, NotAllowed
 from ..protocol.errors import ConnectError
 
 # Connect code -> (HTTP status, OpenAI error type, OpenAI error code)
@@ -54,10 +55,13 @@ def backend_error(error: ConnectError) -> tuple[int, dict[str, Any], dict[str, s
     """Status, body and headers for a failure reported by (or about) the backend."""
     status, error_type, code = _BACKEND_ERRORS.get(error.code, _DEFAULT_BACKEND_ERROR)
     message = f"Cursor backend error ({error.code}): {error.message or 'no details'}."
-    message += _HINTS.get(error.code, "")
+    if not isinstance(error, NotAllowed):
+        message += _HINTS.get(error.code, "")
     headers = {}
     if error.retry_after is not None:
         headers["retry-after"] = str(max(1, round(error.retry_after)))
+    if isinstance(error, AllAccountsCooling):
+        headers.update(error.headers)
     return status, error_body(message, error_type, code), headers
 
 

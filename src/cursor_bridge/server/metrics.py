@@ -14,6 +14,7 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..auth.pool import AccountStatus
 from ..engine.backend import CursorBackend
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -67,6 +68,39 @@ class BackendCollector(Collector):
         for reason, count in sorted(backend.sessions.outcomes.items()):
             reasons.add_metric([reason], count)
         yield reasons
+        if backend.config.accounts is not None:
+            yield from _account_metrics(backend.config.accounts.snapshot())
+
+
+def _account_metrics(rows: list[AccountStatus]) -> Iterator[Metric]:
+    """Per pool account: health, cooldown, Runs in flight, requests, tokens, limit hits."""
+    gauges = {
+        "healthy": ("cursor_bridge_account_healthy", "1 when the account takes new turns."),
+        "cooling_seconds": (
+            "cursor_bridge_account_cooldown_seconds",
+            "Seconds until a cooling account takes new turns again (0: not cooling).",
+        ),
+        "in_flight": ("cursor_bridge_account_in_flight", "Turns running on the account."),
+    }
+    counters = {
+        "requests": ("cursor_bridge_account_requests", "Turns sent to the account."),
+        "input_tokens": ("cursor_bridge_account_input_tokens", "Input tokens of its turns."),
+        "output_tokens": ("cursor_bridge_account_output_tokens", "Output tokens of its turns."),
+        "limit_hits": (
+            "cursor_bridge_account_limit_hits",
+            "Times the backend refused the account for a rate or usage limit.",
+        ),
+    }
+    for key, (name, text) in gauges.items():
+        gauge = GaugeMetricFamily(name, text, labels=["account"])
+        for row in rows:
+            gauge.add_metric([row.label], float(getattr(row, key)))
+        yield gauge
+    for key, (name, text) in counters.items():
+        counter = CounterMetricFamily(name, text, labels=["account"])
+        for row in rows:
+            counter.add_metric([row.label], float(getattr(row, key)))
+        yield counter
 
 
 async def metrics(request: Request) -> Response:
