@@ -10,7 +10,7 @@ import socket
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import uvicorn
@@ -27,6 +27,10 @@ from .protocol.headers import ClientIdentity
 from .server.app import create_app
 from .server.cursor_chat import upstream_from_settings
 from .server.response_store import ResponseStore
+from .supervisor import supervise, worker_index
+
+if TYPE_CHECKING:
+    from .store.redis_shared import RedisPoolState
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -65,6 +69,16 @@ main.add_command(models)
     "--allow-write", is_flag=True, default=None, help="With --workspace: also write/delete."
 )
 @click.option("--allow-shell", is_flag=True, default=None, help="With --workspace: also shell.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes serving the port (more than 1 needs --redis).",
+)
+@click.option(
+    "--redis", "redis_url", default=None, metavar="URL", help="Share state through this Redis."
+)
 def serve(
     host: str | None,
     port: int | None,
@@ -75,6 +89,8 @@ def serve(
     workspace: Path | None,
     allow_write: bool | None,
     allow_shell: bool | None,
+    workers: int,
+    redis_url: str | None,
 ) -> None:
     """Run the bridge: live with the stored Cursor login, else on the built-in emulator."""
     try:
@@ -94,6 +110,7 @@ def serve(
         "workspace": workspace,
         "allow_write": allow_write or None,
         "allow_shell": allow_shell or None,
+        "redis_url": redis_url,
     }
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     try:
@@ -113,6 +130,13 @@ def serve(
             err=True,
         )
         use_emulator = True
+    if workers > 1:
+        if not settings.redis_url:
+            raise click.ClickException(
+                f"--workers {workers} needs state shared between the processes: "
+                "pass --redis URL (or set CURSOR_BRIDGE_REDIS_URL)"
+            )
+        sys.exit(_run_status(supervise(settings, workers, use_emulator)))
     with contextlib.suppress(KeyboardInterrupt):
         _run(_serve(settings, use_emulator))
 
@@ -137,14 +161,20 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
         )
         backend_label = f"built-in emulator at {emulator.url}"
     else:
-        live = await open_live_backend(settings, discover=True)
+        shared = _shared_pool_state(settings)
+        live = await open_live_backend(
+            settings,
+            discover=True,
+            pool_state=shared,
+            shared_lock=shared.refresh_lock if shared is not None else None,
+        )
         backend = live.backend
         backend_label = backend.config.api_url
         if live.account is not None:
             backend_label += f" as {live.account.label}, Runs on {backend.config.agent_url}"
     mode = "emulator" if use_emulator else "cursor"
     cursor_chat_upstream = upstream_from_settings(settings)
-    store = ResponseStore(settings.response_store_size, settings.response_store_ttl)
+    store = _response_store(settings)
     app = create_app(
         backend, mode=mode, cursor_chat_upstream=cursor_chat_upstream, response_store=store
     )
@@ -199,6 +229,30 @@ def emulator(
         _run(run_emulator(host, port, options))
 
 
+def _response_store(settings: Settings) -> ResponseStore:
+    if settings.redis_url:
+        from .server.redis_responses import RedisResponseStore
+
+        return RedisResponseStore(
+            settings.redis_url, settings.response_store_size, settings.response_store_ttl
+        )
+    return ResponseStore(settings.response_store_size, settings.response_store_ttl)
+
+
+def _shared_pool_state(settings: Settings) -> RedisPoolState | None:
+    if not settings.redis_url:
+        return None
+    from .store.redis_shared import RedisPoolState
+
+    return RedisPoolState(settings.redis_url)
+
+
+def _run_status(main: Coroutine[Any, Any, int]) -> int:
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(main)
+    return 130
+
+
 def _run(main: Coroutine[Any, Any, None]) -> None:
     """Run on uvloop when it is installed (it is with uvicorn[standard]), else asyncio."""
     try:
@@ -227,6 +281,8 @@ def _bind(host: str, port: int) -> socket.socket:
     # protocol says TCP, and without it small SSE writes wait ~40 ms for delayed ACKs.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if worker_index() is not None:  # one of `serve --workers N`: share the port
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     state_ttl: float = 7 * 24 * 3600.0
     # Cap on stored blob and checkpoint bytes; least recently used conversations go first.
     state_max_bytes: int = 512 * 1024 * 1024
+    # Shared state for several processes (`serve --workers N`, or several hosts): checkpoints,
+    # blobs, stored responses, account cooldowns and refresh locks in this Redis.
+    redis_url: str | None = None
+    # Names this process in the tool-call ids it hands out (`call_<id>_...`), so a router can
+    # send follow-ups back to it; default: w<worker index>, or the process id.
+    instance_id: str = ""
     # Refresh the access token this many seconds before it expires.
     refresh_margin: float = 300.0
     # Scales the login poll delays (1 s growing to 10 s); tests and demos shrink it.
@@ -69,6 +75,13 @@ class Settings(BaseSettings):
     cursor_chat_upstream: str = OWN_BACKEND
     cursor_chat_upstream_api_key: SecretStr | None = None
     cursor_chat_upstream_timeout: float = 300.0
+
+    @field_validator("instance_id")
+    @classmethod
+    def _instance_id_is_a_name(cls, value: str) -> str:
+        if value and not value.isalnum():
+            raise ValueError("letters and digits only")
+        return value
 
     @field_validator("cursor_chat_upstream")
     @classmethod
@@ -92,6 +105,7 @@ class Settings(BaseSettings):
             "session_idle_timeout": self.session_idle_timeout,
             "max_parked_sessions": self.max_parked_sessions,
             "state": open_state_store(self),
+            "instance_id": self.instance_id,
             **self._workspace_options(),
         }
 

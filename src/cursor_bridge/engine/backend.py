@@ -70,6 +70,8 @@ class BackendConfig:
     state: StateStore | None = None
     # Several accounts: each turn's token comes from the account the pool chooses.
     accounts: AccountPool | None = None
+    # Names this process in tool-call ids (see SessionRegistry.new_call_id).
+    instance_id: str = ""
 
 
 class CursorBackend:
@@ -83,7 +85,9 @@ class CursorBackend:
         )
         self.runs_opened = 0
         self.sessions = SessionRegistry(
-            idle_timeout=config.session_idle_timeout, max_parked=config.max_parked_sessions
+            idle_timeout=config.session_idle_timeout,
+            max_parked=config.max_parked_sessions,
+            owner=config.instance_id,
         )
         self.tool_rounds: Counter[str] = Counter()
         self.checkpoint_resumes: Counter[str] = Counter()

@@ -148,7 +148,11 @@ async def get_model(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok", "mode": request.app.state.mode})
+    body = {"status": "ok", "mode": request.app.state.mode}
+    instance = request.app.state.backend.config.instance_id
+    if instance:
+        body["instance"] = instance  # which of several processes answered
+    return JSONResponse(body)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

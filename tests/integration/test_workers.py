@@ -1,0 +1,72 @@
+"""`serve --workers N` for real: two processes on one port sharing a Redis, the built-in
+emulator in the supervisor; refused without a shared store."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.integration.test_accounts_flow import read_until
+from tests.support.redis_server import redis_server
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("CURSOR_BRIDGE_REDIS_URL", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "cursor_bridge", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def test_workers_need_a_shared_store() -> None:
+    proc = start("--workers", "2", "--emulator", "--port", "0")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "--workers 2 needs state shared between the processes: pass --redis URL" in err
+
+
+def test_two_workers_share_the_port_and_the_state(redis_url: str) -> None:
+    proc = start("--workers", "2", "--emulator", "--port", "0", "--redis", redis_url)
+    try:
+        match, _ = read_until(proc, r"listening on (http://127\.0\.0\.1:\d+)/v1 \(2 workers")
+        base = match.group(1)
+        # A new connection per request: the kernel spreads them over both workers.
+        fresh = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(base_url=base, limits=fresh, timeout=30) as client:
+            seen = {client.get("/health").json()["instance"] for _ in range(40)}
+            assert seen == {"w0", "w1"}
+            history = [{"role": "user", "content": "/reply one"}]
+            for turn in range(4):
+                reply = client.post(
+                    "/v1/chat/completions", json={"model": "gpt-5.4", "messages": history}
+                )
+                assert reply.status_code == 200, reply.text
+                history += [
+                    reply.json()["choices"][0]["message"],
+                    {"role": "user", "content": f"/reply turn {turn}"},
+                ]
+            first = client.post("/v1/responses", json={"model": "gpt-5.4", "input": "/reply hi"})
+            assert first.status_code == 200
+            for _ in range(6):  # the stored response is found whichever worker answers
+                again = client.get(f"/v1/responses/{first.json()['id']}")
+                assert again.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
