@@ -36,7 +36,7 @@ def start(*args: str) -> subprocess.Popen[str]:
 
 def test_workers_need_a_shared_store() -> None:
     proc = start("--workers", "2", "--emulator", "--port", "0")
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert "--workers 2 needs state shared between the processes: pass --redis URL" in err
 
@@ -68,5 +68,5 @@ def test_two_workers_share_the_port_and_the_state(redis_url: str) -> None:
                 assert again.status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
