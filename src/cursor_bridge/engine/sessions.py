@@ -80,6 +80,14 @@ class SessionRegistry:
     def __len__(self) -> int:
         return len(self._sessions)
 
+    def parked(self) -> list[tuple[str, str, int, float]]:
+        """(tag, model, pending calls, seconds until closed) of each parked Run, oldest first."""
+        now = self.clock()
+        return [
+            (s.tag, s.model_key, len(s.pending), max(s.deadline - now, 0.0))
+            for s in self._sessions.values()
+        ]
+
     def new_call_id(self, session_tag: str) -> str:
         """Client-facing call ids: unique in this process, tagged with their session and,
         with an `owner`, the process (`call_<owner>_...`: a router may route by it)."""

@@ -27,6 +27,7 @@ from .metrics import metrics, metrics_registry
 from .request_log import RequestLog, RequestNotes, RestrictionLookup
 from .response_store import ResponseStore
 from .responses import create_response, delete_response, get_response
+from .status_page import status_page
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ def create_app(
             Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            Route("/status", status_page, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
         lifespan=lifespan,

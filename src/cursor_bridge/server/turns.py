@@ -17,6 +17,7 @@ from starlette.requests import Request
 from ..engine.backend import CursorBackend
 from ..engine.output import OutputEvent
 from ..engine.request import ChatRequest
+from ..engine.request_note import current_note
 
 T = TypeVar("T")
 
@@ -47,6 +48,9 @@ async def start_turn(request: Request, backend: CursorBackend, chat: ChatRequest
 
 
 async def _start(backend: CursorBackend, chat: ChatRequest) -> Turn:
+    note = current_note()
+    if note is not None:
+        note.model = chat.model  # logged even when the model is unknown
     choice = await backend.resolve(chat)
     events = backend.stream_turn(chat, choice)
     return Turn(events, await _first_batch(events))
