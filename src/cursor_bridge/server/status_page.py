@@ -173,8 +173,8 @@ def chart(records: list[RequestRecord], now: float, width: int = 720, height: in
             " stroke-width='2'/>"
         )
         for point in points:  # a lone minute still shows
-            x, y = point.split(",")
-            svg.append(f"<circle cx='{x}' cy='{y}' r='3' fill='#c2410c'/>")
+            cx, cy = point.split(",")
+            svg.append(f"<circle cx='{cx}' cy='{cy}' r='3' fill='#c2410c'/>")
     svg.append("</svg>")
     legend = (
         "<div class='meta'>bars: requests per minute (red: errors) · "
