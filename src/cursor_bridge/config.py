@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # Names this process in the tool-call ids it hands out (`call_<id>_...`), so a router can
     # send follow-ups back to it; default: w<worker index>, or the process id.
     instance_id: str = ""
+    # Summarise a conversation (Cursor's own compaction) before a turn that would fill this
+    # share of the model's context window.
+    summarize_threshold: float = Field(default=0.9, gt=0, le=1)
     # Refresh the access token this many seconds before it expires.
     refresh_margin: float = 300.0
     # Scales the login poll delays (1 s growing to 10 s); tests and demos shrink it.
@@ -106,6 +109,7 @@ class Settings(BaseSettings):
             "max_parked_sessions": self.max_parked_sessions,
             "state": open_state_store(self),
             "instance_id": self.instance_id,
+            "summarize_threshold": self.summarize_threshold,
             **self._workspace_options(),
         }
 

@@ -40,6 +40,9 @@ class EmulatorOptions:
     - `accounts`: more users, each logging in with its own API key (see limits.py).
     - `run_limit` / `run_limit_window`: at most this many Runs per window (seconds) per
       user; past it a Run ends with `resource_exhausted` and a RetryInfo (None: no limit).
+    - `context_window`: every model's context window in tokens (None: the catalog's); a Run
+      whose context (ceil(chars/4)) exceeds it ends with `invalid_argument` "Conversation too
+      long" (wording inferred); `summarize_action` compacts a conversation (turn.py).
     - `close_grace`: after the response ended, how long to wait for the client to end its side
       before RST_STREAM(NO_ERROR).
     """
@@ -64,3 +67,4 @@ class EmulatorOptions:
     accounts: tuple[EmulatedAccount, ...] = ()
     run_limit: int | None = None
     run_limit_window: float = 60.0
+    context_window: int | None = None

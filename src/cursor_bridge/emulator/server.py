@@ -30,6 +30,7 @@ a bad or expired token with HTTP 401 and a Connect JSON error; unknown paths get
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import json
 import ssl
@@ -50,7 +51,7 @@ from ..protocol.headers import (
 )
 from ..protocol.messages import agent, aiserver
 from .auth import AUTH_PATHS, AuthFailure, AuthService
-from .catalog import Catalog
+from .catalog import DEFAULT_MODELS, Catalog
 from .connection import ConnectionSettings, H2ServerConnection, ServerStream, StreamHandler
 from .counters import EmulatorCounters
 from .history import KnownBlobs
@@ -201,8 +202,14 @@ class EmulatorServer:
         self.limits = RunRateLimiter(
             self.options.run_limit, self.options.run_limit_window, self.auth.now
         )
-        models = self.options.models
-        self.catalog = Catalog(models) if models is not None else Catalog()
+        models = self.options.models if self.options.models is not None else DEFAULT_MODELS
+        window = self.options.context_window
+        if window is not None:  # the catalog advertises the window the Runs enforce
+            models = tuple(
+                dataclasses.replace(m, context_tokens=window, max_mode_context_tokens=None)
+                for m in models
+            )
+        self.catalog = Catalog(models)
         self._env = RunEnvironment(self.options, self.counters, self.catalog, KnownBlobs())
         self._settings = ConnectionSettings(
             max_concurrent_streams=self.options.max_concurrent_streams,

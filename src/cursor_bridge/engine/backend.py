@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import time
@@ -22,7 +23,9 @@ from ..protocol.messages import agent
 from ..protocol.run import RunMachine
 from ..store import MemoryStateStore, StateStore
 from ..transport import BackendPool, ConnectFailed, TransportError
+from . import compaction
 from .catalog import ModelCatalog, ModelChoice
+from .compaction import ContextTooLong
 from .fingerprint import EMPTY, chain, extend
 from .live_run import LiveRun
 from .model_map import ModelMap
@@ -72,6 +75,8 @@ class BackendConfig:
     accounts: AccountPool | None = None
     # Names this process in tool-call ids (see SessionRegistry.new_call_id).
     instance_id: str = ""
+    # Summarise a conversation before a turn that would fill this share of its window.
+    summarize_threshold: float = compaction.DEFAULT_THRESHOLD
 
 
 class CursorBackend:
@@ -91,6 +96,7 @@ class CursorBackend:
         )
         self.tool_rounds: Counter[str] = Counter()
         self.checkpoint_resumes: Counter[str] = Counter()
+        self.compactions: Counter[str] = Counter()  # summarized / failed
         self.state: StateStore = config.state or MemoryStateStore()
         self._background: set[asyncio.Task[None]] = set()
 
@@ -148,6 +154,8 @@ class CursorBackend:
                         yield batch
                 return
             except ConnectError as exc:
+                if compaction.is_too_long(exc) and not isinstance(exc, ContextTooLong):
+                    raise ContextTooLong(0, _window(choice), exc.message) from exc
                 if produced:
                     raise
                 if pool is not None and serving is not None and is_limit(exc):
@@ -253,6 +261,10 @@ class CursorBackend:
             if parked:
                 pass
             elif reader.result.turn_ended:
+                note = current_note()
+                if note is not None:  # the checkpoint's occupancy of the model's window
+                    note.context_used = run.upstream.machine.used_tokens
+                    note.context_max = run.upstream.machine.max_tokens
                 answer = ChatMessage("assistant", "".join(reader.result.text))
                 key = extend(chain(request.messages)[-1], answer)
                 self._finish_later(run, key, model_key, account)
@@ -290,6 +302,16 @@ class CursorBackend:
             # The conversation moved to another account: its state stays with the old one.
             self.checkpoint_resumes["other_account"] += 1
             stored = None
+        window = _window(choice)
+        if stored is not None and compaction.occupancy(stored.checkpoint).full_after(
+            compaction.new_message_tokens(request), self.config.summarize_threshold
+        ):
+            open_run = functools.partial(self._open_run, request, choice, toolset, token)
+            rebased = await compaction.summarized(open_run, request, stored, self.compactions)
+            if rebased is not None:
+                compaction.check_fits(rebased, window)
+                return await self._open_run(rebased, choice, toolset, token)
+            stored = None
         if stored is not None:
             conversation_id = stored.meta.get("conversation_id")
             run = await self._open_run(
@@ -311,6 +333,7 @@ class CursorBackend:
             else:
                 self.checkpoint_resumes["resumed"] += 1
                 return run
+        compaction.check_fits(request, window)
         return await self._open_run(request, choice, toolset, token)
 
     def _finish_later(self, run: LiveRun, key: str, model_key: str, account: str = "") -> None:
@@ -345,6 +368,7 @@ class CursorBackend:
         *,
         checkpoint: bytes | None = None,
         conversation_id: str | None = None,
+        action: agent.ConversationAction | None = None,
     ) -> LiveRun:
         plan = plan_run(
             request,
@@ -354,6 +378,8 @@ class CursorBackend:
             checkpoint=checkpoint,
             conversation_id=conversation_id,
         )
+        if action is not None:  # e.g. summarize_action instead of the user message
+            plan.run_request.action.CopyFrom(action)
         conversation_id = plan.run_request.conversation_id
         store = self.state.conversation_blobs(_blob_group(conversation_id))
         for key, data in plan.blobs.items():
@@ -414,6 +440,16 @@ def _answers(
         images = tuple((image.mime_type, image.data) for image in message.images)
         answers.append(mcp_answer(call, message.text, message.is_error, images, workspace))
     return answers
+
+
+def _window(choice: ModelChoice) -> int:
+    """The context window of the chosen variant (the long one in max mode)."""
+    model = choice.model
+    return (
+        (model.max_context_window or model.context_window)
+        if choice.max_mode
+        else (model.context_window)
+    )
 
 
 def _binding_key(messages: tuple[ChatMessage, ...]) -> str:

@@ -72,6 +72,13 @@ class ExecRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class Summary:
+    """The backend's summary of the conversation (a compaction Run, `summarize_action`)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class ServerHeartbeat:
     """The backend is alive but has nothing to say (e.g. it waits for exec results)."""
 
@@ -120,6 +127,7 @@ Event = (
     | ExecRequested
     | ExecAborted
     | ServerHeartbeat
+    | Summary
     | TurnEnded
     | RunFailed
     | StreamClosed

@@ -203,6 +203,8 @@ class RunMachine:
             out.append(ev.ThinkingCompleted(update.thinking_completed.thinking_duration_ms))
         elif kind == "heartbeat":
             out.append(ev.ServerHeartbeat())
+        elif kind == "summary":
+            out.append(ev.Summary(update.summary.summary))
         elif kind == "turn_ended":
             self.state = RunState.TURN_ENDED
             out.append(ev.TurnEnded(self.usage(update.turn_ended)))

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from ..auth.pool import AllAccountsCooling, NotAllowed
+from ..engine.compaction import ContextTooLong
 from ..protocol.errors import ConnectError
 
 # Connect code -> (HTTP status, OpenAI error type, OpenAI error code)
@@ -53,6 +54,10 @@ def error_response(
 
 def backend_error(error: ConnectError) -> tuple[int, dict[str, Any], dict[str, str]]:
     """Status, body and headers for a failure reported by (or about) the backend."""
+    if isinstance(error, ContextTooLong):
+        body = error_body(error.message, "invalid_request_error", "context_length_exceeded")
+        body["error"]["param"] = "messages"
+        return 400, body, {}
     status, error_type, code = _BACKEND_ERRORS.get(error.code, _DEFAULT_BACKEND_ERROR)
     message = f"Cursor backend error ({error.code}): {error.message or 'no details'}."
     if not isinstance(error, NotAllowed):

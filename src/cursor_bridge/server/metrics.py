@@ -54,6 +54,15 @@ class BackendCollector(Collector):
         for outcome in ("resumed", "blob_missing"):
             resumes.add_metric([outcome], backend.checkpoint_resumes[outcome])
         yield resumes
+        compactions = CounterMetricFamily(
+            "cursor_bridge_compactions",
+            "Conversations summarised by the backend before a turn that would fill the "
+            "model's context window (or where that failed).",
+            labels=["outcome"],
+        )
+        for outcome in ("summarized", "failed"):
+            compactions.add_metric([outcome], backend.compactions[outcome])
+        yield compactions
         stats = backend.state.stats()
         stored = GaugeMetricFamily(
             "cursor_bridge_state_bytes", "Bytes of KV blobs and checkpoints in the state store."

@@ -41,6 +41,9 @@ class RequestRecord:
     input_tokens: int
     output_tokens: int
     account: str
+    context_used: int = 0  # the conversation's occupancy of the window after the turn
+    context_max: int = 0
+    summarized: bool = False
 
 
 class RequestLog:
@@ -128,6 +131,9 @@ class RequestNotes:
                     input_tokens=note.input_tokens,
                     output_tokens=note.output_tokens,
                     account=note.account,
+                    context_used=note.context_used,
+                    context_max=note.context_max,
+                    summarized=note.summarized,
                 )
             )
 

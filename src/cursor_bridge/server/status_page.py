@@ -105,7 +105,7 @@ def _recent(records: list[RequestRecord]) -> str:
     head = (
         "<table id='recent'><tr><th>time (UTC)</th><th>dialect</th><th>model</th>"
         "<th>status</th><th>TTFT</th><th>duration</th><th>tokens in / out</th>"
-        "<th>account</th></tr>"
+        "<th>context</th><th>account</th></tr>"
     )
     body = "".join(
         f"<tr><td>{time.strftime('%H:%M:%S', time.gmtime(r.at))}</td>"
@@ -113,7 +113,7 @@ def _recent(records: list[RequestRecord]) -> str:
         f"<td class='{'ok' if r.status < 400 else 'bad'}'>{r.status}</td>"
         f"<td class='num'>{_ms(r.ttft)}</td><td class='num'>{_ms(r.duration)}</td>"
         f"<td class='num'>{r.input_tokens} / {r.output_tokens}</td>"
-        f"<td>{escape(r.account)}</td></tr>"
+        f"<td class='num'>{_context(r)}</td><td>{escape(r.account)}</td></tr>"
         for r in records
     )
     return head + body + "</table>"
@@ -181,6 +181,13 @@ def chart(records: list[RequestRecord], now: float, width: int = 720, height: in
         "line: median time to first token</div>"
     )
     return "".join(svg) + legend
+
+
+def _context(record: RequestRecord) -> str:
+    if not record.context_max:
+        return ""
+    share = f"{record.context_used} / {record.context_max}"
+    return share + (" (summarised)" if record.summarized else "")
 
 
 def _model_name(model_key: str) -> str:
