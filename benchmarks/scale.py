@@ -126,9 +126,7 @@ async def streams_phase(args: argparse.Namespace, emulator_url: str, bridge_url:
             f"{s.errors:>6} | {s.elapsed:.1f} s{error}"
         )
     d, r = results["direct"], results["relayed"]
-    print(
-        f"{'added':>8} | {r.pct(0.5) - d.pct(0.5):+7.1f}ms | {r.pct(0.99) - d.pct(0.99):+7.1f}ms"
-    )
+    print(f"{'added':>8} | {r.pct(0.5) - d.pct(0.5):+7.1f}ms | {r.pct(0.99) - d.pct(0.99):+7.1f}ms")
     await client.close()
     await pool.aclose()
     return not d.errors and not r.errors

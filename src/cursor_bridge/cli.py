@@ -24,6 +24,7 @@ from .engine.backend import BackendConfig, CursorBackend
 from .engine.model_map import ModelMap
 from .live import LiveBackend, is_cursor, open_live_backend
 from .protocol.headers import ClientIdentity
+from .restrict_cli import restrict
 from .server.app import create_app
 from .server.cursor_chat import upstream_from_settings
 from .server.response_store import ResponseStore
@@ -43,6 +44,7 @@ main.add_command(login)
 main.add_command(status)
 main.add_command(logout)
 main.add_command(models)
+main.add_command(restrict)
 
 
 @main.command()

@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from cursor_bridge.auth.pool import (
     AccountPool,
@@ -16,7 +17,8 @@ from cursor_bridge.auth.pool import (
     PoolMember,
     is_limit,
 )
-from cursor_bridge.auth.restrictions import Restriction, RestrictionStore
+from cursor_bridge.auth.restrictions import Restriction, RestrictionStore, restriction_lookup
+from cursor_bridge.cli import main
 from cursor_bridge.protocol.errors import ConnectError
 
 
@@ -118,3 +120,32 @@ def test_restriction_store_roundtrip(tmp_path: Path) -> None:
     path.write_text('{"k": {"accounts": "alice"}}')
     with pytest.raises(ValueError):
         RestrictionStore(path).get("k")
+
+
+def test_restriction_lookup_by_key_id_and_fail_closed(tmp_path: Path) -> None:
+    store = RestrictionStore(tmp_path / "r.json")
+    store.set("key_a", Restriction(models=frozenset({"gpt-5.4"})))
+    lookup = restriction_lookup(store)
+
+    class Key:
+        id = "key_a"
+
+    assert lookup({"state": {"client_key": Key()}}) == ("key_a", store.get("key_a"))
+    assert lookup({"state": {}}) == (None, None)
+    assert lookup({}) == (None, None)
+    (tmp_path / "r.json").write_text("not json")
+    key_id, denied = lookup({"state": {"client_key": Key()}})
+    assert key_id == "key_a" and denied == Restriction(accounts=frozenset())
+
+
+def test_restrict_command(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["restrict", "key_1", "--account", "alice", "--model", "gpt-5.4"])
+    assert result.exit_code == 0, result.output
+    assert RestrictionStore().get("key_1") == Restriction(
+        frozenset({"alice"}), frozenset({"gpt-5.4"})
+    )
+    listed = runner.invoke(main, ["restrict"])
+    assert '"accounts": [\n      "alice"\n    ]' in listed.output
+    cleared = runner.invoke(main, ["restrict", "key_1", "--clear"])
+    assert "restriction lifted" in cleared.output and RestrictionStore().get("key_1") is None

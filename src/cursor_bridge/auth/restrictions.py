@@ -8,7 +8,8 @@ secret), kept in one 0600 JSON file beside the keys. The account pool asks
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from .pool import PoolMember
 
 RESTRICTIONS_FILE = "key-restrictions.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +99,25 @@ class RestrictionStore:
             self._cache = {str(k): Restriction.from_json(v) for k, v in raw.items()}
             self._seen = seen
         return self._cache
+
+
+KeyRestriction = tuple[str | None, Restriction | None]
+
+
+def restriction_lookup(store: RestrictionStore) -> Callable[[Any], KeyRestriction]:
+    """For the request log: the caller's key id (set in the ASGI scope's state as
+    `client_key`, with an `id`, by the client-key check) and its restriction. An unreadable
+    restrictions file denies every account (fail closed) and says why in the log."""
+
+    def lookup(scope: Any) -> KeyRestriction:
+        key = scope.get("state", {}).get("client_key")
+        key_id = getattr(key, "id", None)
+        if not isinstance(key_id, str):
+            return None, None
+        try:
+            return key_id, store.get(key_id)
+        except (OSError, ValueError) as exc:
+            log.error("cannot read %s (%s): refusing key %s every account", store.path, exc, key_id)
+            return key_id, Restriction(accounts=frozenset())
+
+    return lookup

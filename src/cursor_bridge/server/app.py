@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..auth.restrictions import RestrictionStore, restriction_lookup
 from ..engine.backend import CursorBackend
 from ..engine.catalog import ModelInfo
 from ..passthrough import OpenAIUpstream
@@ -82,7 +83,7 @@ def create_app(
         RequestNotes,
         log=app.state.request_log,
         usage_of=_usage_header(backend),
-        restriction_for=restriction_for,
+        restriction_for=restriction_for or restriction_lookup(RestrictionStore()),
     )
     app.add_middleware(BodySizeLimit, max_body_size=max_body_size)
     return app
