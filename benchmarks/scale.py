@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -41,12 +40,10 @@ from typing import Any
 
 import aiohttp
 
-from benchmarks.relay import Sample, direct_once, relayed_once, run_level
+from benchmarks.relay import Sample, direct_once, relayed_once, run_level, spawn
 from benchmarks.tool_loop import TOOL, counters
 from cursor_bridge.transport import BackendPool
 from tests.support.redis_server import REDIS_SERVER, redis_server
-
-LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 
 
 def loadavg() -> str:
@@ -58,23 +55,7 @@ def loadavg() -> str:
 def child(args: list[str]) -> Iterator[str]:
     """A `cursor-bridge` child process; yields its port; its output is drained (a full
     pipe would stall it) and the tail kept for errors."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cursor_bridge", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert proc.stdout is not None
-    port = ""
-    for line in proc.stdout:
-        match = LISTENING.search(line)
-        if match:
-            port = match.group(1)
-            break
-    if not port:
-        proc.kill()
-        raise SystemExit(f"{args[0]} did not start")
+    proc, port = spawn(args)
     tail: list[str] = []
 
     def drain() -> None:

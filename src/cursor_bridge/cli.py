@@ -218,14 +218,43 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
     show_default=True,
     help="Seconds an access token it issues lives.",
 )
+@click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    metavar="KEY:NAME",
+    help="One more user, logging in with this API key (repeatable).",
+)
+@click.option("--run-limit", type=int, default=None, help="Runs per user per --run-window.")
+@click.option("--run-window", type=float, default=60.0, show_default=True, help="Seconds.")
+@click.option("--context-window", type=int, default=None, help="Every model's window (tokens).")
 def emulator(
-    host: str, port: int, token_latency: float, require_auth: bool, token_lifetime: float
+    host: str,
+    port: int,
+    token_latency: float,
+    require_auth: bool,
+    token_lifetime: float,
+    accounts: tuple[str, ...],
+    run_limit: int | None,
+    run_window: float,
+    context_window: int | None,
 ) -> None:
     """Run the Cursor backend emulator on its own (HTTP/2 cleartext and HTTP/1.1)."""
     from .emulator import EmulatorOptions, run_emulator
+    from .emulator.limits import parse_account
 
+    try:
+        users = tuple(parse_account(spec) for spec in accounts)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--account") from None
     options = EmulatorOptions(
-        token_latency=token_latency, require_auth=require_auth, token_lifetime=token_lifetime
+        token_latency=token_latency,
+        require_auth=require_auth,
+        token_lifetime=token_lifetime,
+        accounts=users,
+        run_limit=run_limit,
+        run_limit_window=run_window,
+        context_window=context_window,
     )
     with contextlib.suppress(KeyboardInterrupt):
         _run(run_emulator(host, port, options))

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -23,6 +27,7 @@ from cursor_bridge.emulator.limits import EmulatedAccount
 from cursor_bridge.live import open_live_backend
 from cursor_bridge.server.app import create_app
 from cursor_bridge.server.request_log import ACCOUNT_HEADER, USAGE_HEADER
+from tests.integration.test_accounts_flow import read_until
 from tests.support.threaded_emulator import ThreadedEmulator, threaded_emulator
 
 ALICE = EmulatedAccount("crsr_alice_key_1", "alice", "alice@example.com")
@@ -208,3 +213,34 @@ async def test_key_restrictions(emulator: ThreadedEmulator, bridge: httpx.AsyncC
     )
     assert limited.status_code == 429 and limited.headers["x-ratelimit-limit-requests"] == "1"
     assert runs_by(emulator)["alice"] == 1  # only the gpt-only request went there
+
+
+def test_emulator_command_serves_several_accounts_with_limits() -> None:
+    proc = start_emulator("--account", "crsr_carol_key:carol", "--run-limit", "1")
+    try:
+        match, _ = read_until(proc, r"listening on (http://127\.0\.0\.1:\d+)")
+        url = match.group(1)
+        result = cli("login", "--api-key", "crsr_carol_key", "--label", "c", "--backend-url", url)
+        assert result.exit_code == 0, result.output
+        report = json.loads(cli("status", "--json", "--backend-url", url).stdout)
+        assert [a["account_id"] for a in report["accounts"]] == ["auth0|user_carol"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=15)
+    bad = subprocess.run(
+        [sys.executable, "-m", "cursor_bridge", "emulator", "--account", "no-name"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "expected KEY:NAME" in bad.stderr
+
+
+def start_emulator(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cursor_bridge", "emulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )

@@ -34,6 +34,14 @@ class EmulatedAccount:
     email: str = ""
 
 
+def parse_account(spec: str) -> EmulatedAccount:
+    """`KEY:NAME` (the API key it logs in with, and its account id) from the command line."""
+    key, sep, name = spec.partition(":")
+    if not sep or not key or not name.isalnum():
+        raise ValueError(f"expected KEY:NAME (NAME letters and digits), got {spec!r}")
+    return EmulatedAccount(key, name, f"{name}@example.com")
+
+
 class RunRateLimiter:
     """Fixed-window Run counts per user: `admit()` says whether one more Run may start."""
 
