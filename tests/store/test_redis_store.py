@@ -16,6 +16,7 @@ from cursor_bridge.auth import AccountTokenProvider, AuthClient, AuthEndpoints, 
 from cursor_bridge.auth.login import exchange_api_key, save_login
 from cursor_bridge.emulator import EmulatorOptions, EmulatorServer
 from cursor_bridge.engine.request import ChatMessage, ImageInput, ToolCallRecord
+from cursor_bridge.protocol.errors import ConnectError
 from cursor_bridge.server.redis_responses import RedisResponseStore
 from cursor_bridge.store import StateStoreError
 from cursor_bridge.store.redis import RedisStateStore
@@ -78,8 +79,11 @@ def test_writes_commit_in_call_order(redis_url: str, prefix: str) -> None:
 
 
 def test_unreachable_redis_is_a_clear_error() -> None:
-    with pytest.raises(StateStoreError, match=r"cannot reach Redis at redis://127\.0\.0\.1:1/0:"):
+    with pytest.raises(
+        StateStoreError, match=r"cannot reach Redis at redis://127\.0\.0\.1:1/0:"
+    ) as e:
         RedisStateStore("redis://:secret@127.0.0.1:1/0")
+    assert "secret" not in str(e.value)
 
 
 def test_closed_store_refuses(redis_url: str, prefix: str) -> None:
@@ -160,3 +164,15 @@ async def test_one_refresh_per_account_across_processes(
         for s in states:
             await s.aclose()
         await emulator.stop()
+
+
+async def test_pool_state_without_redis_is_a_503_not_a_crash() -> None:
+    state = RedisPoolState("redis://127.0.0.1:1/0")
+    try:
+        with pytest.raises(ConnectError) as failed:
+            await state.cooldowns(["acct"])
+        assert failed.value.code == "unavailable" and "Redis" in failed.value.message
+        with pytest.raises(ConnectError):
+            await state.bind("bind:x", "acct")
+    finally:
+        await state.aclose()

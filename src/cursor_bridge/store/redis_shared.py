@@ -13,6 +13,7 @@ from contextlib import AbstractAsyncContextManager
 import redis
 import redis.asyncio as aioredis
 
+from ..protocol.errors import ConnectError
 from .redis import DEFAULT_PREFIX
 
 BINDING_TTL = 7 * 24 * 3600
@@ -31,19 +32,23 @@ class RedisPoolState:
         ids = list(account_ids)
         if not ids:
             return {}
-        values = await self.client.mget([f"{self.prefix}cooldown:{a}" for a in ids])
+        async with _unavailable():
+            values = await self.client.mget([f"{self.prefix}cooldown:{a}" for a in ids])
         return {a: float(v) for a, v in zip(ids, values, strict=True) if v is not None}
 
     async def set_cooldown(self, account_id: str, until: float) -> None:
         wait_ms = max(int((until - time.time()) * 1000), 1)
-        await self.client.set(f"{self.prefix}cooldown:{account_id}", repr(until), px=wait_ms)
+        async with _unavailable():
+            await self.client.set(f"{self.prefix}cooldown:{account_id}", repr(until), px=wait_ms)
 
     async def binding(self, key: str) -> str | None:
-        value = await self.client.getex(f"{self.prefix}{key}", ex=BINDING_TTL)
+        async with _unavailable():
+            value = await self.client.getex(f"{self.prefix}{key}", ex=BINDING_TTL)
         return value.decode() if isinstance(value, bytes) else value
 
     async def bind(self, key: str, account_id: str) -> None:
-        await self.client.set(f"{self.prefix}{key}", account_id, ex=BINDING_TTL)
+        async with _unavailable():
+            await self.client.set(f"{self.prefix}{key}", account_id, ex=BINDING_TTL)
 
     def refresh_lock(self, account_id: str) -> AbstractAsyncContextManager[None]:
         """Held by one process at a time: that process refreshes, the others then re-read
@@ -63,3 +68,14 @@ class RedisPoolState:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def _unavailable() -> AsyncIterator[None]:
+    """Redis away: the request fails as 503 in the caller's dialect, not as a crash."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise ConnectError(
+            "unavailable", f"the shared state (Redis) is unreachable: {exc}"
+        ) from exc
