@@ -120,6 +120,16 @@ async def test_tool_follow_up_elsewhere_takes_a_fresh_run(
     assert b.backend.tool_rounds["fallback"] == 1
     assert b.backend.runs_opened == runs_before + 1
 
+    # B stored the checkpoint of that turn in Redis: the next user turn resumes from it on
+    # A, and the backend's history has the whole tool round.
+    b.backend.state.flush(5)
+    history += [answer, {"role": "user", "content": "/recall"}]
+    resumed = a.backend.checkpoint_resumes["resumed"]
+    recalled = await ask(a, history, tools=TOOLS)
+    assert a.backend.checkpoint_resumes["resumed"] == resumed + 1
+    assert 'user=/tool get_weather {"city": "Paris"}; tool=get_weather' in recalled["content"]
+    assert '"sunny"' in recalled["content"] and "assistant=Tool results:" in recalled["content"]
+
     # The same loop landing on its owner continues the parked Run instead.
     again: list[dict[str, Any]] = [
         {"role": "user", "content": '/tool get_weather {"city": "Oslo"}'}
