@@ -3,8 +3,9 @@
 Each worker is a plain `cursor-bridge serve` process, told by the environment that it is
 worker k: it binds the port with SO_REUSEPORT (the kernel spreads new connections over the
 workers) and names itself `w<k>` in the tool-call ids it hands out. This process reserves
-the port, starts the workers, prints the banner once all of them listen, and stops them
-all on Ctrl-C or SIGTERM, or when one of them dies (then it exits non-zero).
+the port, starts the workers, prints the banner once all of them listen, restarts a worker
+that dies (its held-open Runs are lost; their follow-ups take the fresh-Run path), and stops
+them all on Ctrl-C or SIGTERM, or when a worker keeps dying (then it exits non-zero).
 
 Why processes and SO_REUSEPORT rather than uvicorn's own workers: each worker must own its
 held-open Runs and upstream connections (nothing of a Run can be pickled across a fork),
@@ -22,6 +23,8 @@ import os
 import signal
 import socket
 import sys
+import time
+from collections.abc import Awaitable, Callable
 
 import click
 
@@ -31,6 +34,7 @@ from .config import Settings
 WORKER_ENV = "CURSOR_BRIDGE_WORKER_INDEX"
 READY_MARK = "listening on "
 START_TIMEOUT = 120.0
+RESTARTS, RESTART_WINDOW = 5, 60.0
 
 
 def worker_index() -> int | None:
@@ -87,26 +91,29 @@ async def supervise(settings: Settings, workers: int, use_emulator: bool) -> int
         backend_url = emulator.url
     reserved = reserve_port(settings.host, settings.port)
     port = reserved.getsockname()[1]
-    procs: list[asyncio.subprocess.Process] = []
+    procs: dict[int, asyncio.subprocess.Process] = {}
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    try:
-        for index in range(workers):
-            procs.append(
-                await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "cursor_bridge",
-                    "serve",
-                    stdout=asyncio.subprocess.PIPE,
-                    env=_worker_env(settings, index, port, backend_url),
-                )
-            )
-        ready = await asyncio.wait_for(
-            asyncio.gather(*(_until_ready(p) for p in procs)), START_TIMEOUT
+
+    async def start(index: int) -> bool:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "cursor_bridge",
+            "serve",
+            stdout=asyncio.subprocess.PIPE,
+            env=_worker_env(settings, index, port, backend_url),
         )
+        procs[index] = proc
+        try:
+            return await asyncio.wait_for(_until_ready(proc), START_TIMEOUT)
+        except TimeoutError:
+            return False
+
+    try:
+        ready = await asyncio.gather(*(start(index) for index in range(workers)))
         if not all(ready):
             click.echo("a worker failed to start; stopping", err=True)
             return 1
@@ -117,25 +124,48 @@ async def supervise(settings: Settings, workers: int, use_emulator: bool) -> int
             f"({workers} workers, shared state in Redis; backend: {label})"
         )
         sys.stdout.flush()
-        relays = [asyncio.create_task(_relay(p)) for p in procs]
-        exited = [asyncio.create_task(p.wait()) for p in procs]
+        keepers = [asyncio.create_task(_keep(i, procs, start, stop)) for i in procs]
         stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([stopper, *exited], return_when=asyncio.FIRST_COMPLETED)
-        crashed = stopper not in done
-        if crashed:
-            click.echo("a worker exited; stopping the others", err=True)
-        stopper.cancel()
-        await _stop_all(procs)
-        for task in relays:
+        done, _ = await asyncio.wait([stopper, *keepers], return_when=asyncio.FIRST_COMPLETED)
+        failed = stopper not in done
+        stop.set()
+        for task in keepers:
             task.cancel()
-        return 1 if crashed else 0
+        await asyncio.gather(*keepers, return_exceptions=True)
+        return 1 if failed else 0
     finally:
-        await _stop_all(procs)
+        await _stop_all(list(procs.values()))
         reserved.close()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         if emulator is not None:
             await emulator.stop()
+
+
+async def _keep(
+    index: int,
+    procs: dict[int, asyncio.subprocess.Process],
+    start: Callable[[int], Awaitable[bool]],
+    stop: asyncio.Event,
+) -> None:
+    """Relay worker *index*'s output and restart it when it dies, unless it keeps dying
+    (more than RESTARTS in RESTART_WINDOW seconds: then return, which stops the bridge)."""
+    restarts: list[float] = []
+    while True:
+        proc = procs[index]
+        await _relay(proc)
+        code = await proc.wait()
+        if stop.is_set():
+            return
+        now = time.monotonic()
+        restarts = [t for t in restarts if now - t < RESTART_WINDOW] + [now]
+        if len(restarts) > RESTARTS:
+            click.echo(f"worker {index} keeps exiting (last status {code}); stopping", err=True)
+            return
+        click.echo(f"worker {index} exited with status {code}; restarting it", err=True)
+        if not await start(index):
+            click.echo(f"worker {index} did not come back; stopping", err=True)
+            return
 
 
 async def _until_ready(proc: asyncio.subprocess.Process) -> bool:

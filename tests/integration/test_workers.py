@@ -3,6 +3,7 @@ emulator in the supervisor; refused without a shared store."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from tests.integration.test_accounts_flow import read_until
+from tests.support.polling import wait_for
 from tests.support.redis_server import redis_server
 
 
@@ -66,7 +68,29 @@ def test_two_workers_share_the_port_and_the_state(redis_url: str) -> None:
             for _ in range(6):  # the stored response is found whichever worker answers
                 again = client.get(f"/v1/responses/{first.json()['id']}")
                 assert again.status_code == 200
+
+            # A worker that dies is restarted; both answer again.
+            workers = children(proc.pid)
+            assert len(workers) == 2
+            os.kill(workers[0], signal.SIGKILL)
+
+            def both_back() -> bool:
+                if len(set(children(proc.pid)) - {workers[0]}) < 2:
+                    return False
+                seen = set()
+                for _ in range(20):
+                    with contextlib.suppress(httpx.HTTPError):
+                        seen.add(client.get("/health").json()["instance"])
+                return seen == {"w0", "w1"}
+
+            wait_for(both_back, timeout=90)
     finally:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
+    assert "exited with status -9; restarting it" in err
+
+
+def children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as handle:
+        return [int(p) for p in handle.read().split()]
