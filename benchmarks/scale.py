@@ -16,10 +16,12 @@ started while every stream was in flight, the relayed minus direct difference (a
 TTFT), and errors. Target: 0 errors on both paths.
 
 Phase `tool-loops`: `--loops` concurrent tool loops of `--loop-rounds` rounds; every request
-goes on a new connection, so follow-ups land on either process. A follow-up on the process
-that parked the Run continues it; elsewhere it starts a fresh Run from the history. Counted
-from the emulator's Runs: fresh follow-ups = Runs opened - loops; continued = the rest.
-Target: every loop ends with the right answer.
+goes on a new connection, so follow-ups land on either process. One that lands on the
+process holding its Run continues it; one that lands on the other is forwarded to the
+owner (server/forwarding.py) and continues there too; only a follow-up whose owner cannot
+be reached would start a fresh Run from the history. Counted from the emulator's Runs:
+fresh follow-ups = Runs opened - loops; continued = the rest. Target: every loop ends with
+the right answer.
 
 Load averages (1/5/15 min) are printed before and after: the machine is shared.
 """

@@ -177,8 +177,20 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
     mode = "emulator" if use_emulator else "cursor"
     cursor_chat_upstream = upstream_from_settings(settings)
     store = _response_store(settings)
+    sockets, registry = [], None
+    if worker_index() is not None and settings.redis_url:
+        # A private port where the other workers forward this one's tool follow-ups.
+        from .store.redis_shared import WorkerRegistry
+
+        sockets.append(_bind("127.0.0.1", 0))
+        registry = WorkerRegistry(settings.redis_url)
+        await registry.register(settings.instance_id, sockets[0].getsockname()[1])
     app = create_app(
-        backend, mode=mode, cursor_chat_upstream=cursor_chat_upstream, response_store=store
+        backend,
+        mode=mode,
+        cursor_chat_upstream=cursor_chat_upstream,
+        response_store=store,
+        forward_to=(settings.instance_id, registry.lookup) if registry else None,
     )
     sock = _bind(settings.host, settings.port)
     where = f"http://{settings.host}:{sock.getsockname()[1]}"
@@ -192,8 +204,10 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
     server = uvicorn.Server(config)
     _tune_gc()
     try:
-        await server.serve(sockets=[sock])
+        await server.serve(sockets=[sock, *sockets])
     finally:
+        if registry is not None:
+            await registry.aclose()
         if live is not None and live.auth_client is not None:
             await live.auth_client.aclose()
         if emulator is not None:

@@ -11,8 +11,8 @@ Why processes and SO_REUSEPORT rather than uvicorn's own workers: each worker mu
 held-open Runs and upstream connections (nothing of a Run can be pickled across a fork),
 and the built-in emulator, when used, must be one backend for all workers: it runs here,
 in the supervisor, and the workers are pointed at it. Held-open Runs stay in the process
-that started them; a follow-up that lands on another worker starts a fresh Run from the
-history (and the shared checkpoint of the turn before), see README "Several processes".
+that started them; a follow-up that lands on another worker is forwarded to the owner
+(server/forwarding.py), see README "Several processes".
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -46,8 +47,12 @@ def test_workers_need_a_shared_store() -> None:
 def test_two_workers_share_the_port_and_the_state(redis_url: str) -> None:
     proc = start("--workers", "2", "--emulator", "--port", "0", "--redis", redis_url)
     try:
-        match, _ = read_until(proc, r"listening on (http://127\.0\.0\.1:\d+)/v1 \(2 workers")
-        base = match.group(1)
+        match, _ = read_until(
+            proc,
+            r"listening on (http://127\.0\.0\.1:\d+)/v1 \(2 workers.*"
+            r"built-in emulator at (http://127\.0\.0\.1:\d+)",
+        )
+        base, emulator_url = match.group(1), match.group(2)
         # A new connection per request: the kernel spreads them over both workers.
         fresh = httpx.Limits(max_keepalive_connections=0)
         with httpx.Client(base_url=base, limits=fresh, timeout=30) as client:
@@ -69,6 +74,14 @@ def test_two_workers_share_the_port_and_the_state(redis_url: str) -> None:
                 again = client.get(f"/v1/responses/{first.json()['id']}")
                 assert again.status_code == 200
 
+            # Tool loops whose every request takes a new connection: each follow-up reaches
+            # the worker holding its Run (forwarded when it lands on the other), so every
+            # loop of three rounds opens a single Run.
+            before = emulator_runs(emulator_url)
+            for loop in range(4):
+                tool_loop(client, loop)
+            assert emulator_runs(emulator_url) - before == 4
+
             # A worker that dies is restarted; both answer again.
             workers = children(proc.pid)
             assert len(workers) == 2
@@ -89,6 +102,35 @@ def test_two_workers_share_the_port_and_the_state(redis_url: str) -> None:
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "exited with status -9; restarting it" in err
+
+
+TOOL = {
+    "type": "function",
+    "function": {"name": "read", "parameters": {"type": "object"}},
+}
+
+
+def tool_loop(client: httpx.Client, loop: int) -> None:
+    script = "\n/then\n".join(f'/tool read {{"path": "f{i}"}}' for i in range(3))
+    messages: list[dict[str, Any]] = [{"role": "user", "content": f"{script}\nloop {loop}"}]
+    for _ in range(3):
+        body = {"model": "gpt-5.4", "messages": messages, "tools": [TOOL]}
+        choice = client.post("/v1/chat/completions", json=body).json()["choices"][0]
+        (call,) = choice["message"]["tool_calls"]
+        assert call["id"].startswith(("call_w0_", "call_w1_"))
+        messages += [
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": call["id"], "content": f"done {call['id']}"},
+        ]
+    body = {"model": "gpt-5.4", "messages": messages, "tools": [TOOL]}
+    final = client.post("/v1/chat/completions", json=body).json()["choices"][0]
+    assert final["finish_reason"] == "stop"
+    assert final["message"]["content"].count("- read: done call_") == 3
+
+
+def emulator_runs(url: str) -> int:
+    with httpx.Client(http1=False, http2=True) as emulator:
+        return int(emulator.get(url + "/emulator/counters").json()["runs_opened"])
 
 
 def children(pid: int) -> list[int]:

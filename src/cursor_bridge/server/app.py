@@ -22,6 +22,7 @@ from ..protocol.errors import ConnectError
 from .chat import chat_completions
 from .cursor_chat import cursor_chat_completions
 from .errors import backend_error_response, error_response
+from .forwarding import FollowUpForwarder, WorkerLookup
 from .limits import BodySizeLimit
 from .messages import anthropic_error, count_tokens, messages
 from .metrics import metrics, metrics_registry
@@ -43,6 +44,7 @@ def create_app(
     cursor_chat_upstream: OpenAIUpstream | None = None,
     response_store: ResponseStore | None = None,
     restriction_for: RestrictionLookup | None = None,
+    forward_to: tuple[str, WorkerLookup] | None = None,
 ) -> Starlette:
     """Build the app. `mode` is shown by /health (`cursor` or `emulator`);
     `cursor_chat_upstream` replaces *backend* as the upstream of /cursor/chat/completions."""
@@ -85,6 +87,8 @@ def create_app(
         usage_of=_usage_header(backend),
         restriction_for=restriction_for or restriction_lookup(RestrictionStore()),
     )
+    if forward_to is not None:  # one of `serve --workers N`: tool follow-ups to their Run
+        app.add_middleware(FollowUpForwarder, instance=forward_to[0], lookup=forward_to[1])
     app.add_middleware(BodySizeLimit, max_body_size=max_body_size)
     return app
 

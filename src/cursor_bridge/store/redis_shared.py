@@ -1,10 +1,12 @@
 """What the account pool of several bridge processes shares through Redis: cooldowns and
-conversation bindings (the pool's PoolState), and one token refresh per account at a time.
+conversation bindings (the pool's PoolState), one token refresh per account at a time, and
+where each worker takes forwarded tool follow-ups (server/forwarding.py).
 Both are awaited, so they use `redis.asyncio`. (Stored responses: server/redis_responses.py.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -79,3 +81,52 @@ async def _unavailable() -> AsyncIterator[None]:
         raise ConnectError(
             "unavailable", f"the shared state (Redis) is unreachable: {exc}"
         ) from exc
+
+
+class WorkerRegistry:
+    """Where each worker of `serve --workers N` takes forwarded requests: `worker:<instance>`
+    = its private port, kept alive by a refresh every TTL/3 s while the worker runs."""
+
+    TTL = 30
+
+    def __init__(self, url: str, prefix: str = DEFAULT_PREFIX) -> None:
+        self.client = aioredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
+        self.prefix = prefix
+        self._cache: dict[str, tuple[float, int | None]] = {}
+        self._refresher: asyncio.Task[None] | None = None
+        self._mine: str | None = None
+
+    async def register(self, instance: str, port: int) -> None:
+        key = f"{self.prefix}worker:{instance}"
+        await self.client.set(key, str(port), ex=self.TTL)
+        self._mine = key
+
+        async def refresh() -> None:
+            while True:
+                await asyncio.sleep(self.TTL / 3)
+                with contextlib.suppress(redis.RedisError):
+                    await self.client.set(key, str(port), ex=self.TTL)
+
+        self._refresher = asyncio.create_task(refresh())
+
+    async def lookup(self, instance: str) -> int | None:
+        """The private port of *instance* (cached two seconds), None when unknown."""
+        now = time.monotonic()
+        cached = self._cache.get(instance)
+        if cached is not None and now - cached[0] < 2.0:
+            return cached[1]
+        try:
+            raw = await self.client.get(f"{self.prefix}worker:{instance}")
+        except redis.RedisError:
+            return None
+        port = int(raw) if raw is not None and raw.isdigit() else None
+        self._cache[instance] = (now, port)
+        return port
+
+    async def aclose(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+        if self._mine is not None:
+            with contextlib.suppress(redis.RedisError):
+                await self.client.delete(self._mine)
+        await self.client.aclose()
