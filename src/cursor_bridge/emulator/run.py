@@ -306,7 +306,9 @@ class RunSession:
     async def get_blobs(self, blob_ids: Sequence[bytes]) -> list[bytes]:
         """Fetch blobs from the client's KV store (requests pipelined, replies awaited in order).
 
-        A reply without data ends the Run with `internal: Blob not found`, as the service does.
+        Strict (the real backend per current-client.md §8): a reply without data is read as
+        an empty blob (the history it held goes blank). Lenient: it ends the Run with
+        `internal: Blob not found`.
         """
         futures = []
         for blob_id in blob_ids:
@@ -329,9 +331,12 @@ class RunSession:
             has_data = result.HasField("blob_data") and (
                 len(result.blob_data) > 0 or blob_id == _EMPTY_BLOB_ID
             )
-            if reply.WhichOneof("message") != "get_blob_result" or not has_data:
+            if reply.WhichOneof("message") != "get_blob_result":
+                raise RunError("internal", "unexpected reply to get_blob")
+            if not has_data:
                 self.counters.blobs_missing += 1
-                raise RunError("internal", "Blob not found")
+                if not self.options.strict:
+                    raise RunError("internal", "Blob not found")
             out.append(result.blob_data)
         return out
 

@@ -33,11 +33,20 @@ from typing import Any
 
 from ..protocol.blobs import blob_id
 from ..protocol.framing import encode_envelope
-from ..protocol.messages import agent
+from ..protocol.messages import agent, value_bytes_to_json
+from ..protocol.seed import (
+    AssistantStep,
+    HistoryStep,
+    HistoryTurn,
+    ToolStep,
+    json_blob,
+    root_prompt_entries,
+)
 from .catalog import CatalogModel
 from .history import (
     Conversation,
     HistoryEntry,
+    describe_mcp_result,
     load_conversation,
     serialize,
     system_prompt_blob,
@@ -121,34 +130,35 @@ class TurnPlayer:
             raise RunError("invalid_argument", "run_request has no action")
 
         state = self.request.conversation_state
+        strict = self.session.options.strict
         conversation = await load_conversation(
-            state, self.session.get_blobs, self.session.env.known_blobs
+            state, self.session.get_blobs, self.session.env.known_blobs, strict=strict
         )
         if user is None and not conversation.turns:
             raise RunError("invalid_argument", "nothing to resume")
-        context = await self.session.request_context() or fallback or agent.RequestContext()
+        if strict and fallback is not None:
+            # The backend asks only when the run_request lacks a context (run-stream.md
+            # §2.2 / exec 10: "sent at turn start when the run_request lacked context").
+            context = fallback
+        else:
+            context = await self.session.request_context() or fallback or agent.RequestContext()
         self._tools = list(context.tools)
         rule = context.cloud_rule
 
         results: list[tuple[str, str]] = []
         if user is not None:
             script = parse_script(user.text)
+        elif strict:
+            script, earlier = resume_from_root(conversation.root_entries, self._tools)
+            results.extend(earlier)
+            script = _remaining(script, len(earlier))
         else:
             # Resume: the model carries on with its last turn. The tool calls already answered
             # there (seeded steps) count as done: it makes the remaining calls, then answers
             # quoting every result, the earlier ones included.
             last = conversation.turns[-1]
-            script = parse_script(last.user_text)
             results.extend(last.tool_results)
-            done = len(last.tool_results)
-            remaining: list[tuple[ToolCallSpec, ...]] = []
-            for specs in script.tool_groups:
-                if done >= len(specs):
-                    done -= len(specs)
-                else:
-                    remaining.append(specs[done:])
-                    done = 0
-            script = dataclasses.replace(script, tool_groups=tuple(remaining))
+            script = _remaining(parse_script(last.user_text), len(last.tool_results))
         planned = plan_calls(script, self._tools)
         if isinstance(planned, str):
             script = Script(prompt=script.prompt, error=planned)
@@ -170,7 +180,7 @@ class TurnPlayer:
         answer = self._answer(script, rule, entries, results)
         steps.extend(await self._answer_step(script.thinking, answer, script.fault, usage))
 
-        root_ids, turn_ids = await self._store(conversation, user, steps)
+        root_ids, turn_ids = await self._store(conversation, user, steps, strict)
         checkpoint = agent.ConversationStateStructure()
         checkpoint.CopyFrom(state)
         del checkpoint.root_prompt_messages_json[:]
@@ -360,15 +370,27 @@ class TurnPlayer:
     # -- blobs and checkpoint -------------------------------------------------------------
 
     async def _store(
-        self, conversation: Conversation, user: agent.UserMessage | None, steps: list[bytes]
+        self,
+        conversation: Conversation,
+        user: agent.UserMessage | None,
+        steps: list[bytes],
+        strict: bool,
     ) -> tuple[list[bytes], list[bytes]]:
-        """Store the turn's blobs (each acknowledged); the checkpoint's root and turn ids."""
+        """Store the turn's blobs (each acknowledged); the checkpoint's root and turn ids.
+
+        Strict: the turn is also appended to the root list (as chat message blobs in the
+        seed's shape), since that list is what the next Run's prompt is built from.
+        """
         blobs: list[tuple[bytes, bytes]] = list(conversation.restore)
         root_ids = list(conversation.root_ids)
         if not root_ids:
             key, data = system_prompt_blob()
             blobs.append((key, data))
             root_ids.append(key)
+        if strict:
+            for data in turn_root_blobs(user.text if user is not None else None, steps):
+                blobs.append((blob_id(data), data))
+                root_ids.append(blob_id(data))
         turn_ids = [turn.turn_id for turn in conversation.turns]
         if user is not None:
             user_data = serialize(user)
@@ -387,6 +409,62 @@ class TurnPlayer:
                 seen.add(key)
                 await self.session.store_blob(key, data)
         return root_ids, turn_ids
+
+
+def _remaining(script: Script, done: int) -> Script:
+    """The script without its first `done` tool calls (already answered in the history)."""
+    remaining: list[tuple[ToolCallSpec, ...]] = []
+    for specs in script.tool_groups:
+        if done >= len(specs):
+            done -= len(specs)
+        else:
+            remaining.append(specs[done:])
+            done = 0
+    return dataclasses.replace(script, tool_groups=tuple(remaining))
+
+
+def resume_from_root(
+    entries: list[HistoryEntry], tools: list[agent.McpToolDefinition]
+) -> tuple[Script, list[tuple[str, str]]]:
+    """Resume (strict): the script of the last user entry of the root list, and the tool
+    results that follow it, labelled by the client's tool name."""
+    last = max((i for i, e in enumerate(entries) if e.role == "user"), default=-1)
+    if last < 0:
+        raise RunError("invalid_argument", "nothing to resume")
+    names = {f"mcp_{t.provider_identifier}_{t.tool_name}": t.tool_name or t.name for t in tools}
+    results = [
+        (names.get(e.tool[0], e.tool[0]), e.tool[1])
+        for e in entries[last + 1 :]
+        if e.tool is not None
+    ]
+    return parse_script(entries[last].text), results
+
+
+def turn_root_blobs(user_text: str | None, steps: list[bytes]) -> list[bytes]:
+    """A finished turn as root prompt message blobs (the seed's shape, protocol/seed.py);
+    without the user entry when the turn was resumed."""
+    history: list[HistoryStep] = []
+    for data in steps:
+        step = agent.ConversationStep.FromString(data)
+        which = step.WhichOneof("message")
+        if which == "assistant_message":
+            history.append(AssistantStep(step.assistant_message.text))
+        elif which == "tool_call" and step.tool_call.WhichOneof("tool") == "mcp_tool_call":
+            call = step.tool_call.mcp_tool_call
+            args = {key: value_bytes_to_json(raw) for key, raw in call.args.args.items()}
+            history.append(
+                ToolStep(
+                    call.args.tool_call_id,
+                    call.args.tool_name or call.args.name,
+                    args,
+                    describe_mcp_result(call.result),
+                    provider=call.args.provider_identifier,
+                )
+            )
+    entries = root_prompt_entries("", "", [HistoryTurn(user_text or "", history)])
+    if user_text is None:
+        entries = entries[1:]
+    return [json_blob(entry) for entry in entries]
 
 
 def recall_text(rule: str, entries: list[HistoryEntry]) -> str:
