@@ -108,8 +108,8 @@ def serve(
         # Cursor's real backend needs a login: without one, serve the emulator and say so.
         click.echo(
             "No Cursor login found: serving the BUILT-IN EMULATOR (scripted model, offline).\n"
-            "Run `cursor-bridge login` to use your Cursor subscription, or point --backend-url "
-            "at another backend.",
+            "Run `cursor-bridge login`, then restart `serve`, to use your Cursor subscription "
+            "(this process stays on the emulator), or point --backend-url at another backend.",
             err=True,
         )
         use_emulator = True
