@@ -27,7 +27,16 @@ from google.protobuf.message import DecodeError
 
 from ..protocol.blobs import BLOB_ID_SIZE, blob_id
 from ..protocol.messages import agent, value_bytes_to_json
+from ..protocol.seed import (
+    AssistantStep,
+    HistoryStep,
+    HistoryTurn,
+    ToolStep,
+    json_blob,
+    root_prompt_entries,
+)
 from .run import RunError
+from .script import Script, ToolCallSpec, parse_script
 
 EMULATOR_SYSTEM_PROMPT = (
     "You are Cursor's coding agent, emulated by cursor-bridge: every answer follows the "
@@ -333,3 +342,59 @@ def _step_entry(step: agent.ConversationStep, cached: bool) -> HistoryEntry | No
         text = f"{call.args.tool_name or call.args.name} {json.dumps(args)} -> {json.dumps(result)}"
         return HistoryEntry("tool", text, cached)
     return None
+
+
+def remaining_calls(script: Script, done: int) -> Script:
+    """The script without its first `done` tool calls (already answered in the history)."""
+    remaining: list[tuple[ToolCallSpec, ...]] = []
+    for specs in script.tool_groups:
+        if done >= len(specs):
+            done -= len(specs)
+        else:
+            remaining.append(specs[done:])
+            done = 0
+    return dataclasses.replace(script, tool_groups=tuple(remaining))
+
+
+def resume_from_root(
+    entries: list[HistoryEntry], tools: list[agent.McpToolDefinition]
+) -> tuple[Script, list[tuple[str, str]]]:
+    """Resume (strict): the script of the last user entry of the root list, and the tool
+    results that follow it, labelled by the client's tool name."""
+    last = max((i for i, e in enumerate(entries) if e.role == "user"), default=-1)
+    if last < 0:
+        raise RunError("invalid_argument", "nothing to resume")
+    names = {f"mcp_{t.provider_identifier}_{t.tool_name}": t.tool_name or t.name for t in tools}
+    results = [
+        (names.get(e.tool[0], e.tool[0]), e.tool[1])
+        for e in entries[last + 1 :]
+        if e.tool is not None
+    ]
+    return parse_script(entries[last].text), results
+
+
+def turn_root_blobs(user_text: str | None, steps: list[bytes]) -> list[bytes]:
+    """A finished turn as root prompt message blobs (the seed's shape, protocol/seed.py);
+    without the user entry when the turn was resumed."""
+    history: list[HistoryStep] = []
+    for data in steps:
+        step = agent.ConversationStep.FromString(data)
+        which = step.WhichOneof("message")
+        if which == "assistant_message":
+            history.append(AssistantStep(step.assistant_message.text))
+        elif which == "tool_call" and step.tool_call.WhichOneof("tool") == "mcp_tool_call":
+            call = step.tool_call.mcp_tool_call
+            args = {key: value_bytes_to_json(raw) for key, raw in call.args.args.items()}
+            history.append(
+                ToolStep(
+                    call.args.tool_call_id,
+                    call.args.tool_name or call.args.name,
+                    args,
+                    describe_mcp_result(call.result),
+                    provider=call.args.provider_identifier,
+                )
+            )
+    entries = root_prompt_entries("", "", [HistoryTurn(user_text or "", history)])
+    if user_text is None:
+        entries = entries[1:]
+    return [json_blob(entry) for entry in entries]

@@ -34,7 +34,8 @@ class EmulatorOptions:
       client frame ends the Run with `deadline_exceeded` (the 120 s the service's peers see).
     - `max_client_frame_size`: larger request envelopes end the Run with `invalid_argument`.
     - `gzip_min_size`: when set and the client sent `connect-accept-encoding: gzip`, frames
-      whose payload has at least this many bytes are gzip-compressed (flag 0x01).
+      whose payload has at least this many bytes are gzip-compressed (flag 0x01); a
+      `/compress` turn compresses every frame of a client that accepts gzip.
     - `max_concurrent_streams`: the SETTINGS value; one connection may carry this many Runs.
     - `close_grace`: after the response ended, how long to wait for the client to end its side
       before RST_STREAM(NO_ERROR).

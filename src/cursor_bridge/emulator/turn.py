@@ -23,7 +23,6 @@ each later call's prefix, `output_tokens` = Σ token_delta (thinking included),
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import math
 import re
@@ -31,29 +30,26 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from google.protobuf.message import Message
+
 from ..protocol.blobs import blob_id
 from ..protocol.framing import encode_envelope
-from ..protocol.messages import agent, value_bytes_to_json
-from ..protocol.seed import (
-    AssistantStep,
-    HistoryStep,
-    HistoryTurn,
-    ToolStep,
-    json_blob,
-    root_prompt_entries,
-)
+from ..protocol.messages import agent
+from ..protocol.wire import len_field
 from .catalog import CatalogModel
 from .history import (
     Conversation,
     HistoryEntry,
-    describe_mcp_result,
     load_conversation,
+    remaining_calls,
+    resume_from_root,
     serialize,
     system_prompt_blob,
     turn_blobs,
+    turn_root_blobs,
 )
 from .run import ExecCall, RunError, RunSession
-from .script import Fault, Recall, Reply, Script, Tokens, ToolCallSpec, parse_script
+from .script import Fault, Recall, Reply, Script, Tokens, parse_script
 from .tools import PlannedCall, describe_result, mcp_result, plan_calls
 
 _WORD = re.compile(r"\s*\S+\s*")
@@ -109,6 +105,8 @@ class TurnPlayer:
         self.latency = session.options.token_latency
         self._step_id = 0
         self._since_yield = 0
+        self._trace = False
+        self._spans = 0
         self._tools: list[agent.McpToolDefinition] = []
 
     async def play(self) -> None:
@@ -151,18 +149,21 @@ class TurnPlayer:
         elif strict:
             script, earlier = resume_from_root(conversation.root_entries, self._tools)
             results.extend(earlier)
-            script = _remaining(script, len(earlier))
+            script = remaining_calls(script, len(earlier))
         else:
             # Resume: the model carries on with its last turn. The tool calls already answered
             # there (seeded steps) count as done: it makes the remaining calls, then answers
             # quoting every result, the earlier ones included.
             last = conversation.turns[-1]
             results.extend(last.tool_results)
-            script = _remaining(parse_script(last.user_text), len(last.tool_results))
+            script = remaining_calls(parse_script(last.user_text), len(last.tool_results))
         planned = plan_calls(script, self._tools)
         if isinstance(planned, str):
             script = Script(prompt=script.prompt, error=planned)
             planned = []
+        self._trace = script.trace
+        if script.compress and self.session.can_compress:
+            self.session.compress_all = True
 
         entries = conversation.entries
         history_chars = sum(len(e.text) for e in entries)
@@ -176,8 +177,12 @@ class TurnPlayer:
         for group in planned:
             usage.model_call()
             steps.extend(await self._tool_group(group, results, usage))
+        decided = [(word, await self.session.query(word)) for word in script.queries]
         usage.model_call()
         answer = self._answer(script, rule, entries, results)
+        if decided:
+            lines = [f"- query {word}: {text}" for word, text in decided]
+            answer = "\n".join([answer, *lines]) if script.answer else "\n".join(lines)
         steps.extend(await self._answer_step(script.thinking, answer, script.fault, usage))
 
         root_ids, turn_ids = await self._store(conversation, user, steps, strict)
@@ -290,7 +295,15 @@ class TurnPlayer:
             message = agent.ThinkingMessage(text=thinking, duration_ms=duration)
             steps.append(serialize(agent.ConversationStep(thinking_message=message)))
         for sent, piece in enumerate(chunks(answer), start=1):
-            await self._send_update(text_delta=agent.TextDeltaUpdate(text=piece))
+            update = agent.InteractionUpdate(text_delta=agent.TextDeltaUpdate(text=piece))
+            if self._trace:
+                # ttft_breakdown: field 8 of AgentServerMessage, outside the oneof (§10).
+                framed = agent.AgentServerMessage(interaction_update=update)
+                await self.session.send_payload(
+                    framed.SerializeToString() + len_field(_TTFT_FIELD, b"\x08\x0c")
+                )
+            else:
+                await self.session.send_update(update)
             await self._token_delta(usage, 1)
             if fault is not None and sent == fault.after_deltas:
                 await self._fire(fault)
@@ -344,10 +357,19 @@ class TurnPlayer:
                     call_id=planned.call_id, tool_call=tool_call, model_call_id=planned.call_id
                 )
                 await self._send_update(tool_call_started=started_update)
+            else:
+                display = builtin_display(planned.kind, planned.args)
+                if display is not None:
+                    started_update = agent.ToolCallStartedUpdate(
+                        call_id=planned.call_id, tool_call=display, model_call_id=planned.call_id
+                    )
+                    await self._send_update(tool_call_started=started_update)
             arg_chars = len(json.dumps(planned.spec.args))
             await self._token_delta(usage, max(1, tokens_of(arg_chars)))
             usage.context_chars += arg_chars
-            calls.append(await self.session.start_exec(planned.kind, planned.args))
+            calls.append(
+                await self.session.start_exec(planned.kind, planned.args, span=self._span())
+            )
         steps = []
         for planned, call in zip(group, calls, strict=True):
             await self.session.wait_exec(call)
@@ -355,7 +377,13 @@ class TurnPlayer:
             results.append((planned.label, text))
             usage.context_chars += len(text)
             if planned.kind != "mcp_args":
-                continue  # built-in execs have no display record in our schema
+                display = builtin_display(planned.kind, planned.args, call)
+                if display is not None:
+                    completed = agent.ToolCallCompletedUpdate(
+                        call_id=planned.call_id, tool_call=display, model_call_id=planned.call_id
+                    )
+                    await self._send_update(tool_call_completed=completed)
+                continue
             assert isinstance(planned.args, agent.McpArgs)
             mcp_call = agent.McpToolCall(args=planned.args, result=mcp_result(call))
             tool_call = agent.ToolCall(mcp_tool_call=mcp_call)
@@ -366,6 +394,16 @@ class TurnPlayer:
             steps.append(serialize(agent.ConversationStep(tool_call=tool_call)))
         await self._end_step(step_id, started)
         return steps
+
+    def _span(self) -> bytes | None:
+        """`span_context` (19) for /trace turns, alternating its two shapes (§9)."""
+        if not self._trace:
+            return None
+        self._spans += 1
+        if self._spans % 2:
+            span = agent.SpanContext(trace_id="0af7651916cd43dd8448eb211c80319c", span_id="b7ad")
+            return span.SerializeToString()
+        return b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
     # -- blobs and checkpoint -------------------------------------------------------------
 
@@ -411,60 +449,33 @@ class TurnPlayer:
         return root_ids, turn_ids
 
 
-def _remaining(script: Script, done: int) -> Script:
-    """The script without its first `done` tool calls (already answered in the history)."""
-    remaining: list[tuple[ToolCallSpec, ...]] = []
-    for specs in script.tool_groups:
-        if done >= len(specs):
-            done -= len(specs)
-        else:
-            remaining.append(specs[done:])
-            done = 0
-    return dataclasses.replace(script, tool_groups=tuple(remaining))
+_TTFT_FIELD = 8
+# Built-in execs whose display record our schema declares: exec kind -> (ToolCall member,
+# result field of the exec answer).
+_DISPLAY = {
+    "shell_args": ("shell_tool_call", "shell_result"),
+    "shell_stream_args": ("shell_tool_call", ""),
+    "delete_args": ("delete_tool_call", "delete_result"),
+    "grep_args": ("grep_tool_call", "grep_result"),
+    "ls_args": ("ls_tool_call", "ls_result"),
+}
 
 
-def resume_from_root(
-    entries: list[HistoryEntry], tools: list[agent.McpToolDefinition]
-) -> tuple[Script, list[tuple[str, str]]]:
-    """Resume (strict): the script of the last user entry of the root list, and the tool
-    results that follow it, labelled by the client's tool name."""
-    last = max((i for i, e in enumerate(entries) if e.role == "user"), default=-1)
-    if last < 0:
-        raise RunError("invalid_argument", "nothing to resume")
-    names = {f"mcp_{t.provider_identifier}_{t.tool_name}": t.tool_name or t.name for t in tools}
-    results = [
-        (names.get(e.tool[0], e.tool[0]), e.tool[1])
-        for e in entries[last + 1 :]
-        if e.tool is not None
-    ]
-    return parse_script(entries[last].text), results
-
-
-def turn_root_blobs(user_text: str | None, steps: list[bytes]) -> list[bytes]:
-    """A finished turn as root prompt message blobs (the seed's shape, protocol/seed.py);
-    without the user entry when the turn was resumed."""
-    history: list[HistoryStep] = []
-    for data in steps:
-        step = agent.ConversationStep.FromString(data)
-        which = step.WhichOneof("message")
-        if which == "assistant_message":
-            history.append(AssistantStep(step.assistant_message.text))
-        elif which == "tool_call" and step.tool_call.WhichOneof("tool") == "mcp_tool_call":
-            call = step.tool_call.mcp_tool_call
-            args = {key: value_bytes_to_json(raw) for key, raw in call.args.args.items()}
-            history.append(
-                ToolStep(
-                    call.args.tool_call_id,
-                    call.args.tool_name or call.args.name,
-                    args,
-                    describe_mcp_result(call.result),
-                    provider=call.args.provider_identifier,
-                )
-            )
-    entries = root_prompt_entries("", "", [HistoryTurn(user_text or "", history)])
-    if user_text is None:
-        entries = entries[1:]
-    return [json_blob(entry) for entry in entries]
+def builtin_display(
+    kind: str, args: Message, call: ExecCall | None = None
+) -> agent.ToolCall | None:
+    """The display record (tool_call_started / completed) of a built-in exec, with its result
+    once the call is answered; None for kinds our schema has no record for."""
+    if kind not in _DISPLAY:
+        return None
+    member, result_field = _DISPLAY[kind]
+    tool_call = agent.ToolCall()
+    record = getattr(tool_call, member)
+    record.args.CopyFrom(args)
+    for result in call.results if call is not None and result_field else ():
+        if result.WhichOneof("message") == result_field:
+            record.result.CopyFrom(getattr(result, result_field))
+    return tool_call
 
 
 def recall_text(rule: str, entries: list[HistoryEntry]) -> str:
