@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +97,8 @@ class Settings(BaseSettings):
         }
 
     def _workspace_options(self) -> dict[str, Any]:
-        from .engine.executor import BuiltinExecutor
         from .engine.context import default_workspace
+        from .engine.executor import BuiltinExecutor
 
         if self.workspace is None:
             return {"workspace": default_workspace()}

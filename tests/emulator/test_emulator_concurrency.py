@@ -131,9 +131,7 @@ async def test_a_run_past_the_connection_ceiling_closes_the_connection(
 async def test_the_bridge_pool_stays_below_the_ceiling(emulator: EmulatorServer) -> None:
     """The bridge opens another connection instead of crossing its per-connection cap."""
     async with BackendPool(max_streams_per_connection=2) as pool:
-        streams = [
-            await pool.open_stream(emulator.url + RUN_PATH, run_headers()) for _ in range(3)
-        ]
+        streams = [await pool.open_stream(emulator.url + RUN_PATH, run_headers()) for _ in range(3)]
         assert pool.connections_opened == 2
         for stream in streams:
             await stream.cancel()

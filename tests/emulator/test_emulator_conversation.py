@@ -86,7 +86,10 @@ async def test_seed_shaped_root_entries_are_what_the_model_sees(client: H2Client
         [
             {"role": "system", "content": "S"},
             {"role": "user", "content": [{"type": "text", "text": "<rules>\nR\n</rules>"}]},
-            {"role": "user", "content": [{"type": "text", "text": "<user_query>\nQ\n</user_query>"}]},
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "<user_query>\nQ\n</user_query>"}],
+            },
             {
                 "role": "assistant",
                 "content": [

@@ -34,9 +34,7 @@ async def _typed_answers(message: agent.AgentServerMessage, driver: TurnDriver) 
 async def test_every_query_kind_is_answered_when_the_reply_is_typed(
     emulator: EmulatorServer, client: H2Client
 ) -> None:
-    transcript = await TurnDriver(client, on_message=_typed_answers).run(
-        user_request("/query all")
-    )
+    transcript = await TurnDriver(client, on_message=_typed_answers).run(user_request("/query all"))
     assert transcript.end is not None and transcript.end.error is None
     lines = transcript.text.splitlines()
     assert [line.split(":")[0] for line in lines] == [f"- query {w}" for w in ALL_QUERY_WORDS]

@@ -74,8 +74,10 @@ def _tree(message: Message, blobs: dict[bytes, bytes]) -> Any:
     for field, value in message.ListFields():
         name = field.name
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            out[name] = {k: _leaf(field.message_type.fields_by_name["value"], v, blobs, name)
-                         for k, v in value.items()}
+            out[name] = {
+                k: _leaf(field.message_type.fields_by_name["value"], v, blobs, name)
+                for k, v in value.items()
+            }
         elif field.is_repeated:
             out[name] = [_leaf(field, item, blobs, name) for item in value]
         else:

@@ -49,8 +49,13 @@ def test_the_history_is_in_the_root_prompt_not_only_in_turns() -> None:
     actual = first_run_fields()
     texts = [v for k, v in actual.items() if ".blob_json.content" in k and k.endswith(".text")]
     joined = "\n".join(str(t) for t in texts)
-    for said in ("Weather in Oslo?", "Let me check.", "It is sunny and 21 C in Oslo.",
-                 "And in Bergen?", "Rainy, 12 C."):
+    for said in (
+        "Weather in Oslo?",
+        "Let me check.",
+        "It is sunny and 21 C in Oslo.",
+        "And in Bergen?",
+        "Rainy, 12 C.",
+    ):
         assert said in joined
     results = [v for k, v in actual.items() if k.endswith(".blob_json.content[0].result")]
     assert results == ["Sunny, 21 C"]

@@ -69,10 +69,15 @@ def test_each_query_gets_a_typed_reply_at_its_field_number(
     number = agent.InteractionQuery.DESCRIPTOR.fields_by_name[query_field].number
     assert agent.InteractionResponse.DESCRIPTOR.fields_by_name[response_field].number == number
     inner = getattr(response, response_field)
-    decided = inner.result if response_field in (
-        "ask_question_interaction_response",
-        "create_plan_request_response",
-    ) else inner
+    decided = (
+        inner.result
+        if response_field
+        in (
+            "ask_question_interaction_response",
+            "create_plan_request_response",
+        )
+        else inner
+    )
     assert decided.WhichOneof("result") == case
     reason = getattr(decided, case)
     # Every refusal says what to do instead (a reason the model can act on).

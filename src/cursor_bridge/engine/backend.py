@@ -22,11 +22,11 @@ from ..protocol.run import RunMachine
 from ..store import MemoryStateStore, StateStore
 from ..transport import BackendPool, ConnectFailed, TransportError
 from .catalog import ModelCatalog, ModelChoice
+from .context import Workspace, default_workspace
 from .fingerprint import chain, extend
 from .live_run import LiveRun
 from .model_map import ModelMap
 from .output import OutputEvent, TurnFinished
-from .context import Workspace, default_workspace
 from .planner import plan_run
 from .request import ChatMessage, ChatRequest
 from .sessions import ParkedSession, PendingCall, SessionRegistry

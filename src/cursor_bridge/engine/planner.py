@@ -222,5 +222,3 @@ def _arguments(text: str) -> dict[str, Any]:
     except ValueError:
         return {"input": text}
     return value if isinstance(value, dict) else {"input": value}
-
-

@@ -8,17 +8,20 @@ kind gets a well-formed reply, and every refusal carries a reason the model can 
 
 A proxy has no UI, so the decisions are fixed:
 
-| kind | reply | why |
-|---|---|---|
-| web search (2), exa search (5) / fetch (6), web fetch (9) | rejected | the bridge has no web access of its own; O and P reject |
-| ask question (3) | rejected, reason: ask in the answer text | routed to the client as text: the question reaches the user in the model's answer and the user's next message answers it (a synchronous answer would need a UI; P answers error, O holds it for its UI) |
-| switch mode (4) | rejected | the client chose the mode; O and P reject without a host tool |
-| create plan (7) | error, plan_uri "" | nowhere to save a plan; P's reply, reason tells the model to write it out |
-| setup VM (8) | success | O and P both approve (nothing to do for a client) |
-| PR management (10) | rejected (field 3) | O; its `rejected` is field 3 |
-| MCP auth (11), connect SCM (14) | rejected | O |
-| generate image (12) | rejected | the bridge cannot save images for the client |
-| replace env (13) | failure, setup_logs "" | O |
+- web search (2), exa search (5) / fetch (6), web fetch (9): rejected. The bridge has no web
+  access of its own; O and P reject.
+- ask question (3): rejected, with a reason telling the model to ask in its answer text. This
+  routes the question to the client as text: the user reads it in the answer and answers it
+  in the next message. (A synchronous answer needs a UI: P answers error, O holds the query
+  open for its UI; neither fits a stateless API request.)
+- switch mode (4): rejected; the client chose the mode (O and P reject without a host tool).
+- create plan (7): error with plan_uri "" (P's reply): nowhere to save a plan, so the reason
+  tells the model to write the plan out.
+- setup VM (8): success; O and P both approve (nothing to do for a client).
+- PR management (10): rejected, which is field 3 there (O).
+- MCP auth (11), connect SCM (14): rejected (O).
+- generate image (12): rejected; the bridge cannot save images for the client.
+- replace env (13): failure with setup_logs "" (O).
 
 A kind newer than our schema gets `{N: {2: {1: reason}}}`: the query's field number holding a
 `rejected{reason}` at field 2, the shape of nearly every known response. (inferred: only the
@@ -40,9 +43,7 @@ ASK_IN_TEXT = (
     "Interactive questions are not available through this API. Ask the user your question "
     "in your reply text instead; the user's next message will answer it."
 )
-NO_MODE_SWITCH = (
-    "Switching modes is not available through this API. Continue in the current mode."
-)
+NO_MODE_SWITCH = "Switching modes is not available through this API. Continue in the current mode."
 NO_PLAN_FILE = (
     "Plans cannot be saved through this API. Write the plan out in your reply text instead."
 )

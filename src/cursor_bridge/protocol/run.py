@@ -295,9 +295,7 @@ class RunMachine:
             # after these two (current-client.md §5).
             reply = agent.ExecClientMessage(id=request.id, exec_id=request.exec_id)
             if kind == "request_context_args":
-                reply.request_context_result.success.request_context.CopyFrom(
-                    self.request_context
-                )
+                reply.request_context_result.success.request_context.CopyFrom(self.request_context)
             else:
                 success = reply.mcp_state_exec_result.success
                 success.SetInParent()
