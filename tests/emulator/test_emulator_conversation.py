@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncIterator
 
 import pytest
 from emulator_client import H2Client
@@ -13,6 +12,8 @@ from run_driver import TurnDriver, seed_state, user_request
 from cursor_bridge.emulator import EmulatorOptions, EmulatorServer
 from cursor_bridge.emulator.history import EMULATOR_SYSTEM_PROMPT
 from cursor_bridge.protocol.messages import agent
+
+LENIENT = pytest.mark.parametrize("options", [EmulatorOptions(strict=False)])
 
 
 async def test_second_turn_fetches_the_checkpoint_blobs_and_recalls_history(
@@ -74,9 +75,10 @@ async def test_seeded_history_and_system_prompt_arrive(client: H2Client) -> None
     assert list(checkpoint.root_prompt_messages_json[: len(roots)]) == roots
 
 
-async def test_lenient_mode_also_shows_the_turns(lenient: H2Client) -> None:
+@LENIENT
+async def test_lenient_mode_also_shows_the_turns(client: H2Client) -> None:
     state, store = seed_state([{"role": "system", "content": "You are terse."}], [("1+1?", "2")])
-    transcript = await TurnDriver(lenient, store=store).run(user_request("/recall", state=state))
+    transcript = await TurnDriver(client, store=store).run(user_request("/recall", state=state))
     assert transcript.text == "history: system=You are terse.; user=1+1?; assistant=2"
 
 
@@ -112,21 +114,6 @@ async def test_seed_shaped_root_entries_are_what_the_model_sees(client: H2Client
     )
 
 
-@pytest.fixture
-async def lenient_emulator() -> AsyncIterator[EmulatorServer]:
-    async with EmulatorServer(options=EmulatorOptions(strict=False)) as server:
-        yield server
-
-
-@pytest.fixture
-async def lenient(lenient_emulator: EmulatorServer) -> AsyncIterator[H2Client]:
-    connection = await H2Client.connect(lenient_emulator.port)
-    try:
-        yield connection
-    finally:
-        await connection.close()
-
-
 async def test_an_empty_blob_answer_blanks_that_history(
     emulator: EmulatorServer, client: H2Client
 ) -> None:
@@ -143,20 +130,21 @@ async def test_an_empty_blob_answer_blanks_that_history(
     assert emulator.counters.blobs_missing == 1
 
 
+@LENIENT
 async def test_lenient_withheld_blob_ends_the_run_with_blob_not_found(
-    lenient_emulator: EmulatorServer, lenient: H2Client
+    emulator: EmulatorServer, client: H2Client
 ) -> None:
     state, store = seed_state([{"role": "system", "content": "x"}], [("q", "a")])
     withheld = state.turns[0]
-    transcript = await TurnDriver(lenient, store=store, withhold={withheld}).run(
+    transcript = await TurnDriver(client, store=store, withhold={withheld}).run(
         user_request("/reply never", state=state)
     )
     assert transcript.end is not None and transcript.end.error is not None
     assert transcript.end.error.code == "internal"
     assert transcript.end.error.message == "Blob not found"
     assert "update.text_delta" not in transcript.kinds
-    assert lenient_emulator.counters.blobs_missing == 1
-    assert lenient_emulator.counters.runs_failed == 1
+    assert emulator.counters.blobs_missing == 1
+    assert emulator.counters.runs_failed == 1
 
 
 async def test_inline_bytes_in_turns_are_blob_not_found(client: H2Client) -> None:
@@ -170,9 +158,10 @@ async def test_inline_bytes_in_turns_are_blob_not_found(client: H2Client) -> Non
     assert transcript.gets == []  # refused before any fetch
 
 
-async def test_lenient_unknown_32_byte_id_is_blob_not_found(lenient: H2Client) -> None:
+@LENIENT
+async def test_lenient_unknown_32_byte_id_is_blob_not_found(client: H2Client) -> None:
     state = agent.ConversationStateStructure(root_prompt_messages_json=[b"\x01" * 32])
-    transcript = await TurnDriver(lenient).run(user_request("hi", state=state))
+    transcript = await TurnDriver(client).run(user_request("hi", state=state))
     assert transcript.end is not None and transcript.end.error is not None
     assert transcript.end.error.message == "Blob not found"
 
@@ -212,12 +201,13 @@ async def test_strict_asks_for_the_context_only_when_the_request_lacks_one(
     assert "exec.request_context_args" not in transcript.kinds
 
 
+@LENIENT
 async def test_lenient_request_context_answer_wins_over_the_user_message_one(
-    lenient: H2Client,
+    client: H2Client,
 ) -> None:
     answered = agent.RequestContext(cloud_rule="From the answer")
     inline = agent.RequestContext(cloud_rule="From the action")
-    transcript = await TurnDriver(lenient, context=answered).run(
+    transcript = await TurnDriver(client, context=answered).run(
         user_request("/recall", request_context=inline)
     )
     assert transcript.text == "history: rule=From the answer"
