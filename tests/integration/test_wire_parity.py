@@ -4,11 +4,14 @@ interaction query kind, compressed frames, trace data, a tool round's seeded his
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import pytest
 from openai import OpenAI
 
 from cursor_bridge.emulator.queries import ALL_QUERY_WORDS
 from tests.conftest import Stack
+from tests.integration.test_checkpoints import _checkpoints, wait_checkpoint_saved
 
 MODEL = "claude-4.6-sonnet"
 WEATHER = {
@@ -93,3 +96,31 @@ def test_a_traced_tool_call_and_its_seeded_round(stack: Stack) -> None:
     assert 'tool_call=mcp_cursor-bridge_get_weather {"city":"Oslo"}' in recalled
     assert "tool=mcp_cursor-bridge_get_weather -> sunny" in recalled
     assert recalled.endswith("assistant=It is sunny.")
+
+
+def test_a_checkpoint_over_budget_is_not_resumed(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """P's budget (current-client.md §8): a checkpoint past it is dropped and the
+    conversation reseeded under a new conversation_id, from the client's history."""
+    from cursor_bridge.engine import backend as backend_module
+
+    client = client_for(stack)
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "B1\n/reply budget one"}]
+    saved = stack.call(_checkpoints(stack))
+    client.chat.completions.create(model=MODEL, messages=messages)  # type: ignore[arg-type]
+    wait_checkpoint_saved(stack, saved)
+    monkeypatch.setattr(backend_module, "MAX_RESUMABLE_CHECKPOINT", 16)
+    before = stack.backend.checkpoint_resumes["over_budget"]
+    messages += [
+        {"role": "assistant", "content": "budget one"},
+        {"role": "user", "content": "/recall"},
+    ]
+    recall = (
+        client.chat.completions.create(model=MODEL, messages=messages)  # type: ignore[arg-type]
+        .choices[0]
+        .message.content
+        or ""
+    )
+    assert "user=B1\n/reply budget one" in recall and "assistant=budget one" in recall
+    assert stack.backend.checkpoint_resumes["over_budget"] == before + 1
