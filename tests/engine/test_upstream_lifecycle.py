@@ -42,7 +42,7 @@ async def test_a_finished_run_frees_its_stream_at_once() -> None:
         assert run.half_closed
         (connection,) = [c for group in pool._connections.values() for c in group]
         deadline = asyncio.get_running_loop().time() + 5
-        while connection.stream_count and asyncio.get_running_loop().time() < deadline:
+        while connection.stream_count and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110 - polled with a deadline
             await asyncio.sleep(0.01)
         assert connection.stream_count == 0
         assert emulator.counters.runs_completed == 1
