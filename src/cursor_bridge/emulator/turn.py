@@ -1,17 +1,24 @@
 """One scripted agent turn on a Run, in the order the service sends it (run-stream.md 4.1/4.2).
 
 1. resolve the model (unknown: `invalid_argument: model not found`);
-2. fetch the blobs the conversation_state names (get_blob; missing: `internal: Blob not found`);
-3. ask for the RequestContext (exec request_context_args) - its `cloud_rule` is the system
-   prompt, its `tools` the client's tools;
-4. per tool group (see script.py): step_started, tool_call_started + exec per call, wait for
-   every result (heartbeats meanwhile), tool_call_completed, step_completed;
-5. the answer step: step_started, thinking_delta* + thinking_completed, text_delta* (one word
+2. fetch the blobs the conversation_state names (get_blob; strict: inline bytes in `turns`
+   end the Run with `Blob not found: <bytes>` and an empty answer blanks that history;
+   lenient: an empty answer is `internal: Blob not found`);
+3. the RequestContext: strict, the one the action carries, asked for (exec
+   request_context_args) only when it carries none; lenient, always asked for. Its
+   `cloud_rule` is the system prompt, its `tools` the client's tools;
+4. per tool group (see script.py): step_started, tool_call_started + exec per call (display
+   records for MCP calls and the built-ins our schema has records for; `/trace` adds
+   span_context), wait for every result (heartbeats meanwhile), tool_call_completed,
+   step_completed;
+5. `/query` interaction queries, one at a time, each waiting for a typed decision;
+6. the answer step: step_started, thinking_delta* + thinking_completed, text_delta* (one word
    each, each followed by token_delta{1}), step_completed; a scripted fault fires here;
-6. set_blob for the new blobs, each acknowledged before the next: content that came as
-   content-as-id, the root system prompt of a fresh conversation, the UserMessage, the steps
-   (thinking, MCP tool calls, assistant text), the ConversationTurnStructure;
-7. conversation_checkpoint_update (root ids + turn ids + token_details), turn_ended with usage.
+7. set_blob for the new blobs, each acknowledged before the next: content that came as
+   content-as-id, the root system prompt of a fresh conversation, (strict) the turn as root
+   prompt messages, the UserMessage, the steps (thinking, MCP tool calls, assistant text),
+   the ConversationTurnStructure;
+8. conversation_checkpoint_update (root ids + turn ids + token_details), turn_ended with usage.
 
 Usage is deterministic: a model call reads ceil(chars/4) tokens of context (the rule, the
 history, the user text, and for later calls the earlier calls' tool arguments and results);
