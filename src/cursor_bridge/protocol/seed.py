@@ -146,8 +146,11 @@ def root_prompt_entries(
     {"role":"system"} entries"), user turns as text parts wrapped in `<user_query>`, assistant
     turns as text parts plus AI-SDK `tool-call` parts named `mcp_<provider>_<tool>`, tool
     results as `tool` messages with `tool-result` parts capped at 20 000 characters, reasoning
-    dropped (the server re-derives it). E's shape differs only in wrappers and in writing tool
-    results as user text; both keep the trailing live user message out of the list.
+    dropped (the server re-derives it). E's shape has no `<rules>` entry or `<user_query>`
+    wrapper, no tool-call parts, and writes tool results as user "[Tool Result]" text; by P's
+    account the server ignores E's system entry. Both keep the trailing live user message out
+    of the list. Changing the shape means changing this function only (the emulator renders
+    whatever JSON chat messages it finds).
     """
     entries: list[dict[str, Any]] = []
     if system:
