@@ -127,8 +127,8 @@ def serve(
         # Cursor's real backend needs a login: without one, serve the emulator and say so.
         click.echo(
             "No Cursor login found: serving the BUILT-IN EMULATOR (scripted model, offline).\n"
-            "Run `cursor-bridge login` to use your Cursor subscription, or point --backend-url "
-            "at another backend.",
+            "Run `cursor-bridge login`, then restart `serve`, to use your Cursor subscription "
+            "(this process stays on the emulator), or point --backend-url at another backend.",
             err=True,
         )
         use_emulator = True
@@ -242,6 +242,11 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
 @click.option("--run-limit", type=int, default=None, help="Runs per user per --run-window.")
 @click.option("--run-window", type=float, default=60.0, show_default=True, help="Seconds.")
 @click.option("--context-window", type=int, default=None, help="Every model's window (tokens).")
+@click.option(
+    "--lenient",
+    is_flag=True,
+    help="Turn off strict mode (history from turns too, content-as-id everywhere).",
+)
 def emulator(
     host: str,
     port: int,
@@ -252,6 +257,7 @@ def emulator(
     run_limit: int | None,
     run_window: float,
     context_window: int | None,
+    lenient: bool,
 ) -> None:
     """Run the Cursor backend emulator on its own (HTTP/2 cleartext and HTTP/1.1)."""
     from .emulator import EmulatorOptions, run_emulator
@@ -269,6 +275,7 @@ def emulator(
         run_limit=run_limit,
         run_limit_window=run_window,
         context_window=context_window,
+        strict=not lenient,
     )
     with contextlib.suppress(KeyboardInterrupt):
         _run(run_emulator(host, port, options))

@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .auth import Account, AccountTokenProvider, AuthClient, AuthEndpoints, TokenStore
-from .auth.pool import AccountPool, PoolState, member_for
+from .auth import Account, AuthClient, AuthEndpoints, TokenStore
+from .auth.follow import LatestLoginTokens
+from .auth.pool import AccountPool, PoolState
+from .auth.pool_members import LoggedInAccounts
 from .auth.provider import SharedLock
 from .auth.store import normalize_backend
 from .config import CURSOR_API_URL, Settings
@@ -271,7 +273,7 @@ class LiveBackend:
 
     backend: CursorBackend
     account: Account | None
-    provider: AccountTokenProvider | None
+    provider: LatestLoginTokens | None
     auth_client: AuthClient | None
 
     async def aclose(self) -> None:
@@ -289,15 +291,16 @@ async def open_live_backend(
 ) -> LiveBackend:
     """A backend for `settings.backend_url` using the accounts logged in there.
 
-    With no account it sends no token (an emulator accepts that; Cursor's API raises
-    `unauthenticated`). Every account logged in there joins the pool that turns are shared
-    out from (`pool_state`: shared cooldowns and bindings; `shared_lock`: one refresh per
-    account across processes); account-independent calls use the latest login.
-    `discover`: find the Run host through GetServerConfig unless `settings.agent_url` names one.
+    Turns are shared out among every account logged in at that URL (the pool: `pool_state`
+    holds shared cooldowns and bindings, `shared_lock` makes one refresh per account across
+    processes); account-independent calls use the latest login. Both follow the logins, so
+    a `cursor-bridge login` made while serving is used from the next request on, also when
+    there was none at start (then no token is sent until one appears: an emulator accepts
+    that). `discover`: find the Run host through GetServerConfig unless `settings.agent_url`
+    names one.
     """
     store = TokenStore()
-    logged_in = store.accounts(settings.backend_url)
-    found = logged_in[0] if logged_in else None
+    found = store.current(settings.backend_url)
     api_url = settings.backend_url.rstrip("/")
     if found is None and is_cursor(api_url):
         raise ConnectError("unauthenticated", "not logged in to Cursor")
@@ -314,20 +317,20 @@ async def open_live_backend(
         identity=identity,
         **settings.backend_options(),
     )
-    provider = client = None
-    if found is not None:
-        client = AuthClient(AuthEndpoints.for_backend(api_url, settings.website_url))
-        providers = [
-            AccountTokenProvider(
-                store, path, client, margin=settings.refresh_margin, shared_lock=shared_lock
-            )
-            for path, _ in logged_in
-        ]
-        provider = providers[0]
-        config.token = provider
-        config.on_unauthenticated = provider.on_unauthenticated
-        members = [member_for(p.account, p, p.on_unauthenticated) for p in providers]
-        config.accounts = AccountPool(members, pool_state)
+    client = AuthClient(AuthEndpoints.for_backend(api_url, settings.website_url))
+    provider = LatestLoginTokens(
+        store, settings.backend_url, client, margin=settings.refresh_margin
+    )
+    config.token = provider
+    config.on_unauthenticated = provider.on_unauthenticated
+    logins = LoggedInAccounts(
+        store,
+        settings.backend_url,
+        client,
+        margin=settings.refresh_margin,
+        shared_lock=shared_lock,
+    )
+    config.accounts = AccountPool([], pool_state, follow=logins)
     pool = BackendPool()
     if discover and not settings.agent_url:
         token = None

@@ -244,3 +244,30 @@ def start_emulator(*args: str) -> subprocess.Popen[str]:
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+
+
+async def test_a_login_while_serving_joins_the_pool(emulator: ThreadedEmulator) -> None:
+    def login(account: EmulatedAccount, label: str) -> None:
+        args = ["login", "--api-key", account.api_key, "--label", label]
+        result = cli(*args, "--backend-url", emulator.url)
+        assert result.exit_code == 0, result.output
+
+    await asyncio.to_thread(login, ALICE, "alice")
+    live = await open_live_backend(
+        Settings(backend_url=emulator.url, persist_state=False), discover=False
+    )
+    transport = httpx.ASGITransport(app=create_app(live.backend, mode="cursor"))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
+            first = await client.post("/v1/chat/completions", json=chat("one"))
+            assert first.headers[ACCOUNT_HEADER] == "alice"
+            await asyncio.to_thread(login, BOB, "bob")
+            second = await client.post("/v1/chat/completions", json=chat("two"))
+            assert second.headers[ACCOUNT_HEADER] == "bob", "the new login takes new work"
+            await asyncio.to_thread(
+                cli, "logout", "--label", "alice", "--backend-url", emulator.url
+            )
+            third = await client.post("/v1/chat/completions", json=chat("three"))
+            assert third.headers[ACCOUNT_HEADER] == "bob"
+    finally:
+        await live.aclose()

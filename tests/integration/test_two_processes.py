@@ -127,8 +127,9 @@ async def test_tool_follow_up_elsewhere_takes_a_fresh_run(
     resumed = a.backend.checkpoint_resumes["resumed"]
     recalled = await ask(a, history, tools=TOOLS)
     assert a.backend.checkpoint_resumes["resumed"] == resumed + 1
-    assert 'user=/tool get_weather {"city": "Paris"}; tool=get_weather' in recalled["content"]
-    assert '"sunny"' in recalled["content"] and "assistant=Tool results:" in recalled["content"]
+    content = recalled["content"]
+    assert 'user=/tool get_weather {"city": "Paris"}; tool_call=' in content
+    assert "-> sunny" in content and "assistant=Tool results:" in content
 
     # The same loop landing on its owner continues the parked Run instead.
     again: list[dict[str, Any]] = [

@@ -143,19 +143,27 @@ class AccountPool:
         members: Iterable[PoolMember],
         state: PoolState | None = None,
         *,
+        follow: Callable[[], list[PoolMember] | None] | None = None,
         clock: Callable[[], float] = time.time,
         backoff_first: float = BACKOFF_FIRST,
         backoff_max: float = BACKOFF_MAX,
     ) -> None:
-        self.members = list(members)
-        if not self.members:
-            raise ValueError("an account pool needs at least one account")
+        self._members = list(members)
+        self._follow = follow  # the current members when they changed (new logins), else None
         self.state: PoolState = state or MemoryPoolState()
         self.clock = clock
         self.backoff_first = backoff_first
         self.backoff_max = backoff_max
         self.moved = 0  # bound conversations moved off a cooling account
         self._cooling: dict[str, float] = {}  # last seen, for status without a round trip
+
+    @property
+    def members(self) -> list[PoolMember]:
+        if self._follow is not None:
+            changed = self._follow()
+            if changed is not None:
+                self._members = changed
+        return self._members
 
     def by_id(self, account_id: str) -> PoolMember | None:
         return next((m for m in self.members if m.account_id == account_id), None)
@@ -165,11 +173,15 @@ class AccountPool:
         binding_key: str | None,
         restriction: Restriction | None = None,
         exclude: Iterable[str] = (),
-    ) -> PoolMember:
+    ) -> PoolMember | None:
         """The account for a turn: the conversation's own when it is healthy, else the
-        least-loaded healthy one (then bound). Raises AllAccountsCooling or NotAllowed."""
+        least-loaded healthy one (then bound); None when nobody is logged in. Raises
+        AllAccountsCooling or NotAllowed."""
         skip = set(exclude)
-        allowed = [m for m in self.members if restriction is None or restriction.allows_account(m)]
+        members = self.members
+        if not members:
+            return None
+        allowed = [m for m in members if restriction is None or restriction.allows_account(m)]
         if not allowed:
             raise NotAllowed("this API key may not use any Cursor account of this bridge")
         now = self.clock()
@@ -213,13 +225,6 @@ class AccountPool:
         member.failures_in_a_row = 0
         member.input_tokens += input_tokens
         member.output_tokens += output_tokens
-
-    async def any_token(self) -> str | None:
-        """A token for account-independent calls (the model list): a healthy account's."""
-        now = self.clock()
-        cooling = await self.state.cooldowns(m.account_id for m in self.members)
-        ordered = sorted(self.members, key=lambda m: cooling.get(m.account_id, 0.0) > now)
-        return await ordered[0].token()
 
     async def refresh_cooldowns(self) -> None:
         self._cooling.update(await self.state.cooldowns(m.account_id for m in self.members))

@@ -79,6 +79,14 @@ class Summary:
 
 
 @dataclass(frozen=True, slots=True)
+class QueryAnswered:
+    """The machine answered an interaction query (`kind`: its oneof case, or `unknown_N`)."""
+
+    kind: str
+    decision: str
+
+
+@dataclass(frozen=True, slots=True)
 class ServerHeartbeat:
     """The backend is alive but has nothing to say (e.g. it waits for exec results)."""
 
@@ -126,6 +134,7 @@ Event = (
     | BlobServed
     | ExecRequested
     | ExecAborted
+    | QueryAnswered
     | ServerHeartbeat
     | Summary
     | TurnEnded
