@@ -41,10 +41,7 @@ class LoggedInAccounts:
         self._members: dict[Path, PoolMember] = {}
 
     def __call__(self) -> list[PoolMember] | None:
-        try:
-            stamp: int | None = self._store.directory.stat().st_mtime_ns
-        except OSError:
-            stamp = None
+        stamp = self._store.stamp()
         if stamp == self._seen:
             return None
         self._seen = stamp

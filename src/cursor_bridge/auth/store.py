@@ -88,6 +88,13 @@ class TokenStore:
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or bridge_home() / "accounts"
 
+    def stamp(self) -> int | None:
+        """Changes whenever a login or logout renames a file in or out (the folder's mtime)."""
+        try:
+            return self.directory.stat().st_mtime_ns
+        except OSError:
+            return None
+
     def path_for(self, backend_url: str, account_id: str) -> Path:
         backend = normalize_backend(backend_url)
         host = re.sub(r"[^a-z0-9.-]+", "_", urlsplit(backend).netloc) or "backend"
