@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse
 
 from ..auth.pool import AccountStatus
 from ..engine.backend import CursorBackend
+from ..protocol.errors import ConnectError
 from .request_log import RequestLog, RequestRecord
 
 RECENT_ROWS = 50
@@ -38,8 +39,12 @@ async def status_page(request: Request) -> HTMLResponse:
     log: RequestLog = request.app.state.request_log
     now = time.time()
     pool = backend.config.accounts
+    shared = ""
     if pool is not None:
-        await pool.refresh_cooldowns()
+        try:
+            await pool.refresh_cooldowns()
+        except ConnectError as exc:  # Redis away: show what this process knows
+            shared = f"<p class='bad'>{escape(exc.message)}; cooldowns as last seen here.</p>"
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta http-equiv='refresh' content='10'>",
@@ -49,6 +54,7 @@ async def status_page(request: Request) -> HTMLResponse:
         f" · process {escape(instance)}" if (instance := backend.config.instance_id) else "",
         f" · up {_span(now - request.app.state.started)} · Runs opened {backend.runs_opened}</div>",
         "<h2>Accounts</h2>",
+        shared,
         _accounts(pool.snapshot() if pool is not None else []),
         f"<h2>Parked Runs ({len(backend.sessions)})</h2>",
         _parked(backend.sessions.parked()),
