@@ -164,6 +164,7 @@ async def test_placement_binding_cooldown_and_429(
     assert refused.headers["x-ratelimit-limit-requests"] == "2"
     assert refused.headers["x-ratelimit-remaining-requests"] == "0"
     assert refused.headers["x-ratelimit-reset-requests"] == f"{retry}s"
+    assert ACCOUNT_HEADER not in refused.headers, "no account served it"
 
     anthropic = await bridge.post(
         "/v1/messages",

@@ -172,6 +172,8 @@ class CursorBackend:
                         until - pool.clock(),
                     )
                     tried.append(serving.account_id)
+                    if note is not None:
+                        note.account = ""  # no account serves this turn, unless one is left
                     member = await pool.choose(binding, restriction, exclude=tried)
                     if member is None:  # every login went away meanwhile
                         raise
