@@ -27,8 +27,11 @@ if TYPE_CHECKING:
 def isolated_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every test gets its own CURSOR_BRIDGE_HOME, so nothing leaks between tests."""
-    monkeypatch.setenv("CURSOR_BRIDGE_HOME", str(tmp_path_factory.mktemp("home")))
+    """Every test gets its own CURSOR_BRIDGE_HOME and (absent) config file, so nothing leaks
+    between tests or in from the developer's own configuration."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("CURSOR_BRIDGE_HOME", str(home))
+    monkeypatch.setenv("CURSOR_BRIDGE_CONFIG", str(home / "config.toml"))
 
 
 @dataclass

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from .. import access
 from ..dialects import anthropic_messages as dialect
 from ..dialects import anthropic_render as render
 from ..engine.backend import CursorBackend
@@ -40,6 +41,7 @@ def anthropic_error(
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     request_id = request_id or render.new_request_id()
+    access.note_error(message)
     body = render.error_body(render.error_type(status), message, request_id)
     return JSONResponse(
         body, status_code=status, headers={**(headers or {}), "request-id": request_id}
