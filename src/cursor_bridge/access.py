@@ -66,11 +66,16 @@ def current() -> AccessRecord | None:
     return _current.get()
 
 
-def note_models(requested: str, cursor_model: str) -> None:
+def note_requested_model(name: str) -> None:
     record = _current.get()
     if record is not None:
-        record.requested_model = requested
-        record.cursor_model = cursor_model
+        record.requested_model = name
+
+
+def note_cursor_model(model_id: str) -> None:
+    record = _current.get()
+    if record is not None:
+        record.cursor_model = model_id
 
 
 def note_run(kind: str) -> None:

@@ -60,14 +60,16 @@ PORT_HINT = "Pass --port with a free port (0 picks one), or stop the other progr
 def _validation(errors: list[Any]) -> str:
     lines = []
     for error in errors[:3]:
-        field = ".".join(str(part) for part in error["loc"])
+        loc = [str(part) for part in error["loc"]]
+        field = loc[0] if loc else "?"
+        inner = f" at {'.'.join(loc[1:])}" if len(loc) > 1 else ""
         if error["type"] == "extra_forbidden":
             lines.append(
                 f"unknown setting `{field}` in {config_path()}; "
                 "`cursor-bridge config show` lists the valid ones"
             )
         else:
-            lines.append(f"invalid {setting_names(field)}: {error['msg']}")
+            lines.append(f"invalid {setting_names(field)}{inner}: {error['msg']}")
     return "; ".join(lines) + "."
 
 

@@ -50,8 +50,9 @@ async def start_turn(request: Request, backend: CursorBackend, chat: ChatRequest
 
 
 async def _start(backend: CursorBackend, chat: ChatRequest) -> Turn:
+    access.note_requested_model(chat.model)
     choice = await backend.resolve(chat)
-    access.note_models(chat.model, choice.model_id)
+    access.note_cursor_model(choice.model_id)
     events = backend.stream_turn(chat, choice)
     first = await _first_batch(events)
     access.note_first_output()
