@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import Any
 
 import httpx
@@ -14,6 +13,7 @@ import pytest
 
 from cursor_bridge.logs import JsonFormatter
 from tests.conftest import Stack
+from tests.support.polling import wait_for
 
 SECRET_PROMPT = "my-private-prompt-words"
 TOOL = {
@@ -29,18 +29,18 @@ TOOL = {
 def access_records(
     caplog: pytest.LogCaptureFixture, path: str, count: int = 0
 ) -> list[logging.LogRecord]:
-    """The access records of *path*, waiting (with a deadline) until *count* are there: the
-    line is written after the last byte was sent, so the client can be a moment ahead."""
-    deadline = time.monotonic() + 5
-    while True:
-        found = [
+    """The access records of *path*, once *count* are there: the line is written after the
+    last byte was sent, so the client can be a moment ahead of it."""
+
+    def found() -> list[logging.LogRecord]:
+        return [
             r
             for r in caplog.records
             if r.name == "cursor_bridge.access" and r.access["path"] == path
         ]
-        if len(found) >= count or time.monotonic() > deadline:
-            return found
-        time.sleep(0.01)
+
+    wait_for(lambda: len(found()) >= count, timeout=5)
+    return found()
 
 
 def chat(stack: Stack, body: dict[str, Any]) -> httpx.Response:
