@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from cursor_bridge.emulator import EmulatorOptions
+from tests.support.threaded_emulator import threaded_emulator
+
 
 def run(
     *args: str, env: dict[str, str] | None = None, timeout: float = 60
@@ -79,7 +82,7 @@ def test_bad_setting_in_environment_and_file(tmp_path: Path) -> None:
     assert_short_error(done, "CURSOR_BRIDGE_LOG_FORMAT", "text or json")
 
 
-def test_unreachable_backend_and_missing_login(busy_port: int) -> None:
+def test_unreachable_backend() -> None:
     # Nothing answers HTTP on a port that only listens: connect fails fast on a closed one.
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
@@ -87,3 +90,9 @@ def test_unreachable_backend_and_missing_login(busy_port: int) -> None:
     closed.close()
     done = run("models", "--backend-url", f"http://127.0.0.1:{port}")
     assert_short_error(done, "cannot list models", "127.0.0.1")
+
+
+def test_missing_login_names_the_login_command() -> None:
+    with threaded_emulator(EmulatorOptions(require_auth=True)) as emulator:
+        done = run("models", "--backend-url", emulator.url)
+        assert_short_error(done, "cursor-bridge login")
