@@ -75,8 +75,11 @@ def run_codex(
         CODEX_KEY_ENV: "test-key",
         "NO_COLOR": "1",
     }
+    # No Codex sandbox: with CODEX_HOME under /tmp (pytest's tmp_path) Codex refuses to
+    # create its sandbox helper ("Refusing to create helper binaries under temporary dir"),
+    # and every command then fails. The commands here only touch the test's own directory.
     return subprocess.run(
-        [str(codex), "exec", "--skip-git-repo-check", "-s", "workspace-write", prompt],
+        [str(codex), "exec", "--skip-git-repo-check", "-s", "danger-full-access", prompt],
         cwd=work,
         env=env,
         capture_output=True,
