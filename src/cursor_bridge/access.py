@@ -72,6 +72,12 @@ def note_requested_model(name: str) -> None:
         record.requested_model = name
 
 
+def note_body_model(body: object) -> None:
+    """The model a request body names, before it is validated (so failures show it too)."""
+    if isinstance(body, dict) and isinstance(body.get("model"), str):
+        note_requested_model(body["model"][:200])
+
+
 def note_cursor_model(model_id: str) -> None:
     record = _current.get()
     if record is not None:

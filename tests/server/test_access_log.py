@@ -92,6 +92,8 @@ def test_failures_are_logged_with_status_and_reason(
     assert bad.status_code == 400
     (record,) = access_records(caplog, "/v1/messages", 1)
     assert record.access["status"] == 400 and record.access["dialect"] == "anthropic"
+    assert record.access["model"] == "claude-sonnet-4-5"  # named even though it failed
+    assert "claude-sonnet-4-5 400" in record.getMessage()
     assert "max_tokens" in record.access["error"]
     unknown = chat(
         stack, {"model": "no-such-model", "messages": [{"role": "user", "content": "x"}]}

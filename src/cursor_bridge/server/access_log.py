@@ -39,8 +39,10 @@ def dialect_of(path: str) -> str:
 def format_line(fields: dict[str, Any]) -> str:
     """`POST /v1/chat/completions openai-chat gpt-5 -> gpt-5.4 200 ttft=12ms 340ms ...`."""
     parts = [fields["method"], fields["path"], fields["dialect"]]
-    if "model" in fields:
-        parts.append(f"{fields['model']} -> {fields.get('cursor_model') or '?'}")
+    if "cursor_model" in fields:
+        parts.append(f"{fields.get('model', '?')} -> {fields['cursor_model']}")
+    elif "model" in fields:
+        parts.append(fields["model"])
     parts.append(str(fields["status"]))
     if "ttft_ms" in fields:
         parts.append(f"ttft={fields['ttft_ms']:g}ms")

@@ -62,6 +62,7 @@ async def messages(request: Request) -> Response:
         body = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError):
         return anthropic_error(400, "The request body is not valid JSON.", request_id)
+    access.note_body_model(body)
     try:
         parsed = dialect.parse_request(body)
         turn = await start_turn(request, backend, parsed.chat)
@@ -100,6 +101,7 @@ async def count_tokens(request: Request) -> Response:
         body = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError):
         return anthropic_error(400, "The request body is not valid JSON.", request_id)
+    access.note_body_model(body)
     try:
         parsed = dialect.parse_request(body, count_only=True)
         await until_disconnect(request, backend.resolve(parsed.chat))
