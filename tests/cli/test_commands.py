@@ -152,3 +152,28 @@ def test_hints_name_the_command_that_works(monkeypatch: pytest.MonkeyPatch, tmp_
     assert command_name() == "cursor-bridge"  # installed: the plain command
     monkeypatch.delenv("UV")
     assert command_name() == "cursor-bridge"
+
+
+def test_shell_completion_as_documented() -> None:
+    """README: `eval "$(_CURSOR_BRIDGE_COMPLETE=bash_source cursor-bridge)"`."""
+    script = subprocess.run(
+        [sys.executable, "-m", "cursor_bridge"],
+        env={**os.environ, "_CURSOR_BRIDGE_COMPLETE": "bash_source"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert "_cursor_bridge_completion()" in script.stdout
+    words = subprocess.run(
+        [sys.executable, "-m", "cursor_bridge"],
+        env={
+            **os.environ,
+            "_CURSOR_BRIDGE_COMPLETE": "bash_complete",
+            "COMP_WORDS": "cursor-bridge se",
+            "COMP_CWORD": "1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert words.stdout.split() == ["plain,serve", "plain,setup"]
