@@ -7,6 +7,7 @@ README's settings table (checked by a test) and the config file all follow from 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -224,8 +225,8 @@ class Settings(BaseSettings):
         }
 
     def _workspace_options(self) -> dict[str, Any]:
+        from .engine.context import default_workspace
         from .engine.executor import BuiltinExecutor
-        from .engine.planner import Workspace, default_workspace
 
         if self.workspace is None:
             return {"workspace": default_workspace()}
@@ -236,7 +237,8 @@ class Settings(BaseSettings):
             allow_shell=self.allow_shell,
             timeout=self.exec_timeout,
         )
-        return {"workspace": Workspace(path=str(root)), "executor": executor.execute}
+        workspace = dataclasses.replace(default_workspace(), path=str(root))
+        return {"workspace": workspace, "executor": executor.execute}
 
 
 def config_file_source(settings_cls: type[BaseSettings]) -> TomlConfigSettingsSource:

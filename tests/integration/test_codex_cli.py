@@ -75,9 +75,9 @@ def run_codex(
         CODEX_KEY_ENV: "test-key",
         "NO_COLOR": "1",
     }
-    # No Codex sandbox: with CODEX_HOME under /tmp (pytest's tmp_path) Codex refuses to
-    # create its sandbox helper ("Refusing to create helper binaries under temporary dir"),
-    # and every command then fails. The commands here only touch the test's own directory.
+    # Codex's own sandbox is not under test: with bubblewrap installed (the security tests
+    # install it) Codex wraps commands in bwrap and fails to start its helper from a
+    # temporary directory. The commands run here are the emulator's scripted ones.
     return subprocess.run(
         [str(codex), "exec", "--skip-git-repo-check", "-s", "danger-full-access", prompt],
         cwd=work,
