@@ -32,6 +32,7 @@ from ..protocol.seed import (
 from .catalog import ModelChoice
 from .errors import InvalidChatRequest
 from .request import ChatMessage, ChatRequest
+from .structured import format_rule
 from .toolset import PROVIDER_IDENTIFIER, Toolset
 
 MISSING_RESULT = "(the client returned no result for this call)"
@@ -86,7 +87,9 @@ def plan_run(
         seeded = SeededConversation(agent.ConversationStateStructure.FromString(checkpoint))
     else:
         seeded = seed_conversation(conversation.turns)
-    context = request_context(conversation.system, toolset, workspace)
+    context = request_context(
+        conversation.system, toolset, workspace, format_rule(request.output_format)
+    )
     run_id = str(uuid.uuid4())
     if conversation.current is not None:
         current = conversation.current
@@ -119,7 +122,9 @@ def plan_run(
     return PlannedRun(run_request, context, seeded.blobs)
 
 
-def request_context(system: str, toolset: Toolset, workspace: Workspace) -> agent.RequestContext:
+def request_context(
+    system: str, toolset: Toolset, workspace: Workspace, output_rule: str = ""
+) -> agent.RequestContext:
     context = agent.RequestContext(
         env=agent.RequestContextEnv(
             os_version=workspace.os_version,
@@ -132,7 +137,7 @@ def request_context(system: str, toolset: Toolset, workspace: Workspace) -> agen
         web_search_enabled=False,
         web_fetch_enabled=False,
     )
-    rule = "\n\n".join(part for part in (system, toolset.instruction()) if part)
+    rule = "\n\n".join(part for part in (system, toolset.instruction(), output_rule) if part)
     if rule:
         context.cloud_rule = rule
     return context

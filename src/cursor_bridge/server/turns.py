@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 
 from ..engine.backend import CursorBackend
-from ..engine.output import OutputEvent
+from ..engine.output import OutputEvent, TurnStarted
 from ..engine.request import ChatRequest
 
 T = TypeVar("T")
@@ -27,6 +27,12 @@ class Turn:
     def __init__(self, events: AsyncIterator[list[OutputEvent]], first: list[OutputEvent]) -> None:
         self._events = events
         self._first = first
+
+    @property
+    def input_tokens(self) -> int:
+        """The input tokens the engine knew before any output (see TurnStarted)."""
+        started = next((e for e in self._first if isinstance(e, TurnStarted)), None)
+        return started.input_tokens if started is not None else 0
 
     async def batches(self) -> AsyncIterator[list[OutputEvent]]:
         first, self._first = self._first, []
