@@ -40,6 +40,17 @@ Tool calls (the Run is held open until the client answers; heartbeats keep it al
     After the last group the answer is the /reply text if any, else one line per call:
     ``Tool results:`` then ``- NAME: RESULT``.
 
+Following instructions (emulator/obey.py)
+    When the RequestContext rules demand a tool call (``You must call the tool `NAME` ...``,
+    ``You must call at least one of the provided tools ...``) and the message has no /tool or
+    /exec line, the model makes that call, with arguments built from the tool's JSON schema.
+    When the rules demand JSON (``Respond with only a JSON ...``) and the message has no
+    /reply, /tokens or /recall, the answer is a JSON value built from the given schema
+    (``{"answer": "<usual answer>"}`` for any JSON object).
+    /disobey                ignore those rules for this message (a model that does not comply).
+    /disobey always         ignore them for this message and every later one of the
+                            conversation (a model that never complies).
+
 Faults (after the answer's first text delta unless said otherwise)
     /fault disconnect       RST_STREAM (CANCEL) after three text deltas.
     /fault stall            send nothing more, not even heartbeats, until the client gives up.
@@ -108,7 +119,9 @@ _WORDS = (
     "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo",
     "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu",
 )  # fmt: skip
-_DIRECTIVES = ("/reply", "/think", "/tokens", "/recall", "/fault", "/tool", "/exec", "/then")
+_DIRECTIVES = (
+    "/reply", "/think", "/tokens", "/recall", "/fault", "/tool", "/exec", "/then", "/disobey",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +178,8 @@ class Script:
     fault: Fault | None = None
     error: str = ""
     directives: tuple[str, ...] = ()
+    # "": follows the rules' instructions; "once": ignores them now; "always": from now on.
+    disobey: str = ""
 
 
 class ScriptError(ValueError):
@@ -215,9 +230,14 @@ def _build(prompt: str, lines: list[str]) -> Script:
     groups: list[tuple[ToolCallSpec, ...]] = []
     current: list[ToolCallSpec] = []
     fault: Fault | None = None
+    disobey = ""
     for line in lines:
         name, _, rest = line.partition(" ")
-        if name == "/reply":
+        if name == "/disobey":
+            if rest.strip() not in ("", "always"):
+                raise ScriptError("usage: /disobey [always]")
+            disobey = "always" if rest.strip() else "once"
+        elif name == "/reply":
             answer.append(Reply(rest))
         elif name == "/think":
             thinking.append(rest)
@@ -247,6 +267,7 @@ def _build(prompt: str, lines: list[str]) -> Script:
         tool_groups=tuple(groups),
         fault=fault,
         directives=tuple(lines),
+        disobey=disobey,
     )
 
 

@@ -43,6 +43,7 @@ from .history import (
     system_prompt_blob,
     turn_blobs,
 )
+from .obey import formatted_answer, required_call
 from .run import ExecCall, RunError, RunSession
 from .script import Fault, Recall, Reply, Script, Tokens, ToolCallSpec, parse_script
 from .tools import PlannedCall, describe_result, mcp_result, plan_calls
@@ -101,6 +102,7 @@ class TurnPlayer:
         self._step_id = 0
         self._since_yield = 0
         self._tools: list[agent.McpToolDefinition] = []
+        self._obeys = False  # follows the rules' tool and format instructions (obey.py)
 
     async def play(self) -> None:
         model = self._model()
@@ -149,6 +151,9 @@ class TurnPlayer:
                     remaining.append(specs[done:])
                     done = 0
             script = dataclasses.replace(script, tool_groups=tuple(remaining))
+        self._obeys = user is not None and not _disobeys(script, conversation)
+        if self._obeys:
+            script = _obeying(script, rule, self._tools)
         planned = plan_calls(script, self._tools)
         if isinstance(planned, str):
             script = Script(prompt=script.prompt, error=planned)
@@ -216,6 +221,11 @@ class TurnPlayer:
     ) -> str:
         if script.error:
             return f"Script error: {script.error}"
+        if self._obeys and not script.answer and not results:
+            plain = f"Emulated answer to: {script.prompt}" if script.prompt else "Emulated answer."
+            formatted = formatted_answer(rule, plain)
+            if formatted is not None:
+                return formatted
         parts: list[str] = []
         for part in script.answer:
             if isinstance(part, Reply):
@@ -387,6 +397,23 @@ class TurnPlayer:
                 seen.add(key)
                 await self.session.store_blob(key, data)
         return root_ids, turn_ids
+
+
+def _disobeys(script: Script, conversation: Conversation) -> bool:
+    """`/disobey` here, or `/disobey always` in an earlier user message of the conversation."""
+    if script.disobey or script.error:
+        return True
+    return any(parse_script(turn.user_text).disobey == "always" for turn in conversation.turns)
+
+
+def _obeying(script: Script, rule: str, tools: list[agent.McpToolDefinition]) -> Script:
+    """The script with the tool call the rules demand, when the message leaves it free."""
+    if script.tool_groups:
+        return script
+    call = required_call(rule, tools)
+    if call is None:
+        return script
+    return dataclasses.replace(script, tool_groups=((call,),))
 
 
 def recall_text(rule: str, entries: list[HistoryEntry]) -> str:
