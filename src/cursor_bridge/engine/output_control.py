@@ -10,7 +10,10 @@ it, seeds a fresh Run with the whole history.
 Counting: output tokens are the backend's own `token_delta` counts (thinking and tool-call
 arguments included, as OpenAI's max_completion_tokens and Anthropic's max_tokens count
 them) whenever the Run reports them; a Run that reports none is counted with the local
-estimator (engine/token_estimate.py). The cut lands on the chunk that reaches the limit.
+estimator (engine/token_estimate.py). A backend count that reaches the limit ends the
+answer at once; otherwise the answer ends before the first chunk that would start beyond the
+limit (the backend counts a chunk only after sending it, so the estimate never decides alone
+while the backend's counts may still come).
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class OutputControl:
         self.backend_tokens = 0
         self.estimated_tokens = 0
         self._reported = False
+        self._over = False
         self.stop_sequence: str | None = None
 
     @property
@@ -88,15 +92,23 @@ class OutputControl:
         """Why the response must end now: `stop` (a sequence matched), `length`, or None."""
         if self.stop_sequence is not None:
             return "stop"
-        return "length" if self.exhausted else None
+        return "length" if self._over else None
 
     def tokens(self, count: int) -> None:
         self._reported = True
         self.backend_tokens += count
+        self._over = self._over or self.exhausted
+
+    def admits(self) -> bool:
+        """Whether more output may start (False ends the answer here, at the limit)."""
+        self._over = self._over or self.exhausted
+        return not self._over
 
     def text(self, text: str) -> str:
         """The part of `text` that may be shown now (a possible stop-sequence prefix is held
-        back until the next text decides it)."""
+        back until the next text decides it; nothing once the limit is reached)."""
+        if not self.admits():
+            return ""
         self.estimated_tokens += text_tokens(text)
         if self._scanner is None or self.stop_sequence is not None:
             return text
@@ -105,8 +117,12 @@ class OutputControl:
             self.stop_sequence = match
         return shown
 
-    def thinking(self, text: str) -> None:
+    def thinking(self, text: str) -> bool:
+        """Count thinking text; False when the limit was reached before it."""
+        if not self.admits():
+            return False
         self.estimated_tokens += text_tokens(text)
+        return True
 
     def arguments(self, text: str) -> None:
         self.estimated_tokens += text_tokens(text)

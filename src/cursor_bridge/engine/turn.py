@@ -90,8 +90,8 @@ class SegmentReader:
                 if isinstance(event, ev.TextDelta):
                     self._show(out, control.text(event.text))
                 elif isinstance(event, ev.ThinkingDelta):
-                    control.thinking(event.text)
-                    out.append(event)
+                    if control.thinking(event.text):
+                        out.append(event)
                 elif isinstance(event, ev.TokenDelta):
                     result.output_tokens += event.tokens
                     control.tokens(event.tokens)
