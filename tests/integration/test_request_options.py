@@ -427,3 +427,40 @@ def test_responses_refuses_logprobs(oai: OpenAI) -> None:
         oai.responses.create(model=MODEL, input="hi", extra_body={"top_logprobs": 3})
     with pytest.raises(openai.BadRequestError, match="logprobs"):
         oai.responses.create(model=MODEL, input="hi", include=["message.output_text.logprobs"])
+
+
+# -- compaction -----------------------------------------------------------------------------
+
+
+def test_compaction_summarises_and_the_item_restores_the_summary(oai: OpenAI, stack: Stack) -> None:
+    history = [
+        {"role": "user", "content": "We launch on Tuesday."},
+        {"role": "assistant", "content": "Noted: Tuesday."},
+    ]
+    response = httpx.post(
+        stack.bridge_url + "/v1/responses/compact",
+        json={"model": MODEL, "input": history},
+        timeout=20,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["object"] == "response.compaction" and body["usage"]["input_tokens"] > 0
+    (item,) = body["output"]
+    assert item["type"] == "compaction" and item["id"].startswith("cmp_")
+    follow_up = oai.responses.create(
+        model=MODEL,
+        input=[item, {"role": "user", "content": "what did we agree?"}],  # type: ignore[list-item]
+        store=False,
+    )
+    # The emulated model quotes its prompt: the summary opens the compacted conversation.
+    answer = follow_up.output_text
+    assert answer.startswith("Emulated answer to: Summary of the conversation so far:\n")
+    assert "Summarise the conversation so far" in answer  # what the model summarised
+    assert answer.endswith("what did we agree?")
+
+
+def test_compaction_needs_a_model(stack: Stack) -> None:
+    response = httpx.post(
+        stack.bridge_url + "/v1/responses/compact", json={"input": "hi"}, timeout=20
+    )
+    assert response.status_code == 400 and response.json()["error"]["param"] == "model"

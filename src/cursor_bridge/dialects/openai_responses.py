@@ -26,6 +26,8 @@ Rendering lives in `openai_responses_render.py`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeVar
@@ -299,7 +301,7 @@ _HOSTED_ITEMS = frozenset(
         "local_shell_call_output", "shell_call", "shell_call_output", "apply_patch_call",
         "apply_patch_call_output", "mcp_list_tools", "mcp_approval_request",
         "mcp_approval_response", "mcp_call", "tool_search_call", "tool_search_output",
-        "compaction", "compaction_trigger", "additional_tools", "program", "program_output",
+        "compaction_trigger", "additional_tools", "program", "program_output",
         "configuration_update",
     }
 )  # fmt: skip
@@ -326,9 +328,14 @@ def items_to_messages(
                 "previous_response_id.",
                 f"{prefix}.type",
             )
-        if kind in _HOSTED_ITEMS:
+        summary = compaction_summary(raw) if kind == "compaction" else None
+        if kind in _HOSTED_ITEMS or (kind == "compaction" and summary is None):
             if notes is not None:
                 notes.append(f"dropped input item {index} of type {kind}")
+            continue
+        if summary is not None:
+            step = None
+            out.append(ChatMessage("user", SUMMARY_PREFIX + summary))
             continue
         model = _ITEM_MODELS.get(kind or "")
         if model is None:
@@ -360,6 +367,29 @@ def items_to_messages(
         if step is not None:
             out[-1] = step.message()
     return tuple(out)
+
+
+# A compaction item made by /v1/responses/compact (server/compact.py): the summary, encoded.
+_COMPACTION_TAG = "cb-summary."
+SUMMARY_PREFIX = "Summary of the conversation so far:\n"
+
+
+def compaction_content(summary: str) -> str:
+    """The `encrypted_content` of a compaction item: the summary, base64-encoded (not secret:
+    the client only has to hand it back)."""
+    return _COMPACTION_TAG + base64.urlsafe_b64encode(summary.encode()).decode()
+
+
+def compaction_summary(item: dict[str, Any]) -> str | None:
+    """The summary a compaction item carries; None for items this bridge did not make (such as
+    OpenAI's encrypted ones, which nothing here can read)."""
+    content = item.get("encrypted_content")
+    if not isinstance(content, str) or not content.startswith(_COMPACTION_TAG):
+        return None
+    try:
+        return base64.urlsafe_b64decode(content[len(_COMPACTION_TAG) :]).decode()
+    except (binascii.Error, ValueError):
+        return None
 
 
 @dataclass(slots=True)
