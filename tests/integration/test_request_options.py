@@ -8,7 +8,6 @@ reported on every turn; options the backend cannot honour are refused by name.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import anthropic
@@ -19,6 +18,7 @@ from anthropic import Anthropic
 from openai import OpenAI
 
 from tests.conftest import Stack
+from tests.support.polling import wait_for
 
 MODEL = "gpt-5.4"
 SCHEMA = {
@@ -46,14 +46,6 @@ def oai(stack: Stack) -> OpenAI:
 @pytest.fixture
 def ant(stack: Stack) -> Anthropic:
     return Anthropic(base_url=stack.bridge_url, api_key="x", max_retries=0, timeout=20)
-
-
-def wait_for(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
 
 
 def chat_tool() -> dict[str, Any]:
