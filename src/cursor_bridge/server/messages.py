@@ -115,9 +115,12 @@ async def count_tokens(request: Request) -> Response:
     )
 
 
-def _streamed_usage(finished: TurnFinished | None, announced: int) -> Usage:
-    """message_delta repeats the input side message_start announced (the figure the engine
-    knew up front), so both agree; the output is the backend's count."""
+def _usage(finished: TurnFinished | None, announced: int) -> Usage:
+    """Anthropic announces the input tokens in message_start, before the backend has counted
+    them: every Anthropic answer (message_delta, and the whole message) reports that same
+    up-front figure (engine TurnStarted), so streamed and whole answers and their start and
+    end always agree. It counts the whole context as uncached input, so no cache figures
+    are added on top; the output counts are the backend's."""
     output = finished.usage if finished is not None else Usage()
     return Usage(
         input_tokens=announced,
@@ -157,7 +160,7 @@ async def _stream(turn: Turn, parsed: dialect.MessagesRequest) -> AsyncIterator[
                 last_write = now
         tail = render.block_events(assembler.finish())
         stop = finished.stop_sequence if finished is not None else None
-        usage = _streamed_usage(finished, announced)
+        usage = _usage(finished, announced)
         yield tail + render.message_end(_reason(finished), stop, usage)
     except ConnectError as exc:
         status, message, _ = _backend_failure(exc)
@@ -180,7 +183,7 @@ async def _collect(turn: Turn, parsed: dialect.MessagesRequest, request_id: str)
     finally:
         await turn.aclose()
     assembler.finish()
-    usage = finished.usage if finished is not None else Usage(input_tokens=turn.input_tokens)
+    usage = _usage(finished, turn.input_tokens)
     body = render.message_body(
         render.new_message_id(),
         parsed.chat.model,

@@ -27,12 +27,13 @@ class Turn:
     def __init__(self, events: AsyncIterator[list[OutputEvent]], first: list[OutputEvent]) -> None:
         self._events = events
         self._first = first
+        started = next((e for e in first if isinstance(e, TurnStarted)), None)
+        self._input_tokens = started.input_tokens if started is not None else 0
 
     @property
     def input_tokens(self) -> int:
         """The input tokens the engine knew before any output (see TurnStarted)."""
-        started = next((e for e in self._first if isinstance(e, TurnStarted)), None)
-        return started.input_tokens if started is not None else 0
+        return self._input_tokens
 
     async def batches(self) -> AsyncIterator[list[OutputEvent]]:
         first, self._first = self._first, []
