@@ -107,9 +107,11 @@ class OutputControl:
     def text(self, text: str) -> str:
         """The part of `text` that may be shown now (a possible stop-sequence prefix is held
         back until the next text decides it; nothing once the limit is reached)."""
-        if not self.admits():
-            return ""
-        self.estimated_tokens += text_tokens(text)
+        if self.max_tokens is not None:
+            if not self.admits():
+                return ""
+            if not self._reported:
+                self.estimated_tokens += text_tokens(text)
         if self._scanner is None or self.stop_sequence is not None:
             return text
         shown, match = self._scanner.feed(text)
@@ -119,13 +121,17 @@ class OutputControl:
 
     def thinking(self, text: str) -> bool:
         """Count thinking text; False when the limit was reached before it."""
+        if self.max_tokens is None:
+            return True
         if not self.admits():
             return False
-        self.estimated_tokens += text_tokens(text)
+        if not self._reported:
+            self.estimated_tokens += text_tokens(text)
         return True
 
     def arguments(self, text: str) -> None:
-        self.estimated_tokens += text_tokens(text)
+        if self.max_tokens is not None and not self._reported:
+            self.estimated_tokens += text_tokens(text)
 
     def flush(self) -> str:
         """Held-back text that turned out not to start a stop sequence."""

@@ -86,9 +86,14 @@ class SegmentReader:
             out: list[OutputEvent] = []
             settle_now = False
             control = self.control
+            controlled = control.active
             for event in batch:
                 if isinstance(event, ev.TextDelta):
-                    self._show(out, control.text(event.text))
+                    if controlled:
+                        self._show(out, control.text(event.text))
+                    else:
+                        result.text.append(event.text)
+                        out.append(event)
                 elif isinstance(event, ev.ThinkingDelta):
                     if control.thinking(event.text):
                         out.append(event)
@@ -110,7 +115,7 @@ class SegmentReader:
                     self._show(out, control.flush())
                     result.turn_ended = True
                     out.append(TurnFinished("stop", self._final_usage(event.usage)))
-                if control.reason is not None and not result.turn_ended:
+                if controlled and control.reason is not None and not result.turn_ended:
                     result.cut = True
                     out.append(self._cut(control))
                     break
