@@ -207,6 +207,7 @@ def test_chat_json_schema_is_obeyed(oai: OpenAI, stream: bool) -> None:
 
 def test_an_invalid_answer_is_corrected_once(oai: OpenAI, stack: Stack) -> None:
     opened = stack.counters.runs_opened
+    resumed = stack.backend.checkpoint_resumes["resumed"]
     response = oai.chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "/reply sure, here it is: Paris"}],
@@ -217,6 +218,8 @@ def test_an_invalid_answer_is_corrected_once(oai: OpenAI, stack: Stack) -> None:
         "rank": 1,
     }
     assert stack.counters.runs_opened == opened + 2  # the answer, then the correction
+    # The correction continues the conversation from the failed turn's checkpoint.
+    assert stack.backend.checkpoint_resumes["resumed"] == resumed + 1
     assert response.usage is not None and response.usage.completion_tokens > 6
 
 
@@ -456,3 +459,44 @@ def test_compaction_needs_a_model(stack: Stack) -> None:
         stack.bridge_url + "/v1/responses/compact", json={"input": "hi"}, timeout=20
     )
     assert response.status_code == 400 and response.json()["error"]["param"] == "model"
+
+
+# -- custom (free-form) tools ---------------------------------------------------------------
+
+PATCH_TOOL: Any = {
+    "type": "custom",
+    "name": "apply_patch",
+    "description": "Edit files with a patch.",
+    "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"},
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_custom_tool_calls_round_trip(oai: OpenAI, stream: bool) -> None:
+    patch = "*** Begin Patch\n*** End Patch\n"
+    prompt = "/tool apply_patch " + json.dumps({"input": patch})
+    if stream:
+        events = list(
+            oai.responses.create(model=MODEL, input=prompt, tools=[PATCH_TOOL], stream=True)
+        )
+        kinds = [e.type for e in events]
+        assert "response.custom_tool_call_input.delta" in kinds
+        assert "response.custom_tool_call_input.done" in kinds
+        response = events[-1].response  # type: ignore[union-attr]
+    else:
+        response = oai.responses.create(model=MODEL, input=prompt, tools=[PATCH_TOOL])
+    (call,) = response.output
+    assert call.type == "custom_tool_call" and call.name == "apply_patch"
+    assert call.input == patch
+    follow_up = oai.responses.create(
+        model=MODEL,
+        previous_response_id=response.id,
+        input=[{"type": "custom_tool_call_output", "call_id": call.call_id, "output": "Done!"}],
+        tools=[PATCH_TOOL],
+    )
+    assert follow_up.output_text == "Tool results:\n- apply_patch: Done!"
+
+
+def test_responses_max_tool_calls_is_refused(oai: OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError, match="max_tool_calls"):
+        oai.responses.create(model=MODEL, input="hi", max_tool_calls=2)

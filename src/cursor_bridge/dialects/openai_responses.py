@@ -227,6 +227,11 @@ def parse_request(body: Any) -> ResponsesRequest:
     for unsupported in ("conversation", "prompt"):
         if body.get(unsupported) is not None:
             raise InvalidRequest(f"'{unsupported}' is not supported.", unsupported)
+    if body.get("max_tool_calls") is not None:
+        raise InvalidRequest(
+            "'max_tool_calls' is not supported: the model's tool calls cannot be capped.",
+            "max_tool_calls",
+        )
     if body.get("top_logprobs"):
         raise InvalidRequest(
             "'top_logprobs' is not supported: the backend reports no logprobs.", "top_logprobs"
