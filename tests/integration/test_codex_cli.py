@@ -83,10 +83,10 @@ def run_codex(
         "BRIDGE_API_KEY": "test-key",
         "NO_COLOR": "1",
     }
+    # Codex's own sandbox is not under test: with bubblewrap installed (the security tests
+    # install it) Codex wraps commands in bwrap and fails to start its helper from a
+    # temporary directory. The commands run here are the emulator's scripted ones.
     return subprocess.run(
-        # Codex's own sandbox is not under test: where bubblewrap is installed, Codex's bwrap
-        # sandbox cannot find its helper binary from an npm install ("execvp
-        # codex-linux-sandbox"), so commands and patches run unsandboxed in the temp dir.
         [str(codex), "exec", "--skip-git-repo-check", "-s", "danger-full-access", prompt],
         cwd=work,
         env=env,

@@ -20,16 +20,35 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..protocol.messages import agent, value_bytes_to_json
-from .script import ToolCallSpec
+from .script import Script, ToolCallSpec, parse_script
 
 _NAMED = re.compile(r"You must call the tool `([^`]+)`")
 _ANY = "You must call at least one of the provided tools"
 _SCHEMA = re.compile(r"Respond with only a JSON value that matches this JSON schema[^\n]*:\n(.+)")
 _OBJECT = "Respond with only a JSON object"
 _MAX_DEPTH = 8
+
+
+def disobeys(script: Script, earlier_user_texts: Sequence[str]) -> bool:
+    """`/disobey` here, or `/disobey always` in an earlier user message of the conversation
+    (a script error is answered as such, never obeyed around)."""
+    if script.disobey or script.error:
+        return True
+    return any(parse_script(text).disobey == "always" for text in earlier_user_texts)
+
+
+def obeying(script: Script, rule: str, tools: Sequence[agent.McpToolDefinition]) -> Script:
+    """The script with the tool call the rules demand, when the message leaves it free."""
+    if script.tool_groups:
+        return script
+    call = required_call(rule, tools)
+    if call is None:
+        return script
+    return replace(script, tool_groups=((call,),))
 
 
 def required_call(rule: str, tools: Sequence[agent.McpToolDefinition]) -> ToolCallSpec | None:
