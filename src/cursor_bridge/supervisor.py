@@ -64,6 +64,7 @@ def _worker_env(settings: Settings, index: int, port: int, backend_url: str) -> 
         "BACKEND_URL": backend_url,
         "CLIENT_VERSION": settings.client_version,
         "LOG_LEVEL": settings.log_level,
+        "LOG_FORMAT": settings.log_format,
         "WORKSPACE": settings.workspace,
         "ALLOW_WRITE": settings.allow_write or None,
         "ALLOW_SHELL": settings.allow_shell or None,

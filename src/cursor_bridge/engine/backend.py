@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import secrets
@@ -16,6 +17,7 @@ from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+from .. import access
 from ..auth.pool import AccountPool, NotAllowed, PoolMember, is_limit
 from ..protocol.errors import ConnectError
 from ..protocol.headers import RUN_PATH, ClientIdentity, run_headers, unary_headers
@@ -27,14 +29,17 @@ from . import compaction
 from .catalog import ModelCatalog, ModelChoice
 from .compaction import ContextTooLong
 from .context import Workspace, default_workspace
+from .enforce import enforced, needs_enforcement
 from .fingerprint import EMPTY, chain, extend
 from .live_run import LiveRun
 from .model_map import ModelMap
-from .output import OutputEvent, TurnFinished
+from .output import OutputEvent, TurnFinished, TurnStarted
+from .output_control import OutputControl
 from .planner import plan_run
 from .request import ChatMessage, ChatRequest
 from .request_note import RequestNote, current_note
 from .sessions import ParkedSession, PendingCall, SessionRegistry
+from .token_estimate import rough_input_tokens
 from .toolset import Toolset
 from .turn import Executor, SegmentReader, mcp_answer
 from .upstream import UpstreamRun
@@ -149,7 +154,7 @@ class CursorBackend:
             try:
                 account_id = serving.account_id if serving is not None else ""
                 async with contextlib.aclosing(
-                    self._run_turn(request, choice, token, account_id)
+                    self._turn(request, choice, token, account_id)
                 ) as batches:
                     async for batch in batches:
                         produced = True
@@ -203,25 +208,50 @@ class CursorBackend:
         hook = member.on_unauthenticated if member is not None else self.config.on_unauthenticated
         return code == "unauthenticated" and hook is not None and await hook(token)
 
-    async def _run_turn(
+    def _turn(
         self, request: ChatRequest, choice: ModelChoice, token: str | None, account: str = ""
+    ) -> AsyncGenerator[list[OutputEvent], None]:
+        """A turn, held to the request's format and tool_choice demands when it has any."""
+        if not needs_enforcement(request):
+            return self._run_turn(request, choice, token, account=account)
+        origin = chain(request.messages)[-1]
+
+        def attempt(current: ChatRequest) -> AsyncGenerator[list[OutputEvent], None]:
+            return self._run_turn(current, choice, token, origin=origin, account=account)
+
+        return enforced(request, attempt)
+
+    async def _run_turn(
+        self,
+        request: ChatRequest,
+        choice: ModelChoice,
+        token: str | None,
+        *,
+        origin: str | None = None,
+        account: str = "",
     ) -> AsyncGenerator[list[OutputEvent], None]:
         """One response's worth of a turn (see stream_turn).
 
         A follow-up carrying the results of a parked Run's tool calls continues that Run;
         anything else opens a fresh Run from the full history. A response that ends in tool
-        calls parks its Run. Closing the iterator early (client went away) cancels the Run.
+        calls parks its Run. Closing the iterator early (client went away) cancels the Run,
+        and so does an output limit or stop sequence that ends the response early.
+        `origin` is the fingerprint of the client's own history when the engine added
+        messages of its own (a correction): the Run is parked and checkpointed under it.
         """
         toolset = Toolset.build(request.tools, request.tool_choice)
+        origin = origin or chain(request.messages)[-1]
         model_key = repr((choice.model_id, choice.max_mode, choice.parameters))
         session, outcome = self.sessions.claim(request.messages, model_key, toolset)
         run: LiveRun | None = None
+        base_tokens = 0
         queued: list[PendingCall] = []
         reported = 0
         tag = secrets.token_hex(4)
         if session is not None:
             if await self._deliver(session, request):
                 self.tool_rounds["continued"] += 1
+                access.note_run("continued")
                 run, queued, reported, tag = (
                     session.run,
                     session.queued,
@@ -234,7 +264,8 @@ class CursorBackend:
         if run is None:
             if outcome != "not_a_tool_round":
                 self.tool_rounds["fallback"] += 1
-            run = await self._fresh_run(request, choice, toolset, token, account)
+            run, base_tokens = await self._fresh_run(request, choice, toolset, token, account)
+        input_tokens = _input_figure(request, base_tokens)
         reader = SegmentReader(
             run,
             toolset,
@@ -243,10 +274,15 @@ class CursorBackend:
             settle=self.config.tool_settle,
             executor=self.config.executor,
             reported_output=reported,
+            control=OutputControl(request.max_tokens, request.stop),
+            input_tokens=input_tokens,
         )
         parked = False
+        lead: list[OutputEvent] = [TurnStarted(input_tokens)]
         try:
             async for batch in reader.read(queued):
+                if lead:
+                    batch, lead = [*lead, *batch], []
                 if reader.result.emitted and not reader.result.turn_ended:
                     last = batch[-1]
                     if isinstance(last, TurnFinished) and last.reason == "tool_calls":
@@ -255,7 +291,7 @@ class CursorBackend:
                         self.sessions.park(
                             ParkedSession(
                                 run,
-                                chain(request.messages)[-1],
+                                origin,
                                 model_key,
                                 toolset,
                                 reader.result.emitted,
@@ -275,7 +311,7 @@ class CursorBackend:
                     note.context_used = run.upstream.machine.used_tokens
                     note.context_max = run.upstream.machine.max_tokens
                 answer = ChatMessage("assistant", "".join(reader.result.text))
-                key = extend(chain(request.messages)[-1], answer)
+                key = extend(origin, answer)
                 self._finish_later(run, key, model_key, account)
             else:
                 await run.aclose()
@@ -301,9 +337,10 @@ class CursorBackend:
         toolset: Toolset,
         token: str | None,
         account: str = "",
-    ) -> LiveRun:
+    ) -> tuple[LiveRun, int]:
         """A new Run: from the checkpoint of the turn this request follows when we have it
-        (the backend then reads the history from its own blobs), else seeded from history."""
+        (the backend then reads the history from its own blobs), else seeded from history.
+        Also the context occupancy the resumed checkpoint recorded (0 when seeded)."""
         stored = None
         if request.messages[-1].role == "user":
             stored = self.state.load_checkpoint(_checkpoint_key(chain(request.messages[:-1])[-1]))
@@ -322,7 +359,8 @@ class CursorBackend:
             rebased = await compaction.summarized(open_run, request, stored, self.compactions)
             if rebased is not None:
                 compaction.check_fits(rebased, window)
-                return await self._open_run(rebased, choice, toolset, token)
+                access.note_run("fresh")
+                return await self._open_run(rebased, choice, toolset, token), 0
             stored = None
         if stored is not None:
             conversation_id = stored.meta.get("conversation_id")
@@ -345,9 +383,11 @@ class CursorBackend:
                 self.checkpoint_resumes["blob_missing"] += 1
             else:
                 self.checkpoint_resumes["resumed"] += 1
-                return run
+                access.note_run("resumed")
+                return run, _used_tokens(stored.checkpoint)
         compaction.check_fits(request, window)
-        return await self._open_run(request, choice, toolset, token)
+        access.note_run("fresh")
+        return await self._open_run(request, choice, toolset, token), 0
 
     def _finish_later(self, run: LiveRun, key: str, model_key: str, account: str = "") -> None:
         """Keep the checkpoint of a finished turn, so the conversation's next turn can start
@@ -476,6 +516,21 @@ def _binding_key(messages: tuple[ChatMessage, ...]) -> str:
         if message.role == "user":
             break
     return "bind:" + fingerprint
+
+
+def _input_figure(request: ChatRequest, base_tokens: int) -> int:
+    """Input tokens known before any output: the resumed checkpoint's occupancy plus an
+    estimate of the new user message, else an estimate of the whole request."""
+    if base_tokens:
+        return base_tokens + rough_input_tokens(
+            dataclasses.replace(request, messages=request.messages[-1:], tools=())
+        )
+    return rough_input_tokens(request)
+
+
+def _used_tokens(checkpoint: bytes) -> int:
+    """The context occupancy a checkpoint records (its token_details), 0 if unreadable."""
+    return compaction.occupancy(checkpoint).used
 
 
 def _checkpoint_key(fingerprint: str) -> str:

@@ -7,8 +7,10 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
+from .. import access
 from ..auth.pool import AllAccountsCooling, NotAllowed
 from ..engine.compaction import ContextTooLong
+from ..engine.enforce import OutputRejected
 from ..protocol.errors import ConnectError
 
 # Connect code -> (HTTP status, OpenAI error type, OpenAI error code)
@@ -36,6 +38,7 @@ _HINTS = {
 def error_body(
     message: str, error_type: str, code: str | None = None, param: str | None = None
 ) -> dict[str, Any]:
+    access.note_error(message)
     return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
 
 
@@ -58,6 +61,8 @@ def backend_error(error: ConnectError) -> tuple[int, dict[str, Any], dict[str, s
         body = error_body(error.message, "invalid_request_error", "context_length_exceeded")
         body["error"]["param"] = "messages"
         return 400, body, {}
+    if isinstance(error, OutputRejected):
+        return 502, error_body(error.message, "api_error", "invalid_model_output"), {}
     status, error_type, code = _BACKEND_ERRORS.get(error.code, _DEFAULT_BACKEND_ERROR)
     message = f"Cursor backend error ({error.code}): {error.message or 'no details'}."
     if not isinstance(error, NotAllowed):
