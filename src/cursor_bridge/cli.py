@@ -147,7 +147,7 @@ def serve(
             err=True,
         )
     if workers > 1:
-        if not settings.redis_url:
+        if not settings.redis:
             raise click.ClickException(
                 f"--workers {workers} needs state shared between the processes: "
                 "pass --redis URL (or set CURSOR_BRIDGE_REDIS_URL)"
@@ -192,12 +192,12 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
     cursor_chat_upstream = upstream_from_settings(settings)
     store = _response_store(settings)
     sockets, registry = [], None
-    if worker_index() is not None and settings.redis_url:
+    if worker_index() is not None and settings.redis:
         # A private port where the other workers forward this one's tool follow-ups.
         from .store.redis_shared import WorkerRegistry
 
         sockets.append(_bind("127.0.0.1", 0))
-        registry = WorkerRegistry(settings.redis_url)
+        registry = WorkerRegistry(settings.redis)
         await registry.register(settings.instance_id, sockets[0].getsockname()[1])
     app = create_app(
         backend,
@@ -301,21 +301,21 @@ def emulator(
 
 
 def _response_store(settings: Settings) -> ResponseStore:
-    if settings.redis_url:
+    if settings.redis:
         from .server.redis_responses import RedisResponseStore
 
         return RedisResponseStore(
-            settings.redis_url, settings.response_store_size, settings.response_store_ttl
+            settings.redis, settings.response_store_size, settings.response_store_ttl
         )
     return ResponseStore(settings.response_store_size, settings.response_store_ttl)
 
 
 def _shared_pool_state(settings: Settings) -> RedisPoolState | None:
-    if not settings.redis_url:
+    if not settings.redis:
         return None
     from .store.redis_shared import RedisPoolState
 
-    return RedisPoolState(settings.redis_url)
+    return RedisPoolState(settings.redis)
 
 
 def _run_status(main: Coroutine[Any, Any, int]) -> int:

@@ -139,11 +139,11 @@ class Settings(BaseSettings):
         default=512 * 1024 * 1024,
         description="Cap on stored state bytes; least recently used conversations go first.",
     )
-    redis_url: str | None = Field(
+    redis_url: SecretStr | None = Field(
         default=None,
         description="Share state between processes (`serve --workers N`, several hosts) "
         "through this Redis: checkpoints, blobs, stored responses, account cooldowns and "
-        "refresh locks (`--redis`).",
+        "refresh locks (`--redis`); masked in `config show` (it may carry a password).",
     )
     instance_id: str = Field(
         default="",
@@ -231,6 +231,11 @@ class Settings(BaseSettings):
         if value not in ("text", "json"):
             raise ValueError("must be text or json")
         return value
+
+    @property
+    def redis(self) -> str | None:
+        """The Redis URL in clear, for the code that connects."""
+        return self.redis_url.get_secret_value() if self.redis_url is not None else None
 
     def backend_options(self) -> dict[str, Any]:
         """The engine's tuning (BackendConfig keywords), the same live and on the emulator."""

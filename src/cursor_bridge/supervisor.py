@@ -68,7 +68,7 @@ def _worker_env(settings: Settings, index: int, port: int, backend_url: str) -> 
         "WORKSPACE": settings.workspace,
         "ALLOW_WRITE": settings.allow_write or None,
         "ALLOW_SHELL": settings.allow_shell or None,
-        "REDIS_URL": settings.redis_url,
+        "REDIS_URL": settings.redis,
         "INSTANCE_ID": f"{settings.instance_id}w{index}",
         "WORKER_INDEX": index,
     }

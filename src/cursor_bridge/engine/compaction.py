@@ -25,8 +25,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from google.protobuf.message import DecodeError
-
 from ..protocol import events as ev
 from ..protocol.errors import ConnectError
 from ..protocol.messages import agent

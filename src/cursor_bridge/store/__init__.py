@@ -39,10 +39,10 @@ __all__ = [
 def open_state_store(settings: Settings) -> StateStore:
     """The store *settings* ask for: Redis when `redis_url` is set, else the SQLite file, or
     memory when `persist_state` is off."""
-    if settings.redis_url:
+    if settings.redis:
         from .redis import RedisStateStore  # the redis client loads only when used
 
-        return RedisStateStore(settings.redis_url, ttl=settings.state_ttl)
+        return RedisStateStore(settings.redis, ttl=settings.state_ttl)
     if not settings.persist_state:
         return MemoryStateStore(ttl=settings.state_ttl, max_bytes=settings.state_max_bytes)
     return SqliteStateStore(
