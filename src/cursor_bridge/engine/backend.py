@@ -29,6 +29,7 @@ from .output import OutputEvent, TurnFinished
 from .planner import Workspace, default_workspace, plan_run
 from .request import ChatMessage, ChatRequest
 from .sessions import ParkedSession, PendingCall, SessionRegistry
+from .surprise_counter import SurpriseCounter
 from .toolset import Toolset
 from .turn import Executor, SegmentReader, mcp_answer
 from .upstream import UpstreamRun
@@ -84,6 +85,7 @@ class CursorBackend:
         self.tool_rounds: Counter[str] = Counter()
         self.checkpoint_resumes: Counter[str] = Counter()
         self.state: StateStore = config.state or MemoryStateStore()
+        self.surprises = SurpriseCounter()
         self._background: set[asyncio.Task[None]] = set()
 
     async def aclose(self) -> None:
@@ -287,7 +289,9 @@ class CursorBackend:
         store = self.state.conversation_blobs(_blob_group(conversation_id))
         for key, data in plan.blobs.items():
             store.put(key, data)
-        machine = RunMachine(blobs=store, request_context=plan.request_context)
+        machine = RunMachine(
+            blobs=store, request_context=plan.request_context, surprises=self.surprises.watch()
+        )
         headers = run_headers(token, self.config.identity, now_ms=_now_ms())
         try:
             stream = await self.pool.open_stream(self.config.agent_url + RUN_PATH, headers)
