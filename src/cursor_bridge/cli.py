@@ -27,6 +27,8 @@ from .protocol.headers import ClientIdentity
 from .server.app import create_app
 from .server.cursor_chat import upstream_from_settings
 from .server.response_store import ResponseStore
+from .wiretrace import WireRecorder
+from .wiretrace.command import record_options, trace
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,6 +41,7 @@ main.add_command(login)
 main.add_command(status)
 main.add_command(logout)
 main.add_command(models)
+main.add_command(trace)
 
 
 @main.command()
@@ -65,6 +68,7 @@ main.add_command(models)
     "--allow-write", is_flag=True, default=None, help="With --workspace: also write/delete."
 )
 @click.option("--allow-shell", is_flag=True, default=None, help="With --workspace: also shell.")
+@record_options
 def serve(
     host: str | None,
     port: int | None,
@@ -75,6 +79,7 @@ def serve(
     workspace: Path | None,
     allow_write: bool | None,
     allow_shell: bool | None,
+    recorder: WireRecorder | None,
 ) -> None:
     """Run the bridge: live with the stored Cursor login, else on the built-in emulator."""
     try:
@@ -114,10 +119,12 @@ def serve(
         )
         use_emulator = True
     with contextlib.suppress(KeyboardInterrupt):
-        _run(_serve(settings, use_emulator))
+        _run(_serve(settings, use_emulator, recorder))
 
 
-async def _serve(settings: Settings, use_emulator: bool) -> None:
+async def _serve(
+    settings: Settings, use_emulator: bool, recorder: WireRecorder | None = None
+) -> None:
     from .emulator import EmulatorOptions, EmulatorServer
 
     emulator: EmulatorServer | None = None
@@ -142,6 +149,7 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
         backend_label = backend.config.api_url
         if live.account is not None:
             backend_label += f" as {live.account.label}, Runs on {backend.config.agent_url}"
+    backend.config.recorder = recorder
     mode = "emulator" if use_emulator else "cursor"
     cursor_chat_upstream = upstream_from_settings(settings)
     store = ResponseStore(settings.response_store_size, settings.response_store_ttl)

@@ -21,6 +21,7 @@ from ..protocol.messages import agent
 from ..protocol.run import RunMachine
 from ..store import MemoryStateStore, StateStore
 from ..transport import BackendPool, ConnectFailed, TransportError
+from ..wiretrace import WireRecorder
 from .catalog import ModelCatalog, ModelChoice
 from .fingerprint import chain, extend
 from .live_run import LiveRun
@@ -67,6 +68,8 @@ class BackendConfig:
     executor: Executor | None = None
     # KV blobs and checkpoints (None: in memory, for this process only).
     state: StateStore | None = None
+    # Records every Run's frames (`--record`); None: no trace.
+    recorder: WireRecorder | None = None
 
 
 class CursorBackend:
@@ -293,8 +296,9 @@ class CursorBackend:
             blobs=store, request_context=plan.request_context, surprises=self.surprises.watch()
         )
         headers = run_headers(token, self.config.identity, now_ms=_now_ms())
+        url = self.config.agent_url + RUN_PATH
         try:
-            stream = await self.pool.open_stream(self.config.agent_url + RUN_PATH, headers)
+            stream = await self.pool.open_stream(url, headers)
         except ConnectFailed as exc:
             raise ConnectError("unavailable", f"cannot reach the backend: {exc}") from exc
         except TransportError as exc:
@@ -306,6 +310,7 @@ class CursorBackend:
             plan.run_request,
             heartbeat_interval=self.config.heartbeat_interval,
             idle_timeout=self.config.idle_timeout,
+            tap=self.config.recorder.run_tap(url) if self.config.recorder else None,
         )
         return LiveRun(upstream, conversation_id)
 

@@ -18,6 +18,7 @@ from ..protocol.errors import ConnectError, UpstreamProtocolError
 from ..protocol.messages import agent
 from ..protocol.run import RunMachine
 from ..transport import DuplexStream, TransportError, TransportTimeout
+from ..wiretrace import RunTap
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,11 @@ class UpstreamRun:
         *,
         heartbeat_interval: float = 5.0,
         idle_timeout: float = 120.0,
+        tap: RunTap | None = None,
     ) -> None:
         self.stream = stream
+        # Records every frame both ways (`--record`): this is the one place that sees both.
+        self.tap = tap
         self.machine = machine
         self.run_request = run_request
         self.heartbeat_interval = heartbeat_interval
@@ -66,6 +70,8 @@ class UpstreamRun:
             await self._send(self.machine.start(self.run_request))
             self._heartbeats = asyncio.create_task(self._heartbeat_loop())
             status, headers = await self._wait_headers()
+            if self.tap is not None:
+                self.tap.response(status, headers)
             if status != 200:
                 raise await self._http_error(status, headers)
             while True:
@@ -77,9 +83,16 @@ class UpstreamRun:
                         f"the backend sent nothing for {self.idle_timeout:g} s",
                     ) from exc
                 except TransportError as exc:
+                    if self.tap is not None:
+                        self.tap.lost(str(exc))
                     raise ConnectError(
                         "unavailable", f"connection to the backend lost: {exc}"
                     ) from exc
+                if self.tap is not None:
+                    if chunk is None:
+                        self.tap.eof(self.stream.trailers)
+                    else:
+                        self.tap.received(chunk)
                 try:
                     if chunk is None:
                         events = self.machine.receive_eof(self.stream.trailers)
@@ -117,6 +130,8 @@ class UpstreamRun:
         await self._stop_heartbeats()
         if not self.finished:
             self.finished = True
+            if self.tap is not None:
+                self.tap.cancelled()
             with contextlib.suppress(Exception):
                 await self.stream.cancel()
 
@@ -157,6 +172,8 @@ class UpstreamRun:
 
     async def _send(self, data: bytes) -> None:
         async with self._send_lock:
+            if self.tap is not None:
+                self.tap.sent(data)
             try:
                 await self.stream.send(data)
             except TransportError as exc:

@@ -24,6 +24,7 @@ from google.protobuf.message import Message
 from . import events as ev
 from .errors import ConnectError
 from .messages import agent
+from .wire_shape import is_real_oneof
 
 # What a surprise is: the `what` label.
 UNKNOWN_FIELD = "unknown_field"
@@ -118,7 +119,11 @@ def _walk(message: Message, path: str, out: list[Surprise]) -> None:
     opaque = _OPAQUE.get(descriptor.full_name)
     unknown = unknown_fields.UnknownFieldSet(message)
     if len(unknown) and opaque is None:
-        empty_oneofs = [o for o in descriptor.oneofs if message.WhichOneof(o.name) is None]
+        empty_oneofs = [
+            o
+            for o in descriptor.oneofs
+            if is_real_oneof(o) and message.WhichOneof(o.name) is None
+        ]
         for field in unknown:
             what = UNKNOWN_FIELD
             if empty_oneofs and field.wire_type == 2:
