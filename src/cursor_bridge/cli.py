@@ -29,6 +29,7 @@ from .server.cursor_chat import upstream_from_settings
 from .server.response_store import ResponseStore
 from .wiretrace import WireRecorder
 from .wiretrace.command import record_options, trace
+from .wiretrace.format import TraceError, load_trace
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -194,14 +195,48 @@ async def _serve(
     show_default=True,
     help="Seconds an access token it issues lives.",
 )
+@click.option(
+    "--inject",
+    multiple=True,
+    metavar="KIND",
+    help="Put this protocol surprise into every Run (repeatable): unknown-field, "
+    "unknown-query, end-early, missing-blob.",
+)
+@click.option(
+    "--replay",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Play the server side of a recorded wire trace instead of the scripted model.",
+)
 def emulator(
-    host: str, port: int, token_latency: float, require_auth: bool, token_lifetime: float
+    host: str,
+    port: int,
+    token_latency: float,
+    require_auth: bool,
+    token_lifetime: float,
+    inject: tuple[str, ...],
+    replay: Path | None,
 ) -> None:
     """Run the Cursor backend emulator on its own (HTTP/2 cleartext and HTTP/1.1)."""
     from .emulator import EmulatorOptions, run_emulator
+    from .emulator.inject import INJECTIONS
 
+    for kind in inject:
+        if kind not in INJECTIONS:
+            raise click.BadParameter(
+                f"{kind!r} is not one of {', '.join(INJECTIONS)}", param_hint="--inject"
+            )
+    try:
+        recorded = load_trace(replay) if replay is not None else None
+    except TraceError as exc:
+        raise click.ClickException(str(exc)) from None
     options = EmulatorOptions(
-        token_latency=token_latency, require_auth=require_auth, token_lifetime=token_lifetime
+        token_latency=token_latency,
+        require_auth=require_auth,
+        token_lifetime=token_lifetime,
+        inject=inject,
+        replay=recorded,
     )
     with contextlib.suppress(KeyboardInterrupt):
         _run(run_emulator(host, port, options))

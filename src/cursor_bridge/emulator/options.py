@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..wiretrace.format import Trace
 from .catalog import CatalogModel
 
 
@@ -38,6 +39,10 @@ class EmulatorOptions:
     - `max_concurrent_streams`: the SETTINGS value; one connection may carry this many Runs.
     - `close_grace`: after the response ended, how long to wait for the client to end its side
       before RST_STREAM(NO_ERROR).
+    - `inject`: protocol surprises put into every Run (see inject.py: `unknown-field`,
+      `unknown-query`, `end-early`, `missing-blob`).
+    - `replay`: a recorded wire trace; each Run then plays the server side of the next
+      recorded Run instead of the scripted model (see replay.py).
     """
 
     token_latency: float = 0.0
@@ -57,3 +62,5 @@ class EmulatorOptions:
     gzip_min_size: int | None = None
     max_concurrent_streams: int = 1000
     close_grace: float = 2.0
+    inject: tuple[str, ...] = ()
+    replay: Trace | None = None

@@ -120,11 +120,10 @@ def _walk(message: Message, path: str, out: list[Surprise]) -> None:
     unknown = unknown_fields.UnknownFieldSet(message)
     if len(unknown) and opaque is None:
         empty_oneofs = [
-            o
-            for o in descriptor.oneofs
-            if is_real_oneof(o) and message.WhichOneof(o.name) is None
+            o for o in descriptor.oneofs if is_real_oneof(o) and message.WhichOneof(o.name) is None
         ]
-        for field in unknown:
+        for index in range(len(unknown)):
+            field = unknown[index]
             what = UNKNOWN_FIELD
             if empty_oneofs and field.wire_type == 2:
                 # A length-delimited unknown field beside an empty oneof is most likely a
@@ -137,7 +136,7 @@ def _walk(message: Message, path: str, out: list[Surprise]) -> None:
         if opaque is not None and field.name not in opaque:
             continue
         child = f"{path}.{field.name}" if path else field.name
-        if field.message_type.GetOptions().map_entry:
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
             values = value.values()
             if values and isinstance(next(iter(values)), Message):
                 for item in values:

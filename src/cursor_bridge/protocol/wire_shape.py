@@ -39,7 +39,7 @@ def describe(payload: bytes, descriptor: Descriptor | None, *, content: bool = F
     return _describe(memoryview(payload), descriptor, content)
 
 
-def is_real_oneof(oneof: OneofDescriptor | None) -> bool:
+def is_real_oneof(oneof: OneofDescriptor | Any) -> bool:
     """A declared oneof, not the synthetic one proto3 makes for an `optional` field."""
     if oneof is None:
         return False

@@ -18,7 +18,10 @@ from ..protocol.wire_shape import is_real_oneof
 from .format import Record, Trace
 
 _ARROWS = {"out": "→", "in": "←"}
-_ROOTS = {"out": agent.AgentClientMessage.DESCRIPTOR, "in": agent.AgentServerMessage.DESCRIPTOR}
+_ROOTS: dict[str, Any] = {
+    "out": agent.AgentClientMessage.DESCRIPTOR,
+    "in": agent.AgentServerMessage.DESCRIPTOR,
+}
 
 
 def format_trace(trace: Trace, *, fields: bool = False) -> Iterator[str]:
