@@ -20,6 +20,7 @@ from . import __version__
 from .accounts_cli import login, logout, models, status
 from .auth import TokenStore
 from .config import Settings
+from .doctor import doctor
 from .engine.backend import BackendConfig, CursorBackend
 from .engine.model_map import ModelMap
 from .live import LiveBackend, is_cursor, open_live_backend
@@ -43,6 +44,7 @@ main.add_command(status)
 main.add_command(logout)
 main.add_command(models)
 main.add_command(trace)
+main.add_command(doctor)
 
 
 @main.command()

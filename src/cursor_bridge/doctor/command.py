@@ -1,0 +1,106 @@
+"""The `cursor-bridge doctor` command: say what it costs, ask, run the steps, report."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
+
+import click
+
+from ..wiretrace import WireRecorder
+from ..wiretrace.command import record_options
+
+if TYPE_CHECKING:
+    pass
+
+EMULATOR_COST = (
+    "It runs on the built-in emulator: nothing leaves this machine and nothing is billed."
+)
+ACCOUNT_COST = (
+    "It sends {backend} about a dozen small requests: token refresh, server config, model "
+    "list, and 7 short model turns on {model!r} (one-word answers; a few thousand tokens in "
+    "all, mostly the backend's own prompt). They count against the account's usage like any "
+    "other request."
+)
+URL_COST = "It sends {backend} 7 short model turns and 2 lookups, without a token."
+
+
+@click.command()
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before spending the requests.")
+@click.option("--emulator", "use_emulator", is_flag=True, help="Check the built-in emulator.")
+@click.option(
+    "--backend-url",
+    default=None,
+    metavar="URL",
+    help="Backend to check (default: Cursor's real one; an emulator URL to practise).",
+)
+@click.option("--model", default="auto", show_default=True, help="Model for the model turns.")
+@record_options
+def doctor(
+    yes: bool,
+    use_emulator: bool,
+    backend_url: str | None,
+    model: str,
+    recorder: WireRecorder | None,
+) -> None:
+    """Check the bridge against the backend, step by step (PASS / FAIL / SKIP per step).
+
+    With a login it talks to the real backend; without one, to the built-in emulator.
+    Exits 1 when a step fails.
+    """
+    from ..accounts_cli import settings_for
+    from ..auth import TokenStore
+    from .target import choose_target
+
+    settings = settings_for(backend_url)
+    target = choose_target(settings.backend_url, TokenStore(), force_emulator=use_emulator)
+    click.echo(f"cursor-bridge doctor: checking {target.label}.")
+    if target.kind == "account":
+        click.echo(ACCOUNT_COST.format(backend=target.api_url, model=model))
+    elif target.kind == "url":
+        click.echo(URL_COST.format(backend=target.api_url))
+    else:
+        click.echo(EMULATOR_COST)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.ClickException(
+                "not starting without confirmation: standard input is not a terminal. "
+                "Pass --yes to run the check."
+            )
+        if not click.confirm("Start?", default=True):
+            raise click.Abort
+    failed = asyncio.run(_check(settings, target, model, recorder))
+    sys.exit(1 if failed else 0)
+
+
+async def _check(
+    settings: object, target: object, model: str, recorder: WireRecorder | None
+) -> bool:
+    from ..config import Settings
+    from ..live import is_cursor, live_identity
+    from ..protocol.headers import ClientIdentity
+    from .report import FAIL, summary
+    from .steps import Checkup
+    from .target import Target, open_session
+
+    assert isinstance(settings, Settings) and isinstance(target, Target)
+    recorder = recorder or WireRecorder(keep=True)
+    if target.kind == "emulator":
+        identity = ClientIdentity(ghost_mode=settings.ghost_mode)
+    else:
+        identity = await asyncio.to_thread(
+            live_identity,
+            settings.client_version,
+            settings.ghost_mode,
+            fetch_version=is_cursor(target.api_url),
+        )
+    async with AsyncExitStack() as exits:
+        session = await open_session(target, recorder, identity, exits)
+        checkup = Checkup(session, model, on_result=lambda r: click.echo(r.line()))
+        results = await checkup.run()
+    click.echo(summary(results))
+    if recorder.path is not None:
+        click.echo(f"Wire trace: {recorder.path} (attach it to a bug report)")
+    return any(r.status == FAIL for r in results)
