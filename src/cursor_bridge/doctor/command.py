@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
@@ -13,7 +14,8 @@ from ..wiretrace import WireRecorder
 from ..wiretrace.command import record_options
 
 if TYPE_CHECKING:
-    pass
+    from ..config import Settings
+    from .target import Target
 
 EMULATOR_COST = (
     "It runs on the built-in emulator: nothing leaves this machine and nothing is billed."
@@ -71,22 +73,24 @@ def doctor(
             )
         if not click.confirm("Start?", default=True):
             raise click.Abort
+    logging.basicConfig(level=logging.WARNING, format="  (log) %(name)s: %(message)s")
+    logging.getLogger("cursor_bridge.surprises").setLevel(logging.ERROR)  # the report has them
     failed = asyncio.run(_check(settings, target, model, recorder))
     sys.exit(1 if failed else 0)
 
 
 async def _check(
-    settings: object, target: object, model: str, recorder: WireRecorder | None
+    settings: Settings, target: Target, model: str, recorder: WireRecorder | None
 ) -> bool:
-    from ..config import Settings
     from ..live import is_cursor, live_identity
     from ..protocol.headers import ClientIdentity
     from .report import FAIL, summary
     from .steps import Checkup
-    from .target import Target, open_session
+    from .target import open_session
 
-    assert isinstance(settings, Settings) and isinstance(target, Target)
-    recorder = recorder or WireRecorder(keep=True)
+    recorder = recorder or WireRecorder()
+    if recorder.records is None:
+        recorder.records = []  # the steps read what the Runs sent
     if target.kind == "emulator":
         identity = ClientIdentity(ghost_mode=settings.ghost_mode)
     else:

@@ -1,0 +1,112 @@
+"""`cursor-bridge doctor`: every step passes on the emulator, each injected protocol surprise
+is named in the report, and it never spends requests without a confirmation."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cursor_bridge.cli import main
+from cursor_bridge.doctor.steps import STEP_NAMES
+from cursor_bridge.emulator import EmulatorOptions
+from tests.support.threaded_emulator import ThreadedEmulator, threaded_emulator
+
+STEP_LINE = re.compile(r"^(PASS|FAIL|SKIP)  (.+?)\s+\d+\.\d\d s  (.*)$")
+
+
+def step_lines(output: str) -> dict[str, tuple[str, str]]:
+    found = {}
+    for line in output.splitlines():
+        match = STEP_LINE.match(line)
+        if match:
+            found[match.group(2)] = (match.group(1), match.group(3))
+    return found
+
+
+def doctor_process(*args: str, stdin: int | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cursor_bridge", "doctor", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=stdin,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def test_doctor_passes_every_step_on_the_built_in_emulator() -> None:
+    result = doctor_process("--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "BUILT-IN EMULATOR" in result.stdout
+    assert "nothing is billed" in result.stdout
+    steps = step_lines(result.stdout)
+    assert list(steps) == list(STEP_NAMES)
+    assert {status for status, _ in steps.values()} == {"PASS"}, result.stdout
+    assert "refreshed via exchange_user_api_key" in steps["login"][1]
+    assert "repeated the code word" in steps["seeded history"][1]
+    assert "held Run carried on" in steps["tool round"][1]
+    assert "refused read_args" in steps["refused exec"][1]
+    assert f"{len(STEP_NAMES)} passed, 0 failed, 0 skipped" in result.stdout
+
+
+def test_doctor_refuses_to_start_without_a_terminal_or_yes() -> None:
+    result = doctor_process(stdin=subprocess.DEVNULL)
+    assert result.returncode != 0
+    assert "--yes" in result.stderr
+    assert not step_lines(result.stdout)  # nothing ran
+
+
+@pytest.fixture(params=["unknown-field", "unknown-query", "end-early", "missing-blob"])
+def surprising(request: pytest.FixtureRequest) -> Iterator[tuple[str, ThreadedEmulator]]:
+    with threaded_emulator(EmulatorOptions(inject=(request.param,))) as emulator:
+        yield request.param, emulator
+
+
+EXPECTED = {
+    "unknown-field": ["unknown_field at interaction_update.text_delta#4242"],
+    "unknown-query": ["unknown_query_kind at interaction_query#99"],
+    "end-early": ["ended_before_turn_ended at end_stream"],
+    "missing-blob": [
+        "blob_not_stored at kv_server_message.get_blob_args",
+        "error_code:internal at end_stream",
+    ],
+}
+
+
+def test_each_injected_surprise_is_reported_by_name(
+    surprising: tuple[str, ThreadedEmulator],
+) -> None:
+    kind, emulator = surprising
+    result = CliRunner().invoke(main, ["doctor", "--yes", "--backend-url", emulator.url])
+    assert result.exit_code == 1, result.output
+    steps = step_lines(result.output)
+    status, seen = steps["surprises"]
+    assert status == "FAIL"
+    for name in EXPECTED[kind]:
+        assert name in seen
+    assert steps["login"][0] == "SKIP"  # no login at that URL: nothing to check
+    if kind in ("end-early", "missing-blob"):
+        assert steps["text turn"][0] == "FAIL"
+        assert EXPECTED[kind][0] in steps["text turn"][1]  # named on the step it broke
+        assert steps["clean ends"][0] == "FAIL"
+
+
+def test_doctor_record_writes_a_trace_that_trace_show_prints(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["doctor", "--yes", "--record", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (trace,) = tmp_path.glob("*.jsonl")
+    assert f"Wire trace: {trace}" in result.output
+    shown = runner.invoke(main, ["trace", "show", str(trace)])
+    assert shown.exit_code == 0, shown.output
+    assert "→  run_request" in shown.output
+    assert "←  interaction_update.turn_ended" in shown.output
+    assert "←  exec_server_message.read_args" in shown.output
+    assert "end-stream: clean" in shown.output
