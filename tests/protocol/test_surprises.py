@@ -63,9 +63,7 @@ def test_unknown_field_is_named_with_its_path_and_number() -> None:
 def test_unknown_members_are_named_by_level() -> None:
     run, seen = machine()
     query = agent.InteractionQuery(id=3).SerializeToString() + _field(99, b"")
-    exec_request = agent.ExecServerMessage(id=4, exec_id="e").SerializeToString() + _field(
-        77, b""
-    )
+    exec_request = agent.ExecServerMessage(id=4, exec_id="e").SerializeToString() + _field(77, b"")
     run.receive_data(
         frame(_field(7, query))  # interaction_query with a kind we do not know
         + frame(_field(2, exec_request))  # exec with a kind we do not know

@@ -5,8 +5,10 @@ the backend sent. So a payload is recorded as its wire structure: for every fiel
 and wire type; numbers (varints and fixed-width values: ids, counts, enums, flags) as they
 are; sub-messages (known from the schema) as nested shapes; strings and bytes as a length.
 Kept verbatim as well, because they are identifiers rather than content: string fields named
-`id`, `*_id`, `name`, `tool_name`, `provider_identifier` and `model_id`, and 32-byte `bytes`
-values (SHA-256 blob ids) of fields whose name does not say data. With `content=True`
+`id`, `*_id`, `name`, `tool_name`, `provider_identifier` and `model_id`, the argument names of
+a tool call, and 32-byte `bytes` values (SHA-256 blob ids) of fields whose name does not say
+data. Tool-call arguments and tool schemas (`google.protobuf.Value` bytes) are described as
+Values, so their numbers survive and their strings are redacted like any other. With `content=True`
 everything is kept (text as text, bytes as base64).
 
 `rebuild()` turns a shape back into bytes: same field numbers, wire types, numbers and
@@ -18,13 +20,21 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from google.protobuf import struct_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, OneofDescriptor
 
 Shape = list[dict[str, Any]]
 
 _KEPT_NAMES = frozenset({"id", "name", "tool_name", "provider_identifier", "model_id"})
+# Argument names of a tool call: they come from the client's tool schema, not from a prompt.
+_KEPT_FULL_NAMES = frozenset({"agent.v1.McpArgs.ArgsEntry.key"})
 _DATA_WORDS = ("data", "bytes", "content", "text", "json_value")
 _ID_SIZE = 32
+# `bytes` fields that carry a serialized message: described (and rebuilt) as that message.
+_EMBEDDED: dict[str, Any] = {
+    "agent.v1.McpArgs.ArgsEntry.value": struct_pb2.Value.DESCRIPTOR,
+    "agent.v1.McpToolDefinition.input_schema": struct_pb2.Value.DESCRIPTOR,
+}
 _MESSAGE = FieldDescriptor.TYPE_MESSAGE
 _STRING = FieldDescriptor.TYPE_STRING
 _BYTES = FieldDescriptor.TYPE_BYTES
@@ -139,9 +149,10 @@ def _describe(data: memoryview, descriptor: Descriptor | None, content: bool) ->
 def _describe_value(
     item: dict[str, Any], value: memoryview, field: FieldDescriptor | None, content: bool
 ) -> None:
-    if field is not None and field.type == _MESSAGE:
+    if field is not None and (field.type == _MESSAGE or field.full_name in _EMBEDDED):
+        inner = field.message_type if field.type == _MESSAGE else _EMBEDDED[field.full_name]
         try:
-            item["m"] = _describe(value, field.message_type, content)
+            item["m"] = _describe(value, inner, content)
             return
         except ShapeError:
             pass  # not the message the schema says: keep its size only
@@ -166,7 +177,7 @@ def _describe_value(
 def _is_identifier(field: FieldDescriptor, size: int) -> bool:
     name = field.name
     if field.type == _STRING:
-        return name in _KEPT_NAMES or name.endswith("_id")
+        return name in _KEPT_NAMES or name.endswith("_id") or field.full_name in _KEPT_FULL_NAMES
     if field.type == _BYTES and size == _ID_SIZE:
         return not any(word in name for word in _DATA_WORDS)
     return False
