@@ -3,7 +3,6 @@ client the same outcome as it did in front of the original backend."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any

@@ -13,7 +13,6 @@ from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import DecodeError
 
 from .errors import UpstreamProtocolError
-
 from .gen.agent.v1 import agent_pb2 as agent
 from .gen.aiserver.v1 import aiserver_pb2 as aiserver
 
