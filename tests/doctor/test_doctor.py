@@ -3,6 +3,7 @@ is named in the report, and it never spends requests without a confirmation."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -110,3 +111,33 @@ def test_doctor_record_writes_a_trace_that_trace_show_prints(tmp_path: Path) -> 
     assert "←  interaction_update.turn_ended" in shown.output
     assert "←  exec_server_message.read_args" in shown.output
     assert "end-stream: clean" in shown.output
+
+
+def test_doctor_with_a_stored_login_refreshes_it_and_uses_it() -> None:
+    options = EmulatorOptions(require_auth=True, token_lifetime=600)
+    with threaded_emulator(options) as emulator:
+        runner = CliRunner()
+        login = runner.invoke(
+            main, ["login", "--api-key", "crsr_doctor_login", "--backend-url", emulator.url]
+        )
+        assert login.exit_code == 0, login.output
+        (account_file,) = (Path(os.environ["CURSOR_BRIDGE_HOME"]) / "accounts").glob("*.json")
+        token_before = json.loads(account_file.read_text())["access_token"]
+        result = runner.invoke(main, ["doctor", "--yes", "--backend-url", emulator.url])
+        assert result.exit_code == 0, result.output
+        assert "count against the account's usage" in result.output  # the cost, said first
+        steps = step_lines(result.output)
+        assert {status for status, _ in steps.values()} == {"PASS"}, result.output
+        assert emulator.counters.refreshes == 1
+        assert json.loads(account_file.read_text())["access_token"] != token_before
+        assert token_before not in result.output
+
+
+def test_emulator_command_refuses_unknown_injections_and_bad_traces(tmp_path: Path) -> None:
+    runner = CliRunner()
+    bogus = runner.invoke(main, ["emulator", "--inject", "gremlins"])
+    assert bogus.exit_code == 2 and "unknown-field" in bogus.output
+    not_a_trace = tmp_path / "notes.jsonl"
+    not_a_trace.write_text('{"hello": 1}\n')
+    bad = runner.invoke(main, ["emulator", "--replay", str(not_a_trace)])
+    assert bad.exit_code == 1 and "not a cursor-bridge wire trace" in bad.output

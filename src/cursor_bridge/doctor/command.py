@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
 import click
@@ -85,12 +84,8 @@ async def _check(
     from ..live import is_cursor, live_identity
     from ..protocol.headers import ClientIdentity
     from .report import FAIL, summary
-    from .steps import Checkup
-    from .target import open_session
+    from .steps import check
 
-    recorder = recorder or WireRecorder()
-    if recorder.records is None:
-        recorder.records = []  # the steps read what the Runs sent
     if target.kind == "emulator":
         identity = ClientIdentity(ghost_mode=settings.ghost_mode)
     else:
@@ -100,11 +95,8 @@ async def _check(
             settings.ghost_mode,
             fetch_version=is_cursor(target.api_url),
         )
-    async with AsyncExitStack() as exits:
-        session = await open_session(target, recorder, identity, exits)
-        checkup = Checkup(session, model, on_result=lambda r: click.echo(r.line()))
-        results = await checkup.run()
+    results = await check(target, identity, model, recorder, lambda r: click.echo(r.line()))
     click.echo(summary(results))
-    if recorder.path is not None:
+    if recorder is not None and recorder.path is not None:
         click.echo(f"Wire trace: {recorder.path} (attach it to a bug report)")
     return any(r.status == FAIL for r in results)

@@ -11,6 +11,7 @@ import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
 from ..auth import AuthError, RefreshFailed, refresh_account
@@ -18,6 +19,8 @@ from ..engine.output import TextDelta, ToolCall, TurnFinished
 from ..engine.request import ChatMessage, ChatRequest, ToolCallRecord, ToolSpec
 from ..live import discover_agent_url, probe
 from ..protocol.errors import ConnectError
+from ..protocol.headers import ClientIdentity
+from ..wiretrace import WireRecorder
 from .report import (
     FAIL,
     PASS,
@@ -28,7 +31,7 @@ from .report import (
     how_it_ended,
     runs_of,
 )
-from .target import Session, use_account
+from .target import Session, Target, open_session, use_account
 
 STEP_NAMES = (
     "login",
@@ -347,6 +350,23 @@ class Checkup:
         except ConnectError as exc:
             turn.error = exc
         return turn
+
+
+async def check(
+    target: Target,
+    identity: ClientIdentity,
+    model: str,
+    recorder: WireRecorder | None = None,
+    on_result: Callable[[StepResult], None] = lambda result: None,
+) -> list[StepResult]:
+    """Run every step against *target*; the results in order (the command and the live
+    tests share this)."""
+    recorder = recorder or WireRecorder()
+    if recorder.records is None:
+        recorder.records = []  # the steps read what the Runs sent
+    async with AsyncExitStack() as exits:
+        session = await open_session(target, recorder, identity, exits)
+        return await Checkup(session, model, on_result=on_result).run()
 
 
 def _new_surprises(before: dict[tuple[str, str], int], now: dict[tuple[str, str], int]) -> str:
