@@ -110,5 +110,5 @@ def test_a_clean_turn_has_no_surprise_and_the_checkpoint_is_opaque() -> None:
 
 def test_per_token_messages_are_sampled() -> None:
     run, seen = machine()
-    run.receive_data(update_with_unknown_text_field() * 40)
-    assert 1 <= len(seen) <= 16
+    run.receive_data(update_with_unknown_text_field() * 100)
+    assert len(seen) == 64  # then trusted
