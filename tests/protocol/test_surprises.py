@@ -8,29 +8,18 @@ from cursor_bridge.protocol.framing import encode_end_stream, encode_envelope
 from cursor_bridge.protocol.messages import agent
 from cursor_bridge.protocol.run import RunMachine
 from cursor_bridge.protocol.surprises import Surprise, SurpriseWatch
+from cursor_bridge.protocol.wire_shape import encode_varint
 
 BIG_FIELD = 4242
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def _field(number: int, payload: bytes) -> bytes:
     """A length-delimited field, encoded by hand (our schema does not know the number)."""
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+    return encode_varint(number << 3 | 2) + encode_varint(len(payload)) + payload
 
 
 def _varint_field(number: int, value: int) -> bytes:
-    return _varint(number << 3) + _varint(value)
+    return encode_varint(number << 3) + encode_varint(value)
 
 
 def machine() -> tuple[RunMachine, list[Surprise]]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..accounts_cli import backend_option
 from ..wiretrace import WireRecorder
 from ..wiretrace.command import record_options
 
@@ -31,12 +32,7 @@ URL_COST = "It sends {backend} 7 short model turns and 2 lookups, without a toke
 @click.command()
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before spending the requests.")
 @click.option("--emulator", "use_emulator", is_flag=True, help="Check the built-in emulator.")
-@click.option(
-    "--backend-url",
-    default=None,
-    metavar="URL",
-    help="Backend to check (default: Cursor's real one; an emulator URL to practise).",
-)
+@backend_option
 @click.option("--model", default="auto", show_default=True, help="Model for the model turns.")
 @record_options
 def doctor(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 
 from ..protocol.messages import agent
+from ..protocol.wire_shape import encode_varint
 from .run import RunSession
 
 INJECTIONS = ("unknown-field", "unknown-query", "end-early", "missing-blob")
@@ -29,18 +30,8 @@ _QUERY_ID = 9001
 
 def _with_unknown(message_bytes: bytes, number: int, wire_payload: bytes) -> bytes:
     """*message_bytes* plus one length-delimited field *number* (unknown to our schema)."""
-    return message_bytes + _varint(number << 3 | 2) + _varint(len(wire_payload)) + wire_payload
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if not value:
-            out.append(byte)
-            return bytes(out)
-        out.append(byte | 0x80)
+    tag = encode_varint(number << 3 | 2)
+    return message_bytes + tag + encode_varint(len(wire_payload)) + wire_payload
 
 
 class InjectingSession(RunSession):
@@ -62,8 +53,8 @@ class InjectingSession(RunSession):
             delta = agent.TextDeltaUpdate()
             delta.ParseFromString(
                 update.text_delta.SerializeToString()
-                + _varint(UNKNOWN_FIELD_NUMBER << 3)
-                + _varint(1)
+                + encode_varint(UNKNOWN_FIELD_NUMBER << 3)
+                + encode_varint(1)
             )
             update = agent.InteractionUpdate(text_delta=delta)
         await super().send_update(update)

@@ -87,16 +87,16 @@ def rebuild(shape: Shape) -> bytes:
     out = bytearray()
     for item in shape:
         number, wire = item["n"], item["w"]
-        out += _varint(number << 3 | wire)
+        out += encode_varint(number << 3 | wire)
         if wire == 0:
-            out += _varint(item["v"])
+            out += encode_varint(item["v"])
         elif wire == 1:
             out += int(item["v"]).to_bytes(8, "little")
         elif wire == 5:
             out += int(item["v"]).to_bytes(4, "little")
         elif wire == 2:
             value = _rebuild_value(item)
-            out += _varint(len(value)) + value
+            out += encode_varint(len(value)) + value
         else:
             raise ShapeError(f"wire type {wire} cannot be rebuilt")
     return bytes(out)
@@ -118,7 +118,7 @@ def _describe(data: memoryview, descriptor: Descriptor | None, content: bool) ->
     out: Shape = []
     pos, end = 0, len(data)
     while pos < end:
-        tag, pos = _read_varint(data, pos)
+        tag, pos = read_varint(data, pos)
         number, wire = tag >> 3, tag & 7
         if number == 0:
             raise ShapeError("field number 0")
@@ -127,7 +127,7 @@ def _describe(data: memoryview, descriptor: Descriptor | None, content: bool) ->
         if field is None:
             item["u"] = 1  # not in our schema
         if wire == 0:
-            item["v"], pos = _read_varint(data, pos)
+            item["v"], pos = read_varint(data, pos)
         elif wire in (1, 5):
             size = 8 if wire == 1 else 4
             if pos + size > end:
@@ -135,7 +135,7 @@ def _describe(data: memoryview, descriptor: Descriptor | None, content: bool) ->
             item["v"] = int.from_bytes(data[pos : pos + size], "little")
             pos += size
         elif wire == 2:
-            length, pos = _read_varint(data, pos)
+            length, pos = read_varint(data, pos)
             if pos + length > end:
                 raise ShapeError("truncated length-delimited field")
             _describe_value(item, data[pos : pos + length], field, content)
@@ -183,7 +183,7 @@ def _is_identifier(field: FieldDescriptor, size: int) -> bool:
     return False
 
 
-def _read_varint(data: memoryview, pos: int) -> tuple[int, int]:
+def read_varint(data: memoryview, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         if pos >= len(data) or shift > 63:
@@ -196,7 +196,7 @@ def _read_varint(data: memoryview, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _varint(value: int) -> bytes:
+def encode_varint(value: int) -> bytes:
     out = bytearray()
     value &= (1 << 64) - 1  # negative int64 values travel as ten-byte varints
     while True:
