@@ -97,3 +97,17 @@ def test_a_run_beyond_the_recording_is_refused(tmp_path: Path) -> None:
         second = chat(stack, "second")
     assert second.status_code == 503
     assert "no more recorded Runs" in second.text
+
+
+def test_compressed_frames_replay_compressed(tmp_path: Path) -> None:
+    recorder = WireRecorder(tmp_path)
+    options = EmulatorOptions(heartbeat_interval=0.2, gzip_min_size=1)
+    with stack_of(options, recorder=recorder) as stack:
+        original = chat(stack, "/reply squeezed words\n/fault error unavailable")
+    recorder.close()
+    assert recorder.path is not None
+    trace = load_trace(recorder.path)
+    flags = {r["flags"] for r in trace.runs[0].frames("in") if "end" not in r}
+    assert flags == {1}  # every message frame arrived gzip-compressed
+    assert outcome(replay(recorder.path)) == outcome(original)
+    assert original.status_code == 503

@@ -127,6 +127,14 @@ async def _send_recorded(session: RunSession, record: Record) -> None:
     await session.send_raw(encode_envelope(payload, compress=compress))
 
 
+def _recorded_header(recorded: RunTrace, name: str) -> str | None:
+    for record in recorded.records:
+        if record["ev"] == "headers":
+            value = record.get("headers", {}).get(name)
+            return str(value) if value else None
+    return None
+
+
 def open_replay_run(
     stream: ServerStream, env: RunEnvironment, replay: TraceReplay, *, compress: bool
 ) -> ReplaySession | None:
@@ -145,7 +153,8 @@ def open_replay_run(
         stream.respond(status, [("content-type", "application/json")], end_stream=True)
         return None
     headers = [("content-type", "application/connect+proto")]
-    if compress:
-        headers.append(("connect-content-encoding", "gzip"))
+    encoding = _recorded_header(recorded, "connect-content-encoding")
+    if encoding or compress:
+        headers.append(("connect-content-encoding", encoding or "gzip"))
     stream.respond(200, headers)
     return ReplaySession(stream, env, recorded, compress=compress)
