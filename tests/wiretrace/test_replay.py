@@ -3,6 +3,12 @@ client the same outcome as it did in front of the original backend."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -11,6 +17,9 @@ import httpx
 import pytest
 
 from cursor_bridge.emulator import EmulatorOptions
+from cursor_bridge.engine.backend import BackendConfig, CursorBackend
+from cursor_bridge.engine.request import ChatMessage, ChatRequest
+from cursor_bridge.protocol.errors import ConnectError
 from cursor_bridge.wiretrace import WireRecorder, load_trace
 from tests.conftest import Stack, _stack
 
@@ -111,3 +120,37 @@ def test_compressed_frames_replay_compressed(tmp_path: Path) -> None:
     assert flags == {1}  # every message frame arrived gzip-compressed
     assert outcome(replay(recorder.path)) == outcome(original)
     assert original.status_code == 503
+
+
+def test_emulator_command_replays_a_trace_file(tmp_path: Path) -> None:
+    original, trace = record(tmp_path, "hi\n/reply one two\n/fault error permission_denied")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cursor_bridge", "emulator", "--port", "0", "--replay", str(trace)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"listening on (http://\S+)", line)
+        assert match, line
+
+        async def ask() -> str:
+            backend = CursorBackend(BackendConfig(api_url=match.group(1), agent_url=match.group(1)))
+            request = ChatRequest("auto", (ChatMessage("user", "other words"),), stream=True)
+            try:
+                choice = await backend.resolve(request)
+                with pytest.raises(ConnectError) as failure:
+                    async for _ in backend.stream_turn(request, choice):
+                        pass
+                return failure.value.code
+            finally:
+                await backend.aclose()
+
+        assert asyncio.run(ask()) == "permission_denied"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(15)
+    assert original.status_code == 403

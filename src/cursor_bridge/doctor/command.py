@@ -22,11 +22,11 @@ EMULATOR_COST = (
 )
 ACCOUNT_COST = (
     "It sends {backend} about a dozen small requests: token refresh, server config, model "
-    "list, and 7 short model turns on {model!r} (one-word answers; a few thousand tokens in "
+    "list, and 6 short model requests on {model!r} (one-word answers; a few thousand tokens in "
     "all, mostly the backend's own prompt). They count against the account's usage like any "
     "other request."
 )
-URL_COST = "It sends {backend} 7 short model turns and 2 lookups, without a token."
+URL_COST = "It sends {backend} 6 short model requests and 2 lookups, without a token."
 
 
 @click.command()
