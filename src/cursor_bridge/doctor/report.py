@@ -85,4 +85,4 @@ def how_it_ended(run: RunTrace) -> str:
             return "connection lost"
         elif event == "undecodable":
             return "undecodable frame"
-    return "still open"
+    return "left by the bridge before the backend ended it"

@@ -6,9 +6,9 @@ what a backend newer than our schema, or one that lost state, would send.
 - `unknown-query`: before the answer, an `interaction_query` whose kind is field 99 (a query
   kind newer than our schema). The Run does not wait for the reply.
 - `end-early`: a clean end-stream `{}` right after the first text delta, before turn_ended.
-- `missing-blob`: first of all, a `get_blob` for a 32-byte id no client ever stored; the
-  client has nothing to answer, and the Run ends with `internal: Blob not found`, as the
-  service ends it.
+- `missing-blob`: first of all, a `get_blob` for a 32-byte id no client ever stored. The
+  client has no such blob: if it answers without data, the Run ends with `internal: Blob not
+  found`, as the service ends it; if it does not answer, the Run waits until it gives up.
 
 Each applies to every Run of the emulator. The rest of the turn is the scripted model's.
 """
