@@ -140,3 +140,9 @@ def test_emulator_command_refuses_unknown_injections_and_bad_traces(tmp_path: Pa
     not_a_trace.write_text('{"hello": 1}\n')
     bad = runner.invoke(main, ["emulator", "--replay", str(not_a_trace)])
     assert bad.exit_code == 1 and "not a cursor-bridge wire trace" in bad.output
+
+
+def test_record_content_needs_record() -> None:
+    for command in ("doctor", "serve"):
+        result = CliRunner().invoke(main, [command, "--record-content"])
+        assert result.exit_code == 2 and "--record-content goes with --record" in result.output
