@@ -146,3 +146,14 @@ def test_record_content_needs_record() -> None:
     for command in ("doctor", "serve"):
         result = CliRunner().invoke(main, [command, "--record-content"])
         assert result.exit_code == 2 and "--record-content goes with --record" in result.output
+
+
+def test_trace_show_refuses_what_is_not_a_trace(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"trace": "cursor-bridge wire trace", "version": 1}\n')
+    bad.write_text(bad.read_text() + '{"run": 1, "ev": "frame", "dir": "in", "shape": [{}]}\n')
+    result = CliRunner().invoke(main, ["trace", "show", str(bad)])
+    assert result.exit_code == 1 and "malformed record" in result.output
+    (tmp_path / "empty.jsonl").write_text("")
+    result = CliRunner().invoke(main, ["trace", "show", str(tmp_path / "empty.jsonl")])
+    assert result.exit_code == 1 and "empty trace" in result.output

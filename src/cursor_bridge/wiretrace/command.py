@@ -61,5 +61,9 @@ def show(file: Path, fields: bool) -> None:
         loaded = load_trace(file)
     except TraceError as exc:
         raise click.ClickException(str(exc)) from None
-    for line in format_trace(loaded, fields=fields):
+    try:
+        lines = list(format_trace(loaded, fields=fields))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise click.ClickException(f"{file} holds a malformed record ({exc!r})") from None
+    for line in lines:
         click.echo(line)
