@@ -101,3 +101,14 @@ def test_per_token_messages_are_sampled() -> None:
     run, seen = machine()
     run.receive_data(update_with_unknown_text_field() * 100)
     assert len(seen) == 64  # then trusted
+
+
+def test_an_http_refusal_is_an_error_code_with_its_status() -> None:
+    seen: list[Surprise] = []
+    watch = SurpriseWatch(seen.append)
+    watch.http_error(429, "resource_exhausted")
+    watch.http_error(500, "a made-up code with <content>")
+    assert [(s.where, s.label, s.number) for s in seen] == [
+        ("http_status", "error_code:resource_exhausted", 429),
+        ("http_status", "error_code:unknown", 500),
+    ]

@@ -73,7 +73,10 @@ class UpstreamRun:
             if self.tap is not None:
                 self.tap.response(status, headers)
             if status != 200:
-                raise await self._http_error(status, headers)
+                error = await self._http_error(status, headers)
+                if self.machine.surprises is not None:
+                    self.machine.surprises.http_error(status, error.code)
+                raise error
             while True:
                 try:
                     chunk = await self.stream.receive(idle_timeout=self.idle_timeout)

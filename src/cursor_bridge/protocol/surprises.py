@@ -21,7 +21,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from . import events as ev
-from .errors import ConnectError
+from .errors import CONNECT_CODES, ConnectError
 from .messages import agent
 from .wire_shape import is_real_oneof
 
@@ -96,6 +96,11 @@ class SurpriseWatch:
         for event in events:
             if isinstance(event, ev.BlobServed) and not event.found:
                 self._report(Surprise("kv_server_message.get_blob_args", BLOB_NOT_STORED))
+
+    def http_error(self, status: int, code: str) -> None:
+        """The Run was refused with an HTTP status (`code`: the Connect code it maps to)."""
+        known = code if code in CONNECT_CODES else "unknown"  # the body may say anything
+        self._report(Surprise("http_status", ERROR_CODE, status, known))
 
     def ended(self, error: ConnectError | None, turn_ended: bool) -> None:
         if error is not None:
