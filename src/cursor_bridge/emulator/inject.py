@@ -19,7 +19,8 @@ import hashlib
 
 from ..protocol.messages import agent
 from ..protocol.wire_shape import encode_varint
-from .run import RunSession
+from .connection import ServerStream
+from .run import PlayFn, RunEnvironment, RunSession
 
 INJECTIONS = ("unknown-field", "unknown-query", "end-early", "missing-blob")
 UNKNOWN_FIELD_NUMBER = 4242
@@ -37,9 +38,19 @@ def _with_unknown(message_bytes: bytes, number: int, wire_payload: bytes) -> byt
 class InjectingSession(RunSession):
     """A RunSession whose outgoing updates carry the injected surprises."""
 
-    inject: tuple[str, ...] = ()
-    _began = False
-    _texts = 0
+    def __init__(
+        self,
+        stream: ServerStream,
+        env: RunEnvironment,
+        play: PlayFn,
+        *,
+        compress: bool,
+        inject: tuple[str, ...],
+    ) -> None:
+        self.inject = inject
+        self._began = False
+        self._texts = 0
+        super().__init__(stream, env, play, compress=compress)
 
     async def send_update(self, update: agent.InteractionUpdate) -> None:
         if not self._began:

@@ -387,9 +387,8 @@ class EmulatorServer:
     def _new_session(self, stream: ServerStream, compress: bool) -> StreamHandler:
         """The Run's handler: the scripted model, with injected surprises if asked."""
         if self.options.inject:
-            injecting = InjectingSession(stream, self._env, play_turn, compress=compress)
-            injecting.inject = self.options.inject
-            return injecting
+            inject = self.options.inject
+            return InjectingSession(stream, self._env, play_turn, compress=compress, inject=inject)
         return RunSession(stream, self._env, play_turn, compress=compress)
 
     # -- unary RPCs -------------------------------------------------------------------
