@@ -251,6 +251,9 @@ class Checkup:
         if turn.error is not None:
             raise StepFailed(turn.brief())
         calls = [c for c in turn.calls if c.name == TOOL_NAME]
+        if not calls and turn.finished is not None and turn.finished.reason == "stop":
+            # The model chose to answer without the tool: nothing to check, nothing broken.
+            raise Skipped(f"the model did not call {TOOL_NAME}; it answered {turn.brief()}")
         if not calls or turn.finished is None or turn.finished.reason != "tool_calls":
             raise StepFailed(f"no {TOOL_NAME} call came back: {turn.brief()}")
         call = calls[0]
