@@ -3,6 +3,7 @@ is named in the report, and it never spends requests without a confirmation."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -157,3 +158,19 @@ def test_trace_show_refuses_what_is_not_a_trace(tmp_path: Path) -> None:
     (tmp_path / "empty.jsonl").write_text("")
     result = CliRunner().invoke(main, ["trace", "show", str(tmp_path / "empty.jsonl")])
     assert result.exit_code == 1 and "empty trace" in result.output
+
+
+def test_seeded_history_fails_when_the_model_did_not_get_the_history(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The step is judged by the model's answer: one that lacks the code word fails it."""
+    from cursor_bridge.doctor import steps
+    from cursor_bridge.doctor.target import Target
+    from cursor_bridge.protocol.headers import ClientIdentity
+
+    monkeypatch.setattr(steps, "RECALL_PROMPT", "What was it?\n/reply I was never told")
+    results = asyncio.run(steps.check(Target("emulator", ""), ClientIdentity(), "auto"))
+    seeded = next(r for r in results if r.name == "seeded history")
+    assert seeded.status == "FAIL"
+    assert "did not repeat the code word" in seeded.seen
+    assert "I was never told" in seeded.seen
