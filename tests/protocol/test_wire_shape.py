@@ -85,3 +85,10 @@ def test_a_garbage_argument_is_an_upstream_protocol_error() -> None:
     machine.start(agent.AgentRunRequest())
     with pytest.raises(UpstreamProtocolError):
         machine.receive_data(encode_envelope(message.SerializeToString()))
+
+
+def test_file_names_in_ls_results_are_redacted() -> None:
+    node = agent.LsDirectoryTreeNode_File(name="quarterly-salaries.xlsx")
+    shape = describe(node.SerializeToString(), agent.LsDirectoryTreeNode_File.DESCRIPTOR)
+    assert "salaries" not in json.dumps(shape)
+    assert shape == [{"n": 1, "w": 2, "len": len("quarterly-salaries.xlsx")}]

@@ -5,8 +5,8 @@ the backend sent. So a payload is recorded as its wire structure: for every fiel
 and wire type; numbers (varints and fixed-width values: ids, counts, enums, flags) as they
 are; sub-messages (known from the schema) as nested shapes; strings and bytes as a length.
 Kept verbatim as well, because they are identifiers rather than content: string fields named
-`id`, `*_id`, `name`, `tool_name`, `provider_identifier` and `model_id`, the argument names of
-a tool call, and 32-byte `bytes` values (SHA-256 blob ids) of fields whose name does not say
+`id`, `*_id` (model ids too), `tool_name`, `provider_identifier`, the `name` of MCP tool
+messages (not of files), the argument names of a tool call, and 32-byte `bytes` values (SHA-256 blob ids) of fields whose name does not say
 data. Tool-call arguments and tool schemas (`google.protobuf.Value` bytes) are described as
 Values, so their numbers survive and their strings are redacted like any other. With `content=True`
 everything is kept (text as text, bytes as base64).
@@ -25,7 +25,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor, OneofDescrip
 
 Shape = list[dict[str, Any]]
 
-_KEPT_NAMES = frozenset({"id", "name", "tool_name", "provider_identifier", "model_id"})
+_KEPT_NAMES = frozenset({"id", "tool_name", "provider_identifier"})
 # Argument names of a tool call: they come from the client's tool schema, not from a prompt.
 _KEPT_FULL_NAMES = frozenset({"agent.v1.McpArgs.ArgsEntry.key"})
 _DATA_WORDS = ("data", "bytes", "content", "text", "json_value")
@@ -177,9 +177,12 @@ def _describe_value(
 def _is_identifier(field: FieldDescriptor, size: int) -> bool:
     name = field.name
     if field.type == _STRING:
+        if name == "name":  # a tool's name (Mcp* messages), not a file's (ls results)
+            owner = field.containing_type
+            return owner is not None and owner.name.startswith("Mcp")
         return name in _KEPT_NAMES or name.endswith("_id") or field.full_name in _KEPT_FULL_NAMES
     if field.type == _BYTES and size == _ID_SIZE:
-        return not any(word in name for word in _DATA_WORDS)
+        return name != "blob" and not any(word in name for word in _DATA_WORDS)
     return False
 
 
