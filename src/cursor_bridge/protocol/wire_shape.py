@@ -6,10 +6,11 @@ and wire type; numbers (varints and fixed-width values: ids, counts, enums, flag
 are; sub-messages (known from the schema) as nested shapes; strings and bytes as a length.
 Kept verbatim as well, because they are identifiers rather than content: string fields named
 `id`, `*_id` (model ids too), `tool_name`, `provider_identifier`, the `name` of MCP tool
-messages (not of files), the argument names of a tool call, and 32-byte `bytes` values (SHA-256 blob ids) of fields whose name does not say
-data. Tool-call arguments and tool schemas (`google.protobuf.Value` bytes) are described as
-Values, so their numbers survive and their strings are redacted like any other. With `content=True`
-everything is kept (text as text, bytes as base64).
+messages (not of files), the argument names of a tool call, and 32-byte `bytes` values
+(SHA-256 blob ids) of fields whose name does not say data. Tool-call arguments and tool
+schemas (`google.protobuf.Value` bytes) are described as Values, so their numbers survive
+and their strings are redacted like any other. With `content=True` everything is kept (text
+as text, bytes as base64).
 
 `rebuild()` turns a shape back into bytes: same field numbers, wire types, numbers and
 lengths; redacted strings become `x` repeated to the recorded length. Pure, no I/O.
