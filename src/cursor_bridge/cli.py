@@ -116,8 +116,8 @@ def serve(
         # Cursor's real backend needs a login: without one, serve the emulator and say so.
         click.echo(
             "No Cursor login found: serving the BUILT-IN EMULATOR (scripted model, offline).\n"
-            "Run `cursor-bridge login` to use your Cursor subscription, or point --backend-url "
-            "at another backend.",
+            "Run `cursor-bridge login`, then restart `serve`, to use your Cursor subscription "
+            "(this process stays on the emulator), or point --backend-url at another backend.",
             err=True,
         )
         use_emulator = True
@@ -211,6 +211,11 @@ async def _serve(
     metavar="FILE",
     help="Play the server side of a recorded wire trace instead of the scripted model.",
 )
+@click.option(
+    "--lenient",
+    is_flag=True,
+    help="Turn off strict mode (history from turns too, content-as-id everywhere).",
+)
 def emulator(
     host: str,
     port: int,
@@ -219,6 +224,7 @@ def emulator(
     token_lifetime: float,
     inject: tuple[str, ...],
     replay: Path | None,
+    lenient: bool,
 ) -> None:
     """Run the Cursor backend emulator on its own (HTTP/2 cleartext and HTTP/1.1)."""
     from .emulator import EmulatorOptions, run_emulator
@@ -239,6 +245,7 @@ def emulator(
         token_lifetime=token_lifetime,
         inject=inject,
         replay=recorded,
+        strict=not lenient,
     )
     with contextlib.suppress(KeyboardInterrupt):
         _run(run_emulator(host, port, options))

@@ -8,7 +8,7 @@ from cursor_bridge.protocol.framing import encode_end_stream, encode_envelope
 from cursor_bridge.protocol.messages import agent
 from cursor_bridge.protocol.run import RunMachine
 from cursor_bridge.protocol.surprises import Surprise, SurpriseWatch
-from cursor_bridge.protocol.wire_shape import encode_varint
+from cursor_bridge.protocol.wire import encode_varint
 
 BIG_FIELD = 4242
 

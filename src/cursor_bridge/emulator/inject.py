@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 
 from ..protocol.messages import agent
-from ..protocol.wire_shape import encode_varint
+from ..protocol.wire import encode_varint
 from .connection import ServerStream
 from .run import PlayFn, RunEnvironment, RunSession
 

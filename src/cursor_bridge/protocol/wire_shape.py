@@ -24,6 +24,9 @@ from typing import Any
 from google.protobuf import struct_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, OneofDescriptor
 
+from .errors import UpstreamProtocolError
+from .wire import encode_varint, varint
+
 Shape = list[dict[str, Any]]
 
 _KEPT_NAMES = frozenset({"id", "tool_name", "provider_identifier"})
@@ -46,8 +49,13 @@ class ShapeError(ValueError):
 
 
 def describe(payload: bytes, descriptor: Descriptor | None, *, content: bool = False) -> Shape:
-    """The shape of *payload* read as *descriptor* (None: every field is unknown)."""
-    return _describe(memoryview(payload), descriptor, content)
+    """The shape of *payload* read as *descriptor* (None: every field is unknown).
+
+    Raises ShapeError when *payload* is not a protobuf message."""
+    try:
+        return _describe(payload, descriptor, content)
+    except UpstreamProtocolError as exc:
+        raise ShapeError(str(exc)) from None
 
 
 def is_real_oneof(oneof: OneofDescriptor | Any) -> bool:
@@ -115,11 +123,11 @@ def _rebuild_value(item: dict[str, Any]) -> bytes:
     return b"x" * int(item["len"])
 
 
-def _describe(data: memoryview, descriptor: Descriptor | None, content: bool) -> Shape:
+def _describe(data: bytes, descriptor: Descriptor | None, content: bool) -> Shape:
     out: Shape = []
     pos, end = 0, len(data)
     while pos < end:
-        tag, pos = read_varint(data, pos)
+        tag, pos = varint(data, pos)
         number, wire = tag >> 3, tag & 7
         if number == 0:
             raise ShapeError("field number 0")
@@ -128,7 +136,7 @@ def _describe(data: memoryview, descriptor: Descriptor | None, content: bool) ->
         if field is None:
             item["u"] = 1  # not in our schema
         if wire == 0:
-            item["v"], pos = read_varint(data, pos)
+            item["v"], pos = varint(data, pos)
         elif wire in (1, 5):
             size = 8 if wire == 1 else 4
             if pos + size > end:
@@ -136,7 +144,7 @@ def _describe(data: memoryview, descriptor: Descriptor | None, content: bool) ->
             item["v"] = int.from_bytes(data[pos : pos + size], "little")
             pos += size
         elif wire == 2:
-            length, pos = read_varint(data, pos)
+            length, pos = varint(data, pos)
             if pos + length > end:
                 raise ShapeError("truncated length-delimited field")
             _describe_value(item, data[pos : pos + length], field, content)
@@ -148,14 +156,14 @@ def _describe(data: memoryview, descriptor: Descriptor | None, content: bool) ->
 
 
 def _describe_value(
-    item: dict[str, Any], value: memoryview, field: FieldDescriptor | None, content: bool
+    item: dict[str, Any], value: bytes, field: FieldDescriptor | None, content: bool
 ) -> None:
     if field is not None and (field.type == _MESSAGE or field.full_name in _EMBEDDED):
         inner = field.message_type if field.type == _MESSAGE else _EMBEDDED[field.full_name]
         try:
             item["m"] = _describe(value, inner, content)
             return
-        except ShapeError:
+        except (ShapeError, UpstreamProtocolError):
             pass  # not the message the schema says: keep its size only
     if field is not None and field.type not in (_STRING, _BYTES, _MESSAGE):
         item["hex"] = value.hex()  # packed numbers: not content
@@ -185,29 +193,3 @@ def _is_identifier(field: FieldDescriptor, size: int) -> bool:
     if field.type == _BYTES and size == _ID_SIZE:
         return name != "blob" and not any(word in name for word in _DATA_WORDS)
     return False
-
-
-def read_varint(data: memoryview, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise ShapeError("truncated varint")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-
-
-def encode_varint(value: int) -> bytes:
-    out = bytearray()
-    value &= (1 << 64) - 1  # negative int64 values travel as ten-byte varints
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)

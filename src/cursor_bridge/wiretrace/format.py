@@ -11,8 +11,9 @@
 {"t": 0.0901, "run": 1, "ev": "eof", "trailers": {}}
 ```
 
-`dir` is seen from the bridge: `out` to the backend, `in` from it. Other events: `cancel`
-(the bridge reset the stream), `lost` (the connection failed), `undecodable` (a frame the
+`dir` is seen from the bridge: `out` to the backend, `in` from it. Other events:
+`half-close` (the bridge ended its side after turn_ended), `cancel` (the bridge reset the
+stream), `lost` (the connection failed), `undecodable` (a frame the
 bridge could not read: its size and why). `shape` is protocol/wire_shape.py's redacted
 structure. Pure: reading and writing records, no file handling beyond `load_trace`.
 """

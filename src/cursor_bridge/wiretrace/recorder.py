@@ -108,6 +108,9 @@ class RunTap:
             kept["grpc-message"] = self._message(dict(trailers)["grpc-message"])
         self.write({"ev": "eof", "trailers": kept, "buffered": self._in.buffered})
 
+    def half_closed(self) -> None:
+        self.write({"ev": "half-close"})
+
     def cancelled(self) -> None:
         self.write({"ev": "cancel"})
 

@@ -56,6 +56,8 @@ def _format(run: int, record: Record, fields: bool) -> Iterator[str]:
             else ""
         )
         yield f"{stamp}  ←  end of response body{extra}{partial}"
+    elif event == "half-close":
+        yield f"{stamp}  →  request side ended (END_STREAM)"
     elif event == "cancel":
         yield f"{stamp}  →  stream reset by the bridge (cancel)"
     elif event == "lost":
