@@ -174,3 +174,27 @@ def test_seeded_history_fails_when_the_model_did_not_get_the_history(
     assert seeded.status == "FAIL"
     assert "did not repeat the code word" in seeded.seen
     assert "I was never told" in seeded.seen
+
+
+def test_seeded_history_catches_history_sent_only_in_turns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Against the strict emulator (prompt built from root_prompt_messages_json only, as
+    Cursor's server builds it), a bridge that put the history only into `turns` fails the
+    step: the code word never reaches the model."""
+    from cursor_bridge.doctor import steps
+    from cursor_bridge.doctor.target import Target
+    from cursor_bridge.protocol import seed
+    from cursor_bridge.protocol.headers import ClientIdentity
+
+    real = seed.root_prompt_entries
+
+    def without_history(system: str, rules: str, turns: object) -> list[dict[str, object]]:
+        return real(system, rules, [])
+
+    monkeypatch.setattr(seed, "root_prompt_entries", without_history)
+    results = asyncio.run(steps.check(Target("emulator", ""), ClientIdentity(), "auto"))
+    by_name = {r.name: r for r in results}
+    assert by_name["seeded history"].status == "FAIL"
+    assert "did not repeat the code word" in by_name["seeded history"].seen
+    assert by_name["text turn"].status == "PASS"  # only the history check sees it
