@@ -16,7 +16,7 @@ from starlette.requests import Request
 
 from .. import access
 from ..engine.backend import CursorBackend
-from ..engine.output import OutputEvent, TurnFinished
+from ..engine.output import OutputEvent, TurnFinished, TurnStarted
 from ..engine.request import ChatRequest
 
 T = TypeVar("T")
@@ -28,6 +28,13 @@ class Turn:
     def __init__(self, events: AsyncIterator[list[OutputEvent]], first: list[OutputEvent]) -> None:
         self._events = events
         self._first = first
+        started = next((e for e in first if isinstance(e, TurnStarted)), None)
+        self._input_tokens = started.input_tokens if started is not None else 0
+
+    @property
+    def input_tokens(self) -> int:
+        """The input tokens the engine knew before any output (see TurnStarted)."""
+        return self._input_tokens
 
     async def batches(self) -> AsyncIterator[list[OutputEvent]]:
         first, self._first = self._first, []
