@@ -22,6 +22,7 @@ from .backend_choice import serve_backend
 from .cli_errors import PORT_HINT, BridgeGroup
 from .config import CONFIG_ENV, Settings, config_path
 from .config_cli import config
+from .doctor import doctor
 from .engine.backend import BackendConfig, CursorBackend
 from .invocation import command_name
 from .live import LiveBackend, open_live_backend
@@ -32,6 +33,9 @@ from .server.cursor_chat import upstream_from_settings
 from .server.response_store import ResponseStore
 from .setup_cli import setup
 from .supervisor import supervise, worker_index
+from .wiretrace import WireRecorder
+from .wiretrace.command import record_options, trace
+from .wiretrace.format import TraceError, load_trace
 
 if TYPE_CHECKING:
     from .store.redis_shared import RedisPoolState
@@ -64,6 +68,8 @@ main.add_command(models)
 main.add_command(restrict)
 main.add_command(config)
 main.add_command(setup)
+main.add_command(trace)
+main.add_command(doctor)
 
 
 @main.command()
@@ -96,6 +102,7 @@ main.add_command(setup)
     "--allow-write", is_flag=True, default=None, help="With --workspace: also write/delete."
 )
 @click.option("--allow-shell", is_flag=True, default=None, help="With --workspace: also shell.")
+@record_options
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
@@ -117,6 +124,7 @@ def serve(
     workspace: Path | None,
     allow_write: bool | None,
     allow_shell: bool | None,
+    recorder: WireRecorder | None,
     workers: int,
     redis_url: str | None,
 ) -> None:
@@ -147,6 +155,8 @@ def serve(
             err=True,
         )
     if workers > 1:
+        if recorder is not None:
+            raise click.ClickException("--record traces one process: use it without --workers")
         if not settings.redis:
             raise click.ClickException(
                 f"--workers {workers} needs state shared between the processes: "
@@ -154,10 +164,12 @@ def serve(
             )
         sys.exit(_run_status(supervise(settings, workers, choice.emulator)))
     with contextlib.suppress(KeyboardInterrupt):
-        _run(_serve(settings, choice.emulator))
+        _run(_serve(settings, choice.emulator, recorder))
 
 
-async def _serve(settings: Settings, use_emulator: bool) -> None:
+async def _serve(
+    settings: Settings, use_emulator: bool, recorder: WireRecorder | None = None
+) -> None:
     from .emulator import EmulatorOptions, EmulatorServer
 
     emulator: EmulatorServer | None = None
@@ -188,6 +200,7 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
         backend_label = backend.config.api_url
         if live.account is not None:
             backend_label += f" as {live.account.label}, Runs on {backend.config.agent_url}"
+    backend.config.recorder = recorder
     mode = "emulator" if use_emulator else "cursor"
     cursor_chat_upstream = upstream_from_settings(settings)
     store = _response_store(settings)
@@ -249,6 +262,20 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
     help="Seconds an access token it issues lives.",
 )
 @click.option(
+    "--inject",
+    multiple=True,
+    metavar="KIND",
+    help="Put this protocol surprise into every Run (repeatable): unknown-field, "
+    "unknown-query, end-early, missing-blob.",
+)
+@click.option(
+    "--replay",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Play the server side of a recorded wire trace instead of the scripted model.",
+)
+@click.option(
     "--account",
     "accounts",
     multiple=True,
@@ -269,6 +296,8 @@ def emulator(
     token_latency: float,
     require_auth: bool,
     token_lifetime: float,
+    inject: tuple[str, ...],
+    replay: Path | None,
     accounts: tuple[str, ...],
     run_limit: int | None,
     run_window: float,
@@ -277,8 +306,18 @@ def emulator(
 ) -> None:
     """Run the Cursor backend emulator on its own (HTTP/2 cleartext and HTTP/1.1)."""
     from .emulator import EmulatorOptions, run_emulator
+    from .emulator.inject import INJECTIONS
     from .emulator.limits import parse_account
 
+    for kind in inject:
+        if kind not in INJECTIONS:
+            raise click.BadParameter(
+                f"{kind!r} is not one of {', '.join(INJECTIONS)}", param_hint="--inject"
+            )
+    try:
+        recorded = load_trace(replay) if replay is not None else None
+    except TraceError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         users = tuple(parse_account(spec) for spec in accounts)
     except ValueError as exc:
@@ -287,6 +326,8 @@ def emulator(
         token_latency=token_latency,
         require_auth=require_auth,
         token_lifetime=token_lifetime,
+        inject=inject,
+        replay=recorded,
         accounts=users,
         run_limit=run_limit,
         run_limit_window=run_window,

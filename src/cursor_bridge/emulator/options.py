@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..wiretrace.format import Trace
 from .catalog import CatalogModel
 from .limits import EmulatedAccount
 
@@ -46,6 +47,10 @@ class EmulatorOptions:
       long" (wording inferred); `summarize_action` compacts a conversation (turn.py).
     - `close_grace`: after the response ended, how long to wait for the client to end its side
       before RST_STREAM(NO_ERROR).
+    - `inject`: protocol surprises put into every Run (see inject.py: `unknown-field`,
+      `unknown-query`, `end-early`, `missing-blob`).
+    - `replay`: a recorded wire trace; each Run then plays the server side of the next
+      recorded Run instead of the scripted model (see replay.py).
     - `strict` (default on): as strict as the real backend where the facts say so
       (current-client.md): the prompt comes from `root_prompt_messages_json` only, inline
       bytes in `turns` are `Blob not found`, an empty blob answer blanks that history, the
@@ -78,5 +83,7 @@ class EmulatorOptions:
     run_limit: int | None = None
     run_limit_window: float = 60.0
     context_window: int | None = None
+    inject: tuple[str, ...] = ()
+    replay: Trace | None = None
     strict: bool = True
     max_runs_per_connection: int = 32

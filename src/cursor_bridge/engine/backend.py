@@ -25,6 +25,7 @@ from ..protocol.messages import agent
 from ..protocol.run import RunMachine
 from ..store import MemoryStateStore, StateStore
 from ..transport import BackendPool, ConnectFailed, TransportError
+from ..wiretrace import WireRecorder
 from . import compaction
 from .catalog import ModelCatalog, ModelChoice
 from .compaction import ContextTooLong
@@ -39,6 +40,7 @@ from .planner import plan_run
 from .request import ChatMessage, ChatRequest
 from .request_note import RequestNote, current_note
 from .sessions import ParkedSession, PendingCall, SessionRegistry
+from .surprise_counter import SurpriseCounter
 from .token_estimate import rough_input_tokens
 from .toolset import Toolset
 from .turn import Executor, SegmentReader, mcp_answer
@@ -87,6 +89,8 @@ class BackendConfig:
     instance_id: str = ""
     # Summarise a conversation before a turn that would fill this share of its window.
     summarize_threshold: float = compaction.DEFAULT_THRESHOLD
+    # Records every Run's frames (`--record`); None: no trace.
+    recorder: WireRecorder | None = None
 
 
 class CursorBackend:
@@ -108,6 +112,7 @@ class CursorBackend:
         self.checkpoint_resumes: Counter[str] = Counter()
         self.compactions: Counter[str] = Counter()  # summarized / failed
         self.state: StateStore = config.state or MemoryStateStore()
+        self.surprises = SurpriseCounter()
         self._background: set[asyncio.Task[None]] = set()
 
     async def aclose(self) -> None:
@@ -437,11 +442,14 @@ class CursorBackend:
         store = self.state.conversation_blobs(_blob_group(conversation_id))
         for key, data in plan.blobs.items():
             store.put(key, data)
-        machine = RunMachine(blobs=store, request_context=plan.request_context)
+        machine = RunMachine(
+            blobs=store, request_context=plan.request_context, surprises=self.surprises.watch()
+        )
         # Blobs are in the store before the run_request goes out (current-client.md §2.1).
         headers = run_headers(token, self.config.identity, now_ms=_now_ms())
+        url = self.config.agent_url + RUN_PATH
         try:
-            stream = await self.pool.open_stream(self.config.agent_url + RUN_PATH, headers)
+            stream = await self.pool.open_stream(url, headers)
         except ConnectFailed as exc:
             raise ConnectError("unavailable", f"cannot reach the backend: {exc}") from exc
         except TransportError as exc:
@@ -453,6 +461,7 @@ class CursorBackend:
             plan.run_request,
             heartbeat_interval=self.config.heartbeat_interval,
             idle_timeout=self.config.idle_timeout,
+            tap=self.config.recorder.run_tap(url) if self.config.recorder else None,
             raw_state=plan.raw_state,
         )
         return LiveRun(upstream, conversation_id)
