@@ -23,6 +23,7 @@ from ..store import MemoryStateStore, StateStore
 from ..transport import BackendPool, ConnectFailed, TransportError
 from .catalog import ModelCatalog, ModelChoice
 from .fingerprint import chain, extend
+from .hosted import HostedCatalog, HostedTools
 from .live_run import LiveRun
 from .model_map import ModelMap
 from .output import OutputEvent, TurnFinished
@@ -66,6 +67,8 @@ class BackendConfig:
     executor: Executor | None = None
     # KV blobs and checkpoints (None: in memory, for this process only).
     state: StateStore | None = None
+    # MCP servers the bridge runs tools of itself (None: none).
+    hosted: HostedTools | None = None
 
 
 class CursorBackend:
@@ -136,6 +139,7 @@ class CursorBackend:
         calls parks its Run. Closing the iterator early (client went away) cancels the Run.
         """
         toolset = Toolset.build(request.tools, request.tool_choice)
+        hosted = self._hosted_catalog(request, toolset)
         model_key = repr((choice.model_id, choice.max_mode, choice.parameters))
         session, outcome = self.sessions.claim(request.messages, model_key, toolset)
         run: LiveRun | None = None
@@ -157,7 +161,7 @@ class CursorBackend:
         if run is None:
             if outcome != "not_a_tool_round":
                 self.tool_rounds["fallback"] += 1
-            run = await self._fresh_run(request, choice, toolset, token)
+            run = await self._fresh_run(request, choice, toolset, token, hosted)
         reader = SegmentReader(
             run,
             toolset,
@@ -166,6 +170,8 @@ class CursorBackend:
             settle=self.config.tool_settle,
             executor=self.config.executor,
             reported_output=reported,
+            hosted=hosted,
+            show_hosted=request.hosted_tools == "show",
         )
         parked = False
         try:
@@ -190,6 +196,8 @@ class CursorBackend:
                         parked = True
                 yield batch
         finally:
+            if not parked:
+                await reader.cancel_hosted()
             if parked:
                 pass
             elif reader.result.turn_ended:
@@ -213,8 +221,21 @@ class CursorBackend:
             return False
         return True
 
+    def _hosted_catalog(self, request: ChatRequest, toolset: Toolset) -> HostedCatalog | None:
+        """Hosted tools for this request: not when it opts out or constrains tool_choice."""
+        if self.config.hosted is None or request.hosted_tools == "off":
+            return None
+        if request.tool_choice != "auto":
+            return None
+        return self.config.hosted.catalog(toolset.definitions())
+
     async def _fresh_run(
-        self, request: ChatRequest, choice: ModelChoice, toolset: Toolset, token: str | None
+        self,
+        request: ChatRequest,
+        choice: ModelChoice,
+        toolset: Toolset,
+        token: str | None,
+        hosted: HostedCatalog | None = None,
     ) -> LiveRun:
         """A new Run: from the checkpoint of the turn this request follows when we have it
         (the backend then reads the history from its own blobs), else seeded from history."""
@@ -230,6 +251,7 @@ class CursorBackend:
                 token,
                 checkpoint=stored.checkpoint,
                 conversation_id=conversation_id,
+                hosted=hosted,
             )
             try:
                 await run.wait_started()
@@ -242,7 +264,7 @@ class CursorBackend:
             else:
                 self.checkpoint_resumes["resumed"] += 1
                 return run
-        return await self._open_run(request, choice, toolset, token)
+        return await self._open_run(request, choice, toolset, token, hosted=hosted)
 
     def _finish_later(self, run: LiveRun, key: str, model_key: str) -> None:
         """Keep the checkpoint of a finished turn, so the conversation's next turn can start
@@ -274,6 +296,7 @@ class CursorBackend:
         *,
         checkpoint: bytes | None = None,
         conversation_id: str | None = None,
+        hosted: HostedCatalog | None = None,
     ) -> LiveRun:
         plan = plan_run(
             request,
@@ -283,6 +306,8 @@ class CursorBackend:
             checkpoint=checkpoint,
             conversation_id=conversation_id,
         )
+        if hosted is not None:
+            hosted.decorate(plan.run_request, plan.request_context)
         conversation_id = plan.run_request.conversation_id
         store = self.state.conversation_blobs(_blob_group(conversation_id))
         for key, data in plan.blobs.items():

@@ -9,17 +9,24 @@ carry on. Nothing is executed on the user's behalf without the client or the exe
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ..protocol import events as ev
+from ..protocol.errors import ConnectError, LocalProtocolError
 from ..protocol.messages import agent
 from . import adapters
+from .hosted import HostedCatalog
 from .live_run import LiveRun
 from .output import OutputEvent, ToolCall, TurnFinished, Usage
 from .sessions import PendingCall
 from .toolset import Toolset
+
+log = logging.getLogger(__name__)
 
 Executor = Callable[[ev.ExecRequested], Awaitable[list[agent.ExecClientMessage]]]
 
@@ -46,6 +53,8 @@ class SegmentReader:
         settle: float = 0.1,
         executor: Executor | None = None,
         reported_output: int = 0,
+        hosted: HostedCatalog | None = None,
+        show_hosted: bool = False,
     ) -> None:
         self.run = run
         self.toolset = toolset
@@ -54,7 +63,12 @@ class SegmentReader:
         self.settle = settle
         self.executor = executor
         self.reported_output = reported_output
+        self.hosted = hosted
+        self.show_hosted = show_hosted
         self.result = SegmentResult()
+        # Hosted calls in flight (exec id -> task) and reasoning lines waiting to go out.
+        self._hosted_calls: dict[int, asyncio.Task[None]] = {}
+        self._notes: list[str] = []
 
     async def read(
         self, queued: list[PendingCall] | None = None
@@ -94,7 +108,10 @@ class SegmentReader:
                     settle_now = waiting or bool(result.emitted)
                 elif isinstance(event, ev.TurnEnded):
                     result.turn_ended = True
+                    out[:0] = self._take_notes()
                     out.append(TurnFinished("stop", self._final_usage(event.usage)))
+            if self._notes:
+                out[:0] = self._take_notes()
             if out:
                 yield out
             if result.turn_ended or settle_now:
@@ -108,6 +125,9 @@ class SegmentReader:
     async def _on_exec(self, event: ev.ExecRequested) -> list[OutputEvent]:
         if event.kind == "unknown":
             return []  # the RunMachine already refused it
+        if self.hosted is not None and self.hosted.handles(event):
+            self._start_hosted(self.hosted, event)
+            return []
         if event.kind == "mcp_args":
             name = self.toolset.client_name(event.tool_name, str(event.args.get("name", "")))
             if name is None or not self.toolset.allows(name):
@@ -135,7 +155,46 @@ class SegmentReader:
         self.result.emitted.append(call)
         return [self._tool_call(call, len(self.result.emitted) - 1)]
 
+    def _start_hosted(self, hosted: HostedCatalog, event: ev.ExecRequested) -> None:
+        """Run a hosted exec beside the reading: the Run keeps flowing (KV, heartbeats)."""
+        label = hosted.describe(event)
+        note = self._note if self.show_hosted else None
+        if note is not None and event.kind == "mcp_args":
+            note(f"[mcp] {label}")
+
+        async def run() -> None:
+            answer = await hosted.execute(event, note)
+            if note is not None and event.kind == "mcp_args":
+                note(f"[mcp] {label} -> {_outcome(answer)}")
+            self._hosted_calls.pop(event.exec_id, None)
+            try:
+                await self._answer(answer)
+            except (ConnectError, LocalProtocolError) as exc:
+                log.info("hosted result for exec %d not delivered: %s", event.exec_id, exc)
+
+        self._hosted_calls[event.exec_id] = asyncio.create_task(run(), name="hosted-exec")
+
+    def _note(self, line: str) -> None:
+        self._notes.append(line)
+
+    def _take_notes(self) -> list[OutputEvent]:
+        notes, self._notes = self._notes, []
+        return [ev.ThinkingDelta(line + "\n") for line in notes]
+
+    async def cancel_hosted(self) -> None:
+        """Stop hosted calls still running (the Run is going away)."""
+        tasks = list(self._hosted_calls.values())
+        self._hosted_calls.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
     def _on_abort(self, exec_id: int) -> None:
+        task = self._hosted_calls.pop(exec_id, None)
+        if task is not None:
+            task.cancel()
         for call in self.result.emitted:
             if call.event.exec_id == exec_id:
                 call.aborted = True
@@ -169,6 +228,18 @@ class SegmentReader:
             cache_write_tokens=usage.cache_write_tokens,
             reasoning_tokens=usage.reasoning_tokens,
         )
+
+
+def _outcome(answer: list[agent.ExecClientMessage]) -> str:
+    """How a hosted call ended, in a few words (for `show` mode)."""
+    if not answer or answer[0].WhichOneof("message") != "mcp_result":
+        return "answered"
+    result = answer[0].mcp_result
+    if result.WhichOneof("result") == "success":
+        text = " ".join(item.text.text for item in result.success.content if item.text.text)
+        head = "error" if result.success.is_error else "ok"
+        return f"{head}: {text[:200]}" if text else head
+    return f"failed: {result.error.error[:200]}"
 
 
 def _mcp_error(event: ev.ExecRequested, reason: str) -> list[agent.ExecClientMessage]:

@@ -69,6 +69,9 @@ class ExecRequested:
     args: dict[str, Any] = field(default_factory=dict)
     tool_call_id: str = ""
     tool_name: str = ""
+    # mcp_args only: the advertised (composite) name and the server id it was advertised under.
+    wire_name: str = ""
+    provider: str = ""
 
 
 @dataclass(frozen=True, slots=True)

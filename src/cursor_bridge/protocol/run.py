@@ -312,6 +312,8 @@ def _exec_event(request: agent.ExecServerMessage, kind: str) -> ev.ExecRequested
             args,
             tool_call_id=variant.tool_call_id,
             tool_name=variant.tool_name or variant.name,
+            wire_name=variant.name,
+            provider=variant.provider_identifier,
         )
     args = json_format.MessageToDict(variant, preserving_proto_field_name=True)
     return ev.ExecRequested(

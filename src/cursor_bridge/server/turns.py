@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
 from starlette.requests import Request
 
+from ..engine import hosted
 from ..engine.backend import CursorBackend
+from ..engine.errors import InvalidChatRequest
 from ..engine.output import OutputEvent
 from ..engine.request import ChatRequest
 
@@ -43,6 +46,11 @@ class Turn:
 async def start_turn(request: Request, backend: CursorBackend, chat: ChatRequest) -> Turn:
     """Resolve the model and start the turn; raises ModelNotFound, InvalidChatRequest or
     ConnectError (the route renders them in its dialect's error shape)."""
+    mode = hosted.parse_mode(request.headers.get(hosted.HEADER))
+    if mode is None:
+        raise InvalidChatRequest(f"{hosted.HEADER} must be on, off or show", hosted.HEADER)
+    if mode != chat.hosted_tools:
+        chat = dataclasses.replace(chat, hosted_tools=mode)
     return await until_disconnect(request, _start(backend, chat))
 
 

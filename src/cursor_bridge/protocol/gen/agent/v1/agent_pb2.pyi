@@ -179,18 +179,70 @@ class SelectedImage(_message.Message):
     def __init__(self, blob_id: _Optional[bytes] = ..., data: _Optional[bytes] = ..., uuid: _Optional[str] = ..., path: _Optional[str] = ..., mime_type: _Optional[str] = ...) -> None: ...
 
 class RequestContext(_message.Message):
-    __slots__ = ("env", "tools", "cloud_rule", "web_search_enabled", "web_fetch_enabled")
+    __slots__ = ("env", "tools", "cloud_rule", "web_search_enabled", "mcp_instructions", "mcp_file_system_options", "web_fetch_enabled", "mcp_meta_tool_options", "mcp_info_complete")
     ENV_FIELD_NUMBER: _ClassVar[int]
     TOOLS_FIELD_NUMBER: _ClassVar[int]
     CLOUD_RULE_FIELD_NUMBER: _ClassVar[int]
     WEB_SEARCH_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    MCP_INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    MCP_FILE_SYSTEM_OPTIONS_FIELD_NUMBER: _ClassVar[int]
     WEB_FETCH_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    MCP_META_TOOL_OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    MCP_INFO_COMPLETE_FIELD_NUMBER: _ClassVar[int]
     env: RequestContextEnv
     tools: _containers.RepeatedCompositeFieldContainer[McpToolDefinition]
     cloud_rule: str
     web_search_enabled: bool
+    mcp_instructions: _containers.RepeatedCompositeFieldContainer[McpInstructions]
+    mcp_file_system_options: McpFileSystemOptions
     web_fetch_enabled: bool
-    def __init__(self, env: _Optional[_Union[RequestContextEnv, _Mapping]] = ..., tools: _Optional[_Iterable[_Union[McpToolDefinition, _Mapping]]] = ..., cloud_rule: _Optional[str] = ..., web_search_enabled: _Optional[bool] = ..., web_fetch_enabled: _Optional[bool] = ...) -> None: ...
+    mcp_meta_tool_options: McpMetaToolOptions
+    mcp_info_complete: bool
+    def __init__(self, env: _Optional[_Union[RequestContextEnv, _Mapping]] = ..., tools: _Optional[_Iterable[_Union[McpToolDefinition, _Mapping]]] = ..., cloud_rule: _Optional[str] = ..., web_search_enabled: _Optional[bool] = ..., mcp_instructions: _Optional[_Iterable[_Union[McpInstructions, _Mapping]]] = ..., mcp_file_system_options: _Optional[_Union[McpFileSystemOptions, _Mapping]] = ..., web_fetch_enabled: _Optional[bool] = ..., mcp_meta_tool_options: _Optional[_Union[McpMetaToolOptions, _Mapping]] = ..., mcp_info_complete: _Optional[bool] = ...) -> None: ...
+
+class McpDescriptor(_message.Message):
+    __slots__ = ("server_name", "server_identifier", "folder_path", "server_use_instructions", "tools")
+    SERVER_NAME_FIELD_NUMBER: _ClassVar[int]
+    SERVER_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    FOLDER_PATH_FIELD_NUMBER: _ClassVar[int]
+    SERVER_USE_INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    TOOLS_FIELD_NUMBER: _ClassVar[int]
+    server_name: str
+    server_identifier: str
+    folder_path: str
+    server_use_instructions: str
+    tools: _containers.RepeatedCompositeFieldContainer[McpToolDescriptor]
+    def __init__(self, server_name: _Optional[str] = ..., server_identifier: _Optional[str] = ..., folder_path: _Optional[str] = ..., server_use_instructions: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[McpToolDescriptor, _Mapping]]] = ...) -> None: ...
+
+class McpToolDescriptor(_message.Message):
+    __slots__ = ("tool_name", "definition_path", "description", "input_schema")
+    TOOL_NAME_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_PATH_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    INPUT_SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    tool_name: str
+    definition_path: str
+    description: str
+    input_schema: bytes
+    def __init__(self, tool_name: _Optional[str] = ..., definition_path: _Optional[str] = ..., description: _Optional[str] = ..., input_schema: _Optional[bytes] = ...) -> None: ...
+
+class McpFileSystemOptions(_message.Message):
+    __slots__ = ("enabled", "workspace_project_dir", "mcp_descriptors")
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_PROJECT_DIR_FIELD_NUMBER: _ClassVar[int]
+    MCP_DESCRIPTORS_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    workspace_project_dir: str
+    mcp_descriptors: _containers.RepeatedCompositeFieldContainer[McpDescriptor]
+    def __init__(self, enabled: _Optional[bool] = ..., workspace_project_dir: _Optional[str] = ..., mcp_descriptors: _Optional[_Iterable[_Union[McpDescriptor, _Mapping]]] = ...) -> None: ...
+
+class McpMetaToolOptions(_message.Message):
+    __slots__ = ("enabled", "mcp_descriptors")
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    MCP_DESCRIPTORS_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    mcp_descriptors: _containers.RepeatedCompositeFieldContainer[McpDescriptor]
+    def __init__(self, enabled: _Optional[bool] = ..., mcp_descriptors: _Optional[_Iterable[_Union[McpDescriptor, _Mapping]]] = ...) -> None: ...
 
 class RequestContextEnv(_message.Message):
     __slots__ = ("os_version", "workspace_paths", "shell", "sandbox_enabled", "time_zone", "project_folder")
@@ -1802,12 +1854,14 @@ class McpStateServer(_message.Message):
     def __init__(self, server_name: _Optional[str] = ..., server_identifier: _Optional[str] = ..., plugin: _Optional[str] = ..., marketplace: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[McpToolDefinition, _Mapping]]] = ..., instructions: _Optional[_Iterable[_Union[McpInstructions, _Mapping]]] = ..., status: _Optional[str] = ...) -> None: ...
 
 class McpInstructions(_message.Message):
-    __slots__ = ("server_name", "instructions")
+    __slots__ = ("server_name", "instructions", "server_identifier")
     SERVER_NAME_FIELD_NUMBER: _ClassVar[int]
     INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    SERVER_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
     server_name: str
     instructions: str
-    def __init__(self, server_name: _Optional[str] = ..., instructions: _Optional[str] = ...) -> None: ...
+    server_identifier: str
+    def __init__(self, server_name: _Optional[str] = ..., instructions: _Optional[str] = ..., server_identifier: _Optional[str] = ...) -> None: ...
 
 class McpStateError(_message.Message):
     __slots__ = ("error",)
