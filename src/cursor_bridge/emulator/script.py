@@ -23,8 +23,10 @@ Answer
 Tool calls (the Run is held open until the client answers; heartbeats keep it alive)
     /tool NAME {json}       call the client tool NAME (matched against RequestContext.tools by
                             name or tool_name) with the JSON object as arguments: exec
-                            `mcp_args`. Several /tool and /exec lines form one group of parallel
-                            calls.
+                            `mcp_args`. NAME may be SERVER.TOOL: an MCP server's tool by the
+                            names its McpDescriptor gives (configured server name or id, the
+                            tool's real name), whatever name the tool has on the wire.
+                            Several /tool and /exec lines form one group of parallel calls.
     /exec KIND {json}       a built-in exec: KIND is read, write, ls, grep, delete, shell
                             (`shell_stream_args`, answered by a shell_stream sequence ended by
                             stream_close), shell-sync (`shell_args`), diagnostics, fetch,

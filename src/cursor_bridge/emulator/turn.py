@@ -59,6 +59,17 @@ _MALFORMED_PAYLOAD = b"\x0f\xff\xff\xff not an AgentServerMessage"
 _HUGE_FRAME_HEADER = bytes((0,)) + (64 * 1024 * 1024).to_bytes(4, "big")
 
 
+def mcp_descriptors(context: agent.RequestContext) -> list[agent.McpDescriptor]:
+    """The MCP servers the client describes (meta-tool and file-system lists, merged)."""
+    seen: dict[str, agent.McpDescriptor] = {}
+    for descriptor in (
+        *context.mcp_meta_tool_options.mcp_descriptors,
+        *context.mcp_file_system_options.mcp_descriptors,
+    ):
+        seen.setdefault(descriptor.server_identifier or descriptor.server_name, descriptor)
+    return list(seen.values())
+
+
 def chunks(text: str) -> list[str]:
     """Word-sized pieces whose concatenation is *text*."""
     pieces = _WORD.findall(text)
@@ -101,6 +112,7 @@ class TurnPlayer:
         self._step_id = 0
         self._since_yield = 0
         self._tools: list[agent.McpToolDefinition] = []
+        self._descriptors: list[agent.McpDescriptor] = []
 
     async def play(self) -> None:
         model = self._model()
@@ -128,6 +140,7 @@ class TurnPlayer:
             raise RunError("invalid_argument", "nothing to resume")
         context = await self.session.request_context() or fallback or agent.RequestContext()
         self._tools = list(context.tools)
+        self._descriptors = mcp_descriptors(context)
         rule = context.cloud_rule
 
         results: list[tuple[str, str]] = []
@@ -149,7 +162,7 @@ class TurnPlayer:
                     remaining.append(specs[done:])
                     done = 0
             script = dataclasses.replace(script, tool_groups=tuple(remaining))
-        planned = plan_calls(script, self._tools)
+        planned = plan_calls(script, self._tools, self._descriptors)
         if isinstance(planned, str):
             script = Script(prompt=script.prompt, error=planned)
             planned = []
