@@ -23,6 +23,7 @@ from .config import Settings
 from .engine.backend import BackendConfig, CursorBackend
 from .engine.model_map import ModelMap
 from .live import LiveBackend, is_cursor, open_live_backend
+from .mcp_host.cli import config_option, mcp, open_hosted
 from .protocol.headers import ClientIdentity
 from .server.app import create_app
 from .server.cursor_chat import upstream_from_settings
@@ -39,6 +40,7 @@ main.add_command(login)
 main.add_command(status)
 main.add_command(logout)
 main.add_command(models)
+main.add_command(mcp)
 
 
 @main.command()
@@ -75,6 +77,7 @@ def serve(
     workspace: Path | None,
     allow_write: bool | None,
     allow_shell: bool | None,
+    mcp_config: Path | None,
 ) -> None:
     """Run the bridge: live with the stored Cursor login, else on the built-in emulator."""
     try:
@@ -114,10 +117,13 @@ def serve(
         )
         use_emulator = True
     with contextlib.suppress(KeyboardInterrupt):
-        _run(_serve(settings, use_emulator))
+        _run(_serve(settings, use_emulator, mcp_config))
 
 
-async def _serve(settings: Settings, use_emulator: bool) -> None:
+serve.params.append(config_option())
+
+
+async def _serve(settings: Settings, use_emulator: bool, mcp_config: Path | None = None) -> None:
     from .emulator import EmulatorOptions, EmulatorServer
 
     emulator: EmulatorServer | None = None
@@ -142,6 +148,8 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
         backend_label = backend.config.api_url
         if live.account is not None:
             backend_label += f" as {live.account.label}, Runs on {backend.config.agent_url}"
+    hosted = await open_hosted(mcp_config)
+    backend.config.hosted = hosted
     mode = "emulator" if use_emulator else "cursor"
     cursor_chat_upstream = upstream_from_settings(settings)
     store = ResponseStore(settings.response_store_size, settings.response_store_ttl)
@@ -153,6 +161,9 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
     click.echo(f"cursor-bridge {__version__} listening on {where}/v1 (backend: {backend_label})")
     if cursor_chat_upstream is not None:
         click.echo(f"/cursor/chat/completions upstream: {cursor_chat_upstream.label}")
+    if hosted is not None:
+        ready = sum(s.status == "ready" for s in hosted.stats())
+        click.echo(f"hosted MCP servers: {ready} of {len(hosted.connections)} connected")
     sys.stdout.flush()
     config = uvicorn.Config(
         app, log_level=settings.log_level, access_log=settings.log_level == "debug", lifespan="on"
@@ -162,6 +173,8 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
     try:
         await server.serve(sockets=[sock])
     finally:
+        if hosted is not None:
+            await hosted.aclose()
         if live is not None and live.auth_client is not None:
             await live.auth_client.aclose()
         if emulator is not None:

@@ -65,7 +65,9 @@ async def test_stdio_tools_are_offered_under_sanitised_names_and_called() -> Non
         assert "fixture-weird_name_with_spaces" in catalog.offered
         definitions = {d.name: d for d in catalog.definitions()}
         weird = definitions["fixture-weird_name_with_spaces"]
-        assert weird.tool_name == "weird.name/with spaces" and weird.provider_identifier == "fixture"
+        assert (
+            weird.tool_name == "weird.name/with spaces" and weird.provider_identifier == "fixture"
+        )
         (descriptor,) = catalog.descriptors()
         assert descriptor.server_name == "fixture"
         assert "weird.name/with spaces" in {t.tool_name for t in descriptor.tools}
@@ -152,9 +154,10 @@ async def test_streamable_http_server_and_resources() -> None:
         try:
             catalog = host.catalog([])
             assert catalog is not None
-            assert texts(await catalog.execute(call(catalog, "web_docs-add", a=40, b=2), None))[
-                2
-            ] == "42"
+            assert (
+                texts(await catalog.execute(call(catalog, "web_docs-add", a=40, b=2), None))[2]
+                == "42"
+            )
             listing = ExecRequested(next(_ids), "", "list_mcp_resources_exec_args", {})
             (message,) = await catalog.execute(listing, None)
             (resource,) = message.list_mcp_resources_exec_result.success.resources

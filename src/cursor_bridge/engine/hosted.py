@@ -13,6 +13,7 @@ line: every dialect already renders reasoning, and no client mistakes it for a c
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from ..protocol.events import ExecRequested
@@ -39,9 +40,24 @@ class HostedCatalog(Protocol):
         """The answer; `note` receives progress lines while the call runs."""
 
 
+@dataclass(frozen=True, slots=True)
+class HostedServerStats:
+    """One hosted server, for `/metrics` and `cursor-bridge mcp list`."""
+
+    name: str
+    status: str
+    tools: tuple[str, ...]
+    calls: int
+    failures: int
+    last_error: str = ""
+
+
 class HostedTools(Protocol):
     def catalog(self, client_tools: Sequence[agent.McpToolDefinition]) -> HostedCatalog | None:
         """The hosted tools for one request, named apart from the client's (None: none)."""
+
+    def stats(self) -> list[HostedServerStats]:
+        """Every configured server, connected or not."""
 
 
 def parse_mode(value: str | None) -> HostedMode | None:

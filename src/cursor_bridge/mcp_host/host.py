@@ -17,7 +17,7 @@ from typing import Any
 
 import mcp_types
 
-from ..engine.hosted import Note
+from ..engine.hosted import HostedServerStats, Note
 from ..protocol.events import ExecRequested
 from ..protocol.messages import agent
 from . import wire
@@ -48,6 +48,19 @@ class McpHost:
 
     async def aclose(self) -> None:
         await asyncio.gather(*(c.aclose() for c in self.connections.values()))
+
+    def stats(self) -> list[HostedServerStats]:
+        return [
+            HostedServerStats(
+                name,
+                c.status,
+                tuple(t.name for t in c.tools),
+                c.calls,
+                c.failures,
+                c.last_error,
+            )
+            for name, c in self.connections.items()
+        ]
 
     def catalog(self, client_tools: Sequence[agent.McpToolDefinition]) -> Catalog | None:
         ready = [c for c in self.connections.values() if c.status == "ready"]
