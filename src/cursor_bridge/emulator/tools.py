@@ -3,8 +3,8 @@
 `plan_calls` turns a Script's tool groups into ready exec requests (MCP calls are matched
 against the client's RequestContext.tools by name or tool_name, else as `SERVER.TOOL`
 against the MCP descriptors the context carries, as configured, whatever the tool's wire
-name; built-in args are filled from the JSON by proto field names); `describe_result` quotes what the client answered, for the
-final answer; `mcp_result` is the McpResult kept in the turn's tool-call step.
+name; built-in args are filled from the JSON by proto field names); `describe_result` quotes
+what the client answered, for the final answer; `mcp_result` is the McpResult kept in the turn's tool-call step.
 """
 
 from __future__ import annotations
