@@ -4,7 +4,8 @@
 against the client's RequestContext.tools by name or tool_name, else as `SERVER.TOOL`
 against the MCP descriptors the context carries, as configured, whatever the tool's wire
 name; built-in args are filled from the JSON by proto field names); `describe_result` quotes
-what the client answered, for the final answer; `mcp_result` is the McpResult kept in the turn's tool-call step.
+what the client answered, for the final answer; `mcp_result` is the McpResult kept in the
+turn's tool-call step.
 """
 
 from __future__ import annotations
