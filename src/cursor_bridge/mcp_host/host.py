@@ -162,7 +162,9 @@ class Catalog:
     def describe(self, event: ExecRequested) -> str:
         offered = self.resolve(event)
         if offered is not None:
-            args = json.dumps(event.args, separators=(",", ":"), ensure_ascii=False)
+            args = json.dumps(
+                plain_numbers(event.args), separators=(",", ":"), ensure_ascii=False, sort_keys=True
+            )
             return f"{offered.connection.config.name}.{offered.tool.name} {args}"
         return event.kind.removesuffix("_args").removesuffix("_exec")
 
@@ -179,7 +181,8 @@ class Catalog:
         if offered is None:
             return [wire.tool_error(event, f"Tool {event.tool_name!r} is not available.")]
         try:
-            result = await offered.connection.call_tool(offered.tool.name, event.args, note)
+            arguments = plain_numbers(event.args)
+            result = await offered.connection.call_tool(offered.tool.name, arguments, note)
         except HostedCallError as exc:
             return [wire.tool_error(event, str(exc))]
         return [wire.tool_result(event, result)]
@@ -255,3 +258,15 @@ class Catalog:
         except HostedCallError as exc:
             return wire.read_error(event, uri, str(exc))
         return wire.read_result(event, uri, result)
+
+
+def plain_numbers(value: Any) -> Any:
+    """JSON as the model wrote it: protobuf `Value` numbers are doubles, so a whole number
+    arrives as 2.0; servers validating `"type": "integer"` strictly want 2."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: plain_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain_numbers(item) for item in value]
+    return value
