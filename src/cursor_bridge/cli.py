@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from . import __version__
 from .accounts_cli import login, logout, models, status
+from .acp_agent.cli import acp
 from .auth import TokenStore
 from .config import Settings
 from .engine.backend import BackendConfig, CursorBackend
@@ -41,6 +42,7 @@ main.add_command(status)
 main.add_command(logout)
 main.add_command(models)
 main.add_command(mcp)
+main.add_command(acp)
 
 
 @main.command()
