@@ -116,8 +116,11 @@ class ServerConnection:
             except asyncio.CancelledError:
                 raise
             except BaseException as exc:  # anyio groups wrap transport failures
-                self.last_error = _describe(exc)
-                log.warning("MCP server %s: %s", self.config.name, self.last_error)
+                error = _describe(exc)
+                # Say it once per outage, not on every retry.
+                level = logging.DEBUG if error == self.last_error else logging.WARNING
+                self.last_error = error
+                log.log(level, "MCP server %s: %s", self.config.name, error)
             finally:
                 self._client = None
                 self._ready.clear()
