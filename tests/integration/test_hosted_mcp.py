@@ -221,3 +221,17 @@ def _poll(check: object, within: float = 20.0) -> None:
     while not check():  # type: ignore[operator]
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.05)
+
+
+def test_show_mode_in_responses_is_a_reasoning_item(stack: Stack, hosted: McpHost) -> None:
+    # Responses renders reasoning text only when the client asks for summaries.
+    response = client(stack, "show").responses.create(
+        model="gpt-5.4",
+        input='/tool fixture.add {"a": 2, "b": 5}',
+        reasoning={"summary": "auto"},
+    )
+    kinds = [item.type for item in response.output]
+    assert kinds == ["reasoning", "message"]
+    reasoning = response.output[0].model_dump_json()
+    assert "[mcp] fixture.add" in reasoning and "ok: 7" in reasoning
+    assert response.output_text == "Tool results:\n- fixture.add: 7"
