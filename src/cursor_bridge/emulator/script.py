@@ -26,7 +26,7 @@ Tool calls (the Run is held open until the client answers; heartbeats keep it al
                             `mcp_args`. NAME may be SERVER.TOOL: an MCP server's tool by the
                             names its McpDescriptor gives (configured server name or id, the
                             tool's real name), whatever name the tool has on the wire;
-                            NAME may hold spaces (the arguments start at the first ` {`).
+                            NAME may hold spaces when arguments follow.
                             Several /tool and /exec lines form one group of parallel calls.
     /exec KIND {json}       a built-in exec: KIND is read, write, ls, grep, delete, shell
                             (`shell_stream_args`, answered by a shell_stream sequence ended by
@@ -264,10 +264,12 @@ def _count(rest: str) -> int:
 
 
 def _call(rest: str, usage: str) -> tuple[str, dict[str, Any]]:
-    """NAME and its JSON arguments: they start at the first ` {` (NAME may hold spaces, as
-    an MCP server's configured name may)."""
-    name, brace, raw = rest.strip().partition(" {")
-    name, raw = name.strip(), brace.strip() + raw
+    """NAME and its JSON arguments. NAME ends at the first space, unless what follows is
+    more words and then ` {`: an MCP server's configured name may hold spaces."""
+    name, _, raw = rest.strip().partition(" ")
+    if raw[:1].isalpha() and " {" in raw:
+        more, _, args = raw.partition(" {")
+        name, raw = f"{name} {more}", "{" + args
     if not name:
         raise ScriptError(f"usage: {usage}")
     raw = raw.strip() or "{}"
