@@ -191,4 +191,3 @@ async def test_server_dot_tool_resolves_through_the_mcp_descriptors(client: H2Cl
         "my_server",
     )
     assert transcript.text == "Tool results:\n- my server.weird.name: ok"
-

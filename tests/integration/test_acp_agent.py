@@ -80,7 +80,12 @@ class Editor:
         )
 
     async def read_text_file(
-        self, session_id: str, path: str, line: int | None = None, limit: int | None = None, **_: Any
+        self,
+        session_id: str,
+        path: str,
+        line: int | None = None,
+        limit: int | None = None,
+        **_: Any,
     ) -> ReadTextFileResponse:
         if path not in self.files:
             raise RequestError.resource_not_found(path)
@@ -132,19 +137,17 @@ class Editor:
     ) -> ReleaseTerminalResponse:
         return ReleaseTerminalResponse()
 
-    async def kill_terminal(self, session_id: str, terminal_id: str, **_: Any) -> KillTerminalResponse:
+    async def kill_terminal(
+        self, session_id: str, terminal_id: str, **_: Any
+    ) -> KillTerminalResponse:
         self.terminals[terminal_id].kill()
         return KillTerminalResponse()
 
     def text(self) -> str:
-        return "".join(
-            u.content.text for u in self.updates if isinstance(u, AgentMessageChunk)
-        )
+        return "".join(u.content.text for u in self.updates if isinstance(u, AgentMessageChunk))
 
     def thoughts(self) -> str:
-        return "".join(
-            u.content.text for u in self.updates if isinstance(u, AgentThoughtChunk)
-        )
+        return "".join(u.content.text for u in self.updates if isinstance(u, AgentThoughtChunk))
 
 
 @pytest.fixture
@@ -164,7 +167,10 @@ async def agent_session(
     def record(event: StreamEvent) -> None:
         transcript.append({"direction": event.direction.value, "message": event.message})
 
-    env = {"CURSOR_BRIDGE_HOME": os.environ["CURSOR_BRIDGE_HOME"], "CURSOR_BRIDGE_LOG_LEVEL": "warning"}
+    env = {
+        "CURSOR_BRIDGE_HOME": os.environ["CURSOR_BRIDGE_HOME"],
+        "CURSOR_BRIDGE_LOG_LEVEL": "warning",
+    }
     async with spawn_agent_process(
         editor,
         sys.executable,
@@ -215,7 +221,10 @@ async def test_read_edit_with_permission_and_terminal(
         # A read goes to the editor's file system (its buffers), not to the disk.
         assert await prompt(conn, session_id, '/exec read {"path": "notes.txt"}') == "end_turn"
         assert "apples and pears" in editor.text()
-        assert tool_statuses(editor) == [("ToolCallStart", "in_progress"), ("ToolCallProgress", "completed")]
+        assert tool_statuses(editor) == [
+            ("ToolCallStart", "in_progress"),
+            ("ToolCallProgress", "completed"),
+        ]
 
         # An edit needs permission: granted, the editor writes the file.
         editor.updates.clear()

@@ -48,6 +48,7 @@ _S3_MODELS = "S3 only per run-stream.md §2.3 (AvailableModels variants)"
 _CLIENT_SIDE_TOOL = "the reference types it `proto3` (artifact); it is ClientSideToolV2"
 _S3_USAGE = "S3 only: usage counters newer than the descriptor (protocol README, run-stream §3.2)"
 _S3_EXEC = "S3 only per exec-auth-models.md §1.2-1.3 (exec variants newer than the descriptor)"
+_ADDENDUM = "current client (addendum-2026-08.json): newer than the descriptor"
 _PI = ("read", "bash", "edit", "write", "grep", "find", "ls")
 ALLOWED_DEVIATIONS: dict[tuple[str, str | None], tuple[str, str]] = {
     ("agent.v1.AgentRunRequest", "conversation_group_id"): (
@@ -87,6 +88,13 @@ ALLOWED_DEVIATIONS: dict[tuple[str, str | None], tuple[str, str]] = {
         "optional",
         "decoded only; the reference marks it proto3 optional",
     ),
+    # MCP descriptors in the request context (current-client.md §3; addendum-2026-08).
+    ("agent.v1.RequestContext", "mcp_meta_tool_options"): ("absent", _ADDENDUM),
+    ("agent.v1.RequestContext", "mcp_info_complete"): ("absent", _ADDENDUM),
+    ("agent.v1.McpMetaToolOptions", None): ("absent", _ADDENDUM),
+    ("agent.v1.McpToolDescriptor", "description"): ("absent", _ADDENDUM),
+    ("agent.v1.McpToolDescriptor", "input_schema"): ("absent", _ADDENDUM),
+    ("agent.v1.McpInstructions", "server_identifier"): ("absent", _ADDENDUM),
     ("agent.v1.ReadArgs", "offset"): ("absent", _S3_EXEC),
     ("agent.v1.ReadArgs", "limit"): ("absent", _S3_EXEC),
     ("agent.v1.WriteArgs", "encoding_hint"): ("absent", _S3_EXEC),

@@ -179,6 +179,7 @@ def test_mcp_exec_becomes_an_event_and_its_result_is_sent_on_request() -> None:
         name="bridge-read",
         tool_name="read",
         tool_call_id="tc1",
+        provider_identifier="bridge",
         args={"filePath": json_to_value_bytes("a.txt"), "limit": json_to_value_bytes(5)},
     )
     (event,) = machine.receive_data(
@@ -191,6 +192,8 @@ def test_mcp_exec_becomes_an_event_and_its_result_is_sent_on_request() -> None:
         {"filePath": "a.txt", "limit": 5.0},
         tool_call_id="tc1",
         tool_name="read",
+        wire_name="bridge-read",
+        provider="bridge",
     )
     assert machine.data_to_send() == b""
     result = agent.ExecClientMessage(id=9)
