@@ -17,7 +17,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-MAX_NAME = 64
+from ..engine.toolset import MAX_NAME, unique_name
+
 MAX_SERVER_PART = 24
 _INVALID = re.compile(r"[^A-Za-z0-9_]")
 
@@ -49,7 +50,7 @@ class NameTable:
         for ref in refs:
             if ref in self._by_ref:
                 continue
-            wire = _unique(_base_name(ref), taken)
+            wire = unique_name(_base_name(ref), taken)
             taken.add(wire)
             self._by_wire[wire] = ref
             self._by_ref[ref] = wire
@@ -72,12 +73,3 @@ def _base_name(ref: ToolRef) -> str:
         digest = hashlib.sha256(ref.tool.encode()).hexdigest()[:8]
         tool = tool[: budget - len(digest) - 1] + "_" + digest
     return f"{server}-{tool}"
-
-
-def _unique(base: str, taken: set[str]) -> str:
-    candidate, n = base, 1
-    while candidate in taken:
-        n += 1
-        suffix = f"_{n}"
-        candidate = base[: MAX_NAME - len(suffix)] + suffix
-    return candidate
