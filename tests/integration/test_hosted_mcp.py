@@ -19,6 +19,7 @@ from openai import OpenAI
 from cursor_bridge.mcp_host import McpHost
 from tests.conftest import Stack
 from tests.mcp_host.fixtures import http_server, stdio_config
+from tests.support.polling import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +97,7 @@ def test_crash_then_reconnect(stack: Stack, hosted: McpHost) -> None:
     def reconnected() -> bool:
         return connection.connects > before and connection.status == "ready"
 
-    _poll(reconnected)
+    wait_for(reconnected, 20)
     assert ask(stack, '/tool fixture.add {"a": 2, "b": 2}').endswith("fixture.add: 4")
 
 
@@ -212,15 +213,6 @@ def test_metrics_count_calls_and_failures_per_server(stack: Stack, hosted: McpHo
         f'cursor_bridge_mcp_call_failures_total{{server="fixture"}} {fixture.failures:.1f}' in text
     )
     assert 'cursor_bridge_mcp_server_up{server="web docs"} 1.0' in text
-
-
-def _poll(check: object, within: float = 20.0) -> None:
-    import time
-
-    deadline = time.monotonic() + within
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
 
 
 def test_show_mode_in_responses_is_a_reasoning_item(stack: Stack, hosted: McpHost) -> None:
