@@ -24,6 +24,7 @@ from acp import PROTOCOL_VERSION, RequestError, spawn_agent_process, text_block
 from acp.connection import StreamEvent
 from acp.schema import (
     AgentMessageChunk,
+    AgentPlanUpdate,
     AgentThoughtChunk,
     AllowedOutcome,
     ClientCapabilities,
@@ -302,6 +303,27 @@ async def test_cancel_mid_turn_cancels_the_upstream_run(
         editor.updates.clear()
         assert await prompt(conn, session_id, "/reply still here") == "end_turn"
         assert editor.text() == "still here"
+
+
+async def test_the_agents_todo_list_becomes_the_plan(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    editor = Editor(str(tmp_path))
+    async with agent_session(emulator, editor, []) as (conn, session_id):
+        script = (
+            "/todo completed Read the code\n/todo in_progress Fix the bug\n"
+            "/todo cancelled Rewrite everything\n/todo pending Run the tests\n/reply on it"
+        )
+        assert await prompt(conn, session_id, script) == "end_turn"
+    (plan,) = [u for u in editor.updates if isinstance(u, AgentPlanUpdate)]
+    assert [(e.content, e.status) for e in plan.entries] == [
+        ("Read the code", "completed"),
+        ("Fix the bug", "in_progress"),
+        ("Run the tests", "pending"),
+    ]
+    assert editor.updates.index(plan) < next(
+        i for i, u in enumerate(editor.updates) if isinstance(u, AgentMessageChunk)
+    )
 
 
 async def test_modes_models_and_session_load(emulator: EmulatorServer, tmp_path: Path) -> None:

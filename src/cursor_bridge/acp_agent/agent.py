@@ -5,7 +5,8 @@ over its stdio. Each session is a Cursor conversation: a prompt turn is a ChatRe
 the session's history, run on the same engine `serve` uses (live with a login, else the
 emulator); text streams back as `agent_message_chunk`, reasoning as `agent_thought_chunk`.
 Cursor's built-in tool requests go to the editor (editor_tools.py), hosted MCP servers and the
-servers the editor passes in run here, and show as thoughts. `session/cancel` cancels the
+servers the editor passes in run here, and show as thoughts; the agent's to-do list becomes
+the ACP plan. `session/cancel` cancels the
 upstream Run. Models come from the account's catalog (a `model` config option); modes decide
 about permissions (editor_tools.MODES).
 """
@@ -25,12 +26,15 @@ from typing import Any, Literal
 
 from acp import PROTOCOL_VERSION, Client, RequestError
 from acp.helpers import (
+    plan_entry,
     update_agent_message_text,
     update_agent_thought_text,
+    update_plan,
     update_user_message_text,
 )
 from acp.schema import (
     AgentCapabilities,
+    AgentPlanUpdate,
     ClientCapabilities,
     EmbeddedResourceContentBlock,
     HttpMcpServer,
@@ -41,6 +45,7 @@ from acp.schema import (
     McpCapabilities,
     McpServerStdio,
     NewSessionResponse,
+    PlanEntryStatus,
     PromptCapabilities,
     PromptResponse,
     ResourceContentBlock,
@@ -61,7 +66,7 @@ from .. import __version__
 from ..engine.backend import CursorBackend
 from ..engine.errors import InvalidChatRequest, ModelNotFound
 from ..engine.hosted import HostedServerStats
-from ..engine.output import TextDelta, ThinkingDelta, TurnFinished
+from ..engine.output import TextDelta, ThinkingDelta, TodosUpdated, TurnFinished
 from ..engine.request import ChatMessage, ChatRequest, ImageInput
 from ..mcp_host import McpHost, ServerConfig
 from ..mcp_host.host import Catalog
@@ -262,6 +267,8 @@ class BridgeAgent:
                             await self._send(record, update_agent_message_text(event.text))
                         elif isinstance(event, ThinkingDelta):
                             await self._send(record, update_agent_thought_text(event.text))
+                        elif isinstance(event, TodosUpdated):
+                            await self._send(record, _plan(event))
                         elif isinstance(event, TurnFinished):
                             finished = event
             finally:
@@ -374,6 +381,16 @@ class _SessionHosted:
 
     def stats(self) -> list[HostedServerStats]:
         return self.owner.hosted.stats() if self.owner.hosted is not None else []
+
+
+def _plan(todos: TodosUpdated) -> AgentPlanUpdate:
+    """Cursor's to-do list as an ACP plan (the whole plan each time; cancelled items go)."""
+    status: dict[str, PlanEntryStatus] = {"in_progress": "in_progress", "completed": "completed"}
+    return update_plan(
+        plan_entry(todo.content, status=status.get(todo.status, "pending"))
+        for todo in todos.todos
+        if todo.status != "cancelled"
+    )
 
 
 def _modes(record: SessionRecord) -> SessionModeState:

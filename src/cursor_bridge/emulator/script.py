@@ -19,6 +19,9 @@ Answer
                             empty. Proves that multi-turn seeding and system prompts arrive.
     /think TEXT             stream TEXT as thinking before the answer (repeatable, joined with
                             newlines), then thinking_completed.
+    /todo STATUS TEXT       an entry of the agent's to-do list (STATUS: pending, in_progress,
+                            completed, cancelled); the list goes out before the answer as a
+                            display-only `update_todos` tool call (started, then completed).
 
 Tool calls (the Run is held open until the client answers; heartbeats keep it alive)
     /tool NAME {json}       call the client tool NAME (matched against RequestContext.tools by
@@ -111,7 +114,18 @@ _WORDS = (
     "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo",
     "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu",
 )  # fmt: skip
-_DIRECTIVES = ("/reply", "/think", "/tokens", "/recall", "/fault", "/tool", "/exec", "/then")
+_DIRECTIVES = (
+    "/reply",
+    "/think",
+    "/tokens",
+    "/recall",
+    "/fault",
+    "/tool",
+    "/exec",
+    "/then",
+    "/todo",
+)
+TODO_STATUSES = ("pending", "in_progress", "completed", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +182,8 @@ class Script:
     fault: Fault | None = None
     error: str = ""
     directives: tuple[str, ...] = ()
+    # (status, text) per /todo line
+    todos: tuple[tuple[str, str], ...] = ()
 
 
 class ScriptError(ValueError):
@@ -218,6 +234,7 @@ def _build(prompt: str, lines: list[str]) -> Script:
     groups: list[tuple[ToolCallSpec, ...]] = []
     current: list[ToolCallSpec] = []
     fault: Fault | None = None
+    todos: list[tuple[str, str]] = []
     for line in lines:
         name, _, rest = line.partition(" ")
         if name == "/reply":
@@ -238,6 +255,11 @@ def _build(prompt: str, lines: list[str]) -> Script:
             if kind not in EXEC_KINDS:
                 raise ScriptError(f"unknown exec kind {kind!r} (one of {', '.join(EXEC_KINDS)})")
             current.append(ToolCallSpec("exec", kind, args))
+        elif name == "/todo":
+            status, _, text = rest.strip().partition(" ")
+            if status not in TODO_STATUSES or not text.strip():
+                raise ScriptError(f"usage: /todo {'|'.join(TODO_STATUSES)} TEXT")
+            todos.append((status, text.strip()))
         elif name == "/then" and current:
             groups.append(tuple(current))
             current = []
@@ -250,6 +272,7 @@ def _build(prompt: str, lines: list[str]) -> Script:
         tool_groups=tuple(groups),
         fault=fault,
         directives=tuple(lines),
+        todos=tuple(todos),
     )
 
 

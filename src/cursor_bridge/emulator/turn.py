@@ -47,6 +47,12 @@ from .run import ExecCall, RunError, RunSession
 from .script import Fault, Recall, Reply, Script, Tokens, ToolCallSpec, parse_script
 from .tools import PlannedCall, describe_result, mcp_result, plan_calls
 
+_TODO_STATUS = {
+    "pending": agent.TODO_STATUS_PENDING,
+    "in_progress": agent.TODO_STATUS_IN_PROGRESS,
+    "completed": agent.TODO_STATUS_COMPLETED,
+    "cancelled": agent.TODO_STATUS_CANCELLED,
+}
 _WORD = re.compile(r"\s*\S+\s*")
 _YIELD_EVERY = 64
 _FAULT_MESSAGES = {
@@ -179,6 +185,8 @@ class TurnPlayer:
         for group in planned:
             usage.model_call()
             steps.extend(await self._tool_group(group, results, usage))
+        if script.todos:
+            await self._todos(script.todos)
         usage.model_call()
         answer = self._answer(script, rule, entries, results)
         steps.extend(await self._answer_step(script.thinking, answer, script.fault, usage))
@@ -332,6 +340,32 @@ class TurnPlayer:
             session.goaway(close=fault.variant == "close")
 
     # -- tool calls ---------------------------------------------------------------------
+
+    async def _todos(self, todos: tuple[tuple[str, str], ...]) -> None:
+        """The to-do list as Cursor shows it: a display-only update_todos tool call."""
+        items = [
+            agent.TodoItem(id=f"todo-{n}", content=text, status=_TODO_STATUS[status])
+            for n, (status, text) in enumerate(todos, 1)
+        ]
+        call_id = f"toolu_emu_todos_{self._step_id + 1}"
+        args = agent.UpdateTodosArgs(todos=items)
+        started = agent.ToolCall(update_todos_tool_call=agent.UpdateTodosToolCall(args=args))
+        await self._send_update(
+            tool_call_started=agent.ToolCallStartedUpdate(
+                call_id=call_id, tool_call=started, model_call_id=call_id
+            )
+        )
+        result = agent.UpdateTodosResult(
+            success=agent.UpdateTodosSuccess(todos=items, total_count=len(items))
+        )
+        done = agent.ToolCall(
+            update_todos_tool_call=agent.UpdateTodosToolCall(args=args, result=result)
+        )
+        await self._send_update(
+            tool_call_completed=agent.ToolCallCompletedUpdate(
+                call_id=call_id, tool_call=done, model_call_id=call_id
+            )
+        )
 
     async def _tool_group(
         self, group: list[PlannedCall], results: list[tuple[str, str]], usage: _Usage

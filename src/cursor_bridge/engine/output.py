@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..protocol.events import TextDelta, ThinkingDelta, Usage
+from ..protocol.events import TextDelta, ThinkingDelta, Todo, TodosUpdated, Usage
 
 FinishReason = Literal["stop", "tool_calls", "length"]
 
@@ -36,13 +36,16 @@ class TurnFinished:
     usage: Usage
 
 
-OutputEvent = TextDelta | ThinkingDelta | ToolCall | TurnFinished
+# TodosUpdated: the agent's plan; dialects without a place for it ignore it.
+OutputEvent = TextDelta | ThinkingDelta | ToolCall | TurnFinished | TodosUpdated
 
 __all__ = [
     "FinishReason",
     "OutputEvent",
     "TextDelta",
     "ThinkingDelta",
+    "Todo",
+    "TodosUpdated",
     "ToolCall",
     "TurnFinished",
     "Usage",

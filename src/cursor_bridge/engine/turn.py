@@ -96,7 +96,7 @@ class SegmentReader:
                 if isinstance(event, ev.TextDelta):
                     result.text.append(event.text)
                     out.append(event)
-                elif isinstance(event, ev.ThinkingDelta):
+                elif isinstance(event, ev.ThinkingDelta | ev.TodosUpdated):
                     out.append(event)
                 elif isinstance(event, ev.TokenDelta):
                     result.output_tokens += event.tokens

@@ -75,6 +75,21 @@ class ExecRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class Todo:
+    id: str
+    content: str
+    # pending, in_progress, completed or cancelled
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class TodosUpdated:
+    """The agent's to-do list as it now stands (a display-only `update_todos` tool call)."""
+
+    todos: tuple[Todo, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ServerHeartbeat:
     """The backend is alive but has nothing to say (e.g. it waits for exec results)."""
 
@@ -122,6 +137,7 @@ Event = (
     | BlobServed
     | ExecRequested
     | ExecAborted
+    | TodosUpdated
     | ServerHeartbeat
     | TurnEnded
     | RunFailed

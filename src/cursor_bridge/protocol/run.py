@@ -206,6 +206,10 @@ class RunMachine:
         elif kind == "turn_ended":
             self.state = RunState.TURN_ENDED
             out.append(ev.TurnEnded(self.usage(update.turn_ended)))
+        elif kind == "tool_call_completed":
+            todos = _todos(update.tool_call_completed.tool_call)
+            if todos is not None:
+                out.append(todos)
 
     def usage(self, turn_ended: agent.TurnEndedUpdate) -> ev.Usage:
         """Token usage for the turn.
@@ -299,6 +303,28 @@ class RunMachine:
         elif kind == "switch_mode_request_query":
             response.switch_mode_request_response.rejected.reason = reason
         self._queue(agent.AgentClientMessage(interaction_response=response))
+
+
+def _todos(call: agent.ToolCall) -> ev.TodosUpdated | None:
+    """The list after an `update_todos` call: the result's (merged) list, else the args'."""
+    if call.WhichOneof("tool") != "update_todos_tool_call":
+        return None
+    update = call.update_todos_tool_call
+    items = update.result.success.todos if update.result.HasField("success") else update.args.todos
+    return ev.TodosUpdated(
+        tuple(
+            ev.Todo(item.id, item.content, _TODO_STATUS.get(item.status, "pending"))
+            for item in items
+        )
+    )
+
+
+_TODO_STATUS: dict[int, str] = {
+    agent.TODO_STATUS_PENDING: "pending",
+    agent.TODO_STATUS_IN_PROGRESS: "in_progress",
+    agent.TODO_STATUS_COMPLETED: "completed",
+    agent.TODO_STATUS_CANCELLED: "cancelled",
+}
 
 
 def _exec_event(request: agent.ExecServerMessage, kind: str) -> ev.ExecRequested:

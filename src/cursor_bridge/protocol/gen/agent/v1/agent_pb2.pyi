@@ -1,10 +1,24 @@
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class TodoStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TODO_STATUS_UNSPECIFIED: _ClassVar[TodoStatus]
+    TODO_STATUS_PENDING: _ClassVar[TodoStatus]
+    TODO_STATUS_IN_PROGRESS: _ClassVar[TodoStatus]
+    TODO_STATUS_COMPLETED: _ClassVar[TodoStatus]
+    TODO_STATUS_CANCELLED: _ClassVar[TodoStatus]
+TODO_STATUS_UNSPECIFIED: TodoStatus
+TODO_STATUS_PENDING: TodoStatus
+TODO_STATUS_IN_PROGRESS: TodoStatus
+TODO_STATUS_COMPLETED: TodoStatus
+TODO_STATUS_CANCELLED: TodoStatus
 
 class AgentClientMessage(_message.Message):
     __slots__ = ("run_request", "exec_client_message", "kv_client_message", "conversation_action", "exec_client_control_message", "interaction_response", "client_heartbeat")
@@ -465,10 +479,68 @@ class PartialToolCallUpdate(_message.Message):
     def __init__(self, call_id: _Optional[str] = ..., tool_call: _Optional[_Union[ToolCall, _Mapping]] = ..., args_text_delta: _Optional[str] = ..., model_call_id: _Optional[str] = ...) -> None: ...
 
 class ToolCall(_message.Message):
-    __slots__ = ("mcp_tool_call",)
+    __slots__ = ("update_todos_tool_call", "mcp_tool_call")
+    UPDATE_TODOS_TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
     MCP_TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
+    update_todos_tool_call: UpdateTodosToolCall
     mcp_tool_call: McpToolCall
-    def __init__(self, mcp_tool_call: _Optional[_Union[McpToolCall, _Mapping]] = ...) -> None: ...
+    def __init__(self, update_todos_tool_call: _Optional[_Union[UpdateTodosToolCall, _Mapping]] = ..., mcp_tool_call: _Optional[_Union[McpToolCall, _Mapping]] = ...) -> None: ...
+
+class UpdateTodosToolCall(_message.Message):
+    __slots__ = ("args", "result")
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    args: UpdateTodosArgs
+    result: UpdateTodosResult
+    def __init__(self, args: _Optional[_Union[UpdateTodosArgs, _Mapping]] = ..., result: _Optional[_Union[UpdateTodosResult, _Mapping]] = ...) -> None: ...
+
+class UpdateTodosArgs(_message.Message):
+    __slots__ = ("todos", "merge")
+    TODOS_FIELD_NUMBER: _ClassVar[int]
+    MERGE_FIELD_NUMBER: _ClassVar[int]
+    todos: _containers.RepeatedCompositeFieldContainer[TodoItem]
+    merge: bool
+    def __init__(self, todos: _Optional[_Iterable[_Union[TodoItem, _Mapping]]] = ..., merge: _Optional[bool] = ...) -> None: ...
+
+class TodoItem(_message.Message):
+    __slots__ = ("id", "content", "status", "created_at", "updated_at", "dependencies")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DEPENDENCIES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    content: str
+    status: int
+    created_at: int
+    updated_at: int
+    dependencies: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., content: _Optional[str] = ..., status: _Optional[int] = ..., created_at: _Optional[int] = ..., updated_at: _Optional[int] = ..., dependencies: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UpdateTodosResult(_message.Message):
+    __slots__ = ("success", "error")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    success: UpdateTodosSuccess
+    error: UpdateTodosError
+    def __init__(self, success: _Optional[_Union[UpdateTodosSuccess, _Mapping]] = ..., error: _Optional[_Union[UpdateTodosError, _Mapping]] = ...) -> None: ...
+
+class UpdateTodosSuccess(_message.Message):
+    __slots__ = ("todos", "total_count", "was_merge")
+    TODOS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    WAS_MERGE_FIELD_NUMBER: _ClassVar[int]
+    todos: _containers.RepeatedCompositeFieldContainer[TodoItem]
+    total_count: int
+    was_merge: bool
+    def __init__(self, todos: _Optional[_Iterable[_Union[TodoItem, _Mapping]]] = ..., total_count: _Optional[int] = ..., was_merge: _Optional[bool] = ...) -> None: ...
+
+class UpdateTodosError(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    def __init__(self, error: _Optional[str] = ...) -> None: ...
 
 class McpToolCall(_message.Message):
     __slots__ = ("args", "result")
