@@ -21,6 +21,9 @@ from ..protocol.events import ExecRequested
 from ..protocol.messages import agent, json_to_value_bytes
 
 EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
+# What one result may carry to the Run (a Connect frame holds at most 64 MiB).
+MAX_RESULT_TEXT = 1_000_000
+MAX_RESULT_IMAGES = 8 * 1024 * 1024
 
 
 def definition(wire: str, identifier: str, tool: mcp_types.Tool) -> agent.McpToolDefinition:
@@ -60,19 +63,29 @@ def tool_result(event: ExecRequested, result: mcp_types.CallToolResult) -> agent
     success = message.mcp_result.success
     success.SetInParent()
     success.is_error = bool(result.is_error)
+    text_left, image_left, cut = MAX_RESULT_TEXT, MAX_RESULT_IMAGES, False
     for block in result.content:
         if isinstance(block, mcp_types.ImageContent):
             data = _b64(block.data)
-            if data is not None:
+            if data is not None and len(data) <= image_left:
+                image_left -= len(data)
                 success.content.append(
                     agent.McpToolResultContentItem(
                         image=agent.McpImageContent(data=data, mime_type=block.mime_type)
                     )
                 )
                 continue
-        success.content.append(_text_item(content_text(block)))
+            cut = cut or data is not None
+        text = content_text(block)
+        if len(text) > text_left:
+            text, cut = text[:text_left], True
+        text_left -= len(text)
+        if text:
+            success.content.append(_text_item(text))
     if not result.content and result.structured_content is not None:
-        success.content.append(_text_item(json.dumps(result.structured_content)))
+        success.content.append(_text_item(json.dumps(result.structured_content)[:MAX_RESULT_TEXT]))
+    if cut:
+        success.content.append(_text_item("[the result was cut: it was too large]"))
     return message
 
 
