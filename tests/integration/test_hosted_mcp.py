@@ -227,3 +227,28 @@ def test_show_mode_in_responses_is_a_reasoning_item(stack: Stack, hosted: McpHos
     reasoning = response.output[0].model_dump_json()
     assert "[mcp] fixture.add" in reasoning and "ok: 7" in reasoning
     assert response.output_text == "Tool results:\n- fixture.add: 7"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/chat/completions", {"model": "gpt-5.4", "stream": True}),
+        ("/v1/responses", {"model": "gpt-5.4", "stream": True}),
+    ],
+)
+def test_progress_keeps_the_client_stream_alive(
+    stack: Stack, hosted: McpHost, path: str, body: dict[str, object]
+) -> None:
+    """A hosted call's progress notifications become SSE comments while the client waits."""
+    prompt = '/tool fixture.slow {"steps": 8}'
+    payload = dict(body)
+    if path == "/v1/responses":
+        payload["input"] = prompt
+    else:
+        payload["messages"] = [{"role": "user", "content": prompt}]
+    with httpx.stream("POST", stack.bridge_url + path, json=payload, timeout=30) as response:
+        raw = "".join(response.iter_text())
+    answer_at = raw.index("done")  # the answer quotes "slow done after 8 steps"
+    keep_alives = [i for i in range(len(raw)) if raw.startswith(": keep-alive\n\n", i)]
+    assert keep_alives, raw[:2000]
+    assert all(i < answer_at for i in keep_alives)  # only while the call ran

@@ -36,11 +36,22 @@ class TurnFinished:
     usage: Usage
 
 
+@dataclass(frozen=True, slots=True)
+class KeepAlive:
+    """Nothing to show, but work goes on (a hosted tool reported progress): a stream sends
+    bytes its client ignores (an SSE comment, Anthropic's ping) so no idle timer fires."""
+
+
+# SSE comment lines are skipped by every SSE parser.
+SSE_KEEP_ALIVE = ": keep-alive\n\n"
+
 # TodosUpdated: the agent's plan; dialects without a place for it ignore it.
-OutputEvent = TextDelta | ThinkingDelta | ToolCall | TurnFinished | TodosUpdated
+OutputEvent = TextDelta | ThinkingDelta | ToolCall | TurnFinished | TodosUpdated | KeepAlive
 
 __all__ = [
+    "SSE_KEEP_ALIVE",
     "FinishReason",
+    "KeepAlive",
     "OutputEvent",
     "TextDelta",
     "ThinkingDelta",

@@ -22,7 +22,7 @@ from ..protocol.messages import agent
 from . import adapters
 from .hosted import HostedCatalog
 from .live_run import LiveRun
-from .output import OutputEvent, ToolCall, TurnFinished, Usage
+from .output import KeepAlive, OutputEvent, ToolCall, TurnFinished, Usage
 from .sessions import PendingCall
 from .toolset import Toolset
 
@@ -69,6 +69,7 @@ class SegmentReader:
         # Hosted calls in flight (exec id -> task) and reasoning lines waiting to go out.
         self._hosted_calls: dict[int, asyncio.Task[None]] = {}
         self._notes: list[str] = []
+        self._progressed = False
 
     async def read(
         self, queued: list[PendingCall] | None = None
@@ -112,6 +113,9 @@ class SegmentReader:
                     out.append(TurnFinished("stop", self._final_usage(event.usage)))
             if self._notes:
                 out[:0] = self._take_notes()
+            elif self._progressed and not out:
+                out.append(KeepAlive())
+            self._progressed = False
             if out:
                 yield out
             if result.turn_ended or settle_now:
@@ -158,14 +162,14 @@ class SegmentReader:
     def _start_hosted(self, hosted: HostedCatalog, event: ev.ExecRequested) -> None:
         """Run a hosted exec beside the reading: the Run keeps flowing (KV, heartbeats)."""
         label = hosted.describe(event)
-        note = self._note if self.show_hosted else None
-        if note is not None and event.kind == "mcp_args":
-            note(f"[mcp] {label}")
+        show = self.show_hosted and event.kind == "mcp_args"
+        if show:
+            self._note(f"[mcp] {label}")
 
         async def run() -> None:
-            answer = await hosted.execute(event, note)
-            if note is not None and event.kind == "mcp_args":
-                note(f"[mcp] {label} -> {_outcome(answer)}")
+            answer = await hosted.execute(event, self._note if show else self._progress)
+            if show:
+                self._note(f"[mcp] {label} -> {_outcome(answer)}")
             self._hosted_calls.pop(event.exec_id, None)
             try:
                 await self._answer(answer)
@@ -176,6 +180,9 @@ class SegmentReader:
 
     def _note(self, line: str) -> None:
         self._notes.append(line)
+
+    def _progress(self, _line: str) -> None:
+        self._progressed = True
 
     def _take_notes(self) -> list[OutputEvent]:
         notes, self._notes = self._notes, []
