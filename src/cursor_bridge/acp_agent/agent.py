@@ -21,7 +21,7 @@ import contextvars
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from acp import PROTOCOL_VERSION, Client, RequestError
@@ -90,7 +90,6 @@ class LiveSession:
     mcp: McpHost | None = None
     turn: asyncio.Task[PromptResponse] | None = None
     cancelled: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class BridgeAgent:

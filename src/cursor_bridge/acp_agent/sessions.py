@@ -57,9 +57,16 @@ class SessionStore:
             return None
         try:
             raw: Any = json.loads(self._path(session_id).read_text(encoding="utf-8"))
-            return SessionRecord(**raw)
+            record = SessionRecord(**raw)
         except (OSError, ValueError, TypeError):
             return None
+        valid = all(
+            isinstance(m, dict)
+            and isinstance(m.get("role"), str)
+            and isinstance(m.get("text"), str)
+            for m in record.history
+        )
+        return record if valid and record.session_id == session_id else None
 
     def _path(self, session_id: str) -> Path:
         return self.folder / f"{session_id}.json"
