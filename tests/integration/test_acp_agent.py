@@ -163,7 +163,11 @@ async def emulator() -> AsyncIterator[EmulatorServer]:
 
 @contextlib.asynccontextmanager
 async def agent_session(
-    emulator: EmulatorServer, editor: Editor, transcript: list[dict[str, Any]], **session: Any
+    emulator: EmulatorServer,
+    editor: Editor,
+    transcript: list[dict[str, Any]],
+    extra_env: dict[str, str] | None = None,
+    **session: Any,
 ) -> AsyncIterator[tuple[Any, str]]:
     def record(event: StreamEvent) -> None:
         transcript.append({"direction": event.direction.value, "message": event.message})
@@ -171,6 +175,7 @@ async def agent_session(
     env = {
         "CURSOR_BRIDGE_HOME": os.environ["CURSOR_BRIDGE_HOME"],
         "CURSOR_BRIDGE_LOG_LEVEL": "warning",
+        **(extra_env or {}),
     }
     async with spawn_agent_process(
         editor,
@@ -352,14 +357,27 @@ async def test_modes_models_and_session_load(emulator: EmulatorServer, tmp_path:
         assert "remember me" in second.text()
 
 
-async def test_editor_passed_mcp_server(emulator: EmulatorServer, tmp_path: Path) -> None:
+async def test_editor_passed_and_bridge_hosted_mcp_servers(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
     editor = Editor(str(tmp_path))
     server = McpServerStdio(
         name="editor tools", command=sys.executable, args=[str(SERVER_SCRIPT), "stdio"], env=[]
     )
-    async with agent_session(emulator, editor, [], mcp_servers=[server]) as (conn, session_id):
-        await prompt(conn, session_id, '/tool editor tools.add {"a": 2, "b": 40}')
-        assert editor.text() == "Tool results:\n- editor tools.add: 42"
+    config = tmp_path / "mcp.json"
+    config.write_text(
+        json.dumps(
+            {"mcpServers": {"bridge": {"command": sys.executable, "args": [str(SERVER_SCRIPT)]}}}
+        )
+    )
+    env = {"CURSOR_BRIDGE_MCP_CONFIG": str(config)}
+    async with agent_session(emulator, editor, [], env, mcp_servers=[server]) as (conn, session_id):
+        await prompt(
+            conn, session_id, '/tool editor tools.add {"a": 2, "b": 40}\n/tool bridge.whoami {}'
+        )
+        lines = editor.text().splitlines()
+        assert lines[:2] == ["Tool results:", "- editor tools.add: 42"]
+        assert lines[2].startswith("- bridge.whoami: ") and lines[2].split(": ")[1].isdigit()
         assert '[mcp] editor tools.add {"a":2,"b":40} -> ok: 42' in editor.thoughts()
 
 
