@@ -16,7 +16,8 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from cursor_bridge.mcp_host import McpHost
+from cursor_bridge.mcp_host.config import ServerConfig
+from cursor_bridge.mcp_host.host import McpHost
 from tests.conftest import Stack
 from tests.mcp_host.fixtures import http_server, stdio_config
 from tests.support.polling import wait_for
@@ -24,8 +25,6 @@ from tests.support.polling import wait_for
 
 @pytest.fixture(scope="module")
 def hosted(stack: Stack) -> Iterator[McpHost]:
-    from cursor_bridge.mcp_host import ServerConfig
-
     with http_server() as url:
         host = McpHost(
             [stdio_config("fixture", timeout=1.0), ServerConfig("web docs", "http", url=url)],

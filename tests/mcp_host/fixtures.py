@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from cursor_bridge.mcp_host import ServerConfig
+from cursor_bridge.mcp_host.config import ServerConfig
 
 SERVER_SCRIPT = Path(__file__).resolve().parent.parent / "support" / "mcp_fixture_server.py"
 

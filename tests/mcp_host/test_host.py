@@ -10,8 +10,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from cursor_bridge.mcp_host import McpHost, ServerConfig
-from cursor_bridge.mcp_host.host import Catalog
+from cursor_bridge.mcp_host.config import ServerConfig
+from cursor_bridge.mcp_host.host import Catalog, McpHost
 from cursor_bridge.protocol.events import ExecRequested
 from cursor_bridge.protocol.messages import agent
 from tests.mcp_host.fixtures import free_port, http_server, stdio_config

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cursor_bridge.mcp_host import McpConfigError, load_config
-from cursor_bridge.mcp_host.config import parse_config
+from cursor_bridge.mcp_host.config import McpConfigError, load_config, parse_config
 from cursor_bridge.mcp_host.naming import MAX_NAME, NameTable, ToolRef
 
 _WIRE = re.compile(r"^[A-Za-z0-9_]+-[A-Za-z0-9_]+$")

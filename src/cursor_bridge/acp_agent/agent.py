@@ -68,8 +68,8 @@ from ..engine.errors import InvalidChatRequest, ModelNotFound
 from ..engine.hosted import HostedServerStats
 from ..engine.output import TextDelta, ThinkingDelta, TodosUpdated, TurnFinished
 from ..engine.request import ChatMessage, ChatRequest, ImageInput
-from ..mcp_host import McpHost, ServerConfig
-from ..mcp_host.host import Catalog
+from ..mcp_host.config import ServerConfig
+from ..mcp_host.host import Catalog, McpHost
 from ..protocol.errors import ConnectError
 from ..protocol.events import ExecRequested
 from ..protocol.messages import agent

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import cast
 
 import click
-from acp import Agent, run_agent
 
 from ..accounts_cli import settings_for
 from ..auth import TokenStore
@@ -19,7 +18,6 @@ from ..engine.backend import BackendConfig, CursorBackend
 from ..live import LiveBackend, is_cursor, open_live_backend
 from ..mcp_host.cli import config_option, open_hosted
 from ..protocol.headers import ClientIdentity
-from .agent import BridgeAgent
 
 
 @click.command()
@@ -52,7 +50,10 @@ acp.params.append(config_option())
 async def _acp(
     settings: Settings, use_emulator: bool, model: str | None, mcp_config: Path | None
 ) -> None:
+    from acp import Agent, run_agent
+
     from ..emulator import EmulatorOptions, EmulatorServer
+    from .agent import BridgeAgent
 
     emulator: EmulatorServer | None = None
     live: LiveBackend | None = None

@@ -1,16 +1,6 @@
-"""MCP servers hosted by the bridge: configured, connected, offered to the model, called."""
+"""MCP servers hosted by the bridge: configured, connected, offered to the model, called.
 
-from .config import McpConfigError, ServerConfig, default_config_path, load_config
-from .connection import HostedCallError, ServerConnection
-from .host import Catalog, McpHost
-
-__all__ = [
-    "Catalog",
-    "HostedCallError",
-    "McpConfigError",
-    "McpHost",
-    "ServerConfig",
-    "ServerConnection",
-    "default_config_path",
-    "load_config",
-]
+Modules: config (the file), naming (wire names), connection (one server, SDK client),
+host (all servers; the per-request catalog), wire (protobuf shapes), cli (`mcp list`).
+Nothing is imported here: the SDK is loaded only when servers are configured.
+"""

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .config import McpConfigError, default_config_path, load_config
-from .host import McpHost
+
+if TYPE_CHECKING:
+    from .host import McpHost
 
 CONFIG_OPTION_HELP = (
     "MCP servers to host (JSON `mcpServers` or TOML [mcp.servers.NAME]); default "
@@ -36,6 +39,8 @@ async def open_hosted(path: Path | None, wait: float = 10.0) -> McpHost | None:
         raise click.ClickException(str(exc)) from exc
     if not configs:
         return None
+    from .host import McpHost  # the SDK loads only when servers are configured
+
     host = McpHost(configs)
     await host.start(wait=wait)
     return host

@@ -72,6 +72,7 @@ class ServerConnection:
         self._connect_timeout = connect_timeout
         self._client: Client | None = None
         self._ready = asyncio.Event()
+        self._settled = asyncio.Event()  # connected, or failed once: start-up stops waiting
         self._broken = asyncio.Event()
         self._relist = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -81,6 +82,11 @@ class ServerConnection:
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._life(), name=f"mcp:{self.config.name}")
+
+    async def wait_settled(self, within: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await self._settled.wait()
 
     async def wait_ready(self, within: float) -> bool:
         with contextlib.suppress(TimeoutError):
@@ -111,6 +117,7 @@ class ServerConnection:
                     attempt = 0
                     self._broken.clear()
                     self._ready.set()
+                    self._settled.set()
                     log.info("MCP server %s ready (%d tools)", self.config.name, len(self.tools))
                     await self._watch(client)
             except asyncio.CancelledError:
@@ -120,6 +127,7 @@ class ServerConnection:
                 # Say it once per outage, not on every retry.
                 level = logging.DEBUG if error == self.last_error else logging.WARNING
                 self.last_error = error
+                self._settled.set()
                 log.log(level, "MCP server %s: %s", self.config.name, error)
             finally:
                 self._client = None

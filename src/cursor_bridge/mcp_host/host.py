@@ -40,11 +40,12 @@ class McpHost:
         }
 
     async def start(self, wait: float = 10.0) -> None:
-        """Connect every server; wait up to *wait* seconds for them (slow ones join later)."""
+        """Connect every server; wait up to *wait* seconds for each to connect or fail once
+        (slow ones join later, failed ones keep retrying)."""
         for connection in self.connections.values():
             connection.start()
         if self.connections and wait > 0:
-            await asyncio.gather(*(c.wait_ready(wait) for c in self.connections.values()))
+            await asyncio.gather(*(c.wait_settled(wait) for c in self.connections.values()))
 
     async def aclose(self) -> None:
         await asyncio.gather(*(c.aclose() for c in self.connections.values()))
