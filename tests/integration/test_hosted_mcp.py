@@ -27,7 +27,7 @@ from tests.support.polling import wait_for
 def hosted(stack: Stack) -> Iterator[McpHost]:
     with http_server() as url:
         host = McpHost(
-            [stdio_config("fixture", timeout=1.0), ServerConfig("web docs", "http", url=url)],
+            [stdio_config("fixture", timeout=3.0), ServerConfig("web docs", "http", url=url)],
             backoff_base=0.05,
         )
         stack.call(host.start(wait=20))
