@@ -29,7 +29,7 @@ class HostedCatalog(Protocol):
         """Add the hosted tools and their descriptors to a fresh Run's request and context."""
 
     def handles(self, event: ExecRequested) -> bool:
-        """Whether this exec is answered here (a hosted tool, MCP state or resources)."""
+        """Whether this exec is answered here (a hosted tool, or MCP resources)."""
 
     def describe(self, event: ExecRequested) -> str:
         """A one-line label of the call, for `show` mode."""

@@ -3,7 +3,8 @@
 `McpHost` owns one `ServerConnection` per configured server and hands the engine a
 `Catalog` per request: the ready servers' tools named for the wire (unique beside the
 client's own tools), their descriptors, and the code that answers the model's exec requests
-for them (tool calls, the MCP state probe, resource listing and reads).
+for them (tool calls, resource listing and reads). The MCP state probe is answered by the
+RunMachine, from the descriptors and definitions the catalog adds to the request context.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from .naming import NameTable, ToolRef, server_identifier
 
 log = logging.getLogger(__name__)
 
-CLIENT_SERVER = "cursor-bridge"  # the id the client's own tools are advertised under
 _RESOURCE_KINDS = ("list_mcp_resources_exec_args", "read_mcp_resource_exec_args")
 
 
@@ -86,7 +86,6 @@ class Catalog:
         client_tools: Sequence[agent.McpToolDefinition],
     ) -> None:
         self.connections = {c.config.name: c for c in connections}
-        self.client_tools = list(client_tools)
         refs = [(c, t) for c in connections for t in c.tools]
         names = NameTable(
             (ToolRef(c.config.name, t.name) for c, t in refs), {d.name for d in client_tools}
@@ -153,8 +152,6 @@ class Catalog:
         return self._by_ref.get((event.provider, event.tool_name))
 
     def handles(self, event: ExecRequested) -> bool:
-        if event.kind == "mcp_state_exec_args":
-            return True
         if event.kind in _RESOURCE_KINDS:
             server = str(event.args.get("server") or "")
             return not server or self._server(server) is not None
@@ -172,8 +169,6 @@ class Catalog:
     async def execute(
         self, event: ExecRequested, note: Note | None
     ) -> list[agent.ExecClientMessage]:
-        if event.kind == "mcp_state_exec_args":
-            return [self._state(event)]
         if event.kind == "list_mcp_resources_exec_args":
             return [await self._list_resources(event)]
         if event.kind == "read_mcp_resource_exec_args":
@@ -187,40 +182,6 @@ class Catalog:
         except HostedCallError as exc:
             return [wire.tool_error(event, str(exc))]
         return [wire.tool_result(event, result)]
-
-    def _state(self, event: ExecRequested) -> agent.ExecClientMessage:
-        message = wire.reply(event)
-        success = message.mcp_state_exec_result.success
-        success.SetInParent()
-        wanted = set(event.args.get("server_identifiers") or ())
-        if self.client_tools and (not wanted or CLIENT_SERVER in wanted):
-            success.servers.append(
-                agent.McpStateServer(
-                    server_name=CLIENT_SERVER,
-                    server_identifier=CLIENT_SERVER,
-                    tools=self.client_tools,
-                    status="ready",
-                )
-            )
-        definitions = self.definitions()
-        for name, connection in self.connections.items():
-            identifier = server_identifier(name)
-            if wanted and identifier not in wanted:
-                continue
-            server = agent.McpStateServer(
-                server_name=name, server_identifier=identifier, status=connection.status
-            )
-            server.tools.extend(d for d in definitions if d.provider_identifier == identifier)
-            if connection.instructions:
-                server.instructions.append(
-                    agent.McpInstructions(
-                        server_name=name,
-                        instructions=connection.instructions,
-                        server_identifier=identifier,
-                    )
-                )
-            success.servers.append(server)
-        return message
 
     def _server(self, name: str) -> ServerConnection | None:
         for configured, connection in self.connections.items():

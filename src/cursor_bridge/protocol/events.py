@@ -90,6 +90,14 @@ class TodosUpdated:
 
 
 @dataclass(frozen=True, slots=True)
+class QueryAnswered:
+    """The machine answered an interaction query (`kind`: its oneof case, or `unknown_N`)."""
+
+    kind: str
+    decision: str
+
+
+@dataclass(frozen=True, slots=True)
 class ServerHeartbeat:
     """The backend is alive but has nothing to say (e.g. it waits for exec results)."""
 
@@ -138,6 +146,7 @@ Event = (
     | ExecRequested
     | ExecAborted
     | TodosUpdated
+    | QueryAnswered
     | ServerHeartbeat
     | TurnEnded
     | RunFailed
