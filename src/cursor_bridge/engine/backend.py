@@ -201,16 +201,15 @@ class CursorBackend:
                         parked = True
                 yield batch
         finally:
+            # A parked Run keeps its hosted calls (their answers still go to it).
             if not parked:
                 await reader.cancel_hosted()
-            if parked:
-                pass
-            elif reader.result.turn_ended:
-                answer = ChatMessage("assistant", "".join(reader.result.text))
-                key = extend(chain(request.messages)[-1], answer)
-                self._finish_later(run, key, model_key)
-            else:
-                await run.aclose()
+                if reader.result.turn_ended:
+                    answer = ChatMessage("assistant", "".join(reader.result.text))
+                    key = extend(chain(request.messages)[-1], answer)
+                    self._finish_later(run, key, model_key)
+                else:
+                    await run.aclose()
 
     async def _deliver(self, session: ParkedSession, request: ChatRequest) -> bool:
         """Hand the follow-up's results to the parked Run; False if the Run failed meanwhile
