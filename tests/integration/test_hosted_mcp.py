@@ -9,7 +9,9 @@ answer (or, with `x-cursor-bridge-mcp: show`, the call as reasoning).
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import anthropic
 import httpx
@@ -251,3 +253,35 @@ def test_progress_keeps_the_client_stream_alive(
     keep_alives = [i for i in range(len(raw)) if raw.startswith(": keep-alive\n\n", i)]
     assert keep_alives, raw[:2000]
     assert all(i < answer_at for i in keep_alives)  # only while the call ran
+
+
+def test_client_disconnect_cancels_the_hosted_call(stack: Stack, tmp_path: Path) -> None:
+    """The client goes away while a hosted call runs: the call is cancelled on the MCP server
+    (its own timeout, 60 s, is far off), and so is the upstream Run."""
+    slow_host = McpHost([stdio_config("slowpoke", timeout=60.0)])
+    stack.call(slow_host.start(wait=20))
+    saved, stack.backend.config.hosted = stack.backend.config.hosted, slow_host
+    marker = tmp_path / "marker.txt"
+    try:
+        cancelled_before = stack.counters.runs_cancelled
+        prompt = "/tool slowpoke.hang_marked " + json.dumps({"path": str(marker)})
+        body = json.dumps(
+            {"model": "gpt-5.4", "stream": True, "messages": [{"role": "user", "content": prompt}]}
+        ).encode()
+        host, port = stack.bridge_url.removeprefix("http://").split(":")
+        # A raw socket: the bridge answers only once output exists, so no HTTP client would
+        # give control back before the hosted call ends.
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
+            head = (
+                "POST /v1/chat/completions HTTP/1.1\r\n"
+                f"Host: {host}:{port}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            )
+            sock.sendall(head.encode() + body)
+            wait_for(lambda: marker.exists() and marker.read_text() == "started", 20)
+        # The connection is closed: the bridge notices and cancels everything below it.
+        wait_for(lambda: marker.read_text() == "cancelled", 20)
+        wait_for(lambda: stack.counters.runs_cancelled > cancelled_before, 20)
+    finally:
+        stack.backend.config.hosted = saved
+        stack.call(slow_host.aclose())

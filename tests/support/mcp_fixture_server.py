@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -49,6 +50,19 @@ async def slow(steps: int, ctx: Context) -> str:
 async def hang() -> str:
     """Never answers in time."""
     await asyncio.sleep(3600)
+    return "unreachable"
+
+
+@app.tool()
+async def hang_marked(path: str) -> str:
+    """Writes `started` to *path*, then waits; writes `cancelled` when the call is cancelled."""
+    marker = Path(path)
+    marker.write_text("started")  # noqa: ASYNC240 - a few bytes, in a test server
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        marker.write_text("cancelled")  # noqa: ASYNC240
+        raise
     return "unreachable"
 
 
