@@ -10,8 +10,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
 from cursor_bridge.mcp_host.config import ServerConfig
 
 SERVER_SCRIPT = Path(__file__).resolve().parent.parent / "support" / "mcp_fixture_server.py"
@@ -31,21 +29,20 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def http_server(port: int | None = None) -> Iterator[str]:
-    """The fixture server over streamable HTTP; yields its URL once it answers."""
+def http_server(port: int | None = None, transport: str = "http") -> Iterator[str]:
+    """The fixture server over streamable HTTP (or `sse`); yields its URL once it answers."""
     port = port or free_port()
     process = subprocess.Popen(
-        [sys.executable, str(SERVER_SCRIPT), "http", str(port)],
+        [sys.executable, str(SERVER_SCRIPT), transport, str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    url = f"http://127.0.0.1:{port}/mcp"
+    url = f"http://127.0.0.1:{port}/{'mcp' if transport == 'http' else 'sse'}"
     try:
         deadline = time.monotonic() + 20
         while True:
-            with contextlib.suppress(httpx.HTTPError):
-                httpx.get(url, timeout=1)
-                break
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break  # listening (an SSE endpoint would stream forever: no request here)
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError("the fixture MCP server did not start")
             time.sleep(0.1)

@@ -189,3 +189,15 @@ async def test_an_unreachable_server_is_reported_not_offered() -> None:
         assert host.catalog([]) is None
     finally:
         await host.aclose()
+
+
+async def test_sse_server() -> None:
+    with http_server(transport="sse") as url:
+        host = await started(ServerConfig("legacy", "sse", url=url))
+        try:
+            catalog = host.catalog([])
+            assert catalog is not None
+            answer = await catalog.execute(call(catalog, "legacy-add", a=3, b=4), None)
+            assert texts(answer) == ("success", False, "7")
+        finally:
+            await host.aclose()

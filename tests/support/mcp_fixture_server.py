@@ -1,6 +1,6 @@
 """A small MCP server for the tests, written with the SDK's MCPServer (FastMCP in mcp 1.x).
 
-Run: `python mcp_fixture_server.py stdio` or `python mcp_fixture_server.py http PORT`.
+Run: `python mcp_fixture_server.py stdio`, or `... http PORT` / `... sse PORT`.
 Its tools cover what the bridge must handle: a plain result, a tool error, progress, a call
 that never answers, a crash of the whole server, a name that needs sanitising, and a tool
 list that changes while connected; one resource.
@@ -94,5 +94,7 @@ def hello() -> str:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["http"]:
         app.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    elif sys.argv[1:2] == ["sse"]:
+        app.run("sse", host="127.0.0.1", port=int(sys.argv[2]))
     else:
         app.run("stdio")
