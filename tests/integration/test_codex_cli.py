@@ -26,9 +26,13 @@ from cursor_bridge.engine.output import (
 )
 from cursor_bridge.engine.request import ChatRequest
 from cursor_bridge.server.app import create_app
+from cursor_bridge.setup_cli import CODEX_KEY_ENV, codex_config
 from tests.conftest import Stack
 from tests.support.bridge_apps import Recorder, ScriptedBackend, serve
 from tests.support.npm_clients import client_binary
+
+# Real coding clients from npm: the `clients` group (README: Tests).
+pytestmark = pytest.mark.clients
 
 MODEL = "gpt-5.4"
 PROOF_COMMAND = "echo codex-tool-ok > proof.txt && cat proof.txt"
@@ -60,27 +64,22 @@ def run_codex(
     work = tmp_path / "work"
     home.mkdir()
     work.mkdir()
+    # Configured as `cursor-bridge setup codex` prints it, without retries (a failure shows).
     (home / "config.toml").write_text(
-        f'model = "{MODEL}"\n'
-        'model_provider = "bridge"\n'
-        "\n"
-        "[model_providers.bridge]\n"
-        'name = "Bridge"\n'
-        f'base_url = "{bridge.url}/v1"\n'
-        'env_key = "BRIDGE_API_KEY"\n'
-        'wire_api = "responses"\n'
-        "request_max_retries = 0\n"
-        "stream_max_retries = 0\n"
+        codex_config(bridge.url, MODEL) + "request_max_retries = 0\nstream_max_retries = 0\n"
     )
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
         "CODEX_HOME": str(home),
-        "BRIDGE_API_KEY": "test-key",
+        CODEX_KEY_ENV: "test-key",
         "NO_COLOR": "1",
     }
+    # Codex's own sandbox is not under test: with bubblewrap installed (the security tests
+    # install it) Codex wraps commands in bwrap and fails to start its helper from a
+    # temporary directory. The commands run here are the emulator's scripted ones.
     return subprocess.run(
-        [str(codex), "exec", "--skip-git-repo-check", "-s", "workspace-write", prompt],
+        [str(codex), "exec", "--skip-git-repo-check", "-s", "danger-full-access", prompt],
         cwd=work,
         env=env,
         capture_output=True,

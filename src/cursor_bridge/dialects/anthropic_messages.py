@@ -37,7 +37,7 @@ from ..engine.request import (
 )
 from .anthropic_render import ThinkingDisplay, reasoning_from_signature
 from .common import InvalidRequest as InvalidRequest
-from .common import Lenient
+from .common import Lenient, describe_invalid
 
 LOW_BUDGET_MAX = 4096
 MEDIUM_BUDGET_MAX = 16384
@@ -235,34 +235,23 @@ def reasoning_effort(thinking: ThinkingIn | None, output: OutputConfigIn | None)
     return "high"
 
 
-def _invalid(exc: ValidationError) -> InvalidRequest:
-    # The deepest location is the most specific one (a union reports each branch).
-    error = max(exc.errors(), key=lambda e: len(e["loc"]))
-    # Union branches show up in the location as type names (`str`, `list[...]`): drop them.
-    parts = [
-        str(p)
-        for p in error["loc"]
-        if isinstance(p, int) or not (p in ("str", "int") or "[" in str(p) or "-" in str(p))
-    ]
-    where = ".".join(parts) or "body"
-    message = error["msg"]
-    if error["type"] == "missing":
-        message = "Field required"
-    return InvalidRequest(f"{where}: {message}")
+def _invalid(exc: ValidationError, prefix: str = "") -> InvalidRequest:
+    """Anthropic's wording: `messages[0].content[1].type: ...`."""
+    param, message = describe_invalid(exc, prefix)
+    return InvalidRequest(f"{param}: {message}", param)
 
 
 def _tool(raw: dict[str, Any], index: int) -> ToolSpec:
     kind = raw.get("type")
     if kind not in (None, "custom"):
         raise InvalidRequest(
-            f"tools.{index}: server tool type '{kind}' is not supported; only client tools "
+            f"tools[{index}]: server tool type '{kind}' is not supported; only client tools "
             "(name, description, input_schema) are."
         )
     try:
         tool = ToolIn.model_validate(raw)
     except ValidationError as exc:
-        inner = _invalid(exc).message
-        raise InvalidRequest(f"tools.{index}.{inner}") from exc
+        raise _invalid(exc, f"tools[{index}]") from exc
     return ToolSpec(tool.name, tool.description, tool.input_schema)
 
 
@@ -290,10 +279,10 @@ def _tool_choice(
 def _blocks(message: MessageIn, index: int) -> Iterable[tuple[str, Lenient]]:
     """(param path, validated block) for each content block."""
     if isinstance(message.content, str):
-        yield f"messages.{index}.content", TextBlock(type="text", text=message.content)
+        yield f"messages[{index}].content", TextBlock(type="text", text=message.content)
         return
     for j, raw in enumerate(message.content):
-        where = f"messages.{index}.content.{j}"
+        where = f"messages[{index}].content[{j}]"
         kind = raw.get("type")
         model = _BLOCKS.get(kind) if isinstance(kind, str) else None
         if model is None:
@@ -301,7 +290,7 @@ def _blocks(message: MessageIn, index: int) -> Iterable[tuple[str, Lenient]]:
         try:
             yield where, model.model_validate(raw)
         except ValidationError as exc:
-            raise InvalidRequest(f"{where}.{_invalid(exc).message}") from exc
+            raise _invalid(exc, where) from exc
 
 
 def _message(message: MessageIn, index: int, tool_names: dict[str, str]) -> list[ChatMessage]:
@@ -352,7 +341,7 @@ def _tool_result(block: ToolResultBlock, where: str, tool_names: dict[str, str])
     if isinstance(block.content, str):
         texts.append(block.content)
     for j, raw in enumerate(block.content if isinstance(block.content, list) else ()):
-        inner = f"{where}.content.{j}"
+        inner = f"{where}.content[{j}]"
         kind = raw.get("type")
         try:
             if kind == "text":
@@ -367,7 +356,7 @@ def _tool_result(block: ToolResultBlock, where: str, tool_names: dict[str, str])
             else:
                 raise InvalidRequest(f"{inner}.type: '{kind}' is not supported in tool results.")
         except ValidationError as exc:
-            raise InvalidRequest(f"{inner}.{_invalid(exc).message}") from exc
+            raise _invalid(exc, inner) from exc
     return ChatMessage(
         "tool",
         "\n".join(texts),

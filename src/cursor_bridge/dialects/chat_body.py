@@ -19,7 +19,7 @@ from ..engine.request import (
     ToolChoice,
     ToolSpec,
 )
-from .common import InvalidRequest, Lenient, data_url_image
+from .common import InvalidRequest, Lenient, data_url_image, invalid_from
 
 # -- request schema -----------------------------------------------------------------------
 
@@ -107,11 +107,7 @@ def parse_request(body: Any) -> ChatRequest:
     try:
         parsed = ChatCompletionBody.model_validate(body)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        param = ".".join(
-            str(part) for part in error["loc"] if not str(part).startswith("function-")
-        )
-        raise InvalidRequest(f"Invalid value for '{param}': {error['msg']}", param) from exc
+        raise invalid_from(exc) from exc
     if parsed.n not in (None, 1):
         raise InvalidRequest("Only n=1 is supported.", "n")
     messages = tuple(_message(m, i) for i, m in enumerate(parsed.messages))
@@ -161,12 +157,14 @@ def _message(message: MessageIn, index: int) -> ChatMessage:
             if isinstance(part, TextPart):
                 texts.append(part.text)
             else:
-                param = f"messages.{index}.content.{part_index}.image_url"
+                param = f"messages[{index}].content[{part_index}].image_url"
                 images.append(data_url_image(part.image_url.url, param))
     if role == "tool" and not message.tool_call_id:
-        raise InvalidRequest("Tool messages need a tool_call_id.", f"messages.{index}.tool_call_id")
+        raise InvalidRequest(
+            "Tool messages need a tool_call_id.", f"messages[{index}].tool_call_id"
+        )
     if role == "user" and message.content is None:
-        raise InvalidRequest("User messages need content.", f"messages.{index}.content")
+        raise InvalidRequest("User messages need content.", f"messages[{index}].content")
     calls = tuple(
         ToolCallRecord(c.id, c.function.name, c.function.arguments)
         for c in message.tool_calls or ()

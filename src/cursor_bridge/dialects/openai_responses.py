@@ -37,7 +37,7 @@ from ..engine.request import (
     ToolSpec,
 )
 from .common import InvalidRequest as InvalidRequest
-from .common import Lenient, data_url_image
+from .common import Lenient, data_url_image, invalid_from
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -280,29 +280,11 @@ def _validate(model: type[M], data: Any, prefix: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        # The deepest error names the offending field best (unions report every branch).
-        error = max(exc.errors(), key=lambda e: len(e["loc"]))
-        # Drop pydantic's union-branch labels (`str`, `list[...]`, class names) and the
-        # discriminator tag it puts after a list index (`content.0.input_text.text`).
-        parts: list[str] = []
-        for raw in error["loc"]:
-            part = str(raw)
-            if _is_branch_label(part) or (parts and parts[-1].isdigit() and part in _PART_TAGS):
-                continue
-            parts.append(part)
-        param = ".".join(filter(None, [prefix, *parts]))
-        raise InvalidRequest(f"Invalid value for '{param}': {error['msg']}", param) from exc
+        # A message part's type tag follows its list index in pydantic's location.
+        raise invalid_from(exc, prefix, _PART_TAGS) from exc
 
 
 _PART_TAGS = frozenset({"input_text", "output_text", "refusal", "input_image", "input_file"})
-
-
-def _is_branch_label(part: str) -> bool:
-    return (
-        part in ("str", "int", "float", "bool")
-        or part.startswith(("list[", "function-", "literal["))
-        or part[:1].isupper()
-    )
 
 
 # -- items -> messages --------------------------------------------------------------------
@@ -333,7 +315,7 @@ def items_to_messages(
     out: list[ChatMessage] = []
     step: _Step | None = None
     for index, raw in enumerate(items):
-        prefix = f"input.{index}"
+        prefix = f"input[{index}]"
         if not isinstance(raw, dict):
             raise InvalidRequest(f"Invalid value for '{prefix}': expected an object.", prefix)
         kind = raw.get("type") or ("message" if "role" in raw else None)
@@ -417,7 +399,7 @@ def _text_of(
     texts: list[str] = []
     images: list[ImageInput] = []
     for index, part in enumerate(content):
-        where = f"{param}.{index}"
+        where = f"{param}[{index}]"
         if isinstance(part, InputText | OutputText):
             texts.append(part.text)
         elif isinstance(part, RefusalPart):
@@ -470,16 +452,16 @@ def _tools(raw: list[dict[str, Any]], notes: list[str]) -> _ToolSet:
     for index, tool in enumerate(raw):
         kind = tool.get("type")
         if not isinstance(kind, str):
-            raise InvalidRequest("Every tool needs a type.", f"tools.{index}.type")
+            raise InvalidRequest("Every tool needs a type.", f"tools[{index}].type")
         if kind == "function":
-            tools.echo.append(tools.add(tool, f"tools.{index}"))
+            tools.echo.append(tools.add(tool, f"tools[{index}]"))
         elif kind == "namespace":
-            namespace = _validate(NamespaceTool, tool, f"tools.{index}")
+            namespace = _validate(NamespaceTool, tool, f"tools[{index}]")
             for inner, member in enumerate(namespace.tools):
                 if member.get("type") == "function":
-                    tools.add(member, f"tools.{index}.tools.{inner}", namespace.name)
+                    tools.add(member, f"tools[{index}].tools[{inner}]", namespace.name)
                 else:
-                    notes.append(f"dropped tool {index}.{inner} of type {member.get('type')}")
+                    notes.append(f"dropped tool {index}[{inner}] of type {member.get('type')}")
             tools.echo.append(tool)
         else:
             notes.append(f"dropped hosted tool {index} of type {kind}")

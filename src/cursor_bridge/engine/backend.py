@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+from .. import access
 from ..protocol.errors import ConnectError
 from ..protocol.headers import RUN_PATH, ClientIdentity, run_headers, unary_headers
 from ..protocol.messages import agent
@@ -154,6 +155,7 @@ class CursorBackend:
         if session is not None:
             if await self._deliver(session, request):
                 self.tool_rounds["continued"] += 1
+                access.note_run("continued")
                 run, queued, reported, tag = (
                     session.run,
                     session.queued,
@@ -271,7 +273,9 @@ class CursorBackend:
                 self.checkpoint_resumes["blob_missing"] += 1
             else:
                 self.checkpoint_resumes["resumed"] += 1
+                access.note_run("resumed")
                 return run
+        access.note_run("fresh")
         return await self._open_run(request, choice, toolset, token, hosted=hosted)
 
     def _finish_later(self, run: LiveRun, key: str, model_key: str) -> None:

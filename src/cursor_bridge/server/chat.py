@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from .. import access
 from ..dialects import openai_chat as dialect
 from ..engine.backend import CursorBackend
 from ..engine.errors import InvalidChatRequest, ModelNotFound
@@ -32,6 +33,7 @@ async def chat_completions(request: Request) -> Response:
         body = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError):
         return error_response(400, "The request body is not valid JSON.", "invalid_request_error")
+    access.note_body_model(body)
     try:
         chat = dialect.parse_request(body)
         turn = await start_turn(request, backend, chat)

@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
+from .. import access
 from ..protocol.errors import ConnectError
 
 # Connect code -> (HTTP status, OpenAI error type, OpenAI error code)
@@ -34,6 +35,7 @@ _HINTS = {
 def error_body(
     message: str, error_type: str, code: str | None = None, param: str | None = None
 ) -> dict[str, Any]:
+    access.note_error(message)
     return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
 
 

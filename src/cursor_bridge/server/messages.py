@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from .. import access
 from ..dialects import anthropic_messages as dialect
 from ..dialects import anthropic_render as render
 from ..engine.backend import CursorBackend
@@ -40,6 +41,7 @@ def anthropic_error(
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     request_id = request_id or render.new_request_id()
+    access.note_error(message)
     body = render.error_body(render.error_type(status), message, request_id)
     return JSONResponse(
         body, status_code=status, headers={**(headers or {}), "request-id": request_id}
@@ -60,6 +62,7 @@ async def messages(request: Request) -> Response:
         body = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError):
         return anthropic_error(400, "The request body is not valid JSON.", request_id)
+    access.note_body_model(body)
     try:
         parsed = dialect.parse_request(body)
         turn = await start_turn(request, backend, parsed.chat)
@@ -98,6 +101,7 @@ async def count_tokens(request: Request) -> Response:
         body = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError):
         return anthropic_error(400, "The request body is not valid JSON.", request_id)
+    access.note_body_model(body)
     try:
         parsed = dialect.parse_request(body, count_only=True)
         await until_disconnect(request, backend.resolve(parsed.chat))

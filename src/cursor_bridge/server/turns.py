@@ -15,10 +15,11 @@ from typing import Any, TypeVar
 
 from starlette.requests import Request
 
+from .. import access
 from ..engine import hosted
 from ..engine.backend import CursorBackend
 from ..engine.errors import InvalidChatRequest
-from ..engine.output import OutputEvent
+from ..engine.output import OutputEvent, TurnFinished
 from ..engine.request import ChatRequest
 
 T = TypeVar("T")
@@ -34,8 +35,10 @@ class Turn:
     async def batches(self) -> AsyncIterator[list[OutputEvent]]:
         first, self._first = self._first, []
         if first:
+            _note_usage(first)
             yield first
         async for batch in self._events:
+            _note_usage(batch)
             yield batch
 
     async def aclose(self) -> None:
@@ -55,9 +58,19 @@ async def start_turn(request: Request, backend: CursorBackend, chat: ChatRequest
 
 
 async def _start(backend: CursorBackend, chat: ChatRequest) -> Turn:
+    access.note_requested_model(chat.model)
     choice = await backend.resolve(chat)
+    access.note_cursor_model(choice.model_id)
     events = backend.stream_turn(chat, choice)
-    return Turn(events, await _first_batch(events))
+    first = await _first_batch(events)
+    access.note_first_output()
+    return Turn(events, first)
+
+
+def _note_usage(batch: list[OutputEvent]) -> None:
+    last = batch[-1]
+    if isinstance(last, TurnFinished):
+        access.note_usage(last.usage.input_tokens, last.usage.output_tokens)
 
 
 async def _first_batch(events: AsyncIterator[list[OutputEvent]]) -> list[OutputEvent]:
