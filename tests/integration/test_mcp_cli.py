@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 from openai import OpenAI
 
 from tests.mcp_host.fixtures import SERVER_SCRIPT, free_port
+from tests.support.served import serve_process
 
 
 def write_config(tmp_path: Path, **extra: object) -> Path:
@@ -59,35 +59,9 @@ def test_mcp_list_refuses_a_bad_config(tmp_path: Path) -> None:
 
 def test_serve_hosts_the_configured_servers(tmp_path: Path) -> None:
     config = write_config(tmp_path)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cursor_bridge",
-            "serve",
-            "--port",
-            "0",
-            "--emulator",
-            "--mcp-config",
-            str(config),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert proc.stdout is not None
-    banner: list[str] = []
-    url = None
-    try:
-        for line in proc.stdout:
-            banner.append(line)
-            match = re.search(r"listening on (http://127\.0\.0\.1:\d+/v1)", line)
-            if match:
-                url = match.group(1)
-            if "hosted MCP servers" in line:
-                break
-        assert url is not None, "".join(banner)
+    with serve_process(
+        "--emulator", "--mcp-config", str(config), until=lambda line: "hosted MCP" in line
+    ) as (url, banner):
         assert banner[-1].strip() == "hosted MCP servers: 1 of 1 connected"
         client = OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=30)
         answer = client.chat.completions.create(
@@ -95,11 +69,3 @@ def test_serve_hosts_the_configured_servers(tmp_path: Path) -> None:
             messages=[{"role": "user", "content": '/tool fixture.add {"a": 4, "b": 5}'}],
         )
         assert answer.choices[0].message.content == "Tool results:\n- fixture.add: 9"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-    assert proc.returncode == 0
