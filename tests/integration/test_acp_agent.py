@@ -378,7 +378,17 @@ async def test_editor_passed_and_bridge_hosted_mcp_servers(
         lines = editor.text().splitlines()
         assert lines[:2] == ["Tool results:", "- editor tools.add: 42"]
         assert lines[2].startswith("- bridge.whoami: ") and lines[2].split(": ")[1].isdigit()
-        assert '[mcp] editor tools.add {"a":2,"b":40} -> ok: 42' in editor.thoughts()
+        # Each hosted call shows as a tool call: started, then completed with its outcome.
+        starts = {u.title: u for u in editor.updates if isinstance(u, ToolCallStart)}
+        add = starts['editor tools.add {"a":2,"b":40}']
+        assert add.status == "in_progress" and "bridge.whoami {}" in starts
+        (done,) = [
+            u
+            for u in editor.updates
+            if isinstance(u, ToolCallProgress) and u.tool_call_id == add.tool_call_id
+        ]
+        assert done.status == "completed" and done.content[0].content.text == "ok: 42"
+        assert not editor.thoughts()
 
 
 def _save(path: Path, transcript: list[dict[str, Any]], root: str) -> None:

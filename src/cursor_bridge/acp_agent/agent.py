@@ -5,8 +5,8 @@ over its stdio. Each session is a Cursor conversation: a prompt turn is a ChatRe
 the session's history, run on the same engine `serve` uses (live with a login, else the
 emulator); text streams back as `agent_message_chunk`, reasoning as `agent_thought_chunk`.
 Cursor's built-in tool requests go to the editor (editor_tools.py), hosted MCP servers and the
-servers the editor passes in run here, and show as thoughts; the agent's to-do list becomes
-the ACP plan. `session/cancel` cancels the
+servers the editor passes in run here and show as tool calls; the agent's to-do list
+becomes the ACP plan. `session/cancel` cancels the
 upstream Run. Models come from the account's catalog (a `model` config option); modes decide
 about permissions (editor_tools.MODES).
 """
@@ -27,9 +27,13 @@ from typing import Any, Literal
 from acp import PROTOCOL_VERSION, Client, RequestError
 from acp.helpers import (
     plan_entry,
+    start_tool_call,
+    text_block,
+    tool_content,
     update_agent_message_text,
     update_agent_thought_text,
     update_plan,
+    update_tool_call,
     update_user_message_text,
 )
 from acp.schema import (
@@ -59,6 +63,8 @@ from acp.schema import (
     SseMcpServer,
     TextContentBlock,
     TextResourceContents,
+    ToolCallProgress,
+    ToolCallStart,
 )
 from acp.schema import Usage as AcpUsage
 
@@ -66,7 +72,7 @@ from .. import __version__
 from ..engine.backend import CursorBackend
 from ..engine.errors import InvalidChatRequest, ModelNotFound
 from ..engine.hosted import HostedServerStats
-from ..engine.output import TextDelta, ThinkingDelta, TodosUpdated, TurnFinished
+from ..engine.output import HostedCall, TextDelta, ThinkingDelta, TodosUpdated, TurnFinished
 from ..engine.request import ChatMessage, ChatRequest, ImageInput
 from ..mcp_host.config import ServerConfig
 from ..mcp_host.host import Catalog, McpHost
@@ -251,7 +257,7 @@ class BridgeAgent:
             model=record.model,
             messages=(*record.messages(), user),
             stream=True,
-            hosted_tools="show",
+            hosted_tools="on",
         )
         answer: list[str] = []
         finished: TurnFinished | None = None
@@ -268,6 +274,8 @@ class BridgeAgent:
                             await self._send(record, update_agent_thought_text(event.text))
                         elif isinstance(event, TodosUpdated):
                             await self._send(record, _plan(event))
+                        elif isinstance(event, HostedCall):
+                            await self._send(record, _hosted_call(event))
                         elif isinstance(event, TurnFinished):
                             finished = event
             finally:
@@ -380,6 +388,14 @@ class _SessionHosted:
 
     def stats(self) -> list[HostedServerStats]:
         return self.owner.hosted.stats() if self.owner.hosted is not None else []
+
+
+def _hosted_call(call: HostedCall) -> ToolCallStart | ToolCallProgress:
+    """A hosted MCP call as an ACP tool call: started, then completed or failed."""
+    if call.status == "in_progress":
+        return start_tool_call(call.call_id, call.label, kind="other", status="in_progress")
+    content = [tool_content(text_block(call.detail))] if call.detail else None
+    return update_tool_call(call.call_id, status=call.status, content=content)
 
 
 def _plan(todos: TodosUpdated) -> AgentPlanUpdate:

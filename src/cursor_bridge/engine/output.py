@@ -37,20 +37,37 @@ class TurnFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class HostedCall:
+    """A tool the bridge runs itself started or ended (`label`: `SERVER.TOOL {args}`).
+
+    Informational: HTTP dialects ignore it (with `x-cursor-bridge-mcp: show` the same call
+    also arrives as reasoning text); the ACP agent shows it as a tool call."""
+
+    call_id: str
+    label: str
+    status: Literal["in_progress", "completed", "failed"]
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class KeepAlive:
-    """Nothing to show, but work goes on (a hosted tool reported progress): a stream sends
-    bytes its client ignores (an SSE comment, Anthropic's ping) so no idle timer fires."""
+    """Nothing to show, but work goes on (a hosted tool is running): a stream sends bytes
+    its client ignores (an SSE comment, Anthropic's ping), so no idle timer fires and a
+    client that went away is noticed."""
 
 
 # SSE comment lines are skipped by every SSE parser.
 SSE_KEEP_ALIVE = ": keep-alive\n\n"
 
 # TodosUpdated: the agent's plan; dialects without a place for it ignore it.
-OutputEvent = TextDelta | ThinkingDelta | ToolCall | TurnFinished | TodosUpdated | KeepAlive
+OutputEvent = (
+    TextDelta | ThinkingDelta | ToolCall | TurnFinished | TodosUpdated | KeepAlive | HostedCall
+)
 
 __all__ = [
     "SSE_KEEP_ALIVE",
     "FinishReason",
+    "HostedCall",
     "KeepAlive",
     "OutputEvent",
     "TextDelta",

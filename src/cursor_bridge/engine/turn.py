@@ -22,7 +22,7 @@ from ..protocol.messages import agent
 from . import adapters
 from .hosted import HostedCatalog
 from .live_run import LiveRun
-from .output import KeepAlive, OutputEvent, ToolCall, TurnFinished, Usage
+from .output import HostedCall, KeepAlive, OutputEvent, ToolCall, TurnFinished, Usage
 from .sessions import PendingCall
 from .toolset import Toolset
 
@@ -66,9 +66,9 @@ class SegmentReader:
         self.hosted = hosted
         self.show_hosted = show_hosted
         self.result = SegmentResult()
-        # Hosted calls in flight (exec id -> task) and reasoning lines waiting to go out.
+        # Hosted calls in flight (exec id -> task) and their reports waiting to go out.
         self._hosted_calls: dict[int, asyncio.Task[None]] = {}
-        self._notes: list[str] = []
+        self._notes: list[OutputEvent] = []
         self._progressed = False
 
     async def read(
@@ -107,6 +107,9 @@ class SegmentReader:
                     self._on_abort(event.exec_id)
                 elif isinstance(event, ev.ServerHeartbeat):
                     settle_now = waiting or bool(result.emitted)
+                    # A hosted call is working: the client's stream gets a keep-alive (which
+                    # also lets the server notice a client that went away).
+                    self._progressed = self._progressed or bool(self._hosted_calls)
                 elif isinstance(event, ev.TurnEnded):
                     result.turn_ended = True
                     out[:0] = self._take_notes()
@@ -162,14 +165,18 @@ class SegmentReader:
     def _start_hosted(self, hosted: HostedCatalog, event: ev.ExecRequested) -> None:
         """Run a hosted exec beside the reading: the Run keeps flowing (KV, heartbeats)."""
         label = hosted.describe(event)
+        call_id = event.tool_call_id or f"exec-{event.exec_id}"
         show = self.show_hosted and event.kind == "mcp_args"
+        self._notes.append(HostedCall(call_id, label, "in_progress"))
         if show:
             self._note(f"[mcp] {label}")
 
         async def run() -> None:
             answer = await hosted.execute(event, self._note if show else self._progress)
+            ok, outcome = _outcome(answer)
+            self._notes.append(HostedCall(call_id, label, "completed" if ok else "failed", outcome))
             if show:
-                self._note(f"[mcp] {label} -> {_outcome(answer)}")
+                self._note(f"[mcp] {label} -> {outcome}")
             self._hosted_calls.pop(event.exec_id, None)
             try:
                 await self._answer(answer)
@@ -179,14 +186,14 @@ class SegmentReader:
         self._hosted_calls[event.exec_id] = asyncio.create_task(run(), name="hosted-exec")
 
     def _note(self, line: str) -> None:
-        self._notes.append(line)
+        self._notes.append(ev.ThinkingDelta(line + "\n"))
 
     def _progress(self, _line: str) -> None:
         self._progressed = True
 
     def _take_notes(self) -> list[OutputEvent]:
         notes, self._notes = self._notes, []
-        return [ev.ThinkingDelta(line + "\n") for line in notes]
+        return notes
 
     async def cancel_hosted(self) -> None:
         """Stop hosted calls still running (the Run is going away)."""
@@ -237,16 +244,16 @@ class SegmentReader:
         )
 
 
-def _outcome(answer: list[agent.ExecClientMessage]) -> str:
-    """How a hosted call ended, in a few words (for `show` mode)."""
+def _outcome(answer: list[agent.ExecClientMessage]) -> tuple[bool, str]:
+    """Whether a hosted call succeeded, and how it ended in a few words."""
     if not answer or answer[0].WhichOneof("message") != "mcp_result":
-        return "answered"
+        return True, "answered"
     result = answer[0].mcp_result
     if result.WhichOneof("result") == "success":
         text = " ".join(item.text.text for item in result.success.content if item.text.text)
         head = "error" if result.success.is_error else "ok"
-        return f"{head}: {text[:200]}" if text else head
-    return f"failed: {result.error.error[:200]}"
+        return not result.success.is_error, f"{head}: {text[:200]}" if text else head
+    return False, f"failed: {result.error.error[:200]}"
 
 
 def _mcp_error(event: ev.ExecRequested, reason: str) -> list[agent.ExecClientMessage]:

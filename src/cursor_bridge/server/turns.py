@@ -19,7 +19,7 @@ from .. import access
 from ..engine import hosted
 from ..engine.backend import CursorBackend
 from ..engine.errors import InvalidChatRequest
-from ..engine.output import OutputEvent, TurnFinished
+from ..engine.output import HostedCall, OutputEvent, TurnFinished
 from ..engine.request import ChatRequest
 
 T = TypeVar("T")
@@ -76,7 +76,9 @@ def _note_usage(batch: list[OutputEvent]) -> None:
 async def _first_batch(events: AsyncIterator[list[OutputEvent]]) -> list[OutputEvent]:
     try:
         async for batch in events:
-            if batch:
+            # A report of a hosted call is not output (HTTP dialects show nothing for it); a
+            # keep-alive is: a hosted call is working, and the client should hear so.
+            if any(not isinstance(event, HostedCall) for event in batch):
                 return batch
     except BaseException:
         with contextlib.suppress(Exception):
