@@ -23,6 +23,7 @@ from .backend_choice import serve_backend
 from .cli_errors import PORT_HINT, BridgeGroup
 from .config import CONFIG_ENV, Settings, config_path
 from .config_cli import config
+from .doctor import doctor
 from .engine.backend import BackendConfig, CursorBackend
 from .invocation import command_name
 from .live import LiveBackend, open_live_backend
@@ -32,6 +33,9 @@ from .server.app import create_app
 from .server.cursor_chat import upstream_from_settings
 from .server.response_store import ResponseStore
 from .setup_cli import setup
+from .wiretrace import WireRecorder
+from .wiretrace.command import record_options, trace
+from .wiretrace.format import TraceError, load_trace
 
 
 @click.group(cls=BridgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -60,6 +64,8 @@ main.add_command(logout)
 main.add_command(models)
 main.add_command(config)
 main.add_command(setup)
+main.add_command(trace)
+main.add_command(doctor)
 main.add_command(mcp)
 main.add_command(acp)
 
@@ -94,6 +100,7 @@ main.add_command(acp)
     "--allow-write", is_flag=True, default=None, help="With --workspace: also write/delete."
 )
 @click.option("--allow-shell", is_flag=True, default=None, help="With --workspace: also shell.")
+@record_options
 def serve(
     host: str | None,
     port: int | None,
@@ -105,6 +112,7 @@ def serve(
     workspace: Path | None,
     allow_write: bool | None,
     allow_shell: bool | None,
+    recorder: WireRecorder | None,
     mcp_config: Path | None,
 ) -> None:
     """Run the bridge: live with the stored Cursor login, else on the built-in emulator."""
@@ -133,13 +141,18 @@ def serve(
             err=True,
         )
     with contextlib.suppress(KeyboardInterrupt):
-        _run(_serve(settings, choice.emulator, mcp_config))
+        _run(_serve(settings, choice.emulator, recorder, mcp_config))
 
 
 serve.params.append(config_option())
 
 
-async def _serve(settings: Settings, use_emulator: bool, mcp_config: Path | None = None) -> None:
+async def _serve(
+    settings: Settings,
+    use_emulator: bool,
+    recorder: WireRecorder | None = None,
+    mcp_config: Path | None = None,
+) -> None:
     from .emulator import EmulatorOptions, EmulatorServer
 
     emulator: EmulatorServer | None = None
@@ -164,6 +177,7 @@ async def _serve(settings: Settings, use_emulator: bool, mcp_config: Path | None
         backend_label = backend.config.api_url
         if live.account is not None:
             backend_label += f" as {live.account.label}, Runs on {backend.config.agent_url}"
+    backend.config.recorder = recorder
     hosted = await open_hosted(mcp_config)
     backend.config.hosted = hosted
     mode = "emulator" if use_emulator else "cursor"
@@ -218,6 +232,20 @@ async def _serve(settings: Settings, use_emulator: bool, mcp_config: Path | None
     help="Seconds an access token it issues lives.",
 )
 @click.option(
+    "--inject",
+    multiple=True,
+    metavar="KIND",
+    help="Put this protocol surprise into every Run (repeatable): unknown-field, "
+    "unknown-query, end-early, missing-blob.",
+)
+@click.option(
+    "--replay",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Play the server side of a recorded wire trace instead of the scripted model.",
+)
+@click.option(
     "--lenient",
     is_flag=True,
     help="Turn off strict mode (history from turns too, content-as-id everywhere).",
@@ -228,15 +256,29 @@ def emulator(
     token_latency: float,
     require_auth: bool,
     token_lifetime: float,
+    inject: tuple[str, ...],
+    replay: Path | None,
     lenient: bool,
 ) -> None:
     """Run the Cursor backend emulator on its own (HTTP/2 cleartext and HTTP/1.1)."""
     from .emulator import EmulatorOptions, run_emulator
+    from .emulator.inject import INJECTIONS
 
+    for kind in inject:
+        if kind not in INJECTIONS:
+            raise click.BadParameter(
+                f"{kind!r} is not one of {', '.join(INJECTIONS)}", param_hint="--inject"
+            )
+    try:
+        recorded = load_trace(replay) if replay is not None else None
+    except TraceError as exc:
+        raise click.ClickException(str(exc)) from None
     options = EmulatorOptions(
         token_latency=token_latency,
         require_auth=require_auth,
         token_lifetime=token_lifetime,
+        inject=inject,
+        replay=recorded,
         strict=not lenient,
     )
     with contextlib.suppress(KeyboardInterrupt):

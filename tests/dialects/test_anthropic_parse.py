@@ -266,7 +266,11 @@ def test_claude_code_request_shape_is_accepted() -> None:
         (body(tools=[{"name": "x"}]), "tools[0].input_schema"),
         (body(tools=[{"type": "web_search_20250305", "name": "web_search"}]), "server tool"),
         (body(mcp_servers=[{"type": "url", "url": "http://x"}]), "mcp_servers"),
-        (body(output_config={"format": {"type": "json_schema", "schema": {}}}), "structured"),
+        (body(output_config={"format": {"type": "json_object"}}), "only 'json_schema'"),
+        (
+            body(output_config={"format": {"type": "json_schema", "schema": {"type": 5}}}),
+            "Invalid JSON schema",
+        ),
         (
             body(
                 messages=[

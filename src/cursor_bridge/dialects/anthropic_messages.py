@@ -4,7 +4,9 @@
 that only matter for rendering (thinking display, stop sequences), or raises InvalidRequest
 naming the offending field. `max_tokens` is required, as Anthropic requires it. Sampling
 settings (`temperature`, `top_p`, `top_k`) and `metadata` are validated and ignored: Cursor's
-agent protocol has no such knobs. Server tools, remote MCP servers, structured outputs and
+agent protocol has no such knobs. `max_tokens` and `stop_sequences` are enforced by the
+engine (engine/output_control.py); `output_config.format` (json_schema) is given to the model
+and its answer validated (engine/enforce.py). Server tools, remote MCP servers and
 non-base64 images are rejected with a 400 that says so.
 
 Thinking: `{"type": "enabled", "budget_tokens": N}` maps to a reasoning effort by budget
@@ -31,13 +33,14 @@ from ..engine.request import (
     ChatRequest,
     ImageInput,
     NamedToolChoice,
+    OutputFormat,
     ToolCallRecord,
     ToolChoice,
     ToolSpec,
 )
 from .anthropic_render import ThinkingDisplay, reasoning_from_signature
 from .common import InvalidRequest as InvalidRequest
-from .common import Lenient, describe_invalid
+from .common import Lenient, describe_invalid, output_format
 
 LOW_BUDGET_MAX = 4096
 MEDIUM_BUDGET_MAX = 16384
@@ -184,8 +187,7 @@ def parse_request(body: Any, *, count_only: bool = False) -> MessagesRequest:
         raise _invalid(exc) from exc
     if parsed.mcp_servers:
         raise InvalidRequest("mcp_servers: remote MCP servers are not supported by cursor-bridge.")
-    if parsed.output_config is not None and parsed.output_config.format is not None:
-        raise InvalidRequest("output_config.format: structured outputs are not supported.")
+    fmt = _output_format(parsed.output_config)
     tools = tuple(_tool(tool, i) for i, tool in enumerate(parsed.tools or ()))
     messages: list[ChatMessage] = []
     if parsed.system:
@@ -218,8 +220,23 @@ def parse_request(body: Any, *, count_only: bool = False) -> MessagesRequest:
         max_tokens=max_tokens,
         tool_choice=tool_choice,
         parallel_tool_calls=parallel,
+        stop=stops,
+        output_format=fmt,
     )
     return MessagesRequest(chat, display, stops)
+
+
+def _output_format(config: OutputConfigIn | None) -> OutputFormat | None:
+    """`output_config.format` ({"type": "json_schema", "schema": {...}})."""
+    raw = config.format if config is not None else None
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or raw.get("type") != "json_schema":
+        raise InvalidRequest("output_config.format.type: only 'json_schema' is supported.")
+    try:
+        return output_format("json_schema", raw.get("schema"), raw.get("name"), "")
+    except InvalidRequest as exc:
+        raise InvalidRequest(f"output_config.format: {exc.message}") from exc
 
 
 def reasoning_effort(thinking: ThinkingIn | None, output: OutputConfigIn | None) -> str | None:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence, Set
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..engine.request import ImageInput
+from ..engine.request import ImageInput, OutputFormat
+from ..engine.structured import schema_problem
 
 
 class InvalidRequest(Exception):
@@ -111,3 +113,43 @@ def describe_invalid(
         [messages[0], *(m.removeprefix("Input should be ") for m in messages[1:])]
     )
     return param, message
+
+
+def output_format(kind: Any, schema: Any, name: Any, param: str) -> OutputFormat | None:
+    """A structured-output request (`text`: none), its schema checked; `param` names the
+    format object in the client's terms."""
+    if kind in (None, "text"):
+        return None
+    if kind == "json_object":
+        return OutputFormat("json_object")
+    if kind != "json_schema":
+        raise InvalidRequest(f"Unsupported format type {kind!r}.", f"{param}.type")
+    if not isinstance(schema, dict):
+        raise InvalidRequest("A json_schema format needs a `schema` object.", f"{param}.schema")
+    problem = schema_problem(schema)
+    if problem is not None:
+        raise InvalidRequest(f"Invalid JSON schema: {problem}", f"{param}.schema")
+    return OutputFormat("json_schema", schema, name if isinstance(name, str) else "")
+
+
+def stop_list(stop: Any, param: str = "stop", limit: int = 4) -> tuple[str, ...]:
+    """Stop sequences: a string or a list of at most `limit` strings."""
+    if stop is None:
+        return ()
+    items = [stop] if isinstance(stop, str) else stop
+    if not isinstance(items, list) or not all(isinstance(s, str) for s in items):
+        raise InvalidRequest("`stop` must be a string or a list of strings.", param)
+    if len(items) > limit:
+        raise InvalidRequest(f"At most {limit} stop sequences are supported.", param)
+    return tuple(s for s in items if s)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_model(model: type[M], data: Any, prefix: str, tags: Set[str] = frozenset()) -> M:
+    """`model.model_validate(data)`, a failure raised as InvalidRequest naming the field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_from(exc, prefix, tags) from exc

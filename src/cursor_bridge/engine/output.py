@@ -34,6 +34,17 @@ class TurnFinished:
 
     reason: FinishReason
     usage: Usage
+    # The stop sequence that ended the answer (its text withheld), if one did.
+    stop_sequence: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStarted:
+    """Leads a response's first batch: the input tokens known before any output (the last
+    checkpoint's context occupancy plus an estimate of what is new, else a local estimate),
+    for dialects that announce usage up front (Anthropic's message_start)."""
+
+    input_tokens: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +72,14 @@ SSE_KEEP_ALIVE = ": keep-alive\n\n"
 
 # TodosUpdated: the agent's plan; dialects without a place for it ignore it.
 OutputEvent = (
-    TextDelta | ThinkingDelta | ToolCall | TurnFinished | TodosUpdated | KeepAlive | HostedCall
+    TextDelta
+    | ThinkingDelta
+    | ToolCall
+    | TurnFinished
+    | TurnStarted
+    | TodosUpdated
+    | KeepAlive
+    | HostedCall
 )
 
 __all__ = [
@@ -76,5 +94,6 @@ __all__ = [
     "TodosUpdated",
     "ToolCall",
     "TurnFinished",
+    "TurnStarted",
     "Usage",
 ]

@@ -21,6 +21,7 @@ from ..passthrough import OpenAIUpstream
 from ..protocol.errors import ConnectError
 from .access_log import AccessLog
 from .chat import chat_completions
+from .compact import compact_response
 from .cursor_chat import cursor_chat_completions
 from .errors import backend_error_response, error_response
 from .limits import BodySizeLimit
@@ -59,6 +60,7 @@ def create_app(
             Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
             Route("/cursor/chat/completions", cursor_chat_completions, methods=["POST"]),
             Route("/v1/responses", create_response, methods=["POST"]),
+            Route("/v1/responses/compact", compact_response, methods=["POST"]),
             Route("/v1/responses/{response_id}", get_response, methods=["GET"]),
             Route("/v1/responses/{response_id}", delete_response, methods=["DELETE"]),
             Route("/v1/models", list_models, methods=["GET"]),

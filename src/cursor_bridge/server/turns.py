@@ -19,7 +19,7 @@ from .. import access
 from ..engine import hosted
 from ..engine.backend import CursorBackend
 from ..engine.errors import InvalidChatRequest
-from ..engine.output import HostedCall, OutputEvent, TurnFinished
+from ..engine.output import HostedCall, OutputEvent, TurnFinished, TurnStarted
 from ..engine.request import ChatRequest
 
 T = TypeVar("T")
@@ -31,6 +31,13 @@ class Turn:
     def __init__(self, events: AsyncIterator[list[OutputEvent]], first: list[OutputEvent]) -> None:
         self._events = events
         self._first = first
+        started = next((e for e in first if isinstance(e, TurnStarted)), None)
+        self._input_tokens = started.input_tokens if started is not None else 0
+
+    @property
+    def input_tokens(self) -> int:
+        """The input tokens the engine knew before any output (see TurnStarted)."""
+        return self._input_tokens
 
     async def batches(self) -> AsyncIterator[list[OutputEvent]]:
         first, self._first = self._first, []
@@ -74,17 +81,20 @@ def _note_usage(batch: list[OutputEvent]) -> None:
 
 
 async def _first_batch(events: AsyncIterator[list[OutputEvent]]) -> list[OutputEvent]:
+    held: list[OutputEvent] = []
     try:
         async for batch in events:
-            # A report of a hosted call is not output (HTTP dialects show nothing for it); a
-            # keep-alive is: a hosted call is working, and the client should hear so.
-            if any(not isinstance(event, HostedCall) for event in batch):
-                return batch
+            # A report of a hosted call is not output (HTTP dialects show nothing for it), so
+            # it is held with the lead (TurnStarted); a keep-alive is output: a hosted call is
+            # working, and the client should hear so.
+            if any(not isinstance(event, HostedCall | TurnStarted) for event in batch):
+                return [*held, *batch]
+            held.extend(batch)
     except BaseException:
         with contextlib.suppress(Exception):
             await events.aclose()  # type: ignore[attr-defined]
         raise
-    return []
+    return held
 
 
 async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
