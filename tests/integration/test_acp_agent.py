@@ -286,6 +286,23 @@ async def test_read_edit_with_permission_and_terminal(
         _save(Path(EXAMPLES) / "acp-session.jsonl", transcript, root)
 
 
+async def test_delete_runs_in_the_editors_terminal_after_permission(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    doomed = tmp_path / "doomed.txt"
+    doomed.write_text("bye\n")
+    editor = Editor(str(tmp_path), files={str(doomed): "bye\n"}, permission="allow")
+    async with agent_session(emulator, editor, []) as (conn, session_id):
+        assert await prompt(conn, session_id, '/exec delete {"path": "doomed.txt"}') == "end_turn"
+        assert not doomed.exists()
+        assert "delete: success" in editor.text() and '"prevContent":"bye\\n"' in editor.text()
+        (request,) = editor.permission_requests
+        assert request.kind == "delete"
+        editor.updates.clear()
+        assert await prompt(conn, session_id, '/exec delete {"path": "doomed.txt"}') == "end_turn"
+        assert "delete: file_not_found" in editor.text()
+
+
 async def test_cancel_mid_turn_cancels_the_upstream_run(
     emulator: EmulatorServer, tmp_path: Path
 ) -> None:

@@ -7,9 +7,11 @@ requests; in ACP mode the editor owns the files and the terminals, so:
 - write  -> a permission request showing the diff, then `fs/write_text_file`;
 - shell  -> a permission request, then `terminal/create` (`sh -c COMMAND`),
             `terminal/wait_for_exit`, `terminal/output`, `terminal/release`;
+- delete -> a permission request, then `rm -- PATH` in an editor terminal (ACP has no
+            delete method);
 - ls, grep -> read-only, on the local disk inside the session's folders (ACP has no listing
             or search method; the agent runs beside the editor);
-- delete and everything else -> refused with a reason the model can act on.
+- everything else -> refused with a reason the model can act on.
 
 Every call is shown to the editor as a tool call (`session/update` tool_call, then
 tool_call_update with its status and output). Paths must stay inside the session's folders.
@@ -94,12 +96,10 @@ class EditorTools:
                 return await self._shell(event, call_id)
             if kind in _SEARCH_KINDS:
                 return await self._search(event, call_id)
+            if kind == "delete_args":
+                return await self._delete(event, call_id)
         except _Outside as exc:
             return natives.refusal(event, str(exc))
-        if kind == "delete_args":
-            return natives.refusal(
-                event, "Deleting files is not available through the editor; tell the user."
-            )
         return await self._local.execute(event)  # refusals and internal answers only
 
     # -- files --------------------------------------------------------------------------
@@ -176,30 +176,61 @@ class EditorTools:
             return natives.shell_rejected(event, "The user declined to run this command.")
         timeout_ms = int(event.args.get("timeout") or 0)
         timeout = timeout_ms / 1000 if timeout_ms > 0 else DEFAULT_SHELL_TIMEOUT
+        outcome = await self._terminal(call_id, ["/bin/sh", "-c", command], cwd, timeout)
+        ok = outcome.exit_code == 0 and not outcome.timed_out
+        await self._finish(call_id, "completed" if ok else "failed", None)
+        return natives.shell_reply(event, outcome)
+
+    async def _delete(self, event: ExecRequested, call_id: str) -> list[agent.ExecClientMessage]:
+        """ACP has no delete method: `rm -- PATH` in an editor terminal, after permission."""
+        path = self._path(event)
+        if not self.capabilities.terminal:
+            return natives.delete_rejected(event, "The editor offers no way to delete files.")
+        if self.mode == "read-only":
+            return natives.delete_rejected(event, _read_only("Deleting files"))
+        old = await self._current_text(path)
+        diff = [tool_diff_content(path, "", old)] if old is not None else None
+        title = f"Delete {path}"
+        await self._start(call_id, title, "delete", path, event.args, diff)
+        if not await self._permitted(call_id, "delete", title, diff):
+            await self._finish(call_id, "failed", "The user declined this deletion.")
+            return natives.delete_rejected(event, "The user declined to delete this file.")
+        parent = os.path.dirname(path) or self.roots[0]
+        outcome = await self._terminal(call_id, ["rm", "--", path], parent, DEFAULT_SHELL_TIMEOUT)
+        if outcome.exit_code != 0 or outcome.timed_out:
+            await self._finish(call_id, "failed", outcome.stdout)
+            if "no such file" in outcome.stdout.lower():
+                return natives.delete_not_found(event)
+            return natives.delete_error(event, outcome.stdout.strip() or "rm failed")
+        await self._finish(call_id, "completed", None)
+        return natives.delete_success(event, prev_content=old or "")
+
+    async def _terminal(
+        self, call_id: str, argv: list[str], cwd: str, limit: float
+    ) -> natives.ShellOutcome:
+        """Run *argv* in an editor terminal shown in the tool call; kill it after *limit* s."""
         terminal = await self.client.create_terminal(
             session_id=self.session_id,
-            command="/bin/sh",
-            args=["-c", command],
+            command=argv[0],
+            args=argv[1:],
             cwd=cwd,
             output_byte_limit=OUTPUT_LIMIT,
         )
         terminal_id = terminal.terminal_id
         await self._update(call_id, content=[tool_terminal_ref(terminal_id)])
         began = asyncio.get_running_loop().time()
-        timed_out = False
+        exited = None
         try:
             try:
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(limit):
                     exited = await self.client.wait_for_terminal_exit(
                         session_id=self.session_id, terminal_id=terminal_id
                     )
             except TimeoutError:
-                timed_out = True
                 with contextlib.suppress(RequestError):
                     await self.client.kill_terminal(
                         session_id=self.session_id, terminal_id=terminal_id
                     )
-                exited = None
             output = await self.client.terminal_output(
                 session_id=self.session_id, terminal_id=terminal_id
             )
@@ -208,20 +239,16 @@ class EditorTools:
                 await self.client.release_terminal(
                     session_id=self.session_id, terminal_id=terminal_id
                 )
-        exit_code = exited.exit_code if exited is not None and exited.exit_code is not None else 1
-        outcome = natives.ShellOutcome(
-            exit_code=0 if timed_out else exit_code,
+        timed_out = exited is None
+        code = exited.exit_code if exited is not None and exited.exit_code is not None else 1
+        return natives.ShellOutcome(
+            exit_code=0 if timed_out else code,
             stdout=output.output,
             duration_ms=int((asyncio.get_running_loop().time() - began) * 1000),
             timed_out=timed_out,
-            timeout_ms=int(timeout * 1000),
+            timeout_ms=int(limit * 1000),
             signal=(exited.signal or "") if exited is not None else "",
         )
-        status: Literal["completed", "failed"] = (
-            "completed" if exit_code == 0 and not timed_out else "failed"
-        )
-        await self._finish(call_id, status, None)
-        return natives.shell_reply(event, outcome)
 
     # -- ls / grep ----------------------------------------------------------------------
 
