@@ -18,6 +18,7 @@ import uvicorn
 
 from . import __version__, logs
 from .accounts_cli import login, logout, models, status
+from .acp_agent.cli import acp
 from .backend_choice import serve_backend
 from .cli_errors import PORT_HINT, BridgeGroup
 from .config import CONFIG_ENV, Settings, config_path
@@ -26,6 +27,7 @@ from .doctor import doctor
 from .engine.backend import BackendConfig, CursorBackend
 from .invocation import command_name
 from .live import LiveBackend, open_live_backend
+from .mcp_host.cli import config_option, mcp, open_hosted
 from .protocol.headers import ClientIdentity
 from .server.app import create_app
 from .server.cursor_chat import upstream_from_settings
@@ -64,6 +66,8 @@ main.add_command(config)
 main.add_command(setup)
 main.add_command(trace)
 main.add_command(doctor)
+main.add_command(mcp)
+main.add_command(acp)
 
 
 @main.command()
@@ -109,6 +113,7 @@ def serve(
     allow_write: bool | None,
     allow_shell: bool | None,
     recorder: WireRecorder | None,
+    mcp_config: Path | None,
 ) -> None:
     """Run the bridge: live with the stored Cursor login, else on the built-in emulator."""
     overrides = {
@@ -136,11 +141,17 @@ def serve(
             err=True,
         )
     with contextlib.suppress(KeyboardInterrupt):
-        _run(_serve(settings, choice.emulator, recorder))
+        _run(_serve(settings, choice.emulator, recorder, mcp_config))
+
+
+serve.params.append(config_option())
 
 
 async def _serve(
-    settings: Settings, use_emulator: bool, recorder: WireRecorder | None = None
+    settings: Settings,
+    use_emulator: bool,
+    recorder: WireRecorder | None = None,
+    mcp_config: Path | None = None,
 ) -> None:
     from .emulator import EmulatorOptions, EmulatorServer
 
@@ -167,6 +178,8 @@ async def _serve(
         if live.account is not None:
             backend_label += f" as {live.account.label}, Runs on {backend.config.agent_url}"
     backend.config.recorder = recorder
+    hosted = await open_hosted(mcp_config)
+    backend.config.hosted = hosted
     mode = "emulator" if use_emulator else "cursor"
     cursor_chat_upstream = upstream_from_settings(settings)
     store = ResponseStore(settings.response_store_size, settings.response_store_ttl)
@@ -178,6 +191,9 @@ async def _serve(
     click.echo(banner(settings, where, backend_label, cursor_chat_upstream is not None))
     if cursor_chat_upstream is not None:
         click.echo(f"/cursor/chat/completions upstream: {cursor_chat_upstream.label}")
+    if hosted is not None:
+        ready = sum(s.status == "ready" for s in hosted.stats())
+        click.echo(f"hosted MCP servers: {ready} of {len(hosted.connections)} connected")
     sys.stdout.flush()
     # Our own access log (server/access_log.py) replaces uvicorn's; logs.configure() set
     # up the handlers, so uvicorn must not install its own.
@@ -189,6 +205,8 @@ async def _serve(
     try:
         await server.serve(sockets=[sock])
     finally:
+        if hosted is not None:
+            await hosted.aclose()
         if live is not None and live.auth_client is not None:
             await live.auth_client.aclose()
         if emulator is not None:
