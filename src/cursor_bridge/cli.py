@@ -18,6 +18,7 @@ import uvicorn
 
 from . import __version__, logs
 from .accounts_cli import login, logout, models, status
+from .acp_agent.cli import acp
 from .backend_choice import serve_backend
 from .cli_errors import PORT_HINT, BridgeGroup
 from .config import CONFIG_ENV, Settings, config_path
@@ -26,6 +27,7 @@ from .doctor import doctor
 from .engine.backend import BackendConfig, CursorBackend
 from .invocation import command_name
 from .live import LiveBackend, open_live_backend
+from .mcp_host.cli import config_option, mcp, open_hosted
 from .protocol.headers import ClientIdentity
 from .restrict_cli import restrict
 from .server.app import create_app
@@ -70,6 +72,8 @@ main.add_command(config)
 main.add_command(setup)
 main.add_command(trace)
 main.add_command(doctor)
+main.add_command(mcp)
+main.add_command(acp)
 
 
 @main.command()
@@ -125,6 +129,7 @@ def serve(
     allow_write: bool | None,
     allow_shell: bool | None,
     recorder: WireRecorder | None,
+    mcp_config: Path | None,
     workers: int,
     redis_url: str | None,
 ) -> None:
@@ -162,13 +167,20 @@ def serve(
                 f"--workers {workers} needs state shared between the processes: "
                 "pass --redis URL (or set CURSOR_BRIDGE_REDIS_URL)"
             )
-        sys.exit(_run_status(supervise(settings, workers, choice.emulator)))
+        args = ["--mcp-config", str(mcp_config)] if mcp_config is not None else []
+        sys.exit(_run_status(supervise(settings, workers, choice.emulator, args)))
     with contextlib.suppress(KeyboardInterrupt):
-        _run(_serve(settings, choice.emulator, recorder))
+        _run(_serve(settings, choice.emulator, recorder, mcp_config))
+
+
+serve.params.append(config_option())
 
 
 async def _serve(
-    settings: Settings, use_emulator: bool, recorder: WireRecorder | None = None
+    settings: Settings,
+    use_emulator: bool,
+    recorder: WireRecorder | None = None,
+    mcp_config: Path | None = None,
 ) -> None:
     from .emulator import EmulatorOptions, EmulatorServer
 
@@ -201,6 +213,8 @@ async def _serve(
         if live.account is not None:
             backend_label += f" as {live.account.label}, Runs on {backend.config.agent_url}"
     backend.config.recorder = recorder
+    hosted = await open_hosted(mcp_config)
+    backend.config.hosted = hosted
     mode = "emulator" if use_emulator else "cursor"
     cursor_chat_upstream = upstream_from_settings(settings)
     store = _response_store(settings)
@@ -224,6 +238,9 @@ async def _serve(
     click.echo(banner(settings, where, backend_label, cursor_chat_upstream is not None))
     if cursor_chat_upstream is not None:
         click.echo(f"/cursor/chat/completions upstream: {cursor_chat_upstream.label}")
+    if hosted is not None:
+        ready = sum(s.status == "ready" for s in hosted.stats())
+        click.echo(f"hosted MCP servers: {ready} of {len(hosted.connections)} connected")
     sys.stdout.flush()
     # Our own access log (server/access_log.py) replaces uvicorn's; logs.configure() set
     # up the handlers, so uvicorn must not install its own.
@@ -235,6 +252,8 @@ async def _serve(
     try:
         await server.serve(sockets=[sock, *sockets])
     finally:
+        if hosted is not None:
+            await hosted.aclose()
         if registry is not None:
             await registry.aclose()
         if live is not None and live.auth_client is not None:

@@ -78,8 +78,11 @@ def _worker_env(settings: Settings, index: int, port: int, backend_url: str) -> 
     return env
 
 
-async def supervise(settings: Settings, workers: int, use_emulator: bool) -> int:
-    """Run *workers* serve processes until interrupted; returns the exit status."""
+async def supervise(
+    settings: Settings, workers: int, use_emulator: bool, worker_args: list[str] | None = None
+) -> int:
+    """Run *workers* serve processes (each given *worker_args*) until interrupted; returns
+    the exit status."""
     from .emulator import EmulatorOptions, EmulatorServer
 
     emulator: EmulatorServer | None = None
@@ -104,6 +107,7 @@ async def supervise(settings: Settings, workers: int, use_emulator: bool) -> int
             "-m",
             "cursor_bridge",
             "serve",
+            *(worker_args or []),
             stdout=asyncio.subprocess.PIPE,
             env=_worker_env(settings, index, port, backend_url),
         )

@@ -32,6 +32,7 @@ from .compaction import ContextTooLong
 from .context import Workspace, default_workspace
 from .enforce import enforced, needs_enforcement
 from .fingerprint import EMPTY, chain, extend
+from .hosted import HostedCatalog, HostedTools
 from .live_run import LiveRun
 from .model_map import ModelMap
 from .output import OutputEvent, TurnFinished, TurnStarted
@@ -91,6 +92,8 @@ class BackendConfig:
     summarize_threshold: float = compaction.DEFAULT_THRESHOLD
     # Records every Run's frames (`--record`); None: no trace.
     recorder: WireRecorder | None = None
+    # MCP servers the bridge runs tools of itself (None: none).
+    hosted: HostedTools | None = None
 
 
 class CursorBackend:
@@ -245,6 +248,7 @@ class CursorBackend:
         messages of its own (a correction): the Run is parked and checkpointed under it.
         """
         toolset = Toolset.build(request.tools, request.tool_choice)
+        hosted = self._hosted_catalog(request, toolset)
         origin = origin or chain(request.messages)[-1]
         model_key = repr((choice.model_id, choice.max_mode, choice.parameters))
         session, outcome = self.sessions.claim(request.messages, model_key, toolset)
@@ -269,7 +273,9 @@ class CursorBackend:
         if run is None:
             if outcome != "not_a_tool_round":
                 self.tool_rounds["fallback"] += 1
-            run, base_tokens = await self._fresh_run(request, choice, toolset, token, account)
+            run, base_tokens = await self._fresh_run(
+                request, choice, toolset, token, hosted, account=account
+            )
         input_tokens = _input_figure(request, base_tokens)
         reader = SegmentReader(
             run,
@@ -281,6 +287,8 @@ class CursorBackend:
             reported_output=reported,
             control=OutputControl(request.max_tokens, request.stop),
             input_tokens=input_tokens,
+            hosted=hosted,
+            show_hosted=request.hosted_tools == "show",
         )
         parked = False
         lead: list[OutputEvent] = [TurnStarted(input_tokens)]
@@ -308,18 +316,19 @@ class CursorBackend:
                         parked = True
                 yield batch
         finally:
-            if parked:
-                pass
-            elif reader.result.turn_ended:
-                note = current_note()
-                if note is not None:  # the checkpoint's occupancy of the model's window
-                    note.context_used = run.upstream.machine.used_tokens
-                    note.context_max = run.upstream.machine.max_tokens
-                answer = ChatMessage("assistant", "".join(reader.result.text))
-                key = extend(origin, answer)
-                self._finish_later(run, key, model_key, account)
-            else:
-                await run.aclose()
+            # A parked Run keeps its hosted calls (their answers still go to it).
+            if not parked:
+                await reader.cancel_hosted()
+                if reader.result.turn_ended:
+                    note = current_note()
+                    if note is not None:  # the checkpoint's occupancy of the model's window
+                        note.context_used = run.upstream.machine.used_tokens
+                        note.context_max = run.upstream.machine.max_tokens
+                    answer = ChatMessage("assistant", "".join(reader.result.text))
+                    key = extend(origin, answer)
+                    self._finish_later(run, key, model_key, account)
+                else:
+                    await run.aclose()
 
     async def _deliver(self, session: ParkedSession, request: ChatRequest) -> bool:
         """Hand the follow-up's results to the parked Run; False if the Run failed meanwhile
@@ -335,12 +344,22 @@ class CursorBackend:
             return False
         return True
 
+    def _hosted_catalog(self, request: ChatRequest, toolset: Toolset) -> HostedCatalog | None:
+        """Hosted tools for this request: not when it opts out or constrains tool_choice."""
+        if self.config.hosted is None or request.hosted_tools == "off":
+            return None
+        if request.tool_choice != "auto":
+            return None
+        return self.config.hosted.catalog(toolset.definitions())
+
     async def _fresh_run(
         self,
         request: ChatRequest,
         choice: ModelChoice,
         toolset: Toolset,
         token: str | None,
+        hosted: HostedCatalog | None = None,
+        *,
         account: str = "",
     ) -> tuple[LiveRun, int]:
         """A new Run: from the checkpoint of the turn this request follows when we have it
@@ -365,7 +384,7 @@ class CursorBackend:
             if rebased is not None:
                 compaction.check_fits(rebased, window)
                 access.note_run("fresh")
-                return await self._open_run(rebased, choice, toolset, token), 0
+                return await self._open_run(rebased, choice, toolset, token, hosted=hosted), 0
             stored = None
         if stored is not None:
             conversation_id = stored.meta.get("conversation_id")
@@ -376,6 +395,7 @@ class CursorBackend:
                 token,
                 checkpoint=stored.checkpoint,
                 conversation_id=conversation_id,
+                hosted=hosted,
             )
             try:
                 await run.wait_started()
@@ -392,7 +412,7 @@ class CursorBackend:
                 return run, _used_tokens(stored.checkpoint)
         compaction.check_fits(request, window)
         access.note_run("fresh")
-        return await self._open_run(request, choice, toolset, token), 0
+        return await self._open_run(request, choice, toolset, token, hosted=hosted), 0
 
     def _finish_later(self, run: LiveRun, key: str, model_key: str, account: str = "") -> None:
         """Keep the checkpoint of a finished turn, so the conversation's next turn can start
@@ -426,6 +446,7 @@ class CursorBackend:
         *,
         checkpoint: bytes | None = None,
         conversation_id: str | None = None,
+        hosted: HostedCatalog | None = None,
         action: agent.ConversationAction | None = None,
     ) -> LiveRun:
         plan = plan_run(
@@ -436,6 +457,8 @@ class CursorBackend:
             checkpoint=checkpoint,
             conversation_id=conversation_id,
         )
+        if hosted is not None:
+            hosted.decorate(plan.run_request, plan.request_context)
         if action is not None:  # e.g. summarize_action instead of the user message
             plan.run_request.action.CopyFrom(action)
         conversation_id = plan.run_request.conversation_id

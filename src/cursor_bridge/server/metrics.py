@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from ..auth.pool import AccountStatus
 from ..engine.backend import CursorBackend
+from ..engine.hosted import HostedServerStats
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -89,6 +90,8 @@ class BackendCollector(Collector):
         yield surprises
         if backend.config.accounts is not None:
             yield from _account_metrics(backend.config.accounts.snapshot())
+        if backend.config.hosted is not None:
+            yield from _hosted_metrics(backend.config.hosted.stats())
 
 
 def _account_metrics(rows: list[AccountStatus]) -> Iterator[Metric]:
@@ -120,6 +123,27 @@ def _account_metrics(rows: list[AccountStatus]) -> Iterator[Metric]:
         for row in rows:
             counter.add_metric([row.label], float(getattr(row, key)))
         yield counter
+
+
+def _hosted_metrics(servers: list[HostedServerStats]) -> Iterator[Metric]:
+    calls = CounterMetricFamily(
+        "cursor_bridge_mcp_calls", "Calls to hosted MCP servers' tools.", labels=["server"]
+    )
+    failures = CounterMetricFamily(
+        "cursor_bridge_mcp_call_failures",
+        "Hosted MCP tool calls that failed (tool error, timeout, server gone).",
+        labels=["server"],
+    )
+    up = GaugeMetricFamily(
+        "cursor_bridge_mcp_server_up",
+        "1 when the hosted MCP server is connected.",
+        labels=["server"],
+    )
+    for server in servers:
+        calls.add_metric([server.name], server.calls)
+        failures.add_metric([server.name], server.failures)
+        up.add_metric([server.name], 1 if server.status == "ready" else 0)
+    yield from (calls, failures, up)
 
 
 async def metrics(request: Request) -> Response:
