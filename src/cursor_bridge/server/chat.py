@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator
 
@@ -15,18 +14,17 @@ from ..engine.errors import InvalidChatRequest, ModelNotFound
 from ..engine.output import TextDelta, ThinkingDelta, ToolCall, TurnFinished, Usage
 from ..protocol.errors import ConnectError
 from .errors import backend_error, backend_error_response, error_response
+from .json_body import InvalidBody, parse_off_loop
 from .turns import Turn, start_turn, until_disconnect
 
 
 async def chat_completions(request: Request) -> Response:
     backend: CursorBackend = request.app.state.backend
     try:
-        body = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return error_response(400, "The request body is not valid JSON.", "invalid_request_error")
-    try:
-        chat = dialect.parse_request(body)
+        chat = await parse_off_loop(request, dialect.parse_request)
         turn = await start_turn(request, backend, chat)
+    except InvalidBody as exc:
+        return error_response(400, exc.message, "invalid_request_error")
     except dialect.InvalidRequest as exc:
         return error_response(400, exc.message, "invalid_request_error", param=exc.param)
     except InvalidChatRequest as exc:
