@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import ipaddress
 import logging
 import socket
 import sys
@@ -22,10 +23,15 @@ from .auth import TokenStore
 from .config import Settings
 from .engine.backend import BackendConfig, CursorBackend
 from .engine.model_map import ModelMap
+from .home_lock import HomeInUse, own_home
+from .keys_cli import keys
 from .live import LiveBackend, is_cursor, open_live_backend
 from .protocol.headers import ClientIdentity
+from .paths import bridge_home
 from .server.app import create_app
+from .server.client_keys import ClientKeys, ClientKeyStore
 from .server.cursor_chat import upstream_from_settings
+from .server.guards import Guards
 from .server.response_store import ResponseStore
 
 
@@ -39,6 +45,7 @@ main.add_command(login)
 main.add_command(status)
 main.add_command(logout)
 main.add_command(models)
+main.add_command(keys)
 
 
 @main.command()
@@ -65,6 +72,26 @@ main.add_command(models)
     "--allow-write", is_flag=True, default=None, help="With --workspace: also write/delete."
 )
 @click.option("--allow-shell", is_flag=True, default=None, help="With --workspace: also shell.")
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Another Host name clients reach the bridge by (besides localhost and its address).",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="A web origin (https://app.example) allowed to call the bridge from a browser.",
+)
+@click.option(
+    "--insecure-no-auth",
+    is_flag=True,
+    help="Listen on a non-loopback address without client keys (anyone who reaches it may "
+    "spend the subscription).",
+)
 def serve(
     host: str | None,
     port: int | None,
@@ -75,6 +102,9 @@ def serve(
     workspace: Path | None,
     allow_write: bool | None,
     allow_shell: bool | None,
+    allow_hosts: tuple[str, ...],
+    cors_origins: tuple[str, ...],
+    insecure_no_auth: bool,
 ) -> None:
     """Run the bridge: live with the stored Cursor login, else on the built-in emulator."""
     try:
@@ -94,6 +124,8 @@ def serve(
         "workspace": workspace,
         "allow_write": allow_write or None,
         "allow_shell": allow_shell or None,
+        "allowed_hosts": [*settings.allowed_hosts, *allow_hosts] if allow_hosts else None,
+        "cors_origins": [*settings.cors_origins, *cors_origins] if cors_origins else None,
     }
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     try:
@@ -113,11 +145,42 @@ def serve(
             err=True,
         )
         use_emulator = True
-    with contextlib.suppress(KeyboardInterrupt):
-        _run(_serve(settings, use_emulator))
+    guards = _guards(settings, insecure_no_auth)
+    try:
+        with own_home(bridge_home()), contextlib.suppress(KeyboardInterrupt):
+            _run(_serve(settings, use_emulator, guards))
+    except HomeInUse as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
-async def _serve(settings: Settings, use_emulator: bool) -> None:
+def _guards(settings: Settings, insecure_no_auth: bool) -> Guards:
+    """Who may call the bridge; refuses a non-loopback address without client keys."""
+    keys = ClientKeys(ClientKeyStore(), [k.get_secret_value() for k in settings.api_keys])
+    if not _is_loopback(settings.host) and not keys.required() and not insecure_no_auth:
+        raise click.ClickException(
+            f"refusing to listen on {settings.host} without client keys: anyone who can reach "
+            "it could use your Cursor subscription (and, with --workspace, your files). Create "
+            "a key with `cursor-bridge keys create` (or set CURSOR_BRIDGE_API_KEYS), or pass "
+            "--insecure-no-auth if the network is yours alone."
+        )
+    return Guards(
+        keys=keys,
+        allowed_hosts=tuple(settings.allowed_hosts),
+        cors_origins=tuple(settings.cors_origins),
+        body_read_timeout=settings.body_read_timeout,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+async def _serve(settings: Settings, use_emulator: bool, guards: Guards) -> None:
     from .emulator import EmulatorOptions, EmulatorServer
 
     emulator: EmulatorServer | None = None
@@ -146,7 +209,11 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
     cursor_chat_upstream = upstream_from_settings(settings)
     store = ResponseStore(settings.response_store_size, settings.response_store_ttl)
     app = create_app(
-        backend, mode=mode, cursor_chat_upstream=cursor_chat_upstream, response_store=store
+        backend,
+        mode=mode,
+        cursor_chat_upstream=cursor_chat_upstream,
+        response_store=store,
+        guards=guards,
     )
     sock = _bind(settings.host, settings.port)
     where = f"http://{settings.host}:{sock.getsockname()[1]}"

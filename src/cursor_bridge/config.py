@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CURSOR_API_URL = "https://api2.cursor.sh"
 OWN_BACKEND = "cursor"
@@ -69,6 +69,21 @@ class Settings(BaseSettings):
     cursor_chat_upstream: str = OWN_BACKEND
     cursor_chat_upstream_api_key: SecretStr | None = None
     cursor_chat_upstream_timeout: float = 300.0
+    # Who may call the bridge (see server/guards.py). Client API keys besides those of
+    # `cursor-bridge keys` (comma-separated in the environment); Host names the bridge is
+    # reached by besides loopback ones; web origins allowed to call it (CORS).
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Seconds a client has to send its whole request body.
+    body_read_timeout: float = 60.0
+
+    @field_validator("api_keys", "allowed_hosts", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("cursor_chat_upstream")
     @classmethod
