@@ -26,8 +26,8 @@ from .engine.model_map import ModelMap
 from .home_lock import HomeInUse, own_home
 from .keys_cli import keys
 from .live import LiveBackend, is_cursor, open_live_backend
-from .protocol.headers import ClientIdentity
 from .paths import bridge_home
+from .protocol.headers import ClientIdentity
 from .server.app import create_app
 from .server.client_keys import ClientKeys, ClientKeyStore
 from .server.cursor_chat import upstream_from_settings

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     allow_write: bool = False
     allow_shell: bool = False
     exec_timeout: float = 30.0
+    # Shell commands in the bubblewrap sandbox when the machine can (see engine/executor).
+    exec_sandbox: bool = True
     # Persistent state (KV blobs, checkpoints; see store/). Off: kept in memory only.
     persist_state: bool = True
     # Default: $CURSOR_BRIDGE_HOME/state.sqlite3 (else the platform's data dir).
@@ -122,5 +124,6 @@ class Settings(BaseSettings):
             allow_write=self.allow_write,
             allow_shell=self.allow_shell,
             timeout=self.exec_timeout,
+            sandbox=self.exec_sandbox,
         )
         return {"workspace": Workspace(path=str(root)), "executor": executor.execute}

@@ -41,7 +41,7 @@ def create(name: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_keys(as_json: bool) -> None:
     """The stored keys (id, name, start of the key, creation time); never the keys."""
-    records = _run(lambda store: store.list())
+    records = _run(lambda store: store.load())
     if as_json:
         click.echo(json.dumps([_entry(r) for r in records], indent=2))
         return

@@ -39,9 +39,7 @@ def shell_workspace(stack: Stack, tmp_path: Path) -> Iterator[Path]:
         config.executor, config.workspace = saved
 
 
-def test_a_text_plain_post_cannot_run_a_shell_command(
-    stack: Stack, shell_workspace: Path
-) -> None:
+def test_a_text_plain_post_cannot_run_a_shell_command(stack: Stack, shell_workspace: Path) -> None:
     prompt = '/exec shell {"command": "touch pwned"}'
     body = json.dumps({"model": "gpt-5.4", "messages": [{"role": "user", "content": prompt}]})
     response = httpx.post(
@@ -53,8 +51,12 @@ def test_a_text_plain_post_cannot_run_a_shell_command(
     assert response.status_code in (403, 415)
     assert not (shell_workspace / "pwned").exists()
     # The same request declared as JSON from a non-browser client does run (the control).
-    ok = httpx.post(stack.bridge_url + "/v1/chat/completions", content=body, timeout=20,
-                    headers={"content-type": "application/json"})
+    ok = httpx.post(
+        stack.bridge_url + "/v1/chat/completions",
+        content=body,
+        timeout=20,
+        headers={"content-type": "application/json"},
+    )
     assert ok.status_code == 200 and (shell_workspace / "pwned").exists()
 
 

@@ -36,9 +36,9 @@ def test_keys_cli_stores_only_hashes_privately() -> None:
     assert key not in stored and hashlib.sha256(key.encode()).hexdigest() in stored
     listed = runner.invoke(main, ["keys", "list"])
     assert "laptop" in listed.stdout and key not in listed.stdout
-    (record,) = ClientKeyStore().list()
+    (record,) = ClientKeyStore().load()
     revoked = runner.invoke(main, ["keys", "revoke", record.id])
-    assert revoked.exit_code == 0 and ClientKeyStore().list() == []
+    assert revoked.exit_code == 0 and ClientKeyStore().load() == []
     missing = runner.invoke(main, ["keys", "revoke", "nope"])
     assert missing.exit_code != 0 and "no key" in missing.output
 
@@ -75,12 +75,14 @@ def test_once_a_key_exists_every_request_needs_one(
         assert httpx.get(url + "/metrics").status_code == 401
         assert httpx.get(url + "/health").status_code == 200
         bearer = {"authorization": f"Bearer {key}"}
-        assert httpx.post(url + "/v1/chat/completions", json=CHAT, headers=bearer).status_code == 200
+        assert (
+            httpx.post(url + "/v1/chat/completions", json=CHAT, headers=bearer).status_code == 200
+        )
         assert httpx.get(url + "/metrics", headers=bearer).status_code == 200
         anthropic = httpx.post(url + "/v1/messages", json=MESSAGES, headers={"x-api-key": key})
         assert anthropic.status_code == 200
         # Revoking takes effect on the running server.
-        (record,) = store.list()
+        (record,) = store.load()
         store.revoke(record.id)
         # No key left: loopback is open again; a new key closes it at once.
         assert httpx.get(url + "/v1/models").status_code == 200

@@ -58,7 +58,7 @@ class ClientKeyStore:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path if path is not None else bridge_home() / FILE_NAME
 
-    def list(self) -> list[ClientKey]:
+    def load(self) -> list[ClientKey]:
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
@@ -81,12 +81,12 @@ class ClientKeyStore:
             hint=key[: len(KEY_PREFIX) + 4] + "…",
             created=time.time(),
         )
-        self._save([*self.list(), record])
+        self._save([*self.load(), record])
         return key, record
 
     def revoke(self, id_or_name: str) -> list[ClientKey]:
         """Remove the keys with this id or name; returns what was removed."""
-        keys = self.list()
+        keys = self.load()
         gone = [k for k in keys if id_or_name in (k.id, k.name)]
         if gone:
             self._save([k for k in keys if k not in gone])
@@ -144,6 +144,6 @@ class ClientKeys:
             seen = None
         if seen != self._seen:
             # A broken file must not open the door: ClientKeyFileError reaches the caller.
-            self._file_keys = self.store.list() if seen is not None else []
+            self._file_keys = self.store.load() if seen is not None else []
             self._seen = seen
         return self._file_keys

@@ -54,4 +54,4 @@ class HostCheck:
             return True
         # The address the connection arrived on (with a wildcard bind: the interface's).
         server = scope.get("server")
-        return bool(server) and name == host_name(str(server[0]))
+        return server is not None and name == host_name(str(server[0]))

@@ -75,7 +75,9 @@ def decode(raw: bytes) -> Any:
     try:
         body = json.loads(raw)
     except RecursionError:
-        raise InvalidBody(f"The request body is nested more than {MAX_DEPTH} levels deep.") from None
+        raise InvalidBody(
+            f"The request body is nested more than {MAX_DEPTH} levels deep."
+        ) from None
     except UnicodeDecodeError:
         raise InvalidBody("The request body is not valid UTF-8 (invalid Unicode).") from None
     except ValueError:
