@@ -103,3 +103,67 @@ def test_overlong_string(stack: Stack, path: str) -> None:
     messages = '[{"role": "user", "content": "/reply hi"}]'
     response = post(stack, path, chat_body(path, messages, ', "user": "' + "u" * 20_000 + '"'))
     assert_dialect_400(response, ROUTES[path], "long")
+
+
+def test_a_long_history_is_hashed_and_seeded_off_the_loop_and_served(stack: Stack) -> None:
+    one = '{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}'
+    messages = "[" + ", ".join([one] * 400) + ', {"role": "user", "content": "/reply long"}]'
+    response = post(stack, "/v1/chat/completions", chat_body("/v1/chat/completions", messages))
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["message"]["content"] == "long"
+
+
+def test_a_body_over_the_frame_limit_is_refused_before_it_is_sent(stack: Stack) -> None:
+    import socket
+
+    from cursor_bridge.protocol.framing import DEFAULT_MAX_FRAME_SIZE
+
+    port = int(stack.bridge_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+            + f"content-length: {DEFAULT_MAX_FRAME_SIZE + 1}\r\n\r\n".encode()
+        )
+        answer = ""  # no body byte is sent: answered from the header alone
+        while not answer.endswith("}"):
+            chunk = sock.recv(65536).decode()
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith("HTTP/1.1 413")
+    assert '"type":"error"' in answer and "request_too_large" in answer
+
+
+async def test_a_client_that_trickles_its_body_is_cut_off() -> None:
+    import asyncio
+
+    import httpx as client_lib
+
+    from cursor_bridge.engine.backend import BackendConfig, CursorBackend
+    from cursor_bridge.server.app import create_app
+    from cursor_bridge.server.client_keys import ClientKeys
+    from cursor_bridge.server.guards import Guards
+
+    backend = CursorBackend(BackendConfig(api_url="http://127.0.0.1:9", agent_url="x"))
+    app = create_app(backend, guards=Guards(keys=ClientKeys(), body_read_timeout=0.3))
+
+    async def trickle():  # type: ignore[no-untyped-def]
+        yield b'{"model": '
+        await asyncio.sleep(5)  # a slow client: the bridge must not wait for it
+        yield b'"x"}'
+
+    transport = client_lib.ASGITransport(app=app)
+    try:
+        async with client_lib.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            response = await asyncio.wait_for(
+                c.post(
+                    "/v1/chat/completions",
+                    content=trickle(),
+                    headers={"content-type": "application/json"},
+                ),
+                4,
+            )
+    finally:
+        await backend.aclose()
+    assert response.status_code == 408
+    assert response.json()["error"]["code"] == "request_timeout"

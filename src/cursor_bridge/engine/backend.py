@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+from ..protocol.blobs import BlobStore
 from ..protocol.errors import ConnectError
 from ..protocol.headers import RUN_PATH, ClientIdentity, run_headers, unary_headers
 from ..protocol.messages import agent
@@ -26,7 +27,7 @@ from .fingerprint import chain, extend
 from .live_run import LiveRun
 from .model_map import ModelMap
 from .output import OutputEvent, TurnFinished
-from .planner import Workspace, default_workspace, plan_run
+from .planner import PlannedRun, Workspace, default_workspace, plan_run
 from .request import ChatMessage, ChatRequest
 from .sessions import ParkedSession, PendingCall, SessionRegistry
 from .toolset import Toolset
@@ -34,6 +35,8 @@ from .turn import Executor, SegmentReader, mcp_answer
 from .upstream import UpstreamRun
 
 log = logging.getLogger(__name__)
+# Requests with at least this many messages are hashed and seeded in a worker thread.
+OFF_LOOP_MESSAGES = 500
 
 TokenProvider = Callable[[], Awaitable[str | None]]
 # Called with the token the backend refused; True when a new one is available (then the
@@ -135,6 +138,8 @@ class CursorBackend:
         anything else opens a fresh Run from the full history. A response that ends in tool
         calls parks its Run. Closing the iterator early (client went away) cancels the Run.
         """
+        if len(request.messages) >= OFF_LOOP_MESSAGES:
+            await asyncio.to_thread(chain, request.messages)  # hashed once, off the loop
         toolset = Toolset.build(request.tools, request.tool_choice)
         model_key = repr((choice.model_id, choice.max_mode, choice.parameters))
         session, outcome = self.sessions.claim(request.messages, model_key, toolset)
@@ -220,7 +225,7 @@ class CursorBackend:
         (the backend then reads the history from its own blobs), else seeded from history."""
         stored = None
         if request.messages[-1].role == "user":
-            stored = self.state.load_checkpoint(_checkpoint_key(chain(request.messages[:-1])[-1]))
+            stored = self.state.load_checkpoint(_checkpoint_key(chain(request.messages)[-2]))
         if stored is not None:
             conversation_id = stored.meta.get("conversation_id")
             run = await self._open_run(
@@ -275,18 +280,27 @@ class CursorBackend:
         checkpoint: bytes | None = None,
         conversation_id: str | None = None,
     ) -> LiveRun:
-        plan = plan_run(
-            request,
-            choice,
-            self.config.workspace,
-            toolset,
-            checkpoint=checkpoint,
-            conversation_id=conversation_id,
-        )
+        def prepare() -> tuple[PlannedRun, BlobStore]:
+            plan = plan_run(
+                request,
+                choice,
+                self.config.workspace,
+                toolset,
+                checkpoint=checkpoint,
+                conversation_id=conversation_id,
+            )
+            store = self.state.conversation_blobs(_blob_group(plan.run_request.conversation_id))
+            for key, data in plan.blobs.items():
+                store.put(key, data)
+            return plan, store
+
+        # Seeding a long history (serialising and storing every turn) is CPU work that
+        # would stall every other request: a worker thread does it.
+        if len(request.messages) >= OFF_LOOP_MESSAGES:
+            plan, store = await asyncio.to_thread(prepare)
+        else:
+            plan, store = prepare()
         conversation_id = plan.run_request.conversation_id
-        store = self.state.conversation_blobs(_blob_group(conversation_id))
-        for key, data in plan.blobs.items():
-            store.put(key, data)
         machine = RunMachine(blobs=store, request_context=plan.request_context)
         headers = run_headers(token, self.config.identity, now_ms=_now_ms())
         try:
