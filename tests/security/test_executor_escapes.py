@@ -223,3 +223,10 @@ async def test_the_sandbox_hides_other_processes_and_the_bridge_home(
     assert int(lines[1]) < 10  # only the sandbox's own few processes
     assert lines[-1].strip() == "0"
     assert (home / "accounts" / "login.json").exists()  # hidden, not harmed
+
+
+async def test_a_link_loop_is_refused_not_a_crash(ws: Path) -> None:
+    # Found by tests/security/test_path_jail_properties.py: resolving raised RuntimeError.
+    (ws / "loop").symlink_to(ws / "loop")
+    message = await run(BuiltinExecutor(ws), "read_args", path="loop/x")
+    assert "cannot be resolved" in message.read_result.rejected.reason

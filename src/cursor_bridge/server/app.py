@@ -25,6 +25,7 @@ from .errors import backend_error_response, error_response, speaks_anthropic
 from .guards import Guards, install_guards
 from .messages import anthropic_error, count_tokens, messages
 from .metrics import metrics, metrics_registry
+from .openapi import openapi
 from .response_store import ResponseStore
 from .responses import create_response, delete_response, get_response
 
@@ -65,6 +66,7 @@ def create_app(
             Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
         lifespan=lifespan,

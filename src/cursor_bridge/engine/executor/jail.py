@@ -80,10 +80,13 @@ class PathJail:
                 f"{raw or '.'} is outside the workspace {self.workspace}; only paths inside "
                 "it can be used."
             )
-        if not follow_last and lexical not in (self.workspace, self.real_workspace):
-            real = lexical.parent.resolve() / lexical.name
-        else:
-            real = lexical.resolve()
+        try:
+            if not follow_last and lexical not in (self.workspace, self.real_workspace):
+                real = lexical.parent.resolve() / lexical.name
+            else:
+                real = lexical.resolve()
+        except (RuntimeError, OSError) as exc:  # a link loop, or a name too long
+            raise PathRejected(f"{raw} cannot be resolved ({exc}).") from None
         if not _inside(real, self.real_workspace):
             raise PathRejected(
                 f"{raw} resolves (through a symbolic link) outside the workspace "
