@@ -150,7 +150,7 @@ anthropic_body = st.fixed_dictionaries(
                 {
                     "role": mostly(st.sampled_from(["user", "assistant"])),
                     "content": mostly(st.text(max_size=30)) | st.lists(block, max_size=3),
-                }  # fmt: skip
+                }
             ),
             max_size=5,
         ),
