@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -113,8 +114,8 @@ class Settings(BaseSettings):
         }
 
     def _workspace_options(self) -> dict[str, Any]:
+        from .engine.context import default_workspace
         from .engine.executor import BuiltinExecutor
-        from .engine.planner import Workspace, default_workspace
 
         if self.workspace is None:
             return {"workspace": default_workspace()}
@@ -126,4 +127,5 @@ class Settings(BaseSettings):
             timeout=self.exec_timeout,
             sandbox=self.exec_sandbox,
         )
-        return {"workspace": Workspace(path=str(root)), "executor": executor.execute}
+        workspace = dataclasses.replace(default_workspace(), path=str(root))
+        return {"workspace": workspace, "executor": executor.execute}

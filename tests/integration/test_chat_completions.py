@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import openai
 import pytest
 from openai import OpenAI
 
 from tests.conftest import Stack
+from tests.support.polling import wait_for
 
 
 @pytest.fixture
 def client(stack: Stack) -> OpenAI:
     return OpenAI(base_url=stack.bridge_url + "/v1", api_key="x", max_retries=0, timeout=20)
-
-
-def wait_for(predicate: object, timeout: float = 10.0) -> None:
-    """Poll a condition that another thread makes true (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
 
 
 def test_streaming_text_with_usage(client: OpenAI) -> None:
@@ -131,8 +121,9 @@ def test_history_blobs_are_served_to_the_backend(client: OpenAI, stack: Stack) -
             {"role": "user", "content": "second"},
         ],
     )
-    # One turn: the turn structure, its user message and one assistant step.
-    assert stack.counters.blobs_get - before == 3
+    # Root prompt: the user and assistant entries (no system prompt, no rules); state: the
+    # turn structure, its user message and one assistant step.
+    assert stack.counters.blobs_get - before == 5
 
 
 def test_models_endpoint_lists_the_backend_catalog(client: OpenAI) -> None:

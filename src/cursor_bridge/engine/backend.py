@@ -23,11 +23,12 @@ from ..protocol.run import RunMachine
 from ..store import MemoryStateStore, StateStore
 from ..transport import BackendPool, ConnectFailed, TransportError
 from .catalog import ModelCatalog, ModelChoice
+from .context import Workspace, default_workspace
 from .fingerprint import chain, extend
 from .live_run import LiveRun
 from .model_map import ModelMap
 from .output import OutputEvent, TurnFinished
-from .planner import PlannedRun, Workspace, default_workspace, plan_run
+from .planner import PlannedRun, plan_run
 from .request import ChatMessage, ChatRequest
 from .sessions import ParkedSession, PendingCall, SessionRegistry
 from .toolset import Toolset
@@ -39,6 +40,10 @@ log = logging.getLogger(__name__)
 OFF_LOOP_MESSAGES = 500
 
 TokenProvider = Callable[[], Awaitable[str | None]]
+# A stored checkpoint larger than this is not resumed: the conversation is reseeded under a
+# new conversation_id instead. P's budget: "drop and rebuild a checkpoint > 48 MiB", under the
+# 64 MiB frame limit (current-client.md §8).
+MAX_RESUMABLE_CHECKPOINT = 48 * 1024 * 1024
 # Called with the token the backend refused; True when a new one is available (then the
 # request is retried once).
 UnauthenticatedHook = Callable[[str | None], Awaitable[bool]]
@@ -226,6 +231,9 @@ class CursorBackend:
         stored = None
         if request.messages[-1].role == "user":
             stored = self.state.load_checkpoint(_checkpoint_key(chain(request.messages)[-2]))
+        if stored is not None and len(stored.checkpoint) > MAX_RESUMABLE_CHECKPOINT:
+            self.checkpoint_resumes["over_budget"] += 1
+            stored = None
         if stored is not None:
             conversation_id = stored.meta.get("conversation_id")
             run = await self._open_run(
@@ -242,7 +250,8 @@ class CursorBackend:
                 await run.aclose()
                 if "blob not found" not in exc.message.lower():
                     raise
-                # Our copy of the conversation's blobs is gone: seed the whole history.
+                # Our copy of the conversation's blobs is gone: seed the whole history under a
+                # new conversation_id (P's fix, current-client.md §8).
                 self.checkpoint_resumes["blob_missing"] += 1
             else:
                 self.checkpoint_resumes["resumed"] += 1
@@ -302,6 +311,7 @@ class CursorBackend:
             plan, store = prepare()
         conversation_id = plan.run_request.conversation_id
         machine = RunMachine(blobs=store, request_context=plan.request_context)
+        # Blobs are in the store before the run_request goes out (current-client.md §2.1).
         headers = run_headers(token, self.config.identity, now_ms=_now_ms())
         try:
             stream = await self.pool.open_stream(self.config.agent_url + RUN_PATH, headers)
@@ -316,6 +326,7 @@ class CursorBackend:
             plan.run_request,
             heartbeat_interval=self.config.heartbeat_interval,
             idle_timeout=self.config.idle_timeout,
+            raw_state=plan.raw_state,
         )
         return LiveRun(upstream, conversation_id)
 

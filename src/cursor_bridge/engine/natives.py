@@ -7,7 +7,7 @@ builder here returns the list of ExecClientMessages to send, `id` and `exec_id` 
 the request; the caller sends `stream_close` after the last one (RunMachine does).
 
 Two producers use these builders: engine/adapters.py (the client ran the tool and returned
-text) and engine/executor.py (the bridge ran it itself).
+text) and engine/executor/ (the bridge ran it itself).
 """
 
 from __future__ import annotations
@@ -562,16 +562,6 @@ def read_mcp_resource_error(event: ExecRequested, error: str) -> list[agent.Exec
     message = reply(event)
     message.read_mcp_resource_exec_result.error.uri = _arg(event, "uri")
     message.read_mcp_resource_exec_result.error.error = error
-    return [message]
-
-
-def mcp_state_success(
-    event: ExecRequested, servers: Sequence[agent.McpStateServer]
-) -> list[agent.ExecClientMessage]:
-    message = reply(event)
-    success = message.mcp_state_exec_result.success
-    success.SetInParent()
-    success.servers.extend(servers)
     return [message]
 
 
