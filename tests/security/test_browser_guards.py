@@ -8,14 +8,11 @@ Before: a `text/plain` POST (no CORS preflight) was parsed as JSON and answered,
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from cursor_bridge.engine.executor import BuiltinExecutor
-from cursor_bridge.engine.planner import Workspace
 from cursor_bridge.server.app import create_app
 from cursor_bridge.server.client_keys import ClientKeys
 from cursor_bridge.server.guards import Guards
@@ -23,20 +20,6 @@ from tests.conftest import Stack
 from tests.support.bridge_apps import serve
 
 CHAT = {"model": "gpt-5.4", "messages": [{"role": "user", "content": "/reply hello"}]}
-
-
-@pytest.fixture
-def shell_workspace(stack: Stack, tmp_path: Path) -> Iterator[Path]:
-    root = tmp_path / "ws"
-    root.mkdir()
-    config = stack.backend.config
-    saved = (config.executor, config.workspace)
-    config.executor = BuiltinExecutor(root, allow_shell=True).execute
-    config.workspace = Workspace(path=str(root))
-    try:
-        yield root
-    finally:
-        config.executor, config.workspace = saved
 
 
 def test_a_text_plain_post_cannot_run_a_shell_command(stack: Stack, shell_workspace: Path) -> None:

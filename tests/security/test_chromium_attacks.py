@@ -24,13 +24,10 @@ import json
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from cursor_bridge.engine.executor import BuiltinExecutor
-from cursor_bridge.engine.planner import Workspace
 from tests.conftest import Stack
 
 CHROMIUM_FLAGS = [
@@ -164,20 +161,6 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         pass
     finally:
         writer.close()
-
-
-@pytest.fixture
-def shell_workspace(stack: Stack, tmp_path: Path) -> Iterator[Path]:
-    root = tmp_path / "ws"
-    root.mkdir()
-    config = stack.backend.config
-    saved = (config.executor, config.workspace)
-    config.executor = BuiltinExecutor(root, allow_shell=True).execute
-    config.workspace = Workspace(path=str(root))
-    try:
-        yield root
-    finally:
-        config.executor, config.workspace = saved
 
 
 def test_a_hostile_page_in_chromium_gets_nothing(
