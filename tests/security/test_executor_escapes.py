@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -182,16 +184,34 @@ async def test_a_setsid_grandchild_dies_on_timeout(ws: Path) -> None:
     assert not running("sleep 600.0505") and not running("sleep 600.0606")
 
 
-@pytest.mark.parametrize("sandbox", [True, False])
-async def test_the_bridges_environment_is_not_readable_through_the_parent(
-    ws: Path, monkeypatch: pytest.MonkeyPatch, sandbox: bool
+BRIDGE_PROCESS = """
+import asyncio, sys
+from pathlib import Path
+from cursor_bridge.engine.executor import BuiltinExecutor
+from tests.engine.client_tools import event
+ex = BuiltinExecutor(Path(sys.argv[1]), allow_shell=True, sandbox=sys.argv[2] == "sandbox")
+command = "cat /proc/$PPID/environ | tr '\\\\0' '\\\\n'; echo; env"
+(reply,) = asyncio.run(ex.execute(event("shell_args", command=command)))
+print(reply.shell_result.success.stdout)
+"""
+
+
+@pytest.mark.parametrize("sandbox", ["sandbox", "no-sandbox"])
+def test_the_bridges_environment_is_not_readable_through_the_parent(
+    ws: Path, sandbox: str
 ) -> None:
-    monkeypatch.setenv("CURSOR_BRIDGE_TEST_SECRET", "sk-bridge-secret")
-    ex = BuiltinExecutor(ws, allow_shell=True, sandbox=sandbox)
-    command = "cat /proc/$PPID/environ | tr '\\0' '\\n'; env"
-    message = await run(ex, "shell_args", command=command)
-    output = message.shell_result.success.stdout
-    assert "PATH=" in output and "sk-bridge-secret" not in output
+    # /proc/PID/environ shows a process's environment as it was started: the bridge must
+    # really start with the secret, so it runs in its own process here.
+    env = {**os.environ, "CURSOR_ACCESS_TOKEN": "sk-bridge-secret"}
+    result = subprocess.run(
+        [sys.executable, "-c", BRIDGE_PROCESS, str(ws), sandbox],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "PATH=" in result.stdout and "sk-bridge-secret" not in result.stdout
 
 
 def _sandbox_or_skip() -> None:
