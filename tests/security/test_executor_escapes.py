@@ -197,9 +197,7 @@ print(reply.shell_result.success.stdout)
 
 
 @pytest.mark.parametrize("sandbox", ["sandbox", "no-sandbox"])
-def test_the_bridges_environment_is_not_readable_through_the_parent(
-    ws: Path, sandbox: str
-) -> None:
+def test_the_bridges_environment_is_not_readable_through_the_parent(ws: Path, sandbox: str) -> None:
     # /proc/PID/environ shows a process's environment as it was started: the bridge must
     # really start with the secret, so it runs in its own process here.
     env = {**os.environ, "CURSOR_ACCESS_TOKEN": "sk-bridge-secret"}
