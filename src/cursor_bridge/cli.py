@@ -1,4 +1,5 @@
-"""The `cursor-bridge` command line: `serve`, `emulator` and the account commands."""
+"""The `cursor-bridge` command line: `serve`, `emulator`, `config`, `setup` and the account
+commands. Known failures end as one line naming the fix (see cli_errors.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 import contextlib
 import gc
 import ipaddress
-import logging
+import os
 import socket
 import sys
 from collections.abc import Coroutine
@@ -15,17 +16,19 @@ from typing import Any
 
 import click
 import uvicorn
-from pydantic import ValidationError
 
-from . import __version__
+from . import __version__, logs
 from .accounts_cli import login, logout, models, status
-from .auth import TokenStore
-from .config import Settings
+from .backend_choice import serve_backend
+from .cli_errors import PORT_HINT, BridgeGroup
+from .config import CONFIG_ENV, Settings, config_path
+from .config_cli import config
+from .doctor import doctor
 from .engine.backend import BackendConfig, CursorBackend
-from .engine.model_map import ModelMap
 from .home_lock import HomeInUse, own_home
+from .invocation import command_name
 from .keys_cli import keys
-from .live import LiveBackend, is_cursor, open_live_backend
+from .live import LiveBackend, open_live_backend
 from .paths import bridge_home
 from .protocol.headers import ClientIdentity
 from .server.app import create_app
@@ -33,18 +36,40 @@ from .server.client_keys import ClientKeys, ClientKeyStore
 from .server.cursor_chat import upstream_from_settings
 from .server.guards import Guards
 from .server.response_store import ResponseStore
+from .setup_cli import setup
+from .wiretrace import WireRecorder
+from .wiretrace.command import record_options, trace
+from .wiretrace.format import TraceError, load_trace
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=BridgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cursor-bridge")
-def main() -> None:
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help=f"Config file (TOML) to read; default: {CONFIG_ENV} or the platform's config dir.",
+)
+@click.option("--traceback", is_flag=True, hidden=True, help="Show tracebacks of internal errors.")
+def main(config_file: Path | None, traceback: bool) -> None:
     """Serve the models of a Cursor subscription to OpenAI- and Anthropic-speaking clients."""
+    if config_file is not None:
+        if not config_file.is_file():
+            raise click.BadParameter(f"{config_file} does not exist", param_hint="--config")
+        # Through the environment, so every Settings() of this process reads it.
+        os.environ[CONFIG_ENV] = str(config_file.expanduser().resolve())
 
 
 main.add_command(login)
 main.add_command(status)
 main.add_command(logout)
 main.add_command(models)
+main.add_command(config)
+main.add_command(setup)
+main.add_command(trace)
+main.add_command(doctor)
 main.add_command(keys)
 
 
@@ -62,6 +87,12 @@ main.add_command(keys)
     "--client-version", default=None, help="x-cursor-client-version to send (cli-YYYY.MM.DD-sha)."
 )
 @click.option("--log-level", default=None, type=click.Choice(["debug", "info", "warning"]))
+@click.option(
+    "--log-format",
+    default=None,
+    type=click.Choice(["text", "json"]),
+    help="Log lines as text (default) or one JSON object per line.",
+)
 @click.option(
     "--workspace",
     default=None,
@@ -92,6 +123,7 @@ main.add_command(keys)
     help="Listen on a non-loopback address without client keys (anyone who reaches it may "
     "spend the subscription).",
 )
+@record_options
 def serve(
     host: str | None,
     port: int | None,
@@ -99,56 +131,51 @@ def serve(
     backend_url: str | None,
     client_version: str | None,
     log_level: str | None,
+    log_format: str | None,
     workspace: Path | None,
     allow_write: bool | None,
     allow_shell: bool | None,
     allow_hosts: tuple[str, ...],
     cors_origins: tuple[str, ...],
     insecure_no_auth: bool,
+    recorder: WireRecorder | None,
 ) -> None:
     """Run the bridge: live with the stored Cursor login, else on the built-in emulator."""
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"CURSOR_BRIDGE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
-        raise click.ClickException(f"invalid settings: {problems}") from exc
     overrides = {
         "host": host,
         "port": port,
         "backend_url": backend_url,
         "client_version": client_version,
         "log_level": log_level,
+        "log_format": log_format,
         "workspace": workspace,
         "allow_write": allow_write or None,
         "allow_shell": allow_shell or None,
-        "allowed_hosts": [*settings.allowed_hosts, *allow_hosts] if allow_hosts else None,
-        "cors_origins": [*settings.cors_origins, *cors_origins] if cors_origins else None,
     }
-    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    try:
-        ModelMap.parse(settings.model_map)
-    except ValueError as exc:
-        raise click.ClickException(f"CURSOR_BRIDGE_MODEL_MAP: {exc}") from exc
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-    logged_in = TokenStore().current(settings.backend_url) is not None
-    if not use_emulator and not logged_in and is_cursor(settings.backend_url):
+    given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    settings = Settings(**given)
+    if allow_hosts or cors_origins:  # flags add to the configured names and origins
+        settings = settings.model_copy(
+            update={
+                "allowed_hosts": [*settings.allowed_hosts, *allow_hosts],
+                "cors_origins": [*settings.cors_origins, *cors_origins],
+            }
+        )
+    logs.configure(settings.log_level, settings.log_format)
+    choice = serve_backend(settings, use_emulator)
+    if choice.emulator and not use_emulator:
         # Cursor's real backend needs a login: without one, serve the emulator and say so.
         click.echo(
             "No Cursor login found: serving the BUILT-IN EMULATOR (scripted model, offline).\n"
-            "Run `cursor-bridge login`, then restart `serve`, to use your Cursor subscription "
-            "(this process stays on the emulator), or point --backend-url at another backend.",
+            f"Run `{command_name()} login`, then restart `serve`, to use your Cursor "
+            "subscription (this process stays on the emulator), or point --backend-url at "
+            "another backend.",
             err=True,
         )
-        use_emulator = True
     guards = _guards(settings, insecure_no_auth)
     try:
         with own_home(bridge_home()), contextlib.suppress(KeyboardInterrupt):
-            _run(_serve(settings, use_emulator, guards))
+            _run(_serve(settings, choice.emulator, guards, recorder))
     except HomeInUse as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -160,8 +187,8 @@ def _guards(settings: Settings, insecure_no_auth: bool) -> Guards:
         raise click.ClickException(
             f"refusing to listen on {settings.host} without client keys: anyone who can reach "
             "it could use your Cursor subscription (and, with --workspace, your files). Create "
-            "a key with `cursor-bridge keys create` (or set CURSOR_BRIDGE_API_KEYS), or pass "
-            "--insecure-no-auth if the network is yours alone."
+            f"a key with `{command_name()} keys create` (or set CURSOR_BRIDGE_API_KEYS), or "
+            "pass --insecure-no-auth if the network is yours alone."
         )
     return Guards(
         keys=keys,
@@ -180,7 +207,12 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-async def _serve(settings: Settings, use_emulator: bool, guards: Guards) -> None:
+async def _serve(
+    settings: Settings,
+    use_emulator: bool,
+    guards: Guards | None = None,
+    recorder: WireRecorder | None = None,
+) -> None:
     from .emulator import EmulatorOptions, EmulatorServer
 
     emulator: EmulatorServer | None = None
@@ -205,6 +237,7 @@ async def _serve(settings: Settings, use_emulator: bool, guards: Guards) -> None
         backend_label = backend.config.api_url
         if live.account is not None:
             backend_label += f" as {live.account.label}, Runs on {backend.config.agent_url}"
+    backend.config.recorder = recorder
     mode = "emulator" if use_emulator else "cursor"
     cursor_chat_upstream = upstream_from_settings(settings)
     store = ResponseStore(settings.response_store_size, settings.response_store_ttl)
@@ -216,13 +249,15 @@ async def _serve(settings: Settings, use_emulator: bool, guards: Guards) -> None
         guards=guards,
     )
     sock = _bind(settings.host, settings.port)
-    where = f"http://{settings.host}:{sock.getsockname()[1]}"
-    click.echo(f"cursor-bridge {__version__} listening on {where}/v1 (backend: {backend_label})")
+    where = f"http://{_url_host(settings.host)}:{sock.getsockname()[1]}"
+    click.echo(banner(settings, where, backend_label, cursor_chat_upstream is not None))
     if cursor_chat_upstream is not None:
         click.echo(f"/cursor/chat/completions upstream: {cursor_chat_upstream.label}")
     sys.stdout.flush()
+    # Our own access log (server/access_log.py) replaces uvicorn's; logs.configure() set
+    # up the handlers, so uvicorn must not install its own.
     config = uvicorn.Config(
-        app, log_level=settings.log_level, access_log=settings.log_level == "debug", lifespan="on"
+        app, log_level=settings.log_level, access_log=False, log_config=None, lifespan="on"
     )
     server = uvicorn.Server(config)
     _tune_gc()
@@ -254,6 +289,20 @@ async def _serve(settings: Settings, use_emulator: bool, guards: Guards) -> None
     help="Seconds an access token it issues lives.",
 )
 @click.option(
+    "--inject",
+    multiple=True,
+    metavar="KIND",
+    help="Put this protocol surprise into every Run (repeatable): unknown-field, "
+    "unknown-query, end-early, missing-blob.",
+)
+@click.option(
+    "--replay",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Play the server side of a recorded wire trace instead of the scripted model.",
+)
+@click.option(
     "--lenient",
     is_flag=True,
     help="Turn off strict mode (history from turns too, content-as-id everywhere).",
@@ -264,19 +313,36 @@ def emulator(
     token_latency: float,
     require_auth: bool,
     token_lifetime: float,
+    inject: tuple[str, ...],
+    replay: Path | None,
     lenient: bool,
 ) -> None:
     """Run the Cursor backend emulator on its own (HTTP/2 cleartext and HTTP/1.1)."""
     from .emulator import EmulatorOptions, run_emulator
+    from .emulator.inject import INJECTIONS
 
+    for kind in inject:
+        if kind not in INJECTIONS:
+            raise click.BadParameter(
+                f"{kind!r} is not one of {', '.join(INJECTIONS)}", param_hint="--inject"
+            )
+    try:
+        recorded = load_trace(replay) if replay is not None else None
+    except TraceError as exc:
+        raise click.ClickException(str(exc)) from None
     options = EmulatorOptions(
         token_latency=token_latency,
         require_auth=require_auth,
         token_lifetime=token_lifetime,
+        inject=inject,
+        replay=recorded,
         strict=not lenient,
     )
     with contextlib.suppress(KeyboardInterrupt):
-        _run(run_emulator(host, port, options))
+        try:
+            _run(run_emulator(host, port, options))
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {_reason(exc)}") from None
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
@@ -311,7 +377,52 @@ def _bind(host: str, port: int) -> socket.socket:
     try:
         sock.bind((host, port))
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        sock.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {_reason(exc)}") from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def _reason(exc: OSError) -> str:
+    import errno
+
+    if exc.errno == errno.EADDRINUSE:
+        return f"the port is already in use. {PORT_HINT}"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "no such address on this machine. Pass --host 127.0.0.1 (or 0.0.0.0 for all)."
+    if exc.errno == errno.EACCES:
+        return "permission denied (ports below 1024 need root). Pass --port 8787."
+    return exc.strerror or str(exc)
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def banner(settings: Settings, where: str, backend_label: str, relayed_ide: bool) -> str:
+    """What a user needs to connect a client: base URLs, backend, tool permissions, config."""
+    if settings.workspace is None:
+        tools = "client tools only (built-in read/write/shell off; --workspace DIR enables them)"
+    else:
+        extra = [
+            name
+            for name, on in (("write", settings.allow_write), ("shell", settings.allow_shell))
+            if on
+        ]
+        rights = "read/ls/grep" + "".join(f" + {name}" for name in extra)
+        tools = f"client tools, and built-in {rights} inside {settings.workspace}"
+    path = config_path()
+    lines = [
+        f"cursor-bridge {__version__} listening on {where}/v1 (backend: {backend_label})",
+        f"  OpenAI-style clients:    base URL {where}/v1",
+        f"  Anthropic-style clients: base URL {where}  (Claude Code: ANTHROPIC_BASE_URL)",
+        f"  Cursor IDE (BYOK):       {where}/cursor/chat/completions"
+        + (" (relayed)" if relayed_ide else ""),
+        f"  Tools:  {tools}",
+        f"  Config: {path}" + ("" if path.is_file() else " (none; defaults and environment)"),
+        f"  Log:    one line per request ({settings.log_format}, level {settings.log_level})",
+    ]
+    return "\n".join(lines)

@@ -140,15 +140,32 @@ def test_serve_refuses_a_public_address_without_keys() -> None:
 
 @pytest.mark.parametrize(
     ("args", "env"),
-    [(("--insecure-no-auth",), {}), ((), {"CURSOR_BRIDGE_API_KEYS": "k1"})],
+    [
+        (("--insecure-no-auth",), {}),
+        ((), {"CURSOR_BRIDGE_API_KEYS": "k1"}),
+        ((), {"CURSOR_BRIDGE_CONFIG": "CONFIG_FILE"}),
+    ],
 )
 def test_serve_on_a_public_address_with_keys_or_the_explicit_flag(
-    args: tuple[str, ...], env: dict[str, str]
+    args: tuple[str, ...], env: dict[str, str], tmp_path: Path
 ) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('api_keys = ["from-config"]\n')
+    env = {k: str(config) if v == "CONFIG_FILE" else v for k, v in env.items()}
     process = _serve("--host", "0.0.0.0", *args, env=env)
     try:
         assert process.stdout is not None
-        assert "listening on" in process.stdout.readline()
+        banner = ""
+        while "listening on" not in banner:  # the banner may take several lines
+            line = process.stdout.readline()
+            assert line, process.stderr.read() if process.stderr else ""
+            banner += line
+        if "CURSOR_BRIDGE_CONFIG" in env:
+            port = banner.split("listening on ")[1].split("/")[2].rsplit(":", 1)[1]
+            url = f"http://127.0.0.1:{port}/v1/models"
+            assert httpx.get(url, timeout=10).status_code == 401
+            headers = {"authorization": "Bearer from-config"}
+            assert httpx.get(url, headers=headers, timeout=10).status_code == 200
     finally:
         process.terminate()
         process.wait(30)

@@ -57,6 +57,17 @@ Interaction queries and backend behaviour (current-client.md)
     /compress               every frame of this turn carries the Connect compression flag
                             (gzip), if the client accepted gzip.
 
+Following instructions (emulator/obey.py)
+    When the RequestContext rules demand a tool call (``You must call the tool `NAME` ...``,
+    ``You must call at least one of the provided tools ...``) and the message has no /tool or
+    /exec line, the model makes that call, with arguments built from the tool's JSON schema.
+    When the rules demand JSON (``Respond with only a JSON ...``) and the message has no
+    /reply, /tokens or /recall, the answer is a JSON value built from the given schema
+    (``{"answer": "<usual answer>"}`` for any JSON object).
+    /disobey                ignore those rules for this message (a model that does not comply).
+    /disobey always         ignore them for this message and every later one of the
+                            conversation (a model that never complies).
+
 Faults (after the answer's first text delta unless said otherwise)
     /fault disconnect       RST_STREAM (CANCEL) after three text deltas.
     /fault stall            send nothing more, not even heartbeats, until the client gives up.
@@ -138,6 +149,7 @@ _DIRECTIVES = (
     "/query",
     "/trace",
     "/compress",
+    "/disobey",
 )
 
 
@@ -198,6 +210,8 @@ class Script:
     queries: tuple[str, ...] = ()
     trace: bool = False
     compress: bool = False
+    # "": follows the rules' instructions; "once": ignores them now; "always": from now on.
+    disobey: str = ""
 
 
 class ScriptError(ValueError):
@@ -250,9 +264,14 @@ def _build(prompt: str, lines: list[str]) -> Script:
     fault: Fault | None = None
     queries: list[str] = []
     flags: set[str] = set()
+    disobey = ""
     for line in lines:
         name, _, rest = line.partition(" ")
-        if name == "/reply":
+        if name == "/disobey":
+            if rest.strip() not in ("", "always"):
+                raise ScriptError("usage: /disobey [always]")
+            disobey = "always" if rest.strip() else "once"
+        elif name == "/reply":
             answer.append(Reply(rest))
         elif name == "/think":
             thinking.append(rest)
@@ -296,6 +315,7 @@ def _build(prompt: str, lines: list[str]) -> Script:
         queries=tuple(queries),
         trace="trace" in flags,
         compress="compress" in flags,
+        disobey=disobey,
     )
 
 

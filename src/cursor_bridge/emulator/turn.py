@@ -55,6 +55,7 @@ from .history import (
     turn_blobs,
     turn_root_blobs,
 )
+from .obey import disobeys, formatted_answer, obeying
 from .run import ExecCall, RunError, RunSession
 from .script import Fault, Recall, Reply, Script, Tokens, parse_script
 from .tools import PlannedCall, describe_result, mcp_result, plan_calls
@@ -115,6 +116,7 @@ class TurnPlayer:
         self._trace = False
         self._spans = 0
         self._tools: list[agent.McpToolDefinition] = []
+        self._obeys = False  # follows the rules' tool and format instructions (obey.py)
 
     async def play(self) -> None:
         model = self._model()
@@ -164,6 +166,10 @@ class TurnPlayer:
             last = conversation.turns[-1]
             results.extend(last.tool_results)
             script = remaining_calls(parse_script(last.user_text), len(last.tool_results))
+        said_before = [turn.user_text for turn in conversation.turns]
+        self._obeys = user is not None and not disobeys(script, said_before)
+        if self._obeys:
+            script = obeying(script, rule, self._tools)
         planned = plan_calls(script, self._tools)
         if isinstance(planned, str):
             script = Script(prompt=script.prompt, error=planned)
@@ -238,6 +244,11 @@ class TurnPlayer:
     ) -> str:
         if script.error:
             return f"Script error: {script.error}"
+        if self._obeys and not script.answer and not results:
+            plain = f"Emulated answer to: {script.prompt}" if script.prompt else "Emulated answer."
+            formatted = formatted_answer(rule, plain)
+            if formatted is not None:
+                return formatted
         parts: list[str] = []
         for part in script.answer:
             if isinstance(part, Reply):

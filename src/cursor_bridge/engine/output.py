@@ -34,9 +34,20 @@ class TurnFinished:
 
     reason: FinishReason
     usage: Usage
+    # The stop sequence that ended the answer (its text withheld), if one did.
+    stop_sequence: str | None = None
 
 
-OutputEvent = TextDelta | ThinkingDelta | ToolCall | TurnFinished
+@dataclass(frozen=True, slots=True)
+class TurnStarted:
+    """Leads a response's first batch: the input tokens known before any output (the last
+    checkpoint's context occupancy plus an estimate of what is new, else a local estimate),
+    for dialects that announce usage up front (Anthropic's message_start)."""
+
+    input_tokens: int
+
+
+OutputEvent = TextDelta | ThinkingDelta | ToolCall | TurnFinished | TurnStarted
 
 __all__ = [
     "FinishReason",
@@ -45,5 +56,6 @@ __all__ = [
     "ThinkingDelta",
     "ToolCall",
     "TurnFinished",
+    "TurnStarted",
     "Usage",
 ]

@@ -6,7 +6,8 @@ and a call arrives as exec `mcp_args` naming it. Names are sanitised for the wir
 behind Cursor accept `[A-Za-z0-9_-]{1,64}`) and mapped back exactly.
 
 `tool_choice` is honoured by shaping what is offered (none: nothing; a named tool: only that
-one) plus an instruction in the rules, and by refusing a call the choice does not allow.
+one) plus an instruction in the rules, and by refusing a call the choice does not allow; an
+answer without the required call is caught in engine/enforce.py.
 """
 
 from __future__ import annotations
@@ -93,7 +94,9 @@ class Toolset:
     def instruction(self) -> str:
         """A rule for the model when tool_choice constrains it ("" when it does not)."""
         if isinstance(self.choice, NamedToolChoice):
-            return f"You must call the tool `{self.choice.name}` now, before anything else."
+            # The model knows the tool by its wire name.
+            name = self.wire_name(self.choice.name)
+            return f"You must call the tool `{name}` now, before anything else."
         if self.choice == "required" and self.declared:
             return "You must call at least one of the provided tools before answering."
         return ""

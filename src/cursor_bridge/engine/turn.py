@@ -18,6 +18,7 @@ from ..protocol.messages import agent
 from . import adapters
 from .live_run import LiveRun
 from .output import OutputEvent, ToolCall, TurnFinished, Usage
+from .output_control import OutputControl
 from .sessions import PendingCall
 from .toolset import Toolset
 
@@ -31,6 +32,8 @@ class SegmentResult:
     emitted: list[PendingCall] = field(default_factory=list)
     queued: list[PendingCall] = field(default_factory=list)
     turn_ended: bool = False
+    # The output limit or a stop sequence ended the response before the turn ended.
+    cut: bool = False
     output_tokens: int = 0
     text: list[str] = field(default_factory=list)
 
@@ -46,6 +49,8 @@ class SegmentReader:
         settle: float = 0.1,
         executor: Executor | None = None,
         reported_output: int = 0,
+        control: OutputControl | None = None,
+        input_tokens: int = 0,
     ) -> None:
         self.run = run
         self.toolset = toolset
@@ -54,6 +59,8 @@ class SegmentReader:
         self.settle = settle
         self.executor = executor
         self.reported_output = reported_output
+        self.control = control or OutputControl()
+        self.input_tokens = input_tokens
         self.result = SegmentResult()
 
     async def read(
@@ -78,28 +85,45 @@ class SegmentReader:
                 break
             out: list[OutputEvent] = []
             settle_now = False
+            control = self.control
+            controlled = control.active
             for event in batch:
                 if isinstance(event, ev.TextDelta):
-                    result.text.append(event.text)
-                    out.append(event)
+                    if controlled:
+                        self._show(out, control.text(event.text))
+                    else:
+                        result.text.append(event.text)
+                        out.append(event)
                 elif isinstance(event, ev.ThinkingDelta):
-                    out.append(event)
+                    if control.thinking(event.text):
+                        out.append(event)
                 elif isinstance(event, ev.TokenDelta):
                     result.output_tokens += event.tokens
+                    control.tokens(event.tokens)
                 elif isinstance(event, ev.ExecRequested):
-                    out.extend(await self._on_exec(event))
+                    self._show(out, control.flush())
+                    calls = await self._on_exec(event)
+                    for call in calls:
+                        if isinstance(call, ToolCall):
+                            control.arguments(call.arguments)
+                    out.extend(calls)
                 elif isinstance(event, ev.ExecAborted):
                     self._on_abort(event.exec_id)
                 elif isinstance(event, ev.ServerHeartbeat):
                     settle_now = waiting or bool(result.emitted)
                 elif isinstance(event, ev.TurnEnded):
+                    self._show(out, control.flush())
                     result.turn_ended = True
                     out.append(TurnFinished("stop", self._final_usage(event.usage)))
+                if controlled and control.reason is not None and not result.turn_ended:
+                    result.cut = True
+                    out.append(self._cut(control))
+                    break
             if out:
                 yield out
-            if result.turn_ended or settle_now:
+            if result.turn_ended or result.cut or settle_now:
                 break
-        if not result.turn_ended and result.emitted:
+        if not result.turn_ended and not result.cut and result.emitted:
             yield [self._finish_tools()]
         # (A Run that ends without turn_ended raised ConnectError in next_batch already.)
 
@@ -146,15 +170,31 @@ class SegmentReader:
 
     # -- output ------------------------------------------------------------------------------
 
+    def _show(self, out: list[OutputEvent], text: str) -> None:
+        if text:
+            self.result.text.append(text)
+            out.append(ev.TextDelta(text))
+
+    def _cut(self, control: OutputControl) -> TurnFinished:
+        """The response ends at the limit or a stop sequence; the Run's turn is cancelled."""
+        usage = Usage(input_tokens=self._input_tokens(), output_tokens=control.used)
+        if control.reason == "length":
+            return TurnFinished("length", usage, control.stop_sequence)
+        return TurnFinished("stop", usage, control.stop_sequence)
+
+    def _input_tokens(self) -> int:
+        """Context occupancy from the Run's latest checkpoint (current-client.md section 8),
+        else the figure the turn started with."""
+        return self.run.upstream.machine.used_tokens or self.input_tokens
+
     @staticmethod
     def _tool_call(call: PendingCall, index: int) -> ToolCall:
         return ToolCall(index, call.call_id, call.name, call.arguments)
 
     def _finish_tools(self) -> TurnFinished:
-        machine = self.run.upstream.machine
         return TurnFinished(
             "tool_calls",
-            Usage(input_tokens=machine.used_tokens, output_tokens=self.result.output_tokens),
+            Usage(input_tokens=self._input_tokens(), output_tokens=self.result.output_tokens),
         )
 
     def _final_usage(self, usage: Usage) -> Usage:

@@ -28,6 +28,7 @@ from .framing import (
 )
 from .messages import agent, value_bytes_to_json
 from .queries import answer_query
+from .surprises import SurpriseWatch
 from .wire import field_bytes, len_field
 
 # AgentServerMessage.conversation_checkpoint_update: we keep its bytes verbatim.
@@ -65,8 +66,10 @@ class RunMachine:
         blobs: BlobStore,
         request_context: agent.RequestContext,
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        surprises: SurpriseWatch | None = None,
     ) -> None:
         self.blobs = blobs
+        self.surprises = surprises
         self.request_context = request_context
         self.state = RunState.IDLE
         self.last_checkpoint: bytes | None = None
@@ -170,6 +173,8 @@ class RunMachine:
     # -- internals -------------------------------------------------------------------------
 
     def _end(self, error: ConnectError | None) -> ev.Event:
+        if self.surprises is not None:
+            self.surprises.ended(error, self.state is RunState.TURN_ENDED)
         if error is None and self.state is RunState.TURN_ENDED:
             self.state = RunState.CLOSED
             return ev.StreamClosed()
@@ -189,6 +194,16 @@ class RunMachine:
             message.ParseFromString(payload)
         except DecodeError as exc:
             raise UpstreamProtocolError(f"undecodable AgentServerMessage: {exc}") from exc
+        if self.surprises is not None:
+            first = len(out)
+            self._dispatch(payload, message, out)
+            self.surprises.message(message, out[first:])
+        else:
+            self._dispatch(payload, message, out)
+
+    def _dispatch(
+        self, payload: bytes, message: agent.AgentServerMessage, out: list[ev.Event]
+    ) -> None:
         kind = message.WhichOneof("message")
         if kind == "interaction_update":
             self._on_update(message.interaction_update, out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -19,7 +20,9 @@ from ..engine.backend import CursorBackend
 from ..engine.catalog import ModelInfo
 from ..passthrough import OpenAIUpstream
 from ..protocol.errors import ConnectError
+from .access_log import AccessLog
 from .chat import chat_completions
+from .compact import compact_response
 from .cursor_chat import cursor_chat_completions
 from .errors import backend_error_response, error_response, speaks_anthropic
 from .guards import Guards, install_guards
@@ -60,6 +63,7 @@ def create_app(
             Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
             Route("/cursor/chat/completions", cursor_chat_completions, methods=["POST"]),
             Route("/v1/responses", create_response, methods=["POST"]),
+            Route("/v1/responses/compact", compact_response, methods=["POST"]),
             Route("/v1/responses/{response_id}", get_response, methods=["GET"]),
             Route("/v1/responses/{response_id}", delete_response, methods=["DELETE"]),
             Route("/v1/models", list_models, methods=["GET"]),
@@ -81,6 +85,7 @@ def create_app(
     if max_body_size is not None:
         guards = dataclasses.replace(guards, max_body_size=max_body_size)
     install_guards(app, guards)
+    app.add_middleware(AccessLog)  # outermost: the guards' refusals are logged too
     return app
 
 
@@ -136,6 +141,8 @@ async def health(request: Request) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     message = f"{request.method} {request.url.path}: {exc.detail}"
+    if exc.status_code == 404:
+        message += _suggest_route(request)
     if speaks_anthropic(request.url.path):
         return anthropic_error(exc.status_code, message, headers=exc.headers)
     error_type = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
@@ -147,3 +154,20 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     if speaks_anthropic(request.url.path):
         return anthropic_error(500, "Internal error in cursor-bridge; see its log.")
     return error_response(500, "Internal error in cursor-bridge; see its log.", "api_error")
+
+
+def _suggest_route(request: Request) -> str:
+    """`Did you mean POST /v1/chat/completions?` for a path close to a real route."""
+    path = request.url.path.rstrip("/") or "/"
+    routes = {
+        route.path: sorted(route.methods or ())
+        for route in request.app.routes
+        if isinstance(route, Route) and "{" not in route.path
+    }
+    candidates = [p for p in (f"/v1{path}", path.removeprefix("/v1")) if p in routes]
+    candidates += difflib.get_close_matches(path, list(routes), n=1, cutoff=0.6)
+    if not candidates:
+        return " (routes: " + ", ".join(sorted(p for p in routes if p.startswith("/v1"))) + ")"
+    best = candidates[0]
+    methods = "/".join(m for m in routes[best] if m != "HEAD")
+    return f". Did you mean {methods} {best}?"

@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 from starlette.requests import Request
 
+from .. import access
+
 T = TypeVar("T")
 
 MAX_DEPTH = 64
@@ -68,7 +70,9 @@ async def parse_off_loop(request: Request, parse: Callable[[Any], T]) -> T:
 
 
 def _decode_and_parse(raw: bytes, parse: Callable[[Any], T]) -> T:
-    return parse(decode(raw))
+    body = decode(raw)
+    access.note_body_model(body)  # the access log names the model even when parsing fails
+    return parse(body)
 
 
 def decode(raw: bytes) -> Any:

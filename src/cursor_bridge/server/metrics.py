@@ -67,6 +67,16 @@ class BackendCollector(Collector):
         for reason, count in sorted(backend.sessions.outcomes.items()):
             reasons.add_metric([reason], count)
         yield reasons
+        surprises = CounterMetricFamily(
+            "cursor_bridge_protocol_surprises",
+            "What the backend sent that the bridge did not expect: unknown fields and oneof "
+            "members, blob requests for ids never stored, Runs ended before turn_ended, "
+            "backend error codes (where: message path and field number).",
+            labels=["where", "what"],
+        )
+        for (where, what), count in sorted(backend.surprises.counts.items()):
+            surprises.add_metric([where, what], count)
+        yield surprises
 
 
 async def metrics(request: Request) -> Response:

@@ -75,6 +75,7 @@ async def create_response(request: Request) -> Response:
         parsed.echo,
         summaries=parsed.reasoning_summary is not None,
         namespaces=parsed.namespaces,
+        custom_tools=parsed.custom_tools,
     )
     run = _Run(turn, builder, parsed, history, store)
     if parsed.stream:

@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 
 from starlette.requests import Request
 
+from .. import access
 from ..engine.backend import CursorBackend
-from ..engine.output import OutputEvent
+from ..engine.output import OutputEvent, TurnFinished, TurnStarted
 from ..engine.request import ChatRequest
 
 T = TypeVar("T")
@@ -27,12 +28,21 @@ class Turn:
     def __init__(self, events: AsyncIterator[list[OutputEvent]], first: list[OutputEvent]) -> None:
         self._events = events
         self._first = first
+        started = next((e for e in first if isinstance(e, TurnStarted)), None)
+        self._input_tokens = started.input_tokens if started is not None else 0
+
+    @property
+    def input_tokens(self) -> int:
+        """The input tokens the engine knew before any output (see TurnStarted)."""
+        return self._input_tokens
 
     async def batches(self) -> AsyncIterator[list[OutputEvent]]:
         first, self._first = self._first, []
         if first:
+            _note_usage(first)
             yield first
         async for batch in self._events:
+            _note_usage(batch)
             yield batch
 
     async def aclose(self) -> None:
@@ -47,9 +57,19 @@ async def start_turn(request: Request, backend: CursorBackend, chat: ChatRequest
 
 
 async def _start(backend: CursorBackend, chat: ChatRequest) -> Turn:
+    access.note_requested_model(chat.model)
     choice = await backend.resolve(chat)
+    access.note_cursor_model(choice.model_id)
     events = backend.stream_turn(chat, choice)
-    return Turn(events, await _first_batch(events))
+    first = await _first_batch(events)
+    access.note_first_output()
+    return Turn(events, first)
+
+
+def _note_usage(batch: list[OutputEvent]) -> None:
+    last = batch[-1]
+    if isinstance(last, TurnFinished):
+        access.note_usage(last.usage.input_tokens, last.usage.output_tokens)
 
 
 async def _first_batch(events: AsyncIterator[list[OutputEvent]]) -> list[OutputEvent]:
