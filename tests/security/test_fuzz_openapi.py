@@ -17,7 +17,7 @@ from schemathesis.checks import not_a_server_error
 from cursor_bridge.server.openapi import document
 from tests.conftest import Stack
 
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 20
 CALLS: list[int] = []
 
 schema = schemathesis.openapi.from_dict(json.loads(document()))
@@ -41,3 +41,23 @@ def test_no_request_gets_a_server_error(case: schemathesis.Case, stack: Stack) -
     CALLS.append(1)
     response = case.call(base_url=stack.bridge_url, timeout=30)
     case.validate_response(response, checks=[not_a_server_error])
+
+
+def test_the_document_describes_every_route(stack: Stack) -> None:
+    from starlette.routing import Route
+
+    from cursor_bridge.server.app import create_app
+
+    app = create_app(stack.backend)
+    served = {
+        (route.path.replace("{model_id:path}", "{model_id}"), method.lower())
+        for route in app.routes
+        if isinstance(route, Route)
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
+    paths = json.loads(document())["paths"]
+    described = {
+        (path, method) for path, item in paths.items() for method in item if method != "parameters"
+    }
+    assert served == described

@@ -226,3 +226,10 @@ def test_the_near_valid_bodies_do_reach_the_engine_request(dialect: str) -> None
         settings=settings(max_examples=500, suppress_health_check=list(HealthCheck)),
     )
     assert isinstance(found, dict)
+
+
+def test_a_responses_item_whose_type_is_not_a_string_is_refused() -> None:
+    # Found by tests/security/test_fuzz_openapi.py (a 500 from /v1/responses/compact).
+    body = {"model": "gpt-5.4", "input": [{"type": [None, None], "role": "user"}]}
+    with pytest.raises(InvalidRequest, match="expected a string"):
+        openai_responses.parse_request(body)
