@@ -19,6 +19,7 @@ import uvicorn
 
 from . import __version__, logs
 from .accounts_cli import login, logout, models, status
+from .acp_agent.cli import acp
 from .backend_choice import serve_backend
 from .cli_errors import PORT_HINT, BridgeGroup
 from .config import CONFIG_ENV, Settings, config_path
@@ -29,6 +30,7 @@ from .home_lock import HomeInUse, own_home
 from .invocation import command_name
 from .keys_cli import keys
 from .live import LiveBackend, open_live_backend
+from .mcp_host.cli import config_option, mcp, open_hosted
 from .paths import bridge_home
 from .protocol.headers import ClientIdentity
 from .server.app import create_app
@@ -70,6 +72,8 @@ main.add_command(config)
 main.add_command(setup)
 main.add_command(trace)
 main.add_command(doctor)
+main.add_command(mcp)
+main.add_command(acp)
 main.add_command(keys)
 
 
@@ -139,6 +143,7 @@ def serve(
     cors_origins: tuple[str, ...],
     insecure_no_auth: bool,
     recorder: WireRecorder | None,
+    mcp_config: Path | None,
 ) -> None:
     """Run the bridge: live with the stored Cursor login, else on the built-in emulator."""
     overrides = {
@@ -175,7 +180,7 @@ def serve(
     guards = _guards(settings, insecure_no_auth)
     try:
         with own_home(bridge_home()), contextlib.suppress(KeyboardInterrupt):
-            _run(_serve(settings, choice.emulator, guards, recorder))
+            _run(_serve(settings, choice.emulator, guards, recorder, mcp_config))
     except HomeInUse as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -207,11 +212,15 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+serve.params.append(config_option())
+
+
 async def _serve(
     settings: Settings,
     use_emulator: bool,
     guards: Guards | None = None,
     recorder: WireRecorder | None = None,
+    mcp_config: Path | None = None,
 ) -> None:
     from .emulator import EmulatorOptions, EmulatorServer
 
@@ -238,6 +247,8 @@ async def _serve(
         if live.account is not None:
             backend_label += f" as {live.account.label}, Runs on {backend.config.agent_url}"
     backend.config.recorder = recorder
+    hosted = await open_hosted(mcp_config)
+    backend.config.hosted = hosted
     mode = "emulator" if use_emulator else "cursor"
     cursor_chat_upstream = upstream_from_settings(settings)
     store = ResponseStore(settings.response_store_size, settings.response_store_ttl)
@@ -253,6 +264,9 @@ async def _serve(
     click.echo(banner(settings, where, backend_label, cursor_chat_upstream is not None))
     if cursor_chat_upstream is not None:
         click.echo(f"/cursor/chat/completions upstream: {cursor_chat_upstream.label}")
+    if hosted is not None:
+        ready = sum(s.status == "ready" for s in hosted.stats())
+        click.echo(f"hosted MCP servers: {ready} of {len(hosted.connections)} connected")
     sys.stdout.flush()
     # Our own access log (server/access_log.py) replaces uvicorn's; logs.configure() set
     # up the handlers, so uvicorn must not install its own.
@@ -264,6 +278,8 @@ async def _serve(
     try:
         await server.serve(sockets=[sock])
     finally:
+        if hosted is not None:
+            await hosted.aclose()
         if live is not None and live.auth_client is not None:
             await live.auth_client.aclose()
         if emulator is not None:

@@ -38,6 +38,10 @@ ENVIRONMENT_ONLY = {
         "the platform's data dir (`~/.local/share/cursor-bridge` on Linux)",
         "Where logins, the device id and conversation state are kept.",
     ),
+    "CURSOR_BRIDGE_MCP_CONFIG": (
+        "`mcp.json` or `mcp.toml` in the bridge home, if present",
+        "The MCP servers the bridge hosts (`--mcp-config FILE` wins).",
+    ),
 }
 
 

@@ -20,7 +20,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..engine.output import OutputEvent, TextDelta, ThinkingDelta, ToolCall, TurnFinished, Usage
+from ..engine.output import (
+    SSE_KEEP_ALIVE,
+    KeepAlive,
+    OutputEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCall,
+    TurnFinished,
+    Usage,
+)
 
 ItemKind = Literal["reasoning", "message", "function_call", "custom_tool_call"]
 
@@ -137,6 +146,8 @@ class ResponseBuilder:
         The hot path of a relayed stream, a delta continuing the open item, is written from a
         template (byte for byte what `sse_event()` gives for the same event dict).
         """
+        if isinstance(event, KeepAlive):
+            return SSE_KEEP_ALIVE
         item = self._open
         if (
             item is not None

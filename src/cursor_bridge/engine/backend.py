@@ -31,6 +31,7 @@ from .catalog import ModelCatalog, ModelChoice
 from .context import Workspace, default_workspace
 from .enforce import enforced, needs_enforcement
 from .fingerprint import chain, extend
+from .hosted import HostedCatalog, HostedTools
 from .live_run import LiveRun
 from .model_map import ModelMap
 from .output import OutputEvent, TurnFinished, TurnStarted
@@ -85,6 +86,8 @@ class BackendConfig:
     state: StateStore | None = None
     # Records every Run's frames (`--record`); None: no trace.
     recorder: WireRecorder | None = None
+    # MCP servers the bridge runs tools of itself (None: none).
+    hosted: HostedTools | None = None
 
 
 class CursorBackend:
@@ -179,6 +182,7 @@ class CursorBackend:
         if len(request.messages) >= OFF_LOOP_MESSAGES:
             await asyncio.to_thread(chain, request.messages)  # hashed once, off the loop
         toolset = Toolset.build(request.tools, request.tool_choice)
+        hosted = self._hosted_catalog(request, toolset)
         origin = origin or chain(request.messages)[-1]
         model_key = repr((choice.model_id, choice.max_mode, choice.parameters))
         session, outcome = self.sessions.claim(request.messages, model_key, toolset)
@@ -203,7 +207,7 @@ class CursorBackend:
         if run is None:
             if outcome != "not_a_tool_round":
                 self.tool_rounds["fallback"] += 1
-            run, base_tokens = await self._fresh_run(request, choice, toolset, token)
+            run, base_tokens = await self._fresh_run(request, choice, toolset, token, hosted)
         input_tokens = _input_figure(request, base_tokens)
         reader = SegmentReader(
             run,
@@ -215,6 +219,8 @@ class CursorBackend:
             reported_output=reported,
             control=OutputControl(request.max_tokens, request.stop),
             input_tokens=input_tokens,
+            hosted=hosted,
+            show_hosted=request.hosted_tools == "show",
         )
         parked = False
         lead: list[OutputEvent] = [TurnStarted(input_tokens)]
@@ -242,14 +248,15 @@ class CursorBackend:
                         parked = True
                 yield batch
         finally:
-            if parked:
-                pass
-            elif reader.result.turn_ended:
-                answer = ChatMessage("assistant", "".join(reader.result.text))
-                key = extend(origin, answer)
-                self._finish_later(run, key, model_key)
-            else:
-                await run.aclose()
+            # A parked Run keeps its hosted calls (their answers still go to it).
+            if not parked:
+                await reader.cancel_hosted()
+                if reader.result.turn_ended:
+                    answer = ChatMessage("assistant", "".join(reader.result.text))
+                    key = extend(origin, answer)
+                    self._finish_later(run, key, model_key)
+                else:
+                    await run.aclose()
 
     async def _deliver(self, session: ParkedSession, request: ChatRequest) -> bool:
         """Hand the follow-up's results to the parked Run; False if the Run failed meanwhile
@@ -265,8 +272,21 @@ class CursorBackend:
             return False
         return True
 
+    def _hosted_catalog(self, request: ChatRequest, toolset: Toolset) -> HostedCatalog | None:
+        """Hosted tools for this request: not when it opts out or constrains tool_choice."""
+        if self.config.hosted is None or request.hosted_tools == "off":
+            return None
+        if request.tool_choice != "auto":
+            return None
+        return self.config.hosted.catalog(toolset.definitions())
+
     async def _fresh_run(
-        self, request: ChatRequest, choice: ModelChoice, toolset: Toolset, token: str | None
+        self,
+        request: ChatRequest,
+        choice: ModelChoice,
+        toolset: Toolset,
+        token: str | None,
+        hosted: HostedCatalog | None = None,
     ) -> tuple[LiveRun, int]:
         """A new Run: from the checkpoint of the turn this request follows when we have it
         (the backend then reads the history from its own blobs), else seeded from history.
@@ -286,6 +306,7 @@ class CursorBackend:
                 token,
                 checkpoint=stored.checkpoint,
                 conversation_id=conversation_id,
+                hosted=hosted,
             )
             try:
                 await run.wait_started()
@@ -301,7 +322,7 @@ class CursorBackend:
                 access.note_run("resumed")
                 return run, _used_tokens(stored.checkpoint)
         access.note_run("fresh")
-        return await self._open_run(request, choice, toolset, token), 0
+        return await self._open_run(request, choice, toolset, token, hosted=hosted), 0
 
     def _finish_later(self, run: LiveRun, key: str, model_key: str) -> None:
         """Keep the checkpoint of a finished turn, so the conversation's next turn can start
@@ -333,6 +354,7 @@ class CursorBackend:
         *,
         checkpoint: bytes | None = None,
         conversation_id: str | None = None,
+        hosted: HostedCatalog | None = None,
     ) -> LiveRun:
         def prepare() -> tuple[PlannedRun, BlobStore]:
             plan = plan_run(
@@ -354,6 +376,8 @@ class CursorBackend:
             plan, store = await asyncio.to_thread(prepare)
         else:
             plan, store = prepare()
+        if hosted is not None:
+            hosted.decorate(plan.run_request, plan.request_context)
         conversation_id = plan.run_request.conversation_id
         machine = RunMachine(
             blobs=store, request_context=plan.request_context, surprises=self.surprises.watch()

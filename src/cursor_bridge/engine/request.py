@@ -75,6 +75,9 @@ class ChatRequest:
     max_tokens: int | None = None
     tool_choice: ToolChoice = "auto"
     parallel_tool_calls: bool = True
+    # Tools the bridge hosts (engine/hosted.py): offered (`on`), not (`off`), or offered with
+    # each call reported as reasoning (`show`).
+    hosted_tools: Literal["on", "off", "show"] = "on"
     # Output controls the engine enforces (engine/output_control.py, engine/enforce.py).
     stop: tuple[str, ...] = ()
     output_format: OutputFormat | None = None

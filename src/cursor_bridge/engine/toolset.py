@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 
 from ..protocol.messages import agent, json_to_value_bytes
@@ -131,7 +131,11 @@ def qualified_name(wire: str) -> str:
 
 
 def _unique_wire_name(name: str, taken: dict[str, str]) -> str:
-    base = _INVALID.sub("_", name)[:MAX_NAME] or "tool"
+    return unique_name(_INVALID.sub("_", name)[:MAX_NAME] or "tool", taken)
+
+
+def unique_name(base: str, taken: Container[str]) -> str:
+    """*base*, or *base* with `_2`, `_3`, ... when taken (cut to stay within MAX_NAME)."""
     candidate, n = base, 1
     while candidate in taken:
         n += 1

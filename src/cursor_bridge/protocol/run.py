@@ -245,6 +245,10 @@ class RunMachine:
         elif kind == "turn_ended":
             self.state = RunState.TURN_ENDED
             out.append(ev.TurnEnded(self.usage(update.turn_ended)))
+        elif kind == "tool_call_completed":
+            todos = _todos(update.tool_call_completed.tool_call)
+            if todos is not None:
+                out.append(todos)
 
     def usage(self, turn_ended: agent.TurnEndedUpdate) -> ev.Usage:
         """Token usage for the turn.
@@ -355,6 +359,28 @@ def mcp_state_servers(context: agent.RequestContext) -> list[agent.McpStateServe
     return servers
 
 
+def _todos(call: agent.ToolCall) -> ev.TodosUpdated | None:
+    """The list after an `update_todos` call: the result's (merged) list, else the args'."""
+    if call.WhichOneof("tool") != "update_todos_tool_call":
+        return None
+    update = call.update_todos_tool_call
+    items = update.result.success.todos if update.result.HasField("success") else update.args.todos
+    return ev.TodosUpdated(
+        tuple(
+            ev.Todo(item.id, item.content, _TODO_STATUS.get(item.status, "pending"))
+            for item in items
+        )
+    )
+
+
+_TODO_STATUS: dict[int, str] = {
+    agent.TODO_STATUS_PENDING: "pending",
+    agent.TODO_STATUS_IN_PROGRESS: "in_progress",
+    agent.TODO_STATUS_COMPLETED: "completed",
+    agent.TODO_STATUS_CANCELLED: "cancelled",
+}
+
+
 def _exec_event(request: agent.ExecServerMessage, kind: str) -> ev.ExecRequested:
     variant = getattr(request, kind)
     if kind == "mcp_args":
@@ -366,6 +392,8 @@ def _exec_event(request: agent.ExecServerMessage, kind: str) -> ev.ExecRequested
             args,
             tool_call_id=variant.tool_call_id,
             tool_name=variant.tool_name or variant.name,
+            wire_name=variant.name,
+            provider=variant.provider_identifier,
         )
     args = json_format.MessageToDict(variant, preserving_proto_field_name=True)
     return ev.ExecRequested(

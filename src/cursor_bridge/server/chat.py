@@ -11,7 +11,15 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from ..dialects import openai_chat as dialect
 from ..engine.backend import CursorBackend
 from ..engine.errors import InvalidChatRequest, ModelNotFound
-from ..engine.output import TextDelta, ThinkingDelta, ToolCall, TurnFinished, Usage
+from ..engine.output import (
+    SSE_KEEP_ALIVE,
+    KeepAlive,
+    TextDelta,
+    ThinkingDelta,
+    ToolCall,
+    TurnFinished,
+    Usage,
+)
 from ..protocol.errors import ConnectError
 from .errors import backend_error, backend_error_response, error_response
 from .json_body import InvalidBody, parse_off_loop
@@ -62,6 +70,8 @@ async def _stream(turn: Turn, model: str, include_usage: bool) -> AsyncIterator[
                     out.append(writer.tool_call(event))
                 elif isinstance(event, TurnFinished):
                     finished = event
+                elif isinstance(event, KeepAlive):
+                    out.append(SSE_KEEP_ALIVE)
             if out:
                 yield "".join(out)
         tail = role + writer.finish(finished.reason)

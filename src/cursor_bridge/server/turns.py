@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
 from starlette.requests import Request
 
 from .. import access
+from ..engine import hosted
 from ..engine.backend import CursorBackend
-from ..engine.output import OutputEvent, TurnFinished, TurnStarted
+from ..engine.errors import InvalidChatRequest
+from ..engine.output import HostedCall, OutputEvent, TurnFinished, TurnStarted
 from ..engine.request import ChatRequest
 
 T = TypeVar("T")
@@ -53,6 +56,11 @@ class Turn:
 async def start_turn(request: Request, backend: CursorBackend, chat: ChatRequest) -> Turn:
     """Resolve the model and start the turn; raises ModelNotFound, InvalidChatRequest or
     ConnectError (the route renders them in its dialect's error shape)."""
+    mode = hosted.parse_mode(request.headers.get(hosted.HEADER))
+    if mode is None:
+        raise InvalidChatRequest(f"{hosted.HEADER} must be on, off or show", hosted.HEADER)
+    if mode != chat.hosted_tools:
+        chat = dataclasses.replace(chat, hosted_tools=mode)
     return await until_disconnect(request, _start(backend, chat))
 
 
@@ -73,15 +81,20 @@ def _note_usage(batch: list[OutputEvent]) -> None:
 
 
 async def _first_batch(events: AsyncIterator[list[OutputEvent]]) -> list[OutputEvent]:
+    held: list[OutputEvent] = []
     try:
         async for batch in events:
-            if batch:
-                return batch
+            # A report of a hosted call is not output (HTTP dialects show nothing for it), so
+            # it is held with the lead (TurnStarted); a keep-alive is output: a hosted call is
+            # working, and the client should hear so.
+            if any(not isinstance(event, HostedCall | TurnStarted) for event in batch):
+                return [*held, *batch]
+            held.extend(batch)
     except BaseException:
         with contextlib.suppress(Exception):
             await events.aclose()  # type: ignore[attr-defined]
         raise
-    return []
+    return held
 
 
 async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
