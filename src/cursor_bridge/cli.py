@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import ipaddress
 import os
 import socket
 import sys
@@ -25,13 +26,18 @@ from .config import CONFIG_ENV, Settings, config_path
 from .config_cli import config
 from .doctor import doctor
 from .engine.backend import BackendConfig, CursorBackend
+from .home_lock import HomeInUse, own_home
 from .invocation import command_name
+from .keys_cli import keys
 from .live import LiveBackend, open_live_backend
 from .mcp_host.cli import config_option, mcp, open_hosted
+from .paths import bridge_home
 from .protocol.headers import ClientIdentity
 from .restrict_cli import restrict
 from .server.app import create_app
+from .server.client_keys import ClientKeys, ClientKeyStore
 from .server.cursor_chat import upstream_from_settings
+from .server.guards import Guards
 from .server.response_store import ResponseStore
 from .setup_cli import setup
 from .supervisor import supervise, worker_index
@@ -74,6 +80,7 @@ main.add_command(trace)
 main.add_command(doctor)
 main.add_command(mcp)
 main.add_command(acp)
+main.add_command(keys)
 
 
 @main.command()
@@ -106,6 +113,26 @@ main.add_command(acp)
     "--allow-write", is_flag=True, default=None, help="With --workspace: also write/delete."
 )
 @click.option("--allow-shell", is_flag=True, default=None, help="With --workspace: also shell.")
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Another Host name clients reach the bridge by (besides localhost and its address).",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="A web origin (https://app.example) allowed to call the bridge from a browser.",
+)
+@click.option(
+    "--insecure-no-auth",
+    is_flag=True,
+    help="Listen on a non-loopback address without client keys (anyone who reaches it may "
+    "spend the subscription).",
+)
 @record_options
 @click.option(
     "--workers",
@@ -128,6 +155,9 @@ def serve(
     workspace: Path | None,
     allow_write: bool | None,
     allow_shell: bool | None,
+    allow_hosts: tuple[str, ...],
+    cors_origins: tuple[str, ...],
+    insecure_no_auth: bool,
     recorder: WireRecorder | None,
     mcp_config: Path | None,
     workers: int,
@@ -148,6 +178,13 @@ def serve(
     }
     given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     settings = Settings(**given)
+    if allow_hosts or cors_origins:  # flags add to the configured names and origins
+        settings = settings.model_copy(
+            update={
+                "allowed_hosts": [*settings.allowed_hosts, *allow_hosts],
+                "cors_origins": [*settings.cors_origins, *cors_origins],
+            }
+        )
     logs.configure(settings.log_level, settings.log_format)
     choice = serve_backend(settings, use_emulator)
     if choice.emulator and not use_emulator:
@@ -159,6 +196,7 @@ def serve(
             "another backend.",
             err=True,
         )
+    guards = _guards(settings, insecure_no_auth)
     if workers > 1:
         if recorder is not None:
             raise click.ClickException("--record traces one process: use it without --workers")
@@ -168,9 +206,53 @@ def serve(
                 "pass --redis URL (or set CURSOR_BRIDGE_REDIS_URL)"
             )
         args = ["--mcp-config", str(mcp_config)] if mcp_config is not None else []
-        sys.exit(_run_status(supervise(settings, workers, choice.emulator, args)))
-    with contextlib.suppress(KeyboardInterrupt):
-        _run(_serve(settings, choice.emulator, recorder, mcp_config))
+        if insecure_no_auth:
+            args.append("--insecure-no-auth")
+        try:
+            # The supervisor owns the home; its workers share it (they skip the lock).
+            with own_home(bridge_home()):
+                status = _run_status(supervise(settings, workers, choice.emulator, args))
+        except HomeInUse as exc:
+            raise click.ClickException(str(exc)) from exc
+        sys.exit(status)
+    try:
+        with _home_lock(), contextlib.suppress(KeyboardInterrupt):
+            _run(_serve(settings, choice.emulator, guards, recorder, mcp_config))
+    except HomeInUse as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _home_lock() -> contextlib.AbstractContextManager[None]:
+    """One serve per home, except the workers of `serve --workers N` (their supervisor
+    holds it)."""
+    return contextlib.nullcontext() if worker_index() is not None else own_home(bridge_home())
+
+
+def _guards(settings: Settings, insecure_no_auth: bool) -> Guards:
+    """Who may call the bridge; refuses a non-loopback address without client keys."""
+    keys = ClientKeys(ClientKeyStore(), [k.get_secret_value() for k in settings.api_keys])
+    if not _is_loopback(settings.host) and not keys.required() and not insecure_no_auth:
+        raise click.ClickException(
+            f"refusing to listen on {settings.host} without client keys: anyone who can reach "
+            "it could use your Cursor subscription (and, with --workspace, your files). Create "
+            f"a key with `{command_name()} keys create` (or set CURSOR_BRIDGE_API_KEYS), or "
+            "pass --insecure-no-auth if the network is yours alone."
+        )
+    return Guards(
+        keys=keys,
+        allowed_hosts=tuple(settings.allowed_hosts),
+        cors_origins=tuple(settings.cors_origins),
+        body_read_timeout=settings.body_read_timeout,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 serve.params.append(config_option())
@@ -179,6 +261,7 @@ serve.params.append(config_option())
 async def _serve(
     settings: Settings,
     use_emulator: bool,
+    guards: Guards | None = None,
     recorder: WireRecorder | None = None,
     mcp_config: Path | None = None,
 ) -> None:
@@ -232,6 +315,7 @@ async def _serve(
         cursor_chat_upstream=cursor_chat_upstream,
         response_store=store,
         forward_to=(settings.instance_id, registry.lookup) if registry else None,
+        guards=guards,
     )
     sock = _bind(settings.host, settings.port)
     where = f"http://{_url_host(settings.host)}:{sock.getsockname()[1]}"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from .. import access
 from ..auth.pool import AccountPool, NotAllowed, PoolMember, is_limit
+from ..protocol.blobs import BlobStore
 from ..protocol.errors import ConnectError
 from ..protocol.headers import RUN_PATH, ClientIdentity, run_headers, unary_headers
 from ..protocol.messages import agent
@@ -37,7 +38,7 @@ from .live_run import LiveRun
 from .model_map import ModelMap
 from .output import OutputEvent, TurnFinished, TurnStarted
 from .output_control import OutputControl
-from .planner import plan_run
+from .planner import PlannedRun, plan_run
 from .request import ChatMessage, ChatRequest
 from .request_note import RequestNote, current_note
 from .sessions import ParkedSession, PendingCall, SessionRegistry
@@ -48,6 +49,8 @@ from .turn import Executor, SegmentReader, mcp_answer
 from .upstream import UpstreamRun
 
 log = logging.getLogger(__name__)
+# Requests with at least this many messages are hashed and seeded in a worker thread.
+OFF_LOOP_MESSAGES = 500
 
 TokenProvider = Callable[[], Awaitable[str | None]]
 # A stored checkpoint larger than this is not resumed: the conversation is reseeded under a
@@ -247,6 +250,8 @@ class CursorBackend:
         `origin` is the fingerprint of the client's own history when the engine added
         messages of its own (a correction): the Run is parked and checkpointed under it.
         """
+        if len(request.messages) >= OFF_LOOP_MESSAGES:
+            await asyncio.to_thread(chain, request.messages)  # hashed once, off the loop
         toolset = Toolset.build(request.tools, request.tool_choice)
         hosted = self._hosted_catalog(request, toolset)
         origin = origin or chain(request.messages)[-1]
@@ -367,7 +372,7 @@ class CursorBackend:
         Also the context occupancy the resumed checkpoint recorded (0 when seeded)."""
         stored = None
         if request.messages[-1].role == "user":
-            stored = self.state.load_checkpoint(_checkpoint_key(chain(request.messages[:-1])[-1]))
+            stored = self.state.load_checkpoint(_checkpoint_key(chain(request.messages)[-2]))
         if stored is not None and len(stored.checkpoint) > MAX_RESUMABLE_CHECKPOINT:
             self.checkpoint_resumes["over_budget"] += 1
             stored = None
@@ -449,22 +454,31 @@ class CursorBackend:
         hosted: HostedCatalog | None = None,
         action: agent.ConversationAction | None = None,
     ) -> LiveRun:
-        plan = plan_run(
-            request,
-            choice,
-            self.config.workspace,
-            toolset,
-            checkpoint=checkpoint,
-            conversation_id=conversation_id,
-        )
+        def prepare() -> tuple[PlannedRun, BlobStore]:
+            plan = plan_run(
+                request,
+                choice,
+                self.config.workspace,
+                toolset,
+                checkpoint=checkpoint,
+                conversation_id=conversation_id,
+            )
+            store = self.state.conversation_blobs(_blob_group(plan.run_request.conversation_id))
+            for key, data in plan.blobs.items():
+                store.put(key, data)
+            return plan, store
+
+        # Seeding a long history (serialising and storing every turn) is CPU work that
+        # would stall every other request: a worker thread does it.
+        if len(request.messages) >= OFF_LOOP_MESSAGES:
+            plan, store = await asyncio.to_thread(prepare)
+        else:
+            plan, store = prepare()
         if hosted is not None:
             hosted.decorate(plan.run_request, plan.request_context)
         if action is not None:  # e.g. summarize_action instead of the user message
             plan.run_request.action.CopyFrom(action)
         conversation_id = plan.run_request.conversation_id
-        store = self.state.conversation_blobs(_blob_group(conversation_id))
-        for key, data in plan.blobs.items():
-            store.put(key, data)
         machine = RunMachine(
             blobs=store, request_context=plan.request_context, surprises=self.surprises.watch()
         )
