@@ -19,13 +19,15 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from cursor_bridge.auth.restrictions import Restriction
+from cursor_bridge.auth.restrictions import Restriction, RestrictionStore
 from cursor_bridge.cli import main
 from cursor_bridge.config import Settings
 from cursor_bridge.emulator import EmulatorOptions
 from cursor_bridge.emulator.limits import EmulatedAccount
 from cursor_bridge.live import open_live_backend
 from cursor_bridge.server.app import create_app
+from cursor_bridge.server.client_keys import ClientKeys, ClientKeyStore
+from cursor_bridge.server.guards import Guards
 from cursor_bridge.server.request_log import ACCOUNT_HEADER, USAGE_HEADER
 from tests.integration.test_accounts_flow import read_until
 from tests.support.threaded_emulator import ThreadedEmulator, threaded_emulator
@@ -270,5 +272,33 @@ async def test_a_login_while_serving_joins_the_pool(emulator: ThreadedEmulator) 
             )
             third = await client.post("/v1/chat/completions", json=chat("three"))
             assert third.headers[ACCOUNT_HEADER] == "bob"
+    finally:
+        await live.aclose()
+
+
+async def test_restrictions_by_real_client_key_and_status_needs_a_key(
+    emulator: ThreadedEmulator,
+) -> None:
+    """With the client keys of issue 11: the key the guards matched is the one restricted."""
+    await asyncio.to_thread(login_both, emulator.url)
+    store = ClientKeyStore()
+    secret, key = store.create("bob's team")
+    RestrictionStore().set(key.id, Restriction(accounts=frozenset({"bob"})))
+    live = await open_live_backend(
+        Settings(backend_url=emulator.url, persist_state=False), discover=False
+    )
+    app = create_app(live.backend, mode="cursor", guards=Guards(keys=ClientKeys(store)))
+    transport = httpx.ASGITransport(app=app)
+    auth = {"authorization": f"Bearer {secret}"}
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            for text in ("one", "two"):
+                reply = await client.post("/v1/chat/completions", json=chat(text), headers=auth)
+                assert reply.status_code == 200, reply.text
+                assert reply.headers[ACCOUNT_HEADER] == "bob"
+            assert runs_by(emulator) == {"alice": 0, "bob": 2}
+            assert (await client.get("/status")).status_code == 401
+            page = await client.get("/status", headers=auth)
+            assert page.status_code == 200 and "<table id='accounts'>" in page.text
     finally:
         await live.aclose()
