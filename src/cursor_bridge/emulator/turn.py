@@ -4,8 +4,11 @@
 2. fetch the blobs the conversation_state names (get_blob; missing: `internal: Blob not found`);
 3. ask for the RequestContext (exec request_context_args) - its `cloud_rule` is the system
    prompt, its `tools` the client's tools;
-4. per tool group (see script.py): step_started, tool_call_started + exec per call, wait for
-   every result (heartbeats meanwhile), tool_call_completed, step_completed;
+4. per tool group (see script.py): step_started, tool_call_started + exec per call,
+   step_completed (the model's output for the step is over: the group is complete), wait
+   for every result (heartbeats meanwhile), tool_call_completed per call. (inferred) That a
+   tool step completes before its results come back is our reading of the step boundary
+   (run-stream.md 4.1/4.2 do not order them); clients use it to know a group is whole;
 5. the answer step: step_started, thinking_delta* + thinking_completed, text_delta* (one word
    each, each followed by token_delta{1}), step_completed; a scripted fault fires here;
 6. set_blob for the new blobs, each acknowledged before the next: content that came as
@@ -338,6 +341,8 @@ class TurnPlayer:
             await self._token_delta(usage, max(1, tokens_of(arg_chars)))
             usage.context_chars += arg_chars
             calls.append(await self.session.start_exec(planned.kind, planned.args))
+        # The model's output for this step is complete: every call of the group is out.
+        await self._end_step(step_id, started)
         steps = []
         for planned, call in zip(group, calls, strict=True):
             await self.session.wait_exec(call)
@@ -354,7 +359,6 @@ class TurnPlayer:
             )
             await self._send_update(tool_call_completed=completed)
             steps.append(serialize(agent.ConversationStep(tool_call=tool_call)))
-        await self._end_step(step_id, started)
         return steps
 
     # -- blobs and checkpoint -------------------------------------------------------------

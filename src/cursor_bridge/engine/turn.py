@@ -77,7 +77,7 @@ class SegmentReader:
             if batch is None:
                 break
             out: list[OutputEvent] = []
-            settle_now = False
+            calls_complete = False
             for event in batch:
                 if isinstance(event, ev.TextDelta):
                     result.text.append(event.text)
@@ -90,14 +90,14 @@ class SegmentReader:
                     out.extend(await self._on_exec(event))
                 elif isinstance(event, ev.ExecAborted):
                     self._on_abort(event.exec_id)
-                elif isinstance(event, ev.ServerHeartbeat):
-                    settle_now = waiting or bool(result.emitted)
+                elif ends_parallel_calls(event):
+                    calls_complete = calls_complete or bool(result.emitted)
                 elif isinstance(event, ev.TurnEnded):
                     result.turn_ended = True
                     out.append(TurnFinished("stop", self._final_usage(event.usage)))
             if out:
                 yield out
-            if result.turn_ended or settle_now:
+            if result.turn_ended or calls_complete:
                 break
         if not result.turn_ended and result.emitted:
             yield [self._finish_tools()]
@@ -169,6 +169,20 @@ class SegmentReader:
             cache_write_tokens=usage.cache_write_tokens,
             reasoning_tokens=usage.reasoning_tokens,
         )
+
+
+def ends_parallel_calls(event: ev.Event) -> bool:
+    """Whether *event*, arriving after a tool call, means no further call will join it.
+
+    (inferred) The model's step is over once the backend reports `step_completed` (its
+    output, calls included, is complete), or once it sends a heartbeat (it has switched to
+    waiting for results). The facts say heartbeats arrive while the server waits and that
+    steps are bracketed by step_started/step_completed; that a tool step's step_completed
+    precedes the wait for its results is our reading. If the backend orders it otherwise,
+    the heartbeat or the `settle` timer still ends the wait, and a call arriving after it
+    reaches the client as the next round of the same Run.
+    """
+    return isinstance(event, ev.StepCompleted | ev.ServerHeartbeat)
 
 
 def _mcp_error(event: ev.ExecRequested, reason: str) -> list[agent.ExecClientMessage]:

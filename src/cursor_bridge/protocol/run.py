@@ -203,6 +203,8 @@ class RunMachine:
             out.append(ev.ThinkingCompleted(update.thinking_completed.thinking_duration_ms))
         elif kind == "heartbeat":
             out.append(ev.ServerHeartbeat())
+        elif kind == "step_completed":
+            out.append(ev.StepCompleted(update.step_completed.step_id))
         elif kind == "turn_ended":
             self.state = RunState.TURN_ENDED
             out.append(ev.TurnEnded(self.usage(update.turn_ended)))
