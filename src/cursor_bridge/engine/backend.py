@@ -31,6 +31,7 @@ from .request import ChatMessage, ChatRequest
 from .sessions import ParkedSession, PendingCall, SessionRegistry
 from .toolset import Toolset
 from .turn import Executor, SegmentReader, mcp_answer
+from .turn_state import TurnBlobs, save_turn
 from .upstream import UpstreamRun
 
 log = logging.getLogger(__name__)
@@ -218,9 +219,13 @@ class CursorBackend:
     ) -> LiveRun:
         """A new Run: from the checkpoint of the turn this request follows when we have it
         (the backend then reads the history from its own blobs), else seeded from history."""
-        stored = None
-        if request.messages[-1].role == "user":
-            stored = self.state.load_checkpoint(_checkpoint_key(chain(request.messages[:-1])[-1]))
+        stored = parent = None
+        if _follows_an_answer(request.messages):
+            parent = _checkpoint_key(chain(request.messages[:-1])[-1])
+            # From memory while the conversation is live; else SQLite, off the event loop.
+            stored = self.state.peek_checkpoint(parent)
+            if stored is None:
+                stored = await asyncio.to_thread(self.state.load_checkpoint, parent)
         if stored is not None:
             conversation_id = stored.meta.get("conversation_id")
             run = await self._open_run(
@@ -230,6 +235,7 @@ class CursorBackend:
                 token,
                 checkpoint=stored.checkpoint,
                 conversation_id=conversation_id,
+                resumed_from=parent,
             )
             try:
                 await run.wait_started()
@@ -251,7 +257,9 @@ class CursorBackend:
         def save(checkpoint: bytes | None) -> None:
             if checkpoint:
                 meta = {"conversation_id": run.conversation_id, "model": model_key}
-                self.state.save_checkpoint(_checkpoint_key(key), checkpoint, meta)
+                save_turn(
+                    self.state, _checkpoint_key(key), checkpoint, meta, run.blobs, run.resumed_from
+                )
 
         save(run.upstream.machine.last_checkpoint)
 
@@ -274,6 +282,7 @@ class CursorBackend:
         *,
         checkpoint: bytes | None = None,
         conversation_id: str | None = None,
+        resumed_from: str | None = None,
     ) -> LiveRun:
         plan = plan_run(
             request,
@@ -284,10 +293,10 @@ class CursorBackend:
             conversation_id=conversation_id,
         )
         conversation_id = plan.run_request.conversation_id
-        store = self.state.conversation_blobs(_blob_group(conversation_id))
+        blobs = TurnBlobs(self.state.blobs)
         for key, data in plan.blobs.items():
-            store.put(key, data)
-        machine = RunMachine(blobs=store, request_context=plan.request_context)
+            blobs.put(key, data)
+        machine = RunMachine(blobs=blobs, request_context=plan.request_context)
         headers = run_headers(token, self.config.identity, now_ms=_now_ms())
         try:
             stream = await self.pool.open_stream(self.config.agent_url + RUN_PATH, headers)
@@ -303,7 +312,7 @@ class CursorBackend:
             heartbeat_interval=self.config.heartbeat_interval,
             idle_timeout=self.config.idle_timeout,
         )
-        return LiveRun(upstream, conversation_id)
+        return LiveRun(upstream, conversation_id, blobs=blobs, resumed_from=resumed_from)
 
     async def _unary(self, path: str, body: bytes, json_codec: bool) -> tuple[int, bytes]:
         """One unary call; an HTTP 401 is retried once when `on_unauthenticated` provides a
@@ -350,9 +359,10 @@ def _checkpoint_key(fingerprint: str) -> str:
     return "fp:" + fingerprint
 
 
-def _blob_group(conversation_id: str) -> str:
-    """Blobs are grouped by the backend conversation that put them (kept or evicted together)."""
-    return "conv:" + conversation_id
+def _follows_an_answer(messages: tuple[ChatMessage, ...]) -> bool:
+    """Whether a checkpoint can exist for the history before the last message: checkpoints
+    are filed after an assistant answer, and the request adds a user message to it."""
+    return len(messages) >= 2 and messages[-1].role == "user" and messages[-2].role == "assistant"
 
 
 def _now_ms() -> int:
