@@ -5,7 +5,8 @@ py-spy profile of the bridge.
 With a profile directory the bridge runs under `py-spy record` (py-spy is its parent, so no
 ptrace permission is needed), sampling for the whole benchmark; the flame graph
 `DIR/<name>-bridge.svg` is written when the bridge exits at the end, next to the report
-`DIR/<name>.txt`.
+`DIR/<name>.txt`. `BENCH_PROFILE_FORMAT=raw` (or `speedscope`) picks py-spy's other output
+formats (the file keeps its .svg name).
 """
 
 from __future__ import annotations
@@ -83,8 +84,9 @@ def spawn(args: list[str], profile: Path | None = None) -> Child:
     """`python -m cursor_bridge ARGS` (under py-spy when *profile* is set), once listening."""
     command = [sys.executable, "-m", "cursor_bridge", *args]
     if profile is not None:
-        record = [_py_spy(), "record", "--nonblocking", "--rate", "200", "--output"]
-        command = [*record, str(profile), "--", *command]
+        fmt = os.environ.get("BENCH_PROFILE_FORMAT", "flamegraph")
+        record = [_py_spy(), "record", "--nonblocking", "--rate", "200", "--format", fmt]
+        command = [*record, "--output", str(profile), "--", *command]
     proc = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
