@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,20 +13,12 @@ from anthropic import Anthropic
 
 from cursor_bridge.server import messages as messages_route
 from tests.conftest import Stack, _stack
+from tests.support.polling import wait_for
 
 
 @pytest.fixture
 def client(stack: Stack) -> Anthropic:
     return Anthropic(base_url=stack.bridge_url, api_key="x", max_retries=0, timeout=20)
-
-
-def wait_for(predicate: Any, timeout: float = 10.0) -> None:
-    """Poll a condition that another thread makes true (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
 
 
 def user(text: str) -> list[dict[str, Any]]:

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import openai
 import pytest
 from openai import OpenAI
 
 from tests.conftest import Stack
+from tests.support.polling import wait_for
 
 
 @pytest.fixture
 def client(stack: Stack) -> OpenAI:
     return OpenAI(base_url=stack.bridge_url + "/v1", api_key="x", max_retries=0, timeout=20)
-
-
-def wait_for(predicate: object, timeout: float = 10.0) -> None:
-    """Poll a condition that another thread makes true (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
 
 
 def test_streaming_text_with_usage(client: OpenAI) -> None:

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import Stack
+from tests.support.polling import wait_for
 
 PATH = "/cursor/chat/completions"
-
-
-def wait_for(predicate: Any, timeout: float = 10.0) -> None:
-    """Poll a condition another thread makes true (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
 
 
 def stream_events(stack: Stack, content: str, model: str = "claude-4.6-sonnet") -> list[Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import httpx
@@ -16,6 +15,7 @@ from cursor_bridge.engine.request import ChatRequest
 from cursor_bridge.server.app import create_app
 from tests.conftest import Stack
 from tests.support.bridge_apps import ScriptedBackend, serve
+from tests.support.polling import wait_for
 
 MODEL = "gpt-5.4"
 
@@ -23,15 +23,6 @@ MODEL = "gpt-5.4"
 @pytest.fixture
 def client(stack: Stack) -> OpenAI:
     return OpenAI(base_url=stack.bridge_url + "/v1", api_key="x", max_retries=0, timeout=20)
-
-
-def wait_for(predicate: Any, timeout: float = 10.0) -> None:
-    """Poll a condition that another thread makes true (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
 
 
 def test_stream_helper_text_and_usage(client: OpenAI) -> None:
