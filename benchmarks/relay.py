@@ -142,7 +142,8 @@ async def direct_once(
                         if record:
                             sample.ttft.append(time.perf_counter() - started)
                         first = False
-                    sample.words += 1
+                elif isinstance(event, ev.TurnEnded):
+                    sample.words += tokens
                 elif isinstance(event, ev.RunFailed):
                     raise RuntimeError(str(event.error))
             if chunk is None or machine.state.value in ("closed", "failed"):
@@ -161,21 +162,25 @@ async def relayed_once(
     }
     started = time.perf_counter()
     first = True
+    done = False
     async with client.post("/v1/chat/completions", json=body) as response:
         if response.status != 200:
             raise RuntimeError(f"HTTP {response.status}: {(await response.read())[:200]!r}")
-        # Minimal SSE reading (count content deltas in the raw bytes) so the load generator,
-        # not the bridge, is never the bottleneck; nothing is JSON-decoded.
+        # Minimal SSE reading (find the first content delta in the raw bytes) so the load
+        # generator, not the bridge, is never the bottleneck; nothing is JSON-decoded.
         async for raw in response.content.iter_any():
             if b'"error"' in raw:
                 raise RuntimeError(raw.decode(errors="replace")[:300])
-            words = raw.count(b'"delta":{"content":')
-            if words:
-                if first:
-                    if record:
-                        sample.ttft.append(time.perf_counter() - started)
-                    first = False
-                sample.words += words
+            if first and b'"delta":{"content":' in raw:
+                if record:
+                    sample.ttft.append(time.perf_counter() - started)
+                first = False
+            done = done or b"[DONE]" in raw
+    if not done:
+        raise RuntimeError("the stream ended without [DONE]")
+    # A whole answer arrived (words are counted per answer: deltas that arrive together
+    # may be merged into one chunk on either path).
+    sample.words += tokens
 
 
 async def run_level(

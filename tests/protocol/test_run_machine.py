@@ -55,11 +55,11 @@ def test_text_turn_yields_deltas_usage_and_clean_close() -> None:
         + encode_end_stream()
     )
     events = machine.receive_data(data)
+    # Text and token deltas that arrive together are merged into one event each.
     assert events == [
         ev.ThinkingDelta("hmm"),
-        ev.TextDelta("Hel"),
+        ev.TextDelta("Hello"),
         ev.TokenDelta(1),
-        ev.TextDelta("lo"),
         ev.ServerHeartbeat(),
         ev.StepCompleted(7),
         ev.TurnEnded(ev.Usage(10, 2, 4, 0, 1)),

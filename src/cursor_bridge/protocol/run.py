@@ -18,6 +18,7 @@ from google.protobuf.message import DecodeError
 
 from . import events as ev
 from .blobs import BLOB_ID_SIZE, BlobStore
+from .deltas import Deltas, read_delta
 from .errors import GRPC_TO_CONNECT, ConnectError, LocalProtocolError, UpstreamProtocolError
 from .framing import (
     DEFAULT_MAX_FRAME_SIZE,
@@ -129,11 +130,21 @@ class RunMachine:
                 raise UpstreamProtocolError("data after the end of the Run")
             return []
         out: list[ev.Event] = []
+        # Text and token deltas read together are merged (one event each per read).
+        deltas = Deltas()
         for envelope in self._decoder.feed(data):
+            payload = envelope.payload
+            if not envelope.flags & FLAG_END_STREAM:
+                delta = read_delta(payload)
+                if delta is not None:
+                    deltas.add(delta)
+                    continue
+            self.output_token_deltas += deltas.flush(out)
             if envelope.flags & FLAG_END_STREAM:
-                out.append(self._end(parse_end_stream(envelope.payload).error))
+                out.append(self._end(parse_end_stream(payload).error))
             else:
-                self._handle(envelope.payload, out)
+                self._handle(payload, out)
+        self.output_token_deltas += deltas.flush(out)
         return out
 
     def receive_eof(self, trailers: list[tuple[str, str]] | None = None) -> list[ev.Event]:
