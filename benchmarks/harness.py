@@ -11,6 +11,7 @@ formats (the file keeps its .svg name).
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import re
@@ -18,11 +19,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cursor_bridge.protocol import events as ev
+from cursor_bridge.protocol.blobs import MemoryBlobStore
+from cursor_bridge.protocol.headers import RUN_PATH, ClientIdentity, run_headers
+from cursor_bridge.protocol.messages import agent
+from cursor_bridge.protocol.run import RunMachine
+from cursor_bridge.transport import BackendPool
+
 LISTENING = r"listening on http://127\.0\.0\.1:(\d+)"
+MODEL = "gpt-5.4"
 
 
 def load_average() -> str:
@@ -50,6 +59,14 @@ class Report:
         path = self.directory / f"{self.name}.txt"
         path.write_text("\n".join(self.lines) + "\n")
         return path
+
+    def finish(self, ok: bool) -> None:
+        """The verdict line, the results file (with --profile), and the exit status."""
+        self("targets met" if ok else "TARGETS MISSED")
+        saved = self.save()
+        if saved is not None:
+            print(f"results: {saved}")
+        sys.exit(0 if ok else 1)
 
     def profile_path(self, who: str) -> Path | None:
         if self.directory is None:
@@ -163,3 +180,56 @@ def stack(
     finally:
         for child in children:
             _stop(child)
+
+
+def add_profile_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="write the results and a py-spy flame graph of the bridge into DIR",
+    )
+
+
+async def direct_run(
+    pool: BackendPool,
+    url: str,
+    text: str,
+    context: agent.RequestContext,
+    on_events: Callable[[RunMachine, list[ev.Event]], None],
+) -> None:
+    """One Run over the raw protocol (our transport and RunMachine, no bridge), from a user
+    message *text* to the end; *on_events* sees each read's events (and may queue exec
+    results on the machine) before what the machine owes is sent."""
+    machine = RunMachine(blobs=MemoryBlobStore(), request_context=context)
+    message = agent.UserMessage(text=text, message_id="m", mode=1)
+    action = agent.UserMessageAction(user_message=message, request_context=context)
+    request = agent.AgentRunRequest(
+        action=agent.ConversationAction(user_message_action=action),
+        requested_model=agent.RequestedModel(model_id=MODEL),
+        conversation_id="bench",
+    )
+    stream = await pool.open_stream(url + RUN_PATH, run_headers(None, ClientIdentity(), now_ms=0))
+    try:
+        await stream.send(machine.start(request))
+        status, _ = await stream.response_headers()
+        if status != 200:
+            raise RuntimeError(f"HTTP {status}")
+        while True:
+            chunk = await stream.receive(idle_timeout=60)
+            events = (
+                machine.receive_eof(stream.trailers)
+                if chunk is None
+                else machine.receive_data(chunk)
+            )
+            for event in events:
+                if isinstance(event, ev.RunFailed):
+                    raise RuntimeError(str(event.error))
+            on_events(machine, events)
+            owed = machine.data_to_send()
+            if owed:
+                await stream.send(owed)
+            if chunk is None or machine.state.value in ("closed", "failed"):
+                return
+    finally:
+        await stream.cancel()

@@ -56,23 +56,36 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import aiohttp
 
 from cursor_bridge.protocol import events as ev
-from cursor_bridge.protocol.blobs import MemoryBlobStore
-from cursor_bridge.protocol.headers import RUN_PATH, ClientIdentity, run_headers
 from cursor_bridge.protocol.messages import agent
 from cursor_bridge.protocol.run import RunMachine
 from cursor_bridge.transport import BackendPool
 
 try:
-    from benchmarks.harness import Report, Stack, cpu_seconds, load_average, stack
+    from benchmarks.harness import (
+        MODEL,
+        Report,
+        Stack,
+        add_profile_option,
+        cpu_seconds,
+        direct_run,
+        load_average,
+        stack,
+    )
 except ModuleNotFoundError:  # run as a script: python benchmarks/relay.py
-    from harness import Report, Stack, cpu_seconds, load_average, stack  # type: ignore[no-redef]
-
-MODEL = "gpt-5.4"
+    from harness import (  # type: ignore[no-redef,import-not-found]
+        MODEL,
+        Report,
+        Stack,
+        add_profile_option,
+        cpu_seconds,
+        direct_run,
+        load_average,
+        stack,
+    )
 
 
 @dataclass
@@ -106,50 +119,20 @@ async def direct_once(
     pool: BackendPool, url: str, tokens: int, sample: Sample, record: bool = True
 ) -> None:
     """One turn over the raw protocol, as the bridge's engine would do minus the HTTP side."""
-    context = agent.RequestContext()
-    machine = RunMachine(blobs=MemoryBlobStore(), request_context=context)
-    request = agent.AgentRunRequest(
-        action=agent.ConversationAction(
-            user_message_action=agent.UserMessageAction(
-                user_message=agent.UserMessage(text=prompt(tokens), message_id="m", mode=1),
-                request_context=context,
-            )
-        ),
-        requested_model=agent.RequestedModel(model_id=MODEL),
-        conversation_id="bench",
-    )
     started = time.perf_counter()
     first = True
-    stream = await pool.open_stream(url + RUN_PATH, run_headers(None, ClientIdentity(), now_ms=0))
-    try:
-        await stream.send(machine.start(request))
-        status, _ = await stream.response_headers()
-        if status != 200:
-            raise RuntimeError(f"HTTP {status}")
-        while True:
-            chunk = await stream.receive(idle_timeout=60)
-            events = (
-                machine.receive_eof(stream.trailers)
-                if chunk is None
-                else machine.receive_data(chunk)
-            )
-            owed = machine.data_to_send()
-            if owed:
-                await stream.send(owed)
-            for event in events:
-                if isinstance(event, ev.TextDelta):
-                    if first:
-                        if record:
-                            sample.ttft.append(time.perf_counter() - started)
-                        first = False
-                elif isinstance(event, ev.TurnEnded):
-                    sample.words += tokens
-                elif isinstance(event, ev.RunFailed):
-                    raise RuntimeError(str(event.error))
-            if chunk is None or machine.state.value in ("closed", "failed"):
-                return
-    finally:
-        await stream.cancel()
+
+    def on_events(machine: RunMachine, events: list[ev.Event]) -> None:
+        nonlocal first
+        for event in events:
+            if isinstance(event, ev.TextDelta) and first:
+                if record:
+                    sample.ttft.append(time.perf_counter() - started)
+                first = False
+            elif isinstance(event, ev.TurnEnded):
+                sample.words += tokens
+
+    await direct_run(pool, url, prompt(tokens), agent.RequestContext(), on_events)
 
 
 async def relayed_once(
@@ -337,12 +320,7 @@ def main() -> None:
     parser.add_argument(
         "--cpu", action="store_true", help="also print each process's CPU seconds per run"
     )
-    parser.add_argument(
-        "--profile",
-        type=Path,
-        metavar="DIR",
-        help="write the results and a py-spy flame graph of the bridge per phase into DIR",
-    )
+    add_profile_option(parser)
     args = parser.parse_args()
     if "latency" in args.phases and args.token_latency <= 0:
         parser.error("the latency phase needs --token-latency > 0")
@@ -357,11 +335,8 @@ def main() -> None:
             ok = asyncio.run(run_phase(phase, args, running, report)) and ok
         if profile is not None:
             report(f"profile of the bridge ({phase}): {profile}")
-    report("\ntargets met" if ok else "\nTARGETS MISSED")
-    saved = report.save()
-    if saved is not None:
-        print(f"results: {saved}")
-    sys.exit(0 if ok else 1)
+    report()
+    report.finish(ok)
 
 
 if __name__ == "__main__":

@@ -32,21 +32,24 @@ import argparse
 import asyncio
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import httpx
 
-from benchmarks.harness import Report, load_average, stack
+from benchmarks.harness import (
+    MODEL,
+    Report,
+    add_profile_option,
+    direct_run,
+    load_average,
+    stack,
+)
 from cursor_bridge.protocol import events as ev
-from cursor_bridge.protocol.blobs import MemoryBlobStore
-from cursor_bridge.protocol.headers import RUN_PATH, ClientIdentity, run_headers
 from cursor_bridge.protocol.messages import agent, json_to_value_bytes
 from cursor_bridge.protocol.run import RunMachine
 from cursor_bridge.transport import BackendPool
 
-MODEL = "gpt-5.4"
 TOOL = {
     "type": "function",
     "function": {
@@ -107,52 +110,23 @@ async def direct_loop(pool: BackendPool, url: str, rounds: int, timings: list[fl
     tool = agent.McpToolDefinition(
         name="read", tool_name="read", provider_identifier="bench", input_schema=schema
     )
-    context = agent.RequestContext(tools=[tool])
-    machine = RunMachine(blobs=MemoryBlobStore(), request_context=context)
-    message = agent.UserMessage(text=script(rounds), message_id="m", mode=1)
-    request = agent.AgentRunRequest(
-        action=agent.ConversationAction(
-            user_message_action=agent.UserMessageAction(
-                user_message=message, request_context=context
-            )
-        ),
-        requested_model=agent.RequestedModel(model_id=MODEL),
-        conversation_id="bench",
-    )
-    stream = await pool.open_stream(url + RUN_PATH, run_headers(None, ClientIdentity(), now_ms=0))
     answered: float | None = None
-    try:
-        await stream.send(machine.start(request))
-        status, _ = await stream.response_headers()
-        if status != 200:
-            raise RuntimeError(f"HTTP {status}")
-        while True:
-            chunk = await stream.receive(idle_timeout=60)
-            events = (
-                machine.receive_eof(stream.trailers)
-                if chunk is None
-                else machine.receive_data(chunk)
-            )
-            for event in events:
-                if isinstance(event, ev.ExecRequested | ev.TurnEnded) and answered is not None:
-                    timings.append((time.perf_counter() - answered) * 1000)
-                    answered = None
-                if isinstance(event, ev.ExecRequested) and event.kind == "mcp_args":
-                    result = agent.ExecClientMessage(id=event.exec_id)
-                    text = agent.McpTextContent(text=RESULT)
-                    item = agent.McpToolResultContentItem(text=text)
-                    result.mcp_result.success.content.append(item)
-                    machine.send_exec_result(result)
-                    answered = time.perf_counter()
-                elif isinstance(event, ev.RunFailed):
-                    raise RuntimeError(str(event.error))
-            owed = machine.data_to_send()
-            if owed:
-                await stream.send(owed)
-            if chunk is None or machine.state.value in ("closed", "failed"):
-                return
-    finally:
-        await stream.cancel()
+
+    def on_events(machine: RunMachine, events: list[ev.Event]) -> None:
+        nonlocal answered
+        for event in events:
+            if isinstance(event, ev.ExecRequested | ev.TurnEnded) and answered is not None:
+                timings.append((time.perf_counter() - answered) * 1000)
+                answered = None
+            if isinstance(event, ev.ExecRequested) and event.kind == "mcp_args":
+                result = agent.ExecClientMessage(id=event.exec_id)
+                item = agent.McpToolResultContentItem(text=agent.McpTextContent(text=RESULT))
+                result.mcp_result.success.content.append(item)
+                machine.send_exec_result(result)
+                answered = time.perf_counter()
+
+    context = agent.RequestContext(tools=[tool])
+    await direct_run(pool, url, script(rounds), context, on_events)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -292,12 +266,7 @@ def main() -> None:
     parser.add_argument(
         "--serve-arg", action="append", default=[], help="extra `cursor-bridge serve` argument"
     )
-    parser.add_argument(
-        "--profile",
-        type=Path,
-        metavar="DIR",
-        help="write the results and a py-spy flame graph of the bridge into DIR",
-    )
+    add_profile_option(parser)
     args = parser.parse_args()
     report = Report("tool_loop", args.profile)
     report(f"benchmarks.tool_loop {' '.join(sys.argv[1:])}".rstrip())
@@ -310,11 +279,7 @@ def main() -> None:
         )
     if profile is not None:
         report(f"profile of the bridge: {profile}")
-    report("targets met" if ok else "TARGETS MISSED")
-    saved = report.save()
-    if saved is not None:
-        print(f"results: {saved}")
-    sys.exit(0 if ok else 1)
+    report.finish(ok)
 
 
 if __name__ == "__main__":

@@ -96,7 +96,9 @@ def test_merging_keeps_text_counts_and_order_whatever_the_chunking(
         else:
             data += encode_envelope(payload(heartbeat=agent.HeartbeatUpdate()))
     machine = started()
-    events = [e for i in range(0, len(data), size) for e in machine.receive_data(data[i : i + size])]
+    events = [
+        e for i in range(0, len(data), size) for e in machine.receive_data(data[i : i + size])
+    ]
 
     # Between two heartbeats, the same text and token count, in order.
     def runs(items: list[tuple[str, str | int]]) -> list[tuple[str, int]]:

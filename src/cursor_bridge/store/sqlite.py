@@ -3,13 +3,15 @@
 Calls are synchronous and made on the event loop (the RunMachine answers the backend's blob
 get/set inline), so the caller never waits for a disk write, a lock held by another process
 or a WAL checkpoint:
-- Writes (`put`, `save_checkpoint`, `drop_conversation`) are queued in call order and
-  visible to this process's reads at once; a writer thread commits each batch of queued
-  writes in one transaction (group commit), usually within a millisecond. `flush()` waits
+- Writes (`put`, `save_checkpoint`, `save_turn`, `drop_conversation`) are queued in call
+  order and visible to this process's reads at once; a writer thread commits each batch of
+  queued writes in one transaction (group commit), usually within a millisecond. A finished
+  turn is one write (`save_turn`: its checkpoint and blobs together). `flush()` waits
   for that; `close()` flushes. The caller only blocks when more than `max_pending_bytes`
   are waiting (the disk cannot keep up), for at most `write_timeout` seconds.
-- Reads look at the queued writes, then a byte-bounded LRU cache of blobs, then SQLite
-  (WAL: a read never waits for a writer). A read writes nothing: its access-time note is
+- Reads look at the queued writes, then a byte-bounded LRU cache of blobs (or of recent
+  checkpoints, for `peek_checkpoint`, which never goes further), then SQLite (WAL: a read
+  never waits for a writer). A read writes nothing: its access-time note is
   queued and goes with the next batch (or after `touch_interval` seconds).
 - Crash: what was committed survives a process crash (WAL, synchronous=NORMAL; a power
   loss may lose the last commits but not the file). Writes still queued are lost, but
