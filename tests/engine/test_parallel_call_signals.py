@@ -95,7 +95,19 @@ async def test_without_a_signal_the_timer_is_the_bounded_fallback() -> None:
     run = ScriptedRun([call(1)])
     out = await segment(run, settle=0.05)
     assert tool_names(out) == ["call_1"]
-    assert run.waits == [None, 0.05]  # open read for the first call, then the fallback
+    # An open read for the first call, then the fallback.
+    assert run.waits[0] is None and 0 < (run.waits[1] or 0) <= 0.05
+
+
+async def test_a_trickle_of_other_events_does_not_extend_the_fallback() -> None:
+    run = ScriptedRun([call(1)], [ev.TokenDelta(1)], [ev.TokenDelta(1)], [ev.TokenDelta(1)])
+    await segment(run, settle=0.5)
+    bounded = run.waits[1:]
+    assert len(bounded) == 4 and all(w is not None for w in bounded)
+    # One deadline from the first call: every later read gets what is left of it.
+    values = [w for w in bounded if w is not None]
+    assert all(b <= a for a, b in itertools.pairwise(values))
+    assert values[-1] < values[0] <= 0.5
 
 
 async def test_text_turn_ignores_step_boundaries() -> None:

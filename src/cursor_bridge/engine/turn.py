@@ -9,6 +9,7 @@ carry on. Nothing is executed on the user's behalf without the client or the exe
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -68,10 +69,15 @@ class SegmentReader:
             result.queued.extend(rest)
             yield [self._tool_call(first, 0), self._finish_tools()]
             return
+        deadline: float | None = None  # the fallback: at most `settle` after the first call
         while True:
-            waiting = bool(result.emitted)
+            if deadline is None and result.emitted:
+                deadline = asyncio.get_running_loop().time() + self.settle
+            within = None
+            if deadline is not None:
+                within = max(deadline - asyncio.get_running_loop().time(), 0.0)
             try:
-                batch = await self.run.next_batch(self.settle if waiting else None)
+                batch = await self.run.next_batch(within)
             except TimeoutError:
                 break
             if batch is None:
