@@ -108,8 +108,8 @@ def serve(
         # Cursor's real backend needs a login: without one, serve the emulator and say so.
         click.echo(
             "No Cursor login found: serving the BUILT-IN EMULATOR (scripted model, offline).\n"
-            "Run `cursor-bridge login` to use your Cursor subscription, or point --backend-url "
-            "at another backend.",
+            "Run `cursor-bridge login`, then restart `serve`, to use your Cursor subscription "
+            "(this process stays on the emulator), or point --backend-url at another backend.",
             err=True,
         )
         use_emulator = True
@@ -186,14 +186,27 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
     show_default=True,
     help="Seconds an access token it issues lives.",
 )
+@click.option(
+    "--lenient",
+    is_flag=True,
+    help="Turn off strict mode (history from turns too, content-as-id everywhere).",
+)
 def emulator(
-    host: str, port: int, token_latency: float, require_auth: bool, token_lifetime: float
+    host: str,
+    port: int,
+    token_latency: float,
+    require_auth: bool,
+    token_lifetime: float,
+    lenient: bool,
 ) -> None:
     """Run the Cursor backend emulator on its own (HTTP/2 cleartext and HTTP/1.1)."""
     from .emulator import EmulatorOptions, run_emulator
 
     options = EmulatorOptions(
-        token_latency=token_latency, require_auth=require_auth, token_lifetime=token_lifetime
+        token_latency=token_latency,
+        require_auth=require_auth,
+        token_lifetime=token_lifetime,
+        strict=not lenient,
     )
     with contextlib.suppress(KeyboardInterrupt):
         _run(run_emulator(host, port, options))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +97,8 @@ class Settings(BaseSettings):
         }
 
     def _workspace_options(self) -> dict[str, Any]:
+        from .engine.context import default_workspace
         from .engine.executor import BuiltinExecutor
-        from .engine.planner import Workspace, default_workspace
 
         if self.workspace is None:
             return {"workspace": default_workspace()}
@@ -108,4 +109,5 @@ class Settings(BaseSettings):
             allow_shell=self.allow_shell,
             timeout=self.exec_timeout,
         )
-        return {"workspace": Workspace(path=str(root)), "executor": executor.execute}
+        workspace = dataclasses.replace(default_workspace(), path=str(root))
+        return {"workspace": workspace, "executor": executor.execute}

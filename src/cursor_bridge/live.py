@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .auth import Account, AccountTokenProvider, AuthClient, AuthEndpoints, TokenStore
+from .auth import Account, AuthClient, AuthEndpoints, TokenStore
+from .auth.follow import LatestLoginTokens
 from .auth.store import normalize_backend
 from .config import CURSOR_API_URL, Settings
 from .engine.backend import BackendConfig, CursorBackend
@@ -269,7 +270,7 @@ class LiveBackend:
 
     backend: CursorBackend
     account: Account | None
-    provider: AccountTokenProvider | None
+    provider: LatestLoginTokens | None
     auth_client: AuthClient | None
 
     async def aclose(self) -> None:
@@ -281,9 +282,10 @@ class LiveBackend:
 async def open_live_backend(settings: Settings, *, discover: bool) -> LiveBackend:
     """A backend for `settings.backend_url` using the account logged in there.
 
-    With no account it sends no token (an emulator accepts that; Cursor's API raises
-    `unauthenticated`). `discover`: find the Run host through GetServerConfig unless
-    `settings.agent_url` names one.
+    The token follows the latest login at that URL, so a `cursor-bridge login` made while
+    serving is used from the next request on, also when there was none at start (then no
+    token is sent until one appears: an emulator accepts that). `discover`: find the Run host
+    through GetServerConfig unless `settings.agent_url` names one.
     """
     store = TokenStore()
     found = store.current(settings.backend_url)
@@ -303,12 +305,12 @@ async def open_live_backend(settings: Settings, *, discover: bool) -> LiveBacken
         identity=identity,
         **settings.backend_options(),
     )
-    provider = client = None
-    if found is not None:
-        client = AuthClient(AuthEndpoints.for_backend(api_url, settings.website_url))
-        provider = AccountTokenProvider(store, found[0], client, margin=settings.refresh_margin)
-        config.token = provider
-        config.on_unauthenticated = provider.on_unauthenticated
+    client = AuthClient(AuthEndpoints.for_backend(api_url, settings.website_url))
+    provider = LatestLoginTokens(
+        store, settings.backend_url, client, margin=settings.refresh_margin
+    )
+    config.token = provider
+    config.on_unauthenticated = provider.on_unauthenticated
     pool = BackendPool()
     if discover and not settings.agent_url:
         token = None

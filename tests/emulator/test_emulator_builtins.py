@@ -30,7 +30,16 @@ Answer = Callable[[ev.ExecRequested], Awaitable[list[agent.ExecClientMessage]]]
 async def run_turn(emulator: EmulatorServer, text: str, answer: Answer) -> tuple[str, list[str]]:
     """One Run against the emulator; every exec goes to `answer`. Returns (text, exec kinds)."""
     context = agent.RequestContext(
-        env=agent.RequestContextEnv(workspace_paths=["/w"], shell="/bin/sh", time_zone="UTC")
+        env=agent.RequestContextEnv(workspace_paths=["/w"], shell="/bin/sh", time_zone="UTC"),
+        tools=[
+            agent.McpToolDefinition(
+                name="opencode-bash", tool_name="bash", provider_identifier="opencode"
+            )
+        ],
+        mcp_meta_tool_options=agent.McpMetaToolOptions(
+            enabled=True,
+            mcp_descriptors=[agent.McpDescriptor(server_name="oc", server_identifier="opencode")],
+        ),
     )
     machine = RunMachine(blobs=MemoryBlobStore(), request_context=context)
     user = agent.UserMessage(text=text, message_id="m-1")
@@ -209,7 +218,9 @@ async def test_every_builtin_result_kind_is_accepted_by_the_emulator(
 
     script = "\n".join(f"/exec {kind} {args}" for kind, args in _LINES.items())
     text, kinds = await run_turn(emulator, script, answer)
-    assert set(kinds) == set(EXEC_HANDLING) - {"mcp_args", "request_context_args"}
+    # request_context and mcp_state probes are answered by the RunMachine itself.
+    answered_by_machine = {"mcp_args", "request_context_args", "mcp_state_exec_args"}
+    assert set(kinds) == set(EXEC_HANDLING) - answered_by_machine
     results = quoted(text)
     assert "mismatched" not in text
     expect = {
@@ -232,7 +243,11 @@ async def test_every_builtin_result_kind_is_accepted_by_the_emulator(
     assert results["diagnostics"].startswith("rejected ") and "`bash`" in results["diagnostics"]
     assert results["write-shell-stdin"].startswith("error ")
     assert results["read-mcp-resource"].startswith('error {"error":"Server \\"docs\\" not found')
-    assert results["mcp-state"].startswith('success {"servers":[{"serverIdentifier":"opencode"')
+    # Answered by the RunMachine from the context's MCP descriptors (current-client.md §3).
+    assert results["mcp-state"] == (
+        'success {"servers":[{"serverIdentifier":"opencode","serverName":"oc","tools":'
+        '[{"name":"opencode-bash","providerIdentifier":"opencode","toolName":"bash"}]}]}'
+    )
     assert results["record-screen"].startswith("failure ")
     assert results["computer-use"].startswith("error ")
     assert (

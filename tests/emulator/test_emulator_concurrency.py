@@ -13,10 +13,12 @@ import pytest
 from emulator_client import H2Client, run_headers
 from run_driver import TurnDriver, user_request
 
-from cursor_bridge.emulator import EmulatorServer
+from cursor_bridge.emulator import EmulatorOptions, EmulatorServer
 from cursor_bridge.protocol.headers import RUN_PATH
+from cursor_bridge.transport import BackendPool
 
 
+@pytest.mark.parametrize("options", [EmulatorOptions(max_runs_per_connection=100)])
 async def test_hundred_concurrent_runs_on_one_connection(
     emulator: EmulatorServer, client: H2Client
 ) -> None:
@@ -30,7 +32,7 @@ async def test_hundred_concurrent_runs_on_one_connection(
         assert text.endswith(f"\nrun {i}") and len(text.split()) == 32
     counters = emulator.counters
     assert counters.runs_opened == counters.runs_completed == 100
-    assert counters.blobs_set == 400
+    assert counters.blobs_set == 600  # 3 root entries, user message, step, turn
 
 
 async def test_concurrent_runs_over_several_connections(emulator: EmulatorServer) -> None:
@@ -107,3 +109,29 @@ async def test_runs_reset_as_they_open_leave_the_connection_usable(client: H2Cli
     client._flush()
     transcript = await TurnDriver(client).run(user_request("/reply still here"))
     assert transcript.text == "still here"
+
+
+@pytest.mark.parametrize("options", [EmulatorOptions(max_runs_per_connection=2)])
+async def test_a_run_past_the_connection_ceiling_closes_the_connection(
+    emulator: EmulatorServer, client: H2Client
+) -> None:
+    """Cursor closes a whole connection carrying too many Runs (current-client.md §7)."""
+    first = await client.open(RUN_PATH, run_headers(), end=False)
+    second = await client.open(RUN_PATH, run_headers(), end=False)
+    assert await first.status() == 200 and await second.status() == 200
+    await client.open(RUN_PATH, run_headers(), end=False)
+    for _ in range(200):
+        if emulator.counters.runs_over_connection_ceiling and not emulator._connections:
+            break
+        await asyncio.sleep(0.01)
+    assert emulator.counters.runs_over_connection_ceiling == 1
+    assert not emulator._connections  # the whole connection is gone
+
+
+async def test_the_bridge_pool_stays_below_the_ceiling(emulator: EmulatorServer) -> None:
+    """The bridge opens another connection instead of crossing its per-connection cap."""
+    async with BackendPool(max_streams_per_connection=2) as pool:
+        streams = [await pool.open_stream(emulator.url + RUN_PATH, run_headers()) for _ in range(3)]
+        assert pool.connections_opened == 2
+        for stream in streams:
+            await stream.cancel()

@@ -35,6 +35,8 @@ async def test_text_turn_frames_come_in_the_documented_order(
         "update.token_delta",
         "update.step_completed",
         "kv.set",  # root system prompt (fresh conversation)
+        "kv.set",  # root entry: the user message (the next prompt is built from the root)
+        "kv.set",  # root entry: the assistant answer
         "kv.set",  # UserMessage
         "kv.set",  # ConversationStep (assistant text)
         "kv.set",  # ConversationTurnStructure
@@ -43,7 +45,7 @@ async def test_text_turn_frames_come_in_the_documented_order(
     ]
     counters = emulator.counters
     assert counters.runs_opened == counters.runs_completed == 1
-    assert counters.blobs_set == 4
+    assert counters.blobs_set == 6
     assert counters.request_context_asked == 1
 
 
@@ -55,8 +57,16 @@ async def test_checkpoint_references_exactly_the_blobs_it_stored(client: H2Clien
     for key, data in stored.items():
         assert key == blob_id(data)
 
-    (root_id,) = checkpoint.root_prompt_messages_json
+    root_id, user_root, answer_root = checkpoint.root_prompt_messages_json
     assert json.loads(stored[root_id]) == {"role": "system", "content": EMULATOR_SYSTEM_PROMPT}
+    assert json.loads(stored[user_root]) == {
+        "role": "user",
+        "content": [{"type": "text", "text": "<user_query>\n/reply ok\n</user_query>"}],
+    }
+    assert json.loads(stored[answer_root]) == {
+        "role": "assistant",
+        "content": [{"type": "text", "text": "ok"}],
+    }
     (turn_id,) = checkpoint.turns
     turn = agent.ConversationTurnStructure.FromString(stored[turn_id])
     user = agent.UserMessage.FromString(stored[turn.agent_conversation_turn.user_message])
@@ -64,7 +74,14 @@ async def test_checkpoint_references_exactly_the_blobs_it_stored(client: H2Clien
     (step_id,) = turn.agent_conversation_turn.steps
     step = agent.ConversationStep.FromString(stored[step_id])
     assert step.assistant_message.text == "ok"
-    referenced = {root_id, turn_id, turn.agent_conversation_turn.user_message, step_id}
+    referenced = {
+        root_id,
+        user_root,
+        answer_root,
+        turn_id,
+        turn.agent_conversation_turn.user_message,
+        step_id,
+    }
     assert referenced == set(stored)
 
 

@@ -102,7 +102,7 @@ async def test_counters_endpoint(emulator: EmulatorServer, client: H2Client) -> 
     counters = json.loads(raw)
     assert counters["runs_opened"] == counters["runs_completed"] == 1
     assert counters["runs_active"] == 0
-    assert counters["blobs_set"] == 4
+    assert counters["blobs_set"] == 6  # 3 root entries, user message, step, turn
 
 
 async def test_unknown_path_is_unimplemented(client: H2Client) -> None:

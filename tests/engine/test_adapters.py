@@ -25,7 +25,7 @@ from cursor_bridge.engine.adapters import (
 )
 from cursor_bridge.engine.natives import exec_kinds, result_field
 from cursor_bridge.engine.request import ToolSpec
-from cursor_bridge.protocol.messages import agent, value_bytes_to_json
+from cursor_bridge.protocol.messages import agent
 
 
 def test_vocabulary_is_read_from_names_and_schemas() -> None:
@@ -640,26 +640,6 @@ def test_bridge_answers_mcp_resources_and_state() -> None:
     )
     assert read.read_mcp_resource_exec_result.error.uri == "docs://x"
     assert 'Server "docs" not found' in read.read_mcp_resource_exec_result.error.error
-    state = only(refuse(event("mcp_state_exec_args"), OPENCODE, server="opencode"))
-    (server,) = state.mcp_state_exec_result.success.servers
-    assert (server.server_name, server.server_identifier, server.status) == (
-        "opencode",
-        "opencode",
-        "ready",
-    )
-    assert [t.name for t in server.tools] == [t.name for t in OPENCODE]
-    assert value_bytes_to_json(server.tools[4].input_schema)["properties"]["filePath"] == {
-        "type": "string"
-    }
-    advertised = [
-        agent.McpToolDefinition(
-            name="opencode-read", tool_name="read", provider_identifier="opencode"
-        )
-    ]
-    state = only(refuse(event("mcp_state_exec_args"), OPENCODE, mcp_tools=advertised))
-    assert [t.name for t in state.mcp_state_exec_result.success.servers[0].tools] == [
-        "opencode-read"
-    ]
     mcp = only(refuse(event("mcp_args"), OPENCODE))
     assert "bash" in mcp.mcp_result.error.error
 

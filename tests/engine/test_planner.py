@@ -99,7 +99,8 @@ def test_plan_resumes_with_tool_steps_and_declares_tools_twice() -> None:
     plan = plan_run(request, ModelChoice(ModelInfo("m", "M"), "m"), Workspace("/w"))
     run = plan.run_request
     assert run.action.WhichOneof("action") == "resume_action"
-    assert [t.name for t in run.mcp_tools.mcp_tools] == ["my_tool"]
+    # `<server>-<tool>` names, as the current client declares them (current-client.md §3).
+    assert [t.name for t in run.mcp_tools.mcp_tools] == ["cursor-bridge-my_tool"]
     assert [t.tool_name for t in plan.request_context.tools] == ["my_tool"]
     (turn_id,) = run.conversation_state.turns
     turn = agent.ConversationTurnStructure.FromString(plan.blobs[turn_id])

@@ -122,8 +122,9 @@ def test_history_blobs_are_served_to_the_backend(client: OpenAI, stack: Stack) -
             {"role": "user", "content": "second"},
         ],
     )
-    # One turn: the turn structure, its user message and one assistant step.
-    assert stack.counters.blobs_get - before == 3
+    # Root prompt: the user and assistant entries (no system prompt, no rules); state: the
+    # turn structure, its user message and one assistant step.
+    assert stack.counters.blobs_get - before == 5
 
 
 def test_models_endpoint_lists_the_backend_catalog(client: OpenAI) -> None:

@@ -79,8 +79,11 @@ def run_codex(
         "BRIDGE_API_KEY": "test-key",
         "NO_COLOR": "1",
     }
+    # Codex's own sandbox is not under test: with bubblewrap installed (the security tests
+    # install it) Codex wraps commands in bwrap and fails to start its helper from a
+    # temporary directory. The commands run here are the emulator's scripted ones.
     return subprocess.run(
-        [str(codex), "exec", "--skip-git-repo-check", "-s", "workspace-write", prompt],
+        [str(codex), "exec", "--skip-git-repo-check", "-s", "danger-full-access", prompt],
         cwd=work,
         env=env,
         capture_output=True,

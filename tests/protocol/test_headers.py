@@ -1,10 +1,11 @@
-"""Request headers and `x-cursor-checksum` (run-stream.md §1.4 and §1.6, variant A)."""
+"""Request headers and `x-cursor-checksum` (run-stream.md §1.4; the bytes per current-client.md §6)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -15,6 +16,7 @@ from cursor_bridge.protocol.headers import (
     RUN_PATH,
     ClientIdentity,
     checksum,
+    checksum_stamp,
     machine_id_from,
     obfuscate,
     run_headers,
@@ -62,15 +64,38 @@ def test_obfuscate_matches_the_spec_formula(data: bytes) -> None:
 
 
 def test_checksum_hand_computed_prefix() -> None:
-    # base64(a5 a6 a8 b5 72 77): 101001 011010 011010 101000 | 101101 010111 001001 110111
-    #                          = p a a o t X J 3
+    # n = 0x1ADB00; JS bytes [n>>8, n, n>>24, n>>16, n>>8, n] & 255 = db 00 00 1a db 00
+    # obfuscated 7e 7f 81 9e 49 4e -> base64 "fn+BnklO"
     identity = ClientIdentity(machine_id=MACHINE)
-    assert checksum(identity, now_ms=NOW_MS) == "paaotXJ3" + MACHINE
+    assert checksum_stamp(NOW_MS) == bytes.fromhex("db00001adb00")
+    assert checksum(identity, now_ms=NOW_MS) == "fn+BnklO" + MACHINE
+
+
+def test_checksum_worked_example_of_the_current_client() -> None:
+    """current-client.md §6: 2026-08-11T12:00:00Z gives the prefix `57e5peu/`."""
+    now_ms = int(datetime(2026, 8, 11, 12, 0, 0, tzinfo=UTC).timestamp() * 1000)
+    assert now_ms == 1_786_449_600_000
+    assert checksum_stamp(now_ms) == bytes.fromhex("4251001b4251")
+    assert obfuscate(checksum_stamp(now_ms)) == bytes.fromhex("e7b7b9a5ebbf")
+    assert checksum(ClientIdentity(machine_id="m"), now_ms=now_ms) == "57e5peu/m"
+    # Not the big-endian reading (the older notes' `paaotviu`).
+    assert not checksum(ClientIdentity(machine_id="m"), now_ms=now_ms).startswith("paaotviu")
+
+
+def test_checksum_matches_the_live_value_o_sent() -> None:
+    """current-client.md §6: at n = 1796160 O sent `zY6Qjuqv...`."""
+    identity = ClientIdentity(machine_id="m")
+    assert checksum(identity, now_ms=1_796_160 * 1_000_000).startswith("zY6Qjuqv")
+
+
+def test_checksum_can_be_omitted() -> None:
+    identity = ClientIdentity(machine_id=MACHINE, send_checksum=False)
+    assert "x-cursor-checksum" not in as_dict(run_headers("t", identity, now_ms=NOW_MS))
 
 
 def test_checksum_with_mac_machine_id() -> None:
     identity = ClientIdentity(machine_id=MACHINE, mac_machine_id=MAC)
-    assert checksum(identity, now_ms=NOW_MS) == f"paaotXJ3{MACHINE}/{MAC}"
+    assert checksum(identity, now_ms=NOW_MS) == f"fn+BnklO{MACHINE}/{MAC}"
 
 
 @settings(max_examples=200, deadline=None)
@@ -117,7 +142,7 @@ def test_run_headers_carry_the_mandatory_set() -> None:
     assert headers["x-cursor-client-type"] == "cli"
     assert headers["x-ghost-mode"] == "true"
     assert uuid.UUID(headers["x-request-id"]).version == 4
-    assert headers["x-cursor-checksum"] == "paaotXJ3" + MACHINE
+    assert headers["x-cursor-checksum"] == "fn+BnklO" + MACHINE
     assert headers["x-cursor-streaming"] == "true"
 
 
@@ -139,7 +164,7 @@ def test_run_headers_follow_the_identity() -> None:
     assert headers["x-cursor-client-version"] == "cli-2026.01.09-231024f"
     assert headers["x-ghost-mode"] == "false"
     assert headers["x-cursor-timezone"] == "Europe/Berlin"
-    assert headers["x-cursor-checksum"] == f"paaotXJ3{MACHINE}/{MAC}"
+    assert headers["x-cursor-checksum"] == f"fn+BnklO{MACHINE}/{MAC}"
 
 
 def test_no_checksum_without_a_machine_id() -> None:
@@ -183,7 +208,7 @@ def test_unary_headers(json_codec: bool, content_type: str) -> None:
     assert headers["connect-protocol-version"] == "1"
     assert headers["authorization"] == "Bearer tok"
     assert headers["x-cursor-client-type"] == "cli"
-    assert headers["x-cursor-checksum"] == "paaotXJ3" + MACHINE
+    assert headers["x-cursor-checksum"] == "fn+BnklO" + MACHINE
     assert "x-cursor-streaming" not in headers
 
 

@@ -1,7 +1,10 @@
 """Every message and field declared in proto/ must match Cursor's client descriptors.
 
-The reference is tests/data/protocol/cursor_reference.json.gz (see its README). We
-compare the *runtime* descriptors of the generated modules, so what is checked is exactly what
+The reference is tests/data/protocol/cursor_reference.json.gz (see its README), extended by
+tests/data/protocol/addendum-2026-08.json: fields and messages newer than the descriptor,
+each with evidence from clients written from real traffic (an addendum entry without
+evidence fails `test_addendum_entries_have_evidence`; the addendum never reuses a reference
+field number, checked too). We compare the *runtime* descriptors of the generated modules, so what is checked is exactly what
 goes on the wire. Allowed, documented differences (same bytes on the wire):
 
 - our `bytes` where the reference has `google.protobuf.Value` / `Struct` (a serialized Value);
@@ -46,29 +49,21 @@ REFERENCE_NAME_ALIASES: dict[str, str] = {
 # is otherwise checked) or "optional" (explicit presence differs; parsing is unaffected).
 _S3_MODELS = "S3 only per run-stream.md §2.3 (AvailableModels variants)"
 _CLIENT_SIDE_TOOL = "the reference types it `proto3` (artifact); it is ClientSideToolV2"
-_S3_USAGE = "S3 only: usage counters newer than the descriptor (protocol README, run-stream §3.2)"
-_S3_EXEC = "S3 only per exec-auth-models.md §1.2-1.3 (exec variants newer than the descriptor)"
 _PI = ("read", "bash", "edit", "write", "grep", "find", "ls")
+_PI_NAMES = "same fields and numbers; the addendum names the type after pi-cursor's descriptor"
+_PI_OURS = "our name for the addendum's pi-cursor type of the same shape (see the type entries)"
 ALLOWED_DEVIATIONS: dict[tuple[str, str | None], tuple[str, str]] = {
-    ("agent.v1.AgentRunRequest", "conversation_group_id"): (
-        "absent",
-        "S3 only per run-stream.md §2.2",
-    ),
-    ("agent.v1.AgentRunRequest", "run_id"): ("absent", "S3 only per run-stream.md §2.2"),
-    ("agent.v1.TurnEndedUpdate", "input_tokens"): ("absent", _S3_USAGE),
-    ("agent.v1.TurnEndedUpdate", "output_tokens"): ("absent", _S3_USAGE),
-    ("agent.v1.TurnEndedUpdate", "cache_read"): ("absent", _S3_USAGE),
-    ("agent.v1.TurnEndedUpdate", "cache_write"): ("absent", _S3_USAGE),
-    ("agent.v1.TurnEndedUpdate", "reasoning_tokens"): ("absent", _S3_USAGE),
-    ("agent.v1.RequestContext", "web_fetch_enabled"): ("absent", "S3 only per run-stream.md §2.6"),
     ("aiserver.v1.AvailableModelsResponse_AvailableModel", "parameter_definitions"): (
         "absent",
         _S3_MODELS,
     ),
-    ("aiserver.v1.AvailableModelsResponse_AvailableModel", "variants"): ("absent", _S3_MODELS),
     ("aiserver.v1.AvailableModelsResponse_ParameterDefinition", None): ("absent", _S3_MODELS),
     ("aiserver.v1.AvailableModelsResponse_Variant", None): ("absent", _S3_MODELS),
     ("aiserver.v1.AvailableModelsResponse_ParameterValue", None): ("absent", _S3_MODELS),
+    ("aiserver.v1.AvailableModelsResponse_AvailableModel", "variants"): (
+        "type",
+        "our AvailableModelsResponse_Variant is the addendum's AvailableModelVariant",
+    ),
     # The reference types this field as McpToolResult {success 1, error 2 McpToolError{error 1
     # string}, rejected 3, permission_denied 4}; our McpResult has the same fields and numbers
     # (McpError == McpToolError) plus tool_not_found 5, so it parses the same bytes. Declaring
@@ -87,42 +82,31 @@ ALLOWED_DEVIATIONS: dict[tuple[str, str | None], tuple[str, str]] = {
         "optional",
         "decoded only; the reference marks it proto3 optional",
     ),
-    ("agent.v1.ReadArgs", "offset"): ("absent", _S3_EXEC),
-    ("agent.v1.ReadArgs", "limit"): ("absent", _S3_EXEC),
-    ("agent.v1.WriteArgs", "encoding_hint"): ("absent", _S3_EXEC),
-    ("agent.v1.GrepArgs", "offset"): ("absent", _S3_EXEC),
-    # Exec variants newer than the descriptor: subagent 28, mcp_state_exec 36 and the pi_*
-    # family (requests 45-51, results 46-52), with every message they carry.
+    # The current client encodes false explicitly (current-client.md §3, addendum evidence
+    # for RequestContextEnv 14): presence changes what we emit, never what we parse.
+    ("agent.v1.RequestContextEnv", "sandbox_enabled"): (
+        "optional",
+        "explicit false on the wire, as the current client sends it",
+    ),
+    # The pi_* exec family (requests 45-51, results 46-52): the addendum's type names are
+    # pi-cursor's (PiReadToolArgs, PiOutputSuccess, ...); ours are per variant, same shapes.
+    **{("agent.v1.ExecServerMessage", f"pi_{n}_args"): ("type", _PI_NAMES) for n in _PI},
+    ("agent.v1.ExecClientMessage", "pi_write_result"): ("type", _PI_NAMES),
     **{
-        ("agent.v1.ExecServerMessage", field): ("absent", _S3_EXEC)
-        for field in ("subagent_args", "mcp_state_exec_args", *(f"pi_{n}_args" for n in _PI))
+        (f"agent.v1.Pi{n.title()}ExecResult", part): ("type", _PI_NAMES)
+        for n in _PI
+        if n != "write"
+        for part in ("success", "error")
     },
+    ("agent.v1.PiEditExecResult", "rejected"): ("type", _PI_NAMES),
     **{
-        ("agent.v1.ExecClientMessage", field): ("absent", _S3_EXEC)
-        for field in ("subagent_result", "mcp_state_exec_result", *(f"pi_{n}_result" for n in _PI))
-    },
-    **{
-        (f"agent.v1.{name}", None): ("absent", _S3_EXEC)
+        (f"agent.v1.{name}", None): ("absent", _PI_OURS)
         for name in (
-            "SubagentArgs",
-            "SubagentResult",
-            "SubagentSuccess",
-            "SubagentError",
-            "McpStateExecArgs",
-            "McpStateExecResult",
-            "McpStateSuccess",
-            "McpStateServer",
-            "McpStateError",
-            "McpStateRejected",
-            "PiTruncation",
-            "PiEditReplacement",
-            *(
-                f"Pi{n.title()}Exec{part}"
-                for n in _PI
-                for part in ("Args", "Result", "Success", "Error")
-            ),
+            *(f"Pi{n.title()}ExecArgs" for n in _PI),
+            *(f"Pi{n.title()}Exec{part}" for n in _PI for part in ("Success", "Error")),
             "PiEditExecRejected",
             "PiWriteExecRejected",
+            "PiWriteExecResult",
         )
     },
 }
@@ -145,6 +129,27 @@ _SCALAR_NAMES = {
 }
 
 
+ADDENDUM_PATH = REPO_ROOT / "tests" / "data" / "protocol" / "addendum-2026-08.json"
+
+
+def _addendum() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(ADDENDUM_PATH.read_text(encoding="utf-8"))
+    return data
+
+
+def with_addendum(reference: dict[str, Any], addendum: dict[str, Any]) -> dict[str, Any]:
+    """The reference with the addendum's messages and fields merged in (a copy)."""
+    merged = json.loads(json.dumps(reference))
+    messages: dict[str, Any] = merged["messages"]
+    for name, fields in addendum["messages"].items():
+        key = name if name in messages else name.replace(".", "_").replace("_v1_", ".v1.", 1)
+        key = key.replace("agent_v1.", "agent.v1.").replace("aiserver_v1.", "aiserver.v1.")
+        target = messages.setdefault(key if key in messages else name, {})
+        for field_name, field in fields.items():
+            target.setdefault(field_name, field)
+    return merged
+
+
 def reference_path() -> Path:
     override = os.environ.get(ENV_VAR)
     if override:
@@ -165,7 +170,7 @@ def reference() -> dict[str, Any]:
     if path.suffix == ".gz":
         raw = gzip.decompress(raw)
     data: dict[str, Any] = json.loads(raw.decode("utf-8"))
-    return data
+    return with_addendum(data, _addendum())
 
 
 def _declared_messages() -> list[Descriptor]:
@@ -439,3 +444,37 @@ def test_checker_catches_deviations(reference: dict[str, Any]) -> None:
         "agent.v1.ReadArgs: not in the reference",
     ):
         assert needle in problems, f"{needle!r} not reported in:\n{problems}"
+
+
+def test_addendum_entries_have_evidence() -> None:
+    """Every addendum message or field we may accept names its source."""
+    addendum = _addendum()
+    evidence: dict[str, str] = addendum["evidence"]
+    missing = [
+        f"{name}.{field}"
+        for name, fields in addendum["messages"].items()
+        for field in fields
+        if not evidence.get(f"{name}.{field}") and not evidence.get(name)
+    ]
+    assert not missing, f"addendum entries without evidence: {missing}"
+
+
+def test_addendum_never_reuses_a_reference_number() -> None:
+    raw = gzip.decompress((REPO_ROOT / "tests/data/protocol/cursor_reference.json.gz").read_bytes())
+    messages = json.loads(raw)["messages"]
+    clashes = []
+    for name, fields in _addendum()["messages"].items():
+        taken = {f["no"] for f in messages.get(name, {}).values()}
+        clashes.extend(f"{name}.{n}" for n, f in fields.items() if f["no"] in taken)
+    assert not clashes, clashes
+
+
+def test_addendum_fields_are_accepted(reference: dict[str, Any]) -> None:
+    """A field only the addendum knows passes; the same field with a wrong number does not."""
+    assert "web_fetch_request_query" in reference["messages"]["agent.v1.InteractionQuery"]
+    report = _check(reference)
+    assert not any("web_fetch_request_query" in p for p in report.problems)
+    corrupted = json.loads(json.dumps(reference))
+    corrupted["messages"]["agent.v1.InteractionQuery"]["web_fetch_request_query"]["no"] = 90
+    problems = "\n".join(_check(corrupted).problems)
+    assert "web_fetch_request_query = 9: number 9, reference 90" in problems

@@ -119,28 +119,21 @@ def test_kv_get_and_set_are_answered_from_the_store() -> None:
         )
         + server(
             kv_server_message=agent.KvServerMessage(
-                id=2, get_blob_args=agent.GetBlobArgs(blob_id=b"\x00" * 32)
-            )
-        )
-        + server(
-            kv_server_message=agent.KvServerMessage(
                 id=3, set_blob_args=agent.SetBlobArgs(blob_id=blob_id(new_data), blob_data=new_data)
             )
         )
     )
     assert events == [
         ev.BlobServed(blob_id(known), True),
-        ev.BlobServed(b"\x00" * 32, False),
         ev.BlobStored(blob_id(new_data), len(new_data)),
     ]
     assert store.get(blob_id(new_data)) == new_data
     assert machine.owes_data
     replies = [m.kv_client_message for m in client_messages(machine.data_to_send())]
     assert not machine.owes_data
-    assert [r.id for r in replies] == [1, 2, 3]
+    assert [r.id for r in replies] == [1, 3]
     assert replies[0].get_blob_result.blob_data == known
-    assert not replies[1].get_blob_result.HasField("blob_data")
-    assert replies[2].WhichOneof("message") == "set_blob_result"
+    assert replies[1].WhichOneof("message") == "set_blob_result"
 
 
 def test_short_blob_ids_are_content_as_id_and_echoed() -> None:
@@ -157,7 +150,8 @@ def test_short_blob_ids_are_content_as_id_and_echoed() -> None:
     assert reply.kv_client_message.get_blob_result.blob_data == inline
 
 
-def test_request_context_is_answered_with_stream_close() -> None:
+def test_request_context_is_answered_without_stream_close() -> None:
+    """The current client sends no stream_close after request_context_result (§5)."""
     machine = started(system="be brief")
     events = machine.receive_data(
         server(
@@ -167,12 +161,11 @@ def test_request_context_is_answered_with_stream_close() -> None:
         )
     )
     assert events == []
-    result, close = client_messages(machine.data_to_send())
+    (result,) = client_messages(machine.data_to_send())
     assert result.exec_client_message.id == 4
     assert result.exec_client_message.exec_id == "e4"
     context = result.exec_client_message.request_context_result.success.request_context
     assert context.cloud_rule == "be brief"
-    assert close.exec_client_control_message.stream_close.id == 4
 
 
 def test_mcp_exec_becomes_an_event_and_its_result_is_sent_on_request() -> None:
@@ -226,7 +219,9 @@ def test_interaction_queries_are_declined() -> None:
             args=agent.WebSearchArgs(search_term="x")
         ),
     )
-    assert machine.receive_data(server(interaction_query=query)) == []
+    assert machine.receive_data(server(interaction_query=query)) == [
+        ev.QueryAnswered("web_search_request_query", "rejected")
+    ]
     (reply,) = client_messages(machine.data_to_send())
     assert reply.interaction_response.id == 3
     assert reply.interaction_response.web_search_request_response.WhichOneof("result") == "rejected"

@@ -16,7 +16,10 @@ class EmulatorCounters:
     included) or `runs_faulted` (ended by an injected fault from our side: `/fault disconnect`,
     `end-early`, `goaway close`). After the other faults (stall, malformed, huge-frame, graceful
     goaway) the Run still ends as one of the first three. `faults_injected` counts every
-    `/fault` fired. Frames are Connect envelopes, not HTTP/2 frames.
+    `/fault` fired. Frames are Connect envelopes, not HTTP/2 frames. `/query`: queries sent,
+    answered with a typed decision, and replies ignored for being empty or wrong-shaped.
+    `runs_over_connection_ceiling`: Runs that closed their connection for exceeding
+    `max_runs_per_connection`.
 
     Accounts: `login_pages` (login URL visits that approved a login), `logins` (browser
     logins whose poll received tokens), `api_key_exchanges`, refreshes by call
@@ -39,6 +42,10 @@ class EmulatorCounters:
     client_heartbeats: int = 0
     request_context_asked: int = 0
     exec_requests: int = 0
+    queries_sent: int = 0
+    queries_answered: int = 0
+    queries_wrong_shape: int = 0
+    runs_over_connection_ceiling: int = 0
     faults_injected: int = 0
     unary_calls: int = 0
     http1_requests: int = 0

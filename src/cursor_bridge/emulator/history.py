@@ -3,13 +3,20 @@
 A `ConversationStateStructure` names its content by blob id: `root_prompt_messages_json`
 entries are JSON chat messages (`{"role": ..., "content": str | [{"type": "text", "text"}]}`),
 `turns` entries are `ConversationTurnStructure` blobs whose user message and steps are blob
-ids again. Ids are 32-byte SHA-256 digests of the data; a shorter or longer id is
+ids again. Ids are 32-byte SHA-256 digests of the data; a shorter or longer root entry is
 "content-as-id" (the client echoes it back as the data) and the server re-stores such content
 under its digest, so checkpoints it writes only hold 32-byte ids.
+
+Strict mode (the default, as the real backend per current-client.md §2): the model's prompt
+is built from the root list only (what is only in `turns` is fetched but never shown); inline
+bytes where a `turns` id belongs end the Run with `Blob not found: <bytes>`; an empty blob
+answer is read as an empty message, which blanks that part of the history. Lenient mode shows
+`turns` too and accepts content-as-id everywhere.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,7 +27,16 @@ from google.protobuf.message import DecodeError
 
 from ..protocol.blobs import BLOB_ID_SIZE, blob_id
 from ..protocol.messages import agent, value_bytes_to_json
+from ..protocol.seed import (
+    AssistantStep,
+    HistoryStep,
+    HistoryTurn,
+    ToolStep,
+    json_blob,
+    root_prompt_entries,
+)
 from .run import RunError
+from .script import Script, ToolCallSpec, parse_script
 
 EMULATOR_SYSTEM_PROMPT = (
     "You are Cursor's coding agent, emulated by cursor-bridge: every answer follows the "
@@ -59,11 +75,15 @@ class KnownBlobs:
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
-    """One piece of the rebuilt history; `cached` = it came from a blob this emulator stored."""
+    """One piece of the rebuilt history; `cached` = it came from a blob this emulator stored.
+
+    `tool`: for a tool result, (tool name, result text) (resume quotes them).
+    """
 
     role: str
     text: str
     cached: bool
+    tool: tuple[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -86,12 +106,15 @@ class Conversation:
     root_entries: list[HistoryEntry] = field(default_factory=list)
     # Content that arrived as content-as-id, to store under its digest.
     restore: list[tuple[bytes, bytes]] = field(default_factory=list)
+    strict: bool = True
 
     @property
     def entries(self) -> list[HistoryEntry]:
+        """What the model sees: the root list (strict), or the root list and the turns."""
         out = list(self.root_entries)
-        for turn in self.turns:
-            out.extend(turn.entries)
+        if not self.strict:
+            for turn in self.turns:
+                out.extend(turn.entries)
         return out
 
 
@@ -120,18 +143,28 @@ def turn_blobs(
 
 
 async def load_conversation(
-    state: agent.ConversationStateStructure, fetch: FetchFn, known: KnownBlobs
+    state: agent.ConversationStateStructure,
+    fetch: FetchFn,
+    known: KnownBlobs,
+    *,
+    strict: bool = True,
 ) -> Conversation:
     """Fetch every blob the state names (two pipelined rounds) and rebuild the history."""
-    conversation = Conversation()
+    conversation = Conversation(strict=strict)
     roots = list(state.root_prompt_messages_json)
     turn_refs = list(state.turns)
+    if strict:
+        for ref in turn_refs:
+            if len(ref) != BLOB_ID_SIZE:
+                raise RunError("internal", f"Blob not found: {ref!r}")
     first = await fetch([*roots, *turn_refs]) if roots or turn_refs else []
     for ref, data in zip(roots, first[: len(roots)], strict=True):
         key = _canonical(ref, data, conversation)
         conversation.root_ids.append(key)
-        role, text = _chat_message(data)
-        conversation.root_entries.append(HistoryEntry(role, text, key in known))
+        if strict and not data:
+            continue  # an empty answer reads as an empty message: that history is blank
+        for entry in chat_entries(data):
+            conversation.root_entries.append(dataclasses.replace(entry, cached=key in known))
 
     turns: list[tuple[bytes, bytes, agent.AgentConversationTurnStructure | None]] = []
     nested: list[bytes] = []
@@ -224,15 +257,47 @@ def _canonical(ref: bytes, data: bytes, conversation: Conversation) -> bytes:
     return key
 
 
-def _chat_message(data: bytes) -> tuple[str, str]:
+_WRAPPERS = (("<user_query>\n", "\n</user_query>", "user"), ("<rules>\n", "\n</rules>", "rules"))
+
+
+def chat_entries(data: bytes) -> list[HistoryEntry]:
+    """The history entries of one root prompt message (JSON chat message, string or AI-SDK
+    parts content): text, `<rules>` / `<user_query>` wrappers unwrapped for display,
+    `tool-call` parts as `tool_call` entries, `tool-result` parts as `tool` entries."""
     try:
         message = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise RunError("internal", "root prompt message is not JSON") from None
     if not isinstance(message, dict):
         raise RunError("internal", "root prompt message is not a JSON object")
-    role = message.get("role")
-    return (role if isinstance(role, str) else "unknown"), content_text(message.get("content"))
+    raw_role = message.get("role")
+    role = raw_role if isinstance(raw_role, str) else "unknown"
+    content = message.get("content")
+    entries: list[HistoryEntry] = []
+    text = content_text(content)
+    if role == "user":
+        for head, tail, label in _WRAPPERS:
+            if text.startswith(head) and text.endswith(tail):
+                text, role = text[len(head) : len(text) - len(tail)], label
+                break
+    if text or not isinstance(content, list):
+        entries.append(HistoryEntry(role, text, False))
+    for part in content if isinstance(content, list) else ():
+        if not isinstance(part, dict):
+            continue
+        name = str(part.get("toolName", ""))
+        if part.get("type") == "tool-call":
+            args = json.dumps(part.get("args", {}), separators=(",", ":"), sort_keys=True)
+            entries.append(HistoryEntry("tool_call", f"{name} {args}", False))
+        elif part.get("type") == "tool-result":
+            result = part.get("result", "")
+            result_text = result if isinstance(result, str) else json.dumps(result)
+            if part.get("isError"):
+                result_text = f"error: {result_text}"
+            entries.append(
+                HistoryEntry("tool", f"{name} -> {result_text}", False, (name, result_text))
+            )
+    return entries
 
 
 def content_text(content: object) -> str:
@@ -277,3 +342,59 @@ def _step_entry(step: agent.ConversationStep, cached: bool) -> HistoryEntry | No
         text = f"{call.args.tool_name or call.args.name} {json.dumps(args)} -> {json.dumps(result)}"
         return HistoryEntry("tool", text, cached)
     return None
+
+
+def remaining_calls(script: Script, done: int) -> Script:
+    """The script without its first `done` tool calls (already answered in the history)."""
+    remaining: list[tuple[ToolCallSpec, ...]] = []
+    for specs in script.tool_groups:
+        if done >= len(specs):
+            done -= len(specs)
+        else:
+            remaining.append(specs[done:])
+            done = 0
+    return dataclasses.replace(script, tool_groups=tuple(remaining))
+
+
+def resume_from_root(
+    entries: list[HistoryEntry], tools: list[agent.McpToolDefinition]
+) -> tuple[Script, list[tuple[str, str]]]:
+    """Resume (strict): the script of the last user entry of the root list, and the tool
+    results that follow it, labelled by the client's tool name."""
+    last = max((i for i, e in enumerate(entries) if e.role == "user"), default=-1)
+    if last < 0:
+        raise RunError("invalid_argument", "nothing to resume")
+    names = {f"mcp_{t.provider_identifier}_{t.tool_name}": t.tool_name or t.name for t in tools}
+    results = [
+        (names.get(e.tool[0], e.tool[0]), e.tool[1])
+        for e in entries[last + 1 :]
+        if e.tool is not None
+    ]
+    return parse_script(entries[last].text), results
+
+
+def turn_root_blobs(user_text: str | None, steps: list[bytes]) -> list[bytes]:
+    """A finished turn as root prompt message blobs (the seed's shape, protocol/seed.py);
+    without the user entry when the turn was resumed."""
+    history: list[HistoryStep] = []
+    for data in steps:
+        step = agent.ConversationStep.FromString(data)
+        which = step.WhichOneof("message")
+        if which == "assistant_message":
+            history.append(AssistantStep(step.assistant_message.text))
+        elif which == "tool_call" and step.tool_call.WhichOneof("tool") == "mcp_tool_call":
+            call = step.tool_call.mcp_tool_call
+            args = {key: value_bytes_to_json(raw) for key, raw in call.args.args.items()}
+            history.append(
+                ToolStep(
+                    call.args.tool_call_id,
+                    call.args.tool_name or call.args.name,
+                    args,
+                    describe_mcp_result(call.result),
+                    provider=call.args.provider_identifier,
+                )
+            )
+    entries = root_prompt_entries("", "", [HistoryTurn(user_text or "", history)])
+    if user_text is None:
+        entries = entries[1:]
+    return [json_blob(entry) for entry in entries]

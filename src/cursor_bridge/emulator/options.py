@@ -34,10 +34,20 @@ class EmulatorOptions:
       client frame ends the Run with `deadline_exceeded` (the 120 s the service's peers see).
     - `max_client_frame_size`: larger request envelopes end the Run with `invalid_argument`.
     - `gzip_min_size`: when set and the client sent `connect-accept-encoding: gzip`, frames
-      whose payload has at least this many bytes are gzip-compressed (flag 0x01).
+      whose payload has at least this many bytes are gzip-compressed (flag 0x01); a
+      `/compress` turn compresses every frame of a client that accepts gzip.
     - `max_concurrent_streams`: the SETTINGS value; one connection may carry this many Runs.
     - `close_grace`: after the response ended, how long to wait for the client to end its side
       before RST_STREAM(NO_ERROR).
+    - `strict` (default on): as strict as the real backend where the facts say so
+      (current-client.md): the prompt comes from `root_prompt_messages_json` only, inline
+      bytes in `turns` are `Blob not found`, an empty blob answer blanks that history, the
+      request context is asked for only when the run_request lacks one, and interaction
+      replies must have the query's typed shape. `strict=False` keeps the older, lenient
+      behaviour for tests that need it.
+    - `max_runs_per_connection`: a Run opened past this many concurrent Runs on one HTTP/2
+      connection closes the whole connection, as Cursor's server-side ceiling does (its value
+      is unknown; O stays at 24, "well below" it, so 32 here is an inference).
     """
 
     token_latency: float = 0.0
@@ -57,3 +67,5 @@ class EmulatorOptions:
     gzip_min_size: int | None = None
     max_concurrent_streams: int = 1000
     close_grace: float = 2.0
+    strict: bool = True
+    max_runs_per_connection: int = 32

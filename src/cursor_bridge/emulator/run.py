@@ -24,7 +24,9 @@ from google.protobuf.message import DecodeError, Message
 from ..protocol.errors import ConnectError, UpstreamProtocolError
 from ..protocol.framing import EnvelopeDecoder, encode_end_stream, encode_envelope
 from ..protocol.messages import agent
+from ..protocol.wire import field_bytes, len_field
 from .connection import ServerStream, StreamGone
+from .queries import decision, query_message
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -34,6 +36,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_RESPONSE_FIELD = agent.AgentClientMessage.DESCRIPTOR.fields_by_name["interaction_response"].number
+_EXEC_FIELD = agent.AgentServerMessage.DESCRIPTOR.fields_by_name["exec_server_message"].number
+_SPAN_CONTEXT_FIELD = 19  # ExecServerMessage.span_context, deliberately undeclared
 _EMPTY_BLOB_ID = hashlib.sha256(b"").digest()
 
 
@@ -113,7 +118,8 @@ class RunSession:
         self.options = env.options
         self.counters = env.counters
         self._play = play
-        self._gzip_min = env.options.gzip_min_size if compress else None
+        self._gzip_ok = compress  # the client accepted gzip
+        self._gzip_min = env.options.gzip_min_size
         self._loop = asyncio.get_running_loop()
         self._decoder = EnvelopeDecoder(env.options.max_client_frame_size)
         self._first: asyncio.Future[agent.AgentRunRequest] = self._loop.create_future()
@@ -121,6 +127,10 @@ class RunSession:
         self._execs: dict[int, ExecCall] = {}
         self._next_kv = 1
         self._next_exec = 1
+        self._next_query = 0  # query ids are often 0 (current-client.md §4)
+        self._queries: dict[int, tuple[int, asyncio.Future[str]]] = {}
+        # Set by a /compress turn: every frame from then on carries the compression flag.
+        self.compress_all = False
         self._last_client_frame = self._loop.time()
         self.turn_ended = False
         self.outcome: str | None = None
@@ -151,7 +161,10 @@ class RunSession:
             except DecodeError:
                 self._fail_now("invalid_argument", "request frame is not an AgentClientMessage")
                 return
-            self._on_message(message)
+            if message.WhichOneof("message") == "interaction_response" and self._first.done():
+                self._on_query_reply(field_bytes(envelope.payload, _RESPONSE_FIELD))
+            else:
+                self._on_message(message)
             if self.outcome is not None:
                 return
 
@@ -190,7 +203,23 @@ class RunSession:
                 self._cancel("the client cancelled the run")
         elif which == "run_request":
             self._fail_now("invalid_argument", "run_request after the start of the Run")
-        # interaction_response and unknown members: nothing to do (no queries are sent).
+        # Unknown members: nothing to do.
+
+    def _on_query_reply(self, raw: bytes) -> None:
+        """A reply counts only with a typed decision (strict); otherwise the wait goes on."""
+        query_id = agent.InteractionResponse.FromString(raw).id
+        pending = self._queries.get(query_id)
+        if pending is None:
+            return
+        number, future = pending
+        found = decision(raw, query_id, number)
+        if found is None and self.options.strict:
+            self.counters.queries_wrong_shape += 1
+            return
+        self._queries.pop(query_id, None)
+        self.counters.queries_answered += 1
+        if not future.done():
+            future.set_result(found or "(empty reply)")
 
     def _on_exec_control(self, control: agent.ExecClientControlMessage) -> None:
         which = control.WhichOneof("message")
@@ -254,9 +283,40 @@ class RunSession:
     # -- primitives for the turn player -----------------------------------------------
 
     def _frame(self, message: Message) -> bytes:
-        payload = message.SerializeToString()
-        compress = self._gzip_min is not None and len(payload) >= self._gzip_min
+        return self._frame_bytes(message.SerializeToString())
+
+    def _frame_bytes(self, payload: bytes) -> bytes:
+        compress = self._gzip_ok and (
+            self.compress_all or (self._gzip_min is not None and len(payload) >= self._gzip_min)
+        )
         return encode_envelope(payload, compress=compress)
+
+    @property
+    def can_compress(self) -> bool:
+        """Whether the client accepted gzip (`connect-accept-encoding`)."""
+        return self._gzip_ok
+
+    async def send_payload(self, payload: bytes) -> None:
+        """Send one AgentServerMessage given as bytes (hand-encoded shapes)."""
+        if self.outcome is not None:
+            raise RunEnded
+        self.counters.frames_out += 1
+        try:
+            await self.stream.write(self._frame_bytes(payload))
+        except StreamGone:
+            raise RunEnded from None
+
+    async def query(self, word: str) -> str:
+        """Raise one interaction query (`word`: a /query kind) and wait for a typed decision,
+        sending heartbeats meanwhile; returns the decision as text."""
+        query_id = self._next_query
+        self._next_query += 1
+        payload, number = query_message(word, query_id)
+        future: asyncio.Future[str] = self._loop.create_future()
+        self._queries[query_id] = (number, future)
+        self.counters.queries_sent += 1
+        await self.send_payload(payload)
+        return await self.wait_for(future)
 
     def _write_nowait(self, message: Message) -> None:
         if self.stream.closed or self.stream.finished:
@@ -306,7 +366,9 @@ class RunSession:
     async def get_blobs(self, blob_ids: Sequence[bytes]) -> list[bytes]:
         """Fetch blobs from the client's KV store (requests pipelined, replies awaited in order).
 
-        A reply without data ends the Run with `internal: Blob not found`, as the service does.
+        Strict (the real backend per current-client.md §8): a reply without data is read as
+        an empty blob (the history it held goes blank). Lenient: it ends the Run with
+        `internal: Blob not found`.
         """
         futures = []
         for blob_id in blob_ids:
@@ -329,9 +391,12 @@ class RunSession:
             has_data = result.HasField("blob_data") and (
                 len(result.blob_data) > 0 or blob_id == _EMPTY_BLOB_ID
             )
-            if reply.WhichOneof("message") != "get_blob_result" or not has_data:
+            if reply.WhichOneof("message") != "get_blob_result":
+                raise RunError("internal", "unexpected reply to get_blob")
+            if not has_data:
                 self.counters.blobs_missing += 1
-                raise RunError("internal", "Blob not found")
+                if not self.options.strict:
+                    raise RunError("internal", "Blob not found")
             out.append(result.blob_data)
         return out
 
@@ -357,8 +422,10 @@ class RunSession:
             )
         self.env.known_blobs.add(blob_id)
 
-    async def start_exec(self, kind: str, args: Message) -> ExecCall:
-        """Send `exec_server_message{id, exec_id, <kind>: args}`; the reply comes later."""
+    async def start_exec(self, kind: str, args: Message, *, span: bytes | None = None) -> ExecCall:
+        """Send `exec_server_message{id, exec_id, <kind>: args}`; the reply comes later.
+
+        `span`: the raw value of `span_context` (19) to add (a SpanContext or a string)."""
         exec_id = self._next_exec
         self._next_exec += 1
         message = agent.ExecServerMessage(id=exec_id, exec_id=str(uuid.uuid4()))
@@ -366,7 +433,10 @@ class RunSession:
         call = ExecCall(exec_id, kind, self._loop.create_future())
         self._execs[exec_id] = call
         self.counters.exec_requests += 1
-        await self.send(agent.AgentServerMessage(exec_server_message=message))
+        body = message.SerializeToString()
+        if span is not None:
+            body += len_field(_SPAN_CONTEXT_FIELD, span)
+        await self.send_payload(len_field(_EXEC_FIELD, body))
         return call
 
     async def wait_exec(self, call: ExecCall) -> ExecCall:

@@ -40,6 +40,23 @@ Tool calls (the Run is held open until the client answers; heartbeats keep it al
     After the last group the answer is the /reply text if any, else one line per call:
     ``Tool results:`` then ``- NAME: RESULT``.
 
+Interaction queries and backend behaviour (current-client.md)
+    /query KIND             raise an interaction query after the tool groups and wait for its
+                            typed answer: KIND is web-search, ask-question, switch-mode,
+                            exa-search, exa-fetch, create-plan, setup-vm, web-fetch,
+                            pr-management, mcp-auth, generate-image, replace-env, connect-scm,
+                            unknown (a field number no schema knows), or ``all`` (every kind,
+                            in that order). Repeatable. Strict: an empty or wrong-shaped reply
+                            is ignored and the Run keeps waiting with heartbeats, as the real
+                            backend does. The answer then has one line per query:
+                            ``- query KIND: DECISION`` (after any /reply text).
+    /trace                  trace data on this turn's frames: exec requests carry
+                            ``span_context`` (field 19), alternately as a SpanContext message
+                            and as a string (both shapes seen, §9), and every text delta rides
+                            with a ``ttft_breakdown`` (field 8, outside the oneof, §10).
+    /compress               every frame of this turn carries the Connect compression flag
+                            (gzip), if the client accepted gzip.
+
 Faults (after the answer's first text delta unless said otherwise)
     /fault disconnect       RST_STREAM (CANCEL) after three text deltas.
     /fault stall            send nothing more, not even heartbeats, until the client gives up.
@@ -66,6 +83,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..protocol.errors import CONNECT_CODES
+from .queries import ALL_QUERY_WORDS
 
 MAX_TOKENS_DIRECTIVE = 1_000_000
 EXEC_KINDS = (
@@ -108,7 +126,19 @@ _WORDS = (
     "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo",
     "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu",
 )  # fmt: skip
-_DIRECTIVES = ("/reply", "/think", "/tokens", "/recall", "/fault", "/tool", "/exec", "/then")
+_DIRECTIVES = (
+    "/reply",
+    "/think",
+    "/tokens",
+    "/recall",
+    "/fault",
+    "/tool",
+    "/exec",
+    "/then",
+    "/query",
+    "/trace",
+    "/compress",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +195,9 @@ class Script:
     fault: Fault | None = None
     error: str = ""
     directives: tuple[str, ...] = ()
+    queries: tuple[str, ...] = ()
+    trace: bool = False
+    compress: bool = False
 
 
 class ScriptError(ValueError):
@@ -215,6 +248,8 @@ def _build(prompt: str, lines: list[str]) -> Script:
     groups: list[tuple[ToolCallSpec, ...]] = []
     current: list[ToolCallSpec] = []
     fault: Fault | None = None
+    queries: list[str] = []
+    flags: set[str] = set()
     for line in lines:
         name, _, rest = line.partition(" ")
         if name == "/reply":
@@ -238,6 +273,17 @@ def _build(prompt: str, lines: list[str]) -> Script:
         elif name == "/then" and current:
             groups.append(tuple(current))
             current = []
+        elif name == "/query":
+            word = rest.strip()
+            if word == "all":
+                queries.extend(ALL_QUERY_WORDS)
+            elif word in ALL_QUERY_WORDS:
+                queries.append(word)
+            else:
+                kinds = ", ".join((*ALL_QUERY_WORDS, "all"))
+                raise ScriptError(f"unknown query kind {word!r} (one of {kinds})")
+        elif name in ("/trace", "/compress"):
+            flags.add(name[1:])
     if current:
         groups.append(tuple(current))
     return Script(
@@ -247,6 +293,9 @@ def _build(prompt: str, lines: list[str]) -> Script:
         tool_groups=tuple(groups),
         fault=fault,
         directives=tuple(lines),
+        queries=tuple(queries),
+        trace="trace" in flags,
+        compress="compress" in flags,
     )
 
 

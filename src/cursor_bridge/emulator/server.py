@@ -339,6 +339,15 @@ class EmulatorServer:
         return 200, "application/json", json.dumps({"now": now}).encode()
 
     def _open_run(self, stream: ServerStream) -> StreamHandler:
+        live_runs = sum(
+            isinstance(other.handler, RunSession) and other.handler.outcome is None
+            for other in stream.conn.streams.values()
+        )
+        if live_runs >= self.options.max_runs_per_connection:
+            # Cursor's server-side concurrent-Run ceiling: the whole connection goes (§7).
+            self.counters.runs_over_connection_ceiling += 1
+            stream.conn.close()
+            return _Discard()
         content_type = stream.headers.get("content-type", "").split(";")[0].strip()
         if content_type != RUN_CONTENT_TYPE:
             self.counters.runs_opened += 1
@@ -346,9 +355,7 @@ class EmulatorServer:
             self._env.run_ended()
             stream.respond(415, [("accept-post", RUN_CONTENT_TYPE)], end_stream=True)
             return _Discard()
-        compress = self.options.gzip_min_size is not None and "gzip" in stream.headers.get(
-            "connect-accept-encoding", ""
-        )
+        compress = "gzip" in stream.headers.get("connect-accept-encoding", "")
         headers = [("content-type", RUN_CONTENT_TYPE)]
         if compress:
             headers.append(("connect-content-encoding", "gzip"))

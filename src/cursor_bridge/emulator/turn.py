@@ -1,20 +1,27 @@
 """One scripted agent turn on a Run, in the order the service sends it (run-stream.md 4.1/4.2).
 
 1. resolve the model (unknown: `invalid_argument: model not found`);
-2. fetch the blobs the conversation_state names (get_blob; missing: `internal: Blob not found`);
-3. ask for the RequestContext (exec request_context_args) - its `cloud_rule` is the system
-   prompt, its `tools` the client's tools;
-4. per tool group (see script.py): step_started, tool_call_started + exec per call,
-   step_completed (the model's output for the step is over: the group is complete), wait
-   for every result (heartbeats meanwhile), tool_call_completed per call. (inferred) That a
-   tool step completes before its results come back is our reading of the step boundary
-   (run-stream.md 4.1/4.2 do not order them); clients use it to know a group is whole;
-5. the answer step: step_started, thinking_delta* + thinking_completed, text_delta* (one word
+2. fetch the blobs the conversation_state names (get_blob; strict: inline bytes in `turns`
+   end the Run with `Blob not found: <bytes>` and an empty answer blanks that history;
+   lenient: an empty answer is `internal: Blob not found`);
+3. the RequestContext: strict, the one the action carries, asked for (exec
+   request_context_args) only when it carries none; lenient, always asked for. Its
+   `cloud_rule` is the system prompt, its `tools` the client's tools;
+4. per tool group (see script.py): step_started, tool_call_started + exec per call (display
+   records for MCP calls and the built-ins our schema has records for; `/trace` adds
+   span_context), step_completed (the model's output for the step is over: the group is
+   complete), wait for every result (heartbeats meanwhile), tool_call_completed per call.
+   (inferred) That a tool step completes before its results come back is our reading of
+   the step boundary (run-stream.md 4.1/4.2 do not order them); clients use it to know a
+   group is whole;
+5. `/query` interaction queries, one at a time, each waiting for a typed decision;
+6. the answer step: step_started, thinking_delta* + thinking_completed, text_delta* (one word
    each, each followed by token_delta{1}), step_completed; a scripted fault fires here;
-6. set_blob for the new blobs, each acknowledged before the next: content that came as
-   content-as-id, the root system prompt of a fresh conversation, the UserMessage, the steps
-   (thinking, MCP tool calls, assistant text), the ConversationTurnStructure;
-7. conversation_checkpoint_update (root ids + turn ids + token_details), turn_ended with usage.
+7. set_blob for the new blobs, each acknowledged before the next: content that came as
+   content-as-id, the root system prompt of a fresh conversation, (strict) the turn as root
+   prompt messages, the UserMessage, the steps (thinking, MCP tool calls, assistant text),
+   the ConversationTurnStructure;
+8. conversation_checkpoint_update (root ids + turn ids + token_details), turn_ended with usage.
 
 Usage is deterministic: a model call reads ceil(chars/4) tokens of context (the rule, the
 history, the user text, and for later calls the earlier calls' tool arguments and results);
@@ -26,7 +33,6 @@ each later call's prefix, `output_tokens` = Σ token_delta (thinking included),
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import math
 import re
@@ -34,20 +40,26 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from google.protobuf.message import Message
+
 from ..protocol.blobs import blob_id
 from ..protocol.framing import encode_envelope
 from ..protocol.messages import agent
+from ..protocol.wire import len_field
 from .catalog import CatalogModel
 from .history import (
     Conversation,
     HistoryEntry,
     load_conversation,
+    remaining_calls,
+    resume_from_root,
     serialize,
     system_prompt_blob,
     turn_blobs,
+    turn_root_blobs,
 )
 from .run import ExecCall, RunError, RunSession
-from .script import Fault, Recall, Reply, Script, Tokens, ToolCallSpec, parse_script
+from .script import Fault, Recall, Reply, Script, Tokens, parse_script
 from .tools import PlannedCall, describe_result, mcp_result, plan_calls
 
 _WORD = re.compile(r"\s*\S+\s*")
@@ -103,6 +115,8 @@ class TurnPlayer:
         self.latency = session.options.token_latency
         self._step_id = 0
         self._since_yield = 0
+        self._trace = False
+        self._spans = 0
         self._tools: list[agent.McpToolDefinition] = []
 
     async def play(self) -> None:
@@ -124,38 +138,42 @@ class TurnPlayer:
             raise RunError("invalid_argument", "run_request has no action")
 
         state = self.request.conversation_state
+        strict = self.session.options.strict
         conversation = await load_conversation(
-            state, self.session.get_blobs, self.session.env.known_blobs
+            state, self.session.get_blobs, self.session.env.known_blobs, strict=strict
         )
         if user is None and not conversation.turns:
             raise RunError("invalid_argument", "nothing to resume")
-        context = await self.session.request_context() or fallback or agent.RequestContext()
+        if strict and fallback is not None:
+            # The backend asks only when the run_request lacks a context (run-stream.md
+            # §2.2 / exec 10: "sent at turn start when the run_request lacked context").
+            context = fallback
+        else:
+            context = await self.session.request_context() or fallback or agent.RequestContext()
         self._tools = list(context.tools)
         rule = context.cloud_rule
 
         results: list[tuple[str, str]] = []
         if user is not None:
             script = parse_script(user.text)
+        elif strict:
+            script, earlier = resume_from_root(conversation.root_entries, self._tools)
+            results.extend(earlier)
+            script = remaining_calls(script, len(earlier))
         else:
             # Resume: the model carries on with its last turn. The tool calls already answered
             # there (seeded steps) count as done: it makes the remaining calls, then answers
             # quoting every result, the earlier ones included.
             last = conversation.turns[-1]
-            script = parse_script(last.user_text)
             results.extend(last.tool_results)
-            done = len(last.tool_results)
-            remaining: list[tuple[ToolCallSpec, ...]] = []
-            for specs in script.tool_groups:
-                if done >= len(specs):
-                    done -= len(specs)
-                else:
-                    remaining.append(specs[done:])
-                    done = 0
-            script = dataclasses.replace(script, tool_groups=tuple(remaining))
+            script = remaining_calls(parse_script(last.user_text), len(last.tool_results))
         planned = plan_calls(script, self._tools)
         if isinstance(planned, str):
             script = Script(prompt=script.prompt, error=planned)
             planned = []
+        self._trace = script.trace
+        if script.compress and self.session.can_compress:
+            self.session.compress_all = True
 
         entries = conversation.entries
         history_chars = sum(len(e.text) for e in entries)
@@ -169,11 +187,15 @@ class TurnPlayer:
         for group in planned:
             usage.model_call()
             steps.extend(await self._tool_group(group, results, usage))
+        decided = [(word, await self.session.query(word)) for word in script.queries]
         usage.model_call()
         answer = self._answer(script, rule, entries, results)
+        if decided:
+            lines = [f"- query {word}: {text}" for word, text in decided]
+            answer = "\n".join([answer, *lines]) if script.answer else "\n".join(lines)
         steps.extend(await self._answer_step(script.thinking, answer, script.fault, usage))
 
-        root_ids, turn_ids = await self._store(conversation, user, steps)
+        root_ids, turn_ids = await self._store(conversation, user, steps, strict)
         checkpoint = agent.ConversationStateStructure()
         checkpoint.CopyFrom(state)
         del checkpoint.root_prompt_messages_json[:]
@@ -283,7 +305,15 @@ class TurnPlayer:
             message = agent.ThinkingMessage(text=thinking, duration_ms=duration)
             steps.append(serialize(agent.ConversationStep(thinking_message=message)))
         for sent, piece in enumerate(chunks(answer), start=1):
-            await self._send_update(text_delta=agent.TextDeltaUpdate(text=piece))
+            update = agent.InteractionUpdate(text_delta=agent.TextDeltaUpdate(text=piece))
+            if self._trace:
+                # ttft_breakdown: field 8 of AgentServerMessage, outside the oneof (§10).
+                framed = agent.AgentServerMessage(interaction_update=update)
+                await self.session.send_payload(
+                    framed.SerializeToString() + len_field(_TTFT_FIELD, b"\x08\x0c")
+                )
+            else:
+                await self.session.send_update(update)
             await self._token_delta(usage, 1)
             if fault is not None and sent == fault.after_deltas:
                 await self._fire(fault)
@@ -337,10 +367,19 @@ class TurnPlayer:
                     call_id=planned.call_id, tool_call=tool_call, model_call_id=planned.call_id
                 )
                 await self._send_update(tool_call_started=started_update)
+            else:
+                display = builtin_display(planned.kind, planned.args)
+                if display is not None:
+                    started_update = agent.ToolCallStartedUpdate(
+                        call_id=planned.call_id, tool_call=display, model_call_id=planned.call_id
+                    )
+                    await self._send_update(tool_call_started=started_update)
             arg_chars = len(json.dumps(planned.spec.args))
             await self._token_delta(usage, max(1, tokens_of(arg_chars)))
             usage.context_chars += arg_chars
-            calls.append(await self.session.start_exec(planned.kind, planned.args))
+            calls.append(
+                await self.session.start_exec(planned.kind, planned.args, span=self._span())
+            )
         # The model's output for this step is complete: every call of the group is out.
         await self._end_step(step_id, started)
         steps = []
@@ -350,7 +389,13 @@ class TurnPlayer:
             results.append((planned.label, text))
             usage.context_chars += len(text)
             if planned.kind != "mcp_args":
-                continue  # built-in execs have no display record in our schema
+                display = builtin_display(planned.kind, planned.args, call)
+                if display is not None:
+                    completed = agent.ToolCallCompletedUpdate(
+                        call_id=planned.call_id, tool_call=display, model_call_id=planned.call_id
+                    )
+                    await self._send_update(tool_call_completed=completed)
+                continue
             assert isinstance(planned.args, agent.McpArgs)
             mcp_call = agent.McpToolCall(args=planned.args, result=mcp_result(call))
             tool_call = agent.ToolCall(mcp_tool_call=mcp_call)
@@ -361,18 +406,40 @@ class TurnPlayer:
             steps.append(serialize(agent.ConversationStep(tool_call=tool_call)))
         return steps
 
+    def _span(self) -> bytes | None:
+        """`span_context` (19) for /trace turns, alternating its two shapes (§9)."""
+        if not self._trace:
+            return None
+        self._spans += 1
+        if self._spans % 2:
+            span = agent.SpanContext(trace_id="0af7651916cd43dd8448eb211c80319c", span_id="b7ad")
+            return span.SerializeToString()
+        return b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
     # -- blobs and checkpoint -------------------------------------------------------------
 
     async def _store(
-        self, conversation: Conversation, user: agent.UserMessage | None, steps: list[bytes]
+        self,
+        conversation: Conversation,
+        user: agent.UserMessage | None,
+        steps: list[bytes],
+        strict: bool,
     ) -> tuple[list[bytes], list[bytes]]:
-        """Store the turn's blobs (each acknowledged); the checkpoint's root and turn ids."""
+        """Store the turn's blobs (each acknowledged); the checkpoint's root and turn ids.
+
+        Strict: the turn is also appended to the root list (as chat message blobs in the
+        seed's shape), since that list is what the next Run's prompt is built from.
+        """
         blobs: list[tuple[bytes, bytes]] = list(conversation.restore)
         root_ids = list(conversation.root_ids)
         if not root_ids:
             key, data = system_prompt_blob()
             blobs.append((key, data))
             root_ids.append(key)
+        if strict:
+            for data in turn_root_blobs(user.text if user is not None else None, steps):
+                blobs.append((blob_id(data), data))
+                root_ids.append(blob_id(data))
         turn_ids = [turn.turn_id for turn in conversation.turns]
         if user is not None:
             user_data = serialize(user)
@@ -391,6 +458,35 @@ class TurnPlayer:
                 seen.add(key)
                 await self.session.store_blob(key, data)
         return root_ids, turn_ids
+
+
+_TTFT_FIELD = 8
+# Built-in execs whose display record our schema declares: exec kind -> (ToolCall member,
+# result field of the exec answer).
+_DISPLAY = {
+    "shell_args": ("shell_tool_call", "shell_result"),
+    "shell_stream_args": ("shell_tool_call", ""),
+    "delete_args": ("delete_tool_call", "delete_result"),
+    "grep_args": ("grep_tool_call", "grep_result"),
+    "ls_args": ("ls_tool_call", "ls_result"),
+}
+
+
+def builtin_display(
+    kind: str, args: Message, call: ExecCall | None = None
+) -> agent.ToolCall | None:
+    """The display record (tool_call_started / completed) of a built-in exec, with its result
+    once the call is answered; None for kinds our schema has no record for."""
+    if kind not in _DISPLAY:
+        return None
+    member, result_field = _DISPLAY[kind]
+    tool_call = agent.ToolCall()
+    record = getattr(tool_call, member)
+    record.args.CopyFrom(args)
+    for result in call.results if call is not None and result_field else ():
+        if result.WhichOneof("message") == result_field:
+            record.result.CopyFrom(getattr(result, result_field))
+    return tool_call
 
 
 def recall_text(rule: str, entries: list[HistoryEntry]) -> str:

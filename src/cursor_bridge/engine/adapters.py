@@ -53,7 +53,7 @@ Handling = Literal["client", "bridge", "refused", "protocol"]
 # How each exec kind of our schema is answered (a test checks the table is complete):
 # client = mapped onto a client tool when one fits (refused otherwise), bridge = answered by
 # the bridge with a fixed result, refused = never run, protocol = answered elsewhere
-# (request_context by RunMachine, mcp_args by the engine's tool-call path).
+# (request_context and mcp_state by RunMachine, mcp_args by the engine's tool-call path).
 EXEC_HANDLING: dict[str, Handling] = {
     "shell_args": "client",
     "write_args": "client",
@@ -73,7 +73,7 @@ EXEC_HANDLING: dict[str, Handling] = {
     "computer_use_args": "refused",
     "write_shell_stdin_args": "refused",
     "subagent_args": "client",
-    "mcp_state_exec_args": "bridge",
+    "mcp_state_exec_args": "protocol",
     "pi_read_args": "client",
     "pi_bash_args": "client",
     "pi_edit_args": "client",
@@ -643,15 +643,14 @@ def refuse(
     event: ExecRequested,
     tools: Sequence[ToolSpec],
     *,
-    mcp_tools: Sequence[agent.McpToolDefinition] | None = None,
     server: str = BRIDGE_SERVER,
 ) -> list[agent.ExecClientMessage]:
     """The answer for an exec the client will not run (or the bridge answers itself).
 
-    MCP resource listing is answered with an empty list, an MCP resource read with "server
-    not found", and the MCP state probe with one server (`server`) carrying the client's
-    tools (`mcp_tools` as advertised, else definitions built from `tools`). Everything else
-    gets the kind's refusal case with `refusal_reason`.
+    MCP resource listing is answered with an empty list and an MCP resource read with "server
+    not found" (the MCP state probe never gets here: the RunMachine answers it from the
+    request context's descriptors). Everything else gets the kind's refusal case with
+    `refusal_reason`.
     """
     kind = event.kind
     if kind == "list_mcp_resources_exec_args":
@@ -663,12 +662,6 @@ def refuse(
             f'Server "{name}" not found. MCP resources are not available; use the tools '
             "provided instead.",
         )
-    if kind == "mcp_state_exec_args":
-        definitions = list(mcp_tools) if mcp_tools is not None else tool_definitions(tools, server)
-        state = agent.McpStateServer(
-            server_name=server, server_identifier=server, tools=definitions, status="ready"
-        )
-        return natives.mcp_state_success(event, [state])
     if kind == "mcp_args":
         names = ", ".join(spec.name for spec in tools) or "none"
         return natives.refusal(

@@ -22,11 +22,12 @@ from ..protocol.run import RunMachine
 from ..store import MemoryStateStore, StateStore
 from ..transport import BackendPool, ConnectFailed, TransportError
 from .catalog import ModelCatalog, ModelChoice
+from .context import Workspace, default_workspace
 from .fingerprint import chain, extend
 from .live_run import LiveRun
 from .model_map import ModelMap
 from .output import OutputEvent, TurnFinished
-from .planner import Workspace, default_workspace, plan_run
+from .planner import plan_run
 from .request import ChatMessage, ChatRequest
 from .sessions import ParkedSession, PendingCall, SessionRegistry
 from .toolset import Toolset
@@ -37,6 +38,10 @@ from .upstream import UpstreamRun
 log = logging.getLogger(__name__)
 
 TokenProvider = Callable[[], Awaitable[str | None]]
+# A stored checkpoint larger than this is not resumed: the conversation is reseeded under a
+# new conversation_id instead. P's budget: "drop and rebuild a checkpoint > 48 MiB", under the
+# 64 MiB frame limit (current-client.md §8).
+MAX_RESUMABLE_CHECKPOINT = 48 * 1024 * 1024
 # Called with the token the backend refused; True when a new one is available (then the
 # request is retried once).
 UnauthenticatedHook = Callable[[str | None], Awaitable[bool]]
@@ -226,6 +231,9 @@ class CursorBackend:
             stored = self.state.peek_checkpoint(parent)
             if stored is None:
                 stored = await asyncio.to_thread(self.state.load_checkpoint, parent)
+        if stored is not None and len(stored.checkpoint) > MAX_RESUMABLE_CHECKPOINT:
+            self.checkpoint_resumes["over_budget"] += 1
+            stored = None
         if stored is not None:
             conversation_id = stored.meta.get("conversation_id")
             run = await self._open_run(
@@ -243,7 +251,8 @@ class CursorBackend:
                 await run.aclose()
                 if "blob not found" not in exc.message.lower():
                     raise
-                # Our copy of the conversation's blobs is gone: seed the whole history.
+                # Our copy of the conversation's blobs is gone: seed the whole history under a
+                # new conversation_id (P's fix, current-client.md §8).
                 self.checkpoint_resumes["blob_missing"] += 1
             else:
                 self.checkpoint_resumes["resumed"] += 1
@@ -297,6 +306,7 @@ class CursorBackend:
         for key, data in plan.blobs.items():
             blobs.put(key, data)
         machine = RunMachine(blobs=blobs, request_context=plan.request_context)
+        # Blobs are in the store before the run_request goes out (current-client.md §2.1).
         headers = run_headers(token, self.config.identity, now_ms=_now_ms())
         try:
             stream = await self.pool.open_stream(self.config.agent_url + RUN_PATH, headers)
@@ -311,6 +321,7 @@ class CursorBackend:
             plan.run_request,
             heartbeat_interval=self.config.heartbeat_interval,
             idle_timeout=self.config.idle_timeout,
+            raw_state=plan.raw_state,
         )
         return LiveRun(upstream, conversation_id, blobs=blobs, resumed_from=resumed_from)
 

@@ -119,8 +119,6 @@ class BuiltinExecutor:
             return []
         if kind == "list_mcp_resources_exec_args":
             return natives.list_mcp_resources_empty(event)
-        if kind == "mcp_state_exec_args":
-            return natives.mcp_state_success(event, [])
         reasons = {
             "background_shell_spawn_args": "Background processes are not supported by the "
             "bridge's executor; run the command in the foreground instead.",

@@ -565,16 +565,6 @@ def read_mcp_resource_error(event: ExecRequested, error: str) -> list[agent.Exec
     return [message]
 
 
-def mcp_state_success(
-    event: ExecRequested, servers: Sequence[agent.McpStateServer]
-) -> list[agent.ExecClientMessage]:
-    message = reply(event)
-    success = message.mcp_state_exec_result.success
-    success.SetInParent()
-    success.servers.extend(servers)
-    return [message]
-
-
 # -- pi family (result field = request field + 1) -----------------------------------------
 
 

@@ -1,7 +1,11 @@
 """Turning a ChatRequest into the first frame of a fresh Run: request, context, seeded blobs.
 
-History is sent as content-addressed blobs (protocol/seed.py), tool rounds included; the
-system prompt travels in `RequestContext.cloud_rule`; the current user message is the action.
+History is sent as content-addressed blobs (protocol/seed.py): the system prompt and every
+earlier turn, tool rounds included, in `root_prompt_messages_json` (what the model sees) and
+`turns` (conversation state); the rules also travel in `RequestContext.cloud_rule`
+(engine/context.py); the current user message is the action. Every fresh Run goes through
+`plan_run`: a first turn with history, the fallback after a parked Run cannot continue,
+`Blob not found` recovery and a restart between rounds.
 When the conversation ends with tool results or an assistant message instead of a user
 message, every turn is seeded and the action is `resume_action` (the CLI sends it to carry
 on a turn without new user input; using it after seeded tool results is inferred).
@@ -10,11 +14,10 @@ on a turn without new user input; using it after seeded tool results is inferred
 from __future__ import annotations
 
 import json
-import os
-import platform
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..protocol.messages import agent
@@ -30,28 +33,25 @@ from ..protocol.seed import (
     seed_conversation,
 )
 from .catalog import ModelChoice
+from .context import Workspace, default_workspace, request_context
 from .errors import InvalidChatRequest
 from .request import ChatMessage, ChatRequest
 from .toolset import PROVIDER_IDENTIFIER, Toolset
 
+__all__ = ["PlannedRun", "Workspace", "default_workspace", "plan_run", "split_conversation"]
+
 MISSING_RESULT = "(the client returned no result for this call)"
-
-
-@dataclass(frozen=True, slots=True)
-class Workspace:
-    """What the model is told about the machine it works on (RequestContextEnv)."""
-
-    path: str
-    shell: str = "/bin/bash"
-    timezone: str = "UTC"
-    os_version: str = f"{platform.system().lower()} {platform.release()}"
 
 
 @dataclass(slots=True)
 class PlannedRun:
+    """`raw_state`: a checkpoint to send byte for byte as `conversation_state` (then
+    `run_request.conversation_state` is empty); `blobs`: what must be stored first."""
+
     run_request: agent.AgentRunRequest
     request_context: agent.RequestContext
     blobs: dict[bytes, bytes]
+    raw_state: bytes | None = None
 
 
 @dataclass(slots=True)
@@ -80,13 +80,17 @@ def plan_run(
     """
     toolset = toolset or Toolset.build(request.tools, request.tool_choice)
     conversation = split_conversation(request.messages, toolset.wire_name)
+    rules = "\n\n".join(part for part in (conversation.system, toolset.instruction()) if part)
     if checkpoint is not None:
         if conversation.current is None:
             raise ValueError("a checkpoint continues a conversation with a new user message")
-        seeded = SeededConversation(agent.ConversationStateStructure.FromString(checkpoint))
+        seeded = SeededConversation(agent.ConversationStateStructure())
     else:
-        seeded = seed_conversation(conversation.turns)
-    context = request_context(conversation.system, toolset, workspace)
+        seeded = seed_conversation(conversation.turns, conversation.system, rules)
+        if workspace.path:
+            # P seeds the workspace it works in (current-client.md §2.2).
+            seeded.state.previous_workspace_uris.append(Path(workspace.path).as_uri())
+    context = request_context(rules, toolset, workspace)
     run_id = str(uuid.uuid4())
     if conversation.current is not None:
         current = conversation.current
@@ -115,27 +119,11 @@ def plan_run(
         conversation_id=conversation_id,
         conversation_group_id=conversation_id,
         run_id=run_id,
+        # Always sent as 0 by the current client (current-client.md §1 #12).
+        field_10=0,
+        field_12=0,
     )
-    return PlannedRun(run_request, context, seeded.blobs)
-
-
-def request_context(system: str, toolset: Toolset, workspace: Workspace) -> agent.RequestContext:
-    context = agent.RequestContext(
-        env=agent.RequestContextEnv(
-            os_version=workspace.os_version,
-            workspace_paths=[workspace.path],
-            shell=workspace.shell,
-            time_zone=workspace.timezone,
-            project_folder=workspace.path,
-        ),
-        tools=toolset.definitions(),
-        web_search_enabled=False,
-        web_fetch_enabled=False,
-    )
-    rule = "\n\n".join(part for part in (system, toolset.instruction()) if part)
-    if rule:
-        context.cloud_rule = rule
-    return context
+    return PlannedRun(run_request, context, seeded.blobs, checkpoint)
 
 
 def split_conversation(
@@ -234,7 +222,3 @@ def _arguments(text: str) -> dict[str, Any]:
     except ValueError:
         return {"input": text}
     return value if isinstance(value, dict) else {"input": value}
-
-
-def default_workspace() -> Workspace:
-    return Workspace(path=os.getcwd(), shell=os.environ.get("SHELL", "/bin/bash"))

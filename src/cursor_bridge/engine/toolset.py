@@ -64,7 +64,7 @@ class Toolset:
             schema = spec.parameters or {"type": "object", "properties": {}}
             out.append(
                 agent.McpToolDefinition(
-                    name=wire,
+                    name=qualified_name(wire),
                     description=spec.description,
                     input_schema=json_to_value_bytes(schema),
                     provider_identifier=PROVIDER_IDENTIFIER,
@@ -124,6 +124,13 @@ class Toolset:
             default=str,
         )
         return hashlib.sha256(body.encode()).hexdigest()
+
+
+def qualified_name(wire: str) -> str:
+    """`<server>-<tool>`, the name the current client gives an MCP tool definition
+    (current-client.md §3, "opencode-get_weather"); the bare name if that would be too long."""
+    name = f"{PROVIDER_IDENTIFIER}-{wire}"
+    return name if len(name) <= MAX_NAME else wire
 
 
 def _unique_wire_name(name: str, taken: dict[str, str]) -> str:

@@ -130,7 +130,7 @@ class SegmentReader:
         elif self.executor is not None:
             await self._answer(await self.executor(event))
             return []
-        refusal = adapters.refuse(event, self.toolset.offered, mcp_tools=self.toolset.definitions())
+        refusal = adapters.refuse(event, self.toolset.offered)
         await self._answer(refusal)
         return []
 

@@ -46,10 +46,14 @@ class UpstreamRun:
         *,
         heartbeat_interval: float = 5.0,
         idle_timeout: float = 120.0,
+        raw_state: bytes | None = None,
     ) -> None:
         self.stream = stream
         self.machine = machine
         self.run_request = run_request
+        # A checkpoint echoed byte for byte as conversation_state (see RunMachine.start).
+        self.raw_state = raw_state
+        self.half_closed = False
         self.heartbeat_interval = heartbeat_interval
         self.idle_timeout = idle_timeout
         self.finished = False
@@ -63,7 +67,7 @@ class UpstreamRun:
         ConnectError on failure, after yielding the events that preceded it.
         """
         try:
-            await self._send(self.machine.start(self.run_request))
+            await self._send(self.machine.start(self.run_request, self.raw_state))
             self._heartbeats = asyncio.create_task(self._heartbeat_loop())
             status, headers = await self._wait_headers()
             if status != 200:
@@ -95,8 +99,14 @@ class UpstreamRun:
                 for event in events:
                     if isinstance(event, ev.TurnEnded):
                         await self._stop_heartbeats()
+                        await self._half_close()
                     if isinstance(event, ev.RunFailed):
                         self.finished = True
+                        if chunk is not None:
+                            # The machine gave up (e.g. a blob we no longer have) while the
+                            # stream is still open: stop it upstream.
+                            with contextlib.suppress(Exception):
+                                await self.stream.cancel()
                         if batch:
                             yield batch
                         raise event.error
@@ -152,8 +162,19 @@ class UpstreamRun:
     async def flush(self) -> None:
         """Send whatever the machine owes the backend (after queuing an exec result)."""
         owed = self.machine.data_to_send()
-        if owed:
+        if owed and self.half_closed:
+            log.warning("dropped %d bytes owed to the backend after the turn ended", len(owed))
+        elif owed:
             await self._send(owed)
+
+    async def _half_close(self) -> None:
+        """End our side at turn end, as the current client does (current-client.md §7): a
+        finished Run left half-open keeps counting against the connection's stream limit."""
+        if self.machine.owes_data:
+            await self.flush()
+        self.half_closed = True
+        with contextlib.suppress(TransportError):
+            await self.stream.end()
 
     async def _send(self, data: bytes) -> None:
         async with self._send_lock:

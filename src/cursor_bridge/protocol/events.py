@@ -72,6 +72,14 @@ class ExecRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class QueryAnswered:
+    """The machine answered an interaction query (`kind`: its oneof case, or `unknown_N`)."""
+
+    kind: str
+    decision: str
+
+
+@dataclass(frozen=True, slots=True)
 class ServerHeartbeat:
     """The backend is alive but has nothing to say (e.g. it waits for exec results)."""
 
@@ -127,6 +135,7 @@ Event = (
     | BlobServed
     | ExecRequested
     | ExecAborted
+    | QueryAnswered
     | ServerHeartbeat
     | StepCompleted
     | TurnEnded

@@ -1,6 +1,13 @@
 """Request headers Cursor's backend expects, and the `x-cursor-checksum` value.
 
 Pure: time, ids and machine identity are passed in, so tests can pin them.
+
+`x-cursor-checksum` (current-client.md §6): computed exactly as the current client computes
+it, JavaScript's 32-bit shift semantics included (`checksum_stamp`). Decision: it is sent on
+every call when a device id is known, as O (the peer that claims parity with CLI
+2026.08.11, verified against its live value) does. E and P omit it and work too; D's claim
+that the CLI sends it only on its cloud-worker bridge is corroboration only, so it does not
+outweigh O. `send_checksum` in ClientIdentity turns it off.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ class ClientIdentity:
     timezone: str = "UTC"
     machine_id: str = ""
     mac_machine_id: str = ""
+    send_checksum: bool = True
 
 
 def obfuscate(data: bytes) -> bytes:
@@ -43,10 +51,29 @@ def obfuscate(data: bytes) -> bytes:
     return bytes(out)
 
 
+def _int32(value: int) -> int:
+    """JavaScript's ToInt32."""
+    value &= 0xFFFFFFFF
+    return value - 0x1_0000_0000 if value & 0x8000_0000 else value
+
+
+def _js_shift_right(value: int, count: int) -> int:
+    """JavaScript's `value >> count`: int32 operand, shift count modulo 32."""
+    return _int32(value) >> (count % 32)
+
+
+def checksum_stamp(now_ms: int) -> bytes:
+    """The six time bytes as the client's JavaScript writes them (current-client.md §6):
+    `[(n>>40)&255, (n>>32)&255, (n>>24)&255, (n>>16)&255, (n>>8)&255, n&255]` with
+    n = floor(ms / 1e6). JS shifts count modulo 32, so the first two bytes are n>>8 and n,
+    not the zeros a true 48-bit big-endian write gives."""
+    n = now_ms // 1_000_000
+    return bytes(_js_shift_right(n, shift) & 0xFF for shift in (40, 32, 24, 16, 8, 0))
+
+
 def checksum(identity: ClientIdentity, *, now_ms: int) -> str:
     """The `x-cursor-checksum` header (variant A of the spec: time stamp + machine ids)."""
-    stamp = (now_ms // 1_000_000).to_bytes(6, "big")
-    prefix = base64.b64encode(obfuscate(stamp)).decode().rstrip("=")
+    prefix = base64.b64encode(obfuscate(checksum_stamp(now_ms))).decode().rstrip("=")
     suffix = identity.machine_id
     if identity.mac_machine_id:
         suffix = f"{suffix}/{identity.mac_machine_id}"
@@ -73,7 +100,7 @@ def base_headers(
         ("x-request-id", request_id or str(uuid.uuid4())),
         ("x-cursor-timezone", identity.timezone),
     ]
-    if identity.machine_id:
+    if identity.machine_id and identity.send_checksum:
         headers.append(("x-cursor-checksum", checksum(identity, now_ms=now_ms)))
     if token:
         headers.insert(0, ("authorization", f"Bearer {token}"))

@@ -28,9 +28,14 @@ from .framing import (
     parse_end_stream,
 )
 from .messages import agent, value_bytes_to_json
+from .queries import answer_query
+from .wire import field_bytes, len_field
 
 # AgentServerMessage.conversation_checkpoint_update: we keep its bytes verbatim.
 _CHECKPOINT_FIELD = 3
+_QUERY_FIELD = agent.AgentServerMessage.DESCRIPTOR.fields_by_name["interaction_query"].number
+_RUN_REQUEST_FIELD = agent.AgentClientMessage.DESCRIPTOR.fields_by_name["run_request"].number
+_STATE_FIELD = agent.AgentRunRequest.DESCRIPTOR.fields_by_name["conversation_state"].number
 
 
 class RunState(enum.Enum):
@@ -70,16 +75,26 @@ class RunMachine:
         self.max_tokens = 0
         self.output_token_deltas = 0
         self.pending_execs: dict[int, str] = {}
+        # Set when the backend asked for a 32-byte blob we do not have (see _on_kv).
+        self.missing_blob: bytes | None = None
         self._decoder = EnvelopeDecoder(max_frame_size)
         self._outgoing = bytearray()
 
     # -- client -> server ------------------------------------------------------------------
 
-    def start(self, run_request: agent.AgentRunRequest) -> bytes:
+    def start(self, run_request: agent.AgentRunRequest, raw_state: bytes | None = None) -> bytes:
+        """The run_request frame. `raw_state`: a checkpoint to send as `conversation_state`
+        byte for byte (re-encoding would reorder its fields, current-client.md §8)."""
         if self.state is not RunState.IDLE:
             raise LocalProtocolError("start() called twice")
         self.state = RunState.STREAMING
-        return _frame(agent.AgentClientMessage(run_request=run_request))
+        if raw_state is None:
+            return _frame(agent.AgentClientMessage(run_request=run_request))
+        rest = agent.AgentRunRequest()
+        rest.CopyFrom(run_request)
+        rest.ClearField("conversation_state")
+        body = len_field(_STATE_FIELD, raw_state) + rest.SerializeToString()
+        return encode_envelope(len_field(_RUN_REQUEST_FIELD, body))
 
     @property
     def owes_data(self) -> bool:
@@ -144,6 +159,13 @@ class RunMachine:
                 out.append(self._end(parse_end_stream(payload).error))
             else:
                 self._handle(payload, out)
+            if self.missing_blob is not None and self.state is RunState.STREAMING:
+                # Never answered with an empty blob (the backend reads that as an empty
+                # history, current-client.md §8): the Run ends here and the caller cancels it.
+                self.state = RunState.FAILED
+                message = f"Blob not found: {self.missing_blob.hex()} (no longer stored here)"
+                out.append(ev.RunFailed(ConnectError("internal", message)))
+                break
         self.output_token_deltas += deltas.flush(out)
         return out
 
@@ -193,7 +215,9 @@ class RunMachine:
                 self.pending_execs.pop(control.abort.id, None)
                 out.append(ev.ExecAborted(control.abort.id))
         elif kind == "interaction_query":
-            self._on_query(message.interaction_query)
+            answer = answer_query(message.interaction_query, field_bytes(payload, _QUERY_FIELD))
+            self._outgoing += encode_envelope(answer.message)
+            out.append(ev.QueryAnswered(answer.kind, answer.decision))
         # Anything else is newer than our schema and needs no answer (display-only).
 
     def _on_update(self, update: agent.InteractionUpdate, out: list[ev.Event]) -> None:
@@ -240,7 +264,7 @@ class RunMachine:
     def _on_checkpoint(
         self, payload: bytes, state: agent.ConversationStateStructure
     ) -> ev.Checkpoint:
-        raw = _field_bytes(payload, _CHECKPOINT_FIELD)
+        raw = field_bytes(payload, _CHECKPOINT_FIELD)
         self.last_checkpoint = raw
         self.used_tokens = state.token_details.used_tokens
         self.max_tokens = state.token_details.max_tokens
@@ -254,15 +278,17 @@ class RunMachine:
             if data is None and len(key) != BLOB_ID_SIZE:
                 # "Content-as-id": a seed put inline content where an id goes; echo it.
                 data = key
-            result = agent.GetBlobResult()
-            if data is not None:
-                result.blob_data = data
+            if data is None:
+                self.missing_blob = key
+                yield ev.BlobServed(key, False)
+                return
+            result = agent.GetBlobResult(blob_data=data)
             self._queue(
                 agent.AgentClientMessage(
                     kv_client_message=agent.KvClientMessage(id=kv.id, get_blob_result=result)
                 )
             )
-            yield ev.BlobServed(key, data is not None)
+            yield ev.BlobServed(key, True)
         elif kind == "set_blob_args":
             key, data = kv.set_blob_args.blob_id, kv.set_blob_args.blob_data
             self.blobs.put(key, data)
@@ -277,14 +303,17 @@ class RunMachine:
 
     def _on_exec(self, request: agent.ExecServerMessage) -> Iterator[ev.Event]:
         kind = request.WhichOneof("message")
-        if kind == "request_context_args":
-            result = agent.RequestContextResult(
-                success=agent.RequestContextSuccess(request_context=self.request_context)
-            )
-            self.pending_execs[request.id] = request.exec_id
-            self.send_exec_result(
-                agent.ExecClientMessage(id=request.id, request_context_result=result)
-            )
+        if kind in ("request_context_args", "mcp_state_exec_args"):
+            # Answered from the context we sent; the current client sends no stream_close
+            # after these two (current-client.md §5).
+            reply = agent.ExecClientMessage(id=request.id, exec_id=request.exec_id)
+            if kind == "request_context_args":
+                reply.request_context_result.success.request_context.CopyFrom(self.request_context)
+            else:
+                success = reply.mcp_state_exec_result.success
+                success.SetInParent()
+                success.servers.extend(mcp_state_servers(self.request_context))
+            self._queue(agent.AgentClientMessage(exec_client_message=reply))
             return
         self.pending_execs[request.id] = request.exec_id
         if kind is None:
@@ -302,16 +331,26 @@ class RunMachine:
             return
         yield _exec_event(request, kind)
 
-    def _on_query(self, query: agent.InteractionQuery) -> None:
-        """Approval questions meant for a human UI: decline them so the model carries on."""
-        response = agent.InteractionResponse(id=query.id)
-        kind = query.WhichOneof("query")
-        reason = "Not available through this API."
-        if kind == "web_search_request_query":
-            response.web_search_request_response.rejected.reason = reason
-        elif kind == "switch_mode_request_query":
-            response.switch_mode_request_response.rejected.reason = reason
-        self._queue(agent.AgentClientMessage(interaction_response=response))
+
+def mcp_state_servers(context: agent.RequestContext) -> list[agent.McpStateServer]:
+    """The answer to an MCP-state probe, from the descriptors the context names: one server
+    per descriptor with its full tool definitions (as the current client answers, §3)."""
+    descriptors = list(context.mcp_meta_tool_options.mcp_descriptors)
+    servers = []
+    for descriptor in descriptors:
+        tools = [
+            tool
+            for tool in context.tools
+            if tool.provider_identifier == descriptor.server_identifier
+        ]
+        servers.append(
+            agent.McpStateServer(
+                server_name=descriptor.server_name,
+                server_identifier=descriptor.server_identifier,
+                tools=tools,
+            )
+        )
+    return servers
 
 
 def _exec_event(request: agent.ExecServerMessage, kind: str) -> ev.ExecRequested:
@@ -334,42 +373,6 @@ def _exec_event(request: agent.ExecServerMessage, kind: str) -> ev.ExecRequested
 
 def _frame(message: agent.AgentClientMessage) -> bytes:
     return encode_envelope(message.SerializeToString())
-
-
-def _field_bytes(payload: bytes, field_number: int) -> bytes:
-    """The raw bytes of the last length-delimited top-level field `field_number`."""
-    found = b""
-    pos, end = 0, len(payload)
-    while pos < end:
-        tag, pos = _varint(payload, pos)
-        number, wire_type = tag >> 3, tag & 7
-        if wire_type == 0:
-            _, pos = _varint(payload, pos)
-        elif wire_type == 1:
-            pos += 8
-        elif wire_type == 2:
-            length, pos = _varint(payload, pos)
-            if number == field_number:
-                found = payload[pos : pos + length]
-            pos += length
-        elif wire_type == 5:
-            pos += 4
-        else:
-            raise UpstreamProtocolError(f"unsupported wire type {wire_type}")
-    return found
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data):
-            raise UpstreamProtocolError("truncated varint")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
 
 
 def _error_from_trailers(trailers: list[tuple[str, str]]) -> ConnectError | None:

@@ -1,22 +1,19 @@
 """Seeding a fresh Run from a client-held history (OpenAI-style messages).
 
-The backend keeps conversations as content-addressed blobs: the Run request carries a
-`ConversationStateStructure` whose `turns` are ids of `ConversationTurnStructure` blobs, which
-in turn reference a `UserMessage` blob and `ConversationStep` blobs. We build those blobs
-here and the RunMachine serves them when the backend asks (`get_blob`).
-
-Tool calls and their results become `ConversationStep.tool_call` steps holding an
-`McpToolCall{args, result}`, the shape the backend itself stores for a client tool call, so
-a fresh Run sees the earlier tool rounds as tool rounds, not as prose.
-
-(inferred) The system prompt is not put into `root_prompt_messages_json`: that list holds the
-backend's own agent prompt in live checkpoints. It travels in `RequestContext.cloud_rule`,
-the channel peers report the agent honours. `seed_conversation` is the one place to change
-if that turns out differently.
+The backend builds the model's prompt from `ConversationStateStructure.root_prompt_messages_json`
+(current-client.md §2.1): each entry is the 32-byte id of a compact JSON chat message blob
+(id = sha256 of the UTF-8 bytes). History only in `turns` is never shown to the model, so the
+whole history goes into the root list; `root_prompt_entries` is the one place that decides
+the entries' shape. `turns` still carries the conversation state the way the current client
+sends it (§2.3): ids of `ConversationTurnStructure` blobs referencing a `UserMessage` blob and
+`ConversationStep` blobs (tool rounds as `McpToolCall{args, result}` steps). The trailing live
+user message is not seeded: it is the Run's `user_message_action`. Every blob is stored before
+the run_request goes out, and the RunMachine serves them when the backend asks (`get_blob`).
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +23,8 @@ from .blobs import blob_id
 from .messages import agent, json_to_value_bytes
 
 AGENT_MODE = 1
+# P caps a tool result in the root list at 20 000 characters (current-client.md §2.2).
+MAX_TOOL_RESULT_CHARS = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +73,17 @@ class SeededConversation:
     blobs: dict[bytes, bytes] = field(default_factory=dict)
 
 
-def seed_conversation(turns: Sequence[HistoryTurn]) -> SeededConversation:
-    """Build the conversation state (and its blobs) for the given turns."""
+def seed_conversation(
+    turns: Sequence[HistoryTurn], system: str = "", rules: str = ""
+) -> SeededConversation:
+    """Build the conversation state (and its blobs) for the given history.
+
+    `system`: the client's system prompt; `rules`: the instructions also sent as
+    `RequestContext.cloud_rule` (system prompt plus the bridge's own rules).
+    """
     seeded = SeededConversation(agent.ConversationStateStructure())
+    for entry in root_prompt_entries(system, rules, turns):
+        seeded.state.root_prompt_messages_json.append(_put(seeded, json_blob(entry)))
     for turn in turns:
         user = agent.UserMessage(
             text=turn.user_text, message_id=_stable_id(turn.user_text), mode=AGENT_MODE
@@ -120,6 +127,80 @@ def step_message(step: HistoryStep) -> agent.ConversationStep:
     )
     call = agent.ToolCall(mcp_tool_call=agent.McpToolCall(args=args, result=result))
     return agent.ConversationStep(tool_call=call)
+
+
+def json_blob(entry: dict[str, Any]) -> bytes:
+    """Compact JSON as JavaScript's JSON.stringify writes it: no spaces, keys in the order
+    given, non-ASCII kept as UTF-8 (the blob id is the sha256 of exactly these bytes)."""
+    return json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def root_prompt_entries(
+    system: str, rules: str, turns: Sequence[HistoryTurn]
+) -> list[dict[str, Any]]:
+    """The root prompt messages of a seeded Run, oldest first.
+
+    Shape decision (current-client.md §2.2): we follow P (pi-cursor `stream/root-prompt.ts`),
+    the only client that says it verified its entries against captured server checkpoints:
+    a `system` entry, then the rules again as a user `<rules>` message (P: "the server drops
+    {"role":"system"} entries"), user turns as text parts wrapped in `<user_query>`, assistant
+    turns as text parts plus AI-SDK `tool-call` parts named `mcp_<provider>_<tool>`, tool
+    results as `tool` messages with `tool-result` parts capped at 20 000 characters, reasoning
+    dropped (the server re-derives it). E's shape has no `<rules>` entry or `<user_query>`
+    wrapper, no tool-call parts, and writes tool results as user "[Tool Result]" text; by P's
+    account the server ignores E's system entry. Both keep the trailing live user message out
+    of the list. Changing the shape means changing this function only (the emulator renders
+    whatever JSON chat messages it finds).
+    """
+    entries: list[dict[str, Any]] = []
+    if system:
+        entries.append({"role": "system", "content": system})
+    if rules:
+        entries.append(_user_text(f"<rules>\n{rules}\n</rules>"))
+    for turn in turns:
+        entries.append(_user_text(f"<user_query>\n{turn.user_text}\n</user_query>"))
+        parts: list[dict[str, Any]] = []
+        results: list[dict[str, Any]] = []
+        for step in turn.steps:
+            if isinstance(step, AssistantStep):
+                if results:  # text after tool results starts the next assistant message
+                    entries.extend(_flush(parts, results))
+                    parts, results = [], []
+                parts.append({"type": "text", "text": step.text})
+            elif isinstance(step, ToolStep):
+                tool_name = f"mcp_{step.provider}_{step.name}" if step.provider else step.name
+                parts.append(
+                    {
+                        "type": "tool-call",
+                        "toolCallId": step.call_id,
+                        "toolName": tool_name,
+                        "args": step.arguments,
+                    }
+                )
+                result: dict[str, Any] = {
+                    "type": "tool-result",
+                    "toolCallId": step.call_id,
+                    "toolName": tool_name,
+                    "result": step.result[:MAX_TOOL_RESULT_CHARS],
+                }
+                if step.is_error:
+                    result["isError"] = True
+                results.append(result)
+        entries.extend(_flush(parts, results))
+    return entries
+
+
+def _user_text(text: str) -> dict[str, Any]:
+    return {"role": "user", "content": [{"type": "text", "text": text}]}
+
+
+def _flush(parts: list[dict[str, Any]], results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if parts:
+        out.append({"role": "assistant", "content": parts})
+    if results:
+        out.append({"role": "tool", "content": results})
+    return out
 
 
 def _put(seeded: SeededConversation, data: bytes) -> bytes:

@@ -61,12 +61,17 @@ class BackendPool:
         ping_timeout: float = 5,
         max_connection_age: float = 900,
         idle_ping_after: float = 30,
+        max_streams_per_connection: int = 24,
     ) -> None:
         self._ssl_context = ssl_context
         self._connect_timeout = connect_timeout
         self._ping_timeout = ping_timeout
         self._max_connection_age = max_connection_age
         self._idle_ping_after = idle_ping_after
+        # Below the server's SETTINGS limit on purpose: Cursor closes a whole connection that
+        # carries more concurrent Runs than its (undisclosed) ceiling; the current client
+        # stays at 24 per connection, "well below" it (current-client.md §7).
+        self._stream_cap = max_streams_per_connection
         self._connections: dict[Origin, list[Connection]] = {}
         self._connect_locks: dict[Origin, asyncio.Lock] = {}
         self._closed = False
@@ -154,7 +159,7 @@ class BackendPool:
             if connection.idle_for() > self._idle_ping_after:
                 if not await connection.ping(self._ping_timeout):
                     continue  # the ping aborted the connection: choose again
-                if not connection.has_capacity():
+                if not self._has_room(connection):
                     continue  # others took the room while we waited for the ACK
             return connection
 
@@ -171,9 +176,12 @@ class BackendPool:
                 continue
             elif now - connection.created_at > self._max_connection_age:
                 connection.retire()
-            elif ready is None and connection.has_capacity():
+            elif ready is None and self._has_room(connection):
                 ready = connection
         return ready
+
+    def _has_room(self, connection: Connection) -> bool:
+        return connection.has_capacity() and connection.stream_count < self._stream_cap
 
     async def _connect(self, origin: Origin) -> Connection:
         ssl_context = None

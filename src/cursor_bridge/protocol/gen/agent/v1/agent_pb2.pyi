@@ -45,7 +45,7 @@ class ClientHeartbeat(_message.Message):
     def __init__(self) -> None: ...
 
 class AgentRunRequest(_message.Message):
-    __slots__ = ("conversation_state", "action", "model_details", "mcp_tools", "conversation_id", "custom_system_prompt", "requested_model", "conversation_group_id", "run_id")
+    __slots__ = ("conversation_state", "action", "model_details", "mcp_tools", "conversation_id", "custom_system_prompt", "requested_model", "field_10", "field_12", "conversation_group_id", "run_id")
     CONVERSATION_STATE_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     MODEL_DETAILS_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +53,8 @@ class AgentRunRequest(_message.Message):
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     CUSTOM_SYSTEM_PROMPT_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_MODEL_FIELD_NUMBER: _ClassVar[int]
+    FIELD_10_FIELD_NUMBER: _ClassVar[int]
+    FIELD_12_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_GROUP_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     conversation_state: ConversationStateStructure
@@ -62,9 +64,11 @@ class AgentRunRequest(_message.Message):
     conversation_id: str
     custom_system_prompt: str
     requested_model: RequestedModel
+    field_10: int
+    field_12: int
     conversation_group_id: str
     run_id: str
-    def __init__(self, conversation_state: _Optional[_Union[ConversationStateStructure, _Mapping]] = ..., action: _Optional[_Union[ConversationAction, _Mapping]] = ..., model_details: _Optional[_Union[ModelDetails, _Mapping]] = ..., mcp_tools: _Optional[_Union[McpTools, _Mapping]] = ..., conversation_id: _Optional[str] = ..., custom_system_prompt: _Optional[str] = ..., requested_model: _Optional[_Union[RequestedModel, _Mapping]] = ..., conversation_group_id: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, conversation_state: _Optional[_Union[ConversationStateStructure, _Mapping]] = ..., action: _Optional[_Union[ConversationAction, _Mapping]] = ..., model_details: _Optional[_Union[ModelDetails, _Mapping]] = ..., mcp_tools: _Optional[_Union[McpTools, _Mapping]] = ..., conversation_id: _Optional[str] = ..., custom_system_prompt: _Optional[str] = ..., requested_model: _Optional[_Union[RequestedModel, _Mapping]] = ..., field_10: _Optional[int] = ..., field_12: _Optional[int] = ..., conversation_group_id: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
 
 class RequestedModel(_message.Message):
     __slots__ = ("model_id", "max_mode", "parameters")
@@ -179,34 +183,112 @@ class SelectedImage(_message.Message):
     def __init__(self, blob_id: _Optional[bytes] = ..., data: _Optional[bytes] = ..., uuid: _Optional[str] = ..., path: _Optional[str] = ..., mime_type: _Optional[str] = ...) -> None: ...
 
 class RequestContext(_message.Message):
-    __slots__ = ("env", "tools", "cloud_rule", "web_search_enabled", "web_fetch_enabled")
+    __slots__ = ("env", "tools", "project_layouts", "cloud_rule", "web_search_enabled", "mcp_file_system_options", "web_fetch_enabled", "git_repo_info_complete", "mcp_meta_tool_options", "mcp_info_complete", "rules_info_complete", "env_info_complete", "repository_info_complete", "custom_subagents_info_complete", "agent_skills_info_complete", "mcp_file_system_info_complete", "git_status_info_complete")
     ENV_FIELD_NUMBER: _ClassVar[int]
     TOOLS_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_LAYOUTS_FIELD_NUMBER: _ClassVar[int]
     CLOUD_RULE_FIELD_NUMBER: _ClassVar[int]
     WEB_SEARCH_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    MCP_FILE_SYSTEM_OPTIONS_FIELD_NUMBER: _ClassVar[int]
     WEB_FETCH_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    GIT_REPO_INFO_COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    MCP_META_TOOL_OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    MCP_INFO_COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    RULES_INFO_COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    ENV_INFO_COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    REPOSITORY_INFO_COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_SUBAGENTS_INFO_COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    AGENT_SKILLS_INFO_COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    MCP_FILE_SYSTEM_INFO_COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    GIT_STATUS_INFO_COMPLETE_FIELD_NUMBER: _ClassVar[int]
     env: RequestContextEnv
     tools: _containers.RepeatedCompositeFieldContainer[McpToolDefinition]
+    project_layouts: _containers.RepeatedCompositeFieldContainer[LsDirectoryTreeNode]
     cloud_rule: str
     web_search_enabled: bool
+    mcp_file_system_options: McpFileSystemOptions
     web_fetch_enabled: bool
-    def __init__(self, env: _Optional[_Union[RequestContextEnv, _Mapping]] = ..., tools: _Optional[_Iterable[_Union[McpToolDefinition, _Mapping]]] = ..., cloud_rule: _Optional[str] = ..., web_search_enabled: _Optional[bool] = ..., web_fetch_enabled: _Optional[bool] = ...) -> None: ...
+    git_repo_info_complete: bool
+    mcp_meta_tool_options: McpMetaToolOptions
+    mcp_info_complete: bool
+    rules_info_complete: bool
+    env_info_complete: bool
+    repository_info_complete: bool
+    custom_subagents_info_complete: bool
+    agent_skills_info_complete: bool
+    mcp_file_system_info_complete: bool
+    git_status_info_complete: bool
+    def __init__(self, env: _Optional[_Union[RequestContextEnv, _Mapping]] = ..., tools: _Optional[_Iterable[_Union[McpToolDefinition, _Mapping]]] = ..., project_layouts: _Optional[_Iterable[_Union[LsDirectoryTreeNode, _Mapping]]] = ..., cloud_rule: _Optional[str] = ..., web_search_enabled: _Optional[bool] = ..., mcp_file_system_options: _Optional[_Union[McpFileSystemOptions, _Mapping]] = ..., web_fetch_enabled: _Optional[bool] = ..., git_repo_info_complete: _Optional[bool] = ..., mcp_meta_tool_options: _Optional[_Union[McpMetaToolOptions, _Mapping]] = ..., mcp_info_complete: _Optional[bool] = ..., rules_info_complete: _Optional[bool] = ..., env_info_complete: _Optional[bool] = ..., repository_info_complete: _Optional[bool] = ..., custom_subagents_info_complete: _Optional[bool] = ..., agent_skills_info_complete: _Optional[bool] = ..., mcp_file_system_info_complete: _Optional[bool] = ..., git_status_info_complete: _Optional[bool] = ...) -> None: ...
 
 class RequestContextEnv(_message.Message):
-    __slots__ = ("os_version", "workspace_paths", "shell", "sandbox_enabled", "time_zone", "project_folder")
+    __slots__ = ("os_version", "workspace_paths", "shell", "sandbox_enabled", "terminals_folder", "time_zone", "project_folder", "agent_transcripts_folder", "sandbox_supported", "is_working_dir_home_dir", "process_working_directory")
     OS_VERSION_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_PATHS_FIELD_NUMBER: _ClassVar[int]
     SHELL_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    TERMINALS_FOLDER_FIELD_NUMBER: _ClassVar[int]
     TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
     PROJECT_FOLDER_FIELD_NUMBER: _ClassVar[int]
+    AGENT_TRANSCRIPTS_FOLDER_FIELD_NUMBER: _ClassVar[int]
+    SANDBOX_SUPPORTED_FIELD_NUMBER: _ClassVar[int]
+    IS_WORKING_DIR_HOME_DIR_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_WORKING_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
     os_version: str
     workspace_paths: _containers.RepeatedScalarFieldContainer[str]
     shell: str
     sandbox_enabled: bool
+    terminals_folder: str
     time_zone: str
     project_folder: str
-    def __init__(self, os_version: _Optional[str] = ..., workspace_paths: _Optional[_Iterable[str]] = ..., shell: _Optional[str] = ..., sandbox_enabled: _Optional[bool] = ..., time_zone: _Optional[str] = ..., project_folder: _Optional[str] = ...) -> None: ...
+    agent_transcripts_folder: str
+    sandbox_supported: bool
+    is_working_dir_home_dir: bool
+    process_working_directory: str
+    def __init__(self, os_version: _Optional[str] = ..., workspace_paths: _Optional[_Iterable[str]] = ..., shell: _Optional[str] = ..., sandbox_enabled: _Optional[bool] = ..., terminals_folder: _Optional[str] = ..., time_zone: _Optional[str] = ..., project_folder: _Optional[str] = ..., agent_transcripts_folder: _Optional[str] = ..., sandbox_supported: _Optional[bool] = ..., is_working_dir_home_dir: _Optional[bool] = ..., process_working_directory: _Optional[str] = ...) -> None: ...
+
+class McpFileSystemOptions(_message.Message):
+    __slots__ = ("enabled", "workspace_project_dir", "mcp_descriptors")
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_PROJECT_DIR_FIELD_NUMBER: _ClassVar[int]
+    MCP_DESCRIPTORS_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    workspace_project_dir: str
+    mcp_descriptors: _containers.RepeatedCompositeFieldContainer[McpDescriptor]
+    def __init__(self, enabled: _Optional[bool] = ..., workspace_project_dir: _Optional[str] = ..., mcp_descriptors: _Optional[_Iterable[_Union[McpDescriptor, _Mapping]]] = ...) -> None: ...
+
+class McpMetaToolOptions(_message.Message):
+    __slots__ = ("enabled", "mcp_descriptors")
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    MCP_DESCRIPTORS_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    mcp_descriptors: _containers.RepeatedCompositeFieldContainer[McpDescriptor]
+    def __init__(self, enabled: _Optional[bool] = ..., mcp_descriptors: _Optional[_Iterable[_Union[McpDescriptor, _Mapping]]] = ...) -> None: ...
+
+class McpDescriptor(_message.Message):
+    __slots__ = ("server_name", "server_identifier", "folder_path", "server_use_instructions", "tools")
+    SERVER_NAME_FIELD_NUMBER: _ClassVar[int]
+    SERVER_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    FOLDER_PATH_FIELD_NUMBER: _ClassVar[int]
+    SERVER_USE_INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    TOOLS_FIELD_NUMBER: _ClassVar[int]
+    server_name: str
+    server_identifier: str
+    folder_path: str
+    server_use_instructions: str
+    tools: _containers.RepeatedCompositeFieldContainer[McpToolDescriptor]
+    def __init__(self, server_name: _Optional[str] = ..., server_identifier: _Optional[str] = ..., folder_path: _Optional[str] = ..., server_use_instructions: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[McpToolDescriptor, _Mapping]]] = ...) -> None: ...
+
+class McpToolDescriptor(_message.Message):
+    __slots__ = ("tool_name", "definition_path", "description", "input_schema")
+    TOOL_NAME_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_PATH_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    INPUT_SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    tool_name: str
+    definition_path: str
+    description: str
+    input_schema: bytes
+    def __init__(self, tool_name: _Optional[str] = ..., definition_path: _Optional[str] = ..., description: _Optional[str] = ..., input_schema: _Optional[bytes] = ...) -> None: ...
 
 class McpTools(_message.Message):
     __slots__ = ("mcp_tools",)
@@ -413,10 +495,50 @@ class PartialToolCallUpdate(_message.Message):
     def __init__(self, call_id: _Optional[str] = ..., tool_call: _Optional[_Union[ToolCall, _Mapping]] = ..., args_text_delta: _Optional[str] = ..., model_call_id: _Optional[str] = ...) -> None: ...
 
 class ToolCall(_message.Message):
-    __slots__ = ("mcp_tool_call",)
+    __slots__ = ("shell_tool_call", "delete_tool_call", "grep_tool_call", "ls_tool_call", "mcp_tool_call")
+    SHELL_TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
+    DELETE_TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
+    GREP_TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
+    LS_TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
     MCP_TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
+    shell_tool_call: ShellToolCall
+    delete_tool_call: DeleteToolCall
+    grep_tool_call: GrepToolCall
+    ls_tool_call: LsToolCall
     mcp_tool_call: McpToolCall
-    def __init__(self, mcp_tool_call: _Optional[_Union[McpToolCall, _Mapping]] = ...) -> None: ...
+    def __init__(self, shell_tool_call: _Optional[_Union[ShellToolCall, _Mapping]] = ..., delete_tool_call: _Optional[_Union[DeleteToolCall, _Mapping]] = ..., grep_tool_call: _Optional[_Union[GrepToolCall, _Mapping]] = ..., ls_tool_call: _Optional[_Union[LsToolCall, _Mapping]] = ..., mcp_tool_call: _Optional[_Union[McpToolCall, _Mapping]] = ...) -> None: ...
+
+class ShellToolCall(_message.Message):
+    __slots__ = ("args", "result")
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    args: ShellArgs
+    result: ShellResult
+    def __init__(self, args: _Optional[_Union[ShellArgs, _Mapping]] = ..., result: _Optional[_Union[ShellResult, _Mapping]] = ...) -> None: ...
+
+class DeleteToolCall(_message.Message):
+    __slots__ = ("args", "result")
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    args: DeleteArgs
+    result: DeleteResult
+    def __init__(self, args: _Optional[_Union[DeleteArgs, _Mapping]] = ..., result: _Optional[_Union[DeleteResult, _Mapping]] = ...) -> None: ...
+
+class GrepToolCall(_message.Message):
+    __slots__ = ("args", "result")
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    args: GrepArgs
+    result: GrepResult
+    def __init__(self, args: _Optional[_Union[GrepArgs, _Mapping]] = ..., result: _Optional[_Union[GrepResult, _Mapping]] = ...) -> None: ...
+
+class LsToolCall(_message.Message):
+    __slots__ = ("args", "result")
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    args: LsArgs
+    result: LsResult
+    def __init__(self, args: _Optional[_Union[LsArgs, _Mapping]] = ..., result: _Optional[_Union[LsResult, _Mapping]] = ...) -> None: ...
 
 class McpToolCall(_message.Message):
     __slots__ = ("args", "result")
@@ -479,10 +601,9 @@ class Error(_message.Message):
     def __init__(self, message: _Optional[str] = ...) -> None: ...
 
 class ExecServerMessage(_message.Message):
-    __slots__ = ("id", "exec_id", "span_context", "shell_args", "write_args", "delete_args", "grep_args", "read_args", "ls_args", "diagnostics_args", "request_context_args", "mcp_args", "shell_stream_args", "background_shell_spawn_args", "list_mcp_resources_exec_args", "read_mcp_resource_exec_args", "fetch_args", "record_screen_args", "computer_use_args", "write_shell_stdin_args", "subagent_args", "mcp_state_exec_args", "pi_read_args", "pi_bash_args", "pi_edit_args", "pi_write_args", "pi_grep_args", "pi_find_args", "pi_ls_args")
+    __slots__ = ("id", "exec_id", "shell_args", "write_args", "delete_args", "grep_args", "read_args", "ls_args", "diagnostics_args", "request_context_args", "mcp_args", "shell_stream_args", "background_shell_spawn_args", "list_mcp_resources_exec_args", "read_mcp_resource_exec_args", "fetch_args", "record_screen_args", "computer_use_args", "write_shell_stdin_args", "subagent_args", "mcp_state_exec_args", "pi_read_args", "pi_bash_args", "pi_edit_args", "pi_write_args", "pi_grep_args", "pi_find_args", "pi_ls_args")
     ID_FIELD_NUMBER: _ClassVar[int]
     EXEC_ID_FIELD_NUMBER: _ClassVar[int]
-    SPAN_CONTEXT_FIELD_NUMBER: _ClassVar[int]
     SHELL_ARGS_FIELD_NUMBER: _ClassVar[int]
     WRITE_ARGS_FIELD_NUMBER: _ClassVar[int]
     DELETE_ARGS_FIELD_NUMBER: _ClassVar[int]
@@ -511,7 +632,6 @@ class ExecServerMessage(_message.Message):
     PI_LS_ARGS_FIELD_NUMBER: _ClassVar[int]
     id: int
     exec_id: str
-    span_context: SpanContext
     shell_args: ShellArgs
     write_args: WriteArgs
     delete_args: DeleteArgs
@@ -538,7 +658,7 @@ class ExecServerMessage(_message.Message):
     pi_grep_args: PiGrepExecArgs
     pi_find_args: PiFindExecArgs
     pi_ls_args: PiLsExecArgs
-    def __init__(self, id: _Optional[int] = ..., exec_id: _Optional[str] = ..., span_context: _Optional[_Union[SpanContext, _Mapping]] = ..., shell_args: _Optional[_Union[ShellArgs, _Mapping]] = ..., write_args: _Optional[_Union[WriteArgs, _Mapping]] = ..., delete_args: _Optional[_Union[DeleteArgs, _Mapping]] = ..., grep_args: _Optional[_Union[GrepArgs, _Mapping]] = ..., read_args: _Optional[_Union[ReadArgs, _Mapping]] = ..., ls_args: _Optional[_Union[LsArgs, _Mapping]] = ..., diagnostics_args: _Optional[_Union[DiagnosticsArgs, _Mapping]] = ..., request_context_args: _Optional[_Union[RequestContextArgs, _Mapping]] = ..., mcp_args: _Optional[_Union[McpArgs, _Mapping]] = ..., shell_stream_args: _Optional[_Union[ShellArgs, _Mapping]] = ..., background_shell_spawn_args: _Optional[_Union[BackgroundShellSpawnArgs, _Mapping]] = ..., list_mcp_resources_exec_args: _Optional[_Union[ListMcpResourcesExecArgs, _Mapping]] = ..., read_mcp_resource_exec_args: _Optional[_Union[ReadMcpResourceExecArgs, _Mapping]] = ..., fetch_args: _Optional[_Union[FetchArgs, _Mapping]] = ..., record_screen_args: _Optional[_Union[RecordScreenArgs, _Mapping]] = ..., computer_use_args: _Optional[_Union[ComputerUseArgs, _Mapping]] = ..., write_shell_stdin_args: _Optional[_Union[WriteShellStdinArgs, _Mapping]] = ..., subagent_args: _Optional[_Union[SubagentArgs, _Mapping]] = ..., mcp_state_exec_args: _Optional[_Union[McpStateExecArgs, _Mapping]] = ..., pi_read_args: _Optional[_Union[PiReadExecArgs, _Mapping]] = ..., pi_bash_args: _Optional[_Union[PiBashExecArgs, _Mapping]] = ..., pi_edit_args: _Optional[_Union[PiEditExecArgs, _Mapping]] = ..., pi_write_args: _Optional[_Union[PiWriteExecArgs, _Mapping]] = ..., pi_grep_args: _Optional[_Union[PiGrepExecArgs, _Mapping]] = ..., pi_find_args: _Optional[_Union[PiFindExecArgs, _Mapping]] = ..., pi_ls_args: _Optional[_Union[PiLsExecArgs, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[int] = ..., exec_id: _Optional[str] = ..., shell_args: _Optional[_Union[ShellArgs, _Mapping]] = ..., write_args: _Optional[_Union[WriteArgs, _Mapping]] = ..., delete_args: _Optional[_Union[DeleteArgs, _Mapping]] = ..., grep_args: _Optional[_Union[GrepArgs, _Mapping]] = ..., read_args: _Optional[_Union[ReadArgs, _Mapping]] = ..., ls_args: _Optional[_Union[LsArgs, _Mapping]] = ..., diagnostics_args: _Optional[_Union[DiagnosticsArgs, _Mapping]] = ..., request_context_args: _Optional[_Union[RequestContextArgs, _Mapping]] = ..., mcp_args: _Optional[_Union[McpArgs, _Mapping]] = ..., shell_stream_args: _Optional[_Union[ShellArgs, _Mapping]] = ..., background_shell_spawn_args: _Optional[_Union[BackgroundShellSpawnArgs, _Mapping]] = ..., list_mcp_resources_exec_args: _Optional[_Union[ListMcpResourcesExecArgs, _Mapping]] = ..., read_mcp_resource_exec_args: _Optional[_Union[ReadMcpResourceExecArgs, _Mapping]] = ..., fetch_args: _Optional[_Union[FetchArgs, _Mapping]] = ..., record_screen_args: _Optional[_Union[RecordScreenArgs, _Mapping]] = ..., computer_use_args: _Optional[_Union[ComputerUseArgs, _Mapping]] = ..., write_shell_stdin_args: _Optional[_Union[WriteShellStdinArgs, _Mapping]] = ..., subagent_args: _Optional[_Union[SubagentArgs, _Mapping]] = ..., mcp_state_exec_args: _Optional[_Union[McpStateExecArgs, _Mapping]] = ..., pi_read_args: _Optional[_Union[PiReadExecArgs, _Mapping]] = ..., pi_bash_args: _Optional[_Union[PiBashExecArgs, _Mapping]] = ..., pi_edit_args: _Optional[_Union[PiEditExecArgs, _Mapping]] = ..., pi_write_args: _Optional[_Union[PiWriteExecArgs, _Mapping]] = ..., pi_grep_args: _Optional[_Union[PiGrepExecArgs, _Mapping]] = ..., pi_find_args: _Optional[_Union[PiFindExecArgs, _Mapping]] = ..., pi_ls_args: _Optional[_Union[PiLsExecArgs, _Mapping]] = ...) -> None: ...
 
 class ExecClientMessage(_message.Message):
     __slots__ = ("id", "exec_id", "shell_result", "write_result", "delete_result", "grep_result", "read_result", "ls_result", "diagnostics_result", "request_context_result", "mcp_result", "shell_stream", "background_shell_spawn_result", "list_mcp_resources_exec_result", "read_mcp_resource_exec_result", "fetch_result", "record_screen_result", "computer_use_result", "write_shell_stdin_result", "subagent_result", "mcp_state_exec_result", "pi_read_result", "pi_bash_result", "pi_edit_result", "pi_write_result", "pi_grep_result", "pi_find_result", "pi_ls_result")
@@ -2234,14 +2354,172 @@ class PiLsExecError(_message.Message):
     def __init__(self, error: _Optional[str] = ...) -> None: ...
 
 class InteractionQuery(_message.Message):
-    __slots__ = ("id", "web_search_request_query", "switch_mode_request_query")
+    __slots__ = ("id", "web_search_request_query", "ask_question_interaction_query", "switch_mode_request_query", "exa_search_request_query", "exa_fetch_request_query", "create_plan_request_query", "setup_vm_environment_args", "web_fetch_request_query", "pr_management_request_query", "mcp_auth_request_query", "generate_image_request_query", "replace_env_args", "connect_scm_request_query")
     ID_FIELD_NUMBER: _ClassVar[int]
     WEB_SEARCH_REQUEST_QUERY_FIELD_NUMBER: _ClassVar[int]
+    ASK_QUESTION_INTERACTION_QUERY_FIELD_NUMBER: _ClassVar[int]
     SWITCH_MODE_REQUEST_QUERY_FIELD_NUMBER: _ClassVar[int]
+    EXA_SEARCH_REQUEST_QUERY_FIELD_NUMBER: _ClassVar[int]
+    EXA_FETCH_REQUEST_QUERY_FIELD_NUMBER: _ClassVar[int]
+    CREATE_PLAN_REQUEST_QUERY_FIELD_NUMBER: _ClassVar[int]
+    SETUP_VM_ENVIRONMENT_ARGS_FIELD_NUMBER: _ClassVar[int]
+    WEB_FETCH_REQUEST_QUERY_FIELD_NUMBER: _ClassVar[int]
+    PR_MANAGEMENT_REQUEST_QUERY_FIELD_NUMBER: _ClassVar[int]
+    MCP_AUTH_REQUEST_QUERY_FIELD_NUMBER: _ClassVar[int]
+    GENERATE_IMAGE_REQUEST_QUERY_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_ENV_ARGS_FIELD_NUMBER: _ClassVar[int]
+    CONNECT_SCM_REQUEST_QUERY_FIELD_NUMBER: _ClassVar[int]
     id: int
     web_search_request_query: WebSearchRequestQuery
+    ask_question_interaction_query: AskQuestionInteractionQuery
     switch_mode_request_query: SwitchModeRequestQuery
-    def __init__(self, id: _Optional[int] = ..., web_search_request_query: _Optional[_Union[WebSearchRequestQuery, _Mapping]] = ..., switch_mode_request_query: _Optional[_Union[SwitchModeRequestQuery, _Mapping]] = ...) -> None: ...
+    exa_search_request_query: ExaSearchRequestQuery
+    exa_fetch_request_query: ExaFetchRequestQuery
+    create_plan_request_query: CreatePlanRequestQuery
+    setup_vm_environment_args: SetupVmEnvironmentArgs
+    web_fetch_request_query: WebFetchRequestQuery
+    pr_management_request_query: PrManagementRequestQuery
+    mcp_auth_request_query: McpAuthRequestQuery
+    generate_image_request_query: GenerateImageRequestQuery
+    replace_env_args: ReplaceEnvArgs
+    connect_scm_request_query: ConnectScmRequestQuery
+    def __init__(self, id: _Optional[int] = ..., web_search_request_query: _Optional[_Union[WebSearchRequestQuery, _Mapping]] = ..., ask_question_interaction_query: _Optional[_Union[AskQuestionInteractionQuery, _Mapping]] = ..., switch_mode_request_query: _Optional[_Union[SwitchModeRequestQuery, _Mapping]] = ..., exa_search_request_query: _Optional[_Union[ExaSearchRequestQuery, _Mapping]] = ..., exa_fetch_request_query: _Optional[_Union[ExaFetchRequestQuery, _Mapping]] = ..., create_plan_request_query: _Optional[_Union[CreatePlanRequestQuery, _Mapping]] = ..., setup_vm_environment_args: _Optional[_Union[SetupVmEnvironmentArgs, _Mapping]] = ..., web_fetch_request_query: _Optional[_Union[WebFetchRequestQuery, _Mapping]] = ..., pr_management_request_query: _Optional[_Union[PrManagementRequestQuery, _Mapping]] = ..., mcp_auth_request_query: _Optional[_Union[McpAuthRequestQuery, _Mapping]] = ..., generate_image_request_query: _Optional[_Union[GenerateImageRequestQuery, _Mapping]] = ..., replace_env_args: _Optional[_Union[ReplaceEnvArgs, _Mapping]] = ..., connect_scm_request_query: _Optional[_Union[ConnectScmRequestQuery, _Mapping]] = ...) -> None: ...
+
+class AskQuestionInteractionQuery(_message.Message):
+    __slots__ = ("args", "tool_call_id")
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    args: AskQuestionArgs
+    tool_call_id: str
+    def __init__(self, args: _Optional[_Union[AskQuestionArgs, _Mapping]] = ..., tool_call_id: _Optional[str] = ...) -> None: ...
+
+class AskQuestionArgs(_message.Message):
+    __slots__ = ("title", "questions", "run_async", "async_original_tool_call_id")
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    QUESTIONS_FIELD_NUMBER: _ClassVar[int]
+    RUN_ASYNC_FIELD_NUMBER: _ClassVar[int]
+    ASYNC_ORIGINAL_TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    title: str
+    questions: _containers.RepeatedCompositeFieldContainer[AskQuestionArgs_Question]
+    run_async: bool
+    async_original_tool_call_id: str
+    def __init__(self, title: _Optional[str] = ..., questions: _Optional[_Iterable[_Union[AskQuestionArgs_Question, _Mapping]]] = ..., run_async: _Optional[bool] = ..., async_original_tool_call_id: _Optional[str] = ...) -> None: ...
+
+class AskQuestionArgs_Question(_message.Message):
+    __slots__ = ("id", "prompt", "options", "allow_multiple")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_MULTIPLE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    prompt: str
+    options: _containers.RepeatedCompositeFieldContainer[AskQuestionArgs_Option]
+    allow_multiple: bool
+    def __init__(self, id: _Optional[str] = ..., prompt: _Optional[str] = ..., options: _Optional[_Iterable[_Union[AskQuestionArgs_Option, _Mapping]]] = ..., allow_multiple: _Optional[bool] = ...) -> None: ...
+
+class AskQuestionArgs_Option(_message.Message):
+    __slots__ = ("id", "label")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    label: str
+    def __init__(self, id: _Optional[str] = ..., label: _Optional[str] = ...) -> None: ...
+
+class ExaSearchRequestQuery(_message.Message):
+    __slots__ = ("args",)
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    args: ExaSearchArgs
+    def __init__(self, args: _Optional[_Union[ExaSearchArgs, _Mapping]] = ...) -> None: ...
+
+class ExaSearchArgs(_message.Message):
+    __slots__ = ("query", "type", "num_results", "tool_call_id")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    NUM_RESULTS_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    query: str
+    type: str
+    num_results: int
+    tool_call_id: str
+    def __init__(self, query: _Optional[str] = ..., type: _Optional[str] = ..., num_results: _Optional[int] = ..., tool_call_id: _Optional[str] = ...) -> None: ...
+
+class ExaFetchRequestQuery(_message.Message):
+    __slots__ = ("args",)
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    args: ExaFetchArgs
+    def __init__(self, args: _Optional[_Union[ExaFetchArgs, _Mapping]] = ...) -> None: ...
+
+class ExaFetchArgs(_message.Message):
+    __slots__ = ("ids", "tool_call_id")
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    tool_call_id: str
+    def __init__(self, ids: _Optional[_Iterable[str]] = ..., tool_call_id: _Optional[str] = ...) -> None: ...
+
+class CreatePlanRequestQuery(_message.Message):
+    __slots__ = ("args", "tool_call_id")
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    args: CreatePlanArgs
+    tool_call_id: str
+    def __init__(self, args: _Optional[_Union[CreatePlanArgs, _Mapping]] = ..., tool_call_id: _Optional[str] = ...) -> None: ...
+
+class CreatePlanArgs(_message.Message):
+    __slots__ = ("plan", "overview", "name")
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    OVERVIEW_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    plan: str
+    overview: str
+    name: str
+    def __init__(self, plan: _Optional[str] = ..., overview: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class SetupVmEnvironmentArgs(_message.Message):
+    __slots__ = ("install_command", "start_command")
+    INSTALL_COMMAND_FIELD_NUMBER: _ClassVar[int]
+    START_COMMAND_FIELD_NUMBER: _ClassVar[int]
+    install_command: str
+    start_command: str
+    def __init__(self, install_command: _Optional[str] = ..., start_command: _Optional[str] = ...) -> None: ...
+
+class WebFetchRequestQuery(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PrManagementRequestQuery(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class McpAuthRequestQuery(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReplaceEnvArgs(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ConnectScmRequestQuery(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GenerateImageRequestQuery(_message.Message):
+    __slots__ = ("args", "tool_call_id")
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    args: GenerateImageArgs
+    tool_call_id: str
+    def __init__(self, args: _Optional[_Union[GenerateImageArgs, _Mapping]] = ..., tool_call_id: _Optional[str] = ...) -> None: ...
+
+class GenerateImageArgs(_message.Message):
+    __slots__ = ("description", "file_path", "reference_image_paths")
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    FILE_PATH_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_IMAGE_PATHS_FIELD_NUMBER: _ClassVar[int]
+    description: str
+    file_path: str
+    reference_image_paths: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, description: _Optional[str] = ..., file_path: _Optional[str] = ..., reference_image_paths: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WebSearchRequestQuery(_message.Message):
     __slots__ = ("args",)
@@ -2274,14 +2552,271 @@ class SwitchModeArgs(_message.Message):
     def __init__(self, target_mode_id: _Optional[str] = ..., explanation: _Optional[str] = ..., tool_call_id: _Optional[str] = ...) -> None: ...
 
 class InteractionResponse(_message.Message):
-    __slots__ = ("id", "web_search_request_response", "switch_mode_request_response")
+    __slots__ = ("id", "web_search_request_response", "ask_question_interaction_response", "switch_mode_request_response", "exa_search_request_response", "exa_fetch_request_response", "create_plan_request_response", "setup_vm_environment_result", "web_fetch_request_response", "pr_management_result", "mcp_auth_request_response", "generate_image_request_response", "replace_env_result", "connect_scm_request_response")
     ID_FIELD_NUMBER: _ClassVar[int]
     WEB_SEARCH_REQUEST_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    ASK_QUESTION_INTERACTION_RESPONSE_FIELD_NUMBER: _ClassVar[int]
     SWITCH_MODE_REQUEST_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    EXA_SEARCH_REQUEST_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    EXA_FETCH_REQUEST_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_PLAN_REQUEST_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    SETUP_VM_ENVIRONMENT_RESULT_FIELD_NUMBER: _ClassVar[int]
+    WEB_FETCH_REQUEST_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    PR_MANAGEMENT_RESULT_FIELD_NUMBER: _ClassVar[int]
+    MCP_AUTH_REQUEST_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    GENERATE_IMAGE_REQUEST_RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_ENV_RESULT_FIELD_NUMBER: _ClassVar[int]
+    CONNECT_SCM_REQUEST_RESPONSE_FIELD_NUMBER: _ClassVar[int]
     id: int
     web_search_request_response: WebSearchRequestResponse
+    ask_question_interaction_response: AskQuestionInteractionResponse
     switch_mode_request_response: SwitchModeRequestResponse
-    def __init__(self, id: _Optional[int] = ..., web_search_request_response: _Optional[_Union[WebSearchRequestResponse, _Mapping]] = ..., switch_mode_request_response: _Optional[_Union[SwitchModeRequestResponse, _Mapping]] = ...) -> None: ...
+    exa_search_request_response: ExaSearchRequestResponse
+    exa_fetch_request_response: ExaFetchRequestResponse
+    create_plan_request_response: CreatePlanRequestResponse
+    setup_vm_environment_result: SetupVmEnvironmentResult
+    web_fetch_request_response: WebFetchRequestResponse
+    pr_management_result: PrManagementResult
+    mcp_auth_request_response: McpAuthRequestResponse
+    generate_image_request_response: GenerateImageRequestResponse
+    replace_env_result: ReplaceEnvResult
+    connect_scm_request_response: ConnectScmRequestResponse
+    def __init__(self, id: _Optional[int] = ..., web_search_request_response: _Optional[_Union[WebSearchRequestResponse, _Mapping]] = ..., ask_question_interaction_response: _Optional[_Union[AskQuestionInteractionResponse, _Mapping]] = ..., switch_mode_request_response: _Optional[_Union[SwitchModeRequestResponse, _Mapping]] = ..., exa_search_request_response: _Optional[_Union[ExaSearchRequestResponse, _Mapping]] = ..., exa_fetch_request_response: _Optional[_Union[ExaFetchRequestResponse, _Mapping]] = ..., create_plan_request_response: _Optional[_Union[CreatePlanRequestResponse, _Mapping]] = ..., setup_vm_environment_result: _Optional[_Union[SetupVmEnvironmentResult, _Mapping]] = ..., web_fetch_request_response: _Optional[_Union[WebFetchRequestResponse, _Mapping]] = ..., pr_management_result: _Optional[_Union[PrManagementResult, _Mapping]] = ..., mcp_auth_request_response: _Optional[_Union[McpAuthRequestResponse, _Mapping]] = ..., generate_image_request_response: _Optional[_Union[GenerateImageRequestResponse, _Mapping]] = ..., replace_env_result: _Optional[_Union[ReplaceEnvResult, _Mapping]] = ..., connect_scm_request_response: _Optional[_Union[ConnectScmRequestResponse, _Mapping]] = ...) -> None: ...
+
+class AskQuestionInteractionResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: AskQuestionResult
+    def __init__(self, result: _Optional[_Union[AskQuestionResult, _Mapping]] = ...) -> None: ...
+
+class AskQuestionResult(_message.Message):
+    __slots__ = ("success", "error", "rejected")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    ASYNC_FIELD_NUMBER: _ClassVar[int]
+    success: AskQuestionSuccess
+    error: AskQuestionError
+    rejected: AskQuestionRejected
+    def __init__(self, success: _Optional[_Union[AskQuestionSuccess, _Mapping]] = ..., error: _Optional[_Union[AskQuestionError, _Mapping]] = ..., rejected: _Optional[_Union[AskQuestionRejected, _Mapping]] = ..., **kwargs) -> None: ...
+
+class AskQuestionSuccess(_message.Message):
+    __slots__ = ("answers",)
+    ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    answers: _containers.RepeatedCompositeFieldContainer[AskQuestionSuccess_Answer]
+    def __init__(self, answers: _Optional[_Iterable[_Union[AskQuestionSuccess_Answer, _Mapping]]] = ...) -> None: ...
+
+class AskQuestionSuccess_Answer(_message.Message):
+    __slots__ = ("question_id", "selected_option_ids", "freeform_text")
+    QUESTION_ID_FIELD_NUMBER: _ClassVar[int]
+    SELECTED_OPTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    FREEFORM_TEXT_FIELD_NUMBER: _ClassVar[int]
+    question_id: str
+    selected_option_ids: _containers.RepeatedScalarFieldContainer[str]
+    freeform_text: str
+    def __init__(self, question_id: _Optional[str] = ..., selected_option_ids: _Optional[_Iterable[str]] = ..., freeform_text: _Optional[str] = ...) -> None: ...
+
+class AskQuestionError(_message.Message):
+    __slots__ = ("error_message",)
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    error_message: str
+    def __init__(self, error_message: _Optional[str] = ...) -> None: ...
+
+class AskQuestionRejected(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class AskQuestionAsync(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ExaSearchRequestResponse(_message.Message):
+    __slots__ = ("approved", "rejected")
+    APPROVED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    approved: ExaSearchRequestResponse_Approved
+    rejected: ExaSearchRequestResponse_Rejected
+    def __init__(self, approved: _Optional[_Union[ExaSearchRequestResponse_Approved, _Mapping]] = ..., rejected: _Optional[_Union[ExaSearchRequestResponse_Rejected, _Mapping]] = ...) -> None: ...
+
+class ExaSearchRequestResponse_Approved(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ExaSearchRequestResponse_Rejected(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class ExaFetchRequestResponse(_message.Message):
+    __slots__ = ("approved", "rejected")
+    APPROVED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    approved: ExaFetchRequestResponse_Approved
+    rejected: ExaFetchRequestResponse_Rejected
+    def __init__(self, approved: _Optional[_Union[ExaFetchRequestResponse_Approved, _Mapping]] = ..., rejected: _Optional[_Union[ExaFetchRequestResponse_Rejected, _Mapping]] = ...) -> None: ...
+
+class ExaFetchRequestResponse_Approved(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ExaFetchRequestResponse_Rejected(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class CreatePlanRequestResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: CreatePlanResult
+    def __init__(self, result: _Optional[_Union[CreatePlanResult, _Mapping]] = ...) -> None: ...
+
+class CreatePlanResult(_message.Message):
+    __slots__ = ("success", "error", "plan_uri")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    PLAN_URI_FIELD_NUMBER: _ClassVar[int]
+    success: CreatePlanSuccess
+    error: CreatePlanError
+    plan_uri: str
+    def __init__(self, success: _Optional[_Union[CreatePlanSuccess, _Mapping]] = ..., error: _Optional[_Union[CreatePlanError, _Mapping]] = ..., plan_uri: _Optional[str] = ...) -> None: ...
+
+class CreatePlanSuccess(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CreatePlanError(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    def __init__(self, error: _Optional[str] = ...) -> None: ...
+
+class SetupVmEnvironmentResult(_message.Message):
+    __slots__ = ("success",)
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    success: SetupVmEnvironmentSuccess
+    def __init__(self, success: _Optional[_Union[SetupVmEnvironmentSuccess, _Mapping]] = ...) -> None: ...
+
+class SetupVmEnvironmentSuccess(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class WebFetchRequestResponse(_message.Message):
+    __slots__ = ("approved", "rejected")
+    APPROVED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    approved: WebFetchRequestApproved
+    rejected: WebFetchRequestRejected
+    def __init__(self, approved: _Optional[_Union[WebFetchRequestApproved, _Mapping]] = ..., rejected: _Optional[_Union[WebFetchRequestRejected, _Mapping]] = ...) -> None: ...
+
+class WebFetchRequestApproved(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class WebFetchRequestRejected(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class PrManagementResult(_message.Message):
+    __slots__ = ("rejected",)
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    rejected: PrManagementRejected
+    def __init__(self, rejected: _Optional[_Union[PrManagementRejected, _Mapping]] = ...) -> None: ...
+
+class PrManagementRejected(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class McpAuthRequestResponse(_message.Message):
+    __slots__ = ("approved", "rejected")
+    APPROVED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    approved: McpAuthRequestApproved
+    rejected: McpAuthRequestRejected
+    def __init__(self, approved: _Optional[_Union[McpAuthRequestApproved, _Mapping]] = ..., rejected: _Optional[_Union[McpAuthRequestRejected, _Mapping]] = ...) -> None: ...
+
+class McpAuthRequestApproved(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class McpAuthRequestRejected(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class GenerateImageRequestResponse(_message.Message):
+    __slots__ = ("approved", "rejected")
+    APPROVED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    approved: GenerateImageRequestApproved
+    rejected: GenerateImageRequestRejected
+    def __init__(self, approved: _Optional[_Union[GenerateImageRequestApproved, _Mapping]] = ..., rejected: _Optional[_Union[GenerateImageRequestRejected, _Mapping]] = ...) -> None: ...
+
+class GenerateImageRequestApproved(_message.Message):
+    __slots__ = ("description",)
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    description: str
+    def __init__(self, description: _Optional[str] = ...) -> None: ...
+
+class GenerateImageRequestRejected(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class ReplaceEnvResult(_message.Message):
+    __slots__ = ("success", "failure")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
+    success: ReplaceEnvSuccess
+    failure: ReplaceEnvFailure
+    def __init__(self, success: _Optional[_Union[ReplaceEnvSuccess, _Mapping]] = ..., failure: _Optional[_Union[ReplaceEnvFailure, _Mapping]] = ...) -> None: ...
+
+class ReplaceEnvSuccess(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReplaceEnvFailure(_message.Message):
+    __slots__ = ("error_message", "setup_logs")
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    SETUP_LOGS_FIELD_NUMBER: _ClassVar[int]
+    error_message: str
+    setup_logs: str
+    def __init__(self, error_message: _Optional[str] = ..., setup_logs: _Optional[str] = ...) -> None: ...
+
+class ConnectScmRequestResponse(_message.Message):
+    __slots__ = ("approved", "rejected", "failed")
+    APPROVED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    approved: ConnectScmRequestApproved
+    rejected: ConnectScmRequestRejected
+    failed: ConnectScmRequestFailed
+    def __init__(self, approved: _Optional[_Union[ConnectScmRequestApproved, _Mapping]] = ..., rejected: _Optional[_Union[ConnectScmRequestRejected, _Mapping]] = ..., failed: _Optional[_Union[ConnectScmRequestFailed, _Mapping]] = ...) -> None: ...
+
+class ConnectScmRequestApproved(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ConnectScmRequestRejected(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class ConnectScmRequestFailed(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    def __init__(self, error: _Optional[str] = ...) -> None: ...
 
 class WebSearchRequestResponse(_message.Message):
     __slots__ = ("approved", "rejected")
