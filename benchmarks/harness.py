@@ -15,10 +15,14 @@ import argparse
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,11 +81,23 @@ class Report:
 
 @dataclass
 class Child:
-    """A child process; `pid` is the program's own (the child of py-spy when profiled)."""
+    """A child process; `pid` is the program's own (the child of py-spy when profiled).
+    Its output keeps being read (the last lines kept in `tail`): a child writing to a full
+    pipe would block, a log line at a time, and stall the benchmark."""
 
     proc: subprocess.Popen[str]
     port: str
     pid: int
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=50))
+
+    def drain(self) -> None:
+        assert self.proc.stdout is not None
+        thread = threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True)
+        thread.start()
+
+    def _read(self, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            self.tail.append(line)
 
 
 def _only_child(pid: int, deadline: float) -> int:
@@ -97,8 +113,9 @@ def _only_child(pid: int, deadline: float) -> int:
     raise SystemExit("py-spy did not start the program")
 
 
-def spawn(args: list[str], profile: Path | None = None) -> Child:
-    """`python -m cursor_bridge ARGS` (under py-spy when *profile* is set), once listening."""
+def spawn(args: list[str], home: Path, profile: Path | None = None) -> Child:
+    """`python -m cursor_bridge ARGS` (under py-spy when *profile* is set), once listening,
+    with *home* as its CURSOR_BRIDGE_HOME (its own state file, shared with nothing else)."""
     command = [sys.executable, "-m", "cursor_bridge", *args]
     if profile is not None:
         fmt = os.environ.get("BENCH_PROFILE_FORMAT", "flamegraph")
@@ -109,7 +126,7 @@ def spawn(args: list[str], profile: Path | None = None) -> Child:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "CURSOR_BRIDGE_HOME": str(home)},
     )
     assert proc.stdout is not None
     deadline = time.monotonic() + 30
@@ -117,7 +134,9 @@ def spawn(args: list[str], profile: Path | None = None) -> Child:
         match = re.search(LISTENING, line)
         if match:
             pid = proc.pid if profile is None else _only_child(proc.pid, deadline)
-            return Child(proc, match.group(1), pid)
+            child = Child(proc, match.group(1), pid)
+            child.drain()
+            return child
         if time.monotonic() > deadline:
             break
     proc.kill()
@@ -161,9 +180,11 @@ def _stop(child: Child) -> None:
 def stack(
     token_latency: float, serve_args: list[str], profile: Path | None = None
 ) -> Iterator[Stack]:
-    """An emulator with this pacing and a bridge on it, as child processes; with *profile*
-    the bridge runs under py-spy and its flame graph is written there on exit."""
-    emulator = spawn(["emulator", "--port", "0", "--token-latency", repr(token_latency)])
+    """An emulator with this pacing and a bridge on it, as child processes, in a fresh
+    CURSOR_BRIDGE_HOME (removed afterwards); with *profile* the bridge runs under py-spy and
+    its flame graph is written there on exit."""
+    home = Path(tempfile.mkdtemp(prefix="cursor-bridge-bench-"))
+    emulator = spawn(["emulator", "--port", "0", "--token-latency", repr(token_latency)], home)
     emulator_url = f"http://127.0.0.1:{emulator.port}"
     children = [emulator]
     try:
@@ -172,6 +193,7 @@ def stack(
                 *("serve", "--port", "0", "--backend-url", emulator_url),
                 *("--log-level", "warning", *serve_args),
             ],
+            home,
             profile,
         )
         children.insert(0, bridge)
@@ -180,6 +202,7 @@ def stack(
     finally:
         for child in children:
             _stop(child)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def add_profile_option(parser: argparse.ArgumentParser) -> None:
