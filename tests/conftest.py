@@ -23,12 +23,40 @@ if TYPE_CHECKING:
     from cursor_bridge.emulator import EmulatorOptions, EmulatorServer
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say up front what the real-client tests will download, so it is never a surprise."""
+    from tests.support.npm_clients import PACKAGES, cache_root, installed
+
+    have = installed()
+    todo = [name for name in PACKAGES if name not in have]
+    where = f"real-client tests (-m clients): cache {cache_root()}"
+    if not todo:
+        return f"{where}, all installed"
+    return (
+        f"{where}; will install from npm on first use: {', '.join(todo)} "
+        "(about 1.1 GB on disk for all three; skip them with -m 'not clients')"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests against Cursor's real backend run only when `-m` asks for them (`-m live`)."""
+    if "live" in (config.option.markexpr or ""):
+        return
+    live = [item for item in items if item.get_closest_marker("live")]
+    if live:
+        config.hook.pytest_deselected(items=live)
+        items[:] = [item for item in items if not item.get_closest_marker("live")]
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every test gets its own CURSOR_BRIDGE_HOME, so nothing leaks between tests."""
-    monkeypatch.setenv("CURSOR_BRIDGE_HOME", str(tmp_path_factory.mktemp("home")))
+    """Every test gets its own CURSOR_BRIDGE_HOME and (absent) config file, so nothing leaks
+    between tests or in from the developer's own configuration."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("CURSOR_BRIDGE_HOME", str(home))
+    monkeypatch.setenv("CURSOR_BRIDGE_CONFIG", str(home / "config.toml"))
 
 
 @dataclass

@@ -38,9 +38,9 @@ from .auth import (
     save_login,
     wait_for_approval,
 )
+from .backend_choice import backend_models, serve_backend
 from .config import Settings
-from .engine.catalog import ModelInfo
-from .live import is_cursor, live_identity, open_live_backend, probe
+from .live import is_cursor, live_identity, probe
 from .protocol.auth import TokenPair
 from .protocol.errors import ConnectError
 
@@ -248,6 +248,7 @@ def status(as_json: bool, backend_url: str | None) -> None:
     )
     token = account.access_token if account else None
     reach = run(probe(settings.backend_url.rstrip("/"), token, identity))
+    choice = serve_backend(settings)
     others = [
         a for _, a in store.accounts() if a.backend_url != normalize_backend(settings.backend_url)
     ]
@@ -262,6 +263,7 @@ def status(as_json: bool, backend_url: str | None) -> None:
                 "detail": reach.detail,
             },
             "other_accounts": [{"backend_url": a.backend_url, "account": a.label} for a in others],
+            "serve_backend": "emulator" if choice.emulator else choice.url,
         }
         click.echo(json.dumps(report, indent=2))
     else:
@@ -285,6 +287,7 @@ def status(as_json: bool, backend_url: str | None) -> None:
             click.echo(f"Stored:    {', '.join(stored) or 'access token only'}")
         for other in others:
             click.echo(f"Also:      {other.label} at {other.backend_url}")
+        click.echo(f"Serve:     would use {choice.describe()}")
     if account is None:
         sys.exit(1)
 
@@ -337,8 +340,10 @@ def models(as_json: bool, backend_url: str | None) -> None:
     from .server.app import model_entry
 
     settings = settings_for(backend_url)
+    choice = serve_backend(settings)
+    click.echo(f"Backend: {choice.describe()}", err=True)
     try:
-        found = run(_models(settings))
+        found = run(backend_models(settings, choice))
     except ConnectError as exc:
         hint = " Run `cursor-bridge login`." if exc.code == "unauthenticated" else ""
         raise click.ClickException(f"cannot list models: {exc}.{hint}") from None
@@ -363,11 +368,3 @@ def models(as_json: bool, backend_url: str | None) -> None:
         if model.supports_tools:
             flags.append("tools")
         click.echo(f"{model.id:<28} {model.display_name:<24} {', '.join(flags)}")
-
-
-async def _models(settings: Settings) -> list[ModelInfo]:
-    live = await open_live_backend(settings, discover=False)
-    try:
-        return await live.backend.catalog.models()
-    finally:
-        await live.aclose()

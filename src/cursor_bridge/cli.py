@@ -1,11 +1,12 @@
-"""The `cursor-bridge` command line: `serve`, `emulator` and the account commands."""
+"""The `cursor-bridge` command line: `serve`, `emulator`, `config`, `setup` and the account
+commands. Known failures end as one line naming the fix (see cli_errors.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import gc
-import logging
+import os
 import socket
 import sys
 from collections.abc import Coroutine
@@ -14,31 +15,59 @@ from typing import Any
 
 import click
 import uvicorn
-from pydantic import ValidationError
 
-from . import __version__
+from . import __version__, logs
 from .accounts_cli import login, logout, models, status
-from .auth import TokenStore
-from .config import Settings
+from .acp_agent.cli import acp
+from .backend_choice import serve_backend
+from .cli_errors import PORT_HINT, BridgeGroup
+from .config import CONFIG_ENV, Settings, config_path
+from .config_cli import config
+from .doctor import doctor
 from .engine.backend import BackendConfig, CursorBackend
-from .engine.model_map import ModelMap
-from .live import LiveBackend, is_cursor, open_live_backend
+from .invocation import command_name
+from .live import LiveBackend, open_live_backend
+from .mcp_host.cli import config_option, mcp, open_hosted
 from .protocol.headers import ClientIdentity
 from .server.app import create_app
 from .server.cursor_chat import upstream_from_settings
 from .server.response_store import ResponseStore
+from .setup_cli import setup
+from .wiretrace import WireRecorder
+from .wiretrace.command import record_options, trace
+from .wiretrace.format import TraceError, load_trace
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=BridgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cursor-bridge")
-def main() -> None:
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help=f"Config file (TOML) to read; default: {CONFIG_ENV} or the platform's config dir.",
+)
+@click.option("--traceback", is_flag=True, hidden=True, help="Show tracebacks of internal errors.")
+def main(config_file: Path | None, traceback: bool) -> None:
     """Serve the models of a Cursor subscription to OpenAI- and Anthropic-speaking clients."""
+    if config_file is not None:
+        if not config_file.is_file():
+            raise click.BadParameter(f"{config_file} does not exist", param_hint="--config")
+        # Through the environment, so every Settings() of this process reads it.
+        os.environ[CONFIG_ENV] = str(config_file.expanduser().resolve())
 
 
 main.add_command(login)
 main.add_command(status)
 main.add_command(logout)
 main.add_command(models)
+main.add_command(config)
+main.add_command(setup)
+main.add_command(trace)
+main.add_command(doctor)
+main.add_command(mcp)
+main.add_command(acp)
 
 
 @main.command()
@@ -56,6 +85,12 @@ main.add_command(models)
 )
 @click.option("--log-level", default=None, type=click.Choice(["debug", "info", "warning"]))
 @click.option(
+    "--log-format",
+    default=None,
+    type=click.Choice(["text", "json"]),
+    help="Log lines as text (default) or one JSON object per line.",
+)
+@click.option(
     "--workspace",
     default=None,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -65,6 +100,7 @@ main.add_command(models)
     "--allow-write", is_flag=True, default=None, help="With --workspace: also write/delete."
 )
 @click.option("--allow-shell", is_flag=True, default=None, help="With --workspace: also shell.")
+@record_options
 def serve(
     host: str | None,
     port: int | None,
@@ -72,52 +108,51 @@ def serve(
     backend_url: str | None,
     client_version: str | None,
     log_level: str | None,
+    log_format: str | None,
     workspace: Path | None,
     allow_write: bool | None,
     allow_shell: bool | None,
+    recorder: WireRecorder | None,
+    mcp_config: Path | None,
 ) -> None:
     """Run the bridge: live with the stored Cursor login, else on the built-in emulator."""
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"CURSOR_BRIDGE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
-        raise click.ClickException(f"invalid settings: {problems}") from exc
     overrides = {
         "host": host,
         "port": port,
         "backend_url": backend_url,
         "client_version": client_version,
         "log_level": log_level,
+        "log_format": log_format,
         "workspace": workspace,
         "allow_write": allow_write or None,
         "allow_shell": allow_shell or None,
     }
-    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    try:
-        ModelMap.parse(settings.model_map)
-    except ValueError as exc:
-        raise click.ClickException(f"CURSOR_BRIDGE_MODEL_MAP: {exc}") from exc
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-    logged_in = TokenStore().current(settings.backend_url) is not None
-    if not use_emulator and not logged_in and is_cursor(settings.backend_url):
+    given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    settings = Settings(**given)
+    logs.configure(settings.log_level, settings.log_format)
+    choice = serve_backend(settings, use_emulator)
+    if choice.emulator and not use_emulator:
         # Cursor's real backend needs a login: without one, serve the emulator and say so.
         click.echo(
             "No Cursor login found: serving the BUILT-IN EMULATOR (scripted model, offline).\n"
-            "Run `cursor-bridge login`, then restart `serve`, to use your Cursor subscription "
-            "(this process stays on the emulator), or point --backend-url at another backend.",
+            f"Run `{command_name()} login`, then restart `serve`, to use your Cursor "
+            "subscription (this process stays on the emulator), or point --backend-url at "
+            "another backend.",
             err=True,
         )
-        use_emulator = True
     with contextlib.suppress(KeyboardInterrupt):
-        _run(_serve(settings, use_emulator))
+        _run(_serve(settings, choice.emulator, recorder, mcp_config))
 
 
-async def _serve(settings: Settings, use_emulator: bool) -> None:
+serve.params.append(config_option())
+
+
+async def _serve(
+    settings: Settings,
+    use_emulator: bool,
+    recorder: WireRecorder | None = None,
+    mcp_config: Path | None = None,
+) -> None:
     from .emulator import EmulatorOptions, EmulatorServer
 
     emulator: EmulatorServer | None = None
@@ -142,6 +177,9 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
         backend_label = backend.config.api_url
         if live.account is not None:
             backend_label += f" as {live.account.label}, Runs on {backend.config.agent_url}"
+    backend.config.recorder = recorder
+    hosted = await open_hosted(mcp_config)
+    backend.config.hosted = hosted
     mode = "emulator" if use_emulator else "cursor"
     cursor_chat_upstream = upstream_from_settings(settings)
     store = ResponseStore(settings.response_store_size, settings.response_store_ttl)
@@ -149,19 +187,26 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
         backend, mode=mode, cursor_chat_upstream=cursor_chat_upstream, response_store=store
     )
     sock = _bind(settings.host, settings.port)
-    where = f"http://{settings.host}:{sock.getsockname()[1]}"
-    click.echo(f"cursor-bridge {__version__} listening on {where}/v1 (backend: {backend_label})")
+    where = f"http://{_url_host(settings.host)}:{sock.getsockname()[1]}"
+    click.echo(banner(settings, where, backend_label, cursor_chat_upstream is not None))
     if cursor_chat_upstream is not None:
         click.echo(f"/cursor/chat/completions upstream: {cursor_chat_upstream.label}")
+    if hosted is not None:
+        ready = sum(s.status == "ready" for s in hosted.stats())
+        click.echo(f"hosted MCP servers: {ready} of {len(hosted.connections)} connected")
     sys.stdout.flush()
+    # Our own access log (server/access_log.py) replaces uvicorn's; logs.configure() set
+    # up the handlers, so uvicorn must not install its own.
     config = uvicorn.Config(
-        app, log_level=settings.log_level, access_log=settings.log_level == "debug", lifespan="on"
+        app, log_level=settings.log_level, access_log=False, log_config=None, lifespan="on"
     )
     server = uvicorn.Server(config)
     _tune_gc()
     try:
         await server.serve(sockets=[sock])
     finally:
+        if hosted is not None:
+            await hosted.aclose()
         if live is not None and live.auth_client is not None:
             await live.auth_client.aclose()
         if emulator is not None:
@@ -187,6 +232,20 @@ async def _serve(settings: Settings, use_emulator: bool) -> None:
     help="Seconds an access token it issues lives.",
 )
 @click.option(
+    "--inject",
+    multiple=True,
+    metavar="KIND",
+    help="Put this protocol surprise into every Run (repeatable): unknown-field, "
+    "unknown-query, end-early, missing-blob.",
+)
+@click.option(
+    "--replay",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Play the server side of a recorded wire trace instead of the scripted model.",
+)
+@click.option(
     "--lenient",
     is_flag=True,
     help="Turn off strict mode (history from turns too, content-as-id everywhere).",
@@ -197,19 +256,36 @@ def emulator(
     token_latency: float,
     require_auth: bool,
     token_lifetime: float,
+    inject: tuple[str, ...],
+    replay: Path | None,
     lenient: bool,
 ) -> None:
     """Run the Cursor backend emulator on its own (HTTP/2 cleartext and HTTP/1.1)."""
     from .emulator import EmulatorOptions, run_emulator
+    from .emulator.inject import INJECTIONS
 
+    for kind in inject:
+        if kind not in INJECTIONS:
+            raise click.BadParameter(
+                f"{kind!r} is not one of {', '.join(INJECTIONS)}", param_hint="--inject"
+            )
+    try:
+        recorded = load_trace(replay) if replay is not None else None
+    except TraceError as exc:
+        raise click.ClickException(str(exc)) from None
     options = EmulatorOptions(
         token_latency=token_latency,
         require_auth=require_auth,
         token_lifetime=token_lifetime,
+        inject=inject,
+        replay=recorded,
         strict=not lenient,
     )
     with contextlib.suppress(KeyboardInterrupt):
-        _run(run_emulator(host, port, options))
+        try:
+            _run(run_emulator(host, port, options))
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {_reason(exc)}") from None
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
@@ -244,7 +320,52 @@ def _bind(host: str, port: int) -> socket.socket:
     try:
         sock.bind((host, port))
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        sock.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {_reason(exc)}") from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def _reason(exc: OSError) -> str:
+    import errno
+
+    if exc.errno == errno.EADDRINUSE:
+        return f"the port is already in use. {PORT_HINT}"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "no such address on this machine. Pass --host 127.0.0.1 (or 0.0.0.0 for all)."
+    if exc.errno == errno.EACCES:
+        return "permission denied (ports below 1024 need root). Pass --port 8787."
+    return exc.strerror or str(exc)
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def banner(settings: Settings, where: str, backend_label: str, relayed_ide: bool) -> str:
+    """What a user needs to connect a client: base URLs, backend, tool permissions, config."""
+    if settings.workspace is None:
+        tools = "client tools only (built-in read/write/shell off; --workspace DIR enables them)"
+    else:
+        extra = [
+            name
+            for name, on in (("write", settings.allow_write), ("shell", settings.allow_shell))
+            if on
+        ]
+        rights = "read/ls/grep" + "".join(f" + {name}" for name in extra)
+        tools = f"client tools, and built-in {rights} inside {settings.workspace}"
+    path = config_path()
+    lines = [
+        f"cursor-bridge {__version__} listening on {where}/v1 (backend: {backend_label})",
+        f"  OpenAI-style clients:    base URL {where}/v1",
+        f"  Anthropic-style clients: base URL {where}  (Claude Code: ANTHROPIC_BASE_URL)",
+        f"  Cursor IDE (BYOK):       {where}/cursor/chat/completions"
+        + (" (relayed)" if relayed_ide else ""),
+        f"  Tools:  {tools}",
+        f"  Config: {path}" + ("" if path.is_file() else " (none; defaults and environment)"),
+        f"  Log:    one line per request ({settings.log_format}, level {settings.log_level})",
+    ]
+    return "\n".join(lines)

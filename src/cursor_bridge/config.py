@@ -1,75 +1,180 @@
-"""Settings in one place: environment (`CURSOR_BRIDGE_*`) overridden by CLI flags."""
+"""Settings in one place: defaults < config file (TOML) < environment (`CURSOR_BRIDGE_*`) <
+command-line flags.
+
+Adding a setting is one field below with a `description`: `cursor-bridge config show`, the
+README's settings table (checked by a test) and the config file all follow from it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 CURSOR_API_URL = "https://api2.cursor.sh"
 OWN_BACKEND = "cursor"
+ENV_PREFIX = "CURSOR_BRIDGE_"
+CONFIG_ENV = "CURSOR_BRIDGE_CONFIG"
+
+# Read straight from the environment (they locate the files settings come from), so they
+# cannot be set in the config file; documented in the same table as the settings.
+ENVIRONMENT_ONLY = {
+    CONFIG_ENV: (
+        "the platform's config dir (`~/.config/cursor-bridge/config.toml` on Linux)",
+        "The config file to read (`--config FILE` wins).",
+    ),
+    "CURSOR_BRIDGE_HOME": (
+        "the platform's data dir (`~/.local/share/cursor-bridge` on Linux)",
+        "Where logins, the device id and conversation state are kept.",
+    ),
+    "CURSOR_BRIDGE_MCP_CONFIG": (
+        "`mcp.json` or `mcp.toml` in the bridge home, if present",
+        "The MCP servers the bridge hosts (`--mcp-config FILE` wins).",
+    ),
+}
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir("cursor-bridge", appauthor=False)) / "config.toml"
+
+
+def config_path() -> Path:
+    """The config file in force: `--config` / `CURSOR_BRIDGE_CONFIG`, else the default one."""
+    override = os.environ.get(CONFIG_ENV)
+    return Path(override).expanduser() if override else default_config_path()
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CURSOR_BRIDGE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
-    host: str = "127.0.0.1"
-    port: int = 8787
-    # Cursor's API host (auth, models, server config). The Run host is discovered from it.
-    backend_url: str = CURSOR_API_URL
-    # Overrides the discovered Run host.
-    agent_url: str | None = None
-    # The login page's site; default: cursor.com for Cursor's API, else the backend itself.
-    website_url: str | None = None
-    # `x-cursor-client-version`; default: the newest installed cursor-agent build, else the
-    # one Cursor's installer names (live mode), else a built-in recent one.
-    client_version: str | None = None
-    ghost_mode: bool = True
-    heartbeat_interval: float = 5.0
-    idle_timeout: float = 120.0
-    model_cache_ttl: float = 300.0
-    log_level: str = "info"
-    # Requested model name -> Cursor model: a JSON object of glob patterns, first match wins,
-    # e.g. CURSOR_BRIDGE_MODEL_MAP='{"claude-opus-*": "gpt-5.4"}'. Unmapped Claude names use
-    # the built-in families (see engine/model_map.py).
-    model_map: dict[str, str] = Field(default_factory=dict)
-    # Stored responses (`/v1/responses`, `previous_response_id`): in memory, at most this many,
-    # each for this many seconds.
-    response_store_size: int = 1000
-    response_store_ttl: float = 3600.0
-    # Tool rounds: wait for parallel calls after the first one; parked-Run lifetime and cap.
-    tool_settle: float = 0.1
-    session_idle_timeout: float = 900.0
-    max_parked_sessions: int = 256
-    # Built-in executor for requests without tools: off unless a workspace is given; writes
-    # and shell commands need their own switch.
-    workspace: Path | None = None
-    allow_write: bool = False
-    allow_shell: bool = False
-    exec_timeout: float = 30.0
-    # Persistent state (KV blobs, checkpoints; see store/). Off: kept in memory only.
-    persist_state: bool = True
-    # Default: $CURSOR_BRIDGE_HOME/state.sqlite3 (else the platform's data dir).
-    state_path: Path | None = None
-    # Seconds an unused conversation (checkpoint and blobs) is kept.
-    state_ttl: float = 7 * 24 * 3600.0
-    # Cap on stored blob and checkpoint bytes; least recently used conversations go first.
-    state_max_bytes: int = 512 * 1024 * 1024
-    # Refresh the access token this many seconds before it expires.
-    refresh_margin: float = 300.0
-    # Scales the login poll delays (1 s growing to 10 s); tests and demos shrink it.
-    login_poll_scale: float = 1.0
-    # Demo pacing of the built-in emulator (seconds between streamed words).
-    emulator_token_latency: float = 0.0
-    # Upstream of `/cursor/chat/completions` (Cursor IDE's BYOK chat stream): "cursor" for
-    # this bridge's own backend, or the base URL of an OpenAI-compatible API as given to the
-    # OpenAI SDK (e.g. http://localhost:4000/v1 for a LiteLLM proxy), with its API key.
-    cursor_chat_upstream: str = OWN_BACKEND
-    cursor_chat_upstream_api_key: SecretStr | None = None
-    cursor_chat_upstream_timeout: float = 300.0
+    host: str = Field(default="127.0.0.1", description="Interface `serve` listens on (`--host`).")
+    port: int = Field(
+        default=8787, description="Port `serve` listens on; 0 picks a free one (`--port`)."
+    )
+    log_level: str = Field(
+        default="info", description="`debug`, `info` or `warning` (`--log-level`)."
+    )
+    log_format: str = Field(
+        default="text", description="`text` or `json` (one JSON object a line; `--log-format`)."
+    )
+    backend_url: str = Field(
+        default=CURSOR_API_URL,
+        description="Cursor's API host (auth, models, server config); an emulator URL to "
+        "practise (`--backend-url`).",
+    )
+    agent_url: str | None = Field(
+        default=None, description="Run host; default: the one Cursor's GetServerConfig names."
+    )
+    website_url: str | None = Field(
+        default=None,
+        description="Site of the login page; default: cursor.com for Cursor's API, else the "
+        "backend itself.",
+    )
+    client_version: str | None = Field(
+        default=None,
+        description="`x-cursor-client-version` (`cli-YYYY.MM.DD-sha`); default: the newest "
+        "installed cursor-agent build, else the one Cursor's installer names.",
+    )
+    ghost_mode: bool = Field(
+        default=True, description="Send `x-ghost-mode: true` (Cursor's privacy mode) on every call."
+    )
+    heartbeat_interval: float = Field(default=5.0, description="Seconds between Run heartbeats.")
+    idle_timeout: float = Field(
+        default=120.0, description="Longest backend silence in a Run before a 504 (seconds)."
+    )
+    model_cache_ttl: float = Field(default=300.0, description="Seconds the model list is cached.")
+    model_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Requested model name -> Cursor model: glob patterns, first match wins, "
+        'e.g. `{"claude-opus-*": "gpt-5.4"}` (JSON in the environment).',
+    )
+    response_store_size: int = Field(
+        default=1000,
+        description="Stored `/v1/responses` kept in memory (least recently used go first).",
+    )
+    response_store_ttl: float = Field(
+        default=3600.0, description="Seconds a stored response is kept."
+    )
+    tool_settle: float = Field(
+        default=0.1, description="Seconds to wait for parallel tool calls after the first one."
+    )
+    session_idle_timeout: float = Field(
+        default=900.0, description="Seconds a parked Run waits for the client's tool results."
+    )
+    max_parked_sessions: int = Field(
+        default=256, description="Parked Runs kept at once (the oldest is closed first)."
+    )
+    workspace: Path | None = Field(
+        default=None,
+        description="Run Cursor's built-in read/ls/grep for requests without tools, inside "
+        "this directory only (`--workspace`).",
+    )
+    allow_write: bool = Field(
+        default=False,
+        description="With a workspace: also write and delete files (`--allow-write`).",
+    )
+    allow_shell: bool = Field(
+        default=False, description="With a workspace: also run shell commands (`--allow-shell`)."
+    )
+    exec_timeout: float = Field(
+        default=30.0, description="Seconds a built-in shell command may run."
+    )
+    persist_state: bool = Field(
+        default=True,
+        description="Keep conversation state (blobs, checkpoints) on disk; off: in memory only.",
+    )
+    state_path: Path | None = Field(
+        default=None, description="The state file; default: `state.sqlite3` in the bridge home."
+    )
+    state_ttl: float = Field(
+        default=7 * 24 * 3600.0, description="Seconds an unused conversation's state is kept."
+    )
+    state_max_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        description="Cap on stored state bytes; least recently used conversations go first.",
+    )
+    refresh_margin: float = Field(
+        default=300.0, description="Refresh the access token this many seconds before it expires."
+    )
+    login_poll_scale: float = Field(
+        default=1.0,
+        description="Scales the login poll delays (1 s growing to 10 s); tests shrink it.",
+    )
+    emulator_token_latency: float = Field(
+        default=0.0, description="Seconds between the built-in emulator's streamed words (demos)."
+    )
+    cursor_chat_upstream: str = Field(
+        default=OWN_BACKEND,
+        description='Upstream of `/cursor/chat/completions`: "cursor" (this bridge\'s '
+        "backend) or an OpenAI-compatible base URL such as `http://127.0.0.1:4000/v1`.",
+    )
+    cursor_chat_upstream_api_key: SecretStr | None = Field(
+        default=None, description="API key sent to that upstream."
+    )
+    cursor_chat_upstream_timeout: float = Field(
+        default=300.0, description="Longest silence between two upstream chunks (seconds)."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, config_file_source(settings_cls))
 
     @field_validator("cursor_chat_upstream")
     @classmethod
@@ -77,6 +182,33 @@ class Settings(BaseSettings):
         value = value.strip()
         if value != OWN_BACKEND and not value.startswith(("http://", "https://")):
             raise ValueError(f'must be "{OWN_BACKEND}" or an http(s):// base URL')
+        return value
+
+    @field_validator("model_map")
+    @classmethod
+    def _model_map_parses(cls, value: dict[str, str]) -> dict[str, str]:
+        from .engine.model_map import ModelMap
+
+        ModelMap.parse(value)  # raises ValueError naming the bad entry
+        return value
+
+    @field_validator("log_level", "log_format")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.strip().lower()
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value not in ("debug", "info", "warning"):
+            raise ValueError("must be debug, info or warning")
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value not in ("text", "json"):
+            raise ValueError("must be text or json")
         return value
 
     def backend_options(self) -> dict[str, Any]:
@@ -111,3 +243,11 @@ class Settings(BaseSettings):
         )
         workspace = dataclasses.replace(default_workspace(), path=str(root))
         return {"workspace": workspace, "executor": executor.execute}
+
+
+def config_file_source(settings_cls: type[BaseSettings]) -> TomlConfigSettingsSource:
+    return TomlConfigSettingsSource(settings_cls, toml_file=config_path())
+
+
+def env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()

@@ -251,8 +251,8 @@ def test_claude_code_request_shape_is_accepted() -> None:
             "model: Field required",
         ),
         (body(messages=[]), "messages"),
-        (body(messages=[{"role": "wizard", "content": "x"}]), "messages.0.role"),
-        (body(messages=[{"role": "user", "content": 5}]), "messages.0.content"),
+        (body(messages=[{"role": "wizard", "content": "x"}]), "messages[0].role"),
+        (body(messages=[{"role": "user", "content": 5}]), "messages[0].content"),
         (
             body(messages=[{"role": "user", "content": [{"type": "video"}]}]),
             "'video' is not supported",
@@ -263,10 +263,14 @@ def test_claude_code_request_shape_is_accepted() -> None:
         (body(thinking={"type": "sometimes"}), "thinking.type"),
         (body(tool_choice={"type": "any"}), "needs tools"),
         (body(tools=[READ_TOOL], tool_choice={"type": "tool", "name": "Nope"}), "tool_choice.name"),
-        (body(tools=[{"name": "x"}]), "tools.0.input_schema"),
+        (body(tools=[{"name": "x"}]), "tools[0].input_schema"),
         (body(tools=[{"type": "web_search_20250305", "name": "web_search"}]), "server tool"),
         (body(mcp_servers=[{"type": "url", "url": "http://x"}]), "mcp_servers"),
-        (body(output_config={"format": {"type": "json_schema", "schema": {}}}), "structured"),
+        (body(output_config={"format": {"type": "json_object"}}), "only 'json_schema'"),
+        (
+            body(output_config={"format": {"type": "json_schema", "schema": {"type": 5}}}),
+            "Invalid JSON schema",
+        ),
         (
             body(
                 messages=[

@@ -163,9 +163,12 @@ def test_parse_request_reads_a_chat_completions_body() -> None:
     [
         ({"messages": [{"role": "user", "content": "x"}]}, "model"),
         ({"model": "m", "messages": []}, "messages"),
-        ({"model": "m", "messages": [{"role": "robot", "content": "x"}]}, "messages.0.role"),
-        ({"model": "m", "messages": [{"role": "tool", "content": "x"}]}, "messages.0.tool_call_id"),
-        ({"model": "m", "messages": [{"role": "user"}]}, "messages.0.content"),
+        ({"model": "m", "messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
+        (
+            {"model": "m", "messages": [{"role": "tool", "content": "x"}]},
+            "messages[0].tool_call_id",
+        ),
+        ({"model": "m", "messages": [{"role": "user"}]}, "messages[0].content"),
         (
             {
                 "model": "m",
@@ -184,7 +187,7 @@ def test_parse_request_reads_a_chat_completions_body() -> None:
                     }
                 ],
             },
-            "messages.0.content.0.image_url",
+            "messages[0].content[0].image_url",
         ),
     ],
 )

@@ -379,23 +379,23 @@ def test_a_codex_shaped_request_is_accepted() -> None:
         ({"input": "hi"}, "model"),
         ({"model": "gpt-5.4"}, "input"),
         ({"model": "gpt-5.4", "input": 5}, "input"),
-        (body(input=[{"role": "wizard", "content": "x"}]), "input.0.role"),
-        (body(input=[{"type": "message", "content": "x"}]), "input.0.role"),
-        (body(input=["just text"]), "input.0"),
-        (body(input=[{"type": "teleport"}]), "input.0.type"),
-        (body(input=[{"type": "item_reference", "id": "msg_1"}]), "input.0.type"),
+        (body(input=[{"role": "wizard", "content": "x"}]), "input[0].role"),
+        (body(input=[{"type": "message", "content": "x"}]), "input[0].role"),
+        (body(input=["just text"]), "input[0]"),
+        (body(input=[{"type": "teleport"}]), "input[0].type"),
+        (body(input=[{"type": "item_reference", "id": "msg_1"}]), "input[0].type"),
         (
             body(input=[{"type": "function_call", "name": "f", "arguments": "{}"}]),
-            "input.0.call_id",
+            "input[0].call_id",
         ),
-        (body(input=[{"type": "function_call_output", "output": "x"}]), "input.0.call_id"),
+        (body(input=[{"type": "function_call_output", "output": "x"}]), "input[0].call_id"),
         (
             body(input=[{"role": "user", "content": [{"type": "input_text"}]}]),
-            "input.0.content.0.text",
+            "input[0].content[0].text",
         ),
         (
             body(input=[{"role": "user", "content": [{"type": "input_audio", "data": "x"}]}]),
-            "input.0.content.0",
+            "input[0].content[0].type",
         ),
         (
             body(
@@ -406,13 +406,13 @@ def test_a_codex_shaped_request_is_accepted() -> None:
                     }
                 ]
             ),
-            "input.0.content.0.image_url",
+            "input[0].content[0].image_url",
         ),
         (
             body(
                 input=[{"role": "user", "content": [{"type": "input_image", "file_id": "file_1"}]}]
             ),
-            "input.0.content.0.image_url",
+            "input[0].content[0].image_url",
         ),
         (
             body(
@@ -425,17 +425,17 @@ def test_a_codex_shaped_request_is_accepted() -> None:
                     }
                 ]
             ),
-            "input.0.content.0.image_url",
+            "input[0].content[0].image_url",
         ),
         (
             body(input=[{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]),
-            "input.0.content.0.type",
+            "input[0].content[0].type",
         ),
-        (body(tools=[{"name": "f"}]), "tools.0.type"),
-        (body(tools=[{"type": "function", "function": {"name": "f"}}]), "tools.0.name"),
+        (body(tools=[{"name": "f"}]), "tools[0].type"),
+        (body(tools=[{"type": "function", "function": {"name": "f"}}]), "tools[0].name"),
         (
             body(tools=[{"type": "function", "name": "f"}, {"type": "function", "name": "f"}]),
-            "tools.1.name",
+            "tools[1].name",
         ),
         (body(tool_choice="required"), "tool_choice"),
         (body(tool_choice="sometimes"), "tool_choice"),

@@ -32,6 +32,20 @@ def test_tool_groups_split_at_then() -> None:
     )
 
 
+def test_tool_names_may_hold_spaces_when_arguments_follow() -> None:
+    script = parse_script('/tool web docs.add {"a": 1}\n/tool plain')
+    assert script.tool_groups == (
+        (ToolCallSpec("mcp", "web docs.add", {"a": 1}), ToolCallSpec("mcp", "plain", {})),
+    )
+    assert "not JSON" in parse_script("/tool foo bar").error
+
+
+def test_todo_lines() -> None:
+    script = parse_script("/todo pending Write tests\n/todo completed Read code")
+    assert script.todos == (("pending", "Write tests"), ("completed", "Read code"))
+    assert "usage: /todo" in parse_script("/todo someday Rest").error
+
+
 def test_faults() -> None:
     assert parse_script("/fault stall").fault == Fault("stall")
     assert parse_script("/fault error unavailable back soon").fault == Fault(

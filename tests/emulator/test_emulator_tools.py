@@ -165,3 +165,33 @@ async def test_bad_tool_arguments_are_a_script_error(client: H2Client) -> None:
     transcript = await TurnDriver(client).run(user_request("/tool read {not json"))
     assert transcript.text.startswith("Script error: arguments of 'read' are not JSON")
     assert "exec.mcp_args" not in transcript.kinds
+
+
+async def test_server_dot_tool_resolves_through_the_mcp_descriptors(client: H2Client) -> None:
+    """`/tool SERVER.TOOL` names a tool as configured; the call carries its wire names."""
+    descriptor = agent.McpDescriptor(
+        server_name="my server",
+        server_identifier="my_server",
+        tools=[agent.McpToolDescriptor(tool_name="weird.name")],
+    )
+    context = agent.RequestContext(
+        tools=[
+            agent.McpToolDefinition(
+                name="my_server-weird_name", tool_name="weird.name", provider_identifier="my_server"
+            )
+        ],
+        mcp_meta_tool_options=agent.McpMetaToolOptions(enabled=True, mcp_descriptors=[descriptor]),
+    )
+    driver = TurnDriver(client, context=context, on_exec=mcp_text_answer("ok"))
+    transcript = await driver.run(user_request('/tool my server.weird.name {"x": 1}'))
+    (request,) = [
+        m.exec_server_message.mcp_args
+        for m in transcript.messages
+        if m.exec_server_message.HasField("mcp_args")
+    ]
+    assert (request.name, request.tool_name, request.provider_identifier) == (
+        "my_server-weird_name",
+        "weird.name",
+        "my_server",
+    )
+    assert transcript.text == "Tool results:\n- my server.weird.name: ok"

@@ -155,9 +155,9 @@ def test_unknown_model_is_404_model_not_found_with_suggestions(client: OpenAI) -
         ({"model": "gpt-5.4", "messages": []}, "messages"),
         (
             {"model": "gpt-5.4", "messages": [{"role": "wizard", "content": "hi"}]},
-            "messages.0.role",
+            "messages[0].role",
         ),
-        ({"model": "gpt-5.4", "messages": [{"role": "user", "content": 5}]}, "messages.0.content"),
+        ({"model": "gpt-5.4", "messages": [{"role": "user", "content": 5}]}, "messages[0].content"),
         (
             {"model": "gpt-5.4", "messages": [{"role": "user", "content": "hi"}], "stream": "yes"},
             "stream",
@@ -165,7 +165,7 @@ def test_unknown_model_is_404_model_not_found_with_suggestions(client: OpenAI) -
         ({"model": "gpt-5.4", "messages": [{"role": "user", "content": "hi"}], "n": 3}, "n"),
         (
             {"model": "gpt-5.4", "messages": [{"role": "tool", "content": "x"}]},
-            "messages.0.tool_call_id",
+            "messages[0].tool_call_id",
         ),
     ],
 )

@@ -8,19 +8,21 @@ with the reason when npm or the registry is unavailable (see tests/support/npm_c
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from cursor_bridge.setup_cli import claude_code_settings
 from tests.conftest import Stack
 from tests.support.npm_clients import client_binary
 
 TIMEOUT = 120
 # A cold npm install (about 360 MB) runs inside the first test's setup; each `claude` run is
 # bounded by TIMEOUT on its own.
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.clients, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +31,12 @@ def claude() -> Path:
 
 
 def run_claude(
-    exe: Path, stack: Stack, tmp_path: Path, prompt: str, *args: str
+    exe: Path,
+    stack: Stack,
+    tmp_path: Path,
+    prompt: str,
+    *args: str,
+    env_from_settings: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     home = tmp_path / "home"
     project = tmp_path / "project"
@@ -44,6 +51,8 @@ def run_claude(
         "DISABLE_AUTOUPDATER": "1",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
     }
+    if env_from_settings:
+        env = {"PATH": env["PATH"], "HOME": env["HOME"]}
     return subprocess.run(
         [str(exe), "-p", prompt, *args],
         cwd=project,
@@ -56,8 +65,19 @@ def run_claude(
 
 
 def test_claude_code_prints_the_scripted_answer(claude: Path, stack: Stack, tmp_path: Path) -> None:
+    """Configured only by the settings file `cursor-bridge setup claude-code` writes."""
+    settings = tmp_path / "claude-code-settings.json"
+    settings.write_text(json.dumps(claude_code_settings(stack.bridge_url, "claude-sonnet-4-5")))
     runs_before = stack.counters.runs_completed
-    done = run_claude(claude, stack, tmp_path, "Please answer\n/reply The bridge says hello")
+    done = run_claude(
+        claude,
+        stack,
+        tmp_path,
+        "Please answer\n/reply The bridge says hello",
+        "--settings",
+        str(settings),
+        env_from_settings=True,
+    )
     assert done.returncode == 0, done.stderr or done.stdout
     assert "The bridge says hello" in done.stdout
     assert stack.counters.runs_completed > runs_before

@@ -3,9 +3,6 @@ openai SDK script gets streamed text with usage from it (a real subprocess, real
 
 from __future__ import annotations
 
-import os
-import re
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,36 +10,13 @@ from collections.abc import Iterator
 import pytest
 from openai import OpenAI
 
+from tests.support.served import serve_process
+
 
 @pytest.fixture
 def served() -> Iterator[tuple[str, list[str]]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cursor_bridge", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert proc.stdout is not None
-    banner: list[str] = []
-    url = None
-    for line in proc.stdout:
-        banner.append(line)
-        match = re.search(r"listening on (http://127\.0\.0\.1:\d+/v1)", line)
-        if match:
-            url = match.group(1)
-            break
-    try:
-        assert url is not None, "".join(banner)
+    with serve_process() as (url, banner):
         yield url, banner
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-    assert proc.returncode == 0
 
 
 def test_serve_without_login_uses_the_emulator_and_streams(served: tuple[str, list[str]]) -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from cursor_bridge.engine.backend import BackendConfig, CursorBackend
+from cursor_bridge.engine.model_map import ModelMap
 from cursor_bridge.engine.output import (
     OutputEvent,
     TextDelta,
@@ -26,11 +28,17 @@ from cursor_bridge.engine.output import (
 )
 from cursor_bridge.engine.request import ChatRequest
 from cursor_bridge.server.app import create_app
+from cursor_bridge.setup_cli import CODEX_KEY_ENV, codex_config
 from tests.conftest import Stack
 from tests.support.bridge_apps import Recorder, ScriptedBackend, serve
 from tests.support.npm_clients import client_binary
 
+# Real coding clients from npm: the `clients` group (README: Tests).
+pytestmark = pytest.mark.clients
+
 MODEL = "gpt-5.4"
+# A name Codex knows (its bundled model metadata), mapped onto a catalog model.
+CODEX_MODEL = "gpt-5.5"
 PROOF_COMMAND = "echo codex-tool-ok > proof.txt && cat proof.txt"
 
 
@@ -54,29 +62,21 @@ def codex() -> Path:
 
 
 def run_codex(
-    codex: Path, bridge: Bridge, tmp_path: Path, prompt: str
+    codex: Path, bridge: Bridge, tmp_path: Path, prompt: str, model: str = MODEL
 ) -> subprocess.CompletedProcess[str]:
     home = tmp_path / "codex-home"
     work = tmp_path / "work"
     home.mkdir()
-    work.mkdir()
+    work.mkdir(exist_ok=True)
+    # Configured as `cursor-bridge setup codex` prints it, without retries (a failure shows).
     (home / "config.toml").write_text(
-        f'model = "{MODEL}"\n'
-        'model_provider = "bridge"\n'
-        "\n"
-        "[model_providers.bridge]\n"
-        'name = "Bridge"\n'
-        f'base_url = "{bridge.url}/v1"\n'
-        'env_key = "BRIDGE_API_KEY"\n'
-        'wire_api = "responses"\n'
-        "request_max_retries = 0\n"
-        "stream_max_retries = 0\n"
+        codex_config(bridge.url, model) + "request_max_retries = 0\nstream_max_retries = 0\n"
     )
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
         "CODEX_HOME": str(home),
-        "BRIDGE_API_KEY": "test-key",
+        CODEX_KEY_ENV: "test-key",
         "NO_COLOR": "1",
     }
     # Codex's own sandbox is not under test: with bubblewrap installed (the security tests
@@ -160,3 +160,48 @@ def test_codex_executes_a_function_call_rendered_by_the_dialect(
     assert [(c.id, c.name) for c in step.tool_calls] == [("call_proof", "exec_command")]
     assert result.role == "tool" and result.tool_call_id == "call_proof"
     assert "codex-tool-ok" in result.text
+
+
+@pytest.fixture
+def known_model_bridge(stack: Stack) -> Iterator[Bridge]:
+    """A bridge whose model map gives Codex's own model name a catalog model: with a name it
+    knows, Codex has its model metadata and offers its `apply_patch` custom tool."""
+    config = BackendConfig(
+        api_url=stack.emulator.url,
+        agent_url=stack.emulator.url,
+        heartbeat_interval=0.2,
+        model_map=ModelMap.parse({CODEX_MODEL: MODEL}),
+    )
+    backend = CursorBackend(config)
+    recorder = Recorder(create_app(backend, mode="emulator"))
+    try:
+        with serve(stack, recorder) as url:
+            yield Bridge(url, recorder)
+    finally:
+        stack.call(backend.aclose())
+
+
+def test_codex_reads_then_edits_with_apply_patch(
+    codex: Path, known_model_bridge: Bridge, tmp_path: Path
+) -> None:
+    bridge = known_model_bridge
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "notes.txt").write_text("hello world\n")
+    patch = "*** Begin Patch\n*** Update File: notes.txt\n@@\n-hello world\n+hello bridge\n*** End Patch\n"
+    prompt = (
+        "Read notes.txt, then fix it.\n"
+        f"/tool exec_command {json.dumps({'cmd': 'cat notes.txt'})}\n"
+        "/then\n"
+        f"/tool apply_patch {json.dumps({'input': patch})}"
+    )
+    done = run_codex(codex, bridge, tmp_path, prompt, model=CODEX_MODEL)
+    assert done.returncode == 0, explain(done, bridge)
+    assert (tmp_path / "work" / "notes.txt").read_text() == "hello bridge\n", explain(done, bridge)
+    bodies = bridge.recorder.bodies("/v1/responses")
+    offered = {(t.get("type"), t.get("name")) for t in bodies[0]["tools"]}
+    assert ("custom", "apply_patch") in offered, explain(done, bridge)
+    last = [item.get("type") for item in bodies[-1]["input"]]
+    assert "custom_tool_call" in last and "custom_tool_call_output" in last
+    (output,) = [i for i in bodies[-1]["input"] if i.get("type") == "custom_tool_call_output"]
+    assert "hello world" not in str(output.get("output"))  # the patch applied cleanly
+    assert "apply_patch" in done.stdout, explain(done, bridge)

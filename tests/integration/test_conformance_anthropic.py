@@ -18,7 +18,14 @@ from anthropic import Anthropic
 from anthropic.types import Message
 
 from tests.conftest import Stack
-from tests.support.conformance import SCENARIOS, Outcome, Scenario, check, result_for
+from tests.support.conformance import (
+    OPTION_SCENARIOS,
+    SCENARIOS,
+    Outcome,
+    Scenario,
+    check,
+    result_for,
+)
 
 MAX_ROUNDS = 5
 
@@ -52,12 +59,14 @@ def run_scenario(client: Anthropic, scenario: Scenario, *, stream: bool) -> Outc
             {"name": t.name, "description": t.description, "input_schema": t.parameters}
             for t in scenario.tools
         ]
+    request.update(_options(scenario))
     for _ in range(MAX_ROUNDS):
         try:
             if stream:
                 message = _streamed(client, messages=messages, **request)
             else:
                 message = client.messages.create(messages=messages, **request)
+            request.pop("tool_choice", None)  # it applies to the opening request
         except anthropic.APIStatusError as exc:
             body = exc.body
             assert isinstance(body, dict) and body["type"] == "error", body
@@ -68,7 +77,11 @@ def run_scenario(client: Anthropic, scenario: Scenario, *, stream: bool) -> Outc
         outcome.thinking += "".join(b.thinking for b in message.content if b.type == "thinking")
         calls = [b for b in message.content if b.type == "tool_use"]
         if not calls:
-            assert message.stop_reason == "end_turn"
+            stop = "stop_sequence" if scenario.stop else "end_turn"
+            assert message.stop_reason in (stop, "max_tokens")
+            if message.stop_reason == "stop_sequence":
+                assert message.stop_sequence in scenario.stop
+            outcome.truncated = message.stop_reason == "max_tokens"
             outcome.text = "".join(b.text for b in message.content if b.type == "text")
             return outcome
         assert message.stop_reason == "tool_use"
@@ -89,6 +102,32 @@ def run_scenario(client: Anthropic, scenario: Scenario, *, stream: bool) -> Outc
             }
         )
     raise AssertionError(f"no final answer after {MAX_ROUNDS} rounds")
+
+
+def _options(scenario: Scenario) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if scenario.max_tokens is not None:
+        # thinking needs max_tokens above its budget: a limit test runs without it
+        options["max_tokens"] = scenario.max_tokens
+        options["thinking"] = {"type": "disabled"}
+    if scenario.stop:
+        options["stop_sequences"] = list(scenario.stop)
+    if scenario.schema is not None:
+        schema = scenario.schema or {"type": "object"}
+        options["extra_body"] = {
+            "output_config": {"format": {"type": "json_schema", "schema": schema}}
+        }
+    if scenario.tool_choice == "required":
+        options["tool_choice"] = {"type": "any"}
+    elif scenario.tool_choice is not None:
+        options["tool_choice"] = {"type": "tool", "name": scenario.tool_choice}
+    return options
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+@pytest.mark.parametrize("scenario", OPTION_SCENARIOS, ids=[s.name for s in OPTION_SCENARIOS])
+def test_anthropic_request_options(client: Anthropic, scenario: Scenario, stream: bool) -> None:
+    check(scenario, run_scenario(client, scenario, stream=stream), streamed=stream)
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])

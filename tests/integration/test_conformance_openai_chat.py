@@ -15,7 +15,14 @@ import pytest
 from openai import OpenAI
 
 from tests.conftest import Stack
-from tests.support.conformance import SCENARIOS, Outcome, Scenario, check, result_for
+from tests.support.conformance import (
+    OPTION_SCENARIOS,
+    SCENARIOS,
+    Outcome,
+    Scenario,
+    check,
+    result_for,
+)
 
 MAX_ROUNDS = 5
 
@@ -74,10 +81,12 @@ def run_scenario(client: OpenAI, scenario: Scenario, *, stream: bool) -> Outcome
             }
             for t in scenario.tools
         ]
+    request.update(_options(scenario))
     for _ in range(MAX_ROUNDS):
         try:
             one = _streamed if stream else _whole
             text, thinking, calls, finish = one(client, messages=messages, **request)
+            request.pop("tool_choice", None)  # it applies to the opening request
         except openai.APIStatusError as exc:
             outcome.error_status = exc.status_code
             outcome.error_message = exc.message
@@ -87,8 +96,8 @@ def run_scenario(client: OpenAI, scenario: Scenario, *, stream: bool) -> Outcome
             return outcome
         outcome.thinking += thinking
         if not calls:
-            assert finish == "stop"
-            outcome.text = text
+            assert finish in ("stop", "length")
+            outcome.text, outcome.truncated = text, finish == "length"
             return outcome
         assert finish == "tool_calls"
         parsed = [(c["name"], json.loads(c["arguments"])) for c in calls]
@@ -112,6 +121,32 @@ def run_scenario(client: OpenAI, scenario: Scenario, *, stream: bool) -> Outcome
             for c, (name, args) in zip(calls, parsed, strict=True)
         ]
     raise AssertionError(f"no final answer after {MAX_ROUNDS} rounds")
+
+
+def _options(scenario: Scenario) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if scenario.max_tokens is not None:
+        options["max_completion_tokens"] = scenario.max_tokens
+    if scenario.stop:
+        options["stop"] = list(scenario.stop)
+    if scenario.schema == {}:
+        options["response_format"] = {"type": "json_object"}
+    elif scenario.schema is not None:
+        options["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "answer", "schema": scenario.schema},
+        }
+    if scenario.tool_choice == "required":
+        options["tool_choice"] = "required"
+    elif scenario.tool_choice is not None:
+        options["tool_choice"] = {"type": "function", "function": {"name": scenario.tool_choice}}
+    return options
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+@pytest.mark.parametrize("scenario", OPTION_SCENARIOS, ids=[s.name for s in OPTION_SCENARIOS])
+def test_openai_chat_request_options(client: OpenAI, scenario: Scenario, stream: bool) -> None:
+    check(scenario, run_scenario(client, scenario, stream=stream), streamed=stream)
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])

@@ -17,7 +17,14 @@ from openai import OpenAI
 from openai.types.responses import Response
 
 from tests.conftest import Stack
-from tests.support.conformance import SCENARIOS, Outcome, Scenario, check, result_for
+from tests.support.conformance import (
+    OPTION_SCENARIOS,
+    SCENARIOS,
+    Outcome,
+    Scenario,
+    check,
+    result_for,
+)
 
 MAX_ROUNDS = 5
 
@@ -31,6 +38,7 @@ def _streamed(client: OpenAI, outcome: Outcome, **request: Any) -> Response | No
     text: list[str] = []
     summary: list[str] = []
     sequence: list[int] = []
+    incomplete: Response | None = None
     with client.responses.stream(**request) as stream:
         for event in stream:
             sequence.append(event.sequence_number)
@@ -44,7 +52,9 @@ def _streamed(client: OpenAI, outcome: Outcome, **request: Any) -> Response | No
                 assert event.response.error is not None
                 assert outcome.error_message is not None, "`error` comes before response.failed"
                 return None
-        final = stream.get_final_response()
+            elif event.type == "response.incomplete":
+                incomplete = event.response
+        final = incomplete if incomplete is not None else stream.get_final_response()
     assert sequence == list(range(len(sequence)))
     assert "".join(text) == final.output_text
     summaries = [s.text for item in final.output if item.type == "reasoning" for s in item.summary]
@@ -77,6 +87,8 @@ def run_scenario(client: OpenAI, scenario: Scenario, *, stream: bool, stateless:
         }
         if previous is not None and not stateless:
             request["previous_response_id"] = previous
+        if not outcome.rounds:
+            request.update(_options(scenario))
         try:
             response = (
                 _streamed(client, outcome, **request)
@@ -89,7 +101,11 @@ def run_scenario(client: OpenAI, scenario: Scenario, *, stream: bool, stateless:
             return outcome
         if response is None:  # failed inside the stream
             return outcome
-        assert response.status == "completed"
+        assert response.status in ("completed", "incomplete")
+        if response.status == "incomplete":
+            assert response.incomplete_details is not None
+            assert response.incomplete_details.reason == "max_output_tokens"
+            outcome.truncated = True
         for item in response.output:
             if item.type == "reasoning":
                 outcome.thinking += "".join(s.text for s in item.summary)
@@ -111,6 +127,33 @@ def run_scenario(client: OpenAI, scenario: Scenario, *, stream: bool, stateless:
         conversation += results
         pending, previous = results, response.id
     raise AssertionError(f"no final answer after {MAX_ROUNDS} rounds")
+
+
+def _options(scenario: Scenario) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if scenario.max_tokens is not None:
+        options["max_output_tokens"] = scenario.max_tokens
+    if scenario.schema == {}:
+        options["text"] = {"format": {"type": "json_object"}}
+    elif scenario.schema is not None:
+        fmt = {"type": "json_schema", "name": "answer", "schema": scenario.schema}
+        options["text"] = {"format": fmt}
+    if scenario.tool_choice == "required":
+        options["tool_choice"] = "required"
+    elif scenario.tool_choice is not None:
+        options["tool_choice"] = {"type": "function", "name": scenario.tool_choice}
+    return options
+
+
+# The Responses API has no stop sequences.
+RESPONSES_OPTIONS = [s for s in OPTION_SCENARIOS if not s.stop]
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+@pytest.mark.parametrize("scenario", RESPONSES_OPTIONS, ids=[s.name for s in RESPONSES_OPTIONS])
+def test_responses_request_options(client: OpenAI, scenario: Scenario, stream: bool) -> None:
+    outcome = run_scenario(client, scenario, stream=stream, stateless=False)
+    check(scenario, outcome, streamed=stream)
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])

@@ -14,28 +14,20 @@ from pathlib import Path
 
 import pytest
 
+from cursor_bridge.setup_cli import opencode_config
 from tests.conftest import Stack
 from tests.support.npm_clients import cache_root, client_binary
+
+# Real coding clients from npm: the `clients` group (README: Tests).
+pytestmark = pytest.mark.clients
 
 MODEL = "claude-4.6-sonnet"
 
 
 def run_opencode(stack: Stack, project: Path, home: Path, prompt: str) -> str:
     binary = client_binary("opencode")
-    config = {
-        "$schema": "https://opencode.ai/config.json",
-        "provider": {
-            "bridge": {
-                "npm": "@ai-sdk/openai-compatible",
-                "name": "Bridge",
-                "options": {"baseURL": stack.bridge_url + "/v1", "apiKey": "x"},
-                "models": {MODEL: {"name": MODEL, "tool_call": True}},
-            }
-        },
-        "model": f"bridge/{MODEL}",
-        "autoupdate": False,
-        "share": "disabled",
-    }
+    # Configured exactly as `cursor-bridge setup opencode` prints it.
+    config = opencode_config(stack.bridge_url, [MODEL], MODEL)
     (project / "opencode.json").write_text(json.dumps(config))
     env = {
         "PATH": os.environ.get("PATH", ""),

@@ -19,6 +19,9 @@ import pytest
 from tests.conftest import Stack
 from tests.integration.test_opencode import run_opencode
 
+# Real coding clients from npm: the `clients` group (README: Tests).
+pytestmark = pytest.mark.clients
+
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:

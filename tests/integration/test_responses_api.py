@@ -188,8 +188,8 @@ def test_unknown_model_is_404_model_not_found(client: OpenAI) -> None:
     [
         ({"input": "hi"}, "model"),
         ({"model": MODEL}, "input"),
-        ({"model": MODEL, "input": [{"role": "wizard", "content": "hi"}]}, "input.0.role"),
-        ({"model": MODEL, "input": "hi", "tools": [{"type": "function"}]}, "tools.0.name"),
+        ({"model": MODEL, "input": [{"role": "wizard", "content": "hi"}]}, "input[0].role"),
+        ({"model": MODEL, "input": "hi", "tools": [{"type": "function"}]}, "tools[0].name"),
         ({"model": MODEL, "input": "hi", "stream": "yes"}, "stream"),
     ],
 )

@@ -174,6 +174,7 @@ def test_mcp_exec_becomes_an_event_and_its_result_is_sent_on_request() -> None:
         name="bridge-read",
         tool_name="read",
         tool_call_id="tc1",
+        provider_identifier="bridge",
         args={"filePath": json_to_value_bytes("a.txt"), "limit": json_to_value_bytes(5)},
     )
     (event,) = machine.receive_data(
@@ -186,6 +187,8 @@ def test_mcp_exec_becomes_an_event_and_its_result_is_sent_on_request() -> None:
         {"filePath": "a.txt", "limit": 5.0},
         tool_call_id="tc1",
         tool_name="read",
+        wire_name="bridge-read",
+        provider="bridge",
     )
     assert machine.data_to_send() == b""
     result = agent.ExecClientMessage(id=9)
@@ -275,3 +278,26 @@ def test_heartbeat_and_cancel_frames() -> None:
     assert beat.WhichOneof("message") == "client_heartbeat"
     (cancel,) = client_messages(machine.cancel())
     assert cancel.conversation_action.WhichOneof("action") == "cancel_action"
+
+
+def test_a_todo_list_update_becomes_an_event() -> None:
+    machine = started()
+    items = [
+        agent.TodoItem(id="1", content="Read", status=agent.TODO_STATUS_COMPLETED),
+        agent.TodoItem(id="2", content="Write", status=agent.TODO_STATUS_IN_PROGRESS),
+    ]
+    call = agent.ToolCall(
+        update_todos_tool_call=agent.UpdateTodosToolCall(
+            args=agent.UpdateTodosArgs(todos=items[1:], merge=True),
+            result=agent.UpdateTodosResult(success=agent.UpdateTodosSuccess(todos=items)),
+        )
+    )
+    update = agent.InteractionUpdate(
+        tool_call_completed=agent.ToolCallCompletedUpdate(call_id="c", tool_call=call)
+    )
+    (event,) = machine.receive_data(server(interaction_update=update))
+    # The merged list from the result, not the partial one from the args.
+    assert event == ev.TodosUpdated(
+        (ev.Todo("1", "Read", "completed"), ev.Todo("2", "Write", "in_progress"))
+    )
+    assert machine.data_to_send() == b""  # display only: nothing to answer

@@ -22,6 +22,7 @@ from cursor_bridge.engine.output import (
     ThinkingDelta,
     ToolCall,
     TurnFinished,
+    TurnStarted,
 )
 from cursor_bridge.engine.request import ChatRequest
 from cursor_bridge.protocol.events import Usage
@@ -56,7 +57,7 @@ class ScriptedBackend(CursorBackend):
 
 
 TOOL_TURN: list[list[OutputEvent]] = [
-    [ThinkingDelta("I should read both files.")],
+    [TurnStarted(44), ThinkingDelta("I should read both files.")],
     [TextDelta("Reading them now.")],
     [
         ToolCall(0, "toolu_01", "Read", '{"file_path": "/tmp/a.txt"}'),
@@ -97,8 +98,10 @@ async def test_streamed_tool_use_accumulates_in_the_sdk() -> None:
     ]
     assert "input_json" in seen  # the SDK saw input_json_delta events
     assert message.stop_reason == "tool_use"
-    assert message.usage.input_tokens == 40 and message.usage.output_tokens == 12
-    assert message.usage.cache_read_input_tokens == 8
+    # message_delta repeats the input side message_start announced (the engine's up-front
+    # figure), so the two never disagree; the output count is the backend's.
+    assert message.usage.input_tokens == 44 and message.usage.output_tokens == 12
+    assert message.usage.cache_read_input_tokens == 0
     assert backend.requests[0].tools[0].name == "Read"
 
 
@@ -142,9 +145,10 @@ async def test_tool_results_sent_back_reach_the_engine_as_tool_messages() -> Non
 
 
 @pytest.mark.parametrize("stream", [True, False])
-async def test_stop_sequence_cuts_the_answer(stream: bool) -> None:
+async def test_a_turn_ended_by_a_stop_sequence_renders_its_reason(stream: bool) -> None:
+    # The engine matches the sequence and withholds it (tests/engine/test_output_control.py).
     backend = ScriptedBackend(
-        [[TextDelta("alpha bravo ")], [TextDelta("STOP charlie")], [TurnFinished("stop", Usage())]]
+        [[TextDelta("alpha bravo ")], [TurnFinished("stop", Usage(), stop_sequence="STOP")]]
     )
     client = client_for(backend)
     args = request_args(stop_sequences=["STOP"], tools=[])

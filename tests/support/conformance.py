@@ -58,6 +58,15 @@ class Scenario:
     error_contains: str | None = None
     error_status: int | None = None
     error_in_stream: bool = False
+    # Request options (issue #12), applied by each dialect in its own terms: an output limit,
+    # stop sequences, a JSON schema (or {} for any JSON object) the answer must match, and a
+    # tool_choice for the opening request ("required" or a tool's name).
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    schema: dict[str, Any] | None = None
+    tool_choice: str | None = None
+    # Expected: the answer was cut by the output limit (length / incomplete / max_tokens).
+    truncated: bool = False
 
     @property
     def fails(self) -> bool:
@@ -71,6 +80,7 @@ class Outcome:
     text: str = ""
     error_status: int | None = None
     error_message: str | None = None
+    truncated: bool = False
 
 
 def _tool_line(name: str, arguments: dict[str, Any]) -> str:
@@ -139,6 +149,65 @@ SCENARIOS = (
 )
 
 
+CITY = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "rank": {"type": "integer", "minimum": 1}},
+    "required": ["city", "rank"],
+    "additionalProperties": False,
+}
+# What the emulated model answers for CITY when it follows the format (emulator/obey.py).
+CITY_ANSWER = '{"city": "emulated", "rank": 1}'
+
+# Every request option, as scenarios (the Responses API has no stop sequences: dialects
+# without them leave out the scenarios that set `stop`).
+OPTION_SCENARIOS = (
+    Scenario(
+        "output_limit", "/tokens 30", max_tokens=3, text="alpha bravo charlie ", truncated=True
+    ),
+    Scenario("limit_not_reached", "/tokens 3", max_tokens=50, text="alpha bravo charlie"),
+    Scenario(
+        "stop_sequence_across_chunks",
+        "/tokens 20",
+        stop=("ia juli", "zulu"),
+        text="alpha bravo charlie delta echo foxtrot golf hotel ind",
+    ),
+    Scenario("json_schema", "name a city", schema=CITY, text=CITY_ANSWER),
+    Scenario("json_schema_corrected", "/reply Paris, of course.", schema=CITY, text=CITY_ANSWER),
+    Scenario(
+        "json_schema_never_met",
+        "/disobey always\n/reply Paris, of course.",
+        schema=CITY,
+        error_contains="did not satisfy the request after 2 attempts",
+        error_status=502,
+    ),
+    Scenario(
+        "tool_choice_required",
+        "what is the weather?",
+        tools=(WEATHER, CLOCK),
+        tool_choice="required",
+        rounds=((("get_weather", {"city": "emulated"}),),),
+        text_contains=(result_for("get_weather", {"city": "emulated"}),),
+    ),
+    Scenario(
+        "tool_choice_named_after_a_refusal",
+        "/disobey\n/reply I would rather chat.",
+        tools=(WEATHER, CLOCK),
+        tool_choice="get_time",
+        rounds=((("get_time", {"zone": "emulated"}),),),
+        # With the results, the model goes back to what the user's message scripted.
+        text="I would rather chat.",
+    ),
+    Scenario(
+        "tool_choice_never_met",
+        "/disobey always\n/reply No tools today.",
+        tools=(WEATHER,),
+        tool_choice="required",
+        error_contains="must call one of the provided tools",
+        error_status=502,
+    ),
+)
+
+
 def check(scenario: Scenario, outcome: Outcome, *, streamed: bool) -> None:
     """The dialect-independent expectations of a scenario."""
     if scenario.fails:
@@ -149,6 +218,7 @@ def check(scenario: Scenario, outcome: Outcome, *, streamed: bool) -> None:
         assert outcome.error_status == (None if in_stream else scenario.error_status)
         return
     assert outcome.error_message is None, outcome.error_message
+    assert outcome.truncated == scenario.truncated
     assert outcome.thinking == scenario.thinking
     assert [list(r) for r in scenario.rounds] == outcome.rounds
     if scenario.text is not None:

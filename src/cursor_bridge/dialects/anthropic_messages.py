@@ -4,7 +4,9 @@
 that only matter for rendering (thinking display, stop sequences), or raises InvalidRequest
 naming the offending field. `max_tokens` is required, as Anthropic requires it. Sampling
 settings (`temperature`, `top_p`, `top_k`) and `metadata` are validated and ignored: Cursor's
-agent protocol has no such knobs. Server tools, remote MCP servers, structured outputs and
+agent protocol has no such knobs. `max_tokens` and `stop_sequences` are enforced by the
+engine (engine/output_control.py); `output_config.format` (json_schema) is given to the model
+and its answer validated (engine/enforce.py). Server tools, remote MCP servers and
 non-base64 images are rejected with a 400 that says so.
 
 Thinking: `{"type": "enabled", "budget_tokens": N}` maps to a reasoning effort by budget
@@ -31,13 +33,14 @@ from ..engine.request import (
     ChatRequest,
     ImageInput,
     NamedToolChoice,
+    OutputFormat,
     ToolCallRecord,
     ToolChoice,
     ToolSpec,
 )
 from .anthropic_render import ThinkingDisplay, reasoning_from_signature
 from .common import InvalidRequest as InvalidRequest
-from .common import Lenient
+from .common import Lenient, describe_invalid, output_format
 
 LOW_BUDGET_MAX = 4096
 MEDIUM_BUDGET_MAX = 16384
@@ -184,8 +187,7 @@ def parse_request(body: Any, *, count_only: bool = False) -> MessagesRequest:
         raise _invalid(exc) from exc
     if parsed.mcp_servers:
         raise InvalidRequest("mcp_servers: remote MCP servers are not supported by cursor-bridge.")
-    if parsed.output_config is not None and parsed.output_config.format is not None:
-        raise InvalidRequest("output_config.format: structured outputs are not supported.")
+    fmt = _output_format(parsed.output_config)
     tools = tuple(_tool(tool, i) for i, tool in enumerate(parsed.tools or ()))
     messages: list[ChatMessage] = []
     if parsed.system:
@@ -218,8 +220,23 @@ def parse_request(body: Any, *, count_only: bool = False) -> MessagesRequest:
         max_tokens=max_tokens,
         tool_choice=tool_choice,
         parallel_tool_calls=parallel,
+        stop=stops,
+        output_format=fmt,
     )
     return MessagesRequest(chat, display, stops)
+
+
+def _output_format(config: OutputConfigIn | None) -> OutputFormat | None:
+    """`output_config.format` ({"type": "json_schema", "schema": {...}})."""
+    raw = config.format if config is not None else None
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or raw.get("type") != "json_schema":
+        raise InvalidRequest("output_config.format.type: only 'json_schema' is supported.")
+    try:
+        return output_format("json_schema", raw.get("schema"), raw.get("name"), "")
+    except InvalidRequest as exc:
+        raise InvalidRequest(f"output_config.format: {exc.message}") from exc
 
 
 def reasoning_effort(thinking: ThinkingIn | None, output: OutputConfigIn | None) -> str | None:
@@ -235,34 +252,23 @@ def reasoning_effort(thinking: ThinkingIn | None, output: OutputConfigIn | None)
     return "high"
 
 
-def _invalid(exc: ValidationError) -> InvalidRequest:
-    # The deepest location is the most specific one (a union reports each branch).
-    error = max(exc.errors(), key=lambda e: len(e["loc"]))
-    # Union branches show up in the location as type names (`str`, `list[...]`): drop them.
-    parts = [
-        str(p)
-        for p in error["loc"]
-        if isinstance(p, int) or not (p in ("str", "int") or "[" in str(p) or "-" in str(p))
-    ]
-    where = ".".join(parts) or "body"
-    message = error["msg"]
-    if error["type"] == "missing":
-        message = "Field required"
-    return InvalidRequest(f"{where}: {message}")
+def _invalid(exc: ValidationError, prefix: str = "") -> InvalidRequest:
+    """Anthropic's wording: `messages[0].content[1].type: ...`."""
+    param, message = describe_invalid(exc, prefix)
+    return InvalidRequest(f"{param}: {message}", param)
 
 
 def _tool(raw: dict[str, Any], index: int) -> ToolSpec:
     kind = raw.get("type")
     if kind not in (None, "custom"):
         raise InvalidRequest(
-            f"tools.{index}: server tool type '{kind}' is not supported; only client tools "
+            f"tools[{index}]: server tool type '{kind}' is not supported; only client tools "
             "(name, description, input_schema) are."
         )
     try:
         tool = ToolIn.model_validate(raw)
     except ValidationError as exc:
-        inner = _invalid(exc).message
-        raise InvalidRequest(f"tools.{index}.{inner}") from exc
+        raise _invalid(exc, f"tools[{index}]") from exc
     return ToolSpec(tool.name, tool.description, tool.input_schema)
 
 
@@ -290,10 +296,10 @@ def _tool_choice(
 def _blocks(message: MessageIn, index: int) -> Iterable[tuple[str, Lenient]]:
     """(param path, validated block) for each content block."""
     if isinstance(message.content, str):
-        yield f"messages.{index}.content", TextBlock(type="text", text=message.content)
+        yield f"messages[{index}].content", TextBlock(type="text", text=message.content)
         return
     for j, raw in enumerate(message.content):
-        where = f"messages.{index}.content.{j}"
+        where = f"messages[{index}].content[{j}]"
         kind = raw.get("type")
         model = _BLOCKS.get(kind) if isinstance(kind, str) else None
         if model is None:
@@ -301,7 +307,7 @@ def _blocks(message: MessageIn, index: int) -> Iterable[tuple[str, Lenient]]:
         try:
             yield where, model.model_validate(raw)
         except ValidationError as exc:
-            raise InvalidRequest(f"{where}.{_invalid(exc).message}") from exc
+            raise _invalid(exc, where) from exc
 
 
 def _message(message: MessageIn, index: int, tool_names: dict[str, str]) -> list[ChatMessage]:
@@ -352,7 +358,7 @@ def _tool_result(block: ToolResultBlock, where: str, tool_names: dict[str, str])
     if isinstance(block.content, str):
         texts.append(block.content)
     for j, raw in enumerate(block.content if isinstance(block.content, list) else ()):
-        inner = f"{where}.content.{j}"
+        inner = f"{where}.content[{j}]"
         kind = raw.get("type")
         try:
             if kind == "text":
@@ -367,7 +373,7 @@ def _tool_result(block: ToolResultBlock, where: str, tool_names: dict[str, str])
             else:
                 raise InvalidRequest(f"{inner}.type: '{kind}' is not supported in tool results.")
         except ValidationError as exc:
-            raise InvalidRequest(f"{inner}.{_invalid(exc).message}") from exc
+            raise _invalid(exc, inner) from exc
     return ChatMessage(
         "tool",
         "\n".join(texts),

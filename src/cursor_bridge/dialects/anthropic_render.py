@@ -13,7 +13,7 @@ import binascii
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -47,48 +47,6 @@ def reasoning_from_signature(signature: str) -> str:
         return ""
 
 
-# -- stop sequences -----------------------------------------------------------------------
-
-
-class StopScanner:
-    """Finds the first stop sequence in streamed text, holding back possible prefixes.
-
-    The model stops where a sequence first ends, so the match with the smallest end wins
-    (the longest one on a tie); whatever split the text arrives in, the emitted text and
-    the match are the same as for the whole text at once.
-    """
-
-    def __init__(self, sequences: Sequence[str]) -> None:
-        self.sequences = tuple(s for s in sequences if s)
-        self._held = ""
-
-    def feed(self, text: str) -> tuple[str, str | None]:
-        """(text safe to emit, matched sequence or None); after a match, stop feeding."""
-        buffer = self._held + text
-        best: tuple[int, int, str] | None = None
-        for sequence in self.sequences:
-            start = buffer.find(sequence)
-            if start >= 0:
-                key = (start + len(sequence), -len(sequence), sequence)
-                best = key if best is None or key < best else best
-        if best is not None:
-            self._held = ""
-            end, negative_length, sequence = best
-            return buffer[: end + negative_length], sequence
-        keep = 0
-        for sequence in self.sequences:
-            for size in range(min(len(sequence) - 1, len(buffer)), keep, -1):
-                if buffer.endswith(sequence[:size]):
-                    keep = size
-                    break
-        self._held = buffer[len(buffer) - keep :] if keep else ""
-        return buffer[: len(buffer) - keep], None
-
-    def flush(self) -> str:
-        held, self._held = self._held, ""
-        return held
-
-
 # -- response rendering -------------------------------------------------------------------
 
 
@@ -109,61 +67,32 @@ class MessageAssembler:
     """
 
     def __init__(
-        self,
-        thinking: ThinkingDisplay = "summarized",
-        stop_sequences: Sequence[str] = (),
-        keep_content: bool = False,
+        self, thinking: ThinkingDisplay = "summarized", keep_content: bool = False
     ) -> None:
         self.thinking = thinking
         self.keep_content = keep_content
         self.content: list[dict[str, Any]] = []
-        self.stop_sequence: str | None = None
-        self._scanner = StopScanner(stop_sequences) if stop_sequences else None
         self._open: str | None = None
         self._index = -1
         self._parts: list[str] = []
 
-    @property
-    def stopped(self) -> bool:
-        """A stop sequence ended the message: the rest of the turn is not rendered."""
-        return self.stop_sequence is not None
-
     def feed(self, event: OutputEvent) -> list[BlockOp]:
-        if self.stopped:
-            return []
         if isinstance(event, TextDelta):
-            return self._text(event.text)
+            return self._text(event.text) if event.text else []
         if isinstance(event, ThinkingDelta):
             if self.thinking == "off" or not event.text:
                 return []
-            return self._flush_held() + self._thinking(event.text)
+            return self._thinking(event.text)
         if isinstance(event, ToolCall):
-            return self._flush_held() + self._tool_call(event)
+            return self._tool_call(event)
         return []
 
     def finish(self) -> list[BlockOp]:
-        """Flush held-back text and close the open block."""
-        return self._flush_held() + self._close()
-
-    def _flush_held(self) -> list[BlockOp]:
-        """Text held back as a possible stop-sequence prefix, once other output follows."""
-        held = self._scanner.flush() if self._scanner is not None and not self.stopped else ""
-        if not held:
-            return []
-        return [*self._open_block("text"), self._delta({"type": "text_delta", "text": held}, held)]
+        """Close the open block."""
+        return self._close()
 
     def _text(self, text: str) -> list[BlockOp]:
-        match = None
-        if self._scanner is not None:
-            text, match = self._scanner.feed(text)
-        ops: list[BlockOp] = []
-        if text:
-            ops += self._open_block("text")
-            ops.append(self._delta({"type": "text_delta", "text": text}, text))
-        if match is not None:
-            self.stop_sequence = match
-            ops += self._close()
-        return ops
+        return [*self._open_block("text"), self._delta({"type": "text_delta", "text": text}, text)]
 
     def _thinking(self, text: str) -> list[BlockOp]:
         ops = self._open_block("thinking")
@@ -175,7 +104,13 @@ class MessageAssembler:
     def _tool_call(self, call: ToolCall) -> list[BlockOp]:
         ops = self._close()
         self._index += 1
-        start = {"type": "tool_use", "id": call.call_id, "name": call.name, "input": {}}
+        start = {
+            "type": "tool_use",
+            "id": call.call_id,
+            "name": call.name,
+            "input": {},
+            "caller": {"type": "direct"},
+        }
         delta = {"type": "input_json_delta", "partial_json": call.arguments}
         ops += [
             BlockOp("start", self._index, start),
@@ -194,7 +129,7 @@ class MessageAssembler:
         self._index += 1
         self._parts = []
         if kind == "text":
-            body: dict[str, Any] = {"type": "text", "text": ""}
+            body: dict[str, Any] = {"type": "text", "text": "", "citations": None}
         else:
             body = {"type": "thinking", "thinking": "", "signature": ""}
         return [*ops, BlockOp("start", self._index, body)]
@@ -217,7 +152,7 @@ class MessageAssembler:
             shown = text if self.thinking == "summarized" else ""
             block: dict[str, Any] = {"type": "thinking", "thinking": shown, "signature": signature}
         else:
-            block = {"type": "text", "text": text}
+            block = {"type": "text", "text": text, "citations": None}
         if self.keep_content:
             self.content.append(block)
         return [*ops, BlockOp("stop", self._index, {})]
@@ -247,16 +182,23 @@ def stop_reason(finish_reason: str, stop_sequence: str | None) -> str:
 
 def usage_body(usage: Usage) -> dict[str, Any]:
     """Anthropic usage: the backend's counters are already Anthropic-style (input excludes
-    cache reads and writes), so they map one to one."""
-    body: dict[str, Any] = {
+    cache reads and writes), so they map one to one. The backend does not split cache writes
+    by lifetime: they are reported as 5-minute writes. No server tools run, no region is
+    chosen: those fields are zero / null."""
+    return {
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
         "cache_creation_input_tokens": usage.cache_write_tokens,
         "cache_read_input_tokens": usage.cache_read_tokens,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": usage.cache_write_tokens,
+            "ephemeral_1h_input_tokens": 0,
+        },
+        "output_tokens_details": {"thinking_tokens": usage.reasoning_tokens},
+        "server_tool_use": {"web_search_requests": 0, "web_fetch_requests": 0},
+        "service_tier": "standard",
+        "inference_geo": None,
     }
-    if usage.reasoning_tokens:
-        body["output_tokens_details"] = {"thinking_tokens": usage.reasoning_tokens}
-    return body
 
 
 def message_body(
@@ -275,6 +217,8 @@ def message_body(
         "content": content,
         "stop_reason": stop,
         "stop_sequence": stop_sequence,
+        "stop_details": None,
+        "container": None,
         "usage": usage_body(usage),
     }
 
@@ -309,7 +253,12 @@ def block_events(ops: Iterable[BlockOp]) -> str:
 def message_end(stop: str, stop_sequence: str | None, usage: Usage) -> str:
     delta = {
         "type": "message_delta",
-        "delta": {"stop_reason": stop, "stop_sequence": stop_sequence},
+        "delta": {
+            "stop_reason": stop,
+            "stop_sequence": stop_sequence,
+            "stop_details": None,
+            "container": None,
+        },
         "usage": usage_body(usage),
     }
     return sse_event("message_delta", delta) + sse_event("message_stop", {"type": "message_stop"})

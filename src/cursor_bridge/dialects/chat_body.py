@@ -15,11 +15,12 @@ from ..engine.request import (
     ChatRequest,
     ImageInput,
     NamedToolChoice,
+    OutputFormat,
     ToolCallRecord,
     ToolChoice,
     ToolSpec,
 )
-from .common import InvalidRequest, Lenient, data_url_image
+from .common import InvalidRequest, Lenient, data_url_image, invalid_from, output_format, stop_list
 
 # -- request schema -----------------------------------------------------------------------
 
@@ -81,6 +82,17 @@ class NamedToolChoiceIn(Lenient):
     function: NamedFunction
 
 
+class JsonSchemaIn(Lenient):
+    name: str = ""
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+
+
+class ResponseFormatIn(Lenient):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaIn | None = None
+
+
 class StreamOptions(Lenient):
     include_usage: StrictBool = False
 
@@ -99,6 +111,18 @@ class ChatCompletionBody(Lenient):
     n: Annotated[int, Field(ge=1)] | None = None
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
     top_p: Annotated[float, Field(ge=0, le=1)] | None = None
+    stop: str | list[str] | None = None
+    response_format: ResponseFormatIn | None = None
+    logprobs: StrictBool | None = None
+    top_logprobs: int | None = None
+
+
+# Options Cursor's agent protocol cannot honour: refused by name rather than ignored.
+_UNSUPPORTED = {
+    "audio": "audio output is not supported",
+    "prediction": "predicted outputs are not supported",
+    "web_search_options": "hosted web search is not supported",
+}
 
 
 def parse_request(body: Any) -> ChatRequest:
@@ -107,13 +131,17 @@ def parse_request(body: Any) -> ChatRequest:
     try:
         parsed = ChatCompletionBody.model_validate(body)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        param = ".".join(
-            str(part) for part in error["loc"] if not str(part).startswith("function-")
-        )
-        raise InvalidRequest(f"Invalid value for '{param}': {error['msg']}", param) from exc
+        raise invalid_from(exc) from exc
     if parsed.n not in (None, 1):
         raise InvalidRequest("Only n=1 is supported.", "n")
+    if parsed.logprobs or parsed.top_logprobs:
+        param = "logprobs" if parsed.logprobs else "top_logprobs"
+        raise InvalidRequest(f"'{param}' is not supported: the backend reports no logprobs.", param)
+    for name, reason in _UNSUPPORTED.items():
+        if body.get(name) is not None:
+            raise InvalidRequest(f"'{name}' is not supported: {reason}.", name)
+    if body.get("modalities") not in (None, ["text"]):
+        raise InvalidRequest("'modalities' is not supported: only text output.", "modalities")
     messages = tuple(_message(m, i) for i, m in enumerate(parsed.messages))
     tools = tuple(
         ToolSpec(t.function.name, t.function.description, t.function.parameters)
@@ -129,6 +157,24 @@ def parse_request(body: Any) -> ChatRequest:
         max_tokens=parsed.max_completion_tokens or parsed.max_tokens,
         tool_choice=_tool_choice(parsed.tool_choice, tools),
         parallel_tool_calls=parsed.parallel_tool_calls,
+        stop=stop_list(parsed.stop),
+        output_format=_format(parsed.response_format),
+    )
+
+
+def _format(response_format: ResponseFormatIn | None) -> OutputFormat | None:
+    if response_format is None:
+        return None
+    schema = response_format.json_schema
+    if response_format.type == "json_schema" and schema is None:
+        raise InvalidRequest(
+            "A json_schema response_format needs `json_schema`.", "response_format"
+        )
+    return output_format(
+        response_format.type,
+        schema.schema_ if schema else None,
+        schema.name if schema else "",
+        "response_format.json_schema" if schema else "response_format",
     )
 
 
@@ -161,12 +207,14 @@ def _message(message: MessageIn, index: int) -> ChatMessage:
             if isinstance(part, TextPart):
                 texts.append(part.text)
             else:
-                param = f"messages.{index}.content.{part_index}.image_url"
+                param = f"messages[{index}].content[{part_index}].image_url"
                 images.append(data_url_image(part.image_url.url, param))
     if role == "tool" and not message.tool_call_id:
-        raise InvalidRequest("Tool messages need a tool_call_id.", f"messages.{index}.tool_call_id")
+        raise InvalidRequest(
+            "Tool messages need a tool_call_id.", f"messages[{index}].tool_call_id"
+        )
     if role == "user" and message.content is None:
-        raise InvalidRequest("User messages need content.", f"messages.{index}.content")
+        raise InvalidRequest("User messages need content.", f"messages[{index}].content")
     calls = tuple(
         ToolCallRecord(c.id, c.function.name, c.function.arguments)
         for c in message.tool_calls or ()

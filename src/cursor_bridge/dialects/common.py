@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence, Set
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..engine.request import ImageInput
+from ..engine.request import ImageInput, OutputFormat
+from ..engine.structured import schema_problem
 
 
 class InvalidRequest(Exception):
@@ -37,3 +40,116 @@ def data_url_image(url: str, param: str) -> ImageInput:
     except (binascii.Error, ValueError) as exc:
         raise InvalidRequest("The image data is not valid base64.", param) from exc
     return ImageInput(header.removeprefix("data:") or "image/png", data)
+
+
+# -- validation errors in the user's terms --------------------------------------------------
+
+_SCALAR_LABELS = frozenset({"str", "int", "float", "bool", "dict", "list", "none"})
+
+
+def is_branch_label(part: str) -> bool:
+    """pydantic's union-branch labels in an error location (`str`, `list[...]`, a class
+    name, `function-after[...]`): schema internals, not fields the user wrote."""
+    return (
+        part in _SCALAR_LABELS
+        or part.startswith(("list[", "dict[", "function-", "literal[", "tagged-union["))
+        or part[:1].isupper()
+    )
+
+
+def field_path(loc: Sequence[int | str], prefix: str = "", tags: Set[str] = frozenset()) -> str:
+    """`messages[0].content[1].type`: list indexes in brackets, branch labels dropped, and
+    a discriminator value pydantic puts after an index (one of *tags*) skipped."""
+    out = prefix
+    after_index = False
+    for raw in loc:
+        if isinstance(raw, int):
+            out += f"[{raw}]"
+            after_index = True
+            continue
+        part = str(raw)
+        if is_branch_label(part) or (after_index and part in tags):
+            continue
+        out += f".{part}" if out else part
+        after_index = False
+    return out
+
+
+def invalid_from(
+    exc: ValidationError, prefix: str = "", tags: Set[str] = frozenset()
+) -> InvalidRequest:
+    """OpenAI's wording: `Invalid value for 'messages[0].content': ...` (see describe_invalid)."""
+    param, message = describe_invalid(exc, prefix, tags)
+    return InvalidRequest(f"Invalid value for '{param}': {message}", param)
+
+
+def describe_invalid(
+    exc: ValidationError, prefix: str = "", tags: Set[str] = frozenset()
+) -> tuple[str, str]:
+    """(param, message) for a failed validation, naming the most specific offending field.
+
+    The deepest location wins (a union reports each branch it tried); branches that fail
+    at that same field are joined (`a valid string or a valid list`). A wrong or missing
+    tag of a tagged union is reported at the tag field itself (`...content[1].type`).
+    """
+    errors = exc.errors()
+    deepest = max(len(e["loc"]) for e in errors)
+    best = [e for e in errors if len(e["loc"]) == deepest]
+    if len(best) == 1:
+        # Same depth as a sibling branch's error once labels are dropped: join them.
+        target = field_path(best[0]["loc"], prefix, tags)
+        best = [e for e in errors if field_path(e["loc"], prefix, tags) == target] or best
+    first = best[0]
+    param = field_path(first["loc"], prefix, tags) or "body"
+    if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        tag = str((first.get("ctx") or {}).get("discriminator", "'type'")).strip("'")
+        param = f"{param}.{tag}"
+    messages = []
+    for error in best:
+        text = "Field required" if error["type"] == "missing" else error["msg"]
+        if text not in messages:
+            messages.append(text)
+    message = " or ".join(
+        [messages[0], *(m.removeprefix("Input should be ") for m in messages[1:])]
+    )
+    return param, message
+
+
+def output_format(kind: Any, schema: Any, name: Any, param: str) -> OutputFormat | None:
+    """A structured-output request (`text`: none), its schema checked; `param` names the
+    format object in the client's terms."""
+    if kind in (None, "text"):
+        return None
+    if kind == "json_object":
+        return OutputFormat("json_object")
+    if kind != "json_schema":
+        raise InvalidRequest(f"Unsupported format type {kind!r}.", f"{param}.type")
+    if not isinstance(schema, dict):
+        raise InvalidRequest("A json_schema format needs a `schema` object.", f"{param}.schema")
+    problem = schema_problem(schema)
+    if problem is not None:
+        raise InvalidRequest(f"Invalid JSON schema: {problem}", f"{param}.schema")
+    return OutputFormat("json_schema", schema, name if isinstance(name, str) else "")
+
+
+def stop_list(stop: Any, param: str = "stop", limit: int = 4) -> tuple[str, ...]:
+    """Stop sequences: a string or a list of at most `limit` strings."""
+    if stop is None:
+        return ()
+    items = [stop] if isinstance(stop, str) else stop
+    if not isinstance(items, list) or not all(isinstance(s, str) for s in items):
+        raise InvalidRequest("`stop` must be a string or a list of strings.", param)
+    if len(items) > limit:
+        raise InvalidRequest(f"At most {limit} stop sequences are supported.", param)
+    return tuple(s for s in items if s)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_model(model: type[M], data: Any, prefix: str, tags: Set[str] = frozenset()) -> M:
+    """`model.model_validate(data)`, a failure raised as InvalidRequest naming the field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_from(exc, prefix, tags) from exc

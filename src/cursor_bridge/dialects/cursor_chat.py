@@ -29,7 +29,15 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from ..engine.output import OutputEvent, TextDelta, ThinkingDelta, ToolCall, TurnFinished
+from ..engine.output import (
+    SSE_KEEP_ALIVE,
+    KeepAlive,
+    OutputEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCall,
+    TurnFinished,
+)
 from ..engine.request import (
     ChatRequest,
 )
@@ -83,6 +91,8 @@ class StreamWriter:
                 out.append(self.tool_call(event))
             elif isinstance(event, TurnFinished):
                 out.append(self.finish(event))
+            elif isinstance(event, KeepAlive):
+                out.append(SSE_KEEP_ALIVE)
         return "".join(out)
 
     def text(self, text: str) -> str:

@@ -90,6 +90,7 @@ def completion(
         "role": "assistant",
         "content": content if content or not tool_calls else None,
         "refusal": None,
+        "annotations": [],
     }
     if reasoning:
         message["reasoning_content"] = reasoning

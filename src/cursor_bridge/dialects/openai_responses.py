@@ -6,10 +6,15 @@ input as internal ChatMessages plus what the route needs to finish the job
 resolves `previous_response_id` and calls `ResponsesRequest.chat_request(history)`.
 
 Decisions (documented in the README too):
-- Only `function` tools reach the model. Hosted tools (`web_search`, `file_search`,
-  `code_interpreter`, `custom`, ...) cannot run behind this bridge; they are dropped and
-  named in `ResponsesRequest.notes` for the route to log, because clients such as Codex
-  always send some of them.
+- `function` tools reach the model as they are; `custom` (free-form grammar) tools, such as
+  Codex's `apply_patch`, reach it as tools with a single string argument `input` (the
+  grammar quoted in its description), and their calls come back as `custom_tool_call` items
+  with that `input`. Hosted tools (`web_search`, `file_search`, `code_interpreter`, ...)
+  cannot run behind this bridge; they are dropped and named in `ResponsesRequest.notes` for
+  the route to log, because clients such as Codex always send some of them.
+- `text.format` (json_object, json_schema) is given to the model and its answer validated
+  (engine/enforce.py); `max_output_tokens` ends the answer at the limit (`incomplete`). The
+  Responses API has no stop sequences.
 - Input items that carry hosted-tool traffic (`web_search_call`, `local_shell_call`, ...)
   are dropped the same way; `item_reference` is rejected (nothing to resolve it against).
 - `instructions` become the system prompt of this request only: as at OpenAI they are not
@@ -21,23 +26,33 @@ Rendering lives in `openai_responses_render.py`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field, StrictBool, ValidationError
+from pydantic import BaseModel, Field, StrictBool
 
 from ..engine.request import (
     ChatMessage,
     ChatRequest,
     ImageInput,
-    NamedToolChoice,
+    OutputFormat,
     ToolCallRecord,
     ToolChoice,
     ToolSpec,
 )
 from .common import InvalidRequest as InvalidRequest
-from .common import Lenient, data_url_image
+from .common import Lenient, data_url_image, validate_model
+from .responses_tools import (
+    AllowedToolsChoice,
+    NamedFunctionChoice,
+    build_tools,
+    text_format,
+    tool_choice,
+    tool_choice_echo,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -127,31 +142,6 @@ _ITEM_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-class FunctionTool(Lenient):
-    type: Literal["function"]
-    name: Annotated[str, Field(min_length=1, max_length=128)]
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
-    strict: bool | None = None
-
-
-class NamespaceTool(Lenient):
-    type: Literal["namespace"]
-    name: Annotated[str, Field(min_length=1)]
-    tools: list[dict[str, Any]]
-
-
-class NamedFunctionChoice(Lenient):
-    type: Literal["function"]
-    name: str
-
-
-class AllowedToolsChoice(Lenient):
-    type: Literal["allowed_tools"]
-    mode: Literal["auto", "required"]
-    tools: list[dict[str, Any]]
-
-
 class ReasoningIn(Lenient):
     effort: str | None = None
     summary: Literal["auto", "concise", "detailed"] | None = None
@@ -200,6 +190,9 @@ class ResponsesRequest:
     # the model's thinking rendered as summary text, as OpenAI does.
     reasoning_summary: str | None = None
     max_output_tokens: int | None = None
+    output_format: OutputFormat | None = None
+    # Names of `custom` (free-form) tools: their calls render as custom_tool_call items.
+    custom_tools: frozenset[str] = frozenset()
     # Function name -> namespace, for calls of functions offered inside `namespace` tools.
     namespaces: dict[str, str] = field(default_factory=dict)
     # Request parameters echoed in the response object.
@@ -220,6 +213,7 @@ class ResponsesRequest:
             max_tokens=self.max_output_tokens,
             tool_choice=self.tool_choice,
             parallel_tool_calls=self.parallel_tool_calls,
+            output_format=self.output_format,
         )
 
 
@@ -232,27 +226,49 @@ def parse_request(body: Any) -> ResponsesRequest:
     for unsupported in ("conversation", "prompt"):
         if body.get(unsupported) is not None:
             raise InvalidRequest(f"'{unsupported}' is not supported.", unsupported)
+    if body.get("max_tool_calls") is not None:
+        raise InvalidRequest(
+            "'max_tool_calls' is not supported: the model's tool calls cannot be capped.",
+            "max_tool_calls",
+        )
+    if body.get("top_logprobs"):
+        raise InvalidRequest(
+            "'top_logprobs' is not supported: the backend reports no logprobs.", "top_logprobs"
+        )
+    if "message.output_text.logprobs" in (parsed.include or ()):
+        raise InvalidRequest(
+            "'include' asks for message.output_text.logprobs, which the backend does not report.",
+            "include",
+        )
+    output_format = text_format(parsed.text)
     notes: list[str] = []
     items: list[dict[str, Any]] | str = parsed.input
     messages = (
         (ChatMessage("user", items),) if isinstance(items, str) else items_to_messages(items, notes)
     )
-    toolset = _tools(parsed.tools or [], notes)
+    toolset = build_tools(parsed.tools or [], notes)
     reasoning = parsed.reasoning or ReasoningIn()
     summary = reasoning.summary or reasoning.generate_summary
-    choice, offered = _tool_choice(parsed.tool_choice, tuple(toolset.specs))
+    choice, offered = tool_choice(parsed.tool_choice, tuple(toolset.specs))
     echo: dict[str, Any] = {
+        "frequency_penalty": 0.0,
         "instructions": parsed.instructions,
         "max_output_tokens": parsed.max_output_tokens,
+        "max_tool_calls": None,
         "metadata": parsed.metadata or {},
         "parallel_tool_calls": parsed.parallel_tool_calls is not False,
+        "presence_penalty": 0.0,
         "previous_response_id": parsed.previous_response_id,
+        "prompt_cache_key": body.get("prompt_cache_key"),
         "reasoning": {"effort": reasoning.effort, "summary": summary},
+        "safety_identifier": body.get("safety_identifier"),
+        "service_tier": "default",
         "store": parsed.store is not False,
         "temperature": parsed.temperature if parsed.temperature is not None else 1.0,
         "text": parsed.text or {"format": {"type": "text"}},
-        "tool_choice": _tool_choice_echo(parsed.tool_choice),
+        "tool_choice": tool_choice_echo(parsed.tool_choice),
         "tools": toolset.echo,
+        "top_logprobs": 0,
         "top_p": parsed.top_p if parsed.top_p is not None else 1.0,
         "truncation": parsed.truncation or "disabled",
         "user": parsed.user,
@@ -270,6 +286,8 @@ def parse_request(body: Any) -> ResponsesRequest:
         reasoning_effort=reasoning.effort,
         reasoning_summary=summary,
         max_output_tokens=parsed.max_output_tokens,
+        output_format=output_format,
+        custom_tools=frozenset(toolset.custom),
         namespaces=toolset.namespaces,
         echo=echo,
         notes=tuple(notes),
@@ -277,32 +295,11 @@ def parse_request(body: Any) -> ResponsesRequest:
 
 
 def _validate(model: type[M], data: Any, prefix: str) -> M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        # The deepest error names the offending field best (unions report every branch).
-        error = max(exc.errors(), key=lambda e: len(e["loc"]))
-        # Drop pydantic's union-branch labels (`str`, `list[...]`, class names) and the
-        # discriminator tag it puts after a list index (`content.0.input_text.text`).
-        parts: list[str] = []
-        for raw in error["loc"]:
-            part = str(raw)
-            if _is_branch_label(part) or (parts and parts[-1].isdigit() and part in _PART_TAGS):
-                continue
-            parts.append(part)
-        param = ".".join(filter(None, [prefix, *parts]))
-        raise InvalidRequest(f"Invalid value for '{param}': {error['msg']}", param) from exc
+    # A message part's type tag follows its list index in pydantic's location.
+    return validate_model(model, data, prefix, _PART_TAGS)
 
 
 _PART_TAGS = frozenset({"input_text", "output_text", "refusal", "input_image", "input_file"})
-
-
-def _is_branch_label(part: str) -> bool:
-    return (
-        part in ("str", "int", "float", "bool")
-        or part.startswith(("list[", "function-", "literal["))
-        or part[:1].isupper()
-    )
 
 
 # -- items -> messages --------------------------------------------------------------------
@@ -316,7 +313,7 @@ _HOSTED_ITEMS = frozenset(
         "local_shell_call_output", "shell_call", "shell_call_output", "apply_patch_call",
         "apply_patch_call_output", "mcp_list_tools", "mcp_approval_request",
         "mcp_approval_response", "mcp_call", "tool_search_call", "tool_search_output",
-        "compaction", "compaction_trigger", "additional_tools", "program", "program_output",
+        "compaction_trigger", "additional_tools", "program", "program_output",
         "configuration_update",
     }
 )  # fmt: skip
@@ -333,7 +330,7 @@ def items_to_messages(
     out: list[ChatMessage] = []
     step: _Step | None = None
     for index, raw in enumerate(items):
-        prefix = f"input.{index}"
+        prefix = f"input[{index}]"
         if not isinstance(raw, dict):
             raise InvalidRequest(f"Invalid value for '{prefix}': expected an object.", prefix)
         kind = raw.get("type") or ("message" if "role" in raw else None)
@@ -343,9 +340,14 @@ def items_to_messages(
                 "previous_response_id.",
                 f"{prefix}.type",
             )
-        if kind in _HOSTED_ITEMS:
+        summary = compaction_summary(raw) if kind == "compaction" else None
+        if kind in _HOSTED_ITEMS or (kind == "compaction" and summary is None):
             if notes is not None:
                 notes.append(f"dropped input item {index} of type {kind}")
+            continue
+        if summary is not None:
+            step = None
+            out.append(ChatMessage("user", SUMMARY_PREFIX + summary))
             continue
         model = _ITEM_MODELS.get(kind or "")
         if model is None:
@@ -377,6 +379,29 @@ def items_to_messages(
         if step is not None:
             out[-1] = step.message()
     return tuple(out)
+
+
+# A compaction item made by /v1/responses/compact (server/compact.py): the summary, encoded.
+_COMPACTION_TAG = "cb-summary."
+SUMMARY_PREFIX = "Summary of the conversation so far:\n"
+
+
+def compaction_content(summary: str) -> str:
+    """The `encrypted_content` of a compaction item: the summary, base64-encoded (not secret:
+    the client only has to hand it back)."""
+    return _COMPACTION_TAG + base64.urlsafe_b64encode(summary.encode()).decode()
+
+
+def compaction_summary(item: dict[str, Any]) -> str | None:
+    """The summary a compaction item carries; None for items this bridge did not make (such as
+    OpenAI's encrypted ones, which nothing here can read)."""
+    content = item.get("encrypted_content")
+    if not isinstance(content, str) or not content.startswith(_COMPACTION_TAG):
+        return None
+    try:
+        return base64.urlsafe_b64decode(content[len(_COMPACTION_TAG) :]).decode()
+    except (binascii.Error, ValueError):
+        return None
 
 
 @dataclass(slots=True)
@@ -417,7 +442,7 @@ def _text_of(
     texts: list[str] = []
     images: list[ImageInput] = []
     for index, part in enumerate(content):
-        where = f"{param}.{index}"
+        where = f"{param}[{index}]"
         if isinstance(part, InputText | OutputText):
             texts.append(part.text)
         elif isinstance(part, RefusalPart):
@@ -434,88 +459,3 @@ def _text_of(
         else:
             raise InvalidRequest("input_file content is not supported.", f"{where}.type")
     return "\n".join(texts), tuple(images)
-
-
-# -- tools --------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _ToolSet:
-    specs: list[ToolSpec] = field(default_factory=list)
-    echo: list[dict[str, Any]] = field(default_factory=list)
-    # Function name -> its namespace, for functions grouped in a `namespace` tool.
-    namespaces: dict[str, str] = field(default_factory=dict)
-
-    def add(self, tool: Any, param: str, namespace: str | None = None) -> dict[str, Any]:
-        """Add one function tool; returns it as the response object echoes it."""
-        parsed = _validate(FunctionTool, tool, param)
-        if any(spec.name == parsed.name for spec in self.specs):
-            raise InvalidRequest(f"Duplicate tool name '{parsed.name}'.", f"{param}.name")
-        self.specs.append(ToolSpec(parsed.name, parsed.description or "", parsed.parameters or {}))
-        if namespace is not None:
-            self.namespaces[parsed.name] = namespace
-        return {
-            "type": "function",
-            "name": parsed.name,
-            "description": parsed.description,
-            "parameters": parsed.parameters,
-            "strict": parsed.strict if parsed.strict is not None else True,
-        }
-
-
-def _tools(raw: list[dict[str, Any]], notes: list[str]) -> _ToolSet:
-    """Function tools, also those grouped in `namespace` tools (flattened: names must be
-    unique); hosted tools are dropped with a note."""
-    tools = _ToolSet()
-    for index, tool in enumerate(raw):
-        kind = tool.get("type")
-        if not isinstance(kind, str):
-            raise InvalidRequest("Every tool needs a type.", f"tools.{index}.type")
-        if kind == "function":
-            tools.echo.append(tools.add(tool, f"tools.{index}"))
-        elif kind == "namespace":
-            namespace = _validate(NamespaceTool, tool, f"tools.{index}")
-            for inner, member in enumerate(namespace.tools):
-                if member.get("type") == "function":
-                    tools.add(member, f"tools.{index}.tools.{inner}", namespace.name)
-                else:
-                    notes.append(f"dropped tool {index}.{inner} of type {member.get('type')}")
-            tools.echo.append(tool)
-        else:
-            notes.append(f"dropped hosted tool {index} of type {kind}")
-    return tools
-
-
-def _tool_choice(
-    choice: str | NamedFunctionChoice | AllowedToolsChoice | None, tools: tuple[ToolSpec, ...]
-) -> tuple[ToolChoice, tuple[ToolSpec, ...]]:
-    """The engine's tool choice, and the tools offered (`allowed_tools` narrows them)."""
-    if choice is None or choice == "auto":
-        return "auto", tools
-    if choice == "none":
-        return "none", tools
-    if not tools:
-        raise InvalidRequest("tool_choice needs function tools.", "tool_choice")
-    if choice == "required":
-        return "required", tools
-    names = {t.name for t in tools}
-    if isinstance(choice, NamedFunctionChoice):
-        if choice.name not in names:
-            raise InvalidRequest(
-                f"tool_choice names '{choice.name}', which is not in tools.", "tool_choice.name"
-            )
-        return NamedToolChoice(choice.name), tools
-    assert isinstance(choice, AllowedToolsChoice)
-    allowed = {t.get("name") for t in choice.tools if t.get("type") == "function"}
-    narrowed = tuple(t for t in tools if t.name in allowed)
-    if not narrowed:
-        raise InvalidRequest("tool_choice.tools names no function in tools.", "tool_choice.tools")
-    return choice.mode, narrowed
-
-
-def _tool_choice_echo(choice: str | NamedFunctionChoice | AllowedToolsChoice | None) -> Any:
-    if choice is None:
-        return "auto"
-    if isinstance(choice, BaseModel):
-        return choice.model_dump(exclude_none=True)
-    return choice

@@ -20,9 +20,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..engine.output import OutputEvent, TextDelta, ThinkingDelta, ToolCall, TurnFinished, Usage
+from ..engine.output import (
+    SSE_KEEP_ALIVE,
+    KeepAlive,
+    OutputEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCall,
+    TurnFinished,
+    Usage,
+)
 
-ItemKind = Literal["reasoning", "message", "function_call"]
+ItemKind = Literal["reasoning", "message", "function_call", "custom_tool_call"]
 
 
 def new_id(prefix: str) -> str:
@@ -93,6 +102,7 @@ class ResponseBuilder:
         *,
         summaries: bool,
         namespaces: dict[str, str] | None = None,
+        custom_tools: frozenset[str] = frozenset(),
         created_at: int | None = None,
         item_ids: Callable[[str], str] = new_id,
     ) -> None:
@@ -101,6 +111,7 @@ class ResponseBuilder:
         self.echo = echo
         self.summaries = summaries
         self.namespaces = namespaces or {}
+        self.custom_tools = custom_tools
         self._new_id = item_ids
         self.created_at = created_at if created_at is not None else int(time.time())
         self.status = "in_progress"
@@ -135,6 +146,8 @@ class ResponseBuilder:
         The hot path of a relayed stream, a delta continuing the open item, is written from a
         template (byte for byte what `sse_event()` gives for the same event dict).
         """
+        if isinstance(event, KeepAlive):
+            return SSE_KEEP_ALIVE
         item = self._open
         if (
             item is not None
@@ -290,6 +303,8 @@ class ResponseBuilder:
         return events
 
     def _tool_call(self, call: ToolCall) -> list[dict[str, Any]]:
+        if call.name in self.custom_tools:
+            return self._custom_call(call)
         events = self._close("completed")
         item = _Item("function_call", self._new_id("fc"), call_id=call.call_id, name=call.name)
         events += self._begin(item)
@@ -312,6 +327,23 @@ class ResponseBuilder:
                 arguments=call.arguments,
             )
         )
+        item.status = "completed"
+        events.append(
+            self._event("response.output_item.done", output_index=index, item=self._render(item))
+        )
+        return events
+
+    def _custom_call(self, call: ToolCall) -> list[dict[str, Any]]:
+        """A free-form tool's call: its one string argument is the item's `input`."""
+        events = self._close("completed")
+        item = _Item("custom_tool_call", self._new_id("ctc"), call_id=call.call_id, name=call.name)
+        events += self._begin(item)
+        index = len(self.items) - 1
+        text = custom_input(call.arguments)
+        item.parts.append(text)
+        common = {"item_id": item.id, "output_index": index}
+        events.append(self._event("response.custom_tool_call_input.delta", **common, delta=text))
+        events.append(self._event("response.custom_tool_call_input.done", **common, input=text))
         item.status = "completed"
         events.append(
             self._event("response.output_item.done", output_index=index, item=self._render(item))
@@ -383,6 +415,15 @@ class ResponseBuilder:
         if item.kind == "reasoning":
             summary = [_summary_part(item.text)] if self.summaries and not fresh else []
             return {"id": item.id, "type": "reasoning", "summary": summary}
+        if item.kind == "custom_tool_call":
+            return {
+                "id": item.id,
+                "type": "custom_tool_call",
+                "status": item.status,
+                "call_id": item.call_id,
+                "name": item.name,
+                "input": "" if fresh else item.text,
+            }
         call = {
             "id": item.id,
             "type": "function_call",
@@ -394,6 +435,17 @@ class ResponseBuilder:
         if item.name in self.namespaces:
             call["namespace"] = self.namespaces[item.name]
         return call
+
+
+def custom_input(arguments: str) -> str:
+    """A custom tool's input from the call's arguments (`{"input": "..."}`)."""
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return arguments
+    if isinstance(value, dict) and isinstance(value.get("input"), str):
+        return str(value["input"])
+    return arguments
 
 
 def _text_part(text: str) -> dict[str, Any]:

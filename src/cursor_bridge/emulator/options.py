@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..wiretrace.format import Trace
 from .catalog import CatalogModel
 
 
@@ -39,6 +40,10 @@ class EmulatorOptions:
     - `max_concurrent_streams`: the SETTINGS value; one connection may carry this many Runs.
     - `close_grace`: after the response ended, how long to wait for the client to end its side
       before RST_STREAM(NO_ERROR).
+    - `inject`: protocol surprises put into every Run (see inject.py: `unknown-field`,
+      `unknown-query`, `end-early`, `missing-blob`).
+    - `replay`: a recorded wire trace; each Run then plays the server side of the next
+      recorded Run instead of the scripted model (see replay.py).
     - `strict` (default on): as strict as the real backend where the facts say so
       (current-client.md): the prompt comes from `root_prompt_messages_json` only, inline
       bytes in `turns` are `Blob not found`, an empty blob answer blanks that history, the
@@ -67,5 +72,7 @@ class EmulatorOptions:
     gzip_min_size: int | None = None
     max_concurrent_streams: int = 1000
     close_grace: float = 2.0
+    inject: tuple[str, ...] = ()
+    replay: Trace | None = None
     strict: bool = True
     max_runs_per_connection: int = 32

@@ -19,12 +19,18 @@ Answer
                             empty. Proves that multi-turn seeding and system prompts arrive.
     /think TEXT             stream TEXT as thinking before the answer (repeatable, joined with
                             newlines), then thinking_completed.
+    /todo STATUS TEXT       an entry of the agent's to-do list (STATUS: pending, in_progress,
+                            completed, cancelled); the list goes out before the answer as a
+                            display-only `update_todos` tool call (started, then completed).
 
 Tool calls (the Run is held open until the client answers; heartbeats keep it alive)
     /tool NAME {json}       call the client tool NAME (matched against RequestContext.tools by
                             name or tool_name) with the JSON object as arguments: exec
-                            `mcp_args`. Several /tool and /exec lines form one group of parallel
-                            calls.
+                            `mcp_args`. NAME may be SERVER.TOOL: an MCP server's tool by the
+                            names its McpDescriptor gives (configured server name or id, the
+                            tool's real name), whatever name the tool has on the wire;
+                            NAME may hold spaces when arguments follow.
+                            Several /tool and /exec lines form one group of parallel calls.
     /exec KIND {json}       a built-in exec: KIND is read, write, ls, grep, delete, shell
                             (`shell_stream_args`, answered by a shell_stream sequence ended by
                             stream_close), shell-sync (`shell_args`), diagnostics, fetch,
@@ -56,6 +62,17 @@ Interaction queries and backend behaviour (current-client.md)
                             with a ``ttft_breakdown`` (field 8, outside the oneof, §10).
     /compress               every frame of this turn carries the Connect compression flag
                             (gzip), if the client accepted gzip.
+
+Following instructions (emulator/obey.py)
+    When the RequestContext rules demand a tool call (``You must call the tool `NAME` ...``,
+    ``You must call at least one of the provided tools ...``) and the message has no /tool or
+    /exec line, the model makes that call, with arguments built from the tool's JSON schema.
+    When the rules demand JSON (``Respond with only a JSON ...``) and the message has no
+    /reply, /tokens or /recall, the answer is a JSON value built from the given schema
+    (``{"answer": "<usual answer>"}`` for any JSON object).
+    /disobey                ignore those rules for this message (a model that does not comply).
+    /disobey always         ignore them for this message and every later one of the
+                            conversation (a model that never complies).
 
 Faults (after the answer's first text delta unless said otherwise)
     /fault disconnect       RST_STREAM (CANCEL) after three text deltas.
@@ -135,10 +152,13 @@ _DIRECTIVES = (
     "/tool",
     "/exec",
     "/then",
+    "/todo",
     "/query",
     "/trace",
     "/compress",
+    "/disobey",
 )
+TODO_STATUSES = ("pending", "in_progress", "completed", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,9 +215,13 @@ class Script:
     fault: Fault | None = None
     error: str = ""
     directives: tuple[str, ...] = ()
+    # (status, text) per /todo line
+    todos: tuple[tuple[str, str], ...] = ()
     queries: tuple[str, ...] = ()
     trace: bool = False
     compress: bool = False
+    # "": follows the rules' instructions; "once": ignores them now; "always": from now on.
+    disobey: str = ""
 
 
 class ScriptError(ValueError):
@@ -248,11 +272,17 @@ def _build(prompt: str, lines: list[str]) -> Script:
     groups: list[tuple[ToolCallSpec, ...]] = []
     current: list[ToolCallSpec] = []
     fault: Fault | None = None
+    todos: list[tuple[str, str]] = []
     queries: list[str] = []
     flags: set[str] = set()
+    disobey = ""
     for line in lines:
         name, _, rest = line.partition(" ")
-        if name == "/reply":
+        if name == "/disobey":
+            if rest.strip() not in ("", "always"):
+                raise ScriptError("usage: /disobey [always]")
+            disobey = "always" if rest.strip() else "once"
+        elif name == "/reply":
             answer.append(Reply(rest))
         elif name == "/think":
             thinking.append(rest)
@@ -270,6 +300,11 @@ def _build(prompt: str, lines: list[str]) -> Script:
             if kind not in EXEC_KINDS:
                 raise ScriptError(f"unknown exec kind {kind!r} (one of {', '.join(EXEC_KINDS)})")
             current.append(ToolCallSpec("exec", kind, args))
+        elif name == "/todo":
+            status, _, text = rest.strip().partition(" ")
+            if status not in TODO_STATUSES or not text.strip():
+                raise ScriptError(f"usage: /todo {'|'.join(TODO_STATUSES)} TEXT")
+            todos.append((status, text.strip()))
         elif name == "/then" and current:
             groups.append(tuple(current))
             current = []
@@ -293,9 +328,11 @@ def _build(prompt: str, lines: list[str]) -> Script:
         tool_groups=tuple(groups),
         fault=fault,
         directives=tuple(lines),
+        todos=tuple(todos),
         queries=tuple(queries),
         trace="trace" in flags,
         compress="compress" in flags,
+        disobey=disobey,
     )
 
 
@@ -310,7 +347,12 @@ def _count(rest: str) -> int:
 
 
 def _call(rest: str, usage: str) -> tuple[str, dict[str, Any]]:
+    """NAME and its JSON arguments. NAME ends at the first space, unless what follows is
+    more words and then ` {`: an MCP server's configured name may hold spaces."""
     name, _, raw = rest.strip().partition(" ")
+    if raw[:1].isalpha() and " {" in raw:
+        more, _, args = raw.partition(" {")
+        name, raw = f"{name} {more}", "{" + args
     if not name:
         raise ScriptError(f"usage: {usage}")
     raw = raw.strip() or "{}"

@@ -55,7 +55,9 @@ from .connection import ConnectionSettings, H2ServerConnection, ServerStream, St
 from .counters import EmulatorCounters
 from .history import KnownBlobs
 from .http1 import Http1Connection, PlainRequest, PlainResponse, ProtocolSniffer, split_target
+from .inject import InjectingSession
 from .options import EmulatorOptions
+from .replay import TraceReplay, open_replay_run
 from .run import RunEnvironment, RunSession
 from .turn import play_turn
 
@@ -208,6 +210,8 @@ class EmulatorServer:
         self._connections: set[H2ServerConnection] = set()
         self._sockets: set[ProtocolSniffer] = set()
         self._port = 0
+        replay = self.options.replay
+        self._replay = TraceReplay(replay) if replay is not None else None
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -356,6 +360,8 @@ class EmulatorServer:
             stream.respond(415, [("accept-post", RUN_CONTENT_TYPE)], end_stream=True)
             return _Discard()
         compress = "gzip" in stream.headers.get("connect-accept-encoding", "")
+        if self._replay is not None:
+            return self._replay_run(stream, compress)
         headers = [("content-type", RUN_CONTENT_TYPE)]
         if compress:
             headers.append(("connect-content-encoding", "gzip"))
@@ -372,6 +378,24 @@ class EmulatorServer:
             stream.write_nowait(_end_stream(failure.error, failure.details))
             stream.finish()
             return _Discard()
+        return self._new_session(stream, compress)
+
+    def _replay_run(self, stream: ServerStream, compress: bool) -> StreamHandler:
+        """A Run that plays the next recorded one (no auth: the recording decides)."""
+        assert self._replay is not None
+        session = open_replay_run(stream, self._env, self._replay, compress=compress)
+        if session is None:
+            self.counters.runs_opened += 1
+            self.counters.runs_failed += 1
+            self._env.run_ended()
+            return _Discard()
+        return session
+
+    def _new_session(self, stream: ServerStream, compress: bool) -> StreamHandler:
+        """The Run's handler: the scripted model, with injected surprises if asked."""
+        if self.options.inject:
+            inject = self.options.inject
+            return InjectingSession(stream, self._env, play_turn, compress=compress, inject=inject)
         return RunSession(stream, self._env, play_turn, compress=compress)
 
     # -- unary RPCs -------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """Scripted tool calls: the exec requests `/tool` and `/exec` lines stand for, and their results.
 
 `plan_calls` turns a Script's tool groups into ready exec requests (MCP calls are matched
-against the client's RequestContext.tools by name or tool_name; built-in args are filled from
-the JSON by proto field names); `describe_result` quotes what the client answered, for the
-final answer; `mcp_result` is the McpResult kept in the turn's tool-call step.
+against the client's RequestContext.tools by name or tool_name, else as `SERVER.TOOL`
+against the MCP descriptors the context carries, as configured, whatever the tool's wire
+name; built-in args are filled from the JSON by proto field names); `describe_result` quotes
+what the client answered, for the final answer; `mcp_result` is the McpResult kept in the
+turn's tool-call step.
 """
 
 from __future__ import annotations
@@ -71,7 +73,9 @@ class PlannedCall:
 
 
 def plan_calls(
-    script: Script, tools: Sequence[agent.McpToolDefinition]
+    script: Script,
+    tools: Sequence[agent.McpToolDefinition],
+    descriptors: Sequence[agent.McpDescriptor] = (),
 ) -> list[list[PlannedCall]] | str:
     """Build every exec request up front; a bad argument makes the whole script an error (str)."""
     groups: list[list[PlannedCall]] = []
@@ -80,7 +84,7 @@ def plan_calls(
         for spec in group:
             call_id = f"toolu_emu_{uuid.uuid4().hex[:24]}"
             if spec.kind == "mcp":
-                planned.append(_mcp_call(spec, call_id, tools))
+                planned.append(_mcp_call(spec, call_id, tools, descriptors))
                 continue
             field_name, cls = EXEC_FIELDS[spec.name]
             args = cls()
@@ -96,12 +100,16 @@ def plan_calls(
 
 
 def _mcp_call(
-    spec: ToolCallSpec, call_id: str, tools: Sequence[agent.McpToolDefinition]
+    spec: ToolCallSpec,
+    call_id: str,
+    tools: Sequence[agent.McpToolDefinition],
+    descriptors: Sequence[agent.McpDescriptor],
 ) -> PlannedCall:
-    tool = next(
-        (t for t in tools if spec.name in (t.name, t.tool_name)),
-        agent.McpToolDefinition(name=spec.name, tool_name=spec.name),
-    )
+    tool = next((t for t in tools if spec.name in (t.name, t.tool_name)), None)
+    if tool is None:
+        tool = _by_server(spec.name, tools, descriptors) or agent.McpToolDefinition(
+            name=spec.name, tool_name=spec.name
+        )
     args = agent.McpArgs(
         name=tool.name or spec.name,
         tool_name=tool.tool_name or tool.name or spec.name,
@@ -111,6 +119,38 @@ def _mcp_call(
     for key, value in spec.args.items():
         args.args[key] = json_to_value_bytes(value)
     return PlannedCall(spec, "mcp_args", args, call_id, spec.name)
+
+
+def _by_server(
+    name: str,
+    tools: Sequence[agent.McpToolDefinition],
+    descriptors: Sequence[agent.McpDescriptor],
+) -> agent.McpToolDefinition | None:
+    """`SERVER.TOOL` by the names a descriptor gives (server name or id, real tool name):
+    the definition advertised for it, or one named like the current client names them."""
+    for cut in range(1, len(name) - 1):
+        if name[cut] != ".":
+            continue
+        server, tool_name = name[:cut], name[cut + 1 :]
+        for descriptor in descriptors:
+            if server not in (descriptor.server_name, descriptor.server_identifier):
+                continue
+            if not any(t.tool_name == tool_name for t in descriptor.tools):
+                continue
+            identifier = descriptor.server_identifier
+            return next(
+                (
+                    t
+                    for t in tools
+                    if t.provider_identifier == identifier and t.tool_name == tool_name
+                ),
+                agent.McpToolDefinition(
+                    name=f"{identifier}-{tool_name}",
+                    tool_name=tool_name,
+                    provider_identifier=identifier,
+                ),
+            )
+    return None
 
 
 def mcp_result(call: ExecCall) -> agent.McpResult:

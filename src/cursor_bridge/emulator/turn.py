@@ -58,10 +58,17 @@ from .history import (
     turn_blobs,
     turn_root_blobs,
 )
+from .obey import disobeys, formatted_answer, obeying
 from .run import ExecCall, RunError, RunSession
 from .script import Fault, Recall, Reply, Script, Tokens, parse_script
 from .tools import PlannedCall, describe_result, mcp_result, plan_calls
 
+_TODO_STATUS = {
+    "pending": agent.TODO_STATUS_PENDING,
+    "in_progress": agent.TODO_STATUS_IN_PROGRESS,
+    "completed": agent.TODO_STATUS_COMPLETED,
+    "cancelled": agent.TODO_STATUS_CANCELLED,
+}
 _WORD = re.compile(r"\s*\S+\s*")
 _YIELD_EVERY = 64
 _FAULT_MESSAGES = {
@@ -72,6 +79,17 @@ _FAULT_MESSAGES = {
 }
 _MALFORMED_PAYLOAD = b"\x0f\xff\xff\xff not an AgentServerMessage"
 _HUGE_FRAME_HEADER = bytes((0,)) + (64 * 1024 * 1024).to_bytes(4, "big")
+
+
+def mcp_descriptors(context: agent.RequestContext) -> list[agent.McpDescriptor]:
+    """The MCP servers the client describes (meta-tool and file-system lists, merged)."""
+    seen: dict[str, agent.McpDescriptor] = {}
+    for descriptor in (
+        *context.mcp_meta_tool_options.mcp_descriptors,
+        *context.mcp_file_system_options.mcp_descriptors,
+    ):
+        seen.setdefault(descriptor.server_identifier or descriptor.server_name, descriptor)
+    return list(seen.values())
 
 
 def chunks(text: str) -> list[str]:
@@ -118,6 +136,8 @@ class TurnPlayer:
         self._trace = False
         self._spans = 0
         self._tools: list[agent.McpToolDefinition] = []
+        self._descriptors: list[agent.McpDescriptor] = []
+        self._obeys = False  # follows the rules' tool and format instructions (obey.py)
 
     async def play(self) -> None:
         model = self._model()
@@ -151,6 +171,7 @@ class TurnPlayer:
         else:
             context = await self.session.request_context() or fallback or agent.RequestContext()
         self._tools = list(context.tools)
+        self._descriptors = mcp_descriptors(context)
         rule = context.cloud_rule
 
         results: list[tuple[str, str]] = []
@@ -167,7 +188,11 @@ class TurnPlayer:
             last = conversation.turns[-1]
             results.extend(last.tool_results)
             script = remaining_calls(parse_script(last.user_text), len(last.tool_results))
-        planned = plan_calls(script, self._tools)
+        said_before = [turn.user_text for turn in conversation.turns]
+        self._obeys = user is not None and not disobeys(script, said_before)
+        if self._obeys:
+            script = obeying(script, rule, self._tools)
+        planned = plan_calls(script, self._tools, self._descriptors)
         if isinstance(planned, str):
             script = Script(prompt=script.prompt, error=planned)
             planned = []
@@ -187,6 +212,8 @@ class TurnPlayer:
         for group in planned:
             usage.model_call()
             steps.extend(await self._tool_group(group, results, usage))
+        if script.todos:
+            await self._todos(script.todos)
         decided = [(word, await self.session.query(word)) for word in script.queries]
         usage.model_call()
         answer = self._answer(script, rule, entries, results)
@@ -241,6 +268,11 @@ class TurnPlayer:
     ) -> str:
         if script.error:
             return f"Script error: {script.error}"
+        if self._obeys and not script.answer and not results:
+            plain = f"Emulated answer to: {script.prompt}" if script.prompt else "Emulated answer."
+            formatted = formatted_answer(rule, plain)
+            if formatted is not None:
+                return formatted
         parts: list[str] = []
         for part in script.answer:
             if isinstance(part, Reply):
@@ -352,6 +384,32 @@ class TurnPlayer:
             session.goaway(close=fault.variant == "close")
 
     # -- tool calls ---------------------------------------------------------------------
+
+    async def _todos(self, todos: tuple[tuple[str, str], ...]) -> None:
+        """The to-do list as Cursor shows it: a display-only update_todos tool call."""
+        items = [
+            agent.TodoItem(id=f"todo-{n}", content=text, status=_TODO_STATUS[status])
+            for n, (status, text) in enumerate(todos, 1)
+        ]
+        call_id = f"toolu_emu_todos_{self._step_id + 1}"
+        args = agent.UpdateTodosArgs(todos=items)
+        started = agent.ToolCall(update_todos_tool_call=agent.UpdateTodosToolCall(args=args))
+        await self._send_update(
+            tool_call_started=agent.ToolCallStartedUpdate(
+                call_id=call_id, tool_call=started, model_call_id=call_id
+            )
+        )
+        result = agent.UpdateTodosResult(
+            success=agent.UpdateTodosSuccess(todos=items, total_count=len(items))
+        )
+        done = agent.ToolCall(
+            update_todos_tool_call=agent.UpdateTodosToolCall(args=args, result=result)
+        )
+        await self._send_update(
+            tool_call_completed=agent.ToolCallCompletedUpdate(
+                call_id=call_id, tool_call=done, model_call_id=call_id
+            )
+        )
 
     async def _tool_group(
         self, group: list[PlannedCall], results: list[tuple[str, str]], usage: _Usage

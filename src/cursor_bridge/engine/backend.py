@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 import time
@@ -15,21 +16,30 @@ from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+from google.protobuf.message import DecodeError
+
+from .. import access
 from ..protocol.errors import ConnectError
 from ..protocol.headers import RUN_PATH, ClientIdentity, run_headers, unary_headers
 from ..protocol.messages import agent
 from ..protocol.run import RunMachine
 from ..store import MemoryStateStore, StateStore
 from ..transport import BackendPool, ConnectFailed, TransportError
+from ..wiretrace import WireRecorder
 from .catalog import ModelCatalog, ModelChoice
 from .context import Workspace, default_workspace
+from .enforce import enforced, needs_enforcement
 from .fingerprint import chain, extend
+from .hosted import HostedCatalog, HostedTools
 from .live_run import LiveRun
 from .model_map import ModelMap
-from .output import OutputEvent, TurnFinished
+from .output import OutputEvent, TurnFinished, TurnStarted
+from .output_control import OutputControl
 from .planner import plan_run
 from .request import ChatMessage, ChatRequest
 from .sessions import ParkedSession, PendingCall, SessionRegistry
+from .surprise_counter import SurpriseCounter
+from .token_estimate import rough_input_tokens
 from .toolset import Toolset
 from .turn import Executor, SegmentReader, mcp_answer
 from .turn_state import TurnBlobs, save_turn
@@ -72,6 +82,10 @@ class BackendConfig:
     executor: Executor | None = None
     # KV blobs and checkpoints (None: in memory, for this process only).
     state: StateStore | None = None
+    # Records every Run's frames (`--record`); None: no trace.
+    recorder: WireRecorder | None = None
+    # MCP servers the bridge runs tools of itself (None: none).
+    hosted: HostedTools | None = None
 
 
 class CursorBackend:
@@ -90,6 +104,7 @@ class CursorBackend:
         self.tool_rounds: Counter[str] = Counter()
         self.checkpoint_resumes: Counter[str] = Counter()
         self.state: StateStore = config.state or MemoryStateStore()
+        self.surprises = SurpriseCounter()
         self._background: set[asyncio.Task[None]] = set()
 
     async def aclose(self) -> None:
@@ -117,7 +132,7 @@ class CursorBackend:
         while True:
             produced = False
             try:
-                async with contextlib.aclosing(self._run_turn(request, choice, token)) as batches:
+                async with contextlib.aclosing(self._turn(request, choice, token)) as batches:
                     async for batch in batches:
                         produced = True
                         yield batch
@@ -132,25 +147,50 @@ class CursorBackend:
         hook = self.config.on_unauthenticated
         return code == "unauthenticated" and hook is not None and await hook(token)
 
-    async def _run_turn(
+    def _turn(
         self, request: ChatRequest, choice: ModelChoice, token: str | None
+    ) -> AsyncGenerator[list[OutputEvent], None]:
+        """A turn, held to the request's format and tool_choice demands when it has any."""
+        if not needs_enforcement(request):
+            return self._run_turn(request, choice, token)
+        origin = chain(request.messages)[-1]
+
+        def attempt(current: ChatRequest) -> AsyncGenerator[list[OutputEvent], None]:
+            return self._run_turn(current, choice, token, origin=origin)
+
+        return enforced(request, attempt)
+
+    async def _run_turn(
+        self,
+        request: ChatRequest,
+        choice: ModelChoice,
+        token: str | None,
+        *,
+        origin: str | None = None,
     ) -> AsyncGenerator[list[OutputEvent], None]:
         """One response's worth of a turn (see stream_turn).
 
         A follow-up carrying the results of a parked Run's tool calls continues that Run;
         anything else opens a fresh Run from the full history. A response that ends in tool
-        calls parks its Run. Closing the iterator early (client went away) cancels the Run.
+        calls parks its Run. Closing the iterator early (client went away) cancels the Run,
+        and so does an output limit or stop sequence that ends the response early.
+        `origin` is the fingerprint of the client's own history when the engine added
+        messages of its own (a correction): the Run is parked and checkpointed under it.
         """
         toolset = Toolset.build(request.tools, request.tool_choice)
+        hosted = self._hosted_catalog(request, toolset)
+        origin = origin or chain(request.messages)[-1]
         model_key = repr((choice.model_id, choice.max_mode, choice.parameters))
         session, outcome = self.sessions.claim(request.messages, model_key, toolset)
         run: LiveRun | None = None
+        base_tokens = 0
         queued: list[PendingCall] = []
         reported = 0
         tag = secrets.token_hex(4)
         if session is not None:
             if await self._deliver(session, request):
                 self.tool_rounds["continued"] += 1
+                access.note_run("continued")
                 run, queued, reported, tag = (
                     session.run,
                     session.queued,
@@ -163,7 +203,8 @@ class CursorBackend:
         if run is None:
             if outcome != "not_a_tool_round":
                 self.tool_rounds["fallback"] += 1
-            run = await self._fresh_run(request, choice, toolset, token)
+            run, base_tokens = await self._fresh_run(request, choice, toolset, token, hosted)
+        input_tokens = _input_figure(request, base_tokens)
         reader = SegmentReader(
             run,
             toolset,
@@ -172,10 +213,17 @@ class CursorBackend:
             settle=self.config.tool_settle,
             executor=self.config.executor,
             reported_output=reported,
+            control=OutputControl(request.max_tokens, request.stop),
+            input_tokens=input_tokens,
+            hosted=hosted,
+            show_hosted=request.hosted_tools == "show",
         )
         parked = False
+        lead: list[OutputEvent] = [TurnStarted(input_tokens)]
         try:
             async for batch in reader.read(queued):
+                if lead:
+                    batch, lead = [*lead, *batch], []
                 if reader.result.emitted and not reader.result.turn_ended:
                     last = batch[-1]
                     if isinstance(last, TurnFinished) and last.reason == "tool_calls":
@@ -184,7 +232,7 @@ class CursorBackend:
                         self.sessions.park(
                             ParkedSession(
                                 run,
-                                chain(request.messages)[-1],
+                                origin,
                                 model_key,
                                 toolset,
                                 reader.result.emitted,
@@ -196,14 +244,15 @@ class CursorBackend:
                         parked = True
                 yield batch
         finally:
-            if parked:
-                pass
-            elif reader.result.turn_ended:
-                answer = ChatMessage("assistant", "".join(reader.result.text))
-                key = extend(chain(request.messages)[-1], answer)
-                self._finish_later(run, key, model_key)
-            else:
-                await run.aclose()
+            # A parked Run keeps its hosted calls (their answers still go to it).
+            if not parked:
+                await reader.cancel_hosted()
+                if reader.result.turn_ended:
+                    answer = ChatMessage("assistant", "".join(reader.result.text))
+                    key = extend(origin, answer)
+                    self._finish_later(run, key, model_key)
+                else:
+                    await run.aclose()
 
     async def _deliver(self, session: ParkedSession, request: ChatRequest) -> bool:
         """Hand the follow-up's results to the parked Run; False if the Run failed meanwhile
@@ -219,11 +268,25 @@ class CursorBackend:
             return False
         return True
 
+    def _hosted_catalog(self, request: ChatRequest, toolset: Toolset) -> HostedCatalog | None:
+        """Hosted tools for this request: not when it opts out or constrains tool_choice."""
+        if self.config.hosted is None or request.hosted_tools == "off":
+            return None
+        if request.tool_choice != "auto":
+            return None
+        return self.config.hosted.catalog(toolset.definitions())
+
     async def _fresh_run(
-        self, request: ChatRequest, choice: ModelChoice, toolset: Toolset, token: str | None
-    ) -> LiveRun:
+        self,
+        request: ChatRequest,
+        choice: ModelChoice,
+        toolset: Toolset,
+        token: str | None,
+        hosted: HostedCatalog | None = None,
+    ) -> tuple[LiveRun, int]:
         """A new Run: from the checkpoint of the turn this request follows when we have it
-        (the backend then reads the history from its own blobs), else seeded from history."""
+        (the backend then reads the history from its own blobs), else seeded from history.
+        Also the context occupancy the resumed checkpoint recorded (0 when seeded)."""
         stored = parent = None
         if _follows_an_answer(request.messages):
             parent = _checkpoint_key(chain(request.messages[:-1])[-1])
@@ -243,6 +306,7 @@ class CursorBackend:
                 token,
                 checkpoint=stored.checkpoint,
                 conversation_id=conversation_id,
+                hosted=hosted,
                 resumed_from=parent,
             )
             try:
@@ -256,8 +320,10 @@ class CursorBackend:
                 self.checkpoint_resumes["blob_missing"] += 1
             else:
                 self.checkpoint_resumes["resumed"] += 1
-                return run
-        return await self._open_run(request, choice, toolset, token)
+                access.note_run("resumed")
+                return run, _used_tokens(stored.checkpoint)
+        access.note_run("fresh")
+        return await self._open_run(request, choice, toolset, token, hosted=hosted), 0
 
     def _finish_later(self, run: LiveRun, key: str, model_key: str) -> None:
         """Keep the checkpoint of a finished turn, so the conversation's next turn can start
@@ -291,6 +357,7 @@ class CursorBackend:
         *,
         checkpoint: bytes | None = None,
         conversation_id: str | None = None,
+        hosted: HostedCatalog | None = None,
         resumed_from: str | None = None,
     ) -> LiveRun:
         plan = plan_run(
@@ -301,15 +368,20 @@ class CursorBackend:
             checkpoint=checkpoint,
             conversation_id=conversation_id,
         )
+        if hosted is not None:
+            hosted.decorate(plan.run_request, plan.request_context)
         conversation_id = plan.run_request.conversation_id
         blobs = TurnBlobs(self.state.blobs)
         for key, data in plan.blobs.items():
             blobs.put(key, data)
-        machine = RunMachine(blobs=blobs, request_context=plan.request_context)
+        machine = RunMachine(
+            blobs=blobs, request_context=plan.request_context, surprises=self.surprises.watch()
+        )
         # Blobs are in the store before the run_request goes out (current-client.md §2.1).
         headers = run_headers(token, self.config.identity, now_ms=_now_ms())
+        url = self.config.agent_url + RUN_PATH
         try:
-            stream = await self.pool.open_stream(self.config.agent_url + RUN_PATH, headers)
+            stream = await self.pool.open_stream(url, headers)
         except ConnectFailed as exc:
             raise ConnectError("unavailable", f"cannot reach the backend: {exc}") from exc
         except TransportError as exc:
@@ -321,6 +393,7 @@ class CursorBackend:
             plan.run_request,
             heartbeat_interval=self.config.heartbeat_interval,
             idle_timeout=self.config.idle_timeout,
+            tap=self.config.recorder.run_tap(url) if self.config.recorder else None,
             raw_state=plan.raw_state,
         )
         return LiveRun(upstream, conversation_id, blobs=blobs, resumed_from=resumed_from)
@@ -363,6 +436,25 @@ def _answers(
         images = tuple((image.mime_type, image.data) for image in message.images)
         answers.append(mcp_answer(call, message.text, message.is_error, images, workspace))
     return answers
+
+
+def _input_figure(request: ChatRequest, base_tokens: int) -> int:
+    """Input tokens known before any output: the resumed checkpoint's occupancy plus an
+    estimate of the new user message, else an estimate of the whole request."""
+    if base_tokens:
+        return base_tokens + rough_input_tokens(
+            dataclasses.replace(request, messages=request.messages[-1:], tools=())
+        )
+    return rough_input_tokens(request)
+
+
+def _used_tokens(checkpoint: bytes) -> int:
+    """The context occupancy a checkpoint records (its token_details), 0 if unreadable."""
+    try:
+        state = agent.ConversationStateStructure.FromString(checkpoint)
+    except DecodeError:
+        return 0
+    return int(state.token_details.used_tokens)
 
 
 def _checkpoint_key(fingerprint: str) -> str:

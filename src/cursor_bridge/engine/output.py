@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..protocol.events import TextDelta, ThinkingDelta, Usage
+from ..protocol.events import TextDelta, ThinkingDelta, Todo, TodosUpdated, Usage
 
 FinishReason = Literal["stop", "tool_calls", "length"]
 
@@ -34,16 +34,66 @@ class TurnFinished:
 
     reason: FinishReason
     usage: Usage
+    # The stop sequence that ended the answer (its text withheld), if one did.
+    stop_sequence: str | None = None
 
 
-OutputEvent = TextDelta | ThinkingDelta | ToolCall | TurnFinished
+@dataclass(frozen=True, slots=True)
+class TurnStarted:
+    """Leads a response's first batch: the input tokens known before any output (the last
+    checkpoint's context occupancy plus an estimate of what is new, else a local estimate),
+    for dialects that announce usage up front (Anthropic's message_start)."""
+
+    input_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class HostedCall:
+    """A tool the bridge runs itself started or ended (`label`: `SERVER.TOOL {args}`).
+
+    Informational: HTTP dialects ignore it (with `x-cursor-bridge-mcp: show` the same call
+    also arrives as reasoning text); the ACP agent shows it as a tool call."""
+
+    call_id: str
+    label: str
+    status: Literal["in_progress", "completed", "failed"]
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class KeepAlive:
+    """Nothing to show, but work goes on (a hosted tool is running): a stream sends bytes
+    its client ignores (an SSE comment, Anthropic's ping), so no idle timer fires and a
+    client that went away is noticed."""
+
+
+# SSE comment lines are skipped by every SSE parser.
+SSE_KEEP_ALIVE = ": keep-alive\n\n"
+
+# TodosUpdated: the agent's plan; dialects without a place for it ignore it.
+OutputEvent = (
+    TextDelta
+    | ThinkingDelta
+    | ToolCall
+    | TurnFinished
+    | TurnStarted
+    | TodosUpdated
+    | KeepAlive
+    | HostedCall
+)
 
 __all__ = [
+    "SSE_KEEP_ALIVE",
     "FinishReason",
+    "HostedCall",
+    "KeepAlive",
     "OutputEvent",
     "TextDelta",
     "ThinkingDelta",
+    "Todo",
+    "TodosUpdated",
     "ToolCall",
     "TurnFinished",
+    "TurnStarted",
     "Usage",
 ]

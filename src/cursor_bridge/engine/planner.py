@@ -36,6 +36,7 @@ from .catalog import ModelChoice
 from .context import Workspace, default_workspace, request_context
 from .errors import InvalidChatRequest
 from .request import ChatMessage, ChatRequest
+from .structured import format_rule
 from .toolset import PROVIDER_IDENTIFIER, Toolset
 
 __all__ = ["PlannedRun", "Workspace", "default_workspace", "plan_run", "split_conversation"]
@@ -80,7 +81,10 @@ def plan_run(
     """
     toolset = toolset or Toolset.build(request.tools, request.tool_choice)
     conversation = split_conversation(request.messages, toolset.wire_name)
-    rules = "\n\n".join(part for part in (conversation.system, toolset.instruction()) if part)
+    output_rule = format_rule(request.output_format)
+    rules = "\n\n".join(
+        part for part in (conversation.system, toolset.instruction(), output_rule) if part
+    )
     if checkpoint is not None:
         if conversation.current is None:
             raise ValueError("a checkpoint continues a conversation with a new user message")

@@ -56,6 +56,15 @@ ToolChoice = Literal["auto", "none", "required"] | NamedToolChoice
 
 
 @dataclass(frozen=True, slots=True)
+class OutputFormat:
+    """Structured output the client asked for: any JSON object, or JSON matching `schema`."""
+
+    kind: Literal["json_object", "json_schema"]
+    schema: dict[str, Any] | None = None
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
     model: str
     messages: tuple[ChatMessage, ...]
@@ -66,3 +75,9 @@ class ChatRequest:
     max_tokens: int | None = None
     tool_choice: ToolChoice = "auto"
     parallel_tool_calls: bool = True
+    # Tools the bridge hosts (engine/hosted.py): offered (`on`), not (`off`), or offered with
+    # each call reported as reasoning (`show`).
+    hosted_tools: Literal["on", "off", "show"] = "on"
+    # Output controls the engine enforces (engine/output_control.py, engine/enforce.py).
+    stop: tuple[str, ...] = ()
+    output_format: OutputFormat | None = None

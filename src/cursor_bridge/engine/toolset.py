@@ -6,7 +6,8 @@ and a call arrives as exec `mcp_args` naming it. Names are sanitised for the wir
 behind Cursor accept `[A-Za-z0-9_-]{1,64}`) and mapped back exactly.
 
 `tool_choice` is honoured by shaping what is offered (none: nothing; a named tool: only that
-one) plus an instruction in the rules, and by refusing a call the choice does not allow.
+one) plus an instruction in the rules, and by refusing a call the choice does not allow; an
+answer without the required call is caught in engine/enforce.py.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 
 from ..protocol.messages import agent, json_to_value_bytes
@@ -99,7 +100,9 @@ class Toolset:
     def instruction(self) -> str:
         """A rule for the model when tool_choice constrains it ("" when it does not)."""
         if isinstance(self.choice, NamedToolChoice):
-            return f"You must call the tool `{self.choice.name}` now, before anything else."
+            # The model knows the tool by its wire name.
+            name = self.wire_name(self.choice.name)
+            return f"You must call the tool `{name}` now, before anything else."
         if self.choice == "required" and self.declared:
             return "You must call at least one of the provided tools before answering."
         return ""
@@ -134,7 +137,11 @@ def qualified_name(wire: str) -> str:
 
 
 def _unique_wire_name(name: str, taken: dict[str, str]) -> str:
-    base = _INVALID.sub("_", name)[:MAX_NAME] or "tool"
+    return unique_name(_INVALID.sub("_", name)[:MAX_NAME] or "tool", taken)
+
+
+def unique_name(base: str, taken: Container[str]) -> str:
+    """*base*, or *base* with `_2`, `_3`, ... when taken (cut to stay within MAX_NAME)."""
     candidate, n = base, 1
     while candidate in taken:
         n += 1

@@ -10,17 +10,24 @@ carry on. Nothing is executed on the user's behalf without the client or the exe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ..protocol import events as ev
+from ..protocol.errors import ConnectError, LocalProtocolError
 from ..protocol.messages import agent
 from . import adapters
+from .hosted import HostedCatalog
 from .live_run import LiveRun
-from .output import OutputEvent, ToolCall, TurnFinished, Usage
+from .output import HostedCall, KeepAlive, OutputEvent, ToolCall, TurnFinished, Usage
+from .output_control import OutputControl
 from .sessions import PendingCall
 from .toolset import Toolset
+
+log = logging.getLogger(__name__)
 
 Executor = Callable[[ev.ExecRequested], Awaitable[list[agent.ExecClientMessage]]]
 
@@ -32,6 +39,8 @@ class SegmentResult:
     emitted: list[PendingCall] = field(default_factory=list)
     queued: list[PendingCall] = field(default_factory=list)
     turn_ended: bool = False
+    # The output limit or a stop sequence ended the response before the turn ended.
+    cut: bool = False
     output_tokens: int = 0
     text: list[str] = field(default_factory=list)
 
@@ -47,6 +56,10 @@ class SegmentReader:
         settle: float = 0.1,
         executor: Executor | None = None,
         reported_output: int = 0,
+        hosted: HostedCatalog | None = None,
+        show_hosted: bool = False,
+        control: OutputControl | None = None,
+        input_tokens: int = 0,
     ) -> None:
         self.run = run
         self.toolset = toolset
@@ -55,7 +68,15 @@ class SegmentReader:
         self.settle = settle
         self.executor = executor
         self.reported_output = reported_output
+        self.hosted = hosted
+        self.show_hosted = show_hosted
+        self.control = control or OutputControl()
+        self.input_tokens = input_tokens
         self.result = SegmentResult()
+        # Hosted calls in flight (exec id -> task) and their reports waiting to go out.
+        self._hosted_calls: dict[int, asyncio.Task[None]] = {}
+        self._notes: list[OutputEvent] = []
+        self._progressed = False
 
     async def read(
         self, queued: list[PendingCall] | None = None
@@ -84,28 +105,57 @@ class SegmentReader:
                 break
             out: list[OutputEvent] = []
             calls_complete = False
+            control = self.control
+            controlled = control.active
             for event in batch:
                 if isinstance(event, ev.TextDelta):
-                    result.text.append(event.text)
-                    out.append(event)
+                    if controlled:
+                        self._show(out, control.text(event.text))
+                    else:
+                        result.text.append(event.text)
+                        out.append(event)
                 elif isinstance(event, ev.ThinkingDelta):
+                    if control.thinking(event.text):
+                        out.append(event)
+                elif isinstance(event, ev.TodosUpdated):
                     out.append(event)
                 elif isinstance(event, ev.TokenDelta):
                     result.output_tokens += event.tokens
+                    control.tokens(event.tokens)
                 elif isinstance(event, ev.ExecRequested):
-                    out.extend(await self._on_exec(event))
+                    self._show(out, control.flush())
+                    calls = await self._on_exec(event)
+                    for call in calls:
+                        if isinstance(call, ToolCall):
+                            control.arguments(call.arguments)
+                    out.extend(calls)
                 elif isinstance(event, ev.ExecAborted):
                     self._on_abort(event.exec_id)
                 elif ends_parallel_calls(event):
                     calls_complete = calls_complete or bool(result.emitted)
+                    if isinstance(event, ev.ServerHeartbeat):
+                        # A hosted call is working: the client's stream gets a keep-alive
+                        # (which also lets the server notice a client that went away).
+                        self._progressed = self._progressed or bool(self._hosted_calls)
                 elif isinstance(event, ev.TurnEnded):
+                    self._show(out, control.flush())
                     result.turn_ended = True
+                    out[:0] = self._take_notes()
                     out.append(TurnFinished("stop", self._final_usage(event.usage)))
+                if controlled and control.reason is not None and not result.turn_ended:
+                    result.cut = True
+                    out.append(self._cut(control))
+                    break
+            if self._notes:
+                out[:0] = self._take_notes()
+            elif self._progressed and not out:
+                out.append(KeepAlive())
+            self._progressed = False
             if out:
                 yield out
-            if result.turn_ended or calls_complete:
+            if result.turn_ended or result.cut or calls_complete:
                 break
-        if not result.turn_ended and result.emitted:
+        if not result.turn_ended and not result.cut and result.emitted:
             yield [self._finish_tools()]
         # (A Run that ends without turn_ended raised ConnectError in next_batch already.)
 
@@ -114,6 +164,9 @@ class SegmentReader:
     async def _on_exec(self, event: ev.ExecRequested) -> list[OutputEvent]:
         if event.kind == "unknown":
             return []  # the RunMachine already refused it
+        if self.hosted is not None and self.hosted.handles(event):
+            self._start_hosted(self.hosted, event)
+            return []
         if event.kind == "mcp_args":
             name = self.toolset.client_name(event.tool_name, str(event.args.get("name", "")))
             if name is None or not self.toolset.allows(name):
@@ -141,7 +194,53 @@ class SegmentReader:
         self.result.emitted.append(call)
         return [self._tool_call(call, len(self.result.emitted) - 1)]
 
+    def _start_hosted(self, hosted: HostedCatalog, event: ev.ExecRequested) -> None:
+        """Run a hosted exec beside the reading: the Run keeps flowing (KV, heartbeats)."""
+        label = hosted.describe(event)
+        call_id = event.tool_call_id or f"exec-{event.exec_id}"
+        show = self.show_hosted and event.kind == "mcp_args"
+        self._notes.append(HostedCall(call_id, label, "in_progress"))
+        if show:
+            self._note(f"[mcp] {label}")
+
+        async def run() -> None:
+            answer = await hosted.execute(event, self._note if show else self._progress)
+            ok, outcome = _outcome(answer)
+            self._notes.append(HostedCall(call_id, label, "completed" if ok else "failed", outcome))
+            if show:
+                self._note(f"[mcp] {label} -> {outcome}")
+            self._hosted_calls.pop(event.exec_id, None)
+            try:
+                await self._answer(answer)
+            except (ConnectError, LocalProtocolError) as exc:
+                log.info("hosted result for exec %d not delivered: %s", event.exec_id, exc)
+
+        self._hosted_calls[event.exec_id] = asyncio.create_task(run(), name="hosted-exec")
+
+    def _note(self, line: str) -> None:
+        self._notes.append(ev.ThinkingDelta(line + "\n"))
+
+    def _progress(self, _line: str) -> None:
+        self._progressed = True
+
+    def _take_notes(self) -> list[OutputEvent]:
+        notes, self._notes = self._notes, []
+        return notes
+
+    async def cancel_hosted(self) -> None:
+        """Stop hosted calls still running (the Run is going away)."""
+        tasks = list(self._hosted_calls.values())
+        self._hosted_calls.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
     def _on_abort(self, exec_id: int) -> None:
+        task = self._hosted_calls.pop(exec_id, None)
+        if task is not None:
+            task.cancel()
         for call in self.result.emitted:
             if call.event.exec_id == exec_id:
                 call.aborted = True
@@ -152,15 +251,31 @@ class SegmentReader:
 
     # -- output ------------------------------------------------------------------------------
 
+    def _show(self, out: list[OutputEvent], text: str) -> None:
+        if text:
+            self.result.text.append(text)
+            out.append(ev.TextDelta(text))
+
+    def _cut(self, control: OutputControl) -> TurnFinished:
+        """The response ends at the limit or a stop sequence; the Run's turn is cancelled."""
+        usage = Usage(input_tokens=self._input_tokens(), output_tokens=control.used)
+        if control.reason == "length":
+            return TurnFinished("length", usage, control.stop_sequence)
+        return TurnFinished("stop", usage, control.stop_sequence)
+
+    def _input_tokens(self) -> int:
+        """Context occupancy from the Run's latest checkpoint (current-client.md section 8),
+        else the figure the turn started with."""
+        return self.run.upstream.machine.used_tokens or self.input_tokens
+
     @staticmethod
     def _tool_call(call: PendingCall, index: int) -> ToolCall:
         return ToolCall(index, call.call_id, call.name, call.arguments)
 
     def _finish_tools(self) -> TurnFinished:
-        machine = self.run.upstream.machine
         return TurnFinished(
             "tool_calls",
-            Usage(input_tokens=machine.used_tokens, output_tokens=self.result.output_tokens),
+            Usage(input_tokens=self._input_tokens(), output_tokens=self.result.output_tokens),
         )
 
     def _final_usage(self, usage: Usage) -> Usage:
@@ -189,6 +304,18 @@ def ends_parallel_calls(event: ev.Event) -> bool:
     reaches the client as the next round of the same Run.
     """
     return isinstance(event, ev.StepCompleted | ev.ServerHeartbeat)
+
+
+def _outcome(answer: list[agent.ExecClientMessage]) -> tuple[bool, str]:
+    """Whether a hosted call succeeded, and how it ended in a few words."""
+    if not answer or answer[0].WhichOneof("message") != "mcp_result":
+        return True, "answered"
+    result = answer[0].mcp_result
+    if result.WhichOneof("result") == "success":
+        text = " ".join(item.text.text for item in result.success.content if item.text.text)
+        head = "error" if result.success.is_error else "ok"
+        return not result.success.is_error, f"{head}: {text[:200]}" if text else head
+    return False, f"failed: {result.error.error[:200]}"
 
 
 def _mcp_error(event: ev.ExecRequested, reason: str) -> list[agent.ExecClientMessage]:

@@ -18,6 +18,7 @@ from ..protocol.errors import ConnectError, UpstreamProtocolError
 from ..protocol.messages import agent
 from ..protocol.run import RunMachine
 from ..transport import DuplexStream, TransportError, TransportTimeout
+from ..wiretrace import RunTap
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,12 @@ class UpstreamRun:
         *,
         heartbeat_interval: float = 5.0,
         idle_timeout: float = 120.0,
+        tap: RunTap | None = None,
         raw_state: bytes | None = None,
     ) -> None:
         self.stream = stream
+        # Records every frame both ways (`--record`): this is the one place that sees both.
+        self.tap = tap
         self.machine = machine
         self.run_request = run_request
         # A checkpoint echoed byte for byte as conversation_state (see RunMachine.start).
@@ -70,8 +74,13 @@ class UpstreamRun:
             await self._send(self.machine.start(self.run_request, self.raw_state))
             self._heartbeats = asyncio.create_task(self._heartbeat_loop())
             status, headers = await self._wait_headers()
+            if self.tap is not None:
+                self.tap.response(status, headers)
             if status != 200:
-                raise await self._http_error(status, headers)
+                error = await self._http_error(status, headers)
+                if self.machine.surprises is not None:
+                    self.machine.surprises.http_error(status, error.code)
+                raise error
             while True:
                 try:
                     chunk = await self.stream.receive(idle_timeout=self.idle_timeout)
@@ -81,9 +90,16 @@ class UpstreamRun:
                         f"the backend sent nothing for {self.idle_timeout:g} s",
                     ) from exc
                 except TransportError as exc:
+                    if self.tap is not None:
+                        self.tap.lost(str(exc))
                     raise ConnectError(
                         "unavailable", f"connection to the backend lost: {exc}"
                     ) from exc
+                if self.tap is not None:
+                    if chunk is None:
+                        self.tap.eof(self.stream.trailers)
+                    else:
+                        self.tap.received(chunk)
                 try:
                     if chunk is None:
                         events = self.machine.receive_eof(self.stream.trailers)
@@ -127,6 +143,8 @@ class UpstreamRun:
         await self._stop_heartbeats()
         if not self.finished:
             self.finished = True
+            if self.tap is not None:
+                self.tap.cancelled()
             with contextlib.suppress(Exception):
                 await self.stream.cancel()
 
@@ -173,11 +191,15 @@ class UpstreamRun:
         if self.machine.owes_data:
             await self.flush()
         self.half_closed = True
+        if self.tap is not None:
+            self.tap.half_closed()
         with contextlib.suppress(TransportError):
             await self.stream.end()
 
     async def _send(self, data: bytes) -> None:
         async with self._send_lock:
+            if self.tap is not None:
+                self.tap.sent(data)
             try:
                 await self.stream.send(data)
             except TransportError as exc:

@@ -69,6 +69,24 @@ class ExecRequested:
     args: dict[str, Any] = field(default_factory=dict)
     tool_call_id: str = ""
     tool_name: str = ""
+    # mcp_args only: the advertised (composite) name and the server id it was advertised under.
+    wire_name: str = ""
+    provider: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Todo:
+    id: str
+    content: str
+    # pending, in_progress, completed or cancelled
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class TodosUpdated:
+    """The agent's to-do list as it now stands (a display-only `update_todos` tool call)."""
+
+    todos: tuple[Todo, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +153,7 @@ Event = (
     | BlobServed
     | ExecRequested
     | ExecAborted
+    | TodosUpdated
     | QueryAnswered
     | ServerHeartbeat
     | StepCompleted

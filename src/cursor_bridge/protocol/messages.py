@@ -10,7 +10,9 @@ import json
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
+from google.protobuf.message import DecodeError
 
+from .errors import UpstreamProtocolError
 from .gen.agent.v1 import agent_pb2 as agent
 from .gen.aiserver.v1 import aiserver_pb2 as aiserver
 
@@ -25,7 +27,13 @@ def json_to_value_bytes(obj: Any) -> bytes:
 
 
 def value_bytes_to_json(data: bytes) -> Any:
-    """Decode serialized `google.protobuf.Value` bytes back into a JSON-compatible object."""
+    """Decode serialized `google.protobuf.Value` bytes back into a JSON-compatible object.
+
+    Raises UpstreamProtocolError when *data* is not a Value (the backend sent garbage).
+    """
     value = struct_pb2.Value()
-    value.ParseFromString(data)
+    try:
+        value.ParseFromString(data)
+    except DecodeError as exc:
+        raise UpstreamProtocolError(f"an argument is not a google.protobuf.Value: {exc}") from None
     return json_format.MessageToDict(value)

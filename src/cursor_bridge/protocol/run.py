@@ -29,6 +29,7 @@ from .framing import (
 )
 from .messages import agent, value_bytes_to_json
 from .queries import answer_query
+from .surprises import SurpriseWatch
 from .wire import field_bytes, len_field
 
 # AgentServerMessage.conversation_checkpoint_update: we keep its bytes verbatim.
@@ -66,8 +67,10 @@ class RunMachine:
         blobs: BlobStore,
         request_context: agent.RequestContext,
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        surprises: SurpriseWatch | None = None,
     ) -> None:
         self.blobs = blobs
+        self.surprises = surprises
         self.request_context = request_context
         self.state = RunState.IDLE
         self.last_checkpoint: bytes | None = None
@@ -181,6 +184,8 @@ class RunMachine:
     # -- internals -------------------------------------------------------------------------
 
     def _end(self, error: ConnectError | None) -> ev.Event:
+        if self.surprises is not None:
+            self.surprises.ended(error, self.state is RunState.TURN_ENDED)
         if error is None and self.state is RunState.TURN_ENDED:
             self.state = RunState.CLOSED
             return ev.StreamClosed()
@@ -200,6 +205,16 @@ class RunMachine:
             message.ParseFromString(payload)
         except DecodeError as exc:
             raise UpstreamProtocolError(f"undecodable AgentServerMessage: {exc}") from exc
+        if self.surprises is not None:
+            first = len(out)
+            self._dispatch(payload, message, out)
+            self.surprises.message(message, out[first:])
+        else:
+            self._dispatch(payload, message, out)
+
+    def _dispatch(
+        self, payload: bytes, message: agent.AgentServerMessage, out: list[ev.Event]
+    ) -> None:
         kind = message.WhichOneof("message")
         if kind == "interaction_update":
             self._on_update(message.interaction_update, out)
@@ -243,6 +258,10 @@ class RunMachine:
         elif kind == "turn_ended":
             self.state = RunState.TURN_ENDED
             out.append(ev.TurnEnded(self.usage(update.turn_ended)))
+        elif kind == "tool_call_completed":
+            todos = _todos(update.tool_call_completed.tool_call)
+            if todos is not None:
+                out.append(todos)
 
     def usage(self, turn_ended: agent.TurnEndedUpdate) -> ev.Usage:
         """Token usage for the turn.
@@ -353,6 +372,28 @@ def mcp_state_servers(context: agent.RequestContext) -> list[agent.McpStateServe
     return servers
 
 
+def _todos(call: agent.ToolCall) -> ev.TodosUpdated | None:
+    """The list after an `update_todos` call: the result's (merged) list, else the args'."""
+    if call.WhichOneof("tool") != "update_todos_tool_call":
+        return None
+    update = call.update_todos_tool_call
+    items = update.result.success.todos if update.result.HasField("success") else update.args.todos
+    return ev.TodosUpdated(
+        tuple(
+            ev.Todo(item.id, item.content, _TODO_STATUS.get(item.status, "pending"))
+            for item in items
+        )
+    )
+
+
+_TODO_STATUS: dict[int, str] = {
+    agent.TODO_STATUS_PENDING: "pending",
+    agent.TODO_STATUS_IN_PROGRESS: "in_progress",
+    agent.TODO_STATUS_COMPLETED: "completed",
+    agent.TODO_STATUS_CANCELLED: "cancelled",
+}
+
+
 def _exec_event(request: agent.ExecServerMessage, kind: str) -> ev.ExecRequested:
     variant = getattr(request, kind)
     if kind == "mcp_args":
@@ -364,6 +405,8 @@ def _exec_event(request: agent.ExecServerMessage, kind: str) -> ev.ExecRequested
             args,
             tool_call_id=variant.tool_call_id,
             tool_name=variant.tool_name or variant.name,
+            wire_name=variant.name,
+            provider=variant.provider_identifier,
         )
     args = json_format.MessageToDict(variant, preserving_proto_field_name=True)
     return ev.ExecRequested(

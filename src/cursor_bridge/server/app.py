@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -18,7 +19,9 @@ from ..engine.backend import CursorBackend
 from ..engine.catalog import ModelInfo
 from ..passthrough import OpenAIUpstream
 from ..protocol.errors import ConnectError
+from .access_log import AccessLog
 from .chat import chat_completions
+from .compact import compact_response
 from .cursor_chat import cursor_chat_completions
 from .errors import backend_error_response, error_response
 from .limits import BodySizeLimit
@@ -57,6 +60,7 @@ def create_app(
             Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
             Route("/cursor/chat/completions", cursor_chat_completions, methods=["POST"]),
             Route("/v1/responses", create_response, methods=["POST"]),
+            Route("/v1/responses/compact", compact_response, methods=["POST"]),
             Route("/v1/responses/{response_id}", get_response, methods=["GET"]),
             Route("/v1/responses/{response_id}", delete_response, methods=["DELETE"]),
             Route("/v1/models", list_models, methods=["GET"]),
@@ -74,6 +78,7 @@ def create_app(
     app.state.metrics_registry = metrics_registry(backend)
     app.state.started = time.time()
     app.add_middleware(BodySizeLimit, max_body_size=max_body_size)
+    app.add_middleware(AccessLog)
     return app
 
 
@@ -129,6 +134,8 @@ async def health(request: Request) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     message = f"{request.method} {request.url.path}: {exc.detail}"
+    if exc.status_code == 404:
+        message += _suggest_route(request)
     if _is_anthropic(request):
         return anthropic_error(exc.status_code, message, headers=exc.headers)
     error_type = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
@@ -140,6 +147,23 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     if _is_anthropic(request):
         return anthropic_error(500, "Internal error in cursor-bridge; see its log.")
     return error_response(500, "Internal error in cursor-bridge; see its log.", "api_error")
+
+
+def _suggest_route(request: Request) -> str:
+    """`Did you mean POST /v1/chat/completions?` for a path close to a real route."""
+    path = request.url.path.rstrip("/") or "/"
+    routes = {
+        route.path: sorted(route.methods or ())
+        for route in request.app.routes
+        if isinstance(route, Route) and "{" not in route.path
+    }
+    candidates = [p for p in (f"/v1{path}", path.removeprefix("/v1")) if p in routes]
+    candidates += difflib.get_close_matches(path, list(routes), n=1, cutoff=0.6)
+    if not candidates:
+        return " (routes: " + ", ".join(sorted(p for p in routes if p.startswith("/v1"))) + ")"
+    best = candidates[0]
+    methods = "/".join(m for m in routes[best] if m != "HEAD")
+    return f". Did you mean {methods} {best}?"
 
 
 def _is_anthropic(request: Request) -> bool:

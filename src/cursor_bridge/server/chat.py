@@ -9,10 +9,19 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from .. import access
 from ..dialects import openai_chat as dialect
 from ..engine.backend import CursorBackend
 from ..engine.errors import InvalidChatRequest, ModelNotFound
-from ..engine.output import TextDelta, ThinkingDelta, ToolCall, TurnFinished, Usage
+from ..engine.output import (
+    SSE_KEEP_ALIVE,
+    KeepAlive,
+    TextDelta,
+    ThinkingDelta,
+    ToolCall,
+    TurnFinished,
+    Usage,
+)
 from ..protocol.errors import ConnectError
 from .errors import backend_error, backend_error_response, error_response
 from .turns import Turn, start_turn, until_disconnect
@@ -24,6 +33,7 @@ async def chat_completions(request: Request) -> Response:
         body = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError):
         return error_response(400, "The request body is not valid JSON.", "invalid_request_error")
+    access.note_body_model(body)
     try:
         chat = dialect.parse_request(body)
         turn = await start_turn(request, backend, chat)
@@ -64,6 +74,8 @@ async def _stream(turn: Turn, model: str, include_usage: bool) -> AsyncIterator[
                     out.append(writer.tool_call(event))
                 elif isinstance(event, TurnFinished):
                     finished = event
+                elif isinstance(event, KeepAlive):
+                    out.append(SSE_KEEP_ALIVE)
             if out:
                 yield "".join(out)
         tail = role + writer.finish(finished.reason)

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from .. import access
 from ..config import OWN_BACKEND, Settings
 from ..dialects import cursor_chat as dialect
 from ..engine.backend import CursorBackend
@@ -66,6 +67,7 @@ async def cursor_chat_completions(request: Request) -> Response:
         body = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError):
         return error_response(400, "The request body is not valid JSON.", "invalid_request_error")
+    access.note_body_model(body)
     try:
         chat = dialect.parse_request(body)
     except dialect.InvalidRequest as exc:

@@ -7,6 +7,8 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
+from .. import access
+from ..engine.enforce import OutputRejected
 from ..protocol.errors import ConnectError
 
 # Connect code -> (HTTP status, OpenAI error type, OpenAI error code)
@@ -34,6 +36,7 @@ _HINTS = {
 def error_body(
     message: str, error_type: str, code: str | None = None, param: str | None = None
 ) -> dict[str, Any]:
+    access.note_error(message)
     return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
 
 
@@ -52,6 +55,8 @@ def error_response(
 
 def backend_error(error: ConnectError) -> tuple[int, dict[str, Any], dict[str, str]]:
     """Status, body and headers for a failure reported by (or about) the backend."""
+    if isinstance(error, OutputRejected):
+        return 502, error_body(error.message, "api_error", "invalid_model_output"), {}
     status, error_type, code = _BACKEND_ERRORS.get(error.code, _DEFAULT_BACKEND_ERROR)
     message = f"Cursor backend error ({error.code}): {error.message or 'no details'}."
     message += _HINTS.get(error.code, "")

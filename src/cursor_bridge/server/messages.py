@@ -16,12 +16,13 @@ from collections.abc import AsyncIterator, Mapping
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from .. import access
 from ..dialects import anthropic_messages as dialect
 from ..dialects import anthropic_render as render
 from ..engine.backend import CursorBackend
 from ..engine.errors import InvalidChatRequest, ModelNotFound
-from ..engine.output import TextDelta, TurnFinished, Usage
-from ..engine.token_estimate import estimate_input_tokens, rough_input_tokens, text_tokens
+from ..engine.output import TurnFinished, Usage
+from ..engine.token_estimate import estimate_input_tokens
 from ..protocol.errors import ConnectError
 from .errors import backend_error
 from .turns import Turn, start_turn, until_disconnect
@@ -40,6 +41,7 @@ def anthropic_error(
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     request_id = request_id or render.new_request_id()
+    access.note_error(message)
     body = render.error_body(render.error_type(status), message, request_id)
     return JSONResponse(
         body, status_code=status, headers={**(headers or {}), "request-id": request_id}
@@ -60,6 +62,7 @@ async def messages(request: Request) -> Response:
         body = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError):
         return anthropic_error(400, "The request body is not valid JSON.", request_id)
+    access.note_body_model(body)
     try:
         parsed = dialect.parse_request(body)
         turn = await start_turn(request, backend, parsed.chat)
@@ -98,6 +101,7 @@ async def count_tokens(request: Request) -> Response:
         body = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError):
         return anthropic_error(400, "The request body is not valid JSON.", request_id)
+    access.note_body_model(body)
     try:
         parsed = dialect.parse_request(body, count_only=True)
         await until_disconnect(request, backend.resolve(parsed.chat))
@@ -115,24 +119,33 @@ async def count_tokens(request: Request) -> Response:
     )
 
 
-def _final_usage(
-    finished: TurnFinished | None, parsed: dialect.MessagesRequest, text: str
-) -> Usage:
-    """The backend's usage; estimated when a stop sequence cut the turn short before it."""
-    if finished is not None:
-        return finished.usage
-    return Usage(input_tokens=estimate_input_tokens(parsed.chat), output_tokens=text_tokens(text))
+def _usage(finished: TurnFinished | None, announced: int) -> Usage:
+    """Anthropic announces the input tokens in message_start, before the backend has counted
+    them: every Anthropic answer (message_delta, and the whole message) reports that same
+    up-front figure (engine TurnStarted), so streamed and whole answers and their start and
+    end always agree. It counts the whole context as uncached input, so no cache figures
+    are added on top; the output counts are the backend's."""
+    output = finished.usage if finished is not None else Usage()
+    return Usage(
+        input_tokens=announced,
+        output_tokens=output.output_tokens,
+        reasoning_tokens=output.reasoning_tokens,
+    )
+
+
+def _reason(finished: TurnFinished | None) -> str:
+    if finished is None:
+        return "end_turn"
+    return render.stop_reason(finished.reason, finished.stop_sequence)
 
 
 async def _stream(turn: Turn, parsed: dialect.MessagesRequest) -> AsyncIterator[str]:
     chat = parsed.chat
-    assembler = render.MessageAssembler(parsed.thinking, parsed.stop_sequences)
+    assembler = render.MessageAssembler(parsed.thinking)
     finished: TurnFinished | None = None
-    emitted: list[str] = []  # only kept when stop sequences may cut the turn short
+    announced = turn.input_tokens
     try:
-        # Anthropic announces the input count up front; the backend's real count arrives in
-        # message_delta, so a cheap estimate stands in here.
-        start = render.message_start(render.new_message_id(), chat.model, rough_input_tokens(chat))
+        start = render.message_start(render.new_message_id(), chat.model, announced)
         yield start + render.ping()
         last_write = time.monotonic()
         async for batch in turn.batches():
@@ -141,8 +154,6 @@ async def _stream(turn: Turn, parsed: dialect.MessagesRequest) -> AsyncIterator[
                 if isinstance(event, TurnFinished):
                     finished = event
                     continue
-                if parsed.stop_sequences and isinstance(event, TextDelta) and not assembler.stopped:
-                    emitted.append(event.text)
                 ops += assembler.feed(event)
             now = time.monotonic()
             if ops:
@@ -151,13 +162,10 @@ async def _stream(turn: Turn, parsed: dialect.MessagesRequest) -> AsyncIterator[
             elif now - last_write >= PING_INTERVAL:
                 yield render.ping()
                 last_write = now
-            if assembler.stopped:
-                break  # the finally below cancels the rest of the turn upstream
         tail = render.block_events(assembler.finish())
-        usage = _final_usage(finished, parsed, "".join(emitted))
-        stop = assembler.stop_sequence
-        reason = render.stop_reason(finished.reason if finished else "stop", stop)
-        yield tail + render.message_end(reason, assembler.stop_sequence, usage)
+        stop = finished.stop_sequence if finished is not None else None
+        usage = _usage(finished, announced)
+        yield tail + render.message_end(_reason(finished), stop, usage)
     except ConnectError as exc:
         status, message, _ = _backend_failure(exc)
         yield render.error_event(render.error_type(status), message)
@@ -167,31 +175,25 @@ async def _stream(turn: Turn, parsed: dialect.MessagesRequest) -> AsyncIterator[
 
 
 async def _collect(turn: Turn, parsed: dialect.MessagesRequest, request_id: str) -> JSONResponse:
-    assembler = render.MessageAssembler(parsed.thinking, parsed.stop_sequences, keep_content=True)
+    assembler = render.MessageAssembler(parsed.thinking, keep_content=True)
     finished: TurnFinished | None = None
-    emitted: list[str] = []
     try:
         async for batch in turn.batches():
             for event in batch:
                 if isinstance(event, TurnFinished):
                     finished = event
                     continue
-                if parsed.stop_sequences and isinstance(event, TextDelta) and not assembler.stopped:
-                    emitted.append(event.text)
                 assembler.feed(event)
-            if assembler.stopped:
-                break
     finally:
         await turn.aclose()
     assembler.finish()
-    usage = _final_usage(finished, parsed, "".join(emitted))
-    reason = render.stop_reason(finished.reason if finished else "stop", assembler.stop_sequence)
+    usage = _usage(finished, turn.input_tokens)
     body = render.message_body(
         render.new_message_id(),
         parsed.chat.model,
         assembler.content,
         usage,
-        reason,
-        assembler.stop_sequence,
+        _reason(finished),
+        finished.stop_sequence if finished is not None else None,
     )
     return JSONResponse(body, headers={"request-id": request_id})

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..engine.backend import CursorBackend
+from ..engine.hosted import HostedServerStats
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -67,6 +68,39 @@ class BackendCollector(Collector):
         for reason, count in sorted(backend.sessions.outcomes.items()):
             reasons.add_metric([reason], count)
         yield reasons
+        surprises = CounterMetricFamily(
+            "cursor_bridge_protocol_surprises",
+            "What the backend sent that the bridge did not expect: unknown fields and oneof "
+            "members, blob requests for ids never stored, Runs ended before turn_ended, "
+            "backend error codes (where: message path and field number).",
+            labels=["where", "what"],
+        )
+        for (where, what), count in sorted(backend.surprises.counts.items()):
+            surprises.add_metric([where, what], count)
+        yield surprises
+        if backend.config.hosted is not None:
+            yield from _hosted_metrics(backend.config.hosted.stats())
+
+
+def _hosted_metrics(servers: list[HostedServerStats]) -> Iterator[Metric]:
+    calls = CounterMetricFamily(
+        "cursor_bridge_mcp_calls", "Calls to hosted MCP servers' tools.", labels=["server"]
+    )
+    failures = CounterMetricFamily(
+        "cursor_bridge_mcp_call_failures",
+        "Hosted MCP tool calls that failed (tool error, timeout, server gone).",
+        labels=["server"],
+    )
+    up = GaugeMetricFamily(
+        "cursor_bridge_mcp_server_up",
+        "1 when the hosted MCP server is connected.",
+        labels=["server"],
+    )
+    for server in servers:
+        calls.add_metric([server.name], server.calls)
+        failures.add_metric([server.name], server.failures)
+        up.add_metric([server.name], 1 if server.status == "ready" else 0)
+    yield from (calls, failures, up)
 
 
 async def metrics(request: Request) -> Response:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from .. import access
 from ..dialects import openai_responses as dialect
 from ..dialects import openai_responses_render as render
 from ..engine.backend import CursorBackend
@@ -43,6 +44,7 @@ async def create_response(request: Request) -> Response:
         body = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError):
         return error_response(400, "The request body is not valid JSON.", "invalid_request_error")
+    access.note_body_model(body)
     try:
         parsed = dialect.parse_request(body)
     except dialect.InvalidRequest as exc:
@@ -77,6 +79,7 @@ async def create_response(request: Request) -> Response:
         parsed.echo,
         summaries=parsed.reasoning_summary is not None,
         namespaces=parsed.namespaces,
+        custom_tools=parsed.custom_tools,
     )
     run = _Run(turn, builder, parsed, history, store)
     if parsed.stream:

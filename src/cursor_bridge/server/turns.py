@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
 from starlette.requests import Request
 
+from .. import access
+from ..engine import hosted
 from ..engine.backend import CursorBackend
-from ..engine.output import OutputEvent
+from ..engine.errors import InvalidChatRequest
+from ..engine.output import HostedCall, OutputEvent, TurnFinished, TurnStarted
 from ..engine.request import ChatRequest
 
 T = TypeVar("T")
@@ -27,12 +31,21 @@ class Turn:
     def __init__(self, events: AsyncIterator[list[OutputEvent]], first: list[OutputEvent]) -> None:
         self._events = events
         self._first = first
+        started = next((e for e in first if isinstance(e, TurnStarted)), None)
+        self._input_tokens = started.input_tokens if started is not None else 0
+
+    @property
+    def input_tokens(self) -> int:
+        """The input tokens the engine knew before any output (see TurnStarted)."""
+        return self._input_tokens
 
     async def batches(self) -> AsyncIterator[list[OutputEvent]]:
         first, self._first = self._first, []
         if first:
+            _note_usage(first)
             yield first
         async for batch in self._events:
+            _note_usage(batch)
             yield batch
 
     async def aclose(self) -> None:
@@ -43,25 +56,45 @@ class Turn:
 async def start_turn(request: Request, backend: CursorBackend, chat: ChatRequest) -> Turn:
     """Resolve the model and start the turn; raises ModelNotFound, InvalidChatRequest or
     ConnectError (the route renders them in its dialect's error shape)."""
+    mode = hosted.parse_mode(request.headers.get(hosted.HEADER))
+    if mode is None:
+        raise InvalidChatRequest(f"{hosted.HEADER} must be on, off or show", hosted.HEADER)
+    if mode != chat.hosted_tools:
+        chat = dataclasses.replace(chat, hosted_tools=mode)
     return await until_disconnect(request, _start(backend, chat))
 
 
 async def _start(backend: CursorBackend, chat: ChatRequest) -> Turn:
+    access.note_requested_model(chat.model)
     choice = await backend.resolve(chat)
+    access.note_cursor_model(choice.model_id)
     events = backend.stream_turn(chat, choice)
-    return Turn(events, await _first_batch(events))
+    first = await _first_batch(events)
+    access.note_first_output()
+    return Turn(events, first)
+
+
+def _note_usage(batch: list[OutputEvent]) -> None:
+    last = batch[-1]
+    if isinstance(last, TurnFinished):
+        access.note_usage(last.usage.input_tokens, last.usage.output_tokens)
 
 
 async def _first_batch(events: AsyncIterator[list[OutputEvent]]) -> list[OutputEvent]:
+    held: list[OutputEvent] = []
     try:
         async for batch in events:
-            if batch:
-                return batch
+            # A report of a hosted call is not output (HTTP dialects show nothing for it), so
+            # it is held with the lead (TurnStarted); a keep-alive is output: a hosted call is
+            # working, and the client should hear so.
+            if any(not isinstance(event, HostedCall | TurnStarted) for event in batch):
+                return [*held, *batch]
+            held.extend(batch)
     except BaseException:
         with contextlib.suppress(Exception):
             await events.aclose()  # type: ignore[attr-defined]
         raise
-    return []
+    return held
 
 
 async def until_disconnect(request: Request, work: Awaitable[T]) -> T:

@@ -1,10 +1,24 @@
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class TodoStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TODO_STATUS_UNSPECIFIED: _ClassVar[TodoStatus]
+    TODO_STATUS_PENDING: _ClassVar[TodoStatus]
+    TODO_STATUS_IN_PROGRESS: _ClassVar[TodoStatus]
+    TODO_STATUS_COMPLETED: _ClassVar[TodoStatus]
+    TODO_STATUS_CANCELLED: _ClassVar[TodoStatus]
+TODO_STATUS_UNSPECIFIED: TodoStatus
+TODO_STATUS_PENDING: TodoStatus
+TODO_STATUS_IN_PROGRESS: TodoStatus
+TODO_STATUS_COMPLETED: TodoStatus
+TODO_STATUS_CANCELLED: TodoStatus
 
 class AgentClientMessage(_message.Message):
     __slots__ = ("run_request", "exec_client_message", "kv_client_message", "conversation_action", "exec_client_control_message", "interaction_response", "client_heartbeat")
@@ -183,12 +197,13 @@ class SelectedImage(_message.Message):
     def __init__(self, blob_id: _Optional[bytes] = ..., data: _Optional[bytes] = ..., uuid: _Optional[str] = ..., path: _Optional[str] = ..., mime_type: _Optional[str] = ...) -> None: ...
 
 class RequestContext(_message.Message):
-    __slots__ = ("env", "tools", "project_layouts", "cloud_rule", "web_search_enabled", "mcp_file_system_options", "web_fetch_enabled", "git_repo_info_complete", "mcp_meta_tool_options", "mcp_info_complete", "rules_info_complete", "env_info_complete", "repository_info_complete", "custom_subagents_info_complete", "agent_skills_info_complete", "mcp_file_system_info_complete", "git_status_info_complete")
+    __slots__ = ("env", "tools", "project_layouts", "cloud_rule", "web_search_enabled", "mcp_instructions", "mcp_file_system_options", "web_fetch_enabled", "git_repo_info_complete", "mcp_meta_tool_options", "mcp_info_complete", "rules_info_complete", "env_info_complete", "repository_info_complete", "custom_subagents_info_complete", "agent_skills_info_complete", "mcp_file_system_info_complete", "git_status_info_complete")
     ENV_FIELD_NUMBER: _ClassVar[int]
     TOOLS_FIELD_NUMBER: _ClassVar[int]
     PROJECT_LAYOUTS_FIELD_NUMBER: _ClassVar[int]
     CLOUD_RULE_FIELD_NUMBER: _ClassVar[int]
     WEB_SEARCH_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    MCP_INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
     MCP_FILE_SYSTEM_OPTIONS_FIELD_NUMBER: _ClassVar[int]
     WEB_FETCH_ENABLED_FIELD_NUMBER: _ClassVar[int]
     GIT_REPO_INFO_COMPLETE_FIELD_NUMBER: _ClassVar[int]
@@ -206,6 +221,7 @@ class RequestContext(_message.Message):
     project_layouts: _containers.RepeatedCompositeFieldContainer[LsDirectoryTreeNode]
     cloud_rule: str
     web_search_enabled: bool
+    mcp_instructions: _containers.RepeatedCompositeFieldContainer[McpInstructions]
     mcp_file_system_options: McpFileSystemOptions
     web_fetch_enabled: bool
     git_repo_info_complete: bool
@@ -218,7 +234,7 @@ class RequestContext(_message.Message):
     agent_skills_info_complete: bool
     mcp_file_system_info_complete: bool
     git_status_info_complete: bool
-    def __init__(self, env: _Optional[_Union[RequestContextEnv, _Mapping]] = ..., tools: _Optional[_Iterable[_Union[McpToolDefinition, _Mapping]]] = ..., project_layouts: _Optional[_Iterable[_Union[LsDirectoryTreeNode, _Mapping]]] = ..., cloud_rule: _Optional[str] = ..., web_search_enabled: _Optional[bool] = ..., mcp_file_system_options: _Optional[_Union[McpFileSystemOptions, _Mapping]] = ..., web_fetch_enabled: _Optional[bool] = ..., git_repo_info_complete: _Optional[bool] = ..., mcp_meta_tool_options: _Optional[_Union[McpMetaToolOptions, _Mapping]] = ..., mcp_info_complete: _Optional[bool] = ..., rules_info_complete: _Optional[bool] = ..., env_info_complete: _Optional[bool] = ..., repository_info_complete: _Optional[bool] = ..., custom_subagents_info_complete: _Optional[bool] = ..., agent_skills_info_complete: _Optional[bool] = ..., mcp_file_system_info_complete: _Optional[bool] = ..., git_status_info_complete: _Optional[bool] = ...) -> None: ...
+    def __init__(self, env: _Optional[_Union[RequestContextEnv, _Mapping]] = ..., tools: _Optional[_Iterable[_Union[McpToolDefinition, _Mapping]]] = ..., project_layouts: _Optional[_Iterable[_Union[LsDirectoryTreeNode, _Mapping]]] = ..., cloud_rule: _Optional[str] = ..., web_search_enabled: _Optional[bool] = ..., mcp_instructions: _Optional[_Iterable[_Union[McpInstructions, _Mapping]]] = ..., mcp_file_system_options: _Optional[_Union[McpFileSystemOptions, _Mapping]] = ..., web_fetch_enabled: _Optional[bool] = ..., git_repo_info_complete: _Optional[bool] = ..., mcp_meta_tool_options: _Optional[_Union[McpMetaToolOptions, _Mapping]] = ..., mcp_info_complete: _Optional[bool] = ..., rules_info_complete: _Optional[bool] = ..., env_info_complete: _Optional[bool] = ..., repository_info_complete: _Optional[bool] = ..., custom_subagents_info_complete: _Optional[bool] = ..., agent_skills_info_complete: _Optional[bool] = ..., mcp_file_system_info_complete: _Optional[bool] = ..., git_status_info_complete: _Optional[bool] = ...) -> None: ...
 
 class RequestContextEnv(_message.Message):
     __slots__ = ("os_version", "workspace_paths", "shell", "sandbox_enabled", "terminals_folder", "time_zone", "project_folder", "agent_transcripts_folder", "sandbox_supported", "is_working_dir_home_dir", "process_working_directory")
@@ -495,18 +511,76 @@ class PartialToolCallUpdate(_message.Message):
     def __init__(self, call_id: _Optional[str] = ..., tool_call: _Optional[_Union[ToolCall, _Mapping]] = ..., args_text_delta: _Optional[str] = ..., model_call_id: _Optional[str] = ...) -> None: ...
 
 class ToolCall(_message.Message):
-    __slots__ = ("shell_tool_call", "delete_tool_call", "grep_tool_call", "ls_tool_call", "mcp_tool_call")
+    __slots__ = ("update_todos_tool_call", "shell_tool_call", "delete_tool_call", "grep_tool_call", "ls_tool_call", "mcp_tool_call")
+    UPDATE_TODOS_TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
     SHELL_TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
     DELETE_TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
     GREP_TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
     LS_TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
     MCP_TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
+    update_todos_tool_call: UpdateTodosToolCall
     shell_tool_call: ShellToolCall
     delete_tool_call: DeleteToolCall
     grep_tool_call: GrepToolCall
     ls_tool_call: LsToolCall
     mcp_tool_call: McpToolCall
-    def __init__(self, shell_tool_call: _Optional[_Union[ShellToolCall, _Mapping]] = ..., delete_tool_call: _Optional[_Union[DeleteToolCall, _Mapping]] = ..., grep_tool_call: _Optional[_Union[GrepToolCall, _Mapping]] = ..., ls_tool_call: _Optional[_Union[LsToolCall, _Mapping]] = ..., mcp_tool_call: _Optional[_Union[McpToolCall, _Mapping]] = ...) -> None: ...
+    def __init__(self, update_todos_tool_call: _Optional[_Union[UpdateTodosToolCall, _Mapping]] = ..., shell_tool_call: _Optional[_Union[ShellToolCall, _Mapping]] = ..., delete_tool_call: _Optional[_Union[DeleteToolCall, _Mapping]] = ..., grep_tool_call: _Optional[_Union[GrepToolCall, _Mapping]] = ..., ls_tool_call: _Optional[_Union[LsToolCall, _Mapping]] = ..., mcp_tool_call: _Optional[_Union[McpToolCall, _Mapping]] = ...) -> None: ...
+
+class UpdateTodosToolCall(_message.Message):
+    __slots__ = ("args", "result")
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    args: UpdateTodosArgs
+    result: UpdateTodosResult
+    def __init__(self, args: _Optional[_Union[UpdateTodosArgs, _Mapping]] = ..., result: _Optional[_Union[UpdateTodosResult, _Mapping]] = ...) -> None: ...
+
+class UpdateTodosArgs(_message.Message):
+    __slots__ = ("todos", "merge")
+    TODOS_FIELD_NUMBER: _ClassVar[int]
+    MERGE_FIELD_NUMBER: _ClassVar[int]
+    todos: _containers.RepeatedCompositeFieldContainer[TodoItem]
+    merge: bool
+    def __init__(self, todos: _Optional[_Iterable[_Union[TodoItem, _Mapping]]] = ..., merge: _Optional[bool] = ...) -> None: ...
+
+class TodoItem(_message.Message):
+    __slots__ = ("id", "content", "status", "created_at", "updated_at", "dependencies")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DEPENDENCIES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    content: str
+    status: int
+    created_at: int
+    updated_at: int
+    dependencies: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., content: _Optional[str] = ..., status: _Optional[int] = ..., created_at: _Optional[int] = ..., updated_at: _Optional[int] = ..., dependencies: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UpdateTodosResult(_message.Message):
+    __slots__ = ("success", "error")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    success: UpdateTodosSuccess
+    error: UpdateTodosError
+    def __init__(self, success: _Optional[_Union[UpdateTodosSuccess, _Mapping]] = ..., error: _Optional[_Union[UpdateTodosError, _Mapping]] = ...) -> None: ...
+
+class UpdateTodosSuccess(_message.Message):
+    __slots__ = ("todos", "total_count", "was_merge")
+    TODOS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    WAS_MERGE_FIELD_NUMBER: _ClassVar[int]
+    todos: _containers.RepeatedCompositeFieldContainer[TodoItem]
+    total_count: int
+    was_merge: bool
+    def __init__(self, todos: _Optional[_Iterable[_Union[TodoItem, _Mapping]]] = ..., total_count: _Optional[int] = ..., was_merge: _Optional[bool] = ...) -> None: ...
+
+class UpdateTodosError(_message.Message):
+    __slots__ = ("error",)
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    error: str
+    def __init__(self, error: _Optional[str] = ...) -> None: ...
 
 class ShellToolCall(_message.Message):
     __slots__ = ("args", "result")
@@ -1922,12 +1996,14 @@ class McpStateServer(_message.Message):
     def __init__(self, server_name: _Optional[str] = ..., server_identifier: _Optional[str] = ..., plugin: _Optional[str] = ..., marketplace: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[McpToolDefinition, _Mapping]]] = ..., instructions: _Optional[_Iterable[_Union[McpInstructions, _Mapping]]] = ..., status: _Optional[str] = ...) -> None: ...
 
 class McpInstructions(_message.Message):
-    __slots__ = ("server_name", "instructions")
+    __slots__ = ("server_name", "instructions", "server_identifier")
     SERVER_NAME_FIELD_NUMBER: _ClassVar[int]
     INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    SERVER_IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
     server_name: str
     instructions: str
-    def __init__(self, server_name: _Optional[str] = ..., instructions: _Optional[str] = ...) -> None: ...
+    server_identifier: str
+    def __init__(self, server_name: _Optional[str] = ..., instructions: _Optional[str] = ..., server_identifier: _Optional[str] = ...) -> None: ...
 
 class McpStateError(_message.Message):
     __slots__ = ("error",)

@@ -1,0 +1,91 @@
+"""One access-log line per request, and the header naming the Cursor model that served it.
+
+Pure ASGI middleware (no body buffering): it opens an `AccessRecord`, stamps the status and
+`x-cursor-bridge-model` on the response start, and logs when the response has ended (a
+stream's last byte, or the client going away). `/health` and `/metrics` are logged at
+debug level only, so probes do not flood the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .. import access
+
+log = logging.getLogger("cursor_bridge.access")
+
+MODEL_HEADER = "x-cursor-bridge-model"
+_QUIET = ("/health", "/metrics")
+
+
+def dialect_of(path: str) -> str:
+    if path.startswith("/v1/chat/completions"):
+        return "openai-chat"
+    if path.startswith("/v1/responses"):
+        return "openai-responses"
+    if path.startswith("/v1/messages"):
+        return "anthropic"
+    if path.startswith("/cursor/"):
+        return "cursor-chat"
+    if path.startswith("/v1/models"):
+        return "models"
+    return "-"
+
+
+def format_line(fields: dict[str, Any]) -> str:
+    """`POST /v1/chat/completions openai-chat gpt-5 -> gpt-5.4 200 ttft=12ms 340ms ...`."""
+    parts = [fields["method"], fields["path"], fields["dialect"]]
+    if "cursor_model" in fields:
+        parts.append(f"{fields.get('model', '?')} -> {fields['cursor_model']}")
+    elif "model" in fields:
+        parts.append(fields["model"])
+    parts.append(str(fields["status"]))
+    if "ttft_ms" in fields:
+        parts.append(f"ttft={fields['ttft_ms']:g}ms")
+    parts.append(f"{fields['duration_ms']:g}ms")
+    if "input_tokens" in fields:
+        parts.append(f"tokens={fields['input_tokens']}in/{fields.get('output_tokens', 0)}out")
+    if "run" in fields:
+        parts.append(f"run={fields['run']}")
+    if "error" in fields:
+        parts.append(f"error={fields['error']!r}")
+    return " ".join(parts)
+
+
+class AccessLog:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        record = access.AccessRecord(scope["method"], path, dialect_of(path))
+        access.start(record)
+
+        async def send_stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                record.status = message["status"]
+                if record.cursor_model:
+                    headers = list(message.get("headers", []))
+                    headers.append((MODEL_HEADER.encode(), record.cursor_model.encode()))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_stamped)
+        except BaseException:
+            if not record.status:
+                record.status = 500
+            raise
+        finally:
+            if not record.status:
+                record.status = 499  # the client went away before any answer
+            fields = record.fields(time.monotonic())
+            level = logging.DEBUG if path in _QUIET else logging.INFO
+            log.log(level, format_line(fields), extra={"access": fields})
