@@ -124,3 +124,18 @@ def test_merging_keeps_text_counts_and_order_whatever_the_chunking(
             seen.append(("beat", 0))
     assert runs(seen) == runs(sequence)
     assert machine.output_token_deltas == sum(int(v) for k, v in sequence if k == "tokens")
+
+
+def test_unmerged_deltas_come_one_by_one_each_text_before_its_count() -> None:
+    # A reader that cuts at a token budget needs every piece apart (engine/output_control).
+    data = b"".join(encode_envelope(p) for p in (text("a "), tokens(1), text("b"), tokens(1)))
+    machine = started()
+    machine.merge_deltas = False
+    assert machine.receive_data(data) == [
+        ev.TextDelta("a "),
+        ev.TokenDelta(1),
+        ev.TextDelta("b"),
+        ev.TokenDelta(1),
+    ]
+    merged = started()
+    assert merged.receive_data(data) == [ev.TextDelta("a b"), ev.TokenDelta(2)]

@@ -188,6 +188,7 @@ class CursorBackend:
         reported = 0
         tag = secrets.token_hex(4)
         if session is not None:
+            session.run.upstream.machine.merge_deltas = not _limits_output(request)
             if await self._deliver(session, request):
                 self.tool_rounds["continued"] += 1
                 access.note_run("continued")
@@ -377,6 +378,7 @@ class CursorBackend:
         machine = RunMachine(
             blobs=blobs, request_context=plan.request_context, surprises=self.surprises.watch()
         )
+        machine.merge_deltas = not _limits_output(request)
         # Blobs are in the store before the run_request goes out (current-client.md §2.1).
         headers = run_headers(token, self.config.identity, now_ms=_now_ms())
         url = self.config.agent_url + RUN_PATH
@@ -460,6 +462,12 @@ def _used_tokens(checkpoint: bytes) -> int:
 def _checkpoint_key(fingerprint: str) -> str:
     """Checkpoints are filed under the fingerprint of the history they end."""
     return "fp:" + fingerprint
+
+
+def _limits_output(request: ChatRequest) -> bool:
+    """Whether the response is cut at a token budget or a stop sequence (its reader then
+    needs each text delta apart, followed by its count)."""
+    return request.max_tokens is not None or any(request.stop)
 
 
 def _follows_an_answer(messages: tuple[ChatMessage, ...]) -> bool:

@@ -71,6 +71,10 @@ class RunMachine:
     ) -> None:
         self.blobs = blobs
         self.surprises = surprises
+        # Text and token deltas read together become one event each; a reader that cuts
+        # the output at a token budget turns this off to see them one by one, each text
+        # piece before the count of it.
+        self.merge_deltas = True
         self.request_context = request_context
         self.state = RunState.IDLE
         self.last_checkpoint: bytes | None = None
@@ -156,6 +160,8 @@ class RunMachine:
                 delta = read_delta(payload)
                 if delta is not None:
                     deltas.add(delta)
+                    if not self.merge_deltas:
+                        self.output_token_deltas += deltas.flush(out)
                     continue
             self.output_token_deltas += deltas.flush(out)
             if envelope.flags & FLAG_END_STREAM:
