@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import ipaddress
 import os
 import socket
 import sys
@@ -25,12 +26,17 @@ from .config import CONFIG_ENV, Settings, config_path
 from .config_cli import config
 from .doctor import doctor
 from .engine.backend import BackendConfig, CursorBackend
+from .home_lock import HomeInUse, own_home
 from .invocation import command_name
+from .keys_cli import keys
 from .live import LiveBackend, open_live_backend
 from .mcp_host.cli import config_option, mcp, open_hosted
+from .paths import bridge_home
 from .protocol.headers import ClientIdentity
 from .server.app import create_app
+from .server.client_keys import ClientKeys, ClientKeyStore
 from .server.cursor_chat import upstream_from_settings
+from .server.guards import Guards
 from .server.response_store import ResponseStore
 from .setup_cli import setup
 from .wiretrace import WireRecorder
@@ -68,6 +74,7 @@ main.add_command(trace)
 main.add_command(doctor)
 main.add_command(mcp)
 main.add_command(acp)
+main.add_command(keys)
 
 
 @main.command()
@@ -100,6 +107,26 @@ main.add_command(acp)
     "--allow-write", is_flag=True, default=None, help="With --workspace: also write/delete."
 )
 @click.option("--allow-shell", is_flag=True, default=None, help="With --workspace: also shell.")
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Another Host name clients reach the bridge by (besides localhost and its address).",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="A web origin (https://app.example) allowed to call the bridge from a browser.",
+)
+@click.option(
+    "--insecure-no-auth",
+    is_flag=True,
+    help="Listen on a non-loopback address without client keys (anyone who reaches it may "
+    "spend the subscription).",
+)
 @record_options
 def serve(
     host: str | None,
@@ -112,6 +139,9 @@ def serve(
     workspace: Path | None,
     allow_write: bool | None,
     allow_shell: bool | None,
+    allow_hosts: tuple[str, ...],
+    cors_origins: tuple[str, ...],
+    insecure_no_auth: bool,
     recorder: WireRecorder | None,
     mcp_config: Path | None,
 ) -> None:
@@ -129,6 +159,13 @@ def serve(
     }
     given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     settings = Settings(**given)
+    if allow_hosts or cors_origins:  # flags add to the configured names and origins
+        settings = settings.model_copy(
+            update={
+                "allowed_hosts": [*settings.allowed_hosts, *allow_hosts],
+                "cors_origins": [*settings.cors_origins, *cors_origins],
+            }
+        )
     logs.configure(settings.log_level, settings.log_format)
     choice = serve_backend(settings, use_emulator)
     if choice.emulator and not use_emulator:
@@ -140,8 +177,39 @@ def serve(
             "another backend.",
             err=True,
         )
-    with contextlib.suppress(KeyboardInterrupt):
-        _run(_serve(settings, choice.emulator, recorder, mcp_config))
+    guards = _guards(settings, insecure_no_auth)
+    try:
+        with own_home(bridge_home()), contextlib.suppress(KeyboardInterrupt):
+            _run(_serve(settings, choice.emulator, guards, recorder, mcp_config))
+    except HomeInUse as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _guards(settings: Settings, insecure_no_auth: bool) -> Guards:
+    """Who may call the bridge; refuses a non-loopback address without client keys."""
+    keys = ClientKeys(ClientKeyStore(), [k.get_secret_value() for k in settings.api_keys])
+    if not _is_loopback(settings.host) and not keys.required() and not insecure_no_auth:
+        raise click.ClickException(
+            f"refusing to listen on {settings.host} without client keys: anyone who can reach "
+            "it could use your Cursor subscription (and, with --workspace, your files). Create "
+            f"a key with `{command_name()} keys create` (or set CURSOR_BRIDGE_API_KEYS), or "
+            "pass --insecure-no-auth if the network is yours alone."
+        )
+    return Guards(
+        keys=keys,
+        allowed_hosts=tuple(settings.allowed_hosts),
+        cors_origins=tuple(settings.cors_origins),
+        body_read_timeout=settings.body_read_timeout,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 serve.params.append(config_option())
@@ -150,6 +218,7 @@ serve.params.append(config_option())
 async def _serve(
     settings: Settings,
     use_emulator: bool,
+    guards: Guards | None = None,
     recorder: WireRecorder | None = None,
     mcp_config: Path | None = None,
 ) -> None:
@@ -184,7 +253,11 @@ async def _serve(
     cursor_chat_upstream = upstream_from_settings(settings)
     store = ResponseStore(settings.response_store_size, settings.response_store_ttl)
     app = create_app(
-        backend, mode=mode, cursor_chat_upstream=cursor_chat_upstream, response_store=store
+        backend,
+        mode=mode,
+        cursor_chat_upstream=cursor_chat_upstream,
+        response_store=store,
+        guards=guards,
     )
     sock = _bind(settings.host, settings.port)
     where = f"http://{_url_host(settings.host)}:{sock.getsockname()[1]}"

@@ -10,12 +10,13 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import platformdirs
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -129,6 +130,11 @@ class Settings(BaseSettings):
     exec_timeout: float = Field(
         default=30.0, description="Seconds a built-in shell command may run."
     )
+    exec_sandbox: bool = Field(
+        default=True,
+        description="Run built-in shell commands in the bubblewrap sandbox when the machine "
+        "can (see README, Tool calling).",
+    )
     persist_state: bool = Field(
         default=True,
         description="Keep conversation state (blobs, checkpoints) on disk; off: in memory only.",
@@ -165,6 +171,25 @@ class Settings(BaseSettings):
         default=300.0, description="Longest silence between two upstream chunks (seconds)."
     )
 
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Client API keys accepted besides those of `cursor-bridge keys` "
+        "(comma-separated in the environment); once any key exists every request needs one.",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names clients reach the bridge by, besides localhost, 127.0.0.1, "
+        "[::1] and its address (`--allow-host`; comma-separated in the environment).",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Web origins allowed to call the bridge from a browser, with CORS "
+        "(`--cors-origin`; comma-separated in the environment).",
+    )
+    body_read_timeout: float = Field(
+        default=60.0, description="Seconds a client has to send its whole request body."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -175,6 +200,13 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, config_file_source(settings_cls))
+
+    @field_validator("api_keys", "allowed_hosts", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("cursor_chat_upstream")
     @classmethod
@@ -240,6 +272,7 @@ class Settings(BaseSettings):
             allow_write=self.allow_write,
             allow_shell=self.allow_shell,
             timeout=self.exec_timeout,
+            sandbox=self.exec_sandbox,
         )
         workspace = dataclasses.replace(default_workspace(), path=str(root))
         return {"workspace": workspace, "executor": executor.execute}

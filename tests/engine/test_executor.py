@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from client_tools import event, only, wire
 
 from cursor_bridge.engine.executor import BuiltinExecutor
 from cursor_bridge.protocol.messages import agent
+from tests.support.processes import running
 
 
 @pytest.fixture
@@ -266,48 +266,32 @@ async def test_shell_stream_runs_in_the_workspace(ws: Path) -> None:
     assert escape.shell_result.HasField("rejected")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie still answers; it is gone for our purpose once its parent reaped it or it is Z.
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 async def test_timeout_kills_the_whole_process_group(ws: Path) -> None:
     ex = executor(ws, allow_shell=True, timeout=0.5)
-    command = "sleep 30 & echo $! > child.pid; wait"
+    command = "sleep 30.0101 & echo started > child.txt; wait"
     messages = wire(await ex.execute(event("shell_stream_args", command=command, timeout=60000)))
     exit_event = messages[-1].shell_stream.exit
     assert exit_event.aborted and exit_event.abort_reason == 2
-    pid = int((ws / "child.pid").read_text())
-    assert not _alive(pid)
+    assert (ws / "child.txt").read_text() == "started\n"
+    assert not running("sleep 30.0101")
     sync = only(await ex.execute(event("shell_args", command="sleep 30")))
     assert sync.shell_result.timeout.timeout_ms == 500
 
 
 async def test_cancelling_kills_the_command(ws: Path) -> None:
     ex = executor(ws, allow_shell=True, timeout=60)
-    task = asyncio.create_task(
-        ex.execute(
-            event("shell_args", command="echo $$ > sh.pid; sleep 600 & echo $! > child.pid; wait")
-        )
-    )
-    pid_file, child_file = ws / "sh.pid", ws / "child.pid"
+    command = "sleep 600.0202 & echo started > child.txt; wait; echo marker-0202"
+    task = asyncio.create_task(ex.execute(event("shell_args", command=command)))
+    child_file = ws / "child.txt"
     for _ in range(500):  # wait (bounded) for the shell to have started its child
         if child_file.exists() and child_file.read_text().strip():
             break
         await asyncio.sleep(0.01)
-    pids = [int(pid_file.read_text()), int(child_file.read_text())]
+    assert running("sleep 600.0202") and running("marker-0202")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task  # without the kill this would wait out the sleep (and hit the test timeout)
-    assert not any(_alive(pid) for pid in pids)
+    assert not running("sleep 600.0202") and not running("marker-0202")
 
 
 async def test_commands_do_not_see_the_bridges_secrets(

@@ -15,7 +15,11 @@ async def post(path: str, size: int) -> httpx.Response:
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as client:
-            return await client.post(path, content=b"{" + b" " * size + b"}")
+            return await client.post(
+                path,
+                content=b"{" + b" " * size + b"}",
+                headers={"content-type": "application/json"},
+            )
     finally:
         await backend.aclose()
 

@@ -334,6 +334,8 @@ def items_to_messages(
         if not isinstance(raw, dict):
             raise InvalidRequest(f"Invalid value for '{prefix}': expected an object.", prefix)
         kind = raw.get("type") or ("message" if "role" in raw else None)
+        if kind is not None and not isinstance(kind, str):
+            raise InvalidRequest(f"Invalid value for '{prefix}.type': expected a string.", prefix)
         if kind == "item_reference":
             raise InvalidRequest(
                 "item_reference inputs are not supported; send the item itself or use "

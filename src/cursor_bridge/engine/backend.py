@@ -35,7 +35,7 @@ from .live_run import LiveRun
 from .model_map import ModelMap
 from .output import OutputEvent, TurnFinished, TurnStarted
 from .output_control import OutputControl
-from .planner import plan_run
+from .planner import PlannedRun, plan_run
 from .request import ChatMessage, ChatRequest
 from .sessions import ParkedSession, PendingCall, SessionRegistry
 from .surprise_counter import SurpriseCounter
@@ -46,6 +46,8 @@ from .turn_state import TurnBlobs, save_turn
 from .upstream import UpstreamRun
 
 log = logging.getLogger(__name__)
+# Requests with at least this many messages are hashed and seeded in a worker thread.
+OFF_LOOP_MESSAGES = 500
 
 TokenProvider = Callable[[], Awaitable[str | None]]
 # A stored checkpoint larger than this is not resumed: the conversation is reseeded under a
@@ -177,6 +179,8 @@ class CursorBackend:
         `origin` is the fingerprint of the client's own history when the engine added
         messages of its own (a correction): the Run is parked and checkpointed under it.
         """
+        if len(request.messages) >= OFF_LOOP_MESSAGES:
+            await asyncio.to_thread(chain, request.messages)  # hashed once, off the loop
         toolset = Toolset.build(request.tools, request.tool_choice)
         hosted = self._hosted_catalog(request, toolset)
         origin = origin or chain(request.messages)[-1]
@@ -290,7 +294,7 @@ class CursorBackend:
         Also the context occupancy the resumed checkpoint recorded (0 when seeded)."""
         stored = parent = None
         if _follows_an_answer(request.messages):
-            parent = _checkpoint_key(chain(request.messages[:-1])[-1])
+            parent = _checkpoint_key(chain(request.messages)[-2])
             # From memory while the conversation is live; else SQLite, off the event loop.
             stored = self.state.peek_checkpoint(parent)
             if stored is None:
@@ -361,20 +365,30 @@ class CursorBackend:
         hosted: HostedCatalog | None = None,
         resumed_from: str | None = None,
     ) -> LiveRun:
-        plan = plan_run(
-            request,
-            choice,
-            self.config.workspace,
-            toolset,
-            checkpoint=checkpoint,
-            conversation_id=conversation_id,
-        )
+        def prepare() -> tuple[PlannedRun, TurnBlobs]:
+            plan = plan_run(
+                request,
+                choice,
+                self.config.workspace,
+                toolset,
+                checkpoint=checkpoint,
+                conversation_id=conversation_id,
+            )
+            # The Run's blobs stay in memory until its turn ends (engine/turn_state.py).
+            blobs = TurnBlobs(self.state.blobs)
+            for key, data in plan.blobs.items():
+                blobs.put(key, data)
+            return plan, blobs
+
+        # Seeding a long history (serialising and storing every turn) is CPU work that
+        # would stall every other request: a worker thread does it.
+        if len(request.messages) >= OFF_LOOP_MESSAGES:
+            plan, blobs = await asyncio.to_thread(prepare)
+        else:
+            plan, blobs = prepare()
         if hosted is not None:
             hosted.decorate(plan.run_request, plan.request_context)
         conversation_id = plan.run_request.conversation_id
-        blobs = TurnBlobs(self.state.blobs)
-        for key, data in plan.blobs.items():
-            blobs.put(key, data)
         machine = RunMachine(
             blobs=blobs, request_context=plan.request_context, surprises=self.surprises.watch()
         )

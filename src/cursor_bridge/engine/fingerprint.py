@@ -14,11 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from .request import ChatMessage
 
 EMPTY = hashlib.sha256(b"cursor-bridge conversation").hexdigest()
+# One request's chain is asked for several times (claim, resume, park, finish): the last
+# few are kept by the identity of the message sequence, so a long history is hashed once
+# (and, for long ones, ahead of time in a worker thread: see CursorBackend).
+_RECENT: OrderedDict[int, tuple[Sequence[ChatMessage], str, list[str]]] = OrderedDict()
+_RECENT_SIZE = 16
+_RECENT_LOCK = threading.Lock()
 
 
 def canonical(message: ChatMessage) -> bytes:
@@ -37,10 +45,20 @@ def canonical(message: ChatMessage) -> bytes:
 
 
 def chain(messages: Sequence[ChatMessage], start: str = EMPTY) -> list[str]:
-    """Fingerprints of every prefix: result[k] covers messages[:k] (result[0] is `start`)."""
+    """Fingerprints of every prefix: result[k] covers messages[:k] (result[0] is `start`).
+    The list may be shared between callers: read it, never change it."""
+    with _RECENT_LOCK:
+        hit = _RECENT.get(id(messages))
+        if hit is not None and hit[0] is messages and hit[1] == start:
+            _RECENT.move_to_end(id(messages))
+            return hit[2]
     out = [start]
     for message in messages:
         out.append(extend(out[-1], message))
+    with _RECENT_LOCK:
+        _RECENT[id(messages)] = (messages, start, out)  # the sequence is kept: ids stay unique
+        while len(_RECENT) > _RECENT_SIZE:
+            _RECENT.popitem(last=False)
     return out
 
 

@@ -7,7 +7,7 @@ builder here returns the list of ExecClientMessages to send, `id` and `exec_id` 
 the request; the caller sends `stream_close` after the last one (RunMachine does).
 
 Two producers use these builders: engine/adapters.py (the client ran the tool and returned
-text) and engine/executor.py (the bridge ran it itself).
+text) and engine/executor/ (the bridge ran it itself).
 """
 
 from __future__ import annotations

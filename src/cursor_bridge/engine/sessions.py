@@ -174,7 +174,7 @@ def _disagreement(
         return "mismatch_history"
     if {call.id for call in messages[start - 1].tool_calls} != pending:
         return "mismatch_ids"
-    if chain(messages[: start - 1])[-1] != session.fingerprint:
+    if chain(messages)[start - 1] != session.fingerprint:
         return "mismatch_history"
     if model_key != session.model_key:
         return "mismatch_model"

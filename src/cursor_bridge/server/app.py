@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import logging
 import time
@@ -23,28 +24,30 @@ from .access_log import AccessLog
 from .chat import chat_completions
 from .compact import compact_response
 from .cursor_chat import cursor_chat_completions
-from .errors import backend_error_response, error_response
-from .limits import BodySizeLimit
+from .errors import backend_error_response, error_response, speaks_anthropic
+from .guards import Guards, install_guards
 from .messages import anthropic_error, count_tokens, messages
 from .metrics import metrics, metrics_registry
+from .openapi import openapi
 from .response_store import ResponseStore
 from .responses import create_response, delete_response, get_response
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MAX_BODY = 64 * 1024 * 1024
 
 
 def create_app(
     backend: CursorBackend,
     *,
     mode: str = "cursor",
-    max_body_size: int = DEFAULT_MAX_BODY,
+    max_body_size: int | None = None,
     cursor_chat_upstream: OpenAIUpstream | None = None,
     response_store: ResponseStore | None = None,
+    guards: Guards | None = None,
 ) -> Starlette:
     """Build the app. `mode` is shown by /health (`cursor` or `emulator`);
-    `cursor_chat_upstream` replaces *backend* as the upstream of /cursor/chat/completions."""
+    `cursor_chat_upstream` replaces *backend* as the upstream of /cursor/chat/completions;
+    `guards` say who may call it (default: keys from CURSOR_BRIDGE_HOME and the environment,
+    loopback names, no web origins; see guards.py)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -67,6 +70,7 @@ def create_app(
             Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
         lifespan=lifespan,
@@ -77,8 +81,11 @@ def create_app(
     app.state.responses = response_store if response_store is not None else ResponseStore()
     app.state.metrics_registry = metrics_registry(backend)
     app.state.started = time.time()
-    app.add_middleware(BodySizeLimit, max_body_size=max_body_size)
-    app.add_middleware(AccessLog)
+    guards = guards if guards is not None else Guards()
+    if max_body_size is not None:
+        guards = dataclasses.replace(guards, max_body_size=max_body_size)
+    install_guards(app, guards)
+    app.add_middleware(AccessLog)  # outermost: the guards' refusals are logged too
     return app
 
 
@@ -136,7 +143,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     message = f"{request.method} {request.url.path}: {exc.detail}"
     if exc.status_code == 404:
         message += _suggest_route(request)
-    if _is_anthropic(request):
+    if speaks_anthropic(request.url.path):
         return anthropic_error(exc.status_code, message, headers=exc.headers)
     error_type = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
     return error_response(exc.status_code, message, error_type, headers=exc.headers)
@@ -144,7 +151,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error while serving %s %s", request.method, request.url.path)
-    if _is_anthropic(request):
+    if speaks_anthropic(request.url.path):
         return anthropic_error(500, "Internal error in cursor-bridge; see its log.")
     return error_response(500, "Internal error in cursor-bridge; see its log.", "api_error")
 
@@ -164,8 +171,3 @@ def _suggest_route(request: Request) -> str:
     best = candidates[0]
     methods = "/".join(m for m in routes[best] if m != "HEAD")
     return f". Did you mean {methods} {best}?"
-
-
-def _is_anthropic(request: Request) -> bool:
-    """Anthropic clients get Anthropic-shaped errors on their routes."""
-    return request.url.path.startswith("/v1/messages")

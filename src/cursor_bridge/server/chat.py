@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from .. import access
 from ..dialects import openai_chat as dialect
 from ..engine.backend import CursorBackend
 from ..engine.errors import InvalidChatRequest, ModelNotFound
@@ -24,19 +22,17 @@ from ..engine.output import (
 )
 from ..protocol.errors import ConnectError
 from .errors import backend_error, backend_error_response, error_response
+from .json_body import InvalidBody, parse_off_loop
 from .turns import Turn, start_turn, until_disconnect
 
 
 async def chat_completions(request: Request) -> Response:
     backend: CursorBackend = request.app.state.backend
     try:
-        body = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return error_response(400, "The request body is not valid JSON.", "invalid_request_error")
-    access.note_body_model(body)
-    try:
-        chat = dialect.parse_request(body)
+        chat = await parse_off_loop(request, dialect.parse_request)
         turn = await start_turn(request, backend, chat)
+    except InvalidBody as exc:
+        return error_response(400, exc.message, "invalid_request_error")
     except dialect.InvalidRequest as exc:
         return error_response(400, exc.message, "invalid_request_error", param=exc.param)
     except InvalidChatRequest as exc:

@@ -11,7 +11,6 @@ that opens the compacted conversation.
 
 from __future__ import annotations
 
-import json
 import time
 
 from starlette.requests import Request
@@ -25,6 +24,7 @@ from ..engine.output import TextDelta, TurnFinished, Usage
 from ..engine.request import ChatMessage, ChatRequest
 from ..protocol.errors import ConnectError
 from .errors import backend_error_response, error_response
+from .json_body import InvalidBody, read_json
 from .turns import Turn, start_turn, until_disconnect
 
 SUMMARY_REQUEST = (
@@ -37,9 +37,9 @@ SUMMARY_REQUEST = (
 async def compact_response(request: Request) -> Response:
     backend: CursorBackend = request.app.state.backend
     try:
-        body = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return error_response(400, "The request body is not valid JSON.", "invalid_request_error")
+        body = await read_json(request)
+    except InvalidBody as exc:
+        return error_response(400, exc.message, "invalid_request_error")
     if not isinstance(body, dict):
         return error_response(
             400, "The request body must be a JSON object.", "invalid_request_error"

@@ -10,7 +10,6 @@ ones end the stream with an error event. A client that goes away cancels the ups
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
@@ -18,7 +17,6 @@ from typing import Any, Protocol
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from .. import access
 from ..config import OWN_BACKEND, Settings
 from ..dialects import cursor_chat as dialect
 from ..engine.backend import CursorBackend
@@ -27,6 +25,7 @@ from ..engine.output import OutputEvent, TurnFinished, Usage
 from ..passthrough import OpenAIUpstream, UpstreamConfig, UpstreamError, UpstreamStream
 from ..protocol.errors import ConnectError
 from .errors import backend_error, backend_error_response, error_body, error_response
+from .json_body import InvalidBody, parse_off_loop
 from .turns import start_turn, until_disconnect
 
 log = logging.getLogger(__name__)
@@ -64,12 +63,9 @@ def upstream_from_settings(settings: Settings) -> OpenAIUpstream | None:
 
 async def cursor_chat_completions(request: Request) -> Response:
     try:
-        body = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return error_response(400, "The request body is not valid JSON.", "invalid_request_error")
-    access.note_body_model(body)
-    try:
-        chat = dialect.parse_request(body)
+        body, chat = await parse_off_loop(request, lambda body: (body, dialect.parse_request(body)))
+    except InvalidBody as exc:
+        return error_response(400, exc.message, "invalid_request_error")
     except dialect.InvalidRequest as exc:
         return error_response(400, exc.message, "invalid_request_error", param=exc.param)
     upstream: OpenAIUpstream | None = getattr(request.app.state, "cursor_chat_upstream", None)

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from .. import access
+from ..dialects import anthropic_render
 from ..engine.enforce import OutputRejected
 from ..protocol.errors import ConnectError
 
@@ -69,3 +70,30 @@ def backend_error(error: ConnectError) -> tuple[int, dict[str, Any], dict[str, s
 def backend_error_response(error: ConnectError) -> JSONResponse:
     status, body, headers = backend_error(error)
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def speaks_anthropic(path: str) -> bool:
+    """Anthropic clients get Anthropic-shaped errors on their routes (`/v1/messages*`)."""
+    return path.startswith("/v1/messages")
+
+
+def dialect_error(
+    path: str,
+    status: int,
+    message: str,
+    code: str,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """An error in the shape the caller of *path* reads: Anthropic's on `/v1/messages*`,
+    OpenAI's everywhere else (Cursor IDE's chat route included). Used by the middleware,
+    which answers before any route runs."""
+    if speaks_anthropic(path):
+        request_id = anthropic_render.new_request_id()
+        body = anthropic_render.error_body(anthropic_render.error_type(status), message, request_id)
+        return JSONResponse(
+            body, status_code=status, headers={**(headers or {}), "request-id": request_id}
+        )
+    error_type = {401: "authentication_error", 403: "permission_error"}.get(
+        status, "invalid_request_error"
+    )
+    return error_response(status, message, error_type, code, headers=headers)

@@ -8,7 +8,6 @@ header, and errors use Anthropic's `{"type": "error", "error": {...}}` shape.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -25,6 +24,7 @@ from ..engine.output import TurnFinished, Usage
 from ..engine.token_estimate import estimate_input_tokens
 from ..protocol.errors import ConnectError
 from .errors import backend_error
+from .json_body import InvalidBody, parse_off_loop
 from .turns import Turn, start_turn, until_disconnect
 
 log = logging.getLogger(__name__)
@@ -59,13 +59,10 @@ async def messages(request: Request) -> Response:
     backend: CursorBackend = request.app.state.backend
     request_id = render.new_request_id()
     try:
-        body = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return anthropic_error(400, "The request body is not valid JSON.", request_id)
-    access.note_body_model(body)
-    try:
-        parsed = dialect.parse_request(body)
+        parsed = await parse_off_loop(request, dialect.parse_request)
         turn = await start_turn(request, backend, parsed.chat)
+    except InvalidBody as exc:
+        return anthropic_error(400, exc.message, request_id)
     except dialect.InvalidRequest as exc:
         log.info("rejected a Messages request: %s", exc.message)
         return anthropic_error(400, exc.message, request_id)
@@ -98,13 +95,12 @@ async def count_tokens(request: Request) -> Response:
     backend: CursorBackend = request.app.state.backend
     request_id = render.new_request_id()
     try:
-        body = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return anthropic_error(400, "The request body is not valid JSON.", request_id)
-    access.note_body_model(body)
-    try:
-        parsed = dialect.parse_request(body, count_only=True)
+        parsed = await parse_off_loop(
+            request, lambda body: dialect.parse_request(body, count_only=True)
+        )
         await until_disconnect(request, backend.resolve(parsed.chat))
+    except InvalidBody as exc:
+        return anthropic_error(400, exc.message, request_id)
     except dialect.InvalidRequest as exc:
         return anthropic_error(400, exc.message, request_id)
     except InvalidChatRequest as exc:

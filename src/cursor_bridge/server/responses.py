@@ -8,14 +8,12 @@ and remove stored responses.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from .. import access
 from ..dialects import openai_responses as dialect
 from ..dialects import openai_responses_render as render
 from ..engine.backend import CursorBackend
@@ -24,6 +22,7 @@ from ..engine.output import TurnFinished, Usage
 from ..engine.request import ChatMessage
 from ..protocol.errors import ConnectError
 from .errors import backend_error, backend_error_response, error_response
+from .json_body import InvalidBody, parse_off_loop
 from .response_store import ResponseStore
 from .turns import Turn, start_turn, until_disconnect
 
@@ -41,12 +40,9 @@ async def create_response(request: Request) -> Response:
     backend: CursorBackend = request.app.state.backend
     store: ResponseStore = request.app.state.responses
     try:
-        body = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return error_response(400, "The request body is not valid JSON.", "invalid_request_error")
-    access.note_body_model(body)
-    try:
-        parsed = dialect.parse_request(body)
+        parsed = await parse_off_loop(request, dialect.parse_request)
+    except InvalidBody as exc:
+        return error_response(400, exc.message, "invalid_request_error")
     except dialect.InvalidRequest as exc:
         return error_response(400, exc.message, "invalid_request_error", exc.code, exc.param)
     for note in parsed.notes:

@@ -194,16 +194,23 @@ def _statements(script: str) -> list[str]:
 
 
 def _create_private(path: Path) -> None:
-    """Create the file 0600 before SQLite does (its journal files copy the file's mode)."""
+    """Create the file 0600 before SQLite does (its journal files copy the file's mode).
+
+    An existing file is never opened here: SQLite's locks are POSIX record locks, which a
+    process loses on *every* descriptor of the file when it closes *any* one of them. A
+    stray open/close would silently drop the locks of this process's other connections,
+    and another process closing the database would then delete the WAL under them.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            mode = stat.S_IMODE(os.fstat(fd).st_mode)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
             if mode & 0o077:
-                os.fchmod(fd, mode & 0o700)
-        finally:
-            os.close(fd)
+                os.chmod(path, mode & 0o700)
+        else:
+            os.close(fd)  # a brand-new file: no connection can hold locks on it yet
     except OSError as exc:
         raise StateStoreError(f"cannot open state file {path}: {exc.strerror or exc}") from exc
 

@@ -1,0 +1,180 @@
+"""grep / glob / find for the model, run in a killable worker process (search_worker.py).
+
+The bridge opens the search root through the path jail and hands the worker that
+descriptor, so the worker walks only what the jail allowed. The worker is killed when
+`timeout` passes or the request is cancelled (client gone): a search can cost the bridge
+neither its event loop, nor its GIL, nor a thread that never returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from ...protocol.events import ExecRequested
+from ...protocol.messages import agent
+from .. import natives
+from .args import int_arg, str_arg
+from .files import SKIP_DIRS
+from .jail import PathJail
+
+MAX_SEARCH_FILE = 2 * 1024 * 1024
+WORKER = Path(__file__).with_name("search_worker.py")
+# A worker's answer larger than this is cut (results are capped well below it).
+_MAX_ANSWER = 64 * 1024 * 1024
+TYPE_EXTENSIONS = {
+    "py": (".py", ".pyi"),
+    "js": (".js", ".mjs", ".cjs", ".jsx"),
+    "ts": (".ts", ".tsx", ".mts", ".cts"),
+    "rust": (".rs",),
+    "go": (".go",),
+    "java": (".java",),
+    "c": (".c", ".h"),
+    "cpp": (".cpp", ".cc", ".cxx", ".hpp", ".hh", ".h"),
+    "md": (".md", ".markdown"),
+    "json": (".json",),
+    "yaml": (".yaml", ".yml"),
+    "toml": (".toml",),
+    "html": (".html", ".htm"),
+    "css": (".css", ".scss"),
+    "sh": (".sh", ".bash"),
+    "rb": (".rb",),
+}
+
+Replies = list[agent.ExecClientMessage]
+
+
+class SearchFailed(Exception):
+    """The worker timed out, crashed or refused the pattern; the message is for the model."""
+
+
+class WorkspaceSearch:
+    def __init__(self, jail: PathJail, *, max_results: int, timeout: float) -> None:
+        self.jail = jail
+        self.max_results = max_results
+        self.timeout = timeout
+
+    async def grep(self, event: ExecRequested) -> Replies:
+        if event.kind in ("pi_grep_args", "pi_find_args"):
+            return await self._pi_search(event)
+        args = event.args
+        head = int_arg(event, "head_limit") or self.max_results
+        limit = min(head, self.max_results)
+        mode = str_arg(event, "output_mode") or "content"
+        type_name = str_arg(event, "type")
+        request: dict[str, Any] = {
+            "pattern": str_arg(event, "pattern"),
+            "glob": str_arg(event, "glob"),
+            "type_exts": TYPE_EXTENSIONS.get(type_name, ()) if args.get("type") else (),
+            "ignore_case": bool(args.get("case_insensitive")),
+            "multiline": bool(args.get("multiline")),
+            "before": int_arg(event, "context_before") or int_arg(event, "context"),
+            "after": int_arg(event, "context_after") or int_arg(event, "context"),
+            "mode": mode,
+            "limit": limit,
+        }
+        workspace = str(self.jail.workspace)
+        try:
+            result = await self.run(str_arg(event, "path"), request)
+        except SearchFailed as exc:
+            return natives.grep_error(event, str(exc))
+        if "files" in result:
+            return natives.grep_files(
+                event, result["files"], workspace=workspace, truncated=result["truncated"]
+            )
+        truncated = bool(result["truncated"])
+        counts = [(name, count) for name, count in result["counts"]]
+        if mode == "files_with_matches":
+            files = [name for name, _ in counts]
+            return natives.grep_files(event, files, workspace=workspace, truncated=truncated)
+        if mode == "count":
+            return natives.grep_count(event, counts, workspace=workspace, truncated=truncated)
+        matches = [
+            natives.GrepMatch(f, n, text, is_context=c) for f, n, text, c in result["matches"]
+        ]
+        return natives.grep_content(event, matches, workspace=workspace, truncated=truncated)
+
+    async def _pi_search(self, event: ExecRequested) -> Replies:
+        limit = min(int_arg(event, "limit") or self.max_results, self.max_results)
+        if event.kind == "pi_find_args":
+            request = {"pattern": "", "glob": str_arg(event, "pattern") or "*", "limit": limit}
+        else:
+            pattern = str_arg(event, "pattern")
+            if event.args.get("literal"):
+                pattern = re.escape(pattern)
+            request = {
+                "pattern": pattern,
+                "glob": str_arg(event, "glob"),
+                "ignore_case": bool(event.args.get("ignore_case")),
+                "limit": limit,
+            }
+        try:
+            result = await self.run(str_arg(event, "path"), request)
+        except SearchFailed as exc:
+            return natives.pi_error(event, str(exc))
+        if "files" in result:
+            return natives.pi_success(event, "\n".join(result["files"]))
+        lines = [f"{name}:{number}:{text}" for name, number, text, _ in result["matches"]]
+        return natives.pi_success(event, "\n".join(lines[:limit]))
+
+    async def run(self, raw_path: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Run the worker on *raw_path* (checked by the jail; raises PathRejected)."""
+        root = self.jail.resolve(raw_path)
+        kind = await asyncio.to_thread(self.jail.kind, root)
+        request = {
+            **request,
+            "skip_dirs": sorted(SKIP_DIRS),
+            "max_file": MAX_SEARCH_FILE,
+            "prefix": "" if root == self.jail.real_workspace else self.jail.display(root),
+        }
+        if kind == "file":
+            fd = await asyncio.to_thread(self.jail.open_dir, root.parent)
+            request["file"] = root.name
+        elif kind == "directory":
+            fd = await asyncio.to_thread(self.jail.open_dir, root)
+        else:
+            return {"files": [], "truncated": False, "matches": [], "counts": []}
+        try:
+            request["root_fd"] = fd
+            return await self._worker(request, fd)
+        finally:
+            os.close(fd)
+
+    async def _worker(self, request: dict[str, Any], fd: int) -> dict[str, Any]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-I",
+            str(WORKER),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            pass_fds=(fd,),
+            env={"PATH": os.defpath, "LC_ALL": "C.UTF-8"},
+            limit=_MAX_ANSWER,
+        )
+        try:
+            async with asyncio.timeout(self.timeout):
+                out, err = await process.communicate(json.dumps(request).encode())
+        except TimeoutError:
+            raise SearchFailed(
+                f"The search took longer than {self.timeout:g} s and was stopped; narrow the "
+                "path, the glob or the pattern."
+            ) from None
+        finally:
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        if process.returncode != 0:
+            detail = err.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise SearchFailed(f"The search failed: {detail[0]}")
+        result: dict[str, Any] = json.loads(out)
+        if "error" in result:
+            raise SearchFailed(result["error"])
+        return result

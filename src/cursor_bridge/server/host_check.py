@@ -1,0 +1,57 @@
+"""DNS-rebinding defence: the `Host` header must name this bridge.
+
+A web page can make a name it controls resolve to 127.0.0.1 and then read the bridge's
+answers as same-origin. The browser still sends the page's name in `Host`, so a request
+whose `Host` is not the address the connection arrived on, a loopback name, or a name the
+user configured (`--allow-host`) is refused (400, in the caller's dialect).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .errors import dialect_error
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def host_name(value: str) -> str:
+    """The name in a Host header, without port or IPv6 brackets, lower-cased."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+class HostCheck:
+    """Pure ASGI middleware refusing requests whose Host is not one of the bridge's names."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str] = ()) -> None:
+        self.app = app
+        self.allowed = LOOPBACK_NAMES | {host_name(h) for h in allowed_hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw = dict(scope.get("headers", [])).get(b"host")
+        if raw is None or self._allowed(host_name(raw.decode("latin-1")), scope):
+            await self.app(scope, receive, send)
+            return
+        message = (
+            f"Host {raw.decode('latin-1')!r} is not this bridge's address. If you reach the "
+            "bridge under that name, allow it with --allow-host NAME "
+            "(CURSOR_BRIDGE_ALLOWED_HOSTS)."
+        )
+        await dialect_error(scope.get("path", ""), 400, message, "invalid_host")(
+            scope, receive, send
+        )
+
+    def _allowed(self, name: str, scope: Scope) -> bool:
+        if name in self.allowed:
+            return True
+        # The address the connection arrived on (with a wildcard bind: the interface's).
+        server = scope.get("server")
+        return server is not None and name == host_name(str(server[0]))

@@ -1,0 +1,174 @@
+"""Reading a request body as JSON, with limits that keep hostile bodies cheap to refuse.
+
+`read_json()` decodes the body and checks, in one pass, that it is nested at most
+MAX_DEPTH levels, that every string is valid Unicode (no lone surrogates, which cannot be
+encoded later) and at most MAX_STRING characters (object keys MAX_KEY), that message lists
+hold at most MAX_MESSAGES entries, and that tool schemas and tool-call arguments, which
+travel to the backend as `google.protobuf.Value` (at most 100 levels, two per JSON level),
+are nested at most MAX_VALUE_DEPTH levels. A violation raises InvalidBody, which each route
+renders in its dialect as a 400.
+
+Large bodies are decoded, checked and parsed in a worker thread (`parse_off_loop`), so a
+huge history does not stall every other request on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from starlette.requests import Request
+
+from .. import access
+
+T = TypeVar("T")
+
+MAX_DEPTH = 64
+MAX_VALUE_DEPTH = 32
+MAX_STRING = 16 * 1024 * 1024
+MAX_KEY = 1024
+# Identifiers and names (model, ids, roles, user): echoed in answers and logs, never long.
+MAX_SHORT = 4096
+MAX_MESSAGES = 10_000
+# Bodies at least this large are decoded and parsed in a worker thread.
+OFF_LOOP_BYTES = 256 * 1024
+
+# Keys whose lists are the conversation (chat and Anthropic `messages`, Responses `input`).
+_MESSAGE_LISTS = frozenset({"messages", "input"})
+# Keys whose values become protobuf Values: tool schemas and tool-call arguments.
+_VALUE_KEYS = frozenset({"parameters", "input_schema", "input", "arguments"})
+_SHORT_KEYS = frozenset(
+    {"model", "user", "id", "name", "role", "type", "tool_call_id", "tool_use_id", "call_id"}
+    | {"previous_response_id"}
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class InvalidBody(Exception):
+    """The body is not JSON, or breaks a limit; `message` says which, for the client."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+async def read_json(request: Request) -> Any:
+    """The body decoded and checked (see the module docstring); raises InvalidBody."""
+    return await parse_off_loop(request, lambda body: body)
+
+
+async def parse_off_loop(request: Request, parse: Callable[[Any], T]) -> T:
+    """Decode and check the body, then `parse(body)`: in a worker thread when the body is
+    large. Exceptions from `parse` reach the caller unchanged."""
+    raw = await request.body()
+    if len(raw) >= OFF_LOOP_BYTES:
+        return await asyncio.to_thread(_decode_and_parse, raw, parse)
+    return _decode_and_parse(raw, parse)
+
+
+def _decode_and_parse(raw: bytes, parse: Callable[[Any], T]) -> T:
+    body = decode(raw)
+    access.note_body_model(body)  # the access log names the model even when parsing fails
+    return parse(body)
+
+
+def decode(raw: bytes) -> Any:
+    try:
+        body = json.loads(raw)
+    except RecursionError:
+        raise InvalidBody(
+            f"The request body is nested more than {MAX_DEPTH} levels deep."
+        ) from None
+    except UnicodeDecodeError:
+        raise InvalidBody("The request body is not valid UTF-8 (invalid Unicode).") from None
+    except ValueError:
+        raise InvalidBody("The request body is not valid JSON.") from None
+    check(body)
+    return body
+
+
+def check(body: Any) -> None:
+    """Raise InvalidBody if *body* breaks a limit (iterative: depth cannot overflow)."""
+    # (node, depth, depth at which the enclosing protobuf Value began or -1, path)
+    stack: list[tuple[Any, int, int, str]] = [(body, 1, -1, "")]
+    while stack:
+        node, depth, value_start, path = stack.pop()
+        if isinstance(node, str):
+            _check_string(node, path, MAX_STRING)
+            continue
+        if not isinstance(node, dict | list):
+            continue
+        if depth > MAX_DEPTH:
+            raise InvalidBody(f"The request body is nested more than {MAX_DEPTH} levels deep.")
+        if value_start >= 0 and depth - value_start >= MAX_VALUE_DEPTH:
+            raise InvalidBody(
+                f"'{path}' is nested more than {MAX_VALUE_DEPTH} levels deep (the limit for "
+                "tool schemas and tool-call arguments)."
+            )
+        if isinstance(node, list):
+            stack.extend((item, depth + 1, value_start, path) for item in node)
+            continue
+        for key, value in node.items():
+            _check_string(key, path, MAX_KEY)
+            where = f"{path}.{key}" if path else key
+            if key in _MESSAGE_LISTS and isinstance(value, list) and len(value) > MAX_MESSAGES:
+                raise InvalidBody(
+                    f"'{where}' holds {len(value)} messages; at most {MAX_MESSAGES} are accepted."
+                )
+            if key in _SHORT_KEYS and isinstance(value, str):
+                _check_string(value, where, MAX_SHORT)
+            start = value_start
+            if start < 0 and key in _VALUE_KEYS and depth > 1:
+                start = depth + 1
+                if isinstance(value, str) and key == "arguments":
+                    _check_json_text(value, where)
+            stack.append((value, depth + 1, start, where))
+
+
+def _check_string(text: str, path: str, limit: int) -> None:
+    if len(text) > limit:
+        raise InvalidBody(
+            f"A string in '{path or 'the body'}' is too long (over {limit} characters)."
+        )
+    if not text.isascii() and _SURROGATE.search(text):
+        raise InvalidBody(
+            f"A string in '{path or 'the body'}' is not valid Unicode (a lone surrogate)."
+        )
+
+
+def _check_json_text(text: str, where: str) -> None:
+    """Tool-call arguments sent as a JSON string are decoded later: same depth limit."""
+    stripped = text.lstrip()
+    if not stripped.startswith(("{", "[")):
+        return
+    try:
+        value = json.loads(stripped)
+    except RecursionError:
+        value = None
+        too_deep = True
+    except ValueError:
+        return
+    else:
+        too_deep = _depth(value) > MAX_VALUE_DEPTH
+    if too_deep:
+        raise InvalidBody(
+            f"'{where}' is nested more than {MAX_VALUE_DEPTH} levels deep (the limit for tool "
+            "schemas and tool-call arguments)."
+        )
+
+
+def _depth(value: Any) -> int:
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_VALUE_DEPTH:
+                stack.extend((item, depth + 1) for item in node)
+    return deepest
