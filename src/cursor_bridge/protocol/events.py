@@ -103,6 +103,14 @@ class ServerHeartbeat:
 
 
 @dataclass(frozen=True, slots=True)
+class StepCompleted:
+    """The model finished one step (`step_completed`): it will add nothing more to it, so
+    every exec request the step makes has been sent."""
+
+    step_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class ExecAborted:
     exec_id: int
 
@@ -148,6 +156,7 @@ Event = (
     | TodosUpdated
     | QueryAnswered
     | ServerHeartbeat
+    | StepCompleted
     | TurnEnded
     | RunFailed
     | StreamClosed
