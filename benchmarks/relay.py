@@ -2,6 +2,11 @@
 
     uv run python benchmarks/relay.py [--concurrency 1 200 500] [--tokens 200] [--rounds 3]
                                       [--token-latency 0.02] [--phases latency throughput]
+                                      [--burst] [--cpu] [--profile DIR]
+
+One command per figure (issue 17's targets; each also accepts --profile DIR):
+    uv run python benchmarks/relay.py --burst --phases latency --concurrency 200 500
+    uv run python benchmarks/relay.py --phases throughput --concurrency 200 --cpu
 
 Two paths are compared, driven by the same load generator (this process, one event loop,
 connections warmed at each level's concurrency before measuring):
@@ -9,7 +14,8 @@ connections warmed at each level's concurrency before measuring):
             itself does upstream, minus the HTTP side);
   relayed - OpenAI chat completions (SSE) through `cursor-bridge serve` to the same emulator.
 The emulator and the bridge are child processes on 127.0.0.1 (all share the machine's cores).
-Each answer is `/tokens N`: N words, one text delta (and one token delta) each.
+Each answer is `/tokens N`: N words, one text delta (and one token delta) each; every turn
+is a new conversation (a fresh Run, seeded).
 
 Phase `latency` - what a user sees: time to first token under load.
   The emulator paces every stream like a model typing (`--token-latency`, default 0.02 s
@@ -21,48 +27,65 @@ Phase `latency` - what a user sees: time to first token under load.
   worker's first (the ramp), i.e. only turns that started while N streams were streaming.
   With one stream every turn counts. Both paths get exactly the same schedule.
   Targets: <= 2 ms added p50 at 1 stream, <= 10 ms added p99 at 200, 0 errors at 500.
-  `--burst` starts all N first turns at once instead and records every turn (informational,
-  no p99 target: it measures how fast a synchronized burst of N Run starts drains, i.e.
-  start-path CPU cost x N).
+  `--burst` starts all N conversations at once instead and records every turn (the workers'
+  later turns start together again): how fast a synchronized burst of N Run starts drains.
+  Targets: 200 at once add <= 30 ms p50 and <= 100 ms p99; 500 add <= 250 ms p50, 0 errors.
 
 Phase `throughput` - line rate. The emulator is unpaced (`--token-latency 0`), all N workers
   start together and stream as fast as the CPU allows; words/s is the total streamed words
   over wall time. TTFT is printed but is CPU queueing behind other streams' traffic, not a
-  target. Target: relayed words/s >= 50% of direct at every level, 0 errors at 500.
+  target. Targets: relayed words/s >= 90% of direct at 200 streams (>= 50% at other
+  levels), the bridge's CPU <= 0.02 s per 1,000 relayed chunks at 200, 0 errors at 500.
   Caveat: the direct client decodes every message (protobuf) in the load generator while the
   relayed one only counts delta markers in the SSE bytes, so at line rate the load generator
   spends more per word on the direct path; with the load generator near saturation the ratio
   errs in the bridge's favour (it can exceed 100% at high concurrency).
 
 Added latency is relayed minus direct at the same percentile; the ratio is relayed over
-direct throughput. Exits non-zero when a target is missed.
+direct throughput. Every phase prints the machine's load average: on a shared machine,
+compare runs made back to back. `--profile DIR` writes the printed results to
+DIR/relay[-burst].txt and a py-spy flame graph of the bridge per phase beside them.
+Exits non-zero when a target is missed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
-import re
-import signal
-import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aiohttp
 
 from cursor_bridge.protocol import events as ev
-from cursor_bridge.protocol.blobs import MemoryBlobStore
-from cursor_bridge.protocol.headers import RUN_PATH, ClientIdentity, run_headers
 from cursor_bridge.protocol.messages import agent
 from cursor_bridge.protocol.run import RunMachine
 from cursor_bridge.transport import BackendPool
 
-MODEL = "gpt-5.4"
-LISTENING = r"listening on http://127\.0\.0\.1:(\d+)"
+try:
+    from benchmarks.harness import (
+        MODEL,
+        Report,
+        Stack,
+        add_profile_option,
+        cpu_seconds,
+        direct_run,
+        load_average,
+        stack,
+    )
+except ModuleNotFoundError:  # run as a script: python benchmarks/relay.py
+    from harness import (  # type: ignore[no-redef,import-not-found]
+        MODEL,
+        Report,
+        Stack,
+        add_profile_option,
+        cpu_seconds,
+        direct_run,
+        load_average,
+        stack,
+    )
 
 
 @dataclass
@@ -96,49 +119,20 @@ async def direct_once(
     pool: BackendPool, url: str, tokens: int, sample: Sample, record: bool = True
 ) -> None:
     """One turn over the raw protocol, as the bridge's engine would do minus the HTTP side."""
-    context = agent.RequestContext()
-    machine = RunMachine(blobs=MemoryBlobStore(), request_context=context)
-    request = agent.AgentRunRequest(
-        action=agent.ConversationAction(
-            user_message_action=agent.UserMessageAction(
-                user_message=agent.UserMessage(text=prompt(tokens), message_id="m", mode=1),
-                request_context=context,
-            )
-        ),
-        requested_model=agent.RequestedModel(model_id=MODEL),
-        conversation_id="bench",
-    )
     started = time.perf_counter()
     first = True
-    stream = await pool.open_stream(url + RUN_PATH, run_headers(None, ClientIdentity(), now_ms=0))
-    try:
-        await stream.send(machine.start(request))
-        status, _ = await stream.response_headers()
-        if status != 200:
-            raise RuntimeError(f"HTTP {status}")
-        while True:
-            chunk = await stream.receive(idle_timeout=60)
-            events = (
-                machine.receive_eof(stream.trailers)
-                if chunk is None
-                else machine.receive_data(chunk)
-            )
-            owed = machine.data_to_send()
-            if owed:
-                await stream.send(owed)
-            for event in events:
-                if isinstance(event, ev.TextDelta):
-                    if first:
-                        if record:
-                            sample.ttft.append(time.perf_counter() - started)
-                        first = False
-                    sample.words += 1
-                elif isinstance(event, ev.RunFailed):
-                    raise RuntimeError(str(event.error))
-            if chunk is None or machine.state.value in ("closed", "failed"):
-                return
-    finally:
-        await stream.cancel()
+
+    def on_events(machine: RunMachine, events: list[ev.Event]) -> None:
+        nonlocal first
+        for event in events:
+            if isinstance(event, ev.TextDelta) and first:
+                if record:
+                    sample.ttft.append(time.perf_counter() - started)
+                first = False
+            elif isinstance(event, ev.TurnEnded):
+                sample.words += tokens
+
+    await direct_run(pool, url, prompt(tokens), agent.RequestContext(), on_events)
 
 
 async def relayed_once(
@@ -151,21 +145,25 @@ async def relayed_once(
     }
     started = time.perf_counter()
     first = True
+    done = False
     async with client.post("/v1/chat/completions", json=body) as response:
         if response.status != 200:
             raise RuntimeError(f"HTTP {response.status}: {(await response.read())[:200]!r}")
-        # Minimal SSE reading (count content deltas in the raw bytes) so the load generator,
-        # not the bridge, is never the bottleneck; nothing is JSON-decoded.
+        # Minimal SSE reading (find the first content delta in the raw bytes) so the load
+        # generator, not the bridge, is never the bottleneck; nothing is JSON-decoded.
         async for raw in response.content.iter_any():
             if b'"error"' in raw:
                 raise RuntimeError(raw.decode(errors="replace")[:300])
-            words = raw.count(b'"delta":{"content":')
-            if words:
-                if first:
-                    if record:
-                        sample.ttft.append(time.perf_counter() - started)
-                    first = False
-                sample.words += words
+            if first and b'"delta":{"content":' in raw:
+                if record:
+                    sample.ttft.append(time.perf_counter() - started)
+                first = False
+            done = done or b"[DONE]" in raw
+    if not done:
+        raise RuntimeError("the stream ended without [DONE]")
+    # A whole answer arrived (words are counted per answer: deltas that arrive together
+    # may be merged into one chunk on either path).
+    sample.words += tokens
 
 
 async def run_level(
@@ -195,77 +193,39 @@ async def run_level(
     return sample
 
 
-def spawn(args: list[str]) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cursor_bridge", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 30
-    for line in proc.stdout:
-        match = re.search(LISTENING, line)
-        if match:
-            return proc, match.group(1)
-        if time.monotonic() > deadline:
-            break
-    proc.kill()
-    raise SystemExit(f"{args[0]} did not start")
-
-
-@dataclass
-class Stack:
-    emulator_url: str
-    bridge_url: str
-    pids: dict[str, int]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextlib.contextmanager
-def stack(token_latency: float, serve_args: list[str]) -> Iterator[Stack]:
-    """An emulator with this pacing and a bridge on it, as child processes."""
-    emulator, emulator_port = spawn(
-        ["emulator", "--port", "0", "--token-latency", repr(token_latency)]
-    )
-    emulator_url = f"http://127.0.0.1:{emulator_port}"
-    procs = [emulator]
-    try:
-        bridge, bridge_port = spawn(
-            [
-                *("serve", "--port", "0", "--backend-url", emulator_url),
-                *("--log-level", "warning", *serve_args),
-            ]
-        )
-        procs.insert(0, bridge)
-        pids = {"bridge": bridge.pid, "emulator": emulator.pid, "load generator": os.getpid()}
-        yield Stack(emulator_url, f"http://127.0.0.1:{bridge_port}", pids)
-    finally:
-        for proc in procs:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGINT)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(10)
-            if proc.poll() is None:
-                proc.kill()
-
-
 HEADER = (
     f"{'streams':>7} | {'path':>7} | {'TTFT p50':>9} | {'TTFT p99':>9} | {'words/s':>9} | errors"
 )
 
 
-async def run_phase(phase: str, args: argparse.Namespace, stack: Stack) -> bool:
+def verdicts(
+    args: argparse.Namespace, paced: bool, level: int, d: Sample, r: Sample, per_k: float
+) -> list[str]:
+    """The targets this level misses (issues 3 and 17)."""
+    added50, added99 = r.pct(0.5) - d.pct(0.5), r.pct(0.99) - d.pct(0.99)
+    ratio = r.throughput / d.throughput if d.throughput else 0.0
+    missed = []
+    if paced and not args.burst:
+        if level == 1 and not added50 <= 2.0:
+            missed.append("p50 > +2 ms")
+        if level == 200 and not added99 <= 10.0:
+            missed.append("p99 > +10 ms")
+    if paced and args.burst:
+        if level == 200 and not (added50 <= 30.0 and added99 <= 100.0):
+            missed.append("burst of 200: p50 > +30 ms or p99 > +100 ms")
+        if level == 500 and not added50 <= 250.0:
+            missed.append("burst of 500: p50 > +250 ms")
+    if not paced:
+        if ratio < (0.9 if level == 200 else 0.5):
+            missed.append(f"throughput < {90 if level == 200 else 50}%")
+        if level == 200 and not per_k <= 0.02:
+            missed.append("bridge CPU > 0.02 s per 1,000 chunks")
+    if level >= 500 and (r.errors or d.errors):
+        missed.append("errors")
+    return missed
+
+
+async def run_phase(phase: str, args: argparse.Namespace, stack: Stack, report: Report) -> bool:
     pool = BackendPool()
     client = aiohttp.ClientSession(
         stack.bridge_url,
@@ -288,7 +248,7 @@ async def run_phase(phase: str, args: argparse.Namespace, stack: Stack) -> bool:
         if paced
         else "throughput phase: unpaced (line rate), all streams start together"
     )
-    print(f"\n{title}, {args.tokens} words per answer\n{HEADER}")
+    report(f"\n{title}, {args.tokens} words per answer; {load_average()}\n{HEADER}")
     ok = True
     # Code paths, catalog cache and the bridge's upstream connection.
     await run_level(direct, 20, 2, args.tokens)
@@ -296,16 +256,17 @@ async def run_phase(phase: str, args: argparse.Namespace, stack: Stack) -> bool:
     for level in args.concurrency:
         rounds = max(args.rounds, args.single_rounds) if level == 1 else args.rounds
         results = {}
+        bridge_cpu = 0.0
         for name, turn in (("direct", direct), ("relayed", relayed)):
             # A keep-alive connection per concurrent stream (both sides), short turns.
             await run_level(turn, level, 1, 1)
             before = {who: cpu_seconds(pid) for who, pid in stack.pids.items()}
             results[name] = s = await run_level(turn, level, rounds, args.tokens, stagger)
-            cpu = ", ".join(
-                f"{who} {cpu_seconds(pid) - before[who]:.1f}" for who, pid in stack.pids.items()
-            )
+            used = {who: cpu_seconds(pid) - before[who] for who, pid in stack.pids.items()}
+            bridge_cpu = used["bridge"]
+            cpu = ", ".join(f"{who} {seconds:.1f}" for who, seconds in used.items())
             error = f"  {s.first_error}" if s.errors else ""
-            print(
+            report(
                 f"{level:>7} | {name:>7} | {s.pct(0.5):8.2f}ms | {s.pct(0.99):8.2f}ms | "
                 f"{s.throughput:9.0f} | {s.errors}{error}"
                 + (f"  (CPU s: {cpu}; wall {s.elapsed:.1f})" if args.cpu else "")
@@ -313,21 +274,16 @@ async def run_phase(phase: str, args: argparse.Namespace, stack: Stack) -> bool:
         d, r = results["direct"], results["relayed"]
         added50, added99 = r.pct(0.5) - d.pct(0.5), r.pct(0.99) - d.pct(0.99)
         ratio = r.throughput / d.throughput if d.throughput else 0.0
-        verdict = []
-        if paced and level == 1 and not added50 <= 2.0:
-            verdict.append("p50 > +2 ms")
-        if paced and level == 200 and not args.burst and not added99 <= 10.0:
-            verdict.append("p99 > +10 ms")
-        if not paced and ratio < 0.5:
-            verdict.append("throughput < 50%")
-        if level >= 500 and (r.errors or d.errors):
-            verdict.append("errors")
-        ok = ok and not verdict
-        print(
+        # Each relayed word is one upstream text chunk (plus its token delta) and one SSE chunk.
+        per_k = bridge_cpu / (r.words / 1000) if r.words else float("nan")
+        missed = verdicts(args, paced, level, d, r, per_k)
+        ok = ok and not missed
+        report(
             f"{level:>7} | {'added':>7} | {added50:+8.2f}ms | {added99:+8.2f}ms | "
-            f"{ratio:8.0%} | relayed/direct words/s"
-            + (f"  MISSED: {', '.join(verdict)}" if verdict else "")
+            f"{ratio:8.0%} | relayed/direct words/s; bridge CPU {per_k:.4f} s per 1,000 chunks"
+            + (f"  MISSED: {', '.join(missed)}" if missed else "")
         )
+    report(load_average())
     await client.close()
     await pool.aclose()
     return ok
@@ -364,16 +320,23 @@ def main() -> None:
     parser.add_argument(
         "--cpu", action="store_true", help="also print each process's CPU seconds per run"
     )
+    add_profile_option(parser)
     args = parser.parse_args()
     if "latency" in args.phases and args.token_latency <= 0:
         parser.error("the latency phase needs --token-latency > 0")
+    name = "relay-burst" if args.burst else "relay"
+    report = Report(name, args.profile)
+    report(f"benchmarks/relay.py {' '.join(sys.argv[1:])}".rstrip())
     ok = True
     for phase in args.phases:
         latency = args.token_latency if phase == "latency" else 0.0
-        with stack(latency, args.serve_arg) as running:
-            ok = asyncio.run(run_phase(phase, args, running)) and ok
-    print("\ntargets met" if ok else "\nTARGETS MISSED")
-    sys.exit(0 if ok else 1)
+        profile = report.profile_path(phase)
+        with stack(latency, args.serve_arg, profile) as running:
+            ok = asyncio.run(run_phase(phase, args, running, report)) and ok
+        if profile is not None:
+            report(f"profile of the bridge ({phase}): {profile}")
+    report()
+    report.finish(ok)
 
 
 if __name__ == "__main__":

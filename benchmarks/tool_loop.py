@@ -1,18 +1,29 @@
-"""Tool loops through the bridge: Runs per loop, time per round, memory per parked session.
+"""Tool loops through the bridge: time per round against the emulator's own, Runs per loop,
+memory per parked session.
 
-    uv run python -m benchmarks.tool_loop [--loops 20] [--rounds 10] [--parked 500]
+    uv run python -m benchmarks.tool_loop [--loops 1 20] [--rounds 10] [--parked 500]
+                                          [--profile DIR]
 
 Starts `cursor-bridge emulator` and `cursor-bridge serve --backend-url <emulator>` as child
-processes, then drives OpenAI chat-completion tool loops (each round answers the model's tool
-call and sends the whole history back, as coding agents do):
-  held     - history unchanged between rounds: every round continues the parked Run;
-  fallback - the client edits its system prompt every round: every round starts a fresh Run
-             seeded with the full history (what a bridge without held Runs always does).
-It prints Runs opened per loop (from the emulator's counters) and the per-round latency
-(p50/p99) for both, then parks `--parked` sessions at once and reports the bridge's resident
-memory per parked session. Against the real backend a fresh Run also pays the backend's
-bootstrap (reported 3-6 s), which the emulator does not imitate: the Run count is the figure
-that carries over. Exits non-zero when a held loop opens more than one Run.
+processes, then drives tool loops at each `--loops` level (that many loops at once, each
+`--rounds` rounds of one call, whose result is 2,000 characters):
+  direct   - the emulator's own time: a protocol client (our transport + RunMachine) answers
+             each exec on the Run at once; a round is result sent -> next exec (or the
+             final answer) received;
+  held     - OpenAI chat completions through the bridge, each round answering the model's
+             tool call and sending the whole history back, as coding agents do: every round
+             continues the parked Run;
+  fallback - (at the last level) the client edits its system prompt every round, so every
+             round starts a fresh Run seeded with the full history.
+It prints Runs opened per loop (from the emulator's counters), per-round latency p50/p99 and
+the bridge's added time (held minus direct at the same percentile), then parks `--parked`
+sessions at once and reports the bridge's resident memory per parked session.
+Targets (issue 17): added p50 <= 10 ms at 1 loop, added p99 <= 30 ms at 20 loops, and one
+Run per held loop. Against the real backend a fresh Run also pays the backend's bootstrap
+(reported 3-6 s), which the emulator does not imitate: the Run count is what carries over.
+Every figure is printed with the machine's load average (compare back to back on a shared
+machine); `--profile DIR` writes the results to DIR/tool_loop.txt and a py-spy flame graph
+of the bridge beside them. Exits non-zero when a target is missed.
 """
 
 from __future__ import annotations
@@ -26,9 +37,19 @@ from typing import Any
 import aiohttp
 import httpx
 
-from benchmarks.relay import stack
+from benchmarks.harness import (
+    MODEL,
+    Report,
+    add_profile_option,
+    direct_run,
+    load_average,
+    stack,
+)
+from cursor_bridge.protocol import events as ev
+from cursor_bridge.protocol.messages import agent, json_to_value_bytes
+from cursor_bridge.protocol.run import RunMachine
+from cursor_bridge.transport import BackendPool
 
-MODEL = "gpt-5.4"
 TOOL = {
     "type": "function",
     "function": {
@@ -37,6 +58,11 @@ TOOL = {
         "parameters": {"type": "object", "properties": {"path": {"type": "string"}}},
     },
 }
+RESULT = "x" * 2000
+
+
+def script(rounds: int) -> str:
+    return "\n/then\n".join(f'/tool read {{"path": "f{i}.txt"}}' for i in range(rounds))
 
 
 async def counters(emulator_url: str) -> dict[str, Any]:
@@ -58,10 +84,9 @@ async def complete(client: aiohttp.ClientSession, messages: list[dict[str, Any]]
 async def loop_once(
     client: aiohttp.ClientSession, rounds: int, edit_history: bool, timings: list[float]
 ) -> None:
-    script = "\n/then\n".join(f'/tool read {{"path": "f{i}.txt"}}' for i in range(rounds))
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": "round 0"},
-        {"role": "user", "content": script},
+        {"role": "user", "content": script(rounds)},
     ]
     for number in range(rounds + 1):
         started = time.perf_counter()
@@ -74,9 +99,34 @@ async def loop_once(
         message = choice["message"]
         messages.append({"role": "assistant", "content": None, "tool_calls": message["tool_calls"]})
         for call in message["tool_calls"]:
-            messages.append({"role": "tool", "tool_call_id": call["id"], "content": "x" * 2000})
+            messages.append({"role": "tool", "tool_call_id": call["id"], "content": RESULT})
         if edit_history:
             messages[0] = {"role": "system", "content": f"round {number + 1}"}
+
+
+async def direct_loop(pool: BackendPool, url: str, rounds: int, timings: list[float]) -> None:
+    """One loop on the raw protocol: each exec answered at once on the same Run."""
+    schema = json_to_value_bytes(TOOL["function"]["parameters"])  # type: ignore[index]
+    tool = agent.McpToolDefinition(
+        name="read", tool_name="read", provider_identifier="bench", input_schema=schema
+    )
+    answered: float | None = None
+
+    def on_events(machine: RunMachine, events: list[ev.Event]) -> None:
+        nonlocal answered
+        for event in events:
+            if isinstance(event, ev.ExecRequested | ev.TurnEnded) and answered is not None:
+                timings.append((time.perf_counter() - answered) * 1000)
+                answered = None
+            if isinstance(event, ev.ExecRequested) and event.kind == "mcp_args":
+                result = agent.ExecClientMessage(id=event.exec_id)
+                item = agent.McpToolResultContentItem(text=agent.McpTextContent(text=RESULT))
+                result.mcp_result.success.content.append(item)
+                machine.send_exec_result(result)
+                answered = time.perf_counter()
+
+    context = agent.RequestContext(tools=[tool])
+    await direct_run(pool, url, script(rounds), context, on_events)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -92,40 +142,103 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+ROW = "{:>8} | {:>5} | {:>6} | {:>9} | {:>9} | {:>9}"
+
+
+async def measure_level(
+    client: aiohttp.ClientSession,
+    pool: BackendPool,
+    emulator_url: str,
+    loops: int,
+    rounds: int,
+    report: Report,
+) -> tuple[list[float], list[float], float]:
+    """(direct timings, held timings, Runs per held loop) at one level."""
+    direct: list[float] = []
+    await asyncio.gather(*(direct_loop(pool, emulator_url, rounds, direct) for _ in range(loops)))
+    report(
+        ROW.format(
+            "direct", loops, rounds, "-", f"{pct(direct, 0.5):.1f}ms", f"{pct(direct, 0.99):.1f}ms"
+        )
+    )
+    before = (await counters(emulator_url))["runs_opened"]
+    held: list[float] = []
+    await asyncio.gather(*(loop_once(client, rounds, False, held) for _ in range(loops)))
+    runs = ((await counters(emulator_url))["runs_opened"] - before) / loops
+    report(
+        ROW.format(
+            "held",
+            loops,
+            rounds,
+            f"{runs:.1f}",
+            f"{pct(held, 0.5):.1f}ms",
+            f"{pct(held, 0.99):.1f}ms",
+        )
+    )
+    added50 = pct(held, 0.5) - pct(direct, 0.5)
+    added99 = pct(held, 0.99) - pct(direct, 0.99)
+    report(ROW.format("added", loops, rounds, "", f"{added50:+.1f}ms", f"{added99:+.1f}ms"))
+    return direct, held, runs
+
+
 async def main_async(
-    args: argparse.Namespace, emulator_url: str, bridge_url: str, pid: int
+    args: argparse.Namespace, emulator_url: str, bridge_url: str, pid: int, report: Report
 ) -> bool:
     client = aiohttp.ClientSession(
         bridge_url,
         connector=aiohttp.TCPConnector(limit=0),
         timeout=aiohttp.ClientTimeout(total=600),
     )
-    ok = True
-    await loop_once(client, 2, False, [])  # warm-up
-    print(
-        f"{'mode':>8} | {'loops':>5} | {'rounds':>6} | {'Runs/loop':>9} | "
-        f"{'round p50':>9} | {'round p99':>9}"
+    pool = BackendPool()
+    await loop_once(client, 2, False, [])  # warm-up: code paths, catalog, connections
+    await direct_loop(pool, emulator_url, 2, [])
+    report(load_average())
+    report(ROW.format("mode", "loops", "rounds", "Runs/loop", "round p50", "round p99"))
+    missed = []
+    for loops in args.loops:
+        direct, held, runs = await measure_level(
+            client, pool, emulator_url, loops, args.rounds, report
+        )
+        if runs != 1:
+            missed.append(f"held loops opened {runs:.1f} Runs each at {loops} loops")
+        if loops == 1 and not pct(held, 0.5) - pct(direct, 0.5) <= 10.0:
+            missed.append("added p50 > 10 ms at 1 loop")
+        if loops == 20 and not pct(held, 0.99) - pct(direct, 0.99) <= 30.0:
+            missed.append("added p99 > 30 ms at 20 loops")
+        report(load_average())
+    loops = args.loops[-1]
+    before = (await counters(emulator_url))["runs_opened"]
+    fallback: list[float] = []
+    await asyncio.gather(*(loop_once(client, args.rounds, True, fallback) for _ in range(loops)))
+    runs = ((await counters(emulator_url))["runs_opened"] - before) / loops
+    report(
+        ROW.format(
+            "fallback",
+            loops,
+            args.rounds,
+            f"{runs:.1f}",
+            f"{pct(fallback, 0.5):.1f}ms",
+            f"{pct(fallback, 0.99):.1f}ms",
+        )
     )
-    for mode, edit in (("held", False), ("fallback", True)):
-        before = (await counters(emulator_url))["runs_opened"]
-        timings: list[float] = []
-        await asyncio.gather(
-            *(loop_once(client, args.rounds, edit, timings) for _ in range(args.loops))
-        )
-        runs = ((await counters(emulator_url))["runs_opened"] - before) / args.loops
-        print(
-            f"{mode:>8} | {args.loops:>5} | {args.rounds:>6} | {runs:9.1f} | "
-            f"{pct(timings, 0.5):7.1f}ms | {pct(timings, 0.99):7.1f}ms"
-        )
-        if mode == "held" and runs != 1:
-            ok = False
-    # Memory: park many sessions at once (first round of a loop, never answered).
+    if args.parked:
+        await park(client, pid, args.parked, report)
+    report(load_average())
+    await client.close()
+    await pool.aclose()
+    for line in missed:
+        report(f"MISSED: {line}")
+    return not missed
+
+
+async def park(client: aiohttp.ClientSession, pid: int, count: int, report: Report) -> None:
+    """Memory: park many sessions at once (first round of a loop, never answered)."""
     baseline = rss_kib(pid)
-    script = '/tool read {"path": "parked.txt"}'
+    first = '/tool read {"path": "parked.txt"}'
     await asyncio.gather(
         *(
-            complete(client, [{"role": "user", "content": f"{script}\nsession {i}"}])
-            for i in range(args.parked)
+            complete(client, [{"role": "user", "content": f"{first}\nsession {i}"}])
+            for i in range(count)
         )
     )
     parked_rss = rss_kib(pid)
@@ -137,28 +250,36 @@ async def main_async(
         if line.startswith("cursor_bridge_parked_sessions ")
     )
     per_session = (parked_rss - baseline) / max(parked, 1)
-    print(
+    report(
         f"parked sessions: {parked:.0f}; bridge RSS {baseline / 1024:.1f} -> "
         f"{parked_rss / 1024:.1f} MiB; {per_session:.1f} KiB per parked session"
     )
-    await client.close()
-    return ok
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--loops", type=int, default=20, help="concurrent tool loops")
+    parser.add_argument("--loops", type=int, nargs="+", default=[1, 20], help="loops at once")
     parser.add_argument("--rounds", type=int, default=10, help="tool rounds per loop")
-    parser.add_argument("--parked", type=int, default=500, help="sessions parked at once")
+    parser.add_argument("--parked", type=int, default=500, help="sessions parked at once (0: skip)")
+    parser.add_argument(
+        "--serve-arg", action="append", default=[], help="extra `cursor-bridge serve` argument"
+    )
+    add_profile_option(parser)
     args = parser.parse_args()
-    with stack(0.0, []) as processes:
+    report = Report("tool_loop", args.profile)
+    report(f"benchmarks.tool_loop {' '.join(sys.argv[1:])}".rstrip())
+    profile = report.profile_path("bridge")
+    with stack(0.0, args.serve_arg, profile) as processes:
         ok = asyncio.run(
-            main_async(args, processes.emulator_url, processes.bridge_url, processes.pids["bridge"])
+            main_async(
+                args, processes.emulator_url, processes.bridge_url, processes.pids["bridge"], report
+            )
         )
-    print("held loops used one Run each" if ok else "HELD LOOPS OPENED EXTRA RUNS")
-    sys.exit(0 if ok else 1)
+    if profile is not None:
+        report(f"profile of the bridge: {profile}")
+    report.finish(ok)
 
 
 if __name__ == "__main__":

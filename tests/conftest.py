@@ -93,6 +93,17 @@ def stack() -> Iterator[Stack]:
     yield from _stack(EmulatorOptions(heartbeat_interval=0.2), heartbeat_interval=0.2)
 
 
+@pytest.fixture(scope="session")
+def paced_stack() -> Iterator[Stack]:
+    """An emulator that types like a model (10 ms between words): the words arrive one by
+    one, so a stream must relay them as several deltas (words that arrive together may be
+    merged into one)."""
+    from cursor_bridge.emulator import EmulatorOptions
+
+    options = EmulatorOptions(heartbeat_interval=0.2, token_latency=0.01)
+    yield from _stack(options, heartbeat_interval=0.2)
+
+
 def _stack(options: EmulatorOptions, **config: Any) -> Iterator[Stack]:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="stack-loop", daemon=True)

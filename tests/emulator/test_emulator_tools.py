@@ -45,6 +45,10 @@ async def test_mcp_tool_call_waits_for_the_result_and_quotes_it(
     kinds = transcript.without_heartbeats()
     assert kinds.index("update.tool_call_started") < kinds.index("exec.mcp_args")
     assert kinds.index("exec.mcp_args") < kinds.index("update.tool_call_completed")
+    # The model's step is over once its calls are out: step_completed comes before the
+    # wait for the result (clients end a group of parallel calls on it).
+    step_done = kinds.index("update.step_completed")
+    assert kinds.index("exec.mcp_args") < step_done < kinds.index("update.tool_call_completed")
     assert transcript.text == "Tool results:\n- read: file body"
     assert emulator.counters.exec_requests == 2  # request_context + the tool
 

@@ -60,7 +60,8 @@ def test_create_returns_a_message_with_usage(client: Anthropic) -> None:
     assert message.usage.cache_creation_input_tokens is not None
 
 
-def test_stream_text_and_final_message(client: Anthropic) -> None:
+def test_stream_text_and_final_message(paced_stack: Stack) -> None:
+    client = Anthropic(base_url=paced_stack.bridge_url, api_key="x", max_retries=0)
     with client.messages.stream(
         model="claude-4.6-sonnet",
         max_tokens=256,

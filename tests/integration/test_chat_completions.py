@@ -16,7 +16,8 @@ def client(stack: Stack) -> OpenAI:
     return OpenAI(base_url=stack.bridge_url + "/v1", api_key="x", max_retries=0, timeout=20)
 
 
-def test_streaming_text_with_usage(client: OpenAI) -> None:
+def test_streaming_text_with_usage(paced_stack: Stack) -> None:
+    client = OpenAI(base_url=paced_stack.bridge_url + "/v1", api_key="x", max_retries=0)
     stream = client.chat.completions.create(
         model="claude-4.6-sonnet",
         messages=[{"role": "user", "content": "/reply Hello there, streaming world"}],

@@ -16,6 +16,7 @@ from openai import OpenAI
 
 from cursor_bridge.engine.fingerprint import chain, extend
 from cursor_bridge.engine.request import ChatMessage
+from cursor_bridge.store import MemoryStateStore, StateStore
 from tests.conftest import Stack
 
 MODEL = "claude-4.6-sonnet"
@@ -88,17 +89,28 @@ def test_missing_blobs_fall_back_to_a_seeded_run(stack: Stack) -> None:
     ask(client, messages)
     wait_checkpoint_saved(stack, saved)
 
-    async def lose_blobs() -> None:
-        # Forget the conversation's blobs but keep its checkpoint (as a pruned store might).
+    async def lose_blobs() -> StateStore:
+        # A store that has the checkpoint but none of its blobs. Our own store keeps them
+        # together, so this stands for a store another process pruned, or a lost file.
         history = chain([ChatMessage("user", "Q1\n/reply A1")])[-1]
         key = "fp:" + extend(history, ChatMessage("assistant", "A1"))
         stored = stack.backend.state.load_checkpoint(key)
         assert stored is not None
-        stack.backend.state.drop_conversation("conv:" + stored.meta["conversation_id"])
+        kept, bare = stack.backend.state, MemoryStateStore()
+        bare.save_checkpoint(key, stored.checkpoint, stored.meta)
+        stack.backend.state = bare
+        return kept
 
-    stack.call(lose_blobs())
-    missing = stack.backend.checkpoint_resumes["blob_missing"]
-    messages += [{"role": "assistant", "content": "A1"}, {"role": "user", "content": "/recall"}]
-    recall = ask(client, messages)
-    assert stack.backend.checkpoint_resumes["blob_missing"] == missing + 1
-    assert "user=Q1\n/reply A1" in recall and "assistant=A1" in recall
+    kept = stack.call(lose_blobs())
+    try:
+        missing = stack.backend.checkpoint_resumes["blob_missing"]
+        messages += [
+            {"role": "assistant", "content": "A1"},
+            {"role": "user", "content": "/recall"},
+        ]
+        recall = ask(client, messages)
+        assert stack.backend.checkpoint_resumes["blob_missing"] == missing + 1
+        assert "user=Q1\n/reply A1" in recall and "assistant=A1" in recall
+    finally:
+        stack.backend.state.close()
+        stack.backend.state = kept

@@ -32,8 +32,8 @@ def stream_events_for(stack: Stack, payload: dict[str, Any]) -> list[Any]:
     return events
 
 
-def test_text_streams_as_cursor_text_messages(stack: Stack) -> None:
-    events = stream_events(stack, "/reply Hello there, Cursor IDE")
+def test_text_streams_as_cursor_text_messages(paced_stack: Stack) -> None:
+    events = stream_events(paced_stack, "/reply Hello there, Cursor IDE")
     assert events[-1] == "[DONE]"
     texts = [e["text"] for e in events[:-1]]
     assert "".join(texts) == "Hello there, Cursor IDE"

@@ -25,7 +25,8 @@ def client(stack: Stack) -> OpenAI:
     return OpenAI(base_url=stack.bridge_url + "/v1", api_key="x", max_retries=0, timeout=20)
 
 
-def test_stream_helper_text_and_usage(client: OpenAI) -> None:
+def test_stream_helper_text_and_usage(paced_stack: Stack) -> None:
+    client = OpenAI(base_url=paced_stack.bridge_url + "/v1", api_key="x", max_retries=0)
     deltas: list[str] = []
     with client.responses.stream(
         model=MODEL, input="/reply Hello there, streaming world"

@@ -8,12 +8,13 @@ The emulator counts Runs, so a test can tell a continued Run from a fresh one.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from openai import OpenAI
 
-from tests.conftest import Stack
+from tests.conftest import Stack, _stack
 
 MODEL = "claude-4.6-sonnet"
 
@@ -433,3 +434,39 @@ def wait_until(predicate: Any, timeout: float = 10.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def signal_only_stack() -> Iterator[Stack]:
+    """No timer and no heartbeat can end a round here (both an hour away): only the
+    backend's step boundary can."""
+    from cursor_bridge.emulator import EmulatorOptions
+
+    yield from _stack(EmulatorOptions(heartbeat_interval=3600), tool_settle=3600.0)
+
+
+def test_parallel_calls_end_the_response_on_the_step_boundary(
+    signal_only_stack: Stack,
+) -> None:
+    stack = signal_only_stack
+    client = OpenAI(base_url=stack.bridge_url + "/v1", api_key="x", max_retries=0, timeout=20)
+    runs = stack.counters.runs_opened
+    script = '/tool get_weather {"city": "Oslo"}\n/tool get_time {"zone": "CET"}\n/then\n'
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": script + '/tool get_weather {"city": "Rome"}'}
+    ]
+    first = client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER, CLOCK])
+    assert first.choices[0].finish_reason == "tool_calls"
+    calls = first.choices[0].message.tool_calls or []
+    assert [c.function.name for c in calls] == ["get_weather", "get.time"]  # together
+    answer_calls(messages, first.choices[0].message, lambda c: f"result of {c.function.name}")
+    second = client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER, CLOCK])
+    assert [c.function.name for c in second.choices[0].message.tool_calls or []] == ["get_weather"]
+    answer_calls(messages, second.choices[0].message, lambda c: "rain")
+    third = client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER, CLOCK])
+    assert third.choices[0].finish_reason == "stop"
+    assert third.choices[0].message.content == (
+        "Tool results:\n- get_weather: result of get_weather\n"
+        "- get_time: result of get.time\n- get_weather: rain"
+    )
+    assert stack.counters.runs_opened == runs + 1

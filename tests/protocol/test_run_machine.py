@@ -46,6 +46,7 @@ def test_text_turn_yields_deltas_usage_and_clean_close() -> None:
         + update(token_delta=agent.TokenDeltaUpdate(tokens=1))
         + update(text_delta=agent.TextDeltaUpdate(text="lo"))
         + update(heartbeat=agent.HeartbeatUpdate())
+        + update(step_completed=agent.StepCompletedUpdate(step_id=7, step_duration_ms=3))
         + update(
             turn_ended=agent.TurnEndedUpdate(
                 input_tokens=10, output_tokens=2, cache_read=4, reasoning_tokens=1
@@ -54,12 +55,13 @@ def test_text_turn_yields_deltas_usage_and_clean_close() -> None:
         + encode_end_stream()
     )
     events = machine.receive_data(data)
+    # Text and token deltas that arrive together are merged into one event each.
     assert events == [
         ev.ThinkingDelta("hmm"),
-        ev.TextDelta("Hel"),
+        ev.TextDelta("Hello"),
         ev.TokenDelta(1),
-        ev.TextDelta("lo"),
         ev.ServerHeartbeat(),
+        ev.StepCompleted(7),
         ev.TurnEnded(ev.Usage(10, 2, 4, 0, 1)),
         ev.StreamClosed(),
     ]

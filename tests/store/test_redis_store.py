@@ -176,3 +176,21 @@ async def test_pool_state_without_redis_is_a_503_not_a_crash() -> None:
             await state.bind("bind:x", "acct")
     finally:
         await state.aclose()
+
+
+def test_a_turn_saved_as_one_unit(redis_url: str, prefix: str) -> None:
+    with (
+        RedisStateStore(redis_url, prefix=prefix) as one,
+        RedisStateStore(redis_url, prefix=prefix) as two,
+    ):
+        blob = bytes(range(1, 33))
+        one.save_turn("fp:t", b"ckpt", {"conversation_id": "c"}, blobs={blob: b"turn blob"})
+        peeked = one.peek_checkpoint("fp:t")
+        assert peeked is not None and peeked.checkpoint == b"ckpt"
+        assert two.peek_checkpoint("fp:t") is None, "not in that process's memory"
+        one.flush(5)
+        loaded = two.load_checkpoint("fp:t")
+        assert loaded is not None and loaded.meta == {"conversation_id": "c"}
+        assert two.blobs.get(blob) == b"turn blob"
+        one.drop_conversation("fp:t")
+        assert one.peek_checkpoint("fp:t") is None

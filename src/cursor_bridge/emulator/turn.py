@@ -9,8 +9,11 @@
    `cloud_rule` is the system prompt, its `tools` the client's tools;
 4. per tool group (see script.py): step_started, tool_call_started + exec per call (display
    records for MCP calls and the built-ins our schema has records for; `/trace` adds
-   span_context), wait for every result (heartbeats meanwhile), tool_call_completed,
-   step_completed;
+   span_context), step_completed (the model's output for the step is over: the group is
+   complete), wait for every result (heartbeats meanwhile), tool_call_completed per call.
+   (inferred) That a tool step completes before its results come back is our reading of
+   the step boundary (run-stream.md 4.1/4.2 do not order them); clients use it to know a
+   group is whole;
 5. `/query` interaction queries, one at a time, each waiting for a typed decision;
 6. the answer step: step_started, thinking_delta* + thinking_completed, text_delta* (one word
    each, each followed by token_delta{1}), step_completed; a scripted fault fires here;
@@ -497,6 +500,8 @@ class TurnPlayer:
             calls.append(
                 await self.session.start_exec(planned.kind, planned.args, span=self._span())
             )
+        # The model's output for this step is complete: every call of the group is out.
+        await self._end_step(step_id, started)
         steps = []
         for planned, call in zip(group, calls, strict=True):
             await self.session.wait_exec(call)
@@ -519,7 +524,6 @@ class TurnPlayer:
             )
             await self._send_update(tool_call_completed=completed)
             steps.append(serialize(agent.ConversationStep(tool_call=tool_call)))
-        await self._end_step(step_id, started)
         return steps
 
     def _span(self) -> bytes | None:

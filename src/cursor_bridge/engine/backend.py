@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 from .. import access
 from ..auth.pool import AccountPool, NotAllowed, PoolMember, is_limit
-from ..protocol.blobs import BlobStore
 from ..protocol.errors import ConnectError
 from ..protocol.headers import RUN_PATH, ClientIdentity, run_headers, unary_headers
 from ..protocol.messages import agent
@@ -46,6 +45,7 @@ from .surprise_counter import SurpriseCounter
 from .token_estimate import rough_input_tokens
 from .toolset import Toolset
 from .turn import Executor, SegmentReader, mcp_answer
+from .turn_state import TurnBlobs, save_turn
 from .upstream import UpstreamRun
 
 log = logging.getLogger(__name__)
@@ -263,6 +263,7 @@ class CursorBackend:
         reported = 0
         tag = secrets.token_hex(4)
         if session is not None:
+            session.run.upstream.machine.merge_deltas = not _limits_output(request)
             if await self._deliver(session, request):
                 self.tool_rounds["continued"] += 1
                 access.note_run("continued")
@@ -370,9 +371,13 @@ class CursorBackend:
         """A new Run: from the checkpoint of the turn this request follows when we have it
         (the backend then reads the history from its own blobs), else seeded from history.
         Also the context occupancy the resumed checkpoint recorded (0 when seeded)."""
-        stored = None
-        if request.messages[-1].role == "user":
-            stored = self.state.load_checkpoint(_checkpoint_key(chain(request.messages)[-2]))
+        stored = parent = None
+        if _follows_an_answer(request.messages):
+            parent = _checkpoint_key(chain(request.messages)[-2])
+            # From memory while the conversation is live; else SQLite, off the event loop.
+            stored = self.state.peek_checkpoint(parent)
+            if stored is None:
+                stored = await asyncio.to_thread(self.state.load_checkpoint, parent)
         if stored is not None and len(stored.checkpoint) > MAX_RESUMABLE_CHECKPOINT:
             self.checkpoint_resumes["over_budget"] += 1
             stored = None
@@ -401,6 +406,7 @@ class CursorBackend:
                 checkpoint=stored.checkpoint,
                 conversation_id=conversation_id,
                 hosted=hosted,
+                resumed_from=parent,
             )
             try:
                 await run.wait_started()
@@ -428,7 +434,9 @@ class CursorBackend:
                 meta = {"conversation_id": run.conversation_id, "model": model_key}
                 if account:
                     meta["account"] = account
-                self.state.save_checkpoint(_checkpoint_key(key), checkpoint, meta)
+                save_turn(
+                    self.state, _checkpoint_key(key), checkpoint, meta, run.blobs, run.resumed_from
+                )
 
         save(run.upstream.machine.last_checkpoint)
 
@@ -452,9 +460,10 @@ class CursorBackend:
         checkpoint: bytes | None = None,
         conversation_id: str | None = None,
         hosted: HostedCatalog | None = None,
+        resumed_from: str | None = None,
         action: agent.ConversationAction | None = None,
     ) -> LiveRun:
-        def prepare() -> tuple[PlannedRun, BlobStore]:
+        def prepare() -> tuple[PlannedRun, TurnBlobs]:
             plan = plan_run(
                 request,
                 choice,
@@ -463,25 +472,27 @@ class CursorBackend:
                 checkpoint=checkpoint,
                 conversation_id=conversation_id,
             )
-            store = self.state.conversation_blobs(_blob_group(plan.run_request.conversation_id))
+            # The Run's blobs stay in memory until its turn ends (engine/turn_state.py).
+            blobs = TurnBlobs(self.state.blobs)
             for key, data in plan.blobs.items():
-                store.put(key, data)
-            return plan, store
+                blobs.put(key, data)
+            return plan, blobs
 
         # Seeding a long history (serialising and storing every turn) is CPU work that
         # would stall every other request: a worker thread does it.
         if len(request.messages) >= OFF_LOOP_MESSAGES:
-            plan, store = await asyncio.to_thread(prepare)
+            plan, blobs = await asyncio.to_thread(prepare)
         else:
-            plan, store = prepare()
+            plan, blobs = prepare()
         if hosted is not None:
             hosted.decorate(plan.run_request, plan.request_context)
         if action is not None:  # e.g. summarize_action instead of the user message
             plan.run_request.action.CopyFrom(action)
         conversation_id = plan.run_request.conversation_id
         machine = RunMachine(
-            blobs=store, request_context=plan.request_context, surprises=self.surprises.watch()
+            blobs=blobs, request_context=plan.request_context, surprises=self.surprises.watch()
         )
+        machine.merge_deltas = not _limits_output(request)
         # Blobs are in the store before the run_request goes out (current-client.md §2.1).
         headers = run_headers(token, self.config.identity, now_ms=_now_ms())
         url = self.config.agent_url + RUN_PATH
@@ -501,7 +512,7 @@ class CursorBackend:
             tap=self.config.recorder.run_tap(url) if self.config.recorder else None,
             raw_state=plan.raw_state,
         )
-        return LiveRun(upstream, conversation_id)
+        return LiveRun(upstream, conversation_id, blobs=blobs, resumed_from=resumed_from)
 
     async def _unary(self, path: str, body: bytes, json_codec: bool) -> tuple[int, bytes]:
         """One unary call; an HTTP 401 is retried once when `on_unauthenticated` provides a
@@ -584,9 +595,16 @@ def _checkpoint_key(fingerprint: str) -> str:
     return "fp:" + fingerprint
 
 
-def _blob_group(conversation_id: str) -> str:
-    """Blobs are grouped by the backend conversation that put them (kept or evicted together)."""
-    return "conv:" + conversation_id
+def _limits_output(request: ChatRequest) -> bool:
+    """Whether the response is cut at a token budget or a stop sequence (its reader then
+    needs each text delta apart, followed by its count)."""
+    return request.max_tokens is not None or any(request.stop)
+
+
+def _follows_an_answer(messages: tuple[ChatMessage, ...]) -> bool:
+    """Whether a checkpoint can exist for the history before the last message: checkpoints
+    are filed after an assistant answer, and the request adds a user message to it."""
+    return len(messages) >= 2 and messages[-1].role == "user" and messages[-2].role == "assistant"
 
 
 def _now_ms() -> int:

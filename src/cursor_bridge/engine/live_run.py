@@ -13,17 +13,30 @@ import asyncio
 import contextlib
 
 from ..protocol import events as ev
+from ..protocol.blobs import MemoryBlobStore
 from ..protocol.errors import ConnectError
 from ..protocol.messages import agent
+from .turn_state import TurnBlobs
 from .upstream import UpstreamRun
 
 _END = None
 
 
 class LiveRun:
-    def __init__(self, upstream: UpstreamRun, conversation_id: str = "") -> None:
+    def __init__(
+        self,
+        upstream: UpstreamRun,
+        conversation_id: str = "",
+        *,
+        blobs: TurnBlobs | None = None,
+        resumed_from: str | None = None,
+    ) -> None:
         self.upstream = upstream
         self.conversation_id = conversation_id
+        # The Run's KV blobs (saved with its checkpoint at turn end) and the store key of
+        # the checkpoint it started from, if any.
+        self.blobs = blobs or TurnBlobs(MemoryBlobStore())
+        self.resumed_from = resumed_from
         self._batches = upstream.batches()
         self._queue: asyncio.Queue[list[ev.Event] | BaseException | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None  # the reader task, once detached

@@ -12,6 +12,7 @@ answer without the required call is caught in engine/enforce.py.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -49,6 +50,11 @@ class Toolset:
         return self.declared
 
     def definitions(self) -> list[agent.McpToolDefinition]:
+        """The offered tools as MCP definitions (schemas converted once per request)."""
+        return list(self._definitions)
+
+    @functools.cached_property
+    def _definitions(self) -> tuple[agent.McpToolDefinition, ...]:
         offered = {spec.name for spec in self.offered}
         out = []
         for wire, name in self._wire_names.items():
@@ -66,7 +72,7 @@ class Toolset:
                     tool_name=wire,
                 )
             )
-        return out
+        return tuple(out)
 
     def spec(self, client_name: str) -> ToolSpec | None:
         return next((t for t in self.declared if t.name == client_name), None)
@@ -109,7 +115,7 @@ class Toolset:
         names = ", ".join(t.name for t in self.offered) or "none"
         return f"The tool `{requested}` is not available now. Available tools: {names}."
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
         """Identifies the tool catalog and choice: a held Run continues only if unchanged."""
         body = json.dumps(

@@ -90,16 +90,21 @@ class SegmentReader:
             result.queued.extend(rest)
             yield [self._tool_call(first, 0), self._finish_tools()]
             return
+        deadline: float | None = None  # the fallback: at most `settle` after the first call
         while True:
-            waiting = bool(result.emitted)
+            if deadline is None and result.emitted:
+                deadline = asyncio.get_running_loop().time() + self.settle
+            within = None
+            if deadline is not None:
+                within = max(deadline - asyncio.get_running_loop().time(), 0.0)
             try:
-                batch = await self.run.next_batch(self.settle if waiting else None)
+                batch = await self.run.next_batch(within)
             except TimeoutError:
                 break
             if batch is None:
                 break
             out: list[OutputEvent] = []
-            settle_now = False
+            calls_complete = False
             control = self.control
             controlled = control.active
             for event in batch:
@@ -126,11 +131,12 @@ class SegmentReader:
                     out.extend(calls)
                 elif isinstance(event, ev.ExecAborted):
                     self._on_abort(event.exec_id)
-                elif isinstance(event, ev.ServerHeartbeat):
-                    settle_now = waiting or bool(result.emitted)
-                    # A hosted call is working: the client's stream gets a keep-alive (which
-                    # also lets the server notice a client that went away).
-                    self._progressed = self._progressed or bool(self._hosted_calls)
+                elif ends_parallel_calls(event):
+                    calls_complete = calls_complete or bool(result.emitted)
+                    if isinstance(event, ev.ServerHeartbeat):
+                        # A hosted call is working: the client's stream gets a keep-alive
+                        # (which also lets the server notice a client that went away).
+                        self._progressed = self._progressed or bool(self._hosted_calls)
                 elif isinstance(event, ev.TurnEnded):
                     self._show(out, control.flush())
                     result.turn_ended = True
@@ -147,7 +153,7 @@ class SegmentReader:
             self._progressed = False
             if out:
                 yield out
-            if result.turn_ended or result.cut or settle_now:
+            if result.turn_ended or result.cut or calls_complete:
                 break
         if not result.turn_ended and not result.cut and result.emitted:
             yield [self._finish_tools()]
@@ -284,6 +290,20 @@ class SegmentReader:
             cache_write_tokens=usage.cache_write_tokens,
             reasoning_tokens=usage.reasoning_tokens,
         )
+
+
+def ends_parallel_calls(event: ev.Event) -> bool:
+    """Whether *event*, arriving after a tool call, means no further call will join it.
+
+    (inferred) The model's step is over once the backend reports `step_completed` (its
+    output, calls included, is complete), or once it sends a heartbeat (it has switched to
+    waiting for results). The facts say heartbeats arrive while the server waits and that
+    steps are bracketed by step_started/step_completed; that a tool step's step_completed
+    precedes the wait for its results is our reading. If the backend orders it otherwise,
+    the heartbeat or the `settle` timer still ends the wait, and a call arriving after it
+    reaches the client as the next round of the same Run.
+    """
+    return isinstance(event, ev.StepCompleted | ev.ServerHeartbeat)
 
 
 def _outcome(answer: list[agent.ExecClientMessage]) -> tuple[bool, str]:

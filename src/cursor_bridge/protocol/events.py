@@ -110,6 +110,14 @@ class ServerHeartbeat:
 
 
 @dataclass(frozen=True, slots=True)
+class StepCompleted:
+    """The model finished one step (`step_completed`): it will add nothing more to it, so
+    every exec request the step makes has been sent."""
+
+    step_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class ExecAborted:
     exec_id: int
 
@@ -155,6 +163,7 @@ Event = (
     | TodosUpdated
     | QueryAnswered
     | ServerHeartbeat
+    | StepCompleted
     | Summary
     | TurnEnded
     | RunFailed

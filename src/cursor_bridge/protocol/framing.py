@@ -12,7 +12,7 @@ import json
 import math
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from google.protobuf import duration_pb2
 from google.protobuf.message import DecodeError
@@ -26,9 +26,9 @@ DEFAULT_MAX_FRAME_SIZE = 32 * 1024 * 1024
 _KNOWN_FLAGS = FLAG_COMPRESSED | FLAG_END_STREAM
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    """One decoded frame; `payload` is already decompressed."""
+class Envelope(NamedTuple):
+    """One decoded frame; `payload` is already decompressed. (A tuple: one is made per
+    received message, so it must be cheap to build.)"""
 
     flags: int
     payload: bytes

@@ -18,6 +18,7 @@ from google.protobuf.message import DecodeError
 
 from . import events as ev
 from .blobs import BLOB_ID_SIZE, BlobStore
+from .deltas import Deltas, read_delta
 from .errors import GRPC_TO_CONNECT, ConnectError, LocalProtocolError, UpstreamProtocolError
 from .framing import (
     DEFAULT_MAX_FRAME_SIZE,
@@ -70,6 +71,10 @@ class RunMachine:
     ) -> None:
         self.blobs = blobs
         self.surprises = surprises
+        # Text and token deltas read together become one event each; a reader that cuts
+        # the output at a token budget turns this off to see them one by one, each text
+        # piece before the count of it.
+        self.merge_deltas = True
         self.request_context = request_context
         self.state = RunState.IDLE
         self.last_checkpoint: bytes | None = None
@@ -147,11 +152,22 @@ class RunMachine:
                 raise UpstreamProtocolError("data after the end of the Run")
             return []
         out: list[ev.Event] = []
+        # Text and token deltas read together are merged (one event each per read).
+        deltas = Deltas()
         for envelope in self._decoder.feed(data):
+            payload = envelope.payload
+            if not envelope.flags & FLAG_END_STREAM:
+                delta = read_delta(payload)
+                if delta is not None:
+                    deltas.add(delta)
+                    if not self.merge_deltas:
+                        self.output_token_deltas += deltas.flush(out)
+                    continue
+            self.output_token_deltas += deltas.flush(out)
             if envelope.flags & FLAG_END_STREAM:
-                out.append(self._end(parse_end_stream(envelope.payload).error))
+                out.append(self._end(parse_end_stream(payload).error))
             else:
-                self._handle(envelope.payload, out)
+                self._handle(payload, out)
             if self.missing_blob is not None and self.state is RunState.STREAMING:
                 # Never answered with an empty blob (the backend reads that as an empty
                 # history, current-client.md §8): the Run ends here and the caller cancels it.
@@ -159,6 +175,7 @@ class RunMachine:
                 message = f"Blob not found: {self.missing_blob.hex()} (no longer stored here)"
                 out.append(ev.RunFailed(ConnectError("internal", message)))
                 break
+        self.output_token_deltas += deltas.flush(out)
         return out
 
     def receive_eof(self, trailers: list[tuple[str, str]] | None = None) -> list[ev.Event]:
@@ -244,6 +261,8 @@ class RunMachine:
             out.append(ev.ServerHeartbeat())
         elif kind == "summary":
             out.append(ev.Summary(update.summary.summary))
+        elif kind == "step_completed":
+            out.append(ev.StepCompleted(update.step_completed.step_id))
         elif kind == "turn_ended":
             self.state = RunState.TURN_ENDED
             out.append(ev.TurnEnded(self.usage(update.turn_ended)))

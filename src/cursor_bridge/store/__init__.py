@@ -6,15 +6,18 @@ byte-for-byte on the conversation's next Run, and the backend then reads those b
 checkpoint is only useful while its blobs are stored, and the store keeps them together:
 
     store = open_state_store(settings)            # SqliteStateStore, or MemoryStateStore
-    blobs = store.conversation_blobs(conv_key)    # a protocol BlobStore for the RunMachine
-    store.save_checkpoint(conv_key, raw_checkpoint, {"model": "..."})
-    stored = store.load_checkpoint(conv_key)      # StoredCheckpoint | None
+    store.save_turn(key, raw_checkpoint, {"model": "..."}, blobs=new, reachable=used,
+                    parent=previous_key)          # a finished turn, as one unit
+    stored = store.peek_checkpoint(key)           # from memory only (the event loop)
+    stored = store.load_checkpoint(key)           # StoredCheckpoint | None (may read SQLite)
+    blobs = store.conversation_blobs(conv_key)    # a protocol BlobStore owned by conv_key
 
-Policy: a conversation (checkpoint plus the blobs it put or got through its view) lives
-while used within the TTL; over the size cap, the least recently used conversations go
-first, whole, together with blobs no other conversation uses. Blobs put through
-`store.blobs` belong to no conversation and are evicted by their own last access. A missing
-blob later surfaces as the backend's `Blob not found`; the engine then starts a fresh Run.
+Policy: a conversation key (for the engine: a checkpoint, with every blob its turn put,
+used or inherited from the checkpoint it continued) lives while used within the TTL; over
+the size cap, the least recently used keys go first, whole, together with blobs no other
+key owns, so a surviving checkpoint keeps its blobs. Blobs put through `store.blobs` belong
+to no conversation and are evicted by their own last access. A missing blob later surfaces
+as the backend's `Blob not found`; the engine then starts a fresh Run.
 """
 
 from __future__ import annotations

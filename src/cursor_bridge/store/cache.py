@@ -1,8 +1,11 @@
-"""A byte-bounded LRU of blob bytes: a Run re-reads the blobs it (or its seed) just wrote."""
+"""Byte-bounded LRUs in front of SQLite: blob bytes (a Run re-reads the blobs it, or its
+seed, just wrote) and checkpoints (a live conversation's next turn starts from the last one)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
+
+from .types import StoredCheckpoint
 
 DEFAULT_CACHE_BYTES = 32 * 1024 * 1024
 
@@ -53,3 +56,37 @@ class BlobCache:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class RecentCheckpoints:
+    """Least recently used checkpoints, at most *max_bytes* of them."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[str, StoredCheckpoint] = OrderedDict()
+
+    def get(self, key: str) -> StoredCheckpoint | None:
+        stored = self._items.get(key)
+        if stored is not None:
+            self._items.move_to_end(key)
+        return stored
+
+    def add(self, stored: StoredCheckpoint) -> None:
+        self.discard(stored.conversation_key)
+        if len(stored.checkpoint) > self.max_bytes // 8:
+            return
+        self._items[stored.conversation_key] = stored
+        self.bytes += len(stored.checkpoint)
+        while self.bytes > self.max_bytes:
+            _, dropped = self._items.popitem(last=False)
+            self.bytes -= len(dropped.checkpoint)
+
+    def discard(self, key: str) -> None:
+        stored = self._items.pop(key, None)
+        if stored is not None:
+            self.bytes -= len(stored.checkpoint)
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.bytes = 0

@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -40,6 +40,7 @@ from .types import DEFAULT_TTL, PruneResult, StateStoreError, StoredCheckpoint, 
 log = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "cursor-bridge:"
+RECENT_CHECKPOINTS = 1024
 _RETRY_FIRST, _RETRY_MAX = 0.2, 10.0
 
 
@@ -97,6 +98,7 @@ class RedisStateStore:
         self._committed = 0
         self._closing = False
         self._cache = BlobCache(cache_bytes)
+        self._recent: dict[str, StoredCheckpoint] = {}  # last saved here, oldest first
         self.blobs: BlobStore = _BlobView(self)
         self._thread = threading.Thread(target=self._write_loop, name="redis-writer", daemon=True)
         self._thread.start()
@@ -113,6 +115,38 @@ class RedisStateStore:
         header = json.dumps(dict(meta or {}), sort_keys=True).encode()
         value = header + b"\n" + repr(time.time()).encode() + b"\n" + checkpoint
         self._submit(self._key("ckpt:", conversation_key), value)
+
+    def save_turn(
+        self,
+        conversation_key: str,
+        checkpoint: bytes,
+        meta: Mapping[str, str] | None = None,
+        *,
+        blobs: Mapping[bytes, bytes] | None = None,
+        reachable: Iterable[bytes] = (),
+        parent: str | None = None,
+    ) -> None:
+        """A finished turn: the blobs it put, then its checkpoint, in that order (so the
+        checkpoint never lands without them). The blobs it only read (*reachable*) and the
+        parent's live on by their own TTL, refreshed on every read; Redis needs no links."""
+        for blob_id, data in (blobs or {}).items():
+            self._put_blob(blob_id, data)
+        self.save_checkpoint(conversation_key, checkpoint, meta)
+        with self._lock:
+            self._recent[conversation_key] = StoredCheckpoint(
+                conversation_key, checkpoint, dict(meta or {}), time.time()
+            )
+            while len(self._recent) > RECENT_CHECKPOINTS:
+                self._recent.pop(next(iter(self._recent)))
+
+    def peek_checkpoint(self, conversation_key: str) -> StoredCheckpoint | None:
+        """A checkpoint this process saved lately, from memory (None: not in memory, which
+        is not "absent"; then load_checkpoint, off the event loop, asks Redis)."""
+        with self._lock:
+            self._check_open()
+            if self._pending.get(self._key("ckpt:", conversation_key), b"") is None:
+                return None  # dropped
+            return self._recent.get(conversation_key)
 
     def load_checkpoint(self, conversation_key: str) -> StoredCheckpoint | None:
         key = self._key("ckpt:", conversation_key)
@@ -134,6 +168,8 @@ class RedisStateStore:
             return None
 
     def drop_conversation(self, conversation_key: str) -> None:
+        with self._lock:
+            self._recent.pop(conversation_key, None)
         self._submit(self._key("ckpt:", conversation_key), None)
 
     @contextlib.contextmanager

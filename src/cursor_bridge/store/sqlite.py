@@ -3,13 +3,15 @@
 Calls are synchronous and made on the event loop (the RunMachine answers the backend's blob
 get/set inline), so the caller never waits for a disk write, a lock held by another process
 or a WAL checkpoint:
-- Writes (`put`, `save_checkpoint`, `drop_conversation`) are queued in call order and
-  visible to this process's reads at once; a writer thread commits each batch of queued
-  writes in one transaction (group commit), usually within a millisecond. `flush()` waits
+- Writes (`put`, `save_checkpoint`, `save_turn`, `drop_conversation`) are queued in call
+  order and visible to this process's reads at once; a writer thread commits each batch of
+  queued writes in one transaction (group commit), usually within a millisecond. A finished
+  turn is one write (`save_turn`: its checkpoint and blobs together). `flush()` waits
   for that; `close()` flushes. The caller only blocks when more than `max_pending_bytes`
   are waiting (the disk cannot keep up), for at most `write_timeout` seconds.
-- Reads look at the queued writes, then a byte-bounded LRU cache of blobs, then SQLite
-  (WAL: a read never waits for a writer). A read writes nothing: its access-time note is
+- Reads look at the queued writes, then a byte-bounded LRU cache of blobs (or of recent
+  checkpoints, for `peek_checkpoint`, which never goes further), then SQLite (WAL: a read
+  never waits for a writer). A read writes nothing: its access-time note is
   queued and goes with the next batch (or after `touch_interval` seconds).
 - Crash: what was committed survives a process crash (WAL, synchronous=NORMAL; a power
   loss may lose the last commits but not the file). Writes still queued are lost, but
@@ -40,7 +42,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -48,7 +50,7 @@ from typing import Self
 from ..paths import bridge_home
 from ..protocol.blobs import BlobStore
 from . import schema, writes
-from .cache import DEFAULT_CACHE_BYTES, BlobCache
+from .cache import DEFAULT_CACHE_BYTES, BlobCache, RecentCheckpoints
 from .types import (
     DEFAULT_MAX_BYTES,
     DEFAULT_TTL,
@@ -63,6 +65,7 @@ log = logging.getLogger(__name__)
 
 STATE_FILE = "state.sqlite3"
 DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024
+_CheckpointOp = writes.SaveCheckpoint | writes.SaveTurn | writes.DropConversation
 
 
 def default_state_path() -> Path:
@@ -108,6 +111,7 @@ class _SqliteStore(WriteQueue):
         prune_interval: float,
         max_pending_bytes: int,
         write_timeout: float,
+        recent_checkpoint_bytes: int = DEFAULT_CACHE_BYTES,
     ) -> None:
         self._reader: sqlite3.Connection | None = reader
         if ttl <= 0 or max_bytes <= 0:
@@ -124,10 +128,13 @@ class _SqliteStore(WriteQueue):
         )
         self.max_pending_bytes = max_pending_bytes
         self._cache = BlobCache(cache_bytes)
-        # Queued writes that reads must see until they commit.
-        self._pending_blobs: dict[bytes, writes.PutBlob] = {}
+        # Queued writes that reads must see until they commit: blob id -> (op, bytes).
+        self._pending_blobs: dict[bytes, tuple[writes.PutBlob | writes.SaveTurn, bytes]] = {}
         self._pending_bytes = 0
-        self._pending_checkpoints: dict[str, writes.SaveCheckpoint | writes.DropConversation] = {}
+        self._pending_checkpoints: dict[str, _CheckpointOp] = {}
+        # Checkpoints saved or loaded lately, so a live conversation's next turn finds its
+        # checkpoint without touching SQLite (bounded; forgotten on drop and eviction).
+        self._recent = RecentCheckpoints(recent_checkpoint_bytes)
         self._removed = PruneResult()
         self.blobs: BlobStore = _BlobView(self, None)
         """Blobs owned by no conversation (evicted on their own access time)."""
@@ -159,24 +166,57 @@ class _SqliteStore(WriteQueue):
             self._pending_checkpoints[conversation_key] = op
             self._submit(op, now)
 
+    def save_turn(
+        self,
+        conversation_key: str,
+        checkpoint: bytes,
+        meta: Mapping[str, str] | None = None,
+        *,
+        blobs: Mapping[bytes, bytes] | None = None,
+        reachable: Iterable[bytes] = (),
+        parent: str | None = None,
+    ) -> None:
+        """Keep a finished turn as one unit (queued; one op however many blobs): its
+        *checkpoint*, the *blobs* it put, and owner links from the checkpoint to those, to
+        the *reachable* ids it used, and to everything its *parent* checkpoint owns. A
+        checkpoint then keeps its blobs alive: eviction and expiry take them together."""
+        meta = dict(meta or {})
+        new = dict(blobs or {})
+        with self._lock:
+            self._check_open()
+            self._wait_for_room(lambda: self._pending_bytes <= self.max_pending_bytes)
+            now = self._clock()
+            stored = StoredCheckpoint(conversation_key, checkpoint, meta, now)
+            op = writes.SaveTurn(
+                stored, json.dumps(meta, sort_keys=True), new, tuple(reachable), parent
+            )
+            for key, data in new.items():
+                replaced = self._pending_blobs.get(key)
+                if replaced is not None:
+                    self._pending_bytes -= len(replaced[1])
+                self._pending_blobs[key] = (op, data)
+                self._pending_bytes += len(data)
+                self._cache.add(key, data)
+            self._pending_checkpoints[conversation_key] = op
+            self._submit(op, now)
+
+    def peek_checkpoint(self, conversation_key: str) -> StoredCheckpoint | None:
+        """load_checkpoint from memory only (queued, or recently saved or loaded here); None
+        means "not in memory", not "absent". Never reads the database: for the event loop.
+        Like the blob cache, it may still return a checkpoint another process has since
+        dropped; the Run then misses a blob and the engine falls back to a seeded Run."""
+        with self._lock:
+            return self._checkpoint_in_memory(conversation_key, self._clock(), recent=True)[1]
+
     def load_checkpoint(self, conversation_key: str) -> StoredCheckpoint | None:
         """The conversation's last checkpoint, or None (never saved, dropped, evicted, or
-        unused for longer than the TTL, in which case the conversation is dropped now)."""
+        unused for longer than the TTL, in which case the conversation is dropped now).
+        May read the database: off the event loop (see peek_checkpoint)."""
         with self._lock:
             now = self._clock()
-            pending = self._pending_checkpoints.get(conversation_key)
-            if isinstance(pending, writes.DropConversation):
-                return None
-            if pending is not None:
-                touched = self._touches.conversations.get(conversation_key, 0.0)
-                if max(pending.stored.saved_at, touched) < now - self.ttl:
-                    self._drop(conversation_key, now, expired=True)
-                    return None
-                self._touch_conversation(conversation_key, now)
-                stored = pending.stored
-                return StoredCheckpoint(
-                    conversation_key, stored.checkpoint, dict(stored.meta), stored.saved_at
-                )
+            known, found = self._checkpoint_in_memory(conversation_key, now, recent=False)
+            if known:
+                return found
             with sqlite_errors():
                 row = (
                     self._read()
@@ -197,7 +237,34 @@ class _SqliteStore(WriteQueue):
             if checkpoint is None:
                 return None
             self._touch_conversation(conversation_key, now)
-            return StoredCheckpoint(conversation_key, checkpoint, json.loads(meta_text), saved_at)
+            stored = StoredCheckpoint(conversation_key, checkpoint, json.loads(meta_text), saved_at)
+            self._recent.add(stored)
+            return stored
+
+    def _checkpoint_in_memory(
+        self, conversation_key: str, now: float, *, recent: bool
+    ) -> tuple[bool, StoredCheckpoint | None]:
+        """(known, checkpoint) from queued (and with *recent*, recently used) checkpoints,
+        touched when found; known is False when only the database can tell (lock held)."""
+        pending = self._pending_checkpoints.get(conversation_key)
+        if isinstance(pending, writes.DropConversation):
+            return True, None
+        stored = pending.stored if pending is not None else None
+        if stored is None and recent:
+            stored = self._recent.get(conversation_key)
+        if stored is None:
+            return False, None
+        touched = self._touches.conversations.get(conversation_key, 0.0)
+        if max(stored.saved_at, touched) < now - self.ttl:
+            if pending is None:
+                return False, None  # the database knows when it was last used
+            self._drop(conversation_key, now, expired=True)
+            return True, None
+        self._touch_conversation(conversation_key, now)
+        copy = StoredCheckpoint(
+            conversation_key, stored.checkpoint, dict(stored.meta), stored.saved_at
+        )
+        return True, copy
 
     def drop_conversation(self, conversation_key: str) -> None:
         """Forget a conversation: its checkpoint and the blobs no other conversation uses."""
@@ -254,6 +321,7 @@ class _SqliteStore(WriteQueue):
         with self._lock:
             self._close_connections(self._writer)
             self._cache.clear()
+            self._recent.clear()
 
     def __enter__(self) -> Self:
         return self
@@ -272,7 +340,7 @@ class _SqliteStore(WriteQueue):
         with self._lock:
             now = self._clock()
             pending = self._pending_blobs.get(key)
-            data = pending.data if pending is not None else self._cache.get(key)
+            data = pending[1] if pending is not None else self._cache.get(key)
             if data is None:
                 # A concurrent batch that deletes this blob discards it from the cache after
                 # it commits, under the lock, so caching what we read here is safe.
@@ -302,8 +370,8 @@ class _SqliteStore(WriteQueue):
             op = writes.PutBlob(conversation, key, data, now)
             replaced = self._pending_blobs.get(key)
             if replaced is not None:
-                self._pending_bytes -= len(replaced.data)
-            self._pending_blobs[key] = op
+                self._pending_bytes -= len(replaced[1])
+            self._pending_blobs[key] = (op, data)
             self._pending_bytes += len(data)
             if conversation is not None:
                 # In use now, even before the put commits (a load must not expire it).
@@ -314,6 +382,7 @@ class _SqliteStore(WriteQueue):
     # -- queue bookkeeping -----------------------------------------------------------------
 
     def _drop(self, conversation: str, now: float, *, expired: bool) -> None:
+        self._recent.discard(conversation)
         self._touches.conversations.pop(conversation, None)
         self._touches.links.pop(conversation, None)
         op = writes.DropConversation(conversation, expired)
@@ -327,19 +396,31 @@ class _SqliteStore(WriteQueue):
     def _committed_batch(self, ops: list[writes.Op], applied: writes.Applied) -> None:
         """Retire committed writes from what reads see; forget removed blobs."""
         for op in ops:
-            if isinstance(op, writes.PutBlob) and self._pending_blobs.get(op.key) is op:
-                del self._pending_blobs[op.key]
-                self._pending_bytes -= len(op.data)
-            elif (
-                isinstance(op, writes.SaveCheckpoint | writes.DropConversation)
+            if isinstance(op, writes.PutBlob):
+                self._retire_blob(op, op.key)
+            elif isinstance(op, writes.SaveTurn):
+                for key in op.blobs:
+                    self._retire_blob(op, key)
+            if (
+                isinstance(op, writes.SaveCheckpoint | writes.SaveTurn | writes.DropConversation)
                 and self._pending_checkpoints.get(op.conversation) is op
             ):
                 del self._pending_checkpoints[op.conversation]
+                if not isinstance(op, writes.DropConversation):
+                    self._recent.add(op.stored)
+        if applied.evicted.conversations or applied.expired.conversations:
+            self._recent.clear()  # rare: which ones went is not tracked
         if applied.evicted.blobs:
             self._cache.clear()  # rare: cheaper than discarding one by one
         for blob_id in applied.removed_blob_ids:
             self._cache.discard(blob_id)
         self._count(applied.prune_result())
+
+    def _retire_blob(self, op: writes.PutBlob | writes.SaveTurn, key: bytes) -> None:
+        pending = self._pending_blobs.get(key)
+        if pending is not None and pending[0] is op:
+            del self._pending_blobs[key]
+            self._pending_bytes -= len(pending[1])
 
     def _count(self, result: PruneResult) -> None:
         old = self._removed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import TracebackType
@@ -79,6 +79,19 @@ class StateStore(Protocol):
     def save_checkpoint(
         self, conversation_key: str, checkpoint: bytes, meta: Mapping[str, str] | None = None
     ) -> None: ...
+
+    def save_turn(
+        self,
+        conversation_key: str,
+        checkpoint: bytes,
+        meta: Mapping[str, str] | None = None,
+        *,
+        blobs: Mapping[bytes, bytes] | None = None,
+        reachable: Iterable[bytes] = (),
+        parent: str | None = None,
+    ) -> None: ...
+
+    def peek_checkpoint(self, conversation_key: str) -> StoredCheckpoint | None: ...
 
     def load_checkpoint(self, conversation_key: str) -> StoredCheckpoint | None: ...
 

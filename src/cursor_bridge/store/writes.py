@@ -29,6 +29,10 @@ _TOUCH_CONVERSATION = (
     " ON CONFLICT (key) DO UPDATE SET used_at = max(used_at, excluded.used_at)"
 )
 _LINK = "INSERT OR IGNORE INTO owners (conversation, blob) SELECT ?, id FROM blobs WHERE id = ?"
+_INHERIT = (
+    "INSERT OR IGNORE INTO owners (conversation, blob)"
+    " SELECT ?, blob FROM owners WHERE conversation = ?"
+)
 _SAVE_CHECKPOINT = (
     "INSERT INTO conversations (key, checkpoint, meta, saved_at, used_at) VALUES (?, ?, ?, ?, ?)"
     " ON CONFLICT (key) DO UPDATE SET checkpoint = excluded.checkpoint, meta = excluded.meta,"
@@ -55,6 +59,25 @@ class SaveCheckpoint:
 
 
 @dataclass(eq=False, slots=True)
+class SaveTurn:
+    """A finished turn as one unit: its checkpoint, the blobs it put, and an owner link
+    from the checkpoint to every blob it may need, so the two are kept or evicted together.
+
+    `reachable` lists ids stored earlier that the turn used; `parent` is the checkpoint the
+    turn continued from, whose blobs stay reachable from this one."""
+
+    stored: StoredCheckpoint
+    meta_text: str
+    blobs: dict[bytes, bytes]
+    reachable: tuple[bytes, ...]
+    parent: str | None = None
+
+    @property
+    def conversation(self) -> str:
+        return self.stored.conversation_key
+
+
+@dataclass(eq=False, slots=True)
 class DropConversation:
     conversation: str
     expired: bool = False  # dropped because a load found it past the TTL
@@ -72,7 +95,7 @@ class Barrier:
     """No change: makes a batch happen (and its touches get written), for flush()."""
 
 
-Op = PutBlob | SaveCheckpoint | DropConversation | Prune | Barrier
+Op = PutBlob | SaveCheckpoint | SaveTurn | DropConversation | Prune | Barrier
 
 
 @dataclass(slots=True)
@@ -149,6 +172,8 @@ def apply(
                 _SAVE_CHECKPOINT,
                 (s.conversation_key, s.checkpoint, op.meta_text, s.saved_at, s.saved_at),
             )
+        elif isinstance(op, SaveTurn):
+            _save_turn(conn, op)
         elif isinstance(op, DropConversation):
             removed = eviction.drop_conversation(conn, op.conversation)
             applied.dropped.add(removed)
@@ -161,6 +186,19 @@ def apply(
     if eviction.total_bytes(conn) > max_bytes:
         applied.evicted = eviction.evict(conn, low_water)
     return applied
+
+
+def _save_turn(conn: sqlite3.Connection, op: SaveTurn) -> None:
+    """One turn in a handful of statements however many blobs it has."""
+    s = op.stored
+    key, at = s.conversation_key, s.saved_at
+    if op.blobs:
+        conn.executemany(_PUT_DATA, op.blobs.items())
+        conn.executemany(_PUT_BLOB, [(blob, len(data), at) for blob, data in op.blobs.items()])
+    conn.execute(_SAVE_CHECKPOINT, (key, s.checkpoint, op.meta_text, at, at))
+    conn.executemany(_LINK, [(key, blob) for blob in (*op.blobs, *op.reachable)])
+    if op.parent is not None and op.parent != key:
+        conn.execute(_INHERIT, (key, op.parent))
 
 
 def _apply_touches(conn: sqlite3.Connection, touches: Touches) -> None:

@@ -9,9 +9,10 @@ from h2.config import H2Configuration
 from h2.connection import H2Connection
 from h2.errors import ErrorCodes
 from h2.events import ConnectionTerminated, Event
+from h2.frame_buffer import FrameBuffer
 from h2.settings import SettingCodes, Settings
 from hpack.struct import Header
-from hyperframe.frame import Frame, GoAwayFrame
+from hyperframe.frame import DataFrame, Frame, GoAwayFrame
 
 __all__ = [
     "CONNECTION_WINDOW",
@@ -36,8 +37,31 @@ _PRUNE_MIN = 64
 _CONFIG = H2Configuration(client_side=True, header_encoding="utf-8")
 
 
+class _QuietDataFrame(DataFrame):
+    """A received DATA frame with a cheap repr.
+
+    h2 calls `repr(frame)` for a trace log line on every frame it receives, whether or not
+    anything logs (the argument is built before the logger is asked); a DATA frame's repr
+    formats its payload. DATA frames are most of what a Run receives, one or more per word.
+    """
+
+    def __repr__(self) -> str:
+        return f"DataFrame(stream_id={self.stream_id}, {len(self.data)} bytes)"
+
+
+class _QuietFrameBuffer(FrameBuffer):
+    """h2's frame parser, handing out DATA frames as _QuietDataFrame (same class otherwise:
+    the connection dispatches it to the DATA handler)."""
+
+    def __next__(self) -> Frame:
+        frame = super().__next__()
+        if frame.__class__ is DataFrame:
+            frame.__class__ = _QuietDataFrame
+        return frame
+
+
 class _ClientH2Connection(H2Connection):
-    """`H2Connection` with two changes.
+    """`H2Connection` with three changes.
 
     - Its state machine stays open after a received GOAWAY: RFC 9113 §6.8 lets streams up
       to GOAWAY's last_stream_id run to completion, but h2 4.x moves the connection to
@@ -46,9 +70,15 @@ class _ClientH2Connection(H2Connection):
     - Opening a stream does not walk every stream: h2 recounts (and prunes) all of them on
       each `send_headers`, O(n) per new stream, which costs ~0.1 ms at a few hundred
       concurrent Runs. See `open_outbound_streams`.
+    - Received DATA frames are not formatted for a log line nobody reads (_QuietDataFrame).
     """
 
     _prune_at = _PRUNE_MIN
+
+    def __init__(self, config: H2Configuration) -> None:
+        super().__init__(config=config)
+        self.incoming_buffer = _QuietFrameBuffer(server=False)
+        self._frame_dispatch_table[_QuietDataFrame] = self._receive_data_frame
 
     @property
     def open_outbound_streams(self) -> int:

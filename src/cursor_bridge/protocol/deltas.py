@@ -1,0 +1,106 @@
+"""The Run's hottest messages read straight from their bytes, and the deltas that arrive
+together merged into one.
+
+Most of what a Run receives is `interaction_update.text_delta{text}` followed by
+`interaction_update.token_delta{tokens}`: two messages per word. Decoding each into protobuf
+objects and an event costs far more than the word is worth, so `read_delta` recognises the
+exact wire shape of these two (AgentServerMessage field 1 -> InteractionUpdate field 1 or 8
+-> field 1) and returns the text or the count; anything else, including the same messages
+with any extra field, is left to the full decoder (None). `Deltas` collects what one read
+brought so the RunMachine emits one TextDelta and one TokenDelta per batch of words.
+Pure functions over bytes, no I/O.
+"""
+
+from __future__ import annotations
+
+from . import events as ev
+
+# Tags (field number << 3 | wire type): LEN fields are wire type 2, varints 0.
+_UPDATE = 0x0A  # AgentServerMessage.interaction_update (1, LEN)
+_TEXT = 0x0A  # InteractionUpdate.text_delta (1, LEN)
+_TOKENS = 0x42  # InteractionUpdate.token_delta (8, LEN)
+_TEXT_FIELD = 0x0A  # TextDeltaUpdate.text (1, LEN)
+_TOKENS_FIELD = 0x08  # TokenDeltaUpdate.tokens (1, varint int32)
+
+
+def read_delta(payload: bytes) -> str | int | None:
+    """The text of a text_delta, the count of a token_delta, or None for anything else.
+
+    Only a payload made of exactly those nested fields, each once, qualifies; an empty
+    text or a zero count (fields left out on the wire) qualify too.
+    """
+    if len(payload) < 2 or payload[0] != _UPDATE:
+        return None
+    size, pos = _short_length(payload, 1)
+    if size < 0 or pos + size != len(payload) or size < 2:
+        return None
+    kind = payload[pos]
+    inner, pos = _short_length(payload, pos + 1)
+    if inner < 0 or pos + inner != len(payload):
+        return None
+    if kind == _TEXT:
+        if inner == 0:
+            return ""
+        if payload[pos] != _TEXT_FIELD:
+            return None
+        length, start = _short_length(payload, pos + 1)
+        if length < 0 or start + length != len(payload):
+            return None
+        try:
+            return payload[start:].decode()
+        except UnicodeDecodeError:
+            return None  # the full decoder reports it
+    if kind == _TOKENS:
+        if inner == 0:
+            return 0
+        if payload[pos] != _TOKENS_FIELD:
+            return None
+        value, end = _short_length(payload, pos + 1)
+        if value < 0 or end != len(payload):
+            return None
+        return value
+    return None
+
+
+def _short_length(data: bytes, pos: int) -> tuple[int, int]:
+    """A varint of at most 4 bytes (below 2**28) at *pos*: (value, next pos), or (-1, pos)
+    when it is longer, negative or truncated (the full decoder then takes the message)."""
+    value = shift = 0
+    end = min(len(data), pos + 4)
+    while pos < end:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+    return -1, pos
+
+
+class Deltas:
+    """Text and token counts read in one go, not yet emitted as events."""
+
+    __slots__ = ("text", "tokens")
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.tokens = 0
+
+    def add(self, delta: str | int) -> None:
+        if isinstance(delta, str):
+            if delta:
+                self.text.append(delta)
+        else:
+            self.tokens += delta
+
+    def flush(self, out: list[ev.Event]) -> int:
+        """Append the merged TextDelta and TokenDelta (if any) to *out*; returns the
+        tokens emitted."""
+        tokens = self.tokens
+        if self.text:
+            out.append(ev.TextDelta(self.text[0] if len(self.text) == 1 else "".join(self.text)))
+            self.text = []
+        if tokens:
+            out.append(ev.TokenDelta(tokens))
+            self.tokens = 0
+        return tokens
