@@ -141,6 +141,12 @@ async def spinner(text: str) -> AsyncIterator[None]:
     help="With --import: the state.vscdb (IDE) or auth.json (cursor-agent) to read.",
 )
 @click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait.")
+@click.option(
+    "--label",
+    metavar="NAME",
+    default="",
+    help="Name this account (several logins to one backend form a pool `serve` shares out).",
+)
 @backend_option
 def login(
     no_browser: bool,
@@ -148,9 +154,13 @@ def login(
     import_from: str | None,
     path: Path | None,
     timeout: float,
+    label: str,
     backend_url: str | None,
 ) -> None:
-    """Log in to Cursor (browser by default) and store the account for `serve`."""
+    """Log in to Cursor (browser by default) and store the account for `serve`.
+
+    Log in once per account to share several among the bridge's users (`--label` names each).
+    """
     settings = settings_for(backend_url)
     if api_key and import_from:
         raise click.UsageError("use either --api-key or --import, not both")
@@ -161,7 +171,7 @@ def login(
         if not api_key:
             raise click.UsageError("no API key on standard input")
     try:
-        account = run(_login(settings, no_browser, api_key, import_from, path, timeout))
+        account = run(_login(settings, no_browser, api_key, import_from, path, timeout, label))
     except KeyboardInterrupt:
         click.echo("Login cancelled.", err=True)
         sys.exit(130)
@@ -181,15 +191,18 @@ async def _login(
     import_from: str | None,
     path: Path | None,
     timeout: float,  # noqa: ASYNC109 -- the login's overall deadline
+    label: str = "",
 ) -> Account:
     store = TokenStore()
     endpoints = AuthEndpoints.for_backend(settings.backend_url, settings.website_url)
     async with AuthClient(endpoints) as client:
         if api_key:
             pair = await exchange_api_key(client, api_key)
-            return save_login(store, settings.backend_url, pair, "api-key", api_key=api_key)
+            return save_login(
+                store, settings.backend_url, pair, "api-key", api_key=api_key, name=label
+            )
         if import_from:
-            return await _import(store, client, settings.backend_url, import_from, path)
+            return await _import(store, client, settings.backend_url, import_from, path, label)
         attempt = LoginAttempt.start(endpoints.website_url)
         if no_browser:
             click.echo("Open this URL in a browser to log in:")
@@ -205,18 +218,29 @@ async def _login(
             pair = await wait_for_approval(
                 client, attempt, timeout=timeout, delay_scale=settings.login_poll_scale
             )
-        return save_login(store, settings.backend_url, pair, "browser")
+        return save_login(store, settings.backend_url, pair, "browser", name=label)
 
 
 async def _import(
-    store: TokenStore, client: AuthClient, backend_url: str, source: str, path: Path | None
+    store: TokenStore,
+    client: AuthClient,
+    backend_url: str,
+    source: str,
+    path: Path | None,
+    label: str = "",
 ) -> Account:
     found = import_cursor_ide(path) if source == "cursor" else import_cursor_agent(path)
     pair = TokenPair(found.access_token, found.refresh_token)
     if not pair.access_token:  # cursor-agent stored only an API key
         pair = await exchange_api_key(client, found.api_key)
     account = save_login(
-        store, backend_url, pair, f"import:{source}", api_key=found.api_key, email=found.email
+        store,
+        backend_url,
+        pair,
+        f"import:{source}",
+        api_key=found.api_key,
+        email=found.email,
+        name=label,
     )
     click.echo(f"Imported the {source} login from {found.source}.")
     expiry = account.expires_at
@@ -257,6 +281,8 @@ def status(as_json: bool, backend_url: str | None) -> None:
             "backend_url": normalize_backend(settings.backend_url),
             "logged_in": account is not None,
             "account": _account_json(account) if account else None,
+            # Every account logged in at this backend (the pool `serve` shares out).
+            "accounts": [_account_json(a) for _, a in store.accounts(settings.backend_url)],
             "backend": {
                 "reachable": reach.reachable,
                 "token_accepted": reach.token_accepted,
@@ -285,6 +311,9 @@ def status(as_json: bool, backend_url: str | None) -> None:
                 if v
             ]
             click.echo(f"Stored:    {', '.join(stored) or 'access token only'}")
+        pool = [a for _, a in store.accounts(settings.backend_url)]
+        if len(pool) > 1:
+            click.echo(f"Pool:      {len(pool)} accounts: " + ", ".join(a.label for a in pool))
         for other in others:
             click.echo(f"Also:      {other.label} at {other.backend_url}")
         click.echo(f"Serve:     would use {choice.describe()}")
@@ -295,6 +324,7 @@ def status(as_json: bool, backend_url: str | None) -> None:
 def _account_json(account: Account) -> dict[str, Any]:
     return {
         "account_id": account.account_id,
+        "label": account.label,
         "email": account.email or None,
         "method": account.method,
         "logged_in_at": account.logged_in_at,
@@ -311,8 +341,9 @@ def _account_json(account: Account) -> dict[str, Any]:
 
 @click.command()
 @click.option("--all", "everything", is_flag=True, help="Forget every stored account.")
+@click.option("--label", metavar="NAME", default="", help="Forget the account of this name.")
 @backend_option
-def logout(everything: bool, backend_url: str | None) -> None:
+def logout(everything: bool, label: str, backend_url: str | None) -> None:
     """Forget the stored Cursor login (of this backend, or all with --all)."""
     settings = settings_for(backend_url)
     store = TokenStore()
@@ -320,7 +351,11 @@ def logout(everything: bool, backend_url: str | None) -> None:
         removed = store.remove_all()
         click.echo(f"Logged out of {removed} account(s).")
         return
-    found = store.current(settings.backend_url)
+    if label:
+        named = [(p, a) for p, a in store.accounts(settings.backend_url) if a.label == label]
+        found = named[0] if named else None
+    else:
+        found = store.current(settings.backend_url)
     if found is None:
         click.echo(f"Not logged in at {normalize_backend(settings.backend_url)}.")
         return

@@ -12,7 +12,7 @@ import socket
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import uvicorn
@@ -33,15 +33,20 @@ from .live import LiveBackend, open_live_backend
 from .mcp_host.cli import config_option, mcp, open_hosted
 from .paths import bridge_home
 from .protocol.headers import ClientIdentity
+from .restrict_cli import restrict
 from .server.app import create_app
 from .server.client_keys import ClientKeys, ClientKeyStore
 from .server.cursor_chat import upstream_from_settings
 from .server.guards import Guards
 from .server.response_store import ResponseStore
 from .setup_cli import setup
+from .supervisor import supervise, worker_index
 from .wiretrace import WireRecorder
 from .wiretrace.command import record_options, trace
 from .wiretrace.format import TraceError, load_trace
+
+if TYPE_CHECKING:
+    from .store.redis_shared import RedisPoolState
 
 
 @click.group(cls=BridgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,6 +73,7 @@ main.add_command(login)
 main.add_command(status)
 main.add_command(logout)
 main.add_command(models)
+main.add_command(restrict)
 main.add_command(config)
 main.add_command(setup)
 main.add_command(trace)
@@ -128,6 +134,16 @@ main.add_command(keys)
     "spend the subscription).",
 )
 @record_options
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes serving the port (more than 1 needs --redis).",
+)
+@click.option(
+    "--redis", "redis_url", default=None, metavar="URL", help="Share state through this Redis."
+)
 def serve(
     host: str | None,
     port: int | None,
@@ -144,6 +160,8 @@ def serve(
     insecure_no_auth: bool,
     recorder: WireRecorder | None,
     mcp_config: Path | None,
+    workers: int,
+    redis_url: str | None,
 ) -> None:
     """Run the bridge: live with the stored Cursor login, else on the built-in emulator."""
     overrides = {
@@ -156,6 +174,7 @@ def serve(
         "workspace": workspace,
         "allow_write": allow_write or None,
         "allow_shell": allow_shell or None,
+        "redis_url": redis_url,
     }
     given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     settings = Settings(**given)
@@ -178,11 +197,35 @@ def serve(
             err=True,
         )
     guards = _guards(settings, insecure_no_auth)
+    if workers > 1:
+        if recorder is not None:
+            raise click.ClickException("--record traces one process: use it without --workers")
+        if not settings.redis:
+            raise click.ClickException(
+                f"--workers {workers} needs state shared between the processes: "
+                "pass --redis URL (or set CURSOR_BRIDGE_REDIS_URL)"
+            )
+        args = ["--mcp-config", str(mcp_config)] if mcp_config is not None else []
+        if insecure_no_auth:
+            args.append("--insecure-no-auth")
+        try:
+            # The supervisor owns the home; its workers share it (they skip the lock).
+            with own_home(bridge_home()):
+                status = _run_status(supervise(settings, workers, choice.emulator, args))
+        except HomeInUse as exc:
+            raise click.ClickException(str(exc)) from exc
+        sys.exit(status)
     try:
-        with own_home(bridge_home()), contextlib.suppress(KeyboardInterrupt):
+        with _home_lock(), contextlib.suppress(KeyboardInterrupt):
             _run(_serve(settings, choice.emulator, guards, recorder, mcp_config))
     except HomeInUse as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _home_lock() -> contextlib.AbstractContextManager[None]:
+    """One serve per home, except the workers of `serve --workers N` (their supervisor
+    holds it)."""
+    return contextlib.nullcontext() if worker_index() is not None else own_home(bridge_home())
 
 
 def _guards(settings: Settings, insecure_no_auth: bool) -> Guards:
@@ -241,7 +284,13 @@ async def _serve(
         )
         backend_label = f"built-in emulator at {emulator.url}"
     else:
-        live = await open_live_backend(settings, discover=True)
+        shared = _shared_pool_state(settings)
+        live = await open_live_backend(
+            settings,
+            discover=True,
+            pool_state=shared,
+            shared_lock=shared.refresh_lock if shared is not None else None,
+        )
         backend = live.backend
         backend_label = backend.config.api_url
         if live.account is not None:
@@ -251,12 +300,21 @@ async def _serve(
     backend.config.hosted = hosted
     mode = "emulator" if use_emulator else "cursor"
     cursor_chat_upstream = upstream_from_settings(settings)
-    store = ResponseStore(settings.response_store_size, settings.response_store_ttl)
+    store = _response_store(settings)
+    sockets, registry = [], None
+    if worker_index() is not None and settings.redis:
+        # A private port where the other workers forward this one's tool follow-ups.
+        from .store.redis_shared import WorkerRegistry
+
+        sockets.append(_bind("127.0.0.1", 0))
+        registry = WorkerRegistry(settings.redis)
+        await registry.register(settings.instance_id, sockets[0].getsockname()[1])
     app = create_app(
         backend,
         mode=mode,
         cursor_chat_upstream=cursor_chat_upstream,
         response_store=store,
+        forward_to=(settings.instance_id, registry.lookup) if registry else None,
         guards=guards,
     )
     sock = _bind(settings.host, settings.port)
@@ -276,10 +334,12 @@ async def _serve(
     server = uvicorn.Server(config)
     _tune_gc()
     try:
-        await server.serve(sockets=[sock])
+        await server.serve(sockets=[sock, *sockets])
     finally:
         if hosted is not None:
             await hosted.aclose()
+        if registry is not None:
+            await registry.aclose()
         if live is not None and live.auth_client is not None:
             await live.auth_client.aclose()
         if emulator is not None:
@@ -319,6 +379,16 @@ async def _serve(
     help="Play the server side of a recorded wire trace instead of the scripted model.",
 )
 @click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    metavar="KEY:NAME",
+    help="One more user, logging in with this API key (repeatable).",
+)
+@click.option("--run-limit", type=int, default=None, help="Runs per user per --run-window.")
+@click.option("--run-window", type=float, default=60.0, show_default=True, help="Seconds.")
+@click.option("--context-window", type=int, default=None, help="Every model's window (tokens).")
+@click.option(
     "--lenient",
     is_flag=True,
     help="Turn off strict mode (history from turns too, content-as-id everywhere).",
@@ -331,11 +401,16 @@ def emulator(
     token_lifetime: float,
     inject: tuple[str, ...],
     replay: Path | None,
+    accounts: tuple[str, ...],
+    run_limit: int | None,
+    run_window: float,
+    context_window: int | None,
     lenient: bool,
 ) -> None:
     """Run the Cursor backend emulator on its own (HTTP/2 cleartext and HTTP/1.1)."""
     from .emulator import EmulatorOptions, run_emulator
     from .emulator.inject import INJECTIONS
+    from .emulator.limits import parse_account
 
     for kind in inject:
         if kind not in INJECTIONS:
@@ -346,12 +421,20 @@ def emulator(
         recorded = load_trace(replay) if replay is not None else None
     except TraceError as exc:
         raise click.ClickException(str(exc)) from None
+    try:
+        users = tuple(parse_account(spec) for spec in accounts)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--account") from None
     options = EmulatorOptions(
         token_latency=token_latency,
         require_auth=require_auth,
         token_lifetime=token_lifetime,
         inject=inject,
         replay=recorded,
+        accounts=users,
+        run_limit=run_limit,
+        run_limit_window=run_window,
+        context_window=context_window,
         strict=not lenient,
     )
     with contextlib.suppress(KeyboardInterrupt):
@@ -359,6 +442,30 @@ def emulator(
             _run(run_emulator(host, port, options))
         except OSError as exc:
             raise click.ClickException(f"cannot listen on {host}:{port}: {_reason(exc)}") from None
+
+
+def _response_store(settings: Settings) -> ResponseStore:
+    if settings.redis:
+        from .server.redis_responses import RedisResponseStore
+
+        return RedisResponseStore(
+            settings.redis, settings.response_store_size, settings.response_store_ttl
+        )
+    return ResponseStore(settings.response_store_size, settings.response_store_ttl)
+
+
+def _shared_pool_state(settings: Settings) -> RedisPoolState | None:
+    if not settings.redis:
+        return None
+    from .store.redis_shared import RedisPoolState
+
+    return RedisPoolState(settings.redis)
+
+
+def _run_status(main: Coroutine[Any, Any, int]) -> int:
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(main)
+    return 130
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
@@ -389,6 +496,8 @@ def _bind(host: str, port: int) -> socket.socket:
     # protocol says TCP, and without it small SSE writes wait ~40 ms for delayed ACKs.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if worker_index() is not None:  # one of `serve --workers N`: share the port
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))

@@ -149,6 +149,24 @@ class Settings(BaseSettings):
         default=512 * 1024 * 1024,
         description="Cap on stored state bytes; least recently used conversations go first.",
     )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Share state between processes (`serve --workers N`, several hosts) "
+        "through this Redis: checkpoints, blobs, stored responses, account cooldowns and "
+        "refresh locks (`--redis`); masked in `config show` (it may carry a password).",
+    )
+    instance_id: str = Field(
+        default="",
+        description="Names this process in the tool-call ids it hands out (`call_<id>_…`), "
+        "so follow-ups can be routed back to it; letters and digits.",
+    )
+    summarize_threshold: float = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description="Have Cursor summarise a conversation before a turn that would fill this "
+        "share of the model's context window.",
+    )
     refresh_margin: float = Field(
         default=300.0, description="Refresh the access token this many seconds before it expires."
     )
@@ -201,6 +219,13 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, config_file_source(settings_cls))
 
+    @field_validator("instance_id")
+    @classmethod
+    def _instance_id_is_a_name(cls, value: str) -> str:
+        if value and not value.isalnum():
+            raise ValueError("letters and digits only")
+        return value
+
     @field_validator("api_keys", "allowed_hosts", "cors_origins", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
@@ -243,6 +268,11 @@ class Settings(BaseSettings):
             raise ValueError("must be text or json")
         return value
 
+    @property
+    def redis(self) -> str | None:
+        """The Redis URL in clear, for the code that connects."""
+        return self.redis_url.get_secret_value() if self.redis_url is not None else None
+
     def backend_options(self) -> dict[str, Any]:
         """The engine's tuning (BackendConfig keywords), the same live and on the emulator."""
         from .engine.model_map import ModelMap
@@ -257,6 +287,8 @@ class Settings(BaseSettings):
             "session_idle_timeout": self.session_idle_timeout,
             "max_parked_sessions": self.max_parked_sessions,
             "state": open_state_store(self),
+            "instance_id": self.instance_id,
+            "summarize_threshold": self.summarize_threshold,
             **self._workspace_options(),
         }
 

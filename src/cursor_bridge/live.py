@@ -26,6 +26,9 @@ from urllib.parse import urlsplit
 
 from .auth import Account, AuthClient, AuthEndpoints, TokenStore
 from .auth.follow import LatestLoginTokens
+from .auth.pool import AccountPool, PoolState
+from .auth.pool_members import LoggedInAccounts
+from .auth.provider import SharedLock
 from .auth.store import normalize_backend
 from .config import CURSOR_API_URL, Settings
 from .engine.backend import BackendConfig, CursorBackend
@@ -279,13 +282,22 @@ class LiveBackend:
             await self.auth_client.aclose()
 
 
-async def open_live_backend(settings: Settings, *, discover: bool) -> LiveBackend:
-    """A backend for `settings.backend_url` using the account logged in there.
+async def open_live_backend(
+    settings: Settings,
+    *,
+    discover: bool,
+    pool_state: PoolState | None = None,
+    shared_lock: SharedLock | None = None,
+) -> LiveBackend:
+    """A backend for `settings.backend_url` using the accounts logged in there.
 
-    The token follows the latest login at that URL, so a `cursor-bridge login` made while
-    serving is used from the next request on, also when there was none at start (then no
-    token is sent until one appears: an emulator accepts that). `discover`: find the Run host
-    through GetServerConfig unless `settings.agent_url` names one.
+    Turns are shared out among every account logged in at that URL (the pool: `pool_state`
+    holds shared cooldowns and bindings, `shared_lock` makes one refresh per account across
+    processes); account-independent calls use the latest login. Both follow the logins, so
+    a `cursor-bridge login` made while serving is used from the next request on, also when
+    there was none at start (then no token is sent until one appears: an emulator accepts
+    that). `discover`: find the Run host through GetServerConfig unless `settings.agent_url`
+    names one.
     """
     store = TokenStore()
     found = store.current(settings.backend_url)
@@ -311,6 +323,14 @@ async def open_live_backend(settings: Settings, *, discover: bool) -> LiveBacken
     )
     config.token = provider
     config.on_unauthenticated = provider.on_unauthenticated
+    logins = LoggedInAccounts(
+        store,
+        settings.backend_url,
+        client,
+        margin=settings.refresh_margin,
+        shared_lock=shared_lock,
+    )
+    config.accounts = AccountPool([], pool_state, follow=logins)
     pool = BackendPool()
     if discover and not settings.agent_url:
         token = None

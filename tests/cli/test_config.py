@@ -53,6 +53,7 @@ def test_config_show_prints_toml_with_sources_and_masks_secrets(
         "client_version",
         "workspace",
         "state_path",
+        "redis_url",
     } >= set(Settings.model_fields) - {"cursor_chat_upstream_api_key"}
 
 
@@ -80,3 +81,11 @@ def test_every_setting_is_described_and_in_the_readme_table() -> None:
     table = settings_table()
     for name in Settings.model_fields:
         assert f"`CURSOR_BRIDGE_{name.upper()}`" in table
+
+
+def test_config_show_masks_the_redis_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CURSOR_BRIDGE_REDIS_URL", "redis://:hunter2@127.0.0.1:6379/0")
+    result = CliRunner().invoke(main, ["config", "show"])
+    assert result.exit_code == 0, result.output
+    assert "hunter2" not in result.output and 'redis_url = "********"' in result.output
+    assert Settings().redis == "redis://:hunter2@127.0.0.1:6379/0"

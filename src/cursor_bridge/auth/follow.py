@@ -78,10 +78,7 @@ class LatestLoginTokens:
 
     def _follow(self) -> None:
         """Switch to the latest login when the accounts folder changed."""
-        try:
-            stamp: int | None = self._store.directory.stat().st_mtime_ns
-        except OSError:
-            stamp = None
+        stamp = self._store.stamp()
         if stamp == self._seen:
             return
         self._seen = stamp

@@ -6,6 +6,7 @@ Each ends in `save_login()`, which names the account from the token and stores i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -99,17 +100,25 @@ def save_login(
     *,
     api_key: str = "",
     email: str = "",
+    name: str = "",
 ) -> Account:
-    """Store the logged-in account (one file per backend and account id) and return it."""
+    """Store the logged-in account (one file per backend and account id) and return it.
+
+    A login again to the same account keeps its label unless *name* gives a new one."""
     now = time.time()
+    account_id = subject(pair.access_token) or "unknown"
+    if not name:
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            name = store.load(store.path_for(backend_url, account_id)).name
     account = Account(
         backend_url=normalize_backend(backend_url),
-        account_id=subject(pair.access_token) or "unknown",
+        account_id=account_id,
         method=method,
         access_token=pair.access_token,
         refresh_token=pair.refresh_token,
         api_key=api_key,
         email=email,
+        name=name,
         logged_in_at=now,
         refreshed_at=now,
     )

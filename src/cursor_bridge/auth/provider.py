@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_REFRESH_MARGIN = 300.0  # the CLI's "expiring soon" threshold (spec §2.4)
 FAILURE_COOLDOWN = 30.0
+# A lock named by account id, held by one process at a time (store/redis.py).
+SharedLock = Callable[[str], AbstractAsyncContextManager[None]]
 
 
 class LoggedOut(ConnectError):
@@ -52,6 +55,7 @@ class AccountTokenProvider:
         margin: float = DEFAULT_REFRESH_MARGIN,
         clock: Callable[[], float] = time.time,
         failure_cooldown: float = FAILURE_COOLDOWN,
+        shared_lock: SharedLock | None = None,
     ) -> None:
         self._store = store
         self._path = path
@@ -59,6 +63,7 @@ class AccountTokenProvider:
         self._margin = margin
         self._clock = clock
         self._failure_cooldown = failure_cooldown
+        self._shared_lock = shared_lock
         self._account = store.load(path)
         self._seen = self._stat()
         self._lock = asyncio.Lock()
@@ -107,35 +112,43 @@ class AccountTokenProvider:
         return self._account.access_token != rejected
 
     async def _refresh(self, stale: str) -> None:
-        """Replace *stale* unless another caller already did (single flight)."""
+        """Replace *stale* unless another caller already did (single flight; with a
+        `shared_lock`, across the processes sharing the account file too)."""
         async with self._lock:
-            self._reload_if_changed()
-            if self._account.access_token != stale:
+            if self._shared_lock is None:
+                await self._refresh_locked(stale)
                 return
-            failure = self._failure
-            now = time.monotonic()
-            if failure and failure[0] == stale and now - failure[1] < self._failure_cooldown:
-                raise RefreshFailed(failure[2])
-            try:
-                account, call = await refresh_account(self._client, self._account)
-            except RefreshFailed as exc:
-                self._failure = (stale, now, str(exc))
-                raise
-            self._account = account
-            self._failure = None
-            self.refreshes += 1
-            self.last_refresh_call = call
-            try:
-                self._store.save(account)
-                self._seen = self._stat()
-            except OSError as exc:
-                log.warning("could not save the refreshed Cursor token: %s", exc)
-            expiry = account.expires_at
-            log.info(
-                "refreshed the Cursor access token via %s (valid until %s)",
-                call,
-                _when(expiry) if expiry else "unknown",
-            )
+            async with self._shared_lock(self._account.account_id):
+                await self._refresh_locked(stale)
+
+    async def _refresh_locked(self, stale: str) -> None:
+        self._reload_if_changed()
+        if self._account.access_token != stale:
+            return
+        failure = self._failure
+        now = time.monotonic()
+        if failure and failure[0] == stale and now - failure[1] < self._failure_cooldown:
+            raise RefreshFailed(failure[2])
+        try:
+            account, call = await refresh_account(self._client, self._account)
+        except RefreshFailed as exc:
+            self._failure = (stale, now, str(exc))
+            raise
+        self._account = account
+        self._failure = None
+        self.refreshes += 1
+        self.last_refresh_call = call
+        try:
+            self._store.save(account)
+            self._seen = self._stat()
+        except OSError as exc:
+            log.warning("could not save the refreshed Cursor token: %s", exc)
+        expiry = account.expires_at
+        log.info(
+            "refreshed the Cursor access token via %s (valid until %s)",
+            call,
+            _when(expiry) if expiry else "unknown",
+        )
 
     def _stat(self) -> tuple[int, int] | None:
         try:

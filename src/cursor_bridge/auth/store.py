@@ -46,6 +46,8 @@ class Account:
     email: str = ""
     logged_in_at: float = 0.0
     refreshed_at: float = 0.0
+    # The name given with `login --label` (accounts of a pool are told apart by it).
+    name: str = ""
 
     @property
     def expires_at(self) -> float | None:
@@ -53,7 +55,7 @@ class Account:
 
     @property
     def label(self) -> str:
-        return self.email or self.account_id
+        return self.name or self.email or self.account_id
 
     def with_tokens(self, pair: TokenPair, *, now: float | None = None) -> Account:
         """This account after a refresh (a response without a refresh token keeps ours)."""
@@ -85,6 +87,13 @@ class TokenStore:
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or bridge_home() / "accounts"
+
+    def stamp(self) -> int | None:
+        """Changes whenever a login or logout renames a file in or out (the folder's mtime)."""
+        try:
+            return self.directory.stat().st_mtime_ns
+        except OSError:
+            return None
 
     def path_for(self, backend_url: str, account_id: str) -> Path:
         backend = normalize_backend(backend_url)

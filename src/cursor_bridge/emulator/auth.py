@@ -87,6 +87,11 @@ class AuthService:
         self.options = options
         self.counters = counters
         self.user = EmulatedUser(f"auth0|user_{options.account_id}", options.account_email)
+        # Users by API key (EmulatorOptions.accounts) and every user by id.
+        self._key_users = {
+            a.api_key: EmulatedUser(f"auth0|user_{a.account_id}", a.email) for a in options.accounts
+        }
+        self.users = {u.user_id: u for u in (self.user, *self._key_users.values())}
         self._secret = options.token_secret or secrets.token_hex(32)
         self._clock_offset = 0.0
         # login id (`uuid`) -> (challenge, approved?)
@@ -104,17 +109,25 @@ class AuthService:
 
     # -- tokens -----------------------------------------------------------------------
 
-    def issue(self) -> TokenPair:
-        """A fresh access/refresh pair for the emulated user."""
+    def issue(self, user: EmulatedUser | None = None) -> TokenPair:
+        """A fresh access/refresh pair for *user* (default: the emulated user)."""
+        user = user or self.user
         return TokenPair(
-            self._token("access", self.options.token_lifetime),
-            self._token("refresh", self.options.refresh_token_lifetime),
+            self._token("access", self.options.token_lifetime, user),
+            self._token("refresh", self.options.refresh_token_lifetime, user),
         )
 
-    def _token(self, use: str, lifetime: float) -> str:
+    def subject(self, authorization: str | None) -> str:
+        """The user a request comes from: its token's `sub` if ours, else the default user."""
+        token = _bearer(authorization)
+        claims = self._claims(token) if token else None
+        sub = claims.get("sub") if claims else None
+        return sub if isinstance(sub, str) and sub in self.users else self.user.user_id
+
+    def _token(self, use: str, lifetime: float, user: EmulatedUser) -> str:
         now = self.now()
         claims = {
-            "sub": self.user.user_id,
+            "sub": user.user_id,
             "iss": ISSUER,
             "aud": AUDIENCE,
             "scope": "openid profile email offline_access",
@@ -249,6 +262,9 @@ class AuthService:
 
     def _exchange(self, bearer: str | None) -> Response:
         """An API key (or, when that refresh call is enabled, a refresh token) → tokens."""
+        if bearer in self._key_users:
+            self.counters.api_key_exchanges += 1
+            return 200, "application/json", token_pair_body(self.issue(self._key_users[bearer]))
         if self._valid_api_key(bearer):
             self.counters.api_key_exchanges += 1
             return 200, "application/json", token_pair_body(self.issue())
@@ -256,7 +272,7 @@ class AuthService:
             bearer
         ):
             self.counters.refreshes_exchange_user_api_key += 1
-            return 200, "application/json", token_pair_body(self.issue())
+            return 200, "application/json", token_pair_body(self.issue(self._owner(bearer)))
         return _json(401, {"error": "unauthorized", "message": "invalid API key"})
 
     def _refresh(self, endpoint: str, refresh_token: str | None) -> Response:
@@ -266,7 +282,11 @@ class AuthService:
             self.counters.refreshes_auth_refresh += 1
         else:
             self.counters.refreshes_auth_token += 1
-        return 200, "application/json", token_pair_body(self.issue())
+        return 200, "application/json", token_pair_body(self.issue(self._owner(refresh_token)))
+
+    def _owner(self, token: str | None) -> EmulatedUser:
+        """Whose (valid) refresh token this is: a refresh keeps the user."""
+        return self.users.get(self.subject(f"Bearer {token}"), self.user)
 
 
 def expired_token_failure() -> AuthFailure:

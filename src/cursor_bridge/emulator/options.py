@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..wiretrace.format import Trace
 from .catalog import CatalogModel
+from .limits import EmulatedAccount
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,12 @@ class EmulatorOptions:
       whose payload has at least this many bytes are gzip-compressed (flag 0x01); a
       `/compress` turn compresses every frame of a client that accepts gzip.
     - `max_concurrent_streams`: the SETTINGS value; one connection may carry this many Runs.
+    - `accounts`: more users, each logging in with its own API key (see limits.py).
+    - `run_limit` / `run_limit_window`: at most this many Runs per window (seconds) per
+      user; past it a Run ends with `resource_exhausted` and a RetryInfo (None: no limit).
+    - `context_window`: every model's context window in tokens (None: the catalog's); a Run
+      whose context (ceil(chars/4)) exceeds it ends with `invalid_argument` "Conversation too
+      long" (wording inferred); `summarize_action` compacts a conversation (turn.py).
     - `close_grace`: after the response ended, how long to wait for the client to end its side
       before RST_STREAM(NO_ERROR).
     - `inject`: protocol surprises put into every Run (see inject.py: `unknown-field`,
@@ -72,6 +79,10 @@ class EmulatorOptions:
     gzip_min_size: int | None = None
     max_concurrent_streams: int = 1000
     close_grace: float = 2.0
+    accounts: tuple[EmulatedAccount, ...] = ()
+    run_limit: int | None = None
+    run_limit_window: float = 60.0
+    context_window: int | None = None
     inject: tuple[str, ...] = ()
     replay: Trace | None = None
     strict: bool = True

@@ -30,6 +30,7 @@ a bad or expired token with HTTP 401 and a Connect JSON error; unknown paths get
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import json
 import ssl
@@ -50,12 +51,13 @@ from ..protocol.headers import (
 )
 from ..protocol.messages import agent, aiserver
 from .auth import AUTH_PATHS, AuthFailure, AuthService
-from .catalog import Catalog
+from .catalog import DEFAULT_MODELS, Catalog
 from .connection import ConnectionSettings, H2ServerConnection, ServerStream, StreamHandler
 from .counters import EmulatorCounters
 from .history import KnownBlobs
 from .http1 import Http1Connection, PlainRequest, PlainResponse, ProtocolSniffer, split_target
 from .inject import InjectingSession
+from .limits import RunRateLimiter, rate_limited
 from .options import EmulatorOptions
 from .replay import TraceReplay, open_replay_run
 from .run import RunEnvironment, RunSession
@@ -199,8 +201,17 @@ class EmulatorServer:
             ssl_context.set_alpn_protocols(["h2", "http/1.1"])
         self.counters = EmulatorCounters()
         self.auth = AuthService(self.options, self.counters)
-        models = self.options.models
-        self.catalog = Catalog(models) if models is not None else Catalog()
+        self.limits = RunRateLimiter(
+            self.options.run_limit, self.options.run_limit_window, self.auth.now
+        )
+        models = self.options.models if self.options.models is not None else DEFAULT_MODELS
+        window = self.options.context_window
+        if window is not None:  # the catalog advertises the window the Runs enforce
+            models = tuple(
+                dataclasses.replace(m, context_tokens=window, max_mode_context_tokens=None)
+                for m in models
+            )
+        self.catalog = Catalog(models)
         self._env = RunEnvironment(self.options, self.counters, self.catalog, KnownBlobs())
         self._settings = ConnectionSettings(
             max_concurrent_streams=self.options.max_concurrent_streams,
@@ -370,6 +381,10 @@ class EmulatorServer:
         if failure is None:
             version_error = _check_client_version(stream)
             failure = AuthFailure(version_error) if version_error is not None else None
+        if failure is None:
+            wait = self.limits.admit(self.auth.subject(stream.headers.get("authorization")))
+            if wait is not None:
+                failure = AuthFailure(*rate_limited(wait))
         if failure is not None:
             self.counters.runs_opened += 1
             self.counters.runs_failed += 1

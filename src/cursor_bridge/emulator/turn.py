@@ -102,6 +102,17 @@ def tokens_of(chars: int) -> int:
     return math.ceil(chars / 4)
 
 
+def summary_text(entries: list[HistoryEntry]) -> str:
+    """The emulator's deterministic summary: one short line per message of the dialogue (the
+    system prompt stays the client's and is not summarised)."""
+    lines = [
+        f"{e.role}: {' '.join(e.text.split()[:8])}"
+        for e in entries
+        if e.text.strip() and e.role != "system"
+    ]
+    return "Summary of " + str(len(lines)) + " messages:\n" + "\n".join(lines)
+
+
 @dataclass(slots=True)
 class _Usage:
     context_chars: int
@@ -154,6 +165,9 @@ class TurnPlayer:
                 fallback = action.resume_action.request_context
         elif which == "cancel_action":
             raise RunError("canceled", "the run request cancels the run")
+        elif which == "summarize_action":
+            await self._summarize(model)
+            return
         else:
             raise RunError("invalid_argument", "run_request has no action")
 
@@ -207,6 +221,13 @@ class TurnPlayer:
             context_chars=len(rule) + history_chars + new_chars,
             cached_chars=sum(len(e.text) for e in entries if e.cached),
         )
+        window = self._window(model)
+        if tokens_of(usage.context_chars) > window:
+            raise RunError(
+                "invalid_argument",
+                f"Conversation too long: {tokens_of(usage.context_chars)} tokens do not fit "
+                f"the {window}-token context window",
+            )
 
         steps: list[bytes] = []
         for group in planned:
@@ -231,9 +252,7 @@ class TurnPlayer:
         checkpoint.turns.extend(turn_ids)
         del checkpoint.pending_tool_calls[:]
         checkpoint.token_details.used_tokens = tokens_of(usage.context_chars) + usage.last_output
-        checkpoint.token_details.max_tokens = model.context_for(
-            self.request.requested_model if self.request.HasField("requested_model") else None
-        )
+        checkpoint.token_details.max_tokens = window
         await self.session.send(agent.AgentServerMessage(conversation_checkpoint_update=checkpoint))
 
         self.session.turn_ended = True
@@ -243,6 +262,49 @@ class TurnPlayer:
             cache_read=usage.cache_read,
             reasoning_tokens=usage.reasoning_tokens,
         )
+        await self.session.send_update(agent.InteractionUpdate(turn_ended=ended))
+
+    def _window(self, model: CatalogModel) -> int:
+        """The Run's context window: the emulator's configured one, else the model's."""
+        configured = self.session.options.context_window
+        if configured is not None:
+            return configured
+        request = self.request
+        return model.context_for(
+            request.requested_model if request.HasField("requested_model") else None
+        )
+
+    async def _summarize(self, model: CatalogModel) -> None:
+        """`summarize_action`: summary_started, summary, summary_completed, a checkpoint whose
+        `summary` names the summary blob and whose occupancy is the summary's, turn_ended.
+
+        Choice (inferred: the facts name the messages, not their order or the summary's
+        form): the summary is deterministic, one line per history entry (role: first words),
+        and the Run ends like a turn.
+        """
+        state = self.request.conversation_state
+        conversation = await load_conversation(
+            state, self.session.get_blobs, self.session.env.known_blobs
+        )
+        entries = conversation.entries
+        if not entries:
+            raise RunError("invalid_argument", "nothing to summarize")
+        summary = summary_text(entries)
+        await self._send_update(summary_started=agent.SummaryStartedUpdate())
+        await self._send_update(summary=agent.SummaryUpdate(summary=summary))
+        await self._send_update(summary_completed=agent.SummaryCompletedUpdate())
+        data = summary.encode()
+        await self.session.store_blob(blob_id(data), data)
+        checkpoint = agent.ConversationStateStructure()
+        checkpoint.CopyFrom(state)
+        checkpoint.summary = blob_id(data)
+        checkpoint.self_summary_count += 1
+        checkpoint.token_details.used_tokens = tokens_of(len(summary))
+        checkpoint.token_details.max_tokens = self._window(model)
+        await self.session.send(agent.AgentServerMessage(conversation_checkpoint_update=checkpoint))
+        self.session.turn_ended = True
+        read = tokens_of(sum(len(e.text) for e in entries))
+        ended = agent.TurnEndedUpdate(input_tokens=read, output_tokens=tokens_of(len(summary)))
         await self.session.send_update(agent.InteractionUpdate(turn_ended=ended))
 
     # -- model and script ---------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import secrets
 import time
@@ -16,9 +17,8 @@ from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-from google.protobuf.message import DecodeError
-
 from .. import access
+from ..auth.pool import AccountPool, NotAllowed, PoolMember, is_limit
 from ..protocol.errors import ConnectError
 from ..protocol.headers import RUN_PATH, ClientIdentity, run_headers, unary_headers
 from ..protocol.messages import agent
@@ -26,10 +26,12 @@ from ..protocol.run import RunMachine
 from ..store import MemoryStateStore, StateStore
 from ..transport import BackendPool, ConnectFailed, TransportError
 from ..wiretrace import WireRecorder
+from . import compaction
 from .catalog import ModelCatalog, ModelChoice
+from .compaction import ContextTooLong
 from .context import Workspace, default_workspace
 from .enforce import enforced, needs_enforcement
-from .fingerprint import chain, extend
+from .fingerprint import EMPTY, chain, extend
 from .hosted import HostedCatalog, HostedTools
 from .live_run import LiveRun
 from .model_map import ModelMap
@@ -37,6 +39,7 @@ from .output import OutputEvent, TurnFinished, TurnStarted
 from .output_control import OutputControl
 from .planner import PlannedRun, plan_run
 from .request import ChatMessage, ChatRequest
+from .request_note import RequestNote, current_note
 from .sessions import ParkedSession, PendingCall, SessionRegistry
 from .surprise_counter import SurpriseCounter
 from .token_estimate import rough_input_tokens
@@ -84,6 +87,12 @@ class BackendConfig:
     executor: Executor | None = None
     # KV blobs and checkpoints (None: in memory, for this process only).
     state: StateStore | None = None
+    # Several accounts: each turn's token comes from the account the pool chooses.
+    accounts: AccountPool | None = None
+    # Names this process in tool-call ids (see SessionRegistry.new_call_id).
+    instance_id: str = ""
+    # Summarise a conversation before a turn that would fill this share of its window.
+    summarize_threshold: float = compaction.DEFAULT_THRESHOLD
     # Records every Run's frames (`--record`); None: no trace.
     recorder: WireRecorder | None = None
     # MCP servers the bridge runs tools of itself (None: none).
@@ -101,10 +110,13 @@ class CursorBackend:
         )
         self.runs_opened = 0
         self.sessions = SessionRegistry(
-            idle_timeout=config.session_idle_timeout, max_parked=config.max_parked_sessions
+            idle_timeout=config.session_idle_timeout,
+            max_parked=config.max_parked_sessions,
+            owner=config.instance_id,
         )
         self.tool_rounds: Counter[str] = Counter()
         self.checkpoint_resumes: Counter[str] = Counter()
+        self.compactions: Counter[str] = Counter()  # summarized / failed
         self.state: StateStore = config.state or MemoryStateStore()
         self.surprises = SurpriseCounter()
         self._background: set[asyncio.Task[None]] = set()
@@ -127,38 +139,96 @@ class CursorBackend:
 
         A turn refused as `unauthenticated` before any output is retried once when
         `on_unauthenticated` provides a new token (the retry finds no parked Run, so it starts
-        a fresh one from the full history).
+        a fresh one from the full history). With an account pool, a turn refused for a rate
+        or usage limit before any output cools that account down and moves to another.
         """
-        token = await self.config.token()
+        note = current_note()
+        if note is not None:
+            note.model = request.model
+        restriction = note.restriction if note is not None else None
+        if restriction is not None and not restriction.allows_model(request.model, choice.model_id):
+            raise NotAllowed(f"this API key may not use the model '{request.model}'")
+        pool = self.config.accounts
+        binding = _binding_key(request.messages) if pool is not None else None
+        member = await pool.choose(binding, restriction) if pool is not None else None
+        tried: list[str] = []
+        token = await (member.token() if member is not None else self.config.token())
         retried = False
         while True:
             produced = False
+            serving = member
+            if serving is not None:
+                serving.in_flight += 1
+                serving.requests += 1
+                if note is not None:
+                    note.account = serving.label
             try:
-                async with contextlib.aclosing(self._turn(request, choice, token)) as batches:
+                account_id = serving.account_id if serving is not None else ""
+                async with contextlib.aclosing(
+                    self._turn(request, choice, token, account_id)
+                ) as batches:
                     async for batch in batches:
                         produced = True
+                        last = batch[-1]
+                        if isinstance(last, TurnFinished):
+                            self._account_usage(serving, last, note)
                         yield batch
                 return
             except ConnectError as exc:
-                if produced or retried or not await self._reauthenticate(exc.code, token):
+                if compaction.is_too_long(exc) and not isinstance(exc, ContextTooLong):
+                    raise ContextTooLong(0, _window(choice), exc.message) from exc
+                if produced:
                     raise
+                if pool is not None and serving is not None and is_limit(exc):
+                    until = await pool.limited(serving, exc)
+                    log.warning(
+                        "account %s hit a limit (%s); cooling down for %.0f s",
+                        serving.label,
+                        exc.code,
+                        until - pool.clock(),
+                    )
+                    tried.append(serving.account_id)
+                    if note is not None:
+                        note.account = ""  # no account serves this turn, unless one is left
+                    member = await pool.choose(binding, restriction, exclude=tried)
+                    if member is None:  # every login went away meanwhile
+                        raise
+                    token = await member.token()
+                    continue
+                if retried or not await self._reauthenticate(exc.code, token, serving):
+                    raise
+            finally:
+                if serving is not None:
+                    serving.in_flight -= 1
             retried = True
-            token = await self.config.token()
+            token = await (member.token() if member is not None else self.config.token())
 
-    async def _reauthenticate(self, code: str, token: str | None) -> bool:
-        hook = self.config.on_unauthenticated
+    def _account_usage(
+        self, member: PoolMember | None, finished: TurnFinished, note: RequestNote | None
+    ) -> None:
+        usage = finished.usage
+        if member is not None and self.config.accounts is not None:
+            self.config.accounts.succeeded(member, usage.input_tokens, usage.output_tokens)
+        if note is not None:
+            note.input_tokens += usage.input_tokens
+            note.output_tokens += usage.output_tokens
+
+    async def _reauthenticate(
+        self, code: str, token: str | None, member: PoolMember | None = None
+    ) -> bool:
+        hook = member.on_unauthenticated if member is not None else self.config.on_unauthenticated
         return code == "unauthenticated" and hook is not None and await hook(token)
 
     def _turn(
-        self, request: ChatRequest, choice: ModelChoice, token: str | None
+        self, request: ChatRequest, choice: ModelChoice, token: str | None, account: str = ""
     ) -> AsyncGenerator[list[OutputEvent], None]:
         """A turn, held to the request's format and tool_choice demands when it has any."""
         if not needs_enforcement(request):
-            return self._run_turn(request, choice, token)
+            return self._run_turn(request, choice, token, account=account)
         origin = chain(request.messages)[-1]
 
         def attempt(current: ChatRequest) -> AsyncGenerator[list[OutputEvent], None]:
-            return self._run_turn(current, choice, token, origin=origin)
+            return self._run_turn(current, choice, token, origin=origin, account=account)
 
         return enforced(request, attempt)
 
@@ -169,6 +239,7 @@ class CursorBackend:
         token: str | None,
         *,
         origin: str | None = None,
+        account: str = "",
     ) -> AsyncGenerator[list[OutputEvent], None]:
         """One response's worth of a turn (see stream_turn).
 
@@ -208,7 +279,9 @@ class CursorBackend:
         if run is None:
             if outcome != "not_a_tool_round":
                 self.tool_rounds["fallback"] += 1
-            run, base_tokens = await self._fresh_run(request, choice, toolset, token, hosted)
+            run, base_tokens = await self._fresh_run(
+                request, choice, toolset, token, hosted, account=account
+            )
         input_tokens = _input_figure(request, base_tokens)
         reader = SegmentReader(
             run,
@@ -253,9 +326,13 @@ class CursorBackend:
             if not parked:
                 await reader.cancel_hosted()
                 if reader.result.turn_ended:
+                    note = current_note()
+                    if note is not None:  # the checkpoint's occupancy of the model's window
+                        note.context_used = run.upstream.machine.used_tokens
+                        note.context_max = run.upstream.machine.max_tokens
                     answer = ChatMessage("assistant", "".join(reader.result.text))
                     key = extend(origin, answer)
-                    self._finish_later(run, key, model_key)
+                    self._finish_later(run, key, model_key, account)
                 else:
                     await run.aclose()
 
@@ -288,6 +365,8 @@ class CursorBackend:
         toolset: Toolset,
         token: str | None,
         hosted: HostedCatalog | None = None,
+        *,
+        account: str = "",
     ) -> tuple[LiveRun, int]:
         """A new Run: from the checkpoint of the turn this request follows when we have it
         (the backend then reads the history from its own blobs), else seeded from history.
@@ -301,6 +380,21 @@ class CursorBackend:
                 stored = await asyncio.to_thread(self.state.load_checkpoint, parent)
         if stored is not None and len(stored.checkpoint) > MAX_RESUMABLE_CHECKPOINT:
             self.checkpoint_resumes["over_budget"] += 1
+            stored = None
+        if stored is not None and stored.meta.get("account", "") != account:
+            # The conversation moved to another account: its state stays with the old one.
+            self.checkpoint_resumes["other_account"] += 1
+            stored = None
+        window = _window(choice)
+        if stored is not None and compaction.occupancy(stored.checkpoint).full_after(
+            compaction.new_message_tokens(request), self.config.summarize_threshold
+        ):
+            open_run = functools.partial(self._open_run, request, choice, toolset, token)
+            rebased = await compaction.summarized(open_run, request, stored, self.compactions)
+            if rebased is not None:
+                compaction.check_fits(rebased, window)
+                access.note_run("fresh")
+                return await self._open_run(rebased, choice, toolset, token, hosted=hosted), 0
             stored = None
         if stored is not None:
             conversation_id = stored.meta.get("conversation_id")
@@ -327,16 +421,19 @@ class CursorBackend:
                 self.checkpoint_resumes["resumed"] += 1
                 access.note_run("resumed")
                 return run, _used_tokens(stored.checkpoint)
+        compaction.check_fits(request, window)
         access.note_run("fresh")
         return await self._open_run(request, choice, toolset, token, hosted=hosted), 0
 
-    def _finish_later(self, run: LiveRun, key: str, model_key: str) -> None:
+    def _finish_later(self, run: LiveRun, key: str, model_key: str, account: str = "") -> None:
         """Keep the checkpoint of a finished turn, so the conversation's next turn can start
         from it; the Run is left to close by itself in the background."""
 
         def save(checkpoint: bytes | None) -> None:
             if checkpoint:
                 meta = {"conversation_id": run.conversation_id, "model": model_key}
+                if account:
+                    meta["account"] = account
                 save_turn(
                     self.state, _checkpoint_key(key), checkpoint, meta, run.blobs, run.resumed_from
                 )
@@ -364,6 +461,7 @@ class CursorBackend:
         conversation_id: str | None = None,
         hosted: HostedCatalog | None = None,
         resumed_from: str | None = None,
+        action: agent.ConversationAction | None = None,
     ) -> LiveRun:
         def prepare() -> tuple[PlannedRun, TurnBlobs]:
             plan = plan_run(
@@ -388,6 +486,8 @@ class CursorBackend:
             plan, blobs = prepare()
         if hosted is not None:
             hosted.decorate(plan.run_request, plan.request_context)
+        if action is not None:  # e.g. summarize_action instead of the user message
+            plan.run_request.action.CopyFrom(action)
         conversation_id = plan.run_request.conversation_id
         machine = RunMachine(
             blobs=blobs, request_context=plan.request_context, surprises=self.surprises.watch()
@@ -454,6 +554,27 @@ def _answers(
     return answers
 
 
+def _window(choice: ModelChoice) -> int:
+    """The context window of the chosen variant (the long one in max mode)."""
+    model = choice.model
+    return (
+        (model.max_context_window or model.context_window)
+        if choice.max_mode
+        else (model.context_window)
+    )
+
+
+def _binding_key(messages: tuple[ChatMessage, ...]) -> str:
+    """What binds a conversation to its account: the history up to its first user message
+    (every later request of the conversation starts with it)."""
+    fingerprint = EMPTY
+    for message in messages:
+        fingerprint = extend(fingerprint, message)
+        if message.role == "user":
+            break
+    return "bind:" + fingerprint
+
+
 def _input_figure(request: ChatRequest, base_tokens: int) -> int:
     """Input tokens known before any output: the resumed checkpoint's occupancy plus an
     estimate of the new user message, else an estimate of the whole request."""
@@ -466,11 +587,7 @@ def _input_figure(request: ChatRequest, base_tokens: int) -> int:
 
 def _used_tokens(checkpoint: bytes) -> int:
     """The context occupancy a checkpoint records (its token_details), 0 if unreadable."""
-    try:
-        state = agent.ConversationStateStructure.FromString(checkpoint)
-    except DecodeError:
-        return 0
-    return int(state.token_details.used_tokens)
+    return compaction.occupancy(checkpoint).used
 
 
 def _checkpoint_key(fingerprint: str) -> str:

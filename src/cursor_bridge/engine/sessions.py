@@ -65,7 +65,9 @@ class SessionRegistry:
         idle_timeout: float = 900.0,
         max_parked: int = 256,
         clock: Callable[[], float] = time.monotonic,
+        owner: str = "",
     ) -> None:
+        self.owner = owner
         self.idle_timeout = idle_timeout
         self.max_parked = max_parked
         self.clock = clock
@@ -78,9 +80,19 @@ class SessionRegistry:
     def __len__(self) -> int:
         return len(self._sessions)
 
+    def parked(self) -> list[tuple[str, str, int, float]]:
+        """(tag, model, pending calls, seconds until closed) of each parked Run, oldest first."""
+        now = self.clock()
+        return [
+            (s.tag, s.model_key, len(s.pending), max(s.deadline - now, 0.0))
+            for s in self._sessions.values()
+        ]
+
     def new_call_id(self, session_tag: str) -> str:
-        """Client-facing call ids: unique in this process, tagged with their session."""
-        return f"call_{session_tag}{next(self._ids):04d}{secrets.token_hex(4)}"
+        """Client-facing call ids: unique in this process, tagged with their session and,
+        with an `owner`, the process (`call_<owner>_...`: a router may route by it)."""
+        owner = f"{self.owner}_" if self.owner else ""
+        return f"call_{owner}{session_tag}{next(self._ids):04d}{secrets.token_hex(4)}"
 
     def park(self, session: ParkedSession) -> None:
         self._expire()
@@ -99,8 +111,9 @@ class SessionRegistry:
     ) -> tuple[ParkedSession | None, str]:
         """The parked session this request continues, or None and why not.
 
-        Reasons: `continued`; `not_a_tool_round` (no trailing tool results); `unknown_ids`
-        (no parked session waits for them: restart, other process, expired and reaped);
+        Reasons: `continued`; `not_a_tool_round` (no trailing tool results); `other_process`
+        (the ids name another process of this bridge); `unknown_ids` (no parked session
+        waits for them: restart, expired and reaped, another bridge);
         `mismatch_*` (a session was found and closed because something disagreed).
         """
         self._expire()
@@ -112,6 +125,9 @@ class SessionRegistry:
         answered = [m.tool_call_id or "" for m in messages[start:]]
         tag = next((self._by_call[i] for i in answered if i in self._by_call), None)
         if tag is None:
+            owners = {owner_of(i) for i in answered}
+            if self.owner and owners - {self.owner, None}:
+                return self._outcome(None, "other_process")
             return self._outcome(None, "unknown_ids")
         session = self._sessions[tag]
         self._forget(session)
@@ -157,6 +173,14 @@ class SessionRegistry:
         task = asyncio.get_running_loop().create_task(session.run.aclose())
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
+
+
+def owner_of(call_id: str) -> str | None:
+    """The process named in a call id we handed out (`call_<owner>_<rest>`), if any."""
+    if not call_id.startswith("call_"):
+        return None
+    owner, sep, _ = call_id[5:].partition("_")
+    return owner if sep and owner.isalnum() else None
 
 
 def _disagreement(

@@ -90,6 +90,13 @@ class TodosUpdated:
 
 
 @dataclass(frozen=True, slots=True)
+class Summary:
+    """The backend's summary of the conversation (a compaction Run, `summarize_action`)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class QueryAnswered:
     """The machine answered an interaction query (`kind`: its oneof case, or `unknown_N`)."""
 
@@ -157,6 +164,7 @@ Event = (
     | QueryAnswered
     | ServerHeartbeat
     | StepCompleted
+    | Summary
     | TurnEnded
     | RunFailed
     | StreamClosed

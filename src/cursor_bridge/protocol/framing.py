@@ -61,12 +61,12 @@ def encode_end_stream(error: ConnectError | None = None) -> bytes:
     if error is not None:
         err: dict[str, Any] = {"code": error.code, "message": error.message}
         if error.retry_after is not None:
-            err["details"] = [_retry_info_detail(error.retry_after)]
+            err["details"] = [retry_info_detail(error.retry_after)]
         body["error"] = err
     return encode_envelope(json.dumps(body, separators=(",", ":")).encode(), end_stream=True)
 
 
-def _retry_info_detail(seconds: float) -> dict[str, Any]:
+def retry_info_detail(seconds: float) -> dict[str, Any]:
     """A Connect error detail holding `google.rpc.RetryInfo{retry_delay = seconds}`."""
     delay = duration_pb2.Duration(seconds=int(seconds), nanos=round((seconds % 1) * 1e9))
     inner = delay.SerializeToString()

@@ -259,6 +259,8 @@ class RunMachine:
             out.append(ev.ThinkingCompleted(update.thinking_completed.thinking_duration_ms))
         elif kind == "heartbeat":
             out.append(ev.ServerHeartbeat())
+        elif kind == "summary":
+            out.append(ev.Summary(update.summary.summary))
         elif kind == "step_completed":
             out.append(ev.StepCompleted(update.step_completed.step_id))
         elif kind == "turn_ended":

@@ -7,7 +7,7 @@ import dataclasses
 import difflib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..auth.restrictions import RestrictionStore, restriction_lookup
 from ..engine.backend import CursorBackend
 from ..engine.catalog import ModelInfo
 from ..passthrough import OpenAIUpstream
@@ -25,12 +26,15 @@ from .chat import chat_completions
 from .compact import compact_response
 from .cursor_chat import cursor_chat_completions
 from .errors import backend_error_response, error_response, speaks_anthropic
+from .forwarding import FollowUpForwarder, WorkerLookup
 from .guards import Guards, install_guards
 from .messages import anthropic_error, count_tokens, messages
 from .metrics import metrics, metrics_registry
 from .openapi import openapi
+from .request_log import RequestLog, RequestNotes, RestrictionLookup
 from .response_store import ResponseStore
 from .responses import create_response, delete_response, get_response
+from .status_page import status_page
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,8 @@ def create_app(
     max_body_size: int | None = None,
     cursor_chat_upstream: OpenAIUpstream | None = None,
     response_store: ResponseStore | None = None,
+    restriction_for: RestrictionLookup | None = None,
+    forward_to: tuple[str, WorkerLookup] | None = None,
     guards: Guards | None = None,
 ) -> Starlette:
     """Build the app. `mode` is shown by /health (`cursor` or `emulator`);
@@ -70,6 +76,7 @@ def create_app(
             Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            Route("/status", status_page, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
@@ -81,12 +88,37 @@ def create_app(
     app.state.responses = response_store if response_store is not None else ResponseStore()
     app.state.metrics_registry = metrics_registry(backend)
     app.state.started = time.time()
+    app.state.request_log = RequestLog()
+    app.add_middleware(
+        RequestNotes,
+        log=app.state.request_log,
+        usage_of=_usage_header(backend),
+        restriction_for=restriction_for or restriction_lookup(RestrictionStore()),
+    )
+    if forward_to is not None:  # one of `serve --workers N`: tool follow-ups to their Run
+        app.add_middleware(FollowUpForwarder, instance=forward_to[0], lookup=forward_to[1])
     guards = guards if guards is not None else Guards()
     if max_body_size is not None:
         guards = dataclasses.replace(guards, max_body_size=max_body_size)
     install_guards(app, guards)
     app.add_middleware(AccessLog)  # outermost: the guards' refusals are logged too
     return app
+
+
+def _usage_header(backend: CursorBackend) -> Callable[[str], str]:
+    """The `x-cursor-bridge-account-usage` value for an account of the pool."""
+
+    def usage_of(label: str) -> str:
+        pool = backend.config.accounts
+        row = next((r for r in pool.snapshot() if r.label == label), None) if pool else None
+        if row is None:
+            return ""
+        return (
+            f"requests={row.requests}; input_tokens={row.input_tokens}; "
+            f"output_tokens={row.output_tokens}; limit_hits={row.limit_hits}"
+        )
+
+    return usage_of
 
 
 def model_entry(model: ModelInfo, created: int) -> dict[str, Any]:
@@ -135,7 +167,11 @@ async def get_model(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok", "mode": request.app.state.mode})
+    body = {"status": "ok", "mode": request.app.state.mode}
+    instance = request.app.state.backend.config.instance_id
+    if instance:
+        body["instance"] = instance  # which of several processes answered
+    return JSONResponse(body)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

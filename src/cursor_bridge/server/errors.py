@@ -8,7 +8,9 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from .. import access
+from ..auth.pool import AllAccountsCooling, NotAllowed
 from ..dialects import anthropic_render
+from ..engine.compaction import ContextTooLong
 from ..engine.enforce import OutputRejected
 from ..protocol.errors import ConnectError
 
@@ -56,14 +58,21 @@ def error_response(
 
 def backend_error(error: ConnectError) -> tuple[int, dict[str, Any], dict[str, str]]:
     """Status, body and headers for a failure reported by (or about) the backend."""
+    if isinstance(error, ContextTooLong):
+        body = error_body(error.message, "invalid_request_error", "context_length_exceeded")
+        body["error"]["param"] = "messages"
+        return 400, body, {}
     if isinstance(error, OutputRejected):
         return 502, error_body(error.message, "api_error", "invalid_model_output"), {}
     status, error_type, code = _BACKEND_ERRORS.get(error.code, _DEFAULT_BACKEND_ERROR)
     message = f"Cursor backend error ({error.code}): {error.message or 'no details'}."
-    message += _HINTS.get(error.code, "")
+    if not isinstance(error, NotAllowed):
+        message += _HINTS.get(error.code, "")
     headers = {}
     if error.retry_after is not None:
         headers["retry-after"] = str(max(1, round(error.retry_after)))
+    if isinstance(error, AllAccountsCooling):
+        headers.update(error.headers)
     return status, error_body(message, error_type, code), headers
 
 

@@ -14,6 +14,7 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..auth.pool import AccountStatus
 from ..engine.backend import CursorBackend
 from ..engine.hosted import HostedServerStats
 
@@ -54,6 +55,15 @@ class BackendCollector(Collector):
         for outcome in ("resumed", "blob_missing"):
             resumes.add_metric([outcome], backend.checkpoint_resumes[outcome])
         yield resumes
+        compactions = CounterMetricFamily(
+            "cursor_bridge_compactions",
+            "Conversations summarised by the backend before a turn that would fill the "
+            "model's context window (or where that failed).",
+            labels=["outcome"],
+        )
+        for outcome in ("summarized", "failed"):
+            compactions.add_metric([outcome], backend.compactions[outcome])
+        yield compactions
         stats = backend.state.stats()
         stored = GaugeMetricFamily(
             "cursor_bridge_state_bytes", "Bytes of KV blobs and checkpoints in the state store."
@@ -78,8 +88,41 @@ class BackendCollector(Collector):
         for (where, what), count in sorted(backend.surprises.counts.items()):
             surprises.add_metric([where, what], count)
         yield surprises
+        if backend.config.accounts is not None:
+            yield from _account_metrics(backend.config.accounts.snapshot())
         if backend.config.hosted is not None:
             yield from _hosted_metrics(backend.config.hosted.stats())
+
+
+def _account_metrics(rows: list[AccountStatus]) -> Iterator[Metric]:
+    """Per pool account: health, cooldown, Runs in flight, requests, tokens, limit hits."""
+    gauges = {
+        "healthy": ("cursor_bridge_account_healthy", "1 when the account takes new turns."),
+        "cooling_seconds": (
+            "cursor_bridge_account_cooldown_seconds",
+            "Seconds until a cooling account takes new turns again (0: not cooling).",
+        ),
+        "in_flight": ("cursor_bridge_account_in_flight", "Turns running on the account."),
+    }
+    counters = {
+        "requests": ("cursor_bridge_account_requests", "Turns sent to the account."),
+        "input_tokens": ("cursor_bridge_account_input_tokens", "Input tokens of its turns."),
+        "output_tokens": ("cursor_bridge_account_output_tokens", "Output tokens of its turns."),
+        "limit_hits": (
+            "cursor_bridge_account_limit_hits",
+            "Times the backend refused the account for a rate or usage limit.",
+        ),
+    }
+    for key, (name, text) in gauges.items():
+        gauge = GaugeMetricFamily(name, text, labels=["account"])
+        for row in rows:
+            gauge.add_metric([row.label], float(getattr(row, key)))
+        yield gauge
+    for key, (name, text) in counters.items():
+        counter = CounterMetricFamily(name, text, labels=["account"])
+        for row in rows:
+            counter.add_metric([row.label], float(getattr(row, key)))
+        yield counter
 
 
 def _hosted_metrics(servers: list[HostedServerStats]) -> Iterator[Metric]:

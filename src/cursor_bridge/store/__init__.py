@@ -40,7 +40,12 @@ __all__ = [
 
 
 def open_state_store(settings: Settings) -> StateStore:
-    """The store *settings* ask for: the SQLite file, or memory when `persist_state` is off."""
+    """The store *settings* ask for: Redis when `redis_url` is set, else the SQLite file, or
+    memory when `persist_state` is off."""
+    if settings.redis:
+        from .redis import RedisStateStore  # the redis client loads only when used
+
+        return RedisStateStore(settings.redis, ttl=settings.state_ttl)
     if not settings.persist_state:
         return MemoryStateStore(ttl=settings.state_ttl, max_bytes=settings.state_max_bytes)
     return SqliteStateStore(

@@ -137,14 +137,16 @@ class GetUsableModelsResponse(_message.Message):
     def __init__(self, models: _Optional[_Iterable[_Union[ModelDetails, _Mapping]]] = ...) -> None: ...
 
 class ConversationAction(_message.Message):
-    __slots__ = ("user_message_action", "resume_action", "cancel_action")
+    __slots__ = ("user_message_action", "resume_action", "cancel_action", "summarize_action")
     USER_MESSAGE_ACTION_FIELD_NUMBER: _ClassVar[int]
     RESUME_ACTION_FIELD_NUMBER: _ClassVar[int]
     CANCEL_ACTION_FIELD_NUMBER: _ClassVar[int]
+    SUMMARIZE_ACTION_FIELD_NUMBER: _ClassVar[int]
     user_message_action: UserMessageAction
     resume_action: ResumeAction
     cancel_action: CancelAction
-    def __init__(self, user_message_action: _Optional[_Union[UserMessageAction, _Mapping]] = ..., resume_action: _Optional[_Union[ResumeAction, _Mapping]] = ..., cancel_action: _Optional[_Union[CancelAction, _Mapping]] = ...) -> None: ...
+    summarize_action: SummarizeAction
+    def __init__(self, user_message_action: _Optional[_Union[UserMessageAction, _Mapping]] = ..., resume_action: _Optional[_Union[ResumeAction, _Mapping]] = ..., cancel_action: _Optional[_Union[CancelAction, _Mapping]] = ..., summarize_action: _Optional[_Union[SummarizeAction, _Mapping]] = ...) -> None: ...
 
 class UserMessageAction(_message.Message):
     __slots__ = ("user_message", "request_context")
@@ -161,6 +163,10 @@ class ResumeAction(_message.Message):
     def __init__(self, request_context: _Optional[_Union[RequestContext, _Mapping]] = ...) -> None: ...
 
 class CancelAction(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SummarizeAction(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
@@ -327,7 +333,7 @@ class McpToolDefinition(_message.Message):
     def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., input_schema: _Optional[bytes] = ..., provider_identifier: _Optional[str] = ..., tool_name: _Optional[str] = ...) -> None: ...
 
 class ConversationStateStructure(_message.Message):
-    __slots__ = ("root_prompt_messages_json", "turns_old", "todos", "pending_tool_calls", "token_details", "summary", "plan", "turns", "previous_workspace_uris", "mode")
+    __slots__ = ("root_prompt_messages_json", "turns_old", "todos", "pending_tool_calls", "token_details", "summary", "plan", "turns", "previous_workspace_uris", "mode", "summary_archive", "self_summary_count")
     ROOT_PROMPT_MESSAGES_JSON_FIELD_NUMBER: _ClassVar[int]
     TURNS_OLD_FIELD_NUMBER: _ClassVar[int]
     TODOS_FIELD_NUMBER: _ClassVar[int]
@@ -338,6 +344,8 @@ class ConversationStateStructure(_message.Message):
     TURNS_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_WORKSPACE_URIS_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_ARCHIVE_FIELD_NUMBER: _ClassVar[int]
+    SELF_SUMMARY_COUNT_FIELD_NUMBER: _ClassVar[int]
     root_prompt_messages_json: _containers.RepeatedScalarFieldContainer[bytes]
     turns_old: _containers.RepeatedScalarFieldContainer[bytes]
     todos: _containers.RepeatedScalarFieldContainer[bytes]
@@ -348,7 +356,9 @@ class ConversationStateStructure(_message.Message):
     turns: _containers.RepeatedScalarFieldContainer[bytes]
     previous_workspace_uris: _containers.RepeatedScalarFieldContainer[str]
     mode: int
-    def __init__(self, root_prompt_messages_json: _Optional[_Iterable[bytes]] = ..., turns_old: _Optional[_Iterable[bytes]] = ..., todos: _Optional[_Iterable[bytes]] = ..., pending_tool_calls: _Optional[_Iterable[str]] = ..., token_details: _Optional[_Union[ConversationTokenDetails, _Mapping]] = ..., summary: _Optional[bytes] = ..., plan: _Optional[bytes] = ..., turns: _Optional[_Iterable[bytes]] = ..., previous_workspace_uris: _Optional[_Iterable[str]] = ..., mode: _Optional[int] = ...) -> None: ...
+    summary_archive: bytes
+    self_summary_count: int
+    def __init__(self, root_prompt_messages_json: _Optional[_Iterable[bytes]] = ..., turns_old: _Optional[_Iterable[bytes]] = ..., todos: _Optional[_Iterable[bytes]] = ..., pending_tool_calls: _Optional[_Iterable[str]] = ..., token_details: _Optional[_Union[ConversationTokenDetails, _Mapping]] = ..., summary: _Optional[bytes] = ..., plan: _Optional[bytes] = ..., turns: _Optional[_Iterable[bytes]] = ..., previous_workspace_uris: _Optional[_Iterable[str]] = ..., mode: _Optional[int] = ..., summary_archive: _Optional[bytes] = ..., self_summary_count: _Optional[int] = ...) -> None: ...
 
 class ConversationTokenDetails(_message.Message):
     __slots__ = ("used_tokens", "max_tokens")
@@ -397,7 +407,7 @@ class ThinkingMessage(_message.Message):
     def __init__(self, text: _Optional[str] = ..., duration_ms: _Optional[int] = ...) -> None: ...
 
 class InteractionUpdate(_message.Message):
-    __slots__ = ("text_delta", "tool_call_started", "tool_call_completed", "thinking_delta", "thinking_completed", "partial_tool_call", "token_delta", "heartbeat", "turn_ended", "step_started", "step_completed")
+    __slots__ = ("text_delta", "tool_call_started", "tool_call_completed", "thinking_delta", "thinking_completed", "partial_tool_call", "token_delta", "summary", "summary_started", "summary_completed", "heartbeat", "turn_ended", "step_started", "step_completed")
     TEXT_DELTA_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_STARTED_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_COMPLETED_FIELD_NUMBER: _ClassVar[int]
@@ -405,6 +415,9 @@ class InteractionUpdate(_message.Message):
     THINKING_COMPLETED_FIELD_NUMBER: _ClassVar[int]
     PARTIAL_TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
     TOKEN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_STARTED_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_COMPLETED_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     TURN_ENDED_FIELD_NUMBER: _ClassVar[int]
     STEP_STARTED_FIELD_NUMBER: _ClassVar[int]
@@ -416,11 +429,28 @@ class InteractionUpdate(_message.Message):
     thinking_completed: ThinkingCompletedUpdate
     partial_tool_call: PartialToolCallUpdate
     token_delta: TokenDeltaUpdate
+    summary: SummaryUpdate
+    summary_started: SummaryStartedUpdate
+    summary_completed: SummaryCompletedUpdate
     heartbeat: HeartbeatUpdate
     turn_ended: TurnEndedUpdate
     step_started: StepStartedUpdate
     step_completed: StepCompletedUpdate
-    def __init__(self, text_delta: _Optional[_Union[TextDeltaUpdate, _Mapping]] = ..., tool_call_started: _Optional[_Union[ToolCallStartedUpdate, _Mapping]] = ..., tool_call_completed: _Optional[_Union[ToolCallCompletedUpdate, _Mapping]] = ..., thinking_delta: _Optional[_Union[ThinkingDeltaUpdate, _Mapping]] = ..., thinking_completed: _Optional[_Union[ThinkingCompletedUpdate, _Mapping]] = ..., partial_tool_call: _Optional[_Union[PartialToolCallUpdate, _Mapping]] = ..., token_delta: _Optional[_Union[TokenDeltaUpdate, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatUpdate, _Mapping]] = ..., turn_ended: _Optional[_Union[TurnEndedUpdate, _Mapping]] = ..., step_started: _Optional[_Union[StepStartedUpdate, _Mapping]] = ..., step_completed: _Optional[_Union[StepCompletedUpdate, _Mapping]] = ...) -> None: ...
+    def __init__(self, text_delta: _Optional[_Union[TextDeltaUpdate, _Mapping]] = ..., tool_call_started: _Optional[_Union[ToolCallStartedUpdate, _Mapping]] = ..., tool_call_completed: _Optional[_Union[ToolCallCompletedUpdate, _Mapping]] = ..., thinking_delta: _Optional[_Union[ThinkingDeltaUpdate, _Mapping]] = ..., thinking_completed: _Optional[_Union[ThinkingCompletedUpdate, _Mapping]] = ..., partial_tool_call: _Optional[_Union[PartialToolCallUpdate, _Mapping]] = ..., token_delta: _Optional[_Union[TokenDeltaUpdate, _Mapping]] = ..., summary: _Optional[_Union[SummaryUpdate, _Mapping]] = ..., summary_started: _Optional[_Union[SummaryStartedUpdate, _Mapping]] = ..., summary_completed: _Optional[_Union[SummaryCompletedUpdate, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatUpdate, _Mapping]] = ..., turn_ended: _Optional[_Union[TurnEndedUpdate, _Mapping]] = ..., step_started: _Optional[_Union[StepStartedUpdate, _Mapping]] = ..., step_completed: _Optional[_Union[StepCompletedUpdate, _Mapping]] = ...) -> None: ...
+
+class SummaryUpdate(_message.Message):
+    __slots__ = ("summary",)
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    summary: str
+    def __init__(self, summary: _Optional[str] = ...) -> None: ...
+
+class SummaryStartedUpdate(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SummaryCompletedUpdate(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
 
 class TextDeltaUpdate(_message.Message):
     __slots__ = ("text",)

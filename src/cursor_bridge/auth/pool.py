@@ -1,0 +1,273 @@
+"""Several accounts behind one bridge: who serves a conversation, and who is cooling down.
+
+A conversation is bound to the account that served its first turn (its checkpoint, blobs
+and parked Runs live there); new conversations go to the healthy account with the fewest
+Runs in flight. An account the backend refused for a rate or usage limit cools down for
+the time the backend gave (`retry_after`, from `Retry-After` or a `google.rpc.RetryInfo`
+detail), else for a backoff that doubles while it keeps failing; new traffic moves on, and
+a bound conversation moves to another account too (it is then seeded from its history).
+When every allowed account is cooling, `AllAccountsCooling` says until when: never a wait.
+
+Cooldowns and bindings live in a `PoolState`: in memory for one process, in Redis when
+several share the load (see store/redis.py), so every process sees the same cooldowns.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from ..protocol.errors import ConnectError
+from .restrictions import Restriction
+from .store import Account
+
+TokenSource = Callable[[], Awaitable[str | None]]
+Reauthenticate = Callable[[str | None], Awaitable[bool]]
+
+BACKOFF_FIRST = 30.0
+BACKOFF_MAX = 600.0
+# Connect codes that mean "this account may not send more now" (exec-auth-models.md §4.3).
+LIMIT_CODES = frozenset({"resource_exhausted"})
+
+
+def is_limit(error: ConnectError) -> bool:
+    """Whether *error* is a rate or usage limit of the account (not of the request)."""
+    return error.code in LIMIT_CODES or error.http_status == 429
+
+
+class PoolState(Protocol):
+    """What the processes of one bridge share about its accounts."""
+
+    async def cooldowns(self, account_ids: Iterable[str]) -> dict[str, float]: ...
+
+    async def set_cooldown(self, account_id: str, until: float) -> None: ...
+
+    async def binding(self, key: str) -> str | None: ...
+
+    async def bind(self, key: str, account_id: str) -> None: ...
+
+
+class MemoryPoolState:
+    """PoolState for one process: cooldowns, and the most recent `max_bindings` bindings."""
+
+    def __init__(self, max_bindings: int = 100_000) -> None:
+        self.max_bindings = max_bindings
+        self._cooldowns: dict[str, float] = {}
+        self._bindings: OrderedDict[str, str] = OrderedDict()
+
+    async def cooldowns(self, account_ids: Iterable[str]) -> dict[str, float]:
+        return {a: self._cooldowns[a] for a in account_ids if a in self._cooldowns}
+
+    async def set_cooldown(self, account_id: str, until: float) -> None:
+        self._cooldowns[account_id] = until
+
+    async def binding(self, key: str) -> str | None:
+        found = self._bindings.get(key)
+        if found is not None:
+            self._bindings.move_to_end(key)
+        return found
+
+    async def bind(self, key: str, account_id: str) -> None:
+        self._bindings[key] = account_id
+        self._bindings.move_to_end(key)
+        while len(self._bindings) > self.max_bindings:
+            self._bindings.popitem(last=False)
+
+
+class NotAllowed(ConnectError):
+    """The caller's key may not use this model or any account of the pool."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("permission_denied", message)
+
+
+class AllAccountsCooling(ConnectError):
+    """Every account the caller may use is cooling down after a limit: retry after `retry_after`."""
+
+    def __init__(self, retry_after: float, total: int) -> None:
+        wait = max(1, math.ceil(retry_after))
+        super().__init__(
+            "resource_exhausted",
+            f"every Cursor account of this bridge hit a rate or usage limit; "
+            f"the first is available again in {wait} s",
+            retry_after=wait,
+        )
+        self.total = total
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """OpenAI-style rate-limit headers: requests here count accounts available."""
+        wait = max(1, math.ceil(self.retry_after or 1))
+        reset = datetime.fromtimestamp(time.time() + wait, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {
+            "retry-after": str(wait),
+            "x-ratelimit-limit-requests": str(self.total),
+            "x-ratelimit-remaining-requests": "0",
+            "x-ratelimit-reset-requests": f"{wait}s",
+            # Anthropic's spelling of the same, for its SDKs.
+            "anthropic-ratelimit-requests-limit": str(self.total),
+            "anthropic-ratelimit-requests-remaining": "0",
+            "anthropic-ratelimit-requests-reset": reset,
+        }
+
+
+@dataclass
+class PoolMember:
+    """One account of the pool, its token source and what it has done in this process."""
+
+    account_id: str
+    label: str
+    token: TokenSource
+    on_unauthenticated: Reauthenticate | None = None
+    in_flight: int = 0
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    limit_hits: int = 0
+    failures_in_a_row: int = 0
+    last_error: str = ""
+    last_limit_at: float = 0.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class AccountPool:
+    """Chooses the account for each turn (see module doc). `clock`: Unix seconds."""
+
+    def __init__(
+        self,
+        members: Iterable[PoolMember],
+        state: PoolState | None = None,
+        *,
+        follow: Callable[[], list[PoolMember] | None] | None = None,
+        clock: Callable[[], float] = time.time,
+        backoff_first: float = BACKOFF_FIRST,
+        backoff_max: float = BACKOFF_MAX,
+    ) -> None:
+        self._members = list(members)
+        self._follow = follow  # the current members when they changed (new logins), else None
+        self.state: PoolState = state or MemoryPoolState()
+        self.clock = clock
+        self.backoff_first = backoff_first
+        self.backoff_max = backoff_max
+        self.moved = 0  # bound conversations moved off a cooling account
+        self._cooling: dict[str, float] = {}  # last seen, for status without a round trip
+
+    @property
+    def members(self) -> list[PoolMember]:
+        if self._follow is not None:
+            changed = self._follow()
+            if changed is not None:
+                self._members = changed
+        return self._members
+
+    def by_id(self, account_id: str) -> PoolMember | None:
+        return next((m for m in self.members if m.account_id == account_id), None)
+
+    async def choose(
+        self,
+        binding_key: str | None,
+        restriction: Restriction | None = None,
+        exclude: Iterable[str] = (),
+    ) -> PoolMember | None:
+        """The account for a turn: the conversation's own when it is healthy, else the
+        least-loaded healthy one (then bound); None when nobody is logged in. Raises
+        AllAccountsCooling or NotAllowed."""
+        skip = set(exclude)
+        members = self.members
+        if not members:
+            return None
+        allowed = [m for m in members if restriction is None or restriction.allows_account(m)]
+        if not allowed:
+            raise NotAllowed("this API key may not use any Cursor account of this bridge")
+        now = self.clock()
+        cooling = await self.state.cooldowns(m.account_id for m in allowed)
+        self._cooling.update(cooling)
+        healthy = [
+            m for m in allowed if cooling.get(m.account_id, 0.0) <= now and m.account_id not in skip
+        ]
+        bound = await self.state.binding(binding_key) if binding_key else None
+        if bound is not None:
+            member = next((m for m in healthy if m.account_id == bound), None)
+            if member is not None:
+                return member
+        if not healthy:
+            waits = [cooling.get(m.account_id, now) - now for m in allowed]
+            raise AllAccountsCooling(max(min(waits), 1.0), len(allowed))
+        if bound is not None:
+            self.moved += 1
+        member = min(healthy, key=lambda m: (m.in_flight, m.requests))
+        if binding_key:
+            await self.state.bind(binding_key, member.account_id)
+        return member
+
+    async def limited(self, member: PoolMember, error: ConnectError) -> float:
+        """*member* hit a limit: cool it down (backend's time, else backoff); returns until."""
+        member.limit_hits += 1
+        member.failures_in_a_row += 1
+        member.last_error = f"{error.code}: {error.message}"[:200]
+        now = self.clock()
+        member.last_limit_at = now
+        if error.retry_after is not None and error.retry_after > 0:
+            wait = float(error.retry_after)
+        else:
+            wait = min(self.backoff_first * 2 ** (member.failures_in_a_row - 1), self.backoff_max)
+        until = now + wait
+        self._cooling[member.account_id] = until
+        await self.state.set_cooldown(member.account_id, until)
+        return until
+
+    def succeeded(self, member: PoolMember, input_tokens: int, output_tokens: int) -> None:
+        member.failures_in_a_row = 0
+        member.input_tokens += input_tokens
+        member.output_tokens += output_tokens
+
+    async def refresh_cooldowns(self) -> None:
+        self._cooling.update(await self.state.cooldowns(m.account_id for m in self.members))
+
+    def snapshot(self) -> list[AccountStatus]:
+        """Per account: health, cooldown and usage (for status, /metrics and /status)."""
+        now = self.clock()
+        rows: list[AccountStatus] = []
+        for m in self.members:
+            until = self._cooling.get(m.account_id, 0.0)
+            cooling = until > now
+            rows.append(
+                AccountStatus(
+                    account_id=m.account_id,
+                    label=m.label,
+                    healthy=not cooling,
+                    cooling_until=until if cooling else None,
+                    cooling_seconds=math.ceil(until - now) if cooling else 0,
+                    in_flight=m.in_flight,
+                    requests=m.requests,
+                    input_tokens=m.input_tokens,
+                    output_tokens=m.output_tokens,
+                    limit_hits=m.limit_hits,
+                    last_error=m.last_error or None,
+                )
+            )
+        return rows
+
+
+@dataclass(frozen=True, slots=True)
+class AccountStatus:
+    account_id: str
+    label: str
+    healthy: bool
+    cooling_until: float | None
+    cooling_seconds: int
+    in_flight: int
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    limit_hits: int
+    last_error: str | None
+
+
+def member_for(account: Account, token: TokenSource, hook: Reauthenticate | None) -> PoolMember:
+    return PoolMember(account.account_id, account.label, token, hook)

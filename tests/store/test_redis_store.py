@@ -1,0 +1,196 @@
+"""The Redis store against a real redis-server: the StateStore contract across two
+"processes" (two clients), stored responses, the pool's shared cooldowns and bindings, and
+one token refresh per account across processes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from cursor_bridge.auth import AccountTokenProvider, AuthClient, AuthEndpoints, TokenStore
+from cursor_bridge.auth.login import exchange_api_key, save_login
+from cursor_bridge.emulator import EmulatorOptions, EmulatorServer
+from cursor_bridge.engine.request import ChatMessage, ImageInput, ToolCallRecord
+from cursor_bridge.protocol.errors import ConnectError
+from cursor_bridge.server.redis_responses import RedisResponseStore
+from cursor_bridge.store import StateStoreError
+from cursor_bridge.store.redis import RedisStateStore
+from cursor_bridge.store.redis_shared import RedisPoolState
+from tests.support.redis_server import redis_server
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+def prefix(request: pytest.FixtureRequest) -> str:
+    return f"t-{request.node.name}-{time.monotonic_ns()}:"
+
+
+def test_checkpoints_and_blobs_are_shared(redis_url: str, prefix: str) -> None:
+    with (
+        RedisStateStore(redis_url, prefix=prefix, ttl=100) as one,
+        RedisStateStore(redis_url, prefix=prefix, ttl=100) as two,
+    ):
+        blob_id = bytes(range(32))
+        one.conversation_blobs("conv:a").put(blob_id, b"blob bytes")
+        one.save_checkpoint("fp:1", b"\x00checkpoint\nbytes", {"conversation_id": "c1"})
+        # Visible at once in the writing process, before Redis has it.
+        assert one.blobs.get(blob_id) == b"blob bytes"
+        assert one.load_checkpoint("fp:1") is not None
+        one.flush(5)
+        stored = two.load_checkpoint("fp:1")
+        assert stored is not None
+        assert stored.checkpoint == b"\x00checkpoint\nbytes"
+        assert stored.meta == {"conversation_id": "c1"}
+        assert abs(stored.saved_at - time.time()) < 5
+        assert two.conversation_blobs("conv:b").get(blob_id) == b"blob bytes"
+        assert two.blobs.get(bytes(32)) is None
+        assert two.load_checkpoint("fp:missing") is None
+        raw = redis.Redis.from_url(redis_url)
+        assert 0 < raw.ttl(f"{prefix}blob:{blob_id.hex()}") <= 100
+        assert 0 < raw.ttl(f"{prefix}ckpt:fp:1") <= 100
+        two.drop_conversation("fp:1")
+        assert two.load_checkpoint("fp:1") is None
+        two.flush(5)
+        assert one.load_checkpoint("fp:1") is None
+        assert two.stats().blob_bytes > 0
+        raw.close()
+
+
+def test_writes_commit_in_call_order(redis_url: str, prefix: str) -> None:
+    with RedisStateStore(redis_url, prefix=prefix) as store:
+        for i in range(500):
+            store.blobs.put(i.to_bytes(32, "big"), b"x" * i)
+        store.save_checkpoint("fp:last", b"after the blobs")
+        store.flush(10)
+        assert store.stats().pending_writes == 0
+    with RedisStateStore(redis_url, prefix=prefix) as fresh:
+        assert fresh.load_checkpoint("fp:last") is not None
+        assert all(fresh.blobs.get(i.to_bytes(32, "big")) == b"x" * i for i in range(500))
+
+
+def test_unreachable_redis_is_a_clear_error() -> None:
+    with pytest.raises(
+        StateStoreError, match=r"cannot reach Redis at redis://127\.0\.0\.1:1/0:"
+    ) as e:
+        RedisStateStore("redis://:secret@127.0.0.1:1/0")
+    assert "secret" not in str(e.value)
+
+
+def test_closed_store_refuses(redis_url: str, prefix: str) -> None:
+    store = RedisStateStore(redis_url, prefix=prefix)
+    store.close()
+    with pytest.raises(StateStoreError):
+        store.blobs.get(bytes(32))
+
+
+def test_stored_responses_round_trip_across_processes(redis_url: str, prefix: str) -> None:
+    history = (
+        ChatMessage("system", "be brief"),
+        ChatMessage("user", "look", images=(ImageInput("image/png", b"\x89PNG"),)),
+        ChatMessage("assistant", "", tool_calls=(ToolCallRecord("call_1", "read", '{"p":1}'),)),
+        ChatMessage("tool", "result", tool_call_id="call_1", is_error=True),
+    )
+    one = RedisResponseStore(redis_url, ttl=100, prefix=prefix)
+    two = RedisResponseStore(redis_url, ttl=100, prefix=prefix)
+    one.put("resp_1", {"id": "resp_1", "output": []}, history)
+    got = two.get("resp_1")
+    assert got is not None and got.body == {"id": "resp_1", "output": []}
+    assert got.history == history
+    assert len(two) == 1
+    assert two.delete("resp_1") and not one.delete("resp_1")
+    assert one.get("resp_1") is None
+    off = RedisResponseStore(redis_url, max_entries=0, prefix=prefix)
+    off.put("resp_2", {}, ())
+    assert off.get("resp_2") is None
+
+
+async def test_pool_state_is_shared(redis_url: str, prefix: str) -> None:
+    one, two = RedisPoolState(redis_url, prefix), RedisPoolState(redis_url, prefix)
+    try:
+        until = time.time() + 0.3
+        await one.set_cooldown("acct-a", until)
+        assert await two.cooldowns(["acct-a", "acct-b"]) == {"acct-a": until}
+        await one.bind("bind:conv", "acct-b")
+        assert await two.binding("bind:conv") == "acct-b"
+        assert await two.binding("bind:other") is None
+        deadline = time.monotonic() + 5
+        while await two.cooldowns(["acct-a"]) and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        assert await two.cooldowns(["acct-a"]) == {}, "a cooldown expires when it ends"
+    finally:
+        await one.aclose()
+        await two.aclose()
+
+
+async def test_one_refresh_per_account_across_processes(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    emulator = EmulatorServer("127.0.0.1", 0, EmulatorOptions(token_lifetime=600))
+    await emulator.start()
+    states = [RedisPoolState(redis_url, prefix) for _ in range(2)]
+    try:
+        endpoints = AuthEndpoints.for_backend(emulator.url)
+        async with AuthClient(endpoints) as client:
+            pair = await exchange_api_key(client, "crsr_shared_key")
+        store = TokenStore(tmp_path / "accounts")
+        save_login(store, emulator.url, pair, "api-key", api_key="crsr_shared_key")
+        path = store.accounts()[0][0]
+        emulator.auth.advance_clock(900)  # the service refuses the token now
+        clients = [AuthClient(endpoints) for _ in states]
+        # Two "processes": each its own provider, client and Redis connection.
+        providers = [
+            AccountTokenProvider(store, path, c, shared_lock=s.refresh_lock)
+            for c, s in zip(clients, states, strict=True)
+        ]
+        stale = providers[0].account.access_token
+        results = await asyncio.gather(*(p.on_unauthenticated(stale) for p in providers))
+        assert results == [True, True]
+        assert emulator.counters.refreshes == 1
+        assert sum(p.refreshes for p in providers) == 1
+        assert providers[0].account.access_token == providers[1].account.access_token != stale
+        for c in clients:
+            await c.aclose()
+    finally:
+        for s in states:
+            await s.aclose()
+        await emulator.stop()
+
+
+async def test_pool_state_without_redis_is_a_503_not_a_crash() -> None:
+    state = RedisPoolState("redis://127.0.0.1:1/0")
+    try:
+        with pytest.raises(ConnectError) as failed:
+            await state.cooldowns(["acct"])
+        assert failed.value.code == "unavailable" and "Redis" in failed.value.message
+        with pytest.raises(ConnectError):
+            await state.bind("bind:x", "acct")
+    finally:
+        await state.aclose()
+
+
+def test_a_turn_saved_as_one_unit(redis_url: str, prefix: str) -> None:
+    with (
+        RedisStateStore(redis_url, prefix=prefix) as one,
+        RedisStateStore(redis_url, prefix=prefix) as two,
+    ):
+        blob = bytes(range(1, 33))
+        one.save_turn("fp:t", b"ckpt", {"conversation_id": "c"}, blobs={blob: b"turn blob"})
+        peeked = one.peek_checkpoint("fp:t")
+        assert peeked is not None and peeked.checkpoint == b"ckpt"
+        assert two.peek_checkpoint("fp:t") is None, "not in that process's memory"
+        one.flush(5)
+        loaded = two.load_checkpoint("fp:t")
+        assert loaded is not None and loaded.meta == {"conversation_id": "c"}
+        assert two.blobs.get(blob) == b"turn blob"
+        one.drop_conversation("fp:t")
+        assert one.peek_checkpoint("fp:t") is None
