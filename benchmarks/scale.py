@@ -35,14 +35,16 @@ import os
 import signal
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from benchmarks.relay import Sample, direct_once, relayed_once, run_level, spawn
+from benchmarks.harness import spawn
+from benchmarks.relay import Sample, direct_once, relayed_once, run_level
 from benchmarks.tool_loop import TOOL, counters
 from cursor_bridge.transport import BackendPool
 from tests.support.redis_server import REDIS_SERVER, redis_server
@@ -55,28 +57,23 @@ def loadavg() -> str:
 
 @contextlib.contextmanager
 def child(args: list[str]) -> Iterator[str]:
-    """A `cursor-bridge` child process; yields its port; its output is drained (a full
-    pipe would stall it) and the tail kept for errors."""
-    proc, port = spawn(args)
-    tail: list[str] = []
-
-    def drain() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            tail.append(line)
-            del tail[:-20]
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
-        yield port
-    finally:
-        proc.send_signal(signal.SIGINT)
+    """A `cursor-bridge` child process in its own fresh CURSOR_BRIDGE_HOME; yields its port.
+    The harness drains its output (a full pipe would stall it) and keeps the tail for errors."""
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as home:
+        spawned = spawn(args, Path(home))
+        proc = spawned.proc
         try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        if proc.returncode not in (0, -signal.SIGINT):
-            print(f"{args[0]} exited {proc.returncode}: {''.join(tail)}", file=sys.stderr)
+            yield spawned.port
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            if proc.returncode not in (0, -signal.SIGINT):
+                print(
+                    f"{args[0]} exited {proc.returncode}: {''.join(spawned.tail)}", file=sys.stderr
+                )
 
 
 async def streams_phase(args: argparse.Namespace, emulator_url: str, bridge_url: str) -> bool:
