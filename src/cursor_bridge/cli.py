@@ -38,6 +38,7 @@ from .server.app import create_app
 from .server.client_keys import ClientKeys, ClientKeyStore
 from .server.cursor_chat import upstream_from_settings
 from .server.guards import Guards
+from .server.header_deadline import header_deadline_protocol
 from .server.response_store import ResponseStore
 from .setup_cli import setup
 from .supervisor import supervise, worker_index
@@ -329,7 +330,12 @@ async def _serve(
     # Our own access log (server/access_log.py) replaces uvicorn's; logs.configure() set
     # up the handlers, so uvicorn must not install its own.
     config = uvicorn.Config(
-        app, log_level=settings.log_level, access_log=False, log_config=None, lifespan="on"
+        app,
+        log_level=settings.log_level,
+        access_log=False,
+        log_config=None,
+        lifespan="on",
+        http=header_deadline_protocol(settings.header_read_timeout),
     )
     server = uvicorn.Server(config)
     _tune_gc()

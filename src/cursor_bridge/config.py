@@ -207,6 +207,12 @@ class Settings(BaseSettings):
     body_read_timeout: float = Field(
         default=60.0, description="Seconds a client has to send its whole request body."
     )
+    header_read_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a client has, once connected or once a request begins, to send "
+        "the request line and headers; slower connections are closed.",
+    )
 
     @classmethod
     def settings_customise_sources(

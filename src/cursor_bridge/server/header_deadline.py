@@ -1,0 +1,59 @@
+"""A deadline for each request's line and headers: slow-header clients are cut off.
+
+uvicorn closes idle keep-alive connections and the body guard (`server/limits.py`'s read
+deadline) times out slow bodies, but nothing limited how long a client may take to
+send its request line and headers: one trickling a byte at a time ("slowloris"), or one
+that connects and sends nothing, held a connection and its file descriptor for ever.
+This HTTP protocol arms a timer when a connection opens and again when a request begins,
+and closes the connection when the headers are not complete in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+DEFAULT_HEADER_TIMEOUT = 10.0
+
+
+class HeaderDeadlineProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a header deadline (`header_timeout` seconds)."""
+
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._header_timer = self.loop.call_later(self.header_timeout, self._expire)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _expire(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+def header_deadline_protocol(timeout: float) -> type[HeaderDeadlineProtocol]:
+    """The protocol class for `uvicorn.Config(http=...)` with this deadline."""
+    return type("HeaderDeadlineProtocol", (HeaderDeadlineProtocol,), {"header_timeout": timeout})

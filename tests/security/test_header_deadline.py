@@ -1,0 +1,95 @@
+"""Slow-header clients (slowloris) are cut off; ordinary requests are not."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from cursor_bridge.server.header_deadline import header_deadline_protocol
+
+DEADLINE = 0.5
+
+
+async def hello(request: object) -> PlainTextResponse:
+    return PlainTextResponse("hello")
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[int]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    app = Starlette(routes=[Route("/", hello)])
+    config = uvicorn.Config(app, log_config=None, http=header_deadline_protocol(DEADLINE))
+    instance = uvicorn.Server(config)
+    task = asyncio.create_task(instance.serve(sockets=[sock]))
+    while not instance.started:  # noqa: ASYNC110 (uvicorn exposes only this flag)
+        await asyncio.sleep(0.01)
+    yield sock.getsockname()[1]
+    instance.should_exit = True
+    await task
+
+
+async def closed_within(reader: asyncio.StreamReader, seconds: float) -> bool:
+    """Whether the server closes the connection (EOF) within *seconds*."""
+    try:
+        async with asyncio.timeout(seconds):
+            while await reader.read(1024):
+                pass
+    except TimeoutError:
+        return False
+    return True
+
+
+async def test_headers_that_never_finish_are_cut_off(server: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server)
+    writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # no blank line: never complete
+    await writer.drain()
+    assert await closed_within(reader, DEADLINE * 10)
+    writer.close()
+
+
+async def test_a_silent_connection_is_cut_off(server: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server)
+    assert await closed_within(reader, DEADLINE * 10)
+    writer.close()
+
+
+async def test_a_trickle_of_header_bytes_does_not_extend_the_deadline(server: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server)
+    writer.write(b"GET / HTTP/1.1\r\n")
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    closed = False
+    while not closed and loop.time() - start < DEADLINE * 10:
+        try:
+            writer.write(b"X-Slow: y\r\n")  # a header line every 0.1 s, never the end
+            await writer.drain()
+            async with asyncio.timeout(0.1):
+                closed = not await reader.read(1024)
+        except TimeoutError:
+            continue
+        except ConnectionError:
+            closed = True
+    assert closed
+    assert loop.time() - start < DEADLINE * 5
+    writer.close()
+
+
+async def test_ordinary_requests_on_a_kept_alive_connection_work(server: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server)
+    for _ in range(2):
+        writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        assert await reader.readexactly(5) == b"hello"
+        # Idle between requests for longer than the deadline: keep-alive rules there.
+        await asyncio.sleep(DEADLINE * 1.5)
+    writer.close()
