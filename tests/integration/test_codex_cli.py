@@ -108,7 +108,7 @@ def test_codex_exec_answers_from_the_bridge(
     assert "Hello from the emulated Cursor" in done.stdout, explain(done, recording_bridge)
     bodies = recording_bridge.recorder.bodies("/v1/responses")
     assert bodies, explain(done, recording_bridge)
-    # What Codex 0.169 sends (see ../shared/clients.md): the dialect must take all of it.
+    # What Codex 0.169 sends (seen from the real client): the dialect must take all of it.
     first = bodies[0]
     assert first["stream"] is True and first["store"] is False
     assert first["reasoning"]["summary"] == "auto"
