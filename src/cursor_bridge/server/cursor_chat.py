@@ -17,12 +17,11 @@ from typing import Any, Protocol
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from ..config import OWN_BACKEND, Settings
 from ..dialects import cursor_chat as dialect
 from ..engine.backend import CursorBackend
 from ..engine.errors import InvalidChatRequest, ModelNotFound
 from ..engine.output import OutputEvent, TurnFinished, Usage
-from ..passthrough import OpenAIUpstream, UpstreamConfig, UpstreamError, UpstreamStream
+from ..passthrough import OpenAIUpstream, UpstreamError, UpstreamStream
 from ..protocol.errors import ConnectError
 from .errors import backend_error, backend_error_response, error_body, error_response
 from .json_body import InvalidBody, parse_off_loop
@@ -45,20 +44,6 @@ class _Turn(Protocol):
     def batches(self) -> AsyncIterator[list[OutputEvent]]: ...
 
     async def aclose(self) -> None: ...
-
-
-def upstream_from_settings(settings: Settings) -> OpenAIUpstream | None:
-    """The passthrough upstream the settings ask for; None means this bridge's backend."""
-    if settings.cursor_chat_upstream == OWN_BACKEND:
-        return None
-    key = settings.cursor_chat_upstream_api_key
-    return OpenAIUpstream(
-        UpstreamConfig(
-            base_url=settings.cursor_chat_upstream,
-            api_key=key.get_secret_value() if key else None,
-            read_timeout=settings.cursor_chat_upstream_timeout,
-        )
-    )
 
 
 async def cursor_chat_completions(request: Request) -> Response:
