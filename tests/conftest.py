@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 import uvicorn
 
-from cursor_bridge.engine.backend import BackendConfig, CursorBackend
+from cursor_bridge import compose
+from cursor_bridge.config import Settings
+from cursor_bridge.engine.backend import CursorBackend
 from cursor_bridge.server.app import create_app
 
 T = TypeVar("T")
@@ -116,9 +118,11 @@ def _stack(options: EmulatorOptions, **config: Any) -> Iterator[Stack]:
     async def boot() -> tuple[EmulatorServer, CursorBackend, uvicorn.Server, asyncio.Task[None]]:
         emulator = EmulatorServer("127.0.0.1", 0, options)
         await emulator.start()
-        backend = CursorBackend(
-            BackendConfig(api_url=emulator.url, agent_url=emulator.url, **config)
-        )
+        # Wired by the composition root, like `serve --emulator`. Settings are built from
+        # the defaults alone (not the environment or a config file: this fixture outlives
+        # every test's isolated home), keeping state in memory.
+        settings = Settings.model_construct(persist_state=False, **config)
+        backend = compose.emulator_backend(settings, emulator.url)
         server = uvicorn.Server(
             uvicorn.Config(create_app(backend, mode="emulator"), log_level="warning", lifespan="on")
         )
