@@ -21,7 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-CURSOR_API_URL = "https://api2.cursor.sh"
+from .protocol.auth import CURSOR_API_URL as CURSOR_API_URL  # re-exported: a setting default
+
 OWN_BACKEND = "cursor"
 ENV_PREFIX = "CURSOR_BRIDGE_"
 CONFIG_ENV = "CURSOR_BRIDGE_CONFIG"

@@ -25,8 +25,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .auth.store import normalize_backend
-from .config import CURSOR_API_URL
 from .paths import bridge_home, write_private
+from .protocol.auth import CURSOR_API_URL
 from .protocol.headers import (
     DEFAULT_CLIENT_VERSION,
     SERVER_CONFIG_PATH,
