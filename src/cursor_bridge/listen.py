@@ -14,7 +14,6 @@ from typing import Any
 import click
 
 from .cli_errors import PORT_HINT
-from .supervisor import worker_index
 
 
 def run_status(main: Coroutine[Any, Any, int]) -> int:
@@ -45,14 +44,18 @@ def tune_gc() -> None:
     gc.freeze()
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """Bind before starting so the banner can name the real port (port 0 = any free one)."""
+def bind(host: str, port: int, *, share: bool = False, listen: bool = True) -> socket.socket:
+    """Bind before starting so the banner can name the real port (port 0 = any free one).
+
+    `share`: SO_REUSEPORT, so the workers of `serve --workers N` listen on one port (their
+    supervisor reserves it with `listen=False`, and the kernel spreads connections over
+    the workers)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose
     # protocol says TCP, and without it small SSE writes wait ~40 ms for delayed ACKs.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if worker_index() is not None:  # one of `serve --workers N`: share the port
+    if share:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
@@ -60,8 +63,9 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {reason(exc)}") from None
-    sock.listen(2048)
-    sock.set_inheritable(True)
+    if listen:
+        sock.listen(2048)
+        sock.set_inheritable(True)
     return sock
 
 

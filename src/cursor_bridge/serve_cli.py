@@ -217,7 +217,7 @@ async def _serve(
         follow_up_port=sockets[0].getsockname()[1] if sockets else None,
     )
     try:
-        sock = bind(settings.host, settings.port)
+        sock = bind(settings.host, settings.port, share=worker_index() is not None)
         where = f"http://{url_host(settings.host)}:{sock.getsockname()[1]}"
         upstream, hosted = bridge.cursor_chat_upstream, bridge.hosted
         click.echo(banner(settings, where, bridge.built.label, upstream is not None))

@@ -28,14 +28,20 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import redis
 
 from ..protocol.blobs import BlobStore
 from .cache import DEFAULT_CACHE_BYTES, BlobCache
-from .types import DEFAULT_TTL, PruneResult, StateStoreError, StoredCheckpoint, StoreStats
+from .types import (
+    DEFAULT_TTL,
+    ClosedOnExit,
+    PruneResult,
+    StateStoreError,
+    StoredCheckpoint,
+    StoreStats,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +74,7 @@ def connect(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
 
 
-class RedisStateStore:
+class RedisStateStore(ClosedOnExit):
     """Checkpoints and blobs in Redis (see module doc). `ttl`: seconds unused state lives."""
 
     def __init__(
@@ -225,17 +231,6 @@ class RedisStateStore:
         if lost:
             log.warning("state store: %d Redis writes were not sent before close", lost)
         self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- blobs -----------------------------------------------------------------------------
 
