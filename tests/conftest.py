@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import threading
 from collections.abc import Coroutine, Iterator
@@ -38,6 +39,16 @@ def pytest_report_header(config: pytest.Config) -> str:
         f"{where}; will install from npm on first use: {', '.join(todo)} "
         "(about 1.1 GB on disk for all three; skip them with -m 'not clients')"
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let the children this suite starts be interrupted. A suite started in the background
+    without job control (`cmd &` in a script, nohup, some CI runners) inherits an ignored
+    SIGINT, and exec hands "ignored" on to every child: the tests that stop a `serve` or a
+    `login` with Ctrl-C would then wait out their timeouts, depending on how the suite was
+    launched. A handled signal is reset to the default in an exec'd child."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
