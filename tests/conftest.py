@@ -132,8 +132,13 @@ def _stack(options: EmulatorOptions, **config: Any) -> Iterator[Stack]:
         # Wired by the composition root, like `serve --emulator`. Settings are built from
         # the defaults alone (not the environment or a config file: this fixture outlives
         # every test's isolated home), keeping state in memory.
-        settings = Settings.model_construct(persist_state=False, **config)
+        tuning = {k: v for k, v in config.items() if k in Settings.model_fields}
+        settings = Settings.model_construct(persist_state=False, **tuning)
         backend = compose.emulator_backend(settings, emulator.url)
+        for name, value in config.items():  # the rest are the backend's own hooks (recorder)
+            if name not in tuning:
+                assert hasattr(backend.config, name), f"neither a setting nor a hook: {name}"
+                setattr(backend.config, name, value)
         server = uvicorn.Server(
             uvicorn.Config(create_app(backend, mode="emulator"), log_level="warning", lifespan="on")
         )
