@@ -346,6 +346,8 @@ async def _serve(
             await hosted.aclose()
         if registry is not None:
             await registry.aclose()
+        if live is not None and live.usage is not None:
+            await live.usage.aclose()
         if live is not None and live.auth_client is not None:
             await live.auth_client.aclose()
         if emulator is not None:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from ..protocol.errors import ConnectError
+from ..protocol.period_usage import PeriodUsage
 from .restrictions import Restriction
 from .store import Account
 
@@ -133,6 +134,12 @@ class PoolMember:
     last_error: str = ""
     last_limit_at: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)
+    # The backend's own report (GetCurrentPeriodUsage, see pool_usage.py): the last answer,
+    # when it was asked for, why the last call failed ("" when it did not), whether it is due.
+    period_usage: PeriodUsage | None = None
+    usage_checked_at: float = 0.0
+    usage_error: str = ""
+    usage_due: bool = True
 
 
 class AccountPool:
@@ -156,6 +163,8 @@ class AccountPool:
         self.backoff_max = backoff_max
         self.moved = 0  # bound conversations moved off a cooling account
         self._cooling: dict[str, float] = {}  # last seen, for status without a round trip
+        # Told when an account hits a limit (the usage watch then asks for its report).
+        self.on_limit: Callable[[PoolMember], None] | None = None
 
     @property
     def members(self) -> list[PoolMember]:
@@ -219,6 +228,8 @@ class AccountPool:
         until = now + wait
         self._cooling[member.account_id] = until
         await self.state.set_cooldown(member.account_id, until)
+        if self.on_limit is not None:
+            self.on_limit(member)
         return until
 
     def succeeded(self, member: PoolMember, input_tokens: int, output_tokens: int) -> None:
@@ -249,6 +260,9 @@ class AccountPool:
                     output_tokens=m.output_tokens,
                     limit_hits=m.limit_hits,
                     last_error=m.last_error or None,
+                    period_usage=m.period_usage,
+                    usage_checked_at=m.usage_checked_at or None,
+                    usage_error=m.usage_error or None,
                 )
             )
         return rows
@@ -267,6 +281,9 @@ class AccountStatus:
     output_tokens: int
     limit_hits: int
     last_error: str | None
+    period_usage: PeriodUsage | None = None  # the backend's report, None before the first
+    usage_checked_at: float | None = None
+    usage_error: str | None = None
 
 
 def member_for(account: Account, token: TokenSource, hook: Reauthenticate | None) -> PoolMember:

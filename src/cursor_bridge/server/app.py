@@ -7,7 +7,7 @@ import dataclasses
 import difflib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -22,6 +22,7 @@ from ..engine.catalog import ModelInfo
 from ..passthrough import OpenAIUpstream
 from ..protocol.errors import ConnectError
 from .access_log import AccessLog
+from .account_headers import AccountHeaders, RestrictionLookup
 from .chat import chat_completions
 from .compact import compact_response
 from .cursor_chat import cursor_chat_completions
@@ -31,7 +32,7 @@ from .guards import Guards, install_guards
 from .messages import anthropic_error, count_tokens, messages
 from .metrics import metrics, metrics_registry
 from .openapi import openapi
-from .request_log import RequestLog, RequestNotes, RestrictionLookup
+from .request_log import RequestLog
 from .response_store import ResponseStore
 from .responses import create_response, delete_response, get_response
 from .status_page import status_page
@@ -86,13 +87,12 @@ def create_app(
     app.state.mode = mode
     app.state.cursor_chat_upstream = cursor_chat_upstream
     app.state.responses = response_store if response_store is not None else ResponseStore()
-    app.state.metrics_registry = metrics_registry(backend)
     app.state.started = time.time()
     app.state.request_log = RequestLog()
+    app.state.metrics_registry = metrics_registry(backend, app.state.request_log)
     app.add_middleware(
-        RequestNotes,
-        log=app.state.request_log,
-        usage_of=_usage_header(backend),
+        AccountHeaders,
+        pool=lambda: backend.config.accounts,
         restriction_for=restriction_for or restriction_lookup(RestrictionStore()),
     )
     if forward_to is not None:  # one of `serve --workers N`: tool follow-ups to their Run
@@ -101,24 +101,9 @@ def create_app(
     if max_body_size is not None:
         guards = dataclasses.replace(guards, max_body_size=max_body_size)
     install_guards(app, guards)
-    app.add_middleware(AccessLog)  # outermost: the guards' refusals are logged too
+    # Outermost: the guards' refusals are logged too.
+    app.add_middleware(AccessLog, requests=app.state.request_log)
     return app
-
-
-def _usage_header(backend: CursorBackend) -> Callable[[str], str]:
-    """The `x-cursor-bridge-account-usage` value for an account of the pool."""
-
-    def usage_of(label: str) -> str:
-        pool = backend.config.accounts
-        row = next((r for r in pool.snapshot() if r.label == label), None) if pool else None
-        if row is None:
-            return ""
-        return (
-            f"requests={row.requests}; input_tokens={row.input_tokens}; "
-            f"output_tokens={row.output_tokens}; limit_hits={row.limit_hits}"
-        )
-
-    return usage_of
 
 
 def model_entry(model: ModelInfo, created: int) -> dict[str, Any]:

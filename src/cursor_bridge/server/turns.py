@@ -21,7 +21,6 @@ from ..engine.backend import CursorBackend
 from ..engine.errors import InvalidChatRequest
 from ..engine.output import HostedCall, OutputEvent, TurnFinished, TurnStarted
 from ..engine.request import ChatRequest
-from ..engine.request_note import current_note
 
 T = TypeVar("T")
 
@@ -66,10 +65,7 @@ async def start_turn(request: Request, backend: CursorBackend, chat: ChatRequest
 
 
 async def _start(backend: CursorBackend, chat: ChatRequest) -> Turn:
-    access.note_requested_model(chat.model)
-    note = current_note()
-    if note is not None:
-        note.model = chat.model  # logged even when the model is unknown
+    access.note_requested_model(chat.model)  # logged even when the model is unknown
     choice = await backend.resolve(chat)
     access.note_cursor_model(choice.model_id)
     events = backend.stream_turn(chat, choice)
