@@ -17,13 +17,13 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
+from cursor_bridge.access import AccessRecord
 from cursor_bridge.cli import main
 from cursor_bridge.config import Settings
 from cursor_bridge.emulator import EmulatorOptions, EmulatorServer
 from cursor_bridge.emulator.limits import EmulatedAccount
 from cursor_bridge.live import open_live_backend
 from cursor_bridge.server.app import create_app
-from cursor_bridge.server.request_log import RequestRecord
 from cursor_bridge.server.status_page import chart
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -158,8 +158,18 @@ async def _chromium(*args: str) -> str:
 def test_chart_places_requests_by_minute() -> None:
     now = time.time()
 
-    def record(ago: float, status: int = 200, ttft: float | None = 0.2) -> RequestRecord:
-        return RequestRecord(now - ago, "anthropic", "m", status, ttft, 1.0, 1, 1, "a")
+    def record(ago: float, status: int = 200, ttft: float | None = 0.2) -> AccessRecord:
+        started = time.monotonic() - ago
+        first = None if ttft is None else started + ttft
+        return AccessRecord(
+            "POST",
+            "/v1/messages",
+            "anthropic",
+            started,
+            now - ago,
+            status=status,
+            first_output=first,
+        )
 
     svg = chart([record(5), record(10, 500), record(125, ttft=0.4), record(4000)], now)
     assert svg.count("class='bar'") == 2  # two minutes with requests; the old one is out

@@ -15,10 +15,17 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from ..protocol.headers import ClientIdentity, unary_headers
-from ..protocol.period_usage import PATH, REQUEST_BODY, UsageReportError, read_period_usage
+from ..protocol.period_usage import (
+    PATH,
+    REQUEST_BODY,
+    PeriodUsage,
+    UsageReportError,
+    read_period_usage,
+)
 from ..transport import BackendPool, TransportError
 from .pool import AccountPool, PoolMember
 
@@ -44,26 +51,66 @@ def backend_usage_fetch(pool: BackendPool, api_url: str, identity: ClientIdentit
     return fetch
 
 
+async def ask_usage(fetch: UsageFetch, token: str | None) -> tuple[int, PeriodUsage | str]:
+    """One call: (HTTP status, the report) or (status, why not; 0 when no answer came)."""
+    try:
+        status, body = await fetch(token)
+        if status != 200:
+            return status, _failure(status, body)
+        return status, read_period_usage(body)
+    except (UsageReportError, TransportError, OSError) as exc:
+        return 0, str(exc)[:200] or type(exc).__name__
+
+
 async def read_usage(member: PoolMember, fetch: UsageFetch, now: float) -> None:
     """Ask for *member*'s usage once and store the answer or the failure on it."""
     member.usage_due = False
     member.usage_checked_at = now
     try:
         token = await member.token()
-        status, body = await fetch(token)
+        status, result = await ask_usage(fetch, token)
         renew = member.on_unauthenticated
         if status == 401 and renew is not None and await renew(token):
-            status, body = await fetch(await member.token())
-        if status != 200:
-            member.usage_error = _failure(status, body)
-            return
-        member.period_usage = read_period_usage(body)
-        member.usage_error = ""
-    except (UsageReportError, TransportError, OSError) as exc:
-        member.usage_error = str(exc)[:200] or type(exc).__name__
+            status, result = await ask_usage(fetch, await member.token())
     except Exception as exc:  # a refresh that failed, a bug: never the turn's problem
         log.warning("usage report of account %s failed: %r", member.label, exc)
-        member.usage_error = f"{type(exc).__name__}: {str(exc)[:160]}"
+        result = f"{type(exc).__name__}: {str(exc)[:160]}"
+    if isinstance(result, str):
+        member.usage_error = result
+    else:
+        member.period_usage, member.usage_error = result, ""
+
+
+async def usage_reports(
+    api_url: str, identity: ClientIdentity, tokens: Sequence[str]
+) -> list[PeriodUsage | str]:
+    """For `status`: each token's report, or why there is none (one call each, at once)."""
+    async with BackendPool() as pool:
+        fetch = backend_usage_fetch(pool, api_url, identity)
+        answers = await asyncio.gather(*(ask_usage(fetch, token) for token in tokens))
+    return [result for _, result in answers]
+
+
+def usage_json(usage: PeriodUsage | str | None) -> dict[str, Any] | None:
+    """`status --json`'s `usage` of an account (money in the backend's unit, see
+    protocol/period_usage.py)."""
+    if usage is None:
+        return None
+    if isinstance(usage, str):
+        return {"error": usage}
+    return {
+        "billing_cycle_start": usage.cycle_start,
+        "billing_cycle_end": usage.cycle_end,
+        "plan_used": usage.plan_used,
+        "plan_limit": usage.plan_limit,
+        "plan_remaining": usage.plan_remaining,
+        "on_demand_enabled": usage.on_demand_enabled,
+        "on_demand_used": usage.on_demand_used,
+        "on_demand_limit": usage.on_demand_limit,
+        "on_demand_remaining": usage.on_demand_remaining,
+        "message": usage.message or None,
+        "unit": "cents (inferred)",
+    }
 
 
 def _failure(status: int, body: bytes) -> str:

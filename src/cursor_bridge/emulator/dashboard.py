@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..protocol.errors import ConnectError
+from ..protocol.errors import CONNECT_CODES, ConnectError
 from ..protocol.messages import aiserver
 
 CONTROL_PATH = "/emulator/usage"
@@ -119,8 +119,9 @@ class PeriodUsageService:
             raw = json.loads(body or b"{}")
         except (ValueError, UnicodeDecodeError):
             raw = None
-        if not isinstance(raw, dict) or not isinstance(raw.get("fault", ""), str | None):
+        fault = raw.get("fault") if isinstance(raw, dict) else 0
+        if fault is not None and fault not in CONNECT_CODES:
             return 400, {"code": "invalid_argument", "message": 'expected {"fault": CODE|null}'}
-        if "fault" in raw:
-            self.fault = raw["fault"]
+        if isinstance(raw, dict) and "fault" in raw:
+            self.fault = fault
         return 200, {"fault": self.fault, "reports": self.reports}

@@ -64,8 +64,16 @@ def read_period_usage(payload: bytes) -> PeriodUsage:
     """
     message = aiserver.GetCurrentPeriodUsageResponse()
     try:
-        json_format.Parse(payload or b"{}", message, ignore_unknown_fields=True)
-    except (json_format.ParseError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raw = json.loads(payload or b"{}")
+        blocks = ("planUsage", "spendLimitUsage", "plan_usage", "spend_limit_usage")
+        if not isinstance(raw, dict) or any(
+            not isinstance(raw[k], dict | None) for k in blocks if k in raw
+        ):
+            raise UsageReportError("the usage report is not a GetCurrentPeriodUsageResponse")
+        json_format.ParseDict(raw, message, ignore_unknown_fields=True)
+    except (json_format.ParseError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        if isinstance(exc, UsageReportError):
+            raise
         raise UsageReportError(f"unreadable usage report: {str(exc)[:120]}") from None
     plan = message.plan_usage
     spend = message.spend_limit_usage
