@@ -154,9 +154,9 @@ class CursorBackend:
         while True:
             produced = False
             serving = member
-            if serving is not None:
-                serving.in_flight += 1
-                serving.requests += 1
+            lease = ""
+            if pool is not None and serving is not None:
+                lease = await pool.begin(serving)
                 if note is not None:
                     note.account = serving.label
             try:
@@ -195,8 +195,8 @@ class CursorBackend:
                 if retried or not await self._reauthenticate(exc.code, token, serving):
                     raise
             finally:
-                if serving is not None:
-                    serving.in_flight -= 1
+                if pool is not None and serving is not None:
+                    await pool.end(serving, lease)
             retried = True
             token = await (member.token() if member is not None else self.config.token())
 
