@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -24,6 +27,8 @@ from cursor_bridge.emulator.limits import EmulatedAccount
 from cursor_bridge.live import LiveBackend, open_live_backend
 from cursor_bridge.server.account_headers import ACCOUNT_HEADER, PERIOD_USAGE_HEADER
 from cursor_bridge.server.app import create_app
+from tests.integration.test_account_pool import start_emulator
+from tests.integration.test_accounts_flow import read_until
 from tests.support.polling import wait_until
 from tests.support.threaded_emulator import ThreadedEmulator, threaded_emulator
 
@@ -180,3 +185,26 @@ async def test_an_outage_of_the_usage_service_is_tolerated_and_shown(
         r"period ends \d{4}-\d\d-\d\d",
         human,
     ), human
+
+
+def test_emulator_command_takes_the_usage_limits() -> None:
+    proc = start_emulator(
+        "--account", "crsr_dave_key:dave", "--plan-limit", "500", "--on-demand-limit", "50"
+    )
+    try:
+        match, _ = read_until(proc, r"listening on (http://127\.0\.0\.1:\d+)")
+        url = match.group(1)
+        assert cli("login", "--api-key", "crsr_dave_key", "--backend-url", url).exit_code == 0
+        report = json.loads(cli("status", "--json", "--backend-url", url).stdout)
+        usage = report["accounts"][0]["usage"]
+        assert (usage["plan_used"], usage["plan_limit"], usage["on_demand_limit"]) == (0, 500, 50)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=15)
+    bad = subprocess.run(
+        [sys.executable, "-m", "cursor_bridge", "emulator", "--usage-fault", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "not a Connect code" in bad.stderr
