@@ -51,7 +51,9 @@ class FakeBackend:
         self.calls: list[str] = []
         self.available_status = available_status
 
-    async def __call__(self, path: str, body: bytes, json_codec: bool) -> tuple[int, bytes, Headers]:
+    async def __call__(
+        self, path: str, body: bytes, json_codec: bool
+    ) -> tuple[int, bytes, Headers]:
         self.calls.append(path)
         if path == AVAILABLE_MODELS_PATH:
             assert json_codec and json.loads(body)["useModelParameters"] is True

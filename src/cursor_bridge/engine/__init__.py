@@ -25,9 +25,10 @@ from .output import (
     Usage,
 )
 from .request import ChatMessage, ChatRequest
-from .service import EngineService, TurnService, translated
+from .service import MAX_REQUEST_SIZE, EngineService, TurnService, translated
 
 __all__ = [
+    "MAX_REQUEST_SIZE",
     "SSE_KEEP_ALIVE",
     "ChatMessage",
     "ChatRequest",
@@ -46,8 +47,8 @@ __all__ = [
     "TodosUpdated",
     "ToolCall",
     "TurnFinished",
-    "TurnStarted",
     "TurnService",
+    "TurnStarted",
     "Usage",
     "translated",
 ]

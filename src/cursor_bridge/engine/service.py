@@ -10,11 +10,12 @@ HTTP status, the client-facing message and the retry hint (`engine_error`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Protocol, cast
 
 from ..auth.pool import AllAccountsCooling, NotAllowed
 from ..protocol.errors import ConnectError
+from ..protocol.framing import DEFAULT_MAX_FRAME_SIZE
 from .catalog import ModelChoice, ModelInfo
 from .compaction import ContextTooLong
 from .enforce import OutputRejected
@@ -24,6 +25,9 @@ from .request import ChatRequest
 
 if TYPE_CHECKING:
     from .backend import CursorBackend
+
+# The largest request a turn can carry: it travels as one Run request frame.
+MAX_REQUEST_SIZE = DEFAULT_MAX_FRAME_SIZE
 
 # Connect code -> (HTTP status, reason) of a backend failure.
 _BACKEND_STATUS: dict[str, tuple[int, str]] = {
@@ -77,8 +81,10 @@ class EngineService:
         self, request: ChatRequest, choice: ModelChoice
     ) -> AsyncIterator[list[OutputEvent]]:
         """The backend's batches; closing this generator closes (cancels) the backend's."""
+        # stream_turn is an async generator (it promises only an iterator): close it with us.
+        batches = cast(AsyncGenerator[list[OutputEvent]], self.backend.stream_turn(request, choice))
         with translated():
-            async with contextlib.aclosing(self.backend.stream_turn(request, choice)) as batches:
+            async with contextlib.aclosing(batches):
                 async for batch in batches:
                     yield batch
 

@@ -22,7 +22,6 @@ from ..wiretrace import RunTap
 log = logging.getLogger(__name__)
 
 
-
 class UpstreamRun:
     """One Run on an open stream. Iterate `events()`; `aclose()` cancels if unfinished."""
 
