@@ -205,42 +205,54 @@ def pool_member(name: str) -> PoolMember:
 
 
 async def test_least_loaded_counts_every_process(redis_url: str, prefix: str) -> None:
-    """Two "processes" (two pools, each its own Redis client): turns running in one steer
-    the other's new conversations, and a process that dies stops counting once its leases
-    lapse (here after 0.6 s), while a live process's long turns keep theirs renewed."""
-    states = [RedisPoolState(redis_url, prefix, load_ttl=0.6) for _ in range(2)]
+    """Two "processes" (two pools, each its own Redis client, one clock): turns running in
+    one steer the other's new conversations; leases that are renewed stay counted, and a
+    process that dies stops counting once its leases lapse."""
+    clock = Clock(1_000_000.0)
+    states = [RedisPoolState(redis_url, prefix, load_ttl=60) for _ in range(2)]
+    for state in states:
+        state.load.clock = clock
     one, two = (AccountPool([pool_member("a"), pool_member("b")], s) for s in states)
     try:
         a1 = one.members[0]
         leases = [await one.begin(a1) for _ in range(2)]  # two long turns on a, in one
         assert all(leases)
         ttl = redis.Redis.from_url(redis_url).pttl(f"{prefix}load:acct-a")
-        assert 0 < ttl <= 1200, "the set itself expires when nobody writes it"
+        assert 0 < ttl <= 120_000, "the set itself expires when nobody writes it"
         b2 = two.members[1]
         assert await two.choose("conv-1") is b2, "a is busier, though not in this process"
         lease_b = await two.begin(b2)
         assert await states[1].loads(["acct-a", "acct-b"]) == {"acct-a": 2, "acct-b": 1}
-        await asyncio.sleep(1.0)  # past the lease time: renewed while the turns run
-        assert await states[0].loads(["acct-a"]) == {"acct-a": 2}
+
+        clock.now += 50  # both processes renew their running turns' leases
+        await asyncio.gather(*(s.load.renew() for s in states))
+        clock.now += 50  # past the first expiry: still counted
+        assert await states[0].loads(["acct-a", "acct-b"]) == {"acct-a": 2, "acct-b": 1}
         await one.end(a1, leases[0])
         assert a1.in_flight == 1
         assert await states[1].loads(["acct-a"]) == {"acct-a": 1}
 
         await states[0].load.aclose()  # process one "crashes": its lease is never released
-        deadline = time.monotonic() + 5
-        while (await states[1].loads(["acct-a"]) or {}).get("acct-a") and (  # noqa: ASYNC110
-            time.monotonic() < deadline
-        ):
-            await asyncio.sleep(0.05)
-        assert await states[1].loads(["acct-a"]) == {"acct-a": 0}, "the dead lease lapsed"
+        clock.now += 50
+        await states[1].load.renew()  # process two lives on
+        clock.now += 50
+        assert await states[1].loads(["acct-a", "acct-b"]) == {"acct-a": 0, "acct-b": 1}
         assert await two.choose("conv-2") is two.members[0], "a is least loaded again"
         await two.end(b2, lease_b)
         raw = redis.Redis.from_url(redis_url)
         assert raw.zcard(f"{prefix}load:acct-b") == 0
-        assert raw.exists(f"{prefix}load:acct-a") == 0, "an empty set is gone"
+        assert raw.exists(f"{prefix}load:acct-a") == 0, "an emptied set is gone"
     finally:
         for state in states:
             await state.aclose()
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 async def test_load_without_redis_is_not_counted_and_fails_nothing() -> None:

@@ -19,7 +19,7 @@ import itertools
 import logging
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import redis
 import redis.asyncio as aioredis
@@ -33,11 +33,18 @@ class SharedLoad:
     """Leases of this process's turns, and every process's count per account."""
 
     def __init__(
-        self, client: aioredis.Redis, prefix: str, *, ttl: float = LEASE_TTL, owner: str = ""
+        self,
+        client: aioredis.Redis,
+        prefix: str,
+        *,
+        ttl: float = LEASE_TTL,
+        owner: str = "",
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
         self.prefix = prefix
         self.ttl = ttl
+        self.clock = clock  # Unix seconds: every process of a bridge must agree on it
         self.owner = owner or secrets.token_hex(4)
         self._numbers = itertools.count(1)
         self._leases: dict[str, str] = {}  # lease -> account id
@@ -52,7 +59,7 @@ class SharedLoad:
         key = self._key(account_id)
         try:
             async with self.client.pipeline(transaction=False) as pipe:
-                pipe.zadd(key, {lease: time.time() + self.ttl})
+                pipe.zadd(key, {lease: self.clock() + self.ttl})
                 pipe.pexpire(key, int(self.ttl * 2000))
                 await pipe.execute()
         except redis.RedisError as exc:
@@ -73,7 +80,7 @@ class SharedLoad:
     async def loads(self, account_ids: Iterable[str]) -> dict[str, int] | None:
         """Turns in flight per account over all processes (None when Redis is away)."""
         ids = list(account_ids)
-        now = time.time()
+        now = self.clock()
         try:
             async with self.client.pipeline(transaction=False) as pipe:
                 for account_id in ids:
@@ -84,16 +91,20 @@ class SharedLoad:
             return None
         return {a: int(answers[2 * i + 1]) for i, a in enumerate(ids)}
 
+    async def renew(self) -> None:
+        """Push every running turn's lease `ttl` seconds ahead (done every `ttl / 3` s)."""
+        expiry = self.clock() + self.ttl
+        with contextlib.suppress(redis.RedisError):
+            async with self.client.pipeline(transaction=False) as pipe:
+                for lease, account_id in list(self._leases.items()):
+                    pipe.zadd(self._key(account_id), {lease: expiry}, xx=True)
+                    pipe.pexpire(self._key(account_id), int(self.ttl * 2000))
+                await pipe.execute()
+
     async def _renew(self) -> None:
         while self._leases:
             await asyncio.sleep(self.ttl / 3)
-            expiry = time.time() + self.ttl
-            with contextlib.suppress(redis.RedisError):
-                async with self.client.pipeline(transaction=False) as pipe:
-                    for lease, account_id in list(self._leases.items()):
-                        pipe.zadd(self._key(account_id), {lease: expiry}, xx=True)
-                        pipe.pexpire(self._key(account_id), int(self.ttl * 2000))
-                    await pipe.execute()
+            await self.renew()
 
     async def aclose(self) -> None:
         """Stop renewing (the leases then lapse, as after a crash)."""
