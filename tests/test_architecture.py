@@ -100,22 +100,6 @@ RULES = (
             "cursor_bridge.emulator",
             *(f"cursor_bridge.{name}" for name in TOP),
         ),
-        # TEMPORARY: issue 14 item 3 (helper `dialect-endpoint`) gives the engine its own
-        # error type; these go when that lands (the coordinator empties this at merge).
-        exceptions={
-            (f"server/{name}.py", "cursor_bridge.protocol.errors"): "ConnectError (item 3)"
-            for name in (
-                "app",
-                "chat",
-                "compact",
-                "cursor_chat",
-                "errors",
-                "messages",
-                "responses",
-                "status_page",
-            )
-        }
-        | {("server/limits.py", "cursor_bridge.protocol.framing"): "frame size (item 3)"},
     ),
     Rule(
         "the engine sits under the dialects and the server",
@@ -135,8 +119,9 @@ RULES = (
     Rule(
         "auth is credentials only",
         "auth",
-        "`auth/` imports only `protocol/` (Cursor's account endpoints) and `paths`.",
-        only=("auth", "protocol", "paths"),
+        "`auth/` imports only `protocol/` (Cursor's account endpoints), `transport/` (the "
+        "usage report call) and `paths`.",
+        only=("auth", "protocol", "transport", "paths"),
     ),
     Rule(
         "settings sit below everything",

@@ -42,7 +42,9 @@ def serve_backend(settings: Settings, force_emulator: bool = False) -> ServeBack
 async def backend_models(settings: Settings, choice: ServeBackend) -> list[ModelInfo]:
     """The model list of the backend `serve` would use (the emulator's, started in-process,
     when that is the one). Raises ConnectError."""
-    built = await open_backend(settings, use_emulator=choice.emulator, discover=False)
+    built = await open_backend(
+        settings, use_emulator=choice.emulator, discover=False, watch_usage=False
+    )
     try:
         return await built.backend.catalog.models()
     finally:

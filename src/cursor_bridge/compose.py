@@ -22,6 +22,7 @@ from .auth import Account, AuthClient, AuthEndpoints, TokenStore
 from .auth.follow import LatestLoginTokens
 from .auth.pool import AccountPool, PoolState
 from .auth.pool_members import LoggedInAccounts
+from .auth.pool_usage import UsageWatch, backend_usage_fetch
 from .auth.provider import SharedLock
 from .config import OWN_BACKEND, Settings
 from .engine.backend import BackendConfig, CursorBackend
@@ -154,13 +155,18 @@ class BuiltBackend:
     provider: LatestLoginTokens | None = None
     auth_client: AuthClient | None = None
     emulator: EmulatorServer | None = None
+    usage: UsageWatch | None = None  # asks for each account's usage report in the background
 
     async def aclose(self) -> None:
+        if self.usage is not None:
+            await self.usage.aclose()
         await self.backend.aclose()
         await self.close_support()
 
     async def close_support(self) -> None:
         """Close what the backend used, not the backend (the app's lifespan closes that)."""
+        if self.usage is not None:
+            await self.usage.aclose()
         if self.auth_client is not None:
             await self.auth_client.aclose()
         if self.emulator is not None:
@@ -194,6 +200,7 @@ async def open_live_backend(
     discover: bool,
     pool_state: PoolState | None = None,
     shared_lock: SharedLock | None = None,
+    watch_usage: bool = True,
 ) -> BuiltBackend:
     """A backend for `settings.backend_url` using the accounts logged in there.
 
@@ -203,7 +210,8 @@ async def open_live_backend(
     a `cursor-bridge login` made while serving is used from the next request on, also when
     there was none at start (then no token is sent until one appears: an emulator accepts
     that). `discover`: find the Run host through GetServerConfig unless `settings.agent_url`
-    names one.
+    names one. `watch_usage`: ask for each account's usage report now and then
+    (auth/pool_usage.py).
     """
     store = TokenStore()
     found = store.current(settings.backend_url)
@@ -249,13 +257,17 @@ async def open_live_backend(
     label = api_url
     if account is not None:
         label += f" as {account.label}, Runs on {config.agent_url}"
-    return BuiltBackend(
+    built = BuiltBackend(
         CursorBackend(config, pool), label, account, provider=provider, auth_client=client
     )
+    if watch_usage:
+        built.usage = UsageWatch(config.accounts, backend_usage_fetch(pool, api_url, identity))
+        built.usage.start()
+    return built
 
 
 async def open_backend(
-    settings: Settings, *, use_emulator: bool, discover: bool = True
+    settings: Settings, *, use_emulator: bool, discover: bool = True, watch_usage: bool = True
 ) -> BuiltBackend:
     """The built-in emulator's backend, or the live one for `settings.backend_url` (with
     the account pool's state shared through Redis when the settings name one)."""
@@ -265,6 +277,7 @@ async def open_backend(
     return await open_live_backend(
         settings,
         discover=discover,
+        watch_usage=watch_usage,
         pool_state=shared,
         shared_lock=shared.refresh_lock if shared is not None else None,
     )

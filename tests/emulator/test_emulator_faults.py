@@ -10,7 +10,7 @@ from run_driver import TurnDriver, user_request
 
 from cursor_bridge.emulator import EmulatorOptions, EmulatorServer
 from cursor_bridge.protocol.messages import agent
-from tests.support.polling import eventually
+from tests.support.polling import wait_until
 
 
 async def test_disconnect_resets_the_stream_after_three_deltas(
@@ -41,7 +41,7 @@ async def test_stall_sends_nothing_after_the_first_delta(
     # The token count goes with the delta; then the stall. (Heartbeats sent while the Run
     # waited for the client before its first delta do not count: a loaded machine may
     # answer slower than the 10 ms period.)
-    await eventually(lambda: kinds[-1:] == ["update.token_delta"])
+    await wait_until(lambda: kinds[-1:] == ["update.token_delta"])
     sent = emulator.counters.frames_out
     # Absence can only be shown over time: ten heartbeat periods without a frame.
     await asyncio.sleep(0.1)

@@ -11,7 +11,7 @@ from client_tools import event, only, wire
 
 from cursor_bridge.engine.executor import BuiltinExecutor
 from cursor_bridge.protocol.messages import agent
-from tests.support.polling import eventually
+from tests.support.polling import wait_until
 from tests.support.processes import running
 
 
@@ -282,7 +282,7 @@ async def test_timeout_kills_the_whole_process_group(ws: Path) -> None:
     assert (ws / "child.txt").read_text() == "started\n"
     # Killed processes leave /proc a moment later (a sandbox's PID namespace is torn down
     # after its init): the sleep must be gone long before its 30 s are up.
-    await eventually(lambda: not running("sleep 30.0101"), within=10)
+    await wait_until(lambda: not running("sleep 30.0101"), timeout=10)
     sync = only(
         await executor(ws, allow_shell=True, timeout=0.5).execute(
             event("shell_args", command="sleep 30")
@@ -304,7 +304,7 @@ async def test_cancelling_kills_the_command(ws: Path) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task  # without the kill this would wait out the sleep (and hit the test timeout)
-    await eventually(lambda: not running("sleep 600.0202") and not running("marker-0202"))
+    await wait_until(lambda: not running("sleep 600.0202") and not running("marker-0202"))
 
 
 async def test_commands_do_not_see_the_bridges_secrets(

@@ -16,9 +16,10 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-async def eventually(predicate: Callable[[], object], within: float = 10.0) -> None:
-    """`wait_for` for a coroutine: polls without blocking the event loop."""
-    deadline = time.monotonic() + within
+async def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """``wait_for`` for async tests: the event loop keeps running while it waits (a plain
+    deadline, like wait_for's, rather than a cancelling scope)."""
+    deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
