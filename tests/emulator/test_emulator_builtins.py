@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from cursor_bridge.emulator import EmulatorServer
-from cursor_bridge.engine.adapters import EXEC_HANDLING, map_builtin, native_result, refuse
+from cursor_bridge.engine.adapters import map_builtin, native_result, refuse
+from cursor_bridge.engine.exec_registry import REGISTRY
 from cursor_bridge.engine.executor import BuiltinExecutor
-from cursor_bridge.engine.natives import result_field
 from cursor_bridge.engine.upstream import UpstreamRun
 from cursor_bridge.protocol import events as ev
 from cursor_bridge.protocol.blobs import MemoryBlobStore
+from cursor_bridge.protocol.exec_kinds import result_field
 from cursor_bridge.protocol.headers import RUN_PATH, ClientIdentity, run_headers
 from cursor_bridge.protocol.messages import agent
 from cursor_bridge.protocol.run import RunMachine
@@ -220,7 +221,7 @@ async def test_every_builtin_result_kind_is_accepted_by_the_emulator(
     text, kinds = await run_turn(emulator, script, answer)
     # request_context and mcp_state probes are answered by the RunMachine itself.
     answered_by_machine = {"mcp_args", "request_context_args", "mcp_state_exec_args"}
-    assert set(kinds) == set(EXEC_HANDLING) - answered_by_machine
+    assert set(kinds) == set(REGISTRY) - answered_by_machine
     results = quoted(text)
     assert "mismatched" not in text
     expect = {
@@ -258,7 +259,7 @@ async def test_every_builtin_result_kind_is_accepted_by_the_emulator(
     )
     for label in ("pi-bash", "pi-write", "pi-grep", "pi-ls"):
         assert results[label].startswith("success "), label
-    for kind in EXEC_HANDLING:
+    for kind in REGISTRY:
         assert result_field(kind)  # every kind has a result slot the emulator checked
 
 

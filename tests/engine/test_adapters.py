@@ -16,15 +16,15 @@ from client_tools import (
 )
 
 from cursor_bridge.engine.adapters import (
-    EXEC_HANDLING,
     ClientCall,
     Toolbox,
     map_builtin,
     native_result,
     refuse,
 )
-from cursor_bridge.engine.natives import exec_kinds, result_field
+from cursor_bridge.engine.exec_registry import REGISTRY
 from cursor_bridge.engine.request import ToolSpec
+from cursor_bridge.protocol.exec_kinds import exec_kinds, result_field
 from cursor_bridge.protocol.messages import agent
 
 
@@ -591,8 +591,9 @@ _SAMPLES: dict[str, dict[str, object]] = {
 
 
 def test_every_exec_kind_has_a_declared_handling() -> None:
-    assert set(exec_kinds()) == set(EXEC_HANDLING)
-    for kind, handling in EXEC_HANDLING.items():
+    assert set(exec_kinds()) == set(REGISTRY)
+    for kind, record in REGISTRY.items():
+        handling = record.handling
         request = event(kind, **_SAMPLES.get(kind, {}))
         mapped = map_builtin(request, OPENCODE)
         if handling == "client":

@@ -1,29 +1,29 @@
-"""Typed result builders for the built-in exec kinds."""
+"""The exec kinds' wire facts: the result-field rule, typed argument views, result builders."""
 
 from __future__ import annotations
 
 import pytest
-from client_tools import event, only, wire
 
-from cursor_bridge.engine import natives
+from cursor_bridge.protocol import exec_kinds
 from cursor_bridge.protocol.messages import agent
+from tests.engine.client_tools import event, only, wire
 
 
 def test_result_field_is_the_request_number_except_pi() -> None:
     request = agent.ExecServerMessage.DESCRIPTOR.fields_by_name
     result = agent.ExecClientMessage.DESCRIPTOR.fields_by_name
-    for kind in natives.exec_kinds():
-        answer = natives.result_field(kind)
+    for kind in exec_kinds.exec_kinds():
+        answer = exec_kinds.result_field(kind)
         shift = 1 if kind.startswith("pi_") else 0
         assert result[answer].number == request[kind].number + shift, kind
-    assert natives.result_field("shell_stream_args") == "shell_stream"
-    assert natives.result_field("pi_ls_args") == "pi_ls_result"
+    assert exec_kinds.result_field("shell_stream_args") == "shell_stream"
+    assert exec_kinds.result_field("pi_ls_args") == "pi_ls_result"
     with pytest.raises(ValueError):
-        natives.result_field("exec_id")
+        exec_kinds.result_field("exec_id")
 
 
 def test_typed_args_rebuilds_the_request_message() -> None:
-    args = natives.typed_args(
+    args = exec_kinds.typed_args(
         event("grep_args", pattern="x", head_limit=3, tool_call_id="t", bogus=1)
     )
     assert isinstance(args, agent.GrepArgs)
@@ -32,13 +32,13 @@ def test_typed_args_rebuilds_the_request_message() -> None:
 
 def test_ls_tree_nests_directories_and_counts_files() -> None:
     entries = [
-        natives.Entry("a.py"),
-        natives.Entry("docs", is_dir=True),
-        natives.Entry("src/lib/util.py"),
-        natives.Entry("src/main.py"),
-        natives.Entry("../escape.txt"),
+        exec_kinds.Entry("a.py"),
+        exec_kinds.Entry("docs", is_dir=True),
+        exec_kinds.Entry("src/lib/util.py"),
+        exec_kinds.Entry("src/main.py"),
+        exec_kinds.Entry("../escape.txt"),
     ]
-    root = natives.ls_tree("/w/", entries)
+    root = exec_kinds.ls_tree("/w/", entries)
     assert root.abs_path == "/w" and root.num_files == 3
     assert [d.abs_path for d in root.children_dirs] == ["/w/docs", "/w/src"]
     docs, src = root.children_dirs
@@ -46,17 +46,19 @@ def test_ls_tree_nests_directories_and_counts_files() -> None:
     assert src.children_were_processed and src.num_files == 2
     assert [d.abs_path for d in src.children_dirs] == ["/w/src/lib"]
     assert dict(root.full_subtree_extension_counts) == {".py": 3}
-    explicit = natives.ls_tree("/w", [natives.Entry("docs", True)], processed={"", "docs"})
+    explicit = exec_kinds.ls_tree("/w", [exec_kinds.Entry("docs", True)], processed={"", "docs"})
     assert explicit.children_dirs[0].children_were_processed
 
 
 def test_grep_content_groups_by_file_and_marks_context() -> None:
     matches = [
-        natives.GrepMatch("a.py", 1, "before", is_context=True),
-        natives.GrepMatch("a.py", 2, "hit"),
-        natives.GrepMatch("b.py", 7, "hit too"),
+        exec_kinds.GrepMatch("a.py", 1, "before", is_context=True),
+        exec_kinds.GrepMatch("a.py", 2, "hit"),
+        exec_kinds.GrepMatch("b.py", 7, "hit too"),
     ]
-    message = only(natives.grep_content(event("grep_args", pattern="hit"), matches, workspace="/w"))
+    message = only(
+        exec_kinds.grep_content(event("grep_args", pattern="hit"), matches, workspace="/w")
+    )
     content = message.grep_result.success.workspace_results["/w"].content
     assert [m.file for m in content.matches] == ["a.py", "b.py"]
     assert [x.is_context_line for x in content.matches[0].matches] == [True, False]
@@ -65,21 +67,23 @@ def test_grep_content_groups_by_file_and_marks_context() -> None:
 
 def test_shell_results_success_failure_timeout_spawn_error() -> None:
     sync = event("shell_args", command="x", working_directory="/w")
-    ok = only(natives.shell_result(sync, natives.ShellOutcome(0, "out", "err", 12)))
+    ok = only(exec_kinds.shell_result(sync, exec_kinds.ShellOutcome(0, "out", "err", 12)))
     assert ok.shell_result.success.stdout == "out" and ok.shell_result.success.execution_time == 12
-    bad = only(natives.shell_result(sync, natives.ShellOutcome(137, signal="SIGKILL")))
+    bad = only(exec_kinds.shell_result(sync, exec_kinds.ShellOutcome(137, signal="SIGKILL")))
     assert (
         bad.shell_result.failure.exit_code == 137 and bad.shell_result.failure.signal == "SIGKILL"
     )
     late = only(
-        natives.shell_result(sync, natives.ShellOutcome(137, timed_out=True, timeout_ms=500))
+        exec_kinds.shell_result(sync, exec_kinds.ShellOutcome(137, timed_out=True, timeout_ms=500))
     )
     assert late.shell_result.timeout.timeout_ms == 500
-    spawn = only(natives.shell_spawn_error(sync, "no /bin/sh"))
+    spawn = only(exec_kinds.shell_spawn_error(sync, "no /bin/sh"))
     assert spawn.shell_result.spawn_error.error == "no /bin/sh"
 
     stream = event("shell_stream_args", command="x", working_directory="/w")
-    killed = wire(natives.shell_stream(stream, natives.ShellOutcome(137, "a", "b", timed_out=True)))
+    killed = wire(
+        exec_kinds.shell_stream(stream, exec_kinds.ShellOutcome(137, "a", "b", timed_out=True))
+    )
     assert [m.shell_stream.WhichOneof("event") for m in killed] == [
         "start",
         "stdout",
@@ -87,17 +91,17 @@ def test_shell_results_success_failure_timeout_spawn_error() -> None:
         "exit",
     ]
     assert killed[-1].shell_stream.exit.aborted
-    assert killed[-1].shell_stream.exit.abort_reason == natives.ABORT_REASON_TIMEOUT
-    failed_start = wire(natives.shell_spawn_error(stream, "no shell"))
+    assert killed[-1].shell_stream.exit.abort_reason == exec_kinds.ABORT_REASON_TIMEOUT
+    failed_start = wire(exec_kinds.shell_spawn_error(stream, "no shell"))
     assert failed_start[-1].shell_stream.exit.code == 127
 
 
 def test_refusal_covers_every_kind_with_its_own_case() -> None:
-    for kind in natives.exec_kinds():
-        (message,) = wire(natives.refusal(event(kind), "nope"))
-        result = getattr(message, natives.result_field(kind))
+    for kind in exec_kinds.exec_kinds():
+        (message,) = wire(exec_kinds.refusal(event(kind), "nope"))
+        result = getattr(message, exec_kinds.result_field(kind))
         oneof = "event" if kind == "shell_stream_args" else "result"
         case = result.WhichOneof(oneof)
         assert case in ("rejected", "error", "failure"), (kind, case)
         assert "nope" in str(result)
-    assert natives.refusal(event("unknown"), "nope") == []
+    assert exec_kinds.refusal(event("unknown"), "nope") == []
