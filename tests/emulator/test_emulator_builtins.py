@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 
 from cursor_bridge.emulator import EmulatorServer
+from cursor_bridge.emulator.script import EXEC_WORDS
 from cursor_bridge.engine.adapters import map_builtin, native_result, refuse
 from cursor_bridge.engine.exec_registry import REGISTRY
 from cursor_bridge.engine.executor import BuiltinExecutor
 from cursor_bridge.engine.upstream import UpstreamRun
 from cursor_bridge.protocol import events as ev
 from cursor_bridge.protocol.blobs import MemoryBlobStore
-from cursor_bridge.protocol.exec_kinds import result_field
+from cursor_bridge.protocol.exec_kinds import exec_kinds, result_field
 from cursor_bridge.protocol.headers import RUN_PATH, ClientIdentity, run_headers
 from cursor_bridge.protocol.messages import agent
 from cursor_bridge.protocol.run import RunMachine
@@ -283,3 +284,13 @@ async def test_a_result_in_the_wrong_slot_is_not_taken_as_an_answer(
         "mismatched result: read_result for pi_read_args (expected pi_read_result)"
     )
     assert results["ls"] == "mismatched result: shell_result for ls_args (expected ls_result)"
+
+
+def test_the_emulator_scripts_every_kind_from_the_shared_wire_facts() -> None:
+    # Every request field our schema declares is scriptable, but the MCP call (a /tool line)
+    # and the request context (the RunMachine answers it).
+    assert set(EXEC_WORDS.values()) == set(exec_kinds()) - {"mcp_args", "request_context_args"}
+    assert set(EXEC_WORDS) == set(_LINES)  # the words the script language has always had
+    assert EXEC_WORDS["shell"] == "shell_stream_args"
+    assert EXEC_WORDS["shell-sync"] == "shell_args"
+    assert EXEC_WORDS["list-mcp-resources"] == "list_mcp_resources_exec_args"

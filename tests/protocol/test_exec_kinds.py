@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
+from google.protobuf import json_format
+from google.protobuf.message import Message
 
 from cursor_bridge.protocol import exec_kinds
+from cursor_bridge.protocol.events import ExecRequested
+from cursor_bridge.protocol.exec_kinds import (
+    GrepArgs,
+    ReadArgs,
+    ShellArgs,
+    WriteArgs,
+    files,
+    pi,
+    search,
+    services,
+    shell,
+)
 from cursor_bridge.protocol.messages import agent
 from tests.engine.client_tools import event, only, wire
 
@@ -105,3 +121,77 @@ def test_refusal_covers_every_kind_with_its_own_case() -> None:
         assert case in ("rejected", "error", "failure"), (kind, case)
         assert "nope" in str(result)
     assert exec_kinds.refusal(event("unknown"), "nope") == []
+
+
+# -- typed views of the arguments --------------------------------------------------------------
+
+
+def _decoded(kind: str, message: Message) -> ExecRequested:
+    """The event the RunMachine makes of a request (its JSON form, proto field names)."""
+    request = agent.ExecServerMessage(id=3, exec_id="e")
+    getattr(request, kind).CopyFrom(message)
+    args = json_format.MessageToDict(getattr(request, kind), preserving_proto_field_name=True)
+    return ExecRequested(3, "e", kind, args)
+
+
+def test_args_are_parsed_once_into_the_kinds_typed_view() -> None:
+    read = _decoded("read_args", agent.ReadArgs(path="/w/a.py", offset=4, limit=2))
+    assert read.view == exec_kinds.ReadArgs("/w/a.py", 4, 2)
+    assert isinstance(_decoded("pi_read_args", agent.PiReadExecArgs(path="p")).view, ReadArgs)
+    shell = _decoded("shell_stream_args", agent.ShellArgs(command="ls", timeout=900))
+    assert shell.view == ShellArgs("ls", "", 900)
+    bash = _decoded("pi_bash_args", agent.PiBashExecArgs(command="ls", timeout=2.5))
+    assert bash.view == exec_kinds.PiBashArgs("ls", "", 2.5)
+    # Presence-tracked grep fields: set to zero is not the same as unset.
+    grep = _decoded("grep_args", agent.GrepArgs(pattern="x", context=0, head_limit=5))
+    args = exec_kinds.view(grep, GrepArgs)
+    assert (args.context, args.context_before, args.head_limit) == (0, None, 5)
+    assert (args.mode, args.type, args.multiline) == ("content", None, None)
+    edit = agent.PiEditExecArgs(path="a")
+    edit.edits.add(old_text="1", new_text="2")
+    assert _decoded("pi_edit_args", edit).view == exec_kinds.PiEditArgs(
+        "a", (exec_kinds.Edit("1", "2"),)
+    )
+    assert isinstance(ExecRequested(1, "k", "unknown").view, exec_kinds.NoArgs)
+    # The view is derived: events compare by what was sent.
+    assert ExecRequested(1, "k", "read_args", {"path": "a"}) == ExecRequested(
+        1, "k", "read_args", {"path": "a"}
+    )
+
+
+def test_loosely_typed_arguments_are_survived() -> None:
+    read = event("read_args", path=7, offset="3", limit="many")
+    assert read.view == ReadArgs("7", 3, 0)
+    edits = event("pi_edit_args", path="a", edits=[{"old_text": "x"}, "junk"]).view
+    assert edits == exec_kinds.PiEditArgs("a", (exec_kinds.Edit("x", ""),))
+    assert event("ls_args", ignore="not-a-list").view == exec_kinds.LsArgs("", (), 0)
+    with pytest.raises(TypeError):
+        exec_kinds.view(read, ShellArgs)
+
+
+def test_write_content_prefers_file_bytes_in_their_encoding() -> None:
+    latin = base64.b64encode("é".encode("latin-1")).decode()
+    write = exec_kinds.view(
+        event(
+            "write_args", path="a", file_text="ignored", file_bytes=latin, encoding_hint="latin-1"
+        ),
+        WriteArgs,
+    )
+    assert (write.content(), write.data()) == ("é", "é".encode("latin-1"))
+    binary = exec_kinds.view(
+        event("write_args", file_bytes=base64.b64encode(b"\xff").decode()), WriteArgs
+    )
+    assert binary.content() is None and binary.data() == b"\xff"
+    broken = exec_kinds.view(event("write_args", file_bytes="@@@"), WriteArgs)
+    assert broken.content() is None and broken.data() is None
+    pi = exec_kinds.view(event("pi_write_args", path="a", content="z"), WriteArgs)
+    assert (pi.content(), pi.data()) == ("z", b"z")
+
+
+def test_every_kind_has_one_wire_row() -> None:
+    assert set(exec_kinds.WIRE) == set(exec_kinds.exec_kinds())
+    rows = [row for module in _FACT_MODULES for row in module.WIRE]
+    assert len(rows) == len(exec_kinds.WIRE)  # no kind in two modules
+
+
+_FACT_MODULES = (files, search, shell, pi, services)
