@@ -47,6 +47,17 @@ def exec_kinds() -> list[str]:
     return [field.name for field in _REQUEST.oneofs_by_name["message"].fields]
 
 
+def display_member(kind: str) -> str | None:
+    """The ToolCall member that shows the exec `kind` in the conversation (its `args` are
+    the request's own args message), or None when our schema has no such record."""
+    args_type = _REQUEST.fields_by_name[kind].message_type
+    for field in agent.ToolCall.DESCRIPTOR.fields:
+        args = field.message_type.fields_by_name.get("args") if field.message_type else None
+        if args is not None and args.message_type is args_type:
+            return str(field.name)
+    return None
+
+
 def args_message(kind: str) -> type[Message]:
     """The args message class the request member `kind` carries."""
     args_type = _REQUEST.fields_by_name[kind].message_type
