@@ -55,6 +55,7 @@ from .rule import (
     NoArgs,
     Replies,
     Wire,
+    answer,
     args_message,
     count_lines,
     display_member,
@@ -73,7 +74,6 @@ from .services import (
     fetch_error,
     fetch_success,
     list_mcp_resources_empty,
-    mcp_error,
     read_mcp_resource_error,
     subagent_error,
     subagent_success,
@@ -91,7 +91,6 @@ from .shell import (
     shell_result,
     shell_spawn_error,
     shell_stream,
-    stdin_error,
 )
 
 if TYPE_CHECKING:
@@ -147,6 +146,7 @@ __all__ = [
     "SubagentArgs",
     "Wire",
     "WriteArgs",
+    "answer",
     "args_message",
     "background_spawn_error",
     "background_spawn_success",
@@ -171,7 +171,6 @@ __all__ = [
     "ls_rejected",
     "ls_success",
     "ls_tree",
-    "mcp_error",
     "parse_args",
     "pi_error",
     "pi_rejected",
@@ -191,7 +190,6 @@ __all__ = [
     "shell_result",
     "shell_spawn_error",
     "shell_stream",
-    "stdin_error",
     "subagent_error",
     "subagent_success",
     "typed_args",

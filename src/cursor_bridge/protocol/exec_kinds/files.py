@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
 from ..messages import agent
-from .rule import ArgsView, Replies, Wire, count_lines, number, reply, text, texts, view
+from .rule import ArgsView, Replies, Wire, answer, count_lines, number, reply, text, texts, view
 
 if TYPE_CHECKING:
     from ..events import ExecRequested
@@ -124,36 +124,23 @@ def read_success(
 
 
 def read_not_found(event: ExecRequested) -> Replies:
-    message = reply(event)
-    message.read_result.file_not_found.path = _path(event)
-    return [message]
+    return answer(event, "file_not_found", path=_path(event))
 
 
 def read_permission_denied(event: ExecRequested) -> Replies:
-    message = reply(event)
-    message.read_result.permission_denied.path = _path(event)
-    return [message]
+    return answer(event, "permission_denied", path=_path(event))
 
 
 def read_error(event: ExecRequested, error: str) -> Replies:
-    message = reply(event)
-    message.read_result.error.path = _path(event)
-    message.read_result.error.error = error
-    return [message]
+    return answer(event, "error", path=_path(event), error=error)
 
 
 def read_rejected(event: ExecRequested, reason: str) -> Replies:
-    message = reply(event)
-    message.read_result.rejected.path = _path(event)
-    message.read_result.rejected.reason = reason
-    return [message]
+    return answer(event, "rejected", path=_path(event), reason=reason)
 
 
 def read_invalid_file(event: ExecRequested, reason: str) -> Replies:
-    message = reply(event)
-    message.read_result.invalid_file.path = _path(event)
-    message.read_result.invalid_file.reason = reason
-    return [message]
+    return answer(event, "invalid_file", path=_path(event), reason=reason)
 
 
 # -- write / delete -----------------------------------------------------------------------
@@ -173,27 +160,23 @@ def write_success(event: ExecRequested, content: str, *, file_size: int | None =
 
 
 def write_error(event: ExecRequested, error: str) -> Replies:
-    message = reply(event)
-    message.write_result.error.path = _path(event)
-    message.write_result.error.error = error
-    return [message]
+    return answer(event, "error", path=_path(event), error=error)
 
 
 def write_rejected(event: ExecRequested, reason: str) -> Replies:
-    message = reply(event)
-    message.write_result.rejected.path = _path(event)
-    message.write_result.rejected.reason = reason
-    return [message]
+    return answer(event, "rejected", path=_path(event), reason=reason)
 
 
 def write_permission_denied(event: ExecRequested, error: str) -> Replies:
-    message = reply(event)
-    denied = message.write_result.permission_denied
-    denied.path = _path(event)
-    denied.directory = posixpath.dirname(_path(event))
-    denied.operation = "write"
-    denied.error = error
-    return [message]
+    path = _path(event)
+    return answer(
+        event,
+        "permission_denied",
+        path=path,
+        directory=posixpath.dirname(path),
+        operation="write",
+        error=error,
+    )
 
 
 def delete_success(event: ExecRequested, *, file_size: int = 0, prev_content: str = "") -> Replies:
@@ -206,37 +189,23 @@ def delete_success(event: ExecRequested, *, file_size: int = 0, prev_content: st
 
 
 def delete_not_found(event: ExecRequested) -> Replies:
-    message = reply(event)
-    message.delete_result.file_not_found.path = _path(event)
-    return [message]
+    return answer(event, "file_not_found", path=_path(event))
 
 
 def delete_not_file(event: ExecRequested, actual_type: str) -> Replies:
-    message = reply(event)
-    message.delete_result.not_file.path = _path(event)
-    message.delete_result.not_file.actual_type = actual_type
-    return [message]
+    return answer(event, "not_file", path=_path(event), actual_type=actual_type)
 
 
 def delete_permission_denied(event: ExecRequested, error: str) -> Replies:
-    message = reply(event)
-    denied = message.delete_result.permission_denied
-    denied.path, denied.client_visible_error = _path(event), error
-    return [message]
+    return answer(event, "permission_denied", path=_path(event), client_visible_error=error)
 
 
 def delete_error(event: ExecRequested, error: str) -> Replies:
-    message = reply(event)
-    message.delete_result.error.path = _path(event)
-    message.delete_result.error.error = error
-    return [message]
+    return answer(event, "error", path=_path(event), error=error)
 
 
 def delete_rejected(event: ExecRequested, reason: str) -> Replies:
-    message = reply(event)
-    message.delete_result.rejected.path = _path(event)
-    message.delete_result.rejected.reason = reason
-    return [message]
+    return answer(event, "rejected", path=_path(event), reason=reason)
 
 
 # -- ls -----------------------------------------------------------------------------------
@@ -315,17 +284,11 @@ def ls_success(event: ExecRequested, tree: agent.LsDirectoryTreeNode) -> Replies
 
 
 def ls_error(event: ExecRequested, error: str) -> Replies:
-    message = reply(event)
-    message.ls_result.error.path = _path(event)
-    message.ls_result.error.error = error
-    return [message]
+    return answer(event, "error", path=_path(event), error=error)
 
 
 def ls_rejected(event: ExecRequested, reason: str) -> Replies:
-    message = reply(event)
-    message.ls_result.rejected.path = _path(event)
-    message.ls_result.rejected.reason = reason
-    return [message]
+    return answer(event, "rejected", path=_path(event), reason=reason)
 
 
 WIRE = (

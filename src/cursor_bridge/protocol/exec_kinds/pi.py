@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
 from .files import LsArgs, PathArgs, ReadArgs, WriteArgs
-from .rule import Replies, Wire, number, result_of, seconds, text
+from .rule import Replies, Wire, answer, number, result_of, seconds, text
 from .search import GrepArgs
 from .shell import CommandArgs
 
@@ -95,26 +95,19 @@ class PiFindArgs(PathArgs):
 
 
 def pi_success(event: ExecRequested, output: str) -> Replies:
-    message, result = result_of(event)
-    success = getattr(result, "success")  # noqa: B009 - every pi result has one
-    success.output = output
-    return [message]
+    return answer(event, "success", output=output)
 
 
 def pi_error(event: ExecRequested, error: str) -> Replies:
-    message, result = result_of(event)
-    getattr(result, "error").error = error  # noqa: B009
-    return [message]
+    return answer(event, "error", error=error)
 
 
 def pi_rejected(event: ExecRequested, reason: str) -> Replies:
     """pi_edit and pi_write have a `rejected` case; the others answer with `error`."""
-    message, result = result_of(event)
+    _, result = result_of(event)
     if "rejected" in result.DESCRIPTOR.fields_by_name:
-        getattr(result, "rejected").reason = reason  # noqa: B009
-    else:
-        getattr(result, "error").error = reason  # noqa: B009
-    return [message]
+        return answer(event, "rejected", reason=reason)
+    return answer(event, "error", error=reason)
 
 
 WIRE = (

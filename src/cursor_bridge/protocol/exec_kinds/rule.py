@@ -86,6 +86,26 @@ def result_of(event: ExecRequested) -> tuple[agent.ExecClientMessage, Message]:
     return message, result
 
 
+def answer(event: ExecRequested, case: str, **fields: Any) -> Replies:
+    """One reply with the kind's result set to its `case` (e.g. `error`), `fields` filled."""
+    message, result = result_of(event)
+    target: Message = getattr(result, case)
+    target.SetInParent()
+    for name, value in fields.items():
+        setattr(target, name, value)
+    return [message]
+
+
+def error_case(event: ExecRequested, reason: str) -> Replies:
+    """`reason` in the kind's `error` case (the refusal of kinds without a `rejected`)."""
+    return answer(event, "error", error=reason)
+
+
+def rejected_case(event: ExecRequested, reason: str) -> Replies:
+    """`reason` in the kind's `rejected` case."""
+    return answer(event, "rejected", reason=reason)
+
+
 def count_lines(text: str) -> int:
     """Lines as an editor counts them (a trailing newline does not open a new line)."""
     if not text:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from ..messages import agent
 from .files import PathArgs
-from .rule import Replies, Wire, optional_number, reply, text, view
+from .rule import Replies, Wire, answer, optional_number, reply, text, view
 
 if TYPE_CHECKING:
     from ..events import ExecRequested
@@ -132,9 +132,7 @@ def grep_count(
 
 
 def grep_error(event: ExecRequested, error: str) -> Replies:
-    message = reply(event)
-    message.grep_result.error.error = error
-    return [message]
+    return answer(event, "error", error=error)
 
 
 WIRE = (Wire("grep_args", GrepArgs, grep_error),)

@@ -8,7 +8,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
 from .files import PathArgs
-from .rule import ArgsView, NoArgs, Replies, Wire, reply, text, view
+from .rule import (
+    ArgsView,
+    NoArgs,
+    Replies,
+    Wire,
+    answer,
+    error_case,
+    rejected_case,
+    reply,
+    text,
+    view,
+)
 
 if TYPE_CHECKING:
     from ..events import ExecRequested
@@ -63,17 +74,11 @@ def fetch_success(
 
 
 def fetch_error(event: ExecRequested, error: str) -> Replies:
-    message = reply(event)
-    message.fetch_result.error.url = view(event, FetchArgs).url
-    message.fetch_result.error.error = error
-    return [message]
+    return answer(event, "error", url=view(event, FetchArgs).url, error=error)
 
 
 def diagnostics_rejected(event: ExecRequested, reason: str) -> Replies:
-    message = reply(event)
-    message.diagnostics_result.rejected.path = view(event, PathArgs).path
-    message.diagnostics_result.rejected.reason = reason
-    return [message]
+    return answer(event, "rejected", path=view(event, PathArgs).path, reason=reason)
 
 
 def subagent_success(event: ExecRequested, final_message: str, *, agent_id: str = "") -> Replies:
@@ -85,71 +90,32 @@ def subagent_success(event: ExecRequested, final_message: str, *, agent_id: str 
 
 
 def subagent_error(event: ExecRequested, error: str) -> Replies:
-    message = reply(event)
-    message.subagent_result.error.agent_id = view(event, SubagentArgs).resume_agent_id
-    message.subagent_result.error.error = error
-    return [message]
+    agent_id = view(event, SubagentArgs).resume_agent_id
+    return answer(event, "error", agent_id=agent_id, error=error)
 
 
 def list_mcp_resources_empty(event: ExecRequested) -> Replies:
     """No MCP resources: the client's tools are plain functions."""
-    message = reply(event)
-    message.list_mcp_resources_exec_result.success.SetInParent()
-    return [message]
+    return answer(event, "success")
 
 
 def read_mcp_resource_error(event: ExecRequested, error: str) -> Replies:
-    message = reply(event)
-    message.read_mcp_resource_exec_result.error.uri = view(event, McpResourceArgs).uri
-    message.read_mcp_resource_exec_result.error.error = error
-    return [message]
-
-
-def mcp_error(event: ExecRequested, reason: str) -> Replies:
-    message = reply(event)
-    message.mcp_result.error.error = reason
-    return [message]
-
-
-def _context_refusal(event: ExecRequested, reason: str) -> Replies:
-    message = reply(event)
-    message.request_context_result.error.error = reason
-    return [message]
-
-
-def _list_resources_refusal(event: ExecRequested, reason: str) -> Replies:
-    message = reply(event)
-    message.list_mcp_resources_exec_result.rejected.reason = reason
-    return [message]
-
-
-def _mcp_state_refusal(event: ExecRequested, reason: str) -> Replies:
-    message = reply(event)
-    message.mcp_state_exec_result.rejected.reason = reason
-    return [message]
+    return answer(event, "error", uri=view(event, McpResourceArgs).uri, error=error)
 
 
 def _record_screen_refusal(event: ExecRequested, reason: str) -> Replies:
-    message = reply(event)
-    message.record_screen_result.failure.error = reason
-    return [message]
-
-
-def _computer_use_refusal(event: ExecRequested, reason: str) -> Replies:
-    message = reply(event)
-    message.computer_use_result.error.error = reason
-    return [message]
+    return answer(event, "failure", error=reason)
 
 
 WIRE = (
     Wire("diagnostics_args", PathArgs, diagnostics_rejected),
-    Wire("request_context_args", NoArgs, _context_refusal),
-    Wire("mcp_args", NoArgs, mcp_error),
-    Wire("list_mcp_resources_exec_args", McpResourceArgs, _list_resources_refusal),
+    Wire("request_context_args", NoArgs, error_case),
+    Wire("mcp_args", NoArgs, error_case),
+    Wire("list_mcp_resources_exec_args", McpResourceArgs, rejected_case),
     Wire("read_mcp_resource_exec_args", McpResourceArgs, read_mcp_resource_error),
     Wire("fetch_args", FetchArgs, fetch_error),
     Wire("record_screen_args", NoArgs, _record_screen_refusal),
-    Wire("computer_use_args", NoArgs, _computer_use_refusal),
+    Wire("computer_use_args", NoArgs, error_case),
     Wire("subagent_args", SubagentArgs, subagent_error),
-    Wire("mcp_state_exec_args", NoArgs, _mcp_state_refusal),
+    Wire("mcp_state_exec_args", NoArgs, rejected_case),
 )

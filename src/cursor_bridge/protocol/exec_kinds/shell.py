@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
 from ..messages import agent
-from .rule import ArgsView, NoArgs, Replies, Wire, number, reply, text, view
+from .rule import ArgsView, NoArgs, Replies, Wire, error_case, number, reply, text, view
 
 if TYPE_CHECKING:
     from ..events import ExecRequested
@@ -168,15 +168,9 @@ def background_spawn_error(event: ExecRequested, error: str) -> Replies:
     return [message]
 
 
-def stdin_error(event: ExecRequested, reason: str) -> Replies:
-    message = reply(event)
-    message.write_shell_stdin_result.error.error = reason
-    return [message]
-
-
 WIRE = (
     Wire("shell_args", ShellArgs, shell_rejected),
     Wire("shell_stream_args", ShellArgs, shell_rejected),
     Wire("background_shell_spawn_args", BackgroundShellArgs, shell_rejected),
-    Wire("write_shell_stdin_args", NoArgs, stdin_error),
+    Wire("write_shell_stdin_args", NoArgs, error_case),
 )
