@@ -45,13 +45,8 @@ class _Flag:
 
 _WRITE = _Flag("Writing and deleting files", "--allow-write")
 _SHELL = _Flag("Running shell commands", "--allow-shell")
-# Which switch each of the executor's tools needs (the registry names a kind's tool).
-_NEEDS: dict[BridgeTool, _Flag] = {
-    "write": _WRITE,
-    "edit": _WRITE,
-    "delete": _WRITE,
-    "shell": _SHELL,
-}
+# The executor's tools that change files (the registry names each kind's tool).
+_WRITING: frozenset[BridgeTool] = frozenset({"write", "edit", "delete"})
 
 
 class BuiltinExecutor:
@@ -104,9 +99,9 @@ class BuiltinExecutor:
         tool = None if record is None else record.bridge_tool
         if record is None or tool is None:
             return self._refuse(event, record)
-        flag = _NEEDS.get(tool)
-        if flag is not None and not (self.allow_shell if flag is _SHELL else self.allow_write):
-            return self._disabled(event, flag)
+        missing = self._missing_switch(tool)
+        if missing is not None:
+            return self._disabled(event, missing)
         try:
             if tool == "shell":
                 return await self._shell(event)
@@ -115,6 +110,14 @@ class BuiltinExecutor:
             return await asyncio.to_thread(self._blocking[tool], event)
         except PathRejected as exc:
             return wire.refusal(event, str(exc))
+
+    def _missing_switch(self, tool: BridgeTool) -> _Flag | None:
+        """The switch `tool` needs and this bridge was started without, if any."""
+        if tool == "shell" and not self.allow_shell:
+            return _SHELL
+        if tool in _WRITING and not self.allow_write:
+            return _WRITE
+        return None
 
     def _refuse(self, event: ExecRequested, record: ExecKind | None) -> Replies:
         if record is None:
