@@ -50,7 +50,7 @@ from acp.schema import (
 from ..engine.executor import BuiltinExecutor
 from ..protocol import exec_kinds
 from ..protocol.events import ExecRequested
-from ..protocol.exec_kinds import WriteArgs
+from ..protocol.exec_kinds import ReadArgs, ShellArgs, WriteArgs
 from ..protocol.messages import agent
 
 Mode = Literal["ask", "auto", "read-only"]
@@ -110,8 +110,8 @@ class EditorTools:
         if fs is None or not fs.read_text_file:
             return exec_kinds.read_rejected(event, "The editor does not offer file reads.")
         await self._start(call_id, f"Read {path}", "read", path, event.args)
-        offset = int(event.args.get("offset") or 0)
-        limit = int(event.args.get("limit") or 0)
+        range_ = exec_kinds.view(event, ReadArgs)
+        offset, limit = range_.offset, range_.limit
         try:
             response = await self.client.read_text_file(
                 session_id=self.session_id, path=path, line=offset or None, limit=limit or None
@@ -163,7 +163,7 @@ class EditorTools:
     # -- shell --------------------------------------------------------------------------
 
     async def _shell(self, event: ExecRequested, call_id: str) -> list[agent.ExecClientMessage]:
-        command = str(event.args.get("command") or "")
+        command = exec_kinds.view(event, ShellArgs).command
         cwd = self._path(event, "working_directory", default=self.roots[0])
         if not self.capabilities.terminal:
             return exec_kinds.shell_rejected(
@@ -176,7 +176,7 @@ class EditorTools:
         if not await self._permitted(call_id, "execute", title, None):
             await self._finish(call_id, "failed", "The user declined this command.")
             return exec_kinds.shell_rejected(event, "The user declined to run this command.")
-        timeout_ms = int(event.args.get("timeout") or 0)
+        timeout_ms = exec_kinds.view(event, ShellArgs).timeout
         timeout = timeout_ms / 1000 if timeout_ms > 0 else DEFAULT_SHELL_TIMEOUT
         outcome = await self._terminal(call_id, ["/bin/sh", "-c", command], cwd, timeout)
         ok = outcome.exit_code == 0 and not outcome.timed_out
