@@ -10,16 +10,17 @@ from google.protobuf.message import Message
 
 from cursor_bridge.protocol import exec_kinds
 from cursor_bridge.protocol.events import ExecRequested
-from cursor_bridge.protocol.exec_kinds import (
-    GrepArgs,
-    ReadArgs,
+from cursor_bridge.protocol.exec_kinds import files, pi, search, services, shell
+from cursor_bridge.protocol.exec_kinds.files import Entry, LsArgs, ReadArgs, WriteArgs, ls_tree
+from cursor_bridge.protocol.exec_kinds.pi import Edit, PiBashArgs, PiEditArgs
+from cursor_bridge.protocol.exec_kinds.search import GrepArgs, GrepMatch, grep_content
+from cursor_bridge.protocol.exec_kinds.shell import (
+    ABORT_REASON_TIMEOUT,
     ShellArgs,
-    WriteArgs,
-    files,
-    pi,
-    search,
-    services,
-    shell,
+    ShellOutcome,
+    shell_result,
+    shell_spawn_error,
+    shell_stream,
 )
 from cursor_bridge.protocol.messages import agent
 from tests.engine.client_tools import event, only, wire
@@ -48,13 +49,13 @@ def test_typed_args_rebuilds_the_request_message() -> None:
 
 def test_ls_tree_nests_directories_and_counts_files() -> None:
     entries = [
-        exec_kinds.Entry("a.py"),
-        exec_kinds.Entry("docs", is_dir=True),
-        exec_kinds.Entry("src/lib/util.py"),
-        exec_kinds.Entry("src/main.py"),
-        exec_kinds.Entry("../escape.txt"),
+        Entry("a.py"),
+        Entry("docs", is_dir=True),
+        Entry("src/lib/util.py"),
+        Entry("src/main.py"),
+        Entry("../escape.txt"),
     ]
-    root = exec_kinds.ls_tree("/w/", entries)
+    root = ls_tree("/w/", entries)
     assert root.abs_path == "/w" and root.num_files == 3
     assert [d.abs_path for d in root.children_dirs] == ["/w/docs", "/w/src"]
     docs, src = root.children_dirs
@@ -62,19 +63,17 @@ def test_ls_tree_nests_directories_and_counts_files() -> None:
     assert src.children_were_processed and src.num_files == 2
     assert [d.abs_path for d in src.children_dirs] == ["/w/src/lib"]
     assert dict(root.full_subtree_extension_counts) == {".py": 3}
-    explicit = exec_kinds.ls_tree("/w", [exec_kinds.Entry("docs", True)], processed={"", "docs"})
+    explicit = ls_tree("/w", [Entry("docs", True)], processed={"", "docs"})
     assert explicit.children_dirs[0].children_were_processed
 
 
 def test_grep_content_groups_by_file_and_marks_context() -> None:
     matches = [
-        exec_kinds.GrepMatch("a.py", 1, "before", is_context=True),
-        exec_kinds.GrepMatch("a.py", 2, "hit"),
-        exec_kinds.GrepMatch("b.py", 7, "hit too"),
+        GrepMatch("a.py", 1, "before", is_context=True),
+        GrepMatch("a.py", 2, "hit"),
+        GrepMatch("b.py", 7, "hit too"),
     ]
-    message = only(
-        exec_kinds.grep_content(event("grep_args", pattern="hit"), matches, workspace="/w")
-    )
+    message = only(grep_content(event("grep_args", pattern="hit"), matches, workspace="/w"))
     content = message.grep_result.success.workspace_results["/w"].content
     assert [m.file for m in content.matches] == ["a.py", "b.py"]
     assert [x.is_context_line for x in content.matches[0].matches] == [True, False]
@@ -83,23 +82,19 @@ def test_grep_content_groups_by_file_and_marks_context() -> None:
 
 def test_shell_results_success_failure_timeout_spawn_error() -> None:
     sync = event("shell_args", command="x", working_directory="/w")
-    ok = only(exec_kinds.shell_result(sync, exec_kinds.ShellOutcome(0, "out", "err", 12)))
+    ok = only(shell_result(sync, ShellOutcome(0, "out", "err", 12)))
     assert ok.shell_result.success.stdout == "out" and ok.shell_result.success.execution_time == 12
-    bad = only(exec_kinds.shell_result(sync, exec_kinds.ShellOutcome(137, signal="SIGKILL")))
+    bad = only(shell_result(sync, ShellOutcome(137, signal="SIGKILL")))
     assert (
         bad.shell_result.failure.exit_code == 137 and bad.shell_result.failure.signal == "SIGKILL"
     )
-    late = only(
-        exec_kinds.shell_result(sync, exec_kinds.ShellOutcome(137, timed_out=True, timeout_ms=500))
-    )
+    late = only(shell_result(sync, ShellOutcome(137, timed_out=True, timeout_ms=500)))
     assert late.shell_result.timeout.timeout_ms == 500
-    spawn = only(exec_kinds.shell_spawn_error(sync, "no /bin/sh"))
+    spawn = only(shell_spawn_error(sync, "no /bin/sh"))
     assert spawn.shell_result.spawn_error.error == "no /bin/sh"
 
     stream = event("shell_stream_args", command="x", working_directory="/w")
-    killed = wire(
-        exec_kinds.shell_stream(stream, exec_kinds.ShellOutcome(137, "a", "b", timed_out=True))
-    )
+    killed = wire(shell_stream(stream, ShellOutcome(137, "a", "b", timed_out=True)))
     assert [m.shell_stream.WhichOneof("event") for m in killed] == [
         "start",
         "stdout",
@@ -107,8 +102,8 @@ def test_shell_results_success_failure_timeout_spawn_error() -> None:
         "exit",
     ]
     assert killed[-1].shell_stream.exit.aborted
-    assert killed[-1].shell_stream.exit.abort_reason == exec_kinds.ABORT_REASON_TIMEOUT
-    failed_start = wire(exec_kinds.shell_spawn_error(stream, "no shell"))
+    assert killed[-1].shell_stream.exit.abort_reason == ABORT_REASON_TIMEOUT
+    failed_start = wire(shell_spawn_error(stream, "no shell"))
     assert failed_start[-1].shell_stream.exit.code == 127
 
 
@@ -136,12 +131,12 @@ def _decoded(kind: str, message: Message) -> ExecRequested:
 
 def test_args_are_parsed_once_into_the_kinds_typed_view() -> None:
     read = _decoded("read_args", agent.ReadArgs(path="/w/a.py", offset=4, limit=2))
-    assert read.view == exec_kinds.ReadArgs("/w/a.py", 4, 2)
+    assert read.view == ReadArgs("/w/a.py", 4, 2)
     assert isinstance(_decoded("pi_read_args", agent.PiReadExecArgs(path="p")).view, ReadArgs)
     shell = _decoded("shell_stream_args", agent.ShellArgs(command="ls", timeout=900))
     assert shell.view == ShellArgs("ls", "", 900)
     bash = _decoded("pi_bash_args", agent.PiBashExecArgs(command="ls", timeout=2.5))
-    assert bash.view == exec_kinds.PiBashArgs("ls", "", 2.5)
+    assert bash.view == PiBashArgs("ls", "", 2.5)
     # Presence-tracked grep fields: set to zero is not the same as unset.
     grep = _decoded("grep_args", agent.GrepArgs(pattern="x", context=0, head_limit=5))
     args = exec_kinds.view(grep, GrepArgs)
@@ -149,9 +144,7 @@ def test_args_are_parsed_once_into_the_kinds_typed_view() -> None:
     assert (args.mode, args.type, args.multiline) == ("content", None, None)
     edit = agent.PiEditExecArgs(path="a")
     edit.edits.add(old_text="1", new_text="2")
-    assert _decoded("pi_edit_args", edit).view == exec_kinds.PiEditArgs(
-        "a", (exec_kinds.Edit("1", "2"),)
-    )
+    assert _decoded("pi_edit_args", edit).view == PiEditArgs("a", (Edit("1", "2"),))
     assert isinstance(ExecRequested(1, "k", "unknown").view, exec_kinds.NoArgs)
     # The view is derived: events compare by what was sent.
     assert ExecRequested(1, "k", "read_args", {"path": "a"}) == ExecRequested(
@@ -163,8 +156,8 @@ def test_loosely_typed_arguments_are_survived() -> None:
     read = event("read_args", path=7, offset="3", limit="many")
     assert read.view == ReadArgs("7", 3, 0)
     edits = event("pi_edit_args", path="a", edits=[{"old_text": "x"}, "junk"]).view
-    assert edits == exec_kinds.PiEditArgs("a", (exec_kinds.Edit("x", ""),))
-    assert event("ls_args", ignore="not-a-list").view == exec_kinds.LsArgs("", (), 0)
+    assert edits == PiEditArgs("a", (Edit("x", ""),))
+    assert event("ls_args", ignore="not-a-list").view == LsArgs("", (), 0)
     with pytest.raises(TypeError):
         exec_kinds.view(read, ShellArgs)
 

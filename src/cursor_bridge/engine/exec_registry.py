@@ -23,9 +23,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..protocol import exec_kinds as wire
 from ..protocol.events import ExecRequested
-from ..protocol.exec_kinds import McpResourceArgs, Replies, view
+from ..protocol.exec_kinds import Replies, view
+from ..protocol.exec_kinds.services import McpResourceArgs, list_mcp_resources_empty
 from .client_tools import files, search, services, shell
 from .client_tools.calls import Mapper, ResultParser
 from .request import ToolSpec
@@ -169,7 +169,7 @@ RECORDS = (
         bridge_refusal="Background processes are not supported by the bridge's executor; run "
         "the command in the foreground instead.",
     ),
-    ExecKind("list_mcp_resources_exec_args", "bridge", answer=wire.list_mcp_resources_empty),
+    ExecKind("list_mcp_resources_exec_args", "bridge", answer=list_mcp_resources_empty),
     ExecKind(
         "read_mcp_resource_exec_args",
         "bridge",

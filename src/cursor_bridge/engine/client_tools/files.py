@@ -5,9 +5,27 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from ...protocol import exec_kinds as wire
 from ...protocol.events import ExecRequested
-from ...protocol.exec_kinds import LsArgs, PathArgs, PiEditArgs, ReadArgs, Replies, WriteArgs, view
+from ...protocol.exec_kinds import Replies, view
+from ...protocol.exec_kinds.files import (
+    LsArgs,
+    PathArgs,
+    ReadArgs,
+    WriteArgs,
+    delete_error,
+    delete_not_found,
+    delete_success,
+    ls_error,
+    ls_success,
+    ls_tree,
+    read_error,
+    read_invalid_file,
+    read_not_found,
+    read_success,
+    write_error,
+    write_success,
+)
+from ...protocol.exec_kinds.pi import PiEditArgs, pi_error, pi_success
 from .. import tool_output as out
 from ..vocabulary import ClientCall, Toolbox
 from .calls import ClientOutput, fill, quote, schema_description, shell_call
@@ -93,48 +111,46 @@ def map_pi_edit(event: ExecRequested, box: Toolbox) -> ClientCall | None:
 def read_result(event: ExecRequested, result: ClientOutput) -> Replies:
     if result.failed:
         if out.looks_not_found(result.text):
-            return wire.read_not_found(event)
-        return wire.read_error(event, result.text or "the read failed")
+            return read_not_found(event)
+        return read_error(event, result.text or "the read failed")
     body = out.file_text(result.text)
     if body.directory_entries is not None:
-        return wire.read_invalid_file(event, "This path is a directory; list it with ls.")
-    return wire.read_success(
-        event, body.content, total_lines=body.total_lines, truncated=body.truncated
-    )
+        return read_invalid_file(event, "This path is a directory; list it with ls.")
+    return read_success(event, body.content, total_lines=body.total_lines, truncated=body.truncated)
 
 
 def write_result(event: ExecRequested, result: ClientOutput) -> Replies:
     if result.failed:
-        return wire.write_error(event, result.text or "the write failed")
-    return wire.write_success(event, view(event, WriteArgs).content() or "")
+        return write_error(event, result.text or "the write failed")
+    return write_success(event, view(event, WriteArgs).content() or "")
 
 
 def delete_result(event: ExecRequested, result: ClientOutput) -> Replies:
     if result.failed:
         if out.looks_not_found(result.text):
-            return wire.delete_not_found(event)
-        return wire.delete_error(event, result.text or "the delete failed")
-    return wire.delete_success(event)
+            return delete_not_found(event)
+        return delete_error(event, result.text or "the delete failed")
+    return delete_success(event)
 
 
 def ls_result(event: ExecRequested, result: ClientOutput) -> Replies:
     path = view(event, LsArgs).path or result.workspace or "."
     if result.failed:
-        return wire.ls_error(event, result.text or "the listing failed")
+        return ls_error(event, result.text or "the listing failed")
     root = path if path.startswith("/") else posixpath.join(result.workspace or "/", path)
     entries = out.listing_entries(result.text, root)
-    return wire.ls_success(event, wire.ls_tree(root, entries))
+    return ls_success(event, ls_tree(root, entries))
 
 
 def pi_read_result(event: ExecRequested, result: ClientOutput) -> Replies:
     """pi_read answers with the bare file text (the client's wrapping removed)."""
     if result.failed:
-        return wire.pi_error(event, result.text)
-    return wire.pi_success(event, out.file_text(result.text).content)
+        return pi_error(event, result.text)
+    return pi_success(event, out.file_text(result.text).content)
 
 
 def pi_text_result(event: ExecRequested, result: ClientOutput) -> Replies:
     """The other pi_* kinds answer with the tool's text as it is."""
     if result.failed:
-        return wire.pi_error(event, result.text)
-    return wire.pi_success(event, result.text)
+        return pi_error(event, result.text)
+    return pi_success(event, result.text)

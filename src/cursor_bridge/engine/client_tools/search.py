@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...protocol import exec_kinds as wire
 from ...protocol.events import ExecRequested
-from ...protocol.exec_kinds import GrepArgs, PiFindArgs, PiGrepArgs, Replies, view
+from ...protocol.exec_kinds import Replies, view
+from ...protocol.exec_kinds.pi import PiFindArgs, PiGrepArgs
+from ...protocol.exec_kinds.search import GrepArgs, grep_content, grep_count, grep_error, grep_files
 from .. import tool_output as out
 from ..vocabulary import ClientCall, Toolbox
 from .calls import ClientOutput, fill, quote, shell_call
@@ -80,19 +81,19 @@ def grep_result(event: ExecRequested, result: ClientOutput) -> Replies:
     # grep exits 1 when nothing matched: an empty answer, not a failure.
     no_match = result.exit_code == 1 and not text.strip()
     if result.failed and not no_match:
-        return wire.grep_error(event, text or "the search failed")
+        return grep_error(event, text or "the search failed")
     parsed = out.grep_text(text, workspace)
     prose = any(" " in f for f in parsed.files)
     pathless = not any("/" in f or "." in f for f in parsed.files)
     if parsed.files and prose and pathless and not parsed.matches and not parsed.counts:
         # Words, and nothing that looks like a path: the tool said something else (an error).
-        return wire.grep_error(event, text.strip())
+        return grep_error(event, text.strip())
     truncated = parsed.truncated
     if not args.pattern or result.role == "glob" or args.mode == "files_with_matches":
-        return wire.grep_files(event, parsed.files, workspace=workspace, truncated=truncated)
+        return grep_files(event, parsed.files, workspace=workspace, truncated=truncated)
     if args.mode == "count":
-        return wire.grep_count(event, parsed.counts, workspace=workspace, truncated=truncated)
+        return grep_count(event, parsed.counts, workspace=workspace, truncated=truncated)
     if not parsed.matches and parsed.files:
         # The tool listed files only (e.g. Claude Code's default mode).
-        return wire.grep_files(event, parsed.files, workspace=workspace, truncated=truncated)
-    return wire.grep_content(event, parsed.matches, workspace=workspace, truncated=truncated)
+        return grep_files(event, parsed.files, workspace=workspace, truncated=truncated)
+    return grep_content(event, parsed.matches, workspace=workspace, truncated=truncated)

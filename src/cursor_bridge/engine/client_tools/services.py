@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...protocol import exec_kinds as wire
 from ...protocol.events import ExecRequested
-from ...protocol.exec_kinds import FetchArgs, Replies, SubagentArgs, view
+from ...protocol.exec_kinds import Replies, view
+from ...protocol.exec_kinds.services import (
+    FetchArgs,
+    SubagentArgs,
+    fetch_error,
+    fetch_success,
+    subagent_error,
+    subagent_success,
+)
 from ..vocabulary import ClientCall, Toolbox
 from .calls import ClientOutput, fill, quote, shell_call
 
@@ -51,11 +58,11 @@ def map_subagent(event: ExecRequested, box: Toolbox) -> ClientCall | None:
 
 def fetch_result(event: ExecRequested, result: ClientOutput) -> Replies:
     if result.failed:
-        return wire.fetch_error(event, result.text or "the fetch failed")
-    return wire.fetch_success(event, result.text)
+        return fetch_error(event, result.text or "the fetch failed")
+    return fetch_success(event, result.text)
 
 
 def subagent_result(event: ExecRequested, result: ClientOutput) -> Replies:
     if result.failed:
-        return wire.subagent_error(event, result.text or "the subagent failed")
-    return wire.subagent_success(event, result.text)
+        return subagent_error(event, result.text or "the subagent failed")
+    return subagent_success(event, result.text)

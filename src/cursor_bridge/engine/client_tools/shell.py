@@ -3,9 +3,17 @@ client's shell tool, and the command's outcome back."""
 
 from __future__ import annotations
 
-from ...protocol import exec_kinds as wire
 from ...protocol.events import ExecRequested
-from ...protocol.exec_kinds import BackgroundShellArgs, PiBashArgs, Replies, ShellArgs, view
+from ...protocol.exec_kinds import Replies, view
+from ...protocol.exec_kinds.pi import PiBashArgs
+from ...protocol.exec_kinds.shell import (
+    BackgroundShellArgs,
+    ShellArgs,
+    ShellOutcome,
+    background_spawn_error,
+    background_spawn_success,
+    shell_reply,
+)
 from .. import tool_output as out
 from ..vocabulary import ClientCall, Toolbox
 from .calls import DEFAULT_SHELL_TIMEOUT_MS, ClientOutput, quote, shell_call
@@ -32,17 +40,17 @@ def map_pi_bash(event: ExecRequested, box: Toolbox) -> ClientCall | None:
 
 def shell_result(event: ExecRequested, result: ClientOutput) -> Replies:
     code = result.exit_code if result.exit_code is not None else (1 if result.failed else 0)
-    outcome = wire.ShellOutcome(
+    outcome = ShellOutcome(
         exit_code=code,
         stdout=result.text,
         timed_out=result.timed_out and code != 0,
         timeout_ms=view(event, ShellArgs).timeout or DEFAULT_SHELL_TIMEOUT_MS,
     )
-    return wire.shell_reply(event, outcome)
+    return shell_reply(event, outcome)
 
 
 def background_result(event: ExecRequested, result: ClientOutput) -> Replies:
     pid = out.last_int(result.text)
     if result.failed or pid is None:
-        return wire.background_spawn_error(event, result.text or "could not start")
-    return wire.background_spawn_success(event, shell_id=pid, pid=pid)
+        return background_spawn_error(event, result.text or "could not start")
+    return background_spawn_success(event, shell_id=pid, pid=pid)

@@ -26,7 +26,15 @@ from pathlib import Path
 
 from ...protocol import exec_kinds as wire
 from ...protocol.events import ExecRequested
-from ...protocol.exec_kinds import CommandArgs, PiBashArgs, Replies, ShellArgs, ShellOutcome, view
+from ...protocol.exec_kinds import Replies, view
+from ...protocol.exec_kinds.pi import PiBashArgs, pi_error, pi_success
+from ...protocol.exec_kinds.shell import (
+    CommandArgs,
+    ShellArgs,
+    ShellOutcome,
+    shell_reply,
+    shell_spawn_error,
+)
 from ..exec_registry import BridgeTool, ExecKind, record_of
 from .files import WorkspaceFiles
 from .jail import PathJail, PathRejected
@@ -145,15 +153,15 @@ class BuiltinExecutor:
         timeout = min(requested, self.timeout) if requested > 0 else self.timeout
         outcome = await self.run_command(args.command, cwd, timeout)
         if outcome is None:
-            return wire.shell_spawn_error(event, f"cannot run the command in {cwd}")
+            return shell_spawn_error(event, f"cannot run the command in {cwd}")
         if isinstance(args, PiBashArgs):
             text = outcome.stdout + outcome.stderr
             if outcome.timed_out:
-                return wire.pi_error(event, f"Timed out after {timeout:g} s.\n{text}")
+                return pi_error(event, f"Timed out after {timeout:g} s.\n{text}")
             if outcome.exit_code != 0:
-                return wire.pi_error(event, f"Exit code {outcome.exit_code}\n{text}")
-            return wire.pi_success(event, text)
-        return wire.shell_reply(event, outcome)
+                return pi_error(event, f"Exit code {outcome.exit_code}\n{text}")
+            return pi_success(event, text)
+        return shell_reply(event, outcome)
 
     async def run_command(self, command: str, cwd: Path, limit: float) -> ShellOutcome | None:
         """Run `command` with /bin/sh (sandboxed where possible); see shell.py."""

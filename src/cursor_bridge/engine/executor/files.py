@@ -7,18 +7,32 @@ import fnmatch
 import os
 from pathlib import Path
 
-from ...protocol import exec_kinds as wire
 from ...protocol.events import ExecRequested
-from ...protocol.exec_kinds import (
+from ...protocol.exec_kinds import Replies, view
+from ...protocol.exec_kinds.files import (
     Entry,
     LsArgs,
     PathArgs,
-    PiEditArgs,
     ReadArgs,
-    Replies,
     WriteArgs,
-    view,
+    delete_error,
+    delete_not_file,
+    delete_not_found,
+    delete_permission_denied,
+    delete_success,
+    ls_error,
+    ls_success,
+    ls_tree,
+    read_error,
+    read_invalid_file,
+    read_not_found,
+    read_permission_denied,
+    read_success,
+    write_error,
+    write_permission_denied,
+    write_success,
 )
+from ...protocol.exec_kinds.pi import PiEditArgs, pi_error, pi_success
 from .jail import FileTooLarge, NotRegularFile, PathJail
 
 MAX_READ_FILE = 16 * 1024 * 1024
@@ -41,25 +55,25 @@ class WorkspaceFiles:
         path = self.jail.resolve(args.path)
         kind = self.jail.kind(path)
         if kind is None:
-            return wire.read_not_found(event)
+            return read_not_found(event)
         if kind == "directory":
-            return wire.read_invalid_file(event, "This path is a directory; list it with ls.")
+            return read_invalid_file(event, "This path is a directory; list it with ls.")
         try:
             data = self.jail.read_bytes(path, MAX_READ_FILE)
         except NotRegularFile as exc:
-            return wire.read_invalid_file(event, _special(exc.kind))
+            return read_invalid_file(event, _special(exc.kind))
         except FileTooLarge:
-            return wire.read_invalid_file(
+            return read_invalid_file(
                 event, "The file is too large to read whole; search it with grep instead."
             )
         except FileNotFoundError:
-            return wire.read_not_found(event)
+            return read_not_found(event)
         except PermissionError:
-            return wire.read_permission_denied(event)
+            return read_permission_denied(event)
         except OSError as exc:
-            return wire.read_error(event, exc.strerror or str(exc))
+            return read_error(event, exc.strerror or str(exc))
         if b"\0" in data[:8192]:
-            return wire.read_invalid_file(event, "This is a binary file.")
+            return read_invalid_file(event, "This is a binary file.")
         text = data.decode("utf-8", errors="replace")
         lines = text.splitlines(keepends=True)
         offset, limit = args.offset, args.limit
@@ -71,8 +85,8 @@ class WorkspaceFiles:
             content = content[: self.output_cap]
             truncated = True
         if event.kind == "pi_read_args":
-            return wire.pi_success(event, content)
-        return wire.read_success(
+            return pi_success(event, content)
+        return read_success(
             event, content, total_lines=len(lines), file_size=len(data), truncated=truncated
         )
 
@@ -82,21 +96,19 @@ class WorkspaceFiles:
         content = args.content()
         data = args.data()
         if data is None:
-            return wire.write_error(event, "Unreadable file content.")
+            return write_error(event, "Unreadable file content.")
         try:
             self.jail.write_atomic(path, data)
         except NotRegularFile as exc:
             reason = "This path is a directory." if exc.kind == "directory" else _special(exc.kind)
-            return wire.write_error(event, reason)
+            return write_error(event, reason)
         except PermissionError as exc:
-            return wire.write_permission_denied(event, exc.strerror or str(exc))
+            return write_permission_denied(event, exc.strerror or str(exc))
         except OSError as exc:
-            return wire.write_error(event, exc.strerror or str(exc))
+            return write_error(event, exc.strerror or str(exc))
         if event.kind == "pi_write_args":
-            return wire.pi_success(event, f"Wrote {len(data)} bytes to {args.path}")
-        return wire.write_success(
-            event, content if content is not None else "", file_size=len(data)
-        )
+            return pi_success(event, f"Wrote {len(data)} bytes to {args.path}")
+        return write_success(event, content if content is not None else "", file_size=len(data))
 
     def delete(self, event: ExecRequested) -> Replies:
         raw = view(event, PathArgs).path
@@ -104,17 +116,15 @@ class WorkspaceFiles:
         try:
             _, data = self.jail.delete(path, MAX_READ_FILE)
         except FileNotFoundError:
-            return wire.delete_not_found(event)
+            return delete_not_found(event)
         except NotRegularFile as exc:
-            return wire.delete_not_file(event, exc.kind)
+            return delete_not_file(event, exc.kind)
         except PermissionError as exc:
-            return wire.delete_permission_denied(event, exc.strerror or str(exc))
+            return delete_permission_denied(event, exc.strerror or str(exc))
         except OSError as exc:
-            return wire.delete_error(event, exc.strerror or str(exc))
+            return delete_error(event, exc.strerror or str(exc))
         previous = data.decode("utf-8", errors="replace") if b"\0" not in data[:8192] else ""
-        return wire.delete_success(
-            event, file_size=len(data), prev_content=previous[: self.output_cap]
-        )
+        return delete_success(event, file_size=len(data), prev_content=previous[: self.output_cap])
 
     def edit(self, event: ExecRequested) -> Replies:
         """pi_edit: exact-text replacements, each of which must match exactly once."""
@@ -123,22 +133,22 @@ class WorkspaceFiles:
         try:
             text = self.jail.read_bytes(path, MAX_READ_FILE).decode("utf-8", errors="replace")
         except NotRegularFile as exc:
-            return wire.pi_error(event, _special(exc.kind))
+            return pi_error(event, _special(exc.kind))
         except (OSError, FileTooLarge):
-            return wire.pi_error(event, f"File not found: {args.path}")
+            return pi_error(event, f"File not found: {args.path}")
         for edit in args.edits:
             old, new = edit.old_text, edit.new_text
             found = text.count(old) if old else 0
             if found != 1:
-                return wire.pi_error(
+                return pi_error(
                     event, f"old_text must match exactly once; it matched {found} times."
                 )
             text = text.replace(old, new, 1)
         try:
             self.jail.write_atomic(path, text.encode("utf-8"))
         except (OSError, NotRegularFile) as exc:
-            return wire.pi_error(event, f"Cannot write {args.path}: {exc}")
-        return wire.pi_success(event, f"Edited {args.path}")
+            return pi_error(event, f"Cannot write {args.path}: {exc}")
+        return pi_success(event, f"Edited {args.path}")
 
     def ls(self, event: ExecRequested) -> Replies:
         args = view(event, LsArgs)
@@ -148,17 +158,17 @@ class WorkspaceFiles:
         if kind != "directory":
             error = "No such directory." if kind is None else "Not a directory."
             if event.kind == "pi_ls_args":
-                return wire.pi_error(event, error)
-            return wire.ls_error(event, error)
+                return pi_error(event, error)
+            return ls_error(event, error)
         ignore = list(args.ignore)
         depth = 1 if event.kind == "pi_ls_args" else self.max_ls_depth
         entries, processed = self._walk_tree(path, ignore, depth)
         if event.kind == "pi_ls_args":
             limit = args.limit or self.max_ls_entries
             names = [e.path + ("/" if e.is_dir else "") for e in entries][:limit]
-            return wire.pi_success(event, "\n".join(names))
+            return pi_success(event, "\n".join(names))
         root = str(Path(raw)) if raw and Path(raw).is_absolute() else str(path)
-        return wire.ls_success(event, wire.ls_tree(root, entries, processed=processed))
+        return ls_success(event, ls_tree(root, entries, processed=processed))
 
     def _walk_tree(
         self, root: Path, ignore: list[str], max_depth: int

@@ -17,9 +17,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ...protocol import exec_kinds as wire
 from ...protocol.events import ExecRequested
-from ...protocol.exec_kinds import GrepArgs, GrepMatch, PiFindArgs, PiGrepArgs, Replies, view
+from ...protocol.exec_kinds import Replies, view
+from ...protocol.exec_kinds.pi import PiFindArgs, PiGrepArgs, pi_error, pi_success
+from ...protocol.exec_kinds.search import (
+    GrepArgs,
+    GrepMatch,
+    grep_content,
+    grep_count,
+    grep_error,
+    grep_files,
+)
 from .files import SKIP_DIRS
 from .jail import PathJail
 
@@ -78,20 +86,20 @@ class WorkspaceSearch:
         try:
             result = await self.run(args.path, request)
         except SearchFailed as exc:
-            return wire.grep_error(event, str(exc))
+            return grep_error(event, str(exc))
         if "files" in result:
-            return wire.grep_files(
+            return grep_files(
                 event, result["files"], workspace=workspace, truncated=result["truncated"]
             )
         truncated = bool(result["truncated"])
         counts = [(name, count) for name, count in result["counts"]]
         if mode == "files_with_matches":
             files = [name for name, _ in counts]
-            return wire.grep_files(event, files, workspace=workspace, truncated=truncated)
+            return grep_files(event, files, workspace=workspace, truncated=truncated)
         if mode == "count":
-            return wire.grep_count(event, counts, workspace=workspace, truncated=truncated)
+            return grep_count(event, counts, workspace=workspace, truncated=truncated)
         matches = [GrepMatch(f, n, text, is_context=c) for f, n, text, c in result["matches"]]
-        return wire.grep_content(event, matches, workspace=workspace, truncated=truncated)
+        return grep_content(event, matches, workspace=workspace, truncated=truncated)
 
     async def _pi_search(self, event: ExecRequested) -> Replies:
         request: dict[str, Any]
@@ -111,11 +119,11 @@ class WorkspaceSearch:
         try:
             result = await self.run(path, request)
         except SearchFailed as exc:
-            return wire.pi_error(event, str(exc))
+            return pi_error(event, str(exc))
         if "files" in result:
-            return wire.pi_success(event, "\n".join(result["files"]))
+            return pi_success(event, "\n".join(result["files"]))
         lines = [f"{name}:{number}:{text}" for name, number, text, _ in result["matches"]]
-        return wire.pi_success(event, "\n".join(lines[:limit]))
+        return pi_success(event, "\n".join(lines[:limit]))
 
     async def run(self, raw_path: str, request: dict[str, Any]) -> dict[str, Any]:
         """Run the worker on *raw_path* (checked by the jail; raises PathRejected)."""

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from ...protocol.exec_kinds import ShellOutcome
+from ...protocol.exec_kinds.shell import ShellOutcome
 
 REAPER = Path(__file__).with_name("reaper.py")
 # Seconds the reaper gets to clean up after being told to stop, before it is killed.
