@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from ...protocol.events import ExecRequested
-from ...protocol.exec_kinds import Replies, view
+from ...protocol.exec_kinds import Replies, plain_text_answer, view
 from ...protocol.exec_kinds.files import (
     Entry,
     LsArgs,
@@ -84,7 +84,7 @@ class WorkspaceFiles:
         if len(content) > self.output_cap:
             content = content[: self.output_cap]
             truncated = True
-        if event.kind == "pi_read_args":
+        if plain_text_answer(event.kind):
             return pi_success(event, content)
         return read_success(
             event, content, total_lines=len(lines), file_size=len(data), truncated=truncated
@@ -106,7 +106,7 @@ class WorkspaceFiles:
             return write_permission_denied(event, exc.strerror or str(exc))
         except OSError as exc:
             return write_error(event, exc.strerror or str(exc))
-        if event.kind == "pi_write_args":
+        if plain_text_answer(event.kind):
             return pi_success(event, f"Wrote {len(data)} bytes to {args.path}")
         return write_success(event, content if content is not None else "", file_size=len(data))
 
@@ -152,18 +152,19 @@ class WorkspaceFiles:
 
     def ls(self, event: ExecRequested) -> Replies:
         args = view(event, LsArgs)
+        plain_text = plain_text_answer(event.kind)
         raw = args.path
         path = self.jail.resolve(raw)
         kind = self.jail.kind(path)
         if kind != "directory":
             error = "No such directory." if kind is None else "Not a directory."
-            if event.kind == "pi_ls_args":
+            if plain_text:
                 return pi_error(event, error)
             return ls_error(event, error)
         ignore = list(args.ignore)
-        depth = 1 if event.kind == "pi_ls_args" else self.max_ls_depth
+        depth = 1 if plain_text else self.max_ls_depth
         entries, processed = self._walk_tree(path, ignore, depth)
-        if event.kind == "pi_ls_args":
+        if plain_text:
             limit = args.limit or self.max_ls_entries
             names = [e.path + ("/" if e.is_dir else "") for e in entries][:limit]
             return pi_success(event, "\n".join(names))

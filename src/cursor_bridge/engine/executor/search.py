@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ...protocol.events import ExecRequested
-from ...protocol.exec_kinds import Replies, view
+from ...protocol.exec_kinds import Replies, plain_text_answer, view
 from ...protocol.exec_kinds.pi import PiFindArgs, PiGrepArgs, pi_error, pi_success
 from ...protocol.exec_kinds.search import (
     GrepArgs,
@@ -66,7 +66,7 @@ class WorkspaceSearch:
         self.timeout = timeout
 
     async def grep(self, event: ExecRequested) -> Replies:
-        if event.kind in ("pi_grep_args", "pi_find_args"):
+        if plain_text_answer(event.kind):
             return await self._pi_search(event)
         args = view(event, GrepArgs)
         limit = min(args.head_limit or self.max_results, self.max_results)
@@ -103,8 +103,8 @@ class WorkspaceSearch:
 
     async def _pi_search(self, event: ExecRequested) -> Replies:
         request: dict[str, Any]
-        if event.kind == "pi_find_args":
-            find = view(event, PiFindArgs)
+        if isinstance(event.view, PiFindArgs):
+            find = event.view
             path, limit = find.path, min(find.limit or self.max_results, self.max_results)
             request = {"pattern": "", "glob": find.pattern or "*", "limit": limit}
         else:

@@ -42,6 +42,12 @@ def result_field(kind: str) -> str:
     return str(_RESULT.fields_by_number[number].name)
 
 
+def plain_text_answer(kind: str) -> bool:
+    """Whether `kind` is answered with plain text (`success.output`), as the pi_* family is,
+    rather than with a typed result."""
+    return kind.startswith(_SHIFTED_PREFIX)
+
+
 def exec_kinds() -> list[str]:
     """Every exec request member our schema declares, in field-number order."""
     return [field.name for field in _REQUEST.oneofs_by_name["message"].fields]
