@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
 from ..messages import agent
-from .rule import ArgsView, Replies, Wire, answer, count_lines, number, reply, text, texts, view
+from .rule import ArgsView, Replies, Wire, answer, count_lines, reply, text, view
 
 if TYPE_CHECKING:
     from ..events import ExecRequested
@@ -26,10 +26,6 @@ class PathArgs(ArgsView):
 
     path: str = ""
 
-    @classmethod
-    def parse(cls, args: Mapping[str, Any]) -> Self:
-        return cls(text(args, "path"))
-
 
 @dataclass(frozen=True, slots=True)
 class ReadArgs(PathArgs):
@@ -37,10 +33,6 @@ class ReadArgs(PathArgs):
 
     offset: int = 0
     limit: int = 0
-
-    @classmethod
-    def parse(cls, args: Mapping[str, Any]) -> Self:
-        return cls(text(args, "path"), number(args, "offset"), number(args, "limit"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +83,6 @@ class LsArgs(PathArgs):
 
     ignore: tuple[str, ...] = ()
     limit: int = 0
-
-    @classmethod
-    def parse(cls, args: Mapping[str, Any]) -> Self:
-        return cls(text(args, "path"), texts(args, "ignore"), number(args, "limit"))
 
 
 def _path(event: ExecRequested) -> str:

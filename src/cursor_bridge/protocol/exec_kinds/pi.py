@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
 from .files import LsArgs, PathArgs, ReadArgs, WriteArgs
-from .rule import Replies, Wire, answer, number, result_of, seconds, text
+from .rule import Replies, Wire, answer, result_of, text
 from .search import GrepArgs
 from .shell import CommandArgs
 
@@ -21,10 +21,6 @@ class PiBashArgs(CommandArgs):
     """pi_bash_args: `timeout` in seconds (0 = the default)."""
 
     timeout: float = 0.0
-
-    @classmethod
-    def parse(cls, args: Mapping[str, Any]) -> Self:
-        return cls(text(args, "command"), "", seconds(args, "timeout"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +56,6 @@ class PiGrepArgs(PathArgs):
     literal: bool = False
     limit: int = 0
 
-    @classmethod
-    def parse(cls, args: Mapping[str, Any]) -> Self:
-        return cls(
-            text(args, "path"),
-            text(args, "pattern"),
-            text(args, "glob"),
-            bool(args.get("ignore_case")),
-            bool(args.get("literal")),
-            number(args, "limit"),
-        )
-
     def as_grep(self) -> GrepArgs:
         """The same search in grep_args' terms (a client's grep tool takes either)."""
         return GrepArgs(
@@ -88,10 +73,6 @@ class PiFindArgs(PathArgs):
 
     pattern: str = ""
     limit: int = 0
-
-    @classmethod
-    def parse(cls, args: Mapping[str, Any]) -> Self:
-        return cls(text(args, "path"), text(args, "pattern"), number(args, "limit"))
 
 
 def pi_success(event: ExecRequested, output: str) -> Replies:

@@ -13,6 +13,7 @@ forgives a loosely typed value.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self, TypeVar
@@ -123,14 +124,24 @@ def count_lines(text: str) -> int:
 
 
 class ArgsView:
-    """A typed, read-only view of one exec request's arguments."""
+    """A typed, read-only view of one exec request's arguments (a frozen dataclass)."""
 
     __slots__ = ()
 
     @classmethod
     def parse(cls, args: Mapping[str, Any]) -> Self:
-        """The view of the request's JSON-form arguments (any value type is survived)."""
-        return cls()
+        """The view of the request's JSON-form arguments (any value type is survived).
+
+        By default each field is read under its own name by its declared type; a view whose
+        fields are named or combined otherwise says so by overriding this.
+        """
+        shape: Any = cls  # every view is a dataclass
+        values = {
+            field.name: _READERS[str(field.type)](args, field.name)
+            for field in dataclasses.fields(shape)
+        }
+        view: Self = shape(**values)
+        return view
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +185,31 @@ def seconds(args: Mapping[str, Any], name: str) -> float:
 def texts(args: Mapping[str, Any], name: str) -> tuple[str, ...]:
     value = args.get(name) or ()
     return tuple(str(item) for item in value) if isinstance(value, list | tuple) else ()
+
+
+def flag(args: Mapping[str, Any], name: str) -> bool:
+    return bool(args.get(name))
+
+
+def optional_text(args: Mapping[str, Any], name: str) -> str | None:
+    return None if args.get(name) is None else text(args, name)
+
+
+def optional_flag(args: Mapping[str, Any], name: str) -> bool | None:
+    return None if args.get(name) is None else flag(args, name)
+
+
+# How ArgsView.parse reads a field, by its declared type.
+_READERS: dict[str, Callable[[Mapping[str, Any], str], Any]] = {
+    "str": text,
+    "int": number,
+    "float": seconds,
+    "bool": flag,
+    "str | None": optional_text,
+    "int | None": optional_number,
+    "bool | None": optional_flag,
+    "tuple[str, ...]": texts,
+}
 
 
 # -- one row of wire facts per kind ------------------------------------------------------

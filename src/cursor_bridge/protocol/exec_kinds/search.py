@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING
 
 from ..messages import agent
 from .files import PathArgs
-from .rule import Replies, Wire, answer, optional_number, reply, text, view
+from .rule import Replies, Wire, answer, reply, view
 
 if TYPE_CHECKING:
     from ..events import ExecRequested
@@ -28,23 +28,6 @@ class GrepArgs(PathArgs):
     type: str | None = None
     head_limit: int | None = None
     multiline: bool | None = None
-
-    @classmethod
-    def parse(cls, args: Mapping[str, Any]) -> Self:
-        file_type, multiline = args.get("type"), args.get("multiline")
-        return cls(
-            path=text(args, "path"),
-            pattern=text(args, "pattern"),
-            glob=text(args, "glob"),
-            output_mode=text(args, "output_mode"),
-            context_before=optional_number(args, "context_before"),
-            context_after=optional_number(args, "context_after"),
-            context=optional_number(args, "context"),
-            case_insensitive=bool(args.get("case_insensitive")),
-            type=None if file_type is None else str(file_type),
-            head_limit=optional_number(args, "head_limit"),
-            multiline=None if multiline is None else bool(multiline),
-        )
 
     @property
     def mode(self) -> str:

@@ -3,9 +3,8 @@ request context, screen recording and computer use — arguments and results (pu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING
 
 from .files import PathArgs
 from .rule import (
@@ -17,7 +16,6 @@ from .rule import (
     error_case,
     rejected_case,
     reply,
-    text,
     view,
 )
 
@@ -29,20 +27,12 @@ if TYPE_CHECKING:
 class FetchArgs(ArgsView):
     url: str = ""
 
-    @classmethod
-    def parse(cls, args: Mapping[str, Any]) -> Self:
-        return cls(text(args, "url"))
-
 
 @dataclass(frozen=True, slots=True)
 class SubagentArgs(ArgsView):
     prompt: str = ""
     subagent_type: str = ""
     resume_agent_id: str = ""
-
-    @classmethod
-    def parse(cls, args: Mapping[str, Any]) -> Self:
-        return cls(text(args, "prompt"), text(args, "subagent_type"), text(args, "resume_agent_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +41,6 @@ class McpResourceArgs(ArgsView):
 
     server: str = ""
     uri: str = ""
-
-    @classmethod
-    def parse(cls, args: Mapping[str, Any]) -> Self:
-        return cls(text(args, "server"), text(args, "uri"))
 
 
 def fetch_success(

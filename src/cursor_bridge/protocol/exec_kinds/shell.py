@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING
 
 from ..messages import agent
-from .rule import ArgsView, NoArgs, Replies, Wire, error_case, number, reply, text, view
+from .rule import ArgsView, NoArgs, Replies, Wire, error_case, reply, view
 
 if TYPE_CHECKING:
     from ..events import ExecRequested
@@ -24,10 +23,6 @@ class CommandArgs(ArgsView):
     command: str = ""
     working_directory: str = ""
 
-    @classmethod
-    def parse(cls, args: Mapping[str, Any]) -> Self:
-        return cls(text(args, "command"), text(args, "working_directory"))
-
 
 @dataclass(frozen=True, slots=True)
 class ShellArgs(CommandArgs):
@@ -35,24 +30,12 @@ class ShellArgs(CommandArgs):
 
     timeout: int = 0
 
-    @classmethod
-    def parse(cls, args: Mapping[str, Any]) -> Self:
-        return cls(text(args, "command"), text(args, "working_directory"), number(args, "timeout"))
-
 
 @dataclass(frozen=True, slots=True)
 class BackgroundShellArgs(CommandArgs):
     """background_shell_spawn_args."""
 
     enable_write_shell_stdin_tool: bool = False
-
-    @classmethod
-    def parse(cls, args: Mapping[str, Any]) -> Self:
-        return cls(
-            text(args, "command"),
-            text(args, "working_directory"),
-            bool(args.get("enable_write_shell_stdin_tool")),
-        )
 
 
 @dataclass(frozen=True, slots=True)
