@@ -19,37 +19,32 @@ from dataclasses import dataclass, field
 from .. import access
 from ..auth.pool import AccountPool, NotAllowed, PoolMember, is_limit
 from ..protocol.errors import ConnectError
-from ..protocol.headers import RUN_PATH, ClientIdentity, run_headers, unary_headers
-from ..protocol.messages import agent
+from ..protocol.headers import ClientIdentity, unary_headers
 from ..store import MemoryStateStore, StateStore
 from ..transport import BackendPool, ConnectFailed, TransportError
 from ..wiretrace import WireRecorder
 from . import compaction
 from .catalog import ModelCatalog, ModelChoice
-from .checkpoints import Checkpoints, parent_key
+from .checkpoints import Checkpoints
 from .compaction import ContextTooLong
 from .context import Workspace, default_workspace
 from .enforce import enforced, needs_enforcement
 from .fingerprint import binding as bind_print
 from .fingerprint import chain, extend
+from .fresh_run import OFF_LOOP_MESSAGES, RunStarter, context_window
 from .hosted import HostedCatalog, HostedTools
 from .model_map import ModelMap
 from .output import OutputEvent, TurnFinished, TurnStarted
 from .output_control import OutputControl
-from .planner import PlannedRun, plan_run
 from .request import ChatMessage, ChatRequest
 from .request_note import RequestNote, current_note
-from .run_handle import RunHandle, RunSettings, open_run
 from .sessions import Session, SessionRegistry
 from .surprise_counter import SurpriseCounter
 from .token_estimate import rough_input_tokens
 from .toolset import Toolset
-from .turn import Executor, SegmentOutcome, SegmentReader, answers_for
-from .turn_state import TurnBlobs
+from .turn import Executor, SegmentOutcome, SegmentReader, answers_for, merges_deltas
 
 log = logging.getLogger(__name__)
-# Requests with at least this many messages are hashed and seeded in a worker thread.
-OFF_LOOP_MESSAGES = 500
 
 TokenProvider = Callable[[], Awaitable[str | None]]
 # Called with the token the backend refused; True when a new one is available (then the
@@ -103,21 +98,26 @@ class CursorBackend:
         self.catalog = ModelCatalog(
             self._unary, ttl=config.model_cache_ttl, model_map=config.model_map
         )
-        self.runs_opened = 0
         self.sessions = SessionRegistry(
             idle_timeout=config.session_idle_timeout,
             max_parked=config.max_parked_sessions,
             owner=config.instance_id,
         )
         self.tool_rounds: Counter[str] = Counter()
-        self.compactions: Counter[str] = Counter()  # summarized / failed
-        self.state: StateStore = config.state or MemoryStateStore()
-        self.checkpoints = Checkpoints(self.state)
+        self.checkpoints = Checkpoints(config.state or MemoryStateStore())
         self.checkpoint_resumes = self.checkpoints.resumes
-        self._run_settings = RunSettings(
-            config.heartbeat_interval, config.idle_timeout, config.recorder
-        )
         self.surprises = SurpriseCounter()
+        self.runs = RunStarter(self.pool, config, self.checkpoints, self.surprises)
+        self.compactions = self.runs.compactions  # summarized / failed
+
+    @property
+    def runs_opened(self) -> int:
+        return self.runs.opened
+
+    @property
+    def state(self) -> StateStore:
+        """KV blobs and checkpoints (the checkpoints' store)."""
+        return self.checkpoints.state
 
     async def aclose(self) -> None:
         await self.sessions.aclose()
@@ -174,7 +174,7 @@ class CursorBackend:
                 return
             except ConnectError as exc:
                 if compaction.is_too_long(exc) and not isinstance(exc, ContextTooLong):
-                    raise ContextTooLong(0, _window(choice), exc.message) from exc
+                    raise ContextTooLong(0, context_window(choice), exc.message) from exc
                 if produced:
                     raise
                 if pool is not None and serving is not None and is_limit(exc):
@@ -319,7 +319,7 @@ class CursorBackend:
         and the context occupancy a resumed checkpoint recorded (0 otherwise)."""
         session, reason = self.sessions.claim(request.messages, prints, model_key, toolset)
         if session is not None:
-            session.run.merge_deltas = not _limits_output(request)
+            session.run.merge_deltas = merges_deltas(request)
             answers = answers_for(session.pending, request.messages, self.config.workspace.path)
             if await self.sessions.resume(session, answers):
                 self.tool_rounds["continued"] += 1
@@ -328,7 +328,7 @@ class CursorBackend:
             reason = "mismatch_run_failed"
         if reason != "not_a_tool_round":
             self.tool_rounds["fallback"] += 1
-        run, base_tokens = await self._fresh_run(
+        run, base_tokens = await self.runs.start(
             request, prints, choice, toolset, token, hosted, account=account
         )
         return Session(run), base_tokens
@@ -340,115 +340,6 @@ class CursorBackend:
         if request.tool_choice != "auto":
             return None
         return self.config.hosted.catalog(toolset.definitions())
-
-    async def _fresh_run(
-        self,
-        request: ChatRequest,
-        prints: list[str],
-        choice: ModelChoice,
-        toolset: Toolset,
-        token: str | None,
-        hosted: HostedCatalog | None = None,
-        *,
-        account: str = "",
-    ) -> tuple[RunHandle, int]:
-        """A new Run: from the checkpoint of the turn this request follows when we have it
-        (the backend then reads the history from its own blobs), else seeded from history.
-        Also the context occupancy the resumed checkpoint recorded (0 when seeded)."""
-        stored = await self.checkpoints.parent(request.messages, prints, account)
-        window = _window(choice)
-        if stored is not None and compaction.occupancy(stored.checkpoint).full_after(
-            compaction.new_message_tokens(request), self.config.summarize_threshold
-        ):
-            open_run = functools.partial(self._open_run, request, choice, toolset, token)
-            rebased = await compaction.summarized(open_run, request, stored, self.compactions)
-            if rebased is not None:
-                compaction.check_fits(rebased, window)
-                access.note_run("fresh")
-                return await self._open_run(rebased, choice, toolset, token, hosted=hosted), 0
-            stored = None
-        if stored is not None:
-            conversation_id = stored.meta.get("conversation_id")
-            run = await self._open_run(
-                request,
-                choice,
-                toolset,
-                token,
-                checkpoint=stored.checkpoint,
-                conversation_id=conversation_id,
-                hosted=hosted,
-                resumed_from=parent_key(prints),
-            )
-            try:
-                await run.wait_started()
-            except ConnectError as exc:
-                await run.aclose()
-                if "blob not found" not in exc.message.lower():
-                    raise
-                # Our copy of the conversation's blobs is gone: seed the whole history under a
-                # new conversation_id (P's fix, current-client.md §8).
-                self.checkpoints.resumes["blob_missing"] += 1
-            else:
-                self.checkpoints.resumes["resumed"] += 1
-                access.note_run("resumed")
-                return run, compaction.occupancy(stored.checkpoint).used
-        compaction.check_fits(request, window)
-        access.note_run("fresh")
-        return await self._open_run(request, choice, toolset, token, hosted=hosted), 0
-
-    async def _open_run(
-        self,
-        request: ChatRequest,
-        choice: ModelChoice,
-        toolset: Toolset,
-        token: str | None,
-        *,
-        checkpoint: bytes | None = None,
-        conversation_id: str | None = None,
-        hosted: HostedCatalog | None = None,
-        resumed_from: str | None = None,
-        action: agent.ConversationAction | None = None,
-    ) -> RunHandle:
-        def prepare() -> tuple[PlannedRun, TurnBlobs]:
-            plan = plan_run(
-                request,
-                choice,
-                self.config.workspace,
-                toolset,
-                checkpoint=checkpoint,
-                conversation_id=conversation_id,
-            )
-            # The Run's blobs stay in memory until its turn ends (engine/turn_state.py).
-            blobs = TurnBlobs(self.state.blobs)
-            for key, data in plan.blobs.items():
-                blobs.put(key, data)
-            return plan, blobs
-
-        # Seeding a long history (serialising and storing every turn) is CPU work that
-        # would stall every other request: a worker thread does it.
-        if len(request.messages) >= OFF_LOOP_MESSAGES:
-            plan, blobs = await asyncio.to_thread(prepare)
-        else:
-            plan, blobs = prepare()
-        if hosted is not None:
-            hosted.decorate(plan.run_request, plan.request_context)
-        if action is not None:  # e.g. summarize_action instead of the user message
-            plan.run_request.action.CopyFrom(action)
-        # Blobs are in the store before the run_request goes out (current-client.md §2.1).
-        headers = run_headers(token, self.config.identity, now_ms=_now_ms())
-        run = await open_run(
-            self.pool,
-            self.config.agent_url + RUN_PATH,
-            headers,
-            plan,
-            blobs,
-            self._run_settings,
-            merge_deltas=not _limits_output(request),
-            surprises=self.surprises.watch(),
-            resumed_from=resumed_from,
-        )
-        self.runs_opened += 1
-        return run
 
     async def _unary(self, path: str, body: bytes, json_codec: bool) -> tuple[int, bytes]:
         """One unary call; an HTTP 401 is retried once when `on_unauthenticated` provides a
@@ -475,16 +366,6 @@ class CursorBackend:
         return response.status, response.body
 
 
-def _window(choice: ModelChoice) -> int:
-    """The context window of the chosen variant (the long one in max mode)."""
-    model = choice.model
-    return (
-        (model.max_context_window or model.context_window)
-        if choice.max_mode
-        else (model.context_window)
-    )
-
-
 async def _fingerprints(messages: tuple[ChatMessage, ...]) -> list[str]:
     """The history's `chain`, computed once per request (off the event loop when long)."""
     if len(messages) >= OFF_LOOP_MESSAGES:
@@ -500,12 +381,6 @@ def _input_figure(request: ChatRequest, base_tokens: int) -> int:
             dataclasses.replace(request, messages=request.messages[-1:], tools=())
         )
     return rough_input_tokens(request)
-
-
-def _limits_output(request: ChatRequest) -> bool:
-    """Whether the response is cut at a token budget or a stop sequence (its reader then
-    needs each text delta apart, followed by its count)."""
-    return request.max_tokens is not None or any(request.stop)
 
 
 def _now_ms() -> int:

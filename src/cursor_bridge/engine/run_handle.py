@@ -9,11 +9,12 @@ implementation. Tests drive the engine with their own handle.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
 from typing import Protocol
 
 from ..protocol import events as ev
 from ..protocol.errors import ConnectError
+from ..protocol.headers import RUN_PATH, ClientIdentity, run_headers
 from ..protocol.messages import agent
 from ..protocol.run import RunMachine
 from ..protocol.surprises import SurpriseWatch
@@ -81,32 +82,36 @@ class RunHandle(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class RunSettings:
-    """How Runs are kept alive and watched (from BackendConfig)."""
+class RunSettings(Protocol):
+    """Where Runs go, as which client, and how they are kept alive and watched (read when
+    each Run opens: BackendConfig is one)."""
 
-    heartbeat_interval: float = 5.0
-    idle_timeout: float = 120.0
-    recorder: WireRecorder | None = None
+    agent_url: str
+    identity: ClientIdentity
+    heartbeat_interval: float
+    idle_timeout: float
+    recorder: WireRecorder | None
 
 
 async def open_run(
     pool: BackendPool,
-    url: str,
-    headers: list[tuple[str, str]],
+    settings: RunSettings,
+    token: str | None,
     plan: PlannedRun,
     blobs: TurnBlobs,
-    settings: RunSettings,
     *,
     merge_deltas: bool = True,
     surprises: SurpriseWatch | None = None,
     resumed_from: str | None = None,
 ) -> LiveRun:
-    """Open the stream of a planned Run (its blobs already in *blobs*); the run_request
-    goes out when the handle is first read. Raises ConnectError `unavailable` when the
-    backend cannot be reached."""
+    """Open the stream of a planned Run, its blobs already in *blobs* (they are stored
+    before the run_request goes out, current-client.md §2.1); the run_request goes out
+    when the handle is first read. Raises ConnectError `unavailable` when the backend
+    cannot be reached."""
     machine = RunMachine(blobs=blobs, request_context=plan.request_context, surprises=surprises)
     machine.merge_deltas = merge_deltas
+    url = settings.agent_url + RUN_PATH
+    headers = run_headers(token, settings.identity, now_ms=int(time.time() * 1000))
     try:
         stream = await pool.open_stream(url, headers)
     except ConnectFailed as exc:

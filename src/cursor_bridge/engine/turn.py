@@ -29,7 +29,7 @@ from . import adapters
 from .hosted import HostedCatalog
 from .output import HostedCall, KeepAlive, OutputEvent, ToolCall, TurnFinished, Usage
 from .output_control import OutputControl
-from .request import ChatMessage
+from .request import ChatMessage, ChatRequest
 from .sessions import PendingCall, Session
 from .toolset import Toolset
 
@@ -336,6 +336,13 @@ class SegmentReader:
             cache_write_tokens=usage.cache_write_tokens,
             reasoning_tokens=usage.reasoning_tokens,
         )
+
+
+def merges_deltas(request: ChatRequest) -> bool:
+    """Whether a Run read for *request* may merge the text and token deltas of one read:
+    not when the response is cut at a token budget or a stop sequence (the reader then
+    needs each text piece apart, followed by its count)."""
+    return request.max_tokens is None and not any(request.stop)
 
 
 def ends_parallel_calls(event: ev.Event) -> bool:
