@@ -31,7 +31,7 @@ from .context import Workspace, default_workspace
 from .enforce import enforced, needs_enforcement
 from .fingerprint import binding as bind_print
 from .fingerprint import chain, extend
-from .fresh_run import OFF_LOOP_MESSAGES, RunStarter, context_window
+from .fresh_run import OFF_LOOP_MESSAGES, RunInput, RunStarter, context_window
 from .hosted import HostedCatalog, HostedTools
 from .model_map import ModelMap
 from .output import OutputEvent, TurnFinished, TurnStarted
@@ -263,9 +263,8 @@ class CursorBackend:
         hosted = self._hosted_catalog(request, toolset)
         origin = origin or prints[-1]
         model_key = repr((choice.model_id, choice.max_mode, choice.parameters))
-        session, base_tokens = await self._session(
-            request, prints, choice, toolset, token, hosted, model_key, account
-        )
+        given = RunInput(request, prints, choice, toolset, token, hosted, account)
+        session, base_tokens = await self._session(given, model_key)
         input_tokens = _input_figure(request, base_tokens)
         reader = SegmentReader(
             session,
@@ -304,20 +303,13 @@ class CursorBackend:
                 else:
                     await session.run.aclose()
 
-    async def _session(
-        self,
-        request: ChatRequest,
-        prints: list[str],
-        choice: ModelChoice,
-        toolset: Toolset,
-        token: str | None,
-        hosted: HostedCatalog | None,
-        model_key: str,
-        account: str,
-    ) -> tuple[Session, int]:
+    async def _session(self, given: RunInput, model_key: str) -> tuple[Session, int]:
         """The Session this response reads: the parked one it answers, else a fresh Run's;
         and the context occupancy a resumed checkpoint recorded (0 otherwise)."""
-        session, reason = self.sessions.claim(request.messages, prints, model_key, toolset)
+        request = given.request
+        session, reason = self.sessions.claim(
+            request.messages, given.prints, model_key, given.toolset
+        )
         if session is not None:
             session.run.merge_deltas = merges_deltas(request)
             answers = answers_for(session.pending, request.messages, self.config.workspace.path)
@@ -328,9 +320,7 @@ class CursorBackend:
             reason = "mismatch_run_failed"
         if reason != "not_a_tool_round":
             self.tool_rounds["fallback"] += 1
-        run, base_tokens = await self.runs.start(
-            request, prints, choice, toolset, token, hosted, account=account
-        )
+        run, base_tokens = await self.runs.start(given)
         return Session(run), base_tokens
 
     def _hosted_catalog(self, request: ChatRequest, toolset: Toolset) -> HostedCatalog | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import Counter
+from dataclasses import dataclass
 from typing import Protocol
 
 from .. import access
@@ -33,6 +34,21 @@ from .turn_state import TurnBlobs
 
 # Requests with at least this many messages are hashed and seeded in a worker thread.
 OFF_LOOP_MESSAGES = 500
+
+
+@dataclass(frozen=True, slots=True)
+class RunInput:
+    """What a response's Run is started from: the request and its history's fingerprints
+    (`chain(request.messages)`), the model, the tool catalog and hosted tools, and the
+    account serving the turn (its token, and its id for the checkpoints it may resume)."""
+
+    request: ChatRequest
+    prints: list[str]
+    choice: ModelChoice
+    toolset: Toolset
+    token: str | None
+    hosted: HostedCatalog | None = None
+    account: str = ""
 
 
 class StartSettings(RunSettings, Protocol):
@@ -60,42 +76,33 @@ class RunStarter:
         self.opened = 0
         self.compactions: Counter[str] = Counter()  # summarized / failed
 
-    async def start(
-        self,
-        request: ChatRequest,
-        prints: list[str],
-        choice: ModelChoice,
-        toolset: Toolset,
-        token: str | None,
-        hosted: HostedCatalog | None = None,
-        *,
-        account: str = "",
-    ) -> tuple[RunHandle, int]:
-        """A new Run for *request* (*prints* is its history's `chain`), and the context
-        occupancy the resumed checkpoint recorded (0 when seeded)."""
+    async def start(self, given: RunInput) -> tuple[RunHandle, int]:
+        """A new Run, and the context occupancy the resumed checkpoint recorded (0 when
+        seeded)."""
+        request = given.request
+        run_for = functools.partial(
+            self.open, choice=given.choice, toolset=given.toolset, token=given.token
+        )
         resumes = self.checkpoints.resumes
-        stored = await self.checkpoints.parent(request.messages, prints, account)
-        window = context_window(choice)
+        stored = await self.checkpoints.parent(request.messages, given.prints, given.account)
+        window = context_window(given.choice)
         if stored is not None and compaction.occupancy(stored.checkpoint).full_after(
             compaction.new_message_tokens(request), self.settings.summarize_threshold
         ):
-            summary_run = functools.partial(self.open, request, choice, toolset, token)
+            summary_run = functools.partial(run_for, request)
             rebased = await compaction.summarized(summary_run, request, stored, self.compactions)
             if rebased is not None:
                 compaction.check_fits(rebased, window)
                 access.note_run("fresh")
-                return await self.open(rebased, choice, toolset, token, hosted=hosted), 0
+                return await run_for(rebased, hosted=given.hosted), 0
             stored = None
         if stored is not None:
-            run = await self.open(
+            run = await run_for(
                 request,
-                choice,
-                toolset,
-                token,
                 checkpoint=stored.checkpoint,
                 conversation_id=stored.meta.get("conversation_id"),
-                hosted=hosted,
-                resumed_from=parent_key(prints),
+                hosted=given.hosted,
+                resumed_from=parent_key(given.prints),
             )
             try:
                 await run.wait_started()
@@ -112,15 +119,15 @@ class RunStarter:
                 return run, compaction.occupancy(stored.checkpoint).used
         compaction.check_fits(request, window)
         access.note_run("fresh")
-        return await self.open(request, choice, toolset, token, hosted=hosted), 0
+        return await run_for(request, hosted=given.hosted), 0
 
     async def open(
         self,
         request: ChatRequest,
+        *,
         choice: ModelChoice,
         toolset: Toolset,
         token: str | None,
-        *,
         checkpoint: bytes | None = None,
         conversation_id: str | None = None,
         hosted: HostedCatalog | None = None,
