@@ -29,7 +29,16 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 
-from benchmarks.harness import Report, Stack, add_profile_option, cpu_seconds, load_average, stack
+from benchmarks.harness import (
+    Report,
+    Stack,
+    add_profile_option,
+    add_scale_option,
+    cpu_seconds,
+    load_average,
+    process_tree,
+    stack,
+)
 from benchmarks.relay import Sample, relayed_once
 from benchmarks.tool_loop import loop_once
 
@@ -51,16 +60,20 @@ async def spread(count: int, concurrency: int, one: Callable[[], Awaitable[None]
 
 
 def thread_cpu(pid: int) -> dict[int, float]:
-    """CPU seconds so far of each thread of *pid* (Linux /proc)."""
+    """CPU seconds so far of each thread of *pid* and of its child processes (the
+    workers of `serve --workers`, each counted whole under its pid)."""
     seconds: dict[int, float] = {}
     for task in os.listdir(f"/proc/{pid}/task"):
         seconds[int(task)] = cpu_seconds(pid, int(task))
+    for child in process_tree(pid)[1:]:
+        seconds[child] = cpu_seconds(child)
     return seconds
 
 
 async def bridge_cpu(pid: int, work: Awaitable[None], report: Report) -> float:
     """The bridge's CPU seconds spent while *work* runs; the share of its event-loop thread
-    (the main one) is reported, the rest is threads (the state writer, off-loop parsing)."""
+    (the main one) is reported, the rest is threads (the state writer, off-loop parsing)
+    and, with --workers, the worker processes."""
     before = thread_cpu(pid)
     await work
     after = thread_cpu(pid)
@@ -136,11 +149,12 @@ def main() -> None:
         "--serve-arg", action="append", default=[], help="extra `cursor-bridge serve` argument"
     )
     add_profile_option(parser)
+    add_scale_option(parser)
     args = parser.parse_args()
-    report = Report("cpu", args.profile)
+    report = Report("cpu" if args.workers <= 1 else f"cpu-workers{args.workers}", args.profile)
     report(f"benchmarks.cpu {' '.join(sys.argv[1:])}".rstrip())
     profile = report.profile_path("bridge")
-    with stack(0.0, args.serve_arg, profile) as running:
+    with stack(0.0, args.serve_arg, profile, args.workers) as running:
         ok = asyncio.run(measure(args, running, report))
     if profile is not None:
         report(f"profile of the bridge: {profile}")
