@@ -12,6 +12,8 @@ from cursor_bridge.protocol.errors import ConnectError
 from cursor_bridge.protocol.headers import AVAILABLE_MODELS_PATH, GET_USABLE_MODELS_PATH
 from cursor_bridge.protocol.messages import agent
 
+Headers = list[tuple[str, str]]
+
 AVAILABLE = {
     "models": [
         {
@@ -49,19 +51,21 @@ class FakeBackend:
         self.calls: list[str] = []
         self.available_status = available_status
 
-    async def __call__(self, path: str, body: bytes, json_codec: bool) -> tuple[int, bytes]:
+    async def __call__(
+        self, path: str, body: bytes, json_codec: bool
+    ) -> tuple[int, bytes, Headers]:
         self.calls.append(path)
         if path == AVAILABLE_MODELS_PATH:
             assert json_codec and json.loads(body)["useModelParameters"] is True
             if self.available_status != 200:
-                return self.available_status, b'{"code":"unimplemented","message":"nope"}'
-            return 200, json.dumps(AVAILABLE).encode()
+                return self.available_status, b'{"code":"unimplemented","message":"nope"}', []
+            return 200, json.dumps(AVAILABLE).encode(), []
         assert path == GET_USABLE_MODELS_PATH and not json_codec
         details = agent.ModelDetails(
             model_id="claude-4.6-sonnet", display_model_id="sonnet-4.6", aliases=["sonnet"]
         )
         details.thinking_details.SetInParent()
-        return 200, agent.GetUsableModelsResponse(models=[details]).SerializeToString()
+        return 200, agent.GetUsableModelsResponse(models=[details]).SerializeToString(), []
 
 
 async def test_available_models_are_parsed_with_variants() -> None:
@@ -110,8 +114,21 @@ async def test_catalog_is_cached_within_ttl() -> None:
 
 
 async def test_failure_with_no_cache_raises_connect_error() -> None:
-    async def down(path: str, body: bytes, json_codec: bool) -> tuple[int, bytes]:
-        return 503, b""
+    async def down(path: str, body: bytes, json_codec: bool) -> tuple[int, bytes, Headers]:
+        return 503, b"", []
 
     with pytest.raises(ConnectError):
         await ModelCatalog(down).models()
+
+
+async def test_a_429_without_a_body_is_a_rate_limit_with_its_retry_after() -> None:
+    """The catalog reads an HTTP error answer the way a Run does (one mapping): a bare 429
+    is `resource_exhausted`, not `unknown`, and keeps the backend's retry-after."""
+
+    async def limited(path: str, body: bytes, json_codec: bool) -> tuple[int, bytes, Headers]:
+        return 429, b"", [("retry-after", "7")]
+
+    with pytest.raises(ConnectError) as caught:
+        await ModelCatalog(limited).models()
+    assert caught.value.code == "resource_exhausted"
+    assert caught.value.retry_after == 7 and caught.value.http_status == 429

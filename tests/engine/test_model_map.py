@@ -16,14 +16,16 @@ from cursor_bridge.engine.errors import ModelNotFound
 from cursor_bridge.engine.model_map import ModelMap
 from cursor_bridge.protocol.headers import AVAILABLE_MODELS_PATH
 
+Headers = list[tuple[str, str]]
+
 
 def catalog_of(models: Sequence[CatalogModel], model_map: ModelMap | None = None) -> ModelCatalog:
     """An engine catalog fed the emulator catalog's AvailableModels answer."""
     body = json_format.MessageToJson(Catalog(models).available_models()).encode()
 
-    async def call(path: str, request: bytes, json_codec: bool) -> tuple[int, bytes]:
+    async def call(path: str, request: bytes, json_codec: bool) -> tuple[int, bytes, Headers]:
         assert path == AVAILABLE_MODELS_PATH
-        return 200, body
+        return 200, body, []
 
     return ModelCatalog(call, model_map=model_map or ModelMap())
 

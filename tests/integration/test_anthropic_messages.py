@@ -11,7 +11,7 @@ import httpx
 import pytest
 from anthropic import Anthropic
 
-from cursor_bridge.server import messages as messages_route
+from cursor_bridge.dialects.anthropic import MessageStream
 from tests.conftest import Stack, _stack
 from tests.support.polling import wait_for
 
@@ -422,7 +422,7 @@ def test_pings_keep_a_silent_stream_alive(
     paced_stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Omitted thinking writes nothing while it lasts; pings fill the gap."""
-    monkeypatch.setattr(messages_route, "PING_INTERVAL", 0.0)
+    monkeypatch.setattr(MessageStream, "keepalive_interval", 0.0)
     events = raw_events(
         paced_stack,
         {

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import json_format
@@ -37,6 +38,7 @@ from ..engine.output import (
     ThinkingDelta,
     ToolCall,
     TurnFinished,
+    Usage,
 )
 from ..engine.request import (
     ChatRequest,
@@ -44,6 +46,8 @@ from ..engine.request import (
 from ..protocol.messages import aiserver
 from . import chat_body, cursor_tools
 from .common import InvalidRequest as InvalidRequest
+from .dialect import BodyRenderer, Dialect, ErrorReport, StreamRenderer
+from .openai_errors import OpenAIErrors
 
 PROTO_FIELD_NAMES = True  # seed 000 shows `tool_call_v2`, not `toolCallV2`
 DONE = "data: [DONE]\n\n"
@@ -139,3 +143,50 @@ class StreamWriter:
         self._thinking = False
         last = aiserver.ConversationMessage_Thinking(is_last_thinking_chunk=True)
         return _event(aiserver.StreamUnifiedChatResponse(thinking=last))
+
+
+# -- the dialect ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CursorChatRequest:
+    """The body as sent (for an OpenAI-compatible upstream) and the engine's request."""
+
+    body: dict[str, Any]
+    chat: ChatRequest
+
+
+class CursorChat(OpenAIErrors, Dialect[CursorChatRequest]):
+    """`POST /cursor/chat/completions`: always a stream; errors in OpenAI's shape."""
+
+    name = "cursor-chat"
+
+    def parse(self, body: Any) -> CursorChatRequest:
+        return CursorChatRequest(body, parse_request(body))
+
+    def turn_request(self, parsed: CursorChatRequest) -> ChatRequest:
+        return parsed.chat
+
+    def renderer(
+        self, parsed: CursorChatRequest, input_tokens: int
+    ) -> StreamRenderer | BodyRenderer:
+        return ChatStream()
+
+
+class ChatStream(StreamRenderer):
+    """StreamWriter's events, ended by `[DONE]` (a finish first if the turn sent none)."""
+
+    def __init__(self) -> None:
+        self.writer = StreamWriter()
+        self.finished = False
+
+    def batch(self, events: Sequence[OutputEvent]) -> str:
+        self.finished = self.finished or any(isinstance(e, TurnFinished) for e in events)
+        return self.writer.render(events)
+
+    def end(self) -> str:
+        finish = "" if self.finished else self.writer.finish(TurnFinished("stop", Usage()))
+        return finish + self.writer.done()
+
+    def error(self, report: ErrorReport) -> str:
+        return self.writer.error(OpenAIErrors().error_body(report))

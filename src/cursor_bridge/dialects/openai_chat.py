@@ -1,8 +1,9 @@
 """OpenAI Chat Completions: request parsing and response rendering (pure, no I/O).
 
 `parse_request()` turns a decoded JSON body into the internal ChatRequest or raises
-InvalidRequest naming the offending parameter; the `render_*` functions build the JSON
-objects of the response (whole or as stream chunks).
+InvalidRequest naming the offending parameter; the rendering functions build the JSON
+objects of the response (whole or as stream chunks); `OpenAIChat` is the dialect the
+server's endpoint runner serves.
 """
 
 from __future__ import annotations
@@ -10,13 +11,26 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
-from ..engine.output import ToolCall, Usage
+from ..engine.output import (
+    SSE_KEEP_ALIVE,
+    KeepAlive,
+    OutputEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCall,
+    TurnFinished,
+    Usage,
+)
+from ..engine.request import ChatRequest
 from .chat_body import parse_request
 from .common import InvalidRequest
+from .dialect import BodyRenderer, Dialect, ErrorReport, StreamRenderer
+from .openai_errors import OpenAIErrors
 
-__all__ = ["InvalidRequest", "parse_request"]
+__all__ = ["InvalidRequest", "OpenAIChat", "parse_request"]
 
 
 # -- response rendering -------------------------------------------------------------------
@@ -169,3 +183,92 @@ def sse(data: dict[str, Any] | str) -> bytes:
     """One server-sent event carrying `data` (a JSON object, or a literal like [DONE])."""
     text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
     return f"data: {text}\n\n".encode()
+
+
+# -- the dialect ------------------------------------------------------------------------
+
+
+class OpenAIChat(OpenAIErrors, Dialect[ChatRequest]):
+    """`POST /v1/chat/completions`."""
+
+    name = "openai-chat"
+
+    def parse(self, body: Any) -> ChatRequest:
+        return parse_request(body)
+
+    def turn_request(self, parsed: ChatRequest) -> ChatRequest:
+        return parsed
+
+    def renderer(self, parsed: ChatRequest, input_tokens: int) -> StreamRenderer | BodyRenderer:
+        if parsed.stream:
+            return ChunkStream(parsed.model, parsed.include_usage)
+        return CompletionBody(parsed.model)
+
+
+class ChunkStream(StreamRenderer):
+    """The `chat.completion.chunk` stream, ended by `[DONE]`."""
+
+    def __init__(self, model: str, include_usage: bool) -> None:
+        self.writer = ChunkWriter(new_completion_id(), model, int(time.time()))
+        self.include_usage = include_usage
+        self.finished = TurnFinished("stop", Usage())
+        self._role = self.writer.role()  # sent with the first batch: one write for the first token
+
+    def batch(self, events: Sequence[OutputEvent]) -> str:
+        writer = self.writer
+        out: list[str] = [self._role] if self._role else []
+        self._role = ""
+        for event in events:
+            if isinstance(event, TextDelta):
+                out.append(writer.delta("content", event.text))
+            elif isinstance(event, ThinkingDelta):
+                out.append(writer.delta("reasoning_content", event.text))
+            elif isinstance(event, ToolCall):
+                out.append(writer.tool_call(event))
+            elif isinstance(event, TurnFinished):
+                self.finished = event
+            elif isinstance(event, KeepAlive):
+                out.append(SSE_KEEP_ALIVE)
+        return "".join(out)
+
+    def end(self) -> str:
+        tail = self._role + self.writer.finish(self.finished.reason)
+        if self.include_usage:
+            tail += self.writer.usage(self.finished.usage)
+        return tail + sse_text("[DONE]")
+
+    def error(self, report: ErrorReport) -> str:
+        return sse_text(OpenAIErrors().error_body(report))
+
+
+class CompletionBody(BodyRenderer):
+    """The whole `chat.completion` object."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.text: list[str] = []
+        self.reasoning: list[str] = []
+        self.calls: list[ToolCall] = []
+        self.finished = TurnFinished("stop", Usage())
+
+    def feed(self, events: Sequence[OutputEvent]) -> None:
+        for event in events:
+            if isinstance(event, TextDelta):
+                self.text.append(event.text)
+            elif isinstance(event, ThinkingDelta):
+                self.reasoning.append(event.text)
+            elif isinstance(event, ToolCall):
+                self.calls.append(event)
+            elif isinstance(event, TurnFinished):
+                self.finished = event
+
+    def body(self) -> dict[str, Any]:
+        return completion(
+            new_completion_id(),
+            self.model,
+            "".join(self.text),
+            "".join(self.reasoning),
+            self.finished.usage,
+            self.finished.reason,
+            self.calls,
+        )

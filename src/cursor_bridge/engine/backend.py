@@ -24,7 +24,7 @@ from ..protocol.headers import RUN_PATH, ClientIdentity, run_headers, unary_head
 from ..protocol.messages import agent
 from ..protocol.run import RunMachine
 from ..store import MemoryStateStore, StateStore
-from ..transport import BackendPool, ConnectFailed, TransportError
+from ..transport import BackendPool, ConnectFailed, TransportError, UnaryResponse
 from ..wiretrace import WireRecorder
 from . import compaction
 from .catalog import ModelCatalog, ModelChoice
@@ -514,19 +514,21 @@ class CursorBackend:
         )
         return LiveRun(upstream, conversation_id, blobs=blobs, resumed_from=resumed_from)
 
-    async def _unary(self, path: str, body: bytes, json_codec: bool) -> tuple[int, bytes]:
+    async def _unary(
+        self, path: str, body: bytes, json_codec: bool
+    ) -> tuple[int, bytes, list[tuple[str, str]]]:
         """One unary call; an HTTP 401 is retried once when `on_unauthenticated` provides a
         new token."""
         token = await self.config.token()
-        status, payload = await self._unary_once(path, body, json_codec, token)
-        if status == 401 and await self._reauthenticate("unauthenticated", token):
+        answer = await self._unary_once(path, body, json_codec, token)
+        if answer.status == 401 and await self._reauthenticate("unauthenticated", token):
             token = await self.config.token()
-            status, payload = await self._unary_once(path, body, json_codec, token)
-        return status, payload
+            answer = await self._unary_once(path, body, json_codec, token)
+        return answer.status, answer.body, answer.headers
 
     async def _unary_once(
         self, path: str, body: bytes, json_codec: bool, token: str | None
-    ) -> tuple[int, bytes]:
+    ) -> UnaryResponse:
         headers = unary_headers(
             token, self.config.identity, now_ms=_now_ms(), json_codec=json_codec
         )
@@ -536,7 +538,7 @@ class CursorBackend:
             raise ConnectError("unavailable", f"cannot reach the backend: {exc}") from exc
         except TransportError as exc:
             raise ConnectError("unavailable", f"connection to the backend lost: {exc}") from exc
-        return response.status, response.body
+        return response
 
 
 def _answers(

@@ -12,14 +12,13 @@ import difflib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
-from ..protocol.errors import ConnectError
+from ..protocol.errors import ConnectError, http_error
 from ..protocol.headers import AVAILABLE_MODELS_PATH, GET_USABLE_MODELS_PATH
 from ..protocol.messages import agent, aiserver
 from .errors import InvalidChatRequest, ModelNotFound
@@ -84,8 +83,8 @@ class ModelChoice:
         )
 
 
-# (path, body, json codec) -> (HTTP status, response body)
-UnaryCall = Callable[[str, bytes, bool], Awaitable[tuple[int, bytes]]]
+# (path, body, json codec) -> (HTTP status, response body, response headers)
+UnaryCall = Callable[[str, bytes, bool], Awaitable[tuple[int, bytes, Sequence[tuple[str, str]]]]]
 
 
 @dataclass
@@ -171,32 +170,21 @@ class ModelCatalog:
                 "useCloudAgentEffortModes": True,
             }
         ).encode()
-        status, raw = await self.call(AVAILABLE_MODELS_PATH, body, True)
-        _raise_for_status(status, raw)
+        status, raw, headers = await self.call(AVAILABLE_MODELS_PATH, body, True)
+        if status != 200:
+            raise http_error(status, raw, headers)
         response = aiserver.AvailableModelsResponse()
         json_format.Parse(raw.decode(), response, ignore_unknown_fields=True)
         return [_from_available(model) for model in response.models if model.name]
 
     async def _usable_models(self) -> list[ModelInfo]:
         request = agent.GetUsableModelsRequest().SerializeToString()
-        status, raw = await self.call(GET_USABLE_MODELS_PATH, request, False)
-        _raise_for_status(status, raw)
+        status, raw, headers = await self.call(GET_USABLE_MODELS_PATH, request, False)
+        if status != 200:
+            raise http_error(status, raw, headers)
         response = agent.GetUsableModelsResponse()
         response.ParseFromString(raw)
         return [_from_details(details) for details in response.models if details.model_id]
-
-
-def _raise_for_status(status: int, body: bytes) -> None:
-    if status == 200:
-        return
-    code, message = "unknown", f"HTTP {status}"
-    try:
-        parsed: Any = json.loads(body)
-        code = str(parsed.get("code", code))
-        message = str(parsed.get("message", message))
-    except (ValueError, AttributeError):
-        pass
-    raise ConnectError(code, message, http_status=status)
 
 
 def _from_available(model: aiserver.AvailableModelsResponse_AvailableModel) -> ModelInfo:

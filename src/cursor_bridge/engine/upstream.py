@@ -9,31 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncGenerator
 
 from ..protocol import events as ev
-from ..protocol.errors import ConnectError, UpstreamProtocolError
+from ..protocol.errors import ConnectError, UpstreamProtocolError, http_error
 from ..protocol.messages import agent
 from ..protocol.run import RunMachine
 from ..transport import DuplexStream, TransportError, TransportTimeout
 from ..wiretrace import RunTap
 
 log = logging.getLogger(__name__)
-
-HTTP_STATUS_CODES = {
-    400: "invalid_argument",
-    401: "unauthenticated",
-    403: "permission_denied",
-    404: "unimplemented",
-    408: "deadline_exceeded",
-    415: "internal",
-    429: "resource_exhausted",
-    502: "unavailable",
-    503: "unavailable",
-    504: "unavailable",
-}
 
 
 class UpstreamRun:
@@ -165,17 +151,8 @@ class UpstreamRun:
                 if chunk is None:
                     break
                 body += chunk
-        code = HTTP_STATUS_CODES.get(status, "unavailable" if status >= 500 else "unknown")
-        message = f"the backend answered HTTP {status}"
-        with contextlib.suppress(ValueError, AttributeError, TypeError):
-            parsed = json.loads(body)
-            code = str(parsed.get("code") or code)
-            message = str(parsed.get("message") or message)
-        retry_after = None
-        with contextlib.suppress(ValueError, TypeError):
-            retry_after = float(dict(headers).get("retry-after", ""))
         self.finished = True
-        return ConnectError(code, message, http_status=status, retry_after=retry_after)
+        return http_error(status, body, headers)
 
     async def flush(self) -> None:
         """Send whatever the machine owes the backend (after queuing an exec result)."""

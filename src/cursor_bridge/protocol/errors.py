@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Iterable
+
 # Connect error codes (lower-case snake strings) and their gRPC numbers.
 CONNECT_CODES: dict[str, int] = {
     "canceled": 1,
@@ -22,6 +26,21 @@ CONNECT_CODES: dict[str, int] = {
     "unauthenticated": 16,
 }
 GRPC_TO_CONNECT: dict[int, str] = {number: code for code, number in CONNECT_CODES.items()}
+# The Connect code of an HTTP error answer that carries no Connect error body (the one
+# HTTP status -> Connect code mapping; other statuses: `unavailable` from 500 up, else
+# `unknown`).
+HTTP_STATUS_CODES: dict[int, str] = {
+    400: "invalid_argument",
+    401: "unauthenticated",
+    403: "permission_denied",
+    404: "unimplemented",
+    408: "deadline_exceeded",
+    415: "internal",
+    429: "resource_exhausted",
+    502: "unavailable",
+    503: "unavailable",
+    504: "unavailable",
+}
 
 
 class ProtocolError(Exception):
@@ -69,3 +88,19 @@ class ConnectError(ProtocolError):
     def is_blob_not_found(self) -> bool:
         """The backend could not find a KV blob the conversation state referenced."""
         return self.code == "internal" and "blob not found" in self.message.lower()
+
+
+def http_error(status: int, body: bytes, headers: Iterable[tuple[str, str]] = ()) -> ConnectError:
+    """The error a non-200 HTTP answer stands for: the code and message of its Connect JSON
+    body when it has one, else the status's code (HTTP_STATUS_CODES); `retry-after` from the
+    headers."""
+    code = HTTP_STATUS_CODES.get(status, "unavailable" if status >= 500 else "unknown")
+    message = f"the backend answered HTTP {status}"
+    with contextlib.suppress(ValueError, AttributeError, TypeError):
+        parsed = json.loads(body)
+        code = str(parsed.get("code") or code)
+        message = str(parsed.get("message") or message)
+    retry_after = None
+    with contextlib.suppress(ValueError, TypeError):
+        retry_after = float(dict(headers).get("retry-after", ""))
+    return ConnectError(code, message, http_status=status, retry_after=retry_after)

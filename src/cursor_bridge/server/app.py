@@ -17,18 +17,21 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..auth.restrictions import RestrictionStore, restriction_lookup
+from ..dialects.anthropic import AnthropicErrors, AnthropicMessages
+from ..dialects.dialect import ErrorReport
+from ..dialects.openai_chat import OpenAIChat
+from ..dialects.openai_errors import OpenAIErrors
+from ..dialects.responses_api import ResponsesCompact
+from ..engine import EngineError, EngineService, ModelInfo, TurnService
 from ..engine.backend import CursorBackend
-from ..engine.catalog import ModelInfo
 from ..passthrough import OpenAIUpstream
-from ..protocol.errors import ConnectError
 from .access_log import AccessLog
-from .chat import chat_completions
-from .compact import compact_response
 from .cursor_chat import cursor_chat_completions
-from .errors import backend_error_response, error_response, speaks_anthropic
+from .endpoint import DialectRoute, dialect_route, error_response
+from .errors import dialect_error, openai_error
 from .forwarding import FollowUpForwarder, WorkerLookup
 from .guards import Guards, install_guards
-from .messages import anthropic_error, count_tokens, messages
+from .messages import count_tokens
 from .metrics import metrics, metrics_registry
 from .openapi import openapi
 from .request_log import RequestLog, RequestNotes, RestrictionLookup
@@ -64,12 +67,12 @@ def create_app(
 
     app = Starlette(
         routes=[
-            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-            Route("/v1/messages", messages, methods=["POST"]),
-            Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
-            Route("/cursor/chat/completions", cursor_chat_completions, methods=["POST"]),
-            Route("/v1/responses", create_response, methods=["POST"]),
-            Route("/v1/responses/compact", compact_response, methods=["POST"]),
+            dialect_route("/v1/chat/completions", OpenAIChat),
+            dialect_route("/v1/messages", AnthropicMessages),
+            DialectRoute("/v1/messages/count_tokens", count_tokens, errors=AnthropicErrors),
+            DialectRoute("/cursor/chat/completions", cursor_chat_completions, errors=OpenAIErrors),
+            DialectRoute("/v1/responses", create_response, errors=OpenAIErrors),
+            dialect_route("/v1/responses/compact", ResponsesCompact),
             Route("/v1/responses/{response_id}", get_response, methods=["GET"]),
             Route("/v1/responses/{response_id}", delete_response, methods=["DELETE"]),
             Route("/v1/models", list_models, methods=["GET"]),
@@ -83,6 +86,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.backend = backend
+    app.state.engine = EngineService(backend)
     app.state.mode = mode
     app.state.cursor_chat_upstream = cursor_chat_upstream
     app.state.responses = response_store if response_store is not None else ResponseStore()
@@ -143,27 +147,27 @@ def model_entry(model: ModelInfo, created: int) -> dict[str, Any]:
 
 
 async def list_models(request: Request) -> Response:
-    backend: CursorBackend = request.app.state.backend
+    engine: TurnService = request.app.state.engine
     try:
-        models = await backend.catalog.models()
-    except ConnectError as exc:
-        return backend_error_response(exc)
+        models = await engine.models()
+    except EngineError as exc:
+        return error_response(OpenAIErrors(), ErrorReport.of(exc))
     created = int(request.app.state.started)
     return JSONResponse({"object": "list", "data": [model_entry(m, created) for m in models]})
 
 
 async def get_model(request: Request) -> Response:
-    backend: CursorBackend = request.app.state.backend
+    engine: TurnService = request.app.state.engine
     model_id = request.path_params["model_id"]
     try:
-        models = await backend.catalog.models()
-    except ConnectError as exc:
-        return backend_error_response(exc)
+        models = await engine.models()
+    except EngineError as exc:
+        return error_response(OpenAIErrors(), ErrorReport.of(exc))
     for model in models:
         if model.id == model_id or model_id in model.aliases:
             return JSONResponse(model_entry(model, int(request.app.state.started)))
     message = f"The model '{model_id}' does not exist or is not available."
-    return error_response(404, message, "invalid_request_error", "model_not_found", "model")
+    return openai_error(404, message, "model_not_found", "model")
 
 
 async def health(request: Request) -> Response:
@@ -179,17 +183,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     message = f"{request.method} {request.url.path}: {exc.detail}"
     if exc.status_code == 404:
         message += _suggest_route(request)
-    if speaks_anthropic(request.url.path):
-        return anthropic_error(exc.status_code, message, headers=exc.headers)
     error_type = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
-    return error_response(exc.status_code, message, error_type, headers=exc.headers)
+    return dialect_error(
+        request.scope, exc.status_code, message, headers=exc.headers, error_type=error_type
+    )
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error while serving %s %s", request.method, request.url.path)
-    if speaks_anthropic(request.url.path):
-        return anthropic_error(500, "Internal error in cursor-bridge; see its log.")
-    return error_response(500, "Internal error in cursor-bridge; see its log.", "api_error")
+    message = "Internal error in cursor-bridge; see its log."
+    return dialect_error(request.scope, 500, message, error_type="api_error")
 
 
 def _suggest_route(request: Request) -> str:

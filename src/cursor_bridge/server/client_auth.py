@@ -55,7 +55,7 @@ class ClientAuth:
         except ClientKeyFileError as exc:
             log.error("refusing requests: %s", exc)
             message = "The bridge's client key file is unreadable; see the bridge's log."
-            await dialect_error(path, 503, message, "client_keys_unreadable")(scope, receive, send)
+            await dialect_error(scope, 503, message, "client_keys_unreadable")(scope, receive, send)
             return
         if not required:
             await self.app(scope, receive, send)
@@ -68,7 +68,7 @@ class ClientAuth:
                 " `x-api-key: KEY` (create one with `cursor-bridge keys create`)."
             )
             response = dialect_error(
-                path, 401, message, "invalid_api_key", {"www-authenticate": "Bearer"}
+                scope, 401, message, "invalid_api_key", {"www-authenticate": "Bearer"}
             )
             await response(scope, receive, send)
             return

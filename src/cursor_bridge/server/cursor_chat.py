@@ -1,32 +1,30 @@
 """`POST /cursor/chat/completions`: Cursor IDE's BYOK chat stream over a selectable upstream.
 
 The body is a chat-completions request; the answer is always Cursor's protobuf-JSON chat
-stream (`dialects.cursor_chat`). The upstream is this bridge's own Cursor backend (default)
-or, when `cursor_chat_upstream` is a base URL, any OpenAI-compatible API, whose streamed
-chunks are read into the same output events (`passthrough`), so one renderer serves both.
-Failures before the first output get a real HTTP status and an OpenAI error body; later
-ones end the stream with an error event. A client that goes away cancels the upstream.
+stream (`dialects.cursor_chat`), served by the endpoint runner. The upstream is this
+bridge's own Cursor backend (default) or, when `cursor_chat_upstream` is a base URL, any
+OpenAI-compatible API, whose streamed chunks are read into the same output events
+(`passthrough`), so one renderer serves both. Failures before the first output get a real
+HTTP status and an OpenAI error body; later ones end the stream with an error event. A
+client that goes away cancels the upstream.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response
 
 from ..config import OWN_BACKEND, Settings
-from ..dialects import cursor_chat as dialect
-from ..engine.backend import CursorBackend
-from ..engine.errors import InvalidChatRequest, ModelNotFound
-from ..engine.output import OutputEvent, TurnFinished, Usage
+from ..dialects.cursor_chat import CursorChat, CursorChatRequest
+from ..dialects.dialect import ErrorReport, Refused
+from ..engine import ChatRequest, OutputEvent
 from ..passthrough import OpenAIUpstream, UpstreamConfig, UpstreamError, UpstreamStream
-from ..protocol.errors import ConnectError
-from .errors import backend_error, backend_error_response, error_body, error_response
-from .json_body import InvalidBody, parse_off_loop
-from .turns import start_turn, until_disconnect
+from .endpoint import Turn, engine_turn, run_dialect
+from .turns import until_disconnect
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +37,6 @@ _ERROR_TYPES = {
     422: "invalid_request_error",
     429: "rate_limit_error",
 }
-
-
-class _Turn(Protocol):
-    def batches(self) -> AsyncIterator[list[OutputEvent]]: ...
-
-    async def aclose(self) -> None: ...
 
 
 def upstream_from_settings(settings: Settings) -> OpenAIUpstream | None:
@@ -62,79 +54,53 @@ def upstream_from_settings(settings: Settings) -> OpenAIUpstream | None:
 
 
 async def cursor_chat_completions(request: Request) -> Response:
-    try:
-        body, chat = await parse_off_loop(request, lambda body: (body, dialect.parse_request(body)))
-    except InvalidBody as exc:
-        return error_response(400, exc.message, "invalid_request_error")
-    except dialect.InvalidRequest as exc:
-        return error_response(400, exc.message, "invalid_request_error", param=exc.param)
     upstream: OpenAIUpstream | None = getattr(request.app.state, "cursor_chat_upstream", None)
-    turn: _Turn
     if upstream is None:
-        backend: CursorBackend = request.app.state.backend
+        return await run_dialect(request, CursorChat(), engine_turn)
+
+    async def start(request: Request, chat: ChatRequest, parsed: CursorChatRequest) -> Turn:
+        return await _start_passthrough(request, upstream, parsed.body)
+
+    return await run_dialect(request, CursorChat(), start)
+
+
+class _PassthroughTurn:
+    """An OpenAI-compatible upstream's stream as a turn; its failures become Refused."""
+
+    input_tokens = 0
+
+    def __init__(self, stream: UpstreamStream) -> None:
+        self.stream = stream
+
+    async def batches(self) -> AsyncIterator[list[OutputEvent]]:
         try:
-            turn = await start_turn(request, backend, chat)
-        except InvalidChatRequest as exc:
-            return error_response(400, str(exc), "invalid_request_error", param=exc.param)
-        except ModelNotFound as exc:
-            return error_response(
-                404, str(exc), "invalid_request_error", "model_not_found", "model"
-            )
-        except ConnectError as exc:
-            return backend_error_response(exc)
-    else:
-        try:
-            turn = await _start_passthrough(request, upstream, body)
+            async for batch in self.stream.batches():
+                yield batch
         except UpstreamError as exc:
-            return _upstream_error_response(exc)
-    return StreamingResponse(
-        _stream(turn),
-        media_type="text/event-stream",
-        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
-    )
+            log.warning("upstream failed mid-stream: %s", exc.message)
+            raise Refused(_report(exc)) from exc
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
 
 
 async def _start_passthrough(
     request: Request, upstream: OpenAIUpstream, body: dict[str, Any]
-) -> UpstreamStream:
-    stream = await until_disconnect(request, upstream.open(body))
+) -> Turn:
     try:
-        await until_disconnect(request, stream.prefetch())
-    except BaseException:
-        await stream.aclose()
-        raise
-    return stream
-
-
-async def _stream(turn: _Turn) -> AsyncIterator[str]:
-    writer = dialect.StreamWriter()
-    finished = False
-    try:
-        async for batch in turn.batches():
-            out = writer.render(batch)
-            finished = finished or any(isinstance(e, TurnFinished) for e in batch)
-            if out:
-                yield out
-        if not finished:
-            yield writer.finish(TurnFinished("stop", Usage()))
-        yield writer.done()
-    except ConnectError as exc:
-        _, body, _ = backend_error(exc)
-        yield writer.error(body)
+        stream = await until_disconnect(request, upstream.open(body))
+        try:
+            await until_disconnect(request, stream.prefetch())
+        except BaseException:
+            await stream.aclose()
+            raise
     except UpstreamError as exc:
-        log.warning("upstream failed mid-stream: %s", exc.message)
-        yield writer.error(_upstream_error_body(exc))
-    finally:
-        # Runs on client disconnect too (the response task is cancelled): cancel upstream.
-        await turn.aclose()
+        raise Refused(_report(exc)) from exc
+    return _PassthroughTurn(stream)
 
 
-def _upstream_error_body(exc: UpstreamError) -> dict[str, Any]:
-    error_type = _ERROR_TYPES.get(exc.status, "api_error")
+def _report(exc: UpstreamError) -> ErrorReport:
     code = exc.code if exc.code and not exc.code.isdigit() else "upstream_error"
-    return error_body(exc.message, error_type, code)
-
-
-def _upstream_error_response(exc: UpstreamError) -> JSONResponse:
-    headers = {"retry-after": exc.retry_after} if exc.retry_after else None
-    return JSONResponse(_upstream_error_body(exc), status_code=exc.status, headers=headers)
+    headers = {"retry-after": exc.retry_after} if exc.retry_after else {}
+    error_type = _ERROR_TYPES.get(exc.status, "api_error")
+    return ErrorReport(exc.status, exc.message, code, error_type=error_type, headers=headers)

@@ -45,9 +45,7 @@ class HostCheck:
             "bridge under that name, allow it with --allow-host NAME "
             "(CURSOR_BRIDGE_ALLOWED_HOSTS)."
         )
-        await dialect_error(scope.get("path", ""), 400, message, "invalid_host")(
-            scope, receive, send
-        )
+        await dialect_error(scope, 400, message, "invalid_host")(scope, receive, send)
 
     def _allowed(self, name: str, scope: Scope) -> bool:
         if name in self.allowed:

@@ -35,6 +35,4 @@ class JsonBodiesOnly:
             return
         shown = content_type.decode("latin-1") or "none"
         message = f"Request bodies must be application/json (got {shown})."
-        await dialect_error(scope.get("path", ""), 415, message, "unsupported_media_type")(
-            scope, receive, send
-        )
+        await dialect_error(scope, 415, message, "unsupported_media_type")(scope, receive, send)

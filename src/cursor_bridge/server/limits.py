@@ -14,11 +14,11 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..protocol.framing import DEFAULT_MAX_FRAME_SIZE
+from ..engine import MAX_REQUEST_SIZE
 from .errors import dialect_error
 
 # The largest body that can still fit the Run request frame the backend accepts.
-DEFAULT_MAX_BODY = DEFAULT_MAX_FRAME_SIZE
+DEFAULT_MAX_BODY = MAX_REQUEST_SIZE
 DEFAULT_BODY_READ_TIMEOUT = 60.0
 
 
@@ -40,7 +40,6 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope.get("path", "")
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_size:
             await self._too_large(scope, receive, send)
@@ -72,15 +71,13 @@ class BodySizeLimit:
             await self._too_large(scope, receive, send)
         except _TooSlow:
             message = f"The request body did not arrive within {self.read_timeout:g} seconds."
-            await dialect_error(path, 408, message, "request_timeout", {"connection": "close"})(
+            await dialect_error(scope, 408, message, "request_timeout", {"connection": "close"})(
                 scope, receive, send
             )
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = f"Request body larger than {self.max_body_size} bytes."
-        await dialect_error(scope.get("path", ""), 413, message, "request_too_large")(
-            scope, receive, send
-        )
+        await dialect_error(scope, 413, message, "request_too_large")(scope, receive, send)
 
 
 def _loop_time(monotonic_deadline: float) -> float:

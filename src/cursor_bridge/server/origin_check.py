@@ -44,6 +44,4 @@ class OriginCheck:
             "page use this bridge, allow its origin with --cors-origin ORIGIN "
             "(CURSOR_BRIDGE_CORS_ORIGINS)."
         )
-        await dialect_error(scope.get("path", ""), 403, message, "origin_not_allowed")(
-            scope, receive, send
-        )
+        await dialect_error(scope, 403, message, "origin_not_allowed")(scope, receive, send)

@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ..auth.pool import AccountStatus
+from ..engine import EngineError, translated
 from ..engine.backend import CursorBackend
-from ..protocol.errors import ConnectError
 from .request_log import RequestLog, RequestRecord
 
 RECENT_ROWS = 50
@@ -42,9 +42,10 @@ async def status_page(request: Request) -> HTMLResponse:
     shared = ""
     if pool is not None:
         try:
-            await pool.refresh_cooldowns()
-        except ConnectError as exc:  # Redis away: show what this process knows
-            shared = f"<p class='bad'>{escape(exc.message)}; cooldowns as last seen here.</p>"
+            with translated():
+                await pool.refresh_cooldowns()
+        except EngineError as exc:  # Redis away: show what this process knows
+            shared = f"<p class='bad'>{escape(exc.detail)}; cooldowns as last seen here.</p>"
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta http-equiv='refresh' content='10'>",

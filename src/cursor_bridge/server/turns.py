@@ -16,11 +16,16 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 
 from .. import access
-from ..engine import hosted
-from ..engine.backend import CursorBackend
-from ..engine.errors import InvalidChatRequest
-from ..engine.output import HostedCall, OutputEvent, TurnFinished, TurnStarted
-from ..engine.request import ChatRequest
+from ..engine import (
+    ChatRequest,
+    HostedCall,
+    InvalidChatRequest,
+    OutputEvent,
+    TurnFinished,
+    TurnService,
+    TurnStarted,
+    hosted,
+)
 from ..engine.request_note import current_note
 
 T = TypeVar("T")
@@ -54,25 +59,25 @@ class Turn:
             await self._events.aclose()  # type: ignore[attr-defined]
 
 
-async def start_turn(request: Request, backend: CursorBackend, chat: ChatRequest) -> Turn:
-    """Resolve the model and start the turn; raises ModelNotFound, InvalidChatRequest or
-    ConnectError (the route renders them in its dialect's error shape)."""
+async def start_turn(request: Request, engine: TurnService, chat: ChatRequest) -> Turn:
+    """Resolve the model and start the turn; raises EngineError (ModelNotFound,
+    InvalidChatRequest or a backend failure), which the route renders in its dialect."""
     mode = hosted.parse_mode(request.headers.get(hosted.HEADER))
     if mode is None:
         raise InvalidChatRequest(f"{hosted.HEADER} must be on, off or show", hosted.HEADER)
     if mode != chat.hosted_tools:
         chat = dataclasses.replace(chat, hosted_tools=mode)
-    return await until_disconnect(request, _start(backend, chat))
+    return await until_disconnect(request, _start(engine, chat))
 
 
-async def _start(backend: CursorBackend, chat: ChatRequest) -> Turn:
+async def _start(engine: TurnService, chat: ChatRequest) -> Turn:
     access.note_requested_model(chat.model)
     note = current_note()
     if note is not None:
         note.model = chat.model  # logged even when the model is unknown
-    choice = await backend.resolve(chat)
+    choice = await engine.resolve(chat)
     access.note_cursor_model(choice.model_id)
-    events = backend.stream_turn(chat, choice)
+    events = engine.stream_turn(chat, choice)
     first = await _first_batch(events)
     access.note_first_output()
     return Turn(events, first)

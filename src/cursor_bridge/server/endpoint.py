@@ -1,0 +1,199 @@
+"""The one endpoint every dialect runs: read, parse, start the turn, answer, render errors.
+
+For any dialect (dialects/dialect.py) the steps are the same: the body is read and parsed
+(large bodies in a worker thread), the turn started (`start_turn` waits for the first
+output, so early failures get a real HTTP status), then answered as a stream or as one
+body. Failures are rendered in the dialect's error shape: before the answer as an HTTP
+error, after it as the stream's last event. A client that disconnects cancels the turn.
+
+Routes carry their dialect's error shape (`DialectRoute`), so the middleware's refusals,
+which come before any route runs, answer in the shape of the route the request is for.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Match, Route
+from starlette.types import Scope
+
+from .. import access
+from ..dialects.common import InvalidRequest
+from ..dialects.dialect import (
+    BodyRenderer,
+    Dialect,
+    ErrorReport,
+    ErrorShape,
+    Refused,
+    StreamRenderer,
+)
+from ..dialects.openai_errors import OpenAIErrors
+from ..engine import ChatRequest, EngineError, InvalidChatRequest, OutputEvent, TurnService
+from .json_body import InvalidBody, parse_off_loop
+from .turns import start_turn, until_disconnect
+
+log = logging.getLogger(__name__)
+
+P = TypeVar("P")
+P_contra = TypeVar("P_contra", contravariant=True)
+
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+# What a route refuses with an answer in its dialect instead of a 500.
+REFUSALS = (InvalidBody, InvalidRequest, EngineError, Refused)
+
+
+class Turn(Protocol):
+    """A turn in progress, from the engine or from another upstream."""
+
+    @property
+    def input_tokens(self) -> int: ...
+
+    def batches(self) -> AsyncIterator[list[OutputEvent]]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class TurnStarter(Protocol[P_contra]):
+    """Starts the turn of a parsed request (the engine's, unless a route says otherwise)."""
+
+    def __call__(
+        self, request: Request, chat: ChatRequest, parsed: P_contra
+    ) -> Awaitable[Turn]: ...
+
+
+async def engine_turn(request: Request, chat: ChatRequest, parsed: object) -> Turn:
+    engine: TurnService = request.app.state.engine
+    return await start_turn(request, engine, chat)
+
+
+async def run_dialect(
+    request: Request, dialect: Dialect[P], start: TurnStarter[P] = engine_turn
+) -> Response:
+    """Serve one request of *dialect* (module docstring)."""
+    try:
+        parsed = await parse_off_loop(request, dialect.parse)
+        turn = await start(request, dialect.turn_request(parsed), parsed)
+    except REFUSALS as exc:
+        return refusal(dialect, exc)
+    renderer = dialect.renderer(parsed, turn.input_tokens)
+    if isinstance(renderer, StreamRenderer):
+        return StreamingResponse(
+            _stream(dialect, turn, renderer),
+            media_type="text/event-stream",
+            headers={**SSE_HEADERS, **dialect.headers},
+        )
+    try:
+        body = await until_disconnect(request, _collect(turn, renderer))
+    except REFUSALS as exc:
+        return refusal(dialect, exc)
+    return JSONResponse(body, headers=dict(dialect.headers) or None)
+
+
+async def _stream(
+    dialect: Dialect[Any], turn: Turn, renderer: StreamRenderer
+) -> AsyncIterator[str]:
+    interval = renderer.keepalive_interval
+    try:
+        if start := renderer.start():
+            yield start
+        last_write = time.monotonic()
+        async for batch in turn.batches():
+            out = renderer.batch(batch)
+            now = time.monotonic()
+            if out:
+                yield out
+                last_write = now
+            elif interval is not None and now - last_write >= interval:
+                yield renderer.keepalive()
+                last_write = now
+        yield renderer.end()
+    except (EngineError, Refused) as exc:
+        report = report_of(dialect, exc)
+        access.note_error(report.message)
+        yield renderer.error(report)
+    finally:
+        # Runs on client disconnect too (the response task is cancelled): cancel upstream.
+        await turn.aclose()
+
+
+async def _collect(turn: Turn, renderer: BodyRenderer) -> dict[str, Any]:
+    try:
+        async for batch in turn.batches():
+            renderer.feed(batch)
+    finally:
+        await turn.aclose()
+    return renderer.body()
+
+
+def report_of(dialect: Dialect[Any], exc: Exception) -> ErrorReport:
+    """What the client is told about a refusal (one of REFUSALS)."""
+    if isinstance(exc, Refused):
+        return exc.report
+    if isinstance(exc, InvalidChatRequest):
+        return ErrorReport.of(exc, dialect.request_param(exc.param))
+    if isinstance(exc, EngineError):
+        return ErrorReport.of(exc)
+    if isinstance(exc, InvalidRequest):
+        log.info("rejected a %s request: %s", dialect.name, exc.message)
+        return ErrorReport(400, exc.message, exc.code, exc.param)
+    assert isinstance(exc, InvalidBody)
+    return ErrorReport(400, exc.message)
+
+
+def refusal(dialect: Dialect[Any], exc: Exception) -> JSONResponse:
+    return error_response(dialect, report_of(dialect, exc))
+
+
+def error_response(shape: ErrorShape, report: ErrorReport) -> JSONResponse:
+    """The HTTP error answer, in *shape*, with the report's and the shape's headers."""
+    access.note_error(report.message)
+    headers = {**report.headers, **shape.headers}
+    return JSONResponse(shape.error_body(report), status_code=report.status, headers=headers)
+
+
+# -- routes --------------------------------------------------------------------------------
+
+
+class DialectRoute(Route):
+    """A route that speaks one dialect: `errors()` gives its error shape for one answer."""
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[[Request], Awaitable[Response]],
+        *,
+        errors: Callable[[], ErrorShape],
+        methods: list[str] | None = None,
+    ) -> None:
+        super().__init__(path, endpoint, methods=methods or ["POST"])
+        self.errors = errors
+
+
+def dialect_route(path: str, dialect: Callable[[], Dialect[Any]]) -> DialectRoute:
+    """`POST path`, served through the runner by a fresh *dialect* per request."""
+
+    async def endpoint(request: Request) -> Response:
+        return await run_dialect(request, dialect())
+
+    return DialectRoute(path, endpoint, errors=dialect)
+
+
+def error_shape_for(scope: Scope) -> ErrorShape:
+    """The error shape of the route *scope* is for: the matching route's (methods aside),
+    else the dialect route the path lies under (`/v1/messages/...`), else OpenAI's."""
+    path = scope.get("path", "")
+    under: DialectRoute | None = None
+    for route in getattr(scope.get("app"), "routes", ()):
+        if not isinstance(route, Route):
+            continue
+        if route.matches(scope)[0] is not Match.NONE:
+            return route.errors() if isinstance(route, DialectRoute) else OpenAIErrors()
+        longer = under is None or len(route.path) > len(under.path)
+        if isinstance(route, DialectRoute) and path.startswith(route.path) and longer:
+            under = route
+    return under.errors() if under is not None else OpenAIErrors()
