@@ -1,10 +1,13 @@
-"""What one HTTP request did, for its access-log line and the `x-cursor-bridge-model` header.
+"""What one HTTP request did: the one record the access log, the status page's recent
+requests, `/metrics` and the account headers all read.
 
-The server's middleware opens a record per request; the route and the engine fill in what
-only they know (the Cursor model, whether the Run was continued, resumed or fresh, time to
-first output, tokens). A context variable carries it, so no signature changes; outside a
-request every `note_*` call is a no-op. Only names and numbers go in: never a prompt, a
-token or an API key.
+The server's outermost middleware opens a record per request; the client-key check, the
+route and the engine fill in what only they know (the caller's key and its restriction, the
+Cursor model, the account that served the turn, whether the Run was continued, resumed or
+fresh, time to first output, tokens, the conversation's context occupancy). A context
+variable carries it, so no signature changes; outside a request every `note_*` call is a
+no-op and `current()` is None. Only names and numbers go in: never a prompt, a token or an
+API key.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ from __future__ import annotations
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .auth.restrictions import Restriction
 
 _current: ContextVar[AccessRecord | None] = ContextVar("cursor_bridge_access", default=None)
 
@@ -23,6 +29,8 @@ class AccessRecord:
     path: str
     dialect: str
     started: float = field(default_factory=time.monotonic)
+    at: float = field(default_factory=time.time)  # wall clock: when it came in
+    finished: float | None = None  # monotonic: when the response ended
     status: int = 0
     requested_model: str = ""
     cursor_model: str = ""
@@ -31,6 +39,26 @@ class AccessRecord:
     input_tokens: int | None = None
     output_tokens: int | None = None
     error: str = ""
+    key_id: str | None = None  # the caller's client key (set after the key check)
+    restriction: Restriction | None = None  # what that key may use
+    account: str = ""  # label of the pool account that served the turn
+    context_used: int = 0  # the conversation's occupancy of the window after the turn
+    context_max: int = 0
+    summarized: bool = False  # the backend summarised the conversation first
+
+    @property
+    def ttft(self) -> float | None:
+        """Seconds to the first output; None when none came."""
+        return None if self.first_output is None else self.first_output - self.started
+
+    @property
+    def duration(self) -> float:
+        return (self.finished if self.finished is not None else time.monotonic()) - self.started
+
+    def add_usage(self, input_tokens: int, output_tokens: int) -> None:
+        """Tokens of one more turn of this request."""
+        self.input_tokens = (self.input_tokens or 0) + input_tokens
+        self.output_tokens = (self.output_tokens or 0) + output_tokens
 
     def fields(self, finished: float) -> dict[str, Any]:
         """The log line's fields, in order; absent ones left out."""

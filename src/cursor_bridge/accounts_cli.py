@@ -38,11 +38,13 @@ from .auth import (
     save_login,
     wait_for_approval,
 )
+from .auth.pool_usage import usage_json, usage_reports
 from .backend_choice import backend_models, serve_backend
 from .config import Settings
 from .live import is_cursor, live_identity, probe
 from .protocol.auth import TokenPair
 from .protocol.errors import ConnectError
+from .protocol.period_usage import PeriodUsage
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -276,13 +278,23 @@ def status(as_json: bool, backend_url: str | None) -> None:
     others = [
         a for _, a in store.accounts() if a.backend_url != normalize_backend(settings.backend_url)
     ]
+    pool = [a for _, a in store.accounts(settings.backend_url)]
+    # Each account's usage this billing period, as the backend reports it (or why not).
+    usage = run(
+        usage_reports(settings.backend_url, identity, [a.access_token for a in pool])
+        if reach.reachable and pool
+        else _no_reports()
+    )
     if as_json:
         report: dict[str, Any] = {
             "backend_url": normalize_backend(settings.backend_url),
             "logged_in": account is not None,
             "account": _account_json(account) if account else None,
             # Every account logged in at this backend (the pool `serve` shares out).
-            "accounts": [_account_json(a) for _, a in store.accounts(settings.backend_url)],
+            "accounts": [
+                {**_account_json(a), "usage": usage_json(u)}
+                for a, u in itertools.zip_longest(pool, usage)
+            ],
             "backend": {
                 "reachable": reach.reachable,
                 "token_accepted": reach.token_accepted,
@@ -311,14 +323,35 @@ def status(as_json: bool, backend_url: str | None) -> None:
                 if v
             ]
             click.echo(f"Stored:    {', '.join(stored) or 'access token only'}")
-        pool = [a for _, a in store.accounts(settings.backend_url)]
         if len(pool) > 1:
             click.echo(f"Pool:      {len(pool)} accounts: " + ", ".join(a.label for a in pool))
+        for member, answer in zip(pool, usage, strict=False):
+            click.echo(f"Usage:     {member.label}: {describe_usage(answer)}")
         for other in others:
             click.echo(f"Also:      {other.label} at {other.backend_url}")
         click.echo(f"Serve:     would use {choice.describe()}")
     if account is None:
         sys.exit(1)
+
+
+async def _no_reports() -> list[PeriodUsage | str]:
+    return []
+
+
+def describe_usage(usage: PeriodUsage | str) -> str:
+    """`plan $1.20 / $20.00, on-demand $0.00 / $10.00, period ends 2026-12-31` or why not."""
+    if isinstance(usage, str):
+        return f"unavailable ({usage})"
+    parts = [f"plan ${usage.plan_used / 100:,.2f} / ${usage.plan_limit / 100:,.2f}"]
+    if usage.on_demand_used is not None:
+        limit = usage.on_demand_limit
+        parts.append(
+            f"on-demand ${usage.on_demand_used / 100:,.2f}"
+            + (f" / ${limit / 100:,.2f}" if limit is not None else "")
+        )
+    if usage.cycle_end is not None:
+        parts.append(f"period ends {time.strftime('%Y-%m-%d', time.gmtime(usage.cycle_end))}")
+    return ", ".join(parts) + (f" ({usage.message})" if usage.message else "")
 
 
 def _account_json(account: Account) -> dict[str, Any]:

@@ -43,7 +43,7 @@ async def backend_models(settings: Settings, choice: ServeBackend) -> list[Model
     """The model list of the backend `serve` would use (the emulator's, started in-process,
     when that is the one). Raises ConnectError."""
     if not choice.emulator:
-        live = await open_live_backend(settings, discover=False)
+        live = await open_live_backend(settings, discover=False, watch_usage=False)
         try:
             return await live.backend.catalog.models()
         finally:

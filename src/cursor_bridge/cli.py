@@ -346,6 +346,8 @@ async def _serve(
             await hosted.aclose()
         if registry is not None:
             await registry.aclose()
+        if live is not None and live.usage is not None:
+            await live.usage.aclose()
         if live is not None and live.auth_client is not None:
             await live.auth_client.aclose()
         if emulator is not None:
@@ -399,6 +401,11 @@ async def _serve(
     is_flag=True,
     help="Turn off strict mode (history from turns too, content-as-id everywhere).",
 )
+@click.option("--plan-limit", type=int, default=2000, show_default=True, help="Cents per period.")
+@click.option("--run-cost", type=int, default=4, show_default=True, help="Cents per Run.")
+@click.option("--on-demand-limit", type=int, default=None, help="On-demand cents allowed.")
+@click.option("--enforce-usage", is_flag=True, help="Refuse Runs once the allowance is spent.")
+@click.option("--usage-fault", default=None, metavar="CODE", help="GetCurrentPeriodUsage fails.")
 def emulator(
     host: str,
     port: int,
@@ -412,11 +419,18 @@ def emulator(
     run_window: float,
     context_window: int | None,
     lenient: bool,
+    plan_limit: int,
+    run_cost: int,
+    on_demand_limit: int | None,
+    enforce_usage: bool,
+    usage_fault: str | None,
 ) -> None:
     """Run the Cursor backend emulator on its own (HTTP/2 cleartext and HTTP/1.1)."""
     from .emulator import EmulatorOptions, run_emulator
+    from .emulator.dashboard import UsagePlan
     from .emulator.inject import INJECTIONS
     from .emulator.limits import parse_account
+    from .protocol.errors import CONNECT_CODES
 
     for kind in inject:
         if kind not in INJECTIONS:
@@ -427,6 +441,10 @@ def emulator(
         recorded = load_trace(replay) if replay is not None else None
     except TraceError as exc:
         raise click.ClickException(str(exc)) from None
+    if usage_fault is not None and usage_fault not in CONNECT_CODES:
+        raise click.BadParameter(
+            f"{usage_fault!r} is not a Connect code", param_hint="--usage-fault"
+        )
     try:
         users = tuple(parse_account(spec) for spec in accounts)
     except ValueError as exc:
@@ -442,6 +460,9 @@ def emulator(
         run_limit_window=run_window,
         context_window=context_window,
         strict=not lenient,
+        usage=UsagePlan(
+            plan_limit, run_cost, on_demand_limit, enforce=enforce_usage, fault=usage_fault
+        ),
     )
     with contextlib.suppress(KeyboardInterrupt):
         try:

@@ -28,6 +28,7 @@ from .auth import Account, AuthClient, AuthEndpoints, TokenStore
 from .auth.follow import LatestLoginTokens
 from .auth.pool import AccountPool, PoolState
 from .auth.pool_members import LoggedInAccounts
+from .auth.pool_usage import UsageWatch, backend_usage_fetch
 from .auth.provider import SharedLock
 from .auth.store import normalize_backend
 from .config import CURSOR_API_URL, Settings
@@ -275,8 +276,11 @@ class LiveBackend:
     account: Account | None
     provider: LatestLoginTokens | None
     auth_client: AuthClient | None
+    usage: UsageWatch | None = None  # asks for each account's usage report in the background
 
     async def aclose(self) -> None:
+        if self.usage is not None:
+            await self.usage.aclose()
         await self.backend.aclose()
         if self.auth_client is not None:
             await self.auth_client.aclose()
@@ -288,6 +292,7 @@ async def open_live_backend(
     discover: bool,
     pool_state: PoolState | None = None,
     shared_lock: SharedLock | None = None,
+    watch_usage: bool = True,
 ) -> LiveBackend:
     """A backend for `settings.backend_url` using the accounts logged in there.
 
@@ -297,7 +302,7 @@ async def open_live_backend(
     a `cursor-bridge login` made while serving is used from the next request on, also when
     there was none at start (then no token is sent until one appears: an emulator accepts
     that). `discover`: find the Run host through GetServerConfig unless `settings.agent_url`
-    names one.
+    names one. `watch_usage`: ask for each account's usage report now and then (auth/pool_usage.py).
     """
     store = TokenStore()
     found = store.current(settings.backend_url)
@@ -339,4 +344,8 @@ async def open_live_backend(
         except ConnectError as exc:
             log.warning("%s; run `cursor-bridge login`", exc)
         config.agent_url = await discover_agent_url(pool, api_url, token, identity) or api_url
-    return LiveBackend(CursorBackend(config, pool), found[1] if found else None, provider, client)
+    live = LiveBackend(CursorBackend(config, pool), found[1] if found else None, provider, client)
+    if watch_usage:
+        live.usage = UsageWatch(config.accounts, backend_usage_fetch(pool, api_url, identity))
+        live.usage.start()
+    return live

@@ -149,3 +149,26 @@ def test_restrict_command(tmp_path: Path) -> None:
     assert '"accounts": [\n      "alice"\n    ]' in listed.output
     cleared = runner.invoke(main, ["restrict", "key_1", "--clear"])
     assert "restriction lifted" in cleared.output and RestrictionStore().get("key_1") is None
+
+
+class SharedLoads(MemoryPoolState):
+    """A shared state that reports every process's turns in flight."""
+
+    def __init__(self, loads: dict[str, int]) -> None:
+        super().__init__()
+        self.shared = loads
+
+    async def loads(self, account_ids: object) -> dict[str, int] | None:
+        return self.shared
+
+
+async def test_shared_load_decides_over_this_process() -> None:
+    state = SharedLoads({"id-a": 5, "id-b": 1})
+    p = AccountPool([member("a"), member("b")], state, clock=Clock())
+    b = p.members[1]
+    b.in_flight = 3  # busier here, less busy over all processes
+    assert await p.choose("conv") is b
+    lease = await p.begin(b)
+    assert (b.in_flight, b.requests, lease) == (4, 1, "")
+    await p.end(b, lease)
+    assert b.in_flight == 3

@@ -25,10 +25,10 @@ from cursor_bridge.config import Settings
 from cursor_bridge.emulator import EmulatorOptions
 from cursor_bridge.emulator.limits import EmulatedAccount
 from cursor_bridge.live import open_live_backend
+from cursor_bridge.server.account_headers import ACCOUNT_HEADER, USAGE_HEADER
 from cursor_bridge.server.app import create_app
 from cursor_bridge.server.client_keys import ClientKeys, ClientKeyStore
 from cursor_bridge.server.guards import Guards
-from cursor_bridge.server.request_log import ACCOUNT_HEADER, USAGE_HEADER
 from tests.integration.test_accounts_flow import read_until
 from tests.support.threaded_emulator import ThreadedEmulator, threaded_emulator
 

@@ -17,13 +17,13 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
+from cursor_bridge.access import AccessRecord
 from cursor_bridge.cli import main
 from cursor_bridge.config import Settings
 from cursor_bridge.emulator import EmulatorOptions, EmulatorServer
 from cursor_bridge.emulator.limits import EmulatedAccount
 from cursor_bridge.live import open_live_backend
 from cursor_bridge.server.app import create_app
-from cursor_bridge.server.request_log import RequestRecord
 from cursor_bridge.server.status_page import chart
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -97,8 +97,22 @@ async def traffic(url: str) -> None:
         assert (await client.post("/v1/chat/completions", json=refused)).status_code == 429
 
 
+async def reported_page(url: str) -> str:
+    """/status once both accounts' usage reports, re-read after their limit, are in: 2 Runs
+    each at the emulator's 4 cents a Run, of a $20.00 plan."""
+    deadline = time.monotonic() + 15
+    async with httpx.AsyncClient(base_url=url) as client:
+        while True:
+            html = (await client.get("/status")).text
+            if html.count("<td class='num'>$0.08 / $20.00</td>") == 2:
+                return html
+            assert time.monotonic() < deadline, "the usage reports never showed"
+            await asyncio.sleep(0.05)
+
+
 async def test_status_page_shows_accounts_runs_and_requests(bridge_url: str) -> None:
     await traffic(bridge_url)
+    await reported_page(bridge_url)
     async with httpx.AsyncClient(base_url=bridge_url) as client:
         page = await client.get("/status")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -110,11 +124,13 @@ async def test_status_page_shows_accounts_runs_and_requests(bridge_url: str) -> 
     assert "<td class='bad'>404</td>" in html and "<td class='bad'>429</td>" in html
     assert HOSTILE not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "<svg id='chart'" in html and "<polyline id='ttft'" in html
+    assert "<th>plan used / limit</th>" in html and "<th>usage report</th>" in html
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian package)")
 async def test_status_page_in_headless_chromium(bridge_url: str) -> None:
     await traffic(bridge_url)
+    await reported_page(bridge_url)
     assert CHROMIUM is not None
     profile = tempfile.mkdtemp(prefix="cb-chromium-")
     artifacts = Path(tempfile.mkdtemp(prefix="cb-status-"))
@@ -122,6 +138,9 @@ async def test_status_page_in_headless_chromium(bridge_url: str) -> None:
     try:
         dom = await _chromium(f"--user-data-dir={profile}", "--dump-dom", bridge_url + "/status")
         assert '<svg id="chart"' in dom and 'id="accounts"' in dom and 'id="recent"' in dom
+        # The backend's usage report of each account, as the browser got it.
+        assert dom.count('<td class="num">$0.08 / $20.00</td>') == 2
+        assert "<th>period ends</th>" in dom and " ago</td>" in dom
         assert "onerror=alert" not in dom.replace("&lt;img src=x onerror=alert(1)&gt;", "")
         await _chromium(
             f"--user-data-dir={profile}",
@@ -158,8 +177,18 @@ async def _chromium(*args: str) -> str:
 def test_chart_places_requests_by_minute() -> None:
     now = time.time()
 
-    def record(ago: float, status: int = 200, ttft: float | None = 0.2) -> RequestRecord:
-        return RequestRecord(now - ago, "anthropic", "m", status, ttft, 1.0, 1, 1, "a")
+    def record(ago: float, status: int = 200, ttft: float | None = 0.2) -> AccessRecord:
+        started = time.monotonic() - ago
+        first = None if ttft is None else started + ttft
+        return AccessRecord(
+            "POST",
+            "/v1/messages",
+            "anthropic",
+            started,
+            now - ago,
+            status=status,
+            first_output=first,
+        )
 
     svg = chart([record(5), record(10, 500), record(125, ttft=0.4), record(4000)], now)
     assert svg.count("class='bar'") == 2  # two minutes with requests; the old one is out

@@ -14,6 +14,7 @@ import redis
 
 from cursor_bridge.auth import AccountTokenProvider, AuthClient, AuthEndpoints, TokenStore
 from cursor_bridge.auth.login import exchange_api_key, save_login
+from cursor_bridge.auth.pool import AccountPool, PoolMember
 from cursor_bridge.emulator import EmulatorOptions, EmulatorServer
 from cursor_bridge.engine.request import ChatMessage, ImageInput, ToolCallRecord
 from cursor_bridge.protocol.errors import ConnectError
@@ -194,3 +195,75 @@ def test_a_turn_saved_as_one_unit(redis_url: str, prefix: str) -> None:
         assert two.blobs.get(blob) == b"turn blob"
         one.drop_conversation("fp:t")
         assert one.peek_checkpoint("fp:t") is None
+
+
+def pool_member(name: str) -> PoolMember:
+    async def token() -> str:
+        return f"token-{name}"
+
+    return PoolMember(f"acct-{name}", name, token)
+
+
+async def test_least_loaded_counts_every_process(redis_url: str, prefix: str) -> None:
+    """Two "processes" (two pools, each its own Redis client, one clock): turns running in
+    one steer the other's new conversations; leases that are renewed stay counted, and a
+    process that dies stops counting once its leases lapse."""
+    clock = Clock(1_000_000.0)
+    states = [RedisPoolState(redis_url, prefix, load_ttl=60) for _ in range(2)]
+    for state in states:
+        state.load.clock = clock
+    one, two = (AccountPool([pool_member("a"), pool_member("b")], s) for s in states)
+    try:
+        a1 = one.members[0]
+        leases = [await one.begin(a1) for _ in range(2)]  # two long turns on a, in one
+        assert all(leases)
+        ttl = redis.Redis.from_url(redis_url).pttl(f"{prefix}load:acct-a")
+        assert 0 < ttl <= 120_000, "the set itself expires when nobody writes it"
+        b2 = two.members[1]
+        assert await two.choose("conv-1") is b2, "a is busier, though not in this process"
+        lease_b = await two.begin(b2)
+        assert await states[1].loads(["acct-a", "acct-b"]) == {"acct-a": 2, "acct-b": 1}
+
+        clock.now += 50  # both processes renew their running turns' leases
+        await asyncio.gather(*(s.load.renew() for s in states))
+        clock.now += 50  # past the first expiry: still counted
+        assert await states[0].loads(["acct-a", "acct-b"]) == {"acct-a": 2, "acct-b": 1}
+        await one.end(a1, leases[0])
+        assert a1.in_flight == 1
+        assert await states[1].loads(["acct-a"]) == {"acct-a": 1}
+
+        await states[0].load.aclose()  # process one "crashes": its lease is never released
+        clock.now += 50
+        await states[1].load.renew()  # process two lives on
+        clock.now += 50
+        assert await states[1].loads(["acct-a", "acct-b"]) == {"acct-a": 0, "acct-b": 1}
+        assert await two.choose("conv-2") is two.members[0], "a is least loaded again"
+        await two.end(b2, lease_b)
+        raw = redis.Redis.from_url(redis_url)
+        assert raw.zcard(f"{prefix}load:acct-b") == 0
+        assert raw.exists(f"{prefix}load:acct-a") == 0, "an emptied set is gone"
+    finally:
+        for state in states:
+            await state.aclose()
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_load_without_redis_is_not_counted_and_fails_nothing() -> None:
+    state = RedisPoolState("redis://127.0.0.1:1/0")
+    pool = AccountPool([pool_member("a")], state)
+    try:
+        a = pool.members[0]
+        assert await pool.begin(a) == "", "no lease taken, and no failed turn"
+        assert a.in_flight == 1
+        assert await state.loads(["acct-a"]) is None, "the pool then counts this process's"
+        await pool.end(a, "")
+        assert a.in_flight == 0
+    finally:
+        await state.aclose()

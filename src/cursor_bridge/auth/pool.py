@@ -2,14 +2,16 @@
 
 A conversation is bound to the account that served its first turn (its checkpoint, blobs
 and parked Runs live there); new conversations go to the healthy account with the fewest
-Runs in flight. An account the backend refused for a rate or usage limit cools down for
+turns in flight (over every process of the bridge when the state is shared, else in this
+one). An account the backend refused for a rate or usage limit cools down for
 the time the backend gave (`retry_after`, from `Retry-After` or a `google.rpc.RetryInfo`
 detail), else for a backoff that doubles while it keeps failing; new traffic moves on, and
 a bound conversation moves to another account too (it is then seeded from its history).
 When every allowed account is cooling, `AllAccountsCooling` says until when: never a wait.
 
-Cooldowns and bindings live in a `PoolState`: in memory for one process, in Redis when
-several share the load (see store/redis.py), so every process sees the same cooldowns.
+Cooldowns, bindings and turns in flight live in a `PoolState`: in memory for one process,
+in Redis when several share the load (store/redis_shared.py, store/redis_load.py), so every
+process sees the same cooldowns and load.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from ..protocol.errors import ConnectError
+from ..protocol.period_usage import PeriodUsage
 from .restrictions import Restriction
 from .store import Account
 
@@ -51,6 +54,16 @@ class PoolState(Protocol):
 
     async def bind(self, key: str, account_id: str) -> None: ...
 
+    async def loads(self, account_ids: Iterable[str]) -> dict[str, int] | None:
+        """Turns in flight per account over every process; None: count this process's."""
+        ...
+
+    async def lease(self, account_id: str) -> str:
+        """Count a turn on the account until `release` (or until it lapses: a crash)."""
+        ...
+
+    async def release(self, account_id: str, lease: str) -> None: ...
+
 
 class MemoryPoolState:
     """PoolState for one process: cooldowns, and the most recent `max_bindings` bindings."""
@@ -77,6 +90,15 @@ class MemoryPoolState:
         self._bindings.move_to_end(key)
         while len(self._bindings) > self.max_bindings:
             self._bindings.popitem(last=False)
+
+    async def loads(self, account_ids: Iterable[str]) -> dict[str, int] | None:
+        return None  # one process: the members' own in_flight counts are the load
+
+    async def lease(self, account_id: str) -> str:
+        return ""
+
+    async def release(self, account_id: str, lease: str) -> None:
+        pass
 
 
 class NotAllowed(ConnectError):
@@ -133,6 +155,12 @@ class PoolMember:
     last_error: str = ""
     last_limit_at: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)
+    # The backend's own report (GetCurrentPeriodUsage, see pool_usage.py): the last answer,
+    # when it was asked for, why the last call failed ("" when it did not), whether it is due.
+    period_usage: PeriodUsage | None = None
+    usage_checked_at: float = 0.0
+    usage_error: str = ""
+    usage_due: bool = True
 
 
 class AccountPool:
@@ -156,6 +184,8 @@ class AccountPool:
         self.backoff_max = backoff_max
         self.moved = 0  # bound conversations moved off a cooling account
         self._cooling: dict[str, float] = {}  # last seen, for status without a round trip
+        # Told when an account hits a limit (the usage watch then asks for its report).
+        self.on_limit: Callable[[PoolMember], None] | None = None
 
     @property
     def members(self) -> list[PoolMember]:
@@ -200,10 +230,25 @@ class AccountPool:
             raise AllAccountsCooling(max(min(waits), 1.0), len(allowed))
         if bound is not None:
             self.moved += 1
-        member = min(healthy, key=lambda m: (m.in_flight, m.requests))
+        shared = await self.state.loads(m.account_id for m in healthy) if healthy[1:] else None
+        if shared is not None:
+            member = min(healthy, key=lambda m: (shared.get(m.account_id, 0), m.requests))
+        else:
+            member = min(healthy, key=lambda m: (m.in_flight, m.requests))
         if binding_key:
             await self.state.bind(binding_key, member.account_id)
         return member
+
+    async def begin(self, member: PoolMember) -> str:
+        """A turn starts on *member*: counted here and, when shared, across processes."""
+        member.in_flight += 1
+        member.requests += 1
+        return await self.state.lease(member.account_id)
+
+    async def end(self, member: PoolMember, lease: str) -> None:
+        member.in_flight -= 1  # before any await: a cancelled turn still counts down here
+        if lease:
+            await self.state.release(member.account_id, lease)
 
     async def limited(self, member: PoolMember, error: ConnectError) -> float:
         """*member* hit a limit: cool it down (backend's time, else backoff); returns until."""
@@ -219,6 +264,8 @@ class AccountPool:
         until = now + wait
         self._cooling[member.account_id] = until
         await self.state.set_cooldown(member.account_id, until)
+        if self.on_limit is not None:
+            self.on_limit(member)
         return until
 
     def succeeded(self, member: PoolMember, input_tokens: int, output_tokens: int) -> None:
@@ -249,6 +296,9 @@ class AccountPool:
                     output_tokens=m.output_tokens,
                     limit_hits=m.limit_hits,
                     last_error=m.last_error or None,
+                    period_usage=m.period_usage,
+                    usage_checked_at=m.usage_checked_at or None,
+                    usage_error=m.usage_error or None,
                 )
             )
         return rows
@@ -267,6 +317,9 @@ class AccountStatus:
     output_tokens: int
     limit_hits: int
     last_error: str | None
+    period_usage: PeriodUsage | None = None  # the backend's report, None before the first
+    usage_checked_at: float | None = None
+    usage_error: str | None = None
 
 
 def member_for(account: Account, token: TokenSource, hook: Reauthenticate | None) -> PoolMember:

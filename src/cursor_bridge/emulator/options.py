@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..wiretrace.format import Trace
 from .catalog import CatalogModel
+from .dashboard import UsagePlan
 from .limits import EmulatedAccount
 
 
@@ -60,6 +61,8 @@ class EmulatorOptions:
     - `max_runs_per_connection`: a Run opened past this many concurrent Runs on one HTTP/2
       connection closes the whole connection, as Cursor's server-side ceiling does (its value
       is unknown; O stays at 24, "well below" it, so 32 here is an inference).
+    - `usage`: each user's plan and on-demand limits, the cost of a Run, whether running out
+      refuses Runs, and a fault for the usage RPC (see dashboard.py).
     """
 
     token_latency: float = 0.0
@@ -87,3 +90,4 @@ class EmulatorOptions:
     replay: Trace | None = None
     strict: bool = True
     max_runs_per_connection: int = 32
+    usage: UsagePlan = field(default_factory=UsagePlan)

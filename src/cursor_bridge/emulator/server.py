@@ -12,6 +12,8 @@ Routes (POST unless said otherwise):
 - Accounts (plain JSON HTTP, see `auth.py`): GET `/loginDeepControl` (the login page: a visit
   approves the login), GET `/auth/poll`, `/auth/exchange_user_api_key`, `/auth/refresh`,
   `/auth/token`.
+- `/aiserver.v1.DashboardService/GetCurrentPeriodUsage`: Connect unary, JSON or binary: the
+  caller's spend this period (see `dashboard.py`); POST `/emulator/usage` sets its fault.
 - GET `/emulator/counters`: the counters as JSON (for tests in other processes).
 - POST `/emulator/clock` `{"advance": SECONDS}`: move the emulator's clock forward (tokens
   expire without waiting); answers `{"now": UNIX_SECONDS}`.
@@ -50,10 +52,13 @@ from ..protocol.headers import (
     SERVER_CONFIG_PATH,
 )
 from ..protocol.messages import agent, aiserver
+from ..protocol.period_usage import PATH as PERIOD_USAGE_PATH
 from .auth import AUTH_PATHS, AuthFailure, AuthService
 from .catalog import DEFAULT_MODELS, Catalog
 from .connection import ConnectionSettings, H2ServerConnection, ServerStream, StreamHandler
 from .counters import EmulatorCounters
+from .dashboard import CONTROL_PATH as USAGE_CONTROL_PATH
+from .dashboard import PeriodUsageService
 from .history import KnownBlobs
 from .http1 import Http1Connection, PlainRequest, PlainResponse, ProtocolSniffer, split_target
 from .inject import InjectingSession
@@ -204,6 +209,7 @@ class EmulatorServer:
         self.limits = RunRateLimiter(
             self.options.run_limit, self.options.run_limit_window, self.auth.now
         )
+        self.dashboard = PeriodUsageService(self.options.usage, self.limits.runs, self.auth.now)
         models = self.options.models if self.options.models is not None else DEFAULT_MODELS
         window = self.options.context_window
         if window is not None:  # the catalog advertises the window the Runs enforce
@@ -327,12 +333,16 @@ class EmulatorServer:
             return 200, "application/json", json.dumps(self.counters.as_dict()).encode()
         if path == CLOCK_PATH and method == "POST":
             return self._advance_clock(request.body)
+        if path == USAGE_CONTROL_PATH and method == "POST":
+            status, answer = self.dashboard.control(request.body)
+            return status, "application/json", json.dumps(answer).encode()
         if path in AUTH_PATHS:
             return self.auth.handle(method, path, request.query, request.headers, request.body)
         unary: dict[str, UnaryFn] = {
             GET_USABLE_MODELS_PATH: self._get_usable_models,
             AVAILABLE_MODELS_PATH: self._available_models,
             SERVER_CONFIG_PATH: self._server_config,
+            PERIOD_USAGE_PATH: self._period_usage,
         }
         handle = unary.get(path)
         if handle is None:
@@ -382,9 +392,12 @@ class EmulatorServer:
             version_error = _check_client_version(stream)
             failure = AuthFailure(version_error) if version_error is not None else None
         if failure is None:
-            wait = self.limits.admit(self.auth.subject(stream.headers.get("authorization")))
-            if wait is not None:
-                failure = AuthFailure(*rate_limited(wait))
+            user = self.auth.subject(stream.headers.get("authorization"))
+            refusal = self.dashboard.exhausted(user)
+            if refusal is None and (wait := self.limits.admit(user)) is not None:
+                refusal = rate_limited(wait)
+            if refusal is not None:
+                failure = AuthFailure(*refusal)
         if failure is not None:
             self.counters.runs_opened += 1
             self.counters.runs_failed += 1
@@ -428,6 +441,18 @@ class EmulatorServer:
         if failure is not None:
             return failure
         return _encode(self.catalog.available_models(), request.content_type)
+
+    def _period_usage(self, request: PlainRequest) -> UnaryResult:
+        failure = _parse(
+            aiserver.GetCurrentPeriodUsageRequest(), request.content_type, request.body
+        )
+        if failure is not None:
+            return failure
+        try:
+            report = self.dashboard.report(self.auth.subject(request.headers.get("authorization")))
+        except ConnectError as exc:
+            return _error(exc)
+        return _encode(report, request.content_type)
 
     def _server_config(self, request: PlainRequest) -> UnaryResult:
         if request.content_type != "application/json":

@@ -39,7 +39,6 @@ from .output import OutputEvent, TurnFinished, TurnStarted
 from .output_control import OutputControl
 from .planner import PlannedRun, plan_run
 from .request import ChatMessage, ChatRequest
-from .request_note import RequestNote, current_note
 from .sessions import ParkedSession, PendingCall, SessionRegistry
 from .surprise_counter import SurpriseCounter
 from .token_estimate import rough_input_tokens
@@ -142,9 +141,7 @@ class CursorBackend:
         a fresh one from the full history). With an account pool, a turn refused for a rate
         or usage limit before any output cools that account down and moves to another.
         """
-        note = current_note()
-        if note is not None:
-            note.model = request.model
+        note = access.current()
         restriction = note.restriction if note is not None else None
         if restriction is not None and not restriction.allows_model(request.model, choice.model_id):
             raise NotAllowed(f"this API key may not use the model '{request.model}'")
@@ -157,9 +154,9 @@ class CursorBackend:
         while True:
             produced = False
             serving = member
-            if serving is not None:
-                serving.in_flight += 1
-                serving.requests += 1
+            lease = ""
+            if pool is not None and serving is not None:
+                lease = await pool.begin(serving)
                 if note is not None:
                     note.account = serving.label
             try:
@@ -198,20 +195,19 @@ class CursorBackend:
                 if retried or not await self._reauthenticate(exc.code, token, serving):
                     raise
             finally:
-                if serving is not None:
-                    serving.in_flight -= 1
+                if pool is not None and serving is not None:
+                    await pool.end(serving, lease)
             retried = True
             token = await (member.token() if member is not None else self.config.token())
 
     def _account_usage(
-        self, member: PoolMember | None, finished: TurnFinished, note: RequestNote | None
+        self, member: PoolMember | None, finished: TurnFinished, note: access.AccessRecord | None
     ) -> None:
         usage = finished.usage
         if member is not None and self.config.accounts is not None:
             self.config.accounts.succeeded(member, usage.input_tokens, usage.output_tokens)
         if note is not None:
-            note.input_tokens += usage.input_tokens
-            note.output_tokens += usage.output_tokens
+            note.add_usage(usage.input_tokens, usage.output_tokens)
 
     async def _reauthenticate(
         self, code: str, token: str | None, member: PoolMember | None = None
@@ -326,7 +322,7 @@ class CursorBackend:
             if not parked:
                 await reader.cancel_hosted()
                 if reader.result.turn_ended:
-                    note = current_note()
+                    note = access.current()
                     if note is not None:  # the checkpoint's occupancy of the model's window
                         note.context_used = run.upstream.machine.used_tokens
                         note.context_max = run.upstream.machine.max_tokens

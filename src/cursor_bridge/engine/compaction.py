@@ -25,13 +25,13 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from .. import access
 from ..protocol import events as ev
 from ..protocol.errors import ConnectError
 from ..protocol.messages import agent
 from ..store import StoredCheckpoint
 from .live_run import LiveRun
 from .request import ChatMessage, ChatRequest
-from .request_note import current_note
 from .token_estimate import estimate_input_tokens, text_tokens
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ async def summarized(
         used.window,
         len(summary),
     )
-    note = current_note()
+    note = access.current()
     if note is not None:
         note.summarized = True
     return rebased(request, summary)

@@ -1,9 +1,10 @@
 """One access-log line per request, and the header naming the Cursor model that served it.
 
-Pure ASGI middleware (no body buffering): it opens an `AccessRecord`, stamps the status and
-`x-cursor-bridge-model` on the response start, and logs when the response has ended (a
-stream's last byte, or the client going away). `/health` and `/metrics` are logged at
-debug level only, so probes do not flood the log.
+Pure ASGI middleware (no body buffering): it opens the request's `AccessRecord`, stamps the
+status and `x-cursor-bridge-model` on the response start, and when the response has ended
+(a stream's last byte, or the client going away) logs it and hands a model request's record
+to the RequestLog (the status page's recent requests and the request metrics). `/health`
+and `/metrics` are logged at debug level only, so probes do not flood the log.
 """
 
 from __future__ import annotations
@@ -15,25 +16,12 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import access
+from .request_log import RequestLog, dialect_of
 
 log = logging.getLogger("cursor_bridge.access")
 
 MODEL_HEADER = "x-cursor-bridge-model"
 _QUIET = ("/health", "/metrics")
-
-
-def dialect_of(path: str) -> str:
-    if path.startswith("/v1/chat/completions"):
-        return "openai-chat"
-    if path.startswith("/v1/responses"):
-        return "openai-responses"
-    if path.startswith("/v1/messages"):
-        return "anthropic"
-    if path.startswith("/cursor/"):
-        return "cursor-chat"
-    if path.startswith("/v1/models"):
-        return "models"
-    return "-"
 
 
 def format_line(fields: dict[str, Any]) -> str:
@@ -57,8 +45,9 @@ def format_line(fields: dict[str, Any]) -> str:
 
 
 class AccessLog:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, requests: RequestLog | None = None) -> None:
         self.app = app
+        self.requests = requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -86,6 +75,9 @@ class AccessLog:
         finally:
             if not record.status:
                 record.status = 499  # the client went away before any answer
-            fields = record.fields(time.monotonic())
+            record.finished = time.monotonic()
+            fields = record.fields(record.finished)
             level = logging.DEBUG if path in _QUIET else logging.INFO
             log.log(level, format_line(fields), extra={"access": fields})
+            if self.requests is not None:
+                self.requests.add(record)

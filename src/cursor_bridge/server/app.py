@@ -7,7 +7,7 @@ import dataclasses
 import difflib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -26,6 +26,7 @@ from ..engine import EngineError, EngineService, ModelInfo, TurnService
 from ..engine.backend import CursorBackend
 from ..passthrough import OpenAIUpstream
 from .access_log import AccessLog
+from .account_headers import AccountHeaders, RestrictionLookup
 from .cursor_chat import cursor_chat_completions
 from .endpoint import DialectRoute, dialect_route, error_response
 from .errors import dialect_error, openai_error
@@ -34,7 +35,7 @@ from .guards import Guards, install_guards
 from .messages import count_tokens
 from .metrics import metrics, metrics_registry
 from .openapi import openapi
-from .request_log import RequestLog, RequestNotes, RestrictionLookup
+from .request_log import RequestLog
 from .response_store import ResponseStore
 from .responses import create_response, delete_response, get_response
 from .status_page import status_page
@@ -90,13 +91,12 @@ def create_app(
     app.state.mode = mode
     app.state.cursor_chat_upstream = cursor_chat_upstream
     app.state.responses = response_store if response_store is not None else ResponseStore()
-    app.state.metrics_registry = metrics_registry(backend)
     app.state.started = time.time()
     app.state.request_log = RequestLog()
+    app.state.metrics_registry = metrics_registry(backend, app.state.request_log)
     app.add_middleware(
-        RequestNotes,
-        log=app.state.request_log,
-        usage_of=_usage_header(backend),
+        AccountHeaders,
+        pool=lambda: backend.config.accounts,
         restriction_for=restriction_for or restriction_lookup(RestrictionStore()),
     )
     if forward_to is not None:  # one of `serve --workers N`: tool follow-ups to their Run
@@ -105,24 +105,9 @@ def create_app(
     if max_body_size is not None:
         guards = dataclasses.replace(guards, max_body_size=max_body_size)
     install_guards(app, guards)
-    app.add_middleware(AccessLog)  # outermost: the guards' refusals are logged too
+    # Outermost: the guards' refusals are logged too.
+    app.add_middleware(AccessLog, requests=app.state.request_log)
     return app
-
-
-def _usage_header(backend: CursorBackend) -> Callable[[str], str]:
-    """The `x-cursor-bridge-account-usage` value for an account of the pool."""
-
-    def usage_of(label: str) -> str:
-        pool = backend.config.accounts
-        row = next((r for r in pool.snapshot() if r.label == label), None) if pool else None
-        if row is None:
-            return ""
-        return (
-            f"requests={row.requests}; input_tokens={row.input_tokens}; "
-            f"output_tokens={row.output_tokens}; limit_hits={row.limit_hits}"
-        )
-
-    return usage_of
 
 
 def model_entry(model: ModelInfo, created: int) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .request_log import dialect_of
+from .request_log import MODEL_DIALECTS, dialect_of
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class FollowUpForwarder:
         if (
             scope["type"] != "http"
             or scope.get("method") != "POST"
-            or dialect_of(scope.get("path", "")) is None
+            or dialect_of(scope.get("path", "")) not in MODEL_DIALECTS
             or FORWARDED_HEADER in dict(scope.get("headers", []))
         ):
             await self.app(scope, receive, send)

@@ -1,15 +1,22 @@
 """`GET /metrics`: Prometheus text exposition of the engine's counters.
 
-Values are read from the backend at scrape time (a custom collector), so the engine keeps
-plain counters and knows nothing about Prometheus.
+Values are read from the backend and the request log at scrape time (custom collectors), so
+the engine keeps plain counters and knows nothing about Prometheus. Accounts are labelled by
+their pool label only (what `status` shows), never by token or e-mail unless the label is one.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,6 +24,7 @@ from starlette.responses import Response
 from ..auth.pool import AccountStatus
 from ..engine.backend import CursorBackend
 from ..engine.hosted import HostedServerStats
+from .request_log import TTFT_BUCKETS, RequestLog
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -123,6 +131,87 @@ def _account_metrics(rows: list[AccountStatus]) -> Iterator[Metric]:
         for row in rows:
             counter.add_metric([row.label], float(getattr(row, key)))
         yield counter
+    yield from _period_metrics(rows)
+
+
+# The backend's own report (GetCurrentPeriodUsage): PeriodUsage attribute -> metric.
+_PERIOD_GAUGES = {
+    "plan_used": ("plan_used", "Plan usage spent this billing period"),
+    "plan_limit": ("plan_limit", "Plan usage included per billing period"),
+    "plan_remaining": ("plan_remaining", "Plan usage left this billing period"),
+    "on_demand_used": ("on_demand_used", "On-demand (usage-based) spend this period"),
+    "on_demand_limit": ("on_demand_limit", "On-demand spend limit"),
+    "cycle_end": ("billing_cycle_end_timestamp_seconds", "When the billing period ends"),
+}
+
+
+def _period_metrics(rows: list[AccountStatus]) -> Iterator[Metric]:
+    """Gauges from each account's last usage report (money in the backend's unit, believed
+    to be US cents); an account without a report, or without that figure, is left out."""
+    now = time.time()
+    for key, (suffix, text) in _PERIOD_GAUGES.items():
+        unit = "" if key == "cycle_end" else " (backend's unit, believed US cents)"
+        gauge = GaugeMetricFamily(
+            f"cursor_bridge_account_{suffix}",
+            f"{text}{unit}, as the backend last reported it.",
+            labels=["account"],
+        )
+        for row in rows:
+            value = getattr(row.period_usage, key) if row.period_usage is not None else None
+            if value is not None:
+                gauge.add_metric([row.label], float(value))
+        yield gauge
+    ok = GaugeMetricFamily(
+        "cursor_bridge_account_usage_report_ok",
+        "1 when the last usage report call succeeded, 0 when it failed (absent: none yet).",
+        labels=["account"],
+    )
+    age = GaugeMetricFamily(
+        "cursor_bridge_account_usage_report_age_seconds",
+        "Seconds since the account's usage report was last asked for.",
+        labels=["account"],
+    )
+    for row in rows:
+        if row.usage_checked_at:
+            ok.add_metric([row.label], 0.0 if row.usage_error else 1.0)
+            age.add_metric([row.label], max(now - row.usage_checked_at, 0.0))
+    yield from (ok, age)
+
+
+class RequestLogCollector(Collector):
+    """Model requests by dialect and status, their tokens, and time to first output."""
+
+    def __init__(self, log: RequestLog) -> None:
+        self.log = log
+
+    def collect(self) -> Iterator[Metric]:
+        log = self.log
+        requests = CounterMetricFamily(
+            "cursor_bridge_requests", "Model requests answered.", labels=["dialect", "status"]
+        )
+        for (dialect, status), count in sorted(log.by_status.items()):
+            requests.add_metric([dialect, str(status)], count)
+        tokens = CounterMetricFamily(
+            "cursor_bridge_request_tokens",
+            "Tokens of model requests as reported to clients.",
+            labels=["dialect", "direction"],
+        )
+        for (dialect, direction), count in sorted(log.tokens.items()):
+            tokens.add_metric([dialect, direction], count)
+        ttft = HistogramMetricFamily(
+            "cursor_bridge_time_to_first_output_seconds",
+            "Seconds from a model request's arrival to its first output.",
+            labels=["dialect"],
+        )
+        for dialect, counts in sorted(log.ttft_counts.items()):
+            bounds = [*(f"{b:g}" for b in TTFT_BUCKETS), "+Inf"]
+            cumulative = [sum(counts[: i + 1]) for i in range(len(counts))]
+            ttft.add_metric(
+                [dialect],
+                list(zip(bounds, map(float, cumulative), strict=True)),
+                log.ttft_sums[dialect],
+            )
+        yield from (requests, tokens, ttft)
 
 
 def _hosted_metrics(servers: list[HostedServerStats]) -> Iterator[Metric]:
@@ -151,7 +240,9 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(registry), media_type=CONTENT_TYPE)
 
 
-def metrics_registry(backend: CursorBackend) -> CollectorRegistry:
+def metrics_registry(backend: CursorBackend, log: RequestLog | None = None) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=True)
     registry.register(BackendCollector(backend))
+    if log is not None:
+        registry.register(RequestLogCollector(log))
     return registry

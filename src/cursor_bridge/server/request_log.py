@@ -1,142 +1,65 @@
-"""Recent requests, and the account headers on every model response (pure ASGI middleware).
+"""The recent model requests, and running totals of every model request, in memory.
 
-Each model request (`/v1/...` but the model list, `/cursor/...`) gets a RequestNote the
-engine fills in; when the response starts, the account that served it and that account's
-usage go out as headers, and when it ends the request joins a bounded log: dialect, model,
-status, time to first token (first body bytes after the response started), tokens. The
-status page reads the log; nothing here is written to disk.
+The access log hands each request's `AccessRecord` over when the response has ended; the
+model requests (POST to a chat route) are kept: the last `size` for the status page, and
+totals by dialect and status, tokens and a time-to-first-output histogram for `/metrics`.
+Nothing here is written to disk.
 """
 
 from __future__ import annotations
 
-import time
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import Counter, deque
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from ..access import AccessRecord
 
-from ..auth.restrictions import Restriction
-from ..engine.request_note import RequestNote, close_note, open_note
-
-RestrictionLookup = Callable[[Scope], tuple[str | None, Restriction | None]]
-ACCOUNT_HEADER = "x-cursor-bridge-account"
-USAGE_HEADER = "x-cursor-bridge-account-usage"
-_DIALECTS = (
-    ("/v1/chat/completions", "openai-chat"),
-    ("/v1/responses", "openai-responses"),
-    ("/v1/messages", "anthropic"),
-    ("/cursor/chat/completions", "cursor-chat"),
-)
+MODEL_DIALECTS = frozenset({"openai-chat", "openai-responses", "anthropic", "cursor-chat"})
+# Upper bounds (seconds) of the time-to-first-output histogram.
+TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    at: float  # Unix seconds when the request came in
-    dialect: str
-    model: str
-    status: int
-    ttft: float | None  # seconds to the first body bytes; None when nothing came
-    duration: float
-    input_tokens: int
-    output_tokens: int
-    account: str
-    context_used: int = 0  # the conversation's occupancy of the window after the turn
-    context_max: int = 0
-    summarized: bool = False
+def dialect_of(path: str) -> str:
+    if path.startswith("/v1/chat/completions"):
+        return "openai-chat"
+    if path.startswith("/v1/responses"):
+        return "openai-responses"
+    if path.startswith("/v1/messages"):
+        return "anthropic"
+    if path.startswith("/cursor/"):
+        return "cursor-chat"
+    if path.startswith("/v1/models"):
+        return "models"
+    return "-"
+
+
+def is_model_request(record: AccessRecord) -> bool:
+    """A POST to a chat route (what the status page lists and the forwarder looks at)."""
+    return record.method == "POST" and record.dialect in MODEL_DIALECTS
 
 
 class RequestLog:
-    """The last `size` model requests, oldest first."""
+    """The last `size` model requests, oldest first, and totals since the start."""
 
     def __init__(self, size: int = 2000) -> None:
-        self.records: deque[RequestRecord] = deque(maxlen=size)
+        self.records: deque[AccessRecord] = deque(maxlen=size)
+        self.by_status: Counter[tuple[str, int]] = Counter()  # (dialect, status)
+        self.tokens: Counter[tuple[str, str]] = Counter()  # (dialect, input|output)
+        self.ttft_counts: dict[str, list[int]] = {}  # dialect -> count per bucket, +Inf last
+        self.ttft_sums: dict[str, float] = {}
 
-    def add(self, record: RequestRecord) -> None:
-        self.records.append(record)
-
-    def since(self, start: float) -> list[RequestRecord]:
-        return [r for r in self.records if r.at >= start]
-
-
-def dialect_of(path: str) -> str | None:
-    return next((name for prefix, name in _DIALECTS if path.startswith(prefix)), None)
-
-
-class RequestNotes:
-    """Opens the note, adds the account headers, logs the request (see module doc).
-
-    `usage_of(label)`: the account's usage as a header value, or "" for none.
-    `restriction_for(scope)`: the caller's key id and its restriction (set by the client-key
-    check before this middleware runs), or (None, None).
-    """
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        log: RequestLog,
-        usage_of: Callable[[str], str] | None = None,
-        restriction_for: RestrictionLookup | None = None,
-    ) -> None:
-        self.app = app
-        self.log = log
-        self.usage_of = usage_of
-        self.restriction_for = restriction_for
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        dialect = dialect_of(scope.get("path", "")) if scope["type"] == "http" else None
-        if dialect is None or scope.get("method") != "POST":
-            await self.app(scope, receive, send)
+    def add(self, record: AccessRecord) -> None:
+        if not is_model_request(record):
             return
-        note = RequestNote()
-        if self.restriction_for is not None:
-            note.key_id, note.restriction = self.restriction_for(scope)
-        scope.setdefault("state", {})["request_note"] = note
-        started_wall, started = time.time(), time.perf_counter()
-        status = 0
-        first_body: float | None = None
+        self.records.append(record)
+        dialect = record.dialect
+        self.by_status[dialect, record.status] += 1
+        self.tokens[dialect, "input"] += record.input_tokens or 0
+        self.tokens[dialect, "output"] += record.output_tokens or 0
+        ttft = record.ttft
+        if ttft is not None:
+            counts = self.ttft_counts.setdefault(dialect, [0] * (len(TTFT_BUCKETS) + 1))
+            slot = next((i for i, b in enumerate(TTFT_BUCKETS) if ttft <= b), len(TTFT_BUCKETS))
+            counts[slot] += 1
+            self.ttft_sums[dialect] = self.ttft_sums.get(dialect, 0.0) + ttft
 
-        async def noted_send(message: Message) -> None:
-            nonlocal status, first_body
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                if note.account:
-                    headers = list(message.get("headers", []))
-                    headers.append((ACCOUNT_HEADER.encode(), _latin1(note.account)))
-                    usage = self.usage_of(note.account) if self.usage_of else ""
-                    if usage:
-                        headers.append((USAGE_HEADER.encode(), usage.encode()))
-                    message = {**message, "headers": headers}
-            elif (
-                message["type"] == "http.response.body"
-                and first_body is None
-                and message.get("body")
-            ):
-                first_body = time.perf_counter()
-            await send(message)
-
-        token = open_note(note)
-        try:
-            await self.app(scope, receive, noted_send)
-        finally:
-            close_note(token)
-            self.log.add(
-                RequestRecord(
-                    at=started_wall,
-                    dialect=dialect,
-                    model=note.model,
-                    status=status or 499,
-                    ttft=None if first_body is None else first_body - started,
-                    duration=time.perf_counter() - started,
-                    input_tokens=note.input_tokens,
-                    output_tokens=note.output_tokens,
-                    account=note.account,
-                    context_used=note.context_used,
-                    context_max=note.context_max,
-                    summarized=note.summarized,
-                )
-            )
-
-
-def _latin1(text: str) -> bytes:
-    return text.encode("latin-1", "replace")
+    def since(self, start: float) -> list[AccessRecord]:
+        return [r for r in self.records if r.at >= start]

@@ -1,6 +1,7 @@
 """`GET /status`: one server-rendered HTML page for a person running the bridge.
 
-Accounts (health, cooldown, usage), parked Runs, the recent requests (dialect, model,
+Accounts (health, cooldown, usage as this process saw it and as the backend last reported
+it for the billing period), parked Runs, the recent requests (dialect, model,
 status, time to first token, tokens) and a chart of requests and latency per minute over
 the last hour, drawn as inline SVG: no script, no external asset, so it works offline and
 under a strict CSP. Everything shown that a client chose (model names) is escaped.
@@ -16,10 +17,11 @@ from html import escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from ..access import AccessRecord
 from ..auth.pool import AccountStatus
 from ..engine import EngineError, translated
 from ..engine.backend import CursorBackend
-from .request_log import RequestLog, RequestRecord
+from .request_log import RequestLog
 
 RECENT_ROWS = 50
 MINUTES = 60
@@ -56,7 +58,7 @@ async def status_page(request: Request) -> HTMLResponse:
         f" · up {_span(now - request.app.state.started)} · Runs opened {backend.runs_opened}</div>",
         "<h2>Accounts</h2>",
         shared,
-        _accounts(pool.snapshot() if pool is not None else []),
+        _accounts(pool.snapshot() if pool is not None else [], now),
         f"<h2>Parked Runs ({len(backend.sessions)})</h2>",
         _parked(backend.sessions.parked()),
         "<h2>Requests and time to first token, last hour</h2>",
@@ -68,13 +70,14 @@ async def status_page(request: Request) -> HTMLResponse:
     return HTMLResponse("".join(parts), headers={"cache-control": "no-store"})
 
 
-def _accounts(rows: list[AccountStatus]) -> str:
+def _accounts(rows: list[AccountStatus], now: float) -> str:
     if not rows:
         return "<p class='empty'>No pool: the bridge runs without a stored login.</p>"
     head = (
         "<table id='accounts'><tr><th>account</th><th>health</th><th>cooling</th>"
         "<th>in flight</th><th>requests</th><th>input tokens</th><th>output tokens</th>"
-        "<th>limit hits</th><th>last error</th></tr>"
+        "<th>limit hits</th><th>last error</th><th>plan used / limit</th>"
+        "<th>on-demand used / limit</th><th>period ends</th><th>usage report</th></tr>"
     )
     body = "".join(
         f"<tr><td>{escape(r.label)}</td>"
@@ -87,10 +90,37 @@ def _accounts(rows: list[AccountStatus]) -> str:
             f"<td class='num'>{n}</td>"
             for n in (r.in_flight, r.requests, r.input_tokens, r.output_tokens, r.limit_hits)
         )
-        + f"<td>{escape(r.last_error or '')}</td></tr>"
+        + f"<td>{escape(r.last_error or '')}</td>"
+        + _period(r, now)
+        + "</tr>"
         for r in rows
     )
     return head + body + "</table>"
+
+
+def _period(row: AccountStatus, now: float) -> str:
+    """The backend's report: plan, on-demand, period end, and how old or why missing."""
+    usage = row.period_usage
+    cells = ["", "", ""]
+    if usage is not None:
+        cells[0] = f"{_money(usage.plan_used)} / {_money(usage.plan_limit)}"
+        if usage.on_demand_used is not None:
+            limit = "–" if usage.on_demand_limit is None else _money(usage.on_demand_limit)
+            cells[1] = f"{_money(usage.on_demand_used)} / {limit}"
+        if usage.cycle_end is not None:
+            cells[2] = time.strftime("%Y-%m-%d %H:%M", time.gmtime(usage.cycle_end))
+    if row.usage_error:
+        report = f"<span class='bad'>failed: {escape(row.usage_error)}</span>"
+    elif row.usage_checked_at:
+        report = f"{_span(now - row.usage_checked_at)} ago"
+    else:
+        report = "not read yet"
+    return "".join(f"<td class='num'>{c}</td>" for c in cells) + f"<td>{report}</td>"
+
+
+def _money(cents: int) -> str:
+    """The backend's figures are taken to be US cents (see protocol/period_usage.py)."""
+    return f"${cents / 100:,.2f}"
 
 
 def _parked(rows: list[tuple[str, str, int, float]]) -> str:
@@ -106,7 +136,7 @@ def _parked(rows: list[tuple[str, str, int, float]]) -> str:
     return head + body + "</table>"
 
 
-def _recent(records: list[RequestRecord]) -> str:
+def _recent(records: list[AccessRecord]) -> str:
     if not records:
         return "<p class='empty'>No model requests yet.</p>"
     head = (
@@ -116,17 +146,17 @@ def _recent(records: list[RequestRecord]) -> str:
     )
     body = "".join(
         f"<tr><td>{time.strftime('%H:%M:%S', time.gmtime(r.at))}</td>"
-        f"<td>{escape(r.dialect)}</td><td>{escape(r.model)}</td>"
+        f"<td>{escape(r.dialect)}</td><td>{escape(r.requested_model)}</td>"
         f"<td class='{'ok' if r.status < 400 else 'bad'}'>{r.status}</td>"
         f"<td class='num'>{_ms(r.ttft)}</td><td class='num'>{_ms(r.duration)}</td>"
-        f"<td class='num'>{r.input_tokens} / {r.output_tokens}</td>"
+        f"<td class='num'>{r.input_tokens or 0} / {r.output_tokens or 0}</td>"
         f"<td class='num'>{_context(r)}</td><td>{escape(r.account)}</td></tr>"
         for r in records
     )
     return head + body + "</table>"
 
 
-def chart(records: list[RequestRecord], now: float, width: int = 720, height: int = 180) -> str:
+def chart(records: list[AccessRecord], now: float, width: int = 720, height: int = 180) -> str:
     """Bars: requests per minute (errors in red); line: median TTFT per minute."""
     counts = [0] * MINUTES
     errors = [0] * MINUTES
@@ -190,7 +220,7 @@ def chart(records: list[RequestRecord], now: float, width: int = 720, height: in
     return "".join(svg) + legend
 
 
-def _context(record: RequestRecord) -> str:
+def _context(record: AccessRecord) -> str:
     if not record.context_max:
         return ""
     share = f"{record.context_used} / {record.context_max}"

@@ -26,7 +26,6 @@ from ..engine import (
     TurnStarted,
     hosted,
 )
-from ..engine.request_note import current_note
 
 T = TypeVar("T")
 
@@ -71,10 +70,7 @@ async def start_turn(request: Request, engine: TurnService, chat: ChatRequest) -
 
 
 async def _start(engine: TurnService, chat: ChatRequest) -> Turn:
-    access.note_requested_model(chat.model)
-    note = current_note()
-    if note is not None:
-        note.model = chat.model  # logged even when the model is unknown
+    access.note_requested_model(chat.model)  # logged even when the model is unknown
     choice = await engine.resolve(chat)
     access.note_cursor_model(choice.model_id)
     events = engine.stream_turn(chat, choice)

@@ -1,5 +1,6 @@
-"""What the account pool of several bridge processes shares through Redis: cooldowns and
-conversation bindings (the pool's PoolState), one token refresh per account at a time, and
+"""What the account pool of several bridge processes shares through Redis: cooldowns,
+conversation bindings and turns in flight per account (the pool's PoolState; the load in
+redis_load.py), one token refresh per account at a time, and
 where each worker takes forwarded tool follow-ups (server/forwarding.py).
 Both are awaited, so they use `redis.asyncio`. (Stored responses: server/redis_responses.py.)
 """
@@ -17,6 +18,7 @@ import redis.asyncio as aioredis
 
 from ..protocol.errors import ConnectError
 from .redis import DEFAULT_PREFIX
+from .redis_load import LEASE_TTL, SharedLoad
 
 BINDING_TTL = 7 * 24 * 3600
 REFRESH_LOCK_TIMEOUT = 60.0
@@ -26,9 +28,19 @@ class RedisPoolState:
     """The account pool's shared state: `cooldown:<account>` (expires when the cooldown
     ends) and `bind:<conversation>` (refreshed on use)."""
 
-    def __init__(self, url: str, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, url: str, prefix: str = DEFAULT_PREFIX, load_ttl: float = LEASE_TTL) -> None:
         self.client = aioredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
         self.prefix = prefix
+        self.load = SharedLoad(self.client, prefix, ttl=load_ttl)
+
+    async def loads(self, account_ids: Iterable[str]) -> dict[str, int] | None:
+        return await self.load.loads(account_ids)
+
+    async def lease(self, account_id: str) -> str:
+        return await self.load.lease(account_id)
+
+    async def release(self, account_id: str, lease: str) -> None:
+        await self.load.release(account_id, lease)
 
     async def cooldowns(self, account_ids: Iterable[str]) -> dict[str, float]:
         ids = list(account_ids)
@@ -69,6 +81,7 @@ class RedisPoolState:
                 await lock.release()
 
     async def aclose(self) -> None:
+        await self.load.aclose()
         await self.client.aclose()
 
 

@@ -481,3 +481,73 @@ class CustomErrorDetails(_message.Message):
     title: str
     detail: str
     def __init__(self, title: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class GetCurrentPeriodUsageRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetCurrentPeriodUsageResponse(_message.Message):
+    __slots__ = ("billing_cycle_start", "billing_cycle_end", "plan_usage", "spend_limit_usage", "display_threshold", "enabled", "display_message", "free_best_of_n_promotion")
+    BILLING_CYCLE_START_FIELD_NUMBER: _ClassVar[int]
+    BILLING_CYCLE_END_FIELD_NUMBER: _ClassVar[int]
+    PLAN_USAGE_FIELD_NUMBER: _ClassVar[int]
+    SPEND_LIMIT_USAGE_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FREE_BEST_OF_N_PROMOTION_FIELD_NUMBER: _ClassVar[int]
+    billing_cycle_start: int
+    billing_cycle_end: int
+    plan_usage: GetCurrentPeriodUsageResponse_PlanUsage
+    spend_limit_usage: GetCurrentPeriodUsageResponse_SpendLimitUsage
+    display_threshold: int
+    enabled: bool
+    display_message: str
+    free_best_of_n_promotion: GetCurrentPeriodUsageResponse_FreeBestOfNPromotion
+    def __init__(self, billing_cycle_start: _Optional[int] = ..., billing_cycle_end: _Optional[int] = ..., plan_usage: _Optional[_Union[GetCurrentPeriodUsageResponse_PlanUsage, _Mapping]] = ..., spend_limit_usage: _Optional[_Union[GetCurrentPeriodUsageResponse_SpendLimitUsage, _Mapping]] = ..., display_threshold: _Optional[int] = ..., enabled: _Optional[bool] = ..., display_message: _Optional[str] = ..., free_best_of_n_promotion: _Optional[_Union[GetCurrentPeriodUsageResponse_FreeBestOfNPromotion, _Mapping]] = ...) -> None: ...
+
+class GetCurrentPeriodUsageResponse_PlanUsage(_message.Message):
+    __slots__ = ("total_spend", "included_spend", "bonus_spend", "remaining", "limit", "remaining_bonus", "bonus_tooltip")
+    TOTAL_SPEND_FIELD_NUMBER: _ClassVar[int]
+    INCLUDED_SPEND_FIELD_NUMBER: _ClassVar[int]
+    BONUS_SPEND_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_BONUS_FIELD_NUMBER: _ClassVar[int]
+    BONUS_TOOLTIP_FIELD_NUMBER: _ClassVar[int]
+    total_spend: int
+    included_spend: int
+    bonus_spend: int
+    remaining: int
+    limit: int
+    remaining_bonus: bool
+    bonus_tooltip: str
+    def __init__(self, total_spend: _Optional[int] = ..., included_spend: _Optional[int] = ..., bonus_spend: _Optional[int] = ..., remaining: _Optional[int] = ..., limit: _Optional[int] = ..., remaining_bonus: _Optional[bool] = ..., bonus_tooltip: _Optional[str] = ...) -> None: ...
+
+class GetCurrentPeriodUsageResponse_SpendLimitUsage(_message.Message):
+    __slots__ = ("total_spend", "pooled_limit", "pooled_used", "pooled_remaining", "individual_limit", "individual_used", "individual_remaining", "limit_type")
+    TOTAL_SPEND_FIELD_NUMBER: _ClassVar[int]
+    POOLED_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    POOLED_USED_FIELD_NUMBER: _ClassVar[int]
+    POOLED_REMAINING_FIELD_NUMBER: _ClassVar[int]
+    INDIVIDUAL_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    INDIVIDUAL_USED_FIELD_NUMBER: _ClassVar[int]
+    INDIVIDUAL_REMAINING_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    total_spend: int
+    pooled_limit: int
+    pooled_used: int
+    pooled_remaining: int
+    individual_limit: int
+    individual_used: int
+    individual_remaining: int
+    limit_type: str
+    def __init__(self, total_spend: _Optional[int] = ..., pooled_limit: _Optional[int] = ..., pooled_used: _Optional[int] = ..., pooled_remaining: _Optional[int] = ..., individual_limit: _Optional[int] = ..., individual_used: _Optional[int] = ..., individual_remaining: _Optional[int] = ..., limit_type: _Optional[str] = ...) -> None: ...
+
+class GetCurrentPeriodUsageResponse_FreeBestOfNPromotion(_message.Message):
+    __slots__ = ("trials_used", "trials_remaining")
+    TRIALS_USED_FIELD_NUMBER: _ClassVar[int]
+    TRIALS_REMAINING_FIELD_NUMBER: _ClassVar[int]
+    trials_used: int
+    trials_remaining: int
+    def __init__(self, trials_used: _Optional[int] = ..., trials_remaining: _Optional[int] = ...) -> None: ...
