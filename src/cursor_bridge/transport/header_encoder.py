@@ -50,16 +50,6 @@ class _InsertionTable(HeaderTable):
         if len(self.inserted_at) > 4 * len(self.dynamic_entries) + 64:
             self._forget_evicted()
 
-    def index_of(self, header: tuple[bytes, bytes]) -> int | None:
-        """The header's dynamic-table index, if the table holds it."""
-        inserted = self.inserted_at.get(header)
-        if inserted is None:
-            return None
-        newer = self.insertions - inserted
-        if newer >= len(self.dynamic_entries):
-            return None
-        return _FIRST_DYNAMIC + newer
-
     def _forget_evicted(self) -> None:
         present = len(self.dynamic_entries)
         self.inserted_at = {
@@ -83,17 +73,26 @@ class RepeatEncoder(Encoder):
         if table.resized:
             block.append(self._encode_table_size_change())
             table.resized = False
+        inserted_at, insertions = table.inserted_at, table.insertions
+        entries = table.dynamic_entries
         for header in headers:
-            name, value = header[0], header[1]
-            if isinstance(header, HeaderTuple) and not header.indexable:
-                block.append(self.add((name, value), True, False))
+            if (
+                type(header) is not tuple
+                and isinstance(header, HeaderTuple)
+                and not header.indexable
+            ):
+                block.append(self.add((header[0], header[1]), True, False))
                 continue
+            name, value = header[0], header[1]
             static = _STATIC.get(name)
             index = static[1].get(value) if static is not None else None
             if index is None:
-                index = table.index_of((name, value))
+                at = inserted_at.get((name, value))
+                if at is not None and insertions - at < len(entries):
+                    index = _FIRST_DYNAMIC + insertions - at
             if index is not None and index < 127:
                 block.append(_ONE_BYTE[index])
             else:
                 block.append(self.add((name, value), False, False))
+                inserted_at, insertions = table.inserted_at, table.insertions
         return b"".join(block)
