@@ -27,10 +27,33 @@ EMPTY = hashlib.sha256(b"cursor-bridge conversation").hexdigest()
 _RECENT: OrderedDict[int, tuple[Sequence[ChatMessage], str, list[str]]] = OrderedDict()
 _RECENT_SIZE = 16
 _RECENT_LOCK = threading.Lock()
+# Canonical forms of messages seen lately, by value: a tool loop re-sends its whole history
+# every round, so without them each round re-encodes every earlier message (JSON, sorted
+# keys, tool-call arguments re-parsed), O(history) per round. Bounded by the bytes kept.
+_CANONICAL: OrderedDict[ChatMessage, bytes] = OrderedDict()
+_CANONICAL_MAX_BYTES = 16 * 1024 * 1024
+_canonical_bytes = 0
 
 
 def canonical(message: ChatMessage) -> bytes:
     """A stable byte form of what a message means to the model."""
+    global _canonical_bytes
+    with _RECENT_LOCK:
+        known = _CANONICAL.get(message)
+        if known is not None:
+            _CANONICAL.move_to_end(message)
+            return known
+    form = _encode(message)
+    with _RECENT_LOCK:
+        if message not in _CANONICAL:
+            _CANONICAL[message] = form
+            _canonical_bytes += len(form)
+            while _canonical_bytes > _CANONICAL_MAX_BYTES and _CANONICAL:
+                _canonical_bytes -= len(_CANONICAL.popitem(last=False)[1])
+    return form
+
+
+def _encode(message: ChatMessage) -> bytes:
     body: dict[str, object] = {"role": message.role, "text": message.text.strip()}
     if message.images:
         body["images"] = [hashlib.sha256(image.data).hexdigest() for image in message.images]
