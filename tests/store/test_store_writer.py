@@ -176,3 +176,14 @@ def test_a_big_queue_ends_the_linger(state_path: Path, monkeypatch: pytest.Monke
         while other.blobs.get(key) is None and time.monotonic() < deadline:
             time.sleep(0.01)
         assert other.blobs.get(key) == data
+
+
+def test_backpressure_ends_the_linger(state_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A caller held back by a full queue is never kept waiting for the linger to end."""
+    monkeypatch.setattr(write_queue, "LINGER", 60.0)
+    with SqliteStateStore(state_path, max_pending_bytes=1_000, write_timeout=10) as store:
+        store.blobs.put(*blob("one", size=800))
+        store.blobs.put(*blob("two", size=800))  # over the cap: the next put must wait
+        store.blobs.put(*blob("three", size=800))  # returns once the writer commits
+        store.flush()
+        assert store.blobs.get(blob("three", size=800)[0]) is not None

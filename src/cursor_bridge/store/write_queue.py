@@ -5,7 +5,8 @@ checkpoint or another process's write lock: it queues and returns, and the threa
 whatever has queued since its last batch (group commit). The thread lingers `LINGER`
 seconds after the first queued write before committing, so a burst of turns costs one
 transaction and one wake-up of the thread instead of one each (a waiting `flush()`, or a
-queue holding more than `LINGER_BYTES`, ends the linger at once). Without one (the memory store)
+queue holding more than `LINGER_BYTES`, or a caller held back by backpressure, ends the
+linger at once). Without one (the memory store)
 each write is committed at once in the caller. `batch()` holds the queue so a group of
 writes commits together; `flush()` waits until what was queued before it is committed.
 """
@@ -73,6 +74,7 @@ class WriteQueue:
         self._committed = 0
         self._queued_bytes = 0  # of the queue, for LINGER_BYTES
         self._barriers = 0  # flush() calls waiting in the queue: no lingering
+        self._room_waiters = 0  # callers held back by backpressure: no lingering either
         self._error: StateStoreError | None = None
         self._closing = False
         # Threads inside batch(), and how deep: no batch is taken while any holds one.
@@ -177,7 +179,14 @@ class WriteQueue:
     def _wait_for_room(self, done: Callable[[], bool]) -> None:
         """Backpressure for a writer that falls behind (never inside the caller's batch)."""
         if self._thread is not None and threading.get_ident() not in self._holders:
-            self._wait(done, None)
+            if done():
+                return
+            self._room_waiters += 1  # the writer must not linger while a caller waits
+            self._changed.notify_all()
+            try:
+                self._wait(done, None)
+            finally:
+                self._room_waiters -= 1
 
     def _check_open(self) -> None:
         if self._closing:
@@ -272,7 +281,12 @@ class WriteQueue:
         deadline = time.monotonic() + LINGER
         while (
             self._queue
-            and not (self._closing or self._barriers or self._queued_bytes >= LINGER_BYTES)
+            and not (
+                self._closing
+                or self._barriers
+                or self._room_waiters
+                or self._queued_bytes >= LINGER_BYTES
+            )
             and (left := deadline - time.monotonic()) > 0
         ):
             self._changed.wait(left)
