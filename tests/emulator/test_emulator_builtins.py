@@ -4,6 +4,7 @@ client-tool adapters, and the scripted model quotes what it received."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -12,12 +13,16 @@ from pathlib import Path
 import pytest
 
 from cursor_bridge.emulator import EmulatorServer
-from cursor_bridge.engine.adapters import EXEC_HANDLING, map_builtin, native_result, refuse
+from cursor_bridge.emulator.run import ExecCall
+from cursor_bridge.emulator.script import EXEC_WORDS
+from cursor_bridge.emulator.turn import builtin_display
+from cursor_bridge.engine.adapters import map_builtin, native_result, refuse
+from cursor_bridge.engine.exec_registry import REGISTRY
 from cursor_bridge.engine.executor import BuiltinExecutor
-from cursor_bridge.engine.natives import result_field
 from cursor_bridge.engine.upstream import UpstreamRun
 from cursor_bridge.protocol import events as ev
 from cursor_bridge.protocol.blobs import MemoryBlobStore
+from cursor_bridge.protocol.exec_kinds import display_member, exec_kinds, result_field
 from cursor_bridge.protocol.headers import RUN_PATH, ClientIdentity, run_headers
 from cursor_bridge.protocol.messages import agent
 from cursor_bridge.protocol.run import RunMachine
@@ -220,7 +225,7 @@ async def test_every_builtin_result_kind_is_accepted_by_the_emulator(
     text, kinds = await run_turn(emulator, script, answer)
     # request_context and mcp_state probes are answered by the RunMachine itself.
     answered_by_machine = {"mcp_args", "request_context_args", "mcp_state_exec_args"}
-    assert set(kinds) == set(EXEC_HANDLING) - answered_by_machine
+    assert set(kinds) == set(REGISTRY) - answered_by_machine
     results = quoted(text)
     assert "mismatched" not in text
     expect = {
@@ -258,7 +263,7 @@ async def test_every_builtin_result_kind_is_accepted_by_the_emulator(
     )
     for label in ("pi-bash", "pi-write", "pi-grep", "pi-ls"):
         assert results[label].startswith("success "), label
-    for kind in EXEC_HANDLING:
+    for kind in REGISTRY:
         assert result_field(kind)  # every kind has a result slot the emulator checked
 
 
@@ -282,3 +287,40 @@ async def test_a_result_in_the_wrong_slot_is_not_taken_as_an_answer(
         "mismatched result: read_result for pi_read_args (expected pi_read_result)"
     )
     assert results["ls"] == "mismatched result: shell_result for ls_args (expected ls_result)"
+
+
+def test_the_emulator_scripts_every_kind_from_the_shared_wire_facts() -> None:
+    # Every request field our schema declares is scriptable, but the MCP call (a /tool line)
+    # and the request context (the RunMachine answers it).
+    assert set(EXEC_WORDS.values()) == set(exec_kinds()) - {"mcp_args", "request_context_args"}
+    assert set(EXEC_WORDS) == set(_LINES)  # the words the script language has always had
+    assert EXEC_WORDS["shell"] == "shell_stream_args"
+    assert EXEC_WORDS["shell-sync"] == "shell_args"
+    assert EXEC_WORDS["list-mcp-resources"] == "list_mcp_resources_exec_args"
+
+
+async def test_display_records_follow_the_schema() -> None:
+    # The ToolCall records whose args are a request's own args message (the emulator shows
+    # those kinds as tool calls); a result is kept only when it is the record's type.
+    shown = {kind: display_member(kind) for kind in exec_kinds() if display_member(kind)}
+    assert shown == {
+        "shell_args": "shell_tool_call",
+        "shell_stream_args": "shell_tool_call",
+        "delete_args": "delete_tool_call",
+        "grep_args": "grep_tool_call",
+        "ls_args": "ls_tool_call",
+        "mcp_args": "mcp_tool_call",
+    }
+    loop = asyncio.get_running_loop()
+    sync = ExecCall(1, "shell_args", loop.create_future())
+    sync.results.append(agent.ExecClientMessage(id=1))
+    sync.results[0].shell_result.success.stdout = "ok"
+    record = builtin_display("shell_args", agent.ShellArgs(command="ls"), sync)
+    assert record is not None and record.shell_tool_call.result.success.stdout == "ok"
+    stream = ExecCall(2, "shell_stream_args", loop.create_future())
+    stream.results.append(agent.ExecClientMessage(id=2))
+    stream.results[0].shell_stream.stdout.data = "ok"
+    record = builtin_display("shell_stream_args", agent.ShellArgs(command="ls"), stream)
+    assert record is not None and record.shell_tool_call.args.command == "ls"
+    assert not record.shell_tool_call.HasField("result")
+    assert builtin_display("read_args", agent.ReadArgs(path="a")) is None

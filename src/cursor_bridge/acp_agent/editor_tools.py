@@ -47,10 +47,25 @@ from acp.schema import (
     ToolKind,
 )
 
-from ..engine import natives
-from ..engine.adapters import write_content
 from ..engine.executor import BuiltinExecutor
+from ..protocol import exec_kinds
 from ..protocol.events import ExecRequested
+from ..protocol.exec_kinds.files import (
+    ReadArgs,
+    WriteArgs,
+    delete_error,
+    delete_not_found,
+    delete_rejected,
+    delete_success,
+    read_error,
+    read_not_found,
+    read_rejected,
+    read_success,
+    write_error,
+    write_rejected,
+    write_success,
+)
+from ..protocol.exec_kinds.shell import ShellArgs, ShellOutcome, shell_rejected, shell_reply
 from ..protocol.messages import agent
 
 Mode = Literal["ask", "auto", "read-only"]
@@ -99,7 +114,7 @@ class EditorTools:
             if kind == "delete_args":
                 return await self._delete(event, call_id)
         except _Outside as exc:
-            return natives.refusal(event, str(exc))
+            return exec_kinds.refusal(event, str(exc))
         return await self._local.execute(event)  # refusals and internal answers only
 
     # -- files --------------------------------------------------------------------------
@@ -108,10 +123,10 @@ class EditorTools:
         path = self._path(event)
         fs = self.capabilities.fs
         if fs is None or not fs.read_text_file:
-            return natives.read_rejected(event, "The editor does not offer file reads.")
+            return read_rejected(event, "The editor does not offer file reads.")
         await self._start(call_id, f"Read {path}", "read", path, event.args)
-        offset = int(event.args.get("offset") or 0)
-        limit = int(event.args.get("limit") or 0)
+        range_ = exec_kinds.view(event, ReadArgs)
+        offset, limit = range_.offset, range_.limit
         try:
             response = await self.client.read_text_file(
                 session_id=self.session_id, path=path, line=offset or None, limit=limit or None
@@ -119,36 +134,36 @@ class EditorTools:
         except RequestError as exc:
             await self._finish(call_id, "failed", str(exc))
             if _missing(exc):
-                return natives.read_not_found(event)
-            return natives.read_error(event, f"The editor could not read {path}: {exc}")
+                return read_not_found(event)
+            return read_error(event, f"The editor could not read {path}: {exc}")
         await self._finish(call_id, "completed", response.content)
-        return natives.read_success(event, response.content)
+        return read_success(event, response.content)
 
     async def _write(self, event: ExecRequested, call_id: str) -> list[agent.ExecClientMessage]:
         path = self._path(event)
-        content = write_content(event)
+        content = exec_kinds.view(event, WriteArgs).content()
         fs = self.capabilities.fs
         if content is None:
-            return natives.write_rejected(event, "Only text files can be written here.")
+            return write_rejected(event, "Only text files can be written here.")
         if fs is None or not fs.write_text_file:
-            return natives.write_rejected(event, "The editor does not offer file writes.")
+            return write_rejected(event, "The editor does not offer file writes.")
         if self.mode == "read-only":
-            return natives.write_rejected(event, _read_only("Editing files"))
+            return write_rejected(event, _read_only("Editing files"))
         old = await self._current_text(path)
         diff = tool_diff_content(path, content, old)
         await self._start(call_id, f"Edit {path}", "edit", path, event.args, [diff])
         if not await self._permitted(call_id, "edit", f"Edit {path}", [diff]):
             await self._finish(call_id, "failed", "The user declined this edit.")
-            return natives.write_rejected(event, "The user declined this edit.")
+            return write_rejected(event, "The user declined this edit.")
         try:
             await self.client.write_text_file(
                 session_id=self.session_id, path=path, content=content
             )
         except RequestError as exc:
             await self._finish(call_id, "failed", str(exc))
-            return natives.write_error(event, f"The editor could not write {path}: {exc}")
+            return write_error(event, f"The editor could not write {path}: {exc}")
         await self._finish(call_id, "completed", None)
-        return natives.write_success(event, content)
+        return write_success(event, content)
 
     async def _current_text(self, path: str) -> str | None:
         fs = self.capabilities.fs
@@ -163,51 +178,51 @@ class EditorTools:
     # -- shell --------------------------------------------------------------------------
 
     async def _shell(self, event: ExecRequested, call_id: str) -> list[agent.ExecClientMessage]:
-        command = str(event.args.get("command") or "")
+        command = exec_kinds.view(event, ShellArgs).command
         cwd = self._path(event, "working_directory", default=self.roots[0])
         if not self.capabilities.terminal:
-            return natives.shell_rejected(event, "The editor offers no terminal to run commands.")
+            return shell_rejected(event, "The editor offers no terminal to run commands.")
         if self.mode == "read-only":
-            return natives.shell_rejected(event, _read_only("Running commands"))
+            return shell_rejected(event, _read_only("Running commands"))
         title = f"Run `{command}`"
         await self._start(call_id, title, "execute", cwd, event.args)
         if not await self._permitted(call_id, "execute", title, None):
             await self._finish(call_id, "failed", "The user declined this command.")
-            return natives.shell_rejected(event, "The user declined to run this command.")
-        timeout_ms = int(event.args.get("timeout") or 0)
+            return shell_rejected(event, "The user declined to run this command.")
+        timeout_ms = exec_kinds.view(event, ShellArgs).timeout
         timeout = timeout_ms / 1000 if timeout_ms > 0 else DEFAULT_SHELL_TIMEOUT
         outcome = await self._terminal(call_id, ["/bin/sh", "-c", command], cwd, timeout)
         ok = outcome.exit_code == 0 and not outcome.timed_out
         await self._finish(call_id, "completed" if ok else "failed", None)
-        return natives.shell_reply(event, outcome)
+        return shell_reply(event, outcome)
 
     async def _delete(self, event: ExecRequested, call_id: str) -> list[agent.ExecClientMessage]:
         """ACP has no delete method: `rm -- PATH` in an editor terminal, after permission."""
         path = self._path(event)
         if not self.capabilities.terminal:
-            return natives.delete_rejected(event, "The editor offers no way to delete files.")
+            return delete_rejected(event, "The editor offers no way to delete files.")
         if self.mode == "read-only":
-            return natives.delete_rejected(event, _read_only("Deleting files"))
+            return delete_rejected(event, _read_only("Deleting files"))
         old = await self._current_text(path)
         diff = [tool_diff_content(path, "", old)] if old is not None else None
         title = f"Delete {path}"
         await self._start(call_id, title, "delete", path, event.args, diff)
         if not await self._permitted(call_id, "delete", title, diff):
             await self._finish(call_id, "failed", "The user declined this deletion.")
-            return natives.delete_rejected(event, "The user declined to delete this file.")
+            return delete_rejected(event, "The user declined to delete this file.")
         parent = os.path.dirname(path) or self.roots[0]
         outcome = await self._terminal(call_id, ["rm", "--", path], parent, DEFAULT_SHELL_TIMEOUT)
         if outcome.exit_code != 0 or outcome.timed_out:
             await self._finish(call_id, "failed", outcome.stdout)
             if "no such file" in outcome.stdout.lower():
-                return natives.delete_not_found(event)
-            return natives.delete_error(event, outcome.stdout.strip() or "rm failed")
+                return delete_not_found(event)
+            return delete_error(event, outcome.stdout.strip() or "rm failed")
         await self._finish(call_id, "completed", None)
-        return natives.delete_success(event, prev_content=old or "")
+        return delete_success(event, prev_content=old or "")
 
     async def _terminal(
         self, call_id: str, argv: list[str], cwd: str, limit: float
-    ) -> natives.ShellOutcome:
+    ) -> ShellOutcome:
         """Run *argv* in an editor terminal shown in the tool call; kill it after *limit* s."""
         terminal = await self.client.create_terminal(
             session_id=self.session_id,
@@ -241,7 +256,7 @@ class EditorTools:
                 )
         timed_out = exited is None
         code = exited.exit_code if exited is not None and exited.exit_code is not None else 1
-        return natives.ShellOutcome(
+        return ShellOutcome(
             exit_code=0 if timed_out else code,
             stdout=output.output,
             duration_ms=int((asyncio.get_running_loop().time() - began) * 1000),

@@ -100,35 +100,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..protocol.errors import CONNECT_CODES
+from ..protocol.exec_kinds import exec_kinds
 from .queries import ALL_QUERY_WORDS
 
 MAX_TOKENS_DIRECTIVE = 1_000_000
-EXEC_KINDS = (
-    "read",
-    "write",
-    "ls",
-    "grep",
-    "delete",
-    "shell",
-    "shell-sync",
-    "diagnostics",
-    "fetch",
-    "background-shell",
-    "write-shell-stdin",
-    "list-mcp-resources",
-    "read-mcp-resource",
-    "mcp-state",
-    "record-screen",
-    "computer-use",
-    "subagent",
-    "pi-read",
-    "pi-bash",
-    "pi-edit",
-    "pi-write",
-    "pi-grep",
-    "pi-find",
-    "pi-ls",
-)
+# /exec words: the request field without `_args` (and `_exec`), dashed; three are shorter.
+_EXEC_WORD_OVERRIDES = {
+    "shell_stream_args": "shell",
+    "shell_args": "shell-sync",
+    "background_shell_spawn_args": "background-shell",
+}
+# Not /exec lines: an MCP call is a /tool line, and the request context is the machine's.
+_NOT_SCRIPTED = frozenset({"mcp_args", "request_context_args"})
+EXEC_WORDS: dict[str, str] = {
+    _EXEC_WORD_OVERRIDES.get(kind)
+    or kind.removesuffix("_args").replace("_exec", "").replace("_", "-"): kind
+    for kind in exec_kinds()
+    if kind not in _NOT_SCRIPTED
+}
+EXEC_KINDS = tuple(EXEC_WORDS)
 FAULT_KINDS = (
     "disconnect",
     "stall",

@@ -4,7 +4,8 @@
 against the client's RequestContext.tools by name or tool_name, else as `SERVER.TOOL`
 against the MCP descriptors the context carries, as configured, whatever the tool's wire
 name; built-in args are filled from the JSON by proto field names); `describe_result` quotes
-what the client answered, for the final answer; `mcp_result` is the McpResult kept in the
+what the client answered (in the result field protocol/exec_kinds names), for the final
+answer; `mcp_result` is the McpResult kept in the
 turn's tool-call step.
 """
 
@@ -18,47 +19,11 @@ from dataclasses import dataclass
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from ..protocol.exec_kinds import args_message, result_field
 from ..protocol.messages import agent, json_to_value_bytes
 from .history import describe_mcp_result
 from .run import ExecCall
-from .script import Script, ToolCallSpec
-
-# /exec KIND -> (ExecServerMessage member, args message)
-EXEC_FIELDS: dict[str, tuple[str, type[Message]]] = {
-    "read": ("read_args", agent.ReadArgs),
-    "write": ("write_args", agent.WriteArgs),
-    "ls": ("ls_args", agent.LsArgs),
-    "grep": ("grep_args", agent.GrepArgs),
-    "delete": ("delete_args", agent.DeleteArgs),
-    "shell": ("shell_stream_args", agent.ShellArgs),
-    "shell-sync": ("shell_args", agent.ShellArgs),
-    "diagnostics": ("diagnostics_args", agent.DiagnosticsArgs),
-    "fetch": ("fetch_args", agent.FetchArgs),
-    "background-shell": ("background_shell_spawn_args", agent.BackgroundShellSpawnArgs),
-    "write-shell-stdin": ("write_shell_stdin_args", agent.WriteShellStdinArgs),
-    "list-mcp-resources": ("list_mcp_resources_exec_args", agent.ListMcpResourcesExecArgs),
-    "read-mcp-resource": ("read_mcp_resource_exec_args", agent.ReadMcpResourceExecArgs),
-    "mcp-state": ("mcp_state_exec_args", agent.McpStateExecArgs),
-    "record-screen": ("record_screen_args", agent.RecordScreenArgs),
-    "computer-use": ("computer_use_args", agent.ComputerUseArgs),
-    "subagent": ("subagent_args", agent.SubagentArgs),
-    "pi-read": ("pi_read_args", agent.PiReadExecArgs),
-    "pi-bash": ("pi_bash_args", agent.PiBashExecArgs),
-    "pi-edit": ("pi_edit_args", agent.PiEditExecArgs),
-    "pi-write": ("pi_write_args", agent.PiWriteExecArgs),
-    "pi-grep": ("pi_grep_args", agent.PiGrepExecArgs),
-    "pi-find": ("pi_find_args", agent.PiFindExecArgs),
-    "pi-ls": ("pi_ls_args", agent.PiLsExecArgs),
-}
-
-
-def expected_result(kind: str) -> str:
-    """The ExecClientMessage member that answers the ExecServerMessage member `kind`:
-    the same field number, one higher for the pi_* family."""
-    number = agent.ExecServerMessage.DESCRIPTOR.fields_by_name[kind].number
-    if kind.startswith("pi_"):
-        number += 1
-    return str(agent.ExecClientMessage.DESCRIPTOR.fields_by_number[number].name)
+from .script import EXEC_WORDS, Script, ToolCallSpec
 
 
 @dataclass(slots=True)
@@ -86,8 +51,8 @@ def plan_calls(
             if spec.kind == "mcp":
                 planned.append(_mcp_call(spec, call_id, tools, descriptors))
                 continue
-            field_name, cls = EXEC_FIELDS[spec.name]
-            args = cls()
+            field_name = EXEC_WORDS[spec.name]
+            args = args_message(field_name)()
             try:
                 json_format.ParseDict(spec.args, args)
             except json_format.ParseError as exc:
@@ -167,7 +132,7 @@ def describe_result(call: ExecCall) -> str:
         return f"thrown: {call.thrown}"
     if not call.results:
         return "(no result)"
-    expected = expected_result(call.kind)
+    expected = result_field(call.kind)
     for message in call.results:
         which = message.WhichOneof("message")
         if which != expected:

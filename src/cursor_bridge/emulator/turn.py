@@ -43,6 +43,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from ..protocol.blobs import blob_id
+from ..protocol.exec_kinds import display_member, result_field
 from ..protocol.framing import encode_envelope
 from ..protocol.messages import agent
 from ..protocol.wire import len_field
@@ -581,31 +582,27 @@ class TurnPlayer:
 
 
 _TTFT_FIELD = 8
-# Built-in execs whose display record our schema declares: exec kind -> (ToolCall member,
-# result field of the exec answer).
-_DISPLAY = {
-    "shell_args": ("shell_tool_call", "shell_result"),
-    "shell_stream_args": ("shell_tool_call", ""),
-    "delete_args": ("delete_tool_call", "delete_result"),
-    "grep_args": ("grep_tool_call", "grep_result"),
-    "ls_args": ("ls_tool_call", "ls_result"),
-}
 
 
 def builtin_display(
     kind: str, args: Message, call: ExecCall | None = None
 ) -> agent.ToolCall | None:
     """The display record (tool_call_started / completed) of a built-in exec, with its result
-    once the call is answered; None for kinds our schema has no record for."""
-    if kind not in _DISPLAY:
+    once the call is answered (when the answer's type is the record's: not for a stream);
+    None for kinds our schema has no record for."""
+    member = display_member(kind)
+    if member is None:
         return None
-    member, result_field = _DISPLAY[kind]
     tool_call = agent.ToolCall()
     record = getattr(tool_call, member)
     record.args.CopyFrom(args)
-    for result in call.results if call is not None and result_field else ():
-        if result.WhichOneof("message") == result_field:
-            record.result.CopyFrom(getattr(result, result_field))
+    answer_field = result_field(kind)
+    for result in call.results if call is not None else ():
+        answer = getattr(result, answer_field)
+        if result.WhichOneof("message") == answer_field and answer.DESCRIPTOR is (
+            record.result.DESCRIPTOR
+        ):
+            record.result.CopyFrom(answer)
     return tool_call
 
 

@@ -16,7 +16,8 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from .natives import Entry, GrepMatch
+from ..protocol.exec_kinds.files import Entry
+from ..protocol.exec_kinds.search import GrepMatch
 
 _REMINDER = re.compile(r"\s*<system-reminder>.*?</system-reminder>\s*", re.DOTALL)
 _METADATA = re.compile(r"\s*<(\w+_metadata)>(.*?)</\1>\s*$", re.DOTALL)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConnectError
+from .exec_kinds import ArgsView, parse_args
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,8 @@ class ExecRequested:
     """The backend asks the client to run something the machine cannot answer by itself.
 
     `kind` is the oneof case name (`mcp_args`, `read_args`, ...; `unknown` when the variant is
-    newer than our schema); `args` is a JSON-like view of the arguments.
+    newer than our schema); `args` is a JSON-like view of the arguments and `view` the same
+    arguments typed (exec_kinds), parsed once here.
     """
 
     exec_id: int
@@ -72,6 +74,10 @@ class ExecRequested:
     # mcp_args only: the advertised (composite) name and the server id it was advertised under.
     wire_name: str = ""
     provider: str = ""
+    view: ArgsView = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "view", parse_args(self.kind, self.args))
 
 
 @dataclass(frozen=True, slots=True)

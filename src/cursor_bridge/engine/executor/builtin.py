@@ -24,10 +24,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...protocol import exec_kinds as wire
 from ...protocol.events import ExecRequested
-from ...protocol.messages import agent
-from .. import natives
-from .args import int_arg, str_arg
+from ...protocol.exec_kinds import Replies, view
+from ...protocol.exec_kinds.pi import PiBashArgs, pi_error, pi_success
+from ...protocol.exec_kinds.shell import (
+    CommandArgs,
+    ShellArgs,
+    ShellOutcome,
+    shell_reply,
+    shell_spawn_error,
+)
+from ..exec_registry import BridgeTool, ExecKind, record_of
 from .files import WorkspaceFiles
 from .jail import PathJail, PathRejected
 from .sandbox import wrap
@@ -35,8 +43,6 @@ from .search import WorkspaceSearch
 from .shell import run_command
 
 DEFAULT_OUTPUT_CAP = 256 * 1024
-
-Replies = list[agent.ExecClientMessage]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +53,8 @@ class _Flag:
 
 _WRITE = _Flag("Writing and deleting files", "--allow-write")
 _SHELL = _Flag("Running shell commands", "--allow-shell")
-_SHELL_KINDS = frozenset({"shell_args", "shell_stream_args", "pi_bash_args"})
-_SEARCH_KINDS = frozenset({"grep_args", "pi_grep_args", "pi_find_args"})
+# The executor's tools that change files (the registry names each kind's tool).
+_WRITING: frozenset[BridgeTool] = frozenset({"write", "edit", "delete"})
 
 
 class BuiltinExecutor:
@@ -82,15 +88,12 @@ class BuiltinExecutor:
             max_ls_depth=max_ls_depth,
         )
         self.search = WorkspaceSearch(self.jail, max_results=max_results, timeout=timeout)
-        self._blocking: dict[str, tuple[Callable[[ExecRequested], Replies], bool]] = {
-            "read_args": (self.files.read, False),
-            "pi_read_args": (self.files.read, False),
-            "ls_args": (self.files.ls, False),
-            "pi_ls_args": (self.files.ls, False),
-            "write_args": (self.files.write, True),
-            "pi_write_args": (self.files.write, True),
-            "pi_edit_args": (self.files.edit, True),
-            "delete_args": (self.files.delete, True),
+        self._blocking: dict[BridgeTool, Callable[[ExecRequested], Replies]] = {
+            "read": self.files.read,
+            "list": self.files.ls,
+            "write": self.files.write,
+            "edit": self.files.edit,
+            "delete": self.files.delete,
         }
 
     def resolve(self, raw: str, *, follow_last: bool = True) -> Path:
@@ -100,74 +103,67 @@ class BuiltinExecutor:
 
     async def execute(self, event: ExecRequested) -> Replies:
         """The answer to one exec request (the caller sends stream_close after it)."""
-        kind = event.kind
+        record = record_of(event.kind)
+        tool = None if record is None else record.bridge_tool
+        if record is None or tool is None:
+            return self._refuse(event, record)
+        missing = self._missing_switch(tool)
+        if missing is not None:
+            return self._disabled(event, missing)
         try:
-            if kind in _SHELL_KINDS:
+            if tool == "shell":
                 return await self._shell(event)
-            if kind in _SEARCH_KINDS:
+            if tool == "search":
                 return await self.search.grep(event)
-            if kind in self._blocking:
-                handler, writes = self._blocking[kind]
-                if writes and not self.allow_write:
-                    return self._disabled(event, _WRITE)
-                return await asyncio.to_thread(handler, event)
+            return await asyncio.to_thread(self._blocking[tool], event)
         except PathRejected as exc:
-            return natives.refusal(event, str(exc))
-        return self._refuse(event)
+            return wire.refusal(event, str(exc))
 
-    def _refuse(self, event: ExecRequested) -> Replies:
-        kind = event.kind
-        if kind == "unknown":
-            return []
-        if kind == "list_mcp_resources_exec_args":
-            return natives.list_mcp_resources_empty(event)
-        reasons = {
-            "background_shell_spawn_args": "Background processes are not supported by the "
-            "bridge's executor; run the command in the foreground instead.",
-            "fetch_args": "Fetching URLs is not available: the bridge's executor works on "
-            "local files only.",
-            "diagnostics_args": "Diagnostics are not available here; run the project's "
-            "linter or type checker with a shell command instead (needs --allow-shell).",
-            "read_mcp_resource_exec_args": "No MCP servers are connected.",
-            "mcp_args": "No client tools are available in this conversation.",
-        }
-        reason = reasons.get(kind, "This tool is not available in this environment.")
-        return natives.refusal(event, reason)
+    def _missing_switch(self, tool: BridgeTool) -> _Flag | None:
+        """The switch `tool` needs and this bridge was started without, if any."""
+        if tool == "shell" and not self.allow_shell:
+            return _SHELL
+        if tool in _WRITING and not self.allow_write:
+            return _WRITE
+        return None
+
+    def _refuse(self, event: ExecRequested, record: ExecKind | None) -> Replies:
+        if record is None:
+            return []  # `unknown`: the RunMachine already threw
+        if record.answer is not None:
+            return record.answer(event)
+        return wire.refusal(event, record.bridge_refusal)
 
     def _disabled(self, event: ExecRequested, flag: _Flag) -> Replies:
         reason = (
             f"{flag.what} is disabled on this bridge (start it with {flag.flag} to enable "
             "it). Answer without it, or tell the user what you would run."
         )
-        return natives.refusal(event, reason)
+        return wire.refusal(event, reason)
 
     # -- shell --------------------------------------------------------------------------
 
     async def _shell(self, event: ExecRequested) -> Replies:
-        if not self.allow_shell:
-            return self._disabled(event, _SHELL)
-        cwd = self.resolve(str_arg(event, "working_directory"))
-        if event.kind == "pi_bash_args":
-            seconds = event.args.get("timeout") or 0
-            requested = float(seconds) if isinstance(seconds, int | float) else 0.0
+        args = view(event, CommandArgs)
+        cwd = self.resolve(args.working_directory)
+        if isinstance(args, PiBashArgs):
+            requested = args.timeout
         else:
-            requested = int_arg(event, "timeout") / 1000
+            requested = view(event, ShellArgs).timeout / 1000
         timeout = min(requested, self.timeout) if requested > 0 else self.timeout
-        outcome = await self.run_command(str_arg(event, "command"), cwd, timeout)
+        outcome = await self.run_command(args.command, cwd, timeout)
         if outcome is None:
-            return natives.shell_spawn_error(event, f"cannot run the command in {cwd}")
-        if event.kind == "pi_bash_args":
+            return shell_spawn_error(event, f"cannot run the command in {cwd}")
+        if isinstance(args, PiBashArgs):
             text = outcome.stdout + outcome.stderr
             if outcome.timed_out:
-                return natives.pi_error(event, f"Timed out after {timeout:g} s.\n{text}")
+                return pi_error(event, f"Timed out after {timeout:g} s.\n{text}")
             if outcome.exit_code != 0:
-                return natives.pi_error(event, f"Exit code {outcome.exit_code}\n{text}")
-            return natives.pi_success(event, text)
-        return natives.shell_reply(event, outcome)
+                return pi_error(event, f"Exit code {outcome.exit_code}\n{text}")
+            return pi_success(event, text)
+        return shell_reply(event, outcome)
 
-    async def run_command(
-        self, command: str, cwd: Path, limit: float
-    ) -> natives.ShellOutcome | None:
+    async def run_command(self, command: str, cwd: Path, limit: float) -> ShellOutcome | None:
         """Run `command` with /bin/sh (sandboxed where possible); see shell.py."""
         argv = ["/bin/sh", "-c", command]
         if self.sandbox:

@@ -18,9 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from ...protocol.events import ExecRequested
-from ...protocol.messages import agent
-from .. import natives
-from .args import int_arg, str_arg
+from ...protocol.exec_kinds import Replies, plain_text_answer, view
+from ...protocol.exec_kinds.pi import PiFindArgs, PiGrepArgs, pi_error, pi_success
+from ...protocol.exec_kinds.search import (
+    GrepArgs,
+    GrepMatch,
+    grep_content,
+    grep_count,
+    grep_error,
+    grep_files,
+)
 from .files import SKIP_DIRS
 from .jail import PathJail
 
@@ -47,8 +54,6 @@ TYPE_EXTENSIONS = {
     "rb": (".rb",),
 }
 
-Replies = list[agent.ExecClientMessage]
-
 
 class SearchFailed(Exception):
     """The worker timed out, crashed or refused the pattern; the message is for the model."""
@@ -61,67 +66,64 @@ class WorkspaceSearch:
         self.timeout = timeout
 
     async def grep(self, event: ExecRequested) -> Replies:
-        if event.kind in ("pi_grep_args", "pi_find_args"):
+        if plain_text_answer(event.kind):
             return await self._pi_search(event)
-        args = event.args
-        head = int_arg(event, "head_limit") or self.max_results
-        limit = min(head, self.max_results)
-        mode = str_arg(event, "output_mode") or "content"
-        type_name = str_arg(event, "type")
+        args = view(event, GrepArgs)
+        limit = min(args.head_limit or self.max_results, self.max_results)
+        mode = args.mode
         request: dict[str, Any] = {
-            "pattern": str_arg(event, "pattern"),
-            "glob": str_arg(event, "glob"),
-            "type_exts": TYPE_EXTENSIONS.get(type_name, ()) if args.get("type") else (),
-            "ignore_case": bool(args.get("case_insensitive")),
-            "multiline": bool(args.get("multiline")),
-            "before": int_arg(event, "context_before") or int_arg(event, "context"),
-            "after": int_arg(event, "context_after") or int_arg(event, "context"),
+            "pattern": args.pattern,
+            "glob": args.glob,
+            "type_exts": TYPE_EXTENSIONS.get(args.type, ()) if args.type else (),
+            "ignore_case": args.case_insensitive,
+            "multiline": bool(args.multiline),
+            "before": args.lines_before,
+            "after": args.lines_after,
             "mode": mode,
             "limit": limit,
         }
         workspace = str(self.jail.workspace)
         try:
-            result = await self.run(str_arg(event, "path"), request)
+            result = await self.run(args.path, request)
         except SearchFailed as exc:
-            return natives.grep_error(event, str(exc))
+            return grep_error(event, str(exc))
         if "files" in result:
-            return natives.grep_files(
+            return grep_files(
                 event, result["files"], workspace=workspace, truncated=result["truncated"]
             )
         truncated = bool(result["truncated"])
         counts = [(name, count) for name, count in result["counts"]]
         if mode == "files_with_matches":
             files = [name for name, _ in counts]
-            return natives.grep_files(event, files, workspace=workspace, truncated=truncated)
+            return grep_files(event, files, workspace=workspace, truncated=truncated)
         if mode == "count":
-            return natives.grep_count(event, counts, workspace=workspace, truncated=truncated)
-        matches = [
-            natives.GrepMatch(f, n, text, is_context=c) for f, n, text, c in result["matches"]
-        ]
-        return natives.grep_content(event, matches, workspace=workspace, truncated=truncated)
+            return grep_count(event, counts, workspace=workspace, truncated=truncated)
+        matches = [GrepMatch(f, n, text, is_context=c) for f, n, text, c in result["matches"]]
+        return grep_content(event, matches, workspace=workspace, truncated=truncated)
 
     async def _pi_search(self, event: ExecRequested) -> Replies:
-        limit = min(int_arg(event, "limit") or self.max_results, self.max_results)
-        if event.kind == "pi_find_args":
-            request = {"pattern": "", "glob": str_arg(event, "pattern") or "*", "limit": limit}
+        request: dict[str, Any]
+        if isinstance(event.view, PiFindArgs):
+            find = event.view
+            path, limit = find.path, min(find.limit or self.max_results, self.max_results)
+            request = {"pattern": "", "glob": find.pattern or "*", "limit": limit}
         else:
-            pattern = str_arg(event, "pattern")
-            if event.args.get("literal"):
-                pattern = re.escape(pattern)
+            grep = view(event, PiGrepArgs)
+            path, limit = grep.path, min(grep.limit or self.max_results, self.max_results)
             request = {
-                "pattern": pattern,
-                "glob": str_arg(event, "glob"),
-                "ignore_case": bool(event.args.get("ignore_case")),
+                "pattern": re.escape(grep.pattern) if grep.literal else grep.pattern,
+                "glob": grep.glob,
+                "ignore_case": grep.ignore_case,
                 "limit": limit,
             }
         try:
-            result = await self.run(str_arg(event, "path"), request)
+            result = await self.run(path, request)
         except SearchFailed as exc:
-            return natives.pi_error(event, str(exc))
+            return pi_error(event, str(exc))
         if "files" in result:
-            return natives.pi_success(event, "\n".join(result["files"]))
+            return pi_success(event, "\n".join(result["files"]))
         lines = [f"{name}:{number}:{text}" for name, number, text, _ in result["matches"]]
-        return natives.pi_success(event, "\n".join(lines[:limit]))
+        return pi_success(event, "\n".join(lines[:limit]))
 
     async def run(self, raw_path: str, request: dict[str, Any]) -> dict[str, Any]:
         """Run the worker on *raw_path* (checked by the jail; raises PathRejected)."""

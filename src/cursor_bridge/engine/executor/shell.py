@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from .. import natives
+from ...protocol.exec_kinds.shell import ShellOutcome
 
 REAPER = Path(__file__).with_name("reaper.py")
 # Seconds the reaper gets to clean up after being told to stop, before it is killed.
@@ -36,7 +36,7 @@ def shell_environment() -> dict[str, str]:
 
 async def run_command(
     command: list[str], cwd: Path, limit: float, output_cap: int
-) -> natives.ShellOutcome | None:
+) -> ShellOutcome | None:
     """Run *command* (argv, already wrapped by the sandbox if any) under the reaper; None
     when it cannot be started. Output beyond *output_cap* is dropped (and said so)."""
     started = time.monotonic()
@@ -91,7 +91,7 @@ async def run_command(
     if code < 0:
         with contextlib.suppress(ValueError):
             signal_name = signal.Signals(-code).name
-    return natives.ShellOutcome(
+    return ShellOutcome(
         exit_code=code if code >= 0 else 128 - code,
         stdout=stdout,
         stderr=stderr,
