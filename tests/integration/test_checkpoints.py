@@ -98,7 +98,7 @@ def test_missing_blobs_fall_back_to_a_seeded_run(stack: Stack) -> None:
         assert stored is not None
         kept, bare = stack.backend.state, MemoryStateStore()
         bare.save_checkpoint(key, stored.checkpoint, stored.meta)
-        stack.backend.state = bare
+        stack.backend.checkpoints.state = bare
         return kept
 
     kept = stack.call(lose_blobs())
@@ -113,4 +113,4 @@ def test_missing_blobs_fall_back_to_a_seeded_run(stack: Stack) -> None:
         assert "user=Q1\n/reply A1" in recall and "assistant=A1" in recall
     finally:
         stack.backend.state.close()
-        stack.backend.state = kept
+        stack.backend.checkpoints.state = kept

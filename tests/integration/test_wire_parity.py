@@ -103,14 +103,14 @@ def test_a_checkpoint_over_budget_is_not_resumed(
 ) -> None:
     """P's budget (current-client.md §8): a checkpoint past it is dropped and the
     conversation reseeded under a new conversation_id, from the client's history."""
-    from cursor_bridge.engine import backend as backend_module
+    from cursor_bridge.engine import checkpoints as checkpoints_module
 
     client = client_for(stack)
     messages: list[dict[str, Any]] = [{"role": "user", "content": "B1\n/reply budget one"}]
     saved = stack.call(_checkpoints(stack))
     client.chat.completions.create(model=MODEL, messages=messages)  # type: ignore[arg-type]
     wait_checkpoint_saved(stack, saved)
-    monkeypatch.setattr(backend_module, "MAX_RESUMABLE_CHECKPOINT", 16)
+    monkeypatch.setattr(checkpoints_module, "MAX_RESUMABLE_CHECKPOINT", 16)
     before = stack.backend.checkpoint_resumes["over_budget"]
     messages += [
         {"role": "assistant", "content": "budget one"},

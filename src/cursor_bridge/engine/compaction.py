@@ -30,8 +30,8 @@ from ..protocol import events as ev
 from ..protocol.errors import ConnectError
 from ..protocol.messages import agent
 from ..store import StoredCheckpoint
-from .live_run import LiveRun
 from .request import ChatMessage, ChatRequest
+from .run_handle import RunHandle
 from .token_estimate import estimate_input_tokens, text_tokens
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def check_fits(request: ChatRequest, window: int) -> None:
         raise ContextTooLong(tokens, window)
 
 
-OpenRun = Callable[..., Awaitable[LiveRun]]
+OpenRun = Callable[..., Awaitable[RunHandle]]
 
 
 async def summarize(open_run: OpenRun, checkpoint: bytes, conversation_id: str | None) -> str:

@@ -3,7 +3,10 @@
 A held-open Run may only be continued by a request whose earlier messages are exactly the
 ones the Run was started with. Clients re-send the whole history every round, so we hash a
 canonical form of each message and chain the hashes: `chain(messages)[k]` identifies the
-first k messages, and one pass over a request gives every prefix's fingerprint.
+first k messages, and one pass over a request gives every prefix's fingerprint. The engine
+makes that pass once per request (in a worker thread for a long history) and hands the list
+to everything that needs a prefix: claiming a parked Run, finding the checkpoint to resume,
+parking, filing the turn's own checkpoint, binding the conversation to an account.
 
 The canonical form keeps what the model saw and drops what clients are known to rewrite
 between rounds without changing meaning: surrounding whitespace, reasoning text (often not
@@ -21,30 +24,26 @@ from collections.abc import Sequence
 from .request import ChatMessage
 
 EMPTY = hashlib.sha256(b"cursor-bridge conversation").hexdigest()
-# One request's chain is asked for several times (claim, resume, park, finish): the last
-# few are kept by the identity of the message sequence, so a long history is hashed once
-# (and, for long ones, ahead of time in a worker thread: see CursorBackend).
-_RECENT: OrderedDict[int, tuple[Sequence[ChatMessage], str, list[str]]] = OrderedDict()
-_RECENT_SIZE = 16
-_RECENT_LOCK = threading.Lock()
 # Canonical forms of messages seen lately, by value: a tool loop re-sends its whole history
 # every round, so without them each round re-encodes every earlier message (JSON, sorted
-# keys, tool-call arguments re-parsed), O(history) per round. Bounded by the bytes kept.
+# keys, tool-call arguments re-parsed), O(history) per round. Bounded by the bytes kept;
+# chains may be computed in worker threads, hence the lock.
 _CANONICAL: OrderedDict[ChatMessage, bytes] = OrderedDict()
 _CANONICAL_MAX_BYTES = 16 * 1024 * 1024
+_CANONICAL_LOCK = threading.Lock()
 _canonical_bytes = 0
 
 
 def canonical(message: ChatMessage) -> bytes:
     """A stable byte form of what a message means to the model."""
     global _canonical_bytes
-    with _RECENT_LOCK:
+    with _CANONICAL_LOCK:
         known = _CANONICAL.get(message)
         if known is not None:
             _CANONICAL.move_to_end(message)
             return known
     form = _encode(message)
-    with _RECENT_LOCK:
+    with _CANONICAL_LOCK:
         if message not in _CANONICAL:
             _CANONICAL[message] = form
             _canonical_bytes += len(form)
@@ -68,21 +67,21 @@ def _encode(message: ChatMessage) -> bytes:
 
 
 def chain(messages: Sequence[ChatMessage], start: str = EMPTY) -> list[str]:
-    """Fingerprints of every prefix: result[k] covers messages[:k] (result[0] is `start`).
-    The list may be shared between callers: read it, never change it."""
-    with _RECENT_LOCK:
-        hit = _RECENT.get(id(messages))
-        if hit is not None and hit[0] is messages and hit[1] == start:
-            _RECENT.move_to_end(id(messages))
-            return hit[2]
+    """Fingerprints of every prefix: result[k] covers messages[:k] (result[0] is `start`)."""
     out = [start]
     for message in messages:
         out.append(extend(out[-1], message))
-    with _RECENT_LOCK:
-        _RECENT[id(messages)] = (messages, start, out)  # the sequence is kept: ids stay unique
-        while len(_RECENT) > _RECENT_SIZE:
-            _RECENT.popitem(last=False)
     return out
+
+
+def binding(messages: Sequence[ChatMessage], prints: Sequence[str]) -> str:
+    """What binds a conversation to its account: the fingerprint of the history up to its
+    first user message (every later request of the conversation starts with it).
+    *prints* is `chain(messages)`."""
+    for index, message in enumerate(messages):
+        if message.role == "user":
+            return prints[index + 1]
+    return prints[-1]
 
 
 def extend(fingerprint: str, message: ChatMessage) -> str:

@@ -23,6 +23,8 @@ _END = None
 
 
 class LiveRun:
+    """The RunHandle (engine/run_handle.py) over one UpstreamRun and its RunMachine."""
+
     def __init__(
         self,
         upstream: UpstreamRun,
@@ -31,7 +33,8 @@ class LiveRun:
         blobs: TurnBlobs | None = None,
         resumed_from: str | None = None,
     ) -> None:
-        self.upstream = upstream
+        self._upstream = upstream
+        self._machine = upstream.machine
         self.conversation_id = conversation_id
         # The Run's KV blobs (saved with its checkpoint at turn end) and the store key of
         # the checkpoint it started from, if any.
@@ -39,9 +42,25 @@ class LiveRun:
         self.resumed_from = resumed_from
         self._batches = upstream.batches()
         self._queue: asyncio.Queue[list[ev.Event] | BaseException | None] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None  # the reader task, once detached
+        self._task: asyncio.Task[None] | None = None  # the reader task, once held open
         self._held: list[list[ev.Event]] = []
         self.ended = False
+
+    @property
+    def merge_deltas(self) -> bool:
+        return self._machine.merge_deltas
+
+    @merge_deltas.setter
+    def merge_deltas(self, merge: bool) -> None:
+        self._machine.merge_deltas = merge
+
+    @property
+    def checkpoint(self) -> bytes | None:
+        return self._machine.last_checkpoint
+
+    @property
+    def context(self) -> tuple[int, int]:
+        return self._machine.used_tokens, self._machine.max_tokens
 
     async def next_batch(self, within: float | None = None) -> list[ev.Event] | None:
         """The next batch of events; None once the Run has ended cleanly.
@@ -52,7 +71,7 @@ class LiveRun:
             return self._held.pop(0)
         return await self._read(within)
 
-    def detach(self) -> None:
+    def hold_open(self) -> None:
         """Read the Run from its own task from now on (it may outlive this request)."""
         if self._task is None and not self.ended:
             self._task = asyncio.create_task(self._pump(), name="cursor-bridge-run")
@@ -60,7 +79,7 @@ class LiveRun:
     async def _read(self, within: float | None = None) -> list[ev.Event] | None:
         if within is not None:
             # Cancelling a direct read would cancel the Run: wait on the reader task instead.
-            self.detach()
+            self.hold_open()
         if self._task is None:
             if self.ended:
                 return None
@@ -100,20 +119,19 @@ class LiveRun:
     async def finish(self, grace: float = 10.0) -> bytes | None:
         """Let a Run whose turn ended close by itself (the backend may still send a
         checkpoint); cancel it after `grace` seconds. Returns the last checkpoint."""
-        self.detach()
+        self.hold_open()
         if self._task is not None:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
                 await asyncio.wait_for(asyncio.shield(self._task), grace)
         await self.aclose()
-        checkpoint: bytes | None = self.upstream.machine.last_checkpoint
-        return checkpoint
+        return self._machine.last_checkpoint
 
-    async def send_results(self, answers: list[list[agent.ExecClientMessage]]) -> None:
+    async def send_answers(self, answers: list[list[agent.ExecClientMessage]]) -> None:
         """Deliver exec answers (each one exec's message sequence) and flush them."""
         for answer in answers:
             if answer:
-                self.upstream.machine.send_exec_result(answer[0], *answer[1:])
-        await self.upstream.flush()
+                self._machine.send_exec_result(answer[0], *answer[1:])
+        await self._upstream.flush()
 
     @property
     def alive(self) -> bool:
@@ -130,7 +148,7 @@ class LiveRun:
                 await self._task
         with contextlib.suppress(Exception):
             await self._batches.aclose()
-        await self.upstream.aclose()
+        await self._upstream.aclose()
 
     async def _pump(self) -> None:
         try:

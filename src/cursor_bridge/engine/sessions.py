@@ -1,12 +1,14 @@
 """Parked Runs waiting for tool results, and the rule for continuing one.
 
-After a response that ends with tool calls, its Run stays open here under the ids of the calls
-it waits for. A follow-up request continues it only when everything agrees (fail closed):
-its trailing tool messages answer exactly the pending calls, the assistant message before them
-made exactly those calls, the messages before that hash to the parked fingerprint, and the
-model and tool catalog are unchanged. Any disagreement closes the parked Run; the caller then
-starts a fresh Run from the full history. A result is never delivered into another
-conversation's Run.
+A `Session` is one Run across the responses of a tool loop: the Run, the calls it waits for,
+the calls it holds back, and the output its earlier responses reported. The segment reader
+(engine/turn.py) works on it; after a response that ends with tool calls, the registry parks
+it here under the ids of the calls it waits for. A follow-up request continues it only when
+everything agrees (fail closed): its trailing tool messages answer exactly the pending
+calls, the assistant message before them made exactly those calls, the messages before that
+hash to the parked fingerprint, and the model and tool catalog are unchanged. Any
+disagreement closes the parked Run; the caller then starts a fresh Run from the full
+history. A result is never delivered into another conversation's Run.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..protocol import events as ev
+from ..protocol.errors import ConnectError
 from .adapters import ClientCall
-from .fingerprint import chain
-from .live_run import LiveRun
 from .request import ChatMessage
+from .run_handle import ExecAnswer, RunHandle
 from .toolset import Toolset
 
 log = logging.getLogger(__name__)
@@ -44,16 +46,22 @@ class PendingCall:
 
 
 @dataclass(slots=True)
-class ParkedSession:
-    run: LiveRun
-    fingerprint: str
-    model_key: str
-    toolset: Toolset
-    pending: list[PendingCall]
+class Session:
+    """One Run across the responses of a tool loop."""
+
+    run: RunHandle
+    tag: str = field(default_factory=lambda: secrets.token_hex(4))
+    # Calls the client was asked to run in the last response (their answers go to the Run),
+    # calls held back for later responses (parallel_tool_calls=false), and the output tokens
+    # the Run's responses reported so far (turn_ended counts the whole Run).
+    pending: list[PendingCall] = field(default_factory=list)
     queued: list[PendingCall] = field(default_factory=list)
     reported_output: int = 0
+    # Set when parked: what a follow-up must agree with, and when the Run is closed unused.
+    fingerprint: str = ""
+    model_key: str = ""
+    tools_digest: str = ""
     deadline: float = 0.0
-    tag: str = field(default_factory=lambda: secrets.token_hex(4))
 
 
 class SessionRegistry:
@@ -71,7 +79,7 @@ class SessionRegistry:
         self.idle_timeout = idle_timeout
         self.max_parked = max_parked
         self.clock = clock
-        self._sessions: OrderedDict[str, ParkedSession] = OrderedDict()
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._by_call: dict[str, str] = {}
         self._ids = itertools.count(1)
         self.outcomes: Counter[str] = Counter()
@@ -94,8 +102,15 @@ class SessionRegistry:
         owner = f"{self.owner}_" if self.owner else ""
         return f"call_{owner}{session_tag}{next(self._ids):04d}{secrets.token_hex(4)}"
 
-    def park(self, session: ParkedSession) -> None:
+    def park(self, session: Session, fingerprint: str, model_key: str, toolset: Toolset) -> None:
+        """Hold the Run open for the follow-up that answers `session.pending`: a request
+        whose history before the calls hashes to *fingerprint*, for the same model and
+        tool catalog. Park before the client sees the calls, so its answer finds the Run."""
         self._expire()
+        session.run.hold_open()
+        session.fingerprint = fingerprint
+        session.model_key = model_key
+        session.tools_digest = toolset.digest
         session.deadline = self.clock() + self.idle_timeout
         self._sessions[session.tag] = session
         for call in session.pending:
@@ -107,9 +122,14 @@ class SessionRegistry:
         asyncio.get_running_loop().call_later(self.idle_timeout, self._expire)
 
     def claim(
-        self, messages: tuple[ChatMessage, ...], model_key: str, toolset: Toolset
-    ) -> tuple[ParkedSession | None, str]:
-        """The parked session this request continues, or None and why not.
+        self,
+        messages: tuple[ChatMessage, ...],
+        prints: list[str],
+        model_key: str,
+        toolset: Toolset,
+    ) -> tuple[Session | None, str]:
+        """The parked session this request continues, or None and why not (*prints* is
+        `chain(messages)`).
 
         Reasons: `continued`; `not_a_tool_round` (no trailing tool results); `other_process`
         (the ids name another process of this bridge); `unknown_ids` (no parked session
@@ -131,7 +151,7 @@ class SessionRegistry:
             return self._outcome(None, "unknown_ids")
         session = self._sessions[tag]
         self._forget(session)
-        reason = _disagreement(session, messages, start, answered, model_key, toolset)
+        reason = _disagreement(session, messages, prints, start, answered, model_key, toolset)
         if reason:
             self._close_later(session)
             return self._outcome(None, reason)
@@ -139,15 +159,28 @@ class SessionRegistry:
             return self._outcome(None, "mismatch_run_ended")
         return self._outcome(session, "continued")
 
+    async def resume(self, session: Session, answers: list[ExecAnswer]) -> bool:
+        """Hand a claimed session's Run the answers to its calls; False (counted as
+        `mismatch_run_failed`, the Run closed) when it failed meanwhile: nothing reached
+        the client yet, so a fresh Run can take over."""
+        try:
+            await session.run.send_answers(answers)
+            if not session.queued:
+                await session.run.wait_started()
+        except ConnectError as exc:
+            log.info("parked Run failed before continuing (%s); starting a fresh one", exc.code)
+            await session.run.aclose()
+            self.outcomes["mismatch_run_failed"] += 1
+            return False
+        return True
+
     async def aclose(self) -> None:
         for session in list(self._sessions.values()):
             self._drop(session, "shutdown")
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
 
-    def _outcome(
-        self, session: ParkedSession | None, reason: str
-    ) -> tuple[ParkedSession | None, str]:
+    def _outcome(self, session: Session | None, reason: str) -> tuple[Session | None, str]:
         self.outcomes[reason] += 1
         return session, reason
 
@@ -158,18 +191,18 @@ class SessionRegistry:
         for session in [s for s in self._sessions.values() if not s.run.alive]:
             self._drop(session, "run_ended")
 
-    def _drop(self, session: ParkedSession, reason: str) -> None:
+    def _drop(self, session: Session, reason: str) -> None:
         log.debug("closing parked session %s (%s)", session.tag, reason)
         self.outcomes[f"closed_{reason}"] += 1
         self._forget(session)
         self._close_later(session)
 
-    def _forget(self, session: ParkedSession) -> None:
+    def _forget(self, session: Session) -> None:
         self._sessions.pop(session.tag, None)
         for call in session.pending:
             self._by_call.pop(call.call_id, None)
 
-    def _close_later(self, session: ParkedSession) -> None:
+    def _close_later(self, session: Session) -> None:
         task = asyncio.get_running_loop().create_task(session.run.aclose())
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
@@ -184,8 +217,9 @@ def owner_of(call_id: str) -> str | None:
 
 
 def _disagreement(
-    session: ParkedSession,
+    session: Session,
     messages: tuple[ChatMessage, ...],
+    prints: list[str],
     start: int,
     answered: list[str],
     model_key: str,
@@ -198,10 +232,10 @@ def _disagreement(
         return "mismatch_history"
     if {call.id for call in messages[start - 1].tool_calls} != pending:
         return "mismatch_ids"
-    if chain(messages)[start - 1] != session.fingerprint:
+    if prints[start - 1] != session.fingerprint:
         return "mismatch_history"
     if model_key != session.model_key:
         return "mismatch_model"
-    if toolset.digest != session.toolset.digest:
+    if toolset.digest != session.tools_digest:
         return "mismatch_tools"
     return ""

@@ -1,10 +1,15 @@
 """Reading one segment of a Run for one client response.
 
 A segment ends when the turn ends (text answer) or when the model has asked for client tool
-calls and is waiting for them. Exec requests are sorted here: the client's MCP tools become
-ToolCall events; built-in kinds are mapped onto the client's tools, run by the built-in
-executor, or refused; calls the request's tool_choice forbids are refused so the model can
-carry on. Nothing is executed on the user's behalf without the client or the executor.
+calls and is waiting for them. The reader works on the Run's Session (engine/sessions.py):
+it hands out the calls the session held back, leaves the calls the client must answer in it,
+and adds the segment's output to what the session reported. How the segment ended is its
+outcome, a value the caller reads once the batches are through.
+
+Exec requests are sorted here: the client's MCP tools become ToolCall events; built-in kinds
+are mapped onto the client's tools, run by the built-in executor, or refused; calls the
+request's tool_choice forbids are refused so the model can carry on. Nothing is executed on
+the user's behalf without the client or the executor.
 """
 
 from __future__ import annotations
@@ -15,16 +20,17 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ..protocol import events as ev
 from ..protocol.errors import ConnectError, LocalProtocolError
 from ..protocol.messages import agent
 from . import adapters
 from .hosted import HostedCatalog
-from .live_run import LiveRun
 from .output import HostedCall, KeepAlive, OutputEvent, ToolCall, TurnFinished, Usage
 from .output_control import OutputControl
-from .sessions import PendingCall
+from .request import ChatMessage, ChatRequest
+from .sessions import PendingCall, Session
 from .toolset import Toolset
 
 log = logging.getLogger(__name__)
@@ -32,9 +38,25 @@ log = logging.getLogger(__name__)
 Executor = Callable[[ev.ExecRequested], Awaitable[list[agent.ExecClientMessage]]]
 
 
+# How a segment ended: the turn ended (a text answer), the client has calls to answer (the
+# Run waits for them), the output limit or a stop sequence cut the response, or the Run
+# ended without either.
+Ending = Literal["turn_ended", "tool_calls", "cut", "closed"]
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentOutcome:
+    ending: Ending
+    # The response's last batch (it ends with TurnFinished; empty after "closed"): held
+    # back from the batches so the caller can act on the ending before the client sees it.
+    final: list[OutputEvent]
+    # The answer's text as the client received it (what the turn's checkpoint is filed by).
+    text: str
+
+
 @dataclass(slots=True)
-class SegmentResult:
-    """What the segment left behind: calls the client must answer, or a finished turn."""
+class _Progress:
+    """What the segment has done so far."""
 
     emitted: list[PendingCall] = field(default_factory=list)
     queued: list[PendingCall] = field(default_factory=list)
@@ -48,48 +70,49 @@ class SegmentResult:
 class SegmentReader:
     def __init__(
         self,
-        run: LiveRun,
+        session: Session,
         toolset: Toolset,
         new_call_id: Callable[[], str],
         *,
         parallel: bool = True,
         settle: float = 0.1,
         executor: Executor | None = None,
-        reported_output: int = 0,
         hosted: HostedCatalog | None = None,
         show_hosted: bool = False,
         control: OutputControl | None = None,
         input_tokens: int = 0,
     ) -> None:
-        self.run = run
+        self.session = session
+        self.run = session.run
         self.toolset = toolset
         self.new_call_id = new_call_id
         self.parallel = parallel
         self.settle = settle
         self.executor = executor
-        self.reported_output = reported_output
+        self.reported_output = session.reported_output
         self.hosted = hosted
         self.show_hosted = show_hosted
         self.control = control or OutputControl()
         self.input_tokens = input_tokens
-        self.result = SegmentResult()
+        self._state = _Progress()
+        self._outcome: SegmentOutcome | None = None
         # Hosted calls in flight (exec id -> task) and their reports waiting to go out.
         self._hosted_calls: dict[int, asyncio.Task[None]] = {}
         self._notes: list[OutputEvent] = []
         self._progressed = False
 
-    async def read(
-        self, queued: list[PendingCall] | None = None
-    ) -> AsyncIterator[list[OutputEvent]]:
-        """Yield output batches; the last one ends with TurnFinished. Raises ConnectError."""
-        result = self.result
-        if queued:
+    async def read(self) -> AsyncIterator[list[OutputEvent]]:
+        """Yield output batches up to the last, which `outcome` holds once they are through.
+        Raises ConnectError (then there is no outcome)."""
+        result = self._state
+        if self.session.queued:
             # Calls held back by parallel_tool_calls=false: hand out the next one first.
-            first, *rest = queued
+            first, *rest = self.session.queued
             result.emitted.append(first)
             result.queued.extend(rest)
-            yield [self._tool_call(first, 0), self._finish_tools()]
+            self._end("tool_calls", [self._tool_call(first, 0), self._finish_tools()])
             return
+        out: list[OutputEvent] = []
         deadline: float | None = None  # the fallback: at most `settle` after the first call
         while True:
             if deadline is None and result.emitted:
@@ -103,7 +126,7 @@ class SegmentReader:
                 break
             if batch is None:
                 break
-            out: list[OutputEvent] = []
+            out = []
             calls_complete = False
             control = self.control
             controlled = control.active
@@ -151,13 +174,36 @@ class SegmentReader:
             elif self._progressed and not out:
                 out.append(KeepAlive())
             self._progressed = False
+            if result.turn_ended or result.cut:
+                break
             if out:
                 yield out
-            if result.turn_ended or result.cut or calls_complete:
+            if calls_complete:
                 break
-        if not result.turn_ended and not result.cut and result.emitted:
-            yield [self._finish_tools()]
-        # (A Run that ends without turn_ended raised ConnectError in next_batch already.)
+        if result.turn_ended:
+            self._end("turn_ended", out)
+        elif result.cut:
+            self._end("cut", out)
+        elif result.emitted:
+            self._end("tool_calls", [self._finish_tools()])
+        else:
+            # A Run that ends without turn_ended raised ConnectError in next_batch already.
+            self._end("closed", [])
+
+    def _end(self, ending: Ending, final: list[OutputEvent]) -> None:
+        """The segment is over: leave its calls and output in the session, and say how."""
+        result, session = self._state, self.session
+        session.pending = result.emitted
+        session.queued = result.queued
+        session.reported_output = self.reported_output + result.output_tokens
+        self._outcome = SegmentOutcome(ending, final, "".join(result.text))
+
+    @property
+    def outcome(self) -> SegmentOutcome:
+        """How the segment ended, once read() is through."""
+        if self._outcome is None:
+            raise RuntimeError("the segment has not been read to its end")
+        return self._outcome
 
     # -- exec requests ----------------------------------------------------------------------
 
@@ -188,11 +234,11 @@ class SegmentReader:
         return []
 
     def _emit(self, call: PendingCall) -> list[OutputEvent]:
-        if self.result.emitted and not self.parallel:
-            self.result.queued.append(call)
+        if self._state.emitted and not self.parallel:
+            self._state.queued.append(call)
             return []
-        self.result.emitted.append(call)
-        return [self._tool_call(call, len(self.result.emitted) - 1)]
+        self._state.emitted.append(call)
+        return [self._tool_call(call, len(self._state.emitted) - 1)]
 
     def _start_hosted(self, hosted: HostedCatalog, event: ev.ExecRequested) -> None:
         """Run a hosted exec beside the reading: the Run keeps flowing (KV, heartbeats)."""
@@ -241,19 +287,19 @@ class SegmentReader:
         task = self._hosted_calls.pop(exec_id, None)
         if task is not None:
             task.cancel()
-        for call in self.result.emitted:
+        for call in self._state.emitted:
             if call.event.exec_id == exec_id:
                 call.aborted = True
-        self.result.queued = [c for c in self.result.queued if c.event.exec_id != exec_id]
+        self._state.queued = [c for c in self._state.queued if c.event.exec_id != exec_id]
 
     async def _answer(self, messages: list[agent.ExecClientMessage]) -> None:
-        await self.run.send_results([messages])
+        await self.run.send_answers([messages])
 
     # -- output ------------------------------------------------------------------------------
 
     def _show(self, out: list[OutputEvent], text: str) -> None:
         if text:
-            self.result.text.append(text)
+            self._state.text.append(text)
             out.append(ev.TextDelta(text))
 
     def _cut(self, control: OutputControl) -> TurnFinished:
@@ -266,7 +312,7 @@ class SegmentReader:
     def _input_tokens(self) -> int:
         """Context occupancy from the Run's latest checkpoint (current-client.md section 8),
         else the figure the turn started with."""
-        return self.run.upstream.machine.used_tokens or self.input_tokens
+        return self.run.context[0] or self.input_tokens
 
     @staticmethod
     def _tool_call(call: PendingCall, index: int) -> ToolCall:
@@ -275,14 +321,14 @@ class SegmentReader:
     def _finish_tools(self) -> TurnFinished:
         return TurnFinished(
             "tool_calls",
-            Usage(input_tokens=self._input_tokens(), output_tokens=self.result.output_tokens),
+            Usage(input_tokens=self._input_tokens(), output_tokens=self._state.output_tokens),
         )
 
     def _final_usage(self, usage: Usage) -> Usage:
         """turn_ended counts the whole Run; earlier segments already reported their output."""
         if not self.reported_output:
             return usage
-        output = max(usage.output_tokens - self.reported_output, self.result.output_tokens)
+        output = max(usage.output_tokens - self.reported_output, self._state.output_tokens)
         return Usage(
             input_tokens=usage.input_tokens,
             output_tokens=output,
@@ -290,6 +336,13 @@ class SegmentReader:
             cache_write_tokens=usage.cache_write_tokens,
             reasoning_tokens=usage.reasoning_tokens,
         )
+
+
+def merges_deltas(request: ChatRequest) -> bool:
+    """Whether a Run read for *request* may merge the text and token deltas of one read:
+    not when the response is cut at a token budget or a stop sequence (the reader then
+    needs each text piece apart, followed by its count)."""
+    return request.max_tokens is None and not any(request.stop)
 
 
 def ends_parallel_calls(event: ev.Event) -> bool:
@@ -345,3 +398,19 @@ def mcp_answer(
             )
         )
     return [message]
+
+
+def answers_for(
+    pending: list[PendingCall], messages: tuple[ChatMessage, ...], workspace: str
+) -> list[list[agent.ExecClientMessage]]:
+    """The exec answers a follow-up's tool messages give a parked Run's calls (matched by
+    call id; an aborted call gets none)."""
+    results = {m.tool_call_id: m for m in messages if m.role == "tool"}
+    answers = []
+    for call in pending:
+        if call.aborted:
+            continue
+        message = results[call.call_id]
+        images = tuple((image.mime_type, image.data) for image in message.images)
+        answers.append(mcp_answer(call, message.text, message.is_error, images, workspace))
+    return answers

@@ -14,6 +14,7 @@ Pure functions over bytes, no I/O.
 from __future__ import annotations
 
 from . import events as ev
+from .wire import short_varint
 
 # Tags (field number << 3 | wire type): LEN fields are wire type 2, varints 0.
 _UPDATE = 0x0A  # AgentServerMessage.interaction_update (1, LEN)
@@ -31,11 +32,11 @@ def read_delta(payload: bytes) -> str | int | None:
     """
     if len(payload) < 2 or payload[0] != _UPDATE:
         return None
-    size, pos = _short_length(payload, 1)
+    size, pos = short_varint(payload, 1)
     if size < 0 or pos + size != len(payload) or size < 2:
         return None
     kind = payload[pos]
-    inner, pos = _short_length(payload, pos + 1)
+    inner, pos = short_varint(payload, pos + 1)
     if inner < 0 or pos + inner != len(payload):
         return None
     if kind == _TEXT:
@@ -43,7 +44,7 @@ def read_delta(payload: bytes) -> str | int | None:
             return ""
         if payload[pos] != _TEXT_FIELD:
             return None
-        length, start = _short_length(payload, pos + 1)
+        length, start = short_varint(payload, pos + 1)
         if length < 0 or start + length != len(payload):
             return None
         try:
@@ -55,26 +56,11 @@ def read_delta(payload: bytes) -> str | int | None:
             return 0
         if payload[pos] != _TOKENS_FIELD:
             return None
-        value, end = _short_length(payload, pos + 1)
+        value, end = short_varint(payload, pos + 1)
         if value < 0 or end != len(payload):
             return None
         return value
     return None
-
-
-def _short_length(data: bytes, pos: int) -> tuple[int, int]:
-    """A varint of at most 4 bytes (below 2**28) at *pos*: (value, next pos), or (-1, pos)
-    when it is longer, negative or truncated (the full decoder then takes the message)."""
-    value = shift = 0
-    end = min(len(data), pos + 4)
-    while pos < end:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-    return -1, pos
 
 
 class Deltas:

@@ -29,6 +29,22 @@ def varint(data: bytes, pos: int) -> tuple[int, int]:
             raise UpstreamProtocolError("varint too long")
 
 
+def short_varint(data: bytes, pos: int) -> tuple[int, int]:
+    """A varint of at most 4 bytes (below 2**28) at *pos*: (value, next pos), or (-1, pos)
+    when it is longer, negative or truncated. The per-word decode path (protocol/deltas.py)
+    uses it: no exceptions, and anything unusual is left to the full decoder."""
+    value = shift = 0
+    end = min(len(data), pos + 4)
+    while pos < end:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+    return -1, pos
+
+
 def encode_varint(value: int) -> bytes:
     out = bytearray()
     while True:
