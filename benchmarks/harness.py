@@ -120,6 +120,8 @@ def spawn(args: list[str], home: Path, profile: Path | None = None) -> Child:
     if profile is not None:
         fmt = os.environ.get("BENCH_PROFILE_FORMAT", "flamegraph")
         record = [_py_spy(), "record", "--nonblocking", "--rate", "200", "--format", fmt]
+        if "--workers" in args:
+            record.append("--subprocesses")
         command = [*record, "--output", str(profile), "--", *command]
     proc = subprocess.Popen(
         command,
@@ -154,16 +156,50 @@ class Stack:
     emulator_url: str
     bridge_url: str
     pids: dict[str, int]
+    workers: int = 1
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of each process; the bridge's counts its worker processes
+        too (`serve --workers N`: a supervisor and N children)."""
+        return {
+            who: tree_cpu_seconds(pid) if who == "bridge" else cpu_seconds(pid)
+            for who, pid in self.pids.items()
+        }
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """User + system CPU time of a process (or one of its threads) so far (Linux /proc)."""
+    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
     try:
-        with open(f"/proc/{pid}/stat") as stat:
+        with open(path) as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as children:
+                found.extend(int(child) for child in children.read().split())
+    return found
+
+
+def process_tree(pid: int) -> list[int]:
+    """*pid* and its live descendants."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(_children(current))
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of *pid* and its live descendants."""
+    return sum(cpu_seconds(process) for process in process_tree(pid))
 
 
 def _stop(child: Child) -> None:
@@ -177,32 +213,66 @@ def _stop(child: Child) -> None:
 
 
 @contextlib.contextmanager
+def _redis(workers: int) -> Iterator[list[str]]:
+    """`--workers N --redis URL` and a redis-server for N > 1 (the workers share state
+    through it); nothing for one process."""
+    if workers <= 1:
+        yield []
+        return
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:  # run as a script (python benchmarks/relay.py): tests/ too
+        sys.path.append(root)
+    from tests.support.redis_server import REDIS_SERVER, redis_server
+
+    if REDIS_SERVER is None:
+        raise SystemExit("--workers needs redis-server (Debian package redis-server)")
+    with redis_server() as url:
+        yield ["--workers", str(workers), "--redis", url]
+
+
+@contextlib.contextmanager
 def stack(
-    token_latency: float, serve_args: list[str], profile: Path | None = None
+    token_latency: float, serve_args: list[str], profile: Path | None = None, workers: int = 1
 ) -> Iterator[Stack]:
-    """An emulator with this pacing and a bridge on it, as child processes, in a fresh
-    CURSOR_BRIDGE_HOME (removed afterwards); with *profile* the bridge runs under py-spy and
-    its flame graph is written there on exit."""
+    """An emulator with this pacing and a bridge on it (`serve --workers N` with a Redis
+    for *workers* > 1), as child processes, in a fresh CURSOR_BRIDGE_HOME (removed
+    afterwards); with *profile* the bridge runs under py-spy and its flame graph is written
+    there on exit."""
     home = Path(tempfile.mkdtemp(prefix="cursor-bridge-bench-"))
     emulator = spawn(["emulator", "--port", "0", "--token-latency", repr(token_latency)], home)
     emulator_url = f"http://127.0.0.1:{emulator.port}"
     children = [emulator]
     try:
-        bridge = spawn(
-            [
-                *("serve", "--port", "0", "--backend-url", emulator_url),
-                *("--log-level", "warning", *serve_args),
-            ],
-            home,
-            profile,
-        )
-        children.insert(0, bridge)
-        pids = {"bridge": bridge.pid, "emulator": emulator.pid, "load generator": os.getpid()}
-        yield Stack(emulator_url, f"http://127.0.0.1:{bridge.port}", pids)
+        with _redis(workers) as scale_args:
+            bridge = spawn(
+                [
+                    *("serve", "--port", "0", "--backend-url", emulator_url),
+                    *("--log-level", "warning", *scale_args, *serve_args),
+                ],
+                home,
+                profile,
+            )
+            children.insert(0, bridge)
+            pids = {"bridge": bridge.pid, "emulator": emulator.pid, "load generator": os.getpid()}
+            try:
+                yield Stack(emulator_url, f"http://127.0.0.1:{bridge.port}", pids, workers)
+            finally:
+                _stop(bridge)
+                children.remove(bridge)
     finally:
         for child in children:
             _stop(child)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def add_scale_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the bridge as `serve --workers N` (with a Redis; N > 1 needs redis-server)",
+    )
 
 
 def add_profile_option(parser: argparse.ArgumentParser) -> None:

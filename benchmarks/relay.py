@@ -2,11 +2,13 @@
 
     uv run python benchmarks/relay.py [--concurrency 1 200 500] [--tokens 200] [--rounds 3]
                                       [--token-latency 0.02] [--phases latency throughput]
-                                      [--burst] [--cpu] [--profile DIR]
+                                      [--burst] [--cpu] [--workers N] [--profile DIR]
 
 One command per figure (issue 17's targets; each also accepts --profile DIR):
     uv run python benchmarks/relay.py --burst --phases latency --concurrency 200 500
     uv run python benchmarks/relay.py --phases throughput --concurrency 200 --cpu
+and, as users scale it, the same with `--workers 2` (`serve --workers 2 --redis URL`, a
+redis-server started for it; the bridge's CPU is then that of all its processes).
 
 Two paths are compared, driven by the same load generator (this process, one event loop,
 connections warmed at each level's concurrency before measuring):
@@ -70,7 +72,7 @@ try:
         Report,
         Stack,
         add_profile_option,
-        cpu_seconds,
+        add_scale_option,
         direct_run,
         load_average,
         stack,
@@ -81,7 +83,7 @@ except ModuleNotFoundError:  # run as a script: python benchmarks/relay.py
         Report,
         Stack,
         add_profile_option,
-        cpu_seconds,
+        add_scale_option,
         direct_run,
         load_average,
         stack,
@@ -248,7 +250,10 @@ async def run_phase(phase: str, args: argparse.Namespace, stack: Stack, report: 
         if paced
         else "throughput phase: unpaced (line rate), all streams start together"
     )
-    report(f"\n{title}, {args.tokens} words per answer; {load_average()}\n{HEADER}")
+    processes = (
+        f"bridge: serve --workers {stack.workers}" if stack.workers > 1 else "bridge: 1 process"
+    )
+    report(f"\n{title}, {args.tokens} words per answer, {processes}; {load_average()}\n{HEADER}")
     ok = True
     # Code paths, catalog cache and the bridge's upstream connection.
     await run_level(direct, 20, 2, args.tokens)
@@ -260,9 +265,9 @@ async def run_phase(phase: str, args: argparse.Namespace, stack: Stack, report: 
         for name, turn in (("direct", direct), ("relayed", relayed)):
             # A keep-alive connection per concurrent stream (both sides), short turns.
             await run_level(turn, level, 1, 1)
-            before = {who: cpu_seconds(pid) for who, pid in stack.pids.items()}
+            before = stack.cpu()
             results[name] = s = await run_level(turn, level, rounds, args.tokens, stagger)
-            used = {who: cpu_seconds(pid) - before[who] for who, pid in stack.pids.items()}
+            used = {who: seconds - before[who] for who, seconds in stack.cpu().items()}
             bridge_cpu = used["bridge"]
             cpu = ", ".join(f"{who} {seconds:.1f}" for who, seconds in used.items())
             error = f"  {s.first_error}" if s.errors else ""
@@ -321,17 +326,20 @@ def main() -> None:
         "--cpu", action="store_true", help="also print each process's CPU seconds per run"
     )
     add_profile_option(parser)
+    add_scale_option(parser)
     args = parser.parse_args()
     if "latency" in args.phases and args.token_latency <= 0:
         parser.error("the latency phase needs --token-latency > 0")
     name = "relay-burst" if args.burst else "relay"
+    if args.workers > 1:
+        name += f"-workers{args.workers}"
     report = Report(name, args.profile)
     report(f"benchmarks/relay.py {' '.join(sys.argv[1:])}".rstrip())
     ok = True
     for phase in args.phases:
         latency = args.token_latency if phase == "latency" else 0.0
         profile = report.profile_path(phase)
-        with stack(latency, args.serve_arg, profile) as running:
+        with stack(latency, args.serve_arg, profile, args.workers) as running:
             ok = asyncio.run(run_phase(phase, args, running, report)) and ok
         if profile is not None:
             report(f"profile of the bridge ({phase}): {profile}")

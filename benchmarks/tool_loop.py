@@ -2,7 +2,7 @@
 memory per parked session.
 
     uv run python -m benchmarks.tool_loop [--loops 1 20] [--rounds 10] [--parked 500]
-                                          [--profile DIR]
+                                          [--workers N] [--profile DIR]
 
 Starts `cursor-bridge emulator` and `cursor-bridge serve --backend-url <emulator>` as child
 processes, then drives tool loops at each `--loops` level (that many loops at once, each
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
 from typing import Any
@@ -41,8 +42,10 @@ from benchmarks.harness import (
     MODEL,
     Report,
     add_profile_option,
+    add_scale_option,
     direct_run,
     load_average,
+    process_tree,
     stack,
 )
 from cursor_bridge.protocol import events as ev
@@ -135,11 +138,14 @@ def pct(values: list[float], q: float) -> float:
 
 
 def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+    """Resident memory of *pid* and its descendants (the workers of `serve --workers`)."""
+    total = 0
+    for process in process_tree(pid):
+        with contextlib.suppress(OSError), open(f"/proc/{process}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total
 
 
 ROW = "{:>8} | {:>5} | {:>6} | {:>9} | {:>9} | {:>9}"
@@ -267,11 +273,15 @@ def main() -> None:
         "--serve-arg", action="append", default=[], help="extra `cursor-bridge serve` argument"
     )
     add_profile_option(parser)
+    add_scale_option(parser)
     args = parser.parse_args()
-    report = Report("tool_loop", args.profile)
+    name = "tool_loop" if args.workers <= 1 else f"tool_loop-workers{args.workers}"
+    report = Report(name, args.profile)
     report(f"benchmarks.tool_loop {' '.join(sys.argv[1:])}".rstrip())
     profile = report.profile_path("bridge")
-    with stack(0.0, args.serve_arg, profile) as processes:
+    with stack(0.0, args.serve_arg, profile, args.workers) as processes:
+        if args.workers > 1:
+            report(f"bridge: serve --workers {args.workers} (follow-ups may be forwarded)")
         ok = asyncio.run(
             main_async(
                 args, processes.emulator_url, processes.bridge_url, processes.pids["bridge"], report

@@ -6,14 +6,16 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from store_support import blob
 
-from cursor_bridge.store import SqliteStateStore, StateStoreError
+from cursor_bridge.store import SqliteStateStore, StateStoreError, write_queue
 
 
 @contextmanager
@@ -138,3 +140,50 @@ def test_a_failing_writer_reports_why_and_recovers(
         store.flush()  # the retry commits it
         assert store.stats().blob_count == 1
     assert "retrying" in caplog.text
+
+
+def test_a_burst_of_turns_is_committed_in_one_transaction(
+    state_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer lingers after the first queued write, so a burst shares a transaction;
+    a flush() ends the linger at once (here the linger would last a minute)."""
+    monkeypatch.setattr(write_queue, "LINGER", 60.0)
+    with SqliteStateStore(state_path) as store, SqliteStateStore(state_path) as other:
+        transactions = []
+        apply = store._apply
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            transactions.append(len(args[0]))
+            return apply(*args, **kwargs)
+
+        monkeypatch.setattr(store, "_apply", counted)
+        for turn in range(20):
+            key, data = blob(f"turn {turn}")
+            store.save_turn(f"conv{turn}", b"ckpt", blobs={key: data})
+            time.sleep(0.01)  # turns ending apart: without the linger, each would commit
+        store.flush()
+        assert len(transactions) == 1 and transactions[0] >= 20
+        assert all(other.load_checkpoint(f"conv{turn}") is not None for turn in range(20))
+
+
+def test_a_big_queue_ends_the_linger(state_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(write_queue, "LINGER", 60.0)
+    monkeypatch.setattr(write_queue, "LINGER_BYTES", 1000)
+    with SqliteStateStore(state_path) as store, SqliteStateStore(state_path) as other:
+        key, data = blob("big", size=2000)
+        store.blobs.put(key, data)
+        deadline = time.monotonic() + 10
+        while other.blobs.get(key) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert other.blobs.get(key) == data
+
+
+def test_backpressure_ends_the_linger(state_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A caller held back by a full queue is never kept waiting for the linger to end."""
+    monkeypatch.setattr(write_queue, "LINGER", 60.0)
+    with SqliteStateStore(state_path, max_pending_bytes=1_000, write_timeout=10) as store:
+        store.blobs.put(*blob("one", size=800))
+        store.blobs.put(*blob("two", size=800))  # over the cap: the next put must wait
+        store.blobs.put(*blob("three", size=800))  # returns once the writer commits
+        store.flush()
+        assert store.blobs.get(blob("three", size=800)[0]) is not None

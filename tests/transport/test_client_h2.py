@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from h2.config import H2Configuration
 from h2.connection import H2Connection
 from h2.events import RequestReceived
-from h2.exceptions import TooManyStreamsError
+from h2.exceptions import H2Error, TooManyStreamsError
 from h2.settings import SettingCodes
 
 from cursor_bridge.transport.client_h2 import new_client_h2
@@ -69,3 +71,49 @@ def test_closed_streams_are_dropped_while_thousands_come_and_go() -> None:
     # Only the live streams plus a bounded backlog of closed ones are kept.
     assert len(client.streams) < 200
     assert len(live) <= client.open_outbound_streams < 200
+
+
+def _open_pair(windows: int) -> tuple[H2Connection, H2Connection, int]:
+    """Our client connection and h2's own, each with one open stream and the same
+    outbound windows; their output so far discarded."""
+    ours = new_client_h2()
+    reference = H2Connection(config=ours.config)
+    pair = (ours, reference)
+    for h2 in pair:
+        h2.initiate_connection()
+        stream_id = h2.get_next_available_stream_id()
+        h2.send_headers(stream_id, [(":method", "POST"), (":scheme", "http"),
+                                    (":authority", "a"), (":path", "/x")])  # fmt: skip
+        h2.outbound_flow_control_window = windows
+        h2.streams[stream_id].outbound_flow_control_window = windows
+        h2.data_to_send()
+    return ours, reference, stream_id
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_sending_data_writes_what_h2_writes(seed: int) -> None:
+    """The direct DATA path: the same bytes, windows, stream state and refusals as h2's."""
+    rng = random.Random(seed)
+    ours, reference, stream_id = _open_pair(rng.choice([100, 5000, 1 << 20]))
+    for _ in range(40):
+        size = rng.choice([0, 1, 20, 700, 16_384, 16_385, 70_000])
+        data = memoryview(
+            bytes(rng.getrandbits(8) for _ in range(min(size, 64))) * (size // 64 + 1)
+        )[:size]
+        end = rng.random() < 0.05
+        outcomes = []
+        for h2 in (ours, reference):
+            try:
+                h2.send_data(stream_id, data, end_stream=end)
+                outcomes.append(("sent", h2.data_to_send()))
+            except H2Error as exc:
+                outcomes.append((type(exc).__name__, h2.data_to_send()))
+            stream = h2.streams.get(stream_id)
+            outcomes.append(
+                (
+                    h2.outbound_flow_control_window,
+                    stream.outbound_flow_control_window if stream else None,
+                    stream.state_machine.state if stream else None,
+                )
+            )
+        assert outcomes[:2] == outcomes[2:]

@@ -17,15 +17,42 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from .request import ChatMessage
 
 EMPTY = hashlib.sha256(b"cursor-bridge conversation").hexdigest()
+# Canonical forms of messages seen lately, by value: a tool loop re-sends its whole history
+# every round, so without them each round re-encodes every earlier message (JSON, sorted
+# keys, tool-call arguments re-parsed), O(history) per round. Bounded by the bytes kept;
+# chains may be computed in worker threads, hence the lock.
+_CANONICAL: OrderedDict[ChatMessage, bytes] = OrderedDict()
+_CANONICAL_MAX_BYTES = 16 * 1024 * 1024
+_CANONICAL_LOCK = threading.Lock()
+_canonical_bytes = 0
 
 
 def canonical(message: ChatMessage) -> bytes:
     """A stable byte form of what a message means to the model."""
+    global _canonical_bytes
+    with _CANONICAL_LOCK:
+        known = _CANONICAL.get(message)
+        if known is not None:
+            _CANONICAL.move_to_end(message)
+            return known
+    form = _encode(message)
+    with _CANONICAL_LOCK:
+        if message not in _CANONICAL:
+            _CANONICAL[message] = form
+            _canonical_bytes += len(form)
+            while _canonical_bytes > _CANONICAL_MAX_BYTES and _CANONICAL:
+                _canonical_bytes -= len(_CANONICAL.popitem(last=False)[1])
+    return form
+
+
+def _encode(message: ChatMessage) -> bytes:
     body: dict[str, object] = {"role": message.role, "text": message.text.strip()}
     if message.images:
         body["images"] = [hashlib.sha256(image.data).hexdigest() for image in message.images]

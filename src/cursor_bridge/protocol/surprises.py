@@ -13,8 +13,9 @@ Pure: `SurpriseWatch` inspects decoded messages and hands each surprise to a cal
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf import unknown_fields
 from google.protobuf.descriptor import FieldDescriptor
@@ -116,11 +117,56 @@ def inspect(message: Message, path: str = "") -> list[Surprise]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Children:
+    """Where one message type can hold sub-messages, worked out once per type: reading
+    only those fields (not `ListFields()`, which also copies out every bytes and string
+    value, blob data included) makes a walk several times cheaper."""
+
+    oneofs: tuple[str, ...]  # real oneofs with a message member
+    members: frozenset[str]  # their message members
+    singular: tuple[str, ...]  # other singular message fields
+    repeated: tuple[str, ...]
+    maps: tuple[str, ...]  # maps whose values are messages
+    numbers: dict[str, int]
+
+    @classmethod
+    def of(cls, descriptor: Any) -> _Children:
+        opaque = _OPAQUE.get(descriptor.full_name)
+        oneofs, members, singular, repeated, maps = [], set(), [], [], []
+        for field in descriptor.fields:
+            if field.type != _MESSAGE or (opaque is not None and field.name not in opaque):
+                continue
+            oneof = field.containing_oneof
+            if field.message_type.GetOptions().map_entry:
+                if field.message_type.fields_by_name["value"].type == _MESSAGE:
+                    maps.append(field.name)
+            elif field.is_repeated:
+                repeated.append(field.name)
+            elif is_real_oneof(oneof):
+                members.add(field.name)
+                if oneof.name not in oneofs:
+                    oneofs.append(oneof.name)
+            else:
+                singular.append(field.name)
+        numbers = {field.name: field.number for field in descriptor.fields}
+        return cls(
+            oneofs=tuple(oneofs),
+            members=frozenset(members),
+            singular=tuple(singular),
+            repeated=tuple(repeated),
+            maps=tuple(maps),
+            numbers=numbers,
+        )
+
+
+_CHILDREN: dict[str, _Children] = {}  # by message type name
+
+
 def _walk(message: Message, path: str, out: list[Surprise]) -> None:
     descriptor = message.DESCRIPTOR
-    opaque = _OPAQUE.get(descriptor.full_name)
     unknown = unknown_fields.UnknownFieldSet(message)
-    if len(unknown) and opaque is None:
+    if len(unknown) and descriptor.full_name not in _OPAQUE:
         empty_oneofs = [
             o for o in descriptor.oneofs if is_real_oneof(o) and message.WhichOneof(o.name) is None
         ]
@@ -132,19 +178,29 @@ def _walk(message: Message, path: str, out: list[Surprise]) -> None:
                 # member newer than our schema.
                 what = _ONEOF_WHAT.get(descriptor.full_name, UNKNOWN_MEMBER)
             out.append(Surprise(path or descriptor.name, what, field.field_number))
-    for field, value in message.ListFields():
-        if field.type != _MESSAGE:
-            continue
-        if opaque is not None and field.name not in opaque:
-            continue
-        child = f"{path}.{field.name}" if path else field.name
-        if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            values = value.values()
-            if values and isinstance(next(iter(values)), Message):
-                for item in values:
-                    _walk(item, child, out)
-        elif field.is_repeated:
-            for item in value:
-                _walk(item, child, out)
-        else:
-            _walk(value, child, out)
+    children = _CHILDREN.get(descriptor.full_name)
+    if children is None:
+        children = _CHILDREN[descriptor.full_name] = _Children.of(descriptor)
+    # (field number, name, values): walked in field-number order, as ListFields() gives them.
+    found: list[tuple[int, str, Iterable[Message]]] = []
+    for oneof in children.oneofs:
+        member = message.WhichOneof(oneof)
+        if member in children.members:
+            found.append((children.numbers[member], member, (getattr(message, member),)))
+    for name in children.singular:
+        if message.HasField(name):
+            found.append((children.numbers[name], name, (getattr(message, name),)))
+    for name in children.repeated:
+        items = getattr(message, name)
+        if len(items):
+            found.append((children.numbers[name], name, items))
+    for name in children.maps:
+        entries = getattr(message, name)
+        if len(entries):
+            found.append((children.numbers[name], name, entries.values()))
+    if len(found) > 1:
+        found.sort(key=lambda child: child[0])
+    for _, name, items in found:
+        child = f"{path}.{name}" if path else name
+        for item in items:
+            _walk(item, child, out)

@@ -2,7 +2,11 @@
 
 With a writer thread (the file store) the caller never waits for the disk, a WAL
 checkpoint or another process's write lock: it queues and returns, and the thread commits
-whatever has queued since its last batch (group commit). Without one (the memory store)
+whatever has queued since its last batch (group commit). The thread lingers `LINGER`
+seconds after the first queued write before committing, so a burst of turns costs one
+transaction and one wake-up of the thread instead of one each (a waiting `flush()`, or a
+queue holding more than `LINGER_BYTES`, or a caller held back by backpressure, ends the
+linger at once). Without one (the memory store)
 each write is committed at once in the caller. `batch()` holds the queue so a group of
 writes commits together; `flush()` waits until what was queued before it is committed.
 """
@@ -23,6 +27,10 @@ log = logging.getLogger(__name__)
 
 # Eviction stops at this fraction of the cap, so that it is rare.
 LOW_WATER = 0.9
+# How long the writer thread gathers writes before committing them, and how many queued
+# bytes end that wait early.
+LINGER = 0.02
+LINGER_BYTES = 4 * 1024 * 1024
 # A failing writer (disk full, file damaged) retries after this many seconds, doubling.
 _RETRY_FIRST, _RETRY_MAX = 0.5, 30.0
 
@@ -64,6 +72,9 @@ class WriteQueue:
         self._touches = writes.Touches()
         self._submitted = 0
         self._committed = 0
+        self._queued_bytes = 0  # of the queue, for LINGER_BYTES
+        self._barriers = 0  # flush() calls waiting in the queue: no lingering
+        self._room_waiters = 0  # callers held back by backpressure: no lingering either
         self._error: StateStoreError | None = None
         self._closing = False
         # Threads inside batch(), and how deep: no batch is taken while any holds one.
@@ -137,16 +148,22 @@ class WriteQueue:
         """Queue *op* (lock held); returns its sequence number (committed when
         `_committed` reaches it)."""
         self._check_open()
+        idle = not self._queue
         if now - self._last_prune >= self.prune_interval and not isinstance(op, writes.Prune):
             self._queue.append(writes.Prune())
             self._submitted += 1
         self._queue.append(op)
         self._submitted += 1
+        self._queued_bytes += writes.size_of(op)
+        if isinstance(op, writes.Barrier):
+            self._barriers += 1
         if self._holders:
             pass  # committed when the last batch() block ends
         elif self._thread is None:
             self._write_batch()
-        else:
+        elif idle or self._barriers or self._queued_bytes >= LINGER_BYTES:
+            # The thread is asleep (idle queue) or must stop lingering; otherwise it is
+            # already lingering over this queue and takes this write with it.
             self._changed.notify_all()
         return self._submitted
 
@@ -162,7 +179,14 @@ class WriteQueue:
     def _wait_for_room(self, done: Callable[[], bool]) -> None:
         """Backpressure for a writer that falls behind (never inside the caller's batch)."""
         if self._thread is not None and threading.get_ident() not in self._holders:
-            self._wait(done, None)
+            if done():
+                return
+            self._room_waiters += 1  # the writer must not linger while a caller waits
+            self._changed.notify_all()
+            try:
+                self._wait(done, None)
+            finally:
+                self._room_waiters -= 1
 
     def _check_open(self) -> None:
         if self._closing:
@@ -175,6 +199,8 @@ class WriteQueue:
         the writer thread releases it around the database work."""
         ops, self._queue = self._queue, []
         touches, self._touches = self._touches, writes.Touches()
+        queued_bytes, barriers = self._queued_bytes, self._barriers
+        self._queued_bytes = self._barriers = 0
         seq = self._submitted
         now = self._clock()
         prune = now - self._last_prune >= self.prune_interval or any(
@@ -185,6 +211,8 @@ class WriteQueue:
                 applied = self._apply(ops, touches, now, prune)
         except BaseException as exc:
             self._queue[:0] = ops
+            self._queued_bytes += queued_bytes
+            self._barriers += barriers
             self._touches.merge_older(touches)
             if isinstance(exc, StateStoreError):
                 self._error = exc
@@ -230,6 +258,7 @@ class WriteQueue:
             while True:
                 while not self._due() and not self._closing:
                     self._changed.wait(self._next_wake())
+                self._linger()
                 if not self._queue and not self._touches and self._closing:
                     return
                 try:
@@ -246,6 +275,21 @@ class WriteQueue:
                     self._error = StateStoreError("state store writer stopped unexpectedly")
                     self._changed.notify_all()
                     return
+
+    def _linger(self) -> None:
+        """Let writes gather for up to LINGER seconds after the first (lock held)."""
+        deadline = time.monotonic() + LINGER
+        while (
+            self._queue
+            and not (
+                self._closing
+                or self._barriers
+                or self._room_waiters
+                or self._queued_bytes >= LINGER_BYTES
+            )
+            and (left := deadline - time.monotonic()) > 0
+        ):
+            self._changed.wait(left)
 
     def _due(self) -> bool:
         if self._holders and not self._closing:

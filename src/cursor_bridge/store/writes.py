@@ -98,6 +98,17 @@ class Barrier:
 Op = PutBlob | SaveCheckpoint | SaveTurn | DropConversation | Prune | Barrier
 
 
+def size_of(op: Op) -> int:
+    """Roughly how many bytes *op* writes (blob data and checkpoints)."""
+    if isinstance(op, PutBlob):
+        return len(op.data)
+    if isinstance(op, SaveCheckpoint):
+        return len(op.stored.checkpoint)
+    if isinstance(op, SaveTurn):
+        return len(op.stored.checkpoint) + sum(len(data) for data in op.blobs.values())
+    return 0
+
+
 @dataclass(slots=True)
 class Touches:
     """Access notes queued by reads: blob and conversation last-use times, and which

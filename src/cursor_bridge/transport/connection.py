@@ -31,7 +31,13 @@ from h2.events import (
 from h2.exceptions import H2Error, TooManyStreamsError
 from h2.settings import SettingCodes
 
-from .client_h2 import CONNECTION_WINDOW, new_client_h2, split_status, text_headers
+from .client_h2 import (
+    CONNECTION_WINDOW,
+    new_client_h2,
+    request_headers,
+    split_status,
+    text_headers,
+)
 from .errors import ConnectFailed, TransportError
 from .origin import Origin
 from .stream import DuplexStream
@@ -52,6 +58,11 @@ class Connection(asyncio.Protocol):
         self.created_at = loop.time()
         self.last_received = self.created_at
         self._h2 = new_client_h2()
+        self._pseudo = [
+            (b":method", b"POST"),
+            (b":scheme", origin.scheme.encode()),
+            (b":authority", origin.authority.encode()),
+        ]
         self._transport: asyncio.Transport | None = None
         self._streams: dict[int, DuplexStream] = {}
         self._window_blocked: set[DuplexStream] = set()
@@ -251,13 +262,7 @@ class Connection(asyncio.Protocol):
             raise NoStreamCapacity(f"{self.origin}: connection is full or draining")
         h2 = self._h2
         stream_id = h2.get_next_available_stream_id()
-        request = [
-            (":method", "POST"),
-            (":scheme", self.origin.scheme),
-            (":authority", self.origin.authority),
-            (":path", path),
-            *headers,
-        ]
+        request = request_headers([*self._pseudo, (b":path", path.encode())], headers)
         try:
             h2.send_headers(stream_id, request)
         except TooManyStreamsError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -34,8 +35,10 @@ class Origin:
         return f"{self.scheme}://{self.authority}"
 
 
+@functools.lru_cache(maxsize=256)
 def parse_url(url: str) -> tuple[Origin, str]:
     """Split an absolute http(s) URL into its origin and the `:path` (path plus query).
+    Remembered: a bridge asks for the same few URLs on every Run.
 
     Raises ValueError for anything that is not an absolute http:// or https:// URL.
     """

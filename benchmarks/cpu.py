@@ -1,0 +1,165 @@
+"""Bridge CPU per request: what one new conversation, one streamed chunk and one tool round
+cost the bridge process, in CPU time (immune to other load on a shared machine, unlike wall
+time).
+
+    uv run python -m benchmarks.cpu [--turns 600] [--concurrency 50] [--tokens 1 200]
+                                    [--rounds 400] [--profile DIR]
+
+Starts an unpaced emulator and `cursor-bridge serve` on it (child processes), warms both up,
+then measures the bridge's user+system CPU seconds (from /proc) across:
+  new conversation - `--turns` streamed chat completions of `/tokens N` (N = each of
+                     `--tokens`), `--concurrency` at once, each a new conversation (a fresh
+                     Run); reported per turn and, for N > 1, per 1,000 relayed chunks after
+                     taking off the one-word turn's cost;
+  tool round       - `--rounds` held tool rounds (a parked Run answered, history resent) in
+                     `--concurrency` loops of 10 rounds; per round.
+Why: a burst of N conversations on one core queues each behind the others' bridge CPU, so
+issue 17's burst target (200 at once, +30 ms p50) needs about 0.3 ms per new conversation.
+Informational targets printed beside the figures: <= 0.3 ms per new conversation, <= 0.02 s
+per 1,000 chunks. The wall-clock targets live in relay.py and tool_loop.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+
+from benchmarks.harness import (
+    Report,
+    Stack,
+    add_profile_option,
+    add_scale_option,
+    cpu_seconds,
+    load_average,
+    process_tree,
+    stack,
+)
+from benchmarks.relay import Sample, relayed_once
+from benchmarks.tool_loop import loop_once
+
+PER_CONVERSATION_TARGET_MS = 0.3
+PER_THOUSAND_CHUNKS_TARGET_S = 0.02
+
+
+async def spread(count: int, concurrency: int, one: Callable[[], Awaitable[None]]) -> None:
+    """*count* calls of *one*, at most *concurrency* at a time."""
+    remaining = count
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await one()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds so far of each thread of *pid* and of its child processes (the
+    workers of `serve --workers`, each counted whole under its pid)."""
+    seconds: dict[int, float] = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        seconds[int(task)] = cpu_seconds(pid, int(task))
+    for child in process_tree(pid)[1:]:
+        seconds[child] = cpu_seconds(child)
+    return seconds
+
+
+async def bridge_cpu(pid: int, work: Awaitable[None], report: Report) -> float:
+    """The bridge's CPU seconds spent while *work* runs; the share of its event-loop thread
+    (the main one) is reported, the rest is threads (the state writer, off-loop parsing)
+    and, with --workers, the worker processes."""
+    before = thread_cpu(pid)
+    await work
+    after = thread_cpu(pid)
+    used = {tid: after[tid] - before.get(tid, 0.0) for tid in after}
+    total = sum(used.values())
+    others = total - used.get(pid, 0.0)
+    report(f"  bridge CPU {total:.2f} s, of which other threads {others:.2f} s")
+    return total
+
+
+async def measure(args: argparse.Namespace, running: Stack, report: Report) -> bool:
+    pid = running.pids["bridge"]
+    client = aiohttp.ClientSession(
+        running.bridge_url,
+        connector=aiohttp.TCPConnector(limit=0),
+        timeout=aiohttp.ClientTimeout(total=600),
+    )
+    ok = True
+    sample = Sample()
+
+    def turn(tokens: int) -> Callable[[], Awaitable[None]]:
+        return lambda: relayed_once(client, tokens, sample, False)
+
+    # Warm-up: code paths, catalog cache, keep-alive connections, the upstream connection.
+    await spread(args.concurrency * 2, args.concurrency, turn(1))
+    report(load_average())
+    per_turn: dict[int, float] = {}
+    for tokens in args.tokens:
+        used = await bridge_cpu(pid, spread(args.turns, args.concurrency, turn(tokens)), report)
+        per_turn[tokens] = used / args.turns
+        line = (
+            f"new conversation, {tokens:>4} words: {per_turn[tokens] * 1000:7.3f} ms CPU per turn"
+        )
+        if tokens == 1:
+            met = per_turn[tokens] * 1000 <= PER_CONVERSATION_TARGET_MS
+            ok = ok and met
+            line += f"  (target <= {PER_CONVERSATION_TARGET_MS} ms: {'met' if met else 'MISSED'})"
+        elif 1 in per_turn:
+            per_k = (per_turn[tokens] - per_turn[1]) / (tokens - 1) * 1000
+            met = per_k <= PER_THOUSAND_CHUNKS_TARGET_S
+            ok = ok and met
+            line += f"; {per_k:.4f} s per 1,000 further chunks"
+            line += f"  (target <= {PER_THOUSAND_CHUNKS_TARGET_S}: {'met' if met else 'MISSED'})"
+        report(line)
+    if sample.errors:
+        report(f"errors: {sample.errors} ({sample.first_error})")
+        ok = False
+    if args.rounds:
+        loops = max(1, min(args.concurrency, args.rounds // 10))
+        rounds = args.rounds // loops
+        timings: list[float] = []
+        used = await bridge_cpu(
+            pid,
+            asyncio.gather(*(loop_once(client, rounds, False, timings) for _ in range(loops))),
+            report,
+        )
+        # Each loop also pays its opening turn (a new conversation) and its final answer.
+        report(f"tool round: {used / (loops * (rounds + 1)) * 1000:7.3f} ms CPU per request")
+    report(load_average())
+    await client.close()
+    return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--turns", type=int, default=600, help="turns per measurement")
+    parser.add_argument("--concurrency", type=int, default=50, help="turns in flight at once")
+    parser.add_argument("--tokens", type=int, nargs="+", default=[1, 200], help="words per answer")
+    parser.add_argument("--rounds", type=int, default=400, help="tool rounds (0: skip)")
+    parser.add_argument(
+        "--serve-arg", action="append", default=[], help="extra `cursor-bridge serve` argument"
+    )
+    add_profile_option(parser)
+    add_scale_option(parser)
+    args = parser.parse_args()
+    report = Report("cpu" if args.workers <= 1 else f"cpu-workers{args.workers}", args.profile)
+    report(f"benchmarks.cpu {' '.join(sys.argv[1:])}".rstrip())
+    profile = report.profile_path("bridge")
+    with stack(0.0, args.serve_arg, profile, args.workers) as running:
+        ok = asyncio.run(measure(args, running, report))
+    if profile is not None:
+        report(f"profile of the bridge: {profile}")
+    report.finish(ok)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Canonical forms are remembered by message value: the same bytes as encoding afresh,
+whatever object carries the message, and the memory they take stays bounded."""
+
+from __future__ import annotations
+
+import pytest
+
+from cursor_bridge.engine import fingerprint
+from cursor_bridge.engine.request import ChatMessage, ToolCallRecord
+
+
+def _history(round_number: int) -> list[ChatMessage]:
+    """A tool loop's history as a client re-sends it: new objects every round."""
+    messages = [ChatMessage("user", " read the files ")]
+    for i in range(round_number):
+        call = ToolCallRecord(f"c{i}", "read", f'{{"path": "f{i}", "n": 1}}')
+        messages.append(ChatMessage("assistant", "", tool_calls=(call,)))
+        messages.append(ChatMessage("tool", "x" * 100 + str(i), tool_call_id=f"c{i}"))
+    return messages
+
+
+def test_remembered_forms_equal_fresh_ones_and_chains_do_not_change() -> None:
+    first = fingerprint.chain(_history(5))
+    fresh = [fingerprint._encode(m) for m in _history(5)]
+    assert [fingerprint.canonical(m) for m in _history(5)] == fresh
+    assert fingerprint.chain(_history(5)) == first
+    # A changed message is a different key: its own form, and a different chain.
+    edited = _history(5)
+    edited[2] = ChatMessage("tool", "changed", tool_call_id="c0")
+    assert fingerprint.canonical(edited[2]) == fingerprint._encode(edited[2])
+    assert fingerprint.chain(edited)[3] != first[3]
+    assert fingerprint.chain(edited)[:3] == first[:3]
+
+
+def test_the_cache_keeps_at_most_its_byte_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fingerprint, "_CANONICAL", type(fingerprint._CANONICAL)())
+    monkeypatch.setattr(fingerprint, "_canonical_bytes", 0)
+    monkeypatch.setattr(fingerprint, "_CANONICAL_MAX_BYTES", 2000)
+    for i in range(100):
+        fingerprint.canonical(ChatMessage("user", f"message {i} " + "y" * 200))
+    kept = sum(len(form) for form in fingerprint._CANONICAL.values())
+    assert kept == fingerprint._canonical_bytes <= 2000
+    assert 0 < len(fingerprint._CANONICAL) < 100
