@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import threading
 from collections.abc import Coroutine, Iterator
@@ -14,7 +15,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 import uvicorn
 
-from cursor_bridge.engine.backend import BackendConfig, CursorBackend
+from cursor_bridge import compose
+from cursor_bridge.config import Settings
+from cursor_bridge.engine.backend import CursorBackend
 from cursor_bridge.server.app import create_app
 
 T = TypeVar("T")
@@ -36,6 +39,16 @@ def pytest_report_header(config: pytest.Config) -> str:
         f"{where}; will install from npm on first use: {', '.join(todo)} "
         "(about 1.1 GB on disk for all three; skip them with -m 'not clients')"
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let the children this suite starts be interrupted. A suite started in the background
+    without job control (`cmd &` in a script, nohup, some CI runners) inherits an ignored
+    SIGINT, and exec hands "ignored" on to every child: the tests that stop a `serve` or a
+    `login` with Ctrl-C would then wait out their timeouts, depending on how the suite was
+    launched. A handled signal is reset to the default in an exec'd child."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -116,9 +129,16 @@ def _stack(options: EmulatorOptions, **config: Any) -> Iterator[Stack]:
     async def boot() -> tuple[EmulatorServer, CursorBackend, uvicorn.Server, asyncio.Task[None]]:
         emulator = EmulatorServer("127.0.0.1", 0, options)
         await emulator.start()
-        backend = CursorBackend(
-            BackendConfig(api_url=emulator.url, agent_url=emulator.url, **config)
-        )
+        # Wired by the composition root, like `serve --emulator`. Settings are built from
+        # the defaults alone (not the environment or a config file: this fixture outlives
+        # every test's isolated home), keeping state in memory.
+        tuning = {k: v for k, v in config.items() if k in Settings.model_fields}
+        settings = Settings.model_construct(persist_state=False, **tuning)
+        backend = compose.emulator_backend(settings, emulator.url)
+        for name, value in config.items():  # the rest are the backend's own hooks (recorder)
+            if name not in tuning:
+                assert hasattr(backend.config, name), f"neither a setting nor a hook: {name}"
+                setattr(backend.config, name, value)
         server = uvicorn.Server(
             uvicorn.Config(create_app(backend, mode="emulator"), log_level="warning", lifespan="on")
         )

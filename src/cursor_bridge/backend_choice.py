@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .auth import TokenStore
+from .compose import open_backend
 from .config import Settings
-from .engine.backend import BackendConfig, CursorBackend
 from .engine.catalog import ModelInfo
-from .live import is_cursor, open_live_backend
+from .live import is_cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,21 +42,10 @@ def serve_backend(settings: Settings, force_emulator: bool = False) -> ServeBack
 async def backend_models(settings: Settings, choice: ServeBackend) -> list[ModelInfo]:
     """The model list of the backend `serve` would use (the emulator's, started in-process,
     when that is the one). Raises ConnectError."""
-    if not choice.emulator:
-        live = await open_live_backend(settings, discover=False, watch_usage=False)
-        try:
-            return await live.backend.catalog.models()
-        finally:
-            await live.aclose()
-    from .emulator import EmulatorOptions, EmulatorServer
-
-    emulator = EmulatorServer("127.0.0.1", 0, EmulatorOptions())
-    await emulator.start()
+    built = await open_backend(
+        settings, use_emulator=choice.emulator, discover=False, watch_usage=False
+    )
     try:
-        backend = CursorBackend(BackendConfig(api_url=emulator.url, agent_url=emulator.url))
-        try:
-            return await backend.catalog.models()
-        finally:
-            await backend.aclose()
+        return await built.backend.catalog.models()
     finally:
-        await emulator.stop()
+        await built.aclose()

@@ -7,7 +7,6 @@ README's settings table (checked by a test) and the config file all follow from 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,7 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-CURSOR_API_URL = "https://api2.cursor.sh"
+from .protocol.auth import CURSOR_API_URL as CURSOR_API_URL  # re-exported: a setting default
+
 OWN_BACKEND = "cursor"
 ENV_PREFIX = "CURSOR_BRIDGE_"
 CONFIG_ENV = "CURSOR_BRIDGE_CONFIG"
@@ -250,6 +250,8 @@ class Settings(BaseSettings):
     @field_validator("model_map")
     @classmethod
     def _model_map_parses(cls, value: dict[str, str]) -> dict[str, str]:
+        # Imported here: settings sit below every package, and the engine's facade may
+        # import modules that read config's constants.
         from .engine.model_map import ModelMap
 
         ModelMap.parse(value)  # raises ValueError naming the bad entry
@@ -278,42 +280,6 @@ class Settings(BaseSettings):
     def redis(self) -> str | None:
         """The Redis URL in clear, for the code that connects."""
         return self.redis_url.get_secret_value() if self.redis_url is not None else None
-
-    def backend_options(self) -> dict[str, Any]:
-        """The engine's tuning (BackendConfig keywords), the same live and on the emulator."""
-        from .engine.model_map import ModelMap
-        from .store import open_state_store
-
-        return {
-            "heartbeat_interval": self.heartbeat_interval,
-            "idle_timeout": self.idle_timeout,
-            "model_cache_ttl": self.model_cache_ttl,
-            "model_map": ModelMap.parse(self.model_map),
-            "tool_settle": self.tool_settle,
-            "session_idle_timeout": self.session_idle_timeout,
-            "max_parked_sessions": self.max_parked_sessions,
-            "state": open_state_store(self),
-            "instance_id": self.instance_id,
-            "summarize_threshold": self.summarize_threshold,
-            **self._workspace_options(),
-        }
-
-    def _workspace_options(self) -> dict[str, Any]:
-        from .engine.context import default_workspace
-        from .engine.executor import BuiltinExecutor
-
-        if self.workspace is None:
-            return {"workspace": default_workspace()}
-        root = self.workspace.expanduser().resolve()
-        executor = BuiltinExecutor(
-            root,
-            allow_write=self.allow_write,
-            allow_shell=self.allow_shell,
-            timeout=self.exec_timeout,
-            sandbox=self.exec_sandbox,
-        )
-        workspace = dataclasses.replace(default_workspace(), path=str(root))
-        return {"workspace": workspace, "executor": executor.execute}
 
 
 def config_file_source(settings_cls: type[BaseSettings]) -> TomlConfigSettingsSource:

@@ -1,4 +1,5 @@
-"""Live mode: who we say we are to Cursor's backend, and where its Run host is.
+"""Live mode: who we say we are to Cursor's backend, and where its Run host is (the
+backend for a stored account is assembled in compose.py).
 
 - The device id for `x-cursor-checksum` (run-stream.md §1.6, variant A) is derived once from
   the OS machine id (else a MAC, else a random id) and kept in `<bridge home>/device.json`
@@ -12,7 +13,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -24,17 +24,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .auth import Account, AuthClient, AuthEndpoints, TokenStore
-from .auth.follow import LatestLoginTokens
-from .auth.pool import AccountPool, PoolState
-from .auth.pool_members import LoggedInAccounts
-from .auth.pool_usage import UsageWatch, backend_usage_fetch
-from .auth.provider import SharedLock
 from .auth.store import normalize_backend
-from .config import CURSOR_API_URL, Settings
-from .engine.backend import BackendConfig, CursorBackend
 from .paths import bridge_home, write_private
-from .protocol.errors import ConnectError
+from .protocol.auth import CURSOR_API_URL
 from .protocol.headers import (
     DEFAULT_CLIENT_VERSION,
     SERVER_CONFIG_PATH,
@@ -266,86 +258,3 @@ async def probe(api_url: str, token: str | None, identity: ClientIdentity) -> Re
 def is_cursor(backend_url: str) -> bool:
     """Whether *backend_url* is Cursor's real API (not an emulator)."""
     return normalize_backend(backend_url) == normalize_backend(CURSOR_API_URL)
-
-
-@dataclass
-class LiveBackend:
-    """A backend wired to the stored account of its URL (if any) and what to close after."""
-
-    backend: CursorBackend
-    account: Account | None
-    provider: LatestLoginTokens | None
-    auth_client: AuthClient | None
-    usage: UsageWatch | None = None  # asks for each account's usage report in the background
-
-    async def aclose(self) -> None:
-        if self.usage is not None:
-            await self.usage.aclose()
-        await self.backend.aclose()
-        if self.auth_client is not None:
-            await self.auth_client.aclose()
-
-
-async def open_live_backend(
-    settings: Settings,
-    *,
-    discover: bool,
-    pool_state: PoolState | None = None,
-    shared_lock: SharedLock | None = None,
-    watch_usage: bool = True,
-) -> LiveBackend:
-    """A backend for `settings.backend_url` using the accounts logged in there.
-
-    Turns are shared out among every account logged in at that URL (the pool: `pool_state`
-    holds shared cooldowns and bindings, `shared_lock` makes one refresh per account across
-    processes); account-independent calls use the latest login. Both follow the logins, so
-    a `cursor-bridge login` made while serving is used from the next request on, also when
-    there was none at start (then no token is sent until one appears: an emulator accepts
-    that). `discover`: find the Run host through GetServerConfig unless `settings.agent_url`
-    names one. `watch_usage`: ask for each account's usage report now and then (auth/pool_usage.py).
-    """
-    store = TokenStore()
-    found = store.current(settings.backend_url)
-    api_url = settings.backend_url.rstrip("/")
-    if found is None and is_cursor(api_url):
-        raise ConnectError("unauthenticated", "not logged in to Cursor")
-    # In a thread: finding the client version may read Cursor's installer over the network.
-    identity = await asyncio.to_thread(
-        live_identity,
-        settings.client_version,
-        settings.ghost_mode,
-        fetch_version=is_cursor(api_url),
-    )
-    config = BackendConfig(
-        api_url=api_url,
-        agent_url=settings.agent_url or api_url,
-        identity=identity,
-        **settings.backend_options(),
-    )
-    client = AuthClient(AuthEndpoints.for_backend(api_url, settings.website_url))
-    provider = LatestLoginTokens(
-        store, settings.backend_url, client, margin=settings.refresh_margin
-    )
-    config.token = provider
-    config.on_unauthenticated = provider.on_unauthenticated
-    logins = LoggedInAccounts(
-        store,
-        settings.backend_url,
-        client,
-        margin=settings.refresh_margin,
-        shared_lock=shared_lock,
-    )
-    config.accounts = AccountPool([], pool_state, follow=logins)
-    pool = BackendPool()
-    if discover and not settings.agent_url:
-        token = None
-        try:
-            token = await config.token()
-        except ConnectError as exc:
-            log.warning("%s; run `cursor-bridge login`", exc)
-        config.agent_url = await discover_agent_url(pool, api_url, token, identity) or api_url
-    live = LiveBackend(CursorBackend(config, pool), found[1] if found else None, provider, client)
-    if watch_usage:
-        live.usage = UsageWatch(config.accounts, backend_usage_fetch(pool, api_url, identity))
-        live.usage.start()
-    return live

@@ -17,12 +17,6 @@ def bridge_home() -> Path:
     return Path(platformdirs.user_data_dir("cursor-bridge", appauthor=False))
 
 
-def ensure_home() -> Path:
-    home = bridge_home()
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return home
-
-
 def write_private(path: Path, data: bytes) -> None:
     """Write *data* to *path* atomically with mode 0600 (credentials and device state).
 

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -30,6 +29,7 @@ import click
 
 from . import __version__
 from .config import Settings
+from .listen import bind
 
 WORKER_ENV = "CURSOR_BRIDGE_WORKER_INDEX"
 READY_MARK = "listening on "
@@ -41,19 +41,6 @@ def worker_index() -> int | None:
     """This process's worker index when a supervisor started it, else None."""
     raw = os.environ.get(WORKER_ENV, "")
     return int(raw) if raw.isdigit() else None
-
-
-def reserve_port(host: str, port: int) -> socket.socket:
-    """Bind (not listen) with SO_REUSEPORT so the workers can join, and port 0 gets a number."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-    return sock
 
 
 def _worker_env(settings: Settings, index: int, port: int, backend_url: str) -> dict[str, str]:
@@ -93,7 +80,8 @@ async def supervise(
         )
         await emulator.start()
         backend_url = emulator.url
-    reserved = reserve_port(settings.host, settings.port)
+    # Bound, not listening: the workers join it (SO_REUSEPORT) and port 0 gets a number.
+    reserved = bind(settings.host, settings.port, share=True, listen=False)
     port = reserved.getsockname()[1]
     procs: dict[int, asyncio.subprocess.Process] = {}
     stop = asyncio.Event()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from cursor_bridge.auth import TokenStore, save_login
+from cursor_bridge.compose import open_live_backend
 from cursor_bridge.config import Settings
 from cursor_bridge.emulator import EmulatorOptions, EmulatorServer
 from cursor_bridge.engine.request import ChatMessage, ChatRequest
-from cursor_bridge.live import open_live_backend
 from cursor_bridge.protocol.errors import ConnectError
 
 

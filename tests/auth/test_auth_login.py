@@ -11,6 +11,7 @@ import pytest
 
 from cursor_bridge.auth import AuthError, LoginAttempt, LoginFailed, wait_for_approval
 from cursor_bridge.protocol.auth import TokenPair, challenge_for, new_verifier, poll_delay
+from tests.support.polling import wait_until
 
 
 def test_challenge_is_unpadded_base64url_of_sha256() -> None:
@@ -113,8 +114,7 @@ async def test_too_many_polls_end_the_login() -> None:
 async def test_cancelling_stops_polling() -> None:
     polls = FakePolls([None])
     task = asyncio.create_task(wait_for_approval(polls, ATTEMPT, delay_scale=0.001))  # type: ignore[arg-type]
-    while polls.calls < 3:  # noqa: ASYNC110 - waiting on the task under test
-        await asyncio.sleep(0.001)
+    await wait_until(lambda: polls.calls >= 3)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -21,10 +21,10 @@ from click.testing import CliRunner
 
 from cursor_bridge.auth.restrictions import Restriction, RestrictionStore
 from cursor_bridge.cli import main
+from cursor_bridge.compose import open_live_backend
 from cursor_bridge.config import Settings
 from cursor_bridge.emulator import EmulatorOptions
 from cursor_bridge.emulator.limits import EmulatedAccount
-from cursor_bridge.live import open_live_backend
 from cursor_bridge.server.account_headers import ACCOUNT_HEADER, USAGE_HEADER
 from cursor_bridge.server.app import create_app
 from cursor_bridge.server.client_keys import ClientKeys, ClientKeyStore

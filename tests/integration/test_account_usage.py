@@ -20,11 +20,11 @@ from click.testing import CliRunner
 
 from cursor_bridge.auth.pool import AccountPool
 from cursor_bridge.cli import main
+from cursor_bridge.compose import BuiltBackend, open_live_backend
 from cursor_bridge.config import Settings
 from cursor_bridge.emulator import EmulatorOptions
 from cursor_bridge.emulator.dashboard import UsagePlan
 from cursor_bridge.emulator.limits import EmulatedAccount
-from cursor_bridge.live import LiveBackend, open_live_backend
 from cursor_bridge.server.account_headers import ACCOUNT_HEADER, PERIOD_USAGE_HEADER
 from cursor_bridge.server.app import create_app
 from tests.integration.test_account_pool import start_emulator
@@ -67,7 +67,7 @@ def set_fault(emulator: ThreadedEmulator, fault: str | None) -> None:
 
 
 @pytest.fixture
-async def live(emulator: ThreadedEmulator) -> AsyncIterator[LiveBackend]:
+async def live(emulator: ThreadedEmulator) -> AsyncIterator[BuiltBackend]:
     await asyncio.to_thread(login_both, emulator.url)
     opened = await open_live_backend(
         Settings(backend_url=emulator.url, persist_state=False), discover=False
@@ -78,7 +78,7 @@ async def live(emulator: ThreadedEmulator) -> AsyncIterator[LiveBackend]:
         await opened.aclose()
 
 
-def pool_of(live: LiveBackend) -> AccountPool:
+def pool_of(live: BuiltBackend) -> AccountPool:
     pool = live.backend.config.accounts
     assert pool is not None
     return pool
@@ -89,7 +89,7 @@ def chat(text: str) -> dict[str, Any]:
 
 
 async def test_usage_is_read_at_start_and_after_a_limit_never_per_request(
-    emulator: ThreadedEmulator, live: LiveBackend
+    emulator: ThreadedEmulator, live: BuiltBackend
 ) -> None:
     pool = pool_of(live)
     await wait_until(lambda: all(m.period_usage is not None for m in pool.members), timeout=10)
@@ -142,7 +142,7 @@ async def test_usage_is_read_at_start_and_after_a_limit_never_per_request(
 
 
 async def test_an_outage_of_the_usage_service_is_tolerated_and_shown(
-    emulator: ThreadedEmulator, live: LiveBackend
+    emulator: ThreadedEmulator, live: BuiltBackend
 ) -> None:
     pool = pool_of(live)
     await wait_until(lambda: all(m.period_usage is not None for m in pool.members), timeout=10)

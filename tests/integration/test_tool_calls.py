@@ -15,6 +15,7 @@ import pytest
 from openai import OpenAI
 
 from tests.conftest import Stack, _stack
+from tests.support.polling import wait_for
 
 MODEL = "claude-4.6-sonnet"
 
@@ -376,7 +377,7 @@ def test_abandoned_loop_is_closed_at_the_idle_timeout(client: OpenAI, stack: Sta
         )
         assert response.choices[0].finish_reason == "tool_calls"
         # Nobody answers: the parked Run is closed upstream once the timeout passes.
-        wait_until(lambda: stack.counters.runs_cancelled > cancelled)
+        wait_for(lambda: stack.counters.runs_cancelled > cancelled)
         assert registry.outcomes["closed_expired"] >= 1
         assert len(registry) == parked
     finally:
@@ -425,15 +426,6 @@ def test_restart_between_rounds_falls_back_with_the_right_answer(
     events = stack.call(second_round_on_a_fresh_bridge())
     text = "".join(getattr(e, "text", "") for e in events)
     assert text == "Tool results:\n- get_weather: misty"
-
-
-def wait_until(predicate: Any, timeout: float = 10.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.01)
 
 
 @pytest.fixture(scope="module")

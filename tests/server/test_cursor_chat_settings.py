@@ -6,13 +6,13 @@ import pytest
 from click.testing import CliRunner
 
 from cursor_bridge.cli import main
+from cursor_bridge.compose import cursor_chat_upstream
 from cursor_bridge.config import Settings
-from cursor_bridge.server.cursor_chat import upstream_from_settings
 
 
 def test_default_upstream_is_this_bridges_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CURSOR_BRIDGE_CURSOR_CHAT_UPSTREAM", raising=False)
-    assert upstream_from_settings(Settings()) is None
+    assert cursor_chat_upstream(Settings()) is None
 
 
 async def test_base_url_and_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -20,7 +20,7 @@ async def test_base_url_and_key_from_the_environment(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("CURSOR_BRIDGE_CURSOR_CHAT_UPSTREAM_API_KEY", "sk-very-secret")
     settings = Settings()
     assert "sk-very-secret" not in repr(settings)
-    upstream = upstream_from_settings(settings)
+    upstream = cursor_chat_upstream(settings)
     assert upstream is not None
     try:
         assert upstream.url == "http://litellm.local:4000/v1/chat/completions"

@@ -19,10 +19,10 @@ from click.testing import CliRunner
 
 from cursor_bridge.access import AccessRecord
 from cursor_bridge.cli import main
+from cursor_bridge.compose import open_live_backend
 from cursor_bridge.config import Settings
 from cursor_bridge.emulator import EmulatorOptions, EmulatorServer
 from cursor_bridge.emulator.limits import EmulatedAccount
-from cursor_bridge.live import open_live_backend
 from cursor_bridge.server.app import create_app
 from cursor_bridge.server.status_page import chart
 

@@ -179,6 +179,22 @@ async def test_pool_state_without_redis_is_a_503_not_a_crash() -> None:
         await state.aclose()
 
 
+def test_recent_checkpoints_in_memory_are_bounded_by_bytes_least_recent_first(
+    redis_url: str, prefix: str
+) -> None:
+    """The same bookkeeping as the SQLite store (store.cache.RecentCheckpoints): a
+    re-saved conversation becomes the most recent, the least recent goes first."""
+    with RedisStateStore(redis_url, prefix=prefix, recent_checkpoint_bytes=800) as store:
+        # 100 bytes each: room for eight. b is the least recent when the ninth comes.
+        for key in ["fp:a", "fp:b", "fp:a", *(f"fp:{n}" for n in range(7))]:
+            store.save_turn(key, key.encode().ljust(100, b"."), {})
+        assert store.peek_checkpoint("fp:b") is None
+        assert store.peek_checkpoint("fp:a") is not None
+        assert all(store.peek_checkpoint(f"fp:{n}") is not None for n in range(7))
+        store.flush(5)
+        assert store.load_checkpoint("fp:b") is not None, "still in Redis"
+
+
 def test_a_turn_saved_as_one_unit(redis_url: str, prefix: str) -> None:
     with (
         RedisStateStore(redis_url, prefix=prefix) as one,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from store_support import blob
 
+from cursor_bridge.compose import state_store
 from cursor_bridge.config import Settings
 from cursor_bridge.store import (
     MemoryStateStore,
@@ -103,16 +104,24 @@ def test_a_database_from_a_newer_bridge_is_left_alone(state_path: Path) -> None:
     conn.close()
 
 
+def test_the_store_takes_plain_parameters(tmp_path: Path) -> None:
+    with open_state_store(tmp_path / "plain.db", ttl=60, max_bytes=4096) as store:
+        assert isinstance(store, SqliteStateStore)
+        assert (store.path, store.ttl, store.max_bytes) == (tmp_path / "plain.db", 60, 4096)
+    with open_state_store(tmp_path / "unused.db", ttl=60, max_bytes=4096, persist=False) as store:
+        assert isinstance(store, MemoryStateStore)
+    assert not (tmp_path / "unused.db").exists()
+
+
 def test_settings_choose_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CURSOR_BRIDGE_STATE_PATH", str(tmp_path / "custom.db"))
     monkeypatch.setenv("CURSOR_BRIDGE_STATE_TTL", "3600")
     monkeypatch.setenv("CURSOR_BRIDGE_STATE_MAX_BYTES", "1048576")
-    settings = Settings()
-    with open_state_store(settings) as store:
+    with state_store(Settings()) as store:
         assert isinstance(store, SqliteStateStore)
         assert (store.path, store.ttl, store.max_bytes) == (tmp_path / "custom.db", 3600, 1 << 20)
 
     monkeypatch.setenv("CURSOR_BRIDGE_PERSIST_STATE", "false")
-    with open_state_store(Settings()) as store:
+    with state_store(Settings()) as store:
         assert isinstance(store, MemoryStateStore)
         assert store.max_bytes == 1 << 20

@@ -13,11 +13,10 @@ import click
 
 from ..accounts_cli import settings_for
 from ..auth import TokenStore
+from ..compose import open_backend
 from ..config import Settings
-from ..engine.backend import BackendConfig, CursorBackend
-from ..live import LiveBackend, is_cursor, open_live_backend
+from ..live import is_cursor
 from ..mcp_host.cli import config_option, open_hosted
-from ..protocol.headers import ClientIdentity
 
 
 @click.command()
@@ -52,27 +51,10 @@ async def _acp(
 ) -> None:
     from acp import Agent, run_agent
 
-    from ..emulator import EmulatorOptions, EmulatorServer
     from .agent import BridgeAgent
 
-    emulator: EmulatorServer | None = None
-    live: LiveBackend | None = None
-    if use_emulator:
-        emulator = EmulatorServer(
-            "127.0.0.1", 0, EmulatorOptions(token_latency=settings.emulator_token_latency)
-        )
-        await emulator.start()
-        backend = CursorBackend(
-            BackendConfig(
-                api_url=emulator.url,
-                agent_url=emulator.url,
-                identity=ClientIdentity(ghost_mode=settings.ghost_mode),
-                **settings.backend_options(),
-            )
-        )
-    else:
-        live = await open_live_backend(settings, discover=True)
-        backend = live.backend
+    built = await open_backend(settings, use_emulator=use_emulator)
+    backend = built.backend
     hosted = await open_hosted(mcp_config)
     agent = BridgeAgent(backend, hosted, default_model=model)
     try:
@@ -81,9 +63,4 @@ async def _acp(
         await agent.aclose()
         if hosted is not None:
             await hosted.aclose()
-        if live is not None:
-            await live.aclose()
-        else:
-            await backend.aclose()
-        if emulator is not None:
-            await emulator.stop()
+        await built.aclose()

@@ -11,8 +11,8 @@ from types import TracebackType
 
 import httpx
 
-from ..config import CURSOR_API_URL
 from ..protocol.auth import (
+    CURSOR_API_URL,
     CURSOR_WEBSITE_URL,
     EXCHANGE_API_KEY_PATH,
     POLL_PATH,

@@ -16,10 +16,57 @@ from pathlib import Path
 
 from ..protocol.errors import ConnectError
 from .client import AuthClient
-from .provider import DEFAULT_REFRESH_MARGIN, AccountTokenProvider, LoggedOut
+from .provider import DEFAULT_REFRESH_MARGIN, AccountTokenProvider, LoggedOut, SharedLock
 from .store import Account, TokenStore
 
 log = logging.getLogger(__name__)
+
+
+class LoginWatch:
+    """The logins stored for one backend URL, looked at again only when the accounts folder
+    changed, and token providers for them: what the latest-login provider below and the
+    pool's member list (pool_members.py) both follow."""
+
+    def __init__(
+        self,
+        store: TokenStore,
+        backend_url: str,
+        client: AuthClient,
+        *,
+        margin: float = DEFAULT_REFRESH_MARGIN,
+        shared_lock: SharedLock | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.backend_url = backend_url
+        self._client = client
+        self._margin = margin
+        self._shared_lock = shared_lock
+        self._clock = clock
+        self._seen: int | None = -1
+
+    def changed(self) -> bool:
+        """True at first and once after each login or logout at any backend."""
+        stamp = self.store.stamp()
+        if stamp == self._seen:
+            return False
+        self._seen = stamp
+        return True
+
+    def look_again(self) -> None:
+        """Make the next `changed()` true (a login went away without the stamp saying so)."""
+        self._seen = -1
+
+    def provider(self, path: Path) -> AccountTokenProvider:
+        """Tokens of the account stored at *path* (refreshed `margin` seconds early)."""
+        return AccountTokenProvider(
+            self.store,
+            path,
+            self._client,
+            margin=self._margin,
+            clock=self._clock,
+            shared_lock=self._shared_lock,
+        )
 
 
 class LatestLoginTokens:
@@ -39,13 +86,8 @@ class LatestLoginTokens:
         required: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._store = store
-        self._backend_url = backend_url
-        self._client = client
-        self._margin = margin
+        self._logins = LoginWatch(store, backend_url, client, margin=margin, clock=clock)
         self._required = required
-        self._clock = clock
-        self._seen: int | None = -1
         self._path: Path | None = None
         self._provider: AccountTokenProvider | None = None
 
@@ -63,7 +105,7 @@ class LatestLoginTokens:
         try:
             return await self._provider()
         except LoggedOut:
-            self._seen = -1  # logged out meanwhile: look again next time
+            self._logins.look_again()  # logged out meanwhile
             self._follow()
             if self._provider is None:
                 raise
@@ -78,11 +120,9 @@ class LatestLoginTokens:
 
     def _follow(self) -> None:
         """Switch to the latest login when the accounts folder changed."""
-        stamp = self._store.stamp()
-        if stamp == self._seen:
+        if not self._logins.changed():
             return
-        self._seen = stamp
-        found = self._store.current(self._backend_url)
+        found = self._logins.store.current(self._logins.backend_url)
         path = found[0] if found is not None else None
         if path == self._path and self._provider is not None:
             return
@@ -90,7 +130,5 @@ class LatestLoginTokens:
         if path is None:
             self._provider = None
             return
-        self._provider = AccountTokenProvider(
-            self._store, path, self._client, margin=self._margin, clock=self._clock
-        )
+        self._provider = self._logins.provider(path)
         log.info("using the Cursor login %s", self._provider.account.label)

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .client import AuthClient
+from .follow import LoginWatch
 from .pool import PoolMember, member_for
-from .provider import DEFAULT_REFRESH_MARGIN, AccountTokenProvider, SharedLock
+from .provider import DEFAULT_REFRESH_MARGIN, SharedLock
 from .store import TokenStore
 
 
@@ -31,32 +32,19 @@ class LoggedInAccounts:
         shared_lock: SharedLock | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._store = store
-        self._backend_url = backend_url
-        self._client = client
-        self._margin = margin
-        self._shared_lock = shared_lock
-        self._clock = clock
-        self._seen: int | None = -1
+        self._logins = LoginWatch(
+            store, backend_url, client, margin=margin, shared_lock=shared_lock, clock=clock
+        )
         self._members: dict[Path, PoolMember] = {}
 
     def __call__(self) -> list[PoolMember] | None:
-        stamp = self._store.stamp()
-        if stamp == self._seen:
+        if not self._logins.changed():
             return None
-        self._seen = stamp
         members: dict[Path, PoolMember] = {}
-        for path, account in self._store.accounts(self._backend_url):
+        for path, account in self._logins.store.accounts(self._logins.backend_url):
             member = self._members.get(path)
             if member is None:
-                provider = AccountTokenProvider(
-                    self._store,
-                    path,
-                    self._client,
-                    margin=self._margin,
-                    clock=self._clock,
-                    shared_lock=self._shared_lock,
-                )
+                provider = self._logins.provider(path)
                 member = member_for(account, provider, provider.on_unauthenticated)
             member.label = account.label
             members[path] = member

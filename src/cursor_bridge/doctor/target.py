@@ -36,10 +36,6 @@ class Target:
     account: Account | None = None
     label: str = ""
 
-    @property
-    def costs(self) -> bool:
-        return self.kind == "account"
-
 
 def choose_target(backend_url: str, store: TokenStore, *, force_emulator: bool = False) -> Target:
     api_url = backend_url.rstrip("/")

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 from ..protocol.messages import agent, aiserver
 
-MAX_MODE_TIER = "1m"
-
 
 def context_tier(tokens: int) -> str:
     """Cursor's context parameter value for a window size: 200000 -> "200k", 1000000 -> "1m"."""

@@ -204,7 +204,6 @@ class Script:
     tool_groups: tuple[tuple[ToolCallSpec, ...], ...] = ()
     fault: Fault | None = None
     error: str = ""
-    directives: tuple[str, ...] = ()
     # (status, text) per /todo line
     todos: tuple[tuple[str, str], ...] = ()
     queries: tuple[str, ...] = ()
@@ -241,7 +240,7 @@ def parse_script(text: str) -> Script:
     try:
         return _build(prompt, directive_lines)
     except ScriptError as exc:
-        return Script(prompt=prompt, error=str(exc), directives=tuple(directive_lines))
+        return Script(prompt=prompt, error=str(exc))
 
 
 def _unquoted(text: str) -> str:
@@ -317,7 +316,6 @@ def _build(prompt: str, lines: list[str]) -> Script:
         answer=tuple(answer),
         tool_groups=tuple(groups),
         fault=fault,
-        directives=tuple(lines),
         todos=tuple(todos),
         queries=tuple(queries),
         trace="trace" in flags,

@@ -45,7 +45,6 @@ class UpstreamError(Exception):
 
 @dataclass(slots=True)
 class _PendingCall:
-    upstream_index: int
     call_id: str = ""
     name: str = ""
     arguments: list[str] = field(default_factory=list)
@@ -124,7 +123,7 @@ class ChunkReader:
         pending = self._by_index.get(index)
         # A new id at a known index is a new call (some servers send every call at index 0).
         if pending is None or (call_id and pending.call_id and call_id != pending.call_id):
-            pending = _PendingCall(index)
+            pending = _PendingCall()
             self._calls.append(pending)
             self._by_index[index] = pending
         if isinstance(call_id, str) and call_id:

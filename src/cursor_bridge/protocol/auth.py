@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-# The website that shows the login page, and the paths on it and on the API host.
+# Cursor's API host, the website that shows the login page, and the paths on them.
+CURSOR_API_URL = "https://api2.cursor.sh"
 CURSOR_WEBSITE_URL = "https://cursor.com"
 LOGIN_PAGE_PATH = "/loginDeepControl"
 POLL_PATH = "/auth/poll"

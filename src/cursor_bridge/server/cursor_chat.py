@@ -18,11 +18,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..config import OWN_BACKEND, Settings
 from ..dialects.cursor_chat import CursorChat, CursorChatRequest
 from ..dialects.dialect import ErrorReport, Refused
 from ..engine import ChatRequest, OutputEvent
-from ..passthrough import OpenAIUpstream, UpstreamConfig, UpstreamError, UpstreamStream
+from ..passthrough import OpenAIUpstream, UpstreamError, UpstreamStream
 from .endpoint import Turn, engine_turn, run_dialect
 from .turns import until_disconnect
 
@@ -37,20 +36,6 @@ _ERROR_TYPES = {
     422: "invalid_request_error",
     429: "rate_limit_error",
 }
-
-
-def upstream_from_settings(settings: Settings) -> OpenAIUpstream | None:
-    """The passthrough upstream the settings ask for; None means this bridge's backend."""
-    if settings.cursor_chat_upstream == OWN_BACKEND:
-        return None
-    key = settings.cursor_chat_upstream_api_key
-    return OpenAIUpstream(
-        UpstreamConfig(
-            base_url=settings.cursor_chat_upstream,
-            api_key=key.get_secret_value() if key else None,
-            read_timeout=settings.cursor_chat_upstream_timeout,
-        )
-    )
 
 
 async def cursor_chat_completions(request: Request) -> Response:

@@ -5,7 +5,7 @@ backend sends (`ConversationStateStructure`) references them by id; the checkpoi
 byte-for-byte on the conversation's next Run, and the backend then reads those blobs. So a
 checkpoint is only useful while its blobs are stored, and the store keeps them together:
 
-    store = open_state_store(settings)            # SqliteStateStore, or MemoryStateStore
+    store = open_state_store(path, ttl=..., max_bytes=...)  # SqliteStateStore, Memory..., Redis...
     store.save_turn(key, raw_checkpoint, {"model": "..."}, blobs=new, reachable=used,
                     parent=previous_key)          # a finished turn, as one unit
     stored = store.peek_checkpoint(key)           # from memory only (the event loop)
@@ -22,7 +22,8 @@ as the backend's `Blob not found`; the engine then starts a fresh Run.
 
 from __future__ import annotations
 
-from ..config import Settings
+from pathlib import Path
+
 from .sqlite import MemoryStateStore, SqliteStateStore, default_state_path
 from .types import PruneResult, StateStore, StateStoreError, StoredCheckpoint, StoreStats
 
@@ -39,15 +40,20 @@ __all__ = [
 ]
 
 
-def open_state_store(settings: Settings) -> StateStore:
-    """The store *settings* ask for: Redis when `redis_url` is set, else the SQLite file, or
-    memory when `persist_state` is off."""
-    if settings.redis:
+def open_state_store(
+    path: Path | None = None,
+    *,
+    ttl: float,
+    max_bytes: int,
+    persist: bool = True,
+    redis_url: str | None = None,
+) -> StateStore:
+    """Redis when *redis_url* is given, else the SQLite file at *path* (None: the default
+    one in the bridge home), or memory when not *persist*."""
+    if redis_url:
         from .redis import RedisStateStore  # the redis client loads only when used
 
-        return RedisStateStore(settings.redis, ttl=settings.state_ttl)
-    if not settings.persist_state:
-        return MemoryStateStore(ttl=settings.state_ttl, max_bytes=settings.state_max_bytes)
-    return SqliteStateStore(
-        settings.state_path, ttl=settings.state_ttl, max_bytes=settings.state_max_bytes
-    )
+        return RedisStateStore(redis_url, ttl=ttl)
+    if not persist:
+        return MemoryStateStore(ttl=ttl, max_bytes=max_bytes)
+    return SqliteStateStore(path, ttl=ttl, max_bytes=max_bytes)

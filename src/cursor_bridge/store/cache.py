@@ -31,10 +31,6 @@ class BlobCache:
         self.hits += 1
         return data
 
-    def peek(self, key: bytes) -> bytes | None:
-        """The cached bytes without counting a hit or refreshing recency."""
-        return self._items.get(key)
-
     def add(self, key: bytes, data: bytes) -> None:
         self.discard(key)
         if len(data) > self.max_item:

@@ -28,19 +28,24 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import redis
 
 from ..protocol.blobs import BlobStore
-from .cache import DEFAULT_CACHE_BYTES, BlobCache
-from .types import DEFAULT_TTL, PruneResult, StateStoreError, StoredCheckpoint, StoreStats
+from .cache import DEFAULT_CACHE_BYTES, BlobCache, RecentCheckpoints
+from .types import (
+    DEFAULT_TTL,
+    ClosedOnExit,
+    PruneResult,
+    StateStoreError,
+    StoredCheckpoint,
+    StoreStats,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "cursor-bridge:"
-RECENT_CHECKPOINTS = 1024
 _RETRY_FIRST, _RETRY_MAX = 0.2, 10.0
 
 
@@ -68,7 +73,7 @@ def connect(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
 
 
-class RedisStateStore:
+class RedisStateStore(ClosedOnExit):
     """Checkpoints and blobs in Redis (see module doc). `ttl`: seconds unused state lives."""
 
     def __init__(
@@ -78,6 +83,7 @@ class RedisStateStore:
         ttl: float = DEFAULT_TTL,
         prefix: str = DEFAULT_PREFIX,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
+        recent_checkpoint_bytes: int = DEFAULT_CACHE_BYTES,
         client: redis.Redis | None = None,
     ) -> None:
         if ttl <= 0:
@@ -98,7 +104,7 @@ class RedisStateStore:
         self._committed = 0
         self._closing = False
         self._cache = BlobCache(cache_bytes)
-        self._recent: dict[str, StoredCheckpoint] = {}  # last saved here, oldest first
+        self._recent = RecentCheckpoints(recent_checkpoint_bytes)  # saved here lately
         self.blobs: BlobStore = _BlobView(self)
         self._thread = threading.Thread(target=self._write_loop, name="redis-writer", daemon=True)
         self._thread.start()
@@ -133,11 +139,9 @@ class RedisStateStore:
             self._put_blob(blob_id, data)
         self.save_checkpoint(conversation_key, checkpoint, meta)
         with self._lock:
-            self._recent[conversation_key] = StoredCheckpoint(
-                conversation_key, checkpoint, dict(meta or {}), time.time()
+            self._recent.add(
+                StoredCheckpoint(conversation_key, checkpoint, dict(meta or {}), time.time())
             )
-            while len(self._recent) > RECENT_CHECKPOINTS:
-                self._recent.pop(next(iter(self._recent)))
 
     def peek_checkpoint(self, conversation_key: str) -> StoredCheckpoint | None:
         """A checkpoint this process saved lately, from memory (None: not in memory, which
@@ -169,7 +173,7 @@ class RedisStateStore:
 
     def drop_conversation(self, conversation_key: str) -> None:
         with self._lock:
-            self._recent.pop(conversation_key, None)
+            self._recent.discard(conversation_key)
         self._submit(self._key("ckpt:", conversation_key), None)
 
     @contextlib.contextmanager
@@ -225,17 +229,6 @@ class RedisStateStore:
         if lost:
             log.warning("state store: %d Redis writes were not sent before close", lost)
         self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- blobs -----------------------------------------------------------------------------
 

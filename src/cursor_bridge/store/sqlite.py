@@ -44,8 +44,6 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from ..paths import bridge_home
 from ..protocol.blobs import BlobStore
@@ -54,6 +52,7 @@ from .cache import DEFAULT_CACHE_BYTES, BlobCache, RecentCheckpoints
 from .types import (
     DEFAULT_MAX_BYTES,
     DEFAULT_TTL,
+    ClosedOnExit,
     PruneResult,
     StateStoreError,
     StoredCheckpoint,
@@ -90,7 +89,7 @@ class _BlobView:
         self._store._put_blob(self._conversation, key, data)
 
 
-class _SqliteStore(WriteQueue):
+class _SqliteStore(WriteQueue, ClosedOnExit):
     """Shared implementation of SqliteStateStore and MemoryStateStore (see module doc).
 
     *reader* serves reads (under the store's lock); *writer* is used only by the writer
@@ -322,17 +321,6 @@ class _SqliteStore(WriteQueue):
             self._close_connections(self._writer)
             self._cache.clear()
             self._recent.clear()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- blobs -----------------------------------------------------------------------------
 
