@@ -9,9 +9,9 @@ import logging
 
 import httpx
 import pytest
-from conftest import LIFETIME, AuthStack
 
 from cursor_bridge.emulator import EmulatorOptions
+from tests.support.auth_stack import LIFETIME, AuthStack
 
 PARALLEL = 50
 
