@@ -169,3 +169,25 @@ def test_serve_on_a_public_address_with_keys_or_the_explicit_flag(
     finally:
         process.terminate()
         process.wait(30)
+
+
+def test_check_answers_from_one_look_at_the_file_and_follows_revocation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ClientKeyStore(tmp_path / "keys.json")
+    key, record = store.create("one")
+    keys = ClientKeys(store)
+    looks: list[str] = []
+    real_stat = os.stat
+
+    def counting_stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        looks.append(str(path))
+        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("cursor_bridge.server.client_keys.os.stat", counting_stat)
+    required, matched = keys.check([key, "cbk_wrong", key])
+    assert required and [m.id for m in matched] == [record.id, record.id]
+    assert looks == [str(store.path)]
+    assert (required, matched[:1]) == (keys.required(), [keys.match(key)])
+    store.revoke(record.id)
+    assert keys.check([key]) == (False, [])

@@ -49,9 +49,8 @@ class ClientAuth:
             await self.app(scope, receive, send)
             return
         try:
-            required = self.keys.required()
             presented = presented_keys(dict(scope.get("headers", [])))
-            matched = [key for key in map(self.keys.match, presented) if key is not None]
+            required, matched = self.keys.check(presented)
         except ClientKeyFileError as exc:
             log.error("refusing requests: %s", exc)
             message = "The bridge's client key file is unreadable; see the bridge's log."

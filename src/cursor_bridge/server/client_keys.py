@@ -6,7 +6,7 @@ file (`$CURSOR_BRIDGE_HOME/client_keys.json`, mode 0600, written atomically) hol
 digests, names and creation times. Keys may also come from the environment or the config
 file (`ClientKeys(extra=...)`); those are hashed in memory on start.
 
-The server asks `ClientKeys.required()` and `ClientKeys.match(presented)` on every
+The server asks `ClientKeys.check(presented)` (required? which keys match?) on every
 request; the file is re-read when it changes, so `keys create` / `keys revoke` take effect
 on a running server at once. `match` compares digests with `hmac.compare_digest` against
 every key, never stopping early, so timing reveals nothing about which bytes matched.
@@ -127,12 +127,14 @@ class ClientKeys:
         return bool(self._extra) or bool(self._current_file_keys())
 
     def match(self, presented: str) -> ClientKey | None:
-        wanted = digest(presented)
-        found: ClientKey | None = None
-        for key in self.keys():
-            if hmac.compare_digest(wanted, key.digest) and found is None:
-                found = key
-        return found
+        return _match(presented, self.keys())
+
+    def check(self, presented: Iterable[str]) -> tuple[bool, list[ClientKey]]:
+        """`required()` and the matches among *presented*, from one look at the file (one
+        `stat` per request instead of one per question)."""
+        keys = self.keys()
+        matched = [key for key in (_match(p, keys) for p in presented) if key is not None]
+        return bool(keys), matched
 
     def _current_file_keys(self) -> list[ClientKey]:
         if self.store is None:
@@ -147,3 +149,13 @@ class ClientKeys:
             self._file_keys = self.store.load() if seen is not None else []
             self._seen = seen
         return self._file_keys
+
+
+def _match(presented: str, keys: list[ClientKey]) -> ClientKey | None:
+    """The first key whose digest is *presented*'s, comparing against every key."""
+    wanted = digest(presented)
+    found: ClientKey | None = None
+    for key in keys:
+        if hmac.compare_digest(wanted, key.digest) and found is None:
+            found = key
+    return found
