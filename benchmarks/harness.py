@@ -189,11 +189,11 @@ def _children(pid: int) -> list[int]:
 
 def process_tree(pid: int) -> list[int]:
     """*pid* and its live descendants."""
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
         found.append(current)
-        todo.extend(_children(current))
+        pending.extend(_children(current))
     return found
 
 

@@ -15,7 +15,7 @@ import pytest
 from cursor_bridge.emulator import EmulatorServer
 from cursor_bridge.emulator.run import ExecCall
 from cursor_bridge.emulator.script import EXEC_WORDS
-from cursor_bridge.emulator.turn import builtin_display
+from cursor_bridge.emulator.tools import builtin_display
 from cursor_bridge.engine.adapters import map_builtin, native_result, refuse
 from cursor_bridge.engine.exec_registry import REGISTRY
 from cursor_bridge.engine.executor import BuiltinExecutor

@@ -95,10 +95,12 @@ class MemoryPoolState:
         return None  # one process: the members' own in_flight counts are the load
 
     async def lease(self, account_id: str) -> str:
+        """No shared lease in one process (the member's in_flight count is the load): an
+        empty lease id that `release` accepts."""
         return ""
 
     async def release(self, account_id: str, lease: str) -> None:
-        pass
+        """Nothing was taken by `lease`, so nothing is given back."""
 
 
 class NotAllowed(ConnectError):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from ..protocol.exec_kinds import args_message, result_field
+from ..protocol.exec_kinds import args_message, display_member, result_field
 from ..protocol.messages import agent, json_to_value_bytes
 from .history import describe_mcp_result
 from .run import ExecCall
@@ -169,3 +169,36 @@ def _describe_shell_stream(messages: list[agent.ExecClientMessage]) -> str:
         elif kind == "rejected":
             status = f"rejected: {event.rejected.reason}"
     return f"{status}: {''.join(out)}"
+
+
+def mcp_descriptors(context: agent.RequestContext) -> list[agent.McpDescriptor]:
+    """The MCP servers the client describes (meta-tool and file-system lists, merged)."""
+    seen: dict[str, agent.McpDescriptor] = {}
+    for descriptor in (
+        *context.mcp_meta_tool_options.mcp_descriptors,
+        *context.mcp_file_system_options.mcp_descriptors,
+    ):
+        seen.setdefault(descriptor.server_identifier or descriptor.server_name, descriptor)
+    return list(seen.values())
+
+
+def builtin_display(
+    kind: str, args: Message, call: ExecCall | None = None
+) -> agent.ToolCall | None:
+    """The display record (tool_call_started / completed) of a built-in exec, with its result
+    once the call is answered (when the answer's type is the record's: not for a stream);
+    None for kinds our schema has no record for."""
+    member = display_member(kind)
+    if member is None:
+        return None
+    tool_call = agent.ToolCall()
+    record = getattr(tool_call, member)
+    record.args.CopyFrom(args)
+    answer_field = result_field(kind)
+    for result in call.results if call is not None else ():
+        answer = getattr(result, answer_field)
+        if result.WhichOneof("message") == answer_field and answer.DESCRIPTOR is (
+            record.result.DESCRIPTOR
+        ):
+            record.result.CopyFrom(answer)
+    return tool_call

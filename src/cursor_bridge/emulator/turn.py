@@ -34,20 +34,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf.message import Message
-
 from ..protocol.blobs import blob_id
-from ..protocol.exec_kinds import display_member, result_field
-from ..protocol.framing import encode_envelope
 from ..protocol.messages import agent
 from ..protocol.wire import len_field
 from .catalog import CatalogModel
+from .faults import fire_fault
 from .history import (
     Conversation,
     HistoryEntry,
@@ -59,10 +54,18 @@ from .history import (
     turn_blobs,
     turn_root_blobs,
 )
+from .model_text import chunks, recall_text, summary_text, tokens_of
 from .obey import disobeys, formatted_answer, obeying
 from .run import ExecCall, RunError, RunSession
 from .script import Fault, Recall, Reply, Script, Tokens, parse_script
-from .tools import PlannedCall, describe_result, mcp_result, plan_calls
+from .tools import (
+    PlannedCall,
+    builtin_display,
+    describe_result,
+    mcp_descriptors,
+    mcp_result,
+    plan_calls,
+)
 
 _TODO_STATUS = {
     "pending": agent.TODO_STATUS_PENDING,
@@ -70,48 +73,7 @@ _TODO_STATUS = {
     "completed": agent.TODO_STATUS_COMPLETED,
     "cancelled": agent.TODO_STATUS_CANCELLED,
 }
-_WORD = re.compile(r"\s*\S+\s*")
 _YIELD_EVERY = 64
-_FAULT_MESSAGES = {
-    "resource_exhausted": "You've hit your usage limit",
-    "unauthenticated": "Not logged in",
-    "permission_denied": "Permission denied",
-    "unavailable": "Service temporarily unavailable",
-}
-_MALFORMED_PAYLOAD = b"\x0f\xff\xff\xff not an AgentServerMessage"
-_HUGE_FRAME_HEADER = bytes((0,)) + (64 * 1024 * 1024).to_bytes(4, "big")
-
-
-def mcp_descriptors(context: agent.RequestContext) -> list[agent.McpDescriptor]:
-    """The MCP servers the client describes (meta-tool and file-system lists, merged)."""
-    seen: dict[str, agent.McpDescriptor] = {}
-    for descriptor in (
-        *context.mcp_meta_tool_options.mcp_descriptors,
-        *context.mcp_file_system_options.mcp_descriptors,
-    ):
-        seen.setdefault(descriptor.server_identifier or descriptor.server_name, descriptor)
-    return list(seen.values())
-
-
-def chunks(text: str) -> list[str]:
-    """Word-sized pieces whose concatenation is *text*."""
-    pieces = _WORD.findall(text)
-    return pieces if pieces else ([text] if text else [])
-
-
-def tokens_of(chars: int) -> int:
-    return math.ceil(chars / 4)
-
-
-def summary_text(entries: list[HistoryEntry]) -> str:
-    """The emulator's deterministic summary: one short line per message of the dialogue (the
-    system prompt stays the client's and is not summarised)."""
-    lines = [
-        f"{e.role}: {' '.join(e.text.split()[:8])}"
-        for e in entries
-        if e.text.strip() and e.role != "system"
-    ]
-    return "Summary of " + str(len(lines)) + " messages:\n" + "\n".join(lines)
 
 
 @dataclass(slots=True)
@@ -411,40 +373,15 @@ class TurnPlayer:
                 await self.session.send_update(update)
             await self._token_delta(usage, 1)
             if fault is not None and sent == fault.after_deltas:
-                await self._fire(fault)
+                await fire_fault(self.session, fault)
                 fault = None
             await self._pause()
         if fault is not None:
-            await self._fire(fault)
+            await fire_fault(self.session, fault)
         await self._end_step(step_id, started)
         assistant = agent.AssistantMessage(text=answer)
         steps.append(serialize(agent.ConversationStep(assistant_message=assistant)))
         return steps
-
-    async def _fire(self, fault: Fault) -> None:
-        session = self.session
-        session.counters.faults_injected += 1
-        if fault.kind == "disconnect":
-            session.reset_stream()
-        elif fault.kind == "stall":
-            await session.stall()
-        elif fault.kind == "error":
-            message = fault.message or _FAULT_MESSAGES.get(fault.code, f"emulated {fault.code}")
-            raise RunError(fault.code, message)
-        elif fault.kind == "malformed":
-            if fault.variant == "flags":
-                update = agent.InteractionUpdate(text_delta=agent.TextDeltaUpdate(text="?"))
-                payload = agent.AgentServerMessage(interaction_update=update).SerializeToString()
-                await session.send_raw(bytes((0x40,)) + encode_envelope(payload)[1:])
-            else:
-                await session.send_raw(encode_envelope(_MALFORMED_PAYLOAD))
-        elif fault.kind == "huge-frame":
-            await session.send_raw(_HUGE_FRAME_HEADER)
-            await session.stall()
-        elif fault.kind == "end-early":
-            session.end_early()
-        elif fault.kind == "goaway":
-            session.goaway(close=fault.variant == "close")
 
     # -- tool calls ---------------------------------------------------------------------
 
@@ -582,31 +519,3 @@ class TurnPlayer:
 
 
 _TTFT_FIELD = 8
-
-
-def builtin_display(
-    kind: str, args: Message, call: ExecCall | None = None
-) -> agent.ToolCall | None:
-    """The display record (tool_call_started / completed) of a built-in exec, with its result
-    once the call is answered (when the answer's type is the record's: not for a stream);
-    None for kinds our schema has no record for."""
-    member = display_member(kind)
-    if member is None:
-        return None
-    tool_call = agent.ToolCall()
-    record = getattr(tool_call, member)
-    record.args.CopyFrom(args)
-    answer_field = result_field(kind)
-    for result in call.results if call is not None else ():
-        answer = getattr(result, answer_field)
-        if result.WhichOneof("message") == answer_field and answer.DESCRIPTOR is (
-            record.result.DESCRIPTOR
-        ):
-            record.result.CopyFrom(answer)
-    return tool_call
-
-
-def recall_text(rule: str, entries: list[HistoryEntry]) -> str:
-    parts = [f"rule={rule}"] if rule else []
-    parts.extend(f"{entry.role}={entry.text}" for entry in entries)
-    return "history: " + ("; ".join(parts) if parts else "(no history)")
