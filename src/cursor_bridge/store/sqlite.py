@@ -157,11 +157,10 @@ class _SqliteStore(WriteQueue, ClosedOnExit):
     ) -> None:
         """Keep *checkpoint* (replacing the previous one) with its *meta* (queued; see flush)."""
         meta = dict(meta or {})
-        meta_text = json.dumps(meta, sort_keys=True)
         with self._lock:
             now = self._clock()
             stored = StoredCheckpoint(conversation_key, checkpoint, meta, now)
-            op = writes.SaveCheckpoint(stored, meta_text)
+            op = writes.SaveCheckpoint(stored)
             self._pending_checkpoints[conversation_key] = op
             self._submit(op, now)
 
@@ -186,9 +185,7 @@ class _SqliteStore(WriteQueue, ClosedOnExit):
             self._wait_for_room(lambda: self._pending_bytes <= self.max_pending_bytes)
             now = self._clock()
             stored = StoredCheckpoint(conversation_key, checkpoint, meta, now)
-            op = writes.SaveTurn(
-                stored, json.dumps(meta, sort_keys=True), new, tuple(reachable), parent
-            )
+            op = writes.SaveTurn(stored, new, tuple(reachable), parent)
             for key, data in new.items():
                 replaced = self._pending_blobs.get(key)
                 if replaced is not None:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from . import writes
+from .known_blobs import BatchBlobs, KnownBlobs
 from .types import StateStoreError
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,10 @@ class WriteQueue:
         self.write_timeout = write_timeout
         self._writer = writer
         self._clock = clock
+        # Blobs the database holds, so turns skip rewriting them (writer side only), and
+        # the database's data_version when last seen, to notice other processes' commits.
+        self._known_blobs = KnownBlobs()
+        self._data_version: int | None = None
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._queue: list[writes.Op] = []
@@ -234,13 +239,16 @@ class WriteQueue:
         self, ops: list[writes.Op], touches: writes.Touches, now: float, prune: bool
     ) -> writes.Applied:
         conn = self._writer
+        blobs = BatchBlobs(self._known_blobs)
         with sqlite_errors():
             conn.execute("BEGIN IMMEDIATE")
             try:
+                self._check_data_version(conn)
                 applied = writes.apply(
                     conn,
                     ops,
                     touches,
+                    blobs,
                     expire_before=now - self.ttl if prune else None,
                     max_bytes=self.max_bytes,
                     low_water=int(self.max_bytes * LOW_WATER),
@@ -249,7 +257,17 @@ class WriteQueue:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        blobs.commit()
         return applied
+
+    def _check_data_version(self, conn: sqlite3.Connection) -> None:
+        """Forget which blobs are stored if another connection (another process on the
+        file) committed since our last batch: it may have removed some. Inside the write
+        transaction, so nobody else can commit until ours is done."""
+        (version,) = conn.execute("PRAGMA data_version").fetchone()
+        if version != self._data_version:
+            self._known_blobs.forget_all()
+            self._data_version = version
 
     def _run_writer(self) -> None:
         """The writer thread: commit batches until closed, retrying with backoff on errors."""

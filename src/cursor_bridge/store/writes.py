@@ -8,10 +8,12 @@ were put ahead of it.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass, field
 
 from . import eviction
+from .known_blobs import BatchBlobs
 from .types import PruneResult, StoredCheckpoint
 
 _PUT_DATA = (
@@ -29,6 +31,8 @@ _TOUCH_CONVERSATION = (
     " ON CONFLICT (key) DO UPDATE SET used_at = max(used_at, excluded.used_at)"
 )
 _LINK = "INSERT OR IGNORE INTO owners (conversation, blob) SELECT ?, id FROM blobs WHERE id = ?"
+# For blobs known to be stored (written or confirmed in this very transaction).
+_OWN = "INSERT OR IGNORE INTO owners (conversation, blob) VALUES (?, ?)"
 _INHERIT = (
     "INSERT OR IGNORE INTO owners (conversation, blob)"
     " SELECT ?, blob FROM owners WHERE conversation = ?"
@@ -48,10 +52,14 @@ class PutBlob:
     at: float
 
 
+def meta_text(stored: StoredCheckpoint) -> str:
+    """The meta column (JSON), made by the writer rather than the caller's event loop."""
+    return json.dumps(stored.meta, sort_keys=True)
+
+
 @dataclass(eq=False, slots=True)
 class SaveCheckpoint:
     stored: StoredCheckpoint
-    meta_text: str
 
     @property
     def conversation(self) -> str:
@@ -67,7 +75,6 @@ class SaveTurn:
     turn continued from, whose blobs stay reachable from this one."""
 
     stored: StoredCheckpoint
-    meta_text: str
     blobs: dict[bytes, bytes]
     reachable: tuple[bytes, ...]
     parent: str | None = None
@@ -158,13 +165,15 @@ def apply(
     conn: sqlite3.Connection,
     ops: list[Op],
     touches: Touches,
+    blobs: BatchBlobs,
     *,
     expire_before: float | None,
     max_bytes: int,
     low_water: int,
 ) -> Applied:
     """Apply *ops* in order, then *touches* (also before any drop), then expiry (if
-    *expire_before* is given) and the size cap, in the caller's open transaction."""
+    *expire_before* is given) and the size cap, in the caller's open transaction. *blobs*
+    learns every blob written or removed, and tells which a turn need not write again."""
     applied = Applied()
     for op in ops:
         if isinstance(op, DropConversation):
@@ -174,6 +183,7 @@ def apply(
         if isinstance(op, PutBlob):
             conn.execute(_PUT_DATA, (op.key, op.data))
             conn.execute(_PUT_BLOB, (op.key, len(op.data), op.at))
+            blobs.wrote(((op.key, op.data),))
             if op.conversation is not None:
                 conn.execute(_TOUCH_CONVERSATION, (op.conversation, op.at))
                 conn.execute(_LINK, (op.conversation, op.key))
@@ -181,12 +191,13 @@ def apply(
             s = op.stored
             conn.execute(
                 _SAVE_CHECKPOINT,
-                (s.conversation_key, s.checkpoint, op.meta_text, s.saved_at, s.saved_at),
+                (s.conversation_key, s.checkpoint, meta_text(s), s.saved_at, s.saved_at),
             )
         elif isinstance(op, SaveTurn):
-            _save_turn(conn, op)
+            _save_turn(conn, op, blobs)
         elif isinstance(op, DropConversation):
             removed = eviction.drop_conversation(conn, op.conversation)
+            blobs.removed(removed.blob_ids)
             applied.dropped.add(removed)
             if op.expired:
                 applied.expired_on_load += removed.conversations
@@ -194,20 +205,29 @@ def apply(
     _apply_touches(conn, touches)
     if expire_before is not None:
         applied.expired = eviction.expire(conn, expire_before)
+        blobs.removed(applied.expired.blob_ids)
     if eviction.total_bytes(conn) > max_bytes:
         applied.evicted = eviction.evict(conn, low_water)
+        blobs.removed(applied.evicted.blob_ids)
     return applied
 
 
-def _save_turn(conn: sqlite3.Connection, op: SaveTurn) -> None:
-    """One turn in a handful of statements however many blobs it has."""
+def _save_turn(conn: sqlite3.Connection, op: SaveTurn, blobs: BatchBlobs) -> None:
+    """One turn in a handful of statements however many blobs it has; blobs the database
+    already holds with the same bytes are only linked, not written again. (Their access
+    time is left as it is: it only orders blobs that no conversation owns.)"""
     s = op.stored
     key, at = s.conversation_key, s.saved_at
+    fresh = [(blob, data) for blob, data in op.blobs.items() if not blobs.holds(blob, data)]
+    if fresh:
+        conn.executemany(_PUT_DATA, fresh)
+        conn.executemany(_PUT_BLOB, [(blob, len(data), at) for blob, data in fresh])
+        blobs.wrote(fresh)
+    conn.execute(_SAVE_CHECKPOINT, (key, s.checkpoint, meta_text(s), at, at))
     if op.blobs:
-        conn.executemany(_PUT_DATA, op.blobs.items())
-        conn.executemany(_PUT_BLOB, [(blob, len(data), at) for blob, data in op.blobs.items()])
-    conn.execute(_SAVE_CHECKPOINT, (key, s.checkpoint, op.meta_text, at, at))
-    conn.executemany(_LINK, [(key, blob) for blob in (*op.blobs, *op.reachable)])
+        conn.executemany(_OWN, [(key, blob) for blob in op.blobs])
+    if op.reachable:
+        conn.executemany(_LINK, [(key, blob) for blob in op.reachable])
     if op.parent is not None and op.parent != key:
         conn.execute(_INHERIT, (key, op.parent))
 
