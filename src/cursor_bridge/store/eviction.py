@@ -18,18 +18,21 @@ _BATCH = 256
 
 @dataclass
 class Removed:
-    """What a removal deleted: counts, bytes freed, and blob ids (to drop from read caches)."""
+    """What a removal deleted: counts, bytes freed, blob ids (to drop from read caches) and
+    the keys whose owner links went (to drop from what the writer knows is stored)."""
 
     conversations: int = 0
     blobs: int = 0
     freed_bytes: int = 0
     blob_ids: list[bytes] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
 
     def add(self, other: Removed) -> None:
         self.conversations += other.conversations
         self.blobs += other.blobs
         self.freed_bytes += other.freed_bytes
         self.blob_ids.extend(other.blob_ids)
+        self.keys.extend(other.keys)
 
 
 def total_bytes(conn: sqlite3.Connection) -> int:
@@ -52,6 +55,7 @@ def drop_conversation(conn: sqlite3.Connection, key: str) -> Removed:
     ).fetchall()
     removed.add(_delete_blobs(conn, sole))
     conn.execute("DELETE FROM owners WHERE conversation = ?", (key,))
+    removed.keys.append(key)
     if row is not None:
         conn.execute("DELETE FROM conversations WHERE key = ?", (key,))
         removed.conversations = 1

@@ -1,17 +1,20 @@
-"""Which blobs the database already holds, so a turn does not write them again.
+"""What the database already holds, so a turn does not write it again.
 
 Blob ids are content hashes, and most of a turn's blobs are ones an earlier turn already
 stored (the same system prompt, tools and history): rewriting them cost the writer three
-statements each per turn. The writer remembers each blob it committed (or found removed)
-with a fingerprint of its bytes, and a turn whose blob is remembered with the same
-fingerprint only links to it. The fingerprint (Python's keyed SipHash of the bytes, which
-the bytes object caches) keeps the store's plain KV semantics: a put of other bytes under a
-known id still replaces them.
+statements each per turn. The writer remembers each blob it committed with a fingerprint
+of its bytes, and a turn whose blob is remembered with the same fingerprint only links to
+it. The fingerprint (Python's keyed 64-bit SipHash of the bytes, which the bytes object
+caches) keeps the store's plain KV semantics: a put of other bytes under a known id still
+replaces them. Likewise it remembers which blobs each recently saved key owns, so saving a
+key again (a turn's final checkpoint after the one filed at `turn_ended`) skips the links
+it already has. An owner link lives until its key is dropped, and a blob lives while it
+has an owner, so a remembered link also means the blob is there.
 
 What this process removes (drop, expiry, eviction) is forgotten as the batch that removes
 it runs. What another process sharing the file may have removed cannot be seen from here:
-the writer clears everything it remembers whenever SQLite's `data_version` says another
-connection committed (`forget_all`), so a shared file trades the saving for correctness.
+the writer forgets everything whenever SQLite's `data_version` says another connection
+committed (`forget_all`), so a busy shared file trades the saving for correctness.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 
-# About 150 bytes each: a few MiB at most, and a live conversation's blobs fit easily.
-DEFAULT_LIMIT = 65_536
+# About 150 bytes a blob: a few MiB at most; a live conversation's blobs fit easily.
+BLOB_LIMIT = 65_536
+KEY_LIMIT = 4_096
 
 _UNSEEN = object()
 
@@ -31,66 +35,108 @@ def fingerprint(data: bytes) -> int:
 
 
 class KnownBlobs:
-    """Committed blob ids and their fingerprints, the *limit* most recently confirmed.
-    Used by the writer only (its thread, or the caller under the store's lock)."""
+    """Committed blobs (id -> fingerprint) and owner links (key -> blob ids), the most
+    recently confirmed ones. Used by the writer only (its thread, or the caller under the
+    store's lock)."""
 
-    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
-        self.limit = limit
-        self._items: OrderedDict[bytes, int] = OrderedDict()
+    def __init__(self, blob_limit: int = BLOB_LIMIT, key_limit: int = KEY_LIMIT) -> None:
+        self.blob_limit = blob_limit
+        self.key_limit = key_limit
+        self._blobs: OrderedDict[bytes, int] = OrderedDict()
+        self._links: OrderedDict[str, set[bytes]] = OrderedDict()
 
-    def holds(self, key: bytes, fp: int) -> bool:
-        if self._items.get(key) != fp:
+    def holds(self, blob: bytes, fp: int) -> bool:
+        if self._blobs.get(blob) != fp:
             return False
-        self._items.move_to_end(key)
+        self._blobs.move_to_end(blob)
         return True
 
-    def remember(self, key: bytes, fp: int) -> None:
-        self._items[key] = fp
-        self._items.move_to_end(key)
-        if len(self._items) > self.limit:
-            self._items.popitem(last=False)
+    def links(self, key: str) -> set[bytes]:
+        """The blobs *key* is known to own (empty: none known; do not mutate)."""
+        return self._links.get(key) or _NONE
 
-    def forget(self, key: bytes) -> None:
-        self._items.pop(key, None)
+    def remember(self, blob: bytes, fp: int) -> None:
+        self._blobs[blob] = fp
+        self._blobs.move_to_end(blob)
+        if len(self._blobs) > self.blob_limit:
+            self._blobs.popitem(last=False)
+
+    def remember_links(self, key: str, blobs: set[bytes]) -> None:
+        known = self._links.get(key)
+        if known is None:
+            self._links[key] = set(blobs)
+            if len(self._links) > self.key_limit:
+                self._links.popitem(last=False)
+        else:
+            known |= blobs
+            self._links.move_to_end(key)
+
+    def forget(self, blob: bytes) -> None:
+        self._blobs.pop(blob, None)
+
+    def forget_key(self, key: str) -> None:
+        self._links.pop(key, None)
 
     def forget_all(self) -> None:
-        self._items.clear()
+        self._blobs.clear()
+        self._links.clear()
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._blobs)
+
+
+_NONE: set[bytes] = set()
 
 
 class BatchBlobs:
-    """What one write transaction did to blobs, over what was committed before it: reads
-    see the batch's own writes and removals; `commit` folds them in once the transaction
-    has committed (a rolled-back batch changes nothing)."""
+    """What one write transaction did, over what was committed before it: lookups see the
+    batch's own writes and removals; `commit` folds them in once the transaction has
+    committed (a rolled-back batch changes nothing)."""
 
-    __slots__ = ("_known", "_changes")
+    __slots__ = ("_blobs", "_dropped", "_known", "_links")
 
     def __init__(self, known: KnownBlobs) -> None:
         self._known = known
-        self._changes: dict[bytes, int | None] = {}  # None: removed in this batch
+        self._blobs: dict[bytes, int | None] = {}  # None: removed in this batch
+        self._links: dict[str, set[bytes]] = {}
+        self._dropped: set[str] = set()
 
-    def holds(self, key: bytes, data: bytes) -> bool:
-        """Whether the database (as of this batch so far) holds exactly *data* under *key*."""
+    def holds(self, blob: bytes, data: bytes) -> bool:
+        """Whether the database (as of this batch so far) holds exactly *data* as *blob*."""
         fp = fingerprint(data)
-        change = self._changes.get(key, _UNSEEN)
+        change = self._blobs.get(blob, _UNSEEN)
         if change is _UNSEEN:
-            return self._known.holds(key, fp)
+            return self._known.holds(blob, fp)
         return change == fp
 
-    def wrote(self, items: Iterable[tuple[bytes, bytes]]) -> None:
-        for key, data in items:
-            self._changes[key] = fingerprint(data)
+    def unlinked(self, key: str, blobs: Iterable[bytes]) -> list[bytes]:
+        """Those of *blobs* that *key* is not known to own yet."""
+        known = _NONE if key in self._dropped else self._known.links(key)
+        added = self._links.get(key, _NONE)
+        return [blob for blob in blobs if blob not in known and blob not in added]
 
-    def removed(self, keys: Iterable[bytes]) -> None:
+    def wrote(self, items: Iterable[tuple[bytes, bytes]]) -> None:
+        for blob, data in items:
+            self._blobs[blob] = fingerprint(data)
+
+    def linked(self, key: str, blobs: Iterable[bytes]) -> None:
+        self._links.setdefault(key, set()).update(blobs)
+
+    def removed(self, blobs: Iterable[bytes], keys: Iterable[str]) -> None:
+        for blob in blobs:
+            self._blobs[blob] = None
         for key in keys:
-            self._changes[key] = None
+            self._dropped.add(key)
+            self._links.pop(key, None)
 
     def commit(self) -> None:
         known = self._known
-        for key, fp in self._changes.items():
+        for blob, fp in self._blobs.items():
             if fp is None:
-                known.forget(key)
+                known.forget(blob)
             else:
-                known.remember(key, fp)
+                known.remember(blob, fp)
+        for key in self._dropped:
+            known.forget_key(key)
+        for key, blobs in self._links.items():
+            known.remember_links(key, blobs)

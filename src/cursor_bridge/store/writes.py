@@ -165,15 +165,15 @@ def apply(
     conn: sqlite3.Connection,
     ops: list[Op],
     touches: Touches,
-    blobs: BatchBlobs,
+    known: BatchBlobs,
     *,
     expire_before: float | None,
     max_bytes: int,
     low_water: int,
 ) -> Applied:
     """Apply *ops* in order, then *touches* (also before any drop), then expiry (if
-    *expire_before* is given) and the size cap, in the caller's open transaction. *blobs*
-    learns every blob written or removed, and tells which a turn need not write again."""
+    *expire_before* is given) and the size cap, in the caller's open transaction. *known*
+    learns what is written and removed, and tells what a turn need not write again."""
     applied = Applied()
     for op in ops:
         if isinstance(op, DropConversation):
@@ -183,10 +183,11 @@ def apply(
         if isinstance(op, PutBlob):
             conn.execute(_PUT_DATA, (op.key, op.data))
             conn.execute(_PUT_BLOB, (op.key, len(op.data), op.at))
-            blobs.wrote(((op.key, op.data),))
+            known.wrote(((op.key, op.data),))
             if op.conversation is not None:
                 conn.execute(_TOUCH_CONVERSATION, (op.conversation, op.at))
-                conn.execute(_LINK, (op.conversation, op.key))
+                conn.execute(_OWN, (op.conversation, op.key))
+                known.linked(op.conversation, (op.key,))
         elif isinstance(op, SaveCheckpoint):
             s = op.stored
             conn.execute(
@@ -194,10 +195,10 @@ def apply(
                 (s.conversation_key, s.checkpoint, meta_text(s), s.saved_at, s.saved_at),
             )
         elif isinstance(op, SaveTurn):
-            _save_turn(conn, op, blobs)
+            _save_turn(conn, op, known)
         elif isinstance(op, DropConversation):
             removed = eviction.drop_conversation(conn, op.conversation)
-            blobs.removed(removed.blob_ids)
+            known.removed(removed.blob_ids, removed.keys)
             applied.dropped.add(removed)
             if op.expired:
                 applied.expired_on_load += removed.conversations
@@ -205,29 +206,33 @@ def apply(
     _apply_touches(conn, touches)
     if expire_before is not None:
         applied.expired = eviction.expire(conn, expire_before)
-        blobs.removed(applied.expired.blob_ids)
+        known.removed(applied.expired.blob_ids, applied.expired.keys)
     if eviction.total_bytes(conn) > max_bytes:
         applied.evicted = eviction.evict(conn, low_water)
-        blobs.removed(applied.evicted.blob_ids)
+        known.removed(applied.evicted.blob_ids, applied.evicted.keys)
     return applied
 
 
-def _save_turn(conn: sqlite3.Connection, op: SaveTurn, blobs: BatchBlobs) -> None:
-    """One turn in a handful of statements however many blobs it has; blobs the database
-    already holds with the same bytes are only linked, not written again. (Their access
-    time is left as it is: it only orders blobs that no conversation owns.)"""
+def _save_turn(conn: sqlite3.Connection, op: SaveTurn, known: BatchBlobs) -> None:
+    """One turn in a handful of statements however many blobs it has. Blobs the database
+    already holds with the same bytes are not written again, and links the key already has
+    are not made again (a blob's access time is then left as it is: it only orders blobs
+    that no conversation owns, and these are owned)."""
     s = op.stored
     key, at = s.conversation_key, s.saved_at
-    fresh = [(blob, data) for blob, data in op.blobs.items() if not blobs.holds(blob, data)]
+    fresh = [(blob, data) for blob, data in op.blobs.items() if not known.holds(blob, data)]
     if fresh:
         conn.executemany(_PUT_DATA, fresh)
         conn.executemany(_PUT_BLOB, [(blob, len(data), at) for blob, data in fresh])
-        blobs.wrote(fresh)
+        known.wrote(fresh)
     conn.execute(_SAVE_CHECKPOINT, (key, s.checkpoint, meta_text(s), at, at))
-    if op.blobs:
-        conn.executemany(_OWN, [(key, blob) for blob in op.blobs])
-    if op.reachable:
-        conn.executemany(_LINK, [(key, blob) for blob in op.reachable])
+    if own := known.unlinked(key, op.blobs):
+        # Stored: written above, earlier in this batch, or known committed.
+        conn.executemany(_OWN, [(key, blob) for blob in own])
+        known.linked(key, own)
+    if op.reachable and (reach := known.unlinked(key, op.reachable)):
+        # Stored earlier, maybe since evicted: linked only if still there (not remembered).
+        conn.executemany(_LINK, [(key, blob) for blob in reach])
     if op.parent is not None and op.parent != key:
         conn.execute(_INHERIT, (key, op.parent))
 
