@@ -5,46 +5,14 @@ saved checkpoint with its blobs."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from store_support import FakeClock, audit, blob
+from store_support import FakeClock, audit, blob, committed_bytes, links_made, statements, writes_of
 
 from cursor_bridge.store import MemoryStateStore, SqliteStateStore, StateStoreError, eviction
 from cursor_bridge.store.known_blobs import KnownBlobs
 from cursor_bridge.store.sqlite import _SqliteStore
-
-
-@contextmanager
-def statements(store: _SqliteStore) -> Iterator[list[str]]:
-    """The SQL the store's writer runs inside the block (committed before it ends)."""
-    seen: list[str] = []
-    store.flush()
-    store._writer.set_trace_callback(seen.append)  # the test looks under the hood on purpose
-    try:
-        yield seen
-        store.flush()
-    finally:
-        store._writer.set_trace_callback(None)
-
-
-def writes_of(seen: list[str], table: str) -> int:
-    """Rows written to *table* (a trigger's statements are traced again under the text of
-    the statement that fired them: counted once)."""
-    return len({sql for sql in seen if sql.startswith(f"INSERT INTO {table} ")})
-
-
-def links_made(seen: list[str]) -> int:
-    return len({sql for sql in seen if sql.startswith("INSERT OR IGNORE INTO owners")})
-
-
-def committed_bytes(store: _SqliteStore, key: bytes) -> bytes | None:
-    """The bytes the database holds for *key* (not the read cache)."""
-    store.flush()
-    row = store._read().execute("SELECT data FROM blob_data WHERE id = ?", (key,)).fetchone()
-    return None if row is None else bytes(row[0])
 
 
 def test_blobs_already_stored_are_linked_not_written_again(store: _SqliteStore) -> None:

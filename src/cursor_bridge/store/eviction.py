@@ -42,9 +42,27 @@ def total_bytes(conn: sqlite3.Connection) -> int:
     return int(total)
 
 
+# A checkpoint that continued from a dropped one takes over what that one owned, and its
+# parents (so a chain dropped from its oldest end keeps every blob its newest needs).
+_HAND_DOWN = (
+    "INSERT OR IGNORE INTO owners (conversation, blob)"
+    " SELECT ?, blob FROM owners WHERE conversation = ?"
+)
+_TAKE_PARENTS = (
+    "INSERT OR IGNORE INTO parents (child, parent)"
+    " SELECT ?, parent FROM parents WHERE child = ? AND parent != ?"
+)
+
+
 def drop_conversation(conn: sqlite3.Connection, key: str) -> Removed:
-    """Delete a conversation, its checkpoint, and the blobs no other conversation owns."""
+    """Delete a conversation, its checkpoint, and the blobs no other conversation owns
+    (the checkpoints that continued from it owning, from now on, what it owned)."""
     removed = Removed()
+    children = conn.execute("SELECT child FROM parents WHERE parent = ?", (key,)).fetchall()
+    for (child,) in children:
+        conn.execute(_HAND_DOWN, (child, key))
+        conn.execute(_TAKE_PARENTS, (child, key, child))
+    conn.execute("DELETE FROM parents WHERE parent = ? OR child = ?", (key, key))
     row = conn.execute(
         "SELECT ifnull(length(checkpoint), 0) FROM conversations WHERE key = ?", (key,)
     ).fetchone()
@@ -66,7 +84,11 @@ def drop_conversation(conn: sqlite3.Connection, key: str) -> Removed:
 def expire(conn: sqlite3.Connection, cutoff: float) -> Removed:
     """Drop conversations unused since *cutoff*, then unowned blobs not accessed since then."""
     removed = Removed()
-    stale = conn.execute("SELECT key FROM conversations WHERE used_at < ?", (cutoff,)).fetchall()
+    # Most recently used first: mostly children before their parents, so that little is
+    # handed down to checkpoints that go next anyway (any order is correct).
+    stale = conn.execute(
+        "SELECT key FROM conversations WHERE used_at < ? ORDER BY used_at DESC", (cutoff,)
+    ).fetchall()
     for (key,) in stale:
         removed.add(drop_conversation(conn, key))
     while True:

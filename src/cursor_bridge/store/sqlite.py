@@ -175,9 +175,10 @@ class _SqliteStore(WriteQueue, ClosedOnExit):
         parent: str | None = None,
     ) -> None:
         """Keep a finished turn as one unit (queued; one op however many blobs): its
-        *checkpoint*, the *blobs* it put, and owner links from the checkpoint to those, to
-        the *reachable* ids it used, and to everything its *parent* checkpoint owns. A
-        checkpoint then keeps its blobs alive: eviction and expiry take them together."""
+        *checkpoint*, the *blobs* it put, owner links from the checkpoint to those and to
+        the *reachable* ids it used, and a note that it continued from *parent*, whose
+        blobs pass to it if the parent goes first. A checkpoint then keeps its blobs alive:
+        eviction and expiry take them together."""
         meta = dict(meta or {})
         new = dict(blobs or {})
         with self._lock:

@@ -33,9 +33,9 @@ _TOUCH_CONVERSATION = (
 _LINK = "INSERT OR IGNORE INTO owners (conversation, blob) SELECT ?, id FROM blobs WHERE id = ?"
 # For blobs known to be stored (written or confirmed in this very transaction).
 _OWN = "INSERT OR IGNORE INTO owners (conversation, blob) VALUES (?, ?)"
-_INHERIT = (
-    "INSERT OR IGNORE INTO owners (conversation, blob)"
-    " SELECT ?, blob FROM owners WHERE conversation = ?"
+# The parent's blobs pass to the child when the parent is dropped (store/eviction.py).
+_CONTINUES = (
+    "INSERT OR IGNORE INTO parents (child, parent) SELECT ?, key FROM conversations WHERE key = ?"
 )
 _SAVE_CHECKPOINT = (
     "INSERT INTO conversations (key, checkpoint, meta, saved_at, used_at) VALUES (?, ?, ?, ?, ?)"
@@ -234,7 +234,7 @@ def _save_turn(conn: sqlite3.Connection, op: SaveTurn, known: BatchBlobs) -> Non
         # Stored earlier, maybe since evicted: linked only if still there (not remembered).
         conn.executemany(_LINK, [(key, blob) for blob in reach])
     if op.parent is not None and op.parent != key:
-        conn.execute(_INHERIT, (key, op.parent))
+        conn.execute(_CONTINUES, (key, op.parent))
 
 
 def _apply_touches(conn: sqlite3.Connection, touches: Touches) -> None:
