@@ -108,3 +108,20 @@ def test_a_file_from_before_the_parents_table_gets_it(state_path: Path) -> None:
         reopened.drop_conversation("fp:0")
         assert committed_bytes(reopened, blob("turn 0")[0]) is not None
         audit(reopened)
+
+
+def test_a_child_another_bridge_dropped_inherits_nothing(state_path: Path) -> None:
+    with SqliteStateStore(state_path) as store:
+        ids = save_chain(store, 2)
+    conn = sqlite3.connect(state_path)  # an older bridge drops fp:1 without looking at parents
+    conn.execute("DELETE FROM owners WHERE conversation = 'fp:1'")
+    conn.execute("DELETE FROM blobs WHERE id = ?", (ids[1],))
+    conn.execute("DELETE FROM conversations WHERE key = 'fp:1'")
+    conn.commit()
+    conn.close()
+    with SqliteStateStore(state_path) as reopened:
+        reopened.drop_conversation("fp:0")
+        reopened.flush()
+        assert committed_bytes(reopened, ids[0]) is None  # no owner left behind for fp:1
+        assert reopened._read().execute("SELECT count(*) FROM parents").fetchone() == (0,)
+        audit(reopened)

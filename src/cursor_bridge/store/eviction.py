@@ -58,7 +58,13 @@ def drop_conversation(conn: sqlite3.Connection, key: str) -> Removed:
     """Delete a conversation, its checkpoint, and the blobs no other conversation owns
     (the checkpoints that continued from it owning, from now on, what it owned)."""
     removed = Removed()
-    children = conn.execute("SELECT child FROM parents WHERE parent = ?", (key,)).fetchall()
+    children = conn.execute(
+        # Only children still there (an older bridge on the same file drops without
+        # looking at this table): owner links for a missing key would never be removed.
+        "SELECT p.child FROM parents p JOIN conversations c ON c.key = p.child"
+        " WHERE p.parent = ?",
+        (key,),
+    ).fetchall()
     for (child,) in children:
         conn.execute(_HAND_DOWN, (child, key))
         conn.execute(_TAKE_PARENTS, (child, key, child))
