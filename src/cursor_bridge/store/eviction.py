@@ -61,8 +61,7 @@ def drop_conversation(conn: sqlite3.Connection, key: str) -> Removed:
     children = conn.execute(
         # Only children still there (an older bridge on the same file drops without
         # looking at this table): owner links for a missing key would never be removed.
-        "SELECT p.child FROM parents p JOIN conversations c ON c.key = p.child"
-        " WHERE p.parent = ?",
+        "SELECT p.child FROM parents p JOIN conversations c ON c.key = p.child WHERE p.parent = ?",
         (key,),
     ).fetchall()
     for (child,) in children:
