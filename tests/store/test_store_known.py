@@ -155,3 +155,12 @@ def test_a_batch_that_rolls_back_teaches_nothing(
         assert committed_bytes(store, shared[0]) == shared[1]  # the retry wrote it
         assert store.load_checkpoint("fp:1") is not None
         audit(store)
+
+
+def test_bytes_like_blobs_are_stored_and_known(store: _SqliteStore) -> None:
+    store.save_turn("fp:1", b"c1", blobs={b"id": bytearray(b"bytes")})  # type: ignore[dict-item]
+    store.blobs.put(b"other", memoryview(b"view"))  # type: ignore[arg-type]
+    store.save_turn("fp:2", b"c2", blobs={b"id": b"bytes"})
+    assert committed_bytes(store, b"id") == b"bytes"
+    assert committed_bytes(store, b"other") == b"view"
+    audit(store)

@@ -30,8 +30,9 @@ _UNSEEN = object()
 
 
 def fingerprint(data: bytes) -> int:
-    """What "the same bytes" is checked by: keyed, 64-bit, computed once per bytes object."""
-    return hash(data)
+    """What "the same bytes" is checked by: keyed, 64-bit, computed once per bytes object
+    (a bytes-like value that is not bytes, which hash() may refuse, is copied first)."""
+    return hash(data) if type(data) is bytes else hash(bytes(data))
 
 
 class KnownBlobs:
