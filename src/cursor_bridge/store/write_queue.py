@@ -32,6 +32,11 @@ LOW_WATER = 0.9
 # bytes end that wait early.
 LINGER = 0.02
 LINGER_BYTES = 4 * 1024 * 1024
+# While writes keep coming, the writer wakes itself every LINGER seconds instead of being
+# woken by the first write of each batch: waking a thread from the event loop hands it the
+# CPU there and then on a busy machine, mid-request. After this many seconds without a
+# write it sleeps until woken again.
+POLL_IDLE = 1.0
 # A failing writer (disk full, file damaged) retries after this many seconds, doubling.
 _RETRY_FIRST, _RETRY_MAX = 0.5, 30.0
 
@@ -80,6 +85,8 @@ class WriteQueue:
         self._queued_bytes = 0  # of the queue, for LINGER_BYTES
         self._barriers = 0  # flush() calls waiting in the queue: no lingering
         self._room_waiters = 0  # callers held back by backpressure: no lingering either
+        self._polling = False  # the writer wakes itself (see POLL_IDLE): no need to wake it
+        self._last_busy = 0.0  # time.monotonic() of the writer's last batch
         self._error: StateStoreError | None = None
         self._closing = False
         # Threads inside batch(), and how deep: no batch is taken while any holds one.
@@ -166,9 +173,9 @@ class WriteQueue:
             pass  # committed when the last batch() block ends
         elif self._thread is None:
             self._write_batch()
-        elif idle or self._barriers or self._queued_bytes >= LINGER_BYTES:
-            # The thread is asleep (idle queue) or must stop lingering; otherwise it is
-            # already lingering over this queue and takes this write with it.
+        elif (idle and not self._polling) or self._barriers or self._queued_bytes >= LINGER_BYTES:
+            # The thread is asleep (idle queue, not polling) or must stop lingering;
+            # otherwise it is lingering or polling and takes this write with it.
             self._changed.notify_all()
         return self._submitted
 
@@ -274,14 +281,22 @@ class WriteQueue:
         retry = 0.0
         with self._lock:
             while True:
+                ticked = False  # woken by its own poll: what queued has waited enough
                 while not self._due() and not self._closing:
-                    self._changed.wait(self._next_wake())
-                self._linger()
+                    if self._polling and time.monotonic() - self._last_busy >= POLL_IDLE:
+                        self._polling = False  # quiet: from now on a write wakes it
+                    self._changed.wait(LINGER if self._polling else self._next_wake())
+                    ticked = self._polling
+                if not ticked:
+                    self._linger()
                 if not self._queue and not self._touches and self._closing:
                     return
+                wrote = bool(self._queue)  # not only access notes or a due prune
                 try:
                     self._write_batch()
                     retry = 0.0
+                    if wrote:
+                        self._polling, self._last_busy = True, time.monotonic()
                 except StateStoreError as exc:
                     if self._closing:
                         return  # close() reports what was lost
