@@ -6,8 +6,9 @@ whatever has queued since its last batch (group commit). The thread lingers `LIN
 seconds after the first queued write before committing, so a burst of turns costs one
 transaction and one wake-up of the thread instead of one each (a waiting `flush()`, or a
 queue holding more than `LINGER_BYTES`, or a caller held back by backpressure, ends the
-linger at once). Without one (the memory store)
-each write is committed at once in the caller. `batch()` holds the queue so a group of
+linger at once). While writes keep coming it wakes itself every `LINGER` seconds, so the
+caller does not wake it at all (`POLL_IDLE`). Without one (the memory store) each write is
+committed at once in the caller. `batch()` holds the queue so a group of
 writes commits together; `flush()` waits until what was queued before it is committed.
 """
 
