@@ -66,6 +66,18 @@ def read_delta(payload: bytes) -> str | int | None:
     return None
 
 
+# Whole frames as `skim` matches them: 5 bytes of envelope header (flags 0, length), then the
+# nested tags and one-byte lengths down to the value.
+_TOKEN_HEAD = bytes((0, 0, 0, 0, 6, _UPDATE, 4, _TOKENS, 2, _TOKENS_FIELD))
+_TOKEN_FRAME = len(_TOKEN_HEAD) + 1  # and the count, one byte
+_TEXT_HEAD_SIZE = 11
+_TEXT_HEADS = {
+    size: bytes((0, 0, 0, 0, size, _UPDATE, size - 2, _TEXT, size - 4, _TEXT_FIELD, size - 6))
+    for size in range(7, SKIM_MAX_PAYLOAD + 1)
+}
+"""By payload size: the header of a frame holding a text_delta of `size - 6` bytes (1+)."""
+
+
 class Deltas:
     """Text and token counts read in one go, not yet emitted as events."""
 
@@ -83,45 +95,31 @@ class Deltas:
             self.tokens += delta
 
     def skim(self, data: bytes, pos: int, end: int) -> int:
-        """Consume the plain text_delta and token_delta frames from `data[pos:end]` whose
-        payload is under 128 bytes (every length a one-byte varint), up to the first frame
-        that is anything else; returns the position after them (a `framing.Skimmer`).
-        Accepts exactly what `read_delta` accepts within that size, so a frame it leaves
-        gets the same meaning from the decoder."""
+        """Consume the plain frames of a non-empty text_delta or a token_delta of 1-127
+        from `data[pos:end]` whose payload is under 128 bytes, up to the first frame that
+        is anything else; returns the position after them (a `framing.Skimmer`). Each is
+        recognised by its whole header, compared at once (see `_TEXT_HEADS`); what it
+        takes, `read_delta` would read the same, and what it leaves goes there."""
         text = self.text
         tokens = 0
-        while end - pos >= 9:  # the smallest: a 5-byte header and `0a 02 0a 00` (empty text)
-            if data[pos] or data[pos + 1] or data[pos + 2] or data[pos + 3]:
-                break  # flags set, or a payload of 256 bytes or more
-            size = data[pos + 4]
-            stop = pos + 5 + size
-            if size > SKIM_MAX_PAYLOAD or size < 4 or stop > end:
+        while end - pos >= _TOKEN_FRAME:
+            if data.startswith(_TOKEN_HEAD, pos):
+                count = data[pos + _TOKEN_FRAME - 1]
+                if count > 0x7F:
+                    break
+                tokens += count
+                pos += _TOKEN_FRAME
+                continue
+            head = _TEXT_HEADS.get(data[pos + 4])
+            if head is None or not data.startswith(head, pos):
                 break
-            p = pos + 5
-            # AgentServerMessage{interaction_update (1): InteractionUpdate{kind: inner}}
-            if data[p] != _UPDATE or data[p + 1] != size - 2:
+            stop = pos + 5 + data[pos + 4]
+            if stop > end:
                 break
-            kind = data[p + 2]
-            inner = data[p + 3]
-            if inner != size - 4:
-                break
-            if kind == _TEXT:
-                if inner:
-                    if inner < 2 or data[p + 4] != _TEXT_FIELD or data[p + 5] != inner - 2:
-                        break
-                    try:
-                        piece = data[p + 6 : stop].decode()
-                    except UnicodeDecodeError:
-                        break  # the full decoder reports it
-                    if piece:
-                        text.append(piece)
-            elif kind == _TOKENS:
-                if inner:
-                    if inner != 2 or data[p + 4] != _TOKENS_FIELD or data[p + 5] > 0x7F:
-                        break
-                    tokens += data[p + 5]
-            else:
-                break
+            try:
+                text.append(data[pos + _TEXT_HEAD_SIZE : stop].decode())
+            except UnicodeDecodeError:
+                break  # the full decoder reports it
             pos = stop
         self.tokens += tokens
         return pos
