@@ -46,3 +46,38 @@ async def test_a_finished_run_frees_its_stream_at_once() -> None:
             await asyncio.sleep(0.01)
         assert connection.stream_count == 0
         assert emulator.counters.runs_completed == 1
+
+
+async def test_heartbeats_go_out_while_the_run_streams_and_stop_at_its_end() -> None:
+    options = EmulatorOptions(token_latency=0.02)
+    async with EmulatorServer(options=options) as emulator, BackendPool() as pool:
+        headers = run_headers(None, ClientIdentity(), now_ms=int(time.time() * 1000))
+        stream = await pool.open_stream(emulator.url + RUN_PATH, headers)
+        machine = RunMachine(blobs=MemoryBlobStore(), request_context=agent.RequestContext())
+        run = UpstreamRun(stream, machine, _request("/tokens 40"), heartbeat_interval=0.1)
+        events = [e async for batch in run.batches() for e in batch]
+        assert isinstance(events[-1], ev.StreamClosed)
+        # 40 words at 20 ms: about 0.8 s of streaming, so several heartbeats at 0.1 s.
+        sent = emulator.counters.client_heartbeats
+        assert sent >= 3
+        assert run._beat_timer is None and run._beat_task is None
+        await asyncio.sleep(0.3)  # three more intervals: nothing may follow the Run's end
+        assert emulator.counters.client_heartbeats == sent
+
+
+async def test_a_heartbeat_on_a_lost_stream_ends_the_heartbeats() -> None:
+    options = EmulatorOptions(token_latency=0.02)
+    async with EmulatorServer(options=options) as emulator, BackendPool() as pool:
+        headers = run_headers(None, ClientIdentity(), now_ms=int(time.time() * 1000))
+        stream = await pool.open_stream(emulator.url + RUN_PATH, headers)
+        machine = RunMachine(blobs=MemoryBlobStore(), request_context=agent.RequestContext())
+        run = UpstreamRun(stream, machine, _request("/tokens 40"), heartbeat_interval=0.05)
+        assert emulator.counters.client_heartbeats == 0
+        batches = run.batches()
+        await anext(batches)
+        await stream.cancel()  # the stream fails under the Run: the next heartbeat cannot go
+        deadline = asyncio.get_running_loop().time() + 5
+        while run._beating and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110 - polled with a deadline
+            await asyncio.sleep(0.01)
+        assert not run._beating and run._beat_timer is None
+        await batches.aclose()
