@@ -15,8 +15,9 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import uuid
 from dataclasses import dataclass
+
+from .ids import new_uuid
 
 # A recent cursor-agent CLI build; an outdated version is refused by the backend
 # (ERROR_OUTDATED_CLIENT), so users can override it (settings: client_version).
@@ -104,7 +105,7 @@ def base_headers(
         ("x-cursor-client-version", identity.client_version),
         ("x-cursor-client-type", identity.client_type),
         ("x-ghost-mode", "true" if identity.ghost_mode else "false"),
-        ("x-request-id", request_id or str(uuid.uuid4())),
+        ("x-request-id", request_id or new_uuid()),
         ("x-cursor-timezone", identity.timezone),
     ]
     if identity.machine_id and identity.send_checksum:
