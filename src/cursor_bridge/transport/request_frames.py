@@ -88,6 +88,8 @@ def open_stream(h2: H2Connection, stream_id: int, headers: list[Header]) -> None
             stream._authority = value
         elif name == b":method":
             stream.request_method = value
+        elif not name.startswith(b":"):
+            break  # pseudo-headers come first
     block = h2.encoder.encode(headers)
     size = h2.max_outbound_frame_size
     if len(block) <= size:
