@@ -61,15 +61,16 @@ class Toolset:
     def definitions_key(self) -> tuple[tuple[str, str, str], ...]:
         """What the offered tools' definitions are made from: (wire name, description,
         schema as JSON text) each; equal keys mean equal definitions."""
-        offered = {spec.name for spec in self.offered}
+        offered: dict[str, ToolSpec] = {}
+        for spec in self.offered:
+            offered.setdefault(spec.name, spec)  # the first of a name, as `spec()` finds
         out = []
         for wire, name in self._wire_names.items():
-            if name not in offered:
+            found = offered.get(name)
+            if found is None:
                 continue
-            spec = self.spec(name)
-            assert spec is not None
-            schema = spec.parameters or {"type": "object", "properties": {}}
-            out.append((wire, spec.description, json.dumps(schema)))
+            schema = found.parameters or {"type": "object", "properties": {}}
+            out.append((wire, found.description, json.dumps(schema)))
         return tuple(out)
 
     def spec(self, client_name: str) -> ToolSpec | None:
