@@ -157,7 +157,7 @@ async def test_an_answer_that_cannot_go_at_once_is_sent_by_the_reader_in_order()
 
 
 async def test_broken_framing_read_in_place_fails_the_run_in_the_reader() -> None:
-    run, stream, task = await _started()
+    _, stream, task = await _started()
     stream.arrive(_set_blob(1, b"one"))
     # An envelope with an unknown flag bit: the machine raises in the socket callback.
     assert stream.arrive(b"\x40\x00\x00\x00\x00")
@@ -169,7 +169,7 @@ async def test_broken_framing_read_in_place_fails_the_run_in_the_reader() -> Non
 
 
 async def test_a_stream_error_while_sending_in_place_fails_the_run() -> None:
-    run, stream, task = await _started()
+    _, stream, task = await _started()
 
     def refuse(data: bytes) -> None:
         raise TransportError("stream 1: cannot send: closed")
