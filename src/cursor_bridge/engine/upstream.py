@@ -135,7 +135,6 @@ class UpstreamRun:
                     self.finished = True
                     return
         finally:
-            self.stream.consume_inline(None)
             await self.aclose()
 
     def _take_inline(self) -> list[ev.Event]:
@@ -197,6 +196,7 @@ class UpstreamRun:
 
     async def aclose(self) -> None:
         """Stop heartbeats and, if the Run did not finish, cancel the stream upstream."""
+        self.stream.consume_inline(None)
         await self._stop_heartbeats()
         if not self.finished:
             self.finished = True
