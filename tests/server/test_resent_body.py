@@ -200,3 +200,15 @@ def test_a_chat_follow_up_parses_as_the_whole_body_does_reusing_known_messages()
         parse_request(json.loads(raw(bad)))
     assert (got.value.message, got.value.param) == (whole.value.message, whole.value.param)
     assert got.value.param == "messages[7].tool_call_id"
+
+
+def test_a_chat_follow_up_with_another_tail_parses_its_new_options() -> None:
+    json_body._decode_and_parse(raw(loop_body(1)), parse_request)
+    follow = raw(loop_body(2, stream=True, tool_choice="none"))
+    parsed = json_body._decode_and_parse(follow, parse_request)
+    assert parsed == parse_request(json.loads(follow))
+    assert parsed.stream and parsed.tool_choice == "none"
+    again = json_body._decode_and_parse(
+        raw(loop_body(3, stream=True, tool_choice="none")), parse_request
+    )
+    assert again.tools is parsed.tools  # the same tail: the request's rest is reused whole

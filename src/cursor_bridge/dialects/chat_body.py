@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, ValidationError
+from pydantic import Field, StrictBool, TypeAdapter, ValidationError
 
 from ..engine import resent_body
 from ..engine.request import (
@@ -135,28 +135,38 @@ def parse_request(body: Any) -> ChatRequest:
     if request is None:
         request = _parse_whole(body)
     if reading is not None:
-        reading.keep_derived(_DERIVED, request.messages)
+        reading.keep_derived(_DERIVED, request)
     return request
 
 
-# What a resent history's messages parsed to, kept beside them (one per message).
-_DERIVED = "chat.messages"
+# The request a remembered body parsed to (its messages one per message of the body).
+_DERIVED = "chat.request"
+_NEW_MESSAGES: TypeAdapter[list[MessageIn]] = TypeAdapter(list[MessageIn])
 
 
 def _parse_new(body: dict[str, Any], reading: resent_body.Reading) -> ChatRequest | None:
     """The request with its reused messages taken as parsed last round (a message parses
     the same whatever its neighbours), or None when that is not known or anything fails:
-    the caller then parses the whole body, so a bad body gets exactly its usual error."""
-    known: tuple[ChatMessage, ...] | None = reading.derived(_DERIVED)
+    the caller then parses the whole body, so a bad body gets exactly its usual error.
+    When all but the messages is the same bytes as last round, so is the rest of the
+    request (tools, options): only the new messages are validated."""
+    known: ChatRequest | None = reading.derived(_DERIVED)
     messages = body.get("messages")
-    if known is None or len(known) != reading.reused or not isinstance(messages, list):
+    if known is None or len(known.messages) != reading.reused or not isinstance(messages, list):
         return None
-    new = messages[len(known) :]
-    try:  # one message keeps the list valid (min_length) when none is new
+    new = messages[reading.reused :]
+    try:
+        if reading.same_tail:
+            added = tuple(
+                _message(message, reading.reused + index)
+                for index, message in enumerate(_NEW_MESSAGES.validate_python(new))
+            )
+            return dataclasses.replace(known, messages=known.messages + added)
+        # One message keeps the list valid (min_length) when none is new.
         request = _parse_whole({**body, "messages": new or messages[-1:]})
     except Exception:
         return None
-    return dataclasses.replace(request, messages=known + (request.messages if new else ()))
+    return dataclasses.replace(request, messages=known.messages + (request.messages if new else ()))
 
 
 def _parse_whole(body: Any) -> ChatRequest:
