@@ -22,7 +22,8 @@ TOOLS = [{"type": "function", "function": {"name": "read", "parameters": {"type"
 
 
 @pytest.fixture(autouse=True)
-def fresh_memo() -> Iterator[None]:
+def fresh_memo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(resent_body, "MIN_BYTES", 0)  # small bodies keep the tests readable
     resent_body.clear()
     yield
     resent_body.forget()
@@ -57,6 +58,15 @@ def test_a_follow_up_reuses_the_previous_messages_and_decodes_only_the_new() -> 
     assert all(a is b for a, b in zip(body["messages"], first["messages"], strict=False))
     assert body["tools"] is first["tools"]
     assert reading.unchecked == {"messages": body["messages"][4:]}
+
+
+def test_small_bodies_are_left_to_json_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(resent_body, "MIN_BYTES", 1000)
+    small, large = raw(loop_body(1)), raw(loop_body(1, result="r" * 1000))
+    assert len(small) < 1000 <= len(large)
+    assert resent_body.read(small) is None
+    assert decode(small) == json.loads(small)
+    assert resent_body.read(large) is not None
 
 
 def test_first_seen_bodies_are_checked_whole_and_unknown_shapes_left_to_json_loads() -> None:

@@ -11,11 +11,11 @@ dialect's parse, the conversation fingerprints) pays only for what is new by key
 identity (`Reading.reused`, `Reading.derived`).
 
 A first-seen body costs what `json.loads` costs plus a few top-level steps and one sorted
-insert; a body this reader does not handle (not a JSON object, another encoding, anything
-odd) gets None and is decoded by `json.loads` as before, so every error stays the one
-`json.loads` gives. Remembered bodies are bounded by bytes and count (least recently used
-dropped first); one body over a quarter of the budget is not remembered. Nothing may mutate
-a decoded body: its values are shared with the next round's.
+insert; one under MIN_BYTES, or one this reader does not handle (not a JSON object, another
+encoding, anything odd), gets None and is decoded by `json.loads` as before, so every error
+stays the one `json.loads` gives. Remembered bodies are bounded by bytes and count (least
+recently used dropped first); one body over a quarter of the budget is not remembered.
+Nothing may mutate a decoded body: its values are shared with the next round's.
 
 Finding the remembered body: remembered heads (a body's bytes up to the end of its last
 message) are kept sorted, so the longest head that begins a new body is the greatest head
@@ -36,6 +36,9 @@ from typing import Any
 # Top-level keys whose arrays are the conversation (chat and Anthropic `messages`,
 # Responses `input`).
 LIST_KEYS = frozenset({"messages", "input"})
+# Smaller bodies are left to json.loads (and not remembered): their follow-ups would save
+# little, and a first-seen body then costs exactly what it did.
+MIN_BYTES = 4096
 MAX_BYTES = 32 * 1024 * 1024
 MAX_ENTRIES = 1024
 # Candidates tried below the greatest head (bodies forked from one history).
@@ -118,7 +121,7 @@ def clear() -> None:
 
 
 def _read(raw: bytes) -> Reading | None:
-    if raw[:1] != b"{":  # json.loads also takes other encodings and leading blanks
+    if len(raw) < MIN_BYTES or raw[:1] != b"{":  # json.loads also takes other encodings
         return None
     previous = _memo.find(raw)
     try:
