@@ -48,7 +48,8 @@ def raw(body: dict[str, Any], **dumps: Any) -> bytes:
 
 
 def test_a_follow_up_reuses_the_previous_messages_and_decodes_only_the_new() -> None:
-    first = decode(raw(loop_body(1)))
+    decode(raw(loop_body(0)))  # first seen: remembered by its head alone
+    first = decode(raw(loop_body(1)))  # its first follow-up: decoded whole, values kept
     follow = raw(loop_body(2))
     body = decode(follow)
     reading = resent_body.current(body)
@@ -73,6 +74,15 @@ def test_first_seen_bodies_are_checked_whole_and_unknown_shapes_left_to_json_loa
     body = decode(raw(loop_body(0)))
     reading = resent_body.current(body)
     assert reading is not None and reading.reused == 0 and reading.unchecked is body
+    # Remembered by the head alone (no values kept: most bodies get no follow-up) ...
+    (entry,) = resent_body._memo.entries
+    assert not entry.decoded and entry.items == [] and raw(loop_body(1)).startswith(entry.head)
+    # ... so its follow-up is decoded whole, then remembered with its values.
+    body = decode(raw(loop_body(1)))
+    reading = resent_body.current(body)
+    assert reading is not None and reading.reused == 0 and reading.unchecked is body
+    (entry,) = resent_body._memo.entries
+    assert entry.decoded and entry.items is body["messages"]
     for odd in (b" {}", b"[1]", '{"a": 1}'.encode("utf-16"), b'{"a": 1} x', b'{"a" 1}'):
         assert resent_body.read(odd) is None
 
@@ -98,6 +108,7 @@ def test_bad_json_gets_the_error_json_loads_gives(odd: bytes) -> None:
 
 
 def test_a_bad_new_message_gets_the_error_of_the_whole_body() -> None:
+    decode(raw(loop_body(0)))
     decode(raw(loop_body(1)))
     bad = loop_body(2)
     bad["messages"][-1]["content"] = "\ud800"
@@ -121,6 +132,7 @@ def test_the_message_limit_counts_the_whole_history(monkeypatch: pytest.MonkeyPa
 
 
 def test_a_changed_tail_is_decoded_and_checked_and_a_second_list_key_steps_aside() -> None:
+    decode(raw(loop_body(0)))
     decode(raw(loop_body(1)))
     changed = raw(loop_body(2, stream=True, tools=[]))
     body = decode(changed)
@@ -165,6 +177,8 @@ json_values = st.recursive(
     before=st.dictionaries(st.sampled_from(["model", "a", "messages"]), json_values, max_size=2),
     history=st.lists(json_values, min_size=1, max_size=3),
     new=st.lists(json_values, max_size=3),
+    more=st.lists(json_values, max_size=3),
+    tail=st.dictionaries(st.sampled_from(["tools", "messages"]), json_values, max_size=1),
     after=st.dictionaries(st.sampled_from(["tools", "b", "messages", "model"]), json_values),
     indent=st.sampled_from([None, 1]),
     ascii_only=st.booleans(),
@@ -173,13 +187,20 @@ def test_any_follow_up_reads_exactly_as_json_loads(
     before: dict[str, Any],
     history: list[Any],
     new: list[Any],
+    more: list[Any],
+    tail: dict[str, Any],
     after: dict[str, Any],
     indent: int | None,
     ascii_only: bool,
 ) -> None:
     resent_body.clear()
-    first = {**before, "messages": history, **after}
-    for body in (first, {**before, "messages": history + new, **after}):
+    bodies = [
+        {**before, "messages": history, **after},
+        {**before, "messages": history + new, **after},
+        {**before, "messages": history + new + more, **after},
+        {**before, "messages": history + new + more + new, **after, **tail},
+    ]
+    for body in bodies:
         text = json.dumps(body, indent=indent, ensure_ascii=ascii_only)
         reading = resent_body.read(text.encode("utf-8", "surrogatepass"))
         if reading is not None:
@@ -197,6 +218,7 @@ def test_the_memo_keeps_to_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_chat_follow_up_parses_as_the_whole_body_does_reusing_known_messages() -> None:
+    json_body._decode_and_parse(raw(loop_body(0)), parse_request)
     first = json_body._decode_and_parse(raw(loop_body(1)), parse_request)
     follow = raw(loop_body(2))
     parsed = json_body._decode_and_parse(follow, parse_request)
@@ -213,6 +235,7 @@ def test_a_chat_follow_up_parses_as_the_whole_body_does_reusing_known_messages()
 
 
 def test_a_chat_follow_up_with_another_tail_parses_its_new_options() -> None:
+    json_body._decode_and_parse(raw(loop_body(0)), parse_request)
     json_body._decode_and_parse(raw(loop_body(1)), parse_request)
     follow = raw(loop_body(2, stream=True, tool_choice="none"))
     parsed = json_body._decode_and_parse(follow, parse_request)

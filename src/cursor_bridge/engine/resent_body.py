@@ -55,14 +55,18 @@ _local = threading.local()
 @dataclass(eq=False, slots=True)
 class _Entry:
     """A remembered body: its head bytes, its top-level pairs around the message list,
-    the decoded messages, the text after the list, and what later steps derived."""
+    the decoded messages, the text after the list, and what later steps derived. A body
+    seen for the first time is remembered by its head alone (`decoded` false: its values
+    are not kept, most bodies never get a follow-up); its first follow-up is decoded whole
+    and remembered with its values, for the rounds after it."""
 
     head: bytes
-    before: list[tuple[str, Any]]
     key: str
-    items: list[Any]
-    rest: str
-    after: list[tuple[str, Any]]
+    before: list[tuple[str, Any]] = field(default_factory=list)
+    items: list[Any] = field(default_factory=list)
+    rest: str = ""
+    after: list[tuple[str, Any]] = field(default_factory=list)
+    decoded: bool = True
     derived: dict[str, Any] = field(default_factory=dict)
 
 
@@ -82,7 +86,7 @@ class Reading:
 
     def derived(self, name: str) -> Any:
         """What step *name* kept for the reused messages (see `keep_derived`), or None."""
-        if self._previous is None:
+        if self._previous is None or not self.reused:
             return None
         return self._previous.derived.get(name)
 
@@ -125,16 +129,18 @@ def _read(raw: bytes) -> Reading | None:
         return None
     previous = _memo.find(raw)
     try:
-        if previous is not None:
+        if previous is not None and previous.decoded:
             reading = _follow(raw, previous)
             if reading is not None:
                 return reading
-        return _first(raw)
+        return _first(raw, previous)
     except (ValueError, StopIteration, RecursionError):
         return None
 
 
-def _first(raw: bytes) -> Reading | None:
+def _first(raw: bytes, previous: _Entry | None) -> Reading | None:
+    """*raw* decoded whole; remembered with its values when its head follows *previous*
+    (its conversation was seen before), else by its head alone."""
     text = raw.decode("utf-8", "surrogatepass")
     i = _ws(text, 1)
     pairs: list[tuple[str, Any]] = []
@@ -159,8 +165,14 @@ def _first(raw: bytes) -> Reading | None:
         if len(text) != len(raw):  # not ASCII: the head's length in bytes
             head_end = len(raw) - len(text[head_end:].encode("utf-8", "surrogatepass"))
         key, items = pairs[found]
-        entry = _Entry(raw[:head_end], pairs[:found], key, items, text[close:], pairs[found + 1 :])
-    return Reading(body, len(entry.items) if entry else 0, 0, body, False, None, entry)
+        if previous is None:
+            entry = _Entry(raw[:head_end], key, decoded=False)
+        else:
+            entry = _Entry(
+                raw[:head_end], key, pairs[:found], items, text[close:], pairs[found + 1 :]
+            )
+    messages = len(body.get(pairs[found][0], ())) if entry else 0
+    return Reading(body, messages, 0, body, False, previous, entry)
 
 
 def _follow(raw: bytes, previous: _Entry) -> Reading | None:
@@ -191,7 +203,7 @@ def _follow(raw: bytes, previous: _Entry) -> Reading | None:
     piece = text[:last_end]
     size = len(piece) if piece.isascii() else len(piece.encode("utf-8", "surrogatepass"))
     entry = _Entry(
-        raw[: len(previous.head) + size], previous.before, previous.key, items, rest, after
+        raw[: len(previous.head) + size], previous.key, previous.before, items, rest, after
     )
     return Reading(body, len(items), len(previous.items), unchecked, same_tail, previous, entry)
 
