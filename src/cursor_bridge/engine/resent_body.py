@@ -48,6 +48,8 @@ _TRIES = 4
 _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _string: Callable[[str, int, bool], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 _blanks = re.compile(r"[ \t\n\r]*").match
+_KEY = re.compile(r'"([^"\\\x00-\x1f]*)"[ \t\n\r]*:[ \t\n\r]*')
+_SEPARATOR = re.compile(r"[ \t\n\r]*([,}])")
 _lock = threading.Lock()
 _local = threading.local()
 
@@ -223,18 +225,24 @@ def _after(rest: str, list_key: str) -> list[tuple[str, Any]] | None:
 
 
 def _pair(text: str, i: int) -> tuple[str, Any, int, int]:
-    """The `"key": value` at *i*: key, value, the value's end, the next non-blank index."""
-    if text[i : i + 1] != '"':
-        raise ValueError("not a key")
-    key, i = _string(text, i + 1, True)
-    i = _ws(text, i)
-    if text[i : i + 1] != ":":
-        raise ValueError("no colon")
-    value, end = _scan(text, _ws(text, i + 1))
-    i = _ws(text, end)
-    if text[i : i + 1] not in (",", "}"):
+    """The `"key": value` at *i*: key, value, the value's end, and the index of the `,`
+    or `}` after it."""
+    simple = _KEY.match(text, i)  # a key without escapes is its own text
+    if simple is not None:
+        key, i = simple.group(1), simple.end()
+    else:
+        if text[i : i + 1] != '"':
+            raise ValueError("not a key")
+        key, i = _string(text, i + 1, True)
+        i = _ws(text, i)
+        if text[i : i + 1] != ":":
+            raise ValueError("no colon")
+        i = _ws(text, i + 1)
+    value, end = _scan(text, i)
+    after = _SEPARATOR.match(text, end)
+    if after is None:
         raise ValueError("no separator")
-    return key, value, end, i
+    return key, value, end, after.start(1)
 
 
 def _ws(text: str, i: int) -> int:
