@@ -31,16 +31,25 @@ def fresh_memo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def loop_body(rounds: int, tag: str = "a", result: str = "ok", **extra: Any) -> dict[str, Any]:
-    messages: list[dict[str, Any]] = [
+    """A tool loop's chat body after *rounds* rounds (each: a call, then its result)."""
+    opening = [
         {"role": "system", "content": "be brief"},
         {"role": "user", "content": f"loop {tag}"},
     ]
-    for i in range(rounds):
-        call = {"id": f"call_{tag}{i}", "type": "function"}
-        call["function"] = {"name": "read", "arguments": json.dumps({"path": f"f{i}"})}
-        messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
-        messages.append({"role": "tool", "tool_call_id": call["id"], "content": result})
-    return {"model": "m", "messages": messages, "tools": TOOLS, **extra}
+    rounds_so_far = [
+        message for i in range(rounds) for message in tool_round(f"call_{tag}{i}", result)
+    ]
+    return {"model": "m", "messages": opening + rounds_so_far, "tools": TOOLS, **extra}
+
+
+def tool_round(call_id: str, result: str) -> list[dict[str, Any]]:
+    arguments = json.dumps({"path": call_id})
+    function = {"name": "read", "arguments": arguments}
+    call = {"id": call_id, "type": "function", "function": function}
+    return [
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": call_id, "content": result},
+    ]
 
 
 def raw(body: dict[str, Any], **dumps: Any) -> bytes:
