@@ -93,7 +93,8 @@ class Reading:
         return self._previous.derived.get(name)
 
     def keep_derived(self, name: str, value: Any) -> None:
-        """Keep *value* (one result per message of this body, in order) for the next round."""
+        """Keep *value*, what step *name* made of this whole body (its messages in order),
+        for the next round's `derived`."""
         if self._entry is not None:
             self._entry.derived[name] = value
 
