@@ -12,7 +12,11 @@ temporary directory (under --dir):
   put+evict  puts into a store at its size cap (the writer evicts oldest conversations)
   put, other process writing   the same puts while a child process writes blobs to the
              same file as fast as it can
-plus checkpoint save/load. Prints per-call latency (p50 / p99 / max, microseconds: what the
+plus checkpoint save/load, and finished turns (`save_turn`, what the engine writes at each
+turn end): CPU per turn of the caller (the event loop) and of the writer thread, for new
+conversations whose blobs are partly shared (system prompt, tools) and for one conversation
+whose turns each continue the last (a chain: a turn must not cost more as it grows).
+Prints per-call latency (p50 / p99 / max, microseconds: what the
 event loop pays) and throughput; for writes the throughput includes the final flush(), so
 it is committed throughput. A put waits only when more than max_pending_bytes (64 MiB) are
 queued, which sustained 256 KiB puts at full speed do reach (see max).
@@ -196,6 +200,62 @@ def bench_checkpoints(root: Path, count: int) -> None:
         measure("load_checkpoint", 4096, [lambda k=k: store.load_checkpoint(k) for k in keys])
 
 
+def turn_blobs(conversation: int, turn: int, shared: int, own: int) -> dict[bytes, bytes]:
+    """A turn's blobs: *shared* the same in every conversation, *own* new ones."""
+    out = {}
+    for n in range(shared):
+        data = f"shared blob {n} ".encode() * 8
+        out[hashlib.sha256(data).digest()] = data
+    for n in range(own):
+        data = f"conversation {conversation} turn {turn} blob {n} ".encode() * 3
+        out[hashlib.sha256(data).digest()] = data
+    return out
+
+
+def measure_turns(label: str, store: SqliteStateStore, turns: list[TurnArgs]) -> None:
+    """CPU per turn: the caller's (what the event loop pays) and the writer thread's, with
+    the caller pausing LINGER-sized gaps as a busy server's turns would arrive."""
+    assert store._thread is not None and store._thread.ident is not None
+    writer_clock = time.pthread_getcpuclockid(store._thread.ident)
+    store.flush()
+    writer_before = time.clock_gettime(writer_clock)
+    caller = 0.0
+    for n, (key, checkpoint, blobs, parent) in enumerate(turns):
+        t0 = time.thread_time()
+        store.save_turn(key, checkpoint, META, blobs=blobs, parent=parent)
+        caller += time.thread_time() - t0
+        if n % 20 == 19:
+            time.sleep(0.02)
+    store.flush()
+    writer = time.clock_gettime(writer_clock) - writer_before
+    count = len(turns)
+    print(
+        f"  {label:<44} caller {caller / count * 1e6:6.1f} us  writer thread"
+        f" {writer / count * 1e6:6.1f} us CPU per turn"
+    )
+
+
+TurnArgs = tuple[str, bytes, dict[bytes, bytes], str | None]
+META = {"conversation_id": "5b0e6a0e-3b8a-4f0e-9d51-5a3c1f2e7d10", "model": "gpt-5.4"}
+
+
+def bench_turns(root: Path, count: int) -> None:
+    print(f"finished turns (save_turn), {count} each, 144-byte checkpoints")
+    with SqliteStateStore(root / "turns.sqlite3") as store:
+        fresh: list[TurnArgs] = [
+            (f"fp:new-{n}", os.urandom(144), turn_blobs(n, 0, 4, 2), None) for n in range(count)
+        ]
+        measure_turns("new conversations, 4 of 6 blobs shared", store, fresh)
+        chain: list[TurnArgs] = [
+            (f"fp:chain-{n}", os.urandom(144), turn_blobs(-1, n, 0, 4), f"fp:chain-{n - 1}")
+            for n in range(count)
+        ]
+        third = count // 3
+        for start in range(0, third * 3, third):
+            part = chain[start : start + third]
+            measure_turns(f"one conversation, turns {start + 1}-{start + third}", store, part)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2000)
@@ -209,6 +269,7 @@ def main() -> None:
             count = args.count if size <= 4096 else max(args.count // 5, 10)
             bench_size(root, name, size, count, not args.no_contention)
         bench_checkpoints(root, args.count)
+        bench_turns(root, args.count)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Anthropic's clients would not parse fails here.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -16,6 +17,8 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from cursor_bridge.dialects import anthropic_render as render
+from cursor_bridge.dialects.anthropic import MessageStream
+from cursor_bridge.dialects.anthropic_messages import parse_request
 from cursor_bridge.engine.output import (
     OutputEvent,
     TextDelta,
@@ -252,3 +255,40 @@ def test_error_shapes() -> None:
     }
     ((name, data),) = parse_sse(render.error_event("overloaded_error", "busy"))
     assert name == "error" and data["error"] == {"type": "overloaded_error", "message": "busy"}
+
+
+def test_a_text_delta_event_is_what_block_events_writes() -> None:
+    for text in ["a", 'quote " and \\ back', "héllo 日本 \n\t", "\u2028 </script>"]:
+        op = render.BlockOp("delta", 3, {"type": "text_delta", "text": text})
+        assert render.text_delta_event(3, text) == render.block_events([op])
+
+
+batch_events = st.lists(
+    st.lists(
+        st.one_of(
+            st.text(max_size=6).map(TextDelta),
+            st.text(min_size=1, max_size=6).map(ThinkingDelta),
+            st.integers(0, 3).map(lambda i: ToolCall(i, f"call_{i}", "f", "{}")),
+        ),
+        max_size=5,
+    ),
+    max_size=8,
+)
+
+
+@FAST
+@given(batch_events, st.sampled_from(["summarized", "omitted", "off"]))
+def test_the_streaming_route_writes_what_the_block_operations_give(
+    batches: list[list[OutputEvent]], thinking: render.ThinkingDisplay
+) -> None:
+    # MessageStream writes a continued text block's deltas directly: same bytes, same order.
+    parsed = parse_request(
+        {"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+    )
+    parsed = dataclasses.replace(parsed, thinking=thinking)
+    route = MessageStream(parsed, 0)
+    reference = render.MessageAssembler(thinking)
+    for batch in batches:
+        expected = "".join(render.block_events(reference.feed(event)) for event in batch)
+        assert route.batch(batch) == expected
+    assert route.assembler.finish() == reference.finish()

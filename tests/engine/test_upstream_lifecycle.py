@@ -28,14 +28,21 @@ def _request(text: str) -> agent.AgentRunRequest:
     )
 
 
+async def _run(
+    emulator: EmulatorServer, pool: BackendPool, text: str, *, heartbeat_interval: float
+) -> UpstreamRun:
+    """An UpstreamRun of *text* on a new stream to *emulator*, not started yet."""
+    headers = run_headers(None, ClientIdentity(), now_ms=int(time.time() * 1000))
+    stream = await pool.open_stream(emulator.url + RUN_PATH, headers)
+    machine = RunMachine(blobs=MemoryBlobStore(), request_context=agent.RequestContext())
+    return UpstreamRun(stream, machine, _request(text), heartbeat_interval=heartbeat_interval)
+
+
 async def test_a_finished_run_frees_its_stream_at_once() -> None:
     # A long grace: without our half-close the server would keep the stream 60 s.
     options = EmulatorOptions(close_grace=60.0)
     async with EmulatorServer(options=options) as emulator, BackendPool() as pool:
-        headers = run_headers(None, ClientIdentity(), now_ms=int(time.time() * 1000))
-        stream = await pool.open_stream(emulator.url + RUN_PATH, headers)
-        machine = RunMachine(blobs=MemoryBlobStore(), request_context=agent.RequestContext())
-        run = UpstreamRun(stream, machine, _request("/reply done"), heartbeat_interval=1.0)
+        run = await _run(emulator, pool, "/reply done", heartbeat_interval=1.0)
         events = [e async for batch in run.batches() for e in batch]
         assert any(isinstance(e, ev.TurnEnded) for e in events)
         assert isinstance(events[-1], ev.StreamClosed)
@@ -46,3 +53,32 @@ async def test_a_finished_run_frees_its_stream_at_once() -> None:
             await asyncio.sleep(0.01)
         assert connection.stream_count == 0
         assert emulator.counters.runs_completed == 1
+
+
+async def test_heartbeats_go_out_while_the_run_streams_and_stop_at_its_end() -> None:
+    options = EmulatorOptions(token_latency=0.02)
+    async with EmulatorServer(options=options) as emulator, BackendPool() as pool:
+        run = await _run(emulator, pool, "/tokens 40", heartbeat_interval=0.1)
+        events = [e async for batch in run.batches() for e in batch]
+        assert isinstance(events[-1], ev.StreamClosed)
+        # 40 words at 20 ms: about 0.8 s of streaming, so several heartbeats at 0.1 s.
+        sent = emulator.counters.client_heartbeats
+        assert sent >= 3
+        assert run._beat_timer is None and run._beat_task is None
+        await asyncio.sleep(0.3)  # three more intervals: nothing may follow the Run's end
+        assert emulator.counters.client_heartbeats == sent
+
+
+async def test_a_heartbeat_on_a_lost_stream_ends_the_heartbeats() -> None:
+    options = EmulatorOptions(token_latency=0.02)
+    async with EmulatorServer(options=options) as emulator, BackendPool() as pool:
+        run = await _run(emulator, pool, "/tokens 40", heartbeat_interval=0.05)
+        assert emulator.counters.client_heartbeats == 0
+        batches = run.batches()
+        await anext(batches)
+        await run.stream.cancel()  # the stream fails under the Run: the next heartbeat cannot go
+        deadline = asyncio.get_running_loop().time() + 5
+        while run._beating and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110 - polled with a deadline
+            await asyncio.sleep(0.01)
+        assert not run._beating and run._beat_timer is None
+        await batches.aclose()

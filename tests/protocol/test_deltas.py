@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from cursor_bridge.protocol import events as ev
 from cursor_bridge.protocol.blobs import MemoryBlobStore
-from cursor_bridge.protocol.deltas import read_delta
+from cursor_bridge.protocol.deltas import Deltas, read_delta
 from cursor_bridge.protocol.errors import UpstreamProtocolError
 from cursor_bridge.protocol.framing import encode_envelope
 from cursor_bridge.protocol.messages import agent
@@ -139,3 +139,89 @@ def test_unmerged_deltas_come_one_by_one_each_text_before_its_count() -> None:
     ]
     merged = started()
     assert merged.receive_data(data) == [ev.TextDelta("a b"), ev.TokenDelta(2)]
+
+
+def skimmed(raw: bytes) -> tuple[str, int] | None:
+    """What Deltas.skim makes of one framed payload: (text, tokens), or None when it leaves
+    the frame to the decoder."""
+    deltas = Deltas()
+    data = encode_envelope(raw)
+    pos = deltas.skim(data, 0, len(data))
+    if pos == 0:
+        return None
+    assert pos == len(data)
+    return "".join(deltas.text), deltas.tokens
+
+
+def full_path(raw: bytes) -> tuple[str, int] | None:
+    delta = read_delta(raw)
+    if delta is None:
+        return None
+    return (delta, 0) if isinstance(delta, str) else ("", delta)
+
+
+@given(st.text(max_size=40))
+def test_skimmed_text_is_what_the_full_path_reads(value: str) -> None:
+    raw = text(value)
+    if value and len(raw) <= 127:
+        assert skimmed(raw) == (value, 0) == full_path(raw)
+    else:
+        assert skimmed(raw) is None
+
+
+@pytest.mark.parametrize("value", [1, 5, 127])
+def test_small_token_counts_are_skimmed(value: int) -> None:
+    assert skimmed(tokens(value)) == ("", value) == full_path(tokens(value))
+
+
+near_deltas = st.one_of(
+    st.binary(min_size=1, max_size=40),
+    # A real delta with one byte changed: the shapes closest to the ones skimmed.
+    st.tuples(
+        st.one_of(st.text(max_size=8).map(text), st.integers(0, 300).map(tokens)),
+        st.integers(0, 63),
+        st.integers(0, 255),
+    ).map(lambda t: t[0][: t[1] % len(t[0])] + bytes((t[2],)) + t[0][t[1] % len(t[0]) + 1 :]),
+)
+
+
+@given(near_deltas)
+def test_skimming_never_disagrees_with_the_full_path(raw: bytes) -> None:
+    # Any payload at all: skimmed only if read_delta reads it the same.
+    result = skimmed(raw)
+    if result is not None:
+        assert full_path(raw) == result
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        tokens(128),  # a two-byte count
+        tokens(0),  # an empty token_delta (rare: left to read_delta)
+        text(""),
+        text("a") + bytes((0x40, 0x01)),  # a field outside the oneof
+        payload(heartbeat=agent.HeartbeatUpdate()),
+        b"\x0a\x05\x0a\x03\x0a\x01\xff",  # not UTF-8
+        b"\x0a\x03\x0a\x01\x0a",  # a text field cut short
+        text("x" * 130),  # over the skim limit
+    ],
+)
+def test_other_shapes_are_left_to_the_decoder(raw: bytes) -> None:
+    assert skimmed(raw) is None
+
+
+def test_skimming_stops_at_the_first_frame_it_does_not_take() -> None:
+    beat = encode_envelope(payload(heartbeat=agent.HeartbeatUpdate()))
+    data = (
+        encode_envelope(text("a")) + encode_envelope(tokens(1)) + beat + encode_envelope(text("b"))
+    )
+    deltas = Deltas()
+    assert deltas.skim(data, 0, len(data)) == len(data) - len(beat) - len(
+        encode_envelope(text("b"))
+    )
+    assert (deltas.text, deltas.tokens) == (["a"], 1)
+
+
+def test_a_delta_cut_by_the_chunk_end_is_left_for_the_next_read() -> None:
+    data = encode_envelope(text("abc"))
+    assert Deltas().skim(data, 0, len(data) - 1) == 0

@@ -454,3 +454,59 @@ def test_encode_clean_end_stream() -> None:
     data = encode_end_stream()
     assert data == frame(FLAG_END_STREAM, b"{}")
     assert parse_end_stream(data[5:]) == EndStream(None, {})
+
+
+# --- skimming ------------------------------------------------------------------------------
+
+
+class _SkimOnes:
+    """A skimmer that consumes plain frames whose payload is exactly b"1", and records
+    where it was offered a boundary."""
+
+    def __init__(self) -> None:
+        self.taken = 0
+        self.offered: list[int] = []
+
+    def __call__(self, data: bytes, pos: int, end: int) -> int:
+        self.offered.append(pos)
+        while end - pos >= 6 and data[pos : pos + 6] == b"\x00\x00\x00\x00\x011":
+            self.taken += 1
+            pos += 6
+        return pos
+
+
+def test_a_skimmer_takes_its_frames_in_wire_order_and_the_rest_come_as_envelopes() -> None:
+    data = frame(0, b"1") + frame(0, b"1") + frame(0, b"x") + frame(0, b"1") + frame(2, b"{}")
+    skim = _SkimOnes()
+    seen = []
+    for envelope in EnvelopeDecoder().frames(data, skim):
+        seen.append((skim.taken, envelope))  # lazily: what was skimmed before this one
+    assert seen == [(2, Envelope(0, b"x")), (3, Envelope(2, b"{}"))]
+
+
+@FAST
+@given(st.lists(st.sampled_from([b"1", b"x", b"", b"11"]), max_size=20), st.lists(st.integers()))
+def test_skimmed_or_not_every_frame_is_seen_once_whatever_the_chunking(
+    payloads: list[bytes], cuts: list[int]
+) -> None:
+    data = b"".join(frame(0, p) for p in payloads)
+    decoder, skim = EnvelopeDecoder(), _SkimOnes()
+    envelopes = [e for chunk in split(data, cuts) for e in decoder.frames(chunk, skim)]
+    assert skim.taken == payloads.count(b"1")
+    assert [e.payload for e in envelopes] == [p for p in payloads if p != b"1"]
+    assert decoder.buffered == 0
+
+
+def test_no_skimmer_under_a_frame_limit_smaller_than_what_it_may_take() -> None:
+    # A skimmer may consume payloads up to 127 bytes without checking the decoder's limit.
+    skim = _SkimOnes()
+    strict = EnvelopeDecoder(max_frame_size=100)
+    assert list(strict.frames(frame(0, b"1"), skim)) == [Envelope(0, b"1")]
+    assert skim.offered == []
+
+
+def test_a_skimmer_never_sees_flagged_frames_as_its_own() -> None:
+    compressed = frame(FLAG_COMPRESSED, gzip.compress(b"1"))
+    skim = _SkimOnes()
+    assert list(EnvelopeDecoder().frames(compressed, skim)) == [Envelope(FLAG_COMPRESSED, b"1")]
+    assert skim.taken == 0

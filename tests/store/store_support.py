@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cursor_bridge.store.sqlite import _SqliteStore
@@ -58,6 +60,12 @@ def audit(store: _SqliteStore) -> dict[str, int]:
         " OR NOT EXISTS (SELECT 1 FROM conversations c WHERE c.key = o.conversation)"
     ).fetchone()[0]
     assert dangling == 0
+    orphan_edges = conn.execute(
+        "SELECT count(*) FROM parents p WHERE p.child = p.parent"
+        " OR NOT EXISTS (SELECT 1 FROM conversations c WHERE c.key = p.child)"
+        " OR NOT EXISTS (SELECT 1 FROM conversations c WHERE c.key = p.parent)"
+    ).fetchone()[0]
+    assert orphan_edges == 0
     return {"blobs": count, "blob_bytes": blob_bytes, "conversations": conversations}
 
 
@@ -69,3 +77,33 @@ def contents(store: _SqliteStore) -> tuple[set[bytes], set[str]]:
     blob_ids = {row[0] for row in conn.execute("SELECT id FROM blobs")}
     keys = {row[0] for row in conn.execute("SELECT key FROM conversations")}
     return blob_ids, keys
+
+
+@contextmanager
+def statements(store: _SqliteStore) -> Iterator[list[str]]:
+    """The SQL the store's writer runs inside the block (committed before it ends)."""
+    seen: list[str] = []
+    store.flush()
+    store._writer.set_trace_callback(seen.append)  # the test looks under the hood on purpose
+    try:
+        yield seen
+        store.flush()
+    finally:
+        store._writer.set_trace_callback(None)
+
+
+def writes_of(seen: list[str], table: str) -> int:
+    """Rows written to *table* (a trigger's statements are traced again under the text of
+    the statement that fired them: counted once)."""
+    return len({sql for sql in seen if sql.startswith(f"INSERT INTO {table} ")})
+
+
+def links_made(seen: list[str]) -> int:
+    return len({sql for sql in seen if sql.startswith("INSERT OR IGNORE INTO owners")})
+
+
+def committed_bytes(store: _SqliteStore, key: bytes) -> bytes | None:
+    """The bytes the database holds for *key* (not the read cache)."""
+    store.flush()
+    row = store._read().execute("SELECT data FROM blob_data WHERE id = ?", (key,)).fetchone()
+    return None if row is None else bytes(row[0])

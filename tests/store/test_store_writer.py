@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -187,3 +188,46 @@ def test_backpressure_ends_the_linger(state_path: Path, monkeypatch: pytest.Monk
         store.blobs.put(*blob("three", size=800))  # returns once the writer commits
         store.flush()
         assert store.blobs.get(blob("three", size=800)[0]) is not None
+
+
+def wait_until(done: Any, what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not done():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+def test_a_busy_writer_wakes_itself_instead_of_being_woken(
+    state_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Turns ending one after another wake the writer once, not once per batch (a wake-up
+    from the event loop hands the writer the CPU mid-request); each is still committed."""
+    with SqliteStateStore(state_path) as store, SqliteStateStore(state_path) as other:
+        wakes = []
+        notify_all = store._changed.notify_all
+
+        def counted() -> None:
+            if threading.current_thread() is threading.main_thread():
+                wakes.append(1)
+            notify_all()
+
+        monkeypatch.setattr(store._changed, "notify_all", counted)
+        for turn in range(30):
+            key, data = blob(f"turn {turn}")
+            store.save_turn(f"conv{turn}", b"ckpt", blobs={key: data})
+            time.sleep(0.01)  # ~15 batches of LINGER (0.02 s) each
+        wait_until(lambda: other.load_checkpoint("conv29") is not None, "the last turn")
+        assert len(wakes) <= 3  # was one per batch: about 15
+        assert all(other.load_checkpoint(f"conv{turn}") is not None for turn in range(30))
+
+
+def test_a_writer_gone_quiet_is_woken_by_the_next_write(
+    state_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(write_queue, "POLL_IDLE", 0.05)
+    with SqliteStateStore(state_path) as store, SqliteStateStore(state_path) as other:
+        store.save_turn("conv1", b"ckpt")
+        wait_until(lambda: other.load_checkpoint("conv1") is not None, "the first turn")
+        wait_until(lambda: not store._polling, "the writer to stop polling")
+        store.save_turn("conv2", b"ckpt")  # no flush: the write itself must wake it
+        wait_until(lambda: other.load_checkpoint("conv2") is not None, "the second turn")

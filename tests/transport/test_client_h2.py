@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from functools import partial
 
 import pytest
 from h2.config import H2Configuration
@@ -10,8 +11,10 @@ from h2.connection import H2Connection
 from h2.events import RequestReceived
 from h2.exceptions import H2Error, TooManyStreamsError
 from h2.settings import SettingCodes
+from hpack import Encoder
+from hyperframe.frame import DataFrame, Frame, HeadersFrame, SettingsFrame
 
-from cursor_bridge.transport.client_h2 import new_client_h2
+from cursor_bridge.transport.client_h2 import CONNECTION_WINDOW, _QuietDataFrame, new_client_h2
 
 REQUEST = [(":method", "POST"), (":scheme", "http"), (":authority", "x"), (":path", "/p")]
 
@@ -117,3 +120,73 @@ def test_sending_data_writes_what_h2_writes(seed: int) -> None:
                 )
             )
         assert outcomes[:2] == outcomes[2:]
+
+
+def _receiving_pair() -> tuple[H2Connection, H2Connection, Encoder]:
+    """Two of our client connections, the second with h2's own DATA handling, each with
+    stream 1 open and the server's SETTINGS received; a server HPACK encoder for both."""
+    pair = (new_client_h2(), new_client_h2())
+    reference = pair[1]
+    reference._frame_dispatch_table[_QuietDataFrame] = partial(
+        H2Connection._receive_data_frame, reference
+    )
+    for h2 in pair:
+        h2.initiate_connection()
+        h2.increment_flow_control_window(CONNECTION_WINDOW - 65535)  # as Connection does
+        h2.send_headers(1, REQUEST)
+        h2.receive_data(SettingsFrame(0).serialize())
+        h2.data_to_send()
+    return pair[0], reference, Encoder()
+
+
+def _received(h2: H2Connection, data: bytes) -> list[object]:
+    """What receiving *data* did: the events (as tuples) or the error, the windows, the
+    stream's state and what h2 queued to send."""
+    try:
+        events: object = [
+            (type(e).__name__, *sorted((k, repr(v)) for k, v in vars(e).items()))
+            for e in h2.receive_data(data)
+        ]
+    except H2Error as exc:
+        events = type(exc).__name__
+    stream = h2.streams.get(1)
+    return [
+        events,
+        h2._inbound_flow_control_window_manager.current_window_size,
+        stream._inbound_window_manager.current_window_size if stream else None,
+        stream.state_machine.state if stream else None,
+        h2.state_machine.state,
+        h2.data_to_send(),
+    ]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_receiving_data_does_what_h2_does(seed: int) -> None:
+    """The direct DATA receive path: the same events, windows, states and refusals as h2's
+    (padding, END_STREAM, data before the response headers, windows overrun)."""
+    rng = random.Random(seed)
+    ours, reference, encoder = _receiving_pair()
+    headers_due = 0 if seed % 5 else 2  # every fifth: DATA before the response headers
+    results = []
+    for index in range(30):
+        if index == headers_due:
+            frame: Frame = HeadersFrame(1)
+            frame.data = encoder.encode([(":status", "200")])
+            frame.flags.add("END_HEADERS")
+        else:
+            frame = DataFrame(1)
+            frame.data = bytes(rng.choice([0, 1, 9, 300, 16_000]))
+            if rng.random() < 0.2:
+                frame.flags.add("PADDED")
+                frame.pad_length = rng.choice([0, 5])
+            if index > 20 and rng.random() < 0.2:
+                frame.flags.add("END_STREAM")
+        if index > 20 and rng.random() < 0.2:  # shrink the windows: the next frames overrun them
+            for h2 in (ours, reference):
+                h2._inbound_flow_control_window_manager.current_window_size = 200
+        data = frame.serialize()
+        result = _received(ours, data)
+        assert result == _received(reference, data)
+        results.append(result)
+    if headers_due == 0:  # the common case is among them: a stream taking DATA frames
+        assert sum(isinstance(r[0], list) and len(r[0]) == 1 for r in results) > 20

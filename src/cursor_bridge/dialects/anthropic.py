@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..engine.output import OutputEvent, TurnFinished, Usage
+from ..engine.output import OutputEvent, TextDelta, TurnFinished, Usage
 from ..engine.request import ChatRequest
 from . import anthropic_render as render
 from .anthropic_messages import MessagesRequest, parse_request
@@ -89,13 +89,27 @@ class MessageStream(StreamRenderer):
         return start + render.ping()
 
     def batch(self, events: Sequence[OutputEvent]) -> str:
+        out: list[str] = []
         ops: list[render.BlockOp] = []
+        assembler = self.assembler
         for event in events:
             if isinstance(event, TurnFinished):
                 self.finished = event
                 continue
-            ops += self.assembler.feed(event)
-        return render.block_events(ops) if ops else ""
+            if isinstance(event, TextDelta) and event.text:
+                # More text for the open text block (every chunk after the first): written
+                # directly, the same bytes as through a BlockOp.
+                index = assembler.continue_text(event.text)
+                if index is not None:
+                    if ops:
+                        out.append(render.block_events(ops))
+                        ops = []
+                    out.append(render.text_delta_event(index, event.text))
+                    continue
+            ops += assembler.feed(event)
+        if ops:
+            out.append(render.block_events(ops))
+        return "".join(out)
 
     def keepalive(self) -> str:
         return render.ping()

@@ -91,6 +91,15 @@ class MessageAssembler:
         """Close the open block."""
         return self._close()
 
+    def continue_text(self, text: str) -> int | None:
+        """Add *text* to the open text block and return the block's index, or None (and do
+        nothing) when no text block is open: then `feed` must open one. Lets the streaming
+        route write a text delta with `text_delta_event`, no BlockOp in between."""
+        if self._open != "text":
+            return None
+        self._parts.append(text)
+        return self._index
+
     def _text(self, text: str) -> list[BlockOp]:
         return [*self._open_block("text"), self._delta({"type": "text_delta", "text": text}, text)]
 
@@ -235,6 +244,15 @@ def message_start(message_id: str, model: str, input_tokens: int = 0) -> str:
 
 def ping() -> str:
     return sse_event("ping", {"type": "ping"})
+
+
+def text_delta_event(index: int, text: str) -> str:
+    """The `content_block_delta` event of *text* in block *index*: what `block_events` writes
+    for it, byte for byte, without the dictionaries (one per relayed chunk)."""
+    return (
+        'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
+        f'{index},"delta":{{"type":"text_delta","text":{json.dumps(text)}}}}}\n\n'
+    )
 
 
 def block_events(ops: Iterable[BlockOp]) -> str:

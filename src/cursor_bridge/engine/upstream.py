@@ -48,7 +48,11 @@ class UpstreamRun:
         self.idle_timeout = idle_timeout
         self.finished = False
         self._send_lock = asyncio.Lock()
-        self._heartbeats: asyncio.Task[None] | None = None
+        # Heartbeats: a timer per interval, a task only while one is being sent (a Run that
+        # ends within the interval, most of them, costs no task).
+        self._beating = False
+        self._beat_timer: asyncio.TimerHandle | None = None
+        self._beat_task: asyncio.Task[None] | None = None
 
     async def batches(self) -> AsyncGenerator[list[ev.Event], None]:
         """Yield the Run's events, one list per chunk received, until the Run closes.
@@ -58,7 +62,7 @@ class UpstreamRun:
         """
         try:
             await self._send(self.machine.start(self.run_request, self.raw_state))
-            self._heartbeats = asyncio.create_task(self._heartbeat_loop())
+            self._start_heartbeats()
             status, headers = await self._wait_headers()
             if self.tap is not None:
                 self.tap.response(status, headers)
@@ -182,17 +186,38 @@ class UpstreamRun:
             except TransportError as exc:
                 raise ConnectError("unavailable", f"connection to the backend lost: {exc}") from exc
 
-    async def _heartbeat_loop(self) -> None:
-        frame = self.machine.heartbeat()
-        while True:
-            await asyncio.sleep(self.heartbeat_interval)
-            try:
-                await self._send(frame)
-            except ConnectError:
-                return
+    def _start_heartbeats(self) -> None:
+        self._beating = True
+        self._arm_heartbeat()
+
+    def _arm_heartbeat(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._beat_timer = loop.call_later(self.heartbeat_interval, self._heartbeat_due)
+
+    def _heartbeat_due(self) -> None:
+        self._beat_timer = None
+        if self._beating:
+            self._beat_task = asyncio.create_task(self._heartbeat())
+
+    async def _heartbeat(self) -> None:
+        """Send one heartbeat (it may wait for the stream's window), then wait for the next;
+        a lost connection stops them."""
+        try:
+            await self._send(self.machine.heartbeat())
+        except ConnectError:
+            self._beating = False
+            return
+        finally:
+            self._beat_task = None
+        if self._beating:
+            self._arm_heartbeat()
 
     async def _stop_heartbeats(self) -> None:
-        task, self._heartbeats = self._heartbeats, None
+        self._beating = False
+        timer, self._beat_timer = self._beat_timer, None
+        if timer is not None:
+            timer.cancel()
+        task, self._beat_task = self._beat_task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

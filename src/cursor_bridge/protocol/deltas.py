@@ -7,13 +7,16 @@ objects and an event costs far more than the word is worth, so `read_delta` reco
 exact wire shape of these two (AgentServerMessage field 1 -> InteractionUpdate field 1 or 8
 -> field 1) and returns the text or the count; anything else, including the same messages
 with any extra field, is left to the full decoder (None). `Deltas` collects what one read
-brought so the RunMachine emits one TextDelta and one TokenDelta per batch of words.
+brought so the RunMachine emits one TextDelta and one TokenDelta per batch of words; its
+`skim` reads the usual small ones straight out of the received chunk, frame headers and
+all, so a word costs no Envelope, no payload copy and no function call of its own.
 Pure functions over bytes, no I/O.
 """
 
 from __future__ import annotations
 
 from . import events as ev
+from .framing import SKIM_MAX_PAYLOAD
 from .wire import short_varint
 
 # Tags (field number << 3 | wire type): LEN fields are wire type 2, varints 0.
@@ -63,6 +66,18 @@ def read_delta(payload: bytes) -> str | int | None:
     return None
 
 
+# Whole frames as `skim` matches them: 5 bytes of envelope header (flags 0, length), then the
+# nested tags and one-byte lengths down to the value.
+_TOKEN_HEAD = bytes((0, 0, 0, 0, 6, _UPDATE, 4, _TOKENS, 2, _TOKENS_FIELD))
+_TOKEN_FRAME = len(_TOKEN_HEAD) + 1  # and the count, one byte
+_TEXT_HEAD_SIZE = 11
+_TEXT_HEADS = {
+    size: bytes((0, 0, 0, 0, size, _UPDATE, size - 2, _TEXT, size - 4, _TEXT_FIELD, size - 6))
+    for size in range(7, SKIM_MAX_PAYLOAD + 1)
+}
+"""By payload size: the header of a frame holding a text_delta of `size - 6` bytes (1+)."""
+
+
 class Deltas:
     """Text and token counts read in one go, not yet emitted as events."""
 
@@ -78,6 +93,36 @@ class Deltas:
                 self.text.append(delta)
         else:
             self.tokens += delta
+
+    def skim(self, data: bytes, pos: int, end: int) -> int:
+        """Consume the plain frames of a non-empty text_delta or a token_delta of 1-127
+        from `data[pos:end]` whose payload is under 128 bytes, up to the first frame that
+        is anything else; returns the position after them (a `framing.Skimmer`). Each is
+        recognised by its whole header, compared at once (see `_TEXT_HEADS`); what it
+        takes, `read_delta` would read the same, and what it leaves goes there."""
+        text = self.text
+        tokens = 0
+        while end - pos >= _TOKEN_FRAME:
+            if data.startswith(_TOKEN_HEAD, pos):
+                count = data[pos + _TOKEN_FRAME - 1]
+                if count > 0x7F:
+                    break
+                tokens += count
+                pos += _TOKEN_FRAME
+                continue
+            head = _TEXT_HEADS.get(data[pos + 4])
+            if head is None or not data.startswith(head, pos):
+                break
+            stop = pos + 5 + data[pos + 4]
+            if stop > end:
+                break
+            try:
+                text.append(data[pos + _TEXT_HEAD_SIZE : stop].decode())
+            except UnicodeDecodeError:
+                break  # the full decoder reports it
+            pos = stop
+        self.tokens += tokens
+        return pos
 
     def flush(self, out: list[ev.Event]) -> int:
         """Append the merged TextDelta and TokenDelta (if any) to *out*; returns the

@@ -11,6 +11,7 @@ import gzip
 import json
 import math
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -24,6 +25,13 @@ FLAG_END_STREAM = 0x02
 HEADER_SIZE = 5
 DEFAULT_MAX_FRAME_SIZE = 32 * 1024 * 1024
 _KNOWN_FLAGS = FLAG_COMPRESSED | FLAG_END_STREAM
+
+SKIM_MAX_PAYLOAD = 127
+"""The largest payload a skimmer (see `EnvelopeDecoder.frames`) may consume."""
+
+Skimmer = Callable[[bytes, int, int], int]
+"""`skim(data, pos, end)`: consumes the whole, plain frames it recognises from `data[pos:end]`
+(flags 0, payload at most SKIM_MAX_PAYLOAD bytes) and returns the position after them."""
 
 
 class Envelope(NamedTuple):
@@ -99,6 +107,14 @@ class EnvelopeDecoder:
         return self._ended
 
     def feed(self, data: bytes) -> list[Envelope]:
+        return list(self.frames(data))
+
+    def frames(self, data: bytes, skim: Skimmer | None = None) -> Iterator[Envelope]:
+        """The envelopes completed by *data*, lazily. `skim`, if given, is offered every
+        frame boundary first and may consume small plain frames itself (the per-word
+        messages, without an Envelope or a payload copy each); since this is lazy, what it
+        consumed before an envelope is exactly what preceded that envelope on the wire.
+        Stopping early drops the rest of *data* (the caller is failing the stream)."""
         if self._error is not None:
             raise self._error
         if data and self._ended:
@@ -109,14 +125,19 @@ class EnvelopeDecoder:
             # arriving in many chunks is copied once, not once per chunk.
             buffer += data
             if len(buffer) < HEADER_SIZE:
-                return []
+                return
             if len(buffer) < HEADER_SIZE + self._check_header(buffer[0], buffer[1:5]):
-                return []
+                return
             data = bytes(buffer)
             buffer.clear()
-        out: list[Envelope] = []
+        if skim is not None and self.max_frame_size < SKIM_MAX_PAYLOAD:
+            skim = None
         pos, size = 0, len(data)
-        while size - pos >= HEADER_SIZE:
+        while True:
+            if skim is not None:
+                pos = skim(data, pos, size)
+            if size - pos < HEADER_SIZE:
+                break
             flags = data[pos]
             length = self._check_header(flags, data[pos + 1 : pos + HEADER_SIZE])
             end = pos + HEADER_SIZE + length
@@ -126,15 +147,15 @@ class EnvelopeDecoder:
             pos = end
             if flags & FLAG_COMPRESSED:
                 payload = self._decompress(payload)
-            out.append(Envelope(flags, payload))
             if flags & FLAG_END_STREAM:
                 self._ended = True
                 if pos < size:
                     self._fail("data after the end-stream frame")
-                return out
+                yield Envelope(flags, payload)
+                return
+            yield Envelope(flags, payload)
         if pos < size:
             buffer += memoryview(data)[pos:]
-        return out
 
     def _check_header(self, flags: int, length_bytes: bytes | bytearray) -> int:
         """The payload length, once flags and length are known to be acceptable."""

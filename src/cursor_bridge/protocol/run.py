@@ -152,15 +152,17 @@ class RunMachine:
                 raise UpstreamProtocolError("data after the end of the Run")
             return []
         out: list[ev.Event] = []
-        # Text and token deltas read together are merged (one event each per read).
+        # Text and token deltas read together are merged (one event each per read); the
+        # usual small ones are skimmed from the chunk without an Envelope each.
         deltas = Deltas()
-        for envelope in self._decoder.feed(data):
+        merge = self.merge_deltas
+        for envelope in self._decoder.frames(data, deltas.skim if merge else None):
             payload = envelope.payload
             if not envelope.flags & FLAG_END_STREAM:
                 delta = read_delta(payload)
                 if delta is not None:
                     deltas.add(delta)
-                    if not self.merge_deltas:
+                    if not merge:
                         self.output_token_deltas += deltas.flush(out)
                     continue
             self.output_token_deltas += deltas.flush(out)

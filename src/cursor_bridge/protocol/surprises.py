@@ -129,6 +129,10 @@ class _Children:
     repeated: tuple[str, ...]
     maps: tuple[str, ...]  # maps whose values are messages
     numbers: dict[str, int]
+    opaque: bool  # its own unknown fields are not surprises (see _OPAQUE)
+    # The one oneof when it is the only place sub-messages can be (most levels of a Run
+    # message): the walk then makes one lookup, no list.
+    only_oneof: str | None
 
     @classmethod
     def of(cls, descriptor: Any) -> _Children:
@@ -150,6 +154,7 @@ class _Children:
             else:
                 singular.append(field.name)
         numbers = {field.name: field.number for field in descriptor.fields}
+        only_oneof = oneofs[0] if len(oneofs) == 1 and not (singular or repeated or maps) else None
         return cls(
             oneofs=tuple(oneofs),
             members=frozenset(members),
@@ -157,30 +162,28 @@ class _Children:
             repeated=tuple(repeated),
             maps=tuple(maps),
             numbers=numbers,
+            opaque=opaque is not None,
+            only_oneof=only_oneof,
         )
 
 
-_CHILDREN: dict[str, _Children] = {}  # by message type name
+_CHILDREN: dict[type, _Children] = {}  # by message class
 
 
 def _walk(message: Message, path: str, out: list[Surprise]) -> None:
-    descriptor = message.DESCRIPTOR
-    unknown = unknown_fields.UnknownFieldSet(message)
-    if len(unknown) and descriptor.full_name not in _OPAQUE:
-        empty_oneofs = [
-            o for o in descriptor.oneofs if is_real_oneof(o) and message.WhichOneof(o.name) is None
-        ]
-        for index in range(len(unknown)):
-            field = unknown[index]
-            what = UNKNOWN_FIELD
-            if empty_oneofs and field.wire_type == 2:
-                # A length-delimited unknown field beside an empty oneof is most likely a
-                # member newer than our schema.
-                what = _ONEOF_WHAT.get(descriptor.full_name, UNKNOWN_MEMBER)
-            out.append(Surprise(path or descriptor.name, what, field.field_number))
-    children = _CHILDREN.get(descriptor.full_name)
+    children = _CHILDREN.get(type(message))
     if children is None:
-        children = _CHILDREN[descriptor.full_name] = _Children.of(descriptor)
+        children = _CHILDREN[type(message)] = _Children.of(message.DESCRIPTOR)
+    if not children.opaque:
+        unknown = unknown_fields.UnknownFieldSet(message)
+        if len(unknown):
+            _unknown(message, unknown, path, out)
+    oneof = children.only_oneof
+    if oneof is not None:
+        member = message.WhichOneof(oneof)
+        if member in children.members:
+            _walk(getattr(message, member), f"{path}.{member}" if path else member, out)
+        return
     # (field number, name, values): walked in field-number order, as ListFields() gives them.
     found: list[tuple[int, str, Iterable[Message]]] = []
     for oneof in children.oneofs:
@@ -204,3 +207,20 @@ def _walk(message: Message, path: str, out: list[Surprise]) -> None:
         child = f"{path}.{name}" if path else name
         for item in items:
             _walk(item, child, out)
+
+
+def _unknown(
+    message: Message, unknown: unknown_fields.UnknownFieldSet, path: str, out: list[Surprise]
+) -> None:
+    descriptor = message.DESCRIPTOR
+    empty_oneofs = [
+        o for o in descriptor.oneofs if is_real_oneof(o) and message.WhichOneof(o.name) is None
+    ]
+    for index in range(len(unknown)):
+        field = unknown[index]
+        what = UNKNOWN_FIELD
+        if empty_oneofs and field.wire_type == 2:
+            # A length-delimited unknown field beside an empty oneof is most likely a
+            # member newer than our schema.
+            what = _ONEOF_WHAT.get(descriptor.full_name, UNKNOWN_MEMBER)
+        out.append(Surprise(path or descriptor.name, what, field.field_number))

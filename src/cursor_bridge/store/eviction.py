@@ -18,18 +18,21 @@ _BATCH = 256
 
 @dataclass
 class Removed:
-    """What a removal deleted: counts, bytes freed, and blob ids (to drop from read caches)."""
+    """What a removal deleted: counts, bytes freed, blob ids (to drop from read caches) and
+    the keys whose owner links went (to drop from what the writer knows is stored)."""
 
     conversations: int = 0
     blobs: int = 0
     freed_bytes: int = 0
     blob_ids: list[bytes] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
 
     def add(self, other: Removed) -> None:
         self.conversations += other.conversations
         self.blobs += other.blobs
         self.freed_bytes += other.freed_bytes
         self.blob_ids.extend(other.blob_ids)
+        self.keys.extend(other.keys)
 
 
 def total_bytes(conn: sqlite3.Connection) -> int:
@@ -39,9 +42,32 @@ def total_bytes(conn: sqlite3.Connection) -> int:
     return int(total)
 
 
+# A checkpoint that continued from a dropped one takes over what that one owned, and its
+# parents (so a chain dropped from its oldest end keeps every blob its newest needs).
+_HAND_DOWN = (
+    "INSERT OR IGNORE INTO owners (conversation, blob)"
+    " SELECT ?, blob FROM owners WHERE conversation = ?"
+)
+_TAKE_PARENTS = (
+    "INSERT OR IGNORE INTO parents (child, parent)"
+    " SELECT ?, parent FROM parents WHERE child = ? AND parent != ?"
+)
+
+
 def drop_conversation(conn: sqlite3.Connection, key: str) -> Removed:
-    """Delete a conversation, its checkpoint, and the blobs no other conversation owns."""
+    """Delete a conversation, its checkpoint, and the blobs no other conversation owns
+    (the checkpoints that continued from it owning, from now on, what it owned)."""
     removed = Removed()
+    children = conn.execute(
+        # Only children still there (an older bridge on the same file drops without
+        # looking at this table): owner links for a missing key would never be removed.
+        "SELECT p.child FROM parents p JOIN conversations c ON c.key = p.child WHERE p.parent = ?",
+        (key,),
+    ).fetchall()
+    for (child,) in children:
+        conn.execute(_HAND_DOWN, (child, key))
+        conn.execute(_TAKE_PARENTS, (child, key, child))
+    conn.execute("DELETE FROM parents WHERE parent = ? OR child = ?", (key, key))
     row = conn.execute(
         "SELECT ifnull(length(checkpoint), 0) FROM conversations WHERE key = ?", (key,)
     ).fetchone()
@@ -52,6 +78,7 @@ def drop_conversation(conn: sqlite3.Connection, key: str) -> Removed:
     ).fetchall()
     removed.add(_delete_blobs(conn, sole))
     conn.execute("DELETE FROM owners WHERE conversation = ?", (key,))
+    removed.keys.append(key)
     if row is not None:
         conn.execute("DELETE FROM conversations WHERE key = ?", (key,))
         removed.conversations = 1
@@ -62,7 +89,11 @@ def drop_conversation(conn: sqlite3.Connection, key: str) -> Removed:
 def expire(conn: sqlite3.Connection, cutoff: float) -> Removed:
     """Drop conversations unused since *cutoff*, then unowned blobs not accessed since then."""
     removed = Removed()
-    stale = conn.execute("SELECT key FROM conversations WHERE used_at < ?", (cutoff,)).fetchall()
+    # Most recently used first: mostly children before their parents, so that little is
+    # handed down to checkpoints that go next anyway (any order is correct).
+    stale = conn.execute(
+        "SELECT key FROM conversations WHERE used_at < ? ORDER BY used_at DESC", (cutoff,)
+    ).fetchall()
     for (key,) in stale:
         removed.add(drop_conversation(conn, key))
     while True:

@@ -118,9 +118,7 @@ class RedisStateStore(ClosedOnExit):
     def save_checkpoint(
         self, conversation_key: str, checkpoint: bytes, meta: Mapping[str, str] | None = None
     ) -> None:
-        header = json.dumps(dict(meta or {}), sort_keys=True).encode()
-        value = header + b"\n" + repr(time.time()).encode() + b"\n" + checkpoint
-        self._submit(self._key("ckpt:", conversation_key), value)
+        self._submit(self._checkpoint_write(conversation_key, checkpoint, meta, time.time()))
 
     def save_turn(
         self,
@@ -135,13 +133,17 @@ class RedisStateStore(ClosedOnExit):
         """A finished turn: the blobs it put, then its checkpoint, in that order (so the
         checkpoint never lands without them). The blobs it only read (*reachable*) and the
         parent's live on by their own TTL, refreshed on every read; Redis needs no links."""
-        for blob_id, data in (blobs or {}).items():
-            self._put_blob(blob_id, data)
-        self.save_checkpoint(conversation_key, checkpoint, meta)
-        with self._lock:
-            self._recent.add(
-                StoredCheckpoint(conversation_key, checkpoint, dict(meta or {}), time.time())
-            )
+        blobs = blobs or {}
+        now = time.time()
+        queued = [
+            _Write(self._key("blob:", blob_id.hex()), data) for blob_id, data in blobs.items()
+        ]
+        queued.append(self._checkpoint_write(conversation_key, checkpoint, meta, now))
+        with self._lock:  # one wake-up of the writer for the whole turn
+            for blob_id, data in blobs.items():
+                self._cache.add(blob_id, data)
+            self._enqueue(*queued)
+            self._recent.add(StoredCheckpoint(conversation_key, checkpoint, dict(meta or {}), now))
 
     def peek_checkpoint(self, conversation_key: str) -> StoredCheckpoint | None:
         """A checkpoint this process saved lately, from memory (None: not in memory, which
@@ -174,7 +176,7 @@ class RedisStateStore(ClosedOnExit):
     def drop_conversation(self, conversation_key: str) -> None:
         with self._lock:
             self._recent.discard(conversation_key)
-        self._submit(self._key("ckpt:", conversation_key), None)
+        self._submit(_Write(self._key("ckpt:", conversation_key), None))
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -252,7 +254,7 @@ class RedisStateStore(ClosedOnExit):
     def _put_blob(self, blob_id: bytes, data: bytes) -> None:
         with self._lock:
             self._cache.add(blob_id, data)
-        self._submit(self._key("blob:", blob_id.hex()), data)
+            self._enqueue(_Write(self._key("blob:", blob_id.hex()), data))
 
     # -- the writer ------------------------------------------------------------------------
 
@@ -263,13 +265,25 @@ class RedisStateStore(ClosedOnExit):
         if self._closing:
             raise StateStoreError("state store is closed")
 
-    def _submit(self, key: str, value: bytes | None) -> None:
+    def _checkpoint_write(
+        self, conversation_key: str, checkpoint: bytes, meta: Mapping[str, str] | None, at: float
+    ) -> _Write:
+        header = json.dumps(dict(meta or {}), sort_keys=True).encode()
+        value = header + b"\n" + repr(at).encode() + b"\n" + checkpoint
+        return _Write(self._key("ckpt:", conversation_key), value)
+
+    def _submit(self, *queued: _Write) -> None:
         with self._lock:
-            self._check_open()
-            self._queue.append(_Write(key, value))
-            self._pending[key] = value
-            self._submitted += 1
-            self._changed.notify_all()
+            self._enqueue(*queued)
+
+    def _enqueue(self, *queued: _Write) -> None:
+        """Queue writes in order, with one wake-up of the writer (lock held)."""
+        self._check_open()
+        for write in queued:
+            self._queue.append(write)
+            self._pending[write.key] = write.value
+        self._submitted += len(queued)
+        self._changed.notify_all()
 
     def _write_loop(self) -> None:
         delay = _RETRY_FIRST

@@ -1,11 +1,12 @@
 """Opening the state database: a private file, WAL mode, the schema, and what to do when it is bad.
 
 Tables: `blobs` (id, size, last access, number of owning conversations), `blob_data` (the
-bytes), `conversations` (checkpoint, meta, saved/used times) and `owners` (which conversation
-used which blob). The schema keeps its own accounting: triggers maintain one `usage` row (blob
-count and bytes, conversations, checkpoint bytes) and each blob's `owners` count, so size
-checks and /metrics read one row instead of scanning, and every process sharing the file sees
-the same numbers.
+bytes), `conversations` (checkpoint, meta, saved/used times), `owners` (which conversation
+used which blob) and `parents` (which checkpoint continued from which: the parent's blobs
+pass to the child when the parent goes, instead of being copied at every turn). The schema
+keeps its own accounting: triggers maintain one `usage` row (blob count and bytes,
+conversations, checkpoint bytes) and each blob's `owners` count, so size checks and /metrics
+read one row instead of scanning, and every process sharing the file sees the same numbers.
 
 A file that is not a SQLite database, or whose header is damaged, holds nothing but a cache
 (a lost checkpoint only costs a fresh Run), so it is moved aside (`<name>.corrupt-<time>`, kept
@@ -35,6 +36,17 @@ BUSY_TIMEOUT = 5.0
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 _CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+
+# Added to schema 1 without a version change, so an older bridge still opens the file (it
+# ignores the table: dropping a parent there costs its children a fresh Run at worst).
+_ADDED = """
+CREATE TABLE IF NOT EXISTS parents (
+    child TEXT NOT NULL,
+    parent TEXT NOT NULL,
+    PRIMARY KEY (child, parent)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS parents_by_parent ON parents(parent);
+"""
 
 _DDL = """
 CREATE TABLE blobs (
@@ -171,6 +183,8 @@ def _prepare(conn: sqlite3.Connection) -> None:
                 f"state database schema {version} is newer than this cursor-bridge"
                 f" understands ({SCHEMA_VERSION}); upgrade cursor-bridge or remove the file"
             )
+        for statement in _statements(_ADDED):
+            conn.execute(statement)
         # Touch the accounting row: reading it fails fast on a damaged file.
         conn.execute("SELECT blob_bytes FROM usage WHERE one = 1").fetchone()
         conn.execute("COMMIT")

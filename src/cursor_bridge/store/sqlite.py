@@ -13,12 +13,16 @@ or a WAL checkpoint:
   checkpoints, for `peek_checkpoint`, which never goes further), then SQLite (WAL: a read
   never waits for a writer). A read writes nothing: its access-time note is
   queued and goes with the next batch (or after `touch_interval` seconds).
-- Crash: what was committed survives a process crash (WAL, synchronous=NORMAL; a power
-  loss may lose the last commits but not the file). Writes still queued are lost, but
-  batches commit in call order, so a checkpoint never survives without the blobs that were
-  put before it. Lost access notes only change eviction order.
+- Crash: what was committed survives a process crash (WAL, synchronous=NORMAL: a commit
+  writes the WAL without an fsync, only WAL checkpoints sync; a power loss may lose the
+  last commits but not the file, and a lost checkpoint only costs a fresh Run). Writes
+  still queued are lost, but batches commit in call order, so a checkpoint never survives
+  without the blobs that were put before it. Lost access notes only change eviction order.
 - TTL expiry runs at open and at most every `prune_interval` seconds; the size cap is
   checked (one row read) in every batch and enforced at once, down to 90% of the cap.
+- A turn writes only what the database lacks: blobs it already holds with the same bytes
+  are linked, not rewritten (store/known_blobs.py), and a turn notes the checkpoint it
+  continued from instead of copying that one's links (store/eviction.py hands them down).
 
 MemoryStateStore runs the same SQL on a private in-memory database and applies each write
 at once in the caller's thread (nothing to wait for), which also makes it deterministic.
@@ -157,11 +161,10 @@ class _SqliteStore(WriteQueue, ClosedOnExit):
     ) -> None:
         """Keep *checkpoint* (replacing the previous one) with its *meta* (queued; see flush)."""
         meta = dict(meta or {})
-        meta_text = json.dumps(meta, sort_keys=True)
         with self._lock:
             now = self._clock()
             stored = StoredCheckpoint(conversation_key, checkpoint, meta, now)
-            op = writes.SaveCheckpoint(stored, meta_text)
+            op = writes.SaveCheckpoint(stored)
             self._pending_checkpoints[conversation_key] = op
             self._submit(op, now)
 
@@ -176,9 +179,10 @@ class _SqliteStore(WriteQueue, ClosedOnExit):
         parent: str | None = None,
     ) -> None:
         """Keep a finished turn as one unit (queued; one op however many blobs): its
-        *checkpoint*, the *blobs* it put, and owner links from the checkpoint to those, to
-        the *reachable* ids it used, and to everything its *parent* checkpoint owns. A
-        checkpoint then keeps its blobs alive: eviction and expiry take them together."""
+        *checkpoint*, the *blobs* it put, owner links from the checkpoint to those and to
+        the *reachable* ids it used, and a note that it continued from *parent*, whose
+        blobs pass to it if the parent goes first. A checkpoint then keeps its blobs alive:
+        eviction and expiry take them together."""
         meta = dict(meta or {})
         new = dict(blobs or {})
         with self._lock:
@@ -186,16 +190,9 @@ class _SqliteStore(WriteQueue, ClosedOnExit):
             self._wait_for_room(lambda: self._pending_bytes <= self.max_pending_bytes)
             now = self._clock()
             stored = StoredCheckpoint(conversation_key, checkpoint, meta, now)
-            op = writes.SaveTurn(
-                stored, json.dumps(meta, sort_keys=True), new, tuple(reachable), parent
-            )
+            op = writes.SaveTurn(stored, new, tuple(reachable), parent)
             for key, data in new.items():
-                replaced = self._pending_blobs.get(key)
-                if replaced is not None:
-                    self._pending_bytes -= len(replaced[1])
-                self._pending_blobs[key] = (op, data)
-                self._pending_bytes += len(data)
-                self._cache.add(key, data)
+                self._hold(op, key, data)
             self._pending_checkpoints[conversation_key] = op
             self._submit(op, now)
 
@@ -356,18 +353,22 @@ class _SqliteStore(WriteQueue, ClosedOnExit):
             self._wait_for_room(lambda: self._pending_bytes <= self.max_pending_bytes)
             now = self._clock()
             op = writes.PutBlob(conversation, key, data, now)
-            replaced = self._pending_blobs.get(key)
-            if replaced is not None:
-                self._pending_bytes -= len(replaced[1])
-            self._pending_blobs[key] = (op, data)
-            self._pending_bytes += len(data)
+            self._hold(op, key, data)
             if conversation is not None:
                 # In use now, even before the put commits (a load must not expire it).
                 self._touches.conversations[conversation] = now
-            self._cache.add(key, data)
             self._submit(op, now)
 
     # -- queue bookkeeping -----------------------------------------------------------------
+
+    def _hold(self, op: writes.PutBlob | writes.SaveTurn, key: bytes, data: bytes) -> None:
+        """Serve *data* to reads until *op* commits (lock held)."""
+        replaced = self._pending_blobs.get(key)
+        if replaced is not None:
+            self._pending_bytes -= len(replaced[1])
+        self._pending_blobs[key] = (op, data)
+        self._pending_bytes += len(data)
+        self._cache.add(key, data)
 
     def _drop(self, conversation: str, now: float, *, expired: bool) -> None:
         self._recent.discard(conversation)

@@ -6,8 +6,9 @@ whatever has queued since its last batch (group commit). The thread lingers `LIN
 seconds after the first queued write before committing, so a burst of turns costs one
 transaction and one wake-up of the thread instead of one each (a waiting `flush()`, or a
 queue holding more than `LINGER_BYTES`, or a caller held back by backpressure, ends the
-linger at once). Without one (the memory store)
-each write is committed at once in the caller. `batch()` holds the queue so a group of
+linger at once). While writes keep coming it wakes itself every `LINGER` seconds, so the
+caller does not wake it at all (`POLL_IDLE`). Without one (the memory store) each write is
+committed at once in the caller. `batch()` holds the queue so a group of
 writes commits together; `flush()` waits until what was queued before it is committed.
 """
 
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from . import writes
+from .known_blobs import BatchBlobs, KnownBlobs
 from .types import StateStoreError
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,11 @@ LOW_WATER = 0.9
 # bytes end that wait early.
 LINGER = 0.02
 LINGER_BYTES = 4 * 1024 * 1024
+# While writes keep coming, the writer wakes itself every LINGER seconds instead of being
+# woken by the first write of each batch: waking a thread from the event loop hands it the
+# CPU there and then on a busy machine, mid-request. After this many seconds without a
+# write it sleeps until woken again.
+POLL_IDLE = 1.0
 # A failing writer (disk full, file damaged) retries after this many seconds, doubling.
 _RETRY_FIRST, _RETRY_MAX = 0.5, 30.0
 
@@ -66,6 +73,10 @@ class WriteQueue:
         self.write_timeout = write_timeout
         self._writer = writer
         self._clock = clock
+        # Blobs the database holds, so turns skip rewriting them (writer side only), and
+        # the database's data_version when last seen, to notice other processes' commits.
+        self._known_blobs = KnownBlobs()
+        self._data_version: int | None = None
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._queue: list[writes.Op] = []
@@ -75,6 +86,8 @@ class WriteQueue:
         self._queued_bytes = 0  # of the queue, for LINGER_BYTES
         self._barriers = 0  # flush() calls waiting in the queue: no lingering
         self._room_waiters = 0  # callers held back by backpressure: no lingering either
+        self._polling = False  # the writer wakes itself (see POLL_IDLE): no need to wake it
+        self._last_busy = 0.0  # time.monotonic() of the writer's last batch
         self._error: StateStoreError | None = None
         self._closing = False
         # Threads inside batch(), and how deep: no batch is taken while any holds one.
@@ -161,9 +174,9 @@ class WriteQueue:
             pass  # committed when the last batch() block ends
         elif self._thread is None:
             self._write_batch()
-        elif idle or self._barriers or self._queued_bytes >= LINGER_BYTES:
-            # The thread is asleep (idle queue) or must stop lingering; otherwise it is
-            # already lingering over this queue and takes this write with it.
+        elif (idle and not self._polling) or self._barriers or self._queued_bytes >= LINGER_BYTES:
+            # The thread is asleep (idle queue, not polling) or must stop lingering;
+            # otherwise it is lingering or polling and takes this write with it.
             self._changed.notify_all()
         return self._submitted
 
@@ -234,13 +247,16 @@ class WriteQueue:
         self, ops: list[writes.Op], touches: writes.Touches, now: float, prune: bool
     ) -> writes.Applied:
         conn = self._writer
+        blobs = BatchBlobs(self._known_blobs)
         with sqlite_errors():
             conn.execute("BEGIN IMMEDIATE")
             try:
+                self._check_data_version(conn)
                 applied = writes.apply(
                     conn,
                     ops,
                     touches,
+                    blobs,
                     expire_before=now - self.ttl if prune else None,
                     max_bytes=self.max_bytes,
                     low_water=int(self.max_bytes * LOW_WATER),
@@ -249,21 +265,39 @@ class WriteQueue:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        blobs.commit()
         return applied
+
+    def _check_data_version(self, conn: sqlite3.Connection) -> None:
+        """Forget which blobs are stored if another connection (another process on the
+        file) committed since our last batch: it may have removed some. Inside the write
+        transaction, so nobody else can commit until ours is done."""
+        (version,) = conn.execute("PRAGMA data_version").fetchone()
+        if version != self._data_version:
+            self._known_blobs.forget_all()
+            self._data_version = version
 
     def _run_writer(self) -> None:
         """The writer thread: commit batches until closed, retrying with backoff on errors."""
         retry = 0.0
         with self._lock:
             while True:
+                ticked = False  # woken by its own poll: what queued has waited enough
                 while not self._due() and not self._closing:
-                    self._changed.wait(self._next_wake())
-                self._linger()
+                    if self._polling and time.monotonic() - self._last_busy >= POLL_IDLE:
+                        self._polling = False  # quiet: from now on a write wakes it
+                    self._changed.wait(LINGER if self._polling else self._next_wake())
+                    ticked = self._polling
+                if not ticked:
+                    self._linger()
                 if not self._queue and not self._touches and self._closing:
                     return
+                wrote = bool(self._queue)  # not only access notes or a due prune
                 try:
                     self._write_batch()
                     retry = 0.0
+                    if wrote:
+                        self._polling, self._last_busy = True, time.monotonic()
                 except StateStoreError as exc:
                     if self._closing:
                         return  # close() reports what was lost

@@ -8,10 +8,12 @@ were put ahead of it.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass, field
 
 from . import eviction
+from .known_blobs import BatchBlobs
 from .types import PruneResult, StoredCheckpoint
 
 _PUT_DATA = (
@@ -29,9 +31,11 @@ _TOUCH_CONVERSATION = (
     " ON CONFLICT (key) DO UPDATE SET used_at = max(used_at, excluded.used_at)"
 )
 _LINK = "INSERT OR IGNORE INTO owners (conversation, blob) SELECT ?, id FROM blobs WHERE id = ?"
-_INHERIT = (
-    "INSERT OR IGNORE INTO owners (conversation, blob)"
-    " SELECT ?, blob FROM owners WHERE conversation = ?"
+# For blobs known to be stored (written or confirmed in this very transaction).
+_OWN = "INSERT OR IGNORE INTO owners (conversation, blob) VALUES (?, ?)"
+# The parent's blobs pass to the child when the parent is dropped (store/eviction.py).
+_CONTINUES = (
+    "INSERT OR IGNORE INTO parents (child, parent) SELECT ?, key FROM conversations WHERE key = ?"
 )
 _SAVE_CHECKPOINT = (
     "INSERT INTO conversations (key, checkpoint, meta, saved_at, used_at) VALUES (?, ?, ?, ?, ?)"
@@ -48,10 +52,14 @@ class PutBlob:
     at: float
 
 
+def meta_text(stored: StoredCheckpoint) -> str:
+    """The meta column (JSON), made by the writer rather than the caller's event loop."""
+    return json.dumps(stored.meta, sort_keys=True)
+
+
 @dataclass(eq=False, slots=True)
 class SaveCheckpoint:
     stored: StoredCheckpoint
-    meta_text: str
 
     @property
     def conversation(self) -> str:
@@ -67,7 +75,6 @@ class SaveTurn:
     turn continued from, whose blobs stay reachable from this one."""
 
     stored: StoredCheckpoint
-    meta_text: str
     blobs: dict[bytes, bytes]
     reachable: tuple[bytes, ...]
     parent: str | None = None
@@ -158,13 +165,15 @@ def apply(
     conn: sqlite3.Connection,
     ops: list[Op],
     touches: Touches,
+    known: BatchBlobs,
     *,
     expire_before: float | None,
     max_bytes: int,
     low_water: int,
 ) -> Applied:
     """Apply *ops* in order, then *touches* (also before any drop), then expiry (if
-    *expire_before* is given) and the size cap, in the caller's open transaction."""
+    *expire_before* is given) and the size cap, in the caller's open transaction. *known*
+    learns what is written and removed, and tells what a turn need not write again."""
     applied = Applied()
     for op in ops:
         if isinstance(op, DropConversation):
@@ -174,19 +183,22 @@ def apply(
         if isinstance(op, PutBlob):
             conn.execute(_PUT_DATA, (op.key, op.data))
             conn.execute(_PUT_BLOB, (op.key, len(op.data), op.at))
+            known.wrote(((op.key, op.data),))
             if op.conversation is not None:
                 conn.execute(_TOUCH_CONVERSATION, (op.conversation, op.at))
-                conn.execute(_LINK, (op.conversation, op.key))
+                conn.execute(_OWN, (op.conversation, op.key))
+                known.linked(op.conversation, (op.key,))
         elif isinstance(op, SaveCheckpoint):
             s = op.stored
             conn.execute(
                 _SAVE_CHECKPOINT,
-                (s.conversation_key, s.checkpoint, op.meta_text, s.saved_at, s.saved_at),
+                (s.conversation_key, s.checkpoint, meta_text(s), s.saved_at, s.saved_at),
             )
         elif isinstance(op, SaveTurn):
-            _save_turn(conn, op)
+            _save_turn(conn, op, known)
         elif isinstance(op, DropConversation):
             removed = eviction.drop_conversation(conn, op.conversation)
+            known.removed(removed.blob_ids, removed.keys)
             applied.dropped.add(removed)
             if op.expired:
                 applied.expired_on_load += removed.conversations
@@ -194,22 +206,35 @@ def apply(
     _apply_touches(conn, touches)
     if expire_before is not None:
         applied.expired = eviction.expire(conn, expire_before)
+        known.removed(applied.expired.blob_ids, applied.expired.keys)
     if eviction.total_bytes(conn) > max_bytes:
         applied.evicted = eviction.evict(conn, low_water)
+        known.removed(applied.evicted.blob_ids, applied.evicted.keys)
     return applied
 
 
-def _save_turn(conn: sqlite3.Connection, op: SaveTurn) -> None:
-    """One turn in a handful of statements however many blobs it has."""
+def _save_turn(conn: sqlite3.Connection, op: SaveTurn, known: BatchBlobs) -> None:
+    """One turn in a handful of statements however many blobs it has. Blobs the database
+    already holds with the same bytes are not written again, and links the key already has
+    are not made again (a blob's access time is then left as it is: it only orders blobs
+    that no conversation owns, and these are owned)."""
     s = op.stored
     key, at = s.conversation_key, s.saved_at
-    if op.blobs:
-        conn.executemany(_PUT_DATA, op.blobs.items())
-        conn.executemany(_PUT_BLOB, [(blob, len(data), at) for blob, data in op.blobs.items()])
-    conn.execute(_SAVE_CHECKPOINT, (key, s.checkpoint, op.meta_text, at, at))
-    conn.executemany(_LINK, [(key, blob) for blob in (*op.blobs, *op.reachable)])
+    fresh = [(blob, data) for blob, data in op.blobs.items() if not known.holds(blob, data)]
+    if fresh:
+        conn.executemany(_PUT_DATA, fresh)
+        conn.executemany(_PUT_BLOB, [(blob, len(data), at) for blob, data in fresh])
+        known.wrote(fresh)
+    conn.execute(_SAVE_CHECKPOINT, (key, s.checkpoint, meta_text(s), at, at))
+    if own := known.unlinked(key, op.blobs):
+        # Stored: written above, earlier in this batch, or known committed.
+        conn.executemany(_OWN, [(key, blob) for blob in own])
+        known.linked(key, own)
+    if op.reachable and (reach := known.unlinked(key, op.reachable)):
+        # Stored earlier, maybe since evicted: linked only if still there (not remembered).
+        conn.executemany(_LINK, [(key, blob) for blob in reach])
     if op.parent is not None and op.parent != key:
-        conn.execute(_INHERIT, (key, op.parent))
+        conn.execute(_CONTINUES, (key, op.parent))
 
 
 def _apply_touches(conn: sqlite3.Connection, touches: Touches) -> None:

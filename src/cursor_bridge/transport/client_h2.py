@@ -10,7 +10,7 @@ from typing import Any
 from h2.config import H2Configuration
 from h2.connection import ConnectionState, H2Connection
 from h2.errors import ErrorCodes
-from h2.events import ConnectionTerminated, Event
+from h2.events import ConnectionTerminated, DataReceived, Event
 from h2.frame_buffer import FrameBuffer
 from h2.settings import SettingCodes, Settings
 from h2.stream import StreamState
@@ -41,6 +41,8 @@ MAX_INBOUND_FRAME = 1 << 16
 _PRUNE_MIN = 64
 # Stream states where sending DATA is allowed and leaves the state as it is.
 _SENDING_STATES = frozenset({StreamState.OPEN, StreamState.HALF_CLOSED_REMOTE})
+# Stream states where receiving DATA (without END_STREAM) is allowed and changes nothing.
+_RECEIVING_STATES = frozenset({StreamState.OPEN, StreamState.HALF_CLOSED_LOCAL})
 
 # Outbound headers are ours, built by `request_headers` (lower-case names, trimmed values,
 # credentials never indexed), so h2 need not normalise and check them again on every
@@ -93,6 +95,8 @@ class _ClientH2Connection(H2Connection):
     - A plain DATA frame on an open stream is written straight into the output buffer (see
       `send_data`): h2 builds, checks and serialises a frame object through two state
       machines, ~30 us for each of the dozen small messages a Run sends.
+    - A received DATA frame on an open stream is turned into its event directly (see
+      `_receive_data_frame`), the same way round: one per relayed chunk of every Run.
     """
 
     _prune_at = _PRUNE_MIN
@@ -144,6 +148,30 @@ class _ClientH2Connection(H2Connection):
         # Frame header (RFC 9113 §4.1): length, type DATA (0), no flags, stream id.
         self._data_to_send += size.to_bytes(3, "big") + b"\x00\x00" + stream_id.to_bytes(4, "big")
         self._data_to_send += data
+
+    def _receive_data_frame(self, frame: DataFrame) -> tuple[list[Frame], list[Event]]:
+        """h2's handling of a received DATA frame, with its common case done directly: no
+        END_STREAM, an open connection, a stream that is open for receiving and has its
+        response headers, no content-length to track. There h2's state machines make no
+        transition and emit one DataReceived; both receive windows shrink as h2 would
+        shrink them (and raise FlowControlError as h2 would). Anything else is h2's."""
+        stream = self.streams.get(frame.stream_id)
+        if (
+            stream is None
+            or "END_STREAM" in frame.flags
+            or self.state_machine.state is not ConnectionState.CLIENT_OPEN
+            or stream.state_machine.state not in _RECEIVING_STATES
+            or not stream.state_machine.headers_received
+            or stream._expected_content_length is not None
+        ):
+            return super()._receive_data_frame(frame)
+        size = frame.flow_controlled_length
+        self._inbound_flow_control_window_manager.window_consumed(size)
+        stream._inbound_window_manager.window_consumed(size)
+        event = DataReceived(stream_id=frame.stream_id)
+        event.data = frame.data
+        event.flow_controlled_length = size
+        return [], [event]
 
     def _receive_goaway_frame(self, frame: GoAwayFrame) -> tuple[list[Frame], list[Event]]:
         event = ConnectionTerminated()
