@@ -1,11 +1,13 @@
 """What reading one chat-completions tool round costs the bridge in-process: decoding and
 checking the body, parsing it, fingerprinting its history; for a follow-up (the same
-loop's previous round read just before) and for a history never seen before.
+loop's previous rounds read just before) and for a history never seen before.
 
     uv run python -m benchmarks.history_parse [--rounds 1 10 40] [--loops 100]
 
-No server: each loop reads round N-1, then round N is timed (the follow-up), then another
-loop's round N (a new history). Medians in ms of CPU time; compare runs taken back to back.
+No server: each loop reads rounds N-2 and N-1, then round N is timed (a follow-up in a
+loop under way: a history's first follow-up is read whole, see engine/resent_body.py), then
+another loop's round N (a new history). Medians in ms of CPU time; compare runs taken back
+to back.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def main() -> None:
         follow: list[float] = []
         fresh: list[float] = []
         for loop in range(args.loops):
+            read(body(max(rounds - 2, 0), f"{rounds}-{loop}"))
             read(body(rounds - 1, f"{rounds}-{loop}"))
             follow.append(read(body(rounds, f"{rounds}-{loop}")))
             fresh.append(read(body(rounds, f"{rounds}-new{loop}")))
