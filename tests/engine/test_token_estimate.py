@@ -16,6 +16,7 @@ from cursor_bridge.engine.token_estimate import (
     IMAGE_TOKENS,
     MESSAGE_OVERHEAD,
     estimate_input_tokens,
+    input_token_bound,
     rough_input_tokens,
     text_tokens,
 )
@@ -72,3 +73,28 @@ def test_the_rough_figure_counts_every_character_once_with_tools_remembered() ->
     other = (ToolSpec("read", "Read a file, longer", {"type": "object"}),)
     longer = ChatRequest(model="m", messages=messages, tools=other)
     assert rough_input_tokens(longer) == (chars + 8) // 4 + 1600 + 9
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.text(), st.text(), st.text(), st.integers(0, 2)), max_size=4),
+    st.lists(st.tuples(st.text(max_size=20), st.text(), st.text()), max_size=3),
+)
+def test_the_length_bound_is_never_below_the_estimate(
+    messages: list[tuple[str, str, str, int]], tools: list[tuple[str, str, str]]
+) -> None:
+    request = ChatRequest(
+        "m",
+        tuple(
+            ChatMessage(
+                "assistant",
+                text,
+                (ImageInput("image/png", b"x"),) * images,
+                (ToolCallRecord("c", "name", arguments),),
+                reasoning=reasoning,
+            )
+            for text, reasoning, arguments, images in messages
+        ),
+        tools=tuple(ToolSpec(name, doc, {"description": schema}) for name, doc, schema in tools),
+    )
+    assert input_token_bound(request) >= estimate_input_tokens(request)

@@ -8,8 +8,8 @@ import random
 import pytest
 from hpack import Decoder, Encoder, NeverIndexedHeaderTuple
 
-from cursor_bridge.transport.client_h2 import request_headers
 from cursor_bridge.transport.header_encoder import RepeatEncoder
+from cursor_bridge.transport.request_frames import request_headers
 
 
 def _round_trip(

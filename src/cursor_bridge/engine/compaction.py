@@ -32,7 +32,7 @@ from ..protocol.messages import agent
 from ..store import StoredCheckpoint
 from .request import ChatMessage, ChatRequest
 from .run_handle import RunHandle
-from .token_estimate import estimate_input_tokens, text_tokens
+from .token_estimate import estimate_input_tokens, input_token_bound, text_tokens
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +95,10 @@ def check_fits(request: ChatRequest, window: int) -> None:
     The count is a local estimate (engine/token_estimate.py), so only a conversation well
     past the window is refused here; nearer ones go to the backend, whose refusal for
     length becomes the same error."""
+    if window <= 0 or input_token_bound(request) <= window * PRECHECK_MARGIN:
+        return  # cannot be over the limit: the full estimate need not be made
     tokens = estimate_input_tokens(request)
-    if window > 0 and tokens > window * PRECHECK_MARGIN:
+    if tokens > window * PRECHECK_MARGIN:
         raise ContextTooLong(tokens, window)
 
 

@@ -11,6 +11,7 @@ CLI keeps them under its cache (`projects/<slug>`), never inside the repository.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from ..paths import bridge_home
 from ..protocol.messages import agent
-from .toolset import PROVIDER_IDENTIFIER, Toolset
+from .toolset import PROVIDER_IDENTIFIER, Toolset, definition
 
 # How many entries of the workspace root the project layout lists (names only).
 MAX_LAYOUT_FILES = 200
@@ -51,7 +52,25 @@ def project_folder(workspace: str, home: Path | None = None) -> str:
 
 
 def request_context(rules: str, toolset: Toolset, workspace: Workspace) -> agent.RequestContext:
-    """The context sent inline with the user message and as the request_context_args answer."""
+    """The context sent inline with the user message and as the request_context_args answer.
+
+    A copy of the one built for these rules, tools and workspace (`_template`: the same
+    for every request of a client), plus the workspace's project layout as it is now."""
+    context = agent.RequestContext()
+    context.CopyFrom(_template(rules, toolset.definitions_key, workspace))
+    if workspace.path:
+        layout = project_layout(workspace.path)
+        if layout is not None:
+            context.project_layouts.append(layout)
+    return context
+
+
+@functools.lru_cache(maxsize=256)
+def _template(
+    rules: str, tools: tuple[tuple[str, str, str], ...], workspace: Workspace
+) -> agent.RequestContext:
+    """The context for *rules*, the tools `Toolset.definitions_key` names and *workspace*,
+    without the project layout. Shared: only ever copied from."""
     env = agent.RequestContextEnv(
         os_version=workspace.os_version,
         shell=workspace.shell,
@@ -59,10 +78,11 @@ def request_context(rules: str, toolset: Toolset, workspace: Workspace) -> agent
         sandbox_enabled=False,
         sandbox_supported=False,
     )
-    descriptor = mcp_descriptor(toolset)
+    definitions = [definition(*key) for key in tools]
+    descriptor = _descriptor(definitions)
     context = agent.RequestContext(
         env=env,
-        tools=toolset.definitions(),
+        tools=definitions,
         web_search_enabled=False,
         web_fetch_enabled=False,
         git_repo_info_complete=True,
@@ -94,17 +114,13 @@ def request_context(rules: str, toolset: Toolset, workspace: Workspace) -> agent
         )
         if descriptor is not None:
             context.mcp_file_system_options.workspace_project_dir = folder
-        layout = project_layout(workspace.path)
-        if layout is not None:
-            context.project_layouts.append(layout)
     if rules:
         context.cloud_rule = rules
     return context
 
 
-def mcp_descriptor(toolset: Toolset) -> agent.McpDescriptor | None:
+def _descriptor(tools: list[agent.McpToolDefinition]) -> agent.McpDescriptor | None:
     """The client's tools as one MCP server descriptor (None when it offers none)."""
-    tools = toolset.definitions()
     if not tools:
         return None
     descriptor = agent.McpDescriptor(

@@ -41,8 +41,9 @@ class LiveRun:
         self.blobs = blobs or TurnBlobs(MemoryBlobStore())
         self.resumed_from = resumed_from
         self._batches = upstream.batches()
-        self._queue: asyncio.Queue[list[ev.Event] | BaseException | None] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None  # the reader task, once held open
+        # The reader task and what it read, once held open (most Runs never are).
+        self._queue: asyncio.Queue[list[ev.Event] | BaseException | None] | None = None
+        self._task: asyncio.Task[None] | None = None
         self._held: list[list[ev.Event]] = []
         self.ended = False
 
@@ -74,7 +75,8 @@ class LiveRun:
     def hold_open(self) -> None:
         """Read the Run from its own task from now on (it may outlive this request)."""
         if self._task is None and not self.ended:
-            self._task = asyncio.create_task(self._pump(), name="cursor-bridge-run")
+            self._queue = asyncio.Queue()
+            self._task = asyncio.create_task(self._pump(self._queue), name="cursor-bridge-run")
 
     async def _read(self, within: float | None = None) -> list[ev.Event] | None:
         if within is not None:
@@ -91,6 +93,7 @@ class LiveRun:
             except ConnectError:
                 self.ended = True
                 raise
+        assert self._queue is not None  # made with the task
         if self.ended and self._queue.empty():
             return None
         item = await asyncio.wait_for(self._queue.get(), within)
@@ -150,13 +153,13 @@ class LiveRun:
             await self._batches.aclose()
         await self._upstream.aclose()
 
-    async def _pump(self) -> None:
+    async def _pump(self, queue: asyncio.Queue[list[ev.Event] | BaseException | None]) -> None:
         try:
             async for batch in self._batches:
-                self._queue.put_nowait(batch)
+                queue.put_nowait(batch)
         except ConnectError as exc:
-            self._queue.put_nowait(exc)
+            queue.put_nowait(exc)
         except Exception as exc:  # pragma: no cover - a bug below us; surface, do not hang
-            self._queue.put_nowait(ConnectError("internal", f"run reader failed: {exc!r}"))
+            queue.put_nowait(ConnectError("internal", f"run reader failed: {exc!r}"))
         else:
-            self._queue.put_nowait(_END)
+            queue.put_nowait(_END)

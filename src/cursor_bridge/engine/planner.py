@@ -14,12 +14,12 @@ on a turn without new user input; using it after seeded tool results is inferred
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..protocol.ids import new_uuid
 from ..protocol.messages import agent
 from ..protocol.seed import (
     AGENT_MODE,
@@ -95,31 +95,10 @@ def plan_run(
             # P seeds the workspace it works in (current-client.md §2.2).
             seeded.state.previous_workspace_uris.append(Path(workspace.path).as_uri())
     context = request_context(rules, toolset, workspace)
-    run_id = str(uuid.uuid4())
-    if conversation.current is not None:
-        current = conversation.current
-        user = agent.UserMessage(text=current.text, message_id=run_id, mode=AGENT_MODE)
-        for index, image in enumerate(current.images):
-            user.selected_context.selected_images.append(
-                agent.SelectedImage(
-                    data=image.data,
-                    mime_type=image.mime_type,
-                    uuid=str(uuid.uuid4()),
-                    path=f"image-{index + 1}",
-                )
-            )
-        action = agent.ConversationAction(
-            user_message_action=agent.UserMessageAction(user_message=user, request_context=context)
-        )
-    else:
-        action = agent.ConversationAction(resume_action=agent.ResumeAction(request_context=context))
-    conversation_id = conversation_id or str(uuid.uuid4())
+    run_id = new_uuid()
+    conversation_id = conversation_id or new_uuid()
+    # Filled in place: building sub-messages first and passing them in copies each again.
     run_request = agent.AgentRunRequest(
-        conversation_state=seeded.state,
-        action=action,
-        model_details=agent.ModelDetails(model_id=choice.model_id),
-        requested_model=choice.requested_model(),
-        mcp_tools=agent.McpTools(mcp_tools=toolset.definitions()),
         conversation_id=conversation_id,
         conversation_group_id=conversation_id,
         run_id=run_id,
@@ -127,6 +106,42 @@ def plan_run(
         field_10=0,
         field_12=0,
     )
+    run_request.conversation_state.CopyFrom(seeded.state)
+    # Every sub-message below is present on the wire even when empty, as before.
+    run_request.conversation_state.SetInParent()
+    if conversation.current is not None:
+        current = conversation.current
+        action = run_request.action.user_message_action
+        user = action.user_message
+        user.SetInParent()
+        user.text = current.text
+        user.message_id = run_id
+        user.mode = AGENT_MODE
+        for index, image in enumerate(current.images):
+            user.selected_context.selected_images.append(
+                agent.SelectedImage(
+                    data=image.data,
+                    mime_type=image.mime_type,
+                    uuid=new_uuid(),
+                    path=f"image-{index + 1}",
+                )
+            )
+        action.request_context.CopyFrom(context)
+        action.request_context.SetInParent()
+    else:
+        resume = run_request.action.resume_action
+        resume.request_context.CopyFrom(context)
+        resume.request_context.SetInParent()
+    run_request.model_details.model_id = choice.model_id
+    run_request.model_details.SetInParent()
+    requested = run_request.requested_model  # what choice.requested_model() holds
+    requested.model_id = choice.model_id
+    requested.max_mode = choice.max_mode
+    for key, value in choice.parameters:
+        requested.parameters.add(id=key, value=value)
+    requested.SetInParent()
+    run_request.mcp_tools.mcp_tools.extend(toolset.definitions())
+    run_request.mcp_tools.SetInParent()
     return PlannedRun(run_request, context, seeded.blobs, checkpoint)
 
 

@@ -59,6 +59,21 @@ def estimate_input_tokens(request: ChatRequest) -> int:
     )
 
 
+def input_token_bound(request: ChatRequest) -> int:
+    """An upper bound of `estimate_input_tokens` that only measures lengths (the estimate
+    counts at most one token per character): where the estimate is only compared with a
+    limit, a bound under the limit spares tokenising the whole history."""
+    count = 0
+    for m in request.messages:
+        count += MESSAGE_OVERHEAD + len(m.text) + len(m.reasoning)
+        count += IMAGE_TOKENS * len(m.images)
+        count += sum(len(call.name) + len(call.arguments) for call in m.tool_calls)
+    for tool in request.tools:
+        schema = json.dumps(tool.parameters, separators=(",", ":"))
+        count += len(tool.name) + len(tool.description) + len(schema)
+    return count
+
+
 def rough_input_tokens(request: ChatRequest) -> int:
     """A cheaper, coarser figure (4 characters a token) for hot paths such as a stream's
     first event, where the backend's real count replaces it at the end."""

@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 
-from ..protocol.messages import agent, json_to_value_bytes
+from ..protocol.messages import agent, json_text_to_value_bytes
 from .request import NamedToolChoice, ToolChoice, ToolSpec
 
 PROVIDER_IDENTIFIER = "cursor-bridge"
@@ -72,23 +72,22 @@ class Toolset:
 
     @functools.cached_property
     def _definitions(self) -> tuple[agent.McpToolDefinition, ...]:
-        offered = {spec.name for spec in self.offered}
+        return tuple(definition(*key) for key in self.definitions_key)
+
+    @functools.cached_property
+    def definitions_key(self) -> tuple[tuple[str, str, str], ...]:
+        """What the offered tools' definitions are made from: (wire name, description,
+        schema as JSON text) each; equal keys mean equal definitions."""
+        offered: dict[str, ToolSpec] = {}
+        for spec in self.offered:
+            offered.setdefault(spec.name, spec)  # the first of a name, as `spec()` finds
         out = []
         for wire, name in self._wire_names.items():
-            if name not in offered:
+            found = offered.get(name)
+            if found is None:
                 continue
-            spec = self.spec(name)
-            assert spec is not None
-            schema = spec.parameters or {"type": "object", "properties": {}}
-            out.append(
-                agent.McpToolDefinition(
-                    name=qualified_name(wire),
-                    description=spec.description,
-                    input_schema=json_to_value_bytes(schema),
-                    provider_identifier=PROVIDER_IDENTIFIER,
-                    tool_name=wire,
-                )
-            )
+            schema = found.parameters or {"type": "object", "properties": {}}
+            out.append((wire, found.description, json.dumps(schema)))
         return tuple(out)
 
     def spec(self, client_name: str) -> ToolSpec | None:
@@ -150,6 +149,20 @@ class Toolset:
 _BUILT: OrderedDict[tuple[int, ToolChoice], Toolset] = OrderedDict()
 _BUILT_MAX = 128
 _BUILT_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1024)
+def definition(wire: str, description: str, schema: str) -> agent.McpToolDefinition:
+    """One tool's definition, built once per process: clients send the same tools with
+    every request, and converting a schema to a protobuf Value is the costly part. The
+    messages are shared, so nothing may modify them (they are copied where they are used)."""
+    return agent.McpToolDefinition(
+        name=qualified_name(wire),
+        description=description,
+        input_schema=json_text_to_value_bytes(schema),
+        provider_identifier=PROVIDER_IDENTIFIER,
+        tool_name=wire,
+    )
 
 
 def qualified_name(wire: str) -> str:

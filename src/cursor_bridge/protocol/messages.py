@@ -16,13 +16,24 @@ from .errors import UpstreamProtocolError
 from .gen.agent.v1 import agent_pb2 as agent
 from .gen.aiserver.v1 import aiserver_pb2 as aiserver
 
-__all__ = ["agent", "aiserver", "json_to_value_bytes", "value_bytes_to_json"]
+__all__ = [
+    "agent",
+    "aiserver",
+    "json_text_to_value_bytes",
+    "json_to_value_bytes",
+    "value_bytes_to_json",
+]
 
 
 def json_to_value_bytes(obj: Any) -> bytes:
     """Serialize a JSON-compatible object as a `google.protobuf.Value`."""
+    return json_text_to_value_bytes(json.dumps(obj))
+
+
+def json_text_to_value_bytes(text: str) -> bytes:
+    """Serialize a JSON document (text) as a `google.protobuf.Value`."""
     value = struct_pb2.Value()
-    json_format.Parse(json.dumps(obj), value)
+    json_format.Parse(text, value)
     return value.SerializeToString()
 
 

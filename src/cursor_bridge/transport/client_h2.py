@@ -14,7 +14,7 @@ from h2.events import ConnectionTerminated, DataReceived, Event
 from h2.frame_buffer import FrameBuffer
 from h2.settings import SettingCodes, Settings
 from h2.stream import StreamState
-from hpack.struct import Header, HeaderTuple, NeverIndexedHeaderTuple
+from hpack.struct import Header
 from hyperframe.frame import DataFrame, Frame, GoAwayFrame
 
 from .header_encoder import RepeatEncoder
@@ -23,7 +23,6 @@ __all__ = [
     "CONNECTION_WINDOW",
     "STREAM_WINDOW",
     "new_client_h2",
-    "request_headers",
     "split_status",
     "text_headers",
 ]
@@ -44,18 +43,15 @@ _SENDING_STATES = frozenset({StreamState.OPEN, StreamState.HALF_CLOSED_REMOTE})
 # Stream states where receiving DATA (without END_STREAM) is allowed and changes nothing.
 _RECEIVING_STATES = frozenset({StreamState.OPEN, StreamState.HALF_CLOSED_LOCAL})
 
-# Outbound headers are ours, built by `request_headers` (lower-case names, trimmed values,
-# credentials never indexed), so h2 need not normalise and check them again on every
-# stream; what the server sends is still validated.
+# Outbound headers are ours, built by `request_frames.request_headers` (lower-case names,
+# trimmed values, credentials never indexed), so h2 need not normalise and check them again
+# on every stream; what the server sends is still validated.
 _CONFIG = H2Configuration(
     client_side=True,
     header_encoding="utf-8",
     normalize_outbound_headers=False,
     validate_outbound_headers=False,
 )
-# Header values kept out of every HPACK table: credentials, and per-request ids, which
-# would only push the repeated headers out of the table.
-_NEVER_INDEXED = frozenset({"authorization", "proxy-authorization", "x-request-id"})
 
 
 class _QuietDataFrame(DataFrame):
@@ -206,20 +202,6 @@ def new_client_h2() -> H2Connection:
     del h2.local_settings[SettingCodes.ENABLE_CONNECT_PROTOCOL]
     h2.max_inbound_frame_size = MAX_INBOUND_FRAME
     return h2
-
-
-def request_headers(
-    pseudo: list[tuple[bytes, bytes]], headers: list[tuple[str, str]]
-) -> list[tuple[bytes, bytes] | HeaderTuple]:
-    """A request's header list as h2 sends it: *pseudo* (`:method`, ...; bytes) first, then
-    *headers* with names lower-cased and values trimmed (what h2's outbound normalisation
-    does, which `_CONFIG` turns off), credentials and request ids never indexed."""
-    out: list[tuple[bytes, bytes] | HeaderTuple] = list(pseudo)
-    for name, value in headers:
-        name = name.lower()
-        pair = (name.encode(), value.strip(" \t").encode())
-        out.append(NeverIndexedHeaderTuple(*pair) if name in _NEVER_INDEXED else pair)
-    return out
 
 
 def text_headers(headers: list[Header]) -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ssl
 from collections.abc import Callable
 from typing import Any, cast
@@ -31,13 +32,8 @@ from h2.events import (
 from h2.exceptions import H2Error, TooManyStreamsError
 from h2.settings import SettingCodes
 
-from .client_h2 import (
-    CONNECTION_WINDOW,
-    new_client_h2,
-    request_headers,
-    split_status,
-    text_headers,
-)
+from . import request_frames
+from .client_h2 import CONNECTION_WINDOW, new_client_h2, split_status, text_headers
 from .errors import ConnectFailed, TransportError
 from .origin import Origin
 from .stream import DuplexStream
@@ -262,9 +258,9 @@ class Connection(asyncio.Protocol):
             raise NoStreamCapacity(f"{self.origin}: connection is full or draining")
         h2 = self._h2
         stream_id = h2.get_next_available_stream_id()
-        request = request_headers([*self._pseudo, (b":path", path.encode())], headers)
+        request = request_frames.request_headers([*self._pseudo, _path(path)], headers)
         try:
-            h2.send_headers(stream_id, request)
+            request_frames.open_stream(h2, stream_id, request)
         except TooManyStreamsError as exc:
             raise NoStreamCapacity(str(exc)) from exc
         except H2Error as exc:
@@ -293,7 +289,7 @@ class Connection(asyncio.Protocol):
 
     def end_stream(self, stream_id: int) -> None:
         try:
-            self._h2.end_stream(stream_id)
+            request_frames.end_stream(self._h2, stream_id)
         except H2Error as exc:
             raise TransportError(f"stream {stream_id}: cannot end: {exc}") from exc
         self._flush_soon()
@@ -446,3 +442,8 @@ class Connection(asyncio.Protocol):
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open" if self._accepting else "draining"
         return f"<Connection {self.origin} {state} streams={len(self._streams)}>"
+
+
+@functools.lru_cache(maxsize=64)
+def _path(path: str) -> tuple[bytes, bytes]:
+    return (b":path", path.encode())

@@ -1,0 +1,118 @@
+"""The request side of a stream, written without h2's frame objects: header pairs, the
+HEADERS frame that opens a stream and the empty DATA frame that ends our side.
+
+Every Run opens a stream with the same ~18 headers and later ends it. h2's `send_headers`
+re-encodes every name and value, builds and validates frame objects and serialises them
+(~0.1 ms per stream); its `end_stream` builds a frame object for nine bytes. In the common
+case (an open connection, a new client stream, no priority, no padding) both do nothing
+more than advance the state machines and emit the bytes RFC 9113 §6.2 / §6.1 define, so
+`open_stream` and `end_stream` do exactly that and hand anything else to h2. The header
+block is the same encoder's output in both paths, so the bytes on the wire are the same
+(tests/transport/test_request_frames.py compares them with h2's).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from h2.connection import AllowedStreamIDs, ConnectionInputs, ConnectionState, H2Connection
+from h2.exceptions import TooManyStreamsError
+from h2.stream import StreamInputs, StreamState
+from hpack.struct import HeaderTuple, NeverIndexedHeaderTuple
+
+__all__ = ["end_stream", "header_pair", "open_stream", "request_headers"]
+
+# Header values kept out of every HPACK table: credentials, and per-request ids, which
+# would only push the repeated headers out of the table.
+_NEVER_INDEXED = frozenset({"authorization", "proxy-authorization", "x-request-id"})
+# Frame types and flags (RFC 9113 §6).
+_DATA, _HEADERS, _CONTINUATION = 0x0, 0x1, 0x9
+_END_STREAM, _END_HEADERS = 0x1, 0x4
+_ENDING_STATES = frozenset({StreamState.OPEN, StreamState.HALF_CLOSED_REMOTE})
+
+Header = tuple[bytes, bytes] | HeaderTuple
+
+
+@functools.lru_cache(maxsize=1024)
+def header_pair(name: str, value: str) -> Header:
+    """One request header as h2 sends it: name lower-cased, value trimmed (what h2's
+    outbound normalisation would do; our connections turn it off), bytes; a credential or
+    request id as never-indexed. Cached: the same pairs open every stream."""
+    name = name.lower()
+    pair = (name.encode(), value.strip(" \t").encode())
+    return NeverIndexedHeaderTuple(*pair) if name in _NEVER_INDEXED else pair
+
+
+def request_headers(
+    pseudo: list[tuple[bytes, bytes]], headers: list[tuple[str, str]]
+) -> list[Header]:
+    """A request's header list as h2 sends it: *pseudo* (`:method`, ...; bytes) first, then
+    *headers* as `header_pair` makes them (unique per-request values are not cached)."""
+    out: list[Header] = list(pseudo)
+    for name, value in headers:
+        if name in _NEVER_INDEXED:
+            out.append(NeverIndexedHeaderTuple(name.encode(), value.strip(" \t").encode()))
+        else:
+            out.append(header_pair(name, value))
+    return out
+
+
+def _frame_header(length: int, kind: int, flags: int, stream_id: int) -> bytes:
+    return length.to_bytes(3, "big") + bytes((kind, flags)) + stream_id.to_bytes(4, "big")
+
+
+def open_stream(h2: H2Connection, stream_id: int, headers: list[Header]) -> None:
+    """`h2.send_headers(stream_id, headers)` for a new request stream whose body follows.
+
+    *headers* are bytes pairs as `request_headers` makes them. Raises what h2 raises
+    (TooManyStreamsError when the server's stream limit is reached)."""
+    config = h2.config
+    if (
+        h2.state_machine.state is not ConnectionState.CLIENT_OPEN
+        or stream_id in h2.streams
+        or config.normalize_outbound_headers
+        or config.validate_outbound_headers
+    ):
+        h2.send_headers(stream_id, headers)
+        return
+    limit = h2.remote_settings.max_concurrent_streams
+    open_now = h2.open_outbound_streams
+    if open_now + 1 > limit:
+        raise TooManyStreamsError(f"Max outbound streams is {limit}, {open_now} open")
+    h2.state_machine.process_input(ConnectionInputs.SEND_HEADERS)
+    stream = h2._begin_new_stream(stream_id, AllowedStreamIDs.ODD)
+    stream.state_machine.process_input(StreamInputs.SEND_HEADERS)
+    # What h2's stream keeps of its request headers (for the response it reads).
+    for name, value in headers:
+        if name == b":authority":
+            stream._authority = value
+        elif name == b":method":
+            stream.request_method = value
+        elif not name.startswith(b":"):
+            break  # pseudo-headers come first
+    block = h2.encoder.encode(headers)
+    size = h2.max_outbound_frame_size
+    if len(block) <= size:
+        h2._data_to_send += _frame_header(len(block), _HEADERS, _END_HEADERS, stream_id) + block
+        return
+    pieces = [block[at : at + size] for at in range(0, len(block), size)]
+    for index, piece in enumerate(pieces):
+        kind = _HEADERS if index == 0 else _CONTINUATION
+        flags = _END_HEADERS if index == len(pieces) - 1 else 0
+        h2._data_to_send += _frame_header(len(piece), kind, flags, stream_id) + piece
+
+
+def end_stream(h2: H2Connection, stream_id: int) -> None:
+    """`h2.end_stream(stream_id)`: an empty DATA frame with END_STREAM (h2's own for
+    anything but an open stream on an open connection)."""
+    stream = h2.streams.get(stream_id)
+    if (
+        stream is None
+        or h2.state_machine.state is not ConnectionState.CLIENT_OPEN
+        or stream.state_machine.state not in _ENDING_STATES
+    ):
+        h2.end_stream(stream_id)
+        return
+    h2.state_machine.process_input(ConnectionInputs.SEND_DATA)
+    stream.state_machine.process_input(StreamInputs.SEND_END_STREAM)
+    h2._data_to_send += _frame_header(0, _DATA, _END_STREAM, stream_id)

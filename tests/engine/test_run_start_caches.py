@@ -1,0 +1,129 @@
+"""What starting a Run builds once per process instead of once per request: the same
+messages as building them afresh, never shared where they could be changed, and rebuilt
+when what they are made of changes."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from cursor_bridge.engine import toolset as toolset_module
+from cursor_bridge.engine.catalog import ModelChoice, ModelInfo
+from cursor_bridge.engine.context import Workspace, request_context
+from cursor_bridge.engine.planner import plan_run
+from cursor_bridge.engine.request import ChatMessage, ChatRequest, ImageInput, ToolSpec
+from cursor_bridge.engine.toolset import Toolset
+from cursor_bridge.protocol.ids import new_uuid
+from cursor_bridge.protocol.messages import agent, json_to_value_bytes
+from cursor_bridge.protocol.seed import AGENT_MODE
+
+READ = ToolSpec("read", "Read a file", {"type": "object", "properties": {"path": {}}})
+WRITE = ToolSpec("write", "Write a file", {"type": "object"})
+CHOICE = ModelChoice(ModelInfo("m", "M"), "m", parameters=(("effort", "high"),))
+
+
+def _reference(plan_request: agent.AgentRunRequest, context: agent.RequestContext,
+               request: ChatRequest, choice: ModelChoice, toolset: Toolset,
+               ) -> agent.AgentRunRequest:  # fmt: skip
+    """The run_request built the plain way (every sub-message made, then passed in)."""
+    run_id = plan_request.run_id
+    last = request.messages[-1]
+    if last.role == "user":
+        user = agent.UserMessage(text=last.text, message_id=run_id, mode=AGENT_MODE)
+        for index, image in enumerate(last.images):
+            sent = plan_request.action.user_message_action.user_message
+            user.selected_context.selected_images.append(
+                agent.SelectedImage(
+                    data=image.data,
+                    mime_type=image.mime_type,
+                    uuid=sent.selected_context.selected_images[index].uuid,
+                    path=f"image-{index + 1}",
+                )
+            )
+        action = agent.ConversationAction(
+            user_message_action=agent.UserMessageAction(user_message=user, request_context=context)
+        )
+    else:
+        action = agent.ConversationAction(resume_action=agent.ResumeAction(request_context=context))
+    return agent.AgentRunRequest(
+        conversation_state=plan_request.conversation_state,
+        action=action,
+        model_details=agent.ModelDetails(model_id=choice.model_id),
+        requested_model=choice.requested_model(),
+        mcp_tools=agent.McpTools(mcp_tools=toolset.definitions()),
+        conversation_id=plan_request.conversation_id,
+        conversation_group_id=plan_request.conversation_id,
+        run_id=run_id,
+        field_10=0,
+        field_12=0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("messages", "tools", "model_id"),
+    [
+        ((ChatMessage("user", "hi"),), (), "m"),
+        ((ChatMessage("system", "be brief"), ChatMessage("user", "hi")), (READ, WRITE), "m"),
+        ((ChatMessage("user", "look", images=(ImageInput("image/png", b"\x89PNG"),)),), (), ""),
+        ((ChatMessage("user", "hi"), ChatMessage("assistant", "hello")), (READ,), "m"),
+    ],
+)
+def test_the_run_request_is_the_one_built_the_plain_way(
+    messages: tuple[ChatMessage, ...], tools: tuple[ToolSpec, ...], model_id: str
+) -> None:
+    request = ChatRequest("m", messages, tools=tools)
+    toolset = Toolset.build(tools)
+    choice = ModelChoice(CHOICE.model, model_id, parameters=CHOICE.parameters)
+    plan = plan_run(request, choice, Workspace(), toolset)
+    expected = _reference(plan.run_request, plan.request_context, request, choice, toolset)
+    assert plan.run_request.SerializeToString(deterministic=True) == expected.SerializeToString(
+        deterministic=True
+    )
+    assert plan.run_request.HasField("model_details") and plan.run_request.HasField("mcp_tools")
+
+
+def test_tool_definitions_are_converted_once_per_distinct_tool() -> None:
+    toolset_module.definition.cache_clear()
+    first = Toolset.build((READ, WRITE)).definitions()
+    again = Toolset.build((READ, WRITE)).definitions()
+    changed = Toolset.build((READ, ToolSpec("write", "Write a file", {"type": "string"})))
+    assert toolset_module.definition.cache_info().misses == 2
+    assert [d.SerializeToString() for d in first] == [d.SerializeToString() for d in again]
+    (_, write) = changed.definitions()
+    assert write.input_schema == json_to_value_bytes({"type": "string"})
+    assert toolset_module.definition.cache_info().misses == 3
+
+
+def test_each_request_gets_its_own_context_to_change() -> None:
+    tools = Toolset.build((READ,))
+    first = request_context("rules", tools, Workspace())
+    first.tools.add(name="added by a hosted tool server")
+    first.cloud_rule = "changed"
+    second = request_context("rules", tools, Workspace())
+    assert [t.name for t in second.tools] == ["cursor-bridge-read"]
+    assert second.cloud_rule == "rules"
+    other = request_context("other rules", Toolset.build((WRITE,)), Workspace())
+    assert other.cloud_rule == "other rules"
+    assert [t.name for t in other.tools] == ["cursor-bridge-write"]
+
+
+def test_the_project_layout_is_read_on_every_request(tmp_path: Path) -> None:
+    workspace = Workspace(path=str(tmp_path))
+    (tmp_path / "a.txt").write_text("a")
+    before = request_context("", Toolset.build(()), workspace)
+    (tmp_path / "b.txt").write_text("b")
+    after = request_context("", Toolset.build(()), workspace)
+    assert [f.name for f in before.project_layouts[0].children_files] == ["a.txt"]
+    assert [f.name for f in after.project_layouts[0].children_files] == ["a.txt", "b.txt"]
+    assert after.env.workspace_paths == [str(tmp_path)]
+
+
+def test_new_uuids_are_random_version_4_uuids() -> None:
+    ids = {new_uuid() for _ in range(1000)}
+    assert len(ids) == 1000
+    for text in list(ids)[:50]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122

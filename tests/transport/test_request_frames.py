@@ -1,0 +1,125 @@
+"""Opening and ending a request stream without h2's frame objects writes what h2 writes:
+the same bytes, the same stream and connection state, the same refusals."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from h2.connection import H2Connection
+from h2.events import RequestReceived, StreamEnded
+from h2.exceptions import H2Error, TooManyStreamsError
+from h2.settings import SettingCodes
+from hpack import NeverIndexedHeaderTuple
+
+from cursor_bridge.transport import request_frames
+from cursor_bridge.transport.client_h2 import new_client_h2
+from cursor_bridge.transport.header_encoder import RepeatEncoder
+from cursor_bridge.transport.request_frames import request_headers
+
+PSEUDO = [(b":method", b"POST"), (b":scheme", b"https"), (b":authority", b"api.example")]
+
+
+def _pair() -> tuple[H2Connection, H2Connection]:
+    """Our client connection and h2's own with the same configuration and encoder, both
+    past their first stream (so the connection is open) and their output discarded."""
+    ours = new_client_h2()
+    reference = H2Connection(config=ours.config)
+    reference.encoder = RepeatEncoder()
+    reference.local_settings = ours.local_settings
+    for h2 in (ours, reference):
+        h2.initiate_connection()
+        h2.send_headers(1, [*PSEUDO, (b":path", b"/first")])
+        h2.data_to_send()
+    return ours, reference
+
+
+def _headers(rng: random.Random) -> list[request_frames.Header]:
+    headers = [("content-type", "application/connect+proto"), ("te", "trailers")]
+    headers.append(("authorization", f"Bearer {rng.choice(['a', 'b' * 300])}"))
+    headers.append(("x-request-id", str(rng.getrandbits(64))))
+    headers.extend((f"x-extra-{rng.randrange(5)}", "v" * rng.randrange(40)) for _ in range(3))
+    path = (b":path", b"/agent.v1.AgentService/Run")
+    return request_headers([*PSEUDO, path], headers)
+
+
+def _state(h2: H2Connection, stream_id: int) -> tuple[object, ...]:
+    stream = h2.streams.get(stream_id)
+    return (
+        h2.state_machine.state,
+        h2.highest_outbound_stream_id,
+        stream.state_machine.state if stream else None,
+        stream._authority if stream else None,
+        stream.request_method if stream else None,
+        stream.outbound_flow_control_window if stream else None,
+    )
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_opening_and_ending_streams_writes_what_h2_writes(seed: int) -> None:
+    rng = random.Random(seed)
+    ours, reference = _pair()
+    frame_size = rng.choice([16_384, 64])  # small: header blocks need CONTINUATION frames
+    for h2 in (ours, reference):
+        h2.max_outbound_frame_size = frame_size
+    open_ids: list[int] = []
+    for _ in range(30):
+        if open_ids and rng.random() < 0.4:
+            stream_id = open_ids.pop(rng.randrange(len(open_ids)))
+            moves = (request_frames.end_stream, H2Connection.end_stream)
+            for h2, move in zip((ours, reference), moves, strict=True):
+                move(h2, stream_id)
+        else:
+            stream_id = ours.get_next_available_stream_id()
+            headers = _headers(rng)
+            request_frames.open_stream(ours, stream_id, headers)
+            H2Connection.send_headers(reference, stream_id, headers)
+            open_ids.append(stream_id)
+        assert ours.data_to_send() == reference.data_to_send()
+        assert _state(ours, stream_id) == _state(reference, stream_id)
+
+
+def test_the_frames_are_understood_by_a_server() -> None:
+    from h2.config import H2Configuration
+
+    client = new_client_h2()
+    server = H2Connection(H2Configuration(client_side=False, header_encoding="utf-8"))
+    client.initiate_connection()
+    server.initiate_connection()
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.data_to_send())
+    client.send_headers(1, [*PSEUDO, (b":path", b"/first")])  # h2's own first stream
+    headers = request_headers(
+        [*PSEUDO, (b":path", b"/p")], [("authorization", "Bearer t"), ("x-a", " b ")]
+    )
+    request_frames.open_stream(client, 3, headers)
+    request_frames.end_stream(client, 3)
+    events = server.receive_data(client.data_to_send())
+    received = [e for e in events if isinstance(e, RequestReceived) and e.stream_id == 3]
+    assert received[0].headers[-2:] == [("authorization", "Bearer t"), ("x-a", "b")]
+    assert isinstance(received[0].headers[-2], NeverIndexedHeaderTuple)
+    assert any(isinstance(e, StreamEnded) and e.stream_id == 3 for e in events)
+
+
+def test_the_servers_stream_limit_and_closed_streams_refuse_as_in_h2() -> None:
+    ours, reference = _pair()
+    for h2 in (ours, reference):
+        h2.remote_settings.update({SettingCodes.MAX_CONCURRENT_STREAMS: 2})
+        h2.remote_settings.acknowledge()
+    headers = request_headers([*PSEUDO, (b":path", b"/p")], [])
+    request_frames.open_stream(ours, 3, headers)
+    with pytest.raises(TooManyStreamsError):
+        request_frames.open_stream(ours, 5, headers)
+    request_frames.end_stream(ours, 3)
+    with pytest.raises(H2Error):
+        request_frames.end_stream(ours, 3)  # our side is already closed: h2 refuses
+    with pytest.raises(H2Error):
+        request_frames.end_stream(ours, 99)  # never opened
+
+
+def test_header_pairs_are_cached_but_request_ids_and_credentials_are_not() -> None:
+    request_frames.header_pair.cache_clear()
+    request_headers(PSEUDO, [("x-a", "1"), ("authorization", "Bearer s"), ("x-request-id", "r")])
+    request_headers(PSEUDO, [("x-a", "1"), ("authorization", "Bearer s"), ("x-request-id", "q")])
+    info = request_frames.header_pair.cache_info()
+    assert (info.hits, info.misses, info.currsize) == (1, 1, 1)
