@@ -1,7 +1,7 @@
 """What one HTTP request did: the one record the access log, the status page's recent
 requests, `/metrics` and the account headers all read.
 
-The server's outermost middleware opens a record per request; the client-key check, the
+The server's gate (server/gate.py) opens a record per request; the client-key check, the
 route and the engine fill in what only they know (the caller's key and its restriction, the
 Cursor model, the account that served the turn, whether the Run was continued, resumed or
 fresh, time to first output, tokens, the conversation's context occupancy). A context

@@ -175,8 +175,11 @@ class UsageWatch:
         while True:
             wait = await self.check_due()
             self._wake.clear()
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancellation
+            # that arrives as the event is set, and aclose() then waits for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
 
     async def aclose(self) -> None:
         task, self._task = self._task, None

@@ -1,10 +1,10 @@
 """One access-log line per request, and the header naming the Cursor model that served it.
 
-Pure ASGI middleware (no body buffering): it opens the request's `AccessRecord`, stamps the
-status and `x-cursor-bridge-model` on the response start, and when the response has ended
-(a stream's last byte, or the client going away) logs it and hands a model request's record
-to the RequestLog (the status page's recent requests and the request metrics). `/health`
-and `/metrics` are logged at debug level only, so probes do not flood the log.
+The gate (gate.py) opens each request's `AccessRecord` (`open_record`), stamps the status
+and `x-cursor-bridge-model` on the response start, and when the response has ended (a
+stream's last byte, or the client going away) logs it and hands a model request's record to
+the RequestLog (`close_record`: the status page's recent requests and the request metrics).
+`/health` and `/metrics` are logged at debug level only, so probes do not flood the log.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from .. import access
 from .request_log import RequestLog, dialect_of
@@ -21,6 +21,7 @@ from .request_log import RequestLog, dialect_of
 log = logging.getLogger("cursor_bridge.access")
 
 MODEL_HEADER = "x-cursor-bridge-model"
+MODEL_HEADER_RAW = MODEL_HEADER.encode()
 _QUIET = ("/health", "/metrics")
 
 
@@ -44,40 +45,27 @@ def format_line(fields: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-class AccessLog:
-    def __init__(self, app: ASGIApp, requests: RequestLog | None = None) -> None:
-        self.app = app
-        self.requests = requests
+def open_record(scope: Scope) -> access.AccessRecord:
+    """The request's record, current for the rest of the request (access.current())."""
+    path: str = scope["path"]
+    record = access.AccessRecord(scope["method"], path, dialect_of(path))
+    access.start(record)
+    return record
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        record = access.AccessRecord(scope["method"], path, dialect_of(path))
-        access.start(record)
 
-        async def send_stamped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                record.status = message["status"]
-                if record.cursor_model:
-                    headers = list(message.get("headers", []))
-                    headers.append((MODEL_HEADER.encode(), record.cursor_model.encode()))
-                    message = {**message, "headers": headers}
-            await send(message)
+def model_header(record: access.AccessRecord) -> list[tuple[bytes, bytes]]:
+    """`x-cursor-bridge-model` once the engine chose a Cursor model."""
+    return [(MODEL_HEADER_RAW, record.cursor_model.encode())] if record.cursor_model else []
 
-        try:
-            await self.app(scope, receive, send_stamped)
-        except BaseException:
-            if not record.status:
-                record.status = 500
-            raise
-        finally:
-            if not record.status:
-                record.status = 499  # the client went away before any answer
-            record.finished = time.monotonic()
-            fields = record.fields(record.finished)
-            level = logging.DEBUG if path in _QUIET else logging.INFO
-            log.log(level, format_line(fields), extra={"access": fields})
-            if self.requests is not None:
-                self.requests.add(record)
+
+def close_record(record: access.AccessRecord, requests: RequestLog | None) -> None:
+    """Log the ended request and keep its record (model requests) in *requests*."""
+    if not record.status:
+        record.status = 499  # the client went away before any answer
+    record.finished = time.monotonic()
+    level = logging.DEBUG if record.path in _QUIET else logging.INFO
+    if log.isEnabledFor(level):
+        fields = record.fields(record.finished)
+        log.log(level, format_line(fields), extra={"access": fields})
+    if requests is not None:
+        requests.add(record)

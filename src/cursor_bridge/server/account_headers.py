@@ -1,8 +1,9 @@
-"""The caller's key restriction in, the serving account's headers out (pure ASGI middleware).
+"""The caller's key restriction in, the serving account's headers out.
 
-Runs inside the client-key check, on model requests only: it puts the caller's key id and
-restriction on the request's AccessRecord (the engine reads them when it picks an account),
-and when the response starts, names the account that served the turn and its usage:
+The gate (gate.py) uses it after the client-key check, on model requests only: it puts the
+caller's key id and restriction on the request's AccessRecord (the engine reads them when it
+picks an account), and when the response starts, names the account that served the turn and
+its usage:
 
 - `x-cursor-bridge-account`: the account's label;
 - `x-cursor-bridge-account-usage`: what this process saw it do (`requests=…;
@@ -16,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from .. import access
 from ..auth.pool import AccountPool, AccountStatus
@@ -75,37 +76,25 @@ def _token(text: str) -> str:
 
 class AccountHeaders:
     """See module doc. `restriction_for(scope)`: the caller's key id and its restriction (set
-    by the client-key check before this middleware runs), or (None, None)."""
+    by the client-key check before this runs), or (None, None)."""
 
     def __init__(
         self,
-        app: ASGIApp,
         pool: Callable[[], AccountPool | None],
         restriction_for: RestrictionLookup | None = None,
     ) -> None:
-        self.app = app
         self.pool = pool
         self.restriction_for = restriction_for
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        record = access.current() if scope["type"] == "http" else None
-        if record is None or not is_model_request(record):
-            await self.app(scope, receive, send)
-            return
-        if self.restriction_for is not None:
+    def note_caller(self, scope: Scope, record: access.AccessRecord) -> None:
+        """The caller's key and restriction on a model request's record."""
+        if self.restriction_for is not None and is_model_request(record):
             record.key_id, record.restriction = self.restriction_for(scope)
 
-        async def send_with_account(message: Message) -> None:
-            if message["type"] == "http.response.start" and record.account:
-                message = {
-                    **message,
-                    "headers": [*message.get("headers", []), *self._headers(record)],
-                }
-            await send(message)
-
-        await self.app(scope, receive, send_with_account)
-
-    def _headers(self, record: access.AccessRecord) -> list[tuple[bytes, bytes]]:
+    def headers(self, record: access.AccessRecord) -> list[tuple[bytes, bytes]]:
+        """The account headers of a model request an account served (else none)."""
+        if not record.account or not is_model_request(record):
+            return []
         headers = [(ACCOUNT_HEADER.encode(), record.account.encode("latin-1", "replace"))]
         pool = self.pool()
         row = (

@@ -25,13 +25,13 @@ from ..dialects.responses_api import ResponsesCompact
 from ..engine import EngineError, EngineService, ModelInfo, TurnService
 from ..engine.backend import CursorBackend
 from ..passthrough import OpenAIUpstream
-from .access_log import AccessLog
 from .account_headers import AccountHeaders, RestrictionLookup
 from .cursor_chat import cursor_chat_completions
 from .endpoint import DialectRoute, dialect_route, error_response
 from .errors import dialect_error, openai_error
 from .forwarding import FollowUpForwarder, WorkerLookup
-from .guards import Guards, install_guards
+from .gate import GatedApp
+from .guards import Guards
 from .messages import count_tokens
 from .metrics import metrics, metrics_registry
 from .openapi import openapi
@@ -66,7 +66,24 @@ def create_app(
         if cursor_chat_upstream is not None:
             await cursor_chat_upstream.aclose()
 
-    app = Starlette(
+    guards = guards if guards is not None else Guards()
+    if max_body_size is not None:
+        guards = dataclasses.replace(guards, max_body_size=max_body_size)
+    request_log = RequestLog()
+    forwarder = None
+    if forward_to is not None:  # one of `serve --workers N`: tool follow-ups to their Run
+        forwarder = FollowUpForwarder(instance=forward_to[0], lookup=forward_to[1])
+    accounts = AccountHeaders(
+        pool=lambda: backend.config.accounts,
+        restriction_for=restriction_for or restriction_lookup(RestrictionStore()),
+    )
+    app = GatedApp(
+        gate_options={
+            "guards": guards,
+            "requests": request_log,
+            "accounts": accounts,
+            "forwarder": forwarder,
+        },
         routes=[
             dialect_route("/v1/chat/completions", OpenAIChat),
             dialect_route("/v1/messages", AnthropicMessages),
@@ -92,21 +109,8 @@ def create_app(
     app.state.cursor_chat_upstream = cursor_chat_upstream
     app.state.responses = response_store if response_store is not None else ResponseStore()
     app.state.started = time.time()
-    app.state.request_log = RequestLog()
+    app.state.request_log = request_log
     app.state.metrics_registry = metrics_registry(backend, app.state.request_log)
-    app.add_middleware(
-        AccountHeaders,
-        pool=lambda: backend.config.accounts,
-        restriction_for=restriction_for or restriction_lookup(RestrictionStore()),
-    )
-    if forward_to is not None:  # one of `serve --workers N`: tool follow-ups to their Run
-        app.add_middleware(FollowUpForwarder, instance=forward_to[0], lookup=forward_to[1])
-    guards = guards if guards is not None else Guards()
-    if max_body_size is not None:
-        guards = dataclasses.replace(guards, max_body_size=max_body_size)
-    install_guards(app, guards)
-    # Outermost: the guards' refusals are logged too.
-    app.add_middleware(AccessLog, requests=app.state.request_log)
     return app
 
 

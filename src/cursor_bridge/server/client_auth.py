@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from .client_keys import ClientKeyFileError, ClientKeys
-from .errors import dialect_error
+from .errors import Refusal
 
 log = logging.getLogger(__name__)
 
@@ -34,31 +34,25 @@ def presented_keys(headers: dict[bytes, bytes]) -> list[str]:
 
 
 class ClientAuth:
-    """Pure ASGI middleware: 401 unless a presented key matches (when keys are required)."""
+    """401 unless a presented key matches (when keys are required); the matching key goes
+    in the request's state (`client_key`)."""
 
-    def __init__(
-        self, app: ASGIApp, keys: ClientKeys, open_paths: frozenset[str] = OPEN_PATHS
-    ) -> None:
-        self.app = app
+    def __init__(self, keys: ClientKeys, open_paths: frozenset[str] = OPEN_PATHS) -> None:
         self.keys = keys
         self.open_paths = open_paths
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or path in self.open_paths:
-            await self.app(scope, receive, send)
-            return
+    def refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> Refusal | None:
+        if scope.get("path", "") in self.open_paths:
+            return None
         try:
-            presented = presented_keys(dict(scope.get("headers", [])))
+            presented = presented_keys(headers)
             required, matched = self.keys.check(presented)
         except ClientKeyFileError as exc:
             log.error("refusing requests: %s", exc)
             message = "The bridge's client key file is unreadable; see the bridge's log."
-            await dialect_error(scope, 503, message, "client_keys_unreadable")(scope, receive, send)
-            return
+            return Refusal(503, message, "client_keys_unreadable")
         if not required:
-            await self.app(scope, receive, send)
-            return
+            return None
         if not matched:
             message = (
                 "Invalid API key for this cursor-bridge."
@@ -66,10 +60,6 @@ class ClientAuth:
                 else "This cursor-bridge needs an API key: send `Authorization: Bearer KEY` or"
                 " `x-api-key: KEY` (create one with `cursor-bridge keys create`)."
             )
-            response = dialect_error(
-                scope, 401, message, "invalid_api_key", {"www-authenticate": "Bearer"}
-            )
-            await response(scope, receive, send)
-            return
+            return Refusal(401, message, "invalid_api_key", {"www-authenticate": "Bearer"})
         scope.setdefault("state", {})["client_key"] = matched[0]
-        await self.app(scope, receive, send)
+        return None

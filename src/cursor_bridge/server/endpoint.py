@@ -6,8 +6,8 @@ output, so early failures get a real HTTP status), then answered as a stream or 
 body. Failures are rendered in the dialect's error shape: before the answer as an HTTP
 error, after it as the stream's last event. A client that disconnects cancels the turn.
 
-Routes carry their dialect's error shape (`DialectRoute`), so the middleware's refusals,
-which come before any route runs, answer in the shape of the route the request is for.
+Routes carry their dialect's error shape (`DialectRoute`), so the guards' refusals, which
+come before any route runs, answer in the shape of the route the request is for.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
@@ -33,7 +33,15 @@ from ..dialects.dialect import (
     StreamRenderer,
 )
 from ..dialects.openai_errors import OpenAIErrors
-from ..engine import ChatRequest, EngineError, InvalidChatRequest, OutputEvent, TurnService
+from ..engine import (
+    ChatRequest,
+    EngineError,
+    InvalidChatRequest,
+    OutputEvent,
+    TurnFinished,
+    TurnService,
+)
+from .event_stream import EventStream, Write
 from .json_body import InvalidBody, parse_off_loop
 from .turns import start_turn, until_disconnect
 
@@ -82,9 +90,8 @@ async def run_dialect(
         return refusal(dialect, exc)
     renderer = dialect.renderer(parsed, turn.input_tokens)
     if isinstance(renderer, StreamRenderer):
-        return StreamingResponse(
-            _stream(dialect, turn, renderer),
-            media_type="text/event-stream",
+        return EventStream(
+            lambda write: _stream(dialect, turn, renderer, write),
             headers={**SSE_HEADERS, **dialect.headers},
         )
     try:
@@ -94,30 +101,32 @@ async def run_dialect(
     return JSONResponse(body, headers=dict(dialect.headers) or None)
 
 
-async def _stream(
-    dialect: Dialect[Any], turn: Turn, renderer: StreamRenderer
-) -> AsyncIterator[str]:
+async def _stream(dialect: Dialect[Any], turn: Turn, renderer: StreamRenderer, write: Write) -> str:
+    """Write the turn's events; the text returned ends the stream. Text that is ready
+    together goes out in one write: the stream's start with the first output (already in
+    hand when the answer starts), the turn's last output with the stream's end."""
     interval = renderer.keepalive_interval
+    pending = renderer.start()
     try:
-        if start := renderer.start():
-            yield start
         last_write = time.monotonic()
         async for batch in turn.batches():
-            out = renderer.batch(batch)
+            pending += renderer.batch(batch)
             now = time.monotonic()
-            if out:
-                yield out
+            if pending:
+                if not isinstance(batch[-1], TurnFinished):
+                    await write(pending)
+                    pending = ""
                 last_write = now
             elif interval is not None and now - last_write >= interval:
-                yield renderer.keepalive()
+                await write(renderer.keepalive())
                 last_write = now
-        yield renderer.end()
+        return pending + renderer.end()
     except (EngineError, Refused) as exc:
         report = report_of(dialect, exc)
         access.note_error(report.message)
-        yield renderer.error(report)
+        return pending + renderer.error(report)
     finally:
-        # Runs on client disconnect too (the response task is cancelled): cancel upstream.
+        # Runs on client disconnect too (the answer is cancelled): cancel upstream.
         await turn.aclose()
 
 

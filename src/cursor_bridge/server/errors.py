@@ -1,9 +1,10 @@
-"""Error answers outside a dialect route's runner: the middleware's refusals, the model list,
+"""Error answers outside a dialect route's runner: the guards' refusals, the model list,
 unknown routes. Each is in the shape of the route the request is for (endpoint.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from starlette.responses import JSONResponse
 from starlette.types import Scope
@@ -36,11 +37,24 @@ def dialect_error(
     *,
     error_type: str | None = None,
 ) -> JSONResponse:
-    """An error in the shape of the route *scope* is for. Used by the middleware, which
-    answers before any route runs, and by the app's error handlers."""
+    """An error in the shape of the route *scope* is for. Used by the guards, which answer
+    before any route runs, and by the app's error handlers."""
     if error_type is None:
         error_type = {401: "authentication_error", 403: "permission_error"}.get(
             status, "invalid_request_error"
         )
     report = ErrorReport(status, message, code, error_type=error_type, headers=headers or {})
     return error_response(error_shape_for(scope), report)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A guard's refusal of a request, answered in the shape of the route it is for."""
+
+    status: int
+    message: str
+    code: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def response(self, scope: Scope) -> JSONResponse:
+        return dialect_error(scope, self.status, self.message, self.code, self.headers)

@@ -41,30 +41,40 @@ def owner_in(body: bytes) -> str | None:
 
 
 class FollowUpForwarder:
-    """Pure ASGI middleware (see module doc). `instance`: this worker's name."""
+    """See module doc. `instance`: this worker's name. The gate calls `forwarded()` with the
+    body it read; as ASGI middleware (`app` given), it reads the body itself."""
 
-    def __init__(self, app: ASGIApp, instance: str, lookup: WorkerLookup) -> None:
+    def __init__(self, app: ASGIApp | None = None, *, instance: str, lookup: WorkerLookup) -> None:
         self.app = app
         self.instance = instance
         self.lookup = lookup
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=2.0))
-        self.forwarded = 0
+        self.forwarded_count = 0
+
+    def applies(self, scope: Scope) -> bool:
+        """A model POST not forwarded already."""
+        return (
+            scope["type"] == "http"
+            and scope.get("method") == "POST"
+            and dialect_of(scope.get("path", "")) in MODEL_DIALECTS
+            and FORWARDED_HEADER not in dict(scope.get("headers", []))
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope.get("method") != "POST"
-            or dialect_of(scope.get("path", "")) not in MODEL_DIALECTS
-            or FORWARDED_HEADER in dict(scope.get("headers", []))
-        ):
+        assert self.app is not None, "as middleware, the forwarder needs the app"
+        if not self.applies(scope):
             await self.app(scope, receive, send)
             return
         body, more = await _read_body(receive)
-        replay = _replay(body, more, receive)
-        owner = owner_in(body) if not more else None
+        if more or not await self.forwarded(scope, body, receive, send):
+            await self.app(scope, replay(body, more, receive), send)
+
+    async def forwarded(self, scope: Scope, body: bytes, receive: Receive, send: Send) -> bool:
+        """Answer from the worker that holds the Run *body* continues; False when that is
+        this worker, or none is known or reachable (nothing was sent then)."""
+        owner = owner_in(body)
         port = await self.lookup(owner) if owner and owner != self.instance else None
-        if port is None or not await self._forward(scope, body, port, receive, send):
-            await self.app(scope, replay, send)
+        return port is not None and await self._forward(scope, body, port, receive, send)
 
     async def _forward(
         self, scope: Scope, body: bytes, port: int, receive: Receive, send: Send
@@ -81,7 +91,7 @@ class FollowUpForwarder:
         except httpx.TransportError as exc:
             log.info("worker on port %d unreachable (%s); serving here", port, exc)
             return False
-        self.forwarded += 1
+        self.forwarded_count += 1
         watcher = asyncio.ensure_future(_disconnected(receive))
         try:
             reply = [(k, v) for k, v in response.headers.raw if k.lower() not in _HOP_BY_HOP]
@@ -120,7 +130,7 @@ async def _read_body(receive: Receive) -> tuple[bytes, bool]:
             return b"".join(parts), True
 
 
-def _replay(body: bytes, more: bool, receive: Receive) -> Receive:
+def replay(body: bytes, more: bool, receive: Receive) -> Receive:
     """A receive that hands out the bytes already read, then the rest from *receive*."""
     sent = False
 

@@ -1,9 +1,9 @@
-"""The request guards in front of every route, and the order they run in.
+"""What the request guards allow, and how to put them in front of an app.
 
-Outermost first: the Host check (DNS rebinding), CORS for explicitly allowed origins only
-(answers their preflights), the Origin check (other web pages), client keys, the body
-limits (size, read deadline) and the JSON-only rule. Each is its own pure ASGI middleware;
-this module only decides which run and in which order.
+The guards, in the order they run (gate.py): the Host check (DNS rebinding), CORS for
+explicitly allowed origins only (answers their preflights), the Origin check (other web
+pages), client keys, the body limits (size, read deadline) and the JSON-only rule. Each is
+its own module; the gate runs them as plain checks in one ASGI layer.
 """
 
 from __future__ import annotations
@@ -11,14 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
-from starlette.middleware.cors import CORSMiddleware
 
-from .client_auth import ClientAuth
 from .client_keys import ClientKeys
-from .host_check import HostCheck
-from .json_only import JsonBodiesOnly
-from .limits import DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_BODY, BodySizeLimit
-from .origin_check import OriginCheck
+from .limits import DEFAULT_BODY_READ_TIMEOUT, DEFAULT_MAX_BODY
 
 
 @dataclass(frozen=True)
@@ -34,20 +29,7 @@ class Guards:
 
 
 def install_guards(app: Starlette, guards: Guards) -> None:
-    # add_middleware puts each new one outside the ones before: innermost first.
-    app.add_middleware(JsonBodiesOnly)
-    app.add_middleware(
-        BodySizeLimit,
-        max_body_size=guards.max_body_size,
-        read_timeout=guards.body_read_timeout,
-    )
-    app.add_middleware(ClientAuth, keys=guards.keys)
-    app.add_middleware(OriginCheck, allowed_origins=guards.cors_origins)
-    if guards.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=list(guards.cors_origins),
-            allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["*"],
-        )
-    app.add_middleware(HostCheck, allowed_hosts=guards.allowed_hosts)
+    """The guards in front of any Starlette app's routes (as its outermost middleware)."""
+    from .gate import Gate  # the gate builds on Guards
+
+    app.add_middleware(Gate, guards=guards)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
-from .errors import dialect_error
+from .errors import Refusal
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -26,26 +26,21 @@ def host_name(value: str) -> str:
 
 
 class HostCheck:
-    """Pure ASGI middleware refusing requests whose Host is not one of the bridge's names."""
+    """Refuses requests whose Host is not one of the bridge's names."""
 
-    def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str] = ()) -> None:
-        self.app = app
+    def __init__(self, allowed_hosts: Iterable[str] = ()) -> None:
         self.allowed = LOOPBACK_NAMES | {host_name(h) for h in allowed_hosts}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        raw = dict(scope.get("headers", [])).get(b"host")
+    def refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> Refusal | None:
+        raw = headers.get(b"host")
         if raw is None or self._allowed(host_name(raw.decode("latin-1")), scope):
-            await self.app(scope, receive, send)
-            return
+            return None
         message = (
             f"Host {raw.decode('latin-1')!r} is not this bridge's address. If you reach the "
             "bridge under that name, allow it with --allow-host NAME "
             "(CURSOR_BRIDGE_ALLOWED_HOSTS)."
         )
-        await dialect_error(scope, 400, message, "invalid_host")(scope, receive, send)
+        return Refusal(400, message, "invalid_host")
 
     def _allowed(self, name: str, scope: Scope) -> bool:
         if name in self.allowed:

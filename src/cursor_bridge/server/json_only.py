@@ -7,9 +7,9 @@ that the bridge would act on. Every client of the bridge sends `application/json
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
-from .errors import dialect_error
+from .errors import Refusal
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -19,20 +19,13 @@ def is_json(content_type: bytes) -> bool:
     return media == b"application/json"
 
 
-class JsonBodiesOnly:
-    """Pure ASGI middleware: 415 for body-carrying requests not declared JSON."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") not in BODY_METHODS:
-            await self.app(scope, receive, send)
-            return
-        content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
-        if is_json(content_type):
-            await self.app(scope, receive, send)
-            return
-        shown = content_type.decode("latin-1") or "none"
-        message = f"Request bodies must be application/json (got {shown})."
-        await dialect_error(scope, 415, message, "unsupported_media_type")(scope, receive, send)
+def json_only_refusal(scope: Scope, headers: dict[bytes, bytes]) -> Refusal | None:
+    """415 for body-carrying requests not declared JSON."""
+    if scope.get("method") not in BODY_METHODS:
+        return None
+    content_type = headers.get(b"content-type", b"")
+    if is_json(content_type):
+        return None
+    shown = content_type.decode("latin-1") or "none"
+    message = f"Request bodies must be application/json (got {shown})."
+    return Refusal(415, message, "unsupported_media_type")

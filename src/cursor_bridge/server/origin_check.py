@@ -11,37 +11,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
-from .errors import dialect_error
+from .errors import Refusal
 
 
 class OriginCheck:
-    """Pure ASGI middleware: refuse foreign `Origin`s and cross-site fetches."""
+    """Refuses foreign `Origin`s and cross-site fetches."""
 
-    def __init__(self, app: ASGIApp, allowed_origins: Iterable[str] = ()) -> None:
-        self.app = app
+    def __init__(self, allowed_origins: Iterable[str] = ()) -> None:
         self.allowed = frozenset(o.rstrip("/").lower() for o in allowed_origins)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers", []))
+    def refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> Refusal | None:
         origin = headers.get(b"origin", b"").decode("latin-1").strip().rstrip("/").lower()
-        site = headers.get(b"sec-fetch-site", b"").decode("latin-1").strip().lower()
-        host = headers.get(b"host", b"").decode("latin-1").strip().lower()
-        own = {f"{scope.get('scheme', 'http')}://{host}"} if host else set()
         if origin:
-            refused = origin not in self.allowed and origin not in own
+            if origin in self.allowed:
+                return None
+            host = headers.get(b"host", b"").decode("latin-1").strip().lower()
+            if host and origin == f"{scope.get('scheme', 'http')}://{host}":
+                return None
         else:  # no-cors loads (`<img>`, `<script>`) carry no Origin, only Sec-Fetch-Site
-            refused = site in ("cross-site", "same-site")
-        if not refused:
-            await self.app(scope, receive, send)
-            return
+            site = headers.get(b"sec-fetch-site", b"").decode("latin-1").strip().lower()
+            if site not in ("cross-site", "same-site"):
+                return None
         message = (
             f"Requests from the web page at {origin or 'another site'} are refused. To let a "
             "page use this bridge, allow its origin with --cors-origin ORIGIN "
             "(CURSOR_BRIDGE_CORS_ORIGINS)."
         )
-        await dialect_error(scope, 403, message, "origin_not_allowed")(scope, receive, send)
+        return Refusal(403, message, "origin_not_allowed")

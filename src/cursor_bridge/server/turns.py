@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from starlette.requests import Request
 
@@ -26,6 +26,7 @@ from ..engine import (
     TurnStarted,
     hosted,
 )
+from .disconnect import is_watched, wait_disconnect
 
 T = TypeVar("T")
 
@@ -103,9 +104,13 @@ async def _first_batch(events: AsyncIterator[list[OutputEvent]]) -> list[OutputE
 
 
 async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
-    """Run *work*, cancelling it if the client disconnects first."""
+    """Run *work*, cancelling it if the client disconnects first. Under the request's own
+    watcher (disconnect.py) that watcher cancels the whole answer, so *work* is awaited
+    directly."""
+    if is_watched(request.scope):
+        return await work
     task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_wait_disconnect(request))
+    watcher = asyncio.ensure_future(wait_disconnect(request.receive))
     try:
         await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -115,10 +120,3 @@ async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
     if task.cancelled():
         raise asyncio.CancelledError
     return task.result()
-
-
-async def _wait_disconnect(request: Request) -> None:
-    while True:
-        message: Any = await request.receive()
-        if message["type"] == "http.disconnect":
-            return
