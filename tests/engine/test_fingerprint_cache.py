@@ -41,3 +41,37 @@ def test_the_cache_keeps_at_most_its_byte_budget(monkeypatch: pytest.MonkeyPatch
     kept = sum(len(form) for form in fingerprint._CANONICAL.values())
     assert kept == fingerprint._canonical_bytes <= 2000
     assert 0 < len(fingerprint._CANONICAL) < 100
+
+
+def test_a_history_continuing_known_objects_chains_as_a_fresh_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    history = _history(4)
+    first = fingerprint.chain(history)
+    longer = [*history, *_history(5)[-2:]]  # the same objects, then a round's new messages
+    hashed: list[ChatMessage] = []
+    extend = fingerprint.extend
+    monkeypatch.setattr(
+        fingerprint, "extend", lambda known, m: hashed.append(m) or extend(known, m)
+    )
+    continued = fingerprint.chain(longer)
+    assert hashed == longer[-2:]  # only the new messages
+    second = extend(first[-1], longer[-2])
+    assert (
+        continued == fingerprint.chain(_history(5)) == [*first, second, extend(second, longer[-1])]
+    )
+    # Another start, or an edited earlier message, is not continued.
+    assert fingerprint.chain(longer, "other")[1] != first[1]
+    edited = [*longer]
+    edited[1] = ChatMessage("assistant", "edited")
+    assert fingerprint.chain(edited)[2:] != fingerprint.chain(longer)[2:]
+
+
+def test_kept_chains_stay_within_their_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    chains = fingerprint._Chains()
+    monkeypatch.setattr(fingerprint, "_CHAINS", chains)
+    monkeypatch.setattr(fingerprint, "_CHAINS_MAX_SIZE", 5000)
+    for i in range(50):
+        fingerprint.chain([ChatMessage("user", f"conversation {i} " + "y" * 300)])
+    assert chains._size == sum(kept[3] for kept in chains._kept.values()) <= 5000
+    assert 0 < len(chains._kept) < 50

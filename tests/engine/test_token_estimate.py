@@ -56,6 +56,25 @@ def test_rough_figure_tracks_size() -> None:
     assert rough_input_tokens(long) >= 1000
 
 
+def test_the_rough_figure_counts_every_character_once_with_tools_remembered() -> None:
+    tools = (ToolSpec("read", "Read a file", {"type": "object"}),)
+    call = ToolCallRecord("c1", "read", '{"path": "a"}')
+    messages = (
+        ChatMessage("user", "x" * 40, images=(ImageInput("image/png", b"."),)),
+        ChatMessage("assistant", "", tool_calls=(call, call), reasoning="y" * 8),
+        ChatMessage("tool", "z" * 12, tool_call_id="c1"),
+    )
+    request = ChatRequest(model="m", messages=messages, tools=tools)
+    chars = 40 + 8 + 2 * len(call.arguments) + 12
+    chars += len("Read a file") + len(str({"type": "object"}))
+    expected = chars // 4 + 1600 + 3 * 3
+    assert rough_input_tokens(request) == expected
+    assert rough_input_tokens(request) == expected  # the tools' share, remembered
+    other = (ToolSpec("read", "Read a file, longer", {"type": "object"}),)
+    longer = ChatRequest(model="m", messages=messages, tools=other)
+    assert rough_input_tokens(longer) == (chars + 8) // 4 + 1600 + 9
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.tuples(st.text(), st.text(), st.text(), st.integers(0, 2)), max_size=4),

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, ValidationError
+from pydantic import Field, StrictBool, TypeAdapter, ValidationError
 
+from ..engine import resent_body
 from ..engine.request import (
     ChatMessage,
     ChatRequest,
@@ -177,7 +179,52 @@ class MessagesRequest:
 
 
 def parse_request(body: Any, *, count_only: bool = False) -> MessagesRequest:
-    """Validate a Messages (or, with count_only, a count_tokens) body; raises InvalidRequest."""
+    """Validate a Messages (or, with count_only, a count_tokens) body; raises InvalidRequest.
+    The messages of a resent history are the ones parsed last round (engine/resent_body.py)
+    when all else is unchanged: only the new ones are validated."""
+    reading = None if count_only else resent_body.current(body)
+    parsed = _parse_new(body, reading) if reading is not None else None
+    if parsed is None:
+        parsed = _parse_whole(body, count_only)
+    if reading is not None:
+        reading.keep_derived(_DERIVED, parsed)
+    return parsed[0]
+
+
+# What a remembered body parsed to, and the tool names its tool_use blocks declared.
+_DERIVED = "anthropic.request"
+_NEW_MESSAGES: TypeAdapter[list[MessageIn]] = TypeAdapter(list[MessageIn])
+
+
+def _parse_new(
+    body: dict[str, Any], reading: resent_body.Reading
+) -> tuple[MessagesRequest, dict[str, str]] | None:
+    """The request with its reused messages taken as parsed last round, when everything
+    but the messages is the same bytes as last round (the rest of the request is then the
+    same too); None when that is not known or anything fails: the caller then parses the
+    whole body, so a bad body gets exactly its usual error. A message parses the same
+    after the same history (the tool names declared so far are part of what is kept)."""
+    known: tuple[MessagesRequest, dict[str, str]] | None = reading.derived(_DERIVED)
+    messages = body.get("messages")
+    if known is None or not reading.same_tail or not isinstance(messages, list):
+        return None
+    request, declared = known
+    tool_names = dict(declared)
+    try:
+        added = [
+            chat_message
+            for index, message in enumerate(
+                _NEW_MESSAGES.validate_python(messages[reading.reused :])
+            )
+            for chat_message in _message(message, reading.reused + index, tool_names)
+        ]
+    except Exception:
+        return None
+    chat = dataclasses.replace(request.chat, messages=request.chat.messages + tuple(added))
+    return dataclasses.replace(request, chat=chat), tool_names
+
+
+def _parse_whole(body: Any, count_only: bool) -> tuple[MessagesRequest, dict[str, str]]:
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     schema = CountTokensBody if count_only else MessagesBody
@@ -223,7 +270,7 @@ def parse_request(body: Any, *, count_only: bool = False) -> MessagesRequest:
         stop=stops,
         output_format=fmt,
     )
-    return MessagesRequest(chat, display, stops)
+    return MessagesRequest(chat, display, stops), tool_names
 
 
 def _output_format(config: OutputConfigIn | None) -> OutputFormat | None:

@@ -6,10 +6,12 @@ body, so both read it here; each renders its own response.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, ValidationError
+from pydantic import Field, StrictBool, TypeAdapter, ValidationError
 
+from ..engine import resent_body
 from ..engine.request import (
     ChatMessage,
     ChatRequest,
@@ -126,6 +128,48 @@ _UNSUPPORTED = {
 
 
 def parse_request(body: Any) -> ChatRequest:
+    """The body as a ChatRequest; the messages of a resent history are the ones parsed
+    last round (engine/resent_body.py), only the new ones are validated."""
+    reading = resent_body.current(body)
+    request = _parse_new(body, reading) if reading is not None else None
+    if request is None:
+        request = _parse_whole(body)
+    if reading is not None:
+        reading.keep_derived(_DERIVED, request)
+    return request
+
+
+# The request a remembered body parsed to (its messages one per message of the body).
+_DERIVED = "chat.request"
+_NEW_MESSAGES: TypeAdapter[list[MessageIn]] = TypeAdapter(list[MessageIn])
+
+
+def _parse_new(body: dict[str, Any], reading: resent_body.Reading) -> ChatRequest | None:
+    """The request with its reused messages taken as parsed last round (a message parses
+    the same whatever its neighbours), or None when that is not known or anything fails:
+    the caller then parses the whole body, so a bad body gets exactly its usual error.
+    When all but the messages is the same bytes as last round, so is the rest of the
+    request (tools, options): only the new messages are validated."""
+    known: ChatRequest | None = reading.derived(_DERIVED)
+    messages = body.get("messages")
+    if known is None or len(known.messages) != reading.reused or not isinstance(messages, list):
+        return None
+    new = messages[reading.reused :]
+    try:
+        if reading.same_tail:
+            added = tuple(
+                _message(message, reading.reused + index)
+                for index, message in enumerate(_NEW_MESSAGES.validate_python(new))
+            )
+            return dataclasses.replace(known, messages=known.messages + added)
+        # One message keeps the list valid (min_length) when none is new.
+        request = _parse_whole({**body, "messages": new or messages[-1:]})
+    except Exception:
+        return None
+    return dataclasses.replace(request, messages=known.messages + (request.messages if new else ()))
+
+
+def _parse_whole(body: Any) -> ChatRequest:
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     try:

@@ -67,11 +67,65 @@ def _encode(message: ChatMessage) -> bytes:
 
 
 def chain(messages: Sequence[ChatMessage], start: str = EMPTY) -> list[str]:
-    """Fingerprints of every prefix: result[k] covers messages[:k] (result[0] is `start`)."""
-    out = [start]
-    for message in messages:
+    """Fingerprints of every prefix: result[k] covers messages[:k] (result[0] is `start`).
+    A history that starts with the very message objects of one chained lately (a tool
+    loop's resent history, parsed once: engine/resent_body.py) hashes only what follows."""
+    history = tuple(messages)
+    out, size = _CHAINS.prefix(history, start)
+    for message in history[len(out) - 1 :]:
         out.append(extend(out[-1], message))
+        size += len(message.text) + len(message.reasoning) + 64
+    _CHAINS.keep(history, start, out, size)
     return out
+
+
+class _Chains:
+    """Recent chains, each under the identity of its history's first message (a tool
+    loop's rounds share that object); a later history continues the kept one when its
+    leading messages are those same objects (tuple comparison checks identity first, so
+    that costs no hashing). Bounded by count and by the characters the kept histories
+    hold; a continued chain replaces the one it extends."""
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[int, tuple[tuple[ChatMessage, ...], str, list[str], int]] = (
+            OrderedDict()
+        )
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def prefix(self, history: tuple[ChatMessage, ...], start: str) -> tuple[list[str], int]:
+        """The known chain of a kept prefix of *history* (else `[start]`) and its size."""
+        if not history:
+            return [start], 0
+        with self._lock:
+            kept = self._kept.get(id(history[0]))
+        if kept is not None:
+            messages, first, prints, size = kept
+            known = len(messages)
+            if first == start and known <= len(history) and messages == history[:known]:
+                return prints[:], size
+        return [start], 0
+
+    def keep(
+        self, history: tuple[ChatMessage, ...], start: str, prints: list[str], size: int
+    ) -> None:
+        if not history or size > _CHAINS_MAX_SIZE // 4:
+            return
+        key = id(history[0])  # the kept tuple holds that message: its id is not reused
+        with self._lock:
+            old = self._kept.pop(key, None)
+            if old is not None:
+                self._size -= old[3]
+            self._kept[key] = (history, start, prints, size)
+            self._size += size
+            while self._size > _CHAINS_MAX_SIZE or len(self._kept) > _CHAINS_MAX:
+                self._size -= self._kept.popitem(last=False)[1][3]
+
+
+# The bounds of what is kept.
+_CHAINS_MAX = 1024
+_CHAINS_MAX_SIZE = 32 * 1024 * 1024
+_CHAINS = _Chains()
 
 
 def binding(messages: Sequence[ChatMessage], prints: Sequence[str]) -> str:

@@ -185,11 +185,11 @@ class SessionRegistry:
         return session, reason
 
     def _expire(self) -> None:
+        """Close parked Runs past their idle timeout, and those that ended meanwhile (one
+        pass: it runs on every claim and park)."""
         now = self.clock()
-        for session in [s for s in self._sessions.values() if s.deadline <= now]:
-            self._drop(session, "expired")
-        for session in [s for s in self._sessions.values() if not s.run.alive]:
-            self._drop(session, "run_ended")
+        for session in [s for s in self._sessions.values() if s.deadline <= now or not s.run.alive]:
+            self._drop(session, "expired" if session.deadline <= now else "run_ended")
 
     def _drop(self, session: Session, reason: str) -> None:
         log.debug("closing parked session %s (%s)", session.tag, reason)

@@ -77,8 +77,28 @@ def input_token_bound(request: ChatRequest) -> int:
 def rough_input_tokens(request: ChatRequest) -> int:
     """A cheaper, coarser figure (4 characters a token) for hot paths such as a stream's
     first event, where the backend's real count replaces it at the end."""
-    chars = sum(len(m.text) + len(m.reasoning) for m in request.messages)
-    chars += sum(len(c.arguments) for m in request.messages for c in m.tool_calls)
-    chars += sum(len(t.description) + len(str(t.parameters)) for t in request.tools)
-    images = sum(len(m.images) for m in request.messages)
+    chars = images = 0
+    for message in request.messages:
+        chars += len(message.text) + len(message.reasoning)
+        if message.tool_calls:
+            chars += sum(len(call.arguments) for call in message.tool_calls)
+        if message.images:
+            images += len(message.images)
+    chars += _tool_chars(request.tools)
     return chars // 4 + IMAGE_TOKENS * images + MESSAGE_OVERHEAD * len(request.messages)
+
+
+def _tool_chars(tools: tuple[ToolSpec, ...]) -> int:
+    """The characters of *tools* (descriptions and schemas), remembered by the identity
+    of the tuple: a tool loop's rounds share one (engine/resent_body.py)."""
+    kept = _TOOL_CHARS.get(id(tools))
+    if kept is not None and kept[0] is tools:
+        return kept[1]
+    chars = sum(len(t.description) + len(str(t.parameters)) for t in tools)
+    if len(_TOOL_CHARS) >= 128:
+        _TOOL_CHARS.clear()
+    _TOOL_CHARS[id(tools)] = (tools, chars)  # holds the tuple: its id is not reused
+    return chars
+
+
+_TOOL_CHARS: dict[int, tuple[tuple[ToolSpec, ...], int]] = {}

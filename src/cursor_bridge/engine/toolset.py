@@ -16,6 +16,8 @@ import functools
 import hashlib
 import json
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 
@@ -35,10 +37,25 @@ class Toolset:
 
     @classmethod
     def build(cls, tools: Sequence[ToolSpec], choice: ToolChoice = "auto") -> Toolset:
+        """The toolset of *tools*; the same one again for the very same tools tuple (a
+        tool loop's rounds share it: engine/resent_body.py), so its digest and schema
+        conversion happen once per conversation, not once per round."""
+        declared = tuple(tools)
+        key = (id(declared), choice)
+        with _BUILT_LOCK:
+            kept = _BUILT.get(key)
+            if kept is not None and kept.declared is declared:
+                _BUILT.move_to_end(key)
+                return kept
         wire: dict[str, str] = {}
-        for spec in tools:
+        for spec in declared:
             wire[_unique_wire_name(spec.name, wire)] = spec.name
-        return cls(tuple(tools), choice, wire)
+        built = cls(declared, choice, wire)
+        with _BUILT_LOCK:
+            _BUILT[key] = built  # holds `declared`, so its id is not reused meanwhile
+            while len(_BUILT) > _BUILT_MAX:
+                _BUILT.popitem(last=False)
+        return built
 
     @property
     def offered(self) -> tuple[ToolSpec, ...]:
@@ -126,6 +143,12 @@ class Toolset:
             default=str,
         )
         return hashlib.sha256(body.encode()).hexdigest()
+
+
+# Toolsets built lately, by the identity of their tools tuple and the choice.
+_BUILT: OrderedDict[tuple[int, ToolChoice], Toolset] = OrderedDict()
+_BUILT_MAX = 128
+_BUILT_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=1024)

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 
 from .. import access
+from ..engine import resent_body
 
 T = TypeVar("T")
 
@@ -70,12 +71,32 @@ async def parse_off_loop(request: Request, parse: Callable[[Any], T]) -> T:
 
 
 def _decode_and_parse(raw: bytes, parse: Callable[[Any], T]) -> T:
-    body = decode(raw)
-    access.note_body_model(body)  # the access log names the model even when parsing fails
-    return parse(body)
+    try:
+        body = decode(raw)
+        access.note_body_model(body)  # the access log names the model even when parsing fails
+        return parse(body)
+    finally:
+        resent_body.forget()
 
 
 def decode(raw: bytes) -> Any:
+    """The body decoded and checked; a tool loop's resent history is neither decoded nor
+    checked again (engine/resent_body.py: only what is new is)."""
+    reading = resent_body.read(raw)
+    if reading is None:
+        return _decode_whole(raw)
+    try:
+        if reading.messages > MAX_MESSAGES:  # the new part alone may be under the limit
+            raise InvalidBody("too many messages")
+        check(reading.unchecked)
+    except InvalidBody:
+        check(reading.body)  # the error the whole body gives (the first one found)
+        raise
+    reading.remember()
+    return reading.body
+
+
+def _decode_whole(raw: bytes) -> Any:
     try:
         body = json.loads(raw)
     except RecursionError:

@@ -1,0 +1,38 @@
+"""A tool loop's rounds share one Toolset: built once for the very same tools tuple, so its
+digest and its schema conversion are paid once per conversation, never shared across
+different tools or choices."""
+
+from __future__ import annotations
+
+import pytest
+
+from cursor_bridge.engine import toolset as toolset_module
+from cursor_bridge.engine.request import NamedToolChoice, ToolSpec
+from cursor_bridge.engine.toolset import Toolset
+
+
+def _tools(description: str = "Read a file") -> tuple[ToolSpec, ...]:
+    return (ToolSpec("read", description, {"type": "object"}), ToolSpec("ls", "List"))
+
+
+def test_the_same_tools_tuple_gets_the_same_toolset_and_others_their_own() -> None:
+    tools = _tools()
+    first = Toolset.build(tools)
+    assert Toolset.build(tools) is first
+    equal = Toolset.build(_tools())  # equal tools, another tuple: built afresh, same digest
+    assert equal is not first and equal.digest == first.digest
+    assert equal.definitions() == first.definitions()
+    named = Toolset.build(tools, NamedToolChoice("ls"))
+    assert named is not first and [d.tool_name for d in named.definitions()] == ["ls"]
+    changed = Toolset.build(_tools("Read one file"))
+    assert changed.digest != first.digest
+
+
+def test_kept_toolsets_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(toolset_module, "_BUILT", type(toolset_module._BUILT)())
+    monkeypatch.setattr(toolset_module, "_BUILT_MAX", 5)
+    kept = [_tools(str(i)) for i in range(20)]
+    for tools in kept:
+        Toolset.build(tools)
+    assert len(toolset_module._BUILT) == 5
+    assert Toolset.build(kept[-1]) is Toolset.build(kept[-1])
