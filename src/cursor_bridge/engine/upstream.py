@@ -53,6 +53,9 @@ class UpstreamRun:
         self._beating = False
         self._beat_timer: asyncio.TimerHandle | None = None
         self._beat_task: asyncio.Task[None] | None = None
+        # What the receive callback read in place (see `_read_inline`), for the next batch.
+        self._inline: list[ev.Event] = []
+        self._inline_error: Exception | None = None
 
     async def batches(self) -> AsyncGenerator[list[ev.Event], None]:
         """Yield the Run's events, one list per chunk received, until the Run closes.
@@ -71,6 +74,7 @@ class UpstreamRun:
                 if self.machine.surprises is not None:
                     self.machine.surprises.http_error(status, error.code)
                 raise error
+            self.stream.consume_inline(self._read_inline)
             while True:
                 try:
                     chunk = await self.stream.receive(idle_timeout=self.idle_timeout)
@@ -85,16 +89,21 @@ class UpstreamRun:
                     raise ConnectError(
                         "unavailable", f"connection to the backend lost: {exc}"
                     ) from exc
+                events = self._take_inline()
+                if self._inline_error is not None:
+                    if events:
+                        yield events
+                    raise self._inline_error
                 if self.tap is not None:
                     if chunk is None:
                         self.tap.eof(self.stream.trailers)
-                    else:
+                    elif chunk:
                         self.tap.received(chunk)
                 try:
                     if chunk is None:
-                        events = self.machine.receive_eof(self.stream.trailers)
-                    else:
-                        events = self.machine.receive_data(chunk)
+                        events += self.machine.receive_eof(self.stream.trailers)
+                    elif chunk:
+                        events += self.machine.receive_data(chunk)
                 except UpstreamProtocolError as exc:
                     raise ConnectError(
                         "internal", f"the backend broke the protocol: {exc}"
@@ -128,8 +137,66 @@ class UpstreamRun:
         finally:
             await self.aclose()
 
+    def _take_inline(self) -> list[ev.Event]:
+        """The events read in place since the last call; reading in place resumes."""
+        events, self._inline = self._inline, []
+        if self._inline_error is None:
+            self.stream.consume_inline(self._read_inline)
+        return events
+
+    def _read_inline(self, chunk: bytes) -> bool:
+        """Read a chunk in the socket callback and answer what the machine answers on its
+        own (KV blobs, the request context) in the same callback, so a Run's start costs no
+        task wake-up per KV round trip. True (and no more reading in place until the reader
+        caught up) when the reader must wake: any event beyond KV traffic, an error, or
+        owed bytes that cannot go out at once."""
+        machine = self.machine
+        if self.tap is not None:
+            self.tap.received(chunk)
+        try:
+            events = machine.receive_data(chunk)
+        except UpstreamProtocolError as exc:
+            return self._stop_inline(
+                ConnectError("internal", f"the backend broke the protocol: {exc}")
+            )
+        except Exception as exc:  # raised in the reader's task, not in the socket callback
+            return self._stop_inline(exc)
+        self._inline += events
+        if machine.owes_data and not self._send_inline():
+            return self._stop_inline()
+        for event in events:
+            if type(event) is not ev.BlobStored and type(event) is not ev.BlobServed:
+                return self._stop_inline()
+        return False
+
+    def _send_inline(self) -> bool:
+        """Send the owed bytes now if nothing else is sending and they fit the window."""
+        if self.half_closed or self._send_lock.locked() or self.finished:
+            return False
+        stream = self.stream
+        try:
+            if not stream.can_send_now(self.machine.owed_size):
+                return False
+            owed = self.machine.data_to_send()
+            if self.tap is not None:
+                self.tap.sent(owed)
+            stream.send_now(owed)
+        except TransportError as exc:
+            self._inline_error = ConnectError(
+                "unavailable", f"connection to the backend lost: {exc}"
+            )
+            return False
+        return True
+
+    def _stop_inline(self, error: Exception | None = None) -> bool:
+        if error is not None and self._inline_error is None:
+            self._inline_error = error
+        self.stream.consume_inline(None)
+        return True
+
     async def aclose(self) -> None:
         """Stop heartbeats and, if the Run did not finish, cancel the stream upstream."""
+        self.stream.consume_inline(None)
         await self._stop_heartbeats()
         if not self.finished:
             self.finished = True

@@ -108,6 +108,11 @@ class RunMachine:
         """Whether `data_to_send()` has bytes for the backend (cheap to ask per chunk)."""
         return bool(self._outgoing)
 
+    @property
+    def owed_size(self) -> int:
+        """How many bytes `data_to_send()` would return."""
+        return len(self._outgoing)
+
     def data_to_send(self) -> bytes:
         out = bytes(self._outgoing)
         self._outgoing.clear()

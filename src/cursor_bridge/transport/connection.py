@@ -280,6 +280,11 @@ class Connection(asyncio.Protocol):
     def max_outbound_frame_size(self) -> int:
         return self._h2.max_outbound_frame_size
 
+    @property
+    def writable(self) -> bool:
+        """Whether bytes may be queued without waiting: alive and the socket not paused."""
+        return self._error is None and not self._write_paused
+
     def send_data(self, stream_id: int, data: memoryview) -> None:
         try:
             self._h2.send_data(stream_id, data)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -65,6 +66,9 @@ class DuplexStream:
         self._remote_ended = False
         self._error: TransportError | None = None
         self._released = False
+        self._idle_timeout: float | None = None
+        self._consumer: Callable[[bytes], bool] | None = None
+        self._consumer_woke = False
         self.trailers: Headers | None = None
         """Trailing headers, set when the server ended the stream with them."""
 
@@ -118,6 +122,34 @@ class DuplexStream:
                 window -= size
         await conn.drained()
 
+    def can_send_now(self, size: int) -> bool:
+        """Whether `send_now` can take `size` bytes: the stream is open for sending, its
+        window holds them all and the socket is not paused."""
+        conn = self._conn
+        return (
+            self._error is None
+            and not self._local_ended
+            and conn.writable
+            and size <= conn.send_window(self._stream_id)
+        )
+
+    def send_now(self, data: bytes) -> None:
+        """Queue `data` without waiting, for a caller that cannot (the receive callback);
+        check `can_send_now` first, and know that no `send()` is in progress (it would
+        interleave the bytes)."""
+        view = memoryview(data)
+        conn = self._conn
+        frame_limit = conn.max_outbound_frame_size
+        while view:
+            conn.send_data(self._stream_id, view[:frame_limit])
+            view = view[frame_limit:]
+
+    def consume_inline(self, consumer: Callable[[bytes], bool] | None) -> None:
+        """Hand inbound DATA to `consumer` in the socket callback, while nothing is
+        buffered, instead of waking the task in `receive()`; it returns True when that task
+        must wake anyway. The reader sets it again after catching up; None stops it."""
+        self._consumer = consumer
+
     async def end(self) -> None:
         """Half-close: send END_STREAM. Idempotent; raises if the stream has failed."""
         if self._local_ended:
@@ -137,14 +169,19 @@ class DuplexStream:
         frames. Raises TransportTimeout after `idle_timeout` seconds of waiting in this call
         without any inbound bytes on the stream (the stream stays usable), and
         TransportError when the stream was reset or its connection was lost (data that
-        arrived before the failure is still delivered first).
+        arrived before the failure is still delivered first). Returns b"" when the inline
+        consumer (`consume_inline`) asked for the reader and nothing is buffered.
         """
         while True:
             if self._chunks:
                 data = self._take_chunks()
                 if data:  # padding-only frames carry credit but nothing to hand over
+                    self._consumer_woke = False
                     return data
                 continue
+            if self._consumer_woke:
+                self._consumer_woke = False
+                return b""
             if self._remote_ended:
                 return None
             self._raise_if_failed()
@@ -166,11 +203,14 @@ class DuplexStream:
                 parts.append(part)
                 credit += flow_controlled
             data = b"".join(parts)
+        self._credit(credit)
+        return data
+
+    def _credit(self, credit: int) -> None:
         self._unacknowledged += credit
         if self._unacknowledged >= _ACK_BATCH:
             self._conn.acknowledge(self._stream_id, self._unacknowledged)
             self._unacknowledged = 0
-        return data
 
     async def cancel(self) -> None:
         """Reset the stream with CANCEL. Idempotent; a no-op once the stream finished."""
@@ -202,6 +242,17 @@ class DuplexStream:
         _resolve(self._inbound_waiter)
 
     def _on_data(self, data: bytes, flow_controlled: int) -> None:
+        consumer = self._consumer
+        if consumer is not None and data and not self._chunks:
+            # Read in place (the reader is idle or will find nothing buffered): the credit is
+            # returned now, and the reader's idle deadline counts from this chunk.
+            self._credit(flow_controlled)
+            if self._idle_deadline is not None and self._idle_timeout is not None:
+                self._idle_deadline = self._loop.time() + self._idle_timeout
+            if consumer(data):
+                self._consumer_woke = True
+                _resolve(self._inbound_waiter)
+            return
         if data or flow_controlled:
             self._chunks.append((data, flow_controlled))
         _resolve(self._inbound_waiter)
@@ -282,6 +333,7 @@ class DuplexStream:
         """
         waiter: asyncio.Future[bool] = self._loop.create_future()
         self._inbound_waiter = waiter
+        self._idle_timeout = idle_timeout
         if idle_timeout is not None:
             deadline = self._loop.time() + idle_timeout
             self._idle_deadline = deadline
