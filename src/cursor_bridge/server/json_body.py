@@ -1,6 +1,6 @@
 """Reading a request body as JSON, with limits that keep hostile bodies cheap to refuse.
 
-`read_json()` decodes the body and checks, in one pass, that it is nested at most
+`parse_off_loop()` decodes the body and checks, in one pass, that it is nested at most
 MAX_DEPTH levels, that every string is valid Unicode (no lone surrogates, which cannot be
 encoded later) and at most MAX_STRING characters (object keys MAX_KEY), that message lists
 hold at most MAX_MESSAGES entries, and that tool schemas and tool-call arguments, which
@@ -54,11 +54,6 @@ class InvalidBody(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-async def read_json(request: Request) -> Any:
-    """The body decoded and checked (see the module docstring); raises InvalidBody."""
-    return await parse_off_loop(request, lambda body: body)
 
 
 async def parse_off_loop(request: Request, parse: Callable[[Any], T]) -> T:
