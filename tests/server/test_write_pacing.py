@@ -104,8 +104,11 @@ def served(paced_stack: Stack) -> Iterator[Served]:
 
 def stream(url: str, content: str, **extra: Any) -> list[str]:
     """The `data:` payloads of one streamed chat completion, in order."""
-    body = {"model": "gpt-5.4", "stream": True, **extra}
-    body["messages"] = [{"role": "user", "content": content}]
+    return stream_messages(url, [{"role": "user", "content": content}], **extra)
+
+
+def stream_messages(url: str, messages: list[dict[str, Any]], **extra: Any) -> list[str]:
+    body = {"model": "gpt-5.4", "stream": True, "messages": messages, **extra}
     with httpx.stream("POST", url + "/v1/chat/completions", json=body, timeout=30) as response:
         assert response.status_code == 200
         return [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
@@ -193,6 +196,33 @@ def test_tool_calls_and_errors_keep_their_shape_under_lag(served: Served) -> Non
     assert failed[0][0] == "text"
     assert failed[-1][0] == "error" and "late" in failed[-1][1]
     assert 0.04 in served.pacing.holds
+
+
+def test_a_continued_run_coalesces_under_lag_too(served: Served, paced_stack: Stack) -> None:
+    """The answer after a tool round comes from a Run read by its own task (held open):
+    what queued while the stream held goes out together, not one queued batch per hold."""
+
+    def round_trip(tag: str) -> tuple[list[Any], int]:
+        messages: list[dict[str, Any]] = [
+            {"role": "user", "content": f'{tag}\n/tool get_weather {{"city": "Paris"}}\n/tokens 30'}
+        ]
+        body = {"model": "gpt-5.4", "messages": messages, "tools": [WEATHER]}
+        first = httpx.post(served.url + "/v1/chat/completions", json=body, timeout=30).json()
+        call = first["choices"][0]["message"]["tool_calls"][0]
+        messages.append(first["choices"][0]["message"])
+        messages.append({"role": "tool", "tool_call_id": call["id"], "content": "sunny"})
+        served.recorder.writes.clear()
+        continued = paced_stack.backend.tool_rounds["continued"]
+        events = stream_messages(served.url, messages, tools=[WEATHER])
+        assert paced_stack.backend.tool_rounds["continued"] == continued + 1
+        return digest(events), len(served.recorder.writes)
+
+    unheld, _ = round_trip("unheld")
+    served.lag.value = 0.05
+    held, writes = round_trip("held")
+    assert held == unheld
+    assert len(held[0][1].split()) == 30
+    assert writes < 30 / 2
 
 
 def test_a_client_leaving_during_a_hold_cancels_the_run(paced_stack: Stack) -> None:
