@@ -3,11 +3,11 @@
 Starlette's StreamingResponse runs each response in a task group of two tasks (the body
 and a disconnect listener) and pulls every chunk through an async iterator. Here the
 producer writes its events itself, in the request's task, and hands back the last text,
-which goes out with the end of the body in one write; each write is one ASGI send (no
-coroutine of its own, and past a send wrapper that only stamps the response's start:
-`body_send`, see gate.py). A client that leaves cancels the
-producer: through the request's one disconnect watcher (disconnect.py), or one started
-here when nothing watches the request yet.
+which goes out with the end of the body in one write. Each write is one ASGI send, with no
+coroutine of its own, and past a send wrapper that only stamps the response's start (its
+`body_send`, see gate.py). A client that leaves cancels the producer: through the
+request's one disconnect watcher (disconnect.py), or one started here when nothing
+watches the request yet.
 """
 
 from __future__ import annotations
