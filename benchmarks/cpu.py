@@ -99,13 +99,18 @@ async def bridge_cpu(pid: int, work: Awaitable[None], report: Report) -> float:
     return total
 
 
-async def measure(args: argparse.Namespace, running: Stack, report: Report) -> bool:
-    pid = running.pids["bridge"]
-    client = aiohttp.ClientSession(
+def bridge_client(running: Stack) -> aiohttp.ClientSession:
+    """A client of the bridge with no limit on connections."""
+    return aiohttp.ClientSession(
         running.bridge_url,
         connector=aiohttp.TCPConnector(limit=0),
         timeout=aiohttp.ClientTimeout(total=600),
     )
+
+
+async def measure(args: argparse.Namespace, running: Stack, report: Report) -> bool:
+    pid = running.pids["bridge"]
+    client = bridge_client(running)
     ok = True
     sample = Sample()
 
@@ -180,11 +185,7 @@ async def paced_stream(client: aiohttp.ClientSession, words: int, count: WordCou
 async def measure_paced(args: argparse.Namespace, running: Stack, report: Report) -> bool:
     """The bridge's CPU per 1,000 paced words while `--concurrency` streams run (doc)."""
     pid = running.pids["bridge"]
-    client = aiohttp.ClientSession(
-        running.bridge_url,
-        connector=aiohttp.TCPConnector(limit=0),
-        timeout=aiohttp.ClientTimeout(total=600),
-    )
+    client = bridge_client(running)
     await spread(args.concurrency, args.concurrency, lambda: relayed_once(client, 1, Sample()))
     # Long enough answers that every stream is still going when the window closes,
     # however slowly the streams start on a loaded machine.
