@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import gc
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from hpack import Encoder
@@ -32,11 +32,17 @@ from cursor_bridge.engine.backend import BackendConfig, CursorBackend
 from cursor_bridge.engine.catalog import ModelChoice, ModelInfo
 from cursor_bridge.engine.request import ChatMessage, ChatRequest
 from cursor_bridge.engine.service import EngineService
+from cursor_bridge.engine.upstream import UpstreamRun
+from cursor_bridge.protocol.blobs import MemoryBlobStore
 from cursor_bridge.protocol.framing import encode_end_stream, encode_envelope
+from cursor_bridge.protocol.headers import RUN_PATH
 from cursor_bridge.protocol.messages import agent
+from cursor_bridge.protocol.run import RunMachine
 from cursor_bridge.transport import BackendPool, DuplexStream
 from cursor_bridge.transport.connection import Connection
 from cursor_bridge.transport.origin import parse_url
+
+DEPTHS = ("engine", "run", "transport")
 
 STREAMS_PER_CONNECTION = 24
 """As `BackendPool` caps them (current-client.md §7)."""
@@ -125,24 +131,53 @@ async def _settle(done: Callable[[], bool]) -> None:
     raise RuntimeError("the readers did not catch up")
 
 
-async def per_word(streams: int, words: int) -> float:
-    """Microseconds of CPU per paced word, `streams` conversations at once."""
+def _reader(
+    depth: str, pool: _InProcessPool, counts: list[int]
+) -> Callable[[int], Awaitable[None]]:
+    """A conversation read at `depth`: what the HTTP server reads (`engine`), the Run's
+    event batches (`run`: UpstreamRun), or the stream's bytes (`transport`)."""
+    url = "http://backend.invalid" + RUN_PATH
+    if depth == "engine":
+        backend = CursorBackend(
+            BackendConfig(api_url=url, agent_url="http://backend.invalid"), pool
+        )
+        service = EngineService(backend)
+        choice = ModelChoice(ModelInfo("bench-model", "Bench"), "bench-model")
+
+        async def conversation(index: int) -> None:
+            request = ChatRequest("bench-model", (ChatMessage("user", f"hello {index}"),))
+            async with contextlib.aclosing(service.stream_turn(request, choice)) as turn:
+                async for _batch in turn:
+                    counts[index] += 1
+            await backend.aclose()
+
+        return conversation
+    if depth == "run":
+
+        async def run(index: int) -> None:
+            machine = RunMachine(blobs=MemoryBlobStore(), request_context=agent.RequestContext())
+            stream = await pool.open_stream(url, [])
+            upstream = UpstreamRun(stream, machine, agent.AgentRunRequest())
+            async with contextlib.aclosing(upstream.batches()) as batches:
+                async for _batch in batches:
+                    counts[index] += 1
+
+        return run
+
+    async def transport(index: int) -> None:
+        stream = await pool.open_stream(url, [])
+        while await stream.receive(idle_timeout=120.0) is not None:
+            counts[index] += 1
+
+    return transport
+
+
+async def per_word(streams: int, words: int, depth: str) -> float:
+    """Microseconds of CPU per paced word, `streams` conversations at once, read at `depth`."""
     loop = asyncio.get_running_loop()
     pool = _InProcessPool(loop)
-    backend = CursorBackend(
-        BackendConfig(api_url="http://backend.invalid", agent_url="http://backend.invalid"),
-        pool,
-    )
-    service = EngineService(backend)
-    choice = ModelChoice(ModelInfo("bench-model", "Bench"), "bench-model")
     batches = [0] * streams
-
-    async def conversation(index: int) -> None:
-        request = ChatRequest("bench-model", (ChatMessage("user", f"hello {index}"),))
-        async with contextlib.aclosing(service.stream_turn(request, choice)) as turn:
-            async for _batch in turn:
-                batches[index] += 1
-
+    conversation = _reader(depth, pool, batches)
     tasks = [loop.create_task(conversation(i)) for i in range(streams)]
     await _settle(lambda: len(pool.streams) == streams)
     encoders = {id(c): Encoder() for c in pool.connections}  # HPACK state is per connection
@@ -165,13 +200,11 @@ async def per_word(streams: int, words: int) -> float:
             deliver(frame)
             await asyncio.sleep(0)  # the reader runs, as it would before the next socket read
     used = time.process_time() - started
-    expected = words + 1  # and TurnStarted's batch... shared with the first word's
-    if sum(batches) < streams * words:
-        raise RuntimeError(f"only {sum(batches)} of {streams * expected} batches arrived")
+    if sum(batches) < streams * words:  # one per word (the first one also starts the turn)
+        raise RuntimeError(f"only {sum(batches)} of {streams * words} batches arrived")
     for connection, stream in pool.streams:
         connection.data_received(_frame(_DATA, _END_STREAM, stream.stream_id, _end_body()))
     await asyncio.gather(*tasks)
-    await backend.aclose()
     return used / (streams * words) * 1e6
 
 
@@ -190,12 +223,21 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=200, help="conversations at once")
     parser.add_argument("--words", type=int, default=300, help="paced words per conversation")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the best is reported")
-    args = parser.parse_args()
-    figures = [_run(per_word(args.streams, args.words)) for _ in range(args.repeat)]
-    print(
-        f"paced word, {args.streams} streams: {min(figures):6.1f} us CPU per word "
-        f"(rounds: {', '.join(f'{f:.1f}' for f in figures)})"
+    parser.add_argument(
+        "--depth",
+        nargs="+",
+        choices=DEPTHS,
+        default=["engine"],
+        help="where the words are read: the engine's output batches (what the HTTP server "
+        "reads), the Run's event batches, or the HTTP/2 stream's bytes",
     )
+    args = parser.parse_args()
+    for depth in args.depth:
+        figures = [_run(per_word(args.streams, args.words, depth)) for _ in range(args.repeat)]
+        print(
+            f"paced word, {args.streams} streams, read at {depth:>9}: {min(figures):6.1f} us "
+            f"CPU per word (rounds: {', '.join(f'{f:.1f}' for f in figures)})"
+        )
 
 
 if __name__ == "__main__":

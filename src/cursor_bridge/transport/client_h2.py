@@ -43,8 +43,11 @@ MAX_INBOUND_FRAME = 1 << 16
 _PRUNE_MIN = 64
 # Stream states where sending DATA is allowed and leaves the state as it is.
 _SENDING_STATES = frozenset({StreamState.OPEN, StreamState.HALF_CLOSED_REMOTE})
-# Stream states where receiving DATA is allowed (and changes nothing without END_STREAM).
-_RECEIVING_STATES = frozenset({StreamState.OPEN, StreamState.HALF_CLOSED_LOCAL})
+# Stream states where receiving DATA is allowed (and changes nothing without END_STREAM),
+# compared by identity on the receive path (hashing an Enum member runs Python code).
+_OPEN = StreamState.OPEN
+_HALF_CLOSED_LOCAL = StreamState.HALF_CLOSED_LOCAL
+_CLIENT_OPEN = ConnectionState.CLIENT_OPEN
 # Frame layout (RFC 9113 §4.1, §6.1): a 9-byte header, type DATA = 0 and its flags.
 _FRAME_HEADER = 9
 _DATA = 0
@@ -223,15 +226,17 @@ class ClientH2Connection(H2Connection):
         """Receive the DATA frame at `data[pos:end]` if h2 would only count it against the
         windows (and end the stream on END_STREAM), appending what h2 would emit; False,
         with nothing done, to leave it to h2."""
-        stream_id = int.from_bytes(data[pos + 5 : pos + 9], "big") & _STREAM_ID_MASK
-        stream = self.streams.get(stream_id)
+        stream = self.streams.get(int.from_bytes(data[pos + 5 : pos + 9], "big") & _STREAM_ID_MASK)
+        if stream is None:
+            return False
+        machine = stream.state_machine
+        state = machine.state
         size = end - pos - _FRAME_HEADER
         if (
-            stream is None
+            (state is not _OPEN and state is not _HALF_CLOSED_LOCAL)
+            or not machine.headers_received
+            or self.state_machine.state is not _CLIENT_OPEN
             or size > self.max_inbound_frame_size
-            or self.state_machine.state is not ConnectionState.CLIENT_OPEN
-            or stream.state_machine.state not in _RECEIVING_STATES
-            or not stream.state_machine.headers_received
             or self.incoming_buffer._headers_buffer
         ):
             return False
@@ -243,19 +248,28 @@ class ClientH2Connection(H2Connection):
                 return False  # no pad length: h2's FrameDataMissingError
             padding = data[start]
             if padding >= size:
-                return False  # h2's padding error
+                return False  # h2's InvalidPaddingError
             start += 1
             stop -= padding
-        try:
-            self._inbound_flow_control_window_manager.window_consumed(size)
-            if flags & _END_STREAM or stream._expected_content_length is not None:
+        connection_window = self._inbound_flow_control_window_manager
+        stream_window = stream._inbound_window_manager
+        if (
+            flags & _END_STREAM
+            or stream._expected_content_length is not None
+            or size > connection_window.current_window_size
+            or size > stream_window.current_window_size
+        ):
+            # h2's own accounting, which ends the stream or refuses the frame.
+            try:
+                connection_window.window_consumed(size)
                 out += stream.receive_data(data[start:stop], bool(flags & _END_STREAM), size)[1]
-            else:
-                stream._inbound_window_manager.window_consumed(size)
-                out.append((stream_id, data[start:stop], size))
-        except ProtocolError as exc:
-            self._terminate_connection(exc.error_code)  # as h2's receive_data does
-            raise
+            except ProtocolError as exc:
+                self._terminate_connection(exc.error_code)  # as h2's receive_data does
+                raise
+            return True
+        connection_window.current_window_size -= size
+        stream_window.current_window_size -= size
+        out.append((stream.stream_id, data[start:stop], size))
         return True
 
     def _receive_goaway_frame(self, frame: GoAwayFrame) -> tuple[list[Frame], list[Event]]:
