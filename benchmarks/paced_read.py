@@ -4,6 +4,7 @@ on one of many streams, through the transport, the Run's state machine and the e
 the output batch `EngineService.stream_turn` hands the HTTP server.
 
     uv run python -m benchmarks.paced_read [--streams 200] [--words 300] [--repeat 3]
+                                           [--depth engine run transport]
 
 This is the bridge's share of what a burst of paced conversations costs per word (issue 17):
 `benchmarks.cpu` and `relay.py --burst` measure it end to end, with an emulator and a load
@@ -13,7 +14,9 @@ Here one process plays the backend by feeding prepared frames to `Connection.dat
 after each frame, as the event loop does when frames arrive one per socket read. CPU time of
 one thread (`time.process_time`), so before/after comparisons hold under load. The conversation
 start and end are not counted. Runs on uvloop when it is installed (as `serve` does).
-Reports microseconds per word (the best of `--repeat` rounds); informational, no target.
+Reports microseconds per word (the best of `--repeat` rounds) at each `--depth`: what the
+HTTP server reads (`engine`), the Run's event batches (`run`), the stream's bytes
+(`transport`); informational, no target.
 """
 
 from __future__ import annotations
