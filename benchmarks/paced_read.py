@@ -31,6 +31,7 @@ from typing import Any
 
 from hpack import Encoder
 
+from benchmarks.run_start import NullTransport
 from cursor_bridge.engine.backend import BackendConfig, CursorBackend
 from cursor_bridge.engine.catalog import ModelChoice, ModelInfo
 from cursor_bridge.engine.request import ChatMessage, ChatRequest
@@ -54,29 +55,10 @@ _DATA, _HEADERS = 0, 1
 _END_STREAM, _END_HEADERS = 0x1, 0x4
 
 
-class _NullTransport:
-    """Accepts the client's writes and drops them (the backend here needs none of them)."""
-
-    def write(self, data: bytes) -> None:
-        pass
-
-    def is_closing(self) -> bool:
-        return False
-
-    def get_extra_info(self, name: str) -> None:
-        return None
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
-
-
 def _connection(loop: asyncio.AbstractEventLoop) -> Connection:
     origin, _ = parse_url("http://backend.invalid")
     connection = Connection(origin, loop)
-    connection.connection_made(_NullTransport())  # type: ignore[arg-type]
+    connection.connection_made(NullTransport())  # type: ignore[arg-type]
     connection.data_received(_frame(4, 0, 0, b""))  # the server's (empty) SETTINGS
     return connection
 

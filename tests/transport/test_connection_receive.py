@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from hpack import Encoder
-from hyperframe.frame import DataFrame, GoAwayFrame, HeadersFrame, SettingsFrame
+from hyperframe.frame import GoAwayFrame, SettingsFrame
+from test_client_h2 import _data_frame, _response_headers
 
 from cursor_bridge.transport.connection import Connection
 from cursor_bridge.transport.origin import parse_url
@@ -41,28 +42,17 @@ def _connected() -> tuple[Connection, Encoder]:
     return connection, Encoder()
 
 
-def _answer(encoder: Encoder, stream_id: int) -> bytes:
-    frame = HeadersFrame(stream_id, data=encoder.encode([(":status", "200")]))
-    frame.flags.add("END_HEADERS")
-    return frame.serialize()
-
-
-def _data(stream_id: int, data: bytes, *, pad: int | None = None, end: bool = False) -> bytes:
-    frame = DataFrame(stream_id, data=data)
-    if pad is not None:
-        frame.flags.add("PADDED")
-        frame.pad_length = pad
-    if end:
-        frame.flags.add("END_STREAM")
-    return frame.serialize()
-
-
 async def test_frames_in_one_read_reach_their_streams_in_order() -> None:
     connection, encoder = _connected()
     one = connection.start_stream("/run", [])
     two = connection.start_stream("/run", [])
-    wire = _answer(encoder, 1) + _answer(encoder, 3)
-    wire += _data(1, b"a") + _data(3, b"b", pad=4) + _data(1, b"c") + _data(3, b"d", end=True)
+    wire = _response_headers(encoder, 1) + _response_headers(encoder, 3)
+    wire += (
+        _data_frame(1, b"a")
+        + _data_frame(3, b"b", pad=4)
+        + _data_frame(1, b"c")
+        + _data_frame(3, b"d", end_stream=True)
+    )
     connection.data_received(wire[:20])  # cut inside a frame: the rest waits for the next read
     connection.data_received(wire[20:])
     assert await one.response_headers() == (200, [])
@@ -75,15 +65,15 @@ async def test_data_for_a_stream_let_go_returns_the_connection_credit() -> None:
     connection, encoder = _connected()
     kept = connection.start_stream("/run", [])
     dropped = connection.start_stream("/run", [])
-    connection.data_received(_answer(encoder, 1) + _answer(encoder, 3))
+    connection.data_received(_response_headers(encoder, 1) + _response_headers(encoder, 3))
     # GOAWAY naming stream 1 as the last: stream 3 fails and is let go (h2 still has it open).
     connection.data_received(GoAwayFrame(0, last_stream_id=1).serialize())
     assert dropped.finished and not kept.finished
     h2 = connection._h2
     before = h2._inbound_flow_control_window_manager.current_window_size
-    connection.data_received(_data(3, bytes(40_000)))  # a hostile server sends it anyway
+    connection.data_received(_data_frame(3, bytes(40_000)))  # a hostile server sends it anyway
     window = h2._inbound_flow_control_window_manager
     assert window.current_window_size == before - 40_000
     assert window._bytes_processed == 40_000  # returned: sent as WINDOW_UPDATE in time
-    connection.data_received(_data(1, b"still flowing"))
+    connection.data_received(_data_frame(1, b"still flowing"))
     assert await kept.receive(idle_timeout=1) == b"still flowing"
