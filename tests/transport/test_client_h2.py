@@ -23,7 +23,11 @@ from hyperframe.frame import (
     WindowUpdateFrame,
 )
 
-from cursor_bridge.transport.client_h2 import CONNECTION_WINDOW, new_client_h2
+from cursor_bridge.transport.client_h2 import (
+    CONNECTION_WINDOW,
+    ClientH2Connection,
+    new_client_h2,
+)
 
 REQUEST = [(":method", "POST"), (":scheme", "http"), (":authority", "x"), (":path", "/p")]
 
@@ -131,7 +135,7 @@ def test_sending_data_writes_what_h2_writes(seed: int) -> None:
         assert outcomes[:2] == outcomes[2:]
 
 
-def _receiving_pair() -> tuple[H2Connection, H2Connection, Encoder]:
+def _receiving_pair() -> tuple[ClientH2Connection, ClientH2Connection, Encoder]:
     """Our client connection and one receiving through h2's own `receive_data` (its frame
     buffer, frame objects and DATA handling), each with streams 1, 3 and 5 open, 5 then
     reset by the client, and the server's SETTINGS received; a server HPACK encoder."""
@@ -311,6 +315,7 @@ def test_receiving_frames_split_anywhere_does_what_h2_does() -> None:
             if isinstance(result[0], str):
                 errors.add(result[0])
                 break
+            assert isinstance(result[0], list)
             data_events += sum(event[0] == "DataReceived" for event in result[0])
     assert errors == {
         "FrameDataMissingError",
@@ -333,3 +338,35 @@ def test_data_frames_come_back_as_chunks_without_events() -> None:
     assert ours.receive(wire[7:]) == [(1, b"hello", 5), (1, b"world", 9)]
     ended = ours.receive(_data_frame(1, b"!", end_stream=True))
     assert [type(e).__name__ for e in ended] == ["DataReceived", "StreamEnded"]
+
+
+def test_a_frame_in_many_reads_is_read_once_whole() -> None:
+    ours, reference, encoder = _receiving_pair()
+    wire = _response_headers(encoder, 1) + _data_frame(1, bytes(range(256)) * 200)
+    results = [_received(ours, wire[i : i + 7]) for i in range(0, len(wire), 7)]
+    expected = [_received(reference, wire[i : i + 7]) for i in range(0, len(wire), 7)]
+    assert results == expected
+    assert results[-1][0] == [
+        (
+            "DataReceived",
+            ("data", repr(bytes(range(256)) * 200)),
+            ("flow_controlled_length", "51200"),
+            ("stream_ended", "None"),
+            ("stream_id", "1"),
+        )
+    ]
+
+
+def test_an_oversize_frame_is_left_to_h2_as_soon_as_its_header_shows() -> None:
+    """Refused as h2 refuses it (once whole), without our buffering it on the way."""
+    ours, reference, encoder = _receiving_pair()
+    wire = _response_headers(encoder, 1) + _data_frame(1, bytes(70_000))
+    head = len(wire) - 70_000
+    first = _received(ours, wire[: head + 100])
+    assert first == _received(reference, wire[: head + 100])
+    assert [event[0] for event in first[0]] == ["ResponseReceived"]  # type: ignore[union-attr]
+    assert len(ours._partial) == 0
+    assert _received(ours, wire[head + 100 : -1]) == _received(reference, wire[head + 100 : -1])
+    result = _received(ours, wire[-1:])
+    assert result == _received(reference, wire[-1:])
+    assert result[0] == "FrameTooLargeError"

@@ -118,9 +118,12 @@ class ClientH2Connection(H2Connection):
         super().__init__(config=config)
         self.incoming_buffer = _QuietFrameBuffer(server=False)
         self._frame_dispatch_table[_QuietDataFrame] = self._receive_data_frame
-        # The start of a frame whose rest has not arrived yet (h2's own buffer only ever
-        # gets whole frames, see `receive`).
-        self._partial = b""
+        # The start of a frame whose rest has not arrived yet, and the size it must reach to
+        # be read on (h2's own buffer only ever gets whole frames, see `receive`).
+        self._partial = bytearray()
+        self._partial_size = 0
+        # Set after a frame over our MAX_FRAME_SIZE: h2 reads (and refuses) it itself.
+        self._h2_reads = False
 
     @property
     def has_data_to_send(self) -> bool:
@@ -179,15 +182,28 @@ class ClientH2Connection(H2Connection):
         other state, padded wrongly, too large or amid a header block) is handed to h2 in
         order, whole. Raises H2Error as `receive_data` does; the connection is unusable
         afterwards."""
-        if self._partial:
-            data = self._partial + data
-            self._partial = b""
+        if self._h2_reads:
+            return list(super().receive_data(data))
+        partial = self._partial
+        if partial:
+            partial += data
+            if len(partial) < self._partial_size:
+                return []  # a frame arriving in many reads is copied once, not once per read
+            data = bytes(partial)
+            partial.clear()
         out: list[Event | DataChunk] = []
         size = len(data)
         pos = 0
         waiting = -1  # where the frames not yet handed to h2 start
         while size - pos >= _FRAME_HEADER:
-            end = pos + _FRAME_HEADER + ((data[pos] << 16) | (data[pos + 1] << 8) | data[pos + 2])
+            length = (data[pos] << 16) | (data[pos + 1] << 8) | data[pos + 2]
+            end = pos + _FRAME_HEADER + length
+            if length > self.max_inbound_frame_size:
+                # h2 refuses it once it is whole (FrameTooLargeError): from here on h2 reads
+                # everything, so nothing of it is buffered twice.
+                self._h2_reads = True
+                out += super().receive_data(data[pos if waiting < 0 else waiting :])
+                return out
             if end > size:
                 break
             if data[pos + 3] == _DATA:
@@ -203,7 +219,8 @@ class ClientH2Connection(H2Connection):
         if waiting >= 0:
             out += super().receive_data(data[waiting:pos])
         if pos < size:
-            self._partial = data[pos:]
+            partial += memoryview(data)[pos:]
+            self._partial_size = _FRAME_HEADER if size - pos < _FRAME_HEADER else end - pos
         return out
 
     def receive_data(self, data: Any) -> list[Event]:
@@ -236,7 +253,6 @@ class ClientH2Connection(H2Connection):
             (state is not _OPEN and state is not _HALF_CLOSED_LOCAL)
             or not machine.headers_received
             or self.state_machine.state is not _CLIENT_OPEN
-            or size > self.max_inbound_frame_size
             or self.incoming_buffer._headers_buffer
         ):
             return False
