@@ -1,7 +1,8 @@
 """Connection: one HTTP/2 client connection, an asyncio Protocol driving `h2`.
 
 All HTTP/2 state (stream states, windows, HPACK) lives in `h2`; this class moves
-bytes between the socket and `h2` and routes `h2` events to `DuplexStream`s.
+bytes between the socket and `h2` and routes `h2` events to `DuplexStream`s, and the
+DATA frames our h2 connection reads without an event (`client_h2.DataChunk`).
 Inbound bytes are handled in `data_received` (no reader task); outbound bytes are
 collected from `h2` and written once per event-loop iteration, so many streams
 writing in the same tick share one socket write.
