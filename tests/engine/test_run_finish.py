@@ -114,3 +114,25 @@ async def test_keep_files_the_checkpoint_at_once_and_the_later_one_when_it_comes
     assert stored is not None and stored.checkpoint == b"after turn end"
     assert stored.meta == {"conversation_id": "conv-1", "model": "model"}
     store.close()
+
+
+async def test_keep_leaves_the_first_checkpoint_when_the_run_fails_or_hangs_after_its_turn() -> (
+    None
+):
+    store = MemoryStateStore()
+    checkpoints = Checkpoints(store)
+    failing, hanging = _run(_Upstream(fail=True)), _run(_Upstream(hang=True))
+    await failing.next_batch()
+    checkpoints.keep(failing, "h1", "model")
+    await checkpoints.aclose()
+    await hanging.next_batch()
+    checkpoints.keep(hanging, "h2", "model")
+    (task,) = checkpoints._closing
+    await asyncio.sleep(0)
+    task.cancel()  # what the grace would do, without waiting 10 s
+    await checkpoints.aclose()
+    assert not checkpoints._closing and not hanging.alive
+    for key in ("fp:h1", "fp:h2"):
+        stored = store.load_checkpoint(key)
+        assert stored is not None and stored.checkpoint == b"at turn end"
+    store.close()

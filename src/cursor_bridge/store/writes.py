@@ -3,7 +3,8 @@
 The store queues writes in call order; a batch applies them in that order inside one
 transaction, then the queued access-time notes, then expiry and the size cap. Applying in
 order is what makes a crash safe: a checkpoint is never committed before the blobs that
-were put ahead of it.
+were put ahead of it. Consecutive finished turns (most of a batch) go in as a few
+multi-row statements (`TurnRows`, store/rows.py) that leave what one statement a row would.
 """
 
 from __future__ import annotations
