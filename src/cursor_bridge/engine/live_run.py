@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
+from typing import Any
 
 from ..protocol import events as ev
 from ..protocol.blobs import MemoryBlobStore
@@ -20,6 +22,10 @@ from .turn_state import TurnBlobs
 from .upstream import UpstreamRun
 
 _END = None
+
+
+async def _ready(batch: list[ev.Event]) -> list[ev.Event]:
+    return batch
 
 
 class LiveRun:
@@ -63,14 +69,16 @@ class LiveRun:
     def context(self) -> tuple[int, int]:
         return self._machine.used_tokens, self._machine.max_tokens
 
-    async def next_batch(self, within: float | None = None) -> list[ev.Event] | None:
+    def next_batch(self, within: float | None = None) -> Coroutine[Any, Any, list[ev.Event] | None]:
         """The next batch of events; None once the Run has ended cleanly.
 
         Raises ConnectError when the Run failed, TimeoutError when nothing came `within` s.
+        (Not itself a coroutine function: awaiting `_read` directly saves a coroutine per
+        relayed chunk.)
         """
         if self._held:
-            return self._held.pop(0)
-        return await self._read(within)
+            return _ready(self._held.pop(0))
+        return self._read(within)
 
     def hold_open(self) -> None:
         """Read the Run from its own task from now on (it may outlive this request)."""
@@ -121,10 +129,14 @@ class LiveRun:
 
     async def finish(self, grace: float = 10.0) -> bytes | None:
         """Let a Run whose turn ended close by itself (the backend may still send a
-        checkpoint); cancel it after `grace` seconds. Returns the last checkpoint."""
-        self.hold_open()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
+        checkpoint); cancel it after `grace` seconds. Returns the last checkpoint. A Run no
+        task reads yet is read here to its end (no reader task for the few frames left)."""
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
+            if self._task is None:
+                async with asyncio.timeout(grace):
+                    while await self._read() is not None:
+                        pass
+            else:
                 await asyncio.wait_for(asyncio.shield(self._task), grace)
         await self.aclose()
         return self._machine.last_checkpoint
