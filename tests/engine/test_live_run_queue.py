@@ -72,3 +72,17 @@ async def test_an_error_after_queued_batches_comes_after_them() -> None:
     else:
         raise AssertionError("the Run's error was not raised")
     await run.aclose()
+
+
+async def test_what_follows_the_turns_end_is_not_joined_to_it() -> None:
+    ended = [text("z"), ev.TurnEnded(ev.Usage())]
+    upstream = ScriptedUpstream([text("y")], ended, [ev.Checkpoint(b"state", 0, 0)])
+    run = LiveRun(upstream)  # type: ignore[arg-type]
+    run.hold_open()
+    for _ in range(3):
+        upstream.released.release()
+    await upstream.finished.wait()
+    assert await run.next_batch() == [text("y"), *ended]
+    assert await run.next_batch() == [ev.Checkpoint(b"state", 0, 0)]
+    assert await run.next_batch() is None
+    await run.aclose()
