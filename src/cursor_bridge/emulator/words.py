@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 
 from ..protocol.messages import agent
-from ..protocol.wire import len_field
+from ..protocol.wire import encode_varint, len_field
 from .connection import StreamGone
 from .pacer import ENDED
 from .run import RunEnded, RunSession
@@ -29,8 +29,7 @@ _TOKEN_DELTA = _FIELDS["token_delta"].number
 _TEXT = agent.TextDeltaUpdate.DESCRIPTOR.fields_by_name["text"].number
 _THINKING_TEXT = agent.ThinkingDeltaUpdate.DESCRIPTOR.fields_by_name["text"].number
 _TOKENS = agent.TokenDeltaUpdate.DESCRIPTOR.fields_by_name["tokens"].number
-_TTFT_FIELD = 8  # AgentServerMessage.ttft_breakdown, outside the oneof (§10)
-_TTFT_BREAKDOWN = b"\x08\x0c"
+_TTFT = len_field(8, b"\x08\x0c")  # AgentServerMessage.ttft_breakdown (§10), outside the oneof
 
 _YIELD_EVERY = 64  # unpaced: let other Runs and the client's frames in after this many words
 _FRAMES_PER_WORD = 2  # the delta and its token_delta
@@ -39,21 +38,42 @@ _FRAMES_PER_WORD = 2  # the delta and its token_delta
 TOKEN_DELTA_ONE = len_field(_UPDATE, len_field(_TOKEN_DELTA, bytes((_TOKENS << 3, 1))))
 
 
-def _update(member: int, text_field: int, text: str) -> bytes:
-    inner = len_field(text_field, text.encode()) if text else b""
-    return len_field(_UPDATE, len_field(member, inner))
+_SHORT = tuple(bytes((n,)) for n in range(128))  # one-byte varints
+
+
+def _length(size: int) -> bytes:
+    return _SHORT[size] if size < 128 else encode_varint(size)
+
+
+def _tag(number: int) -> bytes:
+    return encode_varint(number << 3 | 2)  # length-delimited
+
+
+_UPDATE_TAG = _tag(_UPDATE)
+_TEXT_DELTA_TAG, _THINKING_DELTA_TAG = _tag(_TEXT_DELTA), _tag(_THINKING_DELTA)
+_TEXT_TAG, _THINKING_TEXT_TAG = _tag(_TEXT), _tag(_THINKING_TEXT)
+
+
+def _update(member_tag: bytes, text_tag: bytes, text: str) -> bytes:
+    """AgentServerMessage{interaction_update{<member>{text}}} (an empty text is absent)."""
+    inner = b""
+    if text:
+        data = text.encode()
+        inner = text_tag + _length(len(data)) + data
+    member = member_tag + _length(len(inner)) + inner
+    return _UPDATE_TAG + _length(len(member)) + member
 
 
 def text_delta(text: str, *, trace: bool = False) -> bytes:
     """AgentServerMessage{interaction_update{text_delta{text}}}, with `trace` plus the
     ttft_breakdown field a /trace turn adds."""
-    payload = _update(_TEXT_DELTA, _TEXT, text)
-    return payload + len_field(_TTFT_FIELD, _TTFT_BREAKDOWN) if trace else payload
+    payload = _update(_TEXT_DELTA_TAG, _TEXT_TAG, text)
+    return payload + _TTFT if trace else payload
 
 
 def thinking_delta(text: str) -> bytes:
     """AgentServerMessage{interaction_update{thinking_delta{text}}}."""
-    return _update(_THINKING_DELTA, _THINKING_TEXT, text)
+    return _update(_THINKING_DELTA_TAG, _THINKING_TEXT_TAG, text)
 
 
 class WordSender:
