@@ -10,8 +10,7 @@ word is due `interval` after its previous one went out, as after a sleep.
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -20,13 +19,17 @@ from .connection import HIGH_WATER, StreamGone
 if TYPE_CHECKING:
     from .run import RunSession
 
+# A timer may fire this much before its time (libuv counts milliseconds; asyncio fires
+# what is due within its clock's resolution): words due that soon go out in this tick.
+_TIMER_RESOLUTION = 0.001
+
 ENDED = -1
 """What `Pacer.play`'s future gives when the Run ended or its stream is gone."""
 
 
 @dataclass(slots=True, eq=False)
 class _Paced:
-    """One Run's stretch of words in flight: `frames[next]` goes out at its due time."""
+    """One Run's stretch of words in flight: `frames[next]` goes out at `due`."""
 
     session: RunSession
     frames: list[bytes]
@@ -34,6 +37,7 @@ class _Paced:
     per_word: int
     interval: float
     future: asyncio.Future[int]
+    due: float = 0.0
 
 
 @dataclass(slots=True)
@@ -45,10 +49,12 @@ class Pacer:
     less when the stream's send buffer went over its high-water mark (the task then waits
     for it to drain, as a blocking write would, and plays on), or `ENDED` when the Run
     ended or its stream is gone.
+
+    Waiting words sit in one FIFO queue per interval (a server has one): a word's due time
+    is the loop's clock when it was queued plus the interval, so each queue is in due order.
     """
 
-    _due: list[tuple[float, int, _Paced]] = field(default_factory=list)
-    _order: itertools.count[int] = field(default_factory=itertools.count)
+    _queues: dict[float, deque[_Paced]] = field(default_factory=dict)
     _timer: asyncio.TimerHandle | None = None
     _timer_at: float = 0.0
 
@@ -57,10 +63,12 @@ class Pacer:
     ) -> asyncio.Future[int]:
         loop = asyncio.get_running_loop()
         paced = _Paced(session, frames, start, per_word, interval, loop.create_future())
-        self._send(paced, loop)
+        self._send(paced, loop.time())
+        self._arm(loop)
         return paced.future
 
-    def _send(self, paced: _Paced, loop: asyncio.AbstractEventLoop) -> None:
+    def _send(self, paced: _Paced, now: float) -> None:
+        """Queue the stream's next word now, and line up the one after it."""
         future = paced.future
         if future.done():  # the Run's task was cancelled
             return
@@ -79,25 +87,30 @@ class Pacer:
         if paced.next >= len(paced.frames) or stream.buffered > HIGH_WATER:
             future.set_result(paced.next)
             return
-        due = loop.time() + paced.interval
-        heapq.heappush(self._due, (due, next(self._order), paced))
-        if self._timer is None or due < self._timer_at:
-            self._arm(loop, due)
+        paced.due = now + paced.interval
+        queue = self._queues.get(paced.interval)
+        if queue is None:
+            queue = self._queues[paced.interval] = deque()
+        queue.append(paced)
 
-    def _arm(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The timer at the earliest due word (if it is not already set for then)."""
+        earliest = min((queue[0].due for queue in self._queues.values() if queue), default=None)
+        if earliest is None or (self._timer is not None and self._timer_at <= earliest):
+            return
         if self._timer is not None:
             self._timer.cancel()
-        self._timer_at = due
-        self._timer = loop.call_at(due, self._tick, loop)
+        self._timer_at = earliest
+        self._timer = loop.call_at(earliest, self._tick, loop)
 
     def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer = None
         now = loop.time()
-        due = self._due
-        ready = []
-        while due and due[0][0] <= now:
-            ready.append(heapq.heappop(due)[2])
-        for paced in ready:
-            self._send(paced, loop)
-        if due and self._timer is None:
-            self._arm(loop, due[0][0])
+        until = now + _TIMER_RESOLUTION
+        for interval, queue in list(self._queues.items()):
+            # Words queued again in this tick are due later (now + interval): they stop it.
+            while queue and queue[0].due <= until:
+                self._send(queue.popleft(), now)
+            if not queue:
+                del self._queues[interval]
+        self._arm(loop)
