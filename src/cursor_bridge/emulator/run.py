@@ -376,9 +376,25 @@ class RunSession:
                 await self.send_update(agent.InteractionUpdate(heartbeat=agent.HeartbeatUpdate()))
                 next_beat = now + interval
                 continue
-            wake = min(deadline, next_beat) if interval > 0 else deadline
-            await asyncio.wait((future,), timeout=max(wake - now, 0.0))
+            await self._until(future, min(deadline, next_beat) if interval > 0 else deadline)
         return future.result()
+
+    async def _until(self, future: asyncio.Future[T], when: float) -> None:
+        """Wait until *future* is done or the loop's clock reaches *when* (what
+        `asyncio.wait((future,), timeout=...)` does, without its per-call machinery)."""
+        waiter: asyncio.Future[None] = self._loop.create_future()
+
+        def wake(_: object = None) -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        timer = self._loop.call_at(when, wake)
+        future.add_done_callback(wake)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            future.remove_done_callback(wake)
 
     async def get_blobs(self, blob_ids: Sequence[bytes]) -> list[bytes]:
         """Fetch blobs from the client's KV store (requests pipelined, replies awaited in order).
