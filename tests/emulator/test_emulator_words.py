@@ -68,7 +68,8 @@ def writes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Writes]:
 
 def _frames(chunks: list[tuple[float, bytes]]) -> list[tuple[int, bytes]]:
     """(flags, payload) of each frame (payloads decompressed)."""
-    return [tuple(e) for e in EnvelopeDecoder().feed(b"".join(data for _, data in chunks))]
+    data = b"".join(data for _, data in chunks)
+    return [(envelope.flags, envelope.payload) for envelope in EnvelopeDecoder().feed(data)]
 
 
 @pytest.fixture
@@ -79,7 +80,8 @@ def still_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def _turn(
     options: EmulatorOptions, text: str, writes: Writes, headers: list[tuple[str, str]]
-) -> list[tuple[int, bytes]]:
+) -> tuple[list[tuple[int, bytes]], dict[str, int]]:
+    """The frames of one Run of *text* on a fresh emulator, and its counters after it."""
     writes.clear()
     server = EmulatorServer(options=options)
     await server.start()
@@ -89,7 +91,7 @@ async def _turn(
             driver = TurnDriver(client, headers=headers)
             await driver.run(user_request(text, request_context=context))
         [chunks] = writes.values()
-        return _frames(chunks)
+        return _frames(chunks), server.counters.as_dict()
     finally:
         await server.stop()
 
@@ -112,11 +114,12 @@ async def test_cheap_path_sends_the_frames_of_the_message_path(
 ) -> None:
     options = EmulatorOptions(token_latency=latency, gzip_min_size=64)
     headers = run_headers(**{"connect-accept-encoding": "gzip"})
-    cheap = await _turn(options, script, writes, headers)
+    cheap, cheap_counters = await _turn(options, script, writes, headers)
     monkeypatch.setattr(RunSession, "plain_updates", False)
-    reference = await _turn(options, script, writes, headers)
+    reference, reference_counters = await _turn(options, script, writes, headers)
 
     assert cheap == reference
+    assert cheap_counters == reference_counters
     kinds = [_kind(payload) for flags, payload in cheap if not flags & FLAG_END_STREAM]
     assert "text_delta" in kinds and "token_delta" in kinds  # streamed words were compared
     if script.startswith("/compress"):
@@ -133,10 +136,11 @@ async def test_unpaced_words_beyond_the_yield_batch_are_the_same(
 ) -> None:
     """More words than one batch between yields (64), thinking and answer sharing the count."""
     script = "/think " + " ".join(f"t{n}" for n in range(70)) + "\n/tokens 200"
-    cheap = await _turn(EmulatorOptions(), script, writes, run_headers())
+    cheap, cheap_counters = await _turn(EmulatorOptions(), script, writes, run_headers())
     monkeypatch.setattr(RunSession, "plain_updates", False)
-    reference = await _turn(EmulatorOptions(), script, writes, run_headers())
+    reference, reference_counters = await _turn(EmulatorOptions(), script, writes, run_headers())
     assert cheap == reference
+    assert cheap_counters == reference_counters
     assert sum(1 for _, p in cheap if p == TOKEN_DELTA_ONE) == 270
 
 
@@ -170,3 +174,13 @@ async def test_each_stream_keeps_its_own_pace(client: H2Client, writes: Writes) 
         assert min(gaps) >= 0.01 - 0.002, gaps  # the loop clock's resolution at most
     # Side by side: the short Run's words went out while the long Run was streaming.
     assert long[0] < short[-1] < long[-1]
+
+
+@pytest.mark.parametrize("options", [EmulatorOptions(token_latency=0.002)])
+async def test_a_short_pause_still_spaces_every_word(client: H2Client, writes: Writes) -> None:
+    """Pauses near the timer's resolution: the words still come one pause apart, not in a
+    burst (a word queued again in a tick waits for the next one)."""
+    transcript = await TurnDriver(client).run(user_request("/tokens 30"))
+    assert len(transcript.text.split()) == 30
+    [times] = [_word_times(chunks) for chunks in writes.values()]
+    assert times[-1] - times[0] >= 29 * 0.002 - 0.002

@@ -19,9 +19,9 @@ from .connection import HIGH_WATER, StreamGone
 if TYPE_CHECKING:
     from .run import RunSession
 
-# A timer may fire this much before its time (libuv counts milliseconds; asyncio fires
-# what is due within its clock's resolution): words due that soon go out in this tick.
-_TIMER_RESOLUTION = 0.001
+# A timer may fire a hair before its time (asyncio fires what is due within its clock's
+# resolution; float rounding): words due that soon go out in this tick.
+_TIMER_RESOLUTION = 0.0001
 
 ENDED = -1
 """What `Pacer.play`'s future gives when the Run ended or its stream is gone."""
@@ -108,8 +108,10 @@ class Pacer:
         now = loop.time()
         until = now + _TIMER_RESOLUTION
         for interval, queue in list(self._queues.items()):
-            # Words queued again in this tick are due later (now + interval): they stop it.
-            while queue and queue[0].due <= until:
+            # Only the words waiting when the tick began: those queued again in it are next.
+            for _ in range(len(queue)):
+                if queue[0].due > until:
+                    break
                 self._send(queue.popleft(), now)
             if not queue:
                 del self._queues[interval]
