@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from client_tools import event, only, wire
 from cursor_bridge.engine.executor import BuiltinExecutor
 from cursor_bridge.protocol.messages import agent
 from tests.support.polling import wait_until
-from tests.support.processes import running
+from tests.support.processes import running, unique_seconds
 
 
 @pytest.fixture
@@ -271,7 +272,8 @@ async def test_timeout_kills_the_whole_process_group(ws: Path) -> None:
     # The time limit runs from the reaper's start, so on a loaded machine the shell may not
     # reach its child before 0.5 s: then nothing was there to kill, and the limit is doubled
     # until the child did start. Every attempt must still end as a timeout.
-    command = "sleep 30.0101 & echo started > child.txt; wait"
+    sleeper = f"sleep {unique_seconds(30, '0101')}"
+    command = f"{sleeper} & echo started > child.txt; wait"
     for limit in (0.5, 1.0, 2.0, 4.0, 8.0):
         ex = executor(ws, allow_shell=True, timeout=limit)
         request = event("shell_stream_args", command=command, timeout=60000)
@@ -282,7 +284,7 @@ async def test_timeout_kills_the_whole_process_group(ws: Path) -> None:
     assert (ws / "child.txt").read_text() == "started\n"
     # Killed processes leave /proc a moment later (a sandbox's PID namespace is torn down
     # after its init): the sleep must be gone long before its 30 s are up.
-    await wait_until(lambda: not running("sleep 30.0101"), timeout=10)
+    await wait_until(lambda: not running(sleeper), timeout=10)
     sync = only(
         await executor(ws, allow_shell=True, timeout=0.5).execute(
             event("shell_args", command="sleep 30")
@@ -293,18 +295,19 @@ async def test_timeout_kills_the_whole_process_group(ws: Path) -> None:
 
 async def test_cancelling_kills_the_command(ws: Path) -> None:
     ex = executor(ws, allow_shell=True, timeout=60)
-    command = "sleep 600.0202 & echo started > child.txt; wait; echo marker-0202"
+    sleeper, marker = f"sleep {unique_seconds(600, '0202')}", f"marker-0202-{os.getpid()}"
+    command = f"{sleeper} & echo started > child.txt; wait; echo {marker}"
     task = asyncio.create_task(ex.execute(event("shell_args", command=command)))
     child_file = ws / "child.txt"
     for _ in range(500):  # wait (bounded) for the shell to have started its child
         if child_file.exists() and child_file.read_text().strip():
             break
         await asyncio.sleep(0.01)
-    assert running("sleep 600.0202") and running("marker-0202")
+    assert running(sleeper) and running(marker)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task  # without the kill this would wait out the sleep (and hit the test timeout)
-    await wait_until(lambda: not running("sleep 600.0202") and not running("marker-0202"))
+    await wait_until(lambda: not running(sleeper) and not running(marker))
 
 
 async def test_commands_do_not_see_the_bridges_secrets(

@@ -19,7 +19,7 @@ from cursor_bridge.engine.executor import BuiltinExecutor, PathJail, PathRejecte
 from cursor_bridge.engine.executor.sandbox import bubblewrap
 from cursor_bridge.protocol.messages import agent
 from tests.engine.client_tools import event, only
-from tests.support.processes import running
+from tests.support.processes import children, running, unique_seconds
 
 
 @pytest.fixture
@@ -135,7 +135,7 @@ async def test_a_search_past_its_time_limit_is_stopped(ws: Path) -> None:
     ex = BuiltinExecutor(ws, timeout=0.001)
     message = await run(ex, "grep_args", pattern="hello")
     assert "took longer than" in message.grep_result.error.error
-    assert not running("search_worker.py")
+    assert not children("search_worker.py")
 
 
 async def test_cancelling_a_search_kills_its_worker(ws: Path) -> None:
@@ -144,12 +144,13 @@ async def test_cancelling_a_search_kills_its_worker(ws: Path) -> None:
     ex = BuiltinExecutor(ws)
     task = asyncio.create_task(ex.execute(event("grep_args", pattern="nomatch.*x")))
     deadline = time.monotonic() + 10
-    while not running("search_worker.py") and time.monotonic() < deadline:  # noqa: ASYNC110
+    while not children("search_worker.py") and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.005)
+    assert children("search_worker.py"), "the search worker never started"
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert not running("search_worker.py")
+    assert not children("search_worker.py")
 
 
 async def test_an_invalid_or_backreference_pattern_is_a_clear_error(ws: Path) -> None:
@@ -164,24 +165,26 @@ async def test_an_invalid_or_backreference_pattern_is_a_clear_error(ws: Path) ->
 
 async def test_a_setsid_grandchild_does_not_survive_the_command(ws: Path) -> None:
     ex = BuiltinExecutor(ws, allow_shell=True, timeout=20)
-    command = "setsid sleep 600.0303 & (setsid sh -c 'sleep 600.0404' &) ; echo done"
+    first, second = f"sleep {unique_seconds(600, '0303')}", f"sleep {unique_seconds(600, '0404')}"
+    command = f"setsid {first} & (setsid sh -c '{second}' &) ; echo done"
     message = await run(ex, "shell_args", command=command)
     assert message.shell_result.success.stdout == "done\n"
     deadline = time.monotonic() + 5
-    while (running("sleep 600.0303") or running("sleep 600.0404")) and (  # noqa: ASYNC110
+    while (running(first) or running(second)) and (  # noqa: ASYNC110
         time.monotonic() < deadline
     ):
         await asyncio.sleep(0.01)
-    assert not running("sleep 600.0303") and not running("sleep 600.0404")
+    assert not running(first) and not running(second)
 
 
 async def test_a_setsid_grandchild_dies_on_timeout(ws: Path) -> None:
     ex = BuiltinExecutor(ws, allow_shell=True, timeout=1)
-    command = "setsid sleep 600.0505 & echo started > started.txt; sleep 600.0606"
+    first, second = f"sleep {unique_seconds(600, '0505')}", f"sleep {unique_seconds(600, '0606')}"
+    command = f"setsid {first} & echo started > started.txt; {second}"
     message = await run(ex, "shell_args", command=command)
     assert message.shell_result.HasField("timeout")
     assert (ws / "started.txt").exists()
-    assert not running("sleep 600.0505") and not running("sleep 600.0606")
+    assert not running(first) and not running(second)
 
 
 BRIDGE_PROCESS = """

@@ -23,3 +23,25 @@ def running(marker: str) -> list[int]:
             continue
         found.append(int(name))
     return found
+
+
+def children(marker: str) -> list[int]:
+    """This process's live children whose command line contains *marker*: for checks that
+    must not see the same command run by another test suite on the machine."""
+    parent = str(os.getpid())
+    found = []
+    for pid in running(marker):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().split(")")[-1].split()[1] == parent:
+                    found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def unique_seconds(whole: int, tag: str) -> str:
+    """A `sleep` duration no other test run on the machine uses: *whole* seconds, then
+    *tag* and this process's pid as fixed-width decimals (so no marker is a prefix of
+    another), for commands found by command line after they should have been killed."""
+    return f"{whole}.{tag}{os.getpid():07d}"
