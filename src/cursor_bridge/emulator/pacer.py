@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .connection import HIGH_WATER, StreamGone
 
@@ -23,6 +23,15 @@ if TYPE_CHECKING:
 # resolution; float rounding): words due that soon go out in this tick.
 _TIMER_RESOLUTION = 0.0001
 
+
+class Frames(Protocol):
+    """The words to pace: item i is the bytes of word i's frames."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int, /) -> bytes: ...
+
+
 ENDED = -1
 """What `Pacer.play`'s future gives when the Run ended or its stream is gone."""
 
@@ -32,7 +41,7 @@ class _Paced:
     """One Run's stretch of words in flight: `frames[next]` goes out at `due`."""
 
     session: RunSession
-    frames: list[bytes]
+    frames: Frames
     next: int
     per_word: int
     interval: float
@@ -59,7 +68,7 @@ class Pacer:
     _timer_at: float = 0.0
 
     def play(
-        self, session: RunSession, frames: list[bytes], start: int, per_word: int, interval: float
+        self, session: RunSession, frames: Frames, start: int, per_word: int, interval: float
     ) -> asyncio.Future[int]:
         loop = asyncio.get_running_loop()
         paced = _Paced(session, frames, start, per_word, interval, loop.create_future())

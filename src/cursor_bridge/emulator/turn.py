@@ -64,7 +64,7 @@ from .tools import (
     mcp_result,
     plan_calls,
 )
-from .words import WordSender, text_delta, thinking_delta
+from .words import WordSender, text_delta, thinking_delta, traced_text_delta
 
 _TODO_STATUS = {
     "pending": agent.TODO_STATUS_PENDING,
@@ -343,7 +343,7 @@ class TurnPlayer:
         if thinking:
             began = time.monotonic()
             pieces = chunks(thinking)
-            await words.send([thinking_delta(piece) for piece in pieces])
+            await words.send(pieces, thinking_delta)
             usage.reasoning_tokens += len(pieces)
             usage.add_output(len(pieces))
             if pieces:
@@ -354,19 +354,20 @@ class TurnPlayer:
             )
             message = agent.ThinkingMessage(text=thinking, duration_ms=duration)
             steps.append(serialize(agent.ConversationStep(thinking_message=message)))
-        deltas = [text_delta(piece, trace=self._trace) for piece in chunks(answer)]
+        answer_words = chunks(answer)
+        encode = traced_text_delta if self._trace else text_delta
         # A scripted fault fires right after its text delta (and that word's token delta),
         # or after the last one when the answer is shorter.
-        split = fault.after_deltas if fault is not None else len(deltas)
-        head, tail = deltas[:split], deltas[split:]
-        await words.send(head, raw=self._trace)
+        split = fault.after_deltas if fault is not None else len(answer_words)
+        head, tail = answer_words[:split], answer_words[split:]
+        await words.send(head, encode, raw=self._trace)
         usage.add_output(len(head))
-        if fault is not None and 0 < split <= len(deltas):
+        if fault is not None and 0 < split <= len(answer_words):
             await fire_fault(self.session, fault)
             fault = None
         if head:
             await words.pause()
-        await words.send(tail, raw=self._trace)
+        await words.send(tail, encode, raw=self._trace)
         usage.add_output(len(tail))
         if tail:
             await words.pause()

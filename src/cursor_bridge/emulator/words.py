@@ -14,6 +14,7 @@ the previous one of the same stream, as the task's sleep did).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from ..protocol.messages import agent
 from ..protocol.wire import encode_varint, len_field
@@ -76,6 +77,34 @@ def thinking_delta(text: str) -> bytes:
     return _update(_THINKING_DELTA_TAG, _THINKING_TEXT_TAG, text)
 
 
+def traced_text_delta(text: str) -> bytes:
+    """`text_delta` of a /trace turn."""
+    return text_delta(text, trace=True)
+
+
+Encode = Callable[[str], bytes]
+
+
+class WordFrames:
+    """Each word's frames (its delta, then `token_delta{1}`), encoded when asked for: a Run's
+    first word goes out before its later ones are encoded (in a burst of Run starts, every
+    Run's first word waits for that work of the others)."""
+
+    __slots__ = ("_encode", "_frame", "_pieces", "_token")
+
+    def __init__(self, session: RunSession, pieces: list[str], encode: Encode) -> None:
+        self._pieces = pieces
+        self._encode = encode
+        self._frame = session.frame_bytes
+        self._token = session.frame_bytes(TOKEN_DELTA_ONE)
+
+    def __len__(self) -> int:
+        return len(self._pieces)
+
+    def __getitem__(self, index: int) -> bytes:
+        return self._frame(self._encode(self._pieces[index])) + self._token
+
+
 class WordSender:
     """Streams one turn's words: each word's delta and `token_delta{1}`, then a pause.
 
@@ -103,25 +132,24 @@ class WordSender:
             self._since_yield = 0
             await asyncio.sleep(0)
 
-    async def send(self, payloads: list[bytes], *, raw: bool = False) -> None:
-        """Send each payload (an AgentServerMessage) and a token delta after it, with a
-        pause after every word but the last: the last word's pause is the caller's
-        (`pause`), after a fault that may stand there. `raw`: the payloads carry fields
-        outside the update (only for sessions without `plain_updates`)."""
-        if not payloads:
+    async def send(self, pieces: list[str], encode: Encode, *, raw: bool = False) -> None:
+        """Send each piece as the AgentServerMessage `encode` makes of it and a token delta
+        after it, with a pause after every word but the last: the last word's pause is the
+        caller's (`pause`), after a fault that may stand there. `raw`: the messages carry
+        fields outside the update (only matters without `plain_updates`)."""
+        if not pieces:
             return
         session = self.session
         if not session.plain_updates:
-            await self._one_by_one(payloads, raw=raw)
+            await self._one_by_one(pieces, encode, raw=raw)
             return
-        token = session.frame_bytes(TOKEN_DELTA_ONE)
-        frames = [session.frame_bytes(payload) + token for payload in payloads]
+        frames = WordFrames(session, pieces, encode)
         if self.latency > 0:
             await self._paced(frames)
         else:
             await self._unpaced(frames)
 
-    async def _paced(self, frames: list[bytes]) -> None:
+    async def _paced(self, frames: WordFrames) -> None:
         session = self.session
         pacer = session.env.pacer
         start = 0
@@ -138,12 +166,12 @@ class WordSender:
                 raise RunEnded from None
             await asyncio.sleep(self.latency)
 
-    async def _unpaced(self, frames: list[bytes]) -> None:
+    async def _unpaced(self, frames: WordFrames) -> None:
         count = len(frames)
         sent = 0
         while sent < count:
             take = min(count - sent, _YIELD_EVERY - self._since_yield)
-            data = b"".join(frames[sent : sent + take])
+            data = b"".join([frames[index] for index in range(sent, sent + take)])
             await self.session.send_framed(data, take * _FRAMES_PER_WORD)
             sent += take
             if sent < count:
@@ -152,12 +180,13 @@ class WordSender:
             else:
                 self._since_yield += take - 1  # the last word's pause is the caller's
 
-    async def _one_by_one(self, payloads: list[bytes], *, raw: bool) -> None:
+    async def _one_by_one(self, pieces: list[str], encode: Encode, *, raw: bool) -> None:
         session = self.session
         token = agent.InteractionUpdate(token_delta=agent.TokenDeltaUpdate(tokens=1))
-        for index, payload in enumerate(payloads):
+        for index, piece in enumerate(pieces):
             if index:
                 await self.pause()
+            payload = encode(piece)
             if raw:
                 await session.send_payload(payload)
             else:
