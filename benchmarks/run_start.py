@@ -31,7 +31,7 @@ from cursor_bridge.transport.connection import Connection
 from cursor_bridge.transport.origin import parse_url
 
 
-class _NullTransport:
+class NullTransport:
     """Accepts writes and drops them (the bytes are not what is measured)."""
 
     def write(self, data: bytes) -> None:
@@ -62,7 +62,7 @@ def _tools(count: int) -> tuple[ToolSpec, ...]:
 def _connection(loop: asyncio.AbstractEventLoop) -> Connection:
     origin, _ = parse_url("https://agent.example")
     connection = Connection(origin, loop)
-    connection.connection_made(_NullTransport())  # type: ignore[arg-type]
+    connection.connection_made(NullTransport())  # type: ignore[arg-type]
     h2 = connection._h2
     h2.remote_settings.update({SettingCodes.MAX_CONCURRENT_STREAMS: 1 << 30})
     h2.remote_settings.acknowledge()

@@ -225,3 +225,35 @@ def test_skimming_stops_at_the_first_frame_it_does_not_take() -> None:
 def test_a_delta_cut_by_the_chunk_end_is_left_for_the_next_read() -> None:
     data = encode_envelope(text("abc"))
     assert Deltas().skim(data, 0, len(data) - 1) == 0
+
+
+def test_a_chunk_of_only_deltas_is_read_whole_and_merged() -> None:
+    machine = started()
+    word = encode_envelope(text(" word")) + encode_envelope(tokens(1))
+    assert machine.receive_data(word) == [ev.TextDelta(" word"), ev.TokenDelta(1)]
+    assert machine.receive_data(word * 3) == [ev.TextDelta(" word" * 3), ev.TokenDelta(3)]
+    assert machine.output_token_deltas == 4
+
+
+def test_a_chunk_of_deltas_completes_a_buffered_frame_first() -> None:
+    machine = started()
+    beat = encode_envelope(payload(heartbeat=agent.HeartbeatUpdate()))
+    word = encode_envelope(text("a")) + encode_envelope(tokens(1))
+    assert machine.receive_data(beat[:3]) == []
+    # The rest of the heartbeat and a word: the heartbeat comes first, then the word.
+    assert machine.receive_data(beat[3:] + word) == [
+        ev.ServerHeartbeat(),
+        ev.TextDelta("a"),
+        ev.TokenDelta(1),
+    ]
+    # Deltas, then the start of a frame: the deltas now, the frame once it is whole.
+    assert machine.receive_data(word + beat[:2]) == [ev.TextDelta("a"), ev.TokenDelta(1)]
+    assert machine.receive_data(beat[2:]) == [ev.ServerHeartbeat()]
+
+
+def test_deltas_after_broken_framing_still_fail() -> None:
+    machine = started()
+    with pytest.raises(UpstreamProtocolError):
+        machine.receive_data(b"\x40\x00\x00\x00\x00")  # an unknown flag bit
+    with pytest.raises(UpstreamProtocolError):
+        machine.receive_data(encode_envelope(text("a")) + encode_envelope(tokens(1)))

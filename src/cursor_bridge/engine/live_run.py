@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
+from typing import Any
 
 from ..protocol import events as ev
 from ..protocol.blobs import MemoryBlobStore
@@ -20,6 +22,10 @@ from .turn_state import TurnBlobs
 from .upstream import UpstreamRun
 
 _END = None
+
+
+async def _ready(batch: list[ev.Event]) -> list[ev.Event]:
+    return batch
 
 
 class LiveRun:
@@ -63,14 +69,16 @@ class LiveRun:
     def context(self) -> tuple[int, int]:
         return self._machine.used_tokens, self._machine.max_tokens
 
-    async def next_batch(self, within: float | None = None) -> list[ev.Event] | None:
+    def next_batch(self, within: float | None = None) -> Coroutine[Any, Any, list[ev.Event] | None]:
         """The next batch of events; None once the Run has ended cleanly.
 
         Raises ConnectError when the Run failed, TimeoutError when nothing came `within` s.
+        (Not itself a coroutine function: awaiting `_read` directly saves a coroutine per
+        relayed chunk.)
         """
         if self._held:
-            return self._held.pop(0)
-        return await self._read(within)
+            return _ready(self._held.pop(0))
+        return self._read(within)
 
     def hold_open(self) -> None:
         """Read the Run from its own task from now on (it may outlive this request)."""

@@ -21,6 +21,9 @@ from ..wiretrace import RunTap
 
 log = logging.getLogger(__name__)
 
+# Events after which a batch needs more than passing on: the turn or the Run ends.
+_RUN_ENDINGS = frozenset({ev.TurnEnded, ev.RunFailed, ev.StreamClosed})
+
 
 class UpstreamRun:
     """One Run on an open stream. Iterate `events()`; `aclose()` cancels if unfinished."""
@@ -110,6 +113,16 @@ class UpstreamRun:
                     ) from exc
                 if self.machine.owes_data:
                     await self.flush()
+                for event in events:
+                    if type(event) in _RUN_ENDINGS:
+                        break
+                else:  # the usual batch: model output, passed on as it is
+                    if events:
+                        yield events
+                    if chunk is None or self.finished:
+                        self.finished = True
+                        return
+                    continue
                 batch: list[ev.Event] = []
                 for event in events:
                     if isinstance(event, ev.TurnEnded):

@@ -109,6 +109,17 @@ class EnvelopeDecoder:
     def feed(self, data: bytes) -> list[Envelope]:
         return list(self.frames(data))
 
+    def skim_whole(self, data: bytes, skim: Skimmer) -> int:
+        """How much of *data* `skim` consumed, offered all of it as `frames` would offer it
+        (0 when `frames` would not: part of a frame is buffered, the stream ended or
+        failed, or frames may not be as large as a skimmer takes). Feed the rest to
+        `frames`; a chunk of nothing but skimmed frames then costs no generator."""
+        if self._buffer or self._ended or self._error is not None:
+            return 0
+        if self.max_frame_size < SKIM_MAX_PAYLOAD:
+            return 0
+        return skim(data, 0, len(data))
+
     def frames(self, data: bytes, skim: Skimmer | None = None) -> Iterator[Envelope]:
         """The envelopes completed by *data*, lazily. `skim`, if given, is offered every
         frame boundary first and may consume small plain frames itself (the per-word

@@ -85,6 +85,7 @@ class RunMachine:
         # Set when the backend asked for a 32-byte blob we do not have (see _on_kv).
         self.missing_blob: bytes | None = None
         self._decoder = EnvelopeDecoder(max_frame_size)
+        self._deltas = Deltas()  # emptied by every receive_data
         self._outgoing = bytearray()
 
     # -- client -> server ------------------------------------------------------------------
@@ -159,8 +160,16 @@ class RunMachine:
         out: list[ev.Event] = []
         # Text and token deltas read together are merged (one event each per read); the
         # usual small ones are skimmed from the chunk without an Envelope each.
-        deltas = Deltas()
+        deltas = self._deltas
         merge = self.merge_deltas
+        if merge:
+            # Most chunks are nothing but such deltas (a paced word is one text and one
+            # token delta): read them without going through the decoder's generator.
+            skimmed = self._decoder.skim_whole(data, deltas.skim)
+            if skimmed and skimmed == len(data):
+                self.output_token_deltas += deltas.flush(out)
+                return out
+            data = data[skimmed:]
         for envelope in self._decoder.frames(data, deltas.skim if merge else None):
             payload = envelope.payload
             if not envelope.flags & FLAG_END_STREAM:

@@ -11,6 +11,7 @@ from h2.config import H2Configuration
 from h2.connection import ConnectionState, H2Connection
 from h2.errors import ErrorCodes
 from h2.events import ConnectionTerminated, DataReceived, Event
+from h2.exceptions import ProtocolError
 from h2.frame_buffer import FrameBuffer
 from h2.settings import SettingCodes, Settings
 from h2.stream import StreamState
@@ -22,6 +23,8 @@ from .header_encoder import RepeatEncoder
 __all__ = [
     "CONNECTION_WINDOW",
     "STREAM_WINDOW",
+    "ClientH2Connection",
+    "DataChunk",
     "new_client_h2",
     "split_status",
     "text_headers",
@@ -40,8 +43,21 @@ MAX_INBOUND_FRAME = 1 << 16
 _PRUNE_MIN = 64
 # Stream states where sending DATA is allowed and leaves the state as it is.
 _SENDING_STATES = frozenset({StreamState.OPEN, StreamState.HALF_CLOSED_REMOTE})
-# Stream states where receiving DATA (without END_STREAM) is allowed and changes nothing.
-_RECEIVING_STATES = frozenset({StreamState.OPEN, StreamState.HALF_CLOSED_LOCAL})
+# Stream states where receiving DATA is allowed (and changes nothing without END_STREAM),
+# compared by identity on the receive path (hashing an Enum member runs Python code).
+_OPEN = StreamState.OPEN
+_HALF_CLOSED_LOCAL = StreamState.HALF_CLOSED_LOCAL
+_CLIENT_OPEN = ConnectionState.CLIENT_OPEN
+# Frame layout (RFC 9113 §4.1, §6.1): a 9-byte header, type DATA = 0 and its flags.
+_FRAME_HEADER = 9
+_DATA = 0
+_END_STREAM = 0x1
+_PADDED = 0x8
+_STREAM_ID_MASK = 0x7FFFFFFF
+
+DataChunk = tuple[int, bytes, int]
+"""A received DATA frame's (stream id, data, flow-controlled length): what h2's
+DataReceived event carries, without the event (see `ClientH2Connection.receive`)."""
 
 # Outbound headers are ours, built by `request_frames.request_headers` (lower-case names,
 # trimmed values, credentials never indexed), so h2 need not normalise and check them again
@@ -77,8 +93,8 @@ class _QuietFrameBuffer(FrameBuffer):
         return frame
 
 
-class _ClientH2Connection(H2Connection):
-    """`H2Connection` with three changes.
+class ClientH2Connection(H2Connection):
+    """`H2Connection` with these changes.
 
     - Its state machine stays open after a received GOAWAY: RFC 9113 §6.8 lets streams up
       to GOAWAY's last_stream_id run to completion, but h2 4.x moves the connection to
@@ -91,8 +107,9 @@ class _ClientH2Connection(H2Connection):
     - A plain DATA frame on an open stream is written straight into the output buffer (see
       `send_data`): h2 builds, checks and serialises a frame object through two state
       machines, ~30 us for each of the dozen small messages a Run sends.
-    - A received DATA frame on an open stream is turned into its event directly (see
-      `_receive_data_frame`), the same way round: one per relayed chunk of every Run.
+    - Received bytes are cut into frames here (see `receive`), and a DATA frame on a stream
+      open for receiving is read from its nine header bytes without a frame object: one
+      per relayed chunk of every Run. Every other frame goes through h2 unchanged.
     """
 
     _prune_at = _PRUNE_MIN
@@ -101,6 +118,17 @@ class _ClientH2Connection(H2Connection):
         super().__init__(config=config)
         self.incoming_buffer = _QuietFrameBuffer(server=False)
         self._frame_dispatch_table[_QuietDataFrame] = self._receive_data_frame
+        # The start of a frame whose rest has not arrived yet, and the size it must reach to
+        # be read on (h2's own buffer only ever gets whole frames, see `receive`).
+        self._partial = bytearray()
+        self._partial_size = 0
+        # Set after a frame over our MAX_FRAME_SIZE: h2 reads (and refuses) it itself.
+        self._h2_reads = False
+
+    @property
+    def has_data_to_send(self) -> bool:
+        """Whether `data_to_send()` would return bytes (cheaper than asking it: it copies)."""
+        return bool(self._data_to_send)
 
     @property
     def open_outbound_streams(self) -> int:
@@ -145,29 +173,120 @@ class _ClientH2Connection(H2Connection):
         self._data_to_send += size.to_bytes(3, "big") + b"\x00\x00" + stream_id.to_bytes(4, "big")
         self._data_to_send += data
 
-    def _receive_data_frame(self, frame: DataFrame) -> tuple[list[Frame], list[Event]]:
-        """h2's handling of a received DATA frame, with its common case done directly: no
-        END_STREAM, an open connection, a stream that is open for receiving and has its
-        response headers, no content-length to track. There h2's state machines make no
-        transition and emit one DataReceived; both receive windows shrink as h2 would
-        shrink them (and raise FlowControlError as h2 would). Anything else is h2's."""
-        stream = self.streams.get(frame.stream_id)
+    def receive(self, data: bytes) -> list[Event | DataChunk]:
+        """`receive_data`, with each DATA frame taken straight from the bytes where h2's
+        state machines would make no transition but to end the stream: it comes back as a
+        DataChunk, or as h2's events when it ends the stream. There both receive windows
+        shrink as h2 would shrink them (and overrunning them is h2's FlowControlError,
+        ending the connection as h2 ends it). Every other frame (and a DATA frame in any
+        other state, padded wrongly, too large or amid a header block) is handed to h2 in
+        order, whole. Raises H2Error as `receive_data` does; the connection is unusable
+        afterwards."""
+        if self._h2_reads:
+            return list(super().receive_data(data))
+        partial = self._partial
+        if partial:
+            partial += data
+            if len(partial) < self._partial_size:
+                return []  # a frame arriving in many reads is copied once, not once per read
+            data = bytes(partial)
+            partial.clear()
+        out: list[Event | DataChunk] = []
+        size = len(data)
+        pos = 0
+        waiting = -1  # where the frames not yet handed to h2 start
+        while size - pos >= _FRAME_HEADER:
+            length = (data[pos] << 16) | (data[pos + 1] << 8) | data[pos + 2]
+            end = pos + _FRAME_HEADER + length
+            if length > self.max_inbound_frame_size:
+                # h2 refuses it once it is whole (FrameTooLargeError): from here on h2 reads
+                # everything, so nothing of it is buffered twice.
+                self._h2_reads = True
+                out += super().receive_data(data[pos if waiting < 0 else waiting :])
+                return out
+            if end > size:
+                break
+            if data[pos + 3] == _DATA:
+                if waiting >= 0:
+                    out += super().receive_data(data[waiting:pos])
+                    waiting = -1
+                if self._receive_data_direct(data, pos, end, out):
+                    pos = end
+                    continue
+            if waiting < 0:
+                waiting = pos
+            pos = end
+        if waiting >= 0:
+            out += super().receive_data(data[waiting:pos])
+        if pos < size:
+            partial += memoryview(data)[pos:]
+            self._partial_size = _FRAME_HEADER if size - pos < _FRAME_HEADER else end - pos
+        return out
+
+    def receive_data(self, data: Any) -> list[Event]:
+        """h2's `receive_data` (see `receive`), its DataChunks turned into DataReceived."""
+        events: list[Event] = []
+        for item in self.receive(bytes(data)):
+            if isinstance(item, tuple):
+                stream_id, chunk, size = item
+                event = DataReceived(stream_id=stream_id)
+                event.data = chunk
+                event.flow_controlled_length = size
+                events.append(event)
+            else:
+                events.append(item)
+        return events
+
+    def _receive_data_direct(
+        self, data: bytes, pos: int, end: int, out: list[Event | DataChunk]
+    ) -> bool:
+        """Receive the DATA frame at `data[pos:end]` if h2 would only count it against the
+        windows (and end the stream on END_STREAM), appending what h2 would emit; False,
+        with nothing done, to leave it to h2."""
+        stream = self.streams.get(int.from_bytes(data[pos + 5 : pos + 9], "big") & _STREAM_ID_MASK)
+        if stream is None:
+            return False
+        machine = stream.state_machine
+        state = machine.state
+        size = end - pos - _FRAME_HEADER
         if (
-            stream is None
-            or "END_STREAM" in frame.flags
-            or self.state_machine.state is not ConnectionState.CLIENT_OPEN
-            or stream.state_machine.state not in _RECEIVING_STATES
-            or not stream.state_machine.headers_received
-            or stream._expected_content_length is not None
+            (state is not _OPEN and state is not _HALF_CLOSED_LOCAL)
+            or not machine.headers_received
+            or self.state_machine.state is not _CLIENT_OPEN
+            or self.incoming_buffer._headers_buffer
         ):
-            return super()._receive_data_frame(frame)
-        size = frame.flow_controlled_length
-        self._inbound_flow_control_window_manager.window_consumed(size)
-        stream._inbound_window_manager.window_consumed(size)
-        event = DataReceived(stream_id=frame.stream_id)
-        event.data = frame.data
-        event.flow_controlled_length = size
-        return [], [event]
+            return False
+        flags = data[pos + 4]
+        start = pos + _FRAME_HEADER
+        stop = end
+        if flags & _PADDED:
+            if not size:
+                return False  # no pad length: h2's FrameDataMissingError
+            padding = data[start]
+            if padding >= size:
+                return False  # h2's InvalidPaddingError
+            start += 1
+            stop -= padding
+        connection_window = self._inbound_flow_control_window_manager
+        stream_window = stream._inbound_window_manager
+        if (
+            flags & _END_STREAM
+            or stream._expected_content_length is not None
+            or size > connection_window.current_window_size
+            or size > stream_window.current_window_size
+        ):
+            # h2's own accounting, which ends the stream or refuses the frame.
+            try:
+                connection_window.window_consumed(size)
+                out += stream.receive_data(data[start:stop], bool(flags & _END_STREAM), size)[1]
+            except ProtocolError as exc:
+                self._terminate_connection(exc.error_code)  # as h2's receive_data does
+                raise
+            return True
+        connection_window.current_window_size -= size
+        stream_window.current_window_size -= size
+        out.append((stream.stream_id, data[start:stop], size))
+        return True
 
     def _receive_goaway_frame(self, frame: GoAwayFrame) -> tuple[list[Frame], list[Event]]:
         event = ConnectionTerminated()
@@ -180,13 +299,13 @@ class _ClientH2Connection(H2Connection):
         return [], [event]
 
 
-def new_client_h2() -> H2Connection:
+def new_client_h2() -> ClientH2Connection:
     """A client H2Connection with our local settings; call initiate_connection() next.
 
     The settings are set before the preface (as httpcore does) so they hold from the
     first frame: no push, STREAM_WINDOW per stream, MAX_INBOUND_FRAME.
     """
-    h2 = _ClientH2Connection(config=_CONFIG)
+    h2 = ClientH2Connection(config=_CONFIG)
     h2.encoder = RepeatEncoder()
     h2.local_settings = Settings(
         client=True,

@@ -1,7 +1,8 @@
 """Connection: one HTTP/2 client connection, an asyncio Protocol driving `h2`.
 
 All HTTP/2 state (stream states, windows, HPACK) lives in `h2`; this class moves
-bytes between the socket and `h2` and routes `h2` events to `DuplexStream`s.
+bytes between the socket and `h2` and routes `h2` events to `DuplexStream`s, and the
+DATA frames our h2 connection reads without an event (`client_h2.DataChunk`).
 Inbound bytes are handled in `data_received` (no reader task); outbound bytes are
 collected from `h2` and written once per event-loop iteration, so many streams
 writing in the same tick share one socket write.
@@ -33,7 +34,12 @@ from h2.exceptions import H2Error, TooManyStreamsError
 from h2.settings import SettingCodes
 
 from . import request_frames
-from .client_h2 import CONNECTION_WINDOW, new_client_h2, split_status, text_headers
+from .client_h2 import (
+    CONNECTION_WINDOW,
+    new_client_h2,
+    split_status,
+    text_headers,
+)
 from .errors import ConnectFailed, TransportError
 from .origin import Origin
 from .stream import DuplexStream
@@ -350,8 +356,10 @@ class Connection(asyncio.Protocol):
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
+        if not self._h2.has_data_to_send:
+            return
         data = self._h2.data_to_send()
-        if data and self._transport is not None and not self._transport.is_closing():
+        if self._transport is not None and not self._transport.is_closing():
             self._transport.write(data)
 
     # -- reading ---------------------------------------------------------------
@@ -359,25 +367,37 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.last_received = self.loop.time()
         try:
-            events = self._h2.receive_data(data)
+            items = self._h2.receive(data)
         except H2Error as exc:
             self._flush()  # h2 queued a GOAWAY explaining the error
             self.abort(TransportError(f"{self.origin}: HTTP/2 protocol error: {exc}"))
             return
+        streams = self._streams
         handlers = self._handlers
-        for event in events:
-            handler = handlers.get(type(event))
-            if handler is not None:
-                handler(event)
+        for item in items:
+            if isinstance(item, tuple):  # a DataChunk: most of what arrives
+                stream_id, chunk, size = item
+                stream = streams.get(stream_id)
+                if stream is not None:
+                    stream._on_data(chunk, size)
+                else:
+                    self._unclaimed_data(stream_id, size)
+            else:
+                handler = handlers.get(type(item))
+                if handler is not None:
+                    handler(item)
         self._flush()
 
     def _on_data(self, event: DataReceived) -> None:
         stream = self._streams.get(event.stream_id)
         if stream is None:
-            # Late data for a stream we let go of: only the connection credit matters.
-            self._h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            self._unclaimed_data(event.stream_id, event.flow_controlled_length)
             return
         stream._on_data(event.data, event.flow_controlled_length)
+
+    def _unclaimed_data(self, stream_id: int, size: int) -> None:
+        """Late data for a stream we let go of: only the connection credit matters."""
+        self._h2.acknowledge_received_data(size, stream_id)
 
     def _on_response(self, event: ResponseReceived) -> None:
         stream = self._streams.get(event.stream_id)

@@ -185,7 +185,26 @@ class DuplexStream:
             if self._remote_ended:
                 return None
             self._raise_if_failed()
-            if not await self._wait_for_inbound(idle_timeout):
+            # Wait for any inbound event (inlined: this is once per relayed chunk). One idle
+            # timer per stream is kept across calls and re-armed lazily (see `_idle_check`):
+            # a stream that keeps receiving never creates and cancels a timer per chunk.
+            waiter: asyncio.Future[bool] = self._loop.create_future()
+            self._inbound_waiter = waiter
+            self._idle_timeout = idle_timeout
+            if idle_timeout is not None:
+                deadline = self._loop.time() + idle_timeout
+                self._idle_deadline = deadline
+                timer = self._idle_timer
+                if timer is None or timer.when() > deadline:
+                    if timer is not None:
+                        timer.cancel()
+                    self._idle_timer = self._loop.call_at(deadline, self._idle_check)
+            try:
+                inbound = await waiter
+            finally:
+                self._inbound_waiter = None
+                self._idle_deadline = None
+            if not inbound:
                 raise TransportTimeout(
                     f"no data on stream {self._stream_id} for {idle_timeout} seconds"
                 )
@@ -207,10 +226,11 @@ class DuplexStream:
         return data
 
     def _credit(self, credit: int) -> None:
-        self._unacknowledged += credit
-        if self._unacknowledged >= _ACK_BATCH:
-            self._conn.acknowledge(self._stream_id, self._unacknowledged)
-            self._unacknowledged = 0
+        unacknowledged = self._unacknowledged + credit
+        if unacknowledged >= _ACK_BATCH:
+            self._conn.acknowledge(self._stream_id, unacknowledged)
+            unacknowledged = 0
+        self._unacknowledged = unacknowledged
 
     async def cancel(self) -> None:
         """Reset the stream with CANCEL. Idempotent; a no-op once the stream finished."""
@@ -251,11 +271,13 @@ class DuplexStream:
                 self._idle_deadline = self._loop.time() + self._idle_timeout
             if consumer(data):
                 self._consumer_woke = True
-                _resolve(self._inbound_waiter)
-            return
-        if data or flow_controlled:
+            else:
+                return
+        elif data or flow_controlled:
             self._chunks.append((data, flow_controlled))
-        _resolve(self._inbound_waiter)
+        waiter = self._inbound_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(True)
 
     def _on_trailers(self, trailers: Headers) -> None:
         self.trailers = trailers
@@ -323,30 +345,6 @@ class DuplexStream:
             await waiter
         finally:
             self._window_waiter = None
-
-    async def _wait_for_inbound(self, idle_timeout: float | None) -> bool:
-        """Wait for any inbound event; False if `idle_timeout` seconds passed first.
-
-        One idle timer per stream is kept across calls and re-armed lazily (see
-        `_idle_check`): a stream that keeps receiving never creates and cancels a timer per
-        chunk.
-        """
-        waiter: asyncio.Future[bool] = self._loop.create_future()
-        self._inbound_waiter = waiter
-        self._idle_timeout = idle_timeout
-        if idle_timeout is not None:
-            deadline = self._loop.time() + idle_timeout
-            self._idle_deadline = deadline
-            timer = self._idle_timer
-            if timer is None or timer.when() > deadline:
-                if timer is not None:
-                    timer.cancel()
-                self._idle_timer = self._loop.call_at(deadline, self._idle_check)
-        try:
-            return await waiter
-        finally:
-            self._inbound_waiter = None
-            self._idle_deadline = None
 
     def _idle_check(self) -> None:
         """The idle timer fired: time out the current wait if its deadline has passed, else
