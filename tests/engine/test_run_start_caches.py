@@ -127,3 +127,28 @@ def test_new_uuids_are_random_version_4_uuids() -> None:
         parsed = uuid.UUID(text)
         assert str(parsed) == text
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_the_model_and_tools_part_is_shared_only_as_a_copy() -> None:
+    """The fields made of the model and the tools come from one cached message: what one
+    Run changes in its own request (hosted tools add definitions) never reaches the next,
+    and another model or tool set gets its own."""
+    request = ChatRequest("m", (ChatMessage("user", "hi"),), tools=(READ,))
+    toolset = Toolset.build(request.tools)
+    first = plan_run(request, CHOICE, Workspace(), toolset).run_request
+    first.mcp_tools.mcp_tools.add(name="added by a hosted tool server")
+    first.requested_model.parameters.add(id="changed", value="yes")
+    again = plan_run(request, CHOICE, Workspace(), toolset).run_request
+    assert [t.name for t in again.mcp_tools.mcp_tools] == ["cursor-bridge-read"]
+    assert [(p.id, p.value) for p in again.requested_model.parameters] == [("effort", "high")]
+    other_choice = ModelChoice(CHOICE.model, "m", max_mode=True, parameters=(("effort", "low"),))
+    other = plan_run(
+        ChatRequest("m", request.messages, tools=(WRITE,)),
+        other_choice,
+        Workspace(),
+        Toolset.build((WRITE,)),
+    ).run_request
+    assert other.requested_model.max_mode
+    assert [(p.id, p.value) for p in other.requested_model.parameters] == [("effort", "low")]
+    assert [t.name for t in other.mcp_tools.mcp_tools] == ["cursor-bridge-write"]
+    assert again.run_id != first.run_id and again.conversation_id != first.conversation_id

@@ -83,6 +83,9 @@ class ModelChoice:
         )
 
 
+# Distinct (model name, effort) pairs `resolve` remembers (names come from clients).
+MAX_REMEMBERED_CHOICES = 256
+
 # (path, body, json codec) -> (HTTP status, response body, response headers)
 UnaryCall = Callable[[str, bytes, bool], Awaitable[tuple[int, bytes, Sequence[tuple[str, str]]]]]
 
@@ -98,23 +101,46 @@ class ModelCatalog:
     _fetched_at: float = 0.0
     _refreshing: asyncio.Task[None] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # What `resolve` answered for (name, effort), for the catalog and map it answered from.
+    _choices: dict[tuple[str, str | None], ModelChoice] = field(default_factory=dict)
+    _choices_from: tuple[dict[str, ModelInfo], ModelMap] | None = None
 
     async def models(self) -> list[ModelInfo]:
+        await self._fresh()
+        return list(self._models.values())
+
+    async def _fresh(self) -> None:
+        """Fetch the catalog if there is none; start a background refresh when stale."""
         if not self._models:
             async with self._lock:
                 if not self._models:
                     await self._refresh()
         elif time.monotonic() - self._fetched_at > self.ttl and self._refreshing is None:
             self._refreshing = asyncio.create_task(self._background_refresh())
-        return list(self._models.values())
 
     async def resolve(self, name: str, reasoning_effort: str | None = None) -> ModelChoice:
         """Map a client's model name (id, alias, display name, `auto`) and effort to a choice.
 
         Names the catalog does not know go through `model_map` (the user's map first, then
-        the built-in Claude families; see engine/model_map.py).
+        the built-in Claude families; see engine/model_map.py). A name resolved before is
+        answered from memory until the catalog is fetched again or the map is replaced.
         """
-        models = await self.models()
+        await self._fresh()
+        source = self._choices_from
+        if source is None or source[0] is not self._models or source[1] is not self.model_map:
+            self._choices = {}
+            self._choices_from = (self._models, self.model_map)
+        key = (name, reasoning_effort)
+        choice = self._choices.get(key)
+        if choice is None:
+            choice = self._resolve(name, reasoning_effort, list(self._models.values()))
+            if len(self._choices) < MAX_REMEMBERED_CHOICES:
+                self._choices[key] = choice
+        return choice
+
+    def _resolve(
+        self, name: str, reasoning_effort: str | None, models: list[ModelInfo]
+    ) -> ModelChoice:
         wanted = name.strip()
         mapped = self.model_map.configured(wanted)
         choice = self._lookup(mapped or wanted, reasoning_effort, models)

@@ -129,10 +129,14 @@ class LiveRun:
 
     async def finish(self, grace: float = 10.0) -> bytes | None:
         """Let a Run whose turn ended close by itself (the backend may still send a
-        checkpoint); cancel it after `grace` seconds. Returns the last checkpoint."""
-        self.hold_open()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
+        checkpoint); cancel it after `grace` seconds. Returns the last checkpoint. A Run no
+        task reads yet is read here to its end (no reader task for the few frames left)."""
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
+            if self._task is None:
+                async with asyncio.timeout(grace):
+                    while await self._read() is not None:
+                        pass
+            else:
                 await asyncio.wait_for(asyncio.shield(self._task), grace)
         await self.aclose()
         return self._machine.last_checkpoint

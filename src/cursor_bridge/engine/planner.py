@@ -13,6 +13,7 @@ on a turn without new user input; using it after seeded tool results is inferred
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from .context import Workspace, default_workspace, request_context
 from .errors import InvalidChatRequest
 from .request import ChatMessage, ChatRequest
 from .structured import format_rule
-from .toolset import PROVIDER_IDENTIFIER, Toolset
+from .toolset import PROVIDER_IDENTIFIER, Toolset, definition
 
 __all__ = ["PlannedRun", "Workspace", "default_workspace", "plan_run", "split_conversation"]
 
@@ -98,14 +99,13 @@ def plan_run(
     run_id = new_uuid()
     conversation_id = conversation_id or new_uuid()
     # Filled in place: building sub-messages first and passing them in copies each again.
-    run_request = agent.AgentRunRequest(
-        conversation_id=conversation_id,
-        conversation_group_id=conversation_id,
-        run_id=run_id,
-        # Always sent as 0 by the current client (current-client.md §1 #12).
-        field_10=0,
-        field_12=0,
-    )
+    # What depends only on the model and the tools comes from one copy of `_model_and_tools`.
+    run_request = agent.AgentRunRequest()
+    model = (choice.model_id, choice.max_mode, choice.parameters)
+    run_request.CopyFrom(_model_and_tools(*model, toolset.definitions_key))
+    run_request.conversation_id = conversation_id
+    run_request.conversation_group_id = conversation_id
+    run_request.run_id = run_id
     run_request.conversation_state.CopyFrom(seeded.state)
     # Every sub-message below is present on the wire even when empty, as before.
     run_request.conversation_state.SetInParent()
@@ -132,17 +132,35 @@ def plan_run(
         resume = run_request.action.resume_action
         resume.request_context.CopyFrom(context)
         resume.request_context.SetInParent()
-    run_request.model_details.model_id = choice.model_id
+    return PlannedRun(run_request, context, seeded.blobs, checkpoint)
+
+
+@functools.lru_cache(maxsize=64)
+def _model_and_tools(
+    model_id: str,
+    max_mode: bool,
+    parameters: tuple[tuple[str, str], ...],
+    tools: tuple[tuple[str, str, str], ...],
+) -> agent.AgentRunRequest:
+    """The fields of a run_request made of the model choice (what `ModelChoice` holds) and
+    the offered tools (the definitions `Toolset.definitions_key` names), every one present
+    even when empty. Shared: only ever copied from."""
+    run_request = agent.AgentRunRequest(
+        # Always sent as 0 by the current client (current-client.md §1 #12).
+        field_10=0,
+        field_12=0,
+    )
+    run_request.model_details.model_id = model_id
     run_request.model_details.SetInParent()
-    requested = run_request.requested_model  # what choice.requested_model() holds
-    requested.model_id = choice.model_id
-    requested.max_mode = choice.max_mode
-    for key, value in choice.parameters:
+    requested = run_request.requested_model  # what ModelChoice.requested_model() holds
+    requested.model_id = model_id
+    requested.max_mode = max_mode
+    for key, value in parameters:
         requested.parameters.add(id=key, value=value)
     requested.SetInParent()
-    run_request.mcp_tools.mcp_tools.extend(toolset.definitions())
+    run_request.mcp_tools.mcp_tools.extend(definition(*key) for key in tools)
     run_request.mcp_tools.SetInParent()
-    return PlannedRun(run_request, context, seeded.blobs, checkpoint)
+    return run_request
 
 
 def split_conversation(

@@ -3,7 +3,8 @@
 The store queues writes in call order; a batch applies them in that order inside one
 transaction, then the queued access-time notes, then expiry and the size cap. Applying in
 order is what makes a crash safe: a checkpoint is never committed before the blobs that
-were put ahead of it.
+were put ahead of it. Consecutive finished turns (most of a batch) go in as a few
+multi-row statements (`TurnRows`, store/rows.py) that leave what one statement a row would.
 """
 
 from __future__ import annotations
@@ -14,34 +15,55 @@ from dataclasses import dataclass, field
 
 from . import eviction
 from .known_blobs import BatchBlobs
+from .rows import Row, write_rows
 from .types import PruneResult, StoredCheckpoint
 
-_PUT_DATA = (
-    "INSERT INTO blob_data (id, data) VALUES (?, ?)"
+# Templates: `{values}` takes the rows (store/rows.py); the single-row statements are the
+# same with one row.
+_PUT_DATA_ROWS = (
+    "INSERT INTO blob_data (id, data) {values}"
     " ON CONFLICT (id) DO UPDATE SET data = excluded.data WHERE data IS NOT excluded.data"
 )
-_PUT_BLOB = (
-    "INSERT INTO blobs (id, size, accessed) VALUES (?, ?, ?)"
+_PUT_BLOB_ROWS = (
+    "INSERT INTO blobs (id, size, accessed) {values}"
     " ON CONFLICT (id) DO UPDATE SET size = excluded.size,"
     " accessed = max(accessed, excluded.accessed)"
 )
-_TOUCH_BLOB = "UPDATE blobs SET accessed = max(accessed, ?) WHERE id = ?"
-_TOUCH_CONVERSATION = (
-    "INSERT INTO conversations (key, used_at) VALUES (?, ?)"
+_TOUCH_CONVERSATION_ROWS = (
+    "INSERT INTO conversations (key, used_at) {values}"
     " ON CONFLICT (key) DO UPDATE SET used_at = max(used_at, excluded.used_at)"
 )
-_LINK = "INSERT OR IGNORE INTO owners (conversation, blob) SELECT ?, id FROM blobs WHERE id = ?"
-# For blobs known to be stored (written or confirmed in this very transaction).
-_OWN = "INSERT OR IGNORE INTO owners (conversation, blob) VALUES (?, ?)"
-# The parent's blobs pass to the child when the parent is dropped (store/eviction.py).
-_CONTINUES = (
-    "INSERT OR IGNORE INTO parents (child, parent) SELECT ?, key FROM conversations WHERE key = ?"
-)
-_SAVE_CHECKPOINT = (
-    "INSERT INTO conversations (key, checkpoint, meta, saved_at, used_at) VALUES (?, ?, ?, ?, ?)"
+_SAVE_CHECKPOINT_ROWS = (
+    "INSERT INTO conversations (key, checkpoint, meta, saved_at, used_at) {values}"
     " ON CONFLICT (key) DO UPDATE SET checkpoint = excluded.checkpoint, meta = excluded.meta,"
     " saved_at = excluded.saved_at, used_at = max(used_at, excluded.used_at)"
 )
+# For blobs known to be stored (written or confirmed in this very transaction).
+_OWN_ROWS = "INSERT OR IGNORE INTO owners (conversation, blob) {values}"
+# For blobs stored earlier, maybe since evicted: linked only if still there. CROSS JOIN
+# keeps the rows as the outer loop (one primary-key lookup each).
+_LINK_ROWS = (
+    "INSERT OR IGNORE INTO owners (conversation, blob) SELECT row.column1, blobs.id"
+    " FROM ({values}) AS row CROSS JOIN blobs ON blobs.id = row.column2"
+)
+# The parent's blobs pass to the child when the parent is dropped (store/eviction.py).
+_CONTINUES_ROWS = (
+    "INSERT OR IGNORE INTO parents (child, parent) SELECT row.column1, conversations.key"
+    " FROM ({values}) AS row CROSS JOIN conversations ON conversations.key = row.column2"
+)
+
+
+def _one(template: str, width: int) -> str:
+    return template.format(values="VALUES (" + ", ".join("?" * width) + ")")
+
+
+_PUT_DATA = _one(_PUT_DATA_ROWS, 2)
+_PUT_BLOB = _one(_PUT_BLOB_ROWS, 3)
+_TOUCH_BLOB = "UPDATE blobs SET accessed = max(accessed, ?) WHERE id = ?"
+_TOUCH_CONVERSATION = _one(_TOUCH_CONVERSATION_ROWS, 2)
+_LINK = "INSERT OR IGNORE INTO owners (conversation, blob) SELECT ?, id FROM blobs WHERE id = ?"
+_OWN = _one(_OWN_ROWS, 2)
+_SAVE_CHECKPOINT = _one(_SAVE_CHECKPOINT_ROWS, 5)
 
 
 @dataclass(eq=False, slots=True)
@@ -173,9 +195,15 @@ def apply(
 ) -> Applied:
     """Apply *ops* in order, then *touches* (also before any drop), then expiry (if
     *expire_before* is given) and the size cap, in the caller's open transaction. *known*
-    learns what is written and removed, and tells what a turn need not write again."""
+    learns what is written and removed, and tells what a turn need not write again.
+    Consecutive turns are written together (`TurnRows`), before any other op."""
     applied = Applied()
+    turns = TurnRows()
     for op in ops:
+        if isinstance(op, SaveTurn):
+            turns.add(op, known)
+            continue
+        turns.write(conn)
         if isinstance(op, DropConversation):
             # A read queued before the drop may have made another conversation an owner of
             # a blob the dropped one owned: record that first (touches are idempotent).
@@ -194,14 +222,13 @@ def apply(
                 _SAVE_CHECKPOINT,
                 (s.conversation_key, s.checkpoint, meta_text(s), s.saved_at, s.saved_at),
             )
-        elif isinstance(op, SaveTurn):
-            _save_turn(conn, op, known)
         elif isinstance(op, DropConversation):
             removed = eviction.drop_conversation(conn, op.conversation)
             known.removed(removed.blob_ids, removed.keys)
             applied.dropped.add(removed)
             if op.expired:
                 applied.expired_on_load += removed.conversations
+    turns.write(conn)
     # After the ops too: a read may have been served from a put queued in this batch.
     _apply_touches(conn, touches)
     if expire_before is not None:
@@ -213,28 +240,70 @@ def apply(
     return applied
 
 
-def _save_turn(conn: sqlite3.Connection, op: SaveTurn, known: BatchBlobs) -> None:
-    """One turn in a handful of statements however many blobs it has. Blobs the database
-    already holds with the same bytes are not written again, and links the key already has
-    are not made again (a blob's access time is then left as it is: it only orders blobs
-    that no conversation owns, and these are owned)."""
-    s = op.stored
-    key, at = s.conversation_key, s.saved_at
-    fresh = [(blob, data) for blob, data in op.blobs.items() if not known.holds(blob, data)]
-    if fresh:
-        conn.executemany(_PUT_DATA, fresh)
-        conn.executemany(_PUT_BLOB, [(blob, len(data), at) for blob, data in fresh])
-        known.wrote(fresh)
-    conn.execute(_SAVE_CHECKPOINT, (key, s.checkpoint, meta_text(s), at, at))
-    if own := known.unlinked(key, op.blobs):
-        # Stored: written above, earlier in this batch, or known committed.
-        conn.executemany(_OWN, [(key, blob) for blob in own])
-        known.linked(key, own)
-    if op.reachable and (reach := known.unlinked(key, op.reachable)):
-        # Stored earlier, maybe since evicted: linked only if still there (not remembered).
-        conn.executemany(_LINK, [(key, blob) for blob in reach])
-    if op.parent is not None and op.parent != key:
-        conn.execute(_CONTINUES, (key, op.parent))
+class TurnRows:
+    """The rows of consecutive turns, written as one multi-row statement per kind
+    (store/rows.py), however many turns and blobs: what one statement a row would leave.
+    Blobs the database already holds with the same bytes are not written again, and links
+    the key already has are not made again (a blob's access time is then left as it is: it
+    only orders blobs that no conversation owns, and these are owned).
+
+    Each kind goes in turn order, so a later checkpoint of a key replaces an earlier one.
+    A turn's links to blobs stored earlier, and its note of the checkpoint it continued,
+    are made only if those exist when the turn is written: the ones that no earlier turn of
+    the batch wrote are made first, against what the database held before the batch (a
+    batch only adds, so that is what the turn would have found)."""
+
+    __slots__ = ("_keys", "_written", "checkpoints", "data", "early", "late", "owns", "sizes")
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.data: list[Row] = []
+        self.sizes: list[Row] = []
+        self.checkpoints: list[Row] = []
+        self.owns: list[Row] = []
+        # (links, parents) made before the batch's rows, and after them.
+        self.early: tuple[list[Row], list[Row]] = ([], [])
+        self.late: tuple[list[Row], list[Row]] = ([], [])
+        self._written: set[bytes] = set()  # blobs the batch writes, so far
+        self._keys: set[str] = set()  # checkpoints the batch saves, so far
+
+    def add(self, op: SaveTurn, known: BatchBlobs) -> None:
+        s = op.stored
+        key, at = s.conversation_key, s.saved_at
+        fresh = [(blob, data) for blob, data in op.blobs.items() if not known.holds(blob, data)]
+        if fresh:
+            self.data += fresh
+            self.sizes += [(blob, len(data), at) for blob, data in fresh]
+            self._written.update(blob for blob, _ in fresh)
+            known.wrote(fresh)
+        self.checkpoints.append((key, s.checkpoint, meta_text(s), at, at))
+        if own := known.unlinked(key, op.blobs):
+            # Stored: written above, earlier in this batch, or known committed.
+            self.owns += [(key, blob) for blob in own]
+            known.linked(key, own)
+        if op.reachable and (reach := known.unlinked(key, op.reachable)):
+            # Stored earlier, maybe since evicted: linked only if still there (not remembered).
+            for blob in reach:
+                (self.late if blob in self._written else self.early)[0].append((key, blob))
+        if op.parent is not None and op.parent != key:
+            (self.late if op.parent in self._keys else self.early)[1].append((key, op.parent))
+        self._keys.add(key)
+
+    def write(self, conn: sqlite3.Connection) -> None:
+        """Write what was added (nothing when empty), and start over."""
+        if not self.checkpoints:
+            return
+        write_rows(conn, _LINK_ROWS, 2, self.early[0])
+        write_rows(conn, _CONTINUES_ROWS, 2, self.early[1])
+        write_rows(conn, _PUT_DATA_ROWS, 2, self.data)
+        write_rows(conn, _PUT_BLOB_ROWS, 3, self.sizes)
+        write_rows(conn, _SAVE_CHECKPOINT_ROWS, 5, self.checkpoints)
+        write_rows(conn, _OWN_ROWS, 2, self.owns)
+        write_rows(conn, _LINK_ROWS, 2, self.late[0])
+        write_rows(conn, _CONTINUES_ROWS, 2, self.late[1])
+        self.clear()
 
 
 def _apply_touches(conn: sqlite3.Connection, touches: Touches) -> None:

@@ -1,0 +1,51 @@
+"""Many rows in one SQLite statement, for the writer thread.
+
+Python's sqlite3 module lets go of the GIL around every step of a statement, and
+`executemany` steps once per row. On a busy bridge the event loop holds the GIL, so the
+writer thread then waits for it after every row, and each hand-over costs both threads a
+wake-up (futex calls, context switches) taken from the requests being served. A turn's
+rows (blobs, checkpoint, owner links) written as one multi-row statement per table for a
+whole batch of turns cost a handful of hand-overs instead of a dozen per turn.
+
+A statement's text depends on its row count, and SQLite compiles each text once per
+connection's statement cache: counts are split into powers of two up to `MAX_ROWS`, so a
+table needs at most a few distinct texts.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Sequence
+
+# Rows per statement; with at most 5 values a row this stays under SQLite's oldest
+# variable limit (999; 32766 since 3.32).
+MAX_ROWS = 128
+
+Row = tuple[object, ...]
+
+
+def chunks(count: int) -> list[int]:
+    """*count* split into statement sizes: powers of two, at most MAX_ROWS each."""
+    sizes = []
+    while count > 0:
+        size = min(MAX_ROWS, 1 << (count.bit_length() - 1))
+        sizes.append(size)
+        count -= size
+    return sizes
+
+
+def write_rows(conn: sqlite3.Connection, template: str, width: int, rows: Sequence[Row]) -> None:
+    """Run *template* (with `{values}` where the rows go: `VALUES (?, ?), (?, ?)`) for
+    *rows* of *width* values each, in order, in as few statements as `chunks` allows."""
+    start = 0
+    for size in chunks(len(rows)):
+        params = [value for row in rows[start : start + size] for value in row]
+        conn.execute(_statement(template, width, size), params)
+        start += size
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(template: str, width: int, count: int) -> str:
+    row = "(" + ", ".join("?" * width) + ")"
+    return template.format(values="VALUES " + ", ".join([row] * count))
