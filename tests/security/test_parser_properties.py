@@ -223,7 +223,14 @@ def test_the_near_valid_bodies_do_reach_the_engine_request(dialect: str) -> None
     found = find(
         NEAR_VALID[dialect],
         accepted,
-        settings=settings(max_examples=500, suppress_health_check=list(HealthCheck)),
+        # About 1 body in 100 parses (anthropic, chat): 500 random tries missed them all
+        # about once in a hundred runs. A fixed seed and 3,000 tries make it repeatable.
+        settings=settings(
+            max_examples=3000,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        ),
     )
     assert isinstance(found, dict)
 

@@ -25,7 +25,9 @@ import h2.settings
 from h2.errors import ErrorCodes
 from hyperframe.frame import GoAwayFrame
 
-_HIGH_WATER = 256 * 1024
+from .data_frames import send_data, send_window
+
+HIGH_WATER = 256 * 1024
 _DEFAULT_WINDOW = 65_535
 _CLOSED = h2.connection.ConnectionState.CLOSED
 
@@ -95,7 +97,11 @@ class ServerStream:
     async def write(self, data: bytes) -> None:
         """Queue body bytes and wait while this stream has too much unsent data."""
         self.write_nowait(data)
-        while len(self._pending) > _HIGH_WATER and not self.closed:
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Wait while this stream has too much unsent data (StreamGone once it is closed)."""
+        while len(self._pending) > HIGH_WATER and not self.closed:
             if self._drained is None:
                 self._drained = asyncio.Event()
             self._drained.clear()
@@ -132,17 +138,19 @@ class ServerStream:
         if self.closed:
             return True
         try:
-            while self._pending:
-                window = min(
-                    h2conn.local_flow_control_window(self.stream_id),
-                    h2conn.max_outbound_frame_size,
-                )
+            pending = self._pending
+            while pending:
+                window = send_window(h2conn, self.stream_id)
                 if window <= 0:
                     return False
-                chunk = bytes(self._pending[:window])
-                del self._pending[:window]
-                h2conn.send_data(self.stream_id, chunk)
-            if self._drained is not None and len(self._pending) <= _HIGH_WATER:
+                if len(pending) <= window:
+                    chunk = bytes(pending)
+                    pending.clear()
+                else:
+                    chunk = bytes(pending[:window])
+                    del pending[:window]
+                send_data(h2conn, self.stream_id, chunk)
+            if self._drained is not None and len(self._pending) <= HIGH_WATER:
                 self._drained.set()
             if self.finished and not self._end_sent:
                 self._end_sent = True

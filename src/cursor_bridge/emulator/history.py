@@ -17,6 +17,7 @@ answer is read as an empty message, which blanks that part of the history. Lenie
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -118,8 +119,10 @@ class Conversation:
         return out
 
 
+@functools.cache
 def system_prompt_blob() -> tuple[bytes, bytes]:
-    """The root prompt message the server writes for a conversation that has none."""
+    """The root prompt message the server writes for a conversation that has none (a
+    constant: built once)."""
     data = json.dumps(
         {"role": "system", "content": EMULATOR_SYSTEM_PROMPT}, separators=(",", ":")
     ).encode()

@@ -38,6 +38,8 @@ def _with_unknown(message_bytes: bytes, number: int, wire_payload: bytes) -> byt
 class InjectingSession(RunSession):
     """A RunSession whose outgoing updates carry the injected surprises."""
 
+    plain_updates = False
+
     def __init__(
         self,
         stream: ServerStream,

@@ -17,7 +17,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from google.protobuf.message import DecodeError, Message
 
@@ -26,6 +26,7 @@ from ..protocol.framing import EnvelopeDecoder, encode_end_stream, encode_envelo
 from ..protocol.messages import agent
 from ..protocol.wire import field_bytes, len_field
 from .connection import ServerStream, StreamGone
+from .pacer import Pacer
 from .queries import decision, query_message
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ class RunEnvironment:
     known_blobs: KnownBlobs
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     outcome_waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    pacer: Pacer = field(default_factory=Pacer)
 
     def run_ended(self) -> None:
         waiters, self.outcome_waiters = self.outcome_waiters, []
@@ -109,6 +111,10 @@ PlayFn = Callable[["RunSession", agent.AgentRunRequest], Awaitable[None]]
 
 class RunSession:
     """One Run stream (StreamHandler), plus the primitives the turn player uses."""
+
+    # Whether `send_update` sends updates as they are; a subclass that rewrites them
+    # (inject.py) turns this off and gets every streamed word through `send_update`.
+    plain_updates: ClassVar[bool] = True
 
     def __init__(
         self, stream: ServerStream, env: RunEnvironment, play: PlayFn, *, compress: bool
@@ -283,9 +289,10 @@ class RunSession:
     # -- primitives for the turn player -----------------------------------------------
 
     def _frame(self, message: Message) -> bytes:
-        return self._frame_bytes(message.SerializeToString())
+        return self.frame_bytes(message.SerializeToString())
 
-    def _frame_bytes(self, payload: bytes) -> bytes:
+    def frame_bytes(self, payload: bytes) -> bytes:
+        """One Connect frame of *payload*, compressed when the Run compresses frames of its size."""
         compress = self._gzip_ok and (
             self.compress_all or (self._gzip_min is not None and len(payload) >= self._gzip_min)
         )
@@ -302,7 +309,17 @@ class RunSession:
             raise RunEnded
         self.counters.frames_out += 1
         try:
-            await self.stream.write(self._frame_bytes(payload))
+            await self.stream.write(self.frame_bytes(payload))
+        except StreamGone:
+            raise RunEnded from None
+
+    async def send_framed(self, data: bytes, frames: int) -> None:
+        """Send *frames* Connect frames already encoded together in *data*."""
+        if self.outcome is not None:
+            raise RunEnded
+        self.counters.frames_out += frames
+        try:
+            await self.stream.write(data)
         except StreamGone:
             raise RunEnded from None
 
@@ -359,9 +376,25 @@ class RunSession:
                 await self.send_update(agent.InteractionUpdate(heartbeat=agent.HeartbeatUpdate()))
                 next_beat = now + interval
                 continue
-            wake = min(deadline, next_beat) if interval > 0 else deadline
-            await asyncio.wait((future,), timeout=max(wake - now, 0.0))
+            await self._until(future, min(deadline, next_beat) if interval > 0 else deadline)
         return future.result()
+
+    async def _until(self, future: asyncio.Future[T], when: float) -> None:
+        """Wait until *future* is done or the loop's clock reaches *when* (what
+        `asyncio.wait((future,), timeout=...)` does, without its per-call machinery)."""
+        waiter: asyncio.Future[None] = self._loop.create_future()
+
+        def wake(_: object = None) -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        timer = self._loop.call_at(when, wake)
+        future.add_done_callback(wake)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            future.remove_done_callback(wake)
 
     async def get_blobs(self, blob_ids: Sequence[bytes]) -> list[bytes]:
         """Fetch blobs from the client's KV store (requests pipelined, replies awaited in order).

@@ -32,7 +32,6 @@ each later call's prefix, `output_tokens` = Σ token_delta (thinking included),
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from dataclasses import dataclass
@@ -40,7 +39,6 @@ from typing import Any
 
 from ..protocol.blobs import blob_id
 from ..protocol.messages import agent
-from ..protocol.wire import len_field
 from .catalog import CatalogModel
 from .faults import fire_fault
 from .history import (
@@ -66,6 +64,7 @@ from .tools import (
     mcp_result,
     plan_calls,
 )
+from .words import WordSender, text_delta, thinking_delta, traced_text_delta
 
 _TODO_STATUS = {
     "pending": agent.TODO_STATUS_PENDING,
@@ -73,7 +72,6 @@ _TODO_STATUS = {
     "completed": agent.TODO_STATUS_COMPLETED,
     "cancelled": agent.TODO_STATUS_CANCELLED,
 }
-_YIELD_EVERY = 64
 
 
 @dataclass(slots=True)
@@ -93,6 +91,10 @@ class _Usage:
         self.cached_chars = self.context_chars
         self.last_output = 0
 
+    def add_output(self, tokens: int) -> None:
+        self.output_tokens += tokens
+        self.last_output += tokens
+
 
 async def play_turn(session: RunSession, request: agent.AgentRunRequest) -> None:
     await TurnPlayer(session, request).play()
@@ -106,7 +108,7 @@ class TurnPlayer:
         self.request = request
         self.latency = session.options.token_latency
         self._step_id = 0
-        self._since_yield = 0
+        self._words = WordSender(session, self.latency)
         self._trace = False
         self._spans = 0
         self._tools: list[agent.McpToolDefinition] = []
@@ -317,16 +319,6 @@ class TurnPlayer:
     async def _send_update(self, **fields: Any) -> None:
         await self.session.send_update(agent.InteractionUpdate(**fields))
 
-    async def _pause(self) -> None:
-        if self.latency > 0:
-            await asyncio.sleep(self.latency)
-            return
-        # Without latency, still let other Runs and the client's frames in now and then.
-        self._since_yield += 1
-        if self._since_yield >= _YIELD_EVERY:
-            self._since_yield = 0
-            await asyncio.sleep(0)
-
     async def _start_step(self) -> tuple[int, float]:
         self._step_id += 1
         await self._send_update(step_started=agent.StepStartedUpdate(step_id=self._step_id))
@@ -339,8 +331,7 @@ class TurnPlayer:
         )
 
     async def _token_delta(self, usage: _Usage, tokens: int) -> None:
-        usage.output_tokens += tokens
-        usage.last_output += tokens
+        usage.add_output(tokens)
         await self._send_update(token_delta=agent.TokenDeltaUpdate(tokens=tokens))
 
     async def _answer_step(
@@ -348,34 +339,38 @@ class TurnPlayer:
     ) -> list[bytes]:
         step_id, started = await self._start_step()
         steps: list[bytes] = []
+        words = self._words
         if thinking:
             began = time.monotonic()
-            for piece in chunks(thinking):
-                await self._send_update(thinking_delta=agent.ThinkingDeltaUpdate(text=piece))
-                usage.reasoning_tokens += 1
-                await self._token_delta(usage, 1)
-                await self._pause()
+            pieces = chunks(thinking)
+            await words.send(pieces, thinking_delta)
+            usage.reasoning_tokens += len(pieces)
+            usage.add_output(len(pieces))
+            if pieces:
+                await words.pause()
             duration = int((time.monotonic() - began) * 1000)
             await self._send_update(
                 thinking_completed=agent.ThinkingCompletedUpdate(thinking_duration_ms=duration)
             )
             message = agent.ThinkingMessage(text=thinking, duration_ms=duration)
             steps.append(serialize(agent.ConversationStep(thinking_message=message)))
-        for sent, piece in enumerate(chunks(answer), start=1):
-            update = agent.InteractionUpdate(text_delta=agent.TextDeltaUpdate(text=piece))
-            if self._trace:
-                # ttft_breakdown: field 8 of AgentServerMessage, outside the oneof (§10).
-                framed = agent.AgentServerMessage(interaction_update=update)
-                await self.session.send_payload(
-                    framed.SerializeToString() + len_field(_TTFT_FIELD, b"\x08\x0c")
-                )
-            else:
-                await self.session.send_update(update)
-            await self._token_delta(usage, 1)
-            if fault is not None and sent == fault.after_deltas:
-                await fire_fault(self.session, fault)
-                fault = None
-            await self._pause()
+        answer_words = chunks(answer)
+        encode = traced_text_delta if self._trace else text_delta
+        # A scripted fault fires right after its text delta (and that word's token delta),
+        # or after the last one when the answer is shorter.
+        split = fault.after_deltas if fault is not None else len(answer_words)
+        head, tail = answer_words[:split], answer_words[split:]
+        await words.send(head, encode, raw=self._trace)
+        usage.add_output(len(head))
+        if fault is not None and 0 < split <= len(answer_words):
+            await fire_fault(self.session, fault)
+            fault = None
+        if head:
+            await words.pause()
+        await words.send(tail, encode, raw=self._trace)
+        usage.add_output(len(tail))
+        if tail:
+            await words.pause()
         if fault is not None:
             await fire_fault(self.session, fault)
         await self._end_step(step_id, started)
@@ -516,6 +511,3 @@ class TurnPlayer:
                 seen.add(key)
                 await self.session.store_blob(key, data)
         return root_ids, turn_ids
-
-
-_TTFT_FIELD = 8
