@@ -4,6 +4,7 @@ time).
 
     uv run python -m benchmarks.cpu [--turns 600] [--concurrency 50] [--tokens 1 200]
                                     [--rounds 400] [--profile DIR]
+    uv run python -m benchmarks.cpu --paced 0.02 [--concurrency 200] [--window 5]
 
 Starts an unpaced emulator and `cursor-bridge serve` on it (child processes), warms both up,
 then measures the bridge's user+system CPU seconds (from /proc) across:
@@ -13,6 +14,15 @@ then measures the bridge's user+system CPU seconds (from /proc) across:
                      taking off the one-word turn's cost;
   tool round       - `--rounds` held tool rounds (a parked Run answered, history resent) in
                      `--concurrency` loops of 10 rounds; per round.
+  paced chunks     - with `--paced S` instead: `--concurrency` streams of a paced emulator
+                     (S s between words, like a model typing: 0.02 = 50 words/s each), all
+                     streaming at once; the bridge's CPU over a `--window` s stretch in which
+                     every stream is past its start, per 1,000 words the clients received.
+                     No Run starts fall in the window, so the figure is the per-word cost
+                     alone: each word its own upstream frame and, unless the bridge coalesces
+                     writes (server/pacing.py), its own client write. The paced burst of
+                     relay.py (200 streams, 10,000 words/s) is `--paced 0.02 --concurrency
+                     200`.
 Why: a burst of N conversations on one core queues each behind the others' bridge CPU, so
 issue 17's burst target (200 at once, +30 ms p50) needs about 0.3 ms per new conversation.
 Informational targets printed beside the figures: <= 0.3 ms per new conversation, <= 0.02 s
@@ -24,12 +34,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import sys
+import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
 
 from benchmarks.harness import (
+    MODEL,
     Report,
     Stack,
     add_profile_option,
@@ -39,11 +52,13 @@ from benchmarks.harness import (
     process_tree,
     stack,
 )
-from benchmarks.relay import Sample, relayed_once
+from benchmarks.relay import Sample, prompt, relayed_once
 from benchmarks.tool_loop import loop_once
 
 PER_CONVERSATION_TARGET_MS = 0.3
 PER_THOUSAND_CHUNKS_TARGET_S = 0.02
+# A content delta's text in an SSE line (the emulator's words hold no quotes or escapes).
+CONTENT = re.compile(rb'"delta":\{"content":"([^"]*)"')
 
 
 async def spread(count: int, concurrency: int, one: Callable[[], Awaitable[None]]) -> None:
@@ -84,13 +99,18 @@ async def bridge_cpu(pid: int, work: Awaitable[None], report: Report) -> float:
     return total
 
 
-async def measure(args: argparse.Namespace, running: Stack, report: Report) -> bool:
-    pid = running.pids["bridge"]
-    client = aiohttp.ClientSession(
+def bridge_client(running: Stack) -> aiohttp.ClientSession:
+    """A client of the bridge with no limit on connections."""
+    return aiohttp.ClientSession(
         running.bridge_url,
         connector=aiohttp.TCPConnector(limit=0),
         timeout=aiohttp.ClientTimeout(total=600),
     )
+
+
+async def measure(args: argparse.Namespace, running: Stack, report: Report) -> bool:
+    pid = running.pids["bridge"]
+    client = bridge_client(running)
     ok = True
     sample = Sample()
 
@@ -137,6 +157,74 @@ async def measure(args: argparse.Namespace, running: Stack, report: Report) -> b
     return ok
 
 
+class WordCount:
+    """Words received so far by all streams, and the streams that received any."""
+
+    def __init__(self) -> None:
+        self.words = 0
+        self.streaming = 0
+
+
+async def paced_stream(client: aiohttp.ClientSession, words: int, count: WordCount) -> None:
+    """One streamed answer of *words* words, counted as they arrive."""
+    body = {"model": MODEL, "messages": [{"role": "user", "content": prompt(words)}]}
+    started = False
+    async with client.post("/v1/chat/completions", json={**body, "stream": True}) as response:
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}: {(await response.read())[:200]!r}")
+        async for line in response.content:
+            found = CONTENT.search(line)
+            if found is None or not found.group(1):
+                continue
+            count.words += len(found.group(1).split())
+            if not started:
+                started = True
+                count.streaming += 1
+
+
+async def measure_paced(args: argparse.Namespace, running: Stack, report: Report) -> bool:
+    """The bridge's CPU per 1,000 paced words while `--concurrency` streams run (doc)."""
+    pid = running.pids["bridge"]
+    client = bridge_client(running)
+    await spread(args.concurrency, args.concurrency, lambda: relayed_once(client, 1, Sample()))
+    # Long enough answers that every stream is still going when the window closes,
+    # however slowly the streams start on a loaded machine.
+    words = int((args.window + 30) / args.paced)
+    count = WordCount()
+    streams = [
+        asyncio.ensure_future(paced_stream(client, words, count)) for _ in range(args.concurrency)
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while count.streaming < args.concurrency:
+            if any(s.done() for s in streams) or time.monotonic() > deadline:
+                for stream in streams:
+                    if stream.done() and stream.exception() is not None:
+                        raise stream.exception()  # type: ignore[misc]
+                raise RuntimeError("the streams did not all start")
+            await asyncio.sleep(0.05)
+        report(load_average())
+        before_words, before = count.words, thread_cpu(pid)
+        await asyncio.sleep(args.window)
+        after_words, after = count.words, thread_cpu(pid)
+        received = after_words - before_words
+        used = sum(after[tid] - before.get(tid, 0.0) for tid in after)
+        rate = received / args.window
+        per_k = used / received * 1000 if received else float("nan")
+        report(
+            f"{args.concurrency} paced streams ({1 / args.paced:.0f} words/s each): "
+            f"{received} words in {args.window:g} s ({rate:.0f}/s), bridge CPU {used:.2f} s: "
+            f"{per_k:.4f} s per 1,000 paced chunks ({used / args.window:.2f} cores)"
+        )
+        report(load_average())
+    finally:
+        for stream in streams:
+            stream.cancel()
+        await asyncio.gather(*streams, return_exceptions=True)
+        await client.close()
+    return received > 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -148,14 +236,24 @@ def main() -> None:
     parser.add_argument(
         "--serve-arg", action="append", default=[], help="extra `cursor-bridge serve` argument"
     )
+    parser.add_argument(
+        "--paced",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="measure CPU per paced word instead: S s between the emulator's words",
+    )
+    parser.add_argument("--window", type=float, default=5.0, help="with --paced: seconds measured")
     add_profile_option(parser)
     add_scale_option(parser)
     args = parser.parse_args()
+    if args.paced and "--concurrency" not in sys.argv:
+        args.concurrency = 200
     report = Report("cpu" if args.workers <= 1 else f"cpu-workers{args.workers}", args.profile)
     report(f"benchmarks.cpu {' '.join(sys.argv[1:])}".rstrip())
     profile = report.profile_path("bridge")
-    with stack(0.0, args.serve_arg, profile, args.workers) as running:
-        ok = asyncio.run(measure(args, running, report))
+    with stack(args.paced, args.serve_arg, profile, args.workers) as running:
+        ok = asyncio.run((measure_paced if args.paced else measure)(args, running, report))
     if profile is not None:
         report(f"profile of the bridge: {profile}")
     report.finish(ok)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -236,6 +237,9 @@ async def _serve(
             log_config=None,
             lifespan="on",
             http=header_deadline_protocol(settings.header_read_timeout),
+            # uvicorn's X-Forwarded-* rewriting of the client address and scheme, which
+            # nothing here reads: one layer per request, kept only when asked for.
+            proxy_headers="FORWARDED_ALLOW_IPS" in os.environ,
         )
         server = uvicorn.Server(config)
         tune_gc()

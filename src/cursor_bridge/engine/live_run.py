@@ -166,9 +166,20 @@ class LiveRun:
         await self._upstream.aclose()
 
     async def _pump(self, queue: asyncio.Queue[list[ev.Event] | BaseException | None]) -> None:
+        # Batches that queue up unread are joined, as a direct read joins the frames that
+        # arrived together: a reader that comes back late (a stream holding its writes
+        # while the loop is behind, server/pacing.py) catches up in one step. What follows
+        # the turn's end stays a batch of its own.
+        unread: list[ev.Event] | None = None
+        joinable = False
         try:
             async for batch in self._batches:
-                queue.put_nowait(batch)
+                if unread is not None and joinable and not queue.empty():
+                    unread += batch  # still queued: the last item put is this list
+                else:
+                    unread = list(batch)
+                    queue.put_nowait(unread)
+                joinable = not any(type(event) is ev.TurnEnded for event in batch)
         except ConnectError as exc:
             queue.put_nowait(exc)
         except Exception as exc:  # pragma: no cover - a bug below us; surface, do not hang

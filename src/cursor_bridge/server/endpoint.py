@@ -12,6 +12,7 @@ come before any route runs, answer in the shape of the route the request is for.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -43,6 +44,7 @@ from ..engine import (
 )
 from .event_stream import EventStream, Write
 from .json_body import InvalidBody, parse_off_loop
+from .pacing import WritePacing, loop_pacing
 from .turns import start_turn, until_disconnect
 
 log = logging.getLogger(__name__)
@@ -90,8 +92,9 @@ async def run_dialect(
         return refusal(dialect, exc)
     renderer = dialect.renderer(parsed, turn.input_tokens)
     if isinstance(renderer, StreamRenderer):
+        pacing = pacing_of(request)
         return EventStream(
-            lambda write: _stream(dialect, turn, renderer, write),
+            lambda write: _stream(dialect, turn, renderer, write, pacing),
             headers={**SSE_HEADERS, **dialect.headers},
         )
     try:
@@ -101,12 +104,24 @@ async def run_dialect(
     return JSONResponse(body, headers=dict(dialect.headers) or None)
 
 
-async def _stream(dialect: Dialect[Any], turn: Turn, renderer: StreamRenderer, write: Write) -> str:
+def pacing_of(request: Request) -> WritePacing:
+    """The app's `write_pacing` if it has one (tests inject lag), else the loop's."""
+    pacing: WritePacing | None = getattr(request.app.state, "write_pacing", None)
+    return pacing if pacing is not None else loop_pacing()
+
+
+async def _stream(
+    dialect: Dialect[Any], turn: Turn, renderer: StreamRenderer, write: Write, pacing: WritePacing
+) -> str:
     """Write the turn's events; the text returned ends the stream. Text that is ready
     together goes out in one write: the stream's start with the first output (already in
-    hand when the answer starts), the turn's last output with the stream's end."""
+    hand when the answer starts), the turn's last output with the stream's end. After a
+    write, a loop that is behind holds the next read of the turn (pacing.py), so what
+    arrives meanwhile goes out together; the first output is never held."""
     interval = renderer.keepalive_interval
     pending = renderer.start()
+    lag = pacing.source
+    lag.acquire()
     try:
         last_write = time.monotonic()
         async for batch in turn.batches():
@@ -116,6 +131,9 @@ async def _stream(dialect: Dialect[Any], turn: Turn, renderer: StreamRenderer, w
                 if not isinstance(batch[-1], TurnFinished):
                     await write(pending)
                     pending = ""
+                    hold = pacing.hold()
+                    if hold:
+                        await asyncio.sleep(hold)
                 last_write = now
             elif interval is not None and now - last_write >= interval:
                 await write(renderer.keepalive())
@@ -126,6 +144,7 @@ async def _stream(dialect: Dialect[Any], turn: Turn, renderer: StreamRenderer, w
         access.note_error(report.message)
         return pending + renderer.error(report)
     finally:
+        lag.release()
         # Runs on client disconnect too (the answer is cancelled): cancel upstream.
         await turn.aclose()
 

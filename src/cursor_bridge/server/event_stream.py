@@ -3,9 +3,11 @@
 Starlette's StreamingResponse runs each response in a task group of two tasks (the body
 and a disconnect listener) and pulls every chunk through an async iterator. Here the
 producer writes its events itself, in the request's task, and hands back the last text,
-which goes out with the end of the body in one write. A client that leaves cancels the
-producer: through the request's one disconnect watcher (disconnect.py), or one started
-here when nothing watches the request yet.
+which goes out with the end of the body in one write. Each write is one ASGI send, with no
+coroutine of its own, and past a send wrapper that only stamps the response's start (its
+`body_send`, see gate.py). A client that leaves cancels the producer: through the
+request's one disconnect watcher (disconnect.py), or one started here when nothing
+watches the request yet.
 """
 
 from __future__ import annotations
@@ -39,9 +41,13 @@ class EventStream(Response):
 
     async def _write_all(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        # Past the start, a send that only stamps the start (the gate's) is skipped.
+        body_send: Send = getattr(send, "body_send", send)
 
-        async def write(text: str) -> None:
-            await send({"type": "http.response.body", "body": text.encode(), "more_body": True})
+        def write(text: str) -> Awaitable[None]:
+            return body_send(
+                {"type": "http.response.body", "body": text.encode(), "more_body": True}
+            )
 
         last = await self.produce(write)
-        await send({"type": "http.response.body", "body": last.encode(), "more_body": False})
+        await body_send({"type": "http.response.body", "body": last.encode(), "more_body": False})

@@ -7,7 +7,8 @@ the body read within its limits (size, read deadline), the follow-up forwarder o
 --workers N`, and the caller's key restriction (account_headers.py). Each check is its own
 concept in its own module and answers with a Refusal in the caller's dialect; here they are
 plain calls rather than a stack of middleware, so a request costs one layer, and `send` is
-wrapped once (the status, the model and account headers on the response's start).
+wrapped once (StampedSend: the status, the model and account headers on the response's
+start; an event stream writes its body past it).
 
 A request for a route without path parameters is answered here directly (its endpoint, with
 the app's error handlers); any other goes to the app (Starlette's router). A request with a
@@ -102,18 +103,7 @@ class Gate:
             await self.app(scope, receive, send)
             return
         record = open_record(scope)
-        accounts = self.accounts
-
-        async def stamped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                record.status = message["status"]
-                extra = model_header(record)
-                if accounts is not None:
-                    extra += accounts.headers(record)
-                if extra:
-                    message = {**message, "headers": [*message.get("headers", ()), *extra]}
-            await send(message)
-
+        stamped = StampedSend(send, record, self.accounts)
         try:
             headers = dict(scope["headers"])
             if refusal := self.host.refusal(scope, headers):
@@ -204,6 +194,33 @@ class Gate:
 
     async def _refuse(self, refusal: Refusal, scope: Scope, receive: Receive, send: Send) -> None:
         await refusal.response(scope)(scope, receive, send)
+
+
+class StampedSend:
+    """The gate's `send`: notes the status and adds the model and account headers to the
+    response's start. Body messages pass through unchanged, so a response that writes
+    many of them (an event stream) may send them to `body_send` directly, one layer
+    fewer per write."""
+
+    __slots__ = ("accounts", "body_send", "record")
+
+    def __init__(
+        self, send: Send, record: access.AccessRecord, accounts: AccountHeaders | None
+    ) -> None:
+        self.body_send = send
+        self.record = record
+        self.accounts = accounts
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            record = self.record
+            record.status = message["status"]
+            extra = model_header(record)
+            if self.accounts is not None:
+                extra += self.accounts.headers(record)
+            if extra:
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+        await self.body_send(message)
 
 
 class GatedApp(Starlette):
