@@ -198,6 +198,20 @@ def test_tool_calls_and_errors_keep_their_shape_under_lag(served: Served) -> Non
     assert 0.04 in served.pacing.holds
 
 
+def test_the_end_of_a_tool_round_is_not_held(served: Served) -> None:
+    """A hold pays off only while words stream in; after a tool call the round ends next,
+    and the client (an agent waiting to run the tool) would wait out the hold for nothing."""
+    served.lag.value = 0.05
+    before = len(served.pacing.holds)
+    call = digest(stream(served.url, '/tool get_weather {"city": "Paris"}', tools=[WEATHER]))
+    assert call[0][:3] == ("call", 0, "get_weather")
+    assert call[-2:] == [("finish", "tool_calls"), "[DONE]"]
+    assert served.pacing.holds[before:] == []
+    words = digest(stream(served.url, "/tokens 12"))  # the same lag holds streamed words
+    assert words[0][0] == "text" and words[-1] == "[DONE]"
+    assert served.pacing.holds[before:] and all(h > 0 for h in served.pacing.holds[before:])
+
+
 def test_a_continued_run_coalesces_under_lag_too(served: Served, paced_stack: Stack) -> None:
     """The answer after a tool round comes from a Run read by its own task (held open):
     what queued while the stream held goes out together, not one queued batch per hold."""

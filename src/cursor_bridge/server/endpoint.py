@@ -39,6 +39,8 @@ from ..engine import (
     EngineError,
     InvalidChatRequest,
     OutputEvent,
+    TextDelta,
+    ThinkingDelta,
     TurnFinished,
     TurnService,
 )
@@ -116,8 +118,9 @@ async def _stream(
     """Write the turn's events; the text returned ends the stream. Text that is ready
     together goes out in one write: the stream's start with the first output (already in
     hand when the answer starts), the turn's last output with the stream's end. After a
-    write, a loop that is behind holds the next read of the turn (pacing.py), so what
-    arrives meanwhile goes out together; the first output is never held."""
+    write of streamed words, a loop that is behind holds the next read of the turn
+    (pacing.py), so what arrives meanwhile goes out together; the first output is never
+    held, nor the end of a tool round."""
     interval = renderer.keepalive_interval
     pending = renderer.start()
     lag = pacing.source
@@ -128,12 +131,16 @@ async def _stream(
             pending += renderer.batch(batch)
             now = time.monotonic()
             if pending:
-                if not isinstance(batch[-1], TurnFinished):
+                last = batch[-1]
+                if not isinstance(last, TurnFinished):
                     await write(pending)
                     pending = ""
-                    hold = pacing.hold()
-                    if hold:
-                        await asyncio.sleep(hold)
+                    # Only streamed words are held: after anything else (a tool call,
+                    # whose round ends next) the client waits for what follows.
+                    if isinstance(last, TextDelta | ThinkingDelta):
+                        hold = pacing.hold()
+                        if hold:
+                            await asyncio.sleep(hold)
                 last_write = now
             elif interval is not None and now - last_write >= interval:
                 await write(renderer.keepalive())
