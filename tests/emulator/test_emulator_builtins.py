@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cursor_bridge.emulator import EmulatorServer
-from cursor_bridge.emulator.run import ExecCall
+from cursor_bridge.emulator.exec_call import ExecCall
 from cursor_bridge.emulator.script import EXEC_WORDS
 from cursor_bridge.emulator.tools import builtin_display
 from cursor_bridge.engine.adapters import map_builtin, native_result, refuse

@@ -26,6 +26,7 @@ from ..protocol.framing import EnvelopeDecoder, encode_end_stream, encode_envelo
 from ..protocol.messages import agent
 from ..protocol.wire import field_bytes, len_field
 from .connection import ServerStream, StreamGone
+from .exec_call import ExecCall
 from .pacer import Pacer
 from .queries import decision, query_message
 
@@ -73,37 +74,6 @@ class RunEnvironment:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
-
-
-@dataclass(slots=True)
-class ExecCall:
-    """One exec request in flight and what the client answered.
-
-    A shell stream (`shell_stream_args`) is complete at the client's `stream_close`, as the
-    service needs it; any other exec at its first result. `throw` completes any exec.
-    """
-
-    id: int
-    kind: str
-    future: asyncio.Future[None]
-    results: list[agent.ExecClientMessage] = field(default_factory=list)
-    thrown: str | None = None
-
-    def result_received(self, message: agent.ExecClientMessage) -> None:
-        self.results.append(message)
-        if self.kind != "shell_stream_args":
-            self._complete()
-
-    def stream_closed(self) -> None:
-        self._complete()
-
-    def throw(self, error: str) -> None:
-        self.thrown = error
-        self._complete()
-
-    def _complete(self) -> None:
-        if not self.future.done():
-            self.future.set_result(None)
 
 
 PlayFn = Callable[["RunSession", agent.AgentRunRequest], Awaitable[None]]

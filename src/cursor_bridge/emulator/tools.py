@@ -21,8 +21,8 @@ from google.protobuf.message import Message
 
 from ..protocol.exec_kinds import args_message, display_member, result_field
 from ..protocol.messages import agent, json_to_value_bytes
+from .exec_call import ExecCall
 from .history import describe_mcp_result
-from .run import ExecCall
 from .script import EXEC_WORDS, Script, ToolCallSpec
 
 

@@ -40,6 +40,7 @@ from typing import Any
 from ..protocol.blobs import blob_id
 from ..protocol.messages import agent
 from .catalog import CatalogModel
+from .exec_call import ExecCall
 from .faults import fire_fault
 from .history import (
     Conversation,
@@ -54,7 +55,7 @@ from .history import (
 )
 from .model_text import chunks, recall_text, summary_text, tokens_of
 from .obey import disobeys, formatted_answer, obeying
-from .run import ExecCall, RunError, RunSession
+from .run import RunError, RunSession
 from .script import Fault, Recall, Reply, Script, Tokens, parse_script
 from .tools import (
     PlannedCall,
