@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .listen import reason, run
+from .listen import reason, run, tune_gc
 from .wiretrace.format import TraceError, load_trace
 
 
@@ -121,6 +121,7 @@ def emulator(
             plan_limit, run_cost, on_demand_limit, enforce=enforce_usage, fault=usage_fault
         ),
     )
+    tune_gc()  # as `serve` does: the emulator allocates as much per streamed word
     with contextlib.suppress(KeyboardInterrupt):
         try:
             run(run_emulator(host, port, options))
