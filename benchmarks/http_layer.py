@@ -36,6 +36,7 @@ from cursor_bridge.engine.backend import BackendConfig, CursorBackend
 from cursor_bridge.server.app import create_app
 from cursor_bridge.server.client_keys import ClientKeys
 from cursor_bridge.server.guards import Guards
+from tests.support.asgi_scope import http_scope
 
 MODEL = ModelInfo("gpt-5.4", "GPT-5.4")
 PASSES = 5
@@ -66,24 +67,8 @@ class Request:
     """One request as a client sends it, and what the app sent back."""
 
     def __init__(self, method: str, path: str, body: bytes) -> None:
-        headers = [(b"host", b"127.0.0.1:8787"), (b"user-agent", b"OpenAI/Python 1.0")]
-        if body:
-            headers += [(b"content-type", b"application/json")]
-            headers += [(b"content-length", str(len(body)).encode())]
-        self.scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "root_path": "",
-            "query_string": b"",
-            "headers": headers,
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8787),
-        }
+        client = [(b"user-agent", b"OpenAI/Python 1.0")]
+        self.scope = http_scope(method, path, body, client)
         self.body = body
         self.sent = 0
 

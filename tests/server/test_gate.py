@@ -30,6 +30,7 @@ from cursor_bridge.server.client_keys import ClientKeys
 from cursor_bridge.server.event_stream import EventStream, Write
 from cursor_bridge.server.guards import Guards
 from tests.conftest import Stack
+from tests.support.asgi_scope import http_scope
 from tests.support.polling import wait_for
 
 MODEL = ModelInfo("gpt-5.4", "GPT-5.4")
@@ -72,28 +73,6 @@ def app_with(engine: ScriptedEngine) -> Any:
     app = create_app(backend, guards=Guards(keys=ClientKeys()))
     app.state.engine = engine
     return app
-
-
-def http_scope(method: str, path: str, body: bytes = b"") -> dict[str, Any]:
-    headers = [(b"host", b"127.0.0.1:8787")]
-    if method == "POST":
-        headers += [(b"content-type", b"application/json")]
-        headers += [(b"content-length", str(len(body)).encode())]
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8787),
-        "state": {},
-    }
 
 
 class Client:
