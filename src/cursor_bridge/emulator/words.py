@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Callable
 
 from ..protocol.messages import agent
-from ..protocol.wire import encode_varint, len_field
+from ..protocol.wire import len_field
 from .connection import StreamGone
 from .pacer import ENDED
 from .run import RunEnded, RunSession
@@ -39,42 +39,22 @@ _FRAMES_PER_WORD = 2  # the delta and its token_delta
 TOKEN_DELTA_ONE = len_field(_UPDATE, len_field(_TOKEN_DELTA, bytes((_TOKENS << 3, 1))))
 
 
-_SHORT = tuple(bytes((n,)) for n in range(128))  # one-byte varints
-
-
-def _length(size: int) -> bytes:
-    return _SHORT[size] if size < 128 else encode_varint(size)
-
-
-def _tag(number: int) -> bytes:
-    return encode_varint(number << 3 | 2)  # length-delimited
-
-
-_UPDATE_TAG = _tag(_UPDATE)
-_TEXT_DELTA_TAG, _THINKING_DELTA_TAG = _tag(_TEXT_DELTA), _tag(_THINKING_DELTA)
-_TEXT_TAG, _THINKING_TEXT_TAG = _tag(_TEXT), _tag(_THINKING_TEXT)
-
-
-def _update(member_tag: bytes, text_tag: bytes, text: str) -> bytes:
+def _update(member: int, text_field: int, text: str) -> bytes:
     """AgentServerMessage{interaction_update{<member>{text}}} (an empty text is absent)."""
-    inner = b""
-    if text:
-        data = text.encode()
-        inner = text_tag + _length(len(data)) + data
-    member = member_tag + _length(len(inner)) + inner
-    return _UPDATE_TAG + _length(len(member)) + member
+    inner = len_field(text_field, text.encode()) if text else b""
+    return len_field(_UPDATE, len_field(member, inner))
 
 
 def text_delta(text: str, *, trace: bool = False) -> bytes:
     """AgentServerMessage{interaction_update{text_delta{text}}}, with `trace` plus the
     ttft_breakdown field a /trace turn adds."""
-    payload = _update(_TEXT_DELTA_TAG, _TEXT_TAG, text)
+    payload = _update(_TEXT_DELTA, _TEXT, text)
     return payload + _TTFT if trace else payload
 
 
 def thinking_delta(text: str) -> bytes:
     """AgentServerMessage{interaction_update{thinking_delta{text}}}."""
-    return _update(_THINKING_DELTA_TAG, _THINKING_TEXT_TAG, text)
+    return _update(_THINKING_DELTA, _THINKING_TEXT, text)
 
 
 def traced_text_delta(text: str) -> bytes:

@@ -45,7 +45,12 @@ def short_varint(data: bytes, pos: int) -> tuple[int, int]:
     return -1, pos
 
 
+_ONE_BYTE = tuple(bytes((n,)) for n in range(128))
+
+
 def encode_varint(value: int) -> bytes:
+    if 0 <= value < 128:  # most tags and lengths: one byte, no loop
+        return _ONE_BYTE[value]
     out = bytearray()
     while True:
         byte = value & 0x7F
