@@ -10,8 +10,8 @@ HTTP status, the client-facing message and the retry hint (`engine_error`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Protocol, cast
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Protocol
 
 from ..auth.pool import AllAccountsCooling, NotAllowed
 from ..protocol.errors import ConnectError
@@ -77,16 +77,13 @@ class EngineService:
         with translated():
             return await self.backend.resolve(request)
 
-    async def stream_turn(
+    def stream_turn(
         self, request: ChatRequest, choice: ModelChoice
     ) -> AsyncIterator[list[OutputEvent]]:
-        """The backend's batches; closing this generator closes (cancels) the backend's."""
-        # stream_turn is an async generator (it promises only an iterator): close it with us.
-        batches = cast(AsyncGenerator[list[OutputEvent]], self.backend.stream_turn(request, choice))
-        with translated():
-            async with contextlib.aclosing(batches):
-                async for batch in batches:
-                    yield batch
+        """The backend's batches, its errors translated as they leave it (no generator of
+        our own around its generator: one fewer per batch); closing the iterator closes
+        (cancels) the turn."""
+        return self.backend.stream_turn(request, choice, translate=engine_error)
 
 
 @contextlib.contextmanager

@@ -276,6 +276,11 @@ class SegmentReader:
         notes, self._notes = self._notes, []
         return notes
 
+    @property
+    def hosted_running(self) -> bool:
+        """Whether hosted calls are still running (`cancel_hosted` has work to do)."""
+        return bool(self._hosted_calls)
+
     async def cancel_hosted(self) -> None:
         """Stop hosted calls still running (the Run is going away)."""
         tasks = list(self._hosted_calls.values())

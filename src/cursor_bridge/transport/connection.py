@@ -264,9 +264,8 @@ class Connection(asyncio.Protocol):
             raise NoStreamCapacity(f"{self.origin}: connection is full or draining")
         h2 = self._h2
         stream_id = h2.get_next_available_stream_id()
-        request = request_frames.request_headers([*self._pseudo, _path(path)], headers)
         try:
-            request_frames.open_stream(h2, stream_id, request)
+            request_frames.open_request(h2, stream_id, [*self._pseudo, _path(path)], headers)
         except TooManyStreamsError as exc:
             raise NoStreamCapacity(str(exc)) from exc
         except H2Error as exc:
