@@ -10,8 +10,8 @@ HTTP status, the client-facing message and the retry hint (`engine_error`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Protocol, cast
 
 from ..auth.pool import AllAccountsCooling, NotAllowed
 from ..protocol.errors import ConnectError
@@ -68,6 +68,12 @@ class EngineService:
 
     def __init__(self, backend: CursorBackend) -> None:
         self.backend = backend
+        from .backend import CursorBackend  # not at import: the engine package stays light
+
+        # The real backend translates its errors itself as they leave it (no generator of
+        # ours around its generator: one fewer per batch); a stand-in (tests subclass it
+        # with a scripted stream_turn) is wrapped.
+        self._translates = getattr(type(backend), "stream_turn", None) is CursorBackend.stream_turn
 
     async def models(self) -> list[ModelInfo]:
         with translated():
@@ -80,10 +86,21 @@ class EngineService:
     def stream_turn(
         self, request: ChatRequest, choice: ModelChoice
     ) -> AsyncIterator[list[OutputEvent]]:
-        """The backend's batches, its errors translated as they leave it (no generator of
-        our own around its generator: one fewer per batch); closing the iterator closes
-        (cancels) the turn."""
-        return self.backend.stream_turn(request, choice, translate=engine_error)
+        """The backend's batches, its errors translated; closing the iterator closes
+        (cancels) the backend's."""
+        if self._translates:
+            return self.backend.stream_turn(request, choice, translate=engine_error)
+        return self._translated_turn(request, choice)
+
+    async def _translated_turn(
+        self, request: ChatRequest, choice: ModelChoice
+    ) -> AsyncIterator[list[OutputEvent]]:
+        # stream_turn is an async generator (it promises only an iterator): close it with us.
+        batches = cast(AsyncGenerator[list[OutputEvent]], self.backend.stream_turn(request, choice))
+        with translated():
+            async with contextlib.aclosing(batches):
+                async for batch in batches:
+                    yield batch
 
 
 @contextlib.contextmanager
