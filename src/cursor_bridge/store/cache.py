@@ -32,6 +32,10 @@ class BlobCache:
         return data
 
     def add(self, key: bytes, data: bytes) -> None:
+        held = self._items.get(key)
+        if held is not None and (held is data or held == data):
+            self._items.move_to_end(key)  # already cached (a turn re-putting its seed)
+            return
         self.discard(key)
         if len(data) > self.max_item:
             return

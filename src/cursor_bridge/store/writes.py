@@ -74,9 +74,13 @@ class PutBlob:
     at: float
 
 
+# json.dumps builds a new encoder for every call with sort_keys; this one is made once.
+_encode_meta = json.JSONEncoder(sort_keys=True).encode
+
+
 def meta_text(stored: StoredCheckpoint) -> str:
     """The meta column (JSON), made by the writer rather than the caller's event loop."""
-    return json.dumps(stored.meta, sort_keys=True)
+    return _encode_meta(stored.meta)
 
 
 @dataclass(eq=False, slots=True)
@@ -134,7 +138,7 @@ def size_of(op: Op) -> int:
     if isinstance(op, SaveCheckpoint):
         return len(op.stored.checkpoint)
     if isinstance(op, SaveTurn):
-        return len(op.stored.checkpoint) + sum(len(data) for data in op.blobs.values())
+        return len(op.stored.checkpoint) + sum(map(len, op.blobs.values()))
     return 0
 
 
@@ -272,12 +276,10 @@ class TurnRows:
     def add(self, op: SaveTurn, known: BatchBlobs) -> None:
         s = op.stored
         key, at = s.conversation_key, s.saved_at
-        fresh = [(blob, data) for blob, data in op.blobs.items() if not known.holds(blob, data)]
-        if fresh:
+        if fresh := known.fresh(op.blobs):
             self.data += fresh
             self.sizes += [(blob, len(data), at) for blob, data in fresh]
             self._written.update(blob for blob, _ in fresh)
-            known.wrote(fresh)
         self.checkpoints.append((key, s.checkpoint, meta_text(s), at, at))
         if own := known.unlinked(key, op.blobs):
             # Stored: written above, earlier in this batch, or known committed.
