@@ -5,7 +5,7 @@ get/set inline), so the caller never waits for a disk write, a lock held by anot
 or a WAL checkpoint:
 - Writes (`put`, `save_checkpoint`, `save_turn`, `drop_conversation`) are queued in call
   order and visible to this process's reads at once; a writer thread commits each batch of
-  queued writes in one transaction (group commit), within 0.02 s (0.1 s when busy: see
+  queued writes in one transaction (group commit), within 0.02 s (0.2 s when busy: see
   store/write_queue.py). A finished
   turn is one write (`save_turn`: its checkpoint and blobs together). `flush()` waits
   for that; `close()` flushes. The caller only blocks when more than `max_pending_bytes`
