@@ -281,3 +281,29 @@ def test_writes_queued_while_a_busy_batch_commits_wait_for_the_busy_linger(
         wait_until(lambda: lingered[-1:] == [60.0], "the writer to gather for BUSY_LINGER")
         store.flush(timeout=5)  # ends it
         assert store.load_checkpoint("during") is not None
+
+
+def test_a_batch_block_begun_while_the_writer_lingers_is_not_split(
+    state_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The linger can end while a batch() block is open: its writes still commit together,
+    after it (the longer busy linger made this window wider)."""
+    monkeypatch.setattr(write_queue, "LINGER", 0.5)
+    with SqliteStateStore(state_path) as store:
+        transactions: list[set[str]] = []
+        apply = store._apply
+
+        def recorded(ops: list[Any], *args: Any) -> Any:
+            transactions.append({op.conversation for op in ops if hasattr(op, "stored")})
+            return apply(ops, *args)
+
+        monkeypatch.setattr(store, "_apply", recorded)
+        store.save_turn("before", b"ckpt")  # wakes the writer: it lingers
+        time.sleep(0.1)  # (the writer is lingering now)
+        with store.batch():
+            store.save_turn("first", b"ckpt")
+            time.sleep(1.0)  # past the linger
+            store.save_turn("second", b"ckpt")
+        store.flush()
+        together = [names for names in transactions if names & {"first", "second"}]
+        assert together == [together[0]] and {"first", "second"} <= together[0]

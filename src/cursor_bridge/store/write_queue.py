@@ -303,6 +303,8 @@ class WriteQueue:
                     ticked = self._polling
                 if not ticked:  # woken, or writes queued while it committed: gather more
                     self._linger(self._poll_every if self._polling else LINGER)
+                    if self._holders and not self._closing:
+                        continue  # a batch() block began meanwhile: its end wakes the thread
                 if not self._queue and not self._touches and self._closing:
                     return
                 wrote = len(self._queue)  # not only access notes or a due prune
