@@ -20,6 +20,7 @@ from cursor_bridge.protocol.framing import (
 )
 from cursor_bridge.protocol.messages import agent
 from cursor_bridge.protocol.surprises import Surprise, SurpriseWatch
+from cursor_bridge.protocol.wire import field_bytes, len_field
 
 STORED = b"s" * 32  # a blob the machines start with
 MISSING = b"m" * 32
@@ -184,3 +185,28 @@ def test_a_hot_frame_over_the_size_limit_is_refused() -> None:
     fast, blobs, _ = machine(True, 150)
     assert feed(fast, frame(blob)) == ("raised", "frame of 195 bytes exceeds the 150-byte limit")
     assert len(blobs) == 1  # only the blob it started with
+
+
+def test_the_run_request_frame_is_the_protobuf_encoding() -> None:
+    """start() writes the AgentClientMessage around the request without building it."""
+    request = agent.AgentRunRequest(conversation_id="c1")
+    request.conversation_state.root_prompt_messages_json.append(b"k" * 32)
+    request.MergeFromString(b"\xf8\x07\x01")  # a field our schema lacks rides along
+    machine = run.RunMachine(blobs=MemoryBlobStore(), request_context=agent.RequestContext())
+    expected = agent.AgentClientMessage(run_request=request).SerializeToString()
+    assert machine.start(request) == encode_envelope(expected)
+
+
+@given(st.binary(max_size=40), st.binary(max_size=300))
+def test_a_lone_checkpoint_field_is_read_as_field_bytes_reads_it(
+    before: bytes, state: bytes
+) -> None:
+    for payload in (
+        len_field(3, state),
+        before + len_field(3, state),
+        len_field(3, state) + before,
+    ):
+        only = run._only_field(payload, 0x1A)
+        if only is not None:
+            assert only == field_bytes(payload, 3)
+    assert run._only_field(len_field(3, state), 0x1A) == state

@@ -87,6 +87,12 @@ def read_hot(payload: bytes) -> Hot | None:
 
 def set_blob_reply(kv_id: int) -> bytes:
     """The framed answer to a set_blob request (as RunMachine's protobuf path writes it)."""
+    if 0 <= kv_id < _SET_REPLIES_KEPT:
+        return _SET_REPLIES[kv_id]
+    return _set_blob_reply(kv_id)
+
+
+def _set_blob_reply(kv_id: int) -> bytes:
     return encode_envelope(len_field(_REPLY_FIELD, _kv_id(kv_id) + _SET_RESULT))
 
 
@@ -99,6 +105,11 @@ def get_blob_reply(kv_id: int, data: bytes) -> bytes:
 def _kv_id(kv_id: int) -> bytes:
     # proto3: a zero id is not written.
     return b"\x08" + encode_varint(kv_id) if kv_id else b""
+
+
+# A Run's KV ids count up from 1: the answers to the first ones, made once.
+_SET_REPLIES_KEPT = 128
+_SET_REPLIES = tuple(_set_blob_reply(kv_id) for kv_id in range(_SET_REPLIES_KEPT))
 
 
 def _read_kv(payload: bytes, pos: int, end: int) -> Hot | None:

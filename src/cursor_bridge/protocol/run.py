@@ -41,13 +41,18 @@ from .message_events import exec_event, mcp_state_servers, todos
 from .messages import agent
 from .queries import answer_query
 from .surprises import SurpriseWatch
-from .wire import field_bytes, len_field
+from .wire import field_bytes, len_field, short_varint
 
 # AgentServerMessage.conversation_checkpoint_update: we keep its bytes verbatim.
 _CHECKPOINT_FIELD = 3
+_CHECKPOINT_TAG = 0x1A  # field 3, LEN
 _QUERY_FIELD = agent.AgentServerMessage.DESCRIPTOR.fields_by_name["interaction_query"].number
 _RUN_REQUEST_FIELD = agent.AgentClientMessage.DESCRIPTOR.fields_by_name["run_request"].number
 _STATE_FIELD = agent.AgentRunRequest.DESCRIPTOR.fields_by_name["conversation_state"].number
+
+
+# The third byte of a text_delta or token_delta payload (InteractionUpdate's tag for it).
+_DELTA_TAGS = frozenset({0x0A, 0x42})
 
 
 class RunState(enum.Enum):
@@ -109,7 +114,8 @@ class RunMachine:
             raise LocalProtocolError("start() called twice")
         self.state = RunState.STREAMING
         if raw_state is None:
-            return _frame(agent.AgentClientMessage(run_request=run_request))
+            # The AgentClientMessage holding it, encoded without copying it into one.
+            return encode_envelope(len_field(_RUN_REQUEST_FIELD, run_request.SerializeToString()))
         rest = agent.AgentRunRequest()
         rest.CopyFrom(run_request)
         rest.ClearField("conversation_state")
@@ -242,17 +248,21 @@ class RunMachine:
         them in order into `self._out`, up to the first frame that is anything else (or a
         get_blob we cannot answer: the general path reports it). Frames over the decoder's
         size limit are left to it, to refuse."""
-        skim = self._deltas.skim
+        deltas = self._deltas
         limit = self._decoder.max_frame_size
         out = self._out
-        while True:
-            pos = skim(data, pos, end)
-            if end - pos < HEADER_SIZE or data[pos]:
-                return pos
+        while end - pos >= HEADER_SIZE:
+            if data[pos]:
+                return pos  # compressed or the end of the stream: the decoder's
             length = int.from_bytes(data[pos + 1 : pos + HEADER_SIZE], "big")
             stop = pos + HEADER_SIZE + length
             if stop > end or length > limit:
                 return pos
+            if length > 2 and data[pos + 7] in _DELTA_TAGS:  # text or token delta, maybe
+                skimmed = deltas.skim(data, pos, end)
+                if skimmed != pos:
+                    pos = skimmed
+                    continue
             hot = read_hot(data[pos + HEADER_SIZE : stop])
             if hot is None:
                 return pos
@@ -260,13 +270,16 @@ class RunMachine:
                 blob = self.blobs.get(hot[2])
                 if blob is None:
                     return pos
-                self.output_token_deltas += self._deltas.flush(out)
+                if deltas.text or deltas.tokens:
+                    self.output_token_deltas += deltas.flush(out)
                 self._outgoing += get_blob_reply(hot[1], blob)
                 out.append(ev.BlobServed(hot[2], True))
             else:
-                self.output_token_deltas += self._deltas.flush(out)
+                if deltas.text or deltas.tokens:
+                    self.output_token_deltas += deltas.flush(out)
                 self._on_hot(hot, out)
             pos = stop
+        return pos
 
     def _on_hot(self, hot: Hot, out: list[ev.Event]) -> None:
         """Handle a message `read_hot` read, as `_handle` would handle it decoded. It holds
@@ -398,7 +411,9 @@ class RunMachine:
     def _on_checkpoint(
         self, payload: bytes, state: agent.ConversationStateStructure
     ) -> ev.Checkpoint:
-        raw = field_bytes(payload, _CHECKPOINT_FIELD)
+        raw = _only_field(payload, _CHECKPOINT_TAG)
+        if raw is None:
+            raw = field_bytes(payload, _CHECKPOINT_FIELD)
         self.last_checkpoint = raw
         self.used_tokens = state.token_details.used_tokens
         self.max_tokens = state.token_details.max_tokens
@@ -459,6 +474,15 @@ class RunMachine:
             yield ev.ExecRequested(request.id, request.exec_id, "unknown")
             return
         yield exec_event(request, kind)
+
+
+def _only_field(payload: bytes, tag: int) -> bytes | None:
+    """The value of the LEN field `tag` when *payload* is that one field and nothing else
+    (the usual checkpoint message), else None (read it with `field_bytes`)."""
+    if len(payload) < 2 or payload[0] != tag:
+        return None
+    length, start = short_varint(payload, 1)
+    return payload[start:] if length >= 0 and start + length == len(payload) else None
 
 
 def _frame(message: agent.AgentClientMessage) -> bytes:
