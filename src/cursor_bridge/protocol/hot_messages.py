@@ -61,8 +61,12 @@ def read_hot(payload: bytes) -> Hot | None:
     top = payload[0]
     if top != _KV and top != _UPDATE:
         return None
-    pos = _enter(payload, 1, size)
-    if pos < 0 or pos == size:
+    length = payload[1]  # (inlined `_enter`: this runs for every such message)
+    if length < 0x80:
+        pos = 2
+    else:
+        length, pos = short_varint(payload, 1)
+    if length <= 0 or pos + length != size:
         return None
     if top == _KV:
         return _read_kv(payload, pos, size)
@@ -135,8 +139,14 @@ def _read_kv(payload: bytes, pos: int, end: int) -> Hot | None:
         return None
     blob_id = data = b""
     if pos < end and payload[pos] == _BLOB_ID:
-        start, pos = _bytes_field(payload, pos + 1, end)
-        if start < 0:
+        # (`_bytes_field`, inlined for the usual one-byte length of a 32-byte id)
+        length = payload[pos + 1] if pos + 1 < end else 0x80
+        if length < 0x80:
+            start = pos + 2
+            pos = start + length
+        else:
+            start, pos = _bytes_field(payload, pos + 1, end)
+        if start < 0 or pos > end:
             return None
         blob_id = payload[start:pos]
     if tag == _GET_ARGS:
