@@ -87,7 +87,7 @@ def reference(payload: bytes) -> tuple[Any, ...] | None:
 
 
 @given(hot_messages())
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 def test_encoded_hot_messages_are_read_as_the_full_decoder_reads_them(payload: bytes) -> None:
     expected = reference(payload)
     assert expected is not None
@@ -113,7 +113,7 @@ def mutated(draw: st.DrawFn) -> bytes:
 
 
 @given(mutated())
-@settings(max_examples=3000)
+@settings(max_examples=3000, deadline=None)
 def test_whatever_is_read_decodes_the_same_and_holds_no_surprise(payload: bytes) -> None:
     """Exactly the property the RunMachine relies on to skip the decoder and the surprise
     walk: anything `read_hot` accepts parses, with the same values, and has nothing that
@@ -175,6 +175,7 @@ def test_other_kinds_go_to_the_full_decoder() -> None:
 
 
 @given(U32, st.binary(max_size=300))
+@settings(deadline=None)
 def test_kv_replies_are_the_protobuf_encoding(kv_id: int, data: bytes) -> None:
     def framed(reply: agent.KvClientMessage) -> bytes:
         message = agent.AgentClientMessage(kv_client_message=reply)
@@ -184,3 +185,32 @@ def test_kv_replies_are_the_protobuf_encoding(kv_id: int, data: bytes) -> None:
     assert set_blob_reply(kv_id) == framed(set_reply)
     get_reply = agent.KvClientMessage(id=kv_id, get_blob_result=agent.GetBlobResult(blob_data=data))
     assert get_blob_reply(kv_id, data) == framed(get_reply)
+
+
+def test_the_tags_read_are_the_schemas() -> None:
+    """The field numbers and types `read_hot` hard-codes, checked against the schema (a
+    regenerated schema that moved one fails here, not on the wire)."""
+    from google.protobuf.descriptor import FieldDescriptor as F
+
+    def field(message: Any, name: str) -> tuple[int, int]:
+        descriptor = message.DESCRIPTOR.fields_by_name[name]
+        return descriptor.number, descriptor.type
+
+    assert field(agent.AgentServerMessage, "kv_server_message") == (4, F.TYPE_MESSAGE)
+    assert field(agent.AgentServerMessage, "interaction_update") == (1, F.TYPE_MESSAGE)
+    assert field(agent.KvServerMessage, "id") == (1, F.TYPE_UINT32)
+    assert field(agent.KvServerMessage, "get_blob_args") == (2, F.TYPE_MESSAGE)
+    assert field(agent.KvServerMessage, "set_blob_args") == (3, F.TYPE_MESSAGE)
+    assert [field(agent.SetBlobArgs, n) for n in ("blob_id", "blob_data")] == [
+        (1, F.TYPE_BYTES),
+        (2, F.TYPE_BYTES),
+    ]
+    assert len(agent.SetBlobArgs.DESCRIPTOR.fields) == 2
+    assert [f.number for f in agent.GetBlobArgs.DESCRIPTOR.fields] == [1]
+    for name, number in (("turn_ended", 14), ("step_started", 16), ("step_completed", 17)):
+        assert field(agent.InteractionUpdate, name) == (number, F.TYPE_MESSAGE)
+    assert [(f.number, f.type) for f in agent.TurnEndedUpdate.DESCRIPTOR.fields] == [
+        (n, F.TYPE_UINT32) for n in range(1, 6)
+    ]
+    assert [f.number for f in agent.StepStartedUpdate.DESCRIPTOR.fields] == [1]
+    assert [f.number for f in agent.StepCompletedUpdate.DESCRIPTOR.fields] == [1, 2]

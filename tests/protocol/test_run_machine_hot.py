@@ -198,6 +198,7 @@ def test_the_run_request_frame_is_the_protobuf_encoding() -> None:
 
 
 @given(st.binary(max_size=40), st.binary(max_size=300))
+@settings(deadline=None)
 def test_a_lone_checkpoint_field_is_read_as_field_bytes_reads_it(
     before: bytes, state: bytes
 ) -> None:
