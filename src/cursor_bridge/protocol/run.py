@@ -186,7 +186,8 @@ class RunMachine:
             self._out = out
             skimmed = self._decoder.skim_whole(data, self._skim)
             if skimmed and skimmed == len(data):
-                self.output_token_deltas += deltas.flush(out)
+                if deltas.text or deltas.tokens:
+                    self.output_token_deltas += deltas.flush(out)
                 return out
             data = data[skimmed:]
         for envelope in self._decoder.frames(data, self._skim if merge else None):
@@ -198,7 +199,8 @@ class RunMachine:
                     if not merge:
                         self.output_token_deltas += deltas.flush(out)
                     continue
-            self.output_token_deltas += deltas.flush(out)
+            if deltas.text or deltas.tokens:
+                self.output_token_deltas += deltas.flush(out)
             if envelope.flags & FLAG_END_STREAM:
                 out.append(self._end(parse_end_stream(payload).error))
             else:
@@ -214,7 +216,8 @@ class RunMachine:
                 message = f"Blob not found: {self.missing_blob.hex()} (no longer stored here)"
                 out.append(ev.RunFailed(ConnectError("internal", message)))
                 break
-        self.output_token_deltas += deltas.flush(out)
+        if deltas.text or deltas.tokens:
+            self.output_token_deltas += deltas.flush(out)
         return out
 
     def receive_eof(self, trailers: list[tuple[str, str]] | None = None) -> list[ev.Event]:
