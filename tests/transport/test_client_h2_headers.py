@@ -141,3 +141,16 @@ def test_remembered_headers_are_not_shared_with_the_events() -> None:
     assert first.headers == _RESPONSES[0]  # type: ignore[union-attr]
     first.headers.append(("x-changed", "1"))  # type: ignore[union-attr]
     assert ours.receive(wire[2])[0].headers == _RESPONSES[0]  # type: ignore[union-attr]
+
+
+def test_large_header_blocks_are_left_to_h2() -> None:
+    """A block of indexed fields that decodes to more than the cache takes (the same big
+    entry indexed many times) is read by h2, with the same outcome."""
+    ours, reference = _many_streams_pair(3)
+    encoder = Encoder()
+    big = [(":status", "200"), ("x-big", "v" * 1000)]
+    wire = [_headers_frame(1, encoder.encode(big), ["END_HEADERS"])]
+    wire.append(_headers_frame(3, encoder.encode([big[0]] + [big[1]] * 5), ["END_HEADERS"]))
+    for data in wire:
+        assert _received(ours, data) == _received(reference, data)
+    assert not ours._header_blocks

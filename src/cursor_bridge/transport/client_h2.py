@@ -60,6 +60,9 @@ _PADDED = 0x8
 # decoding a block of only those reads the tables and changes nothing.
 _NOT_ONE_BYTE_INDEXED = bytes(range(0x81, 0xFF))
 _HEADER_CACHE_SIZE = 64
+_HEADER_CACHE_BYTES = 4096
+"""Blocks decoding to more than this (names and values) are left to h2: what a hostile
+server can make the cache hold stays small (64 blocks, each kept decoded and validated)."""
 _STREAM_ID_MASK = 0x7FFFFFFF
 
 DataChunk = tuple[int, bytes, int]
@@ -352,6 +355,8 @@ class ClientH2Connection(H2Connection):
                 headers = list(self.decoder.decode(block, raw=True))
             except Exception:
                 return False  # h2 decodes it again (changing nothing) and fails as it fails
+            if sum(len(name) + len(value) for name, value in headers) > _HEADER_CACHE_BYTES:
+                return False
             if len(self._header_blocks) >= _HEADER_CACHE_SIZE:
                 self._header_blocks.clear()
                 self._validated.clear()
