@@ -20,7 +20,7 @@ from cursor_bridge.protocol.framing import (
 )
 from cursor_bridge.protocol.messages import agent
 from cursor_bridge.protocol.surprises import Surprise, SurpriseWatch
-from cursor_bridge.protocol.wire import field_bytes, len_field
+from cursor_bridge.protocol.wire import field_bytes, len_field, only_field
 
 STORED = b"s" * 32  # a blob the machines start with
 MISSING = b"m" * 32
@@ -207,7 +207,7 @@ def test_a_lone_checkpoint_field_is_read_as_field_bytes_reads_it(
         before + len_field(3, state),
         len_field(3, state) + before,
     ):
-        only = run._only_field(payload, 0x1A)
+        only = only_field(payload, 0x1A)
         if only is not None:
             assert only == field_bytes(payload, 3)
-    assert run._only_field(len_field(3, state), 0x1A) == state
+    assert only_field(len_field(3, state), 0x1A) == state

@@ -41,7 +41,7 @@ from .message_events import exec_event, mcp_state_servers, todos
 from .messages import agent
 from .queries import answer_query
 from .surprises import SurpriseWatch
-from .wire import field_bytes, len_field, short_varint
+from .wire import field_bytes, len_field, only_field
 
 # AgentServerMessage.conversation_checkpoint_update: we keep its bytes verbatim.
 _CHECKPOINT_FIELD = 3
@@ -414,7 +414,7 @@ class RunMachine:
     def _on_checkpoint(
         self, payload: bytes, state: agent.ConversationStateStructure
     ) -> ev.Checkpoint:
-        raw = _only_field(payload, _CHECKPOINT_TAG)
+        raw = only_field(payload, _CHECKPOINT_TAG)
         if raw is None:
             raw = field_bytes(payload, _CHECKPOINT_FIELD)
         self.last_checkpoint = raw
@@ -477,15 +477,6 @@ class RunMachine:
             yield ev.ExecRequested(request.id, request.exec_id, "unknown")
             return
         yield exec_event(request, kind)
-
-
-def _only_field(payload: bytes, tag: int) -> bytes | None:
-    """The value of the LEN field `tag` when *payload* is that one field and nothing else
-    (the usual checkpoint message), else None (read it with `field_bytes`)."""
-    if len(payload) < 2 or payload[0] != tag:
-        return None
-    length, start = short_varint(payload, 1)
-    return payload[start:] if length >= 0 and start + length == len(payload) else None
 
 
 def _frame(message: agent.AgentClientMessage) -> bytes:
