@@ -1,0 +1,355 @@
+"""What `serve`'s HTTP protocol adds to uvicorn's cycles (server/http_cycle.py): the response
+head goes out with the body's first bytes (same bytes, one write fewer), and the client
+leaving is reported through a hook in the scope (no watcher task), which cancels the answer
+as the watcher would."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.types import Message, Receive, Scope, Send
+from uvicorn.protocols.http.flow_control import FlowControl
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+from cursor_bridge.server.disconnect import (
+    DISCONNECT_HOOK,
+    WATCHED,
+    serve_until_disconnect,
+)
+from cursor_bridge.server.header_deadline import header_deadline_protocol
+from cursor_bridge.server.http_cycle import adopt
+
+# -- the head written with the body ---------------------------------------------------------
+
+
+class RecordingTransport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def cycle_on(transport: RecordingTransport, method: str = "POST", **kwargs: Any) -> Any:
+    scope = {"type": "http", "method": method, "path": "/", "http_version": "1.1"}
+    options: dict[str, Any] = {"expect_100_continue": False, "keep_alive": True, **kwargs}
+    return RequestResponseCycle(
+        scope=scope,  # type: ignore[arg-type]
+        transport=transport,
+        flow=FlowControl(transport),
+        logger=logging.getLogger("test"),
+        access_logger=logging.getLogger("test.access"),
+        access_log=False,
+        default_headers=[(b"server", b"test")],
+        message_event=asyncio.Event(),
+        on_response=lambda: None,
+        **options,
+    )
+
+
+START = {"type": "http.response.start", "status": 200, "headers": [(b"x-a", b"1")]}
+
+
+def body(data: bytes, more: bool) -> Message:
+    return {"type": "http.response.body", "body": data, "more_body": more}
+
+
+RESPONSES: list[tuple[str, list[Message]]] = [
+    ("stream", [START, body(b"data: one\n\n", True), body(b"data: two\n\n", False)]),
+    ("one body", [START, body(b"{}", False)]),
+    ("empty end", [START, body(b"x", True), body(b"", False)]),
+    (
+        "content-length",
+        [
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"4")],
+            },
+            body(b"ab", True),
+            body(b"cd", False),
+        ],
+    ),
+    (
+        "close",
+        [
+            {"type": "http.response.start", "status": 401, "headers": [(b"connection", b"close")]},
+            body(b"no", False),
+        ],
+    ),
+    ("no content", [{"type": "http.response.start", "status": 204}, body(b"", False)]),
+]
+
+
+@pytest.mark.parametrize(("name", "messages"), RESPONSES, ids=[n for n, _ in RESPONSES])
+@pytest.mark.parametrize("method", ["POST", "HEAD"])
+async def test_the_bytes_are_uvicorns_in_one_write_fewer(
+    name: str, messages: list[Message], method: str
+) -> None:
+    plain, ours = RecordingTransport(), RecordingTransport()
+    plain_cycle, our_cycle = cycle_on(plain, method), cycle_on(ours, method)
+    adopt(our_cycle, asyncio.get_running_loop())
+    for message in messages:
+        await plain_cycle.send(message)
+        await our_cycle.send(message)
+    await asyncio.sleep(0)  # past the end of the iteration: nothing is left held
+    assert b"".join(ours.writes) == b"".join(plain.writes)
+    assert b"".join(ours.writes).startswith(b"HTTP/1.1 ")
+    sent, plain_sent = [w for w in ours.writes if w], [w for w in plain.writes if w]
+    assert len(sent) == max(1, len(plain_sent) - 1)  # HEAD: the head alone
+    assert sent[0] == b"".join(plain_sent[:2])
+    assert ours.closed == plain.closed
+    assert our_cycle.response_complete and plain_cycle.response_complete
+
+
+async def test_a_head_whose_body_does_not_follow_goes_out_at_the_end_of_the_iteration() -> None:
+    transport = RecordingTransport()
+    cycle = cycle_on(transport)
+    adopt(cycle, asyncio.get_running_loop())
+    await cycle.send(START)
+    assert transport.writes == []
+    await asyncio.sleep(0)
+    assert len(transport.writes) == 1 and transport.writes[0].startswith(b"HTTP/1.1 200 OK")
+    await cycle.send(body(b"late", False))
+    assert transport.writes[1:] == [b"4\r\nlate\r\n0\r\n\r\n"]
+
+
+async def test_a_100_continue_is_not_held() -> None:
+    transport = RecordingTransport()
+    cycle = cycle_on(transport, expect_100_continue=True)
+    adopt(cycle, asyncio.get_running_loop())
+    cycle.more_body = False
+    cycle.message_event.set()
+    await cycle.receive()
+    assert transport.writes == [b"HTTP/1.1 100 Continue\r\n\r\n"]
+    await cycle.send(START)
+    await cycle.send(body(b"x", False))
+    assert len(transport.writes) == 2 and transport.writes[1].startswith(b"HTTP/1.1 200 OK")
+
+
+async def test_closing_writes_a_held_head_first() -> None:
+    transport = RecordingTransport()
+    cycle = cycle_on(transport)
+    adopt(cycle, asyncio.get_running_loop())
+    await cycle.send(START)
+    cycle.transport.close()
+    assert transport.closed and transport.writes[0].startswith(b"HTTP/1.1 200 OK")
+
+
+# -- the disconnect hook --------------------------------------------------------------------
+
+
+class Hook:
+    """A server's disconnect hook, fired by hand."""
+
+    def __init__(self) -> None:
+        self.callbacks: list[Callable[[], None]] = []
+
+    def __call__(self, callback: Callable[[], None]) -> None:
+        self.callbacks.append(callback)
+
+    def fire(self) -> None:
+        for callback in self.callbacks:
+            callback()
+
+
+async def never_receive() -> Message:
+    raise AssertionError("with a hook, nothing waits in receive()")
+
+
+async def hooked(answer: Callable[[], Awaitable[None]]) -> tuple[bool, Hook, Scope]:
+    hook = Hook()
+    scope: Scope = {DISCONNECT_HOOK: hook}
+    return await serve_until_disconnect(scope, never_receive, answer), hook, scope
+
+
+async def test_the_hook_cancels_the_answer_and_restores_the_cancel_count() -> None:
+    cancelled = asyncio.Event()
+    hook = Hook()
+
+    async def answer() -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_soon(hook.fire)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cancelled.set()
+
+    scope: Scope = {DISCONNECT_HOOK: hook}
+    assert await serve_until_disconnect(scope, never_receive, answer) is False
+    assert cancelled.is_set() and scope[WATCHED] is True
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+    await asyncio.sleep(0)  # not cancelled any more
+
+
+async def test_an_answer_that_ends_first_is_not_cancelled_by_a_late_hook() -> None:
+    async def answer() -> None:
+        await asyncio.sleep(0)
+
+    answered, hook, _ = await hooked(answer)
+    assert answered is True
+    hook.fire()  # the client leaves after the answer: nothing to cancel
+    await asyncio.sleep(0)
+
+
+async def test_a_cancellation_from_elsewhere_still_propagates() -> None:
+    started = asyncio.Event()
+
+    async def answer() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    task = asyncio.ensure_future(hooked(answer))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_a_cancellation_from_elsewhere_after_the_client_left_still_propagates() -> None:
+    started = asyncio.Event()
+    hook = Hook()
+
+    async def answer() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.sleep(0.01)  # shutdown's cancel arrives while this cleans up
+
+    async def serve() -> bool:
+        return await serve_until_disconnect({DISCONNECT_HOOK: hook}, never_receive, answer)
+
+    task = asyncio.ensure_future(serve())
+    await started.wait()
+    hook.fire()
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_an_answer_that_swallows_the_cancellation_is_answered() -> None:
+    hook = Hook()
+
+    async def answer() -> None:
+        asyncio.get_running_loop().call_soon(hook.fire)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+
+    assert await serve_until_disconnect({DISCONNECT_HOOK: hook}, never_receive, answer)
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+
+
+# -- against a real server -------------------------------------------------------------------
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[int, int, dict[str, Any]]]:
+    """(port of `serve`'s protocol, port of plain uvicorn, what the app saw)."""
+    seen: dict[str, Any] = {"hooked": [], "cancelled": asyncio.Event()}
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        seen["hooked"].append(DISCONNECT_HOOK in scope)
+        await receive()
+        if scope["path"] == "/hang":
+
+            async def hang() -> None:
+                await send({"type": "http.response.start", "status": 200, "headers": []})
+                await send(body(b"data: one\n\n", True))
+                try:
+                    await asyncio.Event().wait()
+                finally:
+                    seen["cancelled"].set()
+
+            await serve_until_disconnect(scope, receive, hang)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-a", b"1")]})
+        await send(body(b"data: one\n\n", True))
+        await asyncio.sleep(0.01)
+        await send(body(b"data: two\n\n", False))
+
+    servers, tasks, ports = [], [], []
+    for http in (header_deadline_protocol(10.0), HttpToolsProtocol):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            http=http,  # type: ignore[arg-type]
+            lifespan="off",
+            date_header=False,
+            server_header=False,
+        )
+        instance = uvicorn.Server(config)
+        tasks.append(asyncio.create_task(instance.serve(sockets=[sock])))
+        servers.append(instance)
+        ports.append(sock.getsockname()[1])
+    while not all(s.started for s in servers):  # noqa: ASYNC110 (uvicorn exposes only a flag)
+        await asyncio.sleep(0.01)
+    yield ports[0], ports[1], seen
+    for instance in servers:
+        instance.should_exit = True
+    await asyncio.gather(*tasks)
+
+
+REQUEST = b"POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}"
+
+
+async def exchange(port: int, request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request * 2)  # two requests on one connection
+    await writer.drain()
+    answer = b""
+    while answer.count(b"0\r\n\r\n") < 2:
+        chunk = await asyncio.wait_for(reader.read(4096), 5)
+        assert chunk
+        answer += chunk
+    writer.close()
+    return answer
+
+
+async def test_the_wire_carries_what_plain_uvicorn_sends(
+    server: tuple[int, int, dict[str, Any]],
+) -> None:
+    ours, plain, seen = server
+    assert await exchange(ours, REQUEST) == await exchange(plain, REQUEST)
+    assert seen["hooked"] == [True, True, False, False]
+
+
+async def test_a_client_leaving_cancels_the_answer_through_the_hook(
+    server: tuple[int, int, dict[str, Any]],
+) -> None:
+    ours, _, seen = server
+    reader, writer = await asyncio.open_connection("127.0.0.1", ours)
+    writer.write(REQUEST.replace(b"/x", b"/hang"))
+    await writer.drain()
+    assert b"data: one" in await asyncio.wait_for(reader.readuntil(b"one\n\n"), 5)
+    writer.close()
+    await asyncio.wait_for(seen["cancelled"].wait(), 5)
+    assert seen["hooked"] == [True]
