@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +25,7 @@ from ..engine.output import (
 )
 from ..engine.request import ChatRequest
 from .chat_body import parse_request
-from .common import InvalidRequest
+from .common import InvalidRequest, random_hex
 from .dialect import BodyRenderer, Dialect, ErrorReport, StreamRenderer
 from .openai_errors import OpenAIErrors
 
@@ -37,7 +36,7 @@ __all__ = ["InvalidRequest", "OpenAIChat", "parse_request"]
 
 
 def new_completion_id() -> str:
-    return f"chatcmpl-{uuid.uuid4().hex}"
+    return f"chatcmpl-{random_hex()}"
 
 
 def usage_body(usage: Usage) -> dict[str, Any]:
