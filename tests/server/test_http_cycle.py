@@ -25,6 +25,7 @@ from cursor_bridge.server.disconnect import (
 )
 from cursor_bridge.server.header_deadline import header_deadline_protocol
 from cursor_bridge.server.http_cycle import adopt
+from cursor_bridge.server.limits import BODY_COMPLETE
 
 # -- the head written with the body ---------------------------------------------------------
 
@@ -276,6 +277,8 @@ async def server() -> AsyncIterator[tuple[int, int, dict[str, Any]]]:
         if scope["type"] != "http":
             return
         seen["hooked"].append(DISCONNECT_HOOK in scope)
+        if BODY_COMPLETE in scope:
+            seen.setdefault("complete", []).append(scope[BODY_COMPLETE]())
         await receive()
         if scope["path"] == "/hang":
 
@@ -340,6 +343,27 @@ async def test_the_wire_carries_what_plain_uvicorn_sends(
     ours, plain, seen = server
     assert await exchange(ours, REQUEST) == await exchange(plain, REQUEST)
     assert seen["hooked"] == [True, True, False, False]
+    assert seen["complete"] == [True, True], "each request arrived whole"
+
+
+async def test_a_body_still_arriving_is_not_complete(
+    server: tuple[int, int, dict[str, Any]],
+) -> None:
+    ours, _, seen = server
+    reader, writer = await asyncio.open_connection("127.0.0.1", ours)
+    head = REQUEST.partition(b"\r\n\r\n")[0]
+    writer.write(head + b"\r\n\r\n{")
+    await writer.drain()
+    await asyncio.sleep(0.1)
+    writer.write(b"}")
+    await writer.drain()
+    answer = b""
+    while not answer.endswith(b"0\r\n\r\n"):
+        chunk = await asyncio.wait_for(reader.read(4096), 5)
+        assert chunk
+        answer += chunk
+    writer.close()
+    assert seen["complete"] == [False]
 
 
 async def test_a_client_leaving_cancels_the_answer_through_the_hook(

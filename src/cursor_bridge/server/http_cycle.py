@@ -10,7 +10,8 @@ them on every cycle of `serve`):
   goes out on its own at the end of the loop iteration (never held longer).
 - A disconnect hook in the scope (`DISCONNECT_HOOK`, see disconnect.py): the gate learns
   that the client left from the connection itself instead of a watcher task per request
-  that waits in `receive()`.
+  that waits in `receive()`. And whether the body is all in (`BODY_COMPLETE`, limits.py):
+  then reading it needs no deadline.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 from .disconnect import DISCONNECT_HOOK
+from .limits import BODY_COMPLETE
 
 
 class HeadWithBody:
@@ -93,6 +95,11 @@ class DisconnectHook:
         if not cycle.response_complete:
             cycle.flow.resume_reading()
 
+    def body_complete(self) -> bool:
+        """Whether receive() answers at once: the whole body is in, or the client left."""
+        cycle = self._cycle
+        return not cycle.more_body or cycle.disconnected or cycle.response_complete
+
     def fire(self) -> None:
         """The connection was lost: tell the request, if its response was not complete."""
         callback, self._callback = self._callback, None
@@ -105,4 +112,5 @@ def adopt(cycle: RequestResponseCycle, loop: asyncio.AbstractEventLoop) -> Disco
     cycle.transport = HeadWithBody(cycle.transport, cycle, loop)  # type: ignore[assignment]
     hook = DisconnectHook(cycle, loop)
     cycle.scope[DISCONNECT_HOOK] = hook  # type: ignore[literal-required]
+    cycle.scope[BODY_COMPLETE] = hook.body_complete  # type: ignore[literal-required]
     return hook
