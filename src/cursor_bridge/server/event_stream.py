@@ -24,6 +24,12 @@ Write = Callable[[str], Awaitable[None]]
 Producer = Callable[[Write], Awaitable[str]]
 
 
+# The encoded headers of the header sets streams were made with (a route's are always the
+# same): encoded once, copied per response.
+_RAW_HEADERS: dict[tuple[tuple[str, str], ...], list[tuple[bytes, bytes]]] = {}
+_KEPT_HEADER_SETS = 64
+
+
 class EventStream(Response):
     media_type = "text/event-stream"
 
@@ -31,7 +37,14 @@ class EventStream(Response):
         self.status_code = 200
         self.background = None
         self.produce = produce
-        self.init_headers(headers)
+        key = tuple(headers.items()) if headers else ()
+        raw = _RAW_HEADERS.get(key)
+        if raw is None:
+            self.init_headers(headers)
+            if len(_RAW_HEADERS) < _KEPT_HEADER_SETS:
+                _RAW_HEADERS[key] = list(self.raw_headers)
+        else:
+            self.raw_headers = list(raw)  # a copy: a middleware may change it in place
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if is_watched(scope):
