@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import socket
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -23,6 +25,7 @@ from cursor_bridge.server.disconnect import (
     WATCHED,
     serve_until_disconnect,
 )
+from cursor_bridge.server.event_stream import HOLD_HEAD
 from cursor_bridge.server.header_deadline import header_deadline_protocol
 from cursor_bridge.server.http_cycle import adopt
 from cursor_bridge.server.limits import BODY_COMPLETE
@@ -103,37 +106,44 @@ RESPONSES: list[tuple[str, list[Message]]] = [
 ]
 
 
+def held(cycle: Any) -> Any:
+    """*cycle* with its hooks, its next head held (what an event stream asks for)."""
+    adopt(cycle, asyncio.get_running_loop())
+    cycle.scope[HOLD_HEAD]()
+    return cycle
+
+
 @pytest.mark.parametrize(("name", "messages"), RESPONSES, ids=[n for n, _ in RESPONSES])
 @pytest.mark.parametrize("method", ["POST", "HEAD"])
 async def test_the_bytes_are_uvicorns_in_one_write_fewer(
     name: str, messages: list[Message], method: str
 ) -> None:
     plain, ours = RecordingTransport(), RecordingTransport()
-    plain_cycle, our_cycle = cycle_on(plain, method), cycle_on(ours, method)
+    plain_cycle, our_cycle = cycle_on(plain, method), held(cycle_on(ours, method))
+    for message in messages:
+        await plain_cycle.send(message)
+        await our_cycle.send(message)
+    assert b"".join(ours.writes) == b"".join(plain.writes)
+    assert b"".join(ours.writes).startswith(b"HTTP/1.1 ")
+    if method == "HEAD":  # no body writes: nothing is held
+        assert ours.writes == plain.writes
+    else:
+        assert len(ours.writes) == len(plain.writes) - 1
+        assert ours.writes[0] == b"".join(plain.writes[:2])
+    assert ours.closed == plain.closed
+    assert our_cycle.response_complete and plain_cycle.response_complete
+    assert our_cycle.transport is ours, "the cycle's own transport is back"
+
+
+@pytest.mark.parametrize(("name", "messages"), RESPONSES, ids=[n for n, _ in RESPONSES])
+async def test_unasked_nothing_is_held(name: str, messages: list[Message]) -> None:
+    plain, ours = RecordingTransport(), RecordingTransport()
+    plain_cycle, our_cycle = cycle_on(plain), cycle_on(ours)
     adopt(our_cycle, asyncio.get_running_loop())
     for message in messages:
         await plain_cycle.send(message)
         await our_cycle.send(message)
-    await asyncio.sleep(0)  # past the end of the iteration: nothing is left held
-    assert b"".join(ours.writes) == b"".join(plain.writes)
-    assert b"".join(ours.writes).startswith(b"HTTP/1.1 ")
-    sent, plain_sent = [w for w in ours.writes if w], [w for w in plain.writes if w]
-    assert len(sent) == max(1, len(plain_sent) - 1)  # HEAD: the head alone
-    assert sent[0] == b"".join(plain_sent[:2])
-    assert ours.closed == plain.closed
-    assert our_cycle.response_complete and plain_cycle.response_complete
-
-
-async def test_a_head_whose_body_does_not_follow_goes_out_at_the_end_of_the_iteration() -> None:
-    transport = RecordingTransport()
-    cycle = cycle_on(transport)
-    adopt(cycle, asyncio.get_running_loop())
-    await cycle.send(START)
-    assert transport.writes == []
-    await asyncio.sleep(0)
-    assert len(transport.writes) == 1 and transport.writes[0].startswith(b"HTTP/1.1 200 OK")
-    await cycle.send(body(b"late", False))
-    assert transport.writes[1:] == [b"4\r\nlate\r\n0\r\n\r\n"]
+        assert ours.writes == plain.writes
 
 
 async def test_a_100_continue_is_not_held() -> None:
@@ -144,6 +154,7 @@ async def test_a_100_continue_is_not_held() -> None:
     cycle.message_event.set()
     await cycle.receive()
     assert transport.writes == [b"HTTP/1.1 100 Continue\r\n\r\n"]
+    cycle.scope[HOLD_HEAD]()
     await cycle.send(START)
     await cycle.send(body(b"x", False))
     assert len(transport.writes) == 2 and transport.writes[1].startswith(b"HTTP/1.1 200 OK")
@@ -151,11 +162,32 @@ async def test_a_100_continue_is_not_held() -> None:
 
 async def test_closing_writes_a_held_head_first() -> None:
     transport = RecordingTransport()
-    cycle = cycle_on(transport)
-    adopt(cycle, asyncio.get_running_loop())
+    cycle = held(cycle_on(transport))
     await cycle.send(START)
+    assert transport.writes == []
     cycle.transport.close()
     assert transport.closed and transport.writes[0].startswith(b"HTTP/1.1 200 OK")
+    assert cycle.transport is transport
+
+
+async def test_a_finished_cycle_is_freed_without_the_garbage_collector() -> None:
+    """What adopt() adds makes no reference cycle: uvicorn's cycles (scope, headers, body)
+    are freed as soon as the connection moves on, not at the next collection."""
+    transport = RecordingTransport()
+    cycle = held(cycle_on(transport))
+    hooks = cycle.scope
+    for message in RESPONSES[0][1]:
+        await cycle.send(message)
+    hooks[DISCONNECT_HOOK](lambda: None)
+    hooks[DISCONNECT_HOOK](None)
+    await asyncio.sleep(0)
+    gone = weakref.ref(cycle)
+    gc.disable()
+    try:
+        del cycle
+        assert gone() is None
+    finally:
+        gc.enable()
 
 
 # -- the disconnect hook --------------------------------------------------------------------
@@ -167,8 +199,11 @@ class Hook:
     def __init__(self) -> None:
         self.callbacks: list[Callable[[], None]] = []
 
-    def __call__(self, callback: Callable[[], None]) -> None:
-        self.callbacks.append(callback)
+    def __call__(self, callback: Callable[[], None] | None) -> None:
+        if callback is None:
+            self.callbacks.clear()
+        else:
+            self.callbacks.append(callback)
 
     def fire(self) -> None:
         for callback in self.callbacks:
@@ -280,6 +315,8 @@ async def server() -> AsyncIterator[tuple[int, int, dict[str, Any]]]:
         if BODY_COMPLETE in scope:
             seen.setdefault("complete", []).append(scope[BODY_COMPLETE]())
         await receive()
+        if HOLD_HEAD in scope:
+            scope[HOLD_HEAD]()
         if scope["path"] == "/hang":
 
             async def hang() -> None:

@@ -20,7 +20,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from starlette.types import Receive, Scope
 
 WATCHED = "cursor_bridge.disconnect_watched"
-# `scope[DISCONNECT_HOOK](callback)`: the server calls *callback* if the client leaves.
+# `scope[DISCONNECT_HOOK](callback)`: the server calls *callback* if the client leaves
+# (`(None)`: no longer).
 DISCONNECT_HOOK = "cursor_bridge.disconnect_hook"
 
 
@@ -34,6 +35,9 @@ def is_watched(scope: Scope) -> bool:
     return WATCHED in scope
 
 
+Hook = Callable[[Callable[[], None] | None], None]
+
+
 def serve_until_disconnect(
     scope: Scope, receive: Receive, answer: Callable[[], Awaitable[None]]
 ) -> Coroutine[object, object, bool]:
@@ -41,7 +45,7 @@ def serve_until_disconnect(
 
     The task's cancel count is restored after a cancellation of ours, and a cancellation
     from elsewhere (server shutdown) still propagates."""
-    hook: Callable[[Callable[[], None]], None] | None = scope.get(DISCONNECT_HOOK)
+    hook: Hook | None = scope.get(DISCONNECT_HOOK)
     if hook is not None:
         return _serve_hooked(scope, hook, answer)
     return _serve_watched(scope, receive, answer)
@@ -76,9 +80,7 @@ async def _serve_watched(
     return True
 
 
-async def _serve_hooked(
-    scope: Scope, hook: Callable[[Callable[[], None]], None], answer: Callable[[], Awaitable[None]]
-) -> bool:
+async def _serve_hooked(scope: Scope, hook: Hook, answer: Callable[[], Awaitable[None]]) -> bool:
     """`serve_until_disconnect` told by the server's hook: the task is cancelled directly
     (what an expiring `asyncio.timeout` does, without its timer, watcher task and loop
     lookups)."""
@@ -108,6 +110,7 @@ async def _serve_hooked(
         raise
     finally:
         answering = False
+        hook(None)
     if gone:  # the answer swallowed our cancellation: still ours to take back
         task.uncancel()
     return True

@@ -15,7 +15,7 @@ import asyncio
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .http_cycle import DisconnectHook, adopt
+from .http_cycle import CycleHooks, adopt
 
 DEFAULT_HEADER_TIMEOUT = 10.0
 
@@ -25,7 +25,7 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
 
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     _header_timer: asyncio.TimerHandle | None = None
-    _hook: DisconnectHook | None = None
+    _hook: CycleHooks | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
