@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import stat
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 
 from cursor_bridge.cli import main
 from cursor_bridge.server.app import create_app
-from cursor_bridge.server.client_keys import ClientKeys, ClientKeyStore
+from cursor_bridge.server.client_keys import ClientKey, ClientKeys, ClientKeyStore
 from cursor_bridge.server.guards import Guards
 from tests.conftest import Stack
 from tests.support.bridge_apps import serve
@@ -191,3 +192,29 @@ def test_check_answers_from_one_look_at_the_file_and_follows_revocation(
     assert (required, matched[:1]) == (keys.required(), [keys.match(key)])
     store.revoke(record.id)
     assert keys.check([key]) == (False, [])
+
+
+async def test_requests_of_one_loop_iteration_share_a_look_and_the_next_sees_a_revocation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server shares one `stat` among the requests of a loop iteration (auth/loop_stat.py);
+    a request queued after a revocation is refused."""
+    store = ClientKeyStore(tmp_path / "keys.json")
+    key, record = store.create("one")
+    keys = ClientKeys(store)
+    looks: list[str] = []
+    real_stat = os.stat
+
+    def counting_stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        looks.append(str(path))
+        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("cursor_bridge.server.client_keys.os.stat", counting_stat)
+    assert keys.check([key])[1] == [keys.check([key])[1][0]]
+    assert len(looks) == 1
+    store.revoke(record.id)
+    answers: list[tuple[bool, list[ClientKey]]] = []
+    asyncio.get_running_loop().call_soon(lambda: answers.append(keys.check([key])))
+    await asyncio.sleep(0)
+    assert answers == [(False, [])]
+    assert looks.count(str(store.path)) == 2

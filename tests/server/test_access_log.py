@@ -11,7 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from cursor_bridge.access import AccessRecord
 from cursor_bridge.logs import JsonFormatter
+from cursor_bridge.server.request_log import TTFT_BUCKETS, RequestLog
 from tests.conftest import Stack
 from tests.support.polling import wait_for
 
@@ -144,3 +146,18 @@ def test_unknown_paths_suggest_the_nearest_route(stack: Stack, path: str, sugges
     assert response.status_code == 404
     body = response.json()
     assert f"Did you mean {suggestion}?" in body["error"]["message"]
+
+
+def test_each_time_to_first_output_lands_in_the_first_bucket_that_holds_it() -> None:
+    """The histogram slot is the first bound at or above the ttft (bisect), bounds included."""
+    values = [0.0, 0.01, *TTFT_BUCKETS, *(b + 1e-9 for b in TTFT_BUCKETS), 1e9]
+    log = RequestLog()
+    for ttft in values:
+        record = AccessRecord("POST", "/v1/chat/completions", "openai-chat", started=0.0)
+        record.first_output = ttft
+        log.add(record)
+    expected = [0] * (len(TTFT_BUCKETS) + 1)
+    for ttft in values:
+        slot = next((i for i, b in enumerate(TTFT_BUCKETS) if ttft <= b), len(TTFT_BUCKETS))
+        expected[slot] += 1
+    assert log.ttft_counts["openai-chat"] == expected

@@ -136,7 +136,7 @@ def operate(
         store.save_checkpoint(conv, b"k" * rng.choice([0, 50, 500]))
     elif kind == "load":
         store.load_checkpoint(conv)
-        if isinstance(store._pending_checkpoints.get(conv), writes.DropConversation):
+        if isinstance(store._pending.checkpoints.get(conv), writes.DropConversation):
             used.pop(conv, None)  # it had expired: the load dropped it
             dropped.add(conv)
     elif kind == "drop":

@@ -15,7 +15,7 @@ from store_support import FakeClock, audit, blob
 
 from cursor_bridge.store import MemoryStateStore, schema, writes
 from cursor_bridge.store.known_blobs import BatchBlobs, KnownBlobs
-from cursor_bridge.store.rows import MAX_ROWS, chunks, write_rows
+from cursor_bridge.store.rows import MAX_ROWS, Row, chunks, write_rows
 from cursor_bridge.store.types import StoredCheckpoint
 
 
@@ -148,3 +148,55 @@ def test_the_store_keeps_every_turn_of_a_batch_with_its_blobs(clock: FakeClock) 
     assert store.blobs.get(first[0]) == first[1]  # fp:2 still owns it
     assert audit(store)["conversations"] == 1
     store.close()
+
+
+_timed_turns = st.lists(
+    st.tuples(
+        st.sampled_from(["fp:a", "fp:b"]),  # mostly keys saved again in the batch
+        st.sampled_from([5.0, 1.0, 3.0, 3.0, 9.0]),  # a clock that may step back
+        st.dictionaries(_ids, st.sampled_from([b"x", b"yy"]), max_size=2),
+    ),
+    max_size=10,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_timed_turns)
+def test_a_key_saved_again_in_a_batch_is_one_row_that_leaves_what_each_save_leaves(
+    turns: list[tuple[str, float, dict[bytes, bytes]]],
+) -> None:
+    """Several saves of one key in a batch are written as one checkpoint row (the last
+    checkpoint and meta, last used at the latest save): the tables, usage row included,
+    are those of each save in its own transaction, whatever order the times come in."""
+    ops: list[writes.Op] = [
+        _turn(key, b"c%d" % index, blobs, at=at) for index, (key, at, blobs) in enumerate(turns)
+    ]
+    databases = []
+    for batched in (True, False):
+        conn = schema.open_memory()
+        known = KnownBlobs()
+        _apply(conn, [_turn("fp:a", b"before", {}, at=4.0)], known)  # one already saved
+        for group in [ops] if batched else [[op] for op in ops]:
+            _apply(conn, group, known)
+        databases.append(_dump(conn))
+    assert databases[0] == databases[1]
+
+
+def test_a_key_saved_twice_in_a_batch_costs_one_checkpoint_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    written: list[int] = []
+    write = writes.write_rows
+
+    def counted(conn: sqlite3.Connection, template: str, width: int, rows: list[Row]) -> None:
+        if template == writes._SAVE_CHECKPOINT_ROWS:
+            written.append(len(rows))
+        write(conn, template, width, rows)
+
+    monkeypatch.setattr(writes, "write_rows", counted)
+    conn = schema.open_memory()
+    ops: list[writes.Op] = [_turn(f"fp:{i % 3}", b"c%d" % i, {}, at=i) for i in range(9)]
+    _apply(conn, ops, KnownBlobs())
+    assert written == [3]
+    saved = conn.execute("SELECT key, checkpoint, saved_at FROM conversations").fetchall()
+    assert sorted(saved) == [("fp:0", b"c6", 6.0), ("fp:1", b"c7", 7.0), ("fp:2", b"c8", 8.0)]

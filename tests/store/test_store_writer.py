@@ -231,3 +231,79 @@ def test_a_writer_gone_quiet_is_woken_by_the_next_write(
         wait_until(lambda: not store._polling, "the writer to stop polling")
         store.save_turn("conv2", b"ckpt")  # no flush: the write itself must wake it
         wait_until(lambda: other.load_checkpoint("conv2") is not None, "the second turn")
+
+
+def test_a_busy_writer_gathers_larger_batches_and_a_quiet_one_goes_back(
+    state_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of BUSY_OPS writes or more makes the writer gather for BUSY_LINGER instead
+    of LINGER (fewer, larger commits); a smaller one sets it back. A flush() still ends the
+    gathering at once (here it would last a minute)."""
+    monkeypatch.setattr(write_queue, "BUSY_LINGER", 60.0)
+    with SqliteStateStore(state_path) as store, SqliteStateStore(state_path) as other:
+        assert store._poll_every == write_queue.LINGER
+        with store.batch():
+            for turn in range(write_queue.BUSY_OPS):
+                store.save_turn(f"conv{turn}", b"ckpt", blobs=dict([blob(f"turn {turn}")]))
+        wait_until(lambda: other.load_checkpoint("conv0") is not None, "the busy batch")
+        wait_until(lambda: store._poll_every == 60.0, "the writer to call itself busy")
+        store.save_turn("late", b"ckpt")
+        store.flush(timeout=5)  # not held for BUSY_LINGER
+        assert other.load_checkpoint("late") is not None
+        assert store._poll_every == write_queue.LINGER  # that batch held one write
+
+
+def test_writes_queued_while_a_busy_batch_commits_wait_for_the_busy_linger(
+    state_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes that queue while a batch commits are gathered for the linger before the next
+    commit, BUSY_LINGER once busy (they used to go at once: under load a slow commit was
+    followed by batches of one or two writes)."""
+    monkeypatch.setattr(write_queue, "BUSY_LINGER", 60.0)
+    with SqliteStateStore(state_path) as store:
+        lingered: list[float] = []
+        linger, apply = store._linger, store._apply
+
+        def counted_linger(seconds: float) -> None:
+            lingered.append(seconds)
+            linger(seconds)
+
+        def apply_and_queue(ops: list[Any], *args: Any) -> Any:
+            if len(ops) >= write_queue.BUSY_OPS:
+                store.save_turn("during", b"ckpt")  # arrives while the batch commits
+            return apply(ops, *args)
+
+        monkeypatch.setattr(store, "_linger", counted_linger)
+        monkeypatch.setattr(store, "_apply", apply_and_queue)
+        with store.batch():
+            for turn in range(write_queue.BUSY_OPS):
+                store.save_turn(f"conv{turn}", b"ckpt")
+        wait_until(lambda: lingered[-1:] == [60.0], "the writer to gather for BUSY_LINGER")
+        store.flush(timeout=5)  # ends it
+        assert store.load_checkpoint("during") is not None
+
+
+def test_a_batch_block_begun_while_the_writer_lingers_is_not_split(
+    state_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The linger can end while a batch() block is open: its writes still commit together,
+    after it (the longer busy linger made this window wider)."""
+    monkeypatch.setattr(write_queue, "LINGER", 0.5)
+    with SqliteStateStore(state_path) as store:
+        transactions: list[set[str]] = []
+        apply = store._apply
+
+        def recorded(ops: list[Any], *args: Any) -> Any:
+            transactions.append({op.conversation for op in ops if hasattr(op, "stored")})
+            return apply(ops, *args)
+
+        monkeypatch.setattr(store, "_apply", recorded)
+        store.save_turn("before", b"ckpt")  # wakes the writer: it lingers
+        time.sleep(0.1)  # (the writer is lingering now)
+        with store.batch():
+            store.save_turn("first", b"ckpt")
+            time.sleep(1.0)  # past the linger
+            store.save_turn("second", b"ckpt")
+        store.flush()
+        together = [names for names in transactions if names & {"first", "second"}]
+        assert together == [together[0]] and {"first", "second"} <= together[0]

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from ..paths import bridge_home, write_private
 from ..protocol.auth import TokenPair
 from .claims import expires_at
+from .loop_stat import LoopStat
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +88,18 @@ class TokenStore:
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or bridge_home() / "accounts"
+        self._folder = LoopStat(self.directory)
 
     def stamp(self) -> int | None:
-        """Changes whenever a login or logout renames a file in or out (the folder's mtime)."""
+        """Changes whenever a login or logout renames a file in or out (the folder's mtime).
+        Looked at once per loop iteration at most (loop_stat.py): every turn asks."""
+        if self._folder.path is not self.directory:
+            self._folder = LoopStat(self.directory)
         try:
-            return self.directory.stat().st_mtime_ns
+            info = self._folder.stat()
         except OSError:
             return None
+        return info.st_mtime_ns if info is not None else None
 
     def path_for(self, backend_url: str, account_id: str) -> Path:
         backend = normalize_backend(backend_url)

@@ -12,12 +12,12 @@ import base64
 import binascii
 import hashlib
 import json
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..engine.output import OutputEvent, TextDelta, ThinkingDelta, ToolCall, Usage
+from .common import random_hex
 
 STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens"}
 
@@ -176,11 +176,11 @@ def _arguments(text: str) -> dict[str, Any]:
 
 
 def new_message_id() -> str:
-    return f"msg_{uuid.uuid4().hex[:24]}"
+    return f"msg_{random_hex()[:24]}"
 
 
 def new_request_id() -> str:
-    return f"req_{uuid.uuid4().hex[:24]}"
+    return f"req_{random_hex()[:24]}"
 
 
 def stop_reason(finish_reason: str, stop_sequence: str | None) -> str:

@@ -1,10 +1,12 @@
-"""What every dialect's request parsing shares: its 400 error, a lenient schema base and
-inline image decoding. Dialects import this, never each other."""
+"""What every dialect's request parsing shares: its 400 error, a lenient schema base,
+inline image decoding and random response ids. Dialects import this, never each other."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import os
+from collections import deque
 from collections.abc import Sequence, Set
 from typing import Any, TypeVar
 
@@ -12,6 +14,25 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..engine.request import ImageInput, OutputFormat
 from ..engine.structured import schema_problem
+
+_ID_BYTES = 16
+_ID_BATCH = 256
+_ids: deque[str] = deque()
+os.register_at_fork(after_in_child=_ids.clear)
+
+
+def random_hex() -> str:
+    """32 hex digits from os.urandom that no other caller gets (what `uuid4().hex` is for
+    in a response id, without its syscall per id): read `_ID_BATCH` at a time, handed out
+    by an atomic `popleft`, and a forked child starts afresh (protocol/ids.py does the
+    same for the backend's ids; dialects do not import it)."""
+    try:
+        return _ids.popleft()
+    except IndexError:
+        text = os.urandom(_ID_BYTES * _ID_BATCH).hex()
+        step = 2 * _ID_BYTES
+        _ids.extend(text[i : i + step] for i in range(step, len(text), step))
+        return text[:step]
 
 
 class InvalidRequest(Exception):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +25,7 @@ from ..engine.output import (
 )
 from ..engine.request import ChatRequest
 from .chat_body import parse_request
-from .common import InvalidRequest
+from .common import InvalidRequest, random_hex
 from .dialect import BodyRenderer, Dialect, ErrorReport, StreamRenderer
 from .openai_errors import OpenAIErrors
 
@@ -37,7 +36,7 @@ __all__ = ["InvalidRequest", "OpenAIChat", "parse_request"]
 
 
 def new_completion_id() -> str:
-    return f"chatcmpl-{uuid.uuid4().hex}"
+    return f"chatcmpl-{random_hex()}"
 
 
 def usage_body(usage: Usage) -> dict[str, Any]:
@@ -131,16 +130,12 @@ class ChunkWriter:
 
     def __init__(self, completion_id: str, model: str, created: int) -> None:
         self.completion_id, self.model, self.created = completion_id, model, created
-        head = json.dumps(
-            {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-            },
-            separators=(",", ":"),
+        # What json.dumps(chunk(...), separators=(",", ":")) writes, a field at a time.
+        self._prefix = (
+            f'data: {{"id":{json.dumps(completion_id)},"object":"chat.completion.chunk",'
+            f'"created":{int(created)},"model":{json.dumps(model)},"choices":[{{"index":0,'
+            '"delta":'
         )
-        self._prefix = "data: " + head[:-1] + ',"choices":[{"index":0,"delta":'
         self._suffix = ',"logprobs":null,"finish_reason":null}]}\n\n'
 
     def delta(self, field: str, text: str) -> str:
@@ -168,7 +163,8 @@ class ChunkWriter:
         return f'{self._prefix}{{"role":"assistant","content":""}}{self._suffix}'
 
     def finish(self, reason: str) -> str:
-        return sse_text(chunk(self.completion_id, self.model, self.created, {}, reason))
+        """The chunk of `chunk(..., {}, reason)`."""
+        return f'{self._prefix}{{}},"logprobs":null,"finish_reason":{json.dumps(reason)}}}]}}\n\n'
 
     def usage(self, usage: Usage) -> str:
         return sse_text(usage_chunk(self.completion_id, self.model, self.created, usage))

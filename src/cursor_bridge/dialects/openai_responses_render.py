@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -30,12 +29,13 @@ from ..engine.output import (
     TurnFinished,
     Usage,
 )
+from .common import random_hex
 
 ItemKind = Literal["reasoning", "message", "function_call", "custom_tool_call"]
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
+    return f"{prefix}_{random_hex()}"
 
 
 def usage_body(usage: Usage) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import secrets
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 
 from ..protocol import events as ev
 from ..protocol.errors import ConnectError
+from ..protocol.ids import random_16
 from .adapters import ClientCall
 from .request import ChatMessage
 from .run_handle import ExecAnswer, RunHandle
@@ -50,7 +50,7 @@ class Session:
     """One Run across the responses of a tool loop."""
 
     run: RunHandle
-    tag: str = field(default_factory=lambda: secrets.token_hex(4))
+    tag: str = field(default_factory=lambda: random_16()[:4].hex())  # pooled os.urandom
     # Calls the client was asked to run in the last response (their answers go to the Run),
     # calls held back for later responses (parallel_tool_calls=false), and the output tokens
     # the Run's responses reported so far (turn_ended counts the whole Run).
@@ -100,7 +100,7 @@ class SessionRegistry:
         """Client-facing call ids: unique in this process, tagged with their session and,
         with an `owner`, the process (`call_<owner>_...`: a router may route by it)."""
         owner = f"{self.owner}_" if self.owner else ""
-        return f"call_{owner}{session_tag}{next(self._ids):04d}{secrets.token_hex(4)}"
+        return f"call_{owner}{session_tag}{next(self._ids):04d}{random_16()[:4].hex()}"
 
     def park(self, session: Session, fingerprint: str, model_key: str, toolset: Toolset) -> None:
         """Hold the Run open for the follow-up that answers `session.pending`: a request

@@ -206,7 +206,7 @@ def parse_end_stream(payload: bytes) -> EndStream:
     An empty payload or `{}` is a clean end. Malformed JSON is itself an upstream protocol
     error, reported as a ConnectError with code `internal` so callers handle one type.
     """
-    if not payload.strip():
+    if payload == b"{}" or not payload.strip():  # the usual clean end
         return EndStream(None, {})
     try:
         body = json.loads(payload)

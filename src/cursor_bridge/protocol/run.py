@@ -13,7 +13,6 @@ import enum
 from collections.abc import Iterator
 from urllib.parse import unquote
 
-from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
 from . import events as ev
@@ -23,20 +22,37 @@ from .errors import GRPC_TO_CONNECT, ConnectError, LocalProtocolError, UpstreamP
 from .framing import (
     DEFAULT_MAX_FRAME_SIZE,
     FLAG_END_STREAM,
+    HEADER_SIZE,
     EnvelopeDecoder,
     encode_envelope,
     parse_end_stream,
 )
-from .messages import agent, value_bytes_to_json
+from .hot_messages import (
+    KV_GET,
+    KV_SET,
+    STEP_COMPLETED,
+    TURN_ENDED,
+    Hot,
+    get_blob_reply,
+    read_hot,
+    set_blob_reply,
+)
+from .message_events import exec_event, mcp_state_servers, todos
+from .messages import agent
 from .queries import answer_query
 from .surprises import SurpriseWatch
-from .wire import field_bytes, len_field
+from .wire import field_bytes, len_field, only_field
 
 # AgentServerMessage.conversation_checkpoint_update: we keep its bytes verbatim.
 _CHECKPOINT_FIELD = 3
+_CHECKPOINT_TAG = 0x1A  # field 3, LEN
 _QUERY_FIELD = agent.AgentServerMessage.DESCRIPTOR.fields_by_name["interaction_query"].number
 _RUN_REQUEST_FIELD = agent.AgentClientMessage.DESCRIPTOR.fields_by_name["run_request"].number
 _STATE_FIELD = agent.AgentRunRequest.DESCRIPTOR.fields_by_name["conversation_state"].number
+
+
+# The third byte of a text_delta or token_delta payload (InteractionUpdate's tag for it).
+_DELTA_TAGS = frozenset({0x0A, 0x42})
 
 
 class RunState(enum.Enum):
@@ -86,6 +102,7 @@ class RunMachine:
         self.missing_blob: bytes | None = None
         self._decoder = EnvelopeDecoder(max_frame_size)
         self._deltas = Deltas()  # emptied by every receive_data
+        self._out: list[ev.Event] = []  # the events of the receive_data in progress
         self._outgoing = bytearray()
 
     # -- client -> server ------------------------------------------------------------------
@@ -97,7 +114,8 @@ class RunMachine:
             raise LocalProtocolError("start() called twice")
         self.state = RunState.STREAMING
         if raw_state is None:
-            return _frame(agent.AgentClientMessage(run_request=run_request))
+            # The AgentClientMessage holding it, encoded without copying it into one.
+            return encode_envelope(len_field(_RUN_REQUEST_FIELD, run_request.SerializeToString()))
         rest = agent.AgentRunRequest()
         rest.CopyFrom(run_request)
         rest.ClearField("conversation_state")
@@ -158,19 +176,21 @@ class RunMachine:
                 raise UpstreamProtocolError("data after the end of the Run")
             return []
         out: list[ev.Event] = []
-        # Text and token deltas read together are merged (one event each per read); the
-        # usual small ones are skimmed from the chunk without an Envelope each.
+        # Text and token deltas read together are merged (one event each per read); they
+        # and the other common messages (see `_skim`) are read from the chunk in place.
         deltas = self._deltas
         merge = self.merge_deltas
         if merge:
-            # Most chunks are nothing but such deltas (a paced word is one text and one
-            # token delta): read them without going through the decoder's generator.
-            skimmed = self._decoder.skim_whole(data, deltas.skim)
+            # Most chunks hold nothing else (a paced word is one text and one token delta; a
+            # new conversation's blobs come one per chunk): no decoder generator for them.
+            self._out = out
+            skimmed = self._decoder.skim_whole(data, self._skim)
             if skimmed and skimmed == len(data):
-                self.output_token_deltas += deltas.flush(out)
+                if deltas.text or deltas.tokens:
+                    self.output_token_deltas += deltas.flush(out)
                 return out
             data = data[skimmed:]
-        for envelope in self._decoder.frames(data, deltas.skim if merge else None):
+        for envelope in self._decoder.frames(data, self._skim if merge else None):
             payload = envelope.payload
             if not envelope.flags & FLAG_END_STREAM:
                 delta = read_delta(payload)
@@ -179,11 +199,16 @@ class RunMachine:
                     if not merge:
                         self.output_token_deltas += deltas.flush(out)
                     continue
-            self.output_token_deltas += deltas.flush(out)
+            if deltas.text or deltas.tokens:
+                self.output_token_deltas += deltas.flush(out)
             if envelope.flags & FLAG_END_STREAM:
                 out.append(self._end(parse_end_stream(payload).error))
             else:
-                self._handle(payload, out)
+                hot = read_hot(payload)
+                if hot is None:
+                    self._handle(payload, out)
+                else:
+                    self._on_hot(hot, out)
             if self.missing_blob is not None and self.state is RunState.STREAMING:
                 # Never answered with an empty blob (the backend reads that as an empty
                 # history, current-client.md §8): the Run ends here and the caller cancels it.
@@ -191,7 +216,8 @@ class RunMachine:
                 message = f"Blob not found: {self.missing_blob.hex()} (no longer stored here)"
                 out.append(ev.RunFailed(ConnectError("internal", message)))
                 break
-        self.output_token_deltas += deltas.flush(out)
+        if deltas.text or deltas.tokens:
+            self.output_token_deltas += deltas.flush(out)
         return out
 
     def receive_eof(self, trailers: list[tuple[str, str]] | None = None) -> list[ev.Event]:
@@ -218,6 +244,71 @@ class RunMachine:
 
     def _queue(self, message: agent.AgentClientMessage) -> None:
         self._outgoing += _frame(message)
+
+    def _skim(self, data: bytes, pos: int, end: int) -> int:
+        """The decoder's skimmer (`framing.Skimmer`): consume the plain, whole frames at
+        `data[pos:end]` that are deltas (`Deltas.skim`) or that `read_hot` reads, handling
+        them in order into `self._out`, up to the first frame that is anything else (or a
+        get_blob we cannot answer: the general path reports it). Frames over the decoder's
+        size limit are left to it, to refuse."""
+        deltas = self._deltas
+        limit = self._decoder.max_frame_size
+        out = self._out
+        while end - pos >= HEADER_SIZE:
+            if data[pos]:
+                return pos  # compressed or the end of the stream: the decoder's
+            length = int.from_bytes(data[pos + 1 : pos + HEADER_SIZE], "big")
+            stop = pos + HEADER_SIZE + length
+            if stop > end or length > limit:
+                return pos
+            if length > 2 and data[pos + 7] in _DELTA_TAGS:  # text or token delta, maybe
+                skimmed = deltas.skim(data, pos, end)
+                if skimmed != pos:
+                    pos = skimmed
+                    continue
+            hot = read_hot(data[pos + HEADER_SIZE : stop])
+            if hot is None:
+                return pos
+            if hot[0] == KV_GET:
+                blob = self.blobs.get(hot[2])
+                if blob is None:
+                    return pos
+                if deltas.text or deltas.tokens:
+                    self.output_token_deltas += deltas.flush(out)
+                self._outgoing += get_blob_reply(hot[1], blob)
+                out.append(ev.BlobServed(hot[2], True))
+            else:
+                if deltas.text or deltas.tokens:
+                    self.output_token_deltas += deltas.flush(out)
+                self._on_hot(hot, out)
+            pos = stop
+        return pos
+
+    def _on_hot(self, hot: Hot, out: list[ev.Event]) -> None:
+        """Handle a message `read_hot` read, as `_handle` would handle it decoded. It holds
+        only fields of our schema, so the surprise walk is skipped: it would find nothing."""
+        kind = hot[0]
+        if kind == KV_SET:
+            key, data = hot[2], hot[3]
+            self.blobs.put(key, data)
+            self._outgoing += set_blob_reply(hot[1])
+            out.append(ev.BlobStored(key, len(data)))
+        elif kind == KV_GET:
+            key = hot[2]
+            data = self._blob(key)
+            if data is None:
+                if self.surprises is not None:
+                    self.surprises.blob_not_stored()
+                out.append(ev.BlobServed(key, False))
+            else:
+                self._outgoing += get_blob_reply(hot[1], data)
+                out.append(ev.BlobServed(key, True))
+        elif kind == STEP_COMPLETED:
+            out.append(ev.StepCompleted(hot[1]))
+        elif kind == TURN_ENDED:
+            self.state = RunState.TURN_ENDED
+            out.append(ev.TurnEnded(self._usage(*hot[1])))
+        # STEP_STARTED: no event.
 
     def _handle(self, payload: bytes, out: list[ev.Event]) -> None:
         """Decode one server message, appending its events to `out` (the per-token path:
@@ -283,9 +374,9 @@ class RunMachine:
             self.state = RunState.TURN_ENDED
             out.append(ev.TurnEnded(self.usage(update.turn_ended)))
         elif kind == "tool_call_completed":
-            todos = _todos(update.tool_call_completed.tool_call)
-            if todos is not None:
-                out.append(todos)
+            listed = todos(update.tool_call_completed.tool_call)
+            if listed is not None:
+                out.append(listed)
 
     def usage(self, turn_ended: agent.TurnEndedUpdate) -> ev.Usage:
         """Token usage for the turn.
@@ -293,13 +384,29 @@ class RunMachine:
         Newer backends put counters on `turn_ended`; older ones leave it empty, and then the
         fallback is: output = sum of token deltas, input = checkpoint occupancy - output.
         """
-        if turn_ended.input_tokens or turn_ended.output_tokens:
+        return self._usage(
+            turn_ended.input_tokens,
+            turn_ended.output_tokens,
+            turn_ended.cache_read,
+            turn_ended.cache_write,
+            turn_ended.reasoning_tokens,
+        )
+
+    def _usage(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        cache_read: int,
+        cache_write: int,
+        reasoning: int,
+    ) -> ev.Usage:
+        if input_tokens or output_tokens:
             return ev.Usage(
-                input_tokens=turn_ended.input_tokens,
-                output_tokens=turn_ended.output_tokens,
-                cache_read_tokens=turn_ended.cache_read,
-                cache_write_tokens=turn_ended.cache_write,
-                reasoning_tokens=turn_ended.reasoning_tokens,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cache_read_tokens=cache_read,
+                cache_write_tokens=cache_write,
+                reasoning_tokens=reasoning,
             )
         output = self.output_token_deltas
         return ev.Usage(input_tokens=max(self.used_tokens - output, 0), output_tokens=output)
@@ -307,7 +414,9 @@ class RunMachine:
     def _on_checkpoint(
         self, payload: bytes, state: agent.ConversationStateStructure
     ) -> ev.Checkpoint:
-        raw = field_bytes(payload, _CHECKPOINT_FIELD)
+        raw = only_field(payload, _CHECKPOINT_TAG)
+        if raw is None:
+            raw = field_bytes(payload, _CHECKPOINT_FIELD)
         self.last_checkpoint = raw
         self.used_tokens = state.token_details.used_tokens
         self.max_tokens = state.token_details.max_tokens
@@ -317,32 +426,27 @@ class RunMachine:
         kind = kv.WhichOneof("message")
         if kind == "get_blob_args":
             key = kv.get_blob_args.blob_id
-            data = self.blobs.get(key)
-            if data is None and len(key) != BLOB_ID_SIZE:
-                # "Content-as-id": a seed put inline content where an id goes; echo it.
-                data = key
+            data = self._blob(key)
             if data is None:
-                self.missing_blob = key
                 yield ev.BlobServed(key, False)
                 return
-            result = agent.GetBlobResult(blob_data=data)
-            self._queue(
-                agent.AgentClientMessage(
-                    kv_client_message=agent.KvClientMessage(id=kv.id, get_blob_result=result)
-                )
-            )
+            self._outgoing += get_blob_reply(kv.id, data)
             yield ev.BlobServed(key, True)
         elif kind == "set_blob_args":
             key, data = kv.set_blob_args.blob_id, kv.set_blob_args.blob_data
             self.blobs.put(key, data)
-            self._queue(
-                agent.AgentClientMessage(
-                    kv_client_message=agent.KvClientMessage(
-                        id=kv.id, set_blob_result=agent.SetBlobResult()
-                    )
-                )
-            )
+            self._outgoing += set_blob_reply(kv.id)
             yield ev.BlobStored(key, len(data))
+
+    def _blob(self, key: bytes) -> bytes | None:
+        """The blob the backend asked for; None (and `missing_blob` set) when we lack it."""
+        data = self.blobs.get(key)
+        if data is None:
+            if len(key) != BLOB_ID_SIZE:
+                # "Content-as-id": a seed put inline content where an id goes; echo it.
+                return key
+            self.missing_blob = key
+        return data
 
     def _on_exec(self, request: agent.ExecServerMessage) -> Iterator[ev.Event]:
         kind = request.WhichOneof("message")
@@ -372,70 +476,7 @@ class RunMachine:
             )
             yield ev.ExecRequested(request.id, request.exec_id, "unknown")
             return
-        yield _exec_event(request, kind)
-
-
-def mcp_state_servers(context: agent.RequestContext) -> list[agent.McpStateServer]:
-    """The answer to an MCP-state probe, from the descriptors the context names: one server
-    per descriptor with its full tool definitions (as the current client answers, §3)."""
-    descriptors = list(context.mcp_meta_tool_options.mcp_descriptors)
-    servers = []
-    for descriptor in descriptors:
-        tools = [
-            tool
-            for tool in context.tools
-            if tool.provider_identifier == descriptor.server_identifier
-        ]
-        servers.append(
-            agent.McpStateServer(
-                server_name=descriptor.server_name,
-                server_identifier=descriptor.server_identifier,
-                tools=tools,
-            )
-        )
-    return servers
-
-
-def _todos(call: agent.ToolCall) -> ev.TodosUpdated | None:
-    """The list after an `update_todos` call: the result's (merged) list, else the args'."""
-    if call.WhichOneof("tool") != "update_todos_tool_call":
-        return None
-    update = call.update_todos_tool_call
-    items = update.result.success.todos if update.result.HasField("success") else update.args.todos
-    return ev.TodosUpdated(
-        tuple(
-            ev.Todo(item.id, item.content, _TODO_STATUS.get(item.status, "pending"))
-            for item in items
-        )
-    )
-
-
-_TODO_STATUS: dict[int, str] = {
-    agent.TODO_STATUS_PENDING: "pending",
-    agent.TODO_STATUS_IN_PROGRESS: "in_progress",
-    agent.TODO_STATUS_COMPLETED: "completed",
-    agent.TODO_STATUS_CANCELLED: "cancelled",
-}
-
-
-def _exec_event(request: agent.ExecServerMessage, kind: str) -> ev.ExecRequested:
-    variant = getattr(request, kind)
-    if kind == "mcp_args":
-        args = {key: value_bytes_to_json(raw) for key, raw in variant.args.items()}
-        return ev.ExecRequested(
-            request.id,
-            request.exec_id,
-            kind,
-            args,
-            tool_call_id=variant.tool_call_id,
-            tool_name=variant.tool_name or variant.name,
-            wire_name=variant.name,
-            provider=variant.provider_identifier,
-        )
-    args = json_format.MessageToDict(variant, preserving_proto_field_name=True)
-    return ev.ExecRequested(
-        request.id, request.exec_id, kind, args, tool_call_id=args.get("tool_call_id", "")
-    )
+        yield exec_event(request, kind)
 
 
 def _frame(message: agent.AgentClientMessage) -> bytes:

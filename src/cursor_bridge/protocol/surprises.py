@@ -96,7 +96,12 @@ class SurpriseWatch:
             self._report(surprise)
         for event in events:
             if isinstance(event, ev.BlobServed) and not event.found:
-                self._report(Surprise("kv_server_message.get_blob_args", BLOB_NOT_STORED))
+                self.blob_not_stored()
+
+    def blob_not_stored(self) -> None:
+        """The backend asked for a blob we never stored (RunMachine reads some get_blob
+        requests from their bytes, without `message()`: they hold nothing else to report)."""
+        self._report(Surprise("kv_server_message.get_blob_args", BLOB_NOT_STORED))
 
     def http_error(self, status: int, code: str) -> None:
         """The Run was refused with an HTTP status (`code`: the Connect code it maps to)."""

@@ -97,6 +97,15 @@ def field_bytes(payload: bytes, field_number: int) -> bytes:
     return found
 
 
+def only_field(payload: bytes, tag: int) -> bytes | None:
+    """The value of the LEN field with one-byte `tag` when *payload* is that one field and
+    nothing else (a checkpoint message, usually), else None (read it with `field_bytes`)."""
+    if len(payload) < 2 or payload[0] != tag:
+        return None
+    length, start = short_varint(payload, 1)
+    return payload[start:] if length >= 0 and start + length == len(payload) else None
+
+
 def len_field(field_number: int, value: bytes) -> bytes:
     """One length-delimited field, encoded."""
     return encode_varint(field_number << 3 | WIRE_LEN) + encode_varint(len(value)) + value

@@ -110,6 +110,7 @@ def create_app(
     app.state.responses = response_store if response_store is not None else ResponseStore()
     app.state.started = time.time()
     app.state.request_log = request_log
+    app.state.write_pacing = None  # the loop's (pacing.py) unless a test injects one
     app.state.metrics_registry = metrics_registry(backend, app.state.request_log)
     return app
 

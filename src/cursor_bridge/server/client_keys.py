@@ -8,8 +8,10 @@ file (`ClientKeys(extra=...)`); those are hashed in memory on start.
 
 The server asks `ClientKeys.check(presented)` (required? which keys match?) on every
 request; the file is re-read when it changes, so `keys create` / `keys revoke` take effect
-on a running server at once. `match` compares digests with `hmac.compare_digest` against
-every key, never stopping early, so timing reveals nothing about which bytes matched.
+on a running server at once (requests that start in the same loop iteration share one
+`stat`, auth/loop_stat.py: a request sent after the change sees it). `match` compares
+digests with `hmac.compare_digest` against every key, never stopping early, so timing
+reveals nothing about which bytes matched.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..auth.loop_stat import LoopStat
 from ..paths import bridge_home, write_private
 
 KEY_PREFIX = "cbk_"
@@ -112,6 +115,7 @@ class ClientKeys:
         ]
         self._file_keys: list[ClientKey] = []
         self._seen: tuple[int, int, int] | None = None
+        self._file = LoopStat(store.path) if store is not None else None
 
     @classmethod
     def from_environment(cls, configured: Iterable[str] = ()) -> ClientKeys:
@@ -137,13 +141,12 @@ class ClientKeys:
         return bool(keys), matched
 
     def _current_file_keys(self) -> list[ClientKey]:
-        if self.store is None:
+        if self.store is None or self._file is None:
             return []
-        try:
-            info = os.stat(self.store.path)
-            seen = (info.st_mtime_ns, info.st_size, info.st_ino)
-        except FileNotFoundError:
-            seen = None
+        if self._file.path is not self.store.path:  # the store was pointed elsewhere
+            self._file = LoopStat(self.store.path)
+        info = self._file.stat()
+        seen = (info.st_mtime_ns, info.st_size, info.st_ino) if info is not None else None
         if seen != self._seen:
             # A broken file must not open the door: ClientKeyFileError reaches the caller.
             self._file_keys = self.store.load() if seen is not None else []

@@ -98,6 +98,7 @@ async def run_dialect(
         return EventStream(
             lambda write: _stream(dialect, turn, renderer, write, pacing),
             headers={**SSE_HEADERS, **dialect.headers},
+            writes_at_once=True,  # the turn's first output is in hand (start_turn)
         )
     try:
         body = await until_disconnect(request, _collect(turn, renderer))

@@ -19,27 +19,58 @@ from starlette.types import Receive, Scope, Send
 
 from .disconnect import is_watched, serve_until_disconnect
 
+# `scope[HOLD_HEAD]()`: the server writes the response's head with its first body bytes
+# (`serve`'s protocol, http_cycle.py), for a start whose body follows at once.
+HOLD_HEAD = "cursor_bridge.hold_head"
+
 Write = Callable[[str], Awaitable[None]]
 # Writes the events with `write` and returns the last text (sent as the body's end).
 Producer = Callable[[Write], Awaitable[str]]
 
 
+# The encoded headers of the header sets streams were made with (a route's are always the
+# same): encoded once, copied per response.
+_RAW_HEADERS: dict[tuple[tuple[str, str], ...], list[tuple[bytes, bytes]]] = {}
+_KEPT_HEADER_SETS = 64
+
+
 class EventStream(Response):
     media_type = "text/event-stream"
 
-    def __init__(self, produce: Producer, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        produce: Producer,
+        headers: Mapping[str, str] | None = None,
+        *,
+        writes_at_once: bool = False,
+    ) -> None:
+        """`writes_at_once`: *produce* writes (or returns) its first text without waiting
+        for anything first (its first output is in hand), so the response's head may wait
+        for it and go out in the same write (HOLD_HEAD)."""
         self.status_code = 200
         self.background = None
         self.produce = produce
-        self.init_headers(headers)
+        self.writes_at_once = writes_at_once
+        key = tuple(headers.items()) if headers else ()
+        raw = _RAW_HEADERS.get(key)
+        if raw is None:
+            self.init_headers(headers)
+            if len(_RAW_HEADERS) < _KEPT_HEADER_SETS:
+                _RAW_HEADERS[key] = list(self.raw_headers)
+        else:
+            self.raw_headers = list(raw)  # a copy: a middleware may change it in place
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if is_watched(scope):
-            await self._write_all(send)
+            await self._write_all(scope, send)
         else:
-            await serve_until_disconnect(scope, receive, lambda: self._write_all(send))
+            await serve_until_disconnect(scope, receive, lambda: self._write_all(scope, send))
 
-    async def _write_all(self, send: Send) -> None:
+    async def _write_all(self, scope: Scope, send: Send) -> None:
+        if self.writes_at_once:
+            hold_head: Callable[[], None] | None = scope.get(HOLD_HEAD)
+            if hold_head is not None:
+                hold_head()
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         # Past the start, a send that only stamps the start (the gate's) is skipped.
         body_send: Send = getattr(send, "body_send", send)

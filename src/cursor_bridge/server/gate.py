@@ -40,7 +40,7 @@ from .forwarding import FollowUpForwarder, replay
 from .guards import Guards
 from .host_check import HostCheck
 from .json_only import BODY_METHODS, json_only_refusal
-from .limits import BodyLimits, BodyRefused, ClientGone
+from .limits import BODY_COMPLETE, BodyLimits, BodyRefused, ClientGone
 from .origin_check import OriginCheck
 from .request_log import RequestLog
 
@@ -147,7 +147,7 @@ class Gate:
             await self._dispatch(scope, receive, send)
             return
         try:
-            body = await self.limits.read(receive)
+            body = await self.limits.read(receive, scope.get(BODY_COMPLETE))
         except BodyRefused as exc:
             await self._refuse(exc.refusal, scope, receive, send)
             return
@@ -161,9 +161,13 @@ class Gate:
         ):
             return
         replayed = replay(body, False, receive)
-        await serve_until_disconnect(scope, receive, lambda: self._dispatch(scope, replayed, send))
+        await serve_until_disconnect(
+            scope, receive, lambda: self._dispatch(scope, replayed, send, body)
+        )
 
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _dispatch(
+        self, scope: Scope, receive: Receive, send: Send, body: bytes | None = None
+    ) -> None:
         endpoint = self.routes.get(scope["path"], {}).get(scope["method"])
         if endpoint is None or scope.get("root_path"):
             await self.app(scope, receive, send)
@@ -171,6 +175,8 @@ class Gate:
         scope["path_params"] = {}
         scope["endpoint"] = endpoint
         request = Request(scope, receive, send)
+        if body is not None:
+            request._body = body  # what Request.body() keeps once read: read already
         record = access.current()
         try:
             response = await endpoint(request)

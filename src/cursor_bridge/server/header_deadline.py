@@ -5,7 +5,8 @@ deadline) times out slow bodies, but nothing limited how long a client may take 
 send its request line and headers: one trickling a byte at a time ("slowloris"), or one
 that connects and sends nothing, held a connection and its file descriptor for ever.
 This HTTP protocol arms a timer when a connection opens and again when a request begins,
-and closes the connection when the headers are not complete in time.
+and closes the connection when the headers are not complete in time. It also gives each
+request's cycle what http_cycle.py adds (its head written with the body, a disconnect hook).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import asyncio
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from .http_cycle import CycleHooks, adopt
 
 DEFAULT_HEADER_TIMEOUT = 10.0
 
@@ -22,6 +25,7 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
 
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     _header_timer: asyncio.TimerHandle | None = None
+    _hook: CycleHooks | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -33,11 +37,16 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        previous = self.cycle
         super().on_headers_complete()
+        if self.cycle is not None and self.cycle is not previous:  # not on an upgrade
+            self._hook = adopt(self.cycle, self.loop)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+        if self._hook is not None:
+            self._hook.fire()
 
     def _arm(self) -> None:
         self._disarm()

@@ -9,7 +9,8 @@ are nested at most MAX_VALUE_DEPTH levels. A violation raises InvalidBody, which
 renders in its dialect as a 400.
 
 Large bodies are decoded, checked and parsed in a worker thread (`parse_off_loop`), so a
-huge history does not stall every other request on the event loop.
+huge history does not stall every other request on the event loop. A body too small and
+plain to break any of these limits (`_cannot_break_limits`) skips the walk.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ _SHORT_KEYS = frozenset(
     | {"previous_response_id"}
 )
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTAINERS = (dict, list)
 
 
 class InvalidBody(Exception):
@@ -102,8 +104,23 @@ def _decode_whole(raw: bytes) -> Any:
         raise InvalidBody("The request body is not valid UTF-8 (invalid Unicode).") from None
     except ValueError:
         raise InvalidBody("The request body is not valid JSON.") from None
-    check(body)
+    if not _cannot_break_limits(raw):
+        check(body)
     return body
+
+
+def _cannot_break_limits(raw: bytes) -> bool:
+    """True when *raw*, if it decodes, passes check() whatever it holds: each decoded string
+    is shorter than the body (every limit on strings and keys is above its size, and a list
+    of more than MAX_MESSAGES entries needs two bytes an entry); the nesting is at most its
+    brackets, fewer than either depth limit (tool-call arguments in a string included: their
+    brackets are in the body too, as no \\u escape is); only ASCII without NUL bytes (UTF-8,
+    not UTF-16 or 32) and without \\u escapes holds no surrogate."""
+    if len(raw) > min(MAX_KEY, MAX_SHORT, MAX_STRING, 2 * MAX_MESSAGES):
+        return False
+    if not raw.isascii() or b"\\u" in raw or b"\x00" in raw:
+        return False
+    return raw.count(b"[") + raw.count(b"{") < min(MAX_DEPTH, MAX_VALUE_DEPTH)
 
 
 def check(body: Any) -> None:
@@ -115,7 +132,7 @@ def check(body: Any) -> None:
         if isinstance(node, str):
             _check_string(node, path, MAX_STRING)
             continue
-        if not isinstance(node, dict | list):
+        if not isinstance(node, _CONTAINERS):
             continue
         if depth > MAX_DEPTH:
             raise InvalidBody(f"The request body is nested more than {MAX_DEPTH} levels deep.")

@@ -10,6 +10,7 @@ cannot hold connections and memory open. Both answer in the caller's dialect.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from starlette.types import Receive
 
@@ -19,6 +20,9 @@ from .errors import Refusal
 # The largest body that can still fit the Run request frame the backend accepts.
 DEFAULT_MAX_BODY = MAX_REQUEST_SIZE
 DEFAULT_BODY_READ_TIMEOUT = 60.0
+# `scope[BODY_COMPLETE]()`: True once the server holds the whole body (receive() answers at
+# once); `serve`'s protocol puts it there (http_cycle.py).
+BODY_COMPLETE = "cursor_bridge.body_complete"
 
 
 class BodyRefused(Exception):
@@ -50,10 +54,23 @@ class BodyLimits:
             return self._too_large()
         return None
 
-    async def read(self, receive: Receive) -> bytes:
-        """The whole body, within the limits; raises BodyRefused, or ClientGone."""
+    async def read(self, receive: Receive, complete: Callable[[], bool] | None = None) -> bytes:
+        """The whole body, within the limits; raises BodyRefused, or ClientGone. When
+        `complete()` says the server already holds all of it, no deadline is armed: the
+        one receive() cannot wait."""
         parts: list[bytes] = []
         size = 0
+        if complete is not None and complete():
+            message = await receive()
+            if message["type"] != "http.request":
+                raise ClientGone
+            chunk: bytes = message.get("body", b"")
+            if len(chunk) > self.max_body_size:
+                raise BodyRefused(self._too_large())
+            if not message.get("more_body", False):
+                return chunk
+            parts.append(chunk)  # more after all: the rest under the deadline
+            size = len(chunk)
         loop = asyncio.get_running_loop()
         try:
             # One deadline for the whole body (a receive that has the body does not wait).
@@ -62,7 +79,7 @@ class BodyLimits:
                     message = await receive()
                     if message["type"] != "http.request":
                         raise ClientGone
-                    chunk: bytes = message.get("body", b"")
+                    chunk = message.get("body", b"")
                     size += len(chunk)
                     if size > self.max_body_size:
                         raise BodyRefused(self._too_large())

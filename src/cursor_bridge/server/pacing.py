@@ -136,10 +136,20 @@ _PER_LOOP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WritePacing] = (
 )
 
 
+# The last loop asked about and its pacing (held: a loop it names cannot be mistaken for a
+# new one at the same address; at most one finished loop is kept alive by it).
+_last: tuple[asyncio.AbstractEventLoop, WritePacing] | None = None
+
+
 def loop_pacing() -> WritePacing:
     """The running loop's WritePacing, on its one LoopLag (made on first use)."""
+    global _last
     loop = asyncio.get_running_loop()
+    last = _last
+    if last is not None and last[0] is loop:  # the usual case: one loop (no weakref lookup)
+        return last[1]
     pacing = _PER_LOOP.get(loop)
     if pacing is None:
         pacing = _PER_LOOP[loop] = WritePacing(LoopLag(loop))
+    _last = (loop, pacing)
     return pacing

@@ -8,6 +8,7 @@ Nothing here is written to disk.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter, deque
 
 from ..access import AccessRecord
@@ -57,7 +58,7 @@ class RequestLog:
         ttft = record.ttft
         if ttft is not None:
             counts = self.ttft_counts.setdefault(dialect, [0] * (len(TTFT_BUCKETS) + 1))
-            slot = next((i for i, b in enumerate(TTFT_BUCKETS) if ttft <= b), len(TTFT_BUCKETS))
+            slot = bisect_left(TTFT_BUCKETS, ttft)  # the first bucket with ttft <= its bound
             counts[slot] += 1
             self.ttft_sums[dialect] = self.ttft_sums.get(dialect, 0.0) + ttft
 

@@ -32,13 +32,20 @@ class BlobCache:
         return data
 
     def add(self, key: bytes, data: bytes) -> None:
-        self.discard(key)
+        items = self._items
+        held = items.get(key)
+        if held is not None:
+            if held is data or held == data:
+                items.move_to_end(key)  # already cached (a turn re-putting its seed)
+                return
+            del items[key]
+            self.bytes -= len(held)
         if len(data) > self.max_item:
             return
-        self._items[key] = data
+        items[key] = data
         self.bytes += len(data)
         while self.bytes > self.max_bytes:
-            _, dropped = self._items.popitem(last=False)
+            _, dropped = items.popitem(last=False)
             self.bytes -= len(dropped)
 
     def discard(self, key: bytes) -> None:

@@ -110,6 +110,24 @@ class BatchBlobs:
             return self._known.holds(blob, fp)
         return change == fp
 
+    def fresh(self, blobs: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+        """The items of *blobs* the database (as of this batch so far) does not hold with
+        the same bytes, noted as written: `holds` then `wrote` for each, in one pass."""
+        changes, remembered = self._blobs, self._known._blobs
+        out = []
+        for blob, data in blobs.items():
+            fp = hash(data) if type(data) is bytes else hash(bytes(data))
+            change = changes.get(blob, _UNSEEN)
+            if change is _UNSEEN:
+                if remembered.get(blob) == fp:
+                    remembered.move_to_end(blob)
+                    continue
+            elif change == fp:
+                continue
+            changes[blob] = fp
+            out.append((blob, data))
+        return out
+
     def unlinked(self, key: str, blobs: Iterable[bytes]) -> list[bytes]:
         """Those of *blobs* that *key* is not known to own yet."""
         known = _NONE if key in self._dropped else self._known.links(key)

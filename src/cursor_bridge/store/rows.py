@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Sequence
+from itertools import chain
 
 # Rows per statement; with at most 5 values a row this stays under SQLite's oldest
 # variable limit (999; 32766 since 3.32).
@@ -40,7 +41,7 @@ def write_rows(conn: sqlite3.Connection, template: str, width: int, rows: Sequen
     *rows* of *width* values each, in order, in as few statements as `chunks` allows."""
     start = 0
     for size in chunks(len(rows)):
-        params = [value for row in rows[start : start + size] for value in row]
+        params = list(chain.from_iterable(rows[start : start + size]))
         conn.execute(_statement(template, width, size), params)
         start += size
 

@@ -74,9 +74,13 @@ class PutBlob:
     at: float
 
 
+# json.dumps builds a new encoder for every call with sort_keys; this one is made once.
+_encode_meta = json.JSONEncoder(sort_keys=True).encode
+
+
 def meta_text(stored: StoredCheckpoint) -> str:
     """The meta column (JSON), made by the writer rather than the caller's event loop."""
-    return json.dumps(stored.meta, sort_keys=True)
+    return _encode_meta(stored.meta)
 
 
 @dataclass(eq=False, slots=True)
@@ -134,7 +138,7 @@ def size_of(op: Op) -> int:
     if isinstance(op, SaveCheckpoint):
         return len(op.stored.checkpoint)
     if isinstance(op, SaveTurn):
-        return len(op.stored.checkpoint) + sum(len(data) for data in op.blobs.values())
+        return len(op.stored.checkpoint) + sum(map(len, op.blobs.values()))
     return 0
 
 
@@ -247,7 +251,9 @@ class TurnRows:
     the key already has are not made again (a blob's access time is then left as it is: it
     only orders blobs that no conversation owns, and these are owned).
 
-    Each kind goes in turn order, so a later checkpoint of a key replaces an earlier one.
+    Each kind goes in turn order, so a later checkpoint of a key replaces an earlier one;
+    a key saved again in the batch keeps one checkpoint row, the last, as last used at the
+    latest of its saves (what the upserts in turn order would leave, triggers included).
     A turn's links to blobs stored earlier, and its note of the checkpoint it continued,
     are made only if those exist when the turn is written: the ones that no earlier turn of
     the batch wrote are made first, against what the database held before the batch (a
@@ -267,18 +273,24 @@ class TurnRows:
         self.early: tuple[list[Row], list[Row]] = ([], [])
         self.late: tuple[list[Row], list[Row]] = ([], [])
         self._written: set[bytes] = set()  # blobs the batch writes, so far
-        self._keys: set[str] = set()  # checkpoints the batch saves, so far
+        # Checkpoints the batch saves, so far: their rows and last-used times.
+        self._keys: dict[str, tuple[int, float]] = {}
 
     def add(self, op: SaveTurn, known: BatchBlobs) -> None:
         s = op.stored
         key, at = s.conversation_key, s.saved_at
-        fresh = [(blob, data) for blob, data in op.blobs.items() if not known.holds(blob, data)]
-        if fresh:
+        if fresh := known.fresh(op.blobs):
             self.data += fresh
             self.sizes += [(blob, len(data), at) for blob, data in fresh]
             self._written.update(blob for blob, _ in fresh)
-            known.wrote(fresh)
-        self.checkpoints.append((key, s.checkpoint, meta_text(s), at, at))
+        saved = self._keys.get(key)
+        if saved is None:
+            self._keys[key] = (len(self.checkpoints), at)
+            self.checkpoints.append((key, s.checkpoint, meta_text(s), at, at))
+        else:  # saved again (a turn's last checkpoint after the one filed at turn_ended)
+            row, used = saved[0], max(at, saved[1])
+            self._keys[key] = (row, used)
+            self.checkpoints[row] = (key, s.checkpoint, meta_text(s), at, used)
         if own := known.unlinked(key, op.blobs):
             # Stored: written above, earlier in this batch, or known committed.
             self.owns += [(key, blob) for blob in own]
@@ -289,7 +301,6 @@ class TurnRows:
                 (self.late if blob in self._written else self.early)[0].append((key, blob))
         if op.parent is not None and op.parent != key:
             (self.late if op.parent in self._keys else self.early)[1].append((key, op.parent))
-        self._keys.add(key)
 
     def write(self, conn: sqlite3.Connection) -> None:
         """Write what was added (nothing when empty), and start over."""

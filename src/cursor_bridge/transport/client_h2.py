@@ -8,14 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 from h2.config import H2Configuration
-from h2.connection import ConnectionState, H2Connection
+from h2.connection import ConnectionInputs, ConnectionState, H2Connection
 from h2.errors import ErrorCodes
 from h2.events import ConnectionTerminated, DataReceived, Event
 from h2.exceptions import ProtocolError
 from h2.frame_buffer import FrameBuffer
 from h2.settings import SettingCodes, Settings
-from h2.stream import StreamState
-from hpack.struct import Header
+from h2.stream import StreamInputs, StreamState
+from h2.utilities import HeaderValidationFlags, is_informational_response
+from hpack.struct import Header, HeaderTuple
 from hyperframe.frame import DataFrame, Frame, GoAwayFrame
 
 from .header_encoder import RepeatEncoder
@@ -51,8 +52,17 @@ _CLIENT_OPEN = ConnectionState.CLIENT_OPEN
 # Frame layout (RFC 9113 §4.1, §6.1): a 9-byte header, type DATA = 0 and its flags.
 _FRAME_HEADER = 9
 _DATA = 0
+_HEADERS = 1
 _END_STREAM = 0x1
+_END_HEADERS = 0x4
 _PADDED = 0x8
+# HPACK (RFC 7541 §6.1): a byte 0x81-0xFE is a whole "indexed header field" (index 1-126);
+# decoding a block of only those reads the tables and changes nothing.
+_NOT_ONE_BYTE_INDEXED = bytes(range(0x81, 0xFF))
+_HEADER_CACHE_SIZE = 64
+_HEADER_CACHE_BYTES = 4096
+"""Blocks decoding to more than this (names and values) are left to h2: what a hostile
+server can make the cache hold stays small (64 blocks, each kept decoded and validated)."""
 _STREAM_ID_MASK = 0x7FFFFFFF
 
 DataChunk = tuple[int, bytes, int]
@@ -109,7 +119,10 @@ class ClientH2Connection(H2Connection):
       machines, ~30 us for each of the dozen small messages a Run sends.
     - Received bytes are cut into frames here (see `receive`), and a DATA frame on a stream
       open for receiving is read from its nine header bytes without a frame object: one
-      per relayed chunk of every Run. Every other frame goes through h2 unchanged.
+      per relayed chunk of every Run. So is a response HEADERS frame whose block is all
+      indexed fields (every response after the first, from a server that indexes its
+      headers): its decoded and validated headers are remembered (see
+      `_receive_headers_direct`). Every other frame goes through h2 unchanged.
     """
 
     _prune_at = _PRUNE_MIN
@@ -124,6 +137,11 @@ class ClientH2Connection(H2Connection):
         self._partial_size = 0
         # Set after a frame over our MAX_FRAME_SIZE: h2 reads (and refuses) it itself.
         self._h2_reads = False
+        # Header blocks of indexed fields only, decoded (with whether they are a 1xx), and
+        # their validated headers by validation flags: right while the HPACK tables stay as
+        # they are, so emptied whenever h2 reads anything (see `_h2_receive`).
+        self._header_blocks: dict[bytes, tuple[list[HeaderTuple], bool]] = {}
+        self._validated: dict[tuple[bytes, HeaderValidationFlags], list[Header]] = {}
 
     @property
     def has_data_to_send(self) -> bool:
@@ -183,7 +201,7 @@ class ClientH2Connection(H2Connection):
         order, whole. Raises H2Error as `receive_data` does; the connection is unusable
         afterwards."""
         if self._h2_reads:
-            return list(super().receive_data(data))
+            return list(self._h2_receive(data))
         partial = self._partial
         if partial:
             partial += data
@@ -202,26 +220,39 @@ class ClientH2Connection(H2Connection):
                 # h2 refuses it once it is whole (FrameTooLargeError): from here on h2 reads
                 # everything, so nothing of it is buffered twice.
                 self._h2_reads = True
-                out += super().receive_data(data[pos if waiting < 0 else waiting :])
+                out += self._h2_receive(data[pos if waiting < 0 else waiting :])
                 return out
             if end > size:
                 break
-            if data[pos + 3] == _DATA:
+            kind = data[pos + 3]
+            if kind in (_DATA, _HEADERS):
                 if waiting >= 0:
-                    out += super().receive_data(data[waiting:pos])
+                    out += self._h2_receive(data[waiting:pos])
                     waiting = -1
-                if self._receive_data_direct(data, pos, end, out):
+                if kind == _DATA:
+                    if self._receive_data_direct(data, pos, end, out):
+                        pos = end
+                        continue
+                elif self._receive_headers_direct(data, pos, end, out):
                     pos = end
                     continue
             if waiting < 0:
                 waiting = pos
             pos = end
         if waiting >= 0:
-            out += super().receive_data(data[waiting:pos])
+            out += self._h2_receive(data[waiting:pos])
         if pos < size:
             partial += memoryview(data)[pos:]
             self._partial_size = _FRAME_HEADER if size - pos < _FRAME_HEADER else end - pos
         return out
+
+    def _h2_receive(self, data: bytes) -> list[Event]:
+        """h2's own `receive_data`. What it reads may change the HPACK tables, so the
+        remembered header blocks are forgotten first."""
+        if self._header_blocks:
+            self._header_blocks.clear()
+            self._validated.clear()
+        return super().receive_data(data)
 
     def receive_data(self, data: Any) -> list[Event]:
         """h2's `receive_data` (see `receive`), its DataChunks turned into DataReceived."""
@@ -286,6 +317,76 @@ class ClientH2Connection(H2Connection):
         connection_window.current_window_size -= size
         stream_window.current_window_size -= size
         out.append((stream.stream_id, data[start:stop], size))
+        return True
+
+    def _receive_headers_direct(
+        self, data: bytes, pos: int, end: int, out: list[Event | DataChunk]
+    ) -> bool:
+        """Receive the HEADERS frame at `data[pos:end]` if it is a stream's response (not
+        1xx, not trailers) whose whole block is indexed fields, appending h2's events; False,
+        with nothing done, to leave it to h2.
+
+        Such a block reads the HPACK tables without changing them, so it decodes to the same
+        headers until something else changes the tables (only h2 reads anything else, and
+        that empties the cache), and h2's validation of the same headers under the same
+        flags gives the same result: both are remembered. What h2 does besides, its two
+        state machines and the content-length check, is done as h2 does it."""
+        flags = data[pos + 4]
+        if flags != _END_HEADERS and flags != _END_HEADERS | _END_STREAM:
+            return False  # padding, priority, a CONTINUATION to follow: h2's
+        stream = self.streams.get(int.from_bytes(data[pos + 5 : pos + 9], "big") & _STREAM_ID_MASK)
+        if stream is None:
+            return False
+        machine = stream.state_machine
+        state = machine.state
+        if (
+            (state is not _OPEN and state is not _HALF_CLOSED_LOCAL)
+            or machine.headers_received
+            or self.state_machine.state is not _CLIENT_OPEN
+            or self.incoming_buffer._headers_buffer
+        ):
+            return False
+        block = data[pos + _FRAME_HEADER : end]
+        if block.translate(None, _NOT_ONE_BYTE_INDEXED):
+            return False  # it may change the tables: h2 decodes it
+        decoded = self._header_blocks.get(block)
+        if decoded is None:
+            try:
+                headers = list(self.decoder.decode(block, raw=True))
+            except Exception:
+                return False  # h2 decodes it again (changing nothing) and fails as it fails
+            if sum(len(name) + len(value) for name, value in headers) > _HEADER_CACHE_BYTES:
+                return False
+            if len(self._header_blocks) >= _HEADER_CACHE_SIZE:
+                self._header_blocks.clear()
+                self._validated.clear()
+            decoded = self._header_blocks[block] = (headers, is_informational_response(headers))
+        if decoded[1]:
+            return False
+        end_stream = bool(flags & _END_STREAM)
+        try:
+            events = self.state_machine.process_input(ConnectionInputs.RECV_HEADERS)
+            stream_events = machine.process_input(StreamInputs.RECV_HEADERS)
+            event: Any = stream_events[0]  # ResponseReceived
+            if end_stream:
+                ended = machine.process_input(StreamInputs.RECV_END_STREAM)
+                event.stream_ended = ended[0]
+                stream_events += ended
+            headers = decoded[0]
+            stream._initialize_content_length(headers)
+            validation = stream._build_hdr_validation_flags(stream_events)
+            key = (block, validation)
+            valid = self._validated.get(key)
+            if valid is None:
+                valid = self._validated[key] = stream._process_received_headers(
+                    headers, validation, self.config.header_encoding
+                )
+        except ProtocolError as exc:
+            self._terminate_connection(exc.error_code)  # as h2's receive_data does
+            raise
+        event.headers = list(valid)
+        out += events
+        out += stream_events
         return True
 
     def _receive_goaway_frame(self, frame: GoAwayFrame) -> tuple[list[Frame], list[Event]]:
