@@ -75,3 +75,38 @@ def test_kept_chains_stay_within_their_budget(monkeypatch: pytest.MonkeyPatch) -
         fingerprint.chain([ChatMessage("user", f"conversation {i} " + "y" * 300)])
     assert chains._size == sum(kept[3] for kept in chains._kept.values()) <= 5000
     assert 0 < len(chains._kept) < 50
+
+
+def test_fingerprints_are_those_of_earlier_versions() -> None:
+    """Checkpoints are filed under fingerprints that outlive the process: a history's chain
+    may never change (this value was computed by the version before the plain-message
+    fast path)."""
+    history = [
+        ChatMessage("system", " Be brief. "),
+        ChatMessage("user", 'h\u00e9llo "q" \\ \n\t\x01 \U0001f600'),
+        ChatMessage("assistant", "hi", reasoning="r"),
+        ChatMessage("assistant", "", tool_calls=(ToolCallRecord("c1", "read", '{"b":1, "a":2}'),)),
+        ChatMessage("tool", "ok", tool_call_id="c1"),
+        ChatMessage("user", "again"),
+    ]
+    expected = "aa35b3a1c7567996ca26bfa3eb7aed41587e599d84d3dac139415943cbd16fbc"
+    assert fingerprint.chain(history)[-1] == expected
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_plain_messages_encode_as_json_dumps_of_role_and_text(seed: int) -> None:
+    """The plain-message fast path writes exactly the general path's JSON."""
+    import json
+    import random
+
+    rng = random.Random(seed)
+    alphabet = ['"', "\\", "\n", "\t", "\x00", "\x1f", "\x7f", "é", "\u2028", "😀", "a", " ", "/"]
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(20)))
+        role = rng.choice(["system", "user", "assistant"])
+        message = ChatMessage(role, text, reasoning=rng.choice(["", "thought"]))  # type: ignore[arg-type]
+        body = {"role": role, "text": text.strip()}
+        assert (
+            fingerprint._encode(message)
+            == json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        )

@@ -158,3 +158,25 @@ def test_same_history_gives_same_blob_ids() -> None:
     assert list(first.run_request.conversation_state.turns) == list(
         second.run_request.conversation_state.turns
     )
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        ChatMessage("user", "hi"),
+        ChatMessage("user", ""),
+        ChatMessage("user", "  spaced\n", name="alice", reasoning="ignored"),
+        ChatMessage("user", "look", images=(ImageInput("image/png", b"\x89PNG"),)),
+    ],
+)
+def test_a_one_message_conversation_splits_as_the_general_walk_does(message: ChatMessage) -> None:
+    """The one-message shortcut gives what walking the messages gives."""
+    from cursor_bridge.engine.planner import _split
+
+    assert split_conversation((message,)) == _split((message,), lambda name: name)
+
+
+def test_a_lone_message_from_anyone_but_the_user_is_still_refused() -> None:
+    for role in ("assistant", "tool", "system"):
+        with pytest.raises(InvalidChatRequest):
+            split_conversation(msgs((role, "alone")))

@@ -8,6 +8,8 @@ import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
+import pytest
+
 from cursor_bridge.engine.checkpoints import Checkpoints
 from cursor_bridge.engine.live_run import LiveRun
 from cursor_bridge.protocol import events as ev
@@ -30,6 +32,7 @@ class _Upstream:
         self.later, self.hang, self.fail = later, hang, fail
         self.closed = False
         self.generator_closed = False
+        self.finished = False  # UpstreamRun's flag: the Run's end was read
 
     async def batches(self) -> AsyncGenerator[list[ev.Event], None]:
         try:
@@ -59,6 +62,24 @@ async def test_finish_reads_the_rest_in_place_and_returns_the_last_checkpoint() 
     assert await run.next_batch() == [ev.TurnEnded(ev.Usage())]
     assert await run.finish() == b"after turn end"
     assert run._task is None  # no reader task was started for the frames left
+    assert upstream.closed and upstream.generator_closed and not run.alive
+
+
+async def test_finish_of_a_run_whose_end_was_read_needs_no_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The usual case: the Run's end came with its turn's end, so what is left of it is
+    read without arming a deadline (and still read: the last checkpoint is returned)."""
+    upstream = _Upstream(later=b"after turn end")
+    run = _run(upstream)
+    assert await run.next_batch() == [ev.TurnEnded(ev.Usage())]
+    upstream.finished = True
+
+    def no_deadline(delay: float | None) -> None:
+        raise AssertionError("a deadline was armed")
+
+    monkeypatch.setattr(asyncio, "timeout", no_deadline)
+    assert await run.finish() == b"after turn end"
     assert upstream.closed and upstream.generator_closed and not run.alive
 
 

@@ -152,3 +152,35 @@ def test_the_model_and_tools_part_is_shared_only_as_a_copy() -> None:
     assert [(p.id, p.value) for p in other.requested_model.parameters] == [("effort", "low")]
     assert [t.name for t in other.mcp_tools.mcp_tools] == ["cursor-bridge-write"]
     assert again.run_id != first.run_id and again.conversation_id != first.conversation_id
+
+
+def test_run_headers_come_from_the_last_list_only_while_they_would_be_the_same() -> None:
+    """`RunHeaders.now` is `run_headers` at that moment (with the request id it drew), across
+    checksum periods, tokens and identities; every Run gets its own request id."""
+    from cursor_bridge.engine.run_handle import RunHeaders
+    from cursor_bridge.protocol.headers import ClientIdentity, run_headers
+
+    now = [1_700_000_000.0]
+    headers = RunHeaders(clock=lambda: now[0])
+    plain, device = ClientIdentity(), ClientIdentity(machine_id="m" * 64, mac_machine_id="x")
+    seen: set[str] = set()
+    steps = [
+        (None, plain, 0.0),
+        (None, plain, 1.0),
+        ("t1", plain, 0.0),
+        ("t1", device, 0.0),
+        ("t1", device, 999.0),  # crosses into the next checksum period
+        ("t1", device, 0.5),
+        ("t2", device, 0.0),
+        ("t2", ClientIdentity(machine_id="m" * 64, mac_machine_id="x"), 0.0),  # an equal one
+        ("t2", ClientIdentity(machine_id="n" * 64), 0.0),
+        (None, device, 5000.0),
+    ]
+    for token, identity, step in steps:
+        now[0] += step
+        made = headers.now(token, identity)
+        request_id = dict(made)["x-request-id"]
+        assert request_id not in seen
+        seen.add(request_id)
+        now_ms = int(now[0] * 1000)
+        assert made == run_headers(token, identity, now_ms=now_ms, request_id=request_id)

@@ -123,3 +123,109 @@ def test_header_pairs_are_cached_but_request_ids_and_credentials_are_not() -> No
     request_headers(PSEUDO, [("x-a", "1"), ("authorization", "Bearer s"), ("x-request-id", "q")])
     info = request_frames.header_pair.cache_info()
     assert (info.hits, info.misses, info.currsize) == (1, 1, 1)
+
+
+def _str_headers(rng: random.Random) -> list[tuple[str, str]]:
+    """Request headers as callers give them: mostly the same few, a fresh request id,
+    sometimes another token, an unseen header, odd spelling or surrounding blanks."""
+    headers = [("content-type", rng.choice(["application/connect+proto", "application/proto"]))]
+    headers.append(("te", "trailers"))
+    if rng.random() < 0.9:
+        headers.insert(0, ("authorization", f"Bearer {rng.choice(['a', 'b' * 300, ''])}"))
+    headers.append(("x-request-id", str(rng.getrandbits(64))))
+    headers.extend((f"x-extra-{rng.randrange(4)}", "v" * rng.randrange(3)) for _ in range(2))
+    if rng.random() < 0.1:
+        headers.append(("x-fresh", str(rng.random()) * rng.randint(1, 200)))
+    if rng.random() < 0.1:
+        headers.append(("User-Agent", " ua\t"))
+    if rng.random() < 0.05:
+        headers.append(("Authorization", "Bearer c"))  # never indexed once lower-cased
+    if rng.random() < 0.05:
+        headers.append(("x-huge", "h" * 5000))  # bigger than the table: never stored
+    return headers
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_open_request_writes_what_encoding_each_header_writes(seed: int) -> None:
+    """`open_request` (remembered representations) against `open_stream` of the full
+    header list (encoded header by header) on the same connection state: the same bytes,
+    through table insertions, evictions and size changes."""
+    rng = random.Random(seed)
+    ours, reference = _pair()
+    for _ in range(80):
+        if rng.random() < 0.05:
+            size = rng.choice([0, 128, 512, 4096])
+            for h2 in (ours, reference):
+                h2.encoder.header_table_size = size
+        stream_id = ours.get_next_available_stream_id()
+        path = (b":path", rng.choice([b"/agent.v1.AgentService/Run", b"/aiserver.v1/Other"]))
+        headers = _str_headers(rng)
+        request_frames.open_request(ours, stream_id, [*PSEUDO, path], headers)
+        request_frames.open_stream(reference, stream_id, request_headers([*PSEUDO, path], headers))
+        assert ours.data_to_send() == reference.data_to_send()
+        assert _state(ours, stream_id) == _state(reference, stream_id)
+        request_frames.end_stream(ours, stream_id)
+        request_frames.end_stream(reference, stream_id)
+        assert ours.data_to_send() == reference.data_to_send()
+
+
+def test_open_request_blocks_decode_to_the_headers_given() -> None:
+    from hpack import Decoder
+
+    ours = new_client_h2()
+    ours.initiate_connection()
+    ours.data_to_send()
+    ours.send_headers(1, [*PSEUDO, (b":path", b"/first")])
+    decoder = Decoder()
+    decoder.decode(ours.data_to_send()[9:], raw=True)  # the decoder follows every block
+    decoder.decode(_headers_block(ours, 3, [("x-a", "1")])[9:], raw=True)
+    for index, token in enumerate(["t", "t", "u", "t"]):
+        stream_id = 5 + 2 * index
+        headers = [("authorization", f"Bearer {token}"), ("x-a", "1"), ("x-request-id", str(index))]
+        block = _headers_block(ours, stream_id, headers)[9:]
+        decoded = [(bytes(n), bytes(v)) for n, v in decoder.decode(block, raw=True)]
+        assert decoded[4:] == [(n.encode(), v.encode()) for n, v in headers]
+
+
+def _headers_block(h2: H2Connection, stream_id: int, headers: list[tuple[str, str]]) -> bytes:
+    request_frames.open_request(h2, stream_id, [*PSEUDO, (b":path", b"/p")], headers)
+    return h2.data_to_send()
+
+
+def test_never_indexed_representations_match_hpack() -> None:
+    """`RepeatEncoder.never_indexed` against hpack's own encoder, names in the static table
+    (with and without a full match), in the dynamic table, and in neither."""
+    from hpack import Encoder
+
+    ours, reference = RepeatEncoder(), Encoder()
+    table_headers = [(b"x-request-id", b"seen"), (b"x-other", b"1")]
+    for encoder in (ours, reference):
+        encoder.encode(table_headers, huffman=False)  # indexed: both now in the table
+    cases = [
+        (b"authorization", b"Bearer " + b"t" * 200),
+        (b"authorization", b""),  # the static entry itself: an index
+        (b"x-request-id", b"fresh"),  # the name is in the dynamic table
+        (b"x-request-id", b"seen"),  # and so is this very header
+        (b"x-unseen", b"v"),
+    ]
+    for name, value in cases:
+        assert ours.known() is not None
+        expected = reference.add((name, value), True, False)
+        assert ours.never_indexed(name, value) == expected
+        assert ours.never_indexed(name, value) == expected  # remembered prefix
+
+
+def test_a_table_size_change_forgets_the_representations_it_evicted() -> None:
+    """A shrink evicts the oldest entries without any insertion: what was remembered of
+    them must not be used afterwards, even after a block that inserts nothing."""
+    ours, reference = RepeatEncoder(), RepeatEncoder()
+    both = [("x-old", "a" * 20), ("x-new", "b" * 20)]
+    sequence = [both, both, "shrink", [("x-new", "b" * 20)], both]
+    for step in sequence:
+        if step == "shrink":  # keeps x-new (the newest), not x-old
+            for encoder in (ours, reference):
+                encoder.header_table_size = 32 + len("x-new") + 20
+            continue
+        assert isinstance(step, list)
+        expected = reference.encode(request_headers([], step))
+        assert request_frames._block(ours, [], step) == expected

@@ -66,6 +66,32 @@ async def test_full_connection_makes_room_on_another_connection(pool: BackendPoo
         await server.stop()
 
 
+async def test_a_lowered_stream_limit_is_followed_by_the_pool(pool: BackendPool) -> None:
+    """The server lowers MAX_CONCURRENT_STREAMS on a live connection: the next streams
+    that would exceed it go to a new connection."""
+    from h2.settings import SettingCodes
+
+    server = H2TestServer(max_concurrent_streams=10)
+    await server.start()
+    try:
+        first = await pool.open_stream(server.url("/echo"), HEADERS)
+        await echo_round_trip(first, b"hi")
+        (connection,) = [c for group in pool._connections.values() for c in group]
+        assert connection.max_concurrent_streams == 10
+        (peer,) = server.connections
+        peer.h2.update_settings({SettingCodes.MAX_CONCURRENT_STREAMS: 2})
+        peer.flush()
+        await echo_round_trip(first, b"after the settings")  # they arrived before the echo
+        assert connection.max_concurrent_streams == 2
+        second = await pool.open_stream(server.url("/echo"), HEADERS)
+        third = await pool.open_stream(server.url("/echo"), HEADERS)
+        assert pool.connections_opened == 2
+        for stream in (first, second, third):
+            await finish_echo(stream)
+    finally:
+        await server.stop()
+
+
 async def test_goaway_moves_new_streams_to_a_new_connection(
     server: H2TestServer, pool: BackendPool
 ) -> None:

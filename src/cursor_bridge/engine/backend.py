@@ -88,6 +88,22 @@ class BackendConfig:
     hosted: HostedTools | None = None
 
 
+@dataclass(slots=True)
+class _Segment:
+    """One response being read: its Session and reader, what it is filed under (the
+    history's fingerprint, the model, the account), the TurnStarted that leads its first
+    batch, and how it ended once read."""
+
+    session: Session
+    reader: SegmentReader
+    toolset: Toolset
+    origin: str
+    model_key: str
+    account: str
+    lead: list[OutputEvent]
+    outcome: SegmentOutcome | None = None
+
+
 class CursorBackend:
     """Runs chat turns against one backend over a shared connection pool."""
 
@@ -128,75 +144,113 @@ class CursorBackend:
         return await self.catalog.resolve(request.model, request.reasoning_effort)
 
     async def stream_turn(
-        self, request: ChatRequest, choice: ModelChoice
+        self,
+        request: ChatRequest,
+        choice: ModelChoice,
+        *,
+        translate: Callable[[ConnectError], Exception] | None = None,
     ) -> AsyncIterator[list[OutputEvent]]:
         """Yield the response's output in batches (one per upstream read); the last batch
-        ends with TurnFinished. Raises ConnectError on failure.
+        ends with TurnFinished. Raises ConnectError on failure, or what *translate* makes
+        of it (the service's error boundary, without a generator of its own per batch).
 
         A turn refused as `unauthenticated` before any output is retried once when
         `on_unauthenticated` provides a new token (the retry finds no parked Run, so it starts
         a fresh one from the full history). With an account pool, a turn refused for a rate
         or usage limit before any output cools that account down and moves to another.
+        A turn without format or tool_choice demands reads its Run right here (see
+        `_run_turn`): every batch of every turn passes one generator fewer.
         """
-        note = access.current()
-        restriction = note.restriction if note is not None else None
-        if restriction is not None and not restriction.allows_model(request.model, choice.model_id):
-            raise NotAllowed(f"this API key may not use the model '{request.model}'")
-        prints = await _fingerprints(request.messages)
-        pool = self.config.accounts
-        binding = "bind:" + bind_print(request.messages, prints) if pool is not None else None
-        member = await pool.choose(binding, restriction) if pool is not None else None
-        tried: list[str] = []
-        token = await (member.token() if member is not None else self.config.token())
-        retried = False
-        while True:
-            produced = False
-            serving = member
-            lease = ""
-            if pool is not None and serving is not None:
-                lease = await pool.begin(serving)
-                if note is not None:
-                    note.account = serving.label
-            try:
-                account_id = serving.account_id if serving is not None else ""
-                async with contextlib.aclosing(
-                    self._turn(request, prints, choice, token, account_id)
-                ) as batches:
-                    async for batch in batches:
-                        produced = True
-                        last = batch[-1]
-                        if isinstance(last, TurnFinished):
-                            self._account_usage(serving, last, note)
-                        yield batch
-                return
-            except ConnectError as exc:
-                if compaction.is_too_long(exc) and not isinstance(exc, ContextTooLong):
-                    raise ContextTooLong(0, context_window(choice), exc.message) from exc
-                if produced:
-                    raise
-                if pool is not None and serving is not None and is_limit(exc):
-                    until = await pool.limited(serving, exc)
-                    log.warning(
-                        "account %s hit a limit (%s); cooling down for %.0f s",
-                        serving.label,
-                        exc.code,
-                        until - pool.clock(),
-                    )
-                    tried.append(serving.account_id)
-                    if note is not None:
-                        note.account = ""  # no account serves this turn, unless one is left
-                    member = await pool.choose(binding, restriction, exclude=tried)
-                    if member is None:  # every login went away meanwhile
-                        raise
-                    token = await member.token()
-                    continue
-                if retried or not await self._reauthenticate(exc.code, token, serving):
-                    raise
-            finally:
-                if pool is not None and serving is not None:
-                    await pool.end(serving, lease)
-            retried = True
+        try:
+            note = access.current()
+            restriction = note.restriction if note is not None else None
+            if restriction is not None and not restriction.allows_model(
+                request.model, choice.model_id
+            ):
+                raise NotAllowed(f"this API key may not use the model '{request.model}'")
+            prints = await _fingerprints(request.messages)
+            pool = self.config.accounts
+            binding = "bind:" + bind_print(request.messages, prints) if pool is not None else None
+            member = await pool.choose(binding, restriction) if pool is not None else None
+            tried: list[str] = []
             token = await (member.token() if member is not None else self.config.token())
+            retried = False
+            direct = not needs_enforcement(request)
+            while True:
+                produced = False
+                serving = member
+                lease = ""
+                if pool is not None and serving is not None:
+                    lease = await pool.begin(serving)
+                    if note is not None:
+                        note.account = serving.label
+                try:
+                    account_id = serving.account_id if serving is not None else ""
+                    if direct:
+                        segment = await self._segment(
+                            request, prints, choice, token, prints[-1], account_id
+                        )
+                        try:
+                            async for batch in segment.reader.read():
+                                if segment.lead:
+                                    batch, segment.lead = [*segment.lead, *batch], []
+                                produced = True
+                                last = batch[-1]
+                                if isinstance(last, TurnFinished):
+                                    self._account_usage(serving, last, note)
+                                yield batch
+                            final = self._segment_read(segment)
+                            if final:
+                                produced = True
+                                last = final[-1]
+                                if isinstance(last, TurnFinished):
+                                    self._account_usage(serving, last, note)
+                                yield final
+                        finally:
+                            await self._segment_closed(segment)
+                        return
+                    async with contextlib.aclosing(
+                        self._turn(request, prints, choice, token, account_id)
+                    ) as batches:
+                        async for batch in batches:
+                            produced = True
+                            last = batch[-1]
+                            if isinstance(last, TurnFinished):
+                                self._account_usage(serving, last, note)
+                            yield batch
+                    return
+                except ConnectError as exc:
+                    if compaction.is_too_long(exc) and not isinstance(exc, ContextTooLong):
+                        raise ContextTooLong(0, context_window(choice), exc.message) from exc
+                    if produced:
+                        raise
+                    if pool is not None and serving is not None and is_limit(exc):
+                        until = await pool.limited(serving, exc)
+                        log.warning(
+                            "account %s hit a limit (%s); cooling down for %.0f s",
+                            serving.label,
+                            exc.code,
+                            until - pool.clock(),
+                        )
+                        tried.append(serving.account_id)
+                        if note is not None:
+                            note.account = ""  # no account serves this turn, unless one is left
+                        member = await pool.choose(binding, restriction, exclude=tried)
+                        if member is None:  # every login went away meanwhile
+                            raise
+                        token = await member.token()
+                        continue
+                    if retried or not await self._reauthenticate(exc.code, token, serving):
+                        raise
+                finally:
+                    if pool is not None and serving is not None:
+                        await pool.end(serving, lease)
+                retried = True
+                token = await (member.token() if member is not None else self.config.token())
+        except ConnectError as exc:
+            if translate is None:
+                raise
+            raise translate(exc) from exc
 
     def _account_usage(
         self, member: PoolMember | None, finished: TurnFinished, note: access.AccessRecord | None
@@ -245,7 +299,8 @@ class CursorBackend:
         origin: str | None = None,
         account: str = "",
     ) -> AsyncGenerator[list[OutputEvent], None]:
-        """One response's worth of a turn (see stream_turn); *prints* is the history's
+        """One response's worth of a turn (see stream_turn, which reads a turn without
+        format or tool_choice demands the same way itself); *prints* is the history's
         `chain`.
 
         A follow-up carrying the results of a parked Run's tool calls continues that Run;
@@ -255,9 +310,30 @@ class CursorBackend:
         `origin` is the fingerprint of the client's own history when the engine added
         messages of its own (a correction): the Run is parked and checkpointed under it.
         """
+        segment = await self._segment(request, prints, choice, token, origin or prints[-1], account)
+        try:
+            async for batch in segment.reader.read():
+                if segment.lead:
+                    batch, segment.lead = [*segment.lead, *batch], []
+                yield batch
+            final = self._segment_read(segment)
+            if final:
+                yield final
+        finally:
+            await self._segment_closed(segment)
+
+    async def _segment(
+        self,
+        request: ChatRequest,
+        prints: list[str],
+        choice: ModelChoice,
+        token: str | None,
+        origin: str,
+        account: str,
+    ) -> _Segment:
+        """The Session a response reads (see `_session`) and its reader."""
         toolset = Toolset.build(request.tools, request.tool_choice)
         hosted = self._hosted_catalog(request, toolset)
-        origin = origin or prints[-1]
         model_key = repr((choice.model_id, choice.max_mode, choice.parameters))
         given = RunInput(request, prints, choice, toolset, token, hosted, account)
         session, base_tokens = await self._session(given, model_key)
@@ -274,30 +350,36 @@ class CursorBackend:
             hosted=hosted,
             show_hosted=request.hosted_tools == "show",
         )
-        outcome: SegmentOutcome | None = None
         lead: list[OutputEvent] = [TurnStarted(input_tokens)]
-        try:
-            async for batch in reader.read():
-                if lead:
-                    batch, lead = [*lead, *batch], []
-                yield batch
-            outcome = reader.outcome
-            if outcome.ending == "tool_calls":
-                self.sessions.park(session, origin, model_key, toolset)
-            if lead or outcome.final:
-                yield [*lead, *outcome.final]
-        finally:
-            # A parked Run keeps its hosted calls (their answers still go to it).
-            if outcome is None or outcome.ending != "tool_calls":
-                await reader.cancel_hosted()
-                if outcome is not None and outcome.ending == "turn_ended":
-                    note = access.current()
-                    if note is not None:  # the checkpoint's occupancy of the model's window
-                        note.context_used, note.context_max = session.run.context
-                    history = extend(origin, ChatMessage("assistant", outcome.text))
-                    self.checkpoints.keep(session.run, history, model_key, account)
-                else:
-                    await session.run.aclose()
+        return _Segment(session, reader, toolset, origin, model_key, account, lead)
+
+    def _segment_read(self, segment: _Segment) -> list[OutputEvent]:
+        """The response's last batch once its reader is through (parking a Run whose
+        response ends in tool calls)."""
+        outcome = segment.outcome = segment.reader.outcome
+        if outcome.ending == "tool_calls":
+            self.sessions.park(segment.session, segment.origin, segment.model_key, segment.toolset)
+        if segment.lead or outcome.final:
+            return [*segment.lead, *outcome.final]
+        return []
+
+    async def _segment_closed(self, segment: _Segment) -> None:
+        """After the response (read to its end or not): keep the Run's checkpoint, or
+        cancel it; a parked Run keeps its hosted calls (their answers still go to it)."""
+        outcome = segment.outcome
+        if outcome is not None and outcome.ending == "tool_calls":
+            return
+        reader, run = segment.reader, segment.session.run
+        if reader.hosted_running:
+            await reader.cancel_hosted()
+        if outcome is not None and outcome.ending == "turn_ended":
+            note = access.current()
+            if note is not None:  # the checkpoint's occupancy of the model's window
+                note.context_used, note.context_max = run.context
+            history = extend(segment.origin, ChatMessage("assistant", outcome.text))
+            self.checkpoints.keep(run, history, segment.model_key, segment.account)
+        else:
+            await run.aclose()
 
     async def _session(self, given: RunInput, model_key: str) -> tuple[Session, int]:
         """The Session this response reads: the parked one it answers, else a fresh Run's;

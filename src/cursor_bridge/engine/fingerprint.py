@@ -20,8 +20,12 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from json.encoder import encode_basestring_ascii
 
 from .request import ChatMessage
+
+# A str as json.dumps writes it (ensure_ascii, its default; the C encoder when present).
+_json_string = encode_basestring_ascii
 
 EMPTY = hashlib.sha256(b"cursor-bridge conversation").hexdigest()
 # Canonical forms of messages seen lately, by value: a tool loop re-sends its whole history
@@ -53,6 +57,11 @@ def canonical(message: ChatMessage) -> bytes:
 
 
 def _encode(message: ChatMessage) -> bytes:
+    if not message.images and not message.tool_calls and message.role != "tool":
+        # What json.dumps below writes for {"role", "text"} alone (keys sorted, no spaces,
+        # ASCII escapes), without building and walking a dict: most messages are this.
+        role, text = _json_string(message.role), _json_string(message.text.strip())
+        return ('{"role":' + role + ',"text":' + text + "}").encode()
     body: dict[str, object] = {"role": message.role, "text": message.text.strip()}
     if message.images:
         body["images"] = [hashlib.sha256(image.data).hexdigest() for image in message.images]

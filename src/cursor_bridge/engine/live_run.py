@@ -132,7 +132,12 @@ class LiveRun:
         checkpoint); cancel it after `grace` seconds. Returns the last checkpoint. A Run no
         task reads yet is read here to its end (no reader task for the few frames left)."""
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
-            if self._task is None:
+            if self._task is None and self._upstream.finished:
+                # The Run's end is already read (usually it came with the turn's end): what
+                # is left returns without waiting, so no deadline is needed.
+                while await self._read() is not None:
+                    pass
+            elif self._task is None:
                 async with asyncio.timeout(grace):
                     while await self._read() is not None:
                         pass

@@ -171,6 +171,15 @@ def split_conversation(
     A turn is a user message and everything the assistant did after it: thinking, text, and
     tool calls paired with the results the client sent back (by tool_call_id).
     """
+    if len(messages) == 1 and messages[0].role == "user":
+        # A new conversation's one message (what `_split` makes of it, without the walk).
+        only = messages[0]
+        return Conversation("", [], ChatMessage("user", only.text, tuple(only.images)))
+    return _split(messages, wire_name)
+
+
+def _split(messages: tuple[ChatMessage, ...], wire_name: Callable[[str], str]) -> Conversation:
+    """`split_conversation` for any messages."""
     system = "\n\n".join(m.text for m in messages if m.role == "system" and m.text)
     dialogue = [m for m in messages if m.role != "system"]
     if not any(m.role == "user" for m in dialogue):

@@ -10,11 +10,13 @@ implementation. Tests drive the engine with their own handle.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from ..protocol import events as ev
 from ..protocol.errors import ConnectError
 from ..protocol.headers import RUN_PATH, ClientIdentity, run_headers
+from ..protocol.ids import new_uuid
 from ..protocol.messages import agent
 from ..protocol.run import RunMachine
 from ..protocol.surprises import SurpriseWatch
@@ -111,7 +113,7 @@ async def open_run(
     machine = RunMachine(blobs=blobs, request_context=plan.request_context, surprises=surprises)
     machine.merge_deltas = merge_deltas
     url = settings.agent_url + RUN_PATH
-    headers = run_headers(token, settings.identity, now_ms=int(time.time() * 1000))
+    headers = _RUN_HEADERS.now(token, settings.identity)
     try:
         stream = await pool.open_stream(url, headers)
     except ConnectFailed as exc:
@@ -129,3 +131,33 @@ async def open_run(
     )
     conversation_id = plan.run_request.conversation_id
     return LiveRun(upstream, conversation_id, blobs=blobs, resumed_from=resumed_from)
+
+
+class RunHeaders:
+    """`run_headers(token, identity, now_ms=now)` for every Run, from the list made for
+    the Run before: within one `x-cursor-checksum` period (its value changes every
+    1,000,000 ms, protocol/headers.py), for the same token and identity, the lists differ
+    only in their fresh `x-request-id` (tests/engine/test_run_start_caches.py)."""
+
+    _PLACEHOLDER = "request-id"
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._key: tuple[str | None, ClientIdentity, int] | None = None
+        self._template: list[tuple[str, str]] = []
+        self._slot = -1
+
+    def now(self, token: str | None, identity: ClientIdentity) -> list[tuple[str, str]]:
+        now_ms = int(self._clock() * 1000)
+        key = (token, identity, now_ms // 1_000_000)
+        kept = self._key
+        if kept is None or kept[0] != token or kept[1] is not identity or kept[2] != key[2]:
+            template = run_headers(token, identity, now_ms=now_ms, request_id=self._PLACEHOLDER)
+            slot = template.index(("x-request-id", self._PLACEHOLDER))
+            self._key, self._template, self._slot = key, template, slot
+        headers = self._template.copy()
+        headers[self._slot] = ("x-request-id", new_uuid())
+        return headers
+
+
+_RUN_HEADERS = RunHeaders()

@@ -68,6 +68,12 @@ class EngineService:
 
     def __init__(self, backend: CursorBackend) -> None:
         self.backend = backend
+        from .backend import CursorBackend  # not at import: the engine package stays light
+
+        # The real backend translates its errors itself as they leave it (no generator of
+        # ours around its generator: one fewer per batch); a stand-in (tests subclass it
+        # with a scripted stream_turn) is wrapped.
+        self._translates = getattr(type(backend), "stream_turn", None) is CursorBackend.stream_turn
 
     async def models(self) -> list[ModelInfo]:
         with translated():
@@ -77,10 +83,18 @@ class EngineService:
         with translated():
             return await self.backend.resolve(request)
 
-    async def stream_turn(
+    def stream_turn(
         self, request: ChatRequest, choice: ModelChoice
     ) -> AsyncIterator[list[OutputEvent]]:
-        """The backend's batches; closing this generator closes (cancels) the backend's."""
+        """The backend's batches, its errors translated; closing the iterator closes
+        (cancels) the backend's."""
+        if self._translates:
+            return self.backend.stream_turn(request, choice, translate=engine_error)
+        return self._translated_turn(request, choice)
+
+    async def _translated_turn(
+        self, request: ChatRequest, choice: ModelChoice
+    ) -> AsyncIterator[list[OutputEvent]]:
         # stream_turn is an async generator (it promises only an iterator): close it with us.
         batches = cast(AsyncGenerator[list[OutputEvent]], self.backend.stream_turn(request, choice))
         with translated():

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 Executor = Callable[[ev.ExecRequested], Awaitable[list[agent.ExecClientMessage]]]
 
 
+# Events of a Run the reader passes over (see `SegmentReader.read`).
+_BOOKKEEPING = frozenset({ev.BlobStored, ev.BlobServed, ev.Checkpoint, ev.StreamClosed})
+
 # How a segment ended: the turn ended (a text answer), the client has calls to answer (the
 # Run waits for them), the output limit or a stop sequence cut the response, or the Run
 # ended without either.
@@ -132,7 +135,9 @@ class SegmentReader:
             out = []
             calls_complete = False
             for event in batch:
-                # The two that come with every word first, by exact type (cheaper).
+                # The two that come with every word first, by exact type (cheaper); then
+                # the Run's own bookkeeping (KV traffic, checkpoints), which nothing below
+                # reads and which cannot trip the output control.
                 if type(event) is ev.TextDelta:
                     if controlled:
                         self._show(out, control.text(event.text))
@@ -143,6 +148,8 @@ class SegmentReader:
                     result.output_tokens += event.tokens
                     if controlled:
                         control.tokens(event.tokens)
+                elif type(event) in _BOOKKEEPING:
+                    continue
                 elif isinstance(event, ev.ThinkingDelta):
                     if control.thinking(event.text):
                         out.append(event)
@@ -275,6 +282,11 @@ class SegmentReader:
     def _take_notes(self) -> list[OutputEvent]:
         notes, self._notes = self._notes, []
         return notes
+
+    @property
+    def hosted_running(self) -> bool:
+        """Whether hosted calls are still running (`cancel_hosted` has work to do)."""
+        return bool(self._hosted_calls)
 
     async def cancel_hosted(self) -> None:
         """Stop hosted calls still running (the Run is going away)."""

@@ -51,6 +51,8 @@ class UpstreamRun:
         self.idle_timeout = idle_timeout
         self.finished = False
         self._send_lock = asyncio.Lock()
+        # The loop, looked up once per Run (each lookup costs a getpid() system call).
+        self._loop = asyncio.get_running_loop()
         # Heartbeats: a timer per interval, a task only while one is being sent (a Run that
         # ends within the interval, most of them, costs no task).
         self._beating = False
@@ -59,6 +61,9 @@ class UpstreamRun:
         # What the receive callback read in place (see `_read_inline`), for the next batch.
         self._inline: list[ev.Event] = []
         self._inline_error: Exception | None = None
+        # Set when the response headers took longer than `idle_timeout` (see _wait_headers).
+        self._headers_late = False
+        self._closing: asyncio.Task[None] | None = None
 
     async def batches(self) -> AsyncGenerator[list[ev.Event], None]:
         """Yield the Run's events, one list per chunk received, until the Run closes.
@@ -126,7 +131,10 @@ class UpstreamRun:
                 batch: list[ev.Event] = []
                 for event in events:
                     if isinstance(event, ev.TurnEnded):
-                        await self._stop_heartbeats()
+                        if self._beat_task is not None:
+                            await self._stop_heartbeats()
+                        else:
+                            self._stop_beat_timer()
                         await self._half_close()
                     if isinstance(event, ev.RunFailed):
                         self.finished = True
@@ -210,7 +218,10 @@ class UpstreamRun:
     async def aclose(self) -> None:
         """Stop heartbeats and, if the Run did not finish, cancel the stream upstream."""
         self.stream.consume_inline(None)
-        await self._stop_heartbeats()
+        if self._beat_task is not None:
+            await self._stop_heartbeats()
+        else:
+            self._stop_beat_timer()
         if not self.finished:
             self.finished = True
             if self.tap is not None:
@@ -219,13 +230,28 @@ class UpstreamRun:
                 await self.stream.cancel()
 
     async def _wait_headers(self) -> tuple[int, list[tuple[str, str]]]:
+        """The response status and headers, within `idle_timeout` s.
+
+        The deadline is a plain timer that cancels the stream (what the Run does on any
+        failure): `asyncio.timeout` would cost a Timeout object, a task lookup and two
+        getpid() system calls per Run for a deadline that almost never fires."""
+        timer = self._loop.call_later(self.idle_timeout, self._headers_overdue)
         try:
-            async with asyncio.timeout(self.idle_timeout):
-                return await self.stream.response_headers()
-        except TimeoutError as exc:
-            raise ConnectError("deadline_exceeded", "the backend did not answer") from exc
+            answer = await self.stream.response_headers()
         except TransportError as exc:
+            if self._headers_late:
+                raise ConnectError("deadline_exceeded", "the backend did not answer") from exc
             raise ConnectError("unavailable", f"connection to the backend lost: {exc}") from exc
+        finally:
+            timer.cancel()
+        if self._headers_late:  # they came in the very tick the deadline passed
+            raise ConnectError("deadline_exceeded", "the backend did not answer")
+        return answer
+
+    def _headers_overdue(self) -> None:
+        self._headers_late = True
+        cancelling = self._loop.create_task(self.stream.cancel())
+        self._closing = cancelling  # held until done (the loop keeps only a weak reference)
 
     async def _http_error(self, status: int, headers: list[tuple[str, str]]) -> ConnectError:
         body = b""
@@ -271,8 +297,7 @@ class UpstreamRun:
         self._arm_heartbeat()
 
     def _arm_heartbeat(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._beat_timer = loop.call_later(self.heartbeat_interval, self._heartbeat_due)
+        self._beat_timer = self._loop.call_later(self.heartbeat_interval, self._heartbeat_due)
 
     def _heartbeat_due(self) -> None:
         self._beat_timer = None
@@ -292,11 +317,15 @@ class UpstreamRun:
         if self._beating:
             self._arm_heartbeat()
 
-    async def _stop_heartbeats(self) -> None:
+    def _stop_beat_timer(self) -> None:
+        """Stop heartbeats when none is being sent (no coroutine needed)."""
         self._beating = False
         timer, self._beat_timer = self._beat_timer, None
         if timer is not None:
             timer.cancel()
+
+    async def _stop_heartbeats(self) -> None:
+        self._stop_beat_timer()
         task, self._beat_task = self._beat_task, None
         if task is not None:
             task.cancel()

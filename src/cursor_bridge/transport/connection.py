@@ -60,6 +60,9 @@ class Connection(asyncio.Protocol):
         self.created_at = loop.time()
         self.last_received = self.created_at
         self._h2 = new_client_h2()
+        # The server's MAX_CONCURRENT_STREAMS, read again whenever its SETTINGS change
+        # (h2's property costs a Python-level mapping lookup, and the pool asks per stream).
+        self._max_streams = self._h2.remote_settings.max_concurrent_streams
         self._pseudo = [
             (b":method", b"POST"),
             (b":scheme", origin.scheme.encode()),
@@ -226,10 +229,10 @@ class Connection(asyncio.Protocol):
 
     @property
     def max_concurrent_streams(self) -> int:
-        return self._h2.remote_settings.max_concurrent_streams
+        return self._max_streams
 
     def has_capacity(self) -> bool:
-        return self._accepting and len(self._streams) < self.max_concurrent_streams
+        return self._accepting and len(self._streams) < self._max_streams
 
     def idle_for(self) -> float:
         """Seconds since any bytes arrived from the server."""
@@ -264,9 +267,8 @@ class Connection(asyncio.Protocol):
             raise NoStreamCapacity(f"{self.origin}: connection is full or draining")
         h2 = self._h2
         stream_id = h2.get_next_available_stream_id()
-        request = request_frames.request_headers([*self._pseudo, _path(path)], headers)
         try:
-            request_frames.open_stream(h2, stream_id, request)
+            request_frames.open_request(h2, stream_id, [*self._pseudo, _path(path)], headers)
         except TooManyStreamsError as exc:
             raise NoStreamCapacity(str(exc)) from exc
         except H2Error as exc:
@@ -431,6 +433,8 @@ class Connection(asyncio.Protocol):
             self._wake_window_blocked()
 
     def _on_settings(self, event: RemoteSettingsChanged) -> None:
+        # h2 has applied the new values by the time its events are handled.
+        self._max_streams = self._h2.remote_settings.max_concurrent_streams
         if not self._settings_received.done():
             self._settings_received.set_result(None)
         if SettingCodes.INITIAL_WINDOW_SIZE in event.changed_settings:

@@ -15,6 +15,11 @@ alone costs ~0.1 ms of Huffman coding per Run).
   a few dozen bytes per Run, which is not worth 0.1 ms of CPU).
 Headers that are not in the table, and never-indexed ones, go through hpack's own code,
 so the table and its size bookkeeping are hpack's.
+
+On top of that it remembers what it encoded while its table stays unchanged (`known`): a
+header present in the table has one representation until the next insertion or size
+change, so a caller that opens stream after stream with the same headers can look each
+one up instead of encoding it (transport/request_frames.py).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from hpack import Encoder, HeaderTuple
+from hpack.hpack import INDEX_NEVER, encode_integer
 from hpack.table import HeaderTable
 
 __all__ = ["RepeatEncoder"]
@@ -31,6 +37,11 @@ _STATIC = HeaderTable.STATIC_TABLE_MAPPING
 _FIRST_DYNAMIC = HeaderTable.STATIC_TABLE_LENGTH + 1
 # Indexed representation (RFC 7541 §6.1) of indices below 127: one byte, high bit set.
 _ONE_BYTE = [bytes([0x80 | index]) for index in range(127)]
+# A string length below 127 without Huffman coding (RFC 7541 §5.2): one byte.
+_SHORT_LENGTH = [bytes([length]) for length in range(127)]
+# More than this many remembered representations: start again (only headers present in
+# the table are remembered, so this only bounds headers spelled many ways).
+_MAX_KNOWN = 512
 
 
 class _InsertionTable(HeaderTable):
@@ -64,15 +75,86 @@ class RepeatEncoder(Encoder):
     def __init__(self) -> None:
         super().__init__()
         self.header_table: _InsertionTable = _InsertionTable()
+        # Representations valid while the table holds what it held at insertion number
+        # `_known_at` (see `known`), and never-indexed name prefixes likewise.
+        self._known: dict[object, bytes] = {}
+        self._prefixes: dict[bytes, bytes] = {}
+        self._known_at = -1
+
+    def known(self) -> dict[object, bytes] | None:
+        """Header representations remembered under the table as it is now, by the key the
+        caller chose (see `encode_remembering`); None when the next block must start with
+        a table size change (then encode through `encode`)."""
+        table = self.header_table
+        if table.resized:
+            return None
+        if table.insertions != self._known_at or len(self._known) > _MAX_KNOWN:
+            self._known = {}
+            self._prefixes = {}
+            self._known_at = table.insertions
+        return self._known
+
+    def encode_remembering(self, headers: list[Any], keys: list[object]) -> bytes:
+        """`encode(headers)`, remembering each indexable header's representation under the
+        matching key of *keys* when the block changed nothing in the table (then every one
+        of them is an index, valid until the table changes)."""
+        table = self.header_table
+        before = table.insertions if not table.resized else -1
+        parts: list[bytes] = []
+        block = self._encode(headers, parts)
+        if table.insertions == before:
+            known = self.known()
+            if known is not None:
+                for key, header, part in zip(keys, headers, parts, strict=True):
+                    if type(header) is tuple or header.indexable:
+                        known[key] = part
+        return block
+
+    def never_indexed(self, name: bytes, value: bytes) -> bytes:
+        """What `encode` gives a NeverIndexedHeaderTuple (*name*, *value*): the literal
+        after the name's prefix, remembered per name while the table is unchanged. Call
+        `known()` first (it is what empties the remembered prefixes)."""
+        table = self.header_table
+        static = _STATIC.get(name)
+        if (static is not None and value in static[1]) or (name, value) in table.inserted_at:
+            return self.add((name, value), True, False)  # a full match: hpack's own answer
+        prefix = self._prefixes.get(name)
+        if prefix is None:
+            prefix = self._name_prefix(name)
+            self._prefixes[name] = prefix
+        size = len(value)
+        length = _SHORT_LENGTH[size] if size < 127 else bytes(encode_integer(size, 7))
+        return prefix + length + value
+
+    def _name_prefix(self, name: bytes) -> bytes:
+        """hpack's never-indexed representation of *name* without a full match, up to the
+        value's length: the name's first index (static table first, as `search` looks),
+        else the name as a literal."""
+        table = self.header_table
+        static = _STATIC.get(name)
+        index = static[0] if static is not None else None
+        if index is None:
+            for position, (entry, _) in enumerate(table.dynamic_entries):
+                if entry == name:
+                    index = _FIRST_DYNAMIC + position
+                    break
+        if index is None:  # an empty value's representation, less its length byte
+            return self._encode_literal(name, b"", INDEX_NEVER, False)[:-1]
+        return self._encode_indexed_literal(index, b"", INDEX_NEVER, False)[:-1]
 
     def encode(self, headers: Iterable[Any], huffman: bool = True) -> bytes:
         """The header block for *headers*: (name, value) pairs of bytes, or HeaderTuples
         (a NeverIndexedHeaderTuple stays out of the table). *huffman* is ignored."""
+        return self._encode(headers, [])
+
+    def _encode(self, headers: Iterable[Any], block: list[bytes]) -> bytes:
+        """`encode`, leaving one representation per header in *block* (empty at first)."""
         table = self.header_table
-        block: list[bytes] = []
+        prefix = b""
         if table.resized:
-            block.append(self._encode_table_size_change())
+            prefix = self._encode_table_size_change()
             table.resized = False
+            self._known_at = -1  # the size change may have evicted remembered entries
         inserted_at, insertions = table.inserted_at, table.insertions
         entries = table.dynamic_entries
         for header in headers:
@@ -95,4 +177,4 @@ class RepeatEncoder(Encoder):
             else:
                 block.append(self.add((name, value), False, False))
                 inserted_at, insertions = table.inserted_at, table.insertions
-        return b"".join(block)
+        return prefix + b"".join(block)

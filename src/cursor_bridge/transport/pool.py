@@ -167,7 +167,7 @@ class BackendPool:
         group = self._connections.get(origin)
         if not group:
             return None
-        now = asyncio.get_running_loop().time()
+        now = group[0].loop.time()  # the running loop (asking asyncio costs a getpid())
         ready = None
         for connection in list(group):
             if connection.closed:

@@ -9,6 +9,11 @@ more than advance the state machines and emit the bytes RFC 9113 §6.2 / §6.1 d
 `open_stream` and `end_stream` do exactly that and hand anything else to h2. The header
 block is the same encoder's output in both paths, so the bytes on the wire are the same
 (tests/transport/test_request_frames.py compares them with h2's).
+
+`open_request` goes one step further for the headers as the caller gives them (str pairs):
+once the encoder's table holds them, each header's representation is looked up by that
+pair (`RepeatEncoder.known`) instead of being normalised and encoded again; only the
+never-indexed values (a request id, a token) are written out per stream.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from h2.exceptions import TooManyStreamsError
 from h2.stream import StreamInputs, StreamState
 from hpack.struct import HeaderTuple, NeverIndexedHeaderTuple
 
-__all__ = ["end_stream", "header_pair", "open_stream", "request_headers"]
+from .header_encoder import RepeatEncoder
+
+__all__ = ["end_stream", "header_pair", "open_request", "open_stream", "request_headers"]
 
 # Header values kept out of every HPACK table: credentials, and per-request ids, which
 # would only push the repeated headers out of the table.
@@ -66,15 +73,71 @@ def open_stream(h2: H2Connection, stream_id: int, headers: list[Header]) -> None
 
     *headers* are bytes pairs as `request_headers` makes them. Raises what h2 raises
     (TooManyStreamsError when the server's stream limit is reached)."""
+    if not _opens_directly(h2, stream_id):
+        h2.send_headers(stream_id, headers)
+        return
+    _begin(h2, stream_id, headers)
+    _write_headers(h2, stream_id, h2.encoder.encode(headers))
+
+
+def open_request(
+    h2: H2Connection,
+    stream_id: int,
+    pseudo: list[tuple[bytes, bytes]],
+    headers: list[tuple[str, str]],
+) -> None:
+    """`open_stream(h2, stream_id, request_headers(pseudo, headers))`, with the header
+    block put together from the encoder's remembered representations when it can (the
+    bytes are the same: tests/transport/test_request_frames.py)."""
+    encoder = h2.encoder
+    if not _opens_directly(h2, stream_id) or type(encoder) is not RepeatEncoder:
+        open_stream(h2, stream_id, request_headers(pseudo, headers))
+        return
+    _begin(h2, stream_id, pseudo)
+    _write_headers(h2, stream_id, _block(encoder, pseudo, headers))
+
+
+def _block(
+    encoder: RepeatEncoder, pseudo: list[tuple[bytes, bytes]], headers: list[tuple[str, str]]
+) -> bytes:
+    """`encoder.encode(request_headers(pseudo, headers))`."""
+    known = encoder.known()
+    if known is not None:
+        parts: list[bytes] = []
+        for pair in pseudo:
+            part = known.get(pair)
+            if part is None:
+                break
+            parts.append(part)
+        else:
+            for header in headers:
+                part = known.get(header)
+                if part is None:
+                    name, value = header
+                    if name not in _NEVER_INDEXED:
+                        break
+                    part = encoder.never_indexed(name.encode(), value.strip(" \t").encode())
+                parts.append(part)
+            else:
+                return b"".join(parts)
+    return encoder.encode_remembering(request_headers(pseudo, headers), [*pseudo, *headers])
+
+
+def _opens_directly(h2: H2Connection, stream_id: int) -> bool:
+    """Whether the common case holds: an open connection, a new stream, no header
+    normalisation or validation asked for."""
     config = h2.config
-    if (
+    return not (
         h2.state_machine.state is not ConnectionState.CLIENT_OPEN
         or stream_id in h2.streams
         or config.normalize_outbound_headers
         or config.validate_outbound_headers
-    ):
-        h2.send_headers(stream_id, headers)
-        return
+    )
+
+
+def _begin(h2: H2Connection, stream_id: int, headers: list[Header]) -> None:
+    """Open the stream in h2's state machines, as `send_headers` does before encoding
+    (so a refused stream leaves the encoder's table untouched)."""
     limit = h2.remote_settings.max_concurrent_streams
     open_now = h2.open_outbound_streams
     if open_now + 1 > limit:
@@ -90,7 +153,10 @@ def open_stream(h2: H2Connection, stream_id: int, headers: list[Header]) -> None
             stream.request_method = value
         elif not name.startswith(b":"):
             break  # pseudo-headers come first
-    block = h2.encoder.encode(headers)
+
+
+def _write_headers(h2: H2Connection, stream_id: int, block: bytes) -> None:
+    """The HEADERS frame of *block* (and CONTINUATION frames beyond the frame size)."""
     size = h2.max_outbound_frame_size
     if len(block) <= size:
         h2._data_to_send += _frame_header(len(block), _HEADERS, _END_HEADERS, stream_id) + block

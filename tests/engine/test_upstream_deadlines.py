@@ -1,0 +1,107 @@
+"""The Run's response-headers deadline: a backend that never answers fails the Run with
+`deadline_exceeded` and its stream is cancelled; one that answers in time is unaffected
+(and leaves no timer behind); a lost stream stays `unavailable`."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from cursor_bridge.engine.upstream import UpstreamRun
+from cursor_bridge.protocol.blobs import MemoryBlobStore
+from cursor_bridge.protocol.errors import ConnectError
+from cursor_bridge.protocol.framing import encode_end_stream
+from cursor_bridge.protocol.messages import agent
+from cursor_bridge.protocol.run import RunMachine
+from cursor_bridge.transport import TransportError
+
+
+class _Stream:
+    """A stream whose response headers come when the test says (or never), failing as a
+    DuplexStream does once cancelled."""
+
+    def __init__(self) -> None:
+        self.headers: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.cancelled = 0
+        self.trailers: list[tuple[str, str]] | None = None
+        self._error: TransportError | None = None
+        self._inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    async def response_headers(self) -> tuple[int, list[tuple[str, str]]]:
+        if self._error is None:
+            await asyncio.wait({self.headers}, return_when=asyncio.FIRST_COMPLETED)
+        if self._error is not None:
+            raise self._error
+        return 200, []
+
+    async def send(self, data: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def can_send_now(self, size: int) -> bool:
+        return False
+
+    def consume_inline(self, consumer: Any) -> None:
+        pass
+
+    async def receive(self, idle_timeout: float | None = None) -> bytes | None:
+        return await self._inbox.get()
+
+    async def end(self) -> None:
+        pass
+
+    async def cancel(self) -> None:
+        self.cancelled += 1
+        if self._error is None:
+            self._error = TransportError("stream 1 was cancelled")
+            if not self.headers.done():
+                self.headers.set_result(None)
+
+    def fail(self, message: str) -> None:
+        self._error = TransportError(message)
+        self.headers.set_result(None)
+
+
+def _run(stream: _Stream, idle_timeout: float) -> UpstreamRun:
+    machine = RunMachine(blobs=MemoryBlobStore(), request_context=agent.RequestContext())
+    fake: Any = stream
+    return UpstreamRun(fake, machine, agent.AgentRunRequest(), idle_timeout=idle_timeout)
+
+
+async def test_a_backend_that_never_answers_fails_the_run_and_its_stream_is_cancelled() -> None:
+    stream = _Stream()
+    run = _run(stream, idle_timeout=0.05)
+    with pytest.raises(ConnectError) as caught:
+        await asyncio.wait_for(anext(run.batches()), 5)
+    assert caught.value.code == "deadline_exceeded"
+    assert "did not answer" in caught.value.message
+    assert stream.cancelled >= 1 and run.finished
+
+
+async def test_an_answer_in_time_runs_on_and_leaves_no_deadline_behind() -> None:
+    stream = _Stream()
+    run = _run(stream, idle_timeout=0.2)
+    batches = run.batches()
+    reading = asyncio.ensure_future(anext(batches, None))
+    await asyncio.sleep(0.01)
+    stream.headers.set_result(None)
+    stream._inbox.put_nowait(encode_end_stream())
+    stream._inbox.put_nowait(None)
+    with pytest.raises(ConnectError) as caught:  # the end of the stream before any turn
+        await asyncio.wait_for(reading, 5)
+    assert caught.value.code != "deadline_exceeded"
+    await asyncio.sleep(0.3)  # past the deadline: nothing cancels the stream afterwards
+    assert stream.cancelled <= 1 and not run._headers_late
+
+
+async def test_a_stream_lost_before_the_headers_is_unavailable() -> None:
+    stream = _Stream()
+    run = _run(stream, idle_timeout=5)
+    reading = asyncio.ensure_future(anext(run.batches()))
+    await asyncio.sleep(0.01)
+    stream.fail("connection to the backend lost")
+    with pytest.raises(ConnectError) as caught:
+        await asyncio.wait_for(reading, 5)
+    assert caught.value.code == "unavailable"
