@@ -12,19 +12,12 @@ import pytest
 
 from cursor_bridge.auth.loop_stat import LoopStat
 from cursor_bridge.auth.store import TokenStore
+from tests.support.stat_calls import count_stats
 
 
 @pytest.fixture
 def looks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    seen: list[str] = []
-    real = os.stat
-
-    def counting(path: object, *args: object, **kwargs: object) -> os.stat_result:
-        seen.append(str(path))
-        return real(path, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(os, "stat", counting)
-    return seen
+    return count_stats(monkeypatch)
 
 
 def test_outside_a_loop_every_call_looks(tmp_path: Path, looks: list[str]) -> None:

@@ -20,6 +20,7 @@ from cursor_bridge.server.client_keys import ClientKey, ClientKeys, ClientKeySto
 from cursor_bridge.server.guards import Guards
 from tests.conftest import Stack
 from tests.support.bridge_apps import serve
+from tests.support.stat_calls import count_stats
 
 CHAT = {"model": "gpt-5.4", "messages": [{"role": "user", "content": "/reply hello"}]}
 MESSAGES = {**CHAT, "max_tokens": 10}
@@ -172,26 +173,13 @@ def test_serve_on_a_public_address_with_keys_or_the_explicit_flag(
         process.wait(30)
 
 
-def _count_stats(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The paths client_keys stats from now on, in order."""
-    looks: list[str] = []
-    real_stat = os.stat
-
-    def counting_stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
-        looks.append(str(path))
-        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr("cursor_bridge.server.client_keys.os.stat", counting_stat)
-    return looks
-
-
 def test_check_answers_from_one_look_at_the_file_and_follows_revocation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = ClientKeyStore(tmp_path / "keys.json")
     key, record = store.create("one")
     keys = ClientKeys(store)
-    looks = _count_stats(monkeypatch)
+    looks = count_stats(monkeypatch)
     required, matched = keys.check([key, "cbk_wrong", key])
     assert required and [m.id for m in matched] == [record.id, record.id]
     assert looks == [str(store.path)]
@@ -208,7 +196,7 @@ async def test_requests_of_one_loop_iteration_share_a_look_and_the_next_sees_a_r
     store = ClientKeyStore(tmp_path / "keys.json")
     key, record = store.create("one")
     keys = ClientKeys(store)
-    looks = _count_stats(monkeypatch)
+    looks = count_stats(monkeypatch)
     assert keys.check([key])[1] == [keys.check([key])[1][0]]
     assert len(looks) == 1
     store.revoke(record.id)
