@@ -45,7 +45,7 @@ class EmulatorOptions:
       user; past it a Run ends with `resource_exhausted` and a RetryInfo (None: no limit).
     - `context_window`: every model's context window in tokens (None: the catalog's); a Run
       whose context (ceil(chars/4)) exceeds it ends with `invalid_argument` "Conversation too
-      long" (wording inferred); `summarize_action` compacts a conversation (turn.py).
+      long" (wording inferred); `summarize_action` compacts a conversation (summarize.py).
     - `close_grace`: after the response ended, how long to wait for the client to end its side
       before RST_STREAM(NO_ERROR).
     - `inject`: protocol surprises put into every Run (see inject.py: `unknown-field`,

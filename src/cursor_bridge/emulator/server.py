@@ -33,18 +33,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import gzip
 import json
 import ssl
-import zlib
-from collections.abc import Callable
 from typing import Any
 
-from google.protobuf import json_format
-from google.protobuf.message import DecodeError, Message
-
 from ..protocol.errors import ConnectError
-from ..protocol.framing import encode_envelope
 from ..protocol.headers import (
     AVAILABLE_MODELS_PATH,
     GET_USABLE_MODELS_PATH,
@@ -60,127 +53,28 @@ from .counters import EmulatorCounters
 from .dashboard import CONTROL_PATH as USAGE_CONTROL_PATH
 from .dashboard import PeriodUsageService
 from .history import KnownBlobs
-from .http1 import Http1Connection, PlainRequest, PlainResponse, ProtocolSniffer, split_target
+from .http1 import Http1Connection, PlainRequest, ProtocolSniffer
 from .inject import InjectingSession
 from .limits import RunRateLimiter, rate_limited
 from .options import EmulatorOptions
 from .replay import TraceReplay, open_replay_run
 from .run import RunEnvironment, RunSession
 from .turn import play_turn
+from .unary import (
+    MAX_UNARY_BODY,
+    Discard,
+    UnaryCall,
+    UnaryFn,
+    UnaryResult,
+    encode_unary,
+    end_stream_frame,
+    parse_unary,
+    unary_error,
+)
 
 COUNTERS_PATH = "/emulator/counters"
 CLOCK_PATH = "/emulator/clock"
 RUN_CONTENT_TYPE = "application/connect+proto"
-_MAX_UNARY_BODY = 4 * 1024 * 1024
-# Connect's HTTP status for each error code (unary calls).
-_HTTP_STATUS = {
-    "canceled": 499,
-    "unknown": 500,
-    "invalid_argument": 400,
-    "deadline_exceeded": 504,
-    "not_found": 404,
-    "already_exists": 409,
-    "permission_denied": 403,
-    "resource_exhausted": 429,
-    "failed_precondition": 400,
-    "aborted": 409,
-    "out_of_range": 400,
-    "unimplemented": 404,
-    "internal": 500,
-    "unavailable": 503,
-    "data_loss": 500,
-    "unauthenticated": 401,
-}
-
-
-class _Discard:
-    """Handler of a stream already answered: request bytes are dropped."""
-
-    def data_received(self, data: bytes) -> None:
-        pass
-
-    def end_received(self) -> None:
-        pass
-
-    def stream_lost(self) -> None:
-        pass
-
-
-UnaryResult = PlainResponse
-UnaryFn = Callable[[PlainRequest], UnaryResult]
-
-
-class _UnaryCall:
-    """Collects an HTTP/2 request body, then answers it in one go."""
-
-    def __init__(self, stream: ServerStream, handle: UnaryFn) -> None:
-        self._stream = stream
-        self._handle = handle
-        self._body = bytearray()
-        self._done = False
-
-    def data_received(self, data: bytes) -> None:
-        if self._done:
-            return
-        self._body += data
-        if len(self._body) > _MAX_UNARY_BODY:
-            self._done = True
-            _respond(self._stream, *_error(ConnectError("resource_exhausted", "body too large")))
-
-    def end_received(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        body = bytes(self._body)
-        if self._stream.headers.get("content-encoding", "identity") == "gzip":
-            try:
-                body = gzip.decompress(body)
-            except (OSError, EOFError, zlib.error):
-                _respond(self._stream, *_error(ConnectError("invalid_argument", "bad gzip body")))
-                return
-        path, query = split_target(self._stream.path)
-        request = PlainRequest(
-            method=self._stream.method,
-            path=path,
-            query=query,
-            headers=self._stream.headers,
-            body=body,
-            authority=self._stream.authority,
-            tls=self._stream.conn.tls,
-        )
-        _respond(self._stream, *self._handle(request))
-
-    def stream_lost(self) -> None:
-        self._done = True
-
-
-def _respond(stream: ServerStream, status: int, content_type: str, body: bytes) -> None:
-    if stream.closed:
-        return
-    headers = [("content-type", content_type), ("content-length", str(len(body)))]
-    if not body:
-        stream.respond(status, headers, end_stream=True)
-        return
-    stream.respond(status, headers)
-    stream.write_nowait(body)
-    stream.finish()
-
-
-def _error(error: ConnectError, details: tuple[dict[str, Any], ...] = ()) -> UnaryResult:
-    """A Connect unary error: HTTP status by code, JSON `{code, message, details?}`."""
-    payload: dict[str, Any] = {"code": error.code, "message": error.message}
-    if details:
-        payload["details"] = list(details)
-    return _HTTP_STATUS.get(error.code, 500), "application/json", json.dumps(payload).encode()
-
-
-def _end_stream(error: ConnectError, details: tuple[dict[str, Any], ...] = ()) -> bytes:
-    """A Connect end-stream frame carrying *error* (and its details)."""
-    payload: dict[str, Any] = {"code": error.code, "message": error.message}
-    if details:
-        payload["details"] = list(details)
-    body = json.dumps({"error": payload}, separators=(",", ":")).encode()
-    return encode_envelope(body, end_stream=True)
 
 
 class EmulatorServer:
@@ -303,7 +197,7 @@ class EmulatorServer:
         return H2ServerConnection(self._route, self._settings, self._opened, self._closed)
 
     def _new_h1_connection(self) -> Http1Connection:
-        return Http1Connection(self._plain, _MAX_UNARY_BODY, self._h1_request)
+        return Http1Connection(self._plain, MAX_UNARY_BODY, self._h1_request)
 
     def _h1_request(self) -> None:
         self.counters.http1_requests += 1
@@ -321,14 +215,14 @@ class EmulatorServer:
         path, method = stream.path.split("?", 1)[0], stream.method
         if path == RUN_PATH and method == "POST":
             return self._open_run(stream)
-        return _UnaryCall(stream, self._plain)
+        return UnaryCall(stream, self._plain)
 
     def _plain(self, request: PlainRequest) -> UnaryResult:
         """Every route but Run, whichever HTTP version carried it."""
         path, method = request.path, request.method
         if path == RUN_PATH:
             error = ConnectError("unimplemented", "Run is bidirectional streaming: use HTTP/2")
-            return 505, *_error(error)[1:]
+            return 505, *unary_error(error)[1:]
         if path == COUNTERS_PATH and method == "GET":
             return 200, "application/json", json.dumps(self.counters.as_dict()).encode()
         if path == CLOCK_PATH and method == "POST":
@@ -346,20 +240,20 @@ class EmulatorServer:
         }
         handle = unary.get(path)
         if handle is None:
-            return _error(ConnectError("unimplemented", f"no procedure {path}"))
+            return unary_error(ConnectError("unimplemented", f"no procedure {path}"))
         self.counters.unary_calls += 1
         if method != "POST":
             return 405, "application/json", b'{"code":"unimplemented"}'
         failure = self.auth.check_access(request.headers.get("authorization"))
         if failure is not None:
-            return _error(failure.error, failure.details)
+            return unary_error(failure.error, failure.details)
         return handle(request)
 
     def _advance_clock(self, body: bytes) -> UnaryResult:
         try:
             seconds = float(json.loads(body or b"{}").get("advance", 0))
         except (ValueError, TypeError, AttributeError):
-            return _error(ConnectError("invalid_argument", 'expected {"advance": SECONDS}'))
+            return unary_error(ConnectError("invalid_argument", 'expected {"advance": SECONDS}'))
         now = self.auth.advance_clock(seconds)
         return 200, "application/json", json.dumps({"now": now}).encode()
 
@@ -372,14 +266,14 @@ class EmulatorServer:
             # Cursor's server-side concurrent-Run ceiling: the whole connection goes (§7).
             self.counters.runs_over_connection_ceiling += 1
             stream.conn.close()
-            return _Discard()
+            return Discard()
         content_type = stream.headers.get("content-type", "").split(";")[0].strip()
         if content_type != RUN_CONTENT_TYPE:
             self.counters.runs_opened += 1
             self.counters.runs_failed += 1
             self._env.run_ended()
             stream.respond(415, [("accept-post", RUN_CONTENT_TYPE)], end_stream=True)
-            return _Discard()
+            return Discard()
         compress = "gzip" in stream.headers.get("connect-accept-encoding", "")
         if self._replay is not None:
             return self._replay_run(stream, compress)
@@ -403,9 +297,9 @@ class EmulatorServer:
             self.counters.runs_failed += 1
             self._env.run_ended()
             self.counters.frames_out += 1
-            stream.write_nowait(_end_stream(failure.error, failure.details))
+            stream.write_nowait(end_stream_frame(failure.error, failure.details))
             stream.finish()
-            return _Discard()
+            return Discard()
         return self._new_session(stream, compress)
 
     def _replay_run(self, stream: ServerStream, compress: bool) -> StreamHandler:
@@ -416,7 +310,7 @@ class EmulatorServer:
             self.counters.runs_opened += 1
             self.counters.runs_failed += 1
             self._env.run_ended()
-            return _Discard()
+            return Discard()
         return session
 
     def _new_session(self, stream: ServerStream, compress: bool) -> StreamHandler:
@@ -430,20 +324,20 @@ class EmulatorServer:
 
     def _get_usable_models(self, request: PlainRequest) -> UnaryResult:
         message = agent.GetUsableModelsRequest()
-        failure = _parse(message, request.content_type, request.body)
+        failure = parse_unary(message, request.content_type, request.body)
         if failure is not None:
             return failure
-        return _encode(self.catalog.usable_models(), request.content_type)
+        return encode_unary(self.catalog.usable_models(), request.content_type)
 
     def _available_models(self, request: PlainRequest) -> UnaryResult:
         message = aiserver.AvailableModelsRequest()
-        failure = _parse(message, request.content_type, request.body)
+        failure = parse_unary(message, request.content_type, request.body)
         if failure is not None:
             return failure
-        return _encode(self.catalog.available_models(), request.content_type)
+        return encode_unary(self.catalog.available_models(), request.content_type)
 
     def _period_usage(self, request: PlainRequest) -> UnaryResult:
-        failure = _parse(
+        failure = parse_unary(
             aiserver.GetCurrentPeriodUsageRequest(), request.content_type, request.body
         )
         if failure is not None:
@@ -451,8 +345,8 @@ class EmulatorServer:
         try:
             report = self.dashboard.report(self.auth.subject(request.headers.get("authorization")))
         except ConnectError as exc:
-            return _error(exc)
-        return _encode(report, request.content_type)
+            return unary_error(exc)
+        return encode_unary(report, request.content_type)
 
     def _server_config(self, request: PlainRequest) -> UnaryResult:
         if request.content_type != "application/json":
@@ -460,7 +354,7 @@ class EmulatorServer:
         try:
             json.loads(request.body or b"{}")
         except (UnicodeDecodeError, json.JSONDecodeError):
-            return _error(ConnectError("invalid_argument", "request body is not JSON"))
+            return unary_error(ConnectError("invalid_argument", "request body is not JSON"))
         scheme = "https" if request.tls else "http"
         base = f"{scheme}://{request.authority}" if request.authority else self.url
         config: dict[str, Any] = {"agentUrlConfig": {"agentnUrl": base, "agentUrl": base}}
@@ -476,26 +370,6 @@ def _check_client_version(stream: ServerStream) -> ConnectError | None:
             "failed_precondition", "outdated client: please update (ERROR_OUTDATED_CLIENT)"
         )
     return None
-
-
-def _parse(message: Message, content_type: str, body: bytes) -> UnaryResult | None:
-    """Decode a unary request with the codec its content-type names (None on success)."""
-    try:
-        if content_type == "application/proto":
-            message.ParseFromString(body)
-        elif content_type == "application/json":
-            json_format.Parse(body or b"{}", message, ignore_unknown_fields=True)
-        else:
-            return 415, "application/json", b""
-    except (DecodeError, json_format.ParseError) as exc:
-        return _error(ConnectError("invalid_argument", f"cannot decode request: {exc}"))
-    return None
-
-
-def _encode(message: Message, content_type: str) -> UnaryResult:
-    if content_type == "application/proto":
-        return 200, "application/proto", message.SerializeToString()
-    return 200, "application/json", json_format.MessageToJson(message, indent=None).encode()
 
 
 async def run_emulator(host: str, port: int, options: EmulatorOptions | None = None) -> None:

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from ..protocol.blobs import blob_id
@@ -53,10 +52,11 @@ from .history import (
     turn_blobs,
     turn_root_blobs,
 )
-from .model_text import chunks, recall_text, summary_text, tokens_of
+from .model_text import chunks, recall_text, tokens_of
 from .obey import disobeys, formatted_answer, obeying
 from .run import RunError, RunSession
 from .script import Fault, Recall, Reply, Script, Tokens, parse_script
+from .summarize import summarize
 from .tools import (
     PlannedCall,
     builtin_display,
@@ -65,6 +65,7 @@ from .tools import (
     mcp_result,
     plan_calls,
 )
+from .usage import TurnUsage
 from .words import WordSender, text_delta, thinking_delta, traced_text_delta
 
 _TODO_STATUS = {
@@ -73,28 +74,6 @@ _TODO_STATUS = {
     "completed": agent.TODO_STATUS_COMPLETED,
     "cancelled": agent.TODO_STATUS_CANCELLED,
 }
-
-
-@dataclass(slots=True)
-class _Usage:
-    context_chars: int
-    cached_chars: int
-    input_tokens: int = 0
-    cache_read: int = 0
-    output_tokens: int = 0
-    reasoning_tokens: int = 0
-    last_output: int = 0
-
-    def model_call(self) -> None:
-        """A model call reads the whole context; after the first, the prior prefix is cached."""
-        self.input_tokens += tokens_of(self.context_chars)
-        self.cache_read += tokens_of(self.cached_chars)
-        self.cached_chars = self.context_chars
-        self.last_output = 0
-
-    def add_output(self, tokens: int) -> None:
-        self.output_tokens += tokens
-        self.last_output += tokens
 
 
 async def play_turn(session: RunSession, request: agent.AgentRunRequest) -> None:
@@ -132,7 +111,7 @@ class TurnPlayer:
         elif which == "cancel_action":
             raise RunError("canceled", "the run request cancels the run")
         elif which == "summarize_action":
-            await self._summarize(model)
+            await summarize(self.session, self.request, self._window(model))
             return
         else:
             raise RunError("invalid_argument", "run_request has no action")
@@ -183,7 +162,7 @@ class TurnPlayer:
         entries = conversation.entries
         history_chars = sum(len(e.text) for e in entries)
         new_chars = len(user.text) if user is not None else 0
-        usage = _Usage(
+        usage = TurnUsage(
             context_chars=len(rule) + history_chars + new_chars,
             cached_chars=sum(len(e.text) for e in entries if e.cached),
         )
@@ -239,39 +218,6 @@ class TurnPlayer:
         return model.context_for(
             request.requested_model if request.HasField("requested_model") else None
         )
-
-    async def _summarize(self, model: CatalogModel) -> None:
-        """`summarize_action`: summary_started, summary, summary_completed, a checkpoint whose
-        `summary` names the summary blob and whose occupancy is the summary's, turn_ended.
-
-        Choice (inferred: the facts name the messages, not their order or the summary's
-        form): the summary is deterministic, one line per history entry (role: first words),
-        and the Run ends like a turn.
-        """
-        state = self.request.conversation_state
-        conversation = await load_conversation(
-            state, self.session.get_blobs, self.session.env.known_blobs
-        )
-        entries = conversation.entries
-        if not entries:
-            raise RunError("invalid_argument", "nothing to summarize")
-        summary = summary_text(entries)
-        await self._send_update(summary_started=agent.SummaryStartedUpdate())
-        await self._send_update(summary=agent.SummaryUpdate(summary=summary))
-        await self._send_update(summary_completed=agent.SummaryCompletedUpdate())
-        data = summary.encode()
-        await self.session.store_blob(blob_id(data), data)
-        checkpoint = agent.ConversationStateStructure()
-        checkpoint.CopyFrom(state)
-        checkpoint.summary = blob_id(data)
-        checkpoint.self_summary_count += 1
-        checkpoint.token_details.used_tokens = tokens_of(len(summary))
-        checkpoint.token_details.max_tokens = self._window(model)
-        await self.session.send(agent.AgentServerMessage(conversation_checkpoint_update=checkpoint))
-        self.session.turn_ended = True
-        read = tokens_of(sum(len(e.text) for e in entries))
-        ended = agent.TurnEndedUpdate(input_tokens=read, output_tokens=tokens_of(len(summary)))
-        await self.session.send_update(agent.InteractionUpdate(turn_ended=ended))
 
     # -- model and script ---------------------------------------------------------------
 
@@ -331,12 +277,12 @@ class TurnPlayer:
             step_completed=agent.StepCompletedUpdate(step_id=step_id, step_duration_ms=duration)
         )
 
-    async def _token_delta(self, usage: _Usage, tokens: int) -> None:
+    async def _token_delta(self, usage: TurnUsage, tokens: int) -> None:
         usage.add_output(tokens)
         await self._send_update(token_delta=agent.TokenDeltaUpdate(tokens=tokens))
 
     async def _answer_step(
-        self, thinking: str, answer: str, fault: Fault | None, usage: _Usage
+        self, thinking: str, answer: str, fault: Fault | None, usage: TurnUsage
     ) -> list[bytes]:
         step_id, started = await self._start_step()
         steps: list[bytes] = []
@@ -408,7 +354,7 @@ class TurnPlayer:
         )
 
     async def _tool_group(
-        self, group: list[PlannedCall], results: list[tuple[str, str]], usage: _Usage
+        self, group: list[PlannedCall], results: list[tuple[str, str]], usage: TurnUsage
     ) -> list[bytes]:
         """Send one group of parallel calls, wait for all results; the MCP steps' blobs."""
         step_id, started = await self._start_step()
