@@ -90,9 +90,10 @@ _TEXT_HEADS = {
 # factored out, so the length byte picks the branch, short words first; each branch then
 # holds that size's whole header and exactly its number of text bytes. What it matches,
 # the frame-by-frame loop of `skim` takes the same way (other words are left to that loop).
-# With no NUL in the texts and none in the headers past the first four bytes (sizes, tags
-# and counts are never 0), four NULs in a row occur only where a frame starts, so
-# `bytes.split` cuts the run exactly at its frames (`Deltas._read_run`).
+# With no NUL in the texts and none in a frame past its first four bytes (sizes, tags,
+# lengths and counts are never 0), four NULs in a row occur only where a frame starts, so
+# `bytes.split` cuts the run exactly at its frames (`Deltas._read_run`). Compiling it takes
+# a few milliseconds, once, at import.
 _ZEROS = bytes(4)
 _TOKEN_ONE = _TOKEN_HEAD + b"\x01"  # the usual token frame, counting 1
 
@@ -113,7 +114,7 @@ _RUN_MIN = 2 * (_TEXT_HEAD_SIZE + 2 + _TOKEN_FRAME)
 """Bytes a run must be able to hold (two words of two bytes) to be worth a try: below that
 the fixed cost of the C path exceeds the loop's."""
 _AFTER_TEXT_HEAD = itemgetter(slice(_TEXT_HEAD_SIZE, None))
-_AFTER_SIZE_AND_TAGS = itemgetter(slice(_TEXT_HEAD_SIZE - 4, None))
+_AFTER_SIZE_AND_TAGS = itemgetter(slice(_TEXT_HEAD_SIZE - 4, None))  # (after the NULs)
 
 
 class Deltas:
@@ -143,17 +144,18 @@ class Deltas:
         tokens = 0
         slow_until = pos  # no run is tried before here (one whose text is not UTF-8)
         while end - pos >= _TOKEN_FRAME:
-            if data.startswith(_TOKEN_HEAD, pos):
+            size = data[pos + 4]  # the low byte of the payload size
+            if size == _TOKEN_FRAME - 5:
                 count = data[pos + _TOKEN_FRAME - 1]
-                if count > 0x7F:
+                if count > 0x7F or not data.startswith(_TOKEN_HEAD, pos):
                     break
                 tokens += count
                 pos += _TOKEN_FRAME
                 continue
-            head = _TEXT_HEADS.get(data[pos + 4])
+            head = _TEXT_HEADS.get(size)
             if head is None or not data.startswith(head, pos):
                 break
-            stop = pos + 5 + data[pos + 4]
+            stop = pos + 5 + size
             if stop > end:
                 break
             if end - pos >= _RUN_MIN and pos >= slow_until and data.startswith(_TOKEN_HEAD, stop):
