@@ -40,7 +40,9 @@ def hot_messages(draw: st.DrawFn, values: st.SearchStrategy[int] = SMALL) -> byt
     """A hot message as the backend's protobuf encoder writes it."""
     kind = draw(st.sampled_from(["set", "get", "started", "completed", "ended"]))
     if kind == "set":
-        args = agent.SetBlobArgs(blob_id=draw(st.binary(max_size=40)), blob_data=draw(st.binary()))
+        # Data of any length up to three-byte varints (and the lengths around them).
+        data = draw(st.one_of(st.binary(), st.integers(100, 40_000).map(bytes)))
+        args = agent.SetBlobArgs(blob_id=draw(st.binary(max_size=40)), blob_data=data)
         message = kv(id=draw(values), set_blob_args=args)
     elif kind == "get":
         message = kv(id=draw(values), get_blob_args=agent.GetBlobArgs(blob_id=draw(st.binary())))
@@ -158,6 +160,8 @@ SET = kv(id=7, set_blob_args=agent.SetBlobArgs(blob_id=b"k" * 32, blob_data=b"da
         SET.SerializeToString()[:-1],
         b"\x22\x80\x00",
         b"\x22\x01\x08",
+        b"\x22\x04\x1a\x02\x12\x80",  # a length cut short at the very end
+        b"\x22\x05\x1a\x03\x12\x80\x01",  # a two-byte length running past the end
     ],
 )
 def test_anything_else_goes_to_the_full_decoder(payload: bytes) -> None:

@@ -64,6 +64,9 @@ def read_hot(payload: bytes) -> Hot | None:
     length = payload[1]  # (inlined `_enter`: this runs for every such message)
     if length < 0x80:
         pos = 2
+    elif payload[2] < 0x80:  # two bytes: a blob under 16 KiB
+        length = length & 0x7F | payload[2] << 7
+        pos = 3
     else:
         length, pos = short_varint(payload, 1)
     if length <= 0 or pos + length != size:
@@ -174,6 +177,9 @@ def _bytes_field(payload: bytes, pos: int, end: int) -> tuple[int, int]:
     length = payload[pos]
     if length < 0x80:
         start = pos + 1
+    elif pos + 1 < end and payload[pos + 1] < 0x80:  # two bytes (as `short_varint` reads)
+        length = length & 0x7F | payload[pos + 1] << 7
+        start = pos + 2
     else:
         length, start = short_varint(payload, pos)
         if length < 0:

@@ -257,15 +257,16 @@ class RunMachine:
         while end - pos >= HEADER_SIZE:
             if data[pos]:
                 return pos  # compressed or the end of the stream: the decoder's
-            length = int.from_bytes(data[pos + 1 : pos + HEADER_SIZE], "big")
-            stop = pos + HEADER_SIZE + length
-            if stop > end or length > limit:
-                return pos
-            if length > 2 and data[pos + 7] in _DELTA_TAGS:  # text or token delta, maybe
+            if end - pos > 7 and data[pos + 7] in _DELTA_TAGS:  # text or token delta, maybe
+                # (`Deltas.skim` checks the whole frame, and takes none over the limit)
                 skimmed = deltas.skim(data, pos, end)
                 if skimmed != pos:
                     pos = skimmed
                     continue
+            length = int.from_bytes(data[pos + 1 : pos + HEADER_SIZE], "big")
+            stop = pos + HEADER_SIZE + length
+            if stop > end or length > limit:
+                return pos
             hot = read_hot(data[pos + HEADER_SIZE : stop])
             if hot is None:
                 return pos
