@@ -118,9 +118,14 @@ class UpstreamRun:
                     ) from exc
                 if self.machine.owes_data:
                     await self.flush()
+                # Where the turn or the Run ends, if it does in this batch: everything before
+                # passes on as it is (a new conversation's last batch carries the KV events
+                # read in place ahead of its end); only the rest needs looking at.
+                ending = 0
                 for event in events:
                     if type(event) in _RUN_ENDINGS:
                         break
+                    ending += 1
                 else:  # the usual batch: model output, passed on as it is
                     if events:
                         yield events
@@ -128,15 +133,16 @@ class UpstreamRun:
                         self.finished = True
                         return
                     continue
-                batch: list[ev.Event] = []
-                for event in events:
-                    if isinstance(event, ev.TurnEnded):
+                batch = events[:ending]
+                for event in events[ending:]:
+                    kind = type(event)
+                    if kind is ev.TurnEnded:
                         if self._beat_task is not None:
                             await self._stop_heartbeats()
                         else:
                             self._stop_beat_timer()
                         await self._half_close()
-                    if isinstance(event, ev.RunFailed):
+                    elif isinstance(event, ev.RunFailed):
                         self.finished = True
                         if chunk is not None:
                             # The machine gave up (e.g. a blob we no longer have) while the
@@ -147,7 +153,7 @@ class UpstreamRun:
                             yield batch
                         raise event.error
                     batch.append(event)
-                    if isinstance(event, ev.StreamClosed):
+                    if kind is ev.StreamClosed:
                         self.finished = True
                         break
                 if batch:
@@ -183,31 +189,27 @@ class UpstreamRun:
         except Exception as exc:  # raised in the reader's task, not in the socket callback
             return self._stop_inline(exc)
         self._inline += events
-        if machine.owes_data and not self._send_inline():
-            return self._stop_inline()
+        if machine.owes_data:
+            # Send the owed bytes now if nothing else is sending and they fit the window
+            # (inlined: this is once per KV request).
+            if self.half_closed or self._send_lock.locked() or self.finished:
+                return self._stop_inline()
+            stream = self.stream
+            try:
+                if not stream.can_send_now(machine.owed_size):
+                    return self._stop_inline()
+                owed = machine.data_to_send()
+                if self.tap is not None:
+                    self.tap.sent(owed)
+                stream.send_now(owed)
+            except TransportError as exc:
+                return self._stop_inline(
+                    ConnectError("unavailable", f"connection to the backend lost: {exc}")
+                )
         for event in events:
             if type(event) is not ev.BlobStored and type(event) is not ev.BlobServed:
                 return self._stop_inline()
         return False
-
-    def _send_inline(self) -> bool:
-        """Send the owed bytes now if nothing else is sending and they fit the window."""
-        if self.half_closed or self._send_lock.locked() or self.finished:
-            return False
-        stream = self.stream
-        try:
-            if not stream.can_send_now(self.machine.owed_size):
-                return False
-            owed = self.machine.data_to_send()
-            if self.tap is not None:
-                self.tap.sent(owed)
-            stream.send_now(owed)
-        except TransportError as exc:
-            self._inline_error = ConnectError(
-                "unavailable", f"connection to the backend lost: {exc}"
-            )
-            return False
-        return True
 
     def _stop_inline(self, error: Exception | None = None) -> bool:
         if error is not None and self._inline_error is None:
@@ -265,8 +267,27 @@ class UpstreamRun:
         return http_error(status, body, headers)
 
     async def flush(self) -> None:
-        """Send whatever the machine owes the backend (after queuing an exec result)."""
-        owed = self.machine.data_to_send()
+        """Send whatever the machine owes the backend (after queuing an exec result).
+
+        Bytes that fit the stream's window while no other send is in progress go out at
+        once (`send_now`), as in the receive callback: no lock, no wait for the socket."""
+        machine = self.machine
+        if not machine.owes_data:
+            return
+        if (
+            not self.half_closed
+            and not self._send_lock.locked()
+            and self.stream.can_send_now(machine.owed_size)
+        ):
+            owed = machine.data_to_send()
+            if self.tap is not None:
+                self.tap.sent(owed)
+            try:
+                self.stream.send_now(owed)
+            except TransportError as exc:
+                raise ConnectError("unavailable", f"connection to the backend lost: {exc}") from exc
+            return
+        owed = machine.data_to_send()
         if owed and self.half_closed:
             log.warning("dropped %d bytes owed to the backend after the turn ended", len(owed))
         elif owed:
