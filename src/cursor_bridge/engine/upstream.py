@@ -61,6 +61,8 @@ class UpstreamRun:
         # What the receive callback read in place (see `_read_inline`), for the next batch.
         self._inline: list[ev.Event] = []
         self._inline_error: Exception | None = None
+        # Whether `_read_inline` is the stream's consumer now (it is re-armed only when not).
+        self._inline_on = False
         # Set when the response headers took longer than `idle_timeout` (see _wait_headers).
         self._headers_late = False
         self._closing: asyncio.Task[None] | None = None
@@ -83,6 +85,7 @@ class UpstreamRun:
                     self.machine.surprises.http_error(status, error.code)
                 raise error
             self.stream.consume_inline(self._read_inline)
+            self._inline_on = True
             while True:
                 try:
                     chunk = await self.stream.receive(idle_timeout=self.idle_timeout)
@@ -167,8 +170,9 @@ class UpstreamRun:
     def _take_inline(self) -> list[ev.Event]:
         """The events read in place since the last call; reading in place resumes."""
         events, self._inline = self._inline, []
-        if self._inline_error is None:
+        if not self._inline_on and self._inline_error is None:
             self.stream.consume_inline(self._read_inline)
+            self._inline_on = True
         return events
 
     def _read_inline(self, chunk: bytes) -> bool:
@@ -215,14 +219,18 @@ class UpstreamRun:
         if error is not None and self._inline_error is None:
             self._inline_error = error
         self.stream.consume_inline(None)
+        self._inline_on = False
         return True
 
     async def aclose(self) -> None:
-        """Stop heartbeats and, if the Run did not finish, cancel the stream upstream."""
-        self.stream.consume_inline(None)
+        """Stop heartbeats and, if the Run did not finish, cancel the stream upstream.
+        (Called twice per Run, by its reader and by its owner: what is done is skipped.)"""
+        if self._inline_on:
+            self.stream.consume_inline(None)
+            self._inline_on = False
         if self._beat_task is not None:
             await self._stop_heartbeats()
-        else:
+        elif self._beating or self._beat_timer is not None:
             self._stop_beat_timer()
         if not self.finished:
             self.finished = True

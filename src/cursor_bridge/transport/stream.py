@@ -264,7 +264,8 @@ class DuplexStream:
         self._status = status
         self._response_headers = headers
         _resolve(self._headers_waiter)
-        _resolve(self._inbound_waiter)
+        if self._inbound_waiter is not None:  # (rarely: a receive() before the headers)
+            _resolve(self._inbound_waiter)
 
     def _on_data(self, data: bytes, flow_controlled: int) -> None:
         consumer = self._consumer
@@ -296,8 +297,10 @@ class DuplexStream:
     def _on_end(self) -> None:
         self._remote_ended = True
         _resolve(self._inbound_waiter)
-        _resolve(self._headers_waiter)
-        self._release_if_finished()
+        if self._headers_waiter is not None:  # (rarely: an end before the headers)
+            _resolve(self._headers_waiter)
+        if self._local_ended or self._error is not None:  # `_release_if_finished`, inlined
+            self._release()
 
     def _on_window(self) -> None:
         _resolve(self._window_waiter)
@@ -340,7 +343,9 @@ class DuplexStream:
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        credit = self._unacknowledged + sum(flow for _, flow in self._chunks)
+        credit = self._unacknowledged
+        if self._chunks:
+            credit += sum(flow for _, flow in self._chunks)
         self._unacknowledged = 0
         if credit:
             self._chunks = deque((data, 0) for data, _ in self._chunks)
