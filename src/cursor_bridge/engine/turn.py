@@ -151,7 +151,7 @@ class SegmentReader:
                 elif type(event) in _BOOKKEEPING:
                     continue
                 # Then what every turn has once or twice, ahead of the rarer kinds below
-                # (the kinds are disjoint: the order only saves tests).
+                # (the kinds are disjoint: the order only saves type checks).
                 elif type(event) is ev.StepCompleted:  # see ends_parallel_calls
                     calls_complete = calls_complete or bool(result.emitted)
                 elif isinstance(event, ev.TurnEnded):
