@@ -55,6 +55,8 @@ class FakeStream:
         self.trailers: list[tuple[str, str]] | None = None
         self._inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.headers = asyncio.get_running_loop().create_future()
+        self.ended = False
+        self.cancelled = False
 
     async def response_headers(self) -> tuple[int, list[tuple[str, str]]]:
         await self.headers
@@ -85,10 +87,10 @@ class FakeStream:
         return await self._inbox.get()
 
     async def end(self) -> None:
-        pass
+        self.ended = True
 
     async def cancel(self) -> None:
-        pass
+        self.cancelled = True
 
 
 async def _started() -> tuple[UpstreamRun, FakeStream, asyncio.Task[list[list[ev.Event]]]]:
@@ -154,6 +156,124 @@ async def test_an_answer_that_cannot_go_at_once_is_sent_by_the_reader_in_order()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+def _turn_end() -> bytes:
+    turn_ended = agent.InteractionUpdate(turn_ended=agent.TurnEndedUpdate())
+    return _server(interaction_update=turn_ended) + encode_end_stream()
+
+
+async def _until(done: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 5
+    while not done() and time.monotonic() < deadline:  # noqa: ASYNC110 - polled with a deadline
+        await asyncio.sleep(0)
+    assert done()
+
+
+async def test_kv_events_read_in_place_lead_the_batch_that_ends_the_turn() -> None:
+    run, stream, task = await _started()
+    assert stream.arrive(_set_blob(1, b"one"))
+    assert stream.arrive(_set_blob(2, b"two"))
+    assert stream.arrive(_turn_end())  # the end wakes the reader, with the KV ahead of it
+    batches = await asyncio.wait_for(task, 5)
+    assert [[type(event) for event in batch] for batch in batches] == [
+        [ev.BlobStored, ev.BlobStored, ev.TurnEnded, ev.StreamClosed]
+    ]
+    assert batches[0][:2] == [ev.BlobStored(blob_id(b"one"), 3), ev.BlobStored(blob_id(b"two"), 3)]
+    assert run.half_closed and stream.ended and run.finished
+    assert not stream.cancelled  # a Run that finished is not cancelled
+
+
+async def test_a_run_failing_after_kv_read_in_place_hands_those_events_over_first() -> None:
+    stream = FakeStream()
+    machine = RunMachine(blobs=MemoryBlobStore(), request_context=agent.RequestContext())
+    run = UpstreamRun(stream, machine, agent.AgentRunRequest())  # type: ignore[arg-type]
+    batches = run.batches()
+    first = asyncio.ensure_future(anext(batches))
+    stream.headers.set_result(None)
+    await _until(lambda: stream.consumer is not None)
+    assert stream.arrive(_set_blob(1, b"one"))
+    assert stream.arrive(encode_end_stream(ConnectError("resource_exhausted", "slow down")))
+    assert await asyncio.wait_for(first, 5) == [ev.BlobStored(blob_id(b"one"), 3)]
+    with pytest.raises(ConnectError) as caught:
+        await asyncio.wait_for(anext(batches), 5)
+    assert caught.value.code == "resource_exhausted"
+    assert run.finished and stream.cancelled  # the stream was still open: stopped upstream
+
+
+async def test_the_reader_reads_in_place_again_after_waking_for_output() -> None:
+    _, stream, task = await _started()
+    assert stream.arrive(_set_blob(1, b"one"))
+    assert stream.arrive(_text("hi"))
+    assert stream.consumer is None  # woken for the text
+    await _until(lambda: stream.consumer is not None)  # and back to reading in place
+    assert stream.arrive(_set_blob(2, b"two"))
+    assert [_kv_answer_ids(data) for data in stream.sent_now] == [[1], [2]]
+    assert stream.arrive(_turn_end())
+    events = [event for batch in await asyncio.wait_for(task, 5) for event in batch]
+    assert events[:3] == [
+        ev.BlobStored(blob_id(b"one"), 3),
+        ev.TextDelta("hi"),
+        ev.BlobStored(blob_id(b"two"), 3),
+    ]
+    assert stream.consumer is None
+
+
+async def test_closing_a_run_stops_reading_in_place_and_cancels_it() -> None:
+    run, stream, task = await _started()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert stream.consumer is None and stream.cancelled and run.finished
+    await run.aclose()  # again (its owner closes it too): nothing left to do
+    assert stream.consumer is None
+
+
+async def test_owed_bytes_the_reader_finds_go_out_at_once_when_nothing_else_is_sending() -> None:
+    run, stream, task = await _started()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    run.half_closed = False  # a unit test of flush: the Run's state as while it is read
+    run.machine.receive_data(_set_blob(1, b"one"))
+    await run.flush()
+    assert [_kv_answer_ids(data) for data in stream.sent_now] == [[1]]
+    assert len(stream.sent) == 1  # only the run_request went the waiting way
+    # Another send in progress: the answer waits for it, in order.
+    await run._send_lock.acquire()
+    run.machine.receive_data(_set_blob(2, b"two"))
+    flushing = asyncio.ensure_future(run.flush())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not flushing.done() and len(stream.sent_now) == 1
+    run._send_lock.release()
+    await asyncio.wait_for(flushing, 5)
+    assert [_kv_answer_ids(data) for data in stream.sent[1:]] == [[2]]
+    # No room in the window: the waiting way too.
+    stream.window = 0
+    run.machine.receive_data(_set_blob(3, b"three"))
+    await run.flush()
+    assert [_kv_answer_ids(data) for data in stream.sent[1:]] == [[2], [3]]
+    assert len(stream.sent_now) == 1
+    await run.flush()  # nothing owed: nothing sent
+    assert len(stream.sent) == 3 and len(stream.sent_now) == 1
+
+
+async def test_a_stream_error_while_flushing_at_once_is_unavailable() -> None:
+    run, stream, task = await _started()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    run.half_closed = False
+
+    def refuse(data: bytes) -> None:
+        raise TransportError("stream 1: cannot send: closed")
+
+    stream.send_now = refuse  # type: ignore[method-assign]
+    run.machine.receive_data(_set_blob(1, b"one"))
+    with pytest.raises(ConnectError) as caught:
+        await run.flush()
+    assert caught.value.code == "unavailable"
 
 
 async def test_broken_framing_read_in_place_fails_the_run_in_the_reader() -> None:

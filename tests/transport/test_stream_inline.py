@@ -91,3 +91,53 @@ async def test_data_read_in_place_counts_as_activity_for_the_idle_timeout(
         # About 0.8 s of traffic read in place, each gap well inside the 0.3 s idle timeout.
         assert await stream.receive(idle_timeout=0.3) == b""
         assert seen == 8
+
+
+async def test_send_now_sends_every_byte_once_in_order_in_one_frame_or_several(
+    server: H2TestServer, pool: BackendPool
+) -> None:
+    async with await pool.open_stream(server.url("/echo"), HEADERS) as stream:
+        await stream.response_headers()
+        big = bytes(range(256)) * 200  # beyond one frame: cut to the frame size
+        for body in (b"kv answer", big, b"after"):
+            assert stream.can_send_now(len(body))
+            stream.send_now(body)
+            stream.send_now(b"")  # nothing to send: no frame
+            echoed = b""
+            while len(echoed) < len(body):
+                echoed += await stream.receive(idle_timeout=5) or b""
+            assert echoed == body
+
+
+class _Connection:
+    """What a DuplexStream calls on its connection when it ends, recorded."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.acknowledged: list[tuple[int, int]] = []
+        self.released: list[DuplexStream] = []
+
+    def acknowledge(self, stream_id: int, size: int) -> None:
+        self.acknowledged.append((stream_id, size))
+
+    def release(self, stream: DuplexStream) -> None:
+        self.released.append(stream)
+
+    def reset_stream(self, stream_id: int, code: object) -> None:
+        pass
+
+
+async def test_a_stream_given_up_with_unread_data_returns_its_credit() -> None:
+    connection = _Connection()
+    stream = DuplexStream(connection, 1)  # type: ignore[arg-type]
+    stream._on_response(200, [])
+    stream._on_data(b"abc", 3)
+    stream._on_data(b"", 9)  # padding only: credit, no data
+    stream._on_data(b"de", 2)
+    await stream.cancel()
+    assert connection.acknowledged == [(1, 14)]
+    assert connection.released == [stream]
+    idle = DuplexStream(connection, 3)  # type: ignore[arg-type]
+    await idle.cancel()  # nothing read, nothing unread: no credit to return
+    assert connection.acknowledged == [(1, 14)]
+    assert connection.released == [stream, idle]

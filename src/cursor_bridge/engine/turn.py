@@ -150,6 +150,15 @@ class SegmentReader:
                         control.tokens(event.tokens)
                 elif type(event) in _BOOKKEEPING:
                     continue
+                # Then what every turn has once or twice, ahead of the rarer kinds below
+                # (the kinds are disjoint: the order only saves type checks).
+                elif type(event) is ev.StepCompleted:  # see ends_parallel_calls
+                    calls_complete = calls_complete or bool(result.emitted)
+                elif isinstance(event, ev.TurnEnded):
+                    self._show(out, control.flush())
+                    result.turn_ended = True
+                    out[:0] = self._take_notes()
+                    out.append(TurnFinished("stop", self._final_usage(event.usage)))
                 elif isinstance(event, ev.ThinkingDelta):
                     if control.thinking(event.text):
                         out.append(event)
@@ -170,11 +179,6 @@ class SegmentReader:
                         # A hosted call is working: the client's stream gets a keep-alive
                         # (which also lets the server notice a client that went away).
                         self._progressed = self._progressed or bool(self._hosted_calls)
-                elif isinstance(event, ev.TurnEnded):
-                    self._show(out, control.flush())
-                    result.turn_ended = True
-                    out[:0] = self._take_notes()
-                    out.append(TurnFinished("stop", self._final_usage(event.usage)))
                 if controlled and control.reason is not None and not result.turn_ended:
                     result.cut = True
                     out.append(self._cut(control))

@@ -61,6 +61,8 @@ class UpstreamRun:
         # What the receive callback read in place (see `_read_inline`), for the next batch.
         self._inline: list[ev.Event] = []
         self._inline_error: Exception | None = None
+        # Whether `_read_inline` is the stream's consumer now (it is re-armed only when not).
+        self._inline_on = False
         # Set when the response headers took longer than `idle_timeout` (see _wait_headers).
         self._headers_late = False
         self._closing: asyncio.Task[None] | None = None
@@ -83,6 +85,7 @@ class UpstreamRun:
                     self.machine.surprises.http_error(status, error.code)
                 raise error
             self.stream.consume_inline(self._read_inline)
+            self._inline_on = True
             while True:
                 try:
                     chunk = await self.stream.receive(idle_timeout=self.idle_timeout)
@@ -118,9 +121,14 @@ class UpstreamRun:
                     ) from exc
                 if self.machine.owes_data:
                     await self.flush()
+                # Where the turn or the Run ends, if it does in this batch: everything before
+                # passes on as it is (a new conversation's last batch carries the KV events
+                # read in place ahead of its end); only the rest needs looking at.
+                ending = 0
                 for event in events:
                     if type(event) in _RUN_ENDINGS:
                         break
+                    ending += 1
                 else:  # the usual batch: model output, passed on as it is
                     if events:
                         yield events
@@ -128,15 +136,16 @@ class UpstreamRun:
                         self.finished = True
                         return
                     continue
-                batch: list[ev.Event] = []
-                for event in events:
-                    if isinstance(event, ev.TurnEnded):
+                batch = events[:ending]
+                for event in events[ending:]:
+                    kind = type(event)
+                    if kind is ev.TurnEnded:
                         if self._beat_task is not None:
                             await self._stop_heartbeats()
                         else:
                             self._stop_beat_timer()
                         await self._half_close()
-                    if isinstance(event, ev.RunFailed):
+                    elif isinstance(event, ev.RunFailed):
                         self.finished = True
                         if chunk is not None:
                             # The machine gave up (e.g. a blob we no longer have) while the
@@ -147,7 +156,7 @@ class UpstreamRun:
                             yield batch
                         raise event.error
                     batch.append(event)
-                    if isinstance(event, ev.StreamClosed):
+                    if kind is ev.StreamClosed:
                         self.finished = True
                         break
                 if batch:
@@ -161,8 +170,9 @@ class UpstreamRun:
     def _take_inline(self) -> list[ev.Event]:
         """The events read in place since the last call; reading in place resumes."""
         events, self._inline = self._inline, []
-        if self._inline_error is None:
+        if not self._inline_on and self._inline_error is None:
             self.stream.consume_inline(self._read_inline)
+            self._inline_on = True
         return events
 
     def _read_inline(self, chunk: bytes) -> bool:
@@ -183,44 +193,44 @@ class UpstreamRun:
         except Exception as exc:  # raised in the reader's task, not in the socket callback
             return self._stop_inline(exc)
         self._inline += events
-        if machine.owes_data and not self._send_inline():
-            return self._stop_inline()
+        if machine.owes_data:
+            # Send the owed bytes now if nothing else is sending and they fit the window
+            # (inlined: this is once per KV request).
+            if self.half_closed or self._send_lock.locked() or self.finished:
+                return self._stop_inline()
+            stream = self.stream
+            try:
+                if not stream.can_send_now(machine.owed_size):
+                    return self._stop_inline()
+                owed = machine.data_to_send()
+                if self.tap is not None:
+                    self.tap.sent(owed)
+                stream.send_now(owed)
+            except TransportError as exc:
+                return self._stop_inline(
+                    ConnectError("unavailable", f"connection to the backend lost: {exc}")
+                )
         for event in events:
             if type(event) is not ev.BlobStored and type(event) is not ev.BlobServed:
                 return self._stop_inline()
         return False
 
-    def _send_inline(self) -> bool:
-        """Send the owed bytes now if nothing else is sending and they fit the window."""
-        if self.half_closed or self._send_lock.locked() or self.finished:
-            return False
-        stream = self.stream
-        try:
-            if not stream.can_send_now(self.machine.owed_size):
-                return False
-            owed = self.machine.data_to_send()
-            if self.tap is not None:
-                self.tap.sent(owed)
-            stream.send_now(owed)
-        except TransportError as exc:
-            self._inline_error = ConnectError(
-                "unavailable", f"connection to the backend lost: {exc}"
-            )
-            return False
-        return True
-
     def _stop_inline(self, error: Exception | None = None) -> bool:
         if error is not None and self._inline_error is None:
             self._inline_error = error
         self.stream.consume_inline(None)
+        self._inline_on = False
         return True
 
     async def aclose(self) -> None:
-        """Stop heartbeats and, if the Run did not finish, cancel the stream upstream."""
-        self.stream.consume_inline(None)
+        """Stop heartbeats and, if the Run did not finish, cancel the stream upstream.
+        (Called twice per Run, by its reader and by its owner: what is done is skipped.)"""
+        if self._inline_on:
+            self.stream.consume_inline(None)
+            self._inline_on = False
         if self._beat_task is not None:
             await self._stop_heartbeats()
-        else:
+        elif self._beating or self._beat_timer is not None:
             self._stop_beat_timer()
         if not self.finished:
             self.finished = True
@@ -265,8 +275,27 @@ class UpstreamRun:
         return http_error(status, body, headers)
 
     async def flush(self) -> None:
-        """Send whatever the machine owes the backend (after queuing an exec result)."""
-        owed = self.machine.data_to_send()
+        """Send whatever the machine owes the backend (after queuing an exec result).
+
+        Bytes that fit the stream's window while no other send is in progress go out at
+        once (`send_now`), as in the receive callback: no lock, no wait for the socket."""
+        machine = self.machine
+        if not machine.owes_data:
+            return
+        if (
+            not self.half_closed
+            and not self._send_lock.locked()
+            and self.stream.can_send_now(machine.owed_size)
+        ):
+            owed = machine.data_to_send()
+            if self.tap is not None:
+                self.tap.sent(owed)
+            try:
+                self.stream.send_now(owed)
+            except TransportError as exc:
+                raise ConnectError("unavailable", f"connection to the backend lost: {exc}") from exc
+            return
+        owed = machine.data_to_send()
         if owed and self.half_closed:
             log.warning("dropped %d bytes owed to the backend after the turn ended", len(owed))
         elif owed:

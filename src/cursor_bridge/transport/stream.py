@@ -140,6 +140,10 @@ class DuplexStream:
         view = memoryview(data)
         conn = self._conn
         frame_limit = conn.max_outbound_frame_size
+        if len(view) <= frame_limit:  # the usual answer (a KV reply): one frame, no slicing
+            if view:
+                conn.send_data(self._stream_id, view)
+            return
         while view:
             conn.send_data(self._stream_id, view[:frame_limit])
             view = view[frame_limit:]
@@ -184,7 +188,8 @@ class DuplexStream:
                 return b""
             if self._remote_ended:
                 return None
-            self._raise_if_failed()
+            if self._error is not None:
+                self._raise_if_failed()
             # Wait for any inbound event (inlined: this is once per relayed chunk). One idle
             # timer per stream is kept across calls and re-armed lazily (see `_idle_check`):
             # a stream that keeps receiving never creates and cancels a timer per chunk.
@@ -259,14 +264,20 @@ class DuplexStream:
         self._status = status
         self._response_headers = headers
         _resolve(self._headers_waiter)
-        _resolve(self._inbound_waiter)
+        if self._inbound_waiter is not None:  # (rarely: a receive() before the headers)
+            _resolve(self._inbound_waiter)
 
     def _on_data(self, data: bytes, flow_controlled: int) -> None:
         consumer = self._consumer
         if consumer is not None and data and not self._chunks:
             # Read in place (the reader is idle or will find nothing buffered): the credit is
-            # returned now, and the reader's idle deadline counts from this chunk.
-            self._credit(flow_controlled)
+            # returned now (`_credit`, inlined: this is once per chunk), and the reader's
+            # idle deadline counts from this chunk.
+            unacknowledged = self._unacknowledged + flow_controlled
+            if unacknowledged >= _ACK_BATCH:
+                self._conn.acknowledge(self._stream_id, unacknowledged)
+                unacknowledged = 0
+            self._unacknowledged = unacknowledged
             if self._idle_deadline is not None and self._idle_timeout is not None:
                 self._idle_deadline = self._loop.time() + self._idle_timeout
             if consumer(data):
@@ -286,8 +297,10 @@ class DuplexStream:
     def _on_end(self) -> None:
         self._remote_ended = True
         _resolve(self._inbound_waiter)
-        _resolve(self._headers_waiter)
-        self._release_if_finished()
+        if self._headers_waiter is not None:  # (rarely: an end before the headers)
+            _resolve(self._headers_waiter)
+        if self._local_ended or self._error is not None:  # `_release_if_finished`, inlined
+            self._release()
 
     def _on_window(self) -> None:
         _resolve(self._window_waiter)
@@ -330,7 +343,9 @@ class DuplexStream:
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        credit = self._unacknowledged + sum(flow for _, flow in self._chunks)
+        credit = self._unacknowledged
+        if self._chunks:
+            credit += sum(flow for _, flow in self._chunks)
         self._unacknowledged = 0
         if credit:
             self._chunks = deque((data, 0) for data, _ in self._chunks)
