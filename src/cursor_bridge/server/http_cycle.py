@@ -13,6 +13,10 @@ them on every cycle of `serve`):
   cost two send syscalls where one does; the bytes on the wire are the same. Only asked
   for when the body does follow in the same step (a held head waits for the next write).
 
+An adopted cycle also sends with `LeanCycle.send`: the same bytes and state as uvicorn's
+`send`, with each plain header's checks (two regular expressions, lower-casing) done once
+per distinct header instead of on every response, and a chunked body's framing in one step.
+
 The objects here hold the cycle weakly, or only until the held head is written, so a
 finished cycle is freed at once (no reference cycles for the collector).
 """
@@ -21,9 +25,15 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+from uvicorn._types import ASGISendEvent
+from uvicorn.protocols.http.httptools_impl import (
+    HEADER_RE,
+    HEADER_VALUE_RE,
+    STATUS_LINE,
+    RequestResponseCycle,
+)
 
 from .disconnect import DISCONNECT_HOOK
 from .event_stream import HOLD_HEAD
@@ -119,8 +129,118 @@ class CycleHooks:
             callback()
 
 
+# Response-header lines already checked, by (name, value) as sent: `name: value\r\n` with the
+# name lower-cased, as uvicorn writes them. Only plain headers are kept (the ones uvicorn
+# acts on go its way); a route's headers repeat, and the date changes once a second.
+_LINES: dict[tuple[bytes, bytes], bytes] = {}
+_KEPT_LINES = 512
+# The headers uvicorn's send acts on (framing, keep-alive): a start with any goes its way.
+_ACTED_ON = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+
+
+def _plain_line(header: tuple[bytes, bytes]) -> bytes | None:
+    """The line of a plain, valid header (kept for next time), else None: a header that
+    uvicorn acts on or refuses, or one that is not a (bytes, bytes) tuple."""
+    line = _LINES.get(header)
+    if line is not None:
+        return line
+    if type(header) is not tuple or len(header) != 2:
+        return None
+    name, value = header
+    if type(name) is not bytes or type(value) is not bytes:
+        return None
+    if HEADER_RE.search(name) or HEADER_VALUE_RE.search(value):
+        return None  # uvicorn raises its error
+    name = name.lower()
+    if name in _ACTED_ON:
+        return None
+    line = b"".join((name, b": ", value, b"\r\n"))
+    if len(_LINES) >= _KEPT_LINES:
+        _LINES.clear()
+    _LINES[header] = line
+    return line
+
+
+class LeanCycle(RequestResponseCycle):
+    """uvicorn's cycle with a shorter `send` for the common messages: a start whose headers
+    are all plain (checked once per distinct header, see _plain_line) and the body of a
+    chunked response. Anything else (a paused or gone connection, uvicorn's access log, a
+    header it acts on, an unexpected message) is uvicorn's own `send`, unchanged."""
+
+    async def send(self, message: ASGISendEvent) -> None:
+        if self.flow.write_paused or self.disconnected or self.access_log:
+            await super().send(message)
+        elif not self.response_started:
+            head = self._plain_head(message)
+            if head is None:
+                await super().send(message)
+            else:
+                self.response_started = True
+                self.waiting_for_100_continue = False
+                self.transport.write(head)
+        elif (
+            self.chunked_encoding
+            and not self.response_complete
+            and message["type"] == "http.response.body"
+            and self.scope["method"] != "HEAD"  # uvicorn writes no body for HEAD
+        ):
+            self._chunk(message.get("body", b""), message.get("more_body", False))
+        else:
+            await super().send(message)
+
+    def _plain_head(self, message: ASGISendEvent) -> bytes | None:
+        """The status line and headers as uvicorn writes them, or None (its way)."""
+        if message["type"] != "http.response.start":
+            return None
+        status = message["status"]
+        status_line = STATUS_LINE.get(status)
+        if status_line is None:
+            return None
+        lines = [status_line]
+        if not (
+            self._add_lines(lines, self.default_headers)
+            and self._add_lines(lines, message.get("headers", ()))
+        ):
+            return None
+        if not self.keep_alive:
+            lines.append(b"connection: close\r\n")
+        if self.scope["method"] != "HEAD" and status not in (204, 304):
+            self.chunked_encoding = True
+            lines.append(b"transfer-encoding: chunked\r\n")
+        lines.append(b"\r\n")
+        return b"".join(lines)
+
+    @staticmethod
+    def _add_lines(lines: list[bytes], headers: Iterable[tuple[bytes, bytes]]) -> bool:
+        for header in headers:
+            try:
+                line = _plain_line(header)
+            except TypeError:  # unhashable: not a tuple of bytes
+                return False
+            if line is None:
+                return False
+            lines.append(line)
+        return True
+
+    def _chunk(self, body: bytes, more_body: bool) -> None:
+        """One chunk of a chunked body (the last chunk too when it is the end)."""
+        data = b"%x\r\n%b\r\n" % (len(body), body) if body else b""
+        if not more_body:
+            data += b"0\r\n\r\n"
+        self.transport.write(data)
+        if not more_body:
+            self.response_complete = True
+            self.message_event.set()
+            if not self.keep_alive:
+                self.transport.close()
+            self.on_response()
+
+
 def adopt(cycle: RequestResponseCycle, loop: asyncio.AbstractEventLoop) -> CycleHooks:
-    """Put a new cycle's hooks in its scope."""
+    """Put a new cycle's hooks in its scope, and give it LeanCycle's `send` (uvicorn makes
+    its cycles itself; LeanCycle adds no state, only methods)."""
+    if type(cycle) is RequestResponseCycle:
+        cycle.__class__ = LeanCycle
     hooks = CycleHooks(weakref.ref(cycle), loop)
     scope = cycle.scope
     scope[DISCONNECT_HOOK] = hooks.watch  # type: ignore[literal-required]
