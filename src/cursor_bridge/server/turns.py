@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import TypeVar
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from .. import access
 from ..engine import (
@@ -59,15 +60,28 @@ class Turn:
             await self._events.aclose()  # type: ignore[attr-defined]
 
 
-async def start_turn(request: Request, engine: TurnService, chat: ChatRequest) -> Turn:
+def start_turn(request: Request, engine: TurnService, chat: ChatRequest) -> Awaitable[Turn]:
     """Resolve the model and start the turn; raises EngineError (ModelNotFound,
-    InvalidChatRequest or a backend failure), which the route renders in its dialect."""
-    mode = hosted.parse_mode(request.headers.get(hosted.HEADER))
+    InvalidChatRequest or a backend failure), which the route renders in its dialect: at
+    once for a bad header, else when awaited. (A plain function: one coroutine fewer.)"""
+    mode = hosted.parse_mode(first_header(request.scope, _HOSTED_HEADER))
     if mode is None:
         raise InvalidChatRequest(f"{hosted.HEADER} must be on, off or show", hosted.HEADER)
     if mode != chat.hosted_tools:
         chat = dataclasses.replace(chat, hosted_tools=mode)
-    return await until_disconnect(request, _start(engine, chat))
+    return until_disconnect(request, _start(engine, chat))
+
+
+_HOSTED_HEADER = hosted.HEADER.encode("latin-1")
+
+
+def first_header(scope: Scope, name: bytes) -> str | None:
+    """The first value of header *name* (lower case), as `request.headers.get` gives it,
+    without building the request's Headers."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return None
 
 
 async def _start(engine: TurnService, chat: ChatRequest) -> Turn:
@@ -103,12 +117,16 @@ async def _first_batch(events: AsyncIterator[list[OutputEvent]]) -> list[OutputE
     return held
 
 
-async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
-    """Run *work*, cancelling it if the client disconnects first. Under the request's own
-    watcher (disconnect.py) that watcher cancels the whole answer, so *work* is awaited
-    directly."""
+def until_disconnect(request: Request, work: Awaitable[T]) -> Awaitable[T]:
+    """*work*, to await, cancelled if the client disconnects first. Under the request's own
+    watcher (disconnect.py) that watcher cancels the whole answer, so *work* is returned
+    as it is, to be awaited directly."""
     if is_watched(request.scope):
-        return await work
+        return work
+    return _until_disconnect(request, work)
+
+
+async def _until_disconnect(request: Request, work: Awaitable[T]) -> T:
     task = asyncio.ensure_future(work)
     watcher = asyncio.ensure_future(wait_disconnect(request.receive))
     try:
