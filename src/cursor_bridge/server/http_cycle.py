@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.http.httptools_impl import (
@@ -139,11 +139,8 @@ _ACTED_ON = frozenset({b"content-length", b"transfer-encoding", b"connection"})
 
 
 def _plain_line(header: tuple[bytes, bytes]) -> bytes | None:
-    """The line of a plain, valid header (kept for next time), else None: a header that
-    uvicorn acts on or refuses, or one that is not a (bytes, bytes) tuple."""
-    line = _LINES.get(header)
-    if line is not None:
-        return line
+    """The line of a plain, valid header not seen yet (kept for next time), else None: a
+    header that uvicorn acts on or refuses, or one that is not a (bytes, bytes) tuple."""
     if type(header) is not tuple or len(header) != 2:
         return None
     name, value = header
@@ -197,10 +194,15 @@ class LeanCycle(RequestResponseCycle):
         if status_line is None:
             return None
         lines = [status_line]
-        if not (
-            self._add_lines(lines, self.default_headers)
-            and self._add_lines(lines, message.get("headers", ()))
-        ):
+        known = _LINES.get
+        try:
+            for headers in (self.default_headers, message.get("headers", ())):
+                for header in headers:
+                    line = known(header) or _plain_line(header)
+                    if line is None:
+                        return None
+                    lines.append(line)
+        except TypeError:  # an unhashable header: not a tuple of bytes
             return None
         if not self.keep_alive:
             lines.append(b"connection: close\r\n")
@@ -209,18 +211,6 @@ class LeanCycle(RequestResponseCycle):
             lines.append(b"transfer-encoding: chunked\r\n")
         lines.append(b"\r\n")
         return b"".join(lines)
-
-    @staticmethod
-    def _add_lines(lines: list[bytes], headers: Iterable[tuple[bytes, bytes]]) -> bool:
-        for header in headers:
-            try:
-                line = _plain_line(header)
-            except TypeError:  # unhashable: not a tuple of bytes
-                return False
-            if line is None:
-                return False
-            lines.append(line)
-        return True
 
     def _chunk(self, body: bytes, more_body: bool) -> None:
         """One chunk of a chunked body (the last chunk too when it is the end)."""

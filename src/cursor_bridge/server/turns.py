@@ -46,14 +46,24 @@ class Turn:
         """The input tokens the engine knew before any output (see TurnStarted)."""
         return self._input_tokens
 
-    async def batches(self) -> AsyncIterator[list[OutputEvent]]:
-        first, self._first = self._first, []
+    def batches(self) -> AsyncIterator[list[OutputEvent]]:
+        """The first batch (in hand), then the engine's. The turn is its own iterator: an
+        async generator here would cost the loop's async-generator hooks (a WeakSet entry,
+        a finalizer) on every turn."""
+        return self
+
+    def __aiter__(self) -> Turn:
+        return self
+
+    async def __anext__(self) -> list[OutputEvent]:
+        first = self._first
         if first:
+            self._first = []
             _note_usage(first)
-            yield first
-        async for batch in self._events:
-            _note_usage(batch)
-            yield batch
+            return first
+        batch = await self._events.__anext__()
+        _note_usage(batch)
+        return batch
 
     async def aclose(self) -> None:
         with contextlib.suppress(Exception):
