@@ -14,8 +14,9 @@ them on every cycle of `serve`):
   for when the body does follow in the same step (a held head waits for the next write).
 
 An adopted cycle also sends with `LeanCycle.send`: the same bytes and state as uvicorn's
-`send`, with each plain header's checks (two regular expressions, lower-casing) done once
-per distinct header instead of on every response, and a chunked body's framing in one step.
+`send`, with the checks of plain headers (two regular expressions and lower-casing each)
+done once per distinct set instead of on every response, and a chunked body's framing in
+one step.
 
 The objects here hold the cycle weakly, or only until the held head is written, so a
 finished cycle is freed at once (no reference cycles for the collector).
@@ -129,18 +130,38 @@ class CycleHooks:
             callback()
 
 
-# Response-header lines already checked, by (name, value) as sent: `name: value\r\n` with the
-# name lower-cased, as uvicorn writes them. Only plain headers are kept (the ones uvicorn
-# acts on go its way); a route's headers repeat, and the date changes once a second.
-_LINES: dict[tuple[bytes, bytes], bytes] = {}
-_KEPT_LINES = 512
+# Response-header blocks already checked, by the headers as sent (the server's defaults,
+# then the response's): their `name: value\r\n` lines, names lower-cased, as uvicorn writes
+# them. Only blocks of plain headers are kept (the ones uvicorn acts on go its way); a
+# route's headers repeat, and the date changes once a second.
+_BLOCKS: dict[tuple[tuple[bytes, bytes], ...], bytes] = {}
+_KEPT_BLOCKS = 512
 # The headers uvicorn's send acts on (framing, keep-alive): a start with any goes its way.
 _ACTED_ON = frozenset({b"content-length", b"transfer-encoding", b"connection"})
 
 
+def _header_block(headers: tuple[tuple[bytes, bytes], ...]) -> bytes | None:
+    """The lines of *headers* if all are plain and valid (kept for the next response with
+    the same headers), else None. Raises TypeError for an unhashable header."""
+    block = _BLOCKS.get(headers)
+    if block is not None:
+        return block
+    lines = []
+    for header in headers:
+        line = _plain_line(header)
+        if line is None:
+            return None
+        lines.append(line)
+    block = b"".join(lines)
+    if len(_BLOCKS) >= _KEPT_BLOCKS:
+        _BLOCKS.clear()
+    _BLOCKS[headers] = block
+    return block
+
+
 def _plain_line(header: tuple[bytes, bytes]) -> bytes | None:
-    """The line of a plain, valid header not seen yet (kept for next time), else None: a
-    header that uvicorn acts on or refuses, or one that is not a (bytes, bytes) tuple."""
+    """The line of a plain, valid header, else None: a header that uvicorn acts on or
+    refuses, or one that is not a (bytes, bytes) tuple."""
     if type(header) is not tuple or len(header) != 2:
         return None
     name, value = header
@@ -151,16 +172,12 @@ def _plain_line(header: tuple[bytes, bytes]) -> bytes | None:
     name = name.lower()
     if name in _ACTED_ON:
         return None
-    line = b"".join((name, b": ", value, b"\r\n"))
-    if len(_LINES) >= _KEPT_LINES:
-        _LINES.clear()
-    _LINES[header] = line
-    return line
+    return b"".join((name, b": ", value, b"\r\n"))
 
 
 class LeanCycle(RequestResponseCycle):
     """uvicorn's cycle with a shorter `send` for the common messages: a start whose headers
-    are all plain (checked once per distinct header, see _plain_line) and the body of a
+    are all plain (checked once per distinct set, see _header_block) and the body of a
     chunked response. Anything else (a paused or gone connection, uvicorn's access log, a
     header it acts on, an unexpected message) is uvicorn's own `send`, unchanged."""
 
@@ -193,17 +210,13 @@ class LeanCycle(RequestResponseCycle):
         status_line = STATUS_LINE.get(status)
         if status_line is None:
             return None
-        lines = [status_line]
-        known = _LINES.get
         try:
-            for headers in (self.default_headers, message.get("headers", ())):
-                for header in headers:
-                    line = known(header) or _plain_line(header)
-                    if line is None:
-                        return None
-                    lines.append(line)
+            block = _header_block((*self.default_headers, *message.get("headers", ())))
         except TypeError:  # an unhashable header: not a tuple of bytes
             return None
+        if block is None:
+            return None
+        lines = [status_line, block]
         if not self.keep_alive:
             lines.append(b"connection: close\r\n")
         if self.scope["method"] != "HEAD" and status not in (204, 304):
