@@ -10,13 +10,14 @@ import pytest
 
 from cursor_bridge import access
 from cursor_bridge.engine import (
+    HostedCall,
     OutputEvent,
     TextDelta,
     TurnFinished,
     TurnStarted,
     Usage,
 )
-from cursor_bridge.server.turns import Turn
+from cursor_bridge.server.turns import Turn, _first_batch
 
 FIRST: list[OutputEvent] = [TurnStarted(7), TextDelta("a")]
 LATER: list[list[OutputEvent]] = [[TextDelta("b")], [TurnFinished("stop", Usage(7, 2))]]
@@ -77,3 +78,14 @@ async def test_aclose_closes_the_engines_stream() -> None:
     assert await iterator.__anext__() == LATER[0]
     await turn.aclose()
     assert closed == [True]
+
+
+async def test_the_first_batch_is_the_first_with_output_and_what_came_before() -> None:
+    call = HostedCall("c1", "fixture.add {}", "in_progress")
+    before: list[list[OutputEvent]] = [[TurnStarted(3)], [call]]
+    first = await _first_batch(engine([*before, [call, TextDelta("x")], LATER[1]]))
+    assert first == [TurnStarted(3), call, call, TextDelta("x")]
+
+
+async def test_a_stream_without_output_gives_what_it_held() -> None:
+    assert await _first_batch(engine([[TurnStarted(3)]])) == [TurnStarted(3)]

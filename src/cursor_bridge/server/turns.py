@@ -38,8 +38,11 @@ class Turn:
     def __init__(self, events: AsyncIterator[list[OutputEvent]], first: list[OutputEvent]) -> None:
         self._events = events
         self._first = first
-        started = next((e for e in first if isinstance(e, TurnStarted)), None)
-        self._input_tokens = started.input_tokens if started is not None else 0
+        self._input_tokens = 0
+        for event in first:
+            if isinstance(event, TurnStarted):
+                self._input_tokens = event.input_tokens
+                break
 
     @property
     def input_tokens(self) -> int:
@@ -110,6 +113,9 @@ def _note_usage(batch: list[OutputEvent]) -> None:
         access.note_usage(last.usage.input_tokens, last.usage.output_tokens)
 
 
+_NOT_OUTPUT = (HostedCall, TurnStarted)
+
+
 async def _first_batch(events: AsyncIterator[list[OutputEvent]]) -> list[OutputEvent]:
     held: list[OutputEvent] = []
     try:
@@ -117,8 +123,9 @@ async def _first_batch(events: AsyncIterator[list[OutputEvent]]) -> list[OutputE
             # A report of a hosted call is not output (HTTP dialects show nothing for it), so
             # it is held with the lead (TurnStarted); a keep-alive is output: a hosted call is
             # working, and the client should hear so.
-            if any(not isinstance(event, HostedCall | TurnStarted) for event in batch):
-                return [*held, *batch]
+            for event in batch:
+                if not isinstance(event, _NOT_OUTPUT):
+                    return [*held, *batch]
             held.extend(batch)
     except BaseException:
         with contextlib.suppress(Exception):
