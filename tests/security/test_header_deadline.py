@@ -93,3 +93,23 @@ async def test_ordinary_requests_on_a_kept_alive_connection_work(server: int) ->
         # Idle between requests for longer than the deadline: keep-alive rules there.
         await asyncio.sleep(DEADLINE * 1.5)
     writer.close()
+
+
+async def test_a_later_request_gets_its_own_deadline(server: int) -> None:
+    """One timer serves a connection's requests: a request that begins while the timer
+    armed for an earlier one is pending still has the full deadline from its own
+    beginning, and is cut off when it stalls."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server)
+    loop = asyncio.get_running_loop()
+    writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    await writer.drain()
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+    assert await reader.readexactly(5) == b"hello"
+    await asyncio.sleep(DEADLINE * 0.4)  # the connection's timer is still pending
+    writer.write(b"GET / HTTP/1.1\r\n")  # a request that never completes its headers
+    await writer.drain()
+    stalled = loop.time()
+    assert not await closed_within(reader, DEADLINE * 0.8), "cut off before its deadline"
+    assert await closed_within(reader, DEADLINE * 10)
+    assert loop.time() - stalled >= DEADLINE * 0.9
+    writer.close()

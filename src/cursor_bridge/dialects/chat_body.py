@@ -18,6 +18,7 @@ from ..engine.request import (
     ImageInput,
     NamedToolChoice,
     OutputFormat,
+    Role,
     ToolCallRecord,
     ToolChoice,
     ToolSpec,
@@ -170,6 +171,48 @@ def _parse_new(body: dict[str, Any], reading: resent_body.Reading) -> ChatReques
 
 
 def _parse_whole(body: Any) -> ChatRequest:
+    plain = _parse_plain(body)
+    return plain if plain is not None else _parse_validated(body)
+
+
+# The body of the plainest request (what most one-off calls send), read without the schema.
+_PLAIN_KEYS = frozenset({"model", "messages", "stream"})
+_PLAIN_MESSAGE_KEYS = frozenset({"role", "content"})
+_PLAIN_ROLES: dict[str, Role] = {
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "assistant": "assistant",
+}
+
+
+def _parse_plain(body: Any) -> ChatRequest | None:
+    """The request of a body holding nothing but a model, a `stream` flag and text messages
+    (`{"role", "content"}`, content a string, no tool role), exactly as _parse_validated
+    reads it; None for any other body, which _parse_validated then reads (and refuses, when
+    it must). Validating such a body with the schema was most of its parsing time."""
+    if type(body) is not dict or not _PLAIN_KEYS.issuperset(body):
+        return None
+    model = body.get("model")
+    stream = body.get("stream", False)
+    messages = body.get("messages")
+    if type(model) is not str or not model or type(stream) is not bool:
+        return None
+    if type(messages) is not list or not messages:
+        return None
+    read: list[ChatMessage] = []
+    for message in messages:
+        if type(message) is not dict or message.keys() != _PLAIN_MESSAGE_KEYS:
+            return None
+        role = _PLAIN_ROLES.get(message["role"]) if type(message["role"]) is str else None
+        text = message["content"]
+        if role is None or type(text) is not str:
+            return None
+        read.append(ChatMessage(role=role, text=text))
+    return ChatRequest(model=model, messages=tuple(read), stream=stream)
+
+
+def _parse_validated(body: Any) -> ChatRequest:
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     try:

@@ -78,9 +78,9 @@ class TurnStarter(Protocol[P_contra]):
     ) -> Awaitable[Turn]: ...
 
 
-async def engine_turn(request: Request, chat: ChatRequest, parsed: object) -> Turn:
+def engine_turn(request: Request, chat: ChatRequest, parsed: object) -> Awaitable[Turn]:
     engine: TurnService = request.app.state.engine
-    return await start_turn(request, engine, chat)
+    return start_turn(request, engine, chat)
 
 
 async def run_dialect(

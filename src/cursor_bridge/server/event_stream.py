@@ -12,7 +12,8 @@ watches the request yet.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -60,11 +61,11 @@ class EventStream(Response):
         else:
             self.raw_headers = list(raw)  # a copy: a middleware may change it in place
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, Any]:
+        # A plain function returning what to await: one coroutine fewer per answer.
         if is_watched(scope):
-            await self._write_all(scope, send)
-        else:
-            await serve_until_disconnect(scope, receive, lambda: self._write_all(scope, send))
+            return self._write_all(scope, send)
+        return serve_until_disconnect(scope, receive, lambda: self._write_all(scope, send))
 
     async def _write_all(self, scope: Scope, send: Send) -> None:
         if self.writes_at_once:

@@ -21,10 +21,16 @@ DEFAULT_HEADER_TIMEOUT = 10.0
 
 
 class HeaderDeadlineProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a header deadline (`header_timeout` seconds)."""
+    """uvicorn's httptools protocol with a header deadline (`header_timeout` seconds).
+
+    The deadline is a time, and one timer per connection stands for it: arming moves the
+    time (the timer stays where it is), disarming clears it, and a timer that fires before
+    the current deadline waits again for the rest. A request on a kept-alive connection thus
+    costs no timer of its own (uvloop allocates, schedules and cancels one otherwise)."""
 
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     _header_timer: asyncio.TimerHandle | None = None
+    _header_deadline: float | None = None
     _hook: CycleHooks | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -36,31 +42,37 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self._arm()
 
     def on_headers_complete(self) -> None:
-        self._disarm()
+        self._header_deadline = None
         previous = self.cycle
         super().on_headers_complete()
         if self.cycle is not None and self.cycle is not previous:  # not on an upgrade
             self._hook = adopt(self.cycle, self.loop)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._header_deadline = None
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
         super().connection_lost(exc)
         if self._hook is not None:
             self._hook.fire()
 
     def _arm(self) -> None:
-        self._disarm()
-        self._header_timer = self.loop.call_later(self.header_timeout, self._expire)
-
-    def _disarm(self) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
+        """The headers under way must be complete `header_timeout` seconds from now."""
+        deadline = self.loop.time() + self.header_timeout
+        self._header_deadline = deadline
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_at(deadline, self._expire)
 
     def _expire(self) -> None:
         self._header_timer = None
-        if not self.transport.is_closing():
-            self.transport.close()
+        deadline = self._header_deadline
+        if deadline is None or self.transport.is_closing():
+            return  # no headers under way (or closing already)
+        if self.loop.time() < deadline:  # armed again since: wait for the rest
+            self._header_timer = self.loop.call_at(deadline, self._expire)
+            return
+        self.transport.close()
 
 
 def header_deadline_protocol(timeout: float) -> type[HeaderDeadlineProtocol]:

@@ -15,6 +15,7 @@ from starlette.types import Scope
 from .errors import Refusal
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+_KEPT_HOSTS = 64
 
 
 def host_name(value: str) -> str:
@@ -30,10 +31,20 @@ class HostCheck:
 
     def __init__(self, allowed_hosts: Iterable[str] = ()) -> None:
         self.allowed = LOOPBACK_NAMES | {host_name(h) for h in allowed_hosts}
+        # Raw Host values seen to name one of `allowed` (whatever the connection): a client
+        # sends the same one on every request. Bounded: a few are ever seen.
+        self._known: set[bytes] = set()
 
     def refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> Refusal | None:
         raw = headers.get(b"host")
-        if raw is None or self._allowed(host_name(raw.decode("latin-1")), scope):
+        if raw is None or raw in self._known:
+            return None
+        name = host_name(raw.decode("latin-1"))
+        if name in self.allowed:
+            if len(self._known) < _KEPT_HOSTS:
+                self._known.add(raw)
+            return None
+        if self._allowed(name, scope):
             return None
         message = (
             f"Host {raw.decode('latin-1')!r} is not this bridge's address. If you reach the "

@@ -13,6 +13,11 @@ them on every cycle of `serve`):
   cost two send syscalls where one does; the bytes on the wire are the same. Only asked
   for when the body does follow in the same step (a held head waits for the next write).
 
+An adopted cycle also sends with `LeanCycle.send`: the same bytes and state as uvicorn's
+`send`, with the checks of plain headers (two regular expressions and lower-casing each)
+done once per distinct set instead of on every response, and a chunked body's framing in
+one step.
+
 The objects here hold the cycle weakly, or only until the held head is written, so a
 finished cycle is freed at once (no reference cycles for the collector).
 """
@@ -23,7 +28,13 @@ import asyncio
 import weakref
 from collections.abc import Callable
 
-from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+from uvicorn._types import ASGISendEvent
+from uvicorn.protocols.http.httptools_impl import (
+    HEADER_RE,
+    HEADER_VALUE_RE,
+    STATUS_LINE,
+    RequestResponseCycle,
+)
 
 from .disconnect import DISCONNECT_HOOK
 from .event_stream import HOLD_HEAD
@@ -119,8 +130,120 @@ class CycleHooks:
             callback()
 
 
+# Response-header blocks already checked, by the headers as sent (the server's defaults,
+# then the response's): their `name: value\r\n` lines, names lower-cased, as uvicorn writes
+# them. Only blocks of plain headers are kept (the ones uvicorn acts on go its way); a
+# route's headers repeat, and the date changes once a second.
+_BLOCKS: dict[tuple[tuple[bytes, bytes], ...], bytes] = {}
+_KEPT_BLOCKS = 512
+# The headers uvicorn's send acts on (framing, keep-alive): a start with any goes its way.
+_ACTED_ON = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+
+
+def _header_block(headers: tuple[tuple[bytes, bytes], ...]) -> bytes | None:
+    """The lines of *headers* if all are plain and valid (kept for the next response with
+    the same headers), else None. Raises TypeError for an unhashable header."""
+    block = _BLOCKS.get(headers)
+    if block is not None:
+        return block
+    lines = []
+    for header in headers:
+        line = _plain_line(header)
+        if line is None:
+            return None
+        lines.append(line)
+    block = b"".join(lines)
+    if len(_BLOCKS) >= _KEPT_BLOCKS:
+        _BLOCKS.clear()
+    _BLOCKS[headers] = block
+    return block
+
+
+def _plain_line(header: tuple[bytes, bytes]) -> bytes | None:
+    """The line of a plain, valid header, else None: a header that uvicorn acts on or
+    refuses, or one that is not a (bytes, bytes) tuple."""
+    if type(header) is not tuple or len(header) != 2:
+        return None
+    name, value = header
+    if type(name) is not bytes or type(value) is not bytes:
+        return None
+    if HEADER_RE.search(name) or HEADER_VALUE_RE.search(value):
+        return None  # uvicorn raises its error
+    name = name.lower()
+    if name in _ACTED_ON:
+        return None
+    return b"".join((name, b": ", value, b"\r\n"))
+
+
+class LeanCycle(RequestResponseCycle):
+    """uvicorn's cycle with a shorter `send` for the common messages: a start whose headers
+    are all plain (checked once per distinct set, see _header_block) and the body of a
+    chunked response. Anything else (a paused or gone connection, uvicorn's access log, a
+    header it acts on, an unexpected message) is uvicorn's own `send`, unchanged."""
+
+    async def send(self, message: ASGISendEvent) -> None:
+        if self.flow.write_paused or self.disconnected or self.access_log:
+            await super().send(message)
+        elif not self.response_started:
+            head = self._plain_head(message)
+            if head is None:
+                await super().send(message)
+            else:
+                self.response_started = True
+                self.waiting_for_100_continue = False
+                self.transport.write(head)
+        elif (
+            self.chunked_encoding
+            and not self.response_complete
+            and message["type"] == "http.response.body"
+            and self.scope["method"] != "HEAD"  # uvicorn writes no body for HEAD
+        ):
+            self._chunk(message.get("body", b""), message.get("more_body", False))
+        else:
+            await super().send(message)
+
+    def _plain_head(self, message: ASGISendEvent) -> bytes | None:
+        """The status line and headers as uvicorn writes them, or None (its way)."""
+        if message["type"] != "http.response.start":
+            return None
+        status = message["status"]
+        status_line = STATUS_LINE.get(status)
+        if status_line is None:
+            return None
+        try:
+            block = _header_block((*self.default_headers, *message.get("headers", ())))
+        except TypeError:  # an unhashable header: not a tuple of bytes
+            return None
+        if block is None:
+            return None
+        lines = [status_line, block]
+        if not self.keep_alive:
+            lines.append(b"connection: close\r\n")
+        if self.scope["method"] != "HEAD" and status not in (204, 304):
+            self.chunked_encoding = True
+            lines.append(b"transfer-encoding: chunked\r\n")
+        lines.append(b"\r\n")
+        return b"".join(lines)
+
+    def _chunk(self, body: bytes, more_body: bool) -> None:
+        """One chunk of a chunked body (the last chunk too when it is the end)."""
+        data = b"%x\r\n%b\r\n" % (len(body), body) if body else b""
+        if not more_body:
+            data += b"0\r\n\r\n"
+        self.transport.write(data)
+        if not more_body:
+            self.response_complete = True
+            self.message_event.set()
+            if not self.keep_alive:
+                self.transport.close()
+            self.on_response()
+
+
 def adopt(cycle: RequestResponseCycle, loop: asyncio.AbstractEventLoop) -> CycleHooks:
-    """Put a new cycle's hooks in its scope."""
+    """Put a new cycle's hooks in its scope, and give it LeanCycle's `send` (uvicorn makes
+    its cycles itself; LeanCycle adds no state, only methods)."""
+    if type(cycle) is RequestResponseCycle:
+        cycle.__class__ = LeanCycle
     hooks = CycleHooks(weakref.ref(cycle), loop)
     scope = cycle.scope
     scope[DISCONNECT_HOOK] = hooks.watch  # type: ignore[literal-required]

@@ -15,6 +15,8 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def is_json(content_type: bytes) -> bool:
+    if content_type == b"application/json":  # what nearly every client sends
+        return True
     media = content_type.split(b";", 1)[0].strip().lower()
     return media == b"application/json"
 

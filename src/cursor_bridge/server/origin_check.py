@@ -23,7 +23,10 @@ class OriginCheck:
         self.allowed = frozenset(o.rstrip("/").lower() for o in allowed_origins)
 
     def refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> Refusal | None:
-        origin = headers.get(b"origin", b"").decode("latin-1").strip().rstrip("/").lower()
+        raw = headers.get(b"origin")
+        if raw is None and b"sec-fetch-site" not in headers:
+            return None  # neither mark of a browser: SDKs and CLIs (what the rest finds too)
+        origin = (raw or b"").decode("latin-1").strip().rstrip("/").lower()
         if origin:
             if origin in self.allowed:
                 return None

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import TypeVar
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from .. import access
 from ..engine import (
@@ -37,37 +38,63 @@ class Turn:
     def __init__(self, events: AsyncIterator[list[OutputEvent]], first: list[OutputEvent]) -> None:
         self._events = events
         self._first = first
-        started = next((e for e in first if isinstance(e, TurnStarted)), None)
-        self._input_tokens = started.input_tokens if started is not None else 0
+        self._input_tokens = 0
+        for event in first:
+            if isinstance(event, TurnStarted):
+                self._input_tokens = event.input_tokens
+                break
 
     @property
     def input_tokens(self) -> int:
         """The input tokens the engine knew before any output (see TurnStarted)."""
         return self._input_tokens
 
-    async def batches(self) -> AsyncIterator[list[OutputEvent]]:
-        first, self._first = self._first, []
+    def batches(self) -> AsyncIterator[list[OutputEvent]]:
+        """The first batch (in hand), then the engine's. The turn is its own iterator: an
+        async generator here would cost the loop's async-generator hooks (a WeakSet entry,
+        a finalizer) on every turn."""
+        return self
+
+    def __aiter__(self) -> Turn:
+        return self
+
+    async def __anext__(self) -> list[OutputEvent]:
+        first = self._first
         if first:
+            self._first = []
             _note_usage(first)
-            yield first
-        async for batch in self._events:
-            _note_usage(batch)
-            yield batch
+            return first
+        batch = await self._events.__anext__()
+        _note_usage(batch)
+        return batch
 
     async def aclose(self) -> None:
         with contextlib.suppress(Exception):
             await self._events.aclose()  # type: ignore[attr-defined]
 
 
-async def start_turn(request: Request, engine: TurnService, chat: ChatRequest) -> Turn:
+def start_turn(request: Request, engine: TurnService, chat: ChatRequest) -> Awaitable[Turn]:
     """Resolve the model and start the turn; raises EngineError (ModelNotFound,
-    InvalidChatRequest or a backend failure), which the route renders in its dialect."""
-    mode = hosted.parse_mode(request.headers.get(hosted.HEADER))
+    InvalidChatRequest or a backend failure), which the route renders in its dialect: at
+    once for a bad header, else when awaited. (A plain function: one coroutine fewer.)"""
+    mode = hosted.parse_mode(first_header(request.scope, _HOSTED_HEADER))
     if mode is None:
         raise InvalidChatRequest(f"{hosted.HEADER} must be on, off or show", hosted.HEADER)
     if mode != chat.hosted_tools:
         chat = dataclasses.replace(chat, hosted_tools=mode)
-    return await until_disconnect(request, _start(engine, chat))
+    return until_disconnect(request, _start(engine, chat))
+
+
+_HOSTED_HEADER = hosted.HEADER.encode("latin-1")
+
+
+def first_header(scope: Scope, name: bytes) -> str | None:
+    """The first value of header *name* (lower case), as `request.headers.get` gives it,
+    without building the request's Headers."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return None
 
 
 async def _start(engine: TurnService, chat: ChatRequest) -> Turn:
@@ -86,6 +113,9 @@ def _note_usage(batch: list[OutputEvent]) -> None:
         access.note_usage(last.usage.input_tokens, last.usage.output_tokens)
 
 
+_NOT_OUTPUT = (HostedCall, TurnStarted)
+
+
 async def _first_batch(events: AsyncIterator[list[OutputEvent]]) -> list[OutputEvent]:
     held: list[OutputEvent] = []
     try:
@@ -93,8 +123,9 @@ async def _first_batch(events: AsyncIterator[list[OutputEvent]]) -> list[OutputE
             # A report of a hosted call is not output (HTTP dialects show nothing for it), so
             # it is held with the lead (TurnStarted); a keep-alive is output: a hosted call is
             # working, and the client should hear so.
-            if any(not isinstance(event, HostedCall | TurnStarted) for event in batch):
-                return [*held, *batch]
+            for event in batch:
+                if not isinstance(event, _NOT_OUTPUT):
+                    return [*held, *batch]
             held.extend(batch)
     except BaseException:
         with contextlib.suppress(Exception):
@@ -103,12 +134,16 @@ async def _first_batch(events: AsyncIterator[list[OutputEvent]]) -> list[OutputE
     return held
 
 
-async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
-    """Run *work*, cancelling it if the client disconnects first. Under the request's own
-    watcher (disconnect.py) that watcher cancels the whole answer, so *work* is awaited
-    directly."""
+def until_disconnect(request: Request, work: Awaitable[T]) -> Awaitable[T]:
+    """*work*, to await, cancelled if the client disconnects first. Under the request's own
+    watcher (disconnect.py) that watcher cancels the whole answer, so *work* is returned
+    as it is, to be awaited directly."""
     if is_watched(request.scope):
-        return await work
+        return work
+    return _until_disconnect(request, work)
+
+
+async def _until_disconnect(request: Request, work: Awaitable[T]) -> T:
     task = asyncio.ensure_future(work)
     watcher = asyncio.ensure_future(wait_disconnect(request.receive))
     try:
