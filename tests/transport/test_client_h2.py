@@ -167,7 +167,7 @@ def _received(h2: H2Connection, data: bytes) -> list[object]:
         (
             stream_id,
             stream._inbound_window_manager.current_window_size,
-            stream.state_machine.state,
+            sorted(vars(stream.state_machine).items()),
         )
         for stream_id, stream in sorted(h2.streams.items())
     ]

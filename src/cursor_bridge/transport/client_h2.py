@@ -8,13 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from h2.config import H2Configuration
-from h2.connection import ConnectionInputs, ConnectionState, H2Connection
+from h2.connection import ConnectionState, H2Connection
 from h2.errors import ErrorCodes
-from h2.events import ConnectionTerminated, DataReceived, Event
+from h2.events import ConnectionTerminated, DataReceived, Event, ResponseReceived, StreamEnded
 from h2.exceptions import ProtocolError
 from h2.frame_buffer import FrameBuffer
 from h2.settings import SettingCodes, Settings
-from h2.stream import StreamInputs, StreamState
+from h2.stream import H2StreamStateMachine, StreamClosedBy, StreamState
 from h2.utilities import HeaderValidationFlags, is_informational_response
 from hpack.struct import Header, HeaderTuple
 from hyperframe.frame import DataFrame, Frame, GoAwayFrame
@@ -301,12 +301,11 @@ class ClientH2Connection(H2Connection):
         connection_window = self._inbound_flow_control_window_manager
         stream_window = stream._inbound_window_manager
         if (
-            flags & _END_STREAM
-            or stream._expected_content_length is not None
+            stream._expected_content_length is not None
             or size > connection_window.current_window_size
             or size > stream_window.current_window_size
         ):
-            # h2's own accounting, which ends the stream or refuses the frame.
+            # h2's own accounting, which checks the length or refuses the frame.
             try:
                 connection_window.window_consumed(size)
                 out += stream.receive_data(data[start:stop], bool(flags & _END_STREAM), size)[1]
@@ -316,6 +315,17 @@ class ClientH2Connection(H2Connection):
             return True
         connection_window.current_window_size -= size
         stream_window.current_window_size -= size
+        if flags & _END_STREAM:
+            # The stream's last frame: h2's events and transitions (`receive_data`), made
+            # here (without a content-length h2 checks no length: it is not counted, as
+            # for the frames before).
+            event = DataReceived(stream_id=stream.stream_id)
+            event.data = data[start:stop]
+            event.flow_controlled_length = size
+            event.stream_ended = _end_received(machine, state)
+            out.append(event)
+            out.append(event.stream_ended)
+            return True
         out.append((stream.stream_id, data[start:stop], size))
         return True
 
@@ -363,15 +373,18 @@ class ClientH2Connection(H2Connection):
             decoded = self._header_blocks[block] = (headers, is_informational_response(headers))
         if decoded[1]:
             return False
-        end_stream = bool(flags & _END_STREAM)
+        if machine.client is not True:
+            return False  # h2 fails it (a response on a stream we did not open)
+        # h2's transitions (`receive_headers`), made here: the connection stays CLIENT_OPEN,
+        # the stream's state stays and notes its response (`response_received`), and ends
+        # with END_STREAM.
+        machine.headers_received = True
+        event = ResponseReceived(stream_id=stream.stream_id)
+        stream_events: list[Event] = [event]
+        if flags & _END_STREAM:
+            event.stream_ended = _end_received(machine, state)
+            stream_events.append(event.stream_ended)
         try:
-            events = self.state_machine.process_input(ConnectionInputs.RECV_HEADERS)
-            stream_events = machine.process_input(StreamInputs.RECV_HEADERS)
-            event: Any = stream_events[0]  # ResponseReceived
-            if end_stream:
-                ended = machine.process_input(StreamInputs.RECV_END_STREAM)
-                event.stream_ended = ended[0]
-                stream_events += ended
             headers = decoded[0]
             stream._initialize_content_length(headers)
             validation = stream._build_hdr_validation_flags(stream_events)
@@ -385,7 +398,6 @@ class ClientH2Connection(H2Connection):
             self._terminate_connection(exc.error_code)  # as h2's receive_data does
             raise
         event.headers = list(valid)
-        out += events
         out += stream_events
         return True
 
@@ -398,6 +410,17 @@ class ClientH2Connection(H2Connection):
         event.last_stream_id = frame.last_stream_id
         event.additional_data = frame.additional_data or None
         return [], [event]
+
+
+def _end_received(machine: H2StreamStateMachine, state: StreamState) -> StreamEnded:
+    """h2's RECV_END_STREAM on a stream OPEN or HALF_CLOSED_LOCAL (*state*): half-closed by
+    the server (`stream_half_closed`), or closed by it (`stream_ended`)."""
+    if state is _OPEN:
+        machine.state = StreamState.HALF_CLOSED_REMOTE
+    else:
+        machine.state = StreamState.CLOSED
+        machine.stream_closed_by = StreamClosedBy.RECV_END_STREAM
+    return StreamEnded(stream_id=machine.stream_id)
 
 
 def new_client_h2() -> ClientH2Connection:
