@@ -306,7 +306,8 @@ class Connection(asyncio.Protocol):
             self._h2.send_data(stream_id, data)
         except H2Error as exc:
             raise TransportError(f"stream {stream_id}: cannot send: {exc}") from exc
-        self._flush_soon()
+        if self._flush_handle is None and self._error is None:  # `_flush_soon`, inlined
+            self._flush_handle = self.loop.call_soon(self._flush)
 
     def end_stream(self, stream_id: int) -> None:
         try:
