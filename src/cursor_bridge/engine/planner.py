@@ -34,7 +34,13 @@ from ..protocol.seed import (
     seed_conversation,
 )
 from .catalog import ModelChoice
-from .context import Workspace, _template, default_workspace, request_context
+from .context import (
+    Workspace,
+    context_from,
+    context_template,
+    default_workspace,
+    request_context,
+)
 from .errors import InvalidChatRequest
 from .request import ChatMessage, ChatRequest
 from .structured import format_rule
@@ -198,7 +204,6 @@ def _plan_first_message(
     template, blobs = _first_message_template(
         choice.model_id, choice.max_mode, choice.parameters, key, rules, workspace
     )
-    context = request_context(rules, toolset, workspace)
     run_id = new_uuid()
     conversation_id = conversation_id or new_uuid()
     run_request = agent.AgentRunRequest()
@@ -207,6 +212,8 @@ def _plan_first_message(
     run_request.conversation_group_id = conversation_id
     run_request.run_id = run_id
     action = run_request.action.user_message_action
+    # The template's context is `context_template`'s for these rules, tools and workspace.
+    context = context_from(action.request_context, workspace)
     user = action.user_message
     user.text = only.text
     user.message_id = run_id
@@ -247,7 +254,7 @@ def _first_message_template(
     user = action.user_message
     user.SetInParent()
     user.mode = AGENT_MODE
-    action.request_context.CopyFrom(_template(rules, tools, workspace))
+    action.request_context.CopyFrom(context_template(rules, tools, workspace))
     action.request_context.SetInParent()
     return run_request, seeded.blobs
 

@@ -57,6 +57,10 @@ _HEADERS = 1
 _END_STREAM = 0x1
 _END_HEADERS = 0x4
 _PADDED = 0x8
+# Frame kinds h2 reads without touching the HPACK decoder (RFC 9113 §6): DATA, PRIORITY,
+# RST_STREAM, PING, WINDOW_UPDATE. (HEADERS, PUSH_PROMISE and CONTINUATION carry header
+# blocks; SETTINGS may change the decoder's allowed table size; anything else is h2's.)
+_TABLE_FREE = frozenset({0x0, 0x2, 0x3, 0x6, 0x8})
 # HPACK (RFC 7541 §6.1): a byte 0x81-0xFE is a whole "indexed header field" (index 1-126);
 # decoding a block of only those reads the tables and changes nothing.
 _NOT_ONE_BYTE_INDEXED = bytes(range(0x81, 0xFF))
@@ -140,7 +144,8 @@ class ClientH2Connection(H2Connection):
         self._h2_reads = False
         # Header blocks of indexed fields only, decoded (with whether they are a 1xx), and
         # their validated headers by validation flags: right while the HPACK tables stay as
-        # they are, so emptied whenever h2 reads anything (see `_h2_receive`).
+        # they are, so emptied whenever h2 reads anything that may reach the HPACK decoder
+        # (see `_h2_receive`).
         self._header_blocks: dict[bytes, tuple[list[HeaderTuple], bool]] = {}
         self._validated: dict[tuple[bytes, HeaderValidationFlags], list[Header]] = {}
 
@@ -227,6 +232,7 @@ class ClientH2Connection(H2Connection):
         size = len(data)
         pos = 0
         waiting = -1  # where the frames not yet handed to h2 start
+        tables_kept = True  # whether they are all of kinds that leave the HPACK tables be
         while size - pos >= _FRAME_HEADER:
             length = (data[pos] << 16) | (data[pos + 1] << 8) | data[pos + 2]
             end = pos + _FRAME_HEADER + length
@@ -241,8 +247,8 @@ class ClientH2Connection(H2Connection):
             kind = data[pos + 3]
             if kind in (_DATA, _HEADERS):
                 if waiting >= 0:
-                    out += self._h2_receive(data[waiting:pos])
-                    waiting = -1
+                    out += self._h2_receive(data[waiting:pos], tables_kept)
+                    waiting, tables_kept = -1, True
                 if kind == _DATA:
                     if self._receive_data_direct(data, pos, end, out):
                         pos = end
@@ -252,18 +258,22 @@ class ClientH2Connection(H2Connection):
                     continue
             if waiting < 0:
                 waiting = pos
+            if kind not in _TABLE_FREE:
+                tables_kept = False
             pos = end
         if waiting >= 0:
-            out += self._h2_receive(data[waiting:pos])
+            out += self._h2_receive(data[waiting:pos], tables_kept)
         if pos < size:
             partial += memoryview(data)[pos:]
             self._partial_size = _FRAME_HEADER if size - pos < _FRAME_HEADER else end - pos
         return out
 
-    def _h2_receive(self, data: bytes) -> list[Event]:
+    def _h2_receive(self, data: bytes, tables_kept: bool = False) -> list[Event]:
         """h2's own `receive_data`. What it reads may change the HPACK tables, so the
-        remembered header blocks are forgotten first."""
-        if self._header_blocks:
+        remembered header blocks are forgotten first, unless *tables_kept*: *data* is only
+        frames that never reach the HPACK decoder (`_TABLE_FREE`: a server's
+        WINDOW_UPDATEs and PINGs, between the responses of a busy connection)."""
+        if self._header_blocks and not tables_kept:
             self._header_blocks.clear()
             self._validated.clear()
         return super().receive_data(data)
@@ -352,9 +362,10 @@ class ClientH2Connection(H2Connection):
 
         Such a block reads the HPACK tables without changing them, so it decodes to the same
         headers until something else changes the tables (only h2 reads anything else, and
-        that empties the cache), and h2's validation of the same headers under the same
-        flags gives the same result: both are remembered. What h2 does besides, its two
-        state machines and the content-length check, is done as h2 does it."""
+        that empties the cache unless it cannot reach the decoder), and h2's validation of
+        the same headers under the same flags gives the same result: both are remembered.
+        What h2 does besides, its two state machines and the content-length check, is done
+        as h2 does it."""
         flags = data[pos + 4]
         if flags != _END_HEADERS and flags != _END_HEADERS | _END_STREAM:
             return False  # padding, priority, a CONTINUATION to follow: h2's
