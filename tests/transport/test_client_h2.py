@@ -89,6 +89,31 @@ def test_closed_streams_are_dropped_while_thousands_come_and_go() -> None:
     assert len(live) <= client.open_outbound_streams < 200
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_counting_open_streams_drops_closed_ones_as_h2_does(seed: int) -> None:
+    """The recount (made when the bound reaches the limit): the same count, the same streams
+    kept, the same notes of how the dropped ones closed, as h2's own."""
+    import copy
+
+    from h2.stream import H2Stream, StreamClosedBy, StreamState
+
+    rng = random.Random(seed)
+    ours = new_client_h2()
+    for stream_id in range(1, 400, rng.choice([1, 2])):  # some even (server) ids too
+        stream = H2Stream(stream_id, ours.config, 65535, 65535)
+        stream.state_machine.state = rng.choice(list(StreamState))
+        if stream.state_machine.state is StreamState.CLOSED:
+            stream.state_machine.stream_closed_by = rng.choice([None, *StreamClosedBy])
+        ours.streams[stream_id] = stream
+    reference = copy.deepcopy(ours)
+    ours._prune_at = 0  # count now
+    count = ours.open_outbound_streams
+    assert count == H2Connection.open_outbound_streams.fget(reference)  # type: ignore[attr-defined]
+    assert sorted(ours.streams) == sorted(reference.streams)
+    assert dict(ours._closed_streams) == dict(reference._closed_streams)
+    assert len(ours.streams) < 400
+
+
 def _open_pair(windows: int) -> tuple[H2Connection, H2Connection, int]:
     """Our client connection and h2's own, each with one open stream and the same
     outbound windows; their output so far discarded."""
@@ -167,7 +192,7 @@ def _received(h2: H2Connection, data: bytes) -> list[object]:
         (
             stream_id,
             stream._inbound_window_manager.current_window_size,
-            stream.state_machine.state,
+            sorted(vars(stream.state_machine).items()),
         )
         for stream_id, stream in sorted(h2.streams.items())
     ]

@@ -8,7 +8,7 @@ from typing import Any
 
 from h2.connection import H2Connection
 from hpack import Encoder
-from hyperframe.frame import HeadersFrame, SettingsFrame
+from hyperframe.frame import HeadersFrame, PingFrame, SettingsFrame, WindowUpdateFrame
 
 from cursor_bridge.transport.client_h2 import ClientH2Connection, new_client_h2
 from tests.transport.test_client_h2 import REQUEST, _data_frame, _received
@@ -66,7 +66,7 @@ def _headers_wire(rng: random.Random, seed: int) -> tuple[bytes, bool]:
         wire += _headers_frame(stream_id, block, ["END_HEADERS", *flags])
         return stream_id, block
 
-    for scene in rng.choices(range(7), k=30):
+    for scene in rng.choices(range(8), k=30):
         if scene <= 2:
             end = ["END_STREAM"] if rng.random() < 0.2 else []
             respond(_RESPONSES[rng.choice([0, 0, 0, 1, 2])], *end)
@@ -86,8 +86,16 @@ def _headers_wire(rng: random.Random, seed: int) -> tuple[bytes, bool]:
             _, indexed = respond([(":status", "200"), ("x-b", "0")])
             respond([(":status", "200"), ("x-b", value)])
             wire += _headers_frame(next(fresh), indexed, ["END_HEADERS"])
-        else:
+        elif scene == 6:
             respond(_RESPONSES[0], "PRIORITY")
+        else:  # frames that leave the HPACK tables be, between responses
+            wire += rng.choice(
+                [
+                    WindowUpdateFrame(0, window_increment=100).serialize(),
+                    PingFrame(0, opaque_data=b"12345678").serialize(),
+                    WindowUpdateFrame(1, window_increment=100).serialize(),
+                ]
+            )
     refusal = seed % 8
     if refusal < len(_REFUSED):
         respond(_REFUSED[refusal])
@@ -154,3 +162,57 @@ def test_large_header_blocks_are_left_to_h2() -> None:
     for data in wire:
         assert _received(ours, data) == _received(reference, data)
     assert not ours._header_blocks
+
+
+def test_remembered_headers_outlive_frames_that_leave_the_tables_be() -> None:
+    """A server's WINDOW_UPDATEs and PINGs between responses do not make the next indexed
+    response be decoded again; a literal that changes the table does."""
+    ours, reference = _many_streams_pair(6)
+    decoded = 0
+    decode = ours.decoder.decode
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal decoded
+        decoded += 1
+        return decode(*args, **kwargs)
+
+    ours.decoder.decode = counting  # type: ignore[method-assign]
+    encoder = Encoder()
+    between = WindowUpdateFrame(0, window_increment=10).serialize()
+    between += PingFrame(0, opaque_data=b"12345678").serialize()
+    wire = [
+        _headers_frame(1, encoder.encode(_RESPONSES[1]), ["END_HEADERS"]),  # literals: h2's
+        _headers_frame(3, encoder.encode(_RESPONSES[1]), ["END_HEADERS"]),  # indexed: decoded
+        between + _headers_frame(5, encoder.encode(_RESPONSES[1]), ["END_HEADERS"]),
+        _headers_frame(7, encoder.encode([(":status", "200"), ("x-new", "1")]), ["END_HEADERS"]),
+        _headers_frame(9, encoder.encode(_RESPONSES[1]), ["END_HEADERS"]),  # decoded again
+    ]
+    counts = []
+    for data in wire:
+        assert _received(ours, data) == _received(reference, data)
+        counts.append(decoded)
+    assert counts[2] == counts[1] and counts[4] > counts[3]
+
+
+def test_a_block_finished_by_a_continuation_frame_forgets_remembered_headers() -> None:
+    """A header block whose CONTINUATION arrives on its own (read by h2) may change the
+    table: an indexed block remembered before means other headers after it."""
+    from hyperframe.frame import ContinuationFrame
+
+    ours, reference = _many_streams_pair(4)
+    encoder = Encoder()
+    literal = encoder.encode([(":status", "200"), ("x-b", "0")])
+    indexed = encoder.encode([(":status", "200"), ("x-b", "0")])
+    changing = encoder.encode([(":status", "200"), ("x-b", "changed")])
+    cut = ContinuationFrame(5, data=changing[1:], flags=["END_HEADERS"]).serialize()
+    wire = [
+        _headers_frame(1, literal, ["END_HEADERS"]),
+        _headers_frame(3, indexed, ["END_HEADERS"]),  # remembered
+        _headers_frame(5, changing[:1], []),
+        cut,  # alone: the table changes here
+        _headers_frame(7, indexed, ["END_HEADERS"]),  # the same bytes, now x-b: changed
+    ]
+    for data in wire:
+        result = _received(ours, data)
+        assert result == _received(reference, data)
+    assert "changed" in repr(result[0])

@@ -77,3 +77,30 @@ async def test_data_for_a_stream_let_go_returns_the_connection_credit() -> None:
     assert window._bytes_processed == 40_000  # returned: sent as WINDOW_UPDATE in time
     connection.data_received(_data_frame(1, b"still flowing"))
     assert await kept.receive(idle_timeout=1) == b"still flowing"
+
+
+async def test_send_window_is_the_smaller_of_the_stream_and_connection_windows() -> None:
+    """What h2's `local_flow_control_window` says, whichever window is smaller; a stream
+    h2 does not track is refused as h2 refuses it."""
+    from hyperframe.frame import WindowUpdateFrame
+
+    from cursor_bridge.transport.errors import TransportError
+
+    connection, _ = _connected()
+    h2 = connection._h2
+    stream = connection.start_stream("/run", [])
+    sid = stream.stream_id
+    assert connection.send_window(sid) == h2.local_flow_control_window(sid) == 65535
+    connection.send_data(sid, memoryview(b"x" * 100))  # both windows shrink
+    assert connection.send_window(sid) == h2.local_flow_control_window(sid) == 65435
+    connection.data_received(WindowUpdateFrame(sid, window_increment=1000).serialize())
+    assert connection.send_window(sid) == h2.local_flow_control_window(sid) == 65435  # conn's
+    connection.data_received(WindowUpdateFrame(0, window_increment=5000).serialize())
+    assert connection.send_window(sid) == h2.local_flow_control_window(sid) == 66435  # stream's
+    for unknown in (sid + 2, 0):
+        try:
+            connection.send_window(unknown)
+        except TransportError:
+            pass
+        else:
+            raise AssertionError(f"stream {unknown} has no window")

@@ -10,6 +10,7 @@ from h2.connection import H2Connection
 from h2.events import RequestReceived, StreamEnded
 from h2.exceptions import H2Error, TooManyStreamsError
 from h2.settings import SettingCodes
+from h2.stream import StreamState
 from hpack import NeverIndexedHeaderTuple
 
 from cursor_bridge.transport import request_frames
@@ -44,14 +45,22 @@ def _headers(rng: random.Random) -> list[request_frames.Header]:
 
 
 def _state(h2: H2Connection, stream_id: int) -> tuple[object, ...]:
+    """Everything h2 keeps of the connection's stream bookkeeping and of the stream: the
+    state machines' every attribute, the windows, what the stream kept of its headers."""
     stream = h2.streams.get(stream_id)
+    kept: dict[str, object] = {}
+    if stream is not None:
+        kept = {k: v for k, v in vars(stream).items() if k not in ("state_machine", "config")}
+        kept["_inbound_window_manager"] = vars(stream._inbound_window_manager)
+        kept["state_machine"] = vars(stream.state_machine)
+        kept["config"] = stream.config is h2.config
     return (
         h2.state_machine.state,
         h2.highest_outbound_stream_id,
-        stream.state_machine.state if stream else None,
-        stream._authority if stream else None,
-        stream.request_method if stream else None,
-        stream.outbound_flow_control_window if stream else None,
+        h2.highest_inbound_stream_id,
+        sorted(h2.streams),
+        h2.outbound_flow_control_window,
+        kept,
     )
 
 
@@ -229,3 +238,90 @@ def test_a_table_size_change_forgets_the_representations_it_evicted() -> None:
         assert isinstance(step, list)
         expected = reference.encode(request_headers([], step))
         assert request_frames._block(ours, [], step) == expected
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_repeated_request_reuses_its_block_only_when_the_headers_repeat(seed: int) -> None:
+    """Stream after stream with the same headers but a fresh request id (what every Run
+    sends), sometimes one header changed anywhere in the list, another token, a header more
+    or less, another path: `open_request` writes what encoding the whole list writes."""
+    rng = random.Random(seed)
+    ours, reference = _pair()
+    headers = [
+        ("content-type", "application/connect+proto"),
+        ("te", "trailers"),
+        ("authorization", "Bearer a"),
+        ("x-cursor-client-version", "1.2"),
+        ("x-request-id", "0"),
+        ("x-cursor-timezone", "UTC"),
+    ]
+    path = (b":path", b"/agent.v1.AgentService/Run")
+    for number in range(60):
+        headers = list(headers)
+        change = rng.random()
+        if change < 0.1:
+            at = rng.randrange(len(headers))
+            if headers[at][0] != "x-request-id":
+                headers[at] = (headers[at][0], headers[at][1] + "x")
+        elif change < 0.15:
+            at = next(i for i, (name, _) in enumerate(headers) if name == "authorization")
+            headers[at] = ("authorization", rng.choice(["Bearer a", "Bearer b"]))
+        elif change < 0.2:
+            headers.append(("x-more", "1"))
+        elif change < 0.25 and len(headers) > 6:
+            headers.pop()
+        elif change < 0.3:
+            path = (b":path", rng.choice([b"/agent.v1.AgentService/Run", b"/other"]))
+        at = next(i for i, (name, _) in enumerate(headers) if name == "x-request-id")
+        headers[at] = ("x-request-id", str(number))
+        stream_id = ours.get_next_available_stream_id()
+        request_frames.open_request(ours, stream_id, [*PSEUDO, path], headers)
+        request_frames.open_stream(reference, stream_id, request_headers([*PSEUDO, path], headers))
+        assert ours.data_to_send() == reference.data_to_send()
+        for h2 in (ours, reference):
+            h2.end_stream(stream_id)
+            h2.data_to_send()
+
+
+def test_a_request_after_its_headers_list_changed_in_place_is_encoded_afresh() -> None:
+    """The block reused is that of the headers as they were given, not of a list the
+    caller changed afterwards."""
+    ours, reference = _pair()
+    headers = [("x-a", "1"), ("x-request-id", "r1")]
+    path = (b":path", b"/p")
+    for stream_id in (3, 5, 7):  # the third is put together from remembered parts
+        request_frames.open_request(ours, stream_id, [*PSEUDO, path], headers)
+        request_frames.open_stream(reference, stream_id, request_headers([*PSEUDO, path], headers))
+        assert ours.data_to_send() == reference.data_to_send()
+    headers[0] = ("x-a", "2")  # the same list object, changed
+    request_frames.open_request(ours, 9, [*PSEUDO, path], headers)
+    request_frames.open_stream(reference, 9, request_headers([*PSEUDO, path], headers))
+    assert ours.data_to_send() == reference.data_to_send()
+
+
+def test_ending_a_stream_the_server_ended_closes_it_as_h2_does() -> None:
+    """END_STREAM on a HALF_CLOSED_REMOTE stream: the same bytes and stream state."""
+    from h2.config import H2Configuration
+
+    ours = new_client_h2()
+    reference = H2Connection(config=ours.config)
+    reference.encoder = RepeatEncoder()
+    reference.local_settings = ours.local_settings
+    pairs = []
+    for h2 in (ours, reference):
+        server = H2Connection(H2Configuration(client_side=False, header_encoding="utf-8"))
+        server.initiate_connection()
+        h2.initiate_connection()
+        h2.send_headers(3, [*PSEUDO, (b":path", b"/p")])
+        server.receive_data(h2.data_to_send())
+        server.send_headers(3, [(":status", "200")], end_stream=True)
+        h2.receive_data(server.data_to_send())
+        h2.data_to_send()
+        pairs.append(h2)
+    ours, reference = pairs
+    assert ours.streams[3].state_machine.state is StreamState.HALF_CLOSED_REMOTE
+    request_frames.end_stream(ours, 3)
+    H2Connection.end_stream(reference, 3)
+    assert ours.data_to_send() == reference.data_to_send()
+    assert _state(ours, 3) == _state(reference, 3)
+    assert ours.streams[3].state_machine.state is StreamState.CLOSED

@@ -54,10 +54,16 @@ def project_folder(workspace: str, home: Path | None = None) -> str:
 def request_context(rules: str, toolset: Toolset, workspace: Workspace) -> agent.RequestContext:
     """The context sent inline with the user message and as the request_context_args answer.
 
-    A copy of the one built for these rules, tools and workspace (`_template`: the same
-    for every request of a client), plus the workspace's project layout as it is now."""
+    A copy of the one built for these rules, tools and workspace (`context_template`: the
+    same for every request of a client), plus the workspace's project layout as it is now."""
+    return context_from(context_template(rules, toolset.definitions_key, workspace), workspace)
+
+
+def context_from(template: agent.RequestContext, workspace: Workspace) -> agent.RequestContext:
+    """A copy of *template* (what `context_template` made for *workspace*) with the
+    workspace's project layout as it is now."""
     context = agent.RequestContext()
-    context.CopyFrom(_template(rules, toolset.definitions_key, workspace))
+    context.CopyFrom(template)
     if workspace.path:
         layout = project_layout(workspace.path)
         if layout is not None:
@@ -66,7 +72,7 @@ def request_context(rules: str, toolset: Toolset, workspace: Workspace) -> agent
 
 
 @functools.lru_cache(maxsize=256)
-def _template(
+def context_template(
     rules: str, tools: tuple[tuple[str, str, str], ...], workspace: Workspace
 ) -> agent.RequestContext:
     """The context for *rules*, the tools `Toolset.definitions_key` names and *workspace*,

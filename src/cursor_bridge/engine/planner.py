@@ -34,7 +34,13 @@ from ..protocol.seed import (
     seed_conversation,
 )
 from .catalog import ModelChoice
-from .context import Workspace, default_workspace, request_context
+from .context import (
+    Workspace,
+    context_from,
+    context_template,
+    default_workspace,
+    request_context,
+)
 from .errors import InvalidChatRequest
 from .request import ChatMessage, ChatRequest
 from .structured import format_rule
@@ -81,6 +87,21 @@ def plan_run(
     the history is not seeded: the checkpoint names it, and only the new user message goes.
     """
     toolset = toolset or Toolset.build(request.tools, request.tool_choice)
+    messages = request.messages
+    if checkpoint is None and len(messages) == 1 and messages[0].role == "user":
+        return _plan_first_message(request, choice, workspace, toolset, conversation_id)
+    return _plan_any(request, choice, workspace, toolset, checkpoint, conversation_id)
+
+
+def _plan_any(
+    request: ChatRequest,
+    choice: ModelChoice,
+    workspace: Workspace,
+    toolset: Toolset,
+    checkpoint: bytes | None,
+    conversation_id: str | None,
+) -> PlannedRun:
+    """`plan_run` for any request."""
     conversation = split_conversation(request.messages, toolset.wire_name)
     output_rule = format_rule(request.output_format)
     rules = "\n\n".join(
@@ -161,6 +182,81 @@ def _model_and_tools(
     run_request.mcp_tools.mcp_tools.extend(definition(*key) for key in tools)
     run_request.mcp_tools.SetInParent()
     return run_request
+
+
+def _plan_first_message(
+    request: ChatRequest,
+    choice: ModelChoice,
+    workspace: Workspace,
+    toolset: Toolset,
+    conversation_id: str | None,
+) -> PlannedRun:
+    """`plan_run` for a new conversation's one user message (most fresh Runs): everything
+    but the ids, the message and the project layout is the same for every such request of
+    one model, tool set, rules and workspace, so it is copied from one prebuilt request
+    (`_first_message_template`) instead of assembled again (the same message: compared in
+    tests/engine/test_planner_first_message.py)."""
+    only = request.messages[0]
+    rules = "\n\n".join(
+        part for part in (toolset.instruction(), format_rule(request.output_format)) if part
+    )
+    key = toolset.definitions_key
+    template, blobs = _first_message_template(
+        choice.model_id, choice.max_mode, choice.parameters, key, rules, workspace
+    )
+    run_id = new_uuid()
+    conversation_id = conversation_id or new_uuid()
+    run_request = agent.AgentRunRequest()
+    run_request.CopyFrom(template)
+    run_request.conversation_id = conversation_id
+    run_request.conversation_group_id = conversation_id
+    run_request.run_id = run_id
+    action = run_request.action.user_message_action
+    # The template's context is `context_template`'s for these rules, tools and workspace.
+    context = context_from(action.request_context, workspace)
+    user = action.user_message
+    user.text = only.text
+    user.message_id = run_id
+    for index, image in enumerate(only.images):
+        user.selected_context.selected_images.append(
+            agent.SelectedImage(
+                data=image.data,
+                mime_type=image.mime_type,
+                uuid=new_uuid(),
+                path=f"image-{index + 1}",
+            )
+        )
+    if workspace.path:
+        action.request_context.CopyFrom(context)  # with the project layout as it is now
+    return PlannedRun(run_request, context, dict(blobs), None)
+
+
+@functools.lru_cache(maxsize=64)
+def _first_message_template(
+    model_id: str,
+    max_mode: bool,
+    parameters: tuple[tuple[str, str], ...],
+    tools: tuple[tuple[str, str, str], ...],
+    rules: str,
+    workspace: Workspace,
+) -> tuple[agent.AgentRunRequest, dict[bytes, bytes]]:
+    """What `plan_run` builds for a one-message conversation, without its ids, the message
+    text and images, and the project layout; and the seeded blobs (the rules). Shared: only
+    ever copied from."""
+    seeded = seed_conversation([], "", rules)
+    if workspace.path:
+        seeded.state.previous_workspace_uris.append(Path(workspace.path).as_uri())
+    run_request = agent.AgentRunRequest()
+    run_request.CopyFrom(_model_and_tools(model_id, max_mode, parameters, tools))
+    run_request.conversation_state.CopyFrom(seeded.state)
+    run_request.conversation_state.SetInParent()
+    action = run_request.action.user_message_action
+    user = action.user_message
+    user.SetInParent()
+    user.mode = AGENT_MODE
+    action.request_context.CopyFrom(context_template(rules, tools, workspace))
+    action.request_context.SetInParent()
+    return run_request, seeded.blobs
 
 
 def split_conversation(

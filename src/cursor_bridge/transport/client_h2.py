@@ -8,13 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from h2.config import H2Configuration
-from h2.connection import ConnectionInputs, ConnectionState, H2Connection
+from h2.connection import ConnectionState, H2Connection
 from h2.errors import ErrorCodes
-from h2.events import ConnectionTerminated, DataReceived, Event
+from h2.events import ConnectionTerminated, DataReceived, Event, ResponseReceived, StreamEnded
 from h2.exceptions import ProtocolError
 from h2.frame_buffer import FrameBuffer
 from h2.settings import SettingCodes, Settings
-from h2.stream import StreamInputs, StreamState
+from h2.stream import STREAM_OPEN, H2StreamStateMachine, StreamClosedBy, StreamState
 from h2.utilities import HeaderValidationFlags, is_informational_response
 from hpack.struct import Header, HeaderTuple
 from hyperframe.frame import DataFrame, Frame, GoAwayFrame
@@ -48,6 +48,7 @@ _SENDING_STATES = frozenset({StreamState.OPEN, StreamState.HALF_CLOSED_REMOTE})
 # compared by identity on the receive path (hashing an Enum member runs Python code).
 _OPEN = StreamState.OPEN
 _HALF_CLOSED_LOCAL = StreamState.HALF_CLOSED_LOCAL
+_CLOSED = StreamState.CLOSED
 _CLIENT_OPEN = ConnectionState.CLIENT_OPEN
 # Frame layout (RFC 9113 §4.1, §6.1): a 9-byte header, type DATA = 0 and its flags.
 _FRAME_HEADER = 9
@@ -56,6 +57,10 @@ _HEADERS = 1
 _END_STREAM = 0x1
 _END_HEADERS = 0x4
 _PADDED = 0x8
+# Frame kinds h2 reads without touching the HPACK decoder (RFC 9113 §6): DATA, PRIORITY,
+# RST_STREAM, PING, WINDOW_UPDATE. (HEADERS, PUSH_PROMISE and CONTINUATION carry header
+# blocks; SETTINGS may change the decoder's allowed table size; anything else is h2's.)
+_TABLE_FREE = frozenset({0x0, 0x2, 0x3, 0x6, 0x8})
 # HPACK (RFC 7541 §6.1): a byte 0x81-0xFE is a whole "indexed header field" (index 1-126);
 # decoding a block of only those reads the tables and changes nothing.
 _NOT_ONE_BYTE_INDEXED = bytes(range(0x81, 0xFF))
@@ -139,7 +144,8 @@ class ClientH2Connection(H2Connection):
         self._h2_reads = False
         # Header blocks of indexed fields only, decoded (with whether they are a 1xx), and
         # their validated headers by validation flags: right while the HPACK tables stay as
-        # they are, so emptied whenever h2 reads anything (see `_h2_receive`).
+        # they are, so emptied whenever h2 reads anything that may reach the HPACK decoder
+        # (see `_h2_receive`).
         self._header_blocks: dict[bytes, tuple[list[HeaderTuple], bool]] = {}
         self._validated: dict[tuple[bytes, HeaderValidationFlags], list[Header]] = {}
 
@@ -153,11 +159,24 @@ class ClientH2Connection(H2Connection):
         """Streams h2 still tracks as an upper bound of the open ones, counted exactly (and
         closed ones dropped) only when that bound nears the server's limit or has doubled
         since the last count, so the work is amortised O(1) per new stream."""
-        bound = len(self.streams)
+        streams = self.streams
+        bound = len(streams)
         if bound < self.remote_settings.max_concurrent_streams and bound < self._prune_at:
             return bound
-        count = super().open_outbound_streams
-        self._prune_at = max(_PRUNE_MIN, 2 * len(self.streams))
+        # h2's count (`_open_streams` of our odd ids), reading the states directly instead
+        # of through three properties per stream: open client streams are counted, closed
+        # ones dropped with how they closed noted, as h2 notes it.
+        count = 0
+        closed = []
+        for stream_id, stream in streams.items():
+            state = stream.state_machine.state
+            if state is _CLOSED:
+                closed.append(stream_id)
+            elif stream_id % 2 and STREAM_OPEN[state]:
+                count += 1
+        for stream_id in closed:
+            self._closed_streams[stream_id] = streams.pop(stream_id).state_machine.stream_closed_by
+        self._prune_at = max(_PRUNE_MIN, 2 * len(streams))
         return count
 
     def send_data(
@@ -213,6 +232,7 @@ class ClientH2Connection(H2Connection):
         size = len(data)
         pos = 0
         waiting = -1  # where the frames not yet handed to h2 start
+        tables_kept = True  # whether they are all of kinds that leave the HPACK tables be
         while size - pos >= _FRAME_HEADER:
             length = (data[pos] << 16) | (data[pos + 1] << 8) | data[pos + 2]
             end = pos + _FRAME_HEADER + length
@@ -227,8 +247,8 @@ class ClientH2Connection(H2Connection):
             kind = data[pos + 3]
             if kind in (_DATA, _HEADERS):
                 if waiting >= 0:
-                    out += self._h2_receive(data[waiting:pos])
-                    waiting = -1
+                    out += self._h2_receive(data[waiting:pos], tables_kept)
+                    waiting, tables_kept = -1, True
                 if kind == _DATA:
                     if self._receive_data_direct(data, pos, end, out):
                         pos = end
@@ -238,18 +258,22 @@ class ClientH2Connection(H2Connection):
                     continue
             if waiting < 0:
                 waiting = pos
+            if kind not in _TABLE_FREE:
+                tables_kept = False
             pos = end
         if waiting >= 0:
-            out += self._h2_receive(data[waiting:pos])
+            out += self._h2_receive(data[waiting:pos], tables_kept)
         if pos < size:
             partial += memoryview(data)[pos:]
             self._partial_size = _FRAME_HEADER if size - pos < _FRAME_HEADER else end - pos
         return out
 
-    def _h2_receive(self, data: bytes) -> list[Event]:
+    def _h2_receive(self, data: bytes, tables_kept: bool = False) -> list[Event]:
         """h2's own `receive_data`. What it reads may change the HPACK tables, so the
-        remembered header blocks are forgotten first."""
-        if self._header_blocks:
+        remembered header blocks are forgotten first, unless *tables_kept*: *data* is only
+        frames that never reach the HPACK decoder (`_TABLE_FREE`: a server's
+        WINDOW_UPDATEs and PINGs, between the responses of a busy connection)."""
+        if self._header_blocks and not tables_kept:
             self._header_blocks.clear()
             self._validated.clear()
         return super().receive_data(data)
@@ -301,12 +325,11 @@ class ClientH2Connection(H2Connection):
         connection_window = self._inbound_flow_control_window_manager
         stream_window = stream._inbound_window_manager
         if (
-            flags & _END_STREAM
-            or stream._expected_content_length is not None
+            stream._expected_content_length is not None
             or size > connection_window.current_window_size
             or size > stream_window.current_window_size
         ):
-            # h2's own accounting, which ends the stream or refuses the frame.
+            # h2's own accounting, which checks the length or refuses the frame.
             try:
                 connection_window.window_consumed(size)
                 out += stream.receive_data(data[start:stop], bool(flags & _END_STREAM), size)[1]
@@ -316,6 +339,17 @@ class ClientH2Connection(H2Connection):
             return True
         connection_window.current_window_size -= size
         stream_window.current_window_size -= size
+        if flags & _END_STREAM:
+            # The stream's last frame: h2's events and transitions (`receive_data`), made
+            # here (without a content-length h2 checks no length: it is not counted, as
+            # for the frames before).
+            event = DataReceived(stream_id=stream.stream_id)
+            event.data = data[start:stop]
+            event.flow_controlled_length = size
+            event.stream_ended = _end_received(machine, state)
+            out.append(event)
+            out.append(event.stream_ended)
+            return True
         out.append((stream.stream_id, data[start:stop], size))
         return True
 
@@ -328,9 +362,10 @@ class ClientH2Connection(H2Connection):
 
         Such a block reads the HPACK tables without changing them, so it decodes to the same
         headers until something else changes the tables (only h2 reads anything else, and
-        that empties the cache), and h2's validation of the same headers under the same
-        flags gives the same result: both are remembered. What h2 does besides, its two
-        state machines and the content-length check, is done as h2 does it."""
+        that empties the cache unless it cannot reach the decoder), and h2's validation of
+        the same headers under the same flags gives the same result: both are remembered.
+        What h2 does besides, its two state machines and the content-length check, is done
+        as h2 does it."""
         flags = data[pos + 4]
         if flags != _END_HEADERS and flags != _END_HEADERS | _END_STREAM:
             return False  # padding, priority, a CONTINUATION to follow: h2's
@@ -363,15 +398,18 @@ class ClientH2Connection(H2Connection):
             decoded = self._header_blocks[block] = (headers, is_informational_response(headers))
         if decoded[1]:
             return False
-        end_stream = bool(flags & _END_STREAM)
+        if machine.client is not True:
+            return False  # h2 fails it (a response on a stream we did not open)
+        # h2's transitions (`receive_headers`), made here: the connection stays CLIENT_OPEN,
+        # the stream's state stays and notes its response (`response_received`), and ends
+        # with END_STREAM.
+        machine.headers_received = True
+        event = ResponseReceived(stream_id=stream.stream_id)
+        stream_events: list[Event] = [event]
+        if flags & _END_STREAM:
+            event.stream_ended = _end_received(machine, state)
+            stream_events.append(event.stream_ended)
         try:
-            events = self.state_machine.process_input(ConnectionInputs.RECV_HEADERS)
-            stream_events = machine.process_input(StreamInputs.RECV_HEADERS)
-            event: Any = stream_events[0]  # ResponseReceived
-            if end_stream:
-                ended = machine.process_input(StreamInputs.RECV_END_STREAM)
-                event.stream_ended = ended[0]
-                stream_events += ended
             headers = decoded[0]
             stream._initialize_content_length(headers)
             validation = stream._build_hdr_validation_flags(stream_events)
@@ -385,7 +423,6 @@ class ClientH2Connection(H2Connection):
             self._terminate_connection(exc.error_code)  # as h2's receive_data does
             raise
         event.headers = list(valid)
-        out += events
         out += stream_events
         return True
 
@@ -398,6 +435,17 @@ class ClientH2Connection(H2Connection):
         event.last_stream_id = frame.last_stream_id
         event.additional_data = frame.additional_data or None
         return [], [event]
+
+
+def _end_received(machine: H2StreamStateMachine, state: StreamState) -> StreamEnded:
+    """h2's RECV_END_STREAM on a stream OPEN or HALF_CLOSED_LOCAL (*state*): half-closed by
+    the server (`stream_half_closed`), or closed by it (`stream_ended`)."""
+    if state is _OPEN:
+        machine.state = StreamState.HALF_CLOSED_REMOTE
+    else:
+        machine.state = StreamState.CLOSED
+        machine.stream_closed_by = StreamClosedBy.RECV_END_STREAM
+    return StreamEnded(stream_id=machine.stream_id)
 
 
 def new_client_h2() -> ClientH2Connection:

@@ -279,8 +279,16 @@ class Connection(asyncio.Protocol):
         return stream
 
     def send_window(self, stream_id: int) -> int:
+        """`h2.local_flow_control_window`: the smaller of the connection's and the stream's
+        send windows (read directly for a stream h2 tracks; h2 raises for any other)."""
+        h2 = self._h2
+        stream = h2.streams.get(stream_id)
+        if stream is not None:
+            window = h2.outbound_flow_control_window
+            own = stream.outbound_flow_control_window
+            return own if own < window else window
         try:
-            return self._h2.local_flow_control_window(stream_id)
+            return h2.local_flow_control_window(stream_id)
         except H2Error as exc:
             raise TransportError(f"stream {stream_id}: {exc}") from exc
 
@@ -298,7 +306,8 @@ class Connection(asyncio.Protocol):
             self._h2.send_data(stream_id, data)
         except H2Error as exc:
             raise TransportError(f"stream {stream_id}: cannot send: {exc}") from exc
-        self._flush_soon()
+        if self._flush_handle is None and self._error is None:  # `_flush_soon`, inlined
+            self._flush_handle = self.loop.call_soon(self._flush)
 
     def end_stream(self, stream_id: int) -> None:
         try:

@@ -25,13 +25,14 @@ one up instead of encoding it (transport/request_frames.py).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from hpack import Encoder, HeaderTuple
 from hpack.hpack import INDEX_NEVER, encode_integer
 from hpack.table import HeaderTable
 
-__all__ = ["RepeatEncoder"]
+__all__ = ["LastRequest", "RepeatEncoder"]
 
 _STATIC = HeaderTable.STATIC_TABLE_MAPPING
 _FIRST_DYNAMIC = HeaderTable.STATIC_TABLE_LENGTH + 1
@@ -68,6 +69,20 @@ class _InsertionTable(HeaderTable):
         }
 
 
+@dataclass(frozen=True, slots=True)
+class LastRequest:
+    """The last request header block put together from remembered representations
+    (transport/request_frames.py): the `known` dict it was valid under, its pseudo-headers
+    and headers as given (copies), one part per header, and the positions among the headers
+    of the never-indexed ones (written out per request, not remembered)."""
+
+    known: dict[object, bytes]
+    pseudo: list[tuple[bytes, bytes]]
+    headers: list[tuple[str, str]]
+    parts: list[bytes]
+    varying: list[int]
+
+
 class RepeatEncoder(Encoder):
     """`hpack.Encoder` that encodes headers already in its table in O(1) each and sends
     literals without Huffman coding (see the module docstring)."""
@@ -80,6 +95,7 @@ class RepeatEncoder(Encoder):
         self._known: dict[object, bytes] = {}
         self._prefixes: dict[bytes, bytes] = {}
         self._known_at = -1
+        self.last_request: LastRequest | None = None
 
     def known(self) -> dict[object, bytes] | None:
         """Header representations remembered under the table as it is now, by the key the

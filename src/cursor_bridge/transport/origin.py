@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 __all__ = ["Origin", "parse_url"]
@@ -11,9 +11,10 @@ __all__ = ["Origin", "parse_url"]
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """scheme + host + port: the unit of connection reuse."""
+class Origin(NamedTuple):
+    """scheme + host + port: the unit of connection reuse. A named tuple, not a dataclass:
+    the pool looks its connections up by origin for every Run, and a tuple hashes and
+    compares in C (a dataclass's `__hash__` and `__eq__` are Python functions)."""
 
     scheme: str
     host: str

@@ -85,6 +85,15 @@ class BackendPool:
         Raises ConnectFailed, TransportError (e.g. pool closed), ValueError (bad URL).
         """
         origin, path = parse_url(url)
+        if not self._closed:
+            # The usual case without a coroutine: a ready connection that needs no PING
+            # (what `_connection_for` returns at once then).
+            ready = self._ready_connection(origin)
+            if ready is not None and ready.idle_for() <= self._idle_ping_after:
+                try:
+                    return ready.start_stream(path, headers)
+                except NoStreamCapacity:
+                    pass  # the server lowered its limit under us: choose again below
         while True:
             connection = await self._connection_for(origin)
             try:

@@ -22,10 +22,10 @@ import functools
 
 from h2.connection import AllowedStreamIDs, ConnectionInputs, ConnectionState, H2Connection
 from h2.exceptions import TooManyStreamsError
-from h2.stream import StreamInputs, StreamState
+from h2.stream import H2Stream, StreamClosedBy, StreamInputs, StreamState
 from hpack.struct import HeaderTuple, NeverIndexedHeaderTuple
 
-from .header_encoder import RepeatEncoder
+from .header_encoder import LastRequest, RepeatEncoder
 
 __all__ = ["end_stream", "header_pair", "open_request", "open_stream", "request_headers"]
 
@@ -35,7 +35,8 @@ _NEVER_INDEXED = frozenset({"authorization", "proxy-authorization", "x-request-i
 # Frame types and flags (RFC 9113 §6).
 _DATA, _HEADERS, _CONTINUATION = 0x0, 0x1, 0x9
 _END_STREAM, _END_HEADERS = 0x1, 0x4
-_ENDING_STATES = frozenset({StreamState.OPEN, StreamState.HALF_CLOSED_REMOTE})
+# An empty DATA frame with END_STREAM, up to its stream id (RFC 9113 §4.1).
+_EMPTY_END_STREAM = bytes((0, 0, 0, _DATA, _END_STREAM))
 
 Header = tuple[bytes, bytes] | HeaderTuple
 
@@ -103,6 +104,9 @@ def _block(
     """`encoder.encode(request_headers(pseudo, headers))`."""
     known = encoder.known()
     if known is not None:
+        repeat = _repeat(encoder, known, pseudo, headers)
+        if repeat is not None:
+            return repeat
         parts: list[bytes] = []
         for pair in pseudo:
             part = known.get(pair)
@@ -110,17 +114,58 @@ def _block(
                 break
             parts.append(part)
         else:
+            varying: list[int] = []
             for header in headers:
                 part = known.get(header)
                 if part is None:
                     name, value = header
                     if name not in _NEVER_INDEXED:
                         break
+                    varying.append(len(parts) - len(pseudo))
                     part = encoder.never_indexed(name.encode(), value.strip(" \t").encode())
                 parts.append(part)
             else:
+                encoder.last_request = LastRequest(known, [*pseudo], [*headers], parts, varying)
                 return b"".join(parts)
     return encoder.encode_remembering(request_headers(pseudo, headers), [*pseudo, *headers])
+
+
+def _repeat(
+    encoder: RepeatEncoder,
+    known: dict[object, bytes],
+    pseudo: list[tuple[bytes, bytes]],
+    headers: list[tuple[str, str]],
+) -> bytes | None:
+    """The block of the request before (`encoder.last_request`) when *headers* are its
+    headers again but for never-indexed values (a fresh request id): its remembered parts
+    with those values written out anew; None when that does not hold. The parts stay right
+    while the encoder's table is unchanged, which `known` being the same dict says
+    (`RepeatEncoder.known` starts a new one on any change). Every header but the
+    never-indexed ones is compared (C-level list comparisons), so a changed header can
+    never reuse a part."""
+    last = encoder.last_request
+    if last is None or last.known is not known or last.pseudo != pseudo:
+        return None
+    before = last.headers
+    if len(before) != len(headers):
+        return None
+    parts = last.parts.copy()
+    start = 0
+    for at in last.varying:
+        if headers[start:at] != before[start:at]:
+            return None
+        name, value = headers[at]
+        old_name, old_value = before[at]
+        if name != old_name:
+            return None
+        if value != old_value:
+            parts[len(pseudo) + at] = encoder.never_indexed(
+                name.encode(), value.strip(" \t").encode()
+            )
+        start = at + 1
+    if headers[start:] != before[start:]:
+        return None
+    return b"".join(parts)
 
 
 def _opens_directly(h2: H2Connection, stream_id: int) -> bool:
@@ -137,14 +182,36 @@ def _opens_directly(h2: H2Connection, stream_id: int) -> bool:
 
 def _begin(h2: H2Connection, stream_id: int, headers: list[Header]) -> None:
     """Open the stream in h2's state machines, as `send_headers` does before encoding
-    (so a refused stream leaves the encoder's table untouched)."""
+    (so a refused stream leaves the encoder's table untouched).
+
+    On the open connection `_opens_directly` checked, h2's transitions for this are fixed:
+    the connection stays CLIENT_OPEN, and a new client stream is created with the windows
+    and frame size of the current settings and moves from IDLE to OPEN as a client stream
+    whose headers are sent (`H2StreamStateMachine.request_sent`; its event is dropped, as
+    `send_headers` drops it). That is done here without h2's per-stream dispatch (enum
+    hashing, a debug log call per step); a stream id h2 would refuse goes through h2."""
     limit = h2.remote_settings.max_concurrent_streams
     open_now = h2.open_outbound_streams
     if open_now + 1 > limit:
         raise TooManyStreamsError(f"Max outbound streams is {limit}, {open_now} open")
-    h2.state_machine.process_input(ConnectionInputs.SEND_HEADERS)
-    stream = h2._begin_new_stream(stream_id, AllowedStreamIDs.ODD)
-    stream.state_machine.process_input(StreamInputs.SEND_HEADERS)
+    if stream_id <= h2.highest_outbound_stream_id or not stream_id % 2 or not h2.config.client_side:
+        h2.state_machine.process_input(ConnectionInputs.SEND_HEADERS)
+        stream = h2._begin_new_stream(stream_id, AllowedStreamIDs.ODD)  # raises
+        stream.state_machine.process_input(StreamInputs.SEND_HEADERS)
+    else:
+        stream = H2Stream(
+            stream_id,
+            config=h2.config,
+            inbound_window_size=h2.local_settings.initial_window_size,
+            outbound_window_size=h2.remote_settings.initial_window_size,
+        )
+        stream.max_outbound_frame_size = h2.max_outbound_frame_size
+        h2.streams[stream_id] = stream
+        h2.highest_outbound_stream_id = stream_id
+        machine = stream.state_machine
+        machine.state = StreamState.OPEN
+        machine.client = True
+        machine.headers_sent = True
     # What h2's stream keeps of its request headers (for the response it reads).
     for name, value in headers:
         if name == b":authority":
@@ -172,13 +239,21 @@ def end_stream(h2: H2Connection, stream_id: int) -> None:
     """`h2.end_stream(stream_id)`: an empty DATA frame with END_STREAM (h2's own for
     anything but an open stream on an open connection)."""
     stream = h2.streams.get(stream_id)
+    state = stream.state_machine.state if stream is not None else None
     if (
         stream is None
         or h2.state_machine.state is not ConnectionState.CLIENT_OPEN
-        or stream.state_machine.state not in _ENDING_STATES
+        or (state is not StreamState.OPEN and state is not StreamState.HALF_CLOSED_REMOTE)
     ):
         h2.end_stream(stream_id)
         return
-    h2.state_machine.process_input(ConnectionInputs.SEND_DATA)
-    stream.state_machine.process_input(StreamInputs.SEND_END_STREAM)
-    h2._data_to_send += _frame_header(0, _DATA, _END_STREAM, stream_id)
+    # h2's transitions here, without its dispatch (enum hashing): the connection stays
+    # CLIENT_OPEN; an OPEN stream becomes HALF_CLOSED_LOCAL, a HALF_CLOSED_REMOTE one CLOSED,
+    # closed by us (`H2StreamStateMachine.send_end_stream`).
+    machine = stream.state_machine
+    if state is StreamState.OPEN:
+        machine.state = StreamState.HALF_CLOSED_LOCAL
+    else:
+        machine.state = StreamState.CLOSED
+        machine.stream_closed_by = StreamClosedBy.SEND_END_STREAM
+    h2._data_to_send += _EMPTY_END_STREAM + stream_id.to_bytes(4, "big")
