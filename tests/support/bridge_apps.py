@@ -24,6 +24,7 @@ from cursor_bridge.engine.backend import BackendConfig, CursorBackend
 from cursor_bridge.engine.catalog import ModelChoice, ModelInfo
 from cursor_bridge.engine.output import OutputEvent
 from cursor_bridge.engine.request import ChatRequest
+from cursor_bridge.protocol.errors import ConnectError
 from tests.conftest import Stack
 
 
@@ -118,7 +119,12 @@ class ScriptedBackend(CursorBackend):
         return ModelChoice(ModelInfo(request.model, request.model), request.model)
 
     async def stream_turn(
-        self, request: ChatRequest, choice: ModelChoice
+        self,
+        request: ChatRequest,
+        choice: ModelChoice,
+        *,
+        translate: Callable[[ConnectError], Exception] | None = None,
     ) -> AsyncIterator[list[OutputEvent]]:
+        """The scripted output in one batch (it raises nothing, so `translate` is unused)."""
         self.requests.append(request)
         yield self.script(request)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from .context import (
     request_context,
 )
 from .errors import InvalidChatRequest
-from .request import ChatMessage, ChatRequest
+from .request import ChatMessage, ChatRequest, ImageInput
 from .structured import format_rule
 from .toolset import PROVIDER_IDENTIFIER, Toolset, definition
 
@@ -138,15 +138,7 @@ def _plan_any(
         user.text = current.text
         user.message_id = run_id
         user.mode = AGENT_MODE
-        for index, image in enumerate(current.images):
-            user.selected_context.selected_images.append(
-                agent.SelectedImage(
-                    data=image.data,
-                    mime_type=image.mime_type,
-                    uuid=new_uuid(),
-                    path=f"image-{index + 1}",
-                )
-            )
+        _attach_images(user, current.images)
         action.request_context.CopyFrom(context)
         action.request_context.SetInParent()
     else:
@@ -154,6 +146,19 @@ def _plan_any(
         resume.request_context.CopyFrom(context)
         resume.request_context.SetInParent()
     return PlannedRun(run_request, context, seeded.blobs, checkpoint)
+
+
+def _attach_images(user: agent.UserMessage, images: Iterable[ImageInput]) -> None:
+    """The message's images as the user's selected context, named in order."""
+    for index, image in enumerate(images):
+        user.selected_context.selected_images.append(
+            agent.SelectedImage(
+                data=image.data,
+                mime_type=image.mime_type,
+                uuid=new_uuid(),
+                path=f"image-{index + 1}",
+            )
+        )
 
 
 @functools.lru_cache(maxsize=64)
@@ -217,15 +222,7 @@ def _plan_first_message(
     user = action.user_message
     user.text = only.text
     user.message_id = run_id
-    for index, image in enumerate(only.images):
-        user.selected_context.selected_images.append(
-            agent.SelectedImage(
-                data=image.data,
-                mime_type=image.mime_type,
-                uuid=new_uuid(),
-                path=f"image-{index + 1}",
-            )
-        )
+    _attach_images(user, only.images)
     if workspace.path:
         action.request_context.CopyFrom(context)  # with the project layout as it is now
     return PlannedRun(run_request, context, dict(blobs), None)
