@@ -141,3 +141,18 @@ async def test_a_new_date_is_a_new_head() -> None:
             await cycle.send(body(b"x", False))
         assert ours.transport.writes == plain.transport.writes
         assert date in ours.transport.writes[0]
+
+
+async def test_a_uvicorn_without_what_lean_cycle_uses_keeps_its_own_send(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(http_cycle, "_lean_fit", None)
+    monkeypatch.setattr(http_cycle, "_LEAN_NEEDS", (*http_cycle._LEAN_NEEDS, "renamed_field"))
+    cycle = cycle_on(RecordingTransport())
+    adopt(cycle, asyncio.get_running_loop())
+    assert type(cycle) is not LeanCycle
+    monkeypatch.setattr(http_cycle, "_lean_fit", None)
+    monkeypatch.setattr(http_cycle, "_LEAN_NEEDS", http_cycle._LEAN_NEEDS[:-1])
+    cycle = cycle_on(RecordingTransport())
+    adopt(cycle, asyncio.get_running_loop())
+    assert type(cycle) is LeanCycle

@@ -239,10 +239,40 @@ class LeanCycle(RequestResponseCycle):
             self.on_response()
 
 
+# What LeanCycle reads and sets of uvicorn's cycle (its own attributes, not an API): a
+# uvicorn whose cycle lacks any of them keeps its own `send` rather than fail every request.
+_LEAN_NEEDS = (
+    "access_log",
+    "chunked_encoding",
+    "default_headers",
+    "disconnected",
+    "flow",
+    "keep_alive",
+    "message_event",
+    "on_response",
+    "response_complete",
+    "response_started",
+    "scope",
+    "transport",
+    "waiting_for_100_continue",
+)
+_lean_fit: bool | None = None
+
+
+def _lean_fits(cycle: RequestResponseCycle) -> bool:
+    """Whether this uvicorn's cycles have what LeanCycle uses (checked on the first one)."""
+    global _lean_fit
+    if _lean_fit is None:
+        _lean_fit = all(hasattr(cycle, name) for name in _LEAN_NEEDS) and hasattr(
+            cycle.flow, "write_paused"
+        )
+    return _lean_fit
+
+
 def adopt(cycle: RequestResponseCycle, loop: asyncio.AbstractEventLoop) -> CycleHooks:
     """Put a new cycle's hooks in its scope, and give it LeanCycle's `send` (uvicorn makes
     its cycles itself; LeanCycle adds no state, only methods)."""
-    if type(cycle) is RequestResponseCycle:
+    if type(cycle) is RequestResponseCycle and _lean_fits(cycle):
         cycle.__class__ = LeanCycle
     hooks = CycleHooks(weakref.ref(cycle), loop)
     scope = cycle.scope
