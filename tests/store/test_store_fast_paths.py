@@ -1,6 +1,7 @@
 """The writer's and the event loop's one-pass helpers do exactly what the general steps
 they replace do, on many random inputs: `BatchBlobs.fresh` (holds, then wrote, per blob),
-`BlobCache.add` of bytes it already holds, and `Pending.hold`/`retire` (store/pending.py)."""
+`BlobCache.add` of bytes it already holds, `BlobCache.add_all` (one `add` per blob), and
+`Pending.hold`/`retire` (store/pending.py)."""
 
 from __future__ import annotations
 
@@ -83,6 +84,29 @@ def test_adding_a_cached_blob_again_is_the_same_as_replacing_it(seed: int) -> No
             slow.add(key, data)
         assert list(fast._items.items()) == list(slow._items.items())
         assert fast.bytes == slow.bytes
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_adding_a_turns_blobs_at_once_is_adding_each_in_order(seed: int) -> None:
+    """Replacing, re-adding equal bytes, refusing oversized blobs and evicting (within the
+    same call too: a budget of 16 holds a few) all as `add` one blob at a time does."""
+    rng = random.Random(seed)
+    # 12 ids of up to 2 bytes (3 is over max_item) overflow the budget of 20: evictions.
+    fast, slow = BlobCache(max_bytes=20), BlobCache(max_bytes=20)
+    for _ in range(150):
+        blobs = {
+            rng.choice(IDS): rng.choice([b"x", b"yy", b"yy"[:1] + b"y", b"zz", b"www"])
+            for _ in range(rng.randrange(7))
+        }
+        if rng.random() < 0.1:
+            key = rng.choice(IDS)
+            fast.discard(key)
+            slow.discard(key)
+        fast.add_all(blobs)
+        for key, data in blobs.items():
+            slow.add(key, data)
+        assert list(fast._items.items()) == list(slow._items.items())
+        assert fast.bytes == slow.bytes == sum(len(d) for d in fast._items.values())
 
 
 def stored(key: str, n: int) -> StoredCheckpoint:

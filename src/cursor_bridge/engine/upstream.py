@@ -119,7 +119,7 @@ class UpstreamRun:
                     raise ConnectError(
                         "internal", f"the backend broke the protocol: {exc}"
                     ) from exc
-                if self.machine.owes_data:
+                if self.machine.outgoing:
                     await self.flush()
                 # Where the turn or the Run ends, if it does in this batch: everything before
                 # passes on as it is (a new conversation's last batch carries the KV events
@@ -193,14 +193,14 @@ class UpstreamRun:
         except Exception as exc:  # raised in the reader's task, not in the socket callback
             return self._stop_inline(exc)
         self._inline += events
-        if machine.owes_data:
+        if machine.outgoing:
             # Send the owed bytes now if nothing else is sending and they fit the window
             # (inlined: this is once per KV request).
             if self.half_closed or self._send_lock.locked() or self.finished:
                 return self._stop_inline()
             stream = self.stream
             try:
-                if not stream.can_send_now(machine.owed_size):
+                if not stream.can_send_now(len(machine.outgoing)):
                     return self._stop_inline()
                 owed = machine.data_to_send()
                 if self.tap is not None:

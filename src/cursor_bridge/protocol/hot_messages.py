@@ -32,6 +32,8 @@ Hot = tuple[Any, ...]
 # Tags (field number << 3 | wire type), as single bytes or byte pairs (fields 16+).
 _KV = 0x22  # AgentServerMessage.kv_server_message (4, LEN)
 _UPDATE = 0x0A  # AgentServerMessage.interaction_update (1, LEN)
+# The first byte of every payload `read_hot` reads: a caller may skip the call for others.
+HOT_FIRST_BYTES = frozenset({_KV, _UPDATE})
 _KV_ID = 0x08  # KvServerMessage.id (1, varint uint32)
 _GET_ARGS = 0x12  # KvServerMessage.get_blob_args (2, LEN)
 _SET_ARGS = 0x1A  # KvServerMessage.set_blob_args (3, LEN)
@@ -75,27 +77,34 @@ def read_hot(payload: bytes) -> Hot | None:
         return _read_kv(payload, pos, size)
     tag = payload[pos]
     if tag == _TURN_ENDED:
-        pos = _enter(payload, pos + 1, size)
-        values = _flat_varints(payload, pos, size, _TURN_ENDED_FIELDS) if pos >= 0 else None
-        return None if values is None else (TURN_ENDED, values)
-    if tag != 0x82 and tag != 0x8A:
+        kind, fields = TURN_ENDED, _TURN_ENDED_FIELDS
+        pos += 1
+    elif tag != 0x82 and tag != 0x8A:
         return None
-    pair = payload[pos : pos + 2]
-    if pair == _STEP_STARTED:
-        kind, fields = STEP_STARTED, _STEP_STARTED_FIELDS
-    elif pair == _STEP_COMPLETED:
-        kind, fields = STEP_COMPLETED, _STEP_COMPLETED_FIELDS
     else:
-        return None
-    pos = _enter(payload, pos + 2, size)
+        pair = payload[pos : pos + 2]
+        if pair == _STEP_STARTED:
+            kind, fields = STEP_STARTED, _STEP_STARTED_FIELDS
+        elif pair == _STEP_COMPLETED:
+            kind, fields = STEP_COMPLETED, _STEP_COMPLETED_FIELDS
+        else:
+            return None
+        pos += 2
+    # (`_enter`, inlined for the one-byte length of these small messages)
+    if pos < size and payload[pos] < 0x80 and pos + 1 + payload[pos] == size:
+        pos += 1
+    else:
+        pos = _enter(payload, pos, size)
     values = _flat_varints(payload, pos, size, fields) if pos >= 0 else None
+    if kind == TURN_ENDED:
+        return None if values is None else (TURN_ENDED, values)
     return None if values is None else (kind, values[0])
 
 
 def set_blob_reply(kv_id: int) -> bytes:
     """The framed answer to a set_blob request (as RunMachine's protobuf path writes it)."""
-    if 0 <= kv_id < _SET_REPLIES_KEPT:
-        return _SET_REPLIES[kv_id]
+    if 0 <= kv_id < SET_REPLIES_KEPT:
+        return SET_REPLIES[kv_id]
     return _set_blob_reply(kv_id)
 
 
@@ -114,9 +123,10 @@ def _kv_id(kv_id: int) -> bytes:
     return b"\x08" + encode_varint(kv_id) if kv_id else b""
 
 
-# A Run's KV ids count up from 1: the answers to the first ones, made once.
-_SET_REPLIES_KEPT = 128
-_SET_REPLIES = tuple(_set_blob_reply(kv_id) for kv_id in range(_SET_REPLIES_KEPT))
+# A Run's KV ids count up from 1: the answers to the first ones, made once (RunMachine's
+# KV-set path indexes them directly: `SET_REPLIES[kv_id]` when `kv_id < SET_REPLIES_KEPT`).
+SET_REPLIES_KEPT = 128
+SET_REPLIES = tuple(_set_blob_reply(kv_id) for kv_id in range(SET_REPLIES_KEPT))
 
 
 def _read_kv(payload: bytes, pos: int, end: int) -> Hot | None:
@@ -137,8 +147,20 @@ def _read_kv(payload: bytes, pos: int, end: int) -> Hot | None:
     tag = payload[pos]
     if tag != _SET_ARGS and tag != _GET_ARGS:
         return None
-    pos = _enter(payload, pos + 1, end)
-    if pos < 0:
+    # (`_enter`, inlined for the one- or two-byte length of the args: once per KV message)
+    pos += 1
+    length = payload[pos] if pos < end else 0x80
+    if length < 0x80:
+        pos += 1
+    elif pos + 1 < end and payload[pos + 1] < 0x80:
+        length = length & 0x7F | payload[pos + 1] << 7
+        pos += 2
+    else:
+        pos = _enter(payload, pos, end)
+        if pos < 0:
+            return None
+        length = end - pos
+    if pos + length != end:
         return None
     blob_id = data = b""
     if pos < end and payload[pos] == _BLOB_ID:
@@ -155,9 +177,19 @@ def _read_kv(payload: bytes, pos: int, end: int) -> Hot | None:
     if tag == _GET_ARGS:
         return (KV_GET, kv_id, blob_id) if pos == end else None
     if pos < end and payload[pos] == _BLOB_DATA:
-        start, pos = _bytes_field(payload, pos + 1, end)
-        if start < 0:
-            return None
+        # (`_bytes_field`, inlined for the one- or two-byte length of a blob under 16 KiB)
+        length = payload[pos + 1] if pos + 1 < end else 0x80
+        if length < 0x80:
+            start = pos + 2
+        elif pos + 2 < end and payload[pos + 2] < 0x80:
+            length = length & 0x7F | payload[pos + 2] << 7
+            start = pos + 3
+        else:
+            start, stop = _bytes_field(payload, pos + 1, end)
+            if start < 0:
+                return None
+            length = stop - start
+        pos = start + length
         data = payload[start:pos]
     return (KV_SET, kv_id, blob_id, data) if pos == end else None
 

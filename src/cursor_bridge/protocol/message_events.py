@@ -1,13 +1,17 @@
 """Events and answers the RunMachine builds from decoded (less common) server messages:
-exec requests, the todo list of an `update_todos` call, the answer to an MCP-state probe.
+exec requests, the todo list of an `update_todos` call, the answer to an MCP-state probe,
+the error that gRPC-style trailers report.
 Kept apart from run.py, which holds the state machine and its per-message paths. Pure.
 """
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from google.protobuf import json_format
 
 from . import events as ev
+from .errors import GRPC_TO_CONNECT, ConnectError
 from .messages import agent, value_bytes_to_json
 
 
@@ -72,3 +76,16 @@ def exec_event(request: agent.ExecServerMessage, kind: str) -> ev.ExecRequested:
     return ev.ExecRequested(
         request.id, request.exec_id, kind, args, tool_call_id=args.get("tool_call_id", "")
     )
+
+
+def trailers_error(trailers: list[tuple[str, str]]) -> ConnectError | None:
+    """gRPC-style `grpc-status` / `grpc-message` trailers (some backends report errors so)."""
+    values = dict(trailers)
+    status = values.get("grpc-status")
+    if status is None or status == "0":
+        return None
+    try:
+        code = GRPC_TO_CONNECT.get(int(status), "unknown")
+    except ValueError:
+        code = "unknown"
+    return ConnectError(code, unquote(values.get("grpc-message", "")))

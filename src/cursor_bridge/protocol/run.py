@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from urllib.parse import unquote
 
 from google.protobuf.message import DecodeError
 
 from . import events as ev
 from .blobs import BLOB_ID_SIZE, BlobStore
 from .deltas import Deltas, read_delta
-from .errors import GRPC_TO_CONNECT, ConnectError, LocalProtocolError, UpstreamProtocolError
+from .errors import ConnectError, LocalProtocolError, UpstreamProtocolError
 from .framing import (
     DEFAULT_MAX_FRAME_SIZE,
     FLAG_END_STREAM,
@@ -28,16 +27,20 @@ from .framing import (
     parse_end_stream,
 )
 from .hot_messages import (
+    HOT_FIRST_BYTES,
     KV_GET,
     KV_SET,
+    SET_REPLIES,
+    SET_REPLIES_KEPT,
     STEP_COMPLETED,
+    STEP_STARTED,
     TURN_ENDED,
     Hot,
     get_blob_reply,
     read_hot,
     set_blob_reply,
 )
-from .message_events import exec_event, mcp_state_servers, todos
+from .message_events import exec_event, mcp_state_servers, todos, trailers_error
 from .messages import agent
 from .queries import answer_query
 from .surprises import SurpriseWatch
@@ -103,7 +106,9 @@ class RunMachine:
         self._decoder = EnvelopeDecoder(max_frame_size)
         self._deltas = Deltas()  # emptied by every receive_data
         self._out: list[ev.Event] = []  # the events of the receive_data in progress
-        self._outgoing = bytearray()
+        # What the machine owes the backend: drain it with `data_to_send()`. Public so the
+        # per-chunk callers can test it (`if machine.outgoing`) without a property call.
+        self.outgoing = bytearray()
 
     # -- client -> server ------------------------------------------------------------------
 
@@ -125,16 +130,16 @@ class RunMachine:
     @property
     def owes_data(self) -> bool:
         """Whether `data_to_send()` has bytes for the backend (cheap to ask per chunk)."""
-        return bool(self._outgoing)
+        return bool(self.outgoing)
 
     @property
     def owed_size(self) -> int:
         """How many bytes `data_to_send()` would return."""
-        return len(self._outgoing)
+        return len(self.outgoing)
 
     def data_to_send(self) -> bytes:
-        out = bytes(self._outgoing)
-        self._outgoing.clear()
+        out = bytes(self.outgoing)
+        self.outgoing.clear()
         return out
 
     def heartbeat(self) -> bytes:
@@ -204,7 +209,7 @@ class RunMachine:
             if envelope.flags & FLAG_END_STREAM:
                 out.append(self._end(parse_end_stream(payload).error))
             else:
-                hot = read_hot(payload)
+                hot = read_hot(payload) if payload and payload[0] in HOT_FIRST_BYTES else None
                 if hot is None:
                     self._handle(payload, out)
                 else:
@@ -224,7 +229,7 @@ class RunMachine:
         """The response body ended. gRPC-style trailers may still carry an error."""
         if self.state in (RunState.CLOSED, RunState.FAILED):
             return []
-        error = _error_from_trailers(trailers or [])
+        error = trailers_error(trailers or [])
         if self._decoder.buffered:
             error = error or ConnectError("internal", "stream ended inside a frame")
         return [self._end(error)]
@@ -243,7 +248,7 @@ class RunMachine:
         return ev.RunFailed(error)
 
     def _queue(self, message: agent.AgentClientMessage) -> None:
-        self._outgoing += _frame(message)
+        self.outgoing += _frame(message)
 
     def _skim(self, data: bytes, pos: int, end: int) -> int:
         """The decoder's skimmer (`framing.Skimmer`): consume the plain, whole frames at
@@ -267,18 +272,32 @@ class RunMachine:
             stop = pos + HEADER_SIZE + length
             if stop > end or length > limit:
                 return pos
+            if length < 3 or data[pos + HEADER_SIZE] not in HOT_FIRST_BYTES:
+                return pos  # (what `read_hot` refuses first: a checkpoint, an exec request)
             hot = read_hot(data[pos + HEADER_SIZE : stop])
             if hot is None:
                 return pos
-            if hot[0] == KV_GET:
+            kind = hot[0]
+            if kind == KV_SET:
+                # Handled here, not by `_on_hot` (half a dozen per new conversation): as it.
+                if deltas.text or deltas.tokens:
+                    self.output_token_deltas += deltas.flush(out)
+                _, kv_id, key, value = hot  # (`data` is the chunk)
+                self.blobs.put(key, value)
+                if kv_id < SET_REPLIES_KEPT:  # (never negative: `read_hot` refuses those)
+                    self.outgoing += SET_REPLIES[kv_id]
+                else:
+                    self.outgoing += set_blob_reply(kv_id)
+                out.append(ev.BlobStored(key, len(value)))
+            elif kind == KV_GET:
                 blob = self.blobs.get(hot[2])
                 if blob is None:
                     return pos
                 if deltas.text or deltas.tokens:
                     self.output_token_deltas += deltas.flush(out)
-                self._outgoing += get_blob_reply(hot[1], blob)
+                self.outgoing += get_blob_reply(hot[1], blob)
                 out.append(ev.BlobServed(hot[2], True))
-            else:
+            elif kind != STEP_STARTED:  # (which makes no event)
                 if deltas.text or deltas.tokens:
                     self.output_token_deltas += deltas.flush(out)
                 self._on_hot(hot, out)
@@ -292,7 +311,7 @@ class RunMachine:
         if kind == KV_SET:
             key, data = hot[2], hot[3]
             self.blobs.put(key, data)
-            self._outgoing += set_blob_reply(hot[1])
+            self.outgoing += set_blob_reply(hot[1])
             out.append(ev.BlobStored(key, len(data)))
         elif kind == KV_GET:
             key = hot[2]
@@ -302,7 +321,7 @@ class RunMachine:
                     self.surprises.blob_not_stored()
                 out.append(ev.BlobServed(key, False))
             else:
-                self._outgoing += get_blob_reply(hot[1], data)
+                self.outgoing += get_blob_reply(hot[1], data)
                 out.append(ev.BlobServed(key, True))
         elif kind == STEP_COMPLETED:
             out.append(ev.StepCompleted(hot[1]))
@@ -345,7 +364,7 @@ class RunMachine:
                 out.append(ev.ExecAborted(control.abort.id))
         elif kind == "interaction_query":
             answer = answer_query(message.interaction_query, field_bytes(payload, _QUERY_FIELD))
-            self._outgoing += encode_envelope(answer.message)
+            self.outgoing += encode_envelope(answer.message)
             out.append(ev.QueryAnswered(answer.kind, answer.decision))
         # Anything else is newer than our schema and needs no answer (display-only).
 
@@ -431,12 +450,12 @@ class RunMachine:
             if data is None:
                 yield ev.BlobServed(key, False)
                 return
-            self._outgoing += get_blob_reply(kv.id, data)
+            self.outgoing += get_blob_reply(kv.id, data)
             yield ev.BlobServed(key, True)
         elif kind == "set_blob_args":
             key, data = kv.set_blob_args.blob_id, kv.set_blob_args.blob_data
             self.blobs.put(key, data)
-            self._outgoing += set_blob_reply(kv.id)
+            self.outgoing += set_blob_reply(kv.id)
             yield ev.BlobStored(key, len(data))
 
     def _blob(self, key: bytes) -> bytes | None:
@@ -482,16 +501,3 @@ class RunMachine:
 
 def _frame(message: agent.AgentClientMessage) -> bytes:
     return encode_envelope(message.SerializeToString())
-
-
-def _error_from_trailers(trailers: list[tuple[str, str]]) -> ConnectError | None:
-    """gRPC-style `grpc-status` / `grpc-message` trailers (some backends report errors so)."""
-    values = dict(trailers)
-    status = values.get("grpc-status")
-    if status is None or status == "0":
-        return None
-    try:
-        code = GRPC_TO_CONNECT.get(int(status), "unknown")
-    except ValueError:
-        code = "unknown"
-    return ConnectError(code, unquote(values.get("grpc-message", "")))

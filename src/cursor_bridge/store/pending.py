@@ -28,7 +28,7 @@ class Pending:
 
     def hold(self, op: BlobOp, blobs: dict[bytes, bytes], cache: BlobCache) -> None:
         """Serve *blobs* to reads until *op* commits (and cache them)."""
-        pending, add = self.blobs, cache.add
+        pending = self.blobs
         held = 0
         for key, data in blobs.items():
             replaced = pending.get(key)
@@ -36,8 +36,8 @@ class Pending:
                 held -= len(replaced[1])
             pending[key] = (op, data)
             held += len(data)
-            add(key, data)
         self.bytes += held
+        cache.add_all(blobs)
 
     def retire(self, ops: list[writes.Op], recent: RecentCheckpoints) -> None:
         """Forget what committed *ops* wrote, unless a later op replaced it; their
