@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from . import eviction
 from .known_blobs import BatchBlobs
-from .rows import Row, write_rows
+from .rows import Row, bindable, write_rows
 from .types import PruneResult, StoredCheckpoint
 
 # Templates: `{values}` takes the rows (store/rows.py); the single-row statements are the
@@ -213,12 +213,13 @@ def apply(
             # a blob the dropped one owned: record that first (touches are idempotent).
             _apply_touches(conn, touches)
         if isinstance(op, PutBlob):
-            conn.execute(_PUT_DATA, (op.key, op.data))
-            conn.execute(_PUT_BLOB, (op.key, len(op.data), op.at))
+            key = bindable(op.key)
+            conn.execute(_PUT_DATA, (key, bindable(op.data)))
+            conn.execute(_PUT_BLOB, (key, len(op.data), op.at))
             known.wrote(((op.key, op.data),))
             if op.conversation is not None:
                 conn.execute(_TOUCH_CONVERSATION, (op.conversation, op.at))
-                conn.execute(_OWN, (op.conversation, op.key))
+                conn.execute(_OWN, (op.conversation, key))
                 known.linked(op.conversation, (op.key,))
         elif isinstance(op, SaveCheckpoint):
             s = op.stored
@@ -321,8 +322,9 @@ def _apply_touches(conn: sqlite3.Connection, touches: Touches) -> None:
     if touches.conversations:
         conn.executemany(_TOUCH_CONVERSATION, touches.conversations.items())
     if touches.blobs:
-        conn.executemany(_TOUCH_BLOB, [(at, key) for key, at in touches.blobs.items()])
+        conn.executemany(_TOUCH_BLOB, [(at, bindable(key)) for key, at in touches.blobs.items()])
     if touches.links:
         conn.executemany(
-            _LINK, [(conv, key) for conv, keys in touches.links.items() for key in keys]
+            _LINK,
+            [(conv, bindable(key)) for conv, keys in touches.links.items() for key in keys],
         )
