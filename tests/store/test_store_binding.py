@@ -1,6 +1,7 @@
-"""Blob parameters are bound as bytearray copies when small (store/rows.py `bindable`):
-the same BLOBs end up stored, and the writer's statements hand sqlite3 no small `bytes`
-(which it would first send through its adapter lookup)."""
+"""On Python 3.11 blob parameters are bound as bytearray copies when small (store/rows.py
+`bindable`): the same BLOBs end up stored, and the writer's statements hand sqlite3 no
+small `bytes` (which it would first send through its adapter lookup). Both settings of
+`COPY_BYTES` are tested whatever Python runs the tests."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cursor_bridge.store import SqliteStateStore, schema, writes
+from cursor_bridge.store import SqliteStateStore, rows, schema, writes
 from cursor_bridge.store.known_blobs import BatchBlobs, KnownBlobs
 from cursor_bridge.store.rows import BIND_COPY_MAX, bindable
 from cursor_bridge.store.types import StoredCheckpoint
@@ -36,14 +37,23 @@ def _apply(conn: sqlite3.Connection) -> None:
     conn.execute("COMMIT")
 
 
-def test_bindable_copies_small_values_only() -> None:
+@pytest.fixture(params=[True, False], ids=["copy", "no-copy"])
+def copy_bytes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    monkeypatch.setattr(rows, "COPY_BYTES", request.param)
+    return bool(request.param)
+
+
+def test_bindable_copies_small_values_only_when_copying(copy_bytes: bool) -> None:
     small = bindable(SMALL)
-    assert type(small) is bytearray and small == SMALL
+    assert small == SMALL
+    assert type(small) is (bytearray if copy_bytes else bytes)
     assert bindable(LARGE) is LARGE
     assert bindable(b"") == b""
 
 
-def test_the_writer_binds_no_small_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_writer_binds_no_small_bytes_when_copying(
+    copy_bytes: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen: list[bytes] = []
 
     def spy(value: bytes) -> bytes:
@@ -54,10 +64,13 @@ def test_the_writer_binds_no_small_bytes(monkeypatch: pytest.MonkeyPatch) -> Non
     # sqlite3 consults this adapter for every `bytes` parameter it is given.
     monkeypatch.setitem(sqlite3.adapters, (bytes, sqlite3.PrepareProtocol), spy)
     _apply(conn)
-    assert seen == [LARGE]  # the large blob went as it was: the spy does see bytes
+    if copy_bytes:
+        assert seen == [LARGE]  # the large blob went as it was: the spy does see bytes
+    else:
+        assert SMALL in seen and b"id-small" in seen and LARGE in seen
 
 
-def test_bound_copies_store_the_same_blobs() -> None:
+def test_bound_copies_store_the_same_blobs(copy_bytes: bool) -> None:
     conn = schema.open_memory()
     _apply(conn)
     data = dict(conn.execute("SELECT id, data FROM blob_data").fetchall())
@@ -84,7 +97,7 @@ def test_bound_copies_store_the_same_blobs() -> None:
     assert accessed == (1001.0,)
 
 
-def test_another_store_reads_back_what_one_wrote(tmp_path: Path) -> None:
+def test_another_store_reads_back_what_one_wrote(copy_bytes: bool, tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
     with SqliteStateStore(path) as store:
         store.conversation_blobs("k").put(b"a", SMALL)
