@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from dataclasses import dataclass, field
 
 from . import eviction
@@ -26,6 +27,12 @@ _PUT_DATA_ROWS = (
 )
 _PUT_BLOB_ROWS = (
     "INSERT INTO blobs (id, size, accessed) {values}"
+    " ON CONFLICT (id) DO UPDATE SET size = excluded.size,"
+    " accessed = max(accessed, excluded.accessed)"
+)
+# A batch's new blobs: inserted after their owner links, already counting them (TurnRows).
+_PUT_OWNED_BLOB_ROWS = (
+    "INSERT INTO blobs (id, size, accessed, owners) {values}"
     " ON CONFLICT (id) DO UPDATE SET size = excluded.size,"
     " accessed = max(accessed, excluded.accessed)"
 )
@@ -310,9 +317,16 @@ class TurnRows:
         write_rows(conn, _LINK_ROWS, 2, self.early[0])
         write_rows(conn, _CONTINUES_ROWS, 2, self.early[1])
         write_rows(conn, _PUT_DATA_ROWS, 2, self.data)
-        write_rows(conn, _PUT_BLOB_ROWS, 3, self.sizes)
-        write_rows(conn, _SAVE_CHECKPOINT_ROWS, 5, self.checkpoints)
+        # Links before blobs: the owner trigger counts a link to a blob the database
+        # already holds; a blob it does not hold yet has no links (a link is only ever made
+        # to a stored blob, and a blob goes only with its last link), so the trigger finds
+        # nothing and the insert starts the blob at its number of links instead (an
+        # existing blob's count is left to the trigger: the upsert does not set it). A new
+        # blob then costs no trigger UPDATE and never enters the unowned index.
         write_rows(conn, _OWN_ROWS, 2, self.owns)
+        links = Counter(blob for _, blob in self.owns)
+        write_rows(conn, _PUT_OWNED_BLOB_ROWS, 4, [(*row, links[row[0]]) for row in self.sizes])
+        write_rows(conn, _SAVE_CHECKPOINT_ROWS, 5, self.checkpoints)
         write_rows(conn, _LINK_ROWS, 2, self.late[0])
         write_rows(conn, _CONTINUES_ROWS, 2, self.late[1])
         self.clear()
