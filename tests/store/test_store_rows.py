@@ -131,8 +131,51 @@ def test_a_batch_leaves_what_one_turn_at_a_time_leaves(
         _apply(conn, [_turn("fp:old", b"old", dict([blob("old")]))], known)
         for group in [ops] if batched else [[op] for op in ops]:
             _apply(conn, group, known)
+        assert _miscounted(conn) == []
         databases.append(_dump(conn))
     assert databases[0] == databases[1]
+
+
+def _miscounted(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
+    """Blobs whose owner count is not their number of links, or whose place in the
+    unowned index is wrong (the index is read by a query that can only use it)."""
+    wrong = conn.execute(
+        "SELECT id, owners FROM blobs b WHERE owners != (SELECT count(*) FROM owners o"
+        " WHERE o.blob = b.id)"
+    ).fetchall()
+    indexed = conn.execute(
+        "SELECT id FROM blobs INDEXED BY blobs_unowned_by_access WHERE owners = 0"
+    ).fetchall()
+    unowned = conn.execute(
+        "SELECT id FROM blobs NOT INDEXED WHERE owners = 0 ORDER BY accessed"
+    ).fetchall()
+    return wrong + ([("index", indexed, unowned)] if sorted(indexed) != sorted(unowned) else [])
+
+
+def test_new_blobs_start_counting_the_links_made_in_their_batch() -> None:
+    """A blob new to the database, linked by several keys of one batch, and one it held
+    before (linked again, and with new bytes): each counts exactly its links."""
+    conn = schema.open_memory()
+    known = KnownBlobs()
+    old, new, unowned = blob("old"), blob("new"), blob("unowned")
+    _apply(conn, [_turn("fp:a", b"a", dict([old]))], known)
+    conn.execute("INSERT INTO blobs (id, size, accessed) VALUES (?, 1, 0)", (unowned[0],))
+    conn.execute("INSERT INTO blob_data (id, data) VALUES (?, x'00')", (unowned[0],))
+    known.forget_all()  # as after another process's commit: every blob is written again
+    _apply(
+        conn,
+        [
+            _turn("fp:b", b"b", {new[0]: new[1], old[0]: old[1]}),
+            _turn("fp:c", b"c", {new[0]: new[1], old[0]: b"new bytes", unowned[0]: b"u"}),
+            _turn("fp:a", b"a2", {new[0]: new[1]}),
+        ],
+        known,
+    )
+    counts = dict(conn.execute("SELECT id, owners FROM blobs").fetchall())
+    assert counts == {old[0]: 3, new[0]: 3, unowned[0]: 1}
+    assert _miscounted(conn) == []
+    data = dict(conn.execute("SELECT id, data FROM blob_data").fetchall())
+    assert data[old[0]] == b"new bytes" and data[unowned[0]] == b"u"
 
 
 def test_the_store_keeps_every_turn_of_a_batch_with_its_blobs(clock: FakeClock) -> None:
@@ -178,6 +221,7 @@ def test_a_key_saved_again_in_a_batch_is_one_row_that_leaves_what_each_save_leav
         _apply(conn, [_turn("fp:a", b"before", {}, at=4.0)], known)  # one already saved
         for group in [ops] if batched else [[op] for op in ops]:
             _apply(conn, group, known)
+        assert _miscounted(conn) == []
         databases.append(_dump(conn))
     assert databases[0] == databases[1]
 

@@ -5,7 +5,8 @@ bytes), `conversations` (checkpoint, meta, saved/used times), `owners` (which co
 used which blob) and `parents` (which checkpoint continued from which: the parent's blobs
 pass to the child when the parent goes, instead of being copied at every turn). The schema
 keeps its own accounting: triggers maintain one `usage` row (blob count and bytes,
-conversations, checkpoint bytes) and each blob's `owners` count, so size checks and /metrics
+conversations, checkpoint bytes) and each blob's `owners` count (a blob new to a batch of turns
+is inserted with its count: store/writes.py `TurnRows`), so size checks and /metrics
 read one row instead of scanning, and every process sharing the file sees the same numbers.
 
 A file that is not a SQLite database, or whose header is damaged, holds nothing but a cache

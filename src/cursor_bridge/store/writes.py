@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from dataclasses import dataclass, field
 
 from . import eviction
 from .known_blobs import BatchBlobs
-from .rows import Row, write_rows
+from .rows import Row, bindable, write_rows
 from .types import PruneResult, StoredCheckpoint
 
 # Templates: `{values}` takes the rows (store/rows.py); the single-row statements are the
@@ -26,6 +27,12 @@ _PUT_DATA_ROWS = (
 )
 _PUT_BLOB_ROWS = (
     "INSERT INTO blobs (id, size, accessed) {values}"
+    " ON CONFLICT (id) DO UPDATE SET size = excluded.size,"
+    " accessed = max(accessed, excluded.accessed)"
+)
+# A batch's new blobs: inserted after their owner links, already counting them (TurnRows).
+_PUT_OWNED_BLOB_ROWS = (
+    "INSERT INTO blobs (id, size, accessed, owners) {values}"
     " ON CONFLICT (id) DO UPDATE SET size = excluded.size,"
     " accessed = max(accessed, excluded.accessed)"
 )
@@ -213,12 +220,13 @@ def apply(
             # a blob the dropped one owned: record that first (touches are idempotent).
             _apply_touches(conn, touches)
         if isinstance(op, PutBlob):
-            conn.execute(_PUT_DATA, (op.key, op.data))
-            conn.execute(_PUT_BLOB, (op.key, len(op.data), op.at))
+            key = bindable(op.key)
+            conn.execute(_PUT_DATA, (key, bindable(op.data)))
+            conn.execute(_PUT_BLOB, (key, len(op.data), op.at))
             known.wrote(((op.key, op.data),))
             if op.conversation is not None:
                 conn.execute(_TOUCH_CONVERSATION, (op.conversation, op.at))
-                conn.execute(_OWN, (op.conversation, op.key))
+                conn.execute(_OWN, (op.conversation, key))
                 known.linked(op.conversation, (op.key,))
         elif isinstance(op, SaveCheckpoint):
             s = op.stored
@@ -309,9 +317,16 @@ class TurnRows:
         write_rows(conn, _LINK_ROWS, 2, self.early[0])
         write_rows(conn, _CONTINUES_ROWS, 2, self.early[1])
         write_rows(conn, _PUT_DATA_ROWS, 2, self.data)
-        write_rows(conn, _PUT_BLOB_ROWS, 3, self.sizes)
-        write_rows(conn, _SAVE_CHECKPOINT_ROWS, 5, self.checkpoints)
+        # Links before blobs: the owner trigger counts a link to a blob the database
+        # already holds; a blob it does not hold yet has no links (a link is only ever made
+        # to a stored blob, and a blob goes only with its last link), so the trigger finds
+        # nothing and the insert starts the blob at its number of links instead (an
+        # existing blob's count is left to the trigger: the upsert does not set it). A new
+        # blob then costs no trigger UPDATE and never enters the unowned index.
         write_rows(conn, _OWN_ROWS, 2, self.owns)
+        links = Counter(blob for _, blob in self.owns)
+        write_rows(conn, _PUT_OWNED_BLOB_ROWS, 4, [(*row, links[row[0]]) for row in self.sizes])
+        write_rows(conn, _SAVE_CHECKPOINT_ROWS, 5, self.checkpoints)
         write_rows(conn, _LINK_ROWS, 2, self.late[0])
         write_rows(conn, _CONTINUES_ROWS, 2, self.late[1])
         self.clear()
@@ -321,8 +336,9 @@ def _apply_touches(conn: sqlite3.Connection, touches: Touches) -> None:
     if touches.conversations:
         conn.executemany(_TOUCH_CONVERSATION, touches.conversations.items())
     if touches.blobs:
-        conn.executemany(_TOUCH_BLOB, [(at, key) for key, at in touches.blobs.items()])
+        conn.executemany(_TOUCH_BLOB, [(at, bindable(key)) for key, at in touches.blobs.items()])
     if touches.links:
         conn.executemany(
-            _LINK, [(conv, key) for conv, keys in touches.links.items() for key in keys]
+            _LINK,
+            [(conv, bindable(key)) for conv, keys in touches.links.items() for key in keys],
         )
