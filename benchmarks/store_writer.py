@@ -24,20 +24,21 @@ from pathlib import Path
 from cursor_bridge.store import SqliteStateStore, writes
 from cursor_bridge.store.types import StoredCheckpoint
 
+try:
+    from benchmarks.store import turn_blobs
+except ModuleNotFoundError:  # run as a script: python benchmarks/store_writer.py
+    from store import turn_blobs  # type: ignore[import-not-found,no-redef]
+
 META = {"conversation_id": "5b0e6a0e-3b8a-4f0e-9d51-5a3c1f2e7d10", "model": "gpt-5.4"}
 WARMUP = 5  # batches applied first and not counted
 
 
 def turns(rnd: random.Random, first: int, count: int, shared: int, own: int) -> list[writes.Op]:
+    """*count* new conversations' first turns (numbered from *first*): a checkpoint and
+    `turn_blobs` (benchmarks/store.py)."""
     ops: list[writes.Op] = []
     for n in range(first, first + count):
-        blobs = {}
-        for i in range(shared):
-            data = f"shared blob {i} ".encode() * 8
-            blobs[hashlib.sha256(data).digest()] = data
-        for i in range(own):
-            data = f"conversation {n} blob {i} {rnd.random()} ".encode() * 3
-            blobs[hashlib.sha256(data).digest()] = data
+        blobs = turn_blobs(n, 0, shared, own)
         key = "fp:" + hashlib.sha256(str(n).encode()).hexdigest()[:32]
         stored = StoredCheckpoint(key, rnd.randbytes(144), dict(META), 1e9 + n)
         ops.append(writes.SaveTurn(stored, blobs, (), None))
