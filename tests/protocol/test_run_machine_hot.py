@@ -180,6 +180,18 @@ def test_a_new_conversations_messages_take_the_fast_path() -> None:
     )
 
 
+def test_words_never_merge_across_a_step_started() -> None:
+    """A step_started makes no event, yet the words before it go out before the words
+    after it, as the general path emits them (found by the property test above)."""
+    frames = [
+        frame(update(token_delta=agent.TokenDeltaUpdate(tokens=1))),
+        frame(update(step_started=agent.StepStartedUpdate())),
+        frame(update(text_delta=agent.TextDeltaUpdate(text="0"))),
+    ]
+    fast, _, _ = machine(True)
+    assert fast.receive_data(b"".join(frames)) == [ev.TokenDelta(1), ev.TextDelta("0")]
+
+
 def test_a_hot_frame_over_the_size_limit_is_refused() -> None:
     blob = kv(id=1, set_blob_args=agent.SetBlobArgs(blob_id=b"k" * 32, blob_data=b"x" * 150))
     fast, blobs, _ = machine(True, 150)

@@ -297,10 +297,13 @@ class RunMachine:
                     self.output_token_deltas += deltas.flush(out)
                 self.outgoing += get_blob_reply(hot[1], blob)
                 out.append(ev.BlobServed(hot[2], True))
-            elif kind != STEP_STARTED:  # (which makes no event)
+            else:
+                # Deltas before any step/turn message go out first, a step_started's too
+                # (it makes no event itself, but words never merge across it).
                 if deltas.text or deltas.tokens:
                     self.output_token_deltas += deltas.flush(out)
-                self._on_hot(hot, out)
+                if kind != STEP_STARTED:
+                    self._on_hot(hot, out)
             pos = stop
         return pos
 
