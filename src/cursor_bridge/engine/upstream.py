@@ -194,18 +194,9 @@ class UpstreamRun:
             return self._stop_inline(exc)
         self._inline += events
         if machine.outgoing:
-            # Send the owed bytes now if nothing else is sending and they fit the window
-            # (inlined: this is once per KV request).
-            if self.half_closed or self._send_lock.locked() or self.finished:
-                return self._stop_inline()
-            stream = self.stream
             try:
-                if not stream.can_send_now(len(machine.outgoing)):
+                if self.finished or not self._send_now():
                     return self._stop_inline()
-                owed = machine.data_to_send()
-                if self.tap is not None:
-                    self.tap.sent(owed)
-                stream.send_now(owed)
             except TransportError as exc:
                 return self._stop_inline(
                     ConnectError("unavailable", f"connection to the backend lost: {exc}")
@@ -214,6 +205,21 @@ class UpstreamRun:
             if type(event) is not ev.BlobStored and type(event) is not ev.BlobServed:
                 return self._stop_inline()
         return False
+
+    def _send_now(self) -> bool:
+        """Send what the machine owes at once if no other send is in progress and it fits
+        the stream's window (no lock, no wait for the socket); False when it cannot.
+        Raises TransportError."""
+        if self.half_closed or self._send_lock.locked():
+            return False
+        machine, stream = self.machine, self.stream
+        if not stream.can_send_now(len(machine.outgoing)):
+            return False
+        owed = machine.data_to_send()
+        if self.tap is not None:
+            self.tap.sent(owed)
+        stream.send_now(owed)
+        return True
 
     def _stop_inline(self, error: Exception | None = None) -> bool:
         if error is not None and self._inline_error is None:
@@ -280,21 +286,13 @@ class UpstreamRun:
         Bytes that fit the stream's window while no other send is in progress go out at
         once (`send_now`), as in the receive callback: no lock, no wait for the socket."""
         machine = self.machine
-        if not machine.owes_data:
+        if not machine.outgoing:
             return
-        if (
-            not self.half_closed
-            and not self._send_lock.locked()
-            and self.stream.can_send_now(machine.owed_size)
-        ):
-            owed = machine.data_to_send()
-            if self.tap is not None:
-                self.tap.sent(owed)
-            try:
-                self.stream.send_now(owed)
-            except TransportError as exc:
-                raise ConnectError("unavailable", f"connection to the backend lost: {exc}") from exc
-            return
+        try:
+            if self._send_now():
+                return
+        except TransportError as exc:
+            raise ConnectError("unavailable", f"connection to the backend lost: {exc}") from exc
         owed = machine.data_to_send()
         if owed and self.half_closed:
             log.warning("dropped %d bytes owed to the backend after the turn ended", len(owed))

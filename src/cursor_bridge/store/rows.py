@@ -60,12 +60,7 @@ def write_rows(conn: sqlite3.Connection, template: str, width: int, rows: Sequen
     start = 0
     for size in chunks(len(rows)):
         values = chain.from_iterable(rows[start : start + size])
-        if COPY_BYTES:
-            params = [
-                bytearray(p) if type(p) is bytes and len(p) <= BIND_COPY_MAX else p for p in values
-            ]
-        else:
-            params = list(values)
+        params = [bindable(p) if type(p) is bytes else p for p in values]
         conn.execute(_statement(template, width, size), params)
         start += size
 
