@@ -132,11 +132,6 @@ class RunMachine:
         """Whether `data_to_send()` has bytes for the backend (cheap to ask per chunk)."""
         return bool(self.outgoing)
 
-    @property
-    def owed_size(self) -> int:
-        """How many bytes `data_to_send()` would return."""
-        return len(self.outgoing)
-
     def data_to_send(self) -> bytes:
         out = bytes(self.outgoing)
         self.outgoing.clear()
