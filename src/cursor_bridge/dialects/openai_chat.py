@@ -31,7 +31,10 @@ from .openai_errors import OpenAIErrors
 
 __all__ = ["InvalidRequest", "OpenAIChat", "parse_request"]
 
+# What json.dumps writes for a str with its defaults (the encoder it calls), and for any
+# value with separators=(",", ":") (one encoder for all instead of one made per call).
 _json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 # -- response rendering -------------------------------------------------------------------
@@ -134,14 +137,13 @@ class ChunkWriter:
         self.completion_id, self.model, self.created = completion_id, model, created
         # What json.dumps(chunk(...), separators=(",", ":")) writes, a field at a time.
         self._prefix = (
-            f'data: {{"id":{json.dumps(completion_id)},"object":"chat.completion.chunk",'
-            f'"created":{int(created)},"model":{json.dumps(model)},"choices":[{{"index":0,'
+            f'data: {{"id":{_json_string(completion_id)},"object":"chat.completion.chunk",'
+            f'"created":{int(created)},"model":{_json_string(model)},"choices":[{{"index":0,'
             '"delta":'
         )
         self._suffix = ',"logprobs":null,"finish_reason":null}]}\n\n'
 
     def delta(self, field: str, text: str) -> str:
-        # json.dumps of a str with its defaults is exactly this encoder (minus two calls).
         return f'{self._prefix}{{"{field}":{_json_string(text)}}}{self._suffix}'
 
     def tool_call(self, call: ToolCall) -> str:
@@ -158,8 +160,7 @@ class ChunkWriter:
         }
         args = {"tool_calls": [{"index": call.index, "function": {"arguments": call.arguments}}]}
         return "".join(
-            f"{self._prefix}{json.dumps(delta, separators=(',', ':'))}{self._suffix}"
-            for delta in (head, args)
+            f"{self._prefix}{_compact_json(delta)}{self._suffix}" for delta in (head, args)
         )
 
     def role(self) -> str:
@@ -174,13 +175,13 @@ class ChunkWriter:
 
 
 def sse_text(data: dict[str, Any] | str) -> str:
-    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    text = data if isinstance(data, str) else _compact_json(data)
     return f"data: {text}\n\n"
 
 
 def sse(data: dict[str, Any] | str) -> bytes:
     """One server-sent event carrying `data` (a JSON object, or a literal like [DONE])."""
-    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    text = data if isinstance(data, str) else _compact_json(data)
     return f"data: {text}\n\n".encode()
 
 
