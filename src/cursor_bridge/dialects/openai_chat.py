@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..engine.output import (
@@ -30,6 +30,11 @@ from .dialect import BodyRenderer, Dialect, ErrorReport, StreamRenderer
 from .openai_errors import OpenAIErrors
 
 __all__ = ["InvalidRequest", "OpenAIChat", "parse_request"]
+
+# What json.dumps writes for a str with its defaults (the encoder it calls), and for any
+# value with separators=(",", ":") (one encoder for all instead of one made per call).
+_json_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 # -- response rendering -------------------------------------------------------------------
@@ -132,14 +137,14 @@ class ChunkWriter:
         self.completion_id, self.model, self.created = completion_id, model, created
         # What json.dumps(chunk(...), separators=(",", ":")) writes, a field at a time.
         self._prefix = (
-            f'data: {{"id":{json.dumps(completion_id)},"object":"chat.completion.chunk",'
-            f'"created":{int(created)},"model":{json.dumps(model)},"choices":[{{"index":0,'
+            f'data: {{"id":{_json_string(completion_id)},"object":"chat.completion.chunk",'
+            f'"created":{int(created)},"model":{_json_string(model)},"choices":[{{"index":0,'
             '"delta":'
         )
         self._suffix = ',"logprobs":null,"finish_reason":null}]}\n\n'
 
     def delta(self, field: str, text: str) -> str:
-        return f'{self._prefix}{{"{field}":{json.dumps(text)}}}{self._suffix}'
+        return f'{self._prefix}{{"{field}":{_json_string(text)}}}{self._suffix}'
 
     def tool_call(self, call: ToolCall) -> str:
         """Two chunks: the call's id and name, then its arguments (clients accumulate both)."""
@@ -155,8 +160,7 @@ class ChunkWriter:
         }
         args = {"tool_calls": [{"index": call.index, "function": {"arguments": call.arguments}}]}
         return "".join(
-            f"{self._prefix}{json.dumps(delta, separators=(',', ':'))}{self._suffix}"
-            for delta in (head, args)
+            f"{self._prefix}{_compact_json(delta)}{self._suffix}" for delta in (head, args)
         )
 
     def role(self) -> str:
@@ -171,13 +175,13 @@ class ChunkWriter:
 
 
 def sse_text(data: dict[str, Any] | str) -> str:
-    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    text = data if isinstance(data, str) else _compact_json(data)
     return f"data: {text}\n\n"
 
 
 def sse(data: dict[str, Any] | str) -> bytes:
     """One server-sent event carrying `data` (a JSON object, or a literal like [DONE])."""
-    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    text = data if isinstance(data, str) else _compact_json(data)
     return f"data: {text}\n\n".encode()
 
 

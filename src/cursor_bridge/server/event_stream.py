@@ -5,13 +5,15 @@ and a disconnect listener) and pulls every chunk through an async iterator. Here
 producer writes its events itself, in the request's task, and hands back the last text,
 which goes out with the end of the body in one write. Each write is one ASGI send, with no
 coroutine of its own, and past a send wrapper that only stamps the response's start (its
-`body_send`, see gate.py). A client that leaves cancels the producer: through the
-request's one disconnect watcher (disconnect.py), or one started here when nothing
-watches the request yet.
+`body_send`, see gate.py); under `serve`, when that send is the server's own, a write the
+server would make at once is made directly (DIRECT_BODY: no message, no await). A client
+that leaves cancels the producer: through the request's one disconnect watcher
+(disconnect.py), or one started here when nothing watches the request yet.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
@@ -23,6 +25,13 @@ from .disconnect import is_watched, serve_until_disconnect
 # `scope[HOLD_HEAD]()`: the server writes the response's head with its first body bytes
 # (`serve`'s protocol, http_cycle.py), for a start whose body follows at once.
 HOLD_HEAD = "cursor_bridge.hold_head"
+
+# `scope[DIRECT_BODY](send)`: for the server's own *send*, a BodyWriter that writes a body
+# chunk of the started response as that send would (True), or does nothing (False: the
+# chunk must go through send, e.g. while writes to the client are paused); None for any
+# other send (http_cycle.py).
+DIRECT_BODY = "cursor_bridge.direct_body"
+BodyWriter = Callable[[bytes, bool], bool]
 
 Write = Callable[[str], Awaitable[None]]
 # Writes the events with `write` and returns the last text (sent as the body's end).
@@ -75,11 +84,25 @@ class EventStream(Response):
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         # Past the start, a send that only stamps the start (the gate's) is skipped.
         body_send: Send = getattr(send, "body_send", send)
+        direct_of: Callable[[Send], BodyWriter | None] | None = scope.get(DIRECT_BODY)
+        direct = direct_of(body_send) if direct_of is not None else None
+        if direct is None:
 
-        def write(text: str) -> Awaitable[None]:
-            return body_send(
-                {"type": "http.response.body", "body": text.encode(), "more_body": True}
-            )
+            def write(text: str) -> Awaitable[None]:
+                return body_send(
+                    {"type": "http.response.body", "body": text.encode(), "more_body": True}
+                )
 
-        last = await self.produce(write)
-        await body_send({"type": "http.response.body", "body": last.encode(), "more_body": False})
+        else:
+            written = asyncio.get_running_loop().create_future()
+            written.set_result(None)
+
+            def write(text: str) -> Awaitable[None]:
+                body = text.encode()
+                if direct(body, True):
+                    return written  # done: awaiting it does not suspend
+                return body_send({"type": "http.response.body", "body": body, "more_body": True})
+
+        last = (await self.produce(write)).encode()
+        if direct is None or not direct(last, False):
+            await body_send({"type": "http.response.body", "body": last, "more_body": False})

@@ -12,6 +12,11 @@ them on every cycle of `serve`):
   headers in one `transport.write` and each body message in another, so a stream's start
   cost two send syscalls where one does; the bytes on the wire are the same. Only asked
   for when the body does follow in the same step (a held head waits for the next write).
+- `DIRECT_BODY` (event_stream.py): an event stream writes its body chunks through the
+  cycle's `write_body` instead of awaiting `send` with a message each time (no message
+  dict, no coroutine per chunk); only past the server's own send, and only when that send
+  would write the chunk at once (else the chunk goes through `send`: a paused connection
+  waits there).
 
 An adopted cycle also sends with `LeanCycle.send`: the same bytes and state as uvicorn's
 `send`, with the checks of plain headers (two regular expressions and lower-casing each)
@@ -37,7 +42,7 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 
 from .disconnect import DISCONNECT_HOOK
-from .event_stream import HOLD_HEAD
+from .event_stream import DIRECT_BODY, HOLD_HEAD, BodyWriter
 from .limits import BODY_COMPLETE
 
 
@@ -122,6 +127,19 @@ class CycleHooks:
         if cycle is not None and not cycle.response_started and cycle.scope["method"] != "HEAD":
             cycle.transport = HeadWithBody(cycle)  # type: ignore[assignment]
 
+    def direct_body(self, send: object) -> BodyWriter | None:
+        """The cycle's `write_body` when *send* is the cycle's own send (LeanCycle's), so
+        a body written past it is what that send writes; else None (a middleware's send,
+        which must see every message)."""
+        cycle = self._cycle()
+        if not isinstance(cycle, LeanCycle):
+            return None
+        writer: BodyWriter = cycle.write_body
+        own = getattr(send, "__self__", None) is cycle
+        if own and getattr(send, "__func__", None) is LeanCycle.send:
+            return writer
+        return None
+
     def fire(self) -> None:
         """The connection was lost: tell the request, if its response was not complete."""
         callback, self._callback = self._callback, None
@@ -192,15 +210,27 @@ class LeanCycle(RequestResponseCycle):
                 self.response_started = True
                 self.waiting_for_100_continue = False
                 self.transport.write(head)
-        elif (
-            self.chunked_encoding
-            and not self.response_complete
-            and message["type"] == "http.response.body"
-            and self.scope["method"] != "HEAD"  # uvicorn writes no body for HEAD
+        elif message["type"] != "http.response.body" or not self.write_body(
+            message.get("body", b""), message.get("more_body", False)
         ):
-            self._chunk(message.get("body", b""), message.get("more_body", False))
-        else:
             await super().send(message)
+
+    def write_body(self, body: bytes, more_body: bool) -> bool:
+        """What `send` does with a body message of a started chunked response, done at once
+        (True); False, with nothing done, where `send` goes uvicorn's way (a paused or gone
+        connection, the access log, a HEAD answer, a body that is not chunked or is over)."""
+        if (
+            self.flow.write_paused
+            or self.disconnected
+            or self.access_log
+            or not self.response_started
+            or not self.chunked_encoding
+            or self.response_complete
+            or self.scope["method"] == "HEAD"  # uvicorn writes no body for HEAD
+        ):
+            return False
+        self._chunk(body, more_body)
+        return True
 
     def _plain_head(self, message: ASGISendEvent) -> bytes | None:
         """The status line and headers as uvicorn writes them, or None (its way)."""
@@ -279,4 +309,5 @@ def adopt(cycle: RequestResponseCycle, loop: asyncio.AbstractEventLoop) -> Cycle
     scope[DISCONNECT_HOOK] = hooks.watch  # type: ignore[literal-required]
     scope[BODY_COMPLETE] = hooks.body_complete  # type: ignore[literal-required]
     scope[HOLD_HEAD] = hooks.hold_head  # type: ignore[literal-required]
+    scope[DIRECT_BODY] = hooks.direct_body  # type: ignore[literal-required]
     return hooks
