@@ -72,9 +72,32 @@ def test_kept_chains_stay_within_their_budget(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(fingerprint, "_CHAINS", chains)
     monkeypatch.setattr(fingerprint, "_CHAINS_MAX_SIZE", 5000)
     for i in range(50):
-        fingerprint.chain([ChatMessage("user", f"conversation {i} " + "y" * 300)])
+        first = ChatMessage("user", f"conversation {i} " + "y" * 300)
+        fingerprint.chain([first, ChatMessage("assistant", "ok")])
     assert chains._size == sum(kept[3] for kept in chains._kept.values()) <= 5000
     assert 0 < len(chains._kept) < 50
+
+
+def test_a_one_message_history_chains_as_any_other_without_being_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A new conversation's one message skips the kept chains: its chain is still the
+    first two fingerprints of any history it starts, for any start."""
+    chains = fingerprint._Chains()
+    monkeypatch.setattr(fingerprint, "_CHAINS", chains)
+    only = ChatMessage("user", " hello ")
+    longer = fingerprint.chain([only, ChatMessage("assistant", "hi")])
+    kept = len(chains._kept)
+    assert fingerprint.chain([only]) == longer[:2]
+    assert fingerprint.chain((only,), "other") == [
+        "other",
+        fingerprint.chain([only, ChatMessage("assistant", "hi")], "other")[1],
+    ]
+    assert fingerprint.chain([only], "other")[1] != longer[1]
+    assert len(chains._kept) == kept  # nothing kept for one message
+    assert fingerprint.chain([ChatMessage("user", "hello")]) == longer[:2]  # canonical: trimmed
+    assert fingerprint.chain([ChatMessage("user", "hellO")]) != longer[:2]
+    assert fingerprint.chain([]) == [fingerprint.EMPTY]
 
 
 def test_fingerprints_are_those_of_earlier_versions() -> None:
@@ -91,6 +114,9 @@ def test_fingerprints_are_those_of_earlier_versions() -> None:
     ]
     expected = "aa35b3a1c7567996ca26bfa3eb7aed41587e599d84d3dac139415943cbd16fbc"
     assert fingerprint.chain(history)[-1] == expected
+    # And a one-message history's (the path that skips the kept chains).
+    one = "362be7c284bd3e0344f0ebb1910a69b5158bc57777191294e1608d3d0e5feebf"
+    assert fingerprint.chain(history[1:2]) == [fingerprint.EMPTY, one]
 
 
 @pytest.mark.parametrize("seed", range(5))

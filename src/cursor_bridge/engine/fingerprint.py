@@ -78,7 +78,12 @@ def _encode(message: ChatMessage) -> bytes:
 def chain(messages: Sequence[ChatMessage], start: str = EMPTY) -> list[str]:
     """Fingerprints of every prefix: result[k] covers messages[:k] (result[0] is `start`).
     A history that starts with the very message objects of one chained lately (a tool
-    loop's resent history, parsed once: engine/resent_body.py) hashes only what follows."""
+    loop's resent history, parsed once: engine/resent_body.py) hashes only what follows.
+    A one-message history (a new conversation, most requests) is neither looked up nor
+    kept: a kept chain of one message would save its successor one hash, at the price of
+    the lookup and the bookkeeping on every new conversation."""
+    if len(messages) == 1:
+        return [start, extend(start, messages[0])]
     history = tuple(messages)
     out, size = _CHAINS.prefix(history, start)
     for message in history[len(out) - 1 :]:
