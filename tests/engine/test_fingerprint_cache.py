@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cursor_bridge.engine import fingerprint
-from cursor_bridge.engine.request import ChatMessage, ToolCallRecord
+from cursor_bridge.engine.request import ChatMessage, ImageInput, ToolCallRecord
 
 
 def _history(round_number: int) -> list[ChatMessage]:
@@ -37,10 +37,34 @@ def test_the_cache_keeps_at_most_its_byte_budget(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(fingerprint, "_canonical_bytes", 0)
     monkeypatch.setattr(fingerprint, "_CANONICAL_MAX_BYTES", 2000)
     for i in range(100):
-        fingerprint.canonical(ChatMessage("user", f"message {i} " + "y" * 200))
+        call = ToolCallRecord(f"c{i}", "read", '{"path": "' + "y" * 200 + '"}')
+        fingerprint.canonical(ChatMessage("assistant", f"message {i}", tool_calls=(call,)))
     kept = sum(len(form) for form in fingerprint._CANONICAL.values())
     assert kept == fingerprint._canonical_bytes <= 2000
     assert 0 < len(fingerprint._CANONICAL) < 100
+
+
+def test_plain_messages_are_written_afresh_and_not_remembered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fingerprint, "_CANONICAL", type(fingerprint._CANONICAL)())
+    plain = [
+        ChatMessage("user", " hi "),
+        ChatMessage("system", "be brief"),
+        ChatMessage("assistant", "ok", reasoning="r"),
+    ]
+    for message in plain:
+        assert fingerprint.canonical(message) == fingerprint._encode(message)
+    assert len(fingerprint._CANONICAL) == 0
+    # Anything else is remembered (its form costs more than a lookup).
+    rich = [
+        ChatMessage("tool", "done", tool_call_id="c1"),
+        ChatMessage("assistant", "", tool_calls=(ToolCallRecord("c1", "read", '{"b":1}'),)),
+        ChatMessage("user", "look", images=(ImageInput("image/png", b"x"),)),
+    ]
+    for message in rich:
+        assert fingerprint.canonical(message) == fingerprint._encode(message)
+    assert list(fingerprint._CANONICAL) == rich
 
 
 def test_a_history_continuing_known_objects_chains_as_a_fresh_one(
