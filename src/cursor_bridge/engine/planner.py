@@ -226,7 +226,8 @@ def _plan_first_message(
     user = action.user_message
     user.text = only.text
     user.message_id = run_id
-    _attach_images(user, only.images)
+    if only.images:
+        _attach_images(user, only.images)
     if workspace.path:
         action.request_context.CopyFrom(context)  # with the project layout as it is now
     return PlannedRun(run_request, context, dict(blobs), None)
