@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cursor_bridge.engine import fingerprint
-from cursor_bridge.engine.request import ChatMessage, ToolCallRecord
+from cursor_bridge.engine.request import ChatMessage, ImageInput, ToolCallRecord
 
 
 def _history(round_number: int) -> list[ChatMessage]:
@@ -37,10 +37,34 @@ def test_the_cache_keeps_at_most_its_byte_budget(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(fingerprint, "_canonical_bytes", 0)
     monkeypatch.setattr(fingerprint, "_CANONICAL_MAX_BYTES", 2000)
     for i in range(100):
-        fingerprint.canonical(ChatMessage("user", f"message {i} " + "y" * 200))
+        call = ToolCallRecord(f"c{i}", "read", '{"path": "' + "y" * 200 + '"}')
+        fingerprint.canonical(ChatMessage("assistant", f"message {i}", tool_calls=(call,)))
     kept = sum(len(form) for form in fingerprint._CANONICAL.values())
     assert kept == fingerprint._canonical_bytes <= 2000
     assert 0 < len(fingerprint._CANONICAL) < 100
+
+
+def test_plain_messages_are_written_afresh_and_not_remembered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fingerprint, "_CANONICAL", type(fingerprint._CANONICAL)())
+    plain = [
+        ChatMessage("user", " hi "),
+        ChatMessage("system", "be brief"),
+        ChatMessage("assistant", "ok", reasoning="r"),
+    ]
+    for message in plain:
+        assert fingerprint.canonical(message) == fingerprint._encode(message)
+    assert len(fingerprint._CANONICAL) == 0
+    # Anything else is remembered (its form costs more than a lookup).
+    rich = [
+        ChatMessage("tool", "done", tool_call_id="c1"),
+        ChatMessage("assistant", "", tool_calls=(ToolCallRecord("c1", "read", '{"b":1}'),)),
+        ChatMessage("user", "look", images=(ImageInput("image/png", b"x"),)),
+    ]
+    for message in rich:
+        assert fingerprint.canonical(message) == fingerprint._encode(message)
+    assert list(fingerprint._CANONICAL) == rich
 
 
 def test_a_history_continuing_known_objects_chains_as_a_fresh_one(
@@ -72,9 +96,32 @@ def test_kept_chains_stay_within_their_budget(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(fingerprint, "_CHAINS", chains)
     monkeypatch.setattr(fingerprint, "_CHAINS_MAX_SIZE", 5000)
     for i in range(50):
-        fingerprint.chain([ChatMessage("user", f"conversation {i} " + "y" * 300)])
+        first = ChatMessage("user", f"conversation {i} " + "y" * 300)
+        fingerprint.chain([first, ChatMessage("assistant", "ok")])
     assert chains._size == sum(kept[3] for kept in chains._kept.values()) <= 5000
     assert 0 < len(chains._kept) < 50
+
+
+def test_a_one_message_history_chains_as_any_other_without_being_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A new conversation's one message skips the kept chains: its chain is still the
+    first two fingerprints of any history it starts, for any start."""
+    chains = fingerprint._Chains()
+    monkeypatch.setattr(fingerprint, "_CHAINS", chains)
+    only = ChatMessage("user", " hello ")
+    longer = fingerprint.chain([only, ChatMessage("assistant", "hi")])
+    kept = len(chains._kept)
+    assert fingerprint.chain([only]) == longer[:2]
+    assert fingerprint.chain((only,), "other") == [
+        "other",
+        fingerprint.chain([only, ChatMessage("assistant", "hi")], "other")[1],
+    ]
+    assert fingerprint.chain([only], "other")[1] != longer[1]
+    assert len(chains._kept) == kept  # nothing kept for one message
+    assert fingerprint.chain([ChatMessage("user", "hello")]) == longer[:2]  # canonical: trimmed
+    assert fingerprint.chain([ChatMessage("user", "hellO")]) != longer[:2]
+    assert fingerprint.chain([]) == [fingerprint.EMPTY]
 
 
 def test_fingerprints_are_those_of_earlier_versions() -> None:
@@ -91,6 +138,9 @@ def test_fingerprints_are_those_of_earlier_versions() -> None:
     ]
     expected = "aa35b3a1c7567996ca26bfa3eb7aed41587e599d84d3dac139415943cbd16fbc"
     assert fingerprint.chain(history)[-1] == expected
+    # And a one-message history's (the path that skips the kept chains).
+    one = "362be7c284bd3e0344f0ebb1910a69b5158bc57777191294e1608d3d0e5feebf"
+    assert fingerprint.chain(history[1:2]) == [fingerprint.EMPTY, one]
 
 
 @pytest.mark.parametrize("seed", range(5))

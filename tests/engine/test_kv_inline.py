@@ -95,6 +95,9 @@ class FakeStream:
 
 async def _started() -> tuple[UpstreamRun, FakeStream, asyncio.Task[list[list[ev.Event]]]]:
     stream = FakeStream()
+    # The run_request goes the waiting way (`send`, with no room in the window): the tests
+    # below count it there. (With room it goes at once: see the test after this helper.)
+    stream.window = 0
     machine = RunMachine(blobs=MemoryBlobStore(), request_context=agent.RequestContext())
     run = UpstreamRun(stream, machine, agent.AgentRunRequest())  # type: ignore[arg-type]
 
@@ -107,7 +110,46 @@ async def _started() -> tuple[UpstreamRun, FakeStream, asyncio.Task[list[list[ev
     while stream.consumer is None and time.monotonic() < deadline:  # noqa: ASYNC110 - polled with a deadline
         await asyncio.sleep(0)
     assert stream.consumer is not None
+    stream.window = 1 << 20
     return run, stream, task
+
+
+@pytest.mark.parametrize("way", ["at_once", "window_full", "send_in_progress"])
+async def test_the_run_request_goes_out_at_once_when_it_can_as_the_waiting_way_sends_it(
+    way: str,
+) -> None:
+    """The first frame's bytes are the same either way; only with room in the window and
+    no other send in progress do they skip the waiting way (`send`)."""
+    sent: list[tuple[list[bytes], list[bytes]]] = []
+    for how in (way, "window_full"):
+        stream = FakeStream()
+        stream.window = 0 if how == "window_full" else 1 << 20
+        machine = RunMachine(blobs=MemoryBlobStore(), request_context=agent.RequestContext())
+        request = agent.AgentRunRequest(conversation_id="c", run_id="r")
+        request.action.user_message_action.user_message.text = "hello"
+        run = UpstreamRun(stream, machine, request)  # type: ignore[arg-type]
+        if how == "send_in_progress":
+            await run._send_lock.acquire()
+        task = asyncio.create_task(anext(run.batches()))
+        stream.headers.set_result(None)
+        if how == "send_in_progress":
+            for _ in range(5):
+                await asyncio.sleep(0)
+            assert stream.sent == stream.sent_now == []  # waits for the other send
+            run._send_lock.release()
+        deadline = time.monotonic() + 5
+        while stream.consumer is None and time.monotonic() < deadline:  # noqa: ASYNC110 - polled with a deadline
+            await asyncio.sleep(0)
+        sent.append((stream.sent_now[:], stream.sent[:]))
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    (now, waited), (_, reference) = sent
+    assert len(reference) == 1 and reference[0]
+    if way == "at_once":
+        assert now == reference and waited == []
+    else:
+        assert now == [] and waited == reference
 
 
 async def test_kv_answers_go_out_in_the_callback_and_the_events_follow_later() -> None:

@@ -60,6 +60,18 @@ def _cases(tmp_path: Path) -> list[tuple[ChatRequest, ModelChoice, Workspace, st
             Workspace(),
             None,
         ),
+        (  # both rules: a tool_choice instruction and an output format's
+            ChatRequest(
+                "m",
+                one,
+                tools=TOOLS,
+                tool_choice="required",
+                output_format=OutputFormat("json_schema", {"type": "object"}),
+            ),
+            plain,
+            Workspace(),
+            None,
+        ),
         (ChatRequest("m", images, tools=TOOLS), plain, Workspace(str(tmp_path)), None),
         (ChatRequest("m", one), plain, Workspace(str(tmp_path), shell="/bin/zsh"), None),
         (ChatRequest("m", (ChatMessage("user", ""),)), plain, Workspace("/nowhere"), None),

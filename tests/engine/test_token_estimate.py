@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cursor_bridge.engine import token_estimate
 from cursor_bridge.engine.request import (
     ChatMessage,
     ChatRequest,
@@ -98,3 +100,51 @@ def test_the_length_bound_is_never_below_the_estimate(
         tools=tuple(ToolSpec(name, doc, {"description": schema}) for name, doc, schema in tools),
     )
     assert input_token_bound(request) >= estimate_input_tokens(request)
+
+
+def _plain_bound(request: ChatRequest) -> int:
+    """`input_token_bound` as it was written before its tool figure was remembered."""
+    import json
+
+    count = 0
+    for m in request.messages:
+        count += MESSAGE_OVERHEAD + len(m.text) + len(m.reasoning)
+        count += IMAGE_TOKENS * len(m.images)
+        count += sum(len(call.name) + len(call.arguments) for call in m.tool_calls)
+    for tool in request.tools:
+        schema = json.dumps(tool.parameters, separators=(",", ":"))
+        count += len(tool.name) + len(tool.description) + len(schema)
+    return count
+
+
+def test_the_bound_of_tools_is_remembered_only_for_the_same_tuple() -> None:
+    message = ChatMessage(
+        "assistant",
+        "text",
+        (ImageInput("image/png", b"x"),) * 2,
+        (ToolCallRecord("c", "name", '{"a": 1}'),),
+        reasoning="why",
+    )
+    tools = (ToolSpec("read", "Reads.", {"type": "object", "é": [1, 2]}), ToolSpec("w"))
+    request = ChatRequest("m", (message, ChatMessage("user", "go")), tools=tools)
+    assert input_token_bound(request) == _plain_bound(request)
+    assert input_token_bound(request) == _plain_bound(request)  # remembered: the same
+    # Equal-looking but another tuple, with a longer schema: its own figure.
+    other = (ToolSpec("read", "Reads.", {"type": "object", "é": [1, 2, 3]}), ToolSpec("w"))
+    longer = ChatRequest("m", request.messages, tools=other)
+    assert input_token_bound(longer) == _plain_bound(longer) == _plain_bound(request) + 2
+    assert input_token_bound(ChatRequest("m", request.messages)) == _plain_bound(
+        ChatRequest("m", request.messages)
+    )
+
+
+def test_a_remembered_tool_bound_is_used_only_for_the_very_tuple(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An entry under a tuple's id made for another tuple (an id reused after the first
+    died) is not this tuple's figure."""
+    tools = (ToolSpec("read", "Reads.", {"type": "object"}),)
+    stale = (ToolSpec("x"),)
+    monkeypatch.setattr(token_estimate, "_TOOL_BOUNDS", {id(tools): (stale, 999_999)})
+    request = ChatRequest("m", (ChatMessage("user", "go"),), tools=tools)
+    assert input_token_bound(request) == _plain_bound(request)

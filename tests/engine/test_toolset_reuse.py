@@ -36,3 +36,20 @@ def test_kept_toolsets_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         Toolset.build(tools)
     assert len(toolset_module._BUILT) == 5
     assert Toolset.build(kept[-1]) is Toolset.build(kept[-1])
+
+
+@pytest.mark.parametrize("tools", [(), []])
+def test_no_tools_with_auto_choice_is_one_toolset_as_built_afresh(
+    tools: tuple[ToolSpec, ...],
+) -> None:
+    shared = Toolset.build(tools)
+    assert shared is Toolset.build(()) and shared is Toolset.build((), "auto")
+    fresh = Toolset((), "auto", {})
+    assert shared == fresh and shared.digest == fresh.digest
+    assert shared.definitions() == fresh.definitions() == [] and shared.offered == ()
+    assert shared.definitions_key == fresh.definitions_key
+    assert shared.instruction() == fresh.instruction() == ""
+    # Any other choice is its own toolset, with its own rules.
+    for choice in ("none", "required", NamedToolChoice("x")):
+        other = Toolset.build((), choice)
+        assert other is not shared and other.choice == choice

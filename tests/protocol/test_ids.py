@@ -32,6 +32,7 @@ def urandom(monkeypatch: pytest.MonkeyPatch) -> CountingUrandom:
     counting = CountingUrandom()
     monkeypatch.setattr(os, "urandom", counting)
     ids._pool.clear()
+    ids._uuids.clear()
     common._ids.clear()
     return counting
 
@@ -48,6 +49,28 @@ def test_uuids_are_os_urandom_bytes_in_order_each_used_once(urandom: CountingUra
         parsed = uuid.UUID(text)
         assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
     assert len(set(made)) == len(made)
+
+
+def test_uuid_texts_are_those_of_uuid_for_every_digit() -> None:
+    """Each batch position, and every value of the two digits the version and variant
+    replace, written as `uuid.UUID(bytes=..., version=4)` writes it."""
+    block = bytes(range(256)) + os.urandom(16 * 64)
+    made = ids._uuid_texts(block)
+    assert len(made) == len(block) // 16
+    for index, text in enumerate(made):
+        assert text == str(uuid.UUID(bytes=block[16 * index : 16 * index + 16], version=4))
+    every_nibble = b"".join(bytes([n * 17] * 16) for n in range(16))  # 0x00, 0x11, ... 0xff
+    for index, text in enumerate(ids._uuid_texts(every_nibble)):
+        raw = every_nibble[16 * index : 16 * index + 16]
+        assert text == str(uuid.UUID(bytes=raw, version=4))
+
+
+def test_random_16_draws_apart_from_uuids(urandom: CountingUrandom) -> None:
+    uuids = [ids.new_uuid() for _ in range(3)]
+    raws = [ids.random_16() for _ in range(3)]
+    assert len(urandom.given) == 2, "a batch each"
+    assert raws == [urandom.given[1][16 * i : 16 * i + 16] for i in range(3)]
+    assert uuids == ids._uuid_texts(urandom.given[0])[:3]
 
 
 def test_response_ids_are_os_urandom_hex_in_order_each_used_once(
@@ -76,7 +99,12 @@ def test_threads_never_get_the_same_id(make: Callable[[], str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("make", "pool"), [(ids.new_uuid, ids._pool), (common.random_hex, common._ids)]
+    ("make", "pool"),
+    [
+        (ids.new_uuid, ids._uuids),
+        (lambda: ids.random_16().hex(), ids._pool),
+        (common.random_hex, common._ids),
+    ],
 )
 def test_a_forked_child_does_not_repeat_its_parents_ids(
     make: Callable[[], str], pool: object

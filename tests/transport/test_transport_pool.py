@@ -143,6 +143,41 @@ async def test_unanswered_ping_replaces_the_connection(server: H2TestServer) -> 
         assert pool.connections_opened == 2
 
 
+async def test_a_stream_at_once_only_on_a_ready_connection_that_needs_no_ping(
+    server: H2TestServer,
+) -> None:
+    """`stream_now` (a Run's stream without a coroutine) answers None wherever
+    `open_stream` would connect, ping or refuse: it never skips those."""
+    url = server.url("/echo")
+    async with BackendPool() as pool:
+        assert pool.stream_now(url, HEADERS) is None  # no connection yet: open_stream connects
+        first = await pool.open_stream(url, HEADERS)
+        stream = pool.stream_now(url, HEADERS)
+        assert stream is not None and pool.connections_opened == 1
+        await echo_round_trip(stream, b"at once")
+        await finish_echo(stream)
+        await finish_echo(first)
+    async with BackendPool(idle_ping_after=0) as pool:
+        first = await pool.open_stream(url, HEADERS)
+        await asyncio.sleep(0.01)
+        assert pool.stream_now(url, HEADERS) is None  # idle: open_stream pings first
+        await finish_echo(first)
+    async with BackendPool(max_streams_per_connection=1) as pool:
+        first = await pool.open_stream(url, HEADERS)
+        assert pool.stream_now(url, HEADERS) is None  # full: open_stream opens another
+        await finish_echo(first)
+    async with BackendPool(max_connection_age=0) as pool:
+        first = await pool.open_stream(url, HEADERS)
+        assert pool.stream_now(url, HEADERS) is None  # too old: retired
+        await finish_echo(first)
+    pool = BackendPool()
+    await pool.open_stream(url, HEADERS)
+    await pool.aclose()
+    assert pool.stream_now(url, HEADERS) is None  # closed: open_stream raises
+    with pytest.raises(TransportError):
+        await pool.open_stream(url, HEADERS)
+
+
 async def test_connect_to_a_closed_port_fails_clearly(pool: BackendPool) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -168,7 +168,12 @@ class CursorBackend:
                 request.model, choice.model_id
             ):
                 raise NotAllowed(f"this API key may not use the model '{request.model}'")
-            prints = await _fingerprints(request.messages)
+            messages = request.messages
+            # The history's `chain`, once per request (off the event loop when long).
+            if len(messages) < OFF_LOOP_MESSAGES:
+                prints = chain(messages)
+            else:
+                prints = await asyncio.to_thread(chain, messages)
             pool = self.config.accounts
             binding = "bind:" + bind_print(request.messages, prints) if pool is not None else None
             member = await pool.choose(binding, restriction) if pool is not None else None
@@ -334,7 +339,7 @@ class CursorBackend:
         """The Session a response reads (see `_session`) and its reader."""
         toolset = Toolset.build(request.tools, request.tool_choice)
         hosted = self._hosted_catalog(request, toolset)
-        model_key = repr((choice.model_id, choice.max_mode, choice.parameters))
+        model_key = _model_key(choice.model_id, choice.max_mode, choice.parameters)
         given = RunInput(request, prints, choice, toolset, token, hosted, account)
         session, base_tokens = await self._session(given, model_key)
         input_tokens = _input_figure(request, base_tokens)
@@ -436,11 +441,11 @@ class CursorBackend:
         return response
 
 
-async def _fingerprints(messages: tuple[ChatMessage, ...]) -> list[str]:
-    """The history's `chain`, computed once per request (off the event loop when long)."""
-    if len(messages) >= OFF_LOOP_MESSAGES:
-        return await asyncio.to_thread(chain, messages)
-    return chain(messages)
+@functools.lru_cache(maxsize=256, typed=True)
+def _model_key(model_id: str, max_mode: bool, parameters: tuple[tuple[str, str], ...]) -> str:
+    """What parked Runs and checkpoints are filed under for a model choice: the repr of
+    these three (remembered: the same few choices serve every request)."""
+    return repr((model_id, max_mode, parameters))
 
 
 def _input_figure(request: ChatRequest, base_tokens: int) -> int:

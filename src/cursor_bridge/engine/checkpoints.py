@@ -39,7 +39,7 @@ class Checkpoints:
     ) -> StoredCheckpoint | None:
         """The checkpoint of the turn this request follows, if we have one it may resume
         (*prints* is `chain(messages)`)."""
-        if not _follows_an_answer(messages):
+        if not follows_an_answer(messages):
             return None
         key = parent_key(prints)
         # From memory while the conversation is live; else the store, off the event loop.
@@ -96,7 +96,7 @@ def _key(fingerprint: str) -> str:
     return "fp:" + fingerprint
 
 
-def _follows_an_answer(messages: tuple[ChatMessage, ...]) -> bool:
+def follows_an_answer(messages: tuple[ChatMessage, ...]) -> bool:
     """Whether a checkpoint can exist for the history before the last message: checkpoints
     are filed after an assistant answer, and the request adds a user message to it."""
     return len(messages) >= 2 and messages[-1].role == "user" and messages[-2].role == "assistant"

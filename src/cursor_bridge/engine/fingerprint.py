@@ -39,8 +39,13 @@ _canonical_bytes = 0
 
 
 def canonical(message: ChatMessage) -> bytes:
-    """A stable byte form of what a message means to the model."""
+    """A stable byte form of what a message means to the model. A plain message (text
+    only) is written afresh: that costs no more than finding it among the remembered
+    forms (hashing the message reads all its text too), and keeps one-off messages, such
+    as every new conversation's, out of them."""
     global _canonical_bytes
+    if not message.images and not message.tool_calls and message.role != "tool":
+        return _encode_plain(message)
     with _CANONICAL_LOCK:
         known = _CANONICAL.get(message)
         if known is not None:
@@ -58,10 +63,7 @@ def canonical(message: ChatMessage) -> bytes:
 
 def _encode(message: ChatMessage) -> bytes:
     if not message.images and not message.tool_calls and message.role != "tool":
-        # What json.dumps below writes for {"role", "text"} alone (keys sorted, no spaces,
-        # ASCII escapes), without building and walking a dict: most messages are this.
-        role, text = _json_string(message.role), _json_string(message.text.strip())
-        return ('{"role":' + role + ',"text":' + text + "}").encode()
+        return _encode_plain(message)
     body: dict[str, object] = {"role": message.role, "text": message.text.strip()}
     if message.images:
         body["images"] = [hashlib.sha256(image.data).hexdigest() for image in message.images]
@@ -75,10 +77,22 @@ def _encode(message: ChatMessage) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
+def _encode_plain(message: ChatMessage) -> bytes:
+    """What `_encode`'s json.dumps writes for {"role", "text"} alone (keys sorted, no
+    spaces, ASCII escapes), without building and walking a dict: most messages are this."""
+    role, text = _json_string(message.role), _json_string(message.text.strip())
+    return ('{"role":' + role + ',"text":' + text + "}").encode()
+
+
 def chain(messages: Sequence[ChatMessage], start: str = EMPTY) -> list[str]:
     """Fingerprints of every prefix: result[k] covers messages[:k] (result[0] is `start`).
     A history that starts with the very message objects of one chained lately (a tool
-    loop's resent history, parsed once: engine/resent_body.py) hashes only what follows."""
+    loop's resent history, parsed once: engine/resent_body.py) hashes only what follows.
+    A one-message history (a new conversation, most requests) is neither looked up nor
+    kept: a kept chain of one message would save its successor one hash, at the price of
+    the lookup and the bookkeeping on every new conversation."""
+    if len(messages) == 1:
+        return [start, extend(start, messages[0])]
     history = tuple(messages)
     out, size = _CHAINS.prefix(history, start)
     for message in history[len(out) - 1 :]:

@@ -21,7 +21,7 @@ from ..protocol.messages import agent
 from ..transport import BackendPool
 from . import compaction
 from .catalog import ModelChoice
-from .checkpoints import Checkpoints, parent_key
+from .checkpoints import Checkpoints, follows_an_answer, parent_key
 from .context import Workspace
 from .hosted import HostedCatalog
 from .planner import PlannedRun, plan_run
@@ -80,6 +80,19 @@ class RunStarter:
         """A new Run, and the context occupancy the resumed checkpoint recorded (0 when
         seeded)."""
         request = given.request
+        if not follows_an_answer(request.messages):
+            # No checkpoint can exist for this history (a new conversation: most Runs), so
+            # none is looked for; the end of this method, without its detours.
+            compaction.check_fits(request, context_window(given.choice))
+            access.note_run("fresh")
+            run = await self.open(
+                request,
+                choice=given.choice,
+                toolset=given.toolset,
+                token=given.token,
+                hosted=given.hosted,
+            )
+            return run, 0
         run_for = functools.partial(
             self.open, choice=given.choice, toolset=given.toolset, token=given.token
         )
@@ -137,27 +150,13 @@ class RunStarter:
         """Plan and open one Run (`action`: e.g. summarize_action instead of the user
         message)."""
 
-        def prepare() -> tuple[PlannedRun, TurnBlobs]:
-            plan = plan_run(
-                request,
-                choice,
-                self.settings.workspace,
-                toolset,
-                checkpoint=checkpoint,
-                conversation_id=conversation_id,
-            )
-            # The Run's blobs stay in memory until its turn ends (engine/turn_state.py).
-            blobs = TurnBlobs(self.checkpoints.state.blobs)
-            for key, data in plan.blobs.items():
-                blobs.put(key, data)
-            return plan, blobs
-
+        given = (request, choice, toolset, checkpoint, conversation_id)
         # Seeding a long history (serialising and storing every turn) is CPU work that
         # would stall every other request: a worker thread does it.
         if len(request.messages) >= OFF_LOOP_MESSAGES:
-            plan, blobs = await asyncio.to_thread(prepare)
+            plan, blobs = await asyncio.to_thread(self._prepare, *given)
         else:
-            plan, blobs = prepare()
+            plan, blobs = self._prepare(*given)
         if hosted is not None:
             hosted.decorate(plan.run_request, plan.request_context)
         if action is not None:
@@ -174,6 +173,29 @@ class RunStarter:
         )
         self.opened += 1
         return run
+
+    def _prepare(
+        self,
+        request: ChatRequest,
+        choice: ModelChoice,
+        toolset: Toolset,
+        checkpoint: bytes | None,
+        conversation_id: str | None,
+    ) -> tuple[PlannedRun, TurnBlobs]:
+        """The Run's plan, and its blobs stored first (see `open`)."""
+        plan = plan_run(
+            request,
+            choice,
+            self.settings.workspace,
+            toolset,
+            checkpoint=checkpoint,
+            conversation_id=conversation_id,
+        )
+        # The Run's blobs stay in memory until its turn ends (engine/turn_state.py).
+        blobs = TurnBlobs(self.checkpoints.state.blobs)
+        for key, data in plan.blobs.items():
+            blobs.put(key, data)
+        return plan, blobs
 
 
 def context_window(choice: ModelChoice) -> int:

@@ -202,8 +202,12 @@ def _plan_first_message(
     (`_first_message_template`) instead of assembled again (the same message: compared in
     tests/engine/test_planner_first_message.py)."""
     only = request.messages[0]
-    rules = "\n\n".join(
-        part for part in (toolset.instruction(), format_rule(request.output_format)) if part
+    instruction, output_rule = toolset.instruction(), format_rule(request.output_format)
+    # The two parts joined by a blank line, as `_plan_any` joins its parts (none: "").
+    rules = (
+        f"{instruction}\n\n{output_rule}"
+        if instruction and output_rule
+        else instruction or output_rule
     )
     key = toolset.definitions_key
     template, blobs = _first_message_template(
@@ -222,7 +226,8 @@ def _plan_first_message(
     user = action.user_message
     user.text = only.text
     user.message_id = run_id
-    _attach_images(user, only.images)
+    if only.images:
+        _attach_images(user, only.images)
     if workspace.path:
         action.request_context.CopyFrom(context)  # with the project layout as it is now
     return PlannedRun(run_request, context, dict(blobs), None)

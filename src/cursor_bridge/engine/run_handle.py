@@ -115,7 +115,8 @@ async def open_run(
     url = settings.agent_url + RUN_PATH
     headers = _RUN_HEADERS.now(token, settings.identity)
     try:
-        stream = await pool.open_stream(url, headers)
+        # A ready connection's stream at once; else the pool's full choice (a coroutine).
+        stream = pool.stream_now(url, headers) or await pool.open_stream(url, headers)
     except ConnectFailed as exc:
         raise ConnectError("unavailable", f"cannot reach the backend: {exc}") from exc
     except TransportError as exc:

@@ -187,6 +187,8 @@ class SessionRegistry:
     def _expire(self) -> None:
         """Close parked Runs past their idle timeout, and those that ended meanwhile (one
         pass: it runs on every claim and park)."""
+        if not self._sessions:
+            return  # nothing parked (every new conversation's claim): nothing to close
         now = self.clock()
         for session in [s for s in self._sessions.values() if s.deadline <= now or not s.run.alive]:
             self._drop(session, "expired" if session.deadline <= now else "run_ended")

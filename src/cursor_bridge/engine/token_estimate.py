@@ -66,12 +66,33 @@ def input_token_bound(request: ChatRequest) -> int:
     count = 0
     for m in request.messages:
         count += MESSAGE_OVERHEAD + len(m.text) + len(m.reasoning)
-        count += IMAGE_TOKENS * len(m.images)
-        count += sum(len(call.name) + len(call.arguments) for call in m.tool_calls)
-    for tool in request.tools:
+        if m.images:
+            count += IMAGE_TOKENS * len(m.images)
+        if m.tool_calls:
+            count += sum(len(call.name) + len(call.arguments) for call in m.tool_calls)
+    return count + _tool_bound(request.tools)
+
+
+def _tool_bound(tools: tuple[ToolSpec, ...]) -> int:
+    """`input_token_bound`'s characters of *tools* (names, descriptions, schemas as JSON),
+    remembered by the identity of the tuple as `_tool_chars` remembers its figure: every
+    request of a client offering tools would otherwise write each schema out again."""
+    if not tools:
+        return 0
+    kept = _TOOL_BOUNDS.get(id(tools))
+    if kept is not None and kept[0] is tools:
+        return kept[1]
+    count = 0
+    for tool in tools:
         schema = json.dumps(tool.parameters, separators=(",", ":"))
         count += len(tool.name) + len(tool.description) + len(schema)
+    if len(_TOOL_BOUNDS) >= 128:
+        _TOOL_BOUNDS.clear()
+    _TOOL_BOUNDS[id(tools)] = (tools, count)  # holds the tuple: its id is not reused
     return count
+
+
+_TOOL_BOUNDS: dict[int, tuple[tuple[ToolSpec, ...], int]] = {}
 
 
 def rough_input_tokens(request: ChatRequest) -> int:

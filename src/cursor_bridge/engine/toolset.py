@@ -40,6 +40,8 @@ class Toolset:
         """The toolset of *tools*; the same one again for the very same tools tuple (a
         tool loop's rounds share it: engine/resent_body.py), so its digest and schema
         conversion happen once per conversation, not once per round."""
+        if not tools and choice == "auto":
+            return _NO_TOOLS  # most requests: the one toolset of no tools, kept for good
         declared = tuple(tools)
         key = (id(declared), choice)
         with _BUILT_LOCK:
@@ -146,6 +148,7 @@ class Toolset:
 
 
 # Toolsets built lately, by the identity of their tools tuple and the choice.
+_NO_TOOLS = Toolset((), "auto", {})
 _BUILT: OrderedDict[tuple[int, ToolChoice], Toolset] = OrderedDict()
 _BUILT_MAX = 128
 _BUILT_LOCK = threading.Lock()

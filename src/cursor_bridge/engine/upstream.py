@@ -74,7 +74,9 @@ class UpstreamRun:
         ConnectError on failure, after yielding the events that preceded it.
         """
         try:
-            await self._send(self.machine.start(self.run_request, self.raw_state))
+            request = self.machine.start(self.run_request, self.raw_state)
+            if not self._send_request_now(request):
+                await self._send(request)
             self._start_heartbeats()
             status, headers = await self._wait_headers()
             if self.tap is not None:
@@ -219,6 +221,21 @@ class UpstreamRun:
         if self.tap is not None:
             self.tap.sent(owed)
         stream.send_now(owed)
+        return True
+
+    def _send_request_now(self, data: bytes) -> bool:
+        """Queue the run_request's bytes as `_send` would, without its lock and coroutines,
+        when nothing else is sending and they fit the stream's window with the socket not
+        paused (a new stream: nearly always); False otherwise (then `_send` sends them)."""
+        stream = self.stream
+        if self._send_lock.locked() or not stream.can_send_now(len(data)):
+            return False
+        if self.tap is not None:
+            self.tap.sent(data)
+        try:
+            stream.send_now(data)
+        except TransportError as exc:
+            raise ConnectError("unavailable", f"connection to the backend lost: {exc}") from exc
         return True
 
     def _stop_inline(self, error: Exception | None = None) -> bool:

@@ -19,6 +19,7 @@ from h2.utilities import HeaderValidationFlags, is_informational_response
 from hpack.struct import Header, HeaderTuple
 from hyperframe.frame import DataFrame, Frame, GoAwayFrame
 
+from .h2_settings import stream_limit
 from .header_encoder import RepeatEncoder
 
 __all__ = [
@@ -161,7 +162,7 @@ class ClientH2Connection(H2Connection):
         since the last count, so the work is amortised O(1) per new stream."""
         streams = self.streams
         bound = len(streams)
-        if bound < self.remote_settings.max_concurrent_streams and bound < self._prune_at:
+        if bound < stream_limit(self.remote_settings) and bound < self._prune_at:
             return bound
         # h2's count (`_open_streams` of our odd ids), reading the states directly instead
         # of through three properties per stream: open client streams are counted, closed

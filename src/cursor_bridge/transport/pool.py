@@ -84,22 +84,32 @@ class BackendPool:
         The request body stays open: write with `send()`, finish with `end()`.
         Raises ConnectFailed, TransportError (e.g. pool closed), ValueError (bad URL).
         """
+        ready = self.stream_now(url, headers)
+        if ready is not None:
+            return ready
         origin, path = parse_url(url)
-        if not self._closed:
-            # The usual case without a coroutine: a ready connection that needs no PING
-            # (what `_connection_for` returns at once then).
-            ready = self._ready_connection(origin)
-            if ready is not None and ready.idle_for() <= self._idle_ping_after:
-                try:
-                    return ready.start_stream(path, headers)
-                except NoStreamCapacity:
-                    pass  # the server lowered its limit under us: choose again below
         while True:
             connection = await self._connection_for(origin)
             try:
                 return connection.start_stream(path, headers)
             except NoStreamCapacity:
                 continue  # the server lowered its limit under us: choose again
+
+    def stream_now(self, url: str, headers: list[tuple[str, str]]) -> DuplexStream | None:
+        """`open_stream` in its usual case, without a coroutine: a ready connection that
+        needs no PING (what `_connection_for` returns at once then); None when that does
+        not hold (then `open_stream` chooses, connects or pings as it must).
+        Raises TransportError, ValueError (bad URL)."""
+        origin, path = parse_url(url)
+        if self._closed:
+            return None
+        ready = self._ready_connection(origin)
+        if ready is not None and ready.idle_for() <= self._idle_ping_after:
+            try:
+                return ready.start_stream(path, headers)
+            except NoStreamCapacity:
+                pass  # the server lowered its limit under us: `open_stream` chooses again
+        return None
 
     async def unary(
         self,
@@ -178,15 +188,24 @@ class BackendPool:
             return None
         now = group[0].loop.time()  # the running loop (asking asyncio costs a getpid())
         ready = None
-        for connection in list(group):
+        dead: list[Connection] | None = None
+        max_age, cap = self._max_connection_age, self._stream_cap
+        # One pass over the group (no copy of it: nothing below changes it), dropping the
+        # dead connections after it.
+        for connection in group:
             if connection.closed:
-                group.remove(connection)
+                if dead is None:
+                    dead = []
+                dead.append(connection)
             elif not connection.accepting_streams:
                 continue
-            elif now - connection.created_at > self._max_connection_age:
+            elif now - connection.created_at > max_age:
                 connection.retire()
-            elif ready is None and self._has_room(connection):
-                ready = connection
+            elif ready is None and connection.has_capacity() and connection.stream_count < cap:
+                ready = connection  # `_has_room`, inlined
+        if dead is not None:
+            for connection in dead:
+                group.remove(connection)
         return ready
 
     def _has_room(self, connection: Connection) -> bool:

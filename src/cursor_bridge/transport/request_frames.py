@@ -25,6 +25,7 @@ from h2.exceptions import TooManyStreamsError
 from h2.stream import H2Stream, StreamClosedBy, StreamInputs, StreamState
 from hpack.struct import HeaderTuple, NeverIndexedHeaderTuple
 
+from .h2_settings import initial_window, stream_limit
 from .header_encoder import LastRequest, RepeatEncoder
 
 __all__ = ["end_stream", "header_pair", "open_request", "open_stream", "request_headers"]
@@ -190,7 +191,7 @@ def _begin(h2: H2Connection, stream_id: int, headers: list[Header]) -> None:
     whose headers are sent (`H2StreamStateMachine.request_sent`; its event is dropped, as
     `send_headers` drops it). That is done here without h2's per-stream dispatch (enum
     hashing, a debug log call per step); a stream id h2 would refuse goes through h2."""
-    limit = h2.remote_settings.max_concurrent_streams
+    limit = stream_limit(h2.remote_settings)
     open_now = h2.open_outbound_streams
     if open_now + 1 > limit:
         raise TooManyStreamsError(f"Max outbound streams is {limit}, {open_now} open")
@@ -202,8 +203,8 @@ def _begin(h2: H2Connection, stream_id: int, headers: list[Header]) -> None:
         stream = H2Stream(
             stream_id,
             config=h2.config,
-            inbound_window_size=h2.local_settings.initial_window_size,
-            outbound_window_size=h2.remote_settings.initial_window_size,
+            inbound_window_size=initial_window(h2.local_settings),
+            outbound_window_size=initial_window(h2.remote_settings),
         )
         stream.max_outbound_frame_size = h2.max_outbound_frame_size
         h2.streams[stream_id] = stream
