@@ -71,6 +71,13 @@ class FakeStream:
     def send_now(self, data: bytes) -> None:
         self.sent_now.append(data)
 
+    def try_send_now(self, data: bytes | bytearray) -> bool:
+        """DuplexStream's contract: `send_now` (of a copy) if `can_send_now`."""
+        if not self.can_send_now(len(data)):
+            return False
+        self.send_now(bytes(data))
+        return True
+
     def consume_inline(self, consumer: Callable[[bytes], bool] | None) -> None:
         self.consumer = consumer
 

@@ -148,6 +148,23 @@ class DuplexStream:
             conn.send_data(self._stream_id, view[:frame_limit])
             view = view[frame_limit:]
 
+    def try_send_now(self, data: bytes | bytearray) -> bool:
+        """`send_now(data)` if `can_send_now(len(data))`, in one call; False (nothing queued)
+        when it cannot. The usual answer of the receive callback, one frame that h2 would
+        write as it is, goes straight to the connection's buffer
+        (`Connection.send_frame_now`); anything else takes the two steps. `data` is copied:
+        the caller may reuse it at once."""
+        if (
+            self._error is None
+            and not self._local_ended
+            and self._conn.send_frame_now(self._stream_id, data)
+        ):
+            return True
+        if not self.can_send_now(len(data)):
+            return False
+        self.send_now(bytes(data))
+        return True
+
     def consume_inline(self, consumer: Callable[[bytes], bool] | None) -> None:
         """Hand inbound DATA to `consumer` in the socket callback, while nothing is
         buffered, instead of waking the task in `receive()`; it returns True when that task
