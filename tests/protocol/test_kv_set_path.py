@@ -61,8 +61,9 @@ def test_a_set_blob_is_handled_as_the_general_path_handles_it(kv_id: int, size: 
     fast, fast_blobs, fast_found = machine()
     slow, slow_blobs, slow_found = machine()
     events = fast.receive_data(stream)
-    with mock.patch.object(run, "read_hot", no_hot), mock.patch.object(
-        run, "read_hot_at", no_hot_at
+    with (
+        mock.patch.object(run, "read_hot", no_hot),
+        mock.patch.object(run, "read_hot_at", no_hot_at),
     ):
         assert slow.receive_data(stream) == events
     assert events == [ev.BlobStored(key, size), ev.BlobStored(b"k" * 32, 6)]

@@ -141,8 +141,9 @@ def test_the_fast_path_changes_nothing_a_caller_sees(
     for cut in [*cuts, len(stream)]:
         chunk, pos = stream[pos : pos + cut], pos + cut
         events = feed(fast, chunk)
-        with mock.patch.object(run, "read_hot", no_hot), mock.patch.object(
-            run, "read_hot_at", no_hot_at
+        with (
+            mock.patch.object(run, "read_hot", no_hot),
+            mock.patch.object(run, "read_hot_at", no_hot_at),
         ):
             assert feed(slow, chunk) == events
         assert fast.data_to_send() == slow.data_to_send()

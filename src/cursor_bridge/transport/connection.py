@@ -316,7 +316,9 @@ class Connection(asyncio.Protocol):
         """`send_data` of `data` as one frame, if the connection is `writable` and h2 would
         send it as it is (`ClientH2Connection.send_direct`); False, with nothing done,
         otherwise (the caller takes the general path, which decides as before)."""
-        if self._error is not None or self._write_paused or not self._h2.send_direct(stream_id, data):
+        if self._error is not None or self._write_paused:
+            return False
+        if not self._h2.send_direct(stream_id, data):
             return False
         if self._flush_handle is None and not self._receiving:
             self._flush_handle = self.loop.call_soon(self._flush)  # (`_flush_soon`, inlined)
