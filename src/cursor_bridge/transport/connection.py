@@ -5,7 +5,9 @@ bytes between the socket and `h2` and routes `h2` events to `DuplexStream`s, and
 DATA frames our h2 connection reads without an event (`client_h2.DataChunk`).
 Inbound bytes are handled in `data_received` (no reader task); outbound bytes are
 collected from `h2` and written once per event-loop iteration, so many streams
-writing in the same tick share one socket write.
+writing in the same tick share one socket write. What the receive callbacks queue (a KV
+answer, a WINDOW_UPDATE) leaves with the read that caused it: `data_received` flushes at
+its end, and schedules no flush of its own meanwhile (`_receiving`).
 """
 
 from __future__ import annotations
