@@ -1,7 +1,10 @@
 """The bridge's CPU per upstream DATA frame of a Run: one read through `Connection`, `h2`,
 the stream, the Run's in-place reader and the RunMachine, and the KV answer written back.
 
-    uv run python benchmarks/kv_cycle.py [--cycles 20000] [--repeat 7]
+    uv run python benchmarks/kv_cycle.py [--cycles 20000] [--words 3] [--repeat 7]
+
+For instruction counts (robust to other load), run it under callgrind with `--repeat 1`
+at two `--cycles` (or `--text-reads`) values and divide the difference.
 
 No sockets and no emulator: a Connection over a fake socket, one open Run stream, fed
 the frames a new conversation brings (a `set_blob` request per read, as the backend sends
@@ -77,7 +80,7 @@ def _words(count: int) -> bytes:
     return out
 
 
-async def _run(cycles: int, words: int) -> tuple[float, float]:
+async def _run(cycles: int, words: int, text_reads: int) -> tuple[float, float]:
     """(µs per set_blob read and answer, µs per read of `words` words)."""
     origin, _ = parse_url("http://backend.invalid")
     loop = asyncio.get_running_loop()
@@ -111,14 +114,14 @@ async def _run(cycles: int, words: int) -> tuple[float, float]:
         receive(read)
     kv = time.perf_counter() - started
     run._take_inline()
-    word_reads = max(1, cycles // 4)
+    word_reads = max(1, text_reads)
     started = time.perf_counter()
     for _ in range(word_reads):
         receive(text)
         run._take_inline()  # (the reader's part: take the events, read in place again)
     text_time = time.perf_counter() - started
     assert wire.written > 0
-    return kv / cycles * 1e6, text_time / word_reads * 1e6
+    return kv / max(1, cycles) * 1e6, text_time / word_reads * 1e6
 
 
 def main() -> None:
@@ -126,6 +129,7 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--words", type=int, default=3)
+    parser.add_argument("--text-reads", type=int, default=5000)
     args = parser.parse_args()
     try:  # the bridge runs on uvloop when it is installed (listen.py)
         import uvloop
@@ -136,7 +140,7 @@ def main() -> None:
     kv: list[float] = []
     text: list[float] = []
     for _ in range(args.repeat):
-        one, two = run(_run(args.cycles, args.words))
+        one, two = run(_run(args.cycles, args.words, args.text_reads))
         kv.append(one)
         text.append(two)
     print(f"set_blob read + answer: {min(kv):.2f} us (best of {args.repeat})")
