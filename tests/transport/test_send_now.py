@@ -1,6 +1,7 @@
 """Sending from the receive callback in one call (`DuplexStream.try_send_now`), one DATA
 frame written directly (`ClientH2Connection.send_direct`): what the two-step general path
-(`can_send_now`, then `send_now` through h2) does, or nothing at all."""
+(`can_send_now`, then `send_now` through h2) does, or nothing at all (then the caller takes
+those two steps)."""
 
 from __future__ import annotations
 
@@ -83,16 +84,19 @@ def test_a_direct_frame_is_what_h2_sends_and_anything_else_changes_nothing(seed:
         assert outcomes[0] == outcomes[1]
 
 
-async def _stream_pair(window: int) -> list[tuple[Connection, _Wire, DuplexStream]]:
-    """Two connections alike, each with one open stream whose response began and whose
-    send window (the server's credit) is *window* bytes wide."""
+async def _stream_pair(
+    window: int, connection_window: int
+) -> list[tuple[Connection, _Wire, DuplexStream]]:
+    """Two connections alike, each with one open stream whose response began, with send
+    windows (the server's credit) of *window* bytes for the stream and *connection_window*
+    for the connection."""
     pairs = []
     for _ in range(2):
         connection, encoder = _connected()
         stream = connection.start_stream("/run", [])
         connection.data_received(_response_headers(encoder, stream.stream_id))
         h2 = connection._h2
-        h2.outbound_flow_control_window = window
+        h2.outbound_flow_control_window = connection_window
         h2.streams[stream.stream_id].outbound_flow_control_window = window
         connection._flush()
         wire = connection._transport
@@ -103,7 +107,7 @@ async def _stream_pair(window: int) -> list[tuple[Connection, _Wire, DuplexStrea
 
 
 def _general(stream: DuplexStream, data: bytes | bytearray) -> bool:
-    """The two steps `try_send_now` stands for."""
+    """The two steps a caller takes where `try_send_now` declines."""
     if not stream.can_send_now(len(data)):
         return False
     stream.send_now(bytes(data))
@@ -111,10 +115,15 @@ def _general(stream: DuplexStream, data: bytes | bytearray) -> bool:
 
 
 @pytest.mark.parametrize("seed", range(40))
-async def test_trying_to_send_now_is_checking_then_sending(seed: int) -> None:
+async def test_sending_in_one_call_or_else_in_two_steps_is_sending_in_two_steps(
+    seed: int,
+) -> None:
+    """What `UpstreamRun._send_now` does (the one call, else the two steps) against the
+    two steps alone, on twin connections; a declined call leaves no trace."""
     rng = random.Random(seed)
+    windows = [0, 50, 20_000, 1 << 20]
     (one, one_wire, fast), (two, two_wire, slow) = await _stream_pair(
-        rng.choice([0, 50, 20_000, 1 << 20])
+        rng.choice(windows), rng.choice(windows)
     )
     situation = rng.choice(["open", "open", "paused", "ended", "failed", "dead"])
     for connection, stream in ((one, fast), (two, slow)):
@@ -130,17 +139,24 @@ async def test_trying_to_send_now_is_checking_then_sending(seed: int) -> None:
         data = rng.randbytes(rng.choice(SIZES))
         if rng.random() < 0.5:
             data = bytearray(data)  # type: ignore[assignment]
+        h2 = one._h2
+        before = (h2._data_to_send[:], h2.outbound_flow_control_window, _state(h2))
         outcomes = []
-        for connection, wire, stream, send in (
-            (one, one_wire, fast, DuplexStream.try_send_now),
-            (two, two_wire, slow, _general),
-        ):
+        for connection, wire, stream, one_call in ((one, one_wire, fast, True),
+                                                   (two, two_wire, slow, False)):  # fmt: skip
             try:
-                outcome: object = send(stream, data)
+                if one_call and stream.try_send_now(data):
+                    outcome: object = True
+                else:
+                    if one_call:  # declined: nothing queued, nothing counted
+                        after = (h2._data_to_send[:], h2.outbound_flow_control_window, _state(h2))
+                        assert after == before
+                    outcome = _general(stream, data)
             except TransportError as exc:
                 outcome = str(exc)
             connection._flush()
-            outcomes.append((outcome, bytes(wire.written), connection.send_window(1)))
+            window = connection.send_window(1) if situation != "dead" else None
+            outcomes.append((outcome, bytes(wire.written), window))
         assert outcomes[0] == outcomes[1]
 
 
@@ -175,7 +191,7 @@ async def test_an_answer_that_does_not_fit_is_refused_until_credit_comes() -> No
     h2 = connection._h2
     h2.streams[1].outbound_flow_control_window = 3
     assert not stream.try_send_now(b"four")
-    assert h2.streams[1].outbound_flow_control_window == 3
+    assert h2.streams[1].outbound_flow_control_window == 3 and not h2._data_to_send
     connection.data_received(WindowUpdateFrame(1, window_increment=1).serialize())
     assert stream.try_send_now(b"four")
     assert h2.streams[1].outbound_flow_control_window == 0

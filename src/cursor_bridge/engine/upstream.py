@@ -213,22 +213,15 @@ class UpstreamRun:
         if self.half_closed or self._send_lock.locked():
             return False
         machine, stream = self.machine, self.stream
-        if self.tap is None:
-            # The owed bytes as they are (`try_send_now` copies them), then dropped (also
-            # when sending fails, as `data_to_send` drops them below).
-            outgoing = machine.outgoing
-            try:
-                if not stream.try_send_now(outgoing):
-                    return False
-            except TransportError:
-                outgoing.clear()
-                raise
-            outgoing.clear()
+        if self.tap is None and stream.try_send_now(machine.outgoing):
+            # The usual answer, one frame, sent in one call (it copies the bytes owed).
+            machine.outgoing.clear()
             return True
         if not stream.can_send_now(len(machine.outgoing)):
             return False
         owed = machine.data_to_send()
-        self.tap.sent(owed)
+        if self.tap is not None:
+            self.tap.sent(owed)
         stream.send_now(owed)
         return True
 

@@ -149,21 +149,16 @@ class DuplexStream:
             view = view[frame_limit:]
 
     def try_send_now(self, data: bytes | bytearray) -> bool:
-        """`send_now(data)` if `can_send_now(len(data))`, in one call; False (nothing queued)
-        when it cannot. The usual answer of the receive callback, one frame that h2 would
-        write as it is, goes straight to the connection's buffer
-        (`Connection.send_frame_now`); anything else takes the two steps. `data` is copied:
+        """Queue `data` at once where it is certain what `can_send_now(len(data))` and then
+        `send_now(data)` would do: one DATA frame that h2 writes as it is, straight into the
+        connection's buffer (`Connection.send_frame_now`), in one call. False, with nothing
+        queued, anywhere else: take those two steps then. Never raises. `data` is copied:
         the caller may reuse it at once."""
-        if (
+        return (
             self._error is None
             and not self._local_ended
             and self._conn.send_frame_now(self._stream_id, data)
-        ):
-            return True
-        if not self.can_send_now(len(data)):
-            return False
-        self.send_now(bytes(data))
-        return True
+        )
 
     def consume_inline(self, consumer: Callable[[bytes], bool] | None) -> None:
         """Hand inbound DATA to `consumer` in the socket callback, while nothing is
