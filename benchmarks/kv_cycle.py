@@ -9,8 +9,8 @@ at two `--cycles` (or `--text-reads`) values and divide the difference.
 No sockets and no emulator: a Connection over a fake socket, one open Run stream, fed
 the frames a new conversation brings (a `set_blob` request per read, as the backend sends
 them, each answered before the next; and reads of text deltas), timed per read (best of
-`--repeat` runs, in microseconds). For A/B comparisons of the receive path, run it on both
-checkouts back to back.
+`--repeat` runs, in microseconds of this process's CPU time, so comparisons hold under
+load). For A/B comparisons of the receive path, run it on both checkouts back to back.
 """
 
 from __future__ import annotations
@@ -109,17 +109,17 @@ async def _run(cycles: int, words: int, text_reads: int) -> tuple[float, float]:
     text = _data(sid, _words(words))
     # Each read is answered (its bytes queued and flushed) before the next arrives.
     receive = connection.data_received
-    started = time.perf_counter()
+    started = time.process_time()
     for read in reads:
         receive(read)
-    kv = time.perf_counter() - started
+    kv = time.process_time() - started
     run._take_inline()
     word_reads = max(1, text_reads)
-    started = time.perf_counter()
+    started = time.process_time()
     for _ in range(word_reads):
         receive(text)
         run._take_inline()  # (the reader's part: take the events, read in place again)
-    text_time = time.perf_counter() - started
+    text_time = time.process_time() - started
     assert wire.written > 0
     return kv / max(1, cycles) * 1e6, text_time / word_reads * 1e6
 
