@@ -214,9 +214,8 @@ class ClientH2Connection(H2Connection):
     def take_data_to_send(self) -> bytes:
         """`data_to_send()`, or b"" when nothing is queued: one call per flush, not two."""
         data = self._data_to_send
-        if not data:
-            return b""
-        self._data_to_send = bytearray()
+        if data:
+            self._data_to_send = bytearray()
         return bytes(data)
 
     def receive(self, data: bytes) -> list[Event | DataChunk]:

@@ -82,9 +82,7 @@ class Connection(asyncio.Protocol):
         self._write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._flush_handle: asyncio.Handle | None = None
-        # True while `data_received` runs: it flushes at its end, so what is queued in its
-        # callbacks (a KV answer, a WINDOW_UPDATE) schedules no flush of its own.
-        self._receiving = False
+        self._receiving = False  # in `data_received`, which flushes at its end
         self._handlers: dict[type[Event], Callable[[Any], None]] = {
             DataReceived: self._on_data,
             ResponseReceived: self._on_response,
@@ -315,9 +313,8 @@ class Connection(asyncio.Protocol):
             self._flush_handle = self.loop.call_soon(self._flush)  # (`_flush_soon`, inlined)
 
     def send_frame_now(self, stream_id: int, data: bytes | bytearray) -> bool:
-        """`send_data` of `data` as one frame, if the connection is `writable` and h2 would
-        send it as it is (`ClientH2Connection.send_direct`); False, with nothing done,
-        otherwise (the caller takes the general path, which decides as before)."""
+        """`send_data` of `data` as one frame, if `writable` and h2 would send it as it is
+        (`ClientH2Connection.send_direct`); else False, with nothing done."""
         if self._error is not None or self._write_paused:
             return False
         if not self._h2.send_direct(stream_id, data):
