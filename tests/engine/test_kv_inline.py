@@ -52,6 +52,7 @@ class FakeStream:
         self.sent: list[bytes] = []
         self.consumer: Callable[[bytes], bool] | None = None
         self.window = 1 << 20
+        self.direct = False
         self.trailers: list[tuple[str, str]] | None = None
         self._inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.headers = asyncio.get_running_loop().create_future()
@@ -70,6 +71,14 @@ class FakeStream:
 
     def send_now(self, data: bytes) -> None:
         self.sent_now.append(data)
+
+    def try_send_now(self, data: bytes | bytearray) -> bool:
+        """DuplexStream's one-call way, taken only when a test sets `direct` (otherwise the
+        Run takes the two steps, `can_send_now` and `send_now`)."""
+        if not self.direct or len(data) > self.window:
+            return False
+        self.sent_now.append(bytes(data))  # (a copy, as the connection's buffer takes)
+        return True
 
     def consume_inline(self, consumer: Callable[[bytes], bool] | None) -> None:
         self.consumer = consumer
@@ -175,6 +184,24 @@ async def test_kv_answers_go_out_in_the_callback_and_the_events_follow_later() -
     assert isinstance(events[-1], ev.StreamClosed)
     # Only the run_request went through the reader's send path.
     assert len(stream.sent) == 1
+
+
+async def test_an_answer_sent_in_one_call_is_the_same_answer() -> None:
+    """The one-call way (`try_send_now`): the same answers in the same order, each sent
+    once, and nothing left owed; where it declines, the two steps send it."""
+    run, stream, task = await _started()
+    stream.direct = True
+    assert stream.arrive(_set_blob(1, b"one"))
+    assert stream.arrive(_set_blob(2, b"two"))
+    assert [_kv_answer_ids(data) for data in stream.sent_now] == [[1], [2]]
+    assert not run.machine.owes_data
+    stream.direct = False
+    assert stream.arrive(_set_blob(3, b"three"))
+    assert [_kv_answer_ids(data) for data in stream.sent_now] == [[1], [2], [3]]
+    assert len(stream.sent) == 1 and stream.consumer is not None
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
 
 async def test_an_answer_that_cannot_go_at_once_is_sent_by_the_reader_in_order() -> None:

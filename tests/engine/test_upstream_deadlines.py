@@ -43,6 +43,9 @@ class _Stream:
     def can_send_now(self, size: int) -> bool:
         return False
 
+    def try_send_now(self, data: bytes | bytearray) -> bool:
+        return False
+
     def consume_inline(self, consumer: Any) -> None:
         pass
 

@@ -49,6 +49,10 @@ def no_hot(payload: bytes) -> None:
     return None
 
 
+def no_hot_at(data: bytes, start: int, end: int) -> None:
+    return None
+
+
 @pytest.mark.parametrize("kv_id", KV_IDS)
 @pytest.mark.parametrize("size", SIZES)
 def test_a_set_blob_is_handled_as_the_general_path_handles_it(kv_id: int, size: int) -> None:
@@ -57,7 +61,10 @@ def test_a_set_blob_is_handled_as_the_general_path_handles_it(kv_id: int, size: 
     fast, fast_blobs, fast_found = machine()
     slow, slow_blobs, slow_found = machine()
     events = fast.receive_data(stream)
-    with mock.patch.object(run, "read_hot", no_hot):
+    with (
+        mock.patch.object(run, "read_hot", no_hot),
+        mock.patch.object(run, "read_hot_at", no_hot_at),
+    ):
         assert slow.receive_data(stream) == events
     assert events == [ev.BlobStored(key, size), ev.BlobStored(b"k" * 32, 6)]
     replies = fast.data_to_send()
@@ -97,14 +104,17 @@ def test_a_set_blob_with_a_field_we_lack_goes_to_the_decoder_and_is_reported() -
 
 def test_messages_no_hot_reader_takes_are_not_offered_to_it() -> None:
     """A checkpoint (first byte 0x1A) reaches the decoder without a `read_hot` call; the
-    set_blob after it in the same chunk still takes the KV-set path."""
+    set_blob after it in the same chunk still takes the KV-set path (read in place)."""
     state = agent.ConversationStateStructure()
     state.token_details.used_tokens = 7
     checkpoint = agent.AgentServerMessage(conversation_checkpoint_update=state)
     stream = encode_envelope(checkpoint.SerializeToString()) + set_frame(2, b"k" * 32, b"v")
     fast, _, _ = machine()
-    with mock.patch.object(run, "read_hot", wraps=run.read_hot) as read:
+    read = mock.patch.object(run, "read_hot", wraps=run.read_hot)
+    read_at = mock.patch.object(run, "read_hot_at", wraps=run.read_hot_at)
+    with read as whole, read_at as in_place:
         events = fast.receive_data(stream)
     assert [type(e) for e in events] == [ev.Checkpoint, ev.BlobStored]
-    assert read.call_count == 1  # the set_blob only
+    assert whole.call_count == 0
+    assert in_place.call_count == 1  # the set_blob only
     assert fast.data_to_send() == set_reply(2)

@@ -215,6 +215,10 @@ class UpstreamRun:
         if self.half_closed or self._send_lock.locked():
             return False
         machine, stream = self.machine, self.stream
+        if self.tap is None and stream.try_send_now(machine.outgoing):
+            # The usual answer, one frame, sent in one call (it copies the bytes owed).
+            machine.outgoing.clear()
+            return True
         if not stream.can_send_now(len(machine.outgoing)):
             return False
         owed = machine.data_to_send()

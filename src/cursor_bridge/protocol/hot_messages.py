@@ -57,32 +57,40 @@ _GET_DATA_FIELD = 1
 
 def read_hot(payload: bytes) -> Hot | None:
     """The values of a set/get blob request, step start/end or turn end, or None."""
-    size = len(payload)
-    if size < 3:
+    return read_hot_at(payload, 0, len(payload))
+
+
+def read_hot_at(data: bytes, start: int, end: int) -> Hot | None:
+    """`read_hot(data[start:end])`, read where it lies: the RunMachine reads a frame's
+    payload inside the received chunk, so a blob is copied once (as its value), not twice.
+    Nothing outside `data[start:end]` is read into the result: whatever follows `end` (the
+    next frame) only ever makes a varint run past `end`, which is refused as a varint
+    truncated at `end` is."""
+    if end - start < 3:
         return None
-    top = payload[0]
+    top = data[start]
     if top != _KV and top != _UPDATE:
         return None
-    length = payload[1]  # (inlined `_enter`: this runs for every such message)
+    length = data[start + 1]  # (inlined `_enter`: this runs for every such message)
     if length < 0x80:
-        pos = 2
-    elif payload[2] < 0x80:  # two bytes: a blob under 16 KiB
-        length = length & 0x7F | payload[2] << 7
-        pos = 3
+        pos = start + 2
+    elif data[start + 2] < 0x80:  # two bytes: a blob under 16 KiB
+        length = length & 0x7F | data[start + 2] << 7
+        pos = start + 3
     else:
-        length, pos = short_varint(payload, 1)
-    if length <= 0 or pos + length != size:
+        length, pos = short_varint(data, start + 1)
+    if length <= 0 or pos + length != end:
         return None
     if top == _KV:
-        return _read_kv(payload, pos, size)
-    tag = payload[pos]
+        return _read_kv(data, pos, end)
+    tag = data[pos]
     if tag == _TURN_ENDED:
         kind, fields = TURN_ENDED, _TURN_ENDED_FIELDS
         pos += 1
-    elif tag != 0x82 and tag != 0x8A:
+    elif (tag != 0x82 and tag != 0x8A) or end - pos < 2:
         return None
     else:
-        pair = payload[pos : pos + 2]
+        pair = data[pos : pos + 2]
         if pair == _STEP_STARTED:
             kind, fields = STEP_STARTED, _STEP_STARTED_FIELDS
         elif pair == _STEP_COMPLETED:
@@ -91,11 +99,11 @@ def read_hot(payload: bytes) -> Hot | None:
             return None
         pos += 2
     # (`_enter`, inlined for the one-byte length of these small messages)
-    if pos < size and payload[pos] < 0x80 and pos + 1 + payload[pos] == size:
+    if pos < end and data[pos] < 0x80 and pos + 1 + data[pos] == end:
         pos += 1
     else:
-        pos = _enter(payload, pos, size)
-    values = _flat_varints(payload, pos, size, fields) if pos >= 0 else None
+        pos = _enter(data, pos, end)
+    values = _flat_varints(data, pos, end, fields) if pos >= 0 else None
     if kind == TURN_ENDED:
         return None if values is None else (TURN_ENDED, values)
     return None if values is None else (kind, values[0])

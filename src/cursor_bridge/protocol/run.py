@@ -38,6 +38,7 @@ from .hot_messages import (
     Hot,
     get_blob_reply,
     read_hot,
+    read_hot_at,
     set_blob_reply,
 )
 from .message_events import exec_event, mcp_state_servers, todos, trailers_error
@@ -269,7 +270,7 @@ class RunMachine:
                 return pos
             if length < 3 or data[pos + HEADER_SIZE] not in HOT_FIRST_BYTES:
                 return pos  # (what `read_hot` refuses first: a checkpoint, an exec request)
-            hot = read_hot(data[pos + HEADER_SIZE : stop])
+            hot = read_hot_at(data, pos + HEADER_SIZE, stop)  # (in place: no payload copy)
             if hot is None:
                 return pos
             kind = hot[0]

@@ -43,12 +43,12 @@ MAX_INBOUND_FRAME = 1 << 16
 """Bigger DATA frames than the 16 KiB default: fewer h2 events per megabyte."""
 
 _PRUNE_MIN = 64
-# Stream states where sending DATA is allowed and leaves the state as it is.
-_SENDING_STATES = frozenset({StreamState.OPEN, StreamState.HALF_CLOSED_REMOTE})
-# Stream states where receiving DATA is allowed (and changes nothing without END_STREAM),
-# compared by identity on the receive path (hashing an Enum member runs Python code).
+# Stream states where sending DATA (OPEN, HALF_CLOSED_REMOTE) or receiving it (OPEN,
+# HALF_CLOSED_LOCAL) is allowed and, without END_STREAM, changes nothing; compared by
+# identity (hashing an Enum member runs Python code).
 _OPEN = StreamState.OPEN
 _HALF_CLOSED_LOCAL = StreamState.HALF_CLOSED_LOCAL
+_HALF_CLOSED_REMOTE = StreamState.HALF_CLOSED_REMOTE
 _CLOSED = StreamState.CLOSED
 _CLIENT_OPEN = ConnectionState.CLIENT_OPEN
 # Frame layout (RFC 9113 §4.1, §6.1): a 9-byte header, type DATA = 0 and its flags.
@@ -121,7 +121,7 @@ class ClientH2Connection(H2Connection):
       concurrent Runs. See `open_outbound_streams`.
     - Received DATA frames are not formatted for a log line nobody reads (_QuietDataFrame).
     - A plain DATA frame on an open stream is written straight into the output buffer (see
-      `send_data`): h2 builds, checks and serialises a frame object through two state
+      `send_direct`): h2 builds, checks and serialises a frame object through two state
       machines, ~30 us for each of the dozen small messages a Run sends.
     - Received bytes are cut into frames here (see `receive`), and a DATA frame on a stream
       open for receiving is read from its nine header bytes without a frame object: one
@@ -149,11 +149,6 @@ class ClientH2Connection(H2Connection):
         # (see `_h2_receive`).
         self._header_blocks: dict[bytes, tuple[list[HeaderTuple], bool]] = {}
         self._validated: dict[tuple[bytes, HeaderValidationFlags], list[Header]] = {}
-
-    @property
-    def has_data_to_send(self) -> bool:
-        """Whether `data_to_send()` would return bytes (cheaper than asking it: it copies)."""
-        return bool(self._data_to_send)
 
     @property
     def open_outbound_streams(self) -> int:
@@ -187,29 +182,42 @@ class ClientH2Connection(H2Connection):
         end_stream: bool = False,
         pad_length: Any = None,
     ) -> None:
-        """h2's `send_data`, with its common case done directly: no END_STREAM, no padding,
-        an open connection and stream, within the frame size and both flow-control windows.
-        There h2's state machines make no transition and the frame is nine header bytes
-        and the data; the windows shrink as h2 would shrink them. Anything else is h2's."""
+        """h2's `send_data`, with its common case done directly (see `send_direct`): no
+        END_STREAM, no padding. Anything else is h2's."""
+        if end_stream or pad_length is not None or not self.send_direct(stream_id, data):
+            super().send_data(stream_id, data, end_stream, pad_length)
+
+    def send_direct(self, stream_id: int, data: bytes | bytearray | memoryview) -> bool:
+        """Queue `data` as one plain DATA frame where h2's `send_data` would make no state
+        transition: an open connection and stream, within the frame size and both
+        flow-control windows. There the frame is nine header bytes and the data, and the
+        windows shrink as h2 would shrink them. False, with nothing done, anywhere else."""
         stream = self.streams.get(stream_id)
+        if stream is None:
+            return False
         size = len(data)
+        state = stream.state_machine.state
         if (
-            end_stream
-            or pad_length is not None
-            or stream is None
-            or not 0 < size <= self.max_outbound_frame_size
+            not 0 < size <= self.max_outbound_frame_size
             or size > self.outbound_flow_control_window
             or size > stream.outbound_flow_control_window
-            or self.state_machine.state is not ConnectionState.CLIENT_OPEN
-            or stream.state_machine.state not in _SENDING_STATES
+            or self.state_machine.state is not _CLIENT_OPEN
+            or (state is not _OPEN and state is not _HALF_CLOSED_REMOTE)
         ):
-            super().send_data(stream_id, data, end_stream, pad_length)
-            return
+            return False
         stream.outbound_flow_control_window -= size
         self.outbound_flow_control_window -= size
         # Frame header (RFC 9113 §4.1): length, type DATA (0), no flags, stream id.
         self._data_to_send += size.to_bytes(3, "big") + b"\x00\x00" + stream_id.to_bytes(4, "big")
         self._data_to_send += data
+        return True
+
+    def take_data_to_send(self) -> bytes:
+        """`data_to_send()`, or b"" when nothing is queued: one call per flush, not two."""
+        data = self._data_to_send
+        if data:
+            self._data_to_send = bytearray()
+        return bytes(data)
 
     def receive(self, data: bytes) -> list[Event | DataChunk]:
         """`receive_data`, with each DATA frame taken straight from the bytes where h2's

@@ -5,7 +5,9 @@ bytes between the socket and `h2` and routes `h2` events to `DuplexStream`s, and
 DATA frames our h2 connection reads without an event (`client_h2.DataChunk`).
 Inbound bytes are handled in `data_received` (no reader task); outbound bytes are
 collected from `h2` and written once per event-loop iteration, so many streams
-writing in the same tick share one socket write.
+writing in the same tick share one socket write. What the receive callbacks queue (a KV
+answer, a WINDOW_UPDATE) leaves with the read that caused it: `data_received` flushes at
+its end, and schedules no flush of its own meanwhile (`_receiving`).
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class Connection(asyncio.Protocol):
         self._write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._flush_handle: asyncio.Handle | None = None
+        self._receiving = False  # in `data_received`, which flushes at its end
         self._handlers: dict[type[Event], Callable[[Any], None]] = {
             DataReceived: self._on_data,
             ResponseReceived: self._on_response,
@@ -306,8 +309,19 @@ class Connection(asyncio.Protocol):
             self._h2.send_data(stream_id, data)
         except H2Error as exc:
             raise TransportError(f"stream {stream_id}: cannot send: {exc}") from exc
-        if self._flush_handle is None and self._error is None:  # `_flush_soon`, inlined
-            self._flush_handle = self.loop.call_soon(self._flush)
+        if self._flush_handle is None and self._error is None and not self._receiving:
+            self._flush_handle = self.loop.call_soon(self._flush)  # (`_flush_soon`, inlined)
+
+    def send_frame_now(self, stream_id: int, data: bytes | bytearray) -> bool:
+        """`send_data` of `data` as one frame, if `writable` and h2 would send it as it is
+        (`ClientH2Connection.send_direct`); else False, with nothing done."""
+        if self._error is not None or self._write_paused:
+            return False
+        if not self._h2.send_direct(stream_id, data):
+            return False
+        if self._flush_handle is None and not self._receiving:
+            self._flush_handle = self.loop.call_soon(self._flush)  # (`_flush_soon`, inlined)
+        return True
 
     def end_stream(self, stream_id: int) -> None:
         try:
@@ -360,17 +374,15 @@ class Connection(asyncio.Protocol):
     # -- writing ---------------------------------------------------------------
 
     def _flush_soon(self) -> None:
-        if self._flush_handle is None and self._error is None:
+        if self._flush_handle is None and self._error is None and not self._receiving:
             self._flush_handle = self.loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
-        if not self._h2.has_data_to_send:
-            return
-        data = self._h2.data_to_send()
-        if self._transport is not None and not self._transport.is_closing():
+        data = self._h2.take_data_to_send()
+        if data and self._transport is not None and not self._transport.is_closing():
             self._transport.write(data)
 
     # -- reading ---------------------------------------------------------------
@@ -385,19 +397,23 @@ class Connection(asyncio.Protocol):
             return
         streams = self._streams
         handlers = self._handlers
-        for item in items:
-            if isinstance(item, tuple):  # a DataChunk: most of what arrives
-                stream_id, chunk, size = item
-                stream = streams.get(stream_id)
-                if stream is not None:
-                    stream._on_data(chunk, size)
+        self._receiving = True
+        try:
+            for item in items:
+                if isinstance(item, tuple):  # a DataChunk: most of what arrives
+                    stream_id, chunk, size = item
+                    stream = streams.get(stream_id)
+                    if stream is not None:
+                        stream._on_data(chunk, size)
+                    else:
+                        self._unclaimed_data(stream_id, size)
                 else:
-                    self._unclaimed_data(stream_id, size)
-            else:
-                handler = handlers.get(type(item))
-                if handler is not None:
-                    handler(item)
-        self._flush()
+                    handler = handlers.get(type(item))
+                    if handler is not None:
+                        handler(item)
+        finally:
+            self._receiving = False
+            self._flush()  # what the callbacks queued (they scheduled no flush)
 
     def _on_data(self, event: DataReceived) -> None:
         stream = self._streams.get(event.stream_id)

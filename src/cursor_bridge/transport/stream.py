@@ -148,6 +148,18 @@ class DuplexStream:
             conn.send_data(self._stream_id, view[:frame_limit])
             view = view[frame_limit:]
 
+    def try_send_now(self, data: bytes | bytearray) -> bool:
+        """Queue `data` at once where it is certain what `can_send_now(len(data))` and then
+        `send_now(data)` would do: one DATA frame that h2 writes as it is, straight into the
+        connection's buffer (`Connection.send_frame_now`), in one call. False, with nothing
+        queued, anywhere else: take those two steps then. Never raises. `data` is copied:
+        the caller may reuse it at once."""
+        return (
+            self._error is None
+            and not self._local_ended
+            and self._conn.send_frame_now(self._stream_id, data)
+        )
+
     def consume_inline(self, consumer: Callable[[bytes], bool] | None) -> None:
         """Hand inbound DATA to `consumer` in the socket callback, while nothing is
         buffered, instead of waking the task in `receive()`; it returns True when that task
