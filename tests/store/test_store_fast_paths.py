@@ -1,7 +1,7 @@
 """The writer's and the event loop's one-pass helpers do exactly what the general steps
 they replace do, on many random inputs: `BatchBlobs.fresh` (holds, then wrote, per blob),
 `BlobCache.add` of bytes it already holds, `BlobCache.add_all` (one `add` per blob), and
-`Pending.hold`/`retire` (store/pending.py)."""
+`Pending.hold`/`retire` (store/pending.py), and the queue's byte count of a turn."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import cast
 
 import pytest
 
-from cursor_bridge.store import writes
+from cursor_bridge.store import MemoryStateStore, writes
 from cursor_bridge.store.cache import BlobCache, RecentCheckpoints
 from cursor_bridge.store.known_blobs import BatchBlobs, KnownBlobs
 from cursor_bridge.store.pending import Pending
@@ -177,7 +177,9 @@ def test_holding_and_retiring_in_one_pass_match_one_blob_at_a_time(seed: int) ->
     for n in range(200):
         op = random_op(rng, n)
         if isinstance(op, writes.SaveTurn):
-            fast.hold(op, op.blobs, cache)
+            # What it returns is what the writer's queue counts of the turn's blobs.
+            held = fast.hold(op, op.blobs, cache)
+            assert held + len(op.stored.checkpoint) == writes.size_of(op)
             for key, data in op.blobs.items():
                 slow_hold(slow, op, key, data)
         elif isinstance(op, writes.PutBlob):
@@ -204,3 +206,16 @@ def test_a_held_blob_is_cached_too() -> None:
     op = writes.SaveTurn(stored("fp:a", 1), {b"k": b"v"}, ())
     pending.hold(op, op.blobs, cache)
     assert cache.get(b"k") == b"v"
+
+
+def test_a_queued_turn_counts_the_bytes_it_writes() -> None:
+    """`save_turn` hands the queue the size `Pending.hold` measured: `size_of`'s figure."""
+    store = MemoryStateStore()
+    ops = []
+    with store.batch():  # nothing commits: the queue keeps its count
+        store.save_turn("fp:a", b"ckpt", blobs={b"k1": b"abc", b"k2": b"defgh"})
+        store.save_turn("fp:b", b"c", blobs={b"k1": b"xy"})  # one replaced while queued
+        store.save_turn("fp:c", b"c3")
+        ops = list(store._queue)
+        assert store._queued_bytes == sum(map(writes.size_of, ops)) == 4 + 8 + 1 + 2 + 2
+    store.close()

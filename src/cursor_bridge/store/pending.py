@@ -26,18 +26,20 @@ class Pending:
         self.checkpoints: dict[str, CheckpointOp] = {}
         self.bytes = 0
 
-    def hold(self, op: BlobOp, blobs: dict[bytes, bytes], cache: BlobCache) -> None:
-        """Serve *blobs* to reads until *op* commits (and cache them)."""
+    def hold(self, op: BlobOp, blobs: dict[bytes, bytes], cache: BlobCache) -> int:
+        """Serve *blobs* to reads until *op* commits (and cache them); returns their bytes
+        (what the op writes of them: `writes.size_of`)."""
         pending = self.blobs
-        held = 0
+        size = replaced_bytes = 0
         for key, data in blobs.items():
             replaced = pending.get(key)
             if replaced is not None:
-                held -= len(replaced[1])
+                replaced_bytes += len(replaced[1])
             pending[key] = (op, data)
-            held += len(data)
-        self.bytes += held
+            size += len(data)
+        self.bytes += size - replaced_bytes
         cache.add_all(blobs)
+        return size
 
     def retire(self, ops: list[writes.Op], recent: RecentCheckpoints) -> None:
         """Forget what committed *ops* wrote, unless a later op replaced it; their

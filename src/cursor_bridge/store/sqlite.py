@@ -191,10 +191,11 @@ class _SqliteStore(WriteQueue, ClosedOnExit):
             now = self._clock()
             stored = StoredCheckpoint(conversation_key, checkpoint, meta, now)
             op = writes.SaveTurn(stored, new, tuple(reachable), parent)
+            size = len(checkpoint)
             if new:
-                self._pending.hold(op, new, self._cache)
+                size += self._pending.hold(op, new, self._cache)
             self._pending.checkpoints[conversation_key] = op
-            self._submit(op, now)
+            self._submit(op, now, size)
 
     def peek_checkpoint(self, conversation_key: str) -> StoredCheckpoint | None:
         """load_checkpoint from memory only (queued, or recently saved or loaded here); None

@@ -170,9 +170,9 @@ class WriteQueue:
                     log.warning("state store: closing without its last writes: %s", exc)
             return self._submitted - self._committed
 
-    def _submit(self, op: writes.Op, now: float) -> int:
+    def _submit(self, op: writes.Op, now: float, size: int | None = None) -> int:
         """Queue *op* (lock held); returns its sequence number (committed when
-        `_committed` reaches it)."""
+        `_committed` reaches it). *size*: `writes.size_of(op)`, when the caller has it."""
         self._check_open()
         idle = not self._queue
         if now - self._last_prune >= self.prune_interval and not isinstance(op, writes.Prune):
@@ -180,7 +180,7 @@ class WriteQueue:
             self._submitted += 1
         self._queue.append(op)
         self._submitted += 1
-        self._queued_bytes += writes.size_of(op)
+        self._queued_bytes += writes.size_of(op) if size is None else size
         if isinstance(op, writes.Barrier):
             self._barriers += 1
         if self._holders:
