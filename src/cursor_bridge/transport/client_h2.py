@@ -28,8 +28,6 @@ __all__ = [
     "ClientH2Connection",
     "DataChunk",
     "new_client_h2",
-    "split_status",
-    "text_headers",
 ]
 
 STREAM_WINDOW = 1 << 20
@@ -479,26 +477,3 @@ def new_client_h2() -> ClientH2Connection:
     del h2.local_settings[SettingCodes.ENABLE_CONNECT_PROTOCOL]
     h2.max_inbound_frame_size = MAX_INBOUND_FRAME
     return h2
-
-
-def text_headers(headers: list[Header]) -> list[tuple[str, str]]:
-    """Header pairs as str (h2 already decodes them; the bytes branch is for typing)."""
-    return [
-        (
-            name if isinstance(name, str) else name.decode(),
-            value if isinstance(value, str) else value.decode(),
-        )
-        for name, value in headers
-    ]
-
-
-def split_status(headers: list[tuple[str, str]]) -> tuple[int, list[tuple[str, str]]]:
-    """(`:status`, the headers without pseudo-headers)."""
-    status = 0
-    regular = []
-    for name, value in headers:
-        if name == ":status":
-            status = int(value)
-        elif not name.startswith(":"):
-            regular.append((name, value))
-    return status, regular

@@ -36,14 +36,10 @@ from h2.exceptions import H2Error, TooManyStreamsError
 from h2.settings import SettingCodes
 
 from . import request_frames
-from .client_h2 import (
-    CONNECTION_WINDOW,
-    new_client_h2,
-    split_status,
-    text_headers,
-)
+from .client_h2 import CONNECTION_WINDOW, new_client_h2
 from .errors import ConnectFailed, TransportError
 from .origin import Origin
+from .received_headers import split_status, text_headers
 from .stream import DuplexStream
 
 __all__ = ["Connection", "NoStreamCapacity"]
