@@ -249,9 +249,24 @@ class UpstreamRun:
         self._inline_on = False
         return True
 
+    def close_now(self) -> bool:
+        """`aclose` here and now when it needs no waiting: the Run's end is read and no
+        heartbeat is being sent (so nothing is left to cancel or to wait for). False, with
+        nothing done, otherwise."""
+        if not self.finished or self._beat_task is not None:
+            return False
+        if self._inline_on:
+            self.stream.consume_inline(None)
+            self._inline_on = False
+        if self._beating or self._beat_timer is not None:
+            self._stop_beat_timer()
+        return True
+
     async def aclose(self) -> None:
         """Stop heartbeats and, if the Run did not finish, cancel the stream upstream.
         (Called twice per Run, by its reader and by its owner: what is done is skipped.)"""
+        if self.close_now():
+            return
         if self._inline_on:
             self.stream.consume_inline(None)
             self._inline_on = False
