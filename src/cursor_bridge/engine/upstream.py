@@ -63,8 +63,11 @@ class UpstreamRun:
         self._inline_error: Exception | None = None
         # Whether `_read_inline` is the stream's consumer now (it is re-armed only when not).
         self._inline_on = False
-        # Set when the response headers took longer than `idle_timeout` (see _wait_headers).
+        # Set when the response headers took longer than `idle_timeout` (see _wait_headers);
+        # the deadline's timer, and its time while the heartbeat timer carries it.
         self._headers_late = False
+        self._headers_timer: asyncio.TimerHandle | None = None
+        self._headers_due: float | None = None
         self._closing: asyncio.Task[None] | None = None
 
     async def batches(self) -> AsyncGenerator[list[ev.Event], None]:
@@ -286,8 +289,16 @@ class UpstreamRun:
 
         The deadline is a plain timer that cancels the stream (what the Run does on any
         failure): `asyncio.timeout` would cost a Timeout object, a task lookup and two
-        getpid() system calls per Run for a deadline that almost never fires."""
-        timer = self._loop.call_later(self.idle_timeout, self._headers_overdue)
+        getpid() system calls per Run for a deadline that almost never fires. While the
+        heartbeat timer is armed to fire earlier, it carries the deadline: the deadline's
+        own timer, for the same moment, is armed only if the headers are still awaited
+        when that timer fires or stops (`_hand_over_deadline`), so the usual Run, whose
+        headers come within milliseconds, arms one timer instead of two."""
+        due = self._loop.time() + self.idle_timeout
+        if self._beat_timer is not None and self.heartbeat_interval < self.idle_timeout:
+            self._headers_due = due
+        else:
+            self._headers_timer = self._loop.call_at(due, self._headers_overdue)
         try:
             answer = await self.stream.response_headers()
         except TransportError as exc:
@@ -295,12 +306,23 @@ class UpstreamRun:
                 raise ConnectError("deadline_exceeded", "the backend did not answer") from exc
             raise ConnectError("unavailable", f"connection to the backend lost: {exc}") from exc
         finally:
-            timer.cancel()
+            self._headers_due = None
+            timer, self._headers_timer = self._headers_timer, None
+            if timer is not None:
+                timer.cancel()
         if self._headers_late:  # they came in the very tick the deadline passed
             raise ConnectError("deadline_exceeded", "the backend did not answer")
         return answer
 
+    def _hand_over_deadline(self) -> None:
+        """The heartbeat timer fired or stopped while the headers are still awaited: the
+        deadline gets its own timer, for the moment it was set for."""
+        due, self._headers_due = self._headers_due, None
+        if due is not None:
+            self._headers_timer = self._loop.call_at(due, self._headers_overdue)
+
     def _headers_overdue(self) -> None:
+        self._headers_timer = None
         self._headers_late = True
         cancelling = self._loop.create_task(self.stream.cancel())
         self._closing = cancelling  # held until done (the loop keeps only a weak reference)
@@ -364,6 +386,8 @@ class UpstreamRun:
 
     def _heartbeat_due(self) -> None:
         self._beat_timer = None
+        if self._headers_due is not None:
+            self._hand_over_deadline()
         if self._beating:
             self._beat_task = asyncio.create_task(self._heartbeat())
 
@@ -386,6 +410,8 @@ class UpstreamRun:
         timer, self._beat_timer = self._beat_timer, None
         if timer is not None:
             timer.cancel()
+        if self._headers_due is not None:
+            self._hand_over_deadline()
 
     async def _stop_heartbeats(self) -> None:
         self._stop_beat_timer()
