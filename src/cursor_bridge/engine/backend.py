@@ -176,7 +176,15 @@ class CursorBackend:
                 prints = await asyncio.to_thread(chain, messages)
             pool = self.config.accounts
             binding = "bind:" + bind_print(request.messages, prints) if pool is not None else None
-            member = await pool.choose(binding, restriction) if pool is not None else None
+            # The in-process pool state answers at once: no coroutine per pool call.
+            local = pool is not None and pool.local
+            member = None
+            if pool is not None:
+                member = (
+                    pool.choose_now(binding, restriction)
+                    if local
+                    else await pool.choose(binding, restriction)
+                )
             tried: list[str] = []
             token = await (member.token() if member is not None else self.config.token())
             retried = False
@@ -186,7 +194,7 @@ class CursorBackend:
                 serving = member
                 lease = ""
                 if pool is not None and serving is not None:
-                    lease = await pool.begin(serving)
+                    lease = pool.begin_now(serving) if local else await pool.begin(serving)
                     if note is not None:
                         note.account = serving.label
                 try:
@@ -249,7 +257,10 @@ class CursorBackend:
                         raise
                 finally:
                     if pool is not None and serving is not None:
-                        await pool.end(serving, lease)
+                        if lease:
+                            await pool.end(serving, lease)
+                        else:
+                            pool.end_now(serving)  # no lease to give back: nothing to await
                 retried = True
                 token = await (member.token() if member is not None else self.config.token())
         except ConnectError as exc:
