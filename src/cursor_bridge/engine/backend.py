@@ -30,13 +30,13 @@ from .compaction import ContextTooLong
 from .context import Workspace, default_workspace
 from .enforce import enforced, needs_enforcement
 from .fingerprint import binding as bind_print
-from .fingerprint import chain, extend
+from .fingerprint import chain, extend_answer
 from .fresh_run import OFF_LOOP_MESSAGES, RunInput, RunStarter, context_window
 from .hosted import HostedCatalog, HostedTools
 from .model_map import ModelMap
 from .output import OutputEvent, TurnFinished, TurnStarted
 from .output_control import OutputControl
-from .request import ChatMessage, ChatRequest
+from .request import ChatRequest
 from .sessions import Session, SessionRegistry
 from .surprise_counter import SurpriseCounter
 from .token_estimate import rough_input_tokens
@@ -392,7 +392,7 @@ class CursorBackend:
             note = access.current()
             if note is not None:  # the checkpoint's occupancy of the model's window
                 note.context_used, note.context_max = run.context
-            history = extend(segment.origin, ChatMessage("assistant", outcome.text))
+            history = extend_answer(segment.origin, outcome.text)
             self.checkpoints.keep(run, history, segment.model_key, segment.account)
         else:
             await run.aclose()

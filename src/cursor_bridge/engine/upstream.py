@@ -365,8 +365,11 @@ class UpstreamRun:
         self.half_closed = True
         if self.tap is not None:
             self.tap.half_closed()
-        with contextlib.suppress(TransportError):
+        # try/except, not contextlib.suppress: three calls fewer at every turn end.
+        try:
             await self.stream.end()
+        except TransportError:
+            return  # the stream is gone already: there is nothing to end
 
     async def _send(self, data: bytes) -> None:
         async with self._send_lock:
