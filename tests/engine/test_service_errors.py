@@ -61,3 +61,20 @@ async def test_a_stand_in_backend_is_wrapped_and_translated() -> None:
         async for _ in service.stream_turn(REQUEST, CHOICE):
             pass
     assert caught.value.status == 429
+
+
+class _RefusingResolve(CursorBackend):
+    async def resolve(self, request: ChatRequest) -> ModelChoice:
+        raise ConnectError("unauthenticated", "who are you")
+
+
+async def test_a_failed_resolve_is_an_engine_error() -> None:
+    """resolve translates without a context manager (service.py): the same EngineError,
+    caused by the ConnectError."""
+    backend = _RefusingResolve(
+        BackendConfig(api_url="http://x.invalid", agent_url="http://x.invalid")
+    )
+    with pytest.raises(EngineError) as caught:
+        await EngineService(backend).resolve(REQUEST)
+    assert caught.value.status == 401
+    assert isinstance(caught.value.__cause__, ConnectError)

@@ -205,13 +205,17 @@ class OpenAIChat(OpenAIErrors, Dialect[ChatRequest]):
         return CompletionBody(parsed.model)
 
 
+# What a stream that ends without the engine's TurnFinished reports (frozen: one for all).
+_UNFINISHED = TurnFinished("stop", Usage())
+
+
 class ChunkStream(StreamRenderer):
     """The `chat.completion.chunk` stream, ended by `[DONE]`."""
 
     def __init__(self, model: str, include_usage: bool) -> None:
         self.writer = ChunkWriter(new_completion_id(), model, int(time.time()))
         self.include_usage = include_usage
-        self.finished = TurnFinished("stop", Usage())
+        self.finished = _UNFINISHED
         self._role = self.writer.role()  # sent with the first batch: one write for the first token
 
     def batch(self, events: Sequence[OutputEvent]) -> str:
@@ -249,7 +253,7 @@ class CompletionBody(BodyRenderer):
         self.text: list[str] = []
         self.reasoning: list[str] = []
         self.calls: list[ToolCall] = []
-        self.finished = TurnFinished("stop", Usage())
+        self.finished = _UNFINISHED
 
     def feed(self, events: Sequence[OutputEvent]) -> None:
         for event in events:

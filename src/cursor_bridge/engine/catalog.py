@@ -125,7 +125,8 @@ class ModelCatalog:
         the built-in Claude families; see engine/model_map.py). A name resolved before is
         answered from memory until the catalog is fetched again or the map is replaced.
         """
-        await self._fresh()
+        if not self._models or time.monotonic() - self._fetched_at > self.ttl:
+            await self._fresh()  # (a fresh catalog needs nothing: no coroutine to await)
         source = self._choices_from
         if source is None or source[0] is not self._models or source[1] is not self.model_map:
             self._choices = {}

@@ -80,8 +80,11 @@ class EngineService:
             return await self.backend.catalog.models()
 
     async def resolve(self, request: ChatRequest) -> ModelChoice:
-        with translated():
+        # What `with translated():` does, without a context manager's generator per request.
+        try:
             return await self.backend.resolve(request)
+        except ConnectError as exc:
+            raise engine_error(exc) from exc
 
     def stream_turn(
         self, request: ChatRequest, choice: ModelChoice

@@ -12,7 +12,7 @@ import logging
 
 from starlette.types import Scope
 
-from .client_keys import ClientKeyFileError, ClientKeys
+from .client_keys import ClientKeyFileError, ClientKeys, matches
 from .errors import Refusal
 
 log = logging.getLogger(__name__)
@@ -45,14 +45,15 @@ class ClientAuth:
         if scope.get("path", "") in self.open_paths:
             return None
         try:
-            presented = presented_keys(headers)
-            required, matched = self.keys.check(presented)
+            keys = self.keys.keys()  # one look at the file per request, as check() takes
         except ClientKeyFileError as exc:
             log.error("refusing requests: %s", exc)
             message = "The bridge's client key file is unreadable; see the bridge's log."
             return Refusal(503, message, "client_keys_unreadable")
-        if not required:
-            return None
+        if not keys:
+            return None  # no key exists: none is required (the headers need no reading)
+        presented = presented_keys(headers)
+        matched = matches(presented, keys)
         if not matched:
             message = (
                 "Invalid API key for this cursor-bridge."

@@ -137,8 +137,7 @@ class ClientKeys:
         """`required()` and the matches among *presented*, from one look at the file (one
         `stat` per request instead of one per question)."""
         keys = self.keys()
-        matched = [key for key in (_match(p, keys) for p in presented) if key is not None]
-        return bool(keys), matched
+        return bool(keys), matches(presented, keys)
 
     def _current_file_keys(self) -> list[ClientKey]:
         if self.store is None or self._file is None:
@@ -152,6 +151,11 @@ class ClientKeys:
             self._file_keys = self.store.load() if seen is not None else []
             self._seen = seen
         return self._file_keys
+
+
+def matches(presented: Iterable[str], keys: list[ClientKey]) -> list[ClientKey]:
+    """The keys among *keys* that the *presented* ones match (each compared with all)."""
+    return [key for key in (_match(p, keys) for p in presented) if key is not None]
 
 
 def _match(presented: str, keys: list[ClientKey]) -> ClientKey | None:

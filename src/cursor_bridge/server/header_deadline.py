@@ -7,6 +7,11 @@ that connects and sends nothing, held a connection and its file descriptor for e
 This HTTP protocol arms a timer when a connection opens and again when a request begins,
 and closes the connection when the headers are not complete in time. It also gives each
 request's cycle what http_cycle.py adds (its head written with the body, a disconnect hook).
+
+uvicorn's keep-alive timeout (an idle connection is closed `timeout_keep_alive` seconds after
+its last response) is kept the same way: uvicorn schedules a timer after every response and
+cancels it when the next request's bytes arrive; here one timer per connection stands for
+the moving deadline.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
     _header_timer: asyncio.TimerHandle | None = None
     _header_deadline: float | None = None
     _hook: CycleHooks | None = None
+    # The keep-alive deadline (None while a request is under way), and its one timer.
+    _idle_timer: asyncio.TimerHandle | None = None
+    _idle_deadline: float | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -53,9 +61,46 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
+        self._idle_deadline = None
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         super().connection_lost(exc)
         if self._hook is not None:
             self._hook.fire()
+
+    def on_response_complete(self) -> None:
+        """uvicorn's, with the keep-alive deadline moved instead of a timer scheduled."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self._unset_keepalive_if_required()
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        deadline = self.loop.time() + self.timeout_keep_alive
+        self._idle_deadline = deadline
+        if self._idle_timer is None:
+            self._idle_timer = self.loop.call_at(deadline, self._idle_expire)
+
+    def _unset_keepalive_if_required(self) -> None:
+        """Bytes arrived (or a response ended): the connection is not idle."""
+        self._idle_deadline = None
+        if self.timeout_keep_alive_task is not None:  # uvicorn's own (not armed here)
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
+
+    def _idle_expire(self) -> None:
+        self._idle_timer = None
+        deadline = self._idle_deadline
+        if deadline is None or self.transport.is_closing():
+            return  # a request came since (or closing already)
+        if self.loop.time() < deadline:  # idle again since, later: wait for the rest
+            self._idle_timer = self.loop.call_at(deadline, self._idle_expire)
+            return
+        self.timeout_keep_alive_handler()
 
     def _arm(self) -> None:
         """The headers under way must be complete `header_timeout` seconds from now."""

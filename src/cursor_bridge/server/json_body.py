@@ -95,7 +95,7 @@ def decode(raw: bytes) -> Any:
 
 def _decode_whole(raw: bytes) -> Any:
     try:
-        body = json.loads(raw)
+        body = _loads(raw)
     except RecursionError:
         raise InvalidBody(
             f"The request body is nested more than {MAX_DEPTH} levels deep."
@@ -107,6 +107,34 @@ def _decode_whole(raw: bytes) -> Any:
     if not _cannot_break_limits(raw):
         check(body)
     return body
+
+
+# What json.loads ends in: the C scanner of a default decoder, (value, end) = scan(text, at)
+# (a JSONDecoder sets it in its __init__).
+_DECODER: Any = json.JSONDecoder()
+_scan_once: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once
+_JSON_SPACE = " \t\n\r"
+
+
+def _loads(raw: bytes) -> Any:
+    """`json.loads(raw)`, the same value and errors, with fewer steps for what every client
+    sends: an object in UTF-8. json.loads guesses the encoding from the first four bytes
+    (UTF-8 when none is NUL and there is no byte-order mark, which cannot start with `{`),
+    decodes, skips leading space, scans, and refuses anything but space after the value;
+    any other body goes its way."""
+    if raw[:1] != b"{" or b"\x00" in raw[:4]:
+        return json.loads(raw)
+    text = raw.decode("utf-8", "surrogatepass")
+    try:
+        value, end = _scan_once(text, 0)
+    except StopIteration as missing:  # a value missing inside (what raw_decode says)
+        raise json.JSONDecodeError("Expecting value", text, missing.value) from None
+    if end != len(text):
+        rest = text[end:]
+        if rest.strip(_JSON_SPACE):
+            at = end + len(rest) - len(rest.lstrip(_JSON_SPACE))
+            raise json.JSONDecodeError("Extra data", text, at)
+    return value
 
 
 def _cannot_break_limits(raw: bytes) -> bool:

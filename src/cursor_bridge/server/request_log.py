@@ -57,7 +57,9 @@ class RequestLog:
         self.tokens[dialect, "output"] += record.output_tokens or 0
         ttft = record.ttft
         if ttft is not None:
-            counts = self.ttft_counts.setdefault(dialect, [0] * (len(TTFT_BUCKETS) + 1))
+            counts = self.ttft_counts.get(dialect)
+            if counts is None:  # (not setdefault: no list built per request)
+                counts = self.ttft_counts[dialect] = [0] * (len(TTFT_BUCKETS) + 1)
             slot = bisect_left(TTFT_BUCKETS, ttft)  # the first bucket with ttft <= its bound
             counts[slot] += 1
             self.ttft_sums[dialect] = self.ttft_sums.get(dialect, 0.0) + ttft
