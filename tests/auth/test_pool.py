@@ -172,3 +172,83 @@ async def test_shared_load_decides_over_this_process() -> None:
     assert (b.in_flight, b.requests, lease) == (4, 1, "")
     await p.end(b, lease)
     assert b.in_flight == 3
+
+
+class AsyncOnly(MemoryPoolState):
+    """The same state behind the general (awaiting) path: a subclass is not `local`."""
+
+
+def twin_pools(clock: Clock) -> tuple[AccountPool, AccountPool]:
+    names = ("a", "b", "c")
+    local = AccountPool([member(n) for n in names], MemoryPoolState(), clock=clock)
+    general = AccountPool([member(n) for n in names], AsyncOnly(), clock=clock)
+    return local, general
+
+
+async def test_the_in_process_fast_path_chooses_as_the_general_path_does() -> None:
+    """choose_now (the in-process state, no coroutines) and choose over a state that is
+    awaited give the same answers step by step: least loaded, bound, excluded, moved off
+    a cooling account, every allowed one cooling, none allowed."""
+    clock = Clock()
+    local, general = twin_pools(clock)
+    assert local.local and not general.local
+    with pytest.raises(TypeError):
+        general.choose_now("conv")
+    bob_only = Restriction(accounts=frozenset({"b"}))
+    nobody = Restriction(accounts=frozenset({"z"}))
+
+    async def both(step: str) -> list[object]:
+        answers: list[object] = []
+        for pool_ in (local, general):
+            a, b, c = pool_.members
+
+            async def label(
+                key: str, *args: object, on: AccountPool = pool_, **kwargs: object
+            ) -> str | None:
+                chosen = await on.choose(key, *args, **kwargs)  # type: ignore[arg-type]
+                return chosen.label if chosen is not None else None
+
+            try:
+                if step == "load":
+                    a.in_flight, b.in_flight, c.in_flight = 3, 1, 2
+                    answers.append(await label("k1"))
+                elif step == "bound":
+                    b.in_flight = 9
+                    answers.append(await label("k1"))
+                elif step == "exclude":
+                    answers.append(await label("k2", exclude=["id-c"]))
+                elif step == "cool":
+                    error = ConnectError("resource_exhausted", "limit", retry_after=30)
+                    await pool_.limited(b, error)
+                    answers += [await label("k1"), pool_.moved]
+                elif step == "restricted":
+                    answers.append(await label("k3", bob_only))
+                elif step == "nobody":
+                    answers.append(await label("k4", nobody))
+            except (AllAccountsCooling, NotAllowed) as exc:
+                answers.append((type(exc).__name__, exc.retry_after))
+        return answers
+
+    assert await both("load") == ["b", "b"]
+    # Direct: the synchronous call binds as choose does (k1 is bound to b already).
+    assert local.choose_now("k1") is local.members[1]
+    assert await both("bound") == ["b", "b"]
+    assert await both("exclude") == ["a", "a"]
+    assert await both("cool") == ["c", 1, "c", 1]
+    assert await both("restricted") == [("AllAccountsCooling", 30), ("AllAccountsCooling", 30)]
+    assert await both("nobody") == [("NotAllowed", None), ("NotAllowed", None)]
+    assert local.snapshot() == general.snapshot()
+
+
+async def test_begin_now_and_end_now_count_a_turn_as_begin_and_end_do() -> None:
+    local, general = twin_pools(Clock())
+    a, a2 = local.members[0], general.members[0]
+    assert local.begin_now(a) == await general.begin(a2) == ""
+    assert (a.in_flight, a.requests) == (a2.in_flight, a2.requests) == (1, 1)
+    local.end_now(a)
+    await general.end(a2, "")
+    assert a.in_flight == a2.in_flight == 0 and a.requests == 1
+
+
+def test_no_members_choose_none_at_once() -> None:
+    assert AccountPool([], MemoryPoolState()).choose_now("k") is None

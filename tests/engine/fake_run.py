@@ -76,6 +76,9 @@ class FakeRun:
         self.closed = True
         return None
 
+    def finish_now(self) -> bool:
+        return False  # always through `finish`, as before the synchronous path existed
+
     async def aclose(self) -> None:
         self.closed = True
 

@@ -160,3 +160,15 @@ def test_plain_messages_encode_as_json_dumps_of_role_and_text(seed: int) -> None
             fingerprint._encode(message)
             == json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
         )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "  plain answer \n", 'quotes " and \\ backslash', "ünïcödé ✓ 😀", "tab\there\nnew", " "],
+)
+def test_extend_answer_is_extend_with_an_assistant_message(text: str) -> None:
+    """The turn-end shortcut files checkpoints under the very fingerprint the next request's
+    chain gives the answer (surrounding whitespace dropped, JSON escapes as json.dumps)."""
+    start = fingerprint.chain([ChatMessage("user", "hi")])[-1]
+    shortcut = fingerprint.extend_answer(start, text)
+    assert shortcut == fingerprint.extend(start, ChatMessage("assistant", text))

@@ -47,6 +47,12 @@ class _Upstream:
         finally:
             self.generator_closed = True
 
+    def close_now(self) -> bool:
+        if not self.finished:
+            return False
+        self.closed = True
+        return True
+
     async def aclose(self) -> None:
         self.closed = True
 
@@ -157,3 +163,40 @@ async def test_keep_leaves_the_first_checkpoint_when_the_run_fails_or_hangs_afte
         stored = store.load_checkpoint(key)
         assert stored is not None and stored.checkpoint == b"at turn end"
     store.close()
+
+
+async def test_keep_closes_a_run_whose_end_was_read_at_once_without_a_task() -> None:
+    """The usual turn end: the Run's end came with it, so it is closed in `keep` itself
+    (its generator too, which would otherwise cost the loop's finalizer a task)."""
+    store = MemoryStateStore()
+    checkpoints = Checkpoints(store)
+    upstream = _Upstream(later=b"never read")
+    run = _run(upstream)
+    await run.next_batch()
+    upstream.finished = True
+    checkpoints.keep(run, "h1", "model", "acct")
+    assert not checkpoints._closing
+    assert upstream.closed and upstream.generator_closed and not run.alive
+    stored = store.peek_checkpoint("fp:h1")
+    assert stored is not None and stored.checkpoint == b"at turn end"
+    assert stored.meta == {"conversation_id": "conv-1", "model": "model", "account": "acct"}
+    store.close()
+
+
+async def test_finish_now_refuses_a_run_that_may_still_send_and_does_nothing() -> None:
+    upstream = _Upstream(later=b"after turn end")
+    run = _run(upstream)
+    await run.next_batch()
+    assert not run.finish_now()  # its end is not read yet: `finish` must wait for it
+    assert run.alive and not upstream.closed and not upstream.generator_closed
+    assert await run.finish() == b"after turn end"
+
+
+async def test_finish_now_refuses_a_run_read_by_its_own_task() -> None:
+    upstream = _Upstream(later=b"after turn end")
+    run = _run(upstream)
+    run.hold_open()
+    assert await run.next_batch(within=5) == [ev.TurnEnded(ev.Usage())]
+    upstream.finished = True
+    assert not run.finish_now()
+    assert await run.finish() == b"after turn end"

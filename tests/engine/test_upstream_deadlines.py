@@ -67,10 +67,16 @@ class _Stream:
         self.headers.set_result(None)
 
 
-def _run(stream: _Stream, idle_timeout: float) -> UpstreamRun:
+def _run(stream: _Stream, idle_timeout: float, heartbeat_interval: float = 5.0) -> UpstreamRun:
     machine = RunMachine(blobs=MemoryBlobStore(), request_context=agent.RequestContext())
     fake: Any = stream
-    return UpstreamRun(fake, machine, agent.AgentRunRequest(), idle_timeout=idle_timeout)
+    return UpstreamRun(
+        fake,
+        machine,
+        agent.AgentRunRequest(),
+        idle_timeout=idle_timeout,
+        heartbeat_interval=heartbeat_interval,
+    )
 
 
 async def test_a_backend_that_never_answers_fails_the_run_and_its_stream_is_cancelled() -> None:
@@ -108,3 +114,55 @@ async def test_a_stream_lost_before_the_headers_is_unavailable() -> None:
     with pytest.raises(ConnectError) as caught:
         await asyncio.wait_for(reading, 5)
     assert caught.value.code == "unavailable"
+
+
+async def test_a_deadline_carried_by_earlier_heartbeats_still_fires_and_not_before_its_time() -> (
+    None
+):
+    """Heartbeats due before the deadline carry it (no timer of its own at first); the
+    first one hands it its own timer for the moment it was set for."""
+    stream = _Stream()
+    run = _run(stream, idle_timeout=0.4, heartbeat_interval=0.02)
+    reading = asyncio.ensure_future(anext(run.batches()))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert run._beat_timer is not None and run._headers_timer is None  # one timer, not two
+    assert run._headers_due is not None
+    await asyncio.sleep(0.1)  # several heartbeats: the deadline now has its own timer
+    assert run._headers_due is None and run._headers_timer is not None
+    assert not reading.done() and stream.cancelled == 0  # a deadline never fires early
+    with pytest.raises(ConnectError) as caught:
+        await asyncio.wait_for(reading, 5)
+    assert caught.value.code == "deadline_exceeded"
+    assert stream.cancelled >= 1 and run.finished
+
+
+async def test_heartbeats_stopped_before_the_headers_hand_the_deadline_its_own_timer() -> None:
+    stream = _Stream()
+    run = _run(stream, idle_timeout=0.1, heartbeat_interval=0.05)
+    reading = asyncio.ensure_future(anext(run.batches()))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert run._headers_due is not None
+    run._stop_beat_timer()  # no heartbeat timer is left to carry the deadline
+    assert run._headers_due is None and run._headers_timer is not None
+    with pytest.raises(ConnectError) as caught:
+        await asyncio.wait_for(reading, 5)
+    assert caught.value.code == "deadline_exceeded"
+
+
+async def test_headers_in_time_leave_no_carried_deadline_behind() -> None:
+    stream = _Stream()
+    run = _run(stream, idle_timeout=0.2, heartbeat_interval=0.05)
+    batches = run.batches()
+    reading = asyncio.ensure_future(anext(batches, None))
+    await asyncio.sleep(0.01)
+    stream.headers.set_result(None)
+    stream._inbox.put_nowait(encode_end_stream())
+    stream._inbox.put_nowait(None)
+    with pytest.raises(ConnectError) as caught:
+        await asyncio.wait_for(reading, 5)
+    assert caught.value.code != "deadline_exceeded"
+    assert run._headers_due is None and run._headers_timer is None
+    await asyncio.sleep(0.3)  # past the deadline: nothing cancels the stream afterwards
+    assert stream.cancelled <= 1 and not run._headers_late

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from cursor_bridge.emulator import EmulatorOptions, EmulatorServer
+from cursor_bridge.engine.live_run import LiveRun
 from cursor_bridge.engine.upstream import UpstreamRun
 from cursor_bridge.protocol import events as ev
 from cursor_bridge.protocol.blobs import MemoryBlobStore
@@ -82,3 +83,39 @@ async def test_a_heartbeat_on_a_lost_stream_ends_the_heartbeats() -> None:
             await asyncio.sleep(0.01)
         assert not run._beating and run._beat_timer is None
         await batches.aclose()
+
+
+async def test_a_run_whose_end_came_with_its_turn_is_closed_at_once_and_not_cancelled() -> None:
+    """LiveRun.finish_now (Checkpoints.keep's usual path): no task, no await, and the Run
+    counts as completed upstream, not cancelled; its heartbeats and inline reading stop."""
+    async with EmulatorServer() as emulator, BackendPool() as pool:
+        upstream = await _run(emulator, pool, "/reply done", heartbeat_interval=1.0)
+        run = LiveRun(upstream, "c-life")
+        events: list[ev.Event] = []
+        while not any(isinstance(e, ev.TurnEnded) for e in events):
+            batch = await run.next_batch()
+            assert batch is not None
+            events += batch
+        assert upstream.finished  # the end-stream came with the turn's end
+        assert run.finish_now()
+        assert not run.alive and not upstream._beating and upstream._beat_timer is None
+        assert not upstream._inline_on
+        assert run._batches.ag_frame is None  # the generator is closed, not left to the GC
+        assert await run.next_batch() is None
+        await asyncio.sleep(0.05)
+        assert emulator.counters.runs_completed == 1 and emulator.counters.runs_cancelled == 0
+
+
+async def test_finish_now_leaves_a_run_with_a_heartbeat_in_flight_to_finish() -> None:
+    async with EmulatorServer() as emulator, BackendPool() as pool:
+        upstream = await _run(emulator, pool, "/reply done", heartbeat_interval=1.0)
+        run = LiveRun(upstream, "c-life")
+        await run.next_batch()
+        upstream.finished = True  # as if its end were read, but a heartbeat is being sent
+        sending = asyncio.get_running_loop().create_future()
+        upstream._beat_task = asyncio.ensure_future(sending)  # type: ignore[arg-type]
+        assert not run.finish_now()
+        assert run.alive and upstream._beating
+        sending.set_result(None)
+        await run.finish()
+        assert not run.alive and not upstream._beating

@@ -208,3 +208,26 @@ def test_emulator_command_takes_the_usage_limits() -> None:
         timeout=60,
     )
     assert bad.returncode == 2 and "not a Connect code" in bad.stderr
+
+
+async def test_turns_on_the_in_process_pool_state_pass_no_pool_coroutine(
+    live: BuiltBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The in-process state is `local`: a turn chooses, begins and ends synchronously (and
+    still counts the turn and returns it), so the awaiting forms are never called."""
+    pool = pool_of(live)
+    assert pool.local
+
+    async def refused(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the general path was taken")
+
+    for name in ("choose", "begin", "end"):
+        monkeypatch.setattr(AccountPool, name, refused)
+    app = create_app(live.backend, mode="cursor")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as bridge:
+        for i in range(2):
+            reply = await bridge.post("/v1/chat/completions", json=chat(f"fast {i}"))
+            assert reply.status_code == 200, reply.text
+    assert sorted(m.requests for m in pool.members) == [1, 1]  # least loaded: one each
+    assert all(m.in_flight == 0 for m in pool.members)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from openai import OpenAI
 
-from cursor_bridge.engine import fingerprint
+from cursor_bridge.engine import backend, fingerprint
 from cursor_bridge.engine.request import ChatMessage
 from tests.conftest import Stack
 
@@ -31,15 +31,21 @@ READ = {
 
 @pytest.fixture
 def hashed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[ChatMessage]]:
-    """Every message put in canonical form (the expensive step of a fingerprint)."""
+    """Every message put in canonical form (the expensive step of a fingerprint), the
+    answer that ends a turn included (hashed by `extend_answer` without a message)."""
     seen: list[ChatMessage] = []
-    canonical = fingerprint.canonical
+    canonical, extend_answer = fingerprint.canonical, backend.extend_answer
 
     def counting(message: ChatMessage) -> bytes:
         seen.append(message)
         return canonical(message)
 
+    def counting_answer(start: str, text: str) -> str:
+        seen.append(ChatMessage("assistant", text))
+        return extend_answer(start, text)
+
     monkeypatch.setattr(fingerprint, "canonical", counting)
+    monkeypatch.setattr(backend, "extend_answer", counting_answer)
     yield seen
 
 

@@ -73,23 +73,33 @@ class MemoryPoolState:
         self._cooldowns: dict[str, float] = {}
         self._bindings: OrderedDict[str, str] = OrderedDict()
 
-    async def cooldowns(self, account_ids: Iterable[str]) -> dict[str, float]:
+    # The synchronous forms, for AccountPool.choose_now (nothing here needs to wait).
+    def cooldowns_now(self, account_ids: Iterable[str]) -> dict[str, float]:
         return {a: self._cooldowns[a] for a in account_ids if a in self._cooldowns}
 
-    async def set_cooldown(self, account_id: str, until: float) -> None:
-        self._cooldowns[account_id] = until
-
-    async def binding(self, key: str) -> str | None:
+    def binding_now(self, key: str) -> str | None:
         found = self._bindings.get(key)
         if found is not None:
             self._bindings.move_to_end(key)
         return found
 
-    async def bind(self, key: str, account_id: str) -> None:
+    def bind_now(self, key: str, account_id: str) -> None:
         self._bindings[key] = account_id
         self._bindings.move_to_end(key)
         while len(self._bindings) > self.max_bindings:
             self._bindings.popitem(last=False)
+
+    async def cooldowns(self, account_ids: Iterable[str]) -> dict[str, float]:
+        return self.cooldowns_now(account_ids)
+
+    async def set_cooldown(self, account_id: str, until: float) -> None:
+        self._cooldowns[account_id] = until
+
+    async def binding(self, key: str) -> str | None:
+        return self.binding_now(key)
+
+    async def bind(self, key: str, account_id: str) -> None:
+        self.bind_now(key, account_id)
 
     async def loads(self, account_ids: Iterable[str]) -> dict[str, int] | None:
         return None  # one process: the members' own in_flight counts are the load
@@ -200,6 +210,14 @@ class AccountPool:
     def by_id(self, account_id: str) -> PoolMember | None:
         return next((m for m in self.members if m.account_id == account_id), None)
 
+    @property
+    def local(self) -> bool:
+        """Whether the state is this process's own (exactly a MemoryPoolState, not a
+        subclass that may do more): then `choose_now`, `begin_now` and `end_now` do what
+        `choose`, `begin` and `end` do, without a coroutine per call and per state access
+        (a turn would otherwise pass about eight)."""
+        return type(self.state) is MemoryPoolState
+
     async def choose(
         self,
         binding_key: str | None,
@@ -209,20 +227,86 @@ class AccountPool:
         """The account for a turn: the conversation's own when it is healthy, else the
         least-loaded healthy one (then bound); None when nobody is logged in. Raises
         AllAccountsCooling or NotAllowed."""
-        skip = set(exclude)
+        state = self.state
+        if type(state) is MemoryPoolState:
+            return self.choose_now(binding_key, restriction, exclude)
+        allowed = self._allowed(restriction)
+        if not allowed:
+            return None
+        now = self.clock()
+        cooling = await state.cooldowns(m.account_id for m in allowed)
+        healthy = self._healthy(allowed, cooling, now, exclude)
+        bound = await state.binding(binding_key) if binding_key else None
+        member = self._bound_member(allowed, healthy, cooling, bound, now)
+        if member is not None:
+            return member
+        shared = await state.loads(m.account_id for m in healthy) if healthy[1:] else None
+        member = _least_loaded(healthy, shared)
+        if binding_key:
+            await state.bind(binding_key, member.account_id)
+        return member
+
+    def choose_now(
+        self,
+        binding_key: str | None,
+        restriction: Restriction | None = None,
+        exclude: Iterable[str] = (),
+    ) -> PoolMember | None:
+        """`choose` for the in-process state (`local`; raises TypeError otherwise), the
+        same steps without awaiting: its loads are this process's own counts."""
+        state = self.state
+        if type(state) is not MemoryPoolState:
+            raise TypeError("choose_now needs the in-process pool state")
+        allowed = self._allowed(restriction)
+        if not allowed:
+            return None
+        now = self.clock()
+        cooling = state.cooldowns_now(m.account_id for m in allowed)
+        healthy = self._healthy(allowed, cooling, now, exclude)
+        bound = state.binding_now(binding_key) if binding_key else None
+        member = self._bound_member(allowed, healthy, cooling, bound, now)
+        if member is not None:
+            return member
+        member = _least_loaded(healthy, None)
+        if binding_key:
+            state.bind_now(binding_key, member.account_id)
+        return member
+
+    def _allowed(self, restriction: Restriction | None) -> list[PoolMember]:
+        """The members *restriction* allows ([] when nobody is logged in); raises
+        NotAllowed when there are members but none allowed."""
         members = self.members
         if not members:
-            return None
+            return []
         allowed = [m for m in members if restriction is None or restriction.allows_account(m)]
         if not allowed:
             raise NotAllowed("this API key may not use any Cursor account of this bridge")
-        now = self.clock()
-        cooling = await self.state.cooldowns(m.account_id for m in allowed)
+        return allowed
+
+    def _healthy(
+        self,
+        allowed: list[PoolMember],
+        cooling: dict[str, float],
+        now: float,
+        exclude: Iterable[str],
+    ) -> list[PoolMember]:
+        """The allowed members not cooling down nor excluded (the cooldowns are noted)."""
+        skip = set(exclude)
         self._cooling.update(cooling)
-        healthy = [
+        return [
             m for m in allowed if cooling.get(m.account_id, 0.0) <= now and m.account_id not in skip
         ]
-        bound = await self.state.binding(binding_key) if binding_key else None
+
+    def _bound_member(
+        self,
+        allowed: list[PoolMember],
+        healthy: list[PoolMember],
+        cooling: dict[str, float],
+        bound: str | None,
+        now: float,
+    ) -> PoolMember | None:
+        """The conversation's own account when healthy; else None, to choose another
+        (raises AllAccountsCooling when none is healthy; counts a bound one moved)."""
         if bound is not None:
             member = next((m for m in healthy if m.account_id == bound), None)
             if member is not None:
@@ -232,14 +316,7 @@ class AccountPool:
             raise AllAccountsCooling(max(min(waits), 1.0), len(allowed))
         if bound is not None:
             self.moved += 1
-        shared = await self.state.loads(m.account_id for m in healthy) if healthy[1:] else None
-        if shared is not None:
-            member = min(healthy, key=lambda m: (shared.get(m.account_id, 0), m.requests))
-        else:
-            member = min(healthy, key=lambda m: (m.in_flight, m.requests))
-        if binding_key:
-            await self.state.bind(binding_key, member.account_id)
-        return member
+        return None
 
     async def begin(self, member: PoolMember) -> str:
         """A turn starts on *member*: counted here and, when shared, across processes."""
@@ -247,10 +324,20 @@ class AccountPool:
         member.requests += 1
         return await self.state.lease(member.account_id)
 
+    def begin_now(self, member: PoolMember) -> str:
+        """`begin` for the in-process state (`local`): counted here; its lease is ""."""
+        member.in_flight += 1
+        member.requests += 1
+        return ""
+
     async def end(self, member: PoolMember, lease: str) -> None:
         member.in_flight -= 1  # before any await: a cancelled turn still counts down here
         if lease:
             await self.state.release(member.account_id, lease)
+
+    def end_now(self, member: PoolMember) -> None:
+        """`end` of a turn without a lease to give back ("", as any in-process one)."""
+        member.in_flight -= 1
 
     async def limited(self, member: PoolMember, error: ConnectError) -> float:
         """*member* hit a limit: cool it down (backend's time, else backoff); returns until."""
@@ -322,6 +409,13 @@ class AccountStatus:
     period_usage: PeriodUsage | None = None  # the backend's report, None before the first
     usage_checked_at: float | None = None
     usage_error: str | None = None
+
+
+def _least_loaded(healthy: list[PoolMember], shared: dict[str, int] | None) -> PoolMember:
+    """The member with the fewest turns in flight (over every process when *shared*)."""
+    if shared is not None:
+        return min(healthy, key=lambda m: (shared.get(m.account_id, 0), m.requests))
+    return min(healthy, key=lambda m: (m.in_flight, m.requests))
 
 
 def member_for(account: Account, token: TokenSource, hook: Reauthenticate | None) -> PoolMember:

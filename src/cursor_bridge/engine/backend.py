@@ -30,13 +30,13 @@ from .compaction import ContextTooLong
 from .context import Workspace, default_workspace
 from .enforce import enforced, needs_enforcement
 from .fingerprint import binding as bind_print
-from .fingerprint import chain, extend
+from .fingerprint import chain, extend_answer
 from .fresh_run import OFF_LOOP_MESSAGES, RunInput, RunStarter, context_window
 from .hosted import HostedCatalog, HostedTools
 from .model_map import ModelMap
 from .output import OutputEvent, TurnFinished, TurnStarted
 from .output_control import OutputControl
-from .request import ChatMessage, ChatRequest
+from .request import ChatRequest
 from .sessions import Session, SessionRegistry
 from .surprise_counter import SurpriseCounter
 from .token_estimate import rough_input_tokens
@@ -176,7 +176,15 @@ class CursorBackend:
                 prints = await asyncio.to_thread(chain, messages)
             pool = self.config.accounts
             binding = "bind:" + bind_print(request.messages, prints) if pool is not None else None
-            member = await pool.choose(binding, restriction) if pool is not None else None
+            # The in-process pool state answers at once: no coroutine per pool call.
+            local = pool is not None and pool.local
+            member = None
+            if pool is not None:
+                member = (
+                    pool.choose_now(binding, restriction)
+                    if local
+                    else await pool.choose(binding, restriction)
+                )
             tried: list[str] = []
             token = await (member.token() if member is not None else self.config.token())
             retried = False
@@ -186,7 +194,7 @@ class CursorBackend:
                 serving = member
                 lease = ""
                 if pool is not None and serving is not None:
-                    lease = await pool.begin(serving)
+                    lease = pool.begin_now(serving) if local else await pool.begin(serving)
                     if note is not None:
                         note.account = serving.label
                 try:
@@ -249,7 +257,10 @@ class CursorBackend:
                         raise
                 finally:
                     if pool is not None and serving is not None:
-                        await pool.end(serving, lease)
+                        if lease:
+                            await pool.end(serving, lease)
+                        else:
+                            pool.end_now(serving)  # no lease to give back: nothing to await
                 retried = True
                 token = await (member.token() if member is not None else self.config.token())
         except ConnectError as exc:
@@ -381,7 +392,7 @@ class CursorBackend:
             note = access.current()
             if note is not None:  # the checkpoint's occupancy of the model's window
                 note.context_used, note.context_max = run.context
-            history = extend(segment.origin, ChatMessage("assistant", outcome.text))
+            history = extend_answer(segment.origin, outcome.text)
             self.checkpoints.keep(run, history, segment.model_key, segment.account)
         else:
             await run.aclose()

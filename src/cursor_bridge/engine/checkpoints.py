@@ -57,8 +57,9 @@ class Checkpoints:
 
     def keep(self, run: RunHandle, history: str, model_key: str, account: str = "") -> None:
         """File the checkpoint of a Run whose turn ended, under *history* (the fingerprint of
-        the history it ends), so the conversation's next turn can start from it. The Run is
-        left to close by itself in the background; a later checkpoint replaces this one."""
+        the history it ends), so the conversation's next turn can start from it. A Run whose
+        end is already read is closed here; else it is left to close by itself in the
+        background, and a later checkpoint replaces this one."""
 
         def save(checkpoint: bytes | None) -> None:
             if checkpoint:
@@ -69,6 +70,8 @@ class Checkpoints:
                 save_turn(self.state, key, checkpoint, meta, run.blobs, run.resumed_from)
 
         save(run.checkpoint)
+        if run.finish_now():
+            return  # the usual turn end: the Run's end came with it, nothing to wait for
 
         async def finish() -> None:
             before = run.checkpoint

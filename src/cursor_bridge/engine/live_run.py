@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+from collections.abc import AsyncGenerator, Coroutine
 from typing import Any
 
 from ..protocol import events as ev
@@ -26,6 +26,22 @@ _END = None
 
 async def _ready(batch: list[ev.Event]) -> list[ev.Event]:
     return batch
+
+
+def _close_at_once(batches: AsyncGenerator[list[ev.Event], None]) -> None:
+    """Close `UpstreamRun.batches()` without awaiting, once `UpstreamRun.close_now` made
+    its cleanup (`finally: await self.aclose()`) return at once: its `aclose()` step is
+    run here, as a task would, instead of in a task of its own. A generator left
+    unclosed would cost one anyway (the loop's finalizer hook closes it in a task)."""
+    closing = batches.aclose()
+    try:
+        closing.send(None)
+    except StopIteration:
+        return
+    except Exception:  # what LiveRun.aclose suppresses too
+        return
+    closing.close()
+    raise RuntimeError("a finished Run's generator waited while closing")
 
 
 class LiveRun:
@@ -145,6 +161,18 @@ class LiveRun:
                 await asyncio.wait_for(asyncio.shield(self._task), grace)
         await self.aclose()
         return self._machine.last_checkpoint
+
+    def finish_now(self) -> bool:
+        """`finish` here and now when there is nothing to wait for (the usual turn end: the
+        Run's end came with it), so closing the Run costs no task; False, with nothing
+        done, when `finish` must wait (a reader task, frames still to come, a heartbeat
+        being sent). The last checkpoint is then already `checkpoint`: nothing follows
+        the Run's end."""
+        if self._task is not None or not self._upstream.close_now():
+            return False
+        self.ended = True
+        _close_at_once(self._batches)
+        return True
 
     async def send_answers(self, answers: list[list[agent.ExecClientMessage]]) -> None:
         """Deliver exec answers (each one exec's message sequence) and flush them."""

@@ -79,6 +79,11 @@ class RunHandle(Protocol):
         the last checkpoint."""
         ...
 
+    def finish_now(self) -> bool:
+        """`finish` at once if nothing is left to wait for (then True; `checkpoint` is the
+        last); False, with nothing done, when `finish` must wait."""
+        ...
+
     async def aclose(self) -> None:
         """Cancel the Run upstream if unfinished, and stop reading it."""
         ...
