@@ -200,3 +200,28 @@ async def test_finish_now_refuses_a_run_read_by_its_own_task() -> None:
     upstream.finished = True
     assert not run.finish_now()
     assert await run.finish() == b"after turn end"
+
+
+async def test_a_reader_that_waits_while_closing_is_closed_and_logged_not_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """_close_at_once never fails a turn that ended: should the generator's cleanup ever
+    wait (close_now's conditions say it cannot), it is closed and a warning logged."""
+    from cursor_bridge.engine.live_run import _close_at_once
+
+    cleaned: list[str] = []
+
+    async def waits_in_cleanup() -> AsyncGenerator[list[ev.Event], None]:
+        try:
+            yield []
+        finally:
+            cleaned.append("started")
+            await asyncio.sleep(0)
+            cleaned.append("finished")  # never reached: closed while waiting
+
+    generator = waits_in_cleanup()
+    await generator.__anext__()
+    with caplog.at_level("WARNING", logger="cursor_bridge.engine.live_run"):
+        _close_at_once(generator)
+    assert cleaned == ["started"]
+    assert "waited while closing" in caplog.text
