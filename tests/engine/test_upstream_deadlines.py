@@ -89,9 +89,14 @@ async def test_a_backend_that_never_answers_fails_the_run_and_its_stream_is_canc
     assert stream.cancelled >= 1 and run.finished
 
 
-async def test_an_answer_in_time_runs_on_and_leaves_no_deadline_behind() -> None:
+@pytest.mark.parametrize("heartbeat_interval", [5.0, 0.05], ids=["own-timer", "carried"])
+async def test_an_answer_in_time_runs_on_and_leaves_no_deadline_behind(
+    heartbeat_interval: float,
+) -> None:
+    """Headers in time: no deadline left, whether it had its own timer or rode on the
+    heartbeat timer."""
     stream = _Stream()
-    run = _run(stream, idle_timeout=0.2)
+    run = _run(stream, idle_timeout=0.2, heartbeat_interval=heartbeat_interval)
     batches = run.batches()
     reading = asyncio.ensure_future(anext(batches, None))
     await asyncio.sleep(0.01)
@@ -101,6 +106,7 @@ async def test_an_answer_in_time_runs_on_and_leaves_no_deadline_behind() -> None
     with pytest.raises(ConnectError) as caught:  # the end of the stream before any turn
         await asyncio.wait_for(reading, 5)
     assert caught.value.code != "deadline_exceeded"
+    assert run._headers_due is None and run._headers_timer is None
     await asyncio.sleep(0.3)  # past the deadline: nothing cancels the stream afterwards
     assert stream.cancelled <= 1 and not run._headers_late
 
@@ -149,20 +155,3 @@ async def test_heartbeats_stopped_before_the_headers_hand_the_deadline_its_own_t
     with pytest.raises(ConnectError) as caught:
         await asyncio.wait_for(reading, 5)
     assert caught.value.code == "deadline_exceeded"
-
-
-async def test_headers_in_time_leave_no_carried_deadline_behind() -> None:
-    stream = _Stream()
-    run = _run(stream, idle_timeout=0.2, heartbeat_interval=0.05)
-    batches = run.batches()
-    reading = asyncio.ensure_future(anext(batches, None))
-    await asyncio.sleep(0.01)
-    stream.headers.set_result(None)
-    stream._inbox.put_nowait(encode_end_stream())
-    stream._inbox.put_nowait(None)
-    with pytest.raises(ConnectError) as caught:
-        await asyncio.wait_for(reading, 5)
-    assert caught.value.code != "deadline_exceeded"
-    assert run._headers_due is None and run._headers_timer is None
-    await asyncio.sleep(0.3)  # past the deadline: nothing cancels the stream afterwards
-    assert stream.cancelled <= 1 and not run._headers_late

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from cursor_bridge.server.header_deadline import header_deadline_protocol
+from tests.support.deadline_server import deadline_server
 
 DEADLINE = 0.5
 
@@ -23,17 +21,8 @@ async def hello(request: object) -> PlainTextResponse:
 
 @pytest.fixture
 async def server() -> AsyncIterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    app = Starlette(routes=[Route("/", hello)])
-    config = uvicorn.Config(app, log_config=None, http=header_deadline_protocol(DEADLINE))
-    instance = uvicorn.Server(config)
-    task = asyncio.create_task(instance.serve(sockets=[sock]))
-    while not instance.started:  # noqa: ASYNC110 (uvicorn exposes only this flag)
-        await asyncio.sleep(0.01)
-    yield sock.getsockname()[1]
-    instance.should_exit = True
-    await task
+    async with deadline_server(Starlette(routes=[Route("/", hello)]), DEADLINE) as port:
+        yield port
 
 
 async def closed_within(reader: asyncio.StreamReader, seconds: float) -> bool:

@@ -6,17 +6,15 @@ and a request that takes longer than that is not cut off."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from cursor_bridge.server.header_deadline import header_deadline_protocol
+from tests.support.deadline_server import deadline_server
 
 KEEP_ALIVE = 0.4
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -34,19 +32,9 @@ async def slow(request: Request) -> PlainTextResponse:
 
 @pytest.fixture
 async def server() -> AsyncIterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
     app = Starlette(routes=[Route("/", hello), Route("/slow", slow)])
-    config = uvicorn.Config(
-        app, log_config=None, http=header_deadline_protocol(60.0), timeout_keep_alive=KEEP_ALIVE
-    )
-    instance = uvicorn.Server(config)
-    task = asyncio.create_task(instance.serve(sockets=[sock]))
-    while not instance.started:  # noqa: ASYNC110 (uvicorn exposes only this flag)
-        await asyncio.sleep(0.01)
-    yield sock.getsockname()[1]
-    instance.should_exit = True
-    await task
+    async with deadline_server(app, 60.0, timeout_keep_alive=KEEP_ALIVE) as port:
+        yield port
 
 
 async def answered(
