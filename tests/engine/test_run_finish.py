@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ from cursor_bridge.engine.checkpoints import Checkpoints
 from cursor_bridge.engine.live_run import LiveRun
 from cursor_bridge.protocol import events as ev
 from cursor_bridge.protocol.errors import ConnectError
-from cursor_bridge.store import MemoryStateStore
+from cursor_bridge.store import MemoryStateStore, SqliteStateStore
 
 
 class _Machine:
@@ -225,3 +227,47 @@ async def test_a_reader_that_waits_while_closing_is_closed_and_logged_not_raised
         _close_at_once(generator)
     assert cleaned == ["started"]
     assert "waited while closing" in caplog.text
+
+
+async def test_keep_hands_the_store_a_meta_dict_it_never_changes_afterwards(
+    tmp_path: Path,
+) -> None:
+    """SqliteStateStore.save_turn keeps a meta dict as given (no copy): `keep` must build a
+    new one for every save and leave it alone, here across the save at turn end and the
+    later one."""
+    store = SqliteStateStore(tmp_path / "state.sqlite3")
+    handed: list[tuple[dict[str, str], dict[str, str]]] = []
+    save_turn = store.save_turn
+
+    def spy(key: str, checkpoint: bytes, meta: Any = None, **kwargs: Any) -> None:
+        handed.append((meta, dict(meta)))
+        save_turn(key, checkpoint, meta, **kwargs)
+
+    store.save_turn = spy  # type: ignore[method-assign]
+    checkpoints = Checkpoints(store)
+    run = _run(_Upstream(later=b"after turn end"))
+    await run.next_batch()
+    checkpoints.keep(run, "h1", "model", "acct")
+    first = store.peek_checkpoint("fp:h1")
+    await checkpoints.aclose()
+    assert len(handed) == 2 and handed[0][0] is not handed[1][0]
+    for meta, at_hand_over in handed:
+        assert (
+            meta
+            == at_hand_over
+            == {"conversation_id": "conv-1", "model": "model", "account": "acct"}
+        )
+    assert first is not None and first.meta == handed[0][1]
+    stored = store.load_checkpoint("fp:h1")
+    assert stored is not None and stored.checkpoint == b"after turn end"
+    store.close()
+
+
+def test_save_turn_copies_meta_that_is_not_a_dict(tmp_path: Path) -> None:
+    meta = {"model": "m"}
+    with SqliteStateStore(tmp_path / "state.sqlite3") as store:
+        store.save_turn("k", b"cp", MappingProxyType(meta))
+        meta["model"] = "changed"
+        stored = store.peek_checkpoint("k")
+        assert stored is not None and stored.meta == {"model": "m"}
+        assert type(stored.meta) is dict

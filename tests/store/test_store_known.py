@@ -4,6 +4,7 @@ saved checkpoint with its blobs."""
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from store_support import FakeClock, audit, blob, committed_bytes, links_made, statements, writes_of
 
 from cursor_bridge.store import MemoryStateStore, SqliteStateStore, StateStoreError, eviction
-from cursor_bridge.store.known_blobs import KnownBlobs
+from cursor_bridge.store.known_blobs import BatchBlobs, KnownBlobs
 from cursor_bridge.store.sqlite import _SqliteStore
 
 
@@ -164,3 +165,33 @@ def test_bytes_like_blobs_are_stored_and_known(store: _SqliteStore) -> None:
     assert committed_bytes(store, b"id") == b"bytes"
     assert committed_bytes(store, b"other") == b"view"
     audit(store)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_batch_commits_what_remember_and_forget_one_at_a_time_would(seed: int) -> None:
+    """`BatchBlobs.commit` inlines `remember`/`forget`: the same blobs, in the same LRU
+    order, within the same bound."""
+    rng = random.Random(seed)
+    fast, slow = KnownBlobs(blob_limit=5), KnownBlobs(blob_limit=5)
+    for _ in range(30):
+        batch = BatchBlobs(fast)
+        steps: list[tuple[bytes, bytes | None]] = []
+        for _ in range(rng.randrange(8)):
+            blob = bytes([rng.randrange(10)])
+            if rng.random() < 0.3:
+                batch.removed([blob], [])
+                steps.append((blob, None))
+            else:
+                data = bytes([rng.randrange(3)])
+                batch.wrote([(blob, data)])
+                steps.append((blob, data))
+        batch.commit()
+        last: dict[bytes, bytes | None] = {}
+        for blob, data in steps:  # a batch keeps each blob's last change, first-seen order
+            last[blob] = data
+        for blob, data in last.items():
+            if data is None:
+                slow.forget(blob)
+            else:
+                slow.remember(blob, hash(data))
+        assert list(fast._blobs.items()) == list(slow._blobs.items())

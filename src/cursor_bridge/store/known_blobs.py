@@ -150,11 +150,16 @@ class BatchBlobs:
 
     def commit(self) -> None:
         known = self._known
+        # `forget` and `remember` inlined (a batch of turns commits a few hundred blobs).
+        remembered, limit = known._blobs, known.blob_limit
         for blob, fp in self._blobs.items():
             if fp is None:
-                known.forget(blob)
+                remembered.pop(blob, None)
             else:
-                known.remember(blob, fp)
+                remembered[blob] = fp
+                remembered.move_to_end(blob)
+                if len(remembered) > limit:
+                    remembered.popitem(last=False)
         for key in self._dropped:
             known.forget_key(key)
         for key, blobs in self._links.items():

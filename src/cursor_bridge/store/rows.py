@@ -58,9 +58,11 @@ def write_rows(conn: sqlite3.Connection, template: str, width: int, rows: Sequen
     """Run *template* (with `{values}` where the rows go: `VALUES (?, ?), (?, ?)`) for
     *rows* of *width* values each, in order, in as few statements as `chunks` allows."""
     start = 0
+    copy_max = BIND_COPY_MAX if COPY_BYTES else -1
     for size in chunks(len(rows)):
         values = chain.from_iterable(rows[start : start + size])
-        params = [bindable(p) if type(p) is bytes else p for p in values]
+        # `bindable` inlined: this runs for every value of every row.
+        params = [bytearray(p) if type(p) is bytes and len(p) <= copy_max else p for p in values]
         conn.execute(_statement(template, width, size), params)
         start += size
 

@@ -181,8 +181,15 @@ class _SqliteStore(WriteQueue, ClosedOnExit):
         *checkpoint*, the *blobs* it put, owner links from the checkpoint to those and to
         the *reachable* ids it used, and a note that it continued from *parent*, whose
         blobs pass to it if the parent goes first. A checkpoint then keeps its blobs alive:
-        eviction and expiry take them together."""
-        meta = dict(meta) if meta else {}
+        eviction and expiry take them together.
+
+        Ownership: a *meta* dict is kept as given (queued, encoded by the writer thread;
+        reads get copies), so the caller must not change it afterwards: `Checkpoints.keep`
+        builds a new one for every save (tests/engine/test_run_finish.py holds it to that).
+        Any other mapping is copied. *blobs* is always copied: a Run still open may put
+        more into its dict."""
+        if type(meta) is not dict:
+            meta = dict(meta) if meta else {}
         new = dict(blobs) if blobs else {}
         with self._lock:
             self._check_open()

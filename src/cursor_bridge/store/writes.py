@@ -275,7 +275,9 @@ class TurnRows:
     def clear(self) -> None:
         self.data: list[Row] = []
         self.sizes: list[Row] = []
-        self.checkpoints: list[Row] = []
+        # The checkpoint each key keeps, and its last-used time: its row (the meta JSON
+        # included) is made at `write`, once per key, however often the batch saves it.
+        self.checkpoints: list[tuple[StoredCheckpoint, float]] = []
         self.owns: list[Row] = []
         # (links, parents) made before the batch's rows, and after them.
         self.early: tuple[list[Row], list[Row]] = ([], [])
@@ -294,11 +296,11 @@ class TurnRows:
         saved = self._keys.get(key)
         if saved is None:
             self._keys[key] = (len(self.checkpoints), at)
-            self.checkpoints.append((key, s.checkpoint, meta_text(s), at, at))
+            self.checkpoints.append((s, at))
         else:  # saved again (a turn's last checkpoint after the one filed at turn_ended)
             row, used = saved[0], max(at, saved[1])
             self._keys[key] = (row, used)
-            self.checkpoints[row] = (key, s.checkpoint, meta_text(s), at, used)
+            self.checkpoints[row] = (s, used)
         if own := known.unlinked(key, op.blobs):
             # Stored: written above, earlier in this batch, or known committed.
             self.owns += [(key, blob) for blob in own]
@@ -326,7 +328,11 @@ class TurnRows:
         write_rows(conn, _OWN_ROWS, 2, self.owns)
         links = Counter(blob for _, blob in self.owns)
         write_rows(conn, _PUT_OWNED_BLOB_ROWS, 4, [(*row, links[row[0]]) for row in self.sizes])
-        write_rows(conn, _SAVE_CHECKPOINT_ROWS, 5, self.checkpoints)
+        checkpoints = [
+            (s.conversation_key, s.checkpoint, meta_text(s), s.saved_at, used)
+            for s, used in self.checkpoints
+        ]
+        write_rows(conn, _SAVE_CHECKPOINT_ROWS, 5, checkpoints)
         write_rows(conn, _LINK_ROWS, 2, self.late[0])
         write_rows(conn, _CONTINUES_ROWS, 2, self.late[1])
         self.clear()
