@@ -478,3 +478,23 @@ def test_tool_use_loop(client: Anthropic, stack: Stack) -> None:
     assert final.stop_reason == "end_turn"
     assert "the notes say 42" in final.content[-1].text  # type: ignore[union-attr]
     assert stack.backend.tool_rounds["continued"] == continued + 1  # same upstream Run
+
+
+def test_a_streamed_message_has_its_own_request_id_and_the_stream_headers(
+    client: Anthropic,
+) -> None:
+    ids = []
+    for _ in range(2):
+        raw = client.messages.with_raw_response.create(
+            model="claude-4.6-sonnet",
+            max_tokens=256,
+            messages=user("/reply A whole answer"),
+            stream=True,
+        )
+        assert raw.headers["content-type"].startswith("text/event-stream")
+        assert raw.headers["cache-control"] == "no-cache"
+        assert raw.headers["x-accel-buffering"] == "no"
+        ids.append(raw.headers["request-id"])
+        kinds = [event.type for event in raw.parse()]
+        assert kinds[0] == "message_start" and kinds[-1] == "message_stop"
+    assert all(i.startswith("req_") for i in ids) and ids[0] != ids[1]

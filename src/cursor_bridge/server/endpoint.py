@@ -97,7 +97,8 @@ async def run_dialect(
         pacing = pacing_of(request)
         return EventStream(
             lambda write: _stream(dialect, turn, renderer, write, pacing),
-            headers={**SSE_HEADERS, **dialect.headers},
+            SSE_HEADERS,  # the same set for every stream: encoded once (event_stream.py)
+            own_headers=dialect.headers,
             writes_at_once=True,  # the turn's first output is in hand (start_turn)
         )
     try:

@@ -53,14 +53,20 @@ class EventStream(Response):
         headers: Mapping[str, str] | None = None,
         *,
         writes_at_once: bool = False,
+        own_headers: Mapping[str, str] | None = None,
     ) -> None:
         """`writes_at_once`: *produce* writes (or returns) its first text without waiting
         for anything first (its first output is in hand), so the response's head may wait
-        for it and go out in the same write (HOLD_HEAD)."""
+        for it and go out in the same write (HOLD_HEAD). `own_headers`: this response's
+        own, over *headers* (e.g. a request id): such a set is encoded for this response
+        only, never kept (it would not come again, and would take a kept set's place)."""
         self.status_code = 200
         self.background = None
         self.produce = produce
         self.writes_at_once = writes_at_once
+        if own_headers:
+            self.init_headers({**headers, **own_headers} if headers else own_headers)
+            return
         key = tuple(headers.items()) if headers else ()
         raw = _RAW_HEADERS.get(key)
         if raw is None:
