@@ -16,6 +16,7 @@ from cursor_bridge.protocol.framing import encode_envelope
 from cursor_bridge.protocol.hot_messages import SET_REPLIES_KEPT
 from cursor_bridge.protocol.messages import agent
 from cursor_bridge.protocol.surprises import UNKNOWN_FIELD, Surprise, SurpriseWatch
+from tests.support.general_path import general_path
 
 KV_IDS = [0, 1, SET_REPLIES_KEPT - 1, SET_REPLIES_KEPT, SET_REPLIES_KEPT + 1, 2**20]
 # Blob sizes around the one-, two- and three-byte lengths of the data and of the args.
@@ -45,14 +46,6 @@ def machine() -> tuple[run.RunMachine, MemoryBlobStore, list[Surprise]]:
     return machine, blobs, found
 
 
-def no_hot(payload: bytes) -> None:
-    return None
-
-
-def no_hot_at(data: bytes, start: int, end: int) -> None:
-    return None
-
-
 @pytest.mark.parametrize("kv_id", KV_IDS)
 @pytest.mark.parametrize("size", SIZES)
 def test_a_set_blob_is_handled_as_the_general_path_handles_it(kv_id: int, size: int) -> None:
@@ -61,10 +54,7 @@ def test_a_set_blob_is_handled_as_the_general_path_handles_it(kv_id: int, size: 
     fast, fast_blobs, fast_found = machine()
     slow, slow_blobs, slow_found = machine()
     events = fast.receive_data(stream)
-    with (
-        mock.patch.object(run, "read_hot", no_hot),
-        mock.patch.object(run, "read_hot_at", no_hot_at),
-    ):
+    with general_path():
         assert slow.receive_data(stream) == events
     assert events == [ev.BlobStored(key, size), ev.BlobStored(b"k" * 32, 6)]
     replies = fast.data_to_send()

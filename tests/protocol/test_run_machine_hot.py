@@ -21,6 +21,7 @@ from cursor_bridge.protocol.framing import (
 from cursor_bridge.protocol.messages import agent
 from cursor_bridge.protocol.surprises import Surprise, SurpriseWatch
 from cursor_bridge.protocol.wire import field_bytes, len_field, only_field
+from tests.support.general_path import general_path
 
 STORED = b"s" * 32  # a blob the machines start with
 MISSING = b"m" * 32
@@ -99,14 +100,6 @@ def machine(
     return machine, blobs, found
 
 
-def no_hot(payload: bytes) -> None:
-    return None
-
-
-def no_hot_at(data: bytes, start: int, end: int) -> None:
-    return None
-
-
 def feed(machine: run.RunMachine, chunk: bytes) -> object:
     """What `receive_data` returns, or the error it raises."""
     try:
@@ -141,10 +134,7 @@ def test_the_fast_path_changes_nothing_a_caller_sees(
     for cut in [*cuts, len(stream)]:
         chunk, pos = stream[pos : pos + cut], pos + cut
         events = feed(fast, chunk)
-        with (
-            mock.patch.object(run, "read_hot", no_hot),
-            mock.patch.object(run, "read_hot_at", no_hot_at),
-        ):
+        with general_path():
             assert feed(slow, chunk) == events
         assert fast.data_to_send() == slow.data_to_send()
         if pos >= len(stream):
