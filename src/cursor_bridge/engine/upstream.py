@@ -258,21 +258,22 @@ class UpstreamRun:
         nothing done, otherwise."""
         if not self.finished or self._beat_task is not None:
             return False
-        if self._inline_on:
-            self.stream.consume_inline(None)
-            self._inline_on = False
+        self._stop_reading_in_place()
         if self._beating or self._beat_timer is not None:
             self._stop_beat_timer()
         return True
+
+    def _stop_reading_in_place(self) -> None:
+        if self._inline_on:
+            self.stream.consume_inline(None)
+            self._inline_on = False
 
     async def aclose(self) -> None:
         """Stop heartbeats and, if the Run did not finish, cancel the stream upstream.
         (Called twice per Run, by its reader and by its owner: what is done is skipped.)"""
         if self.close_now():
             return
-        if self._inline_on:
-            self.stream.consume_inline(None)
-            self._inline_on = False
+        self._stop_reading_in_place()
         if self._beat_task is not None:
             await self._stop_heartbeats()
         elif self._beating or self._beat_timer is not None:
