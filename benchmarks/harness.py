@@ -166,6 +166,32 @@ class Stack:
             for who, pid in self.pids.items()
         }
 
+    def waits(self) -> dict[str, float]:
+        """Seconds so far each process's threads spent runnable but waiting for a core
+        (`run_queue_seconds`): with more runnable threads than cores, who waited."""
+        return {
+            who: sum(map(run_queue_seconds, process_tree(pid)))
+            if who == "bridge"
+            else run_queue_seconds(pid)
+            for who, pid in self.pids.items()
+        }
+
+
+def run_queue_seconds(pid: int) -> float:
+    """Seconds the live threads of *pid* have waited on a run queue (Linux schedstat: the
+    time runnable and not running). Where the CPU seconds say how much work a process
+    did, this says how long it was ready to work but had no core: on this 2-core machine,
+    with the emulator, the bridge and the load generator all busy, that is what stretches
+    the relayed wall time beyond the sum of the work. NaN where schedstat is missing."""
+    total = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                total += int(stat.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+    return total / 1e9
+
 
 def cpu_seconds(pid: int, thread: int | None = None) -> float:
     """User + system CPU time of a process (or one of its threads) so far (Linux /proc)."""

@@ -43,6 +43,12 @@ Phase `throughput` - line rate. The emulator is unpaced (`--token-latency 0`), a
   spends more per word on the direct path; with the load generator near saturation the ratio
   errs in the bridge's favour (it can exceed 100% at high concurrency).
 
+With `--cpu` each run also prints every process's CPU seconds and the seconds its threads
+were runnable but waited for a core (Linux schedstat). The emulator is the direct path's
+bottleneck, busy its whole wall time; on the relayed path, its wall time beyond its CPU and
+its waiting is time it sat idle, waiting for the bridge. Together they say how much of a
+throughput gap is work added, and how much is three processes sharing two cores.
+
 Added latency is relayed minus direct at the same percentile; the ratio is relayed over
 direct throughput. Every phase prints the machine's load average: on a shared machine,
 compare runs made back to back. `--profile DIR` writes the printed results to
@@ -265,11 +271,17 @@ async def run_phase(phase: str, args: argparse.Namespace, stack: Stack, report: 
         for name, turn in (("direct", direct), ("relayed", relayed)):
             # A keep-alive connection per concurrent stream (both sides), short turns.
             await run_level(turn, level, 1, 1)
-            before = stack.cpu()
+            before, waited_before = stack.cpu(), stack.waits()
             results[name] = s = await run_level(turn, level, rounds, args.tokens, stagger)
             used = {who: seconds - before[who] for who, seconds in stack.cpu().items()}
+            waited = {who: seconds - waited_before[who] for who, seconds in stack.waits().items()}
             bridge_cpu = used["bridge"]
             cpu = ", ".join(f"{who} {seconds:.1f}" for who, seconds in used.items())
+            cpu += "; waiting for a core: " + ", ".join(
+                f"{who} {seconds:.2f}"
+                for who, seconds in waited.items()
+                if name == "relayed" or who != "bridge"
+            )
             error = f"  {s.first_error}" if s.errors else ""
             report(
                 f"{level:>7} | {name:>7} | {s.pct(0.5):8.2f}ms | {s.pct(0.99):8.2f}ms | "
@@ -323,7 +335,10 @@ def main() -> None:
         help="extra argument for `cursor-bridge serve` (repeatable)",
     )
     parser.add_argument(
-        "--cpu", action="store_true", help="also print each process's CPU seconds per run"
+        "--cpu",
+        action="store_true",
+        help="also print each process's CPU seconds per run, and the seconds its threads "
+        "waited for a core (runnable, not running)",
     )
     add_profile_option(parser)
     add_scale_option(parser)
