@@ -9,7 +9,8 @@ What `benchmarks.cpu` measures end to end (bridge and emulator processes, socket
 HTTP side) is noisy on a shared machine; this isolates what the engine does to open a Run,
 in CPU time of one thread, so before/after comparisons of that path hold under load.
 `--tools N`: the request offers N tools with a schema each (coding agents send 10-40 with
-every request); 0: a plain chat. Reports microseconds per Run for each; informational, no
+every request); 0: a plain chat. `--system N`: a system prompt of N characters (0: one short
+line); coding agents send the same 10-30 KB one with every request. Reports microseconds per Run for each; informational, no
 target.
 """
 
@@ -69,11 +70,15 @@ def _connection(loop: asyncio.AbstractEventLoop) -> Connection:
     return connection
 
 
-def per_run(runs: int, tools: int, loop: asyncio.AbstractEventLoop) -> float:
+def per_run(runs: int, tools: int, loop: asyncio.AbstractEventLoop, system_chars: int = 0) -> float:
     """Microseconds of CPU per Run started (planned, stream opened and ended)."""
     identity = ClientIdentity(machine_id="m" * 64)
     choice = ModelChoice(ModelInfo("gpt-5.4", "GPT"), "gpt-5.4")
-    messages = (ChatMessage("system", "You are a coding agent."), ChatMessage("user", "hi"))
+    system = "You are a coding agent."
+    if system_chars:  # a coding agent's prompt: lines of prose with quotes to escape
+        line = 'You are a coding agent. Use the "read" tool before editing a file.\n'
+        system = (line * (system_chars // len(line) + 1))[:system_chars]
+    messages = (ChatMessage("system", system), ChatMessage("user", "hi"))
     request = ChatRequest("gpt-5.4", messages, tools=_tools(tools))
     connection = _connection(loop)
 
@@ -101,12 +106,23 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=20000, help="Runs started per figure")
     parser.add_argument("--tools", type=int, nargs="+", default=[0, 15], help="tools offered")
+    parser.add_argument(
+        "--system",
+        type=int,
+        nargs="+",
+        default=[0, 15000],
+        help="characters of system prompt (0: one short line; coding agents send 10-30 KB)",
+    )
     args = parser.parse_args()
     loop = asyncio.new_event_loop()
     try:
-        for tools in args.tools:
-            micros = per_run(args.runs, tools, loop)
-            print(f"start a Run, {tools:>3} tools: {micros:8.1f} us CPU per Run")
+        for system in args.system:
+            for tools in args.tools:
+                micros = per_run(args.runs, tools, loop, system)
+                print(
+                    f"start a Run, {tools:>3} tools, {system:>6} characters of system prompt: "
+                    f"{micros:8.1f} us CPU per Run"
+                )
     finally:
         loop.close()
 

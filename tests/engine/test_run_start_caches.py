@@ -15,6 +15,8 @@ from cursor_bridge.engine.context import Workspace, request_context
 from cursor_bridge.engine.planner import plan_run
 from cursor_bridge.engine.request import ChatMessage, ChatRequest, ImageInput, ToolSpec
 from cursor_bridge.engine.toolset import Toolset
+from cursor_bridge.protocol import seed
+from cursor_bridge.protocol.blobs import blob_id
 from cursor_bridge.protocol.ids import new_uuid
 from cursor_bridge.protocol.messages import agent, json_to_value_bytes
 from cursor_bridge.protocol.seed import AGENT_MODE
@@ -184,3 +186,65 @@ def test_run_headers_come_from_the_last_list_only_while_they_would_be_the_same()
         seen.add(request_id)
         now_ms = int(now[0] * 1000)
         assert made == run_headers(token, identity, now_ms=now_ms, request_id=request_id)
+
+
+# -- the leading root entries (system prompt, rules): encoded once per distinct text ------
+
+
+class _Forgetful:
+    """Encodes every leading entry afresh: the seed as it was before any was remembered."""
+
+    def encoded(self, entry: dict[str, object]) -> tuple[bytes, bytes]:
+        data = seed.json_blob(entry)
+        return blob_id(data), data
+
+
+def test_a_remembered_system_prompt_seeds_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    system = 'You are "a coding agent".\n' * 600  # 15 KB, quotes and newlines to escape
+    turns = [seed.HistoryTurn("earlier", [seed.AssistantStep("answer")])]
+    monkeypatch.setattr(seed, "_leading", _Forgetful())
+    expected = seed.seed_conversation(turns, system, system + "\nrules é")
+    monkeypatch.setattr(seed, "_leading", seed._RememberedEntries())
+    for _ in range(2):  # the second time from what the first remembered
+        seeded = seed.seed_conversation(turns, system, system + "\nrules é")
+        assert seeded.state == expected.state
+        assert seeded.blobs == expected.blobs
+    assert len(expected.state.root_prompt_messages_json) == 4  # system, rules, user, answer
+
+
+def test_the_leading_entries_are_encoded_once_per_distinct_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(seed, "_leading", seed._RememberedEntries())
+    encoded: list[str] = []
+    real = seed.json_blob
+
+    def counting(entry: dict[str, object]) -> bytes:
+        encoded.append(str(entry["role"]))
+        return real(entry)
+
+    monkeypatch.setattr(seed, "json_blob", counting)
+    turns = [seed.HistoryTurn("earlier")]
+    seed.seed_conversation(turns, "system A", "rules A")
+    assert encoded == ["system", "user", "user"]  # system, <rules>, the history turn
+    encoded.clear()
+    # Equal text in new string objects (as each request parses them): not encoded again.
+    seed.seed_conversation(turns, "".join(["system ", "A"]), "".join(["rules ", "A"]))
+    assert encoded == ["user"]  # the history is encoded every time
+    encoded.clear()
+    seed.seed_conversation(turns, "system B", "rules A")  # a changed prompt is a new entry
+    assert encoded == ["system", "user"]
+
+
+def test_the_remembered_entries_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    leading = seed._RememberedEntries()
+    monkeypatch.setattr(seed, "_leading", leading)
+    for index in range(seed._REMEMBERED * 3):
+        seed.seed_conversation([], f"system {index}", "")
+    assert len(leading._items) == seed._REMEMBERED
+    # Newest first: the oldest were let go.
+    newest = leading._items[0][0]
+    assert newest["content"] == f"system {seed._REMEMBERED * 3 - 1}"
+    huge = "x" * (seed._MAX_REMEMBERED_BYTES + 1)
+    seed.seed_conversation([], huge, "")
+    assert all(entry["content"] != huge for entry, _, _ in leading._items)

@@ -14,6 +14,7 @@ the run_request goes out, and the RunMachine serves them when the backend asks (
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -82,8 +83,14 @@ def seed_conversation(
     `RequestContext.cloud_rule` (system prompt plus the bridge's own rules).
     """
     seeded = SeededConversation(agent.ConversationStateStructure())
-    for entry in root_prompt_entries(system, rules, turns):
-        seeded.state.root_prompt_messages_json.append(_put(seeded, json_blob(entry)))
+    root = seeded.state.root_prompt_messages_json
+    for index, entry in enumerate(root_prompt_entries(system, rules, turns)):
+        if index < _LEADING:
+            key, data = _leading.encoded(entry)
+            seeded.blobs[key] = data
+            root.append(key)
+        else:
+            root.append(_put(seeded, json_blob(entry)))
     for turn in turns:
         user = agent.UserMessage(
             text=turn.user_text, message_id=_stable_id(turn.user_text), mode=AGENT_MODE
@@ -201,6 +208,42 @@ def _flush(parts: list[dict[str, Any]], results: list[dict[str, Any]]) -> list[d
     if results:
         out.append({"role": "tool", "content": results})
     return out
+
+
+# The leading root entries (the system prompt and the rules) are the same in every request a
+# client sends, and often 10-30 KB: encoding and hashing a 15 KB one cost about 40 us, twice
+# per fresh Run. The last few distinct ones keep their JSON and blob id. They are found by
+# equality (a memory compare of equal strings), not by hashing: a lookup costs well under a
+# microsecond, a miss (another client's prompt) about nothing.
+_LEADING = 2
+_REMEMBERED = 8
+_MAX_REMEMBERED_BYTES = 1 << 20  # a larger entry is encoded each time, not kept
+
+
+class _RememberedEntries:
+    """`encoded(entry)`: (blob id, JSON bytes) of a root entry, the last few remembered."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # Runs may be planned off the event loop too
+        self._items: list[tuple[dict[str, Any], bytes, bytes]] = []
+
+    def encoded(self, entry: dict[str, Any]) -> tuple[bytes, bytes]:
+        with self._lock:
+            for index, (known, key, data) in enumerate(self._items):
+                if known == entry:
+                    if index:
+                        self._items.insert(0, self._items.pop(index))
+                    return key, data
+        data = json_blob(entry)
+        key = blob_id(data)
+        if len(data) <= _MAX_REMEMBERED_BYTES:
+            with self._lock:
+                self._items.insert(0, (entry, key, data))
+                del self._items[_REMEMBERED:]
+        return key, data
+
+
+_leading = _RememberedEntries()
 
 
 def _put(seeded: SeededConversation, data: bytes) -> bytes:
