@@ -68,7 +68,7 @@ def test_the_rough_figure_counts_every_character_once_with_tools_remembered() ->
     )
     request = ChatRequest(model="m", messages=messages, tools=tools)
     chars = 40 + 8 + 2 * len(call.arguments) + 12
-    chars += len("Read a file") + len(str({"type": "object"}))
+    chars += len("Read a file") + len('{"type":"object"}')  # the schema as compact JSON
     expected = chars // 4 + 1600 + 3 * 3
     assert rough_input_tokens(request) == expected
     assert rough_input_tokens(request) == expected  # the tools' share, remembered

@@ -53,3 +53,36 @@ def test_no_tools_with_auto_choice_is_one_toolset_as_built_afresh(
     for choice in ("none", "required", NamedToolChoice("x")):
         other = Toolset.build((), choice)
         assert other is not shared and other.choice == choice
+
+
+def test_a_request_writes_each_schema_as_json_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The token figures and the definitions of one request read one JSON text per tool."""
+    import json
+
+    from cursor_bridge.engine import token_estimate
+    from cursor_bridge.engine.request import ChatMessage, ChatRequest
+
+    written: list[object] = []
+    real_dumps = json.dumps
+
+    def counting(value: object, **options: object) -> str:
+        written.append(value)
+        return real_dumps(value, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(json, "dumps", counting)  # every module's json.dumps
+    schema = {"type": "object", "properties": {"path": {"type": "string", "description": "é"}}}
+    tools = (ToolSpec("read", "Read", schema), ToolSpec("ls", "List"), ToolSpec("w", "W", schema))
+    request = ChatRequest("m", (ChatMessage("user", "hi"),), tools=tools)
+    bound = token_estimate.input_token_bound(request)
+    token_estimate.rough_input_tokens(request)
+    token_estimate.estimate_input_tokens(request)
+    definitions = Toolset.build(tools).definitions()
+    assert len(written) == 3  # once per tool, though two schemas are equal
+    compact = real_dumps(schema, separators=(",", ":"))
+    assert bound >= len(compact) * 2 + len("{}")
+    assert [d.tool_name for d in definitions] == ["read", "ls", "w"]
+    # The definitions carry the schema itself; a tool without one takes no arguments.
+    plain = [Toolset.build((ToolSpec("x", "X", schema), ToolSpec("y")))]
+    assert plain[0].definitions()[0].input_schema == definitions[0].input_schema
+    empty = plain[0].definitions_key[1][2]
+    assert json.loads(empty) == {"type": "object", "properties": {}}

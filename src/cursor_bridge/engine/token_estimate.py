@@ -16,10 +16,10 @@ It tends to overestimate prose slightly and is within a few tens of percent for 
 
 from __future__ import annotations
 
-import json
 import re
 
 from .request import ChatMessage, ChatRequest, ToolSpec
+from .toolset import schema_json
 
 MESSAGE_OVERHEAD = 3
 IMAGE_TOKENS = 1600
@@ -48,7 +48,7 @@ def message_tokens(message: ChatMessage) -> int:
 
 
 def tool_tokens(tool: ToolSpec) -> int:
-    schema = json.dumps(tool.parameters, separators=(",", ":"))
+    schema = schema_json(tool)
     return text_tokens(tool.name) + text_tokens(tool.description) + text_tokens(schema)
 
 
@@ -84,8 +84,7 @@ def _tool_bound(tools: tuple[ToolSpec, ...]) -> int:
         return kept[1]
     count = 0
     for tool in tools:
-        schema = json.dumps(tool.parameters, separators=(",", ":"))
-        count += len(tool.name) + len(tool.description) + len(schema)
+        count += len(tool.name) + len(tool.description) + len(schema_json(tool))
     if len(_TOOL_BOUNDS) >= 128:
         _TOOL_BOUNDS.clear()
     _TOOL_BOUNDS[id(tools)] = (tools, count)  # holds the tuple: its id is not reused
@@ -115,7 +114,7 @@ def _tool_chars(tools: tuple[ToolSpec, ...]) -> int:
     kept = _TOOL_CHARS.get(id(tools))
     if kept is not None and kept[0] is tools:
         return kept[1]
-    chars = sum(len(t.description) + len(str(t.parameters)) for t in tools)
+    chars = sum(len(t.description) + len(schema_json(t)) for t in tools)
     if len(_TOOL_CHARS) >= 128:
         _TOOL_CHARS.clear()
     _TOOL_CHARS[id(tools)] = (tools, chars)  # holds the tuple: its id is not reused

@@ -88,8 +88,8 @@ class Toolset:
             found = offered.get(name)
             if found is None:
                 continue
-            schema = found.parameters or {"type": "object", "properties": {}}
-            out.append((wire, found.description, json.dumps(schema)))
+            schema = schema_json(found) if found.parameters else _EMPTY_SCHEMA
+            out.append((wire, found.description, schema))
         return tuple(out)
 
     def spec(self, client_name: str) -> ToolSpec | None:
@@ -152,6 +152,28 @@ _NO_TOOLS = Toolset((), "auto", {})
 _BUILT: OrderedDict[tuple[int, ToolChoice], Toolset] = OrderedDict()
 _BUILT_MAX = 128
 _BUILT_LOCK = threading.Lock()
+
+
+def schema_json(tool: ToolSpec) -> str:
+    """*tool*'s schema as compact JSON text, written once per ToolSpec: a request's token
+    figures and its tool definitions all read it, and a coding agent offers 10-40 tools of
+    a kilobyte or more each (writing them out three times was a tenth of such a request's
+    CPU). Remembered by the identity of the spec, which the entry holds (its id is not
+    reused meanwhile)."""
+    kept = _SCHEMA_JSON.get(id(tool))
+    if kept is not None and kept[0] is tool:
+        return kept[1]
+    text = json.dumps(tool.parameters, separators=(",", ":"))
+    if len(_SCHEMA_JSON) >= _SCHEMA_JSON_MAX:
+        _SCHEMA_JSON.clear()
+    _SCHEMA_JSON[id(tool)] = (tool, text)
+    return text
+
+
+_SCHEMA_JSON: dict[int, tuple[ToolSpec, str]] = {}
+_SCHEMA_JSON_MAX = 4096
+# A tool offered without a schema takes no arguments.
+_EMPTY_SCHEMA = '{"type":"object","properties":{}}'
 
 
 @functools.lru_cache(maxsize=1024)
