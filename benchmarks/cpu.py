@@ -5,6 +5,7 @@ time).
     uv run python -m benchmarks.cpu [--turns 600] [--concurrency 50] [--tokens 1 200]
                                     [--rounds 400] [--profile DIR]
     uv run python -m benchmarks.cpu --paced 0.02 [--concurrency 200] [--window 5]
+    uv run python -m benchmarks.cpu --agent [--turns 600] [--rounds 0]
 
 Starts an unpaced emulator and `cursor-bridge serve` on it (child processes), warms both up,
 then measures the bridge's user+system CPU seconds (from /proc) across:
@@ -23,6 +24,12 @@ then measures the bridge's user+system CPU seconds (from /proc) across:
                      writes (server/pacing.py), its own client write. The paced burst of
                      relay.py (200 streams, 10,000 words/s) is `--paced 0.02 --concurrency
                      200`.
+  agent request    - with `--agent`, also new conversations of a coding agent's size: a
+                     15,000-character system prompt, 20 tools with a schema each, three
+                     earlier exchanges and a 20-word answer (about 47 KB of request body);
+                     `/tokens N` requests are a few hundred bytes, and every cost that grows
+                     with the request (body decoding and checking, tool schemas, the seeded
+                     history, the upstream request's bytes) shows here. Informational.
 Why: a burst of N conversations on one core queues each behind the others' bridge CPU, so
 issue 17's burst target (200 at once, +30 ms p50) needs about 0.3 ms per new conversation.
 Informational targets printed beside the figures: <= 0.3 ms per new conversation, <= 0.02 s
@@ -33,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import sys
@@ -108,6 +116,47 @@ def bridge_client(running: Stack) -> aiohttp.ClientSession:
     )
 
 
+AGENT_SYSTEM = ('You are a coding agent. Use the "read" tool before editing a file.\n' * 230)[
+    :15000
+]
+
+
+def _agent_tool(index: int) -> dict[str, object]:
+    properties = {
+        f"p{j}": {"type": "string", "description": f"Parameter {j} of the tool, " * 3}
+        for j in range(6)
+    }
+    return {
+        "type": "function",
+        "function": {
+            "name": f"tool_{index}",
+            "description": f"Does thing {index}. " + "Details. " * 60,
+            "parameters": {"type": "object", "properties": properties, "required": ["p0"]},
+        },
+    }
+
+
+AGENT_TOOLS = [_agent_tool(i) for i in range(20)]
+
+
+def agent_body(conversation: int) -> dict[str, object]:
+    """A coding agent's request opening conversation *conversation* (its own history)."""
+    messages: list[dict[str, str]] = [{"role": "system", "content": AGENT_SYSTEM}]
+    for turn in range(3):
+        asked = f"Question {turn} of conversation {conversation}: " + "context " * 100
+        messages.append({"role": "user", "content": asked})
+        messages.append({"role": "assistant", "content": "answer " * 80})
+    messages.append({"role": "user", "content": prompt(20)})
+    return {"model": MODEL, "stream": True, "messages": messages, "tools": AGENT_TOOLS}
+
+
+async def agent_once(client: aiohttp.ClientSession, conversation: int) -> None:
+    async with client.post("/v1/chat/completions", json=agent_body(conversation)) as response:
+        data = await response.read()
+        if response.status != 200 or b"[DONE]" not in data:
+            raise RuntimeError(f"HTTP {response.status}: {data[:200]!r}")
+
+
 async def measure(args: argparse.Namespace, running: Stack, report: Report) -> bool:
     pid = running.pids["bridge"]
     client = bridge_client(running)
@@ -141,6 +190,19 @@ async def measure(args: argparse.Namespace, running: Stack, report: Report) -> b
     if sample.errors:
         report(f"errors: {sample.errors} ({sample.first_error})")
         ok = False
+    if args.agent:
+        numbers = iter(range(1, 1 << 30))
+
+        def agent_turn() -> Awaitable[None]:
+            return agent_once(client, next(numbers))
+
+        await spread(args.concurrency, args.concurrency, agent_turn)  # its code paths warm
+        size = len(json.dumps(agent_body(0)))
+        used = await bridge_cpu(pid, spread(args.turns, args.concurrency, agent_turn), report)
+        report(
+            f"new conversation, coding-agent request ({size:,} bytes): "
+            f"{used / args.turns * 1000:7.3f} ms CPU per turn"
+        )
     if args.rounds:
         loops = max(1, min(args.concurrency, args.rounds // 10))
         rounds = args.rounds // loops
@@ -233,6 +295,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50, help="turns in flight at once")
     parser.add_argument("--tokens", type=int, nargs="+", default=[1, 200], help="words per answer")
     parser.add_argument("--rounds", type=int, default=400, help="tool rounds (0: skip)")
+    parser.add_argument(
+        "--agent", action="store_true", help="also new conversations of a coding agent's size"
+    )
     parser.add_argument(
         "--serve-arg", action="append", default=[], help="extra `cursor-bridge serve` argument"
     )
