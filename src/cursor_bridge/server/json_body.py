@@ -1,6 +1,7 @@
 """Reading a request body as JSON, with limits that keep hostile bodies cheap to refuse.
 
-`parse_off_loop()` decodes the body and checks, in one pass, that it is nested at most
+`parse_off_loop()` decodes the body and checks, in one pass (a second names the place, only
+for a body that breaks a limit), that it is nested at most
 MAX_DEPTH levels, that every string is valid Unicode (no lone surrogates, which cannot be
 encoded later) and at most MAX_STRING characters (object keys MAX_KEY), that message lists
 hold at most MAX_MESSAGES entries, and that tool schemas and tool-call arguments, which
@@ -152,7 +153,56 @@ def _cannot_break_limits(raw: bytes) -> bool:
 
 
 def check(body: Any) -> None:
-    """Raise InvalidBody if *body* breaks a limit (iterative: depth cannot overflow)."""
+    """Raise InvalidBody if *body* breaks a limit. The walk that keeps every limit skips
+    naming where it is (`_fits`); a body that breaks one is walked again by `_refuse`, which
+    says where."""
+    if not (isinstance(body, _CONTAINERS) and _fits(body, 1, -1)):
+        _refuse(body)
+
+
+def _fits(node: Any, depth: int, value_start: int) -> bool:
+    """True when the container *node* (at *depth*; inside a protobuf Value that began at
+    *value_start*, or -1) keeps every limit `_refuse` enforces. Without building a path per
+    key, about twice as fast: a coding agent's tool schemas are hundreds of nodes in every
+    request. Recursive, but never deeper than MAX_DEPTH: a deeper container is refused
+    before its children are looked at."""
+    if depth > MAX_DEPTH or (value_start >= 0 and depth - value_start >= MAX_VALUE_DEPTH):
+        return False
+    if isinstance(node, list):
+        for item in node:
+            if isinstance(item, str):
+                if len(item) > MAX_STRING or (not item.isascii() and _SURROGATE.search(item)):
+                    return False
+            elif isinstance(item, _CONTAINERS) and not _fits(item, depth + 1, value_start):
+                return False
+        return True
+    for key, value in node.items():
+        if len(key) > MAX_KEY or (not key.isascii() and _SURROGATE.search(key)):
+            return False
+        start = value_start
+        if start < 0 and depth > 1 and key in _VALUE_KEYS:
+            start = depth + 1
+            if key == "arguments" and isinstance(value, str):
+                try:
+                    _check_json_text(value, key)
+                except InvalidBody:
+                    return False
+        if isinstance(value, str):
+            if len(value) > MAX_STRING or (not value.isascii() and _SURROGATE.search(value)):
+                return False
+            if len(value) > MAX_SHORT and key in _SHORT_KEYS:
+                return False
+        elif isinstance(value, _CONTAINERS):
+            if key in _MESSAGE_LISTS and isinstance(value, list) and len(value) > MAX_MESSAGES:
+                return False
+            if not _fits(value, depth + 1, start):
+                return False
+    return True
+
+
+def _refuse(body: Any) -> None:
+    """Raise InvalidBody naming the first limit *body* breaks, and where (iterative: depth
+    cannot overflow)."""
     # (node, depth, depth at which the enclosing protobuf Value began or -1, path)
     stack: list[tuple[Any, int, int, str]] = [(body, 1, -1, "")]
     while stack:
