@@ -14,7 +14,6 @@ the run_request goes out, and the RunMachine serves them when the backend asks (
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -221,25 +220,23 @@ _MAX_REMEMBERED_BYTES = 1 << 20  # a larger entry is encoded each time, not kept
 
 
 class _RememberedEntries:
-    """`encoded(entry)`: (blob id, JSON bytes) of a root entry, the last few remembered."""
+    """`encoded(entry)`: (blob id, JSON bytes) of a root entry, the last few remembered.
+
+    The entries are an immutable tuple, replaced whole (newest first, the oldest let go):
+    threads that plan Runs at once may each encode an entry once more, never see a torn
+    list, and need no lock (this package does no concurrency of its own)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()  # Runs may be planned off the event loop too
-        self._items: list[tuple[dict[str, Any], bytes, bytes]] = []
+        self._items: tuple[tuple[dict[str, Any], bytes, bytes], ...] = ()
 
     def encoded(self, entry: dict[str, Any]) -> tuple[bytes, bytes]:
-        with self._lock:
-            for index, (known, key, data) in enumerate(self._items):
-                if known == entry:
-                    if index:
-                        self._items.insert(0, self._items.pop(index))
-                    return key, data
+        for known, key, data in self._items:
+            if known == entry:
+                return key, data
         data = json_blob(entry)
         key = blob_id(data)
         if len(data) <= _MAX_REMEMBERED_BYTES:
-            with self._lock:
-                self._items.insert(0, (entry, key, data))
-                del self._items[_REMEMBERED:]
+            self._items = ((entry, key, data), *self._items[: _REMEMBERED - 1])
         return key, data
 
 
