@@ -20,14 +20,18 @@ def state_path(tmp_path: Path) -> Path:
     return tmp_path / "home" / "state.sqlite3"
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "memory-background"])
 def store(
     request: pytest.FixtureRequest, state_path: Path, clock: FakeClock
 ) -> Iterator[_SqliteStore]:
-    """Each behavioural test runs against the file store and its in-memory twin."""
+    """Each behavioural test runs against the file store and its in-memory twins (the
+    synchronous one, and the one with a writer thread that `persist_state = false` uses)."""
     made: _SqliteStore
     if request.param == "sqlite":
         made = SqliteStateStore(state_path, clock=clock)
+    elif request.param == "memory-background":
+        made = MemoryStateStore(clock=clock, background_writes=True)
+        assert made._thread is not None
     else:
         made = MemoryStateStore(clock=clock)
     with made:

@@ -14,13 +14,19 @@ from cursor_bridge.store import MemoryStateStore, SqliteStateStore, writes
 from cursor_bridge.store.sqlite import _SqliteStore
 
 
-def test_threads_writing_and_reading_at_once(state_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", "memory-background"])
+def test_threads_writing_and_reading_at_once(kind: str, state_path: Path) -> None:
     threads, rounds = 6, 150
     shared_key, shared = blob("shared by every thread", size=2_000)
     start = threading.Barrier(threads)
     failures: list[BaseException] = []
+    store: _SqliteStore = (
+        SqliteStateStore(state_path, touch_interval=0)
+        if kind == "sqlite"
+        else MemoryStateStore(touch_interval=0, background_writes=True)
+    )
 
-    with SqliteStateStore(state_path, touch_interval=0) as store:
+    with store:
 
         def worker(n: int) -> None:
             try:
@@ -60,7 +66,11 @@ def blob_n(n: int, size: int) -> tuple[bytes, bytes]:
     return blob(f"blob-{n}")[0], blob(f"blob-{n}", size=size)[1]
 
 
-RUNS = [("memory", seed) for seed in range(8)] + [("sqlite", seed) for seed in range(4)]
+RUNS = (
+    [("memory", seed) for seed in range(8)]
+    + [("sqlite", seed) for seed in range(4)]
+    + [("memory-background", seed) for seed in range(4)]
+)
 
 
 @pytest.mark.parametrize(("kind", "seed"), RUNS)
@@ -70,7 +80,7 @@ def test_random_operations_keep_the_invariants(kind: str, seed: int, tmp_path: P
 
     Writes go in windows of 1 to 12 operations committed as one batch (store.batch()), so
     ordering inside a batch (puts, reads, drops, then expiry and the cap) is exercised too;
-    on the file store they are committed by its writer thread.
+    on the file store and the background memory store they are committed by a writer thread.
 
     Long seeded sequences rather than hypothesis: reaching the cap again and again takes
     hundreds of operations, which shrinking-oriented generation rarely produces.
@@ -79,11 +89,11 @@ def test_random_operations_keep_the_invariants(kind: str, seed: int, tmp_path: P
     clock = FakeClock()
     cap = 8_000
     options = {"clock": clock, "max_bytes": cap, "ttl": 3 * 24 * 3600.0}
-    store: _SqliteStore = (
-        MemoryStateStore(**options)
-        if kind == "memory"
-        else SqliteStateStore(tmp_path / "state.sqlite3", **options)
-    )
+    store: _SqliteStore
+    if kind == "sqlite":
+        store = SqliteStateStore(tmp_path / "state.sqlite3", **options)
+    else:
+        store = MemoryStateStore(**options, background_writes=kind == "memory-background")
     used: dict[str, set[bytes]] = {}
     done = 0
     with store:

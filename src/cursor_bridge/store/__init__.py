@@ -49,11 +49,12 @@ def open_state_store(
     redis_url: str | None = None,
 ) -> StateStore:
     """Redis when *redis_url* is given, else the SQLite file at *path* (None: the default
-    one in the bridge home), or memory when not *persist*."""
+    one in the bridge home), or memory when not *persist* (nothing on disk; committed by a
+    writer thread, like the file, so no transaction runs on the caller's event loop)."""
     if redis_url:
         from .redis import RedisStateStore  # the redis client loads only when used
 
         return RedisStateStore(redis_url, ttl=ttl)
     if not persist:
-        return MemoryStateStore(ttl=ttl, max_bytes=max_bytes)
+        return MemoryStateStore(ttl=ttl, max_bytes=max_bytes, background_writes=True)
     return SqliteStateStore(path, ttl=ttl, max_bytes=max_bytes)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import sqlite3
 import stat
 import time
@@ -145,10 +146,55 @@ def open_file(path: Path) -> sqlite3.Connection:
 
 
 def open_memory() -> sqlite3.Connection:
-    """A private in-memory database with the same schema (tests, --no-persist)."""
+    """A private in-memory database with the same schema (the synchronous memory store)."""
     conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-    _prepare(conn)
+    try:
+        _memory_only(conn)
+        _prepare(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def open_shared_memory() -> tuple[sqlite3.Connection, sqlite3.Connection] | None:
+    """(writer, reader): two connections to one new in-memory database, schema ready, for
+    a writer thread beside readers (`persist_state = false`); None if this SQLite cannot
+    share one (built without shared cache): the caller then writes synchronously.
+
+    Memory has no WAL, so the reader cannot read a snapshot while the writer's transaction
+    is open. The memdb VFS (`file:/name?vfs=memdb`) refuses a reader anything while a write
+    transaction is open (SQLITE_BUSY until it commits). A shared cache with the reader in
+    read-uncommitted mode takes no table locks: a read waits at most for the writer's
+    current statement (the cache's mutex), never for its transaction, and may see that
+    transaction's rows before it commits. The store reads single rows, and everything a
+    batch writes is still queued (store/pending.py), where reads look first; what it
+    removes goes anyway, so a read only sees that a few milliseconds early.
+
+    The name is random (a shared in-memory database is visible to the whole process under
+    its name) and nothing is on disk: not the database, its journal or temp tables."""
+    uri = f"file:cursor-bridge-state-{secrets.token_hex(16)}?mode=memory&cache=shared"
+    writer = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    reader: sqlite3.Connection | None = None
+    try:
+        _memory_only(writer)
+        _prepare(writer)
+        reader = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        _memory_only(reader)
+        reader.execute("PRAGMA read_uncommitted = 1")
+        # Without a shared cache the URI opens a second, empty database.
+        (version,) = reader.execute("PRAGMA user_version").fetchone()
+        (uncommitted,) = reader.execute("PRAGMA read_uncommitted").fetchone()
+        if version == SCHEMA_VERSION and uncommitted == 1:
+            return writer, reader
+    except BaseException:
+        writer.close()
+        if reader is not None:
+            reader.close()
+        raise
+    writer.close()
+    reader.close()
+    return None
 
 
 def _open(path: Path) -> sqlite3.Connection:
@@ -168,6 +214,12 @@ def _open(path: Path) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _memory_only(conn: sqlite3.Connection) -> None:
+    """Temp tables, indices and sorts of an in-memory database stay in memory too
+    (SQLite's default puts large ones in temp files)."""
+    conn.execute("PRAGMA temp_store = MEMORY")
 
 
 def _prepare(conn: sqlite3.Connection) -> None:

@@ -25,8 +25,9 @@ or a WAL checkpoint:
   are linked, not rewritten (store/known_blobs.py), and a turn notes the checkpoint it
   continued from instead of copying that one's links (store/eviction.py hands them down).
 
-MemoryStateStore runs the same SQL on a private in-memory database and applies each write
-at once in the caller's thread (nothing to wait for), which also makes it deterministic.
+MemoryStateStore runs the same SQL on a private in-memory database (nothing on disk), for
+`persist_state = false` with a writer thread too: a read never waits for its transaction
+(schema.open_shared_memory). By default (tests) each write applies at once in the caller.
 
 Blob ids are trusted, not verified: the backend sets blobs under ids it computed (SHA-256
 of the bytes, per the protocol) and gets them back by the same ids; we store what we are
@@ -463,9 +464,13 @@ class SqliteStateStore(_SqliteStore):
 
 
 class MemoryStateStore(_SqliteStore):
-    """The same store in a private in-memory database: tests and `--no-persist`.
+    """The same store in a private in-memory database: `persist_state = false`, and tests.
 
-    Same SQL and policy as SqliteStateStore; writes apply at once; gone when closed.
+    Same SQL and policy as SqliteStateStore; nothing is written to disk; gone when closed.
+    *background_writes*: commit batches on a writer thread, like the file store (as
+    `open_state_store(persist=False)` does); else each write applies at once in the caller:
+    deterministic (tests), but a transaction per write on the event loop. A SQLite without
+    shared cache gets the latter either way.
     """
 
     def __init__(
@@ -477,18 +482,27 @@ class MemoryStateStore(_SqliteStore):
         clock: Callable[[], float] = time.time,
         touch_interval: float = 5.0,
         prune_interval: float = 60.0,
+        max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
+        write_timeout: float = 10.0,
+        background_writes: bool = False,
     ) -> None:
-        conn = schema.open_memory()
+        shared = schema.open_shared_memory() if background_writes else None
+        if shared is not None:
+            writer, reader = shared
+        else:
+            if background_writes:
+                log.warning("state store: SQLite without shared cache; memory writes inline")
+            writer = reader = schema.open_memory()
         super().__init__(
-            conn,
-            conn,
-            background=False,
+            reader,
+            writer,
+            background=shared is not None,
             ttl=ttl,
             max_bytes=max_bytes,
             cache_bytes=cache_bytes,
             clock=clock,
             touch_interval=touch_interval,
             prune_interval=prune_interval,
-            max_pending_bytes=DEFAULT_MAX_PENDING_BYTES,
-            write_timeout=10.0,
+            max_pending_bytes=max_pending_bytes,
+            write_timeout=write_timeout,
         )

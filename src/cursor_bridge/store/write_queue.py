@@ -11,8 +11,9 @@ caller does not wake it at all (`POLL_IDLE`); once its batches hold `BUSY_OPS` w
 more it polls every `BUSY_LINGER` seconds instead, since a commit's cost is mostly the
 database pages it rewrites (random blob ids spread a batch over most of the b-trees'
 leaves), which grow far slower than the batch: 100 turns a commit write about half the
-pages per turn that 25 do. Without one (the memory store) each write is
-committed at once in the caller. `batch()` holds the queue so a group of
+pages per turn that 25 do. The memory store of `persist_state = false` has the same thread;
+without one (the synchronous memory store of tests) each write is committed at once in the
+caller. `batch()` holds the queue so a group of
 writes commits together; `flush()` waits until what was queued before it is committed.
 """
 
