@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 
+from .identity_memo import remembered
 from .request import ChatMessage, ChatRequest, ToolSpec
 from .toolset import schema_json
 
@@ -79,16 +80,11 @@ def _tool_bound(tools: tuple[ToolSpec, ...]) -> int:
     request of a client offering tools would otherwise write each schema out again."""
     if not tools:
         return 0
-    kept = _TOOL_BOUNDS.get(id(tools))
-    if kept is not None and kept[0] is tools:
-        return kept[1]
-    count = 0
-    for tool in tools:
-        count += len(tool.name) + len(tool.description) + len(schema_json(tool))
-    if len(_TOOL_BOUNDS) >= 128:
-        _TOOL_BOUNDS.clear()
-    _TOOL_BOUNDS[id(tools)] = (tools, count)  # holds the tuple: its id is not reused
-    return count
+    return remembered(_TOOL_BOUNDS, tools, _count_bound, 128)
+
+
+def _count_bound(tools: tuple[ToolSpec, ...]) -> int:
+    return sum(len(t.name) + len(t.description) + len(schema_json(t)) for t in tools)
 
 
 _TOOL_BOUNDS: dict[int, tuple[tuple[ToolSpec, ...], int]] = {}
@@ -111,14 +107,11 @@ def rough_input_tokens(request: ChatRequest) -> int:
 def _tool_chars(tools: tuple[ToolSpec, ...]) -> int:
     """The characters of *tools* (descriptions and schemas), remembered by the identity
     of the tuple: a tool loop's rounds share one (engine/resent_body.py)."""
-    kept = _TOOL_CHARS.get(id(tools))
-    if kept is not None and kept[0] is tools:
-        return kept[1]
-    chars = sum(len(t.description) + len(schema_json(t)) for t in tools)
-    if len(_TOOL_CHARS) >= 128:
-        _TOOL_CHARS.clear()
-    _TOOL_CHARS[id(tools)] = (tools, chars)  # holds the tuple: its id is not reused
-    return chars
+    return remembered(_TOOL_CHARS, tools, _count_chars, 128)
+
+
+def _count_chars(tools: tuple[ToolSpec, ...]) -> int:
+    return sum(len(t.description) + len(schema_json(t)) for t in tools)
 
 
 _TOOL_CHARS: dict[int, tuple[tuple[ToolSpec, ...], int]] = {}

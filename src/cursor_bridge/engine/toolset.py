@@ -22,6 +22,7 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 
 from ..protocol.messages import agent, json_text_to_value_bytes
+from .identity_memo import remembered
 from .request import NamedToolChoice, ToolChoice, ToolSpec
 
 PROVIDER_IDENTIFIER = "cursor-bridge"
@@ -158,16 +159,12 @@ def schema_json(tool: ToolSpec) -> str:
     """*tool*'s schema as compact JSON text, written once per ToolSpec: a request's token
     figures and its tool definitions all read it, and a coding agent offers 10-40 tools of
     a kilobyte or more each (writing them out three times was a tenth of such a request's
-    CPU). Remembered by the identity of the spec, which the entry holds (its id is not
-    reused meanwhile)."""
-    kept = _SCHEMA_JSON.get(id(tool))
-    if kept is not None and kept[0] is tool:
-        return kept[1]
-    text = json.dumps(tool.parameters, separators=(",", ":"))
-    if len(_SCHEMA_JSON) >= _SCHEMA_JSON_MAX:
-        _SCHEMA_JSON.clear()
-    _SCHEMA_JSON[id(tool)] = (tool, text)
-    return text
+    CPU). Remembered by the identity of the spec (engine/identity_memo.py)."""
+    return remembered(_SCHEMA_JSON, tool, _write_schema, _SCHEMA_JSON_MAX)
+
+
+def _write_schema(tool: ToolSpec) -> str:
+    return json.dumps(tool.parameters, separators=(",", ":"))
 
 
 _SCHEMA_JSON: dict[int, tuple[ToolSpec, str]] = {}
