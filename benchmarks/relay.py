@@ -39,9 +39,11 @@ Phase `throughput` - line rate. The emulator is unpaced (`--token-latency 0`), a
   target. Targets: relayed words/s >= 90% of direct at 200 streams (>= 50% at other
   levels), the bridge's CPU <= 0.02 s per 1,000 relayed chunks at 200, 0 errors at 500.
   Caveat: the direct client decodes every message (protobuf) in the load generator while the
-  relayed one only counts delta markers in the SSE bytes, so at line rate the load generator
-  spends more per word on the direct path; with the load generator near saturation the ratio
-  errs in the bridge's favour (it can exceed 100% at high concurrency).
+  relayed one only counts delta markers in the SSE bytes but makes an HTTP request (aiohttp)
+  per turn. At 200 streams the two cost the load generator about the same (0.9 and 1.0 s of
+  CPU per run, measured); on the direct path it has a core to itself, on the relayed path it
+  shares the two cores with the bridge and the emulator. At higher concurrency, with the load
+  generator near saturation, the ratio can err in the bridge's favour (even exceed 100%).
 
 With `--cpu` each run also prints every process's CPU seconds and the seconds its threads
 were runnable but waited for a core (Linux schedstat). The emulator is the direct path's
