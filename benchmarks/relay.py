@@ -2,7 +2,8 @@
 
     uv run python benchmarks/relay.py [--concurrency 1 200 500] [--tokens 200] [--rounds 3]
                                       [--token-latency 0.02] [--phases latency throughput]
-                                      [--burst] [--cpu] [--workers N] [--profile DIR]
+                                      [--burst] [--cpu] [--copied] [--workers N]
+                                      [--profile DIR]
 
 One command per figure (issue 17's targets; each also accepts --profile DIR):
     uv run python benchmarks/relay.py --burst --phases latency --concurrency 200 500
@@ -39,9 +40,15 @@ Phase `throughput` - line rate. The emulator is unpaced (`--token-latency 0`), a
   target. Targets: relayed words/s >= 90% of direct at 200 streams (>= 50% at other
   levels), the bridge's CPU <= 0.02 s per 1,000 relayed chunks at 200, 0 errors at 500.
   Caveat: the direct client decodes every message (protobuf) in the load generator while the
-  relayed one only counts delta markers in the SSE bytes, so at line rate the load generator
-  spends more per word on the direct path; with the load generator near saturation the ratio
-  errs in the bridge's favour (it can exceed 100% at high concurrency).
+  relayed one only counts delta markers in the SSE bytes but makes an HTTP request (aiohttp)
+  per turn. At 200 streams the two cost the load generator about the same (0.9 and 1.0 s of
+  CPU per run, measured); on the direct path it has a core to itself, on the relayed path it
+  shares the two cores with the bridge and the emulator. At higher concurrency, with the load
+  generator near saturation, the ratio can err in the bridge's favour (even exceed 100%).
+
+With `--copied` a third path runs beside them: the direct client through a TCP proxy that
+only copies bytes (benchmarks/byte_proxy.py), the floor of what any hop costs; relayed
+versus copied is then the bridge's own work, copied versus direct the extra process and hop.
 
 With `--cpu` each run also prints every process's CPU seconds and the seconds its threads
 were runnable but waited for a core (Linux schedstat). The emulator is the direct path's
@@ -60,10 +67,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import re
+import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 
@@ -74,6 +85,7 @@ from cursor_bridge.transport import BackendPool
 
 try:
     from benchmarks.harness import (
+        LISTENING,
         MODEL,
         Report,
         Stack,
@@ -85,6 +97,7 @@ try:
     )
 except ModuleNotFoundError:  # run as a script: python benchmarks/relay.py
     from harness import (  # type: ignore[no-redef,import-not-found]
+        LISTENING,
         MODEL,
         Report,
         Stack,
@@ -233,7 +246,9 @@ def verdicts(
     return missed
 
 
-async def run_phase(phase: str, args: argparse.Namespace, stack: Stack, report: Report) -> bool:
+async def run_phase(
+    phase: str, args: argparse.Namespace, stack: Stack, report: Report, copy_url: str | None
+) -> bool:
     pool = BackendPool()
     client = aiohttp.ClientSession(
         stack.bridge_url,
@@ -246,6 +261,14 @@ async def run_phase(phase: str, args: argparse.Namespace, stack: Stack, report: 
 
     async def relayed(tokens: int, sample: Sample, record: bool) -> None:
         await relayed_once(client, tokens, sample, record)
+
+    async def copied(tokens: int, sample: Sample, record: bool) -> None:
+        assert copy_url is not None
+        await direct_once(pool, copy_url, tokens, sample, record)
+
+    paths: list[tuple[str, TurnFn]] = [("direct", direct), ("relayed", relayed)]
+    if copy_url is not None:
+        paths.append(("copied", copied))
 
     paced = phase == "latency"
     latency = args.token_latency if paced else 0.0
@@ -262,20 +285,21 @@ async def run_phase(phase: str, args: argparse.Namespace, stack: Stack, report: 
     report(f"\n{title}, {args.tokens} words per answer, {processes}; {load_average()}\n{HEADER}")
     ok = True
     # Code paths, catalog cache and the bridge's upstream connection.
-    await run_level(direct, 20, 2, args.tokens)
-    await run_level(relayed, 20, 2, args.tokens)
+    for _, turn in paths:
+        await run_level(turn, 20, 2, args.tokens)
     for level in args.concurrency:
         rounds = max(args.rounds, args.single_rounds) if level == 1 else args.rounds
         results = {}
         bridge_cpu = 0.0
-        for name, turn in (("direct", direct), ("relayed", relayed)):
+        for name, turn in paths:
             # A keep-alive connection per concurrent stream (both sides), short turns.
             await run_level(turn, level, 1, 1)
             before, waited_before = stack.cpu(), stack.waits()
             results[name] = s = await run_level(turn, level, rounds, args.tokens, stagger)
             used = {who: seconds - before[who] for who, seconds in stack.cpu().items()}
             waited = {who: seconds - waited_before[who] for who, seconds in stack.waits().items()}
-            bridge_cpu = used["bridge"]
+            if name == "relayed":
+                bridge_cpu = used["bridge"]
             cpu = ", ".join(f"{who} {seconds:.1f}" for who, seconds in used.items())
             cpu += "; waiting for a core: " + ", ".join(
                 f"{who} {seconds:.2f}"
@@ -300,10 +324,46 @@ async def run_phase(phase: str, args: argparse.Namespace, stack: Stack, report: 
             f"{ratio:8.0%} | relayed/direct words/s; bridge CPU {per_k:.4f} s per 1,000 chunks"
             + (f"  MISSED: {', '.join(missed)}" if missed else "")
         )
+        if "copied" in results:
+            c = results["copied"]
+            report(
+                f"{level:>7} | {'hop':>7} | {c.pct(0.5) - d.pct(0.5):+8.2f}ms | "
+                f"{c.pct(0.99) - d.pct(0.99):+8.2f}ms | "
+                f"{c.throughput / d.throughput if d.throughput else 0.0:8.0%} | "
+                "copied/direct words/s: a hop that only copies bytes (no target)"
+            )
     report(load_average())
     await client.close()
     await pool.aclose()
     return ok
+
+
+@contextlib.contextmanager
+def byte_proxy(running: Stack, wanted: bool) -> Iterator[str | None]:
+    """With *wanted*, benchmarks/byte_proxy.py in front of the emulator, as a child process
+    whose CPU `--cpu` reports too; its URL, else None."""
+    if not wanted:
+        yield None
+        return
+    target = running.emulator_url.rsplit(":", 1)[1]
+    script = Path(__file__).with_name("byte_proxy.py")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), target], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        match = re.search(LISTENING, proc.stdout.readline())
+        if match is None:
+            raise SystemExit("the byte-copying proxy did not start")
+        running.pids["byte proxy"] = proc.pid
+        yield f"http://127.0.0.1:{match.group(1)}"
+    finally:
+        running.pids.pop("byte proxy", None)
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(10)
+        if proc.poll() is None:
+            proc.kill()
 
 
 def main() -> None:
@@ -340,6 +400,12 @@ def main() -> None:
         help="also print each process's CPU seconds per run, and the seconds its threads "
         "waited for a core (runnable, not running)",
     )
+    parser.add_argument(
+        "--copied",
+        action="store_true",
+        help="also run the direct client through a proxy that only copies bytes "
+        "(the floor of what a hop costs)",
+    )
     add_profile_option(parser)
     add_scale_option(parser)
     args = parser.parse_args()
@@ -354,8 +420,11 @@ def main() -> None:
     for phase in args.phases:
         latency = args.token_latency if phase == "latency" else 0.0
         profile = report.profile_path(phase)
-        with stack(latency, args.serve_arg, profile, args.workers) as running:
-            ok = asyncio.run(run_phase(phase, args, running, report)) and ok
+        with (
+            stack(latency, args.serve_arg, profile, args.workers) as running,
+            byte_proxy(running, args.copied) as copy_url,
+        ):
+            ok = asyncio.run(run_phase(phase, args, running, report, copy_url)) and ok
         if profile is not None:
             report(f"profile of the bridge ({phase}): {profile}")
     report()
