@@ -44,12 +44,18 @@ class _Side(asyncio.Protocol):
             peer.transport.close()
 
     def paired(self, peer: _Side) -> None:
-        """*peer* is connected: link both ways and pass on what arrived before."""
+        """*peer* is connected: link both ways and pass on what either side read before
+        (the backend may speak first: an HTTP/2 server sends its SETTINGS at once)."""
         self.peer, peer.peer = peer, self
-        assert peer.transport is not None
-        for data in self.early or ():
-            peer.transport.write(data)
-        self.early = None
+        for side in (self, peer):
+            assert side.transport is not None and side.peer is not None
+            target = side.peer.transport
+            assert target is not None
+            for data in side.early or ():
+                target.write(data)
+            side.early = None
+            if side.transport.is_closing():  # gone before the pair was made
+                target.close()
 
 
 async def serve(target_port: int) -> None:

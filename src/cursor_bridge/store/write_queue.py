@@ -13,8 +13,8 @@ database pages it rewrites (random blob ids spread a batch over most of the b-tr
 leaves), which grow far slower than the batch: 100 turns a commit write about half the
 pages per turn that 25 do. The memory store of `persist_state = false` has the same thread;
 without one (the synchronous memory store of tests) each write is committed at once in the
-caller. `batch()` holds the queue so a group of
-writes commits together; `flush()` waits until what was queued before it is committed.
+caller. `batch()` holds the queue so a group of writes commits together; `flush()` waits
+until what was queued before it is committed.
 """
 
 from __future__ import annotations
